@@ -1,0 +1,12 @@
+"""metamodels: meta-analysis and linear mixed models for the statsmodels world.
+
+Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` block
+diagonal; model classes specify ``V(theta)`` and share one likelihood engine
+(:mod:`metamodels.core`).
+"""
+from . import datasets, exceptions
+from ._version import __version__
+from .effectsize import effect_size
+from .univariate import MetaFixed, MetaRandom
+
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "effect_size", "datasets", "exceptions"]

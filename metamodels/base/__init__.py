@@ -1,0 +1,1 @@
+"""Model base classes on statsmodels' LikelihoodModel."""

@@ -1,0 +1,148 @@
+"""Shared data handling for meta-analytic models on statsmodels' LikelihoodModel."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+
+from ..exceptions import MissingDataWarning, SpecificationError
+from ..formula import build_design
+
+__all__ = ["MetaModelBase", "resolve_column"]
+
+
+def resolve_column(value, data, name):
+    """A keyword that may be a column name of ``data`` or an array."""
+    if isinstance(value, str):
+        if data is None or value not in data:
+            raise ValueError(f"{name}={value!r} is not a column of the data")
+        return np.asarray(data[value], dtype=float)
+    if value is None:
+        raise ValueError(f"{name} is required")
+    return np.asarray(value, dtype=float)
+
+
+def _check_method(value, valid, what):
+    key = str(value).upper()
+    table = {v.upper(): v for v in valid}
+    if key not in table:
+        raise ValueError(f"unknown {what} {value!r}; valid values are {', '.join(valid)}")
+    return table[key]
+
+
+class MetaModelBase(LikelihoodModel):
+    """Common constructor of univariate meta-analytic models.
+
+    Parameters
+    ----------
+    endog : array_like
+        Observed effect sizes ``y_i`` (k,).
+    vi : array_like
+        Known sampling variances ``v_i`` (k,), strictly positive.
+    exog : array_like, optional
+        Moderator design matrix (k, p); an intercept-only model when omitted.
+    missing : {"none", "drop", "raise"}
+        As in statsmodels: ``"drop"`` removes rows with a missing value in ``endog``,
+        ``exog`` or ``vi`` (with a :class:`MissingDataWarning`), ``"raise"`` raises.
+        ``"none"`` performs no dropping and raises if a value is missing.
+    """
+
+    _min_studies = 1
+    design_info = None  # set by from_formula
+    formula = None
+
+    def __init__(self, endog, vi, exog=None, missing="none", **kwargs):
+        default_exog = exog is None
+        n_in = len(endog)
+        vi = np.asarray(vi, dtype=float)
+        if vi.ndim != 1 or vi.shape[0] != n_in:
+            raise ValueError(f"vi has length {vi.shape[0] if vi.ndim else 0} but there are "
+                             f"{n_in} effect sizes: lengths must match")
+        if default_exog:
+            if isinstance(endog, (pd.Series, pd.DataFrame)):
+                exog = pd.DataFrame({"Intercept": np.ones(n_in)}, index=endog.index)
+            else:
+                exog = np.ones((n_in, 1))
+        elif len(exog) != n_in:
+            raise ValueError(f"exog has {len(exog)} rows but there are {n_in} effect sizes")
+        if missing not in ("none", "drop", "raise"):
+            raise ValueError(f"missing must be 'none', 'drop' or 'raise', got {missing!r}")
+        super().__init__(endog, exog, missing=missing, vi=vi, **kwargs)
+        if default_exog:
+            self.data.xnames = ["Intercept"]
+        self.vi = np.asarray(self.vi, dtype=float)
+        n_drop = n_in - self.endog.shape[0]
+        if n_drop:
+            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
+                          MissingDataWarning, stacklevel=3)
+        self._validate()
+        self.nobs = float(self.endog.shape[0])
+        self.k_params = self.exog.shape[1]
+        self.df_model = float(self.k_params - self.k_constant)
+        self.df_resid = float(self.endog.shape[0] - self.k_params)
+
+    def _validate(self):
+        y, v, X = self.endog, self.vi, self.exog
+        if y.ndim != 1:
+            raise ValueError("endog must be one-dimensional (one effect size per row)")
+        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
+            raise ValueError("effect sizes or moderators contain missing or non-finite "
+                             "values; use missing='drop' to drop those rows")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("vi contains missing or non-finite values; use missing='drop' "
+                             "to drop those rows")
+        bad = np.flatnonzero(v <= 0)
+        if bad.size:
+            raise ValueError(f"sampling variances vi must be strictly positive; rows "
+                             f"{bad[:10].tolist()} have vi <= 0")
+        k, p = X.shape
+        if k < self._min_studies:
+            raise ValueError(f"too few studies: {type(self).__name__} needs at least "
+                             f"{self._min_studies}, got {k}")
+        if np.linalg.matrix_rank(X) < p:
+            raise SpecificationError("singular design: the moderators are collinear "
+                                     f"(rank {np.linalg.matrix_rank(X)} < {p} columns)")
+        if k <= p:
+            raise ValueError(f"too few studies: {k} studies for {p} coefficients "
+                             "(need more studies than coefficients)")
+
+    @classmethod
+    def from_formula(cls, formula, data, vi, subset=None, missing="drop", eval_env=0,
+                     **kwargs):
+        """Build the model from a patsy formula ``"yi ~ x1 + C(group)"``.
+
+        Parameters
+        ----------
+        formula : str
+        data : pandas.DataFrame
+        vi : str or array_like
+            Column name of the sampling variances, or an array aligned with ``data``.
+        subset : array_like, optional
+            Row selection applied to ``data`` first.
+        missing : {"drop", "raise"}
+            Rows with a missing value in the formula variables or ``vi`` are dropped
+            (with a :class:`~metamodels.exceptions.MissingDataWarning`) or raise.
+        eval_env : int
+            Extra frames above the caller for looking up functions in the formula.
+        """
+        if subset is not None:
+            data = data.loc[subset]
+        vi_arr = resolve_column(vi, data, "vi")
+        if vi_arr.shape[0] != len(data):
+            raise ValueError(f"vi has length {vi_arr.shape[0]} but data has {len(data)} rows")
+        design, extra = build_design(formula, data, missing, {"vi": vi_arr}, eval_env + 1)
+        n_drop = len(data) - design.endog.shape[0]
+        if n_drop:
+            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
+                          MissingDataWarning, stacklevel=2)
+        mod = cls(design.endog, extra["vi"], design.exog, **kwargs)
+        mod.formula = formula
+        mod.design_info = design.design_info
+        mod.data.frame = data
+        return mod
+
+    # statsmodels' LikelihoodModel API: the likelihood lives in the engine.
+    def loglike(self, params):  # pragma: no cover - documented as not applicable
+        raise NotImplementedError("use fit(); the log-likelihood is profiled over tau^2")

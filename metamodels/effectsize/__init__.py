@@ -1,0 +1,10 @@
+"""Effect sizes and their sampling variances from study summary data.
+
+:func:`effect_size` is a Python counterpart of metafor's ``escalc``: it turns
+means and standard deviations, 2x2 tables, correlations or proportions into
+effect sizes ``yi`` with sampling variances ``vi``, ready for a meta-analysis.
+:data:`MEASURES` lists the supported measures.
+"""
+from .escalc import MEASURES, Measure, effect_size
+
+__all__ = ["effect_size", "MEASURES", "Measure"]

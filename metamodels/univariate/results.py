@@ -1,0 +1,371 @@
+"""Results of fixed- and random-effects meta-analysis (statsmodels LikelihoodModelResults)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib.summary import Summary
+from .._compat import cache_readonly
+
+from ..formula import design_for_prediction
+from ..inference import WaldTestResult, information_criteria, lr_test
+from . import estimators as est
+from .fitting import loglik_ml, loglik_reml
+from .prediction import MetaPrediction
+
+__all__ = ["MetaResults", "MetaRandomResults"]
+
+_METHOD_LABEL = {
+    "FE": "Fixed-effects (inverse variance)", "DL": "DerSimonian-Laird", "HE": "Hedges",
+    "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "ML": "Maximum likelihood",
+    "REML": "Restricted maximum likelihood", "EB": "Empirical Bayes", "PM": "Paule-Mandel",
+}
+
+
+class MetaResults(LikelihoodModelResults):
+    """Results of a univariate meta-analysis or meta-regression.
+
+    Built once by ``fit()``; all derived quantities are cached properties.
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : coefficient estimates and their Wald inference
+        (normal reference for ``test="z"``, t with ``k - p`` df for ``"t"``/``"knha"``).
+    method, test : str
+    tau2 : float
+        Estimated (or fixed) between-study variance; 0 for fixed-effects models.
+    llf : float
+        Log-likelihood (restricted log-likelihood for REML, without metafor's
+        ``+1/2 log|X'X|`` term, as lme4, nlme and SAS define it).
+    converged : bool
+    """
+
+    def __init__(self, model, fit):
+        self._fit = fit
+        self.method = fit.method
+        self.test = fit.test
+        self.tau2 = fit.tau2
+        self.converged = fit.converged
+        self.n_iter = fit.n_iter
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        super().__init__(model, fit.params, normalized_cov_params=fit.cov_params, scale=1.0,
+                         use_t=fit.test in ("t", "knha"), cov_type="nonrobust")
+
+    # ------------------------------------------------------------------ basics
+    @cache_readonly
+    def llf(self):
+        """Maximised log-likelihood (restricted log-likelihood for REML)."""
+        return self._fit.llf
+
+    @property
+    def k(self):
+        """Number of studies."""
+        return int(self.nobs)
+
+    @cache_readonly
+    def _fe_fit(self):
+        m = self.model
+        return est.wls(m.endog, m.vi, m.exog, 0.0)
+
+    @cache_readonly
+    def n_params_total(self):
+        """Parameters counted by the information criteria (coefficients + tau^2 if estimated)."""
+        extra = 0 if (self.method == "FE" or self._fit.tau2_fixed) else 1
+        return self.model.k_params + extra
+
+    @cache_readonly
+    def _ic(self):
+        n = self.k - self.model.k_params if self.method == "REML" else self.k
+        return information_criteria(self.llf, self.n_params_total, n)
+
+    @cache_readonly
+    def aic(self):
+        """Akaike information criterion."""
+        return self._ic[0]
+
+    @cache_readonly
+    def bic(self):
+        """Bayesian information criterion (``n = k - p`` under REML)."""
+        return self._ic[1]
+
+    @cache_readonly
+    def aicc(self):
+        """Small-sample corrected AIC."""
+        return self._ic[2]
+
+    @cache_readonly
+    def llf_metafor(self):
+        """Log-likelihood on metafor's scale (REML adds ``1/2 log|X'X|``; ML identical)."""
+        if self.method != "REML":
+            return self.llf
+        X = self.model.exog
+        return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
+
+    # ------------------------------------------------------------ heterogeneity
+    @cache_readonly
+    def q(self):
+        """Cochran's Q (QE): residual heterogeneity with fixed-effects weights ``1/v_i``."""
+        return self._fe_fit.q
+
+    @cache_readonly
+    def q_df(self):
+        return int(self.k - self.model.k_params)
+
+    @cache_readonly
+    def q_pvalue(self):
+        return float(stats.chi2.sf(self.q, self.q_df))
+
+    @cache_readonly
+    def _s2(self):
+        m = self.model
+        return est.heterogeneity_s2(m.vi, m.exog)
+
+    @cache_readonly
+    def i2(self):
+        """I^2 as a fraction: ``tau^2 / (tau^2 + s^2)`` with ``s^2 = (k-p)/tr(P_0)``
+        (random effects) or ``(Q - (k-p)) / Q`` truncated at 0 (fixed effects)."""
+        if self.method == "FE":
+            return max(0.0, (self.q - self.q_df) / self.q)
+        return self.tau2 / (self.tau2 + self._s2)
+
+    @cache_readonly
+    def h2(self):
+        """H^2: ``(tau^2 + s^2) / s^2`` (random effects) or ``Q / (k-p)`` (fixed effects)."""
+        if self.method == "FE":
+            return self.q / self.q_df
+        return (self.tau2 + self._s2) / self._s2
+
+    # ---------------------------------------------------------- moderator test
+    @cache_readonly
+    def _moderator_index(self):
+        p = self.model.k_params
+        const = getattr(self.model.data, "const_idx", None)
+        if self.model.k_constant and const is not None and p > 1:
+            return np.setdiff1d(np.arange(p), np.atleast_1d(const))
+        if self.model.k_constant and p == 1:
+            return np.arange(0)
+        return np.arange(p)
+
+    @cache_readonly
+    def qm_test(self):
+        """Omnibus Wald test that all moderator coefficients are 0 (QM).
+
+        A chi-square statistic for ``test="z"``; ``QM/m`` against F(m, k-p) for
+        ``"t"`` and ``"knha"``.  ``None`` for intercept-only models.
+        """
+        idx = self._moderator_index
+        if idx.size == 0:
+            return None
+        b = np.asarray(self.params)[idx]
+        vb = np.asarray(self.cov_params())[np.ix_(idx, idx)]
+        stat = float(b @ np.linalg.solve(vb, b))
+        m = idx.size
+        if self.use_t:
+            f = stat / m
+            return WaldTestResult(f, m, self.df_resid, float(stats.f.sf(f, m, self.df_resid)), "F")
+        return WaldTestResult(stat, m, None, float(stats.chi2.sf(stat, m)), "chi2")
+
+    @property
+    def qm(self):
+        return np.nan if self.qm_test is None else self.qm_test.statistic
+
+    @property
+    def qm_df(self):
+        return 0 if self.qm_test is None else self.qm_test.df_num
+
+    @property
+    def qm_pvalue(self):
+        return np.nan if self.qm_test is None else self.qm_test.pvalue
+
+    # ----------------------------------------------------------------- testing
+    def compare_lr_test(self, restricted):
+        """Likelihood-ratio test against a nested, restricted fit.
+
+        Both fits must be ML (or fixed-effects) fits, or both REML fits with the same
+        fixed-effects design.  Returns an :class:`~metamodels.inference.LRTestResult`.
+        """
+        if not isinstance(restricted, MetaResults):
+            raise TypeError("restricted must be a MetaFixed/MetaRandom result")
+        if self.k != restricted.k:
+            raise ValueError("the two models were fitted to different numbers of studies")
+        reml = {self.method == "REML", restricted.method == "REML"}
+        if reml == {True}:
+            if not np.array_equal(self.model.exog, restricted.model.exog):
+                raise ValueError("REML log-likelihoods of models with different fixed effects "
+                                 "are not comparable; refit both with method='ML'")
+        elif True in reml:
+            raise ValueError("cannot compare a REML fit with an ML fit; use method='ML' for both")
+        elif not {self.method, restricted.method} <= {"ML", "FE"}:
+            raise ValueError("likelihood-ratio tests need likelihood fits (method 'ML', 'REML' "
+                             f"or 'FE'), got {self.method!r} and {restricted.method!r}")
+        df = self.n_params_total - restricted.n_params_total
+        return lr_test(self.llf, restricted.llf, df)
+
+    # --------------------------------------------------------------- prediction
+    def get_prediction(self, exog=None):
+        """Predicted (average) effects for moderator values.
+
+        Parameters
+        ----------
+        exog : array_like or DataFrame, optional
+            Moderator rows (a DataFrame of the formula variables for formula models);
+            the fitted values of the studies when omitted (one row for intercept-only
+            models).
+
+        Returns
+        -------
+        MetaPrediction
+            ``summary_frame(alpha)`` gives mean, mean_se, confidence and prediction
+            interval (the latter adds ``tau^2``).
+        """
+        X0 = self._prediction_exog(exog)
+        return MetaPrediction(X0, np.asarray(self.params), np.asarray(self.cov_params()),
+                              self.tau2, self.df_resid if self.use_t else None,
+                              index=getattr(X0, "index", None))
+
+    def _prediction_exog(self, exog):
+        model = self.model
+        if exog is None:
+            if model.k_params == 1 and model.k_constant:
+                return np.ones((1, 1))
+            return model.exog
+        if model.design_info is not None and isinstance(exog, (pd.DataFrame, dict)):
+            return design_for_prediction(model.design_info, exog)
+        X0 = np.atleast_2d(np.asarray(exog, dtype=float))
+        if X0.shape[1] == model.k_params - 1 and model.k_constant:
+            X0 = np.column_stack([np.ones(X0.shape[0]), X0])
+        if X0.shape[1] != model.k_params:
+            raise ValueError(f"exog for prediction needs {model.k_params} columns, "
+                             f"got {X0.shape[1]}")
+        return X0
+
+    # ------------------------------------------------------------------ plots
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot; see :func:`metamodels.plots.forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
+
+    def plot_funnel(self, ax=None, **kwargs):
+        """Funnel plot; see :func:`metamodels.plots.funnel_plot`."""
+        from ..plots import funnel_plot
+        return funnel_plot(self, ax=ax, **kwargs)
+
+    # ----------------------------------------------------------------- summary
+    def _het_rows(self):
+        return [("Q (df=%d):" % self.q_df, "%.4f" % self.q),
+                ("Prob(Q):", "%.4g" % self.q_pvalue),
+                ("I^2:", "%.2f%%" % (100 * self.i2)),
+                ("H^2:", "%.4f" % self.h2)]
+
+    def summary(self, alpha=0.05, title=None):
+        """Summary table (statsmodels :class:`~statsmodels.iolib.summary.Summary`)."""
+        left = [("Model:", type(self.model).__name__),
+                ("Method:", _METHOD_LABEL.get(self.method, self.method)),
+                ("Test:", {"z": "z", "t": "t", "knha": "Knapp-Hartung"}[self.test]),
+                ("No. studies:", str(self.k)),
+                ("Df residuals:", str(int(self.df_resid)))]
+        ll_label = "Res. log-lik.:" if self.method == "REML" else "Log-likelihood:"
+        right = self._het_rows() + [(ll_label, "%.4f" % self.llf), ("AIC:", "%.4f" % self.aic),
+                                    ("BIC:", "%.4f" % self.bic)]
+        while len(left) < len(right):
+            left.append(("", ""))
+        smry = Summary()
+        smry.add_table_2cols(self, gleft=left, gright=right,
+                             title=title or f"{type(self.model).__name__} Results")
+        smry.add_table_params(self, alpha=alpha, use_t=self.use_t)
+        if self.qm_test is not None:
+            smry.add_extra_txt([f"Test of moderators (QM): {self.qm_test}"])
+        return smry
+
+
+class MetaRandomResults(MetaResults):
+    """Results of a random-effects meta-analysis / meta-regression.
+
+    Adds ``tau2_se``, ``tau``, :meth:`conf_int_tau2` and :meth:`blup`.
+    """
+
+    @property
+    def tau2_se(self):
+        """Standard error of tau^2 (estimator-specific, as metafor)."""
+        return self._fit.tau2_se
+
+    @property
+    def tau(self):
+        return float(np.sqrt(self.tau2))
+
+    def _het_rows(self):
+        return [("tau^2:", "%.4f (SE %.4f)" % (self.tau2, self.tau2_se))] + super()._het_rows()
+
+    def conf_int_tau2(self, alpha=0.05, method="qprofile"):
+        """Confidence interval for tau^2.
+
+        Parameters
+        ----------
+        alpha : float
+        method : {"qprofile", "profile"}
+            ``"qprofile"``: invert the generalised Q statistic (Viechtbauer 2007);
+            ``"profile"``: invert the likelihood-ratio statistic of the ML or REML
+            likelihood (ML for every method except REML).
+
+        Returns
+        -------
+        (lower, upper)
+        """
+        m = self.model
+        if method == "qprofile":
+            return est.q_profile_ci(m.endog, m.vi, m.exog, alpha)
+        if method != "profile":
+            raise ValueError(f"unknown method {method!r}; valid values are 'qprofile', 'profile'")
+        return self._profile_ci(alpha)
+
+    def _profile_ci(self, alpha):
+        m = self.model
+        ll = loglik_reml if self.method == "REML" else loglik_ml
+        y, v, X = m.endog, m.vi, m.exog
+        from .fitting import fit_univariate
+        meth = "REML" if self.method == "REML" else "ML"
+        top = fit_univariate(y, v, X, meth, "z")
+        crit = stats.chi2.ppf(1 - alpha, 1) / 2.0
+        f = lambda t: top.llf - ll(y, v, X, t) - crit  # noqa: E731
+        that = top.tau2
+        lower = 0.0 if f(0.0) <= 0 else optimize.brentq(f, 0.0, that, xtol=1e-14, rtol=1e-13)
+        hi = max(that, 1e-8) * 2 + float(np.var(y))
+        for _ in range(200):
+            if f(hi) > 0:
+                break
+            hi *= 2
+        upper = optimize.brentq(f, that, hi, xtol=1e-14, rtol=1e-13)
+        return float(lower), float(upper)
+
+    def blup(self):
+        """Best linear unbiased predictions of the true study effects.
+
+        ``theta_i = lambda_i y_i + (1 - lambda_i) x_i'b``, ``lambda_i = tau^2/(tau^2 + v_i)``,
+        with standard error ``sqrt(lambda_i v_i + (1 - lambda_i)^2 x_i' Var(b) x_i)``.
+
+        Returns
+        -------
+        DataFrame with columns pred, se, pi_lower, pi_upper (95%).
+        """
+        m = self.model
+        X, y, v = m.exog, m.endog, m.vi
+        lam = self.tau2 / (self.tau2 + v)
+        xb = X @ np.asarray(self.params)
+        pred = lam * y + (1 - lam) * xb
+        vb = np.asarray(self.cov_params())
+        se = np.sqrt(lam * v + (1 - lam) ** 2 * np.einsum("ij,jk,ik->i", X, vb, X))
+        crit = stats.t.ppf(0.975, self.df_resid) if self.use_t else stats.norm.ppf(0.975)
+        index = getattr(m.data, "row_labels", None)
+        return pd.DataFrame({"pred": pred, "se": se, "pi_lower": pred - crit * se,
+                             "pi_upper": pred + crit * se}, index=index)
+
+
+class MetaResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(MetaResultsWrapper, MetaResults)
