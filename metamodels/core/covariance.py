@@ -21,8 +21,12 @@ __all__ = ["CovarianceSpec", "LinearCovariance"]
 class CovarianceSpec:
     """Base class: a parametric block-diagonal covariance ``V(theta)``.
 
-    Subclasses implement :meth:`build` and :meth:`jacobian`.
+    Subclasses implement :meth:`build` and :meth:`jacobian`.  ``is_linear`` says
+    that ``V`` is linear in theta (second derivatives vanish), which lets the engine
+    return the observed information.
     """
+
+    is_linear = False
 
     layout: BlockLayout
     param_names: tuple
@@ -60,6 +64,9 @@ class LinearCovariance(CovarianceSpec):
         Box bounds of ``theta`` (default ``[0, inf)``, i.e. variances).
     """
 
+    is_linear = True
+    unit_components = False   # True for diag(known) + theta * I (one component of ones)
+
     def __init__(self, layout, known, components, param_names, lower=None, upper=None):
         self.layout = layout
         self.known = list(known)
@@ -81,7 +88,9 @@ class LinearCovariance(CovarianceSpec):
         known = np.asarray(known, dtype=float)
         layout = BlockLayout.diagonal(known.shape[0])
         comps = np.atleast_2d(np.asarray(components, dtype=float))
-        return cls(layout, [known], [comps], param_names, lower, upper)
+        spec = cls(layout, [known], [comps], param_names, lower, upper)
+        spec.unit_components = bool(comps.shape[0] == 1 and np.all(comps == 1.0))
+        return spec
 
     def build(self, theta):
         theta = np.asarray(theta, dtype=float)

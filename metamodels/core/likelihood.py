@@ -24,8 +24,11 @@ The REML convention is the one of SAS PROC MIXED, lme4 and nlme (no
     \\partial_j \\ell = -\\tfrac12 \\operatorname{tr}(A V_j) + \\tfrac12 r'V^{-1}V_jV^{-1}r,
     \\qquad \\mathcal I_{jk} = \\tfrac12 \\operatorname{tr}(A V_j A V_k),
 
-with ``A = V^{-1}`` (ML) or ``A = P`` (REML).  All sums run block by block; ``P`` is
-never formed: its traces are expanded into per-block terms and ``p x p`` products.
+with ``A = V^{-1}`` (ML) or ``A = P`` (REML).  For covariances linear in theta the
+observed information is ``J_{jk} = -I_{jk} + u'V_j P V_k u`` with ``u = V^{-1} r = Py``
+(both likelihoods), which gives Newton steps at the cost of a few ``p``-vectors.
+All sums run block by block; ``P`` is never formed: its traces are expanded into
+per-block terms and ``p x p`` products.
 """
 from __future__ import annotations
 
@@ -54,13 +57,14 @@ class Evaluation:
     logdet_v: float
     logdet_xvx: float
     grad: np.ndarray | None = None
-    info: np.ndarray | None = None  # expected (Fisher) information in theta
+    info: np.ndarray | None = None      # expected (Fisher) information in theta
+    obs_info: np.ndarray | None = None  # observed information (linear covariances only)
 
 
 def _group_pass1(v, Xg, yg):
     """Per-group V^{-1} products.  Returns (Vinv or w, ViX, Viy, logdet)."""
     if v.ndim == 1:
-        if np.any(v <= 0) or not np.all(np.isfinite(v)):
+        if not (v.min() > 0 and v.max() < np.inf):
             raise NotPositiveDefiniteError("V(theta) has a non-positive diagonal element")
         w = 1.0 / v
         return w, Xg * w[:, None], yg * w, float(np.sum(np.log(v)))
@@ -93,6 +97,9 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     """
     theta = np.asarray(theta, dtype=float)
     n, p = X.shape
+    if getattr(spec, "is_linear", False) and len(spec.layout.groups) == 1 \
+            and spec.layout.groups[0].shape[1] == 1:
+        return _evaluate_diagonal(theta, y, X, spec, reml, order)
     vs = spec.build(theta)
     groups = spec.layout.groups
     xvx = np.zeros((p, p))
@@ -135,26 +142,37 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
         return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
 
     q = spec.n_params
+    linear = getattr(spec, "is_linear", False)
     grad = np.zeros(q)
     T = np.zeros((q, q))        # sum_b tr(V^-1 V_j V^-1 V_k)
     B = np.zeros((q, p, p))     # sum_b X'V^-1 V_j V^-1 X
     CQ = np.zeros((q, q))       # sum_b tr(V^-1 V_k H V_j),  H = V^-1 X C X' V^-1
+    UU = np.zeros((q, q))       # sum_b u'V_j V^-1 V_k u
+    XU = np.zeros((q, p))       # sum_b X'V^-1 V_j u
     dvs = spec.jacobian(theta)
     for (vinv, vix, viy), dv in zip(cache, dvs):
         u = viy - vix @ beta                               # V^-1 r per block
         if dv.ndim == 2:                                   # diagonal group: dv (q, nb)
             w = vinv
-            grad += -0.5 * dv @ w + 0.5 * dv @ (u * u)
-            wd = dv * w                                     # (q, nb) = w * dV_j
+            du = dv * u                                     # V_j u
+            grad += -0.5 * dv @ w + 0.5 * du @ u
+            wd = dv * w                                     # w * dV_j
             T += wd @ wd.T
+            if linear:
+                UU += (du * w) @ du.T
+                XU += du @ vix
             if reml:
-                B += np.einsum("ip,ji,iq->jpq", vix, dv, vix)
-                h = np.einsum("ip,pq,iq->i", vix, C, vix)   # diag of H
+                B += np.matmul(np.swapaxes(dv[:, :, None] * vix[None], 1, 2), vix)
+                h = np.sum((vix @ C) * vix, axis=1)                # diag of H
                 CQ += (wd * h) @ dv.T
         else:
             M = np.einsum("bij,qbjk->qbik", vinv, dv)        # V^-1 V_j
-            grad += -0.5 * np.einsum("qbii->q", M) + 0.5 * np.einsum("bi,qbij,bj->q", u, dv, u)
+            du = np.einsum("qbij,bj->qbi", dv, u)            # V_j u
+            grad += -0.5 * np.einsum("qbii->q", M) + 0.5 * np.einsum("qbi,bi->q", du, u)
             T += np.einsum("jbik,lbki->jl", M, M)
+            if linear:
+                UU += np.einsum("jbi,bik,lbk->jl", du, vinv, du)
+                XU += np.einsum("bip,qbi->qp", vix, du)
             if reml:
                 B += np.einsum("bip,qbij,bjr->qpr", vix, dv, vix)
                 H = np.einsum("bip,pr,bjr->bij", vix, C, vix)
@@ -167,4 +185,86 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     else:
         info = 0.5 * T
     info = 0.5 * (info + info.T)
-    return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, grad, info)
+    obs = None
+    if linear:
+        obs = -info + UU - XU @ C @ XU.T
+        obs = 0.5 * (obs + obs.T)
+    return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, grad, info, obs)
+
+
+def _evaluate_diagonal(theta, y, X, spec, reml, order):
+    """Lean path of :func:`evaluate` for independent observations and a linear
+    ``V = diag(k + D'theta)`` (univariate meta-analysis): the same formulas with
+    the block sums written as vector operations."""
+    rows = spec.layout.groups[0][:, 0]
+    D = spec.components[0]                       # (q, n), rows in layout order
+    known = spec.known[0]
+    if rows[0] != 0 or rows[-1] != rows.shape[0] - 1:
+        y, X = y[rows], X[rows]
+    v = theta @ D if known is None else known + theta @ D
+    if not (v.min() > 0 and v.max() < np.inf):
+        raise NotPositiveDefiniteError("V(theta) has a non-positive diagonal element")
+    n, p = X.shape
+    w = 1.0 / v
+    wx = X * w[:, None]
+    xvx = X.T @ wx
+    try:
+        L = np.linalg.cholesky(xvx)
+    except np.linalg.LinAlgError as exc:
+        raise NotPositiveDefiniteError(
+            "X'V^-1X is singular: the design matrix is rank deficient") from exc
+    C = np.linalg.inv(xvx)
+    beta = C @ (wx.T @ y)
+    r = y - X @ beta
+    u = w * r
+    rss = float(r @ u)
+    logdet_v = float(np.log(v).sum())
+    logdet_xvx = 2.0 * float(np.log(np.diagonal(L)).sum())
+    if reml:
+        llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
+    else:
+        llf = -0.5 * (n * LOG2PI + logdet_v + rss)
+    if order == 0:
+        return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
+    if D.shape[0] == 1 and getattr(spec, "unit_components", False):
+        return _finish_tau2(theta, llf, beta, C, rss, logdet_v, logdet_xvx, w, wx, u, reml)
+    du = D * u
+    wd = D * w
+    grad = 0.5 * (du @ u - D @ w)
+    info = wd @ wd.T
+    uw = du * w
+    UU = uw @ du.T
+    XU = du @ wx
+    if reml:
+        wxc = wx @ C
+        h = np.einsum("ip,ip->i", wxc, wx)
+        CQ = (wd * h) @ D.T
+        # C B_j = C X'W D_j W X  (q, p, p)
+        CB = np.matmul((wxc.T * D[:, None, :]), wx)
+        grad += 0.5 * np.trace(CB, axis1=1, axis2=2)
+        info = 0.5 * (info - 2.0 * CQ + np.einsum("jpr,krp->jk", CB, CB))
+    else:
+        info = 0.5 * info
+    info = 0.5 * (info + info.T)
+    obs = -info + UU - XU @ C @ XU.T
+    obs = 0.5 * (obs + obs.T)
+    return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, grad, info, obs)
+
+
+def _finish_tau2(theta, llf, beta, C, rss, logdet_v, logdet_xvx, w, wx, u, reml):
+    """Derivatives for ``V = diag(k) + tau^2 I`` (one unit component), in scalars."""
+    w2 = w * w
+    uu = float(u @ u)
+    if reml:
+        G = wx.T @ wx                      # X'W^2X = B
+        CB = C @ G
+        h = np.einsum("ip,ip->i", wx @ C, wx)
+        grad = 0.5 * (uu - float(w.sum()) + float(np.trace(CB)))
+        info = 0.5 * (float(w2.sum()) - 2.0 * float(w @ h) + float(np.sum(CB * CB.T)))
+    else:
+        grad = 0.5 * (uu - float(w.sum()))
+        info = 0.5 * float(w2.sum())
+    xwu = wx.T @ u                         # X'W u = X'V^-1 V_j u with V_j = I
+    obs = -info + float(u @ (w * u)) - float(xwu @ C @ xwu)
+    return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, np.array([grad]),
+                      np.array([[info]]), np.array([[obs]]))

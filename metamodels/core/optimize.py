@@ -1,8 +1,9 @@
 """Maximise the profiled (RE)ML log-likelihood over theta.
 
-Projected Fisher scoring with step halving, the classical algorithm of mixed-model
-software (Jennrich and Sampson 1976; Harville 1977): from ``theta`` take the step
-``I(theta)^{-1} g(theta)``; coordinates that sit on a bound and whose gradient points
+Projected Newton / Fisher scoring with step halving, the classical algorithm of
+mixed-model software (Jennrich and Sampson 1976; Harville 1977): from ``theta`` take the
+step ``J(theta)^{-1} g(theta)`` with the observed information ``J`` when it is positive
+definite (quadratic convergence), else the Fisher-scoring step ``I(theta)^{-1} g``; coordinates that sit on a bound and whose gradient points
 out of the parameter space are held fixed (active set); the step is halved until the
 log-likelihood does not decrease.  When scoring stalls the search finishes with
 L-BFGS-B on the same analytic gradient.
@@ -43,7 +44,7 @@ def _safe_eval(theta, y, X, spec, reml, order):
         return None
 
 
-def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200) -> FitOutcome:
+def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=()) -> FitOutcome:
     """Find the (RE)ML estimate of theta.
 
     Parameters
@@ -52,33 +53,57 @@ def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200) -> FitOutcom
     spec : CovarianceSpec
     theta0 : (q,) starting value (clipped to the bounds)
     reml : bool
+    restarts : sequence of (q,) arrays
+        Further starting values, tried only when the solution from ``theta0`` lies on a
+        bound (a boundary maximum may be local: the likelihood in variance parameters
+        can be multimodal); the fit with the highest log-likelihood is kept.
     tol : float
         Convergence when every step is below ``tol * (|theta_j| + se_j)``, with ``se_j``
         the standard error implied by the Fisher information (a scale-free criterion).
     maxiter : int
     """
+    best = _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior=False)
+    if best.at_lower.any() or best.at_upper.any():
+        # A boundary maximum may be local: search again keeping iterates strictly
+        # inside (steps that would leave the box are halved, as metafor does) and
+        # keep the best of the solutions found.
+        for start in [theta0, *restarts]:
+            other = _maximize_from(y, X, spec, start, reml, tol, maxiter, interior=True)
+            if other.evaluation.llf > best.evaluation.llf + 1e-10 * (1 + abs(best.evaluation.llf)):
+                best = other
+    return best
+
+
+def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior):
     lo, hi = spec.lower, spec.upper
     theta = np.clip(np.asarray(theta0, dtype=float), lo, hi)
     ev = evaluate(theta, y, X, spec, reml, order=1)
+    it = 0
     for it in range(1, maxiter + 1):
-        g, info = ev.grad, ev.info
+        g = ev.grad
         free = ~(((theta <= lo) & (g <= 0)) | ((theta >= hi) & (g >= 0)))
         step = np.zeros_like(theta)
         if free.any():
-            sub = info[np.ix_(free, free)]
-            try:
-                step[free] = np.linalg.solve(sub, g[free])
-            except np.linalg.LinAlgError:
-                step[free] = np.linalg.lstsq(sub, g[free], rcond=None)[0]
+            step[free] = _direction(ev, free)
+        scale = tol * (np.abs(theta) + _se(ev.info))
+        if np.all(np.abs(step) <= scale) and not np.any(theta + step < lo) \
+                and not np.any(theta + step > hi):
+            return _outcome(ev, spec, True, it - 1, "newton-scoring", "converged")
         # Near the optimum the predicted gain g'step falls below the rounding noise of
         # the log-likelihood (log-determinants of ill-conditioned X'V^-1X); there the
-        # full scoring step is taken, as its size is governed by the accurate gradient.
+        # full step is taken, as its size is governed by the accurate gradient.
         noise = 1e-11 * (1.0 + abs(ev.llf))
         new_ev = None
         lam = 1.0
+        if interior:
+            for _ in range(60):
+                trial = theta + lam * step
+                if np.all((trial > lo) & (trial < hi)):
+                    break
+                lam *= 0.5
         for _ in range(40):
             cand = np.clip(theta + lam * step, lo, hi)
-            cand_ev = _safe_eval(cand, y, X, spec, reml, 0)
+            cand_ev = _safe_eval(cand, y, X, spec, reml, 1)
             if cand_ev is not None and (cand_ev.llf >= ev.llf - 1e-12 * (1 + abs(ev.llf))
                                         or abs(float(g @ (cand - theta))) < noise):
                 new_ev = cand_ev
@@ -87,13 +112,45 @@ def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200) -> FitOutcom
         if new_ev is None:
             break
         delta = np.abs(new_ev.theta - theta)
-        theta = new_ev.theta
-        ev = evaluate(theta, y, X, spec, reml, order=1)
-        se = np.sqrt(np.abs(np.diag(np.linalg.pinv(ev.info))))
-        if np.all(delta <= tol * (np.abs(theta) + se)):
-            return _outcome(ev, spec, True, it, "fisher-scoring", "converged")
+        theta, ev = new_ev.theta, new_ev
+        scale = tol * (np.abs(theta) + _se(ev.info))
+        if interior:
+            near = (theta - lo < scale * 1e3) | (hi - theta < scale * 1e3)
+            if near.any():          # converging onto the bound: snap and stop
+                ev = evaluate(np.where(theta - lo < scale * 1e3, lo,
+                                       np.where(hi - theta < scale * 1e3, hi, theta)),
+                              y, X, spec, reml, order=1)
+                return _outcome(ev, spec, True, it, "newton-scoring", "converged")
+        if np.all(delta <= scale):
+            return _outcome(ev, spec, True, it, "newton-scoring", "converged")
     # Fallback: quasi-Newton on the same analytic gradient.
     return _lbfgs(y, X, spec, theta, reml, tol, it)
+
+
+def _se(info):
+    d = np.diag(info)
+    return np.where(d > 0, 1.0 / np.sqrt(np.abs(d) + 1e-300), 0.0)
+
+
+def _direction(ev, free):
+    """Newton step with the observed information when it is positive definite,
+    otherwise a Fisher-scoring step."""
+    allfree = bool(free.all())
+    g = ev.grad if allfree else ev.grad[free]
+    for mat in (ev.obs_info, ev.info):
+        if mat is None:
+            continue
+        sub = mat if allfree else mat[np.ix_(free, free)]
+        if sub.shape == (1, 1):
+            if sub[0, 0] > 0:
+                return g / sub[0, 0]
+            continue
+        try:
+            np.linalg.cholesky(sub)
+        except np.linalg.LinAlgError:
+            continue
+        return np.linalg.solve(sub, g)
+    return np.linalg.lstsq(ev.info[np.ix_(free, free)], g, rcond=None)[0]
 
 
 def _outcome(ev, spec, converged, n_iter, method, message):

@@ -67,7 +67,7 @@ def _sum_pp(P):
     return float(np.sum(P * P))
 
 
-def tau2_dl(y, v, X):
+def tau2_dl(y, v, X, with_se=True):
     """DerSimonian-Laird moment estimator, truncated at 0, and its standard error.
 
     ``tau^2 = (Q_E - (k - p)) / tr(P_0)`` with ``P_0`` at ``tau^2 = 0``;
@@ -77,17 +77,24 @@ def tau2_dl(y, v, X):
     fe = wls(y, v, X)
     trp = fe.trace_p(X)
     tau2 = max(0.0, (fe.q - (k - p)) / trp)
+    if not with_se:
+        return tau2, np.nan
     P = fe.p_matrix(X)
     se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * _sum_pp(P)) / trp ** 2)
     return tau2, float(se)
 
 
-def tau2_he(y, v, X):
+def tau2_he(y, v, X, with_se=True):
     """Hedges (HE) estimator from ordinary least-squares residuals.
 
     ``tau^2 = (y'Py - tr(PV)) / (k - p)`` with ``P = I - X(X'X)^{-1}X'``, ``V = diag(v)``.
     """
     k, p = X.shape
+    if not with_se:
+        A = np.linalg.solve(X.T @ X, X.T)          # (p, k)
+        r = y - X @ (A @ y)
+        trpv = float(np.sum(v) - np.sum(v * np.sum(X * A.T, axis=1)))
+        return max(0.0, (float(r @ r) - trpv) / (k - p)), np.nan
     P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
     PV = P * v[None, :]
     trpv = float(np.trace(PV))

@@ -57,8 +57,9 @@ def loglik_reml(y, v, X, tau2):
 def _engine_fit(y, v, X, reml, tol, maxiter):
     k = y.shape[0]
     spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
-    start = est.tau2_dl(y, v, X)[0]
-    out = maximize(y, X, spec, [start], reml=reml, tol=tol, maxiter=maxiter)
+    start = est.tau2_he(y, v, X, with_se=False)[0]
+    restarts = [[est.tau2_dl(y, v, X, with_se=False)[0]], [float(np.var(y))]]
+    out = maximize(y, X, spec, [start], reml=reml, tol=tol, maxiter=maxiter, restarts=restarts)
     tau2 = float(out.theta[0])
     info = out.evaluation.info[0, 0]
     se = float(np.sqrt(1.0 / info)) if info > 0 else np.nan
