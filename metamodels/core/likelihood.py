@@ -78,6 +78,20 @@ def _group_pass1(v, Xg, yg):
     return vinv, vinv @ Xg, np.einsum("bij,bj->bi", vinv, yg), logdet
 
 
+def _gls_inverse(xvx):
+    """``(X'V^-1X)^{-1}`` and ``log|X'V^-1X|``; a clear error when X is rank deficient."""
+    try:
+        L = np.linalg.cholesky(xvx)
+        d = np.diagonal(L)
+        if d.min() <= 1e-12 * d.max():
+            raise np.linalg.LinAlgError
+        C = np.linalg.inv(xvx)
+    except np.linalg.LinAlgError as exc:
+        raise NotPositiveDefiniteError(
+            "X'V^-1X is singular: the design matrix is rank deficient") from exc
+    return 0.5 * (C + C.T), 2.0 * float(np.log(d).sum())
+
+
 def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     """Evaluate the profiled (RE)ML log-likelihood at ``theta``.
 
@@ -124,14 +138,7 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
             xvy += np.einsum("bip,bi->p", vix, yg)
             yvy += float(np.einsum("bi,bi->", yg, viy))
         cache.append((vinv, vix, viy))
-    try:
-        Lx = np.linalg.cholesky(xvx)
-    except np.linalg.LinAlgError as exc:
-        raise NotPositiveDefiniteError(
-            "X'V^-1X is singular: the design matrix is rank deficient") from exc
-    logdet_xvx = 2.0 * float(np.sum(np.log(np.diag(Lx))))
-    C = np.linalg.inv(xvx)
-    C = 0.5 * (C + C.T)
+    C, logdet_xvx = _gls_inverse(xvx)
     beta = C @ xvy
     rss = float(yvy - beta @ xvy)
     if reml:
@@ -208,18 +215,12 @@ def _evaluate_diagonal(theta, y, X, spec, reml, order):
     w = 1.0 / v
     wx = X * w[:, None]
     xvx = X.T @ wx
-    try:
-        L = np.linalg.cholesky(xvx)
-    except np.linalg.LinAlgError as exc:
-        raise NotPositiveDefiniteError(
-            "X'V^-1X is singular: the design matrix is rank deficient") from exc
-    C = np.linalg.inv(xvx)
+    C, logdet_xvx = _gls_inverse(xvx)
     beta = C @ (wx.T @ y)
     r = y - X @ beta
     u = w * r
     rss = float(r @ u)
     logdet_v = float(np.log(v).sum())
-    logdet_xvx = 2.0 * float(np.log(np.diagonal(L)).sum())
     if reml:
         llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
     else:

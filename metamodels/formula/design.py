@@ -57,6 +57,7 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
     if y.shape[1] != 1:
         raise ValueError(f"the response of {formula!r} evaluates to {y.shape[1]} columns; "
                          "it must be numeric")
+    design_info = X.design_info
     pos = data.index.get_indexer(y.index)
     extra_kept = {k: np.asarray(v, dtype=float)[pos] for k, v in extra.items()}
     bad = np.zeros(len(pos), dtype=bool)
@@ -68,7 +69,7 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
             raise ValueError(f"missing values in {names}; use missing='drop' to drop those rows")
         y, X = y.loc[~bad], X.loc[~bad]
         extra_kept = {k: v[~bad] for k, v in extra_kept.items()}
-    design = Design(y.iloc[:, 0], X, X.design_info, y.index)
+    design = Design(y.iloc[:, 0], X, design_info, y.index)
     return design, extra_kept
 
 

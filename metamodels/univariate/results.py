@@ -6,7 +6,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib.summary import Summary
+from statsmodels.iolib import summary2
 from .._compat import cache_readonly
 
 from ..formula import design_for_prediction
@@ -188,6 +188,7 @@ class MetaResults(LikelihoodModelResults):
         Both fits must be ML (or fixed-effects) fits, or both REML fits with the same
         fixed-effects design.  Returns an :class:`~metamodels.inference.LRTestResult`.
         """
+        restricted = getattr(restricted, "_results", restricted)
         if not isinstance(restricted, MetaResults):
             raise TypeError("restricted must be a MetaFixed/MetaRandom result")
         if self.k != restricted.k:
@@ -262,24 +263,37 @@ class MetaResults(LikelihoodModelResults):
                 ("H^2:", "%.4f" % self.h2)]
 
     def summary(self, alpha=0.05, title=None):
-        """Summary table (statsmodels :class:`~statsmodels.iolib.summary.Summary`)."""
-        left = [("Model:", type(self.model).__name__),
+        """Summary tables (a statsmodels :class:`~statsmodels.iolib.summary2.Summary`).
+
+        Model information and heterogeneity statistics, then the coefficient table
+        (z or t statistics and ``1 - alpha`` confidence limits), then the omnibus test
+        of moderators.
+        """
+        ll_label = "Res. log-likelihood:" if self.method == "REML" else "Log-likelihood:"
+        info = [("Model:", type(self.model).__name__),
                 ("Method:", _METHOD_LABEL.get(self.method, self.method)),
                 ("Test:", {"z": "z", "t": "t", "knha": "Knapp-Hartung"}[self.test]),
                 ("No. studies:", str(self.k)),
-                ("Df residuals:", str(int(self.df_resid)))]
-        ll_label = "Res. log-lik.:" if self.method == "REML" else "Log-likelihood:"
-        right = self._het_rows() + [(ll_label, "%.4f" % self.llf), ("AIC:", "%.4f" % self.aic),
-                                    ("BIC:", "%.4f" % self.bic)]
-        while len(left) < len(right):
-            left.append(("", ""))
-        smry = Summary()
-        smry.add_table_2cols(self, gleft=left, gright=right,
-                             title=title or f"{type(self.model).__name__} Results")
-        smry.add_table_params(self, alpha=alpha, use_t=self.use_t)
+                ("Df residuals:", str(int(self.df_resid))),
+                ("Converged:", "Yes" if self.converged else "No")]
+        info += self._het_rows()
+        info += [(ll_label, "%.4f" % self.llf), ("AIC:", "%.4f" % self.aic),
+                 ("BIC:", "%.4f" % self.bic), ("AICc:", "%.4f" % self.aicc)]
+        smry = summary2.Summary()
+        smry.add_title(title or f"{type(self.model).__name__} Results")
+        smry.add_dict(dict(info), ncols=2)
+        smry.add_df(self._params_frame(alpha), float_format="%.4f")
         if self.qm_test is not None:
-            smry.add_extra_txt([f"Test of moderators (QM): {self.qm_test}"])
+            smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry
+
+    def _params_frame(self, alpha):
+        stat = "t" if self.use_t else "z"
+        ci = np.asarray(self.conf_int(alpha))
+        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                             stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
+                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
+                            index=self.model.exog_names)
 
 
 class MetaRandomResults(MetaResults):
