@@ -1,0 +1,439 @@
+"""Command line interface: ``metamodels <command> [options]``.
+
+Commands
+--------
+``metamodels demo``
+    Fixed- and random-effects meta-analysis of the bundled six-study
+    mean-difference example, compared with the published pooled results, and a
+    forest plot.
+``metamodels meta FILE``
+    Meta-analysis / meta-regression of effect sizes read from a CSV or TSV file.
+``metamodels --version``
+    Print the version.
+
+Every command lives in two functions, ``_add_<name>_parser(subparsers)`` (its
+options) and ``_cmd_<name>(args)`` (what it does, returning an exit code), and is
+registered in :data:`_COMMANDS`; :func:`main` only builds the parser and dispatches.
+User errors (a missing file, an unknown column or method, ...) are reported as one
+line on stderr with exit code 2, without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+__all__ = ["main", "CLIError"]
+
+PROG = "metamodels"
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+#: Published pooled results of the ``md_example`` data (mean difference, 95% CI),
+#: as quoted in ``metamodels.datasets.md_example.DESCR``.
+PUBLISHED_MD = {
+    "FE": (-2.04, -2.45, -1.64),
+    "DL": (-1.21, -2.69, 0.28),
+}
+
+
+class CLIError(Exception):
+    """A user error: reported as ``metamodels: error: <message>`` with exit code 2."""
+
+
+# --------------------------------------------------------------------- helpers
+def _pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend (works headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path):
+    plt = _pyplot()
+    try:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+
+
+def _fmt_ci(est, lo, hi, nd=2):
+    return f"{est:.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
+
+
+def _level(alpha):
+    return f"{100 * (1 - alpha):g}%"
+
+
+def _methods():
+    from .univariate.fitting import METHODS
+
+    return METHODS
+
+
+def _check_method(method):
+    """Normalise ``--method`` (case-insensitive) or raise a CLIError."""
+    valid = _methods()
+    table = {m.upper(): m for m in valid}
+    key = str(method).upper()
+    if key not in table:
+        raise CLIError(f"unknown method {method!r}; valid methods are {', '.join(valid)}")
+    return table[key]
+
+
+def _one_line(exc):
+    """First line of an exception message (patsy appends the formula and carets)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _term(column):
+    """A column name usable in a patsy formula (``Q("...")`` unless an identifier)."""
+    if column.isidentifier():
+        return column
+    return 'Q("%s")' % column.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# ------------------------------------------------------------------------ demo
+def _add_demo_parser(subparsers):
+    p = subparsers.add_parser(
+        "demo",
+        help="meta-analysis of a bundled example, compared with the published results",
+        description="Fixed- and random-effects meta-analysis of the bundled six-study "
+                    "mean-difference example (metamodels.datasets.md_example): prints "
+                    "the summaries, compares them with the published pooled results and "
+                    "writes a forest plot.")
+    p.add_argument("--out", default="forest.png", metavar="PNG",
+                   help="file name of the forest plot (default: %(default)s)")
+    p.add_argument("--method", default="REML",
+                   help="tau^2 estimator of the random-effects fit that is plotted "
+                        "(default: %(default)s); DerSimonian-Laird is always fitted for "
+                        "the comparison with the published result")
+    p.set_defaults(func=_cmd_demo)
+    return p
+
+
+def _cmd_demo(args):
+    from . import MetaFixed, MetaRandom, datasets, effect_size
+
+    method = _check_method(args.method)
+    if method == "FE":
+        raise CLIError("the demo compares fixed and random effects; --method must be a "
+                       "random-effects estimator (e.g. REML, DL, PM)")
+
+    print("metamodels demo: mean difference (days of cold symptoms, zinc lozenges minus "
+          "placebo) in six comparisons, pooled by fixed- and random-effects meta-analysis "
+          "(data: metamodels.datasets.md_example).")
+    print()
+
+    dat = effect_size("MD", datasets.load("md_example"), m1i="m1i", sd1i="sd1i", n1i="n1i",
+                      m2i="m2i", sd2i="sd2i", n2i="n2i")
+    dat.index = dat["study"].to_numpy()
+    fits = {"FE": MetaFixed(dat["yi"], dat["vi"]).fit(),
+            "DL": MetaRandom(dat["yi"], dat["vi"]).fit(method="DL")}
+    if method not in fits:
+        fits[method] = MetaRandom(dat["yi"], dat["vi"]).fit(method=method)
+
+    print(dat[["study", "m1i", "m2i", "yi", "vi"]].to_string(index=False))
+    print()
+    from .univariate.results import _METHOD_LABEL
+
+    labels = {"FE": "Fixed effect", "DL": "DerSimonian-Laird"}
+    for key, res in fits.items():
+        model = "MetaFixed" if key == "FE" else "MetaRandom"
+        print(res.summary(title=f"{model} Results: {labels.get(key, _METHOD_LABEL[key])}"))
+        print()
+
+    print("Comparison with the published pooled mean differences (95% CI)")
+    rows = []
+    all_match = True
+    for key, res in fits.items():
+        est = float(res.params.iloc[0])
+        lo, hi = (float(x) for x in res.conf_int().iloc[0])
+        ours = _fmt_ci(est, lo, hi)
+        if key in PUBLISHED_MD:
+            pub = PUBLISHED_MD[key]
+            ok = all(round(a, 2) == b for a, b in zip((est, lo, hi), pub))
+            all_match &= ok
+            rows.append((labels[key], ours, _fmt_ci(*pub), "yes" if ok else "NO"))
+        else:
+            rows.append((_METHOD_LABEL.get(key, key), ours, "(not published)", ""))
+    header = ("Model", "metamodels", "published", "match")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+    line = lambda r: "  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip()  # noqa: E731
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
+    tau2 = {k: fits[k].tau2 for k in fits if k != "FE"}
+    print("tau^2: " + ", ".join(f"{k} {v:.4f}" for k, v in tau2.items())
+          + f"; Q = {fits['FE'].q:.2f} on {fits['FE'].q_df} df")
+    print("All published values reproduced to 2 decimals." if all_match
+          else "WARNING: some published values were not reproduced.")
+    print()
+
+    if args.out:
+        res = fits[method]
+        fig = res.plot_forest(labels=list(dat["study"]),
+                              xlabel="Mean difference (days), zinc - placebo",
+                              title=f"Zinc lozenges and cold duration ({method})")
+        _save_figure(fig, args.out)
+        print(f"Forest plot ({method}) written to {args.out}")
+    return EXIT_OK if all_match else 1
+
+
+# ------------------------------------------------------------------------ meta
+def _add_meta_parser(subparsers):
+    p = subparsers.add_parser(
+        "meta",
+        help="meta-analysis / meta-regression of effect sizes in a CSV or TSV file",
+        description="Fit a fixed- (--method FE) or random-effects meta-analysis, or a "
+                    "meta-regression with --mods, to effect sizes and their sampling "
+                    "variances (or standard errors) read from a delimited text file.")
+    p.add_argument("file", metavar="FILE", help="CSV file (.tsv/.txt: tab separated)")
+    p.add_argument("--yi", required=True, metavar="COL", help="column of the effect sizes")
+    v = p.add_mutually_exclusive_group(required=True)
+    v.add_argument("--vi", metavar="COL", help="column of the sampling variances")
+    v.add_argument("--sei", metavar="COL",
+                   help="column of the standard errors (instead of --vi)")
+    p.add_argument("--method", default="REML",
+                   help="FE (fixed effects) or a tau^2 estimator: DL, HE, HS, SJ, ML, REML, "
+                        "EB, PM (default: %(default)s)")
+    p.add_argument("--test", default="z", type=str.lower, choices=("z", "t", "knha"),
+                   help="reference distribution of the tests: z, t or knha "
+                        "(Knapp-Hartung; random effects only) (default: %(default)s)")
+    p.add_argument("--mods", metavar="FORMULA",
+                   help='moderators, the right-hand side of a patsy formula, e.g. '
+                        '"x1 + C(group)" (default: none, an intercept-only model)')
+    p.add_argument("--labels", metavar="COL", help="column of study labels (forest plot)")
+    p.add_argument("--forest", metavar="PNG", help="write a forest plot to this file")
+    p.add_argument("--funnel", metavar="PNG", help="write a funnel plot to this file")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="1 - confidence level of the intervals (default: %(default)s)")
+    p.add_argument("--sep", default=None,
+                   help="field separator (default: tab for .tsv/.txt files, else comma; "
+                        "'\\t' or 'tab' for a tab)")
+    p.set_defaults(func=_cmd_meta)
+    return p
+
+
+def _separator(path, sep):
+    if sep is None:
+        return "\t" if os.path.splitext(path)[1].lower() in (".tsv", ".txt", ".tab") else ","
+    if sep in ("\\t", "tab", "TAB"):
+        return "\t"
+    if not sep:
+        raise CLIError("--sep must not be empty")
+    return sep
+
+
+def _read_table(path, sep):
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise CLIError(f"file not found: {path}")
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a directory, not a data file")
+    try:
+        df = pd.read_csv(path, sep=_separator(path, sep))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read {path}: {_one_line(exc)}") from exc
+    if df.shape[0] == 0:
+        raise CLIError(f"{path} contains no data rows")
+    return df
+
+
+def _check_columns(df, path, **columns):
+    for option, col in columns.items():
+        if col is None:
+            continue
+        if col not in df.columns:
+            avail = ", ".join(map(str, df.columns))
+            hint = (" -- only one column was read: check the separator (--sep)"
+                    if df.shape[1] == 1 else "")
+            raise CLIError(f"--{option}: column {col!r} not found in {path} "
+                           f"(columns: {avail}){hint}")
+
+
+def _numeric(df, col, option):
+    import pandas as pd
+
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = values.isna() & df[col].notna()
+    if bad.any():
+        first = df[col][bad].iloc[0]
+        raise CLIError(f"--{option}: column {col!r} has non-numeric values (e.g. {first!r})")
+    return values
+
+
+def _cmd_meta(args):
+    import numpy as np
+
+    from . import MetaFixed, MetaRandom
+
+    method = _check_method(args.method)
+    if not 0 < args.alpha < 1:
+        raise CLIError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if method == "FE" and args.test == "knha":
+        raise CLIError("--test knha needs a random-effects model; use z or t with --method FE")
+
+    df = _read_table(args.file, args.sep)
+    _check_columns(df, args.file, yi=args.yi, vi=args.vi, sei=args.sei, labels=args.labels)
+    df[args.yi] = _numeric(df, args.yi, "yi")
+    if args.sei is not None:
+        vi = np.asarray(_numeric(df, args.sei, "sei"), dtype=float) ** 2
+    else:
+        vi = np.asarray(_numeric(df, args.vi, "vi"), dtype=float)
+
+    mods = (args.mods or "").strip() or "1"
+    formula = f"{_term(args.yi)} ~ {mods}"
+    cls = MetaFixed if method == "FE" else MetaRandom
+    model = cls.from_formula(formula, data=df, vi=vi)
+    kept = _kept_rows(model, df)
+    labels = None if args.labels is None else [str(x) for x in df.loc[kept, args.labels]]
+    res = model.fit(test=args.test) if method == "FE" else model.fit(method=method,
+                                                                      test=args.test)
+
+    print(res.summary(alpha=args.alpha))
+    print()
+    _print_heterogeneity(res, method, args.alpha)
+    print()
+    _print_prediction(res, mods, args.alpha, labels)
+
+    written = []
+    if args.forest:
+        _save_figure(res.plot_forest(labels=labels, alpha=args.alpha, xlabel=args.yi),
+                     args.forest)
+        written.append(f"Forest plot written to {args.forest}")
+    if args.funnel:
+        _save_figure(res.plot_funnel(alpha=args.alpha), args.funnel)
+        written.append(f"Funnel plot written to {args.funnel}")
+    if written:
+        print()
+        print("\n".join(written))
+    return EXIT_OK
+
+
+def _kept_rows(model, df):
+    """Row labels the model kept (rows with missing values are dropped)."""
+    labels = getattr(model.data, "row_labels", None)
+    return df.index if labels is None else labels
+
+
+def _print_heterogeneity(res, method, alpha):
+    title = "Residual heterogeneity" if res.qm_test is not None else "Heterogeneity"
+    print(title)
+    if method != "FE":
+        lo, hi = res.conf_int_tau2(alpha=alpha)
+        print(f"  tau^2      {res.tau2:.4f} (SE {res.tau2_se:.4f}), "
+              f"{_level(alpha)} CI [{lo:.4f}, {hi:.4f}] (Q-profile)")
+        print(f"  tau        {res.tau:.4f}")
+    print(f"  I^2        {100 * res.i2:.2f}%")
+    print(f"  H^2        {res.h2:.4f}")
+    print(f"  Q          {res.q:.4f} on {res.q_df} df, p = {res.q_pvalue:.4g}")
+    if res.qm_test is not None:
+        print(f"  Moderators {res.qm_test}")
+
+
+def _print_prediction(res, mods, alpha, labels=None):
+    frame = res.get_prediction().summary_frame(alpha=alpha)
+    lvl = _level(alpha)
+    if mods == "1":
+        row = frame.iloc[0]
+        print(f"Pooled effect ({'fixed' if res.method == 'FE' else 'random'} effects)")
+        print(f"  estimate   {row['mean']:.4f} (SE {row['mean_se']:.4f})")
+        print(f"  {lvl} CI     [{row['mean_ci_lower']:.4f}, {row['mean_ci_upper']:.4f}]")
+        if res.method != "FE":
+            print(f"  {lvl} PI     [{row['obs_ci_lower']:.4f}, {row['obs_ci_upper']:.4f}]")
+        return
+    frame = frame.rename(columns={"mean_ci_lower": "ci_lower", "mean_ci_upper": "ci_upper",
+                                  "obs_ci_lower": "pi_lower", "obs_ci_upper": "pi_upper"})
+    if labels is not None:
+        frame.index = labels
+    if res.method == "FE":
+        frame = frame.drop(columns=["pi_lower", "pi_upper"])
+        print(f"Fitted effects of the studies ({lvl} confidence intervals)")
+    else:
+        print(f"Predicted effects of the studies ({lvl} confidence and prediction "
+              "intervals)")
+    print(frame.to_string(float_format=lambda x: f"{x:.4f}"))
+
+
+# ---------------------------------------------------------------------- driver
+#: Sub-commands in the order of ``metamodels --help``: name -> parser builder.
+_COMMANDS = {
+    "demo": _add_demo_parser,
+    "meta": _add_meta_parser,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors raise instead of exiting."""
+
+    def error(self, message):
+        raise _UsageError(self, message)
+
+
+class _UsageError(Exception):
+    def __init__(self, parser, message):
+        super().__init__(message)
+        self.parser = parser
+
+
+def build_parser():
+    """The argument parser of ``metamodels`` (one sub-parser per command)."""
+    from ._version import __version__
+
+    parser = _Parser(prog=PROG,
+                     description="Meta-analysis from the command line (metamodels "
+                                 f"{__version__}).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=_Parser)
+    for add in _COMMANDS.values():
+        add(subparsers)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"{PROG}: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def main(argv=None):
+    """Run the command line interface; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (without the program name); ``sys.argv[1:]`` when omitted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"{exc.parser.prog}: error: {exc} (see '{exc.parser.prog} --help')",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args))
+        except CLIError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (ValueError, OSError, ArithmeticError) as exc:
+            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
