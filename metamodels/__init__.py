@@ -7,6 +7,7 @@ diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 from . import datasets, exceptions
 from ._version import __version__
 from .effectsize import effect_size
+from .mixed import MixedModel
 from .univariate import MetaFixed, MetaRandom
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "effect_size", "datasets", "exceptions"]

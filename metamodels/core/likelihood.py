@@ -111,8 +111,8 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     """
     theta = np.asarray(theta, dtype=float)
     n, p = X.shape
-    if getattr(spec, "is_linear", False) and len(spec.layout.groups) == 1 \
-            and spec.layout.groups[0].shape[1] == 1:
+    if getattr(spec, "components", None) is not None and spec.is_linear \
+            and len(spec.layout.groups) == 1 and spec.layout.groups[0].shape[1] == 1:
         return _evaluate_diagonal(theta, y, X, spec, reml, order)
     vs = spec.build(theta)
     groups = spec.layout.groups
@@ -149,7 +149,8 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
         return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
 
     q = spec.n_params
-    linear = getattr(spec, "is_linear", False)
+    hess_terms = None if getattr(spec, "is_linear", False) else _second_derivatives(spec, theta)
+    linear = getattr(spec, "is_linear", False) or hess_terms is not None
     grad = np.zeros(q)
     T = np.zeros((q, q))        # sum_b tr(V^-1 V_j V^-1 V_k)
     B = np.zeros((q, p, p))     # sum_b X'V^-1 V_j V^-1 X
@@ -195,8 +196,33 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     obs = None
     if linear:
         obs = -info + UU - XU @ C @ XU.T
+        if hess_terms is not None:
+            obs += _second_order_terms(hess_terms, cache, beta, C, reml)
         obs = 0.5 * (obs + obs.T)
     return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, grad, info, obs)
+
+
+def _second_derivatives(spec, theta):
+    fn = getattr(spec, "hessian_terms", None)
+    return None if fn is None else fn(theta)
+
+
+def _second_order_terms(hess_terms, cache, beta, C, reml):
+    """``1/2 tr(A V_jk) - 1/2 u'V_jk u`` for covariances nonlinear in theta."""
+    out = 0.0
+    for (vinv, vix, viy), H in zip(cache, hess_terms):
+        u = viy - vix @ beta
+        tr = np.einsum("bij,qrbji->qr", vinv, H)
+        if reml:
+            tr = tr - _trace_cxhx(C, vix, H)
+        out = out + 0.5 * tr - 0.5 * np.einsum("bi,qrbij,bj->qr", u, H, u)
+    return out
+
+
+def _trace_cxhx(C, vix, H):
+    """``tr(C X'V^-1 V_jk V^-1 X)`` summed over blocks, for all (j, k)."""
+    K = np.einsum("bip,pr,bjr->bij", vix, C, vix)          # V^-1 X C X' V^-1 per block
+    return np.einsum("bji,qrbij->qr", K, H)
 
 
 def _evaluate_diagonal(theta, y, X, spec, reml, order):

@@ -146,10 +146,13 @@ def _direction(ev, free):
                 return g / sub[0, 0]
             continue
         try:
-            np.linalg.cholesky(sub)
+            L = np.linalg.cholesky(sub)
+            d = np.diagonal(L)
+            if d.min() <= 1e-10 * d.max():
+                continue
+            return np.linalg.solve(sub, g)
         except np.linalg.LinAlgError:
             continue
-        return np.linalg.solve(sub, g)
     return np.linalg.lstsq(ev.info[np.ix_(free, free)], g, rcond=None)[0]
 
 

@@ -1,0 +1,101 @@
+"""Covariance structures ``Sigma(theta)`` of a fixed dimension (SAS PROC MIXED ``TYPE=``).
+
+A structure describes one ``dim x dim`` covariance matrix as a function of a parameter
+vector ``theta``: the R-side residual covariance over ``dim`` repeated visits of a subject,
+or the covariance ``G`` of ``dim`` correlated random effects.  It knows its parameter names,
+box bounds and a starting value, and returns the matrix with its first and second
+derivatives in ``theta``.  Sub-matrices for subjects with missing visits are gathered by the
+caller (``Sigma[np.ix_(idx, idx)]`` and likewise for the derivatives).
+
+Structures
+----------
+=======  =========================================  ==============  ==========
+name     ``Sigma[i, j]``                            parameters      linear
+=======  =========================================  ==============  ==========
+ID       ``s2 * (i == j)``                          1               yes
+VC/DIAG  ``v_i * (i == j)``                         d               yes
+CS       ``c + s2 * (i == j)``                      2               yes
+CSH      ``s_i s_j [rho (i != j) + (i == j)]``      d + 1           no
+AR1      ``s2 * rho^|i-j|``                         2               no
+ARH1     ``s_i s_j rho^|i-j|``                      d + 1           no
+TOEP     ``sigma_|i-j|``                            d               yes
+TOEPH    ``s_i s_j rho_|i-j|`` (``rho_0 = 1``)      2d - 1          no
+UN       ``sigma_ij``                               d(d+1)/2        yes
+UNR      ``s_i s_j rho_ij`` (``rho_ii = 1``)        d + d(d-1)/2    no
+ANTE1    ``s_i s_j prod_{k=i}^{j-1} rho_k``         2d - 1          no
+=======  =========================================  ==============  ==========
+
+Heterogeneous structures are parameterised by the variances ``v_i = s_i^2`` (as SAS does),
+variances first, correlations after.  See ``docs/covariance_structures.md``.
+
+Derivatives at zero variances
+-----------------------------
+``d s_i / d v_i = 1 / (2 s_i)`` is infinite at ``v_i = 0``.  For the derivatives (never for
+:meth:`Structure.matrix`) heterogeneous structures evaluate the standard deviations at
+``max(v_i, floor)`` with ``floor = 1e-12 * max(max_k v_k, 0) + 1e-200``, so the
+derivatives stay finite (but large) at the boundary; they are exact for ``v_i > floor``.
+"""
+from __future__ import annotations
+
+from .autoregressive import AR1, ANTE1, ARH1
+from .base import Heterogeneous, Linear, Structure
+from .compound import CS, CSH
+from .diagonal import DIAG, ID, VC
+from .toeplitz import TOEP, TOEPH
+from .unstructured import UN, UNR
+
+__all__ = [
+    "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
+    "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure",
+]
+
+
+STRUCTURES = {
+    "ID": ID, "VC": VC, "DIAG": DIAG, "CS": CS, "CSH": CSH, "AR1": AR1, "ARH1": ARH1,
+    "TOEP": TOEP, "TOEPH": TOEPH, "UN": UN, "UNR": UNR, "ANTE1": ANTE1,
+}
+
+_ALIASES = {
+    "UN1": "VC",       # SAS TYPE=UN(1)
+    "SIMPLE": "ID",
+    "US": "UN",        # glmmTMB
+    "AD1": "ANTE1",    # SPSS
+    "TP": "TOEP",      # SPSS
+    "TPH": "TOEPH",    # SPSS
+}
+
+
+def get_structure(name, dim):
+    """Build the covariance structure ``name`` of dimension ``dim``.
+
+    Parameters
+    ----------
+    name : str
+        Case-insensitive; SAS spellings with parentheses and blanks are accepted
+        (``"AR(1)"``, ``"ARH(1)"``, ``"ANTE(1)"``, ``"UN(1)"``), as well as a few aliases
+        (``"US"``, ``"AD1"``, ``"TP"``, ``"TPH"``, ``"SIMPLE"``).
+    dim : int
+        Dimension of the matrix (``>= 1``).
+
+    Returns
+    -------
+    Structure
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid names) or ``dim < 1``.
+    """
+    if isinstance(name, Structure):
+        if name.dim != int(dim):
+            raise ValueError(f"structure {name!r} has dim {name.dim}, expected {dim}")
+        return name
+    if not isinstance(name, str):
+        raise ValueError(f"covariance structure name must be a string, got {name!r}")
+    key = "".join(ch for ch in name.upper() if ch not in " ()_-")
+    key = _ALIASES.get(key, key)
+    if key not in STRUCTURES:
+        raise ValueError(f"unknown covariance structure {name!r}; valid names: "
+                         f"{', '.join(STRUCTURES)} (aliases: AR(1), ARH(1), ANTE(1), "
+                         f"UN(1), {', '.join(a for a in _ALIASES if a != 'UN1')})")
+    return STRUCTURES[key](dim)

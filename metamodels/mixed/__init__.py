@@ -1,0 +1,5 @@
+"""Linear mixed models (SAS PROC MIXED / lme4 class) on the shared engine."""
+from .model import MixedModel
+from .results import MixedResults
+
+__all__ = ["MixedModel", "MixedResults"]

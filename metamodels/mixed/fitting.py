@@ -1,0 +1,72 @@
+"""Fit a MixedModel on the shared engine and compute conditional quantities."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.optimize import maximize
+from ..exceptions import BoundaryWarning, ConvergenceWarning
+
+__all__ = ["MixedFit", "fit_mixed", "solve_blocks"]
+
+
+@dataclass(frozen=True)
+class MixedFit:
+    """Numbers of one fitted mixed model."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    cov_beta: np.ndarray
+    llf: float
+    reml: bool
+    converged: bool
+    n_iter: int
+    obs_info: np.ndarray
+    exp_info: np.ndarray
+    grad: np.ndarray
+    at_lower: np.ndarray
+
+
+def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
+    """Maximise the (restricted) likelihood of ``model`` and wrap the results."""
+    from .results import MixedResults, MixedResultsWrapper
+    y, X, spec = model.endog, model.exog, model.spec
+    if start is None:
+        beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
+        r = y - X @ beta_ols
+        s2 = float(r @ r) / max(1.0, X.shape[0] - X.shape[1])
+        start = spec.start(s2)
+    start = np.asarray(start, dtype=float)
+    if start.shape != (spec.n_params,):
+        raise ValueError(f"start must have {spec.n_params} values "
+                         f"({', '.join(spec.param_names)})")
+    out = maximize(y, X, spec, start, reml=reml, tol=tol, maxiter=maxiter)
+    ev = out.evaluation
+    if not out.converged:
+        warnings.warn(f"the {'REML' if reml else 'ML'} optimisation did not converge "
+                      f"({out.message})", ConvergenceWarning, stacklevel=3)
+    lower_hit = out.at_lower & (spec.lower > -np.inf)
+    if lower_hit.any():
+        names = [spec.param_names[i] for i in np.flatnonzero(lower_hit)]
+        warnings.warn(f"parameter(s) on the boundary of the parameter space: {names}",
+                      BoundaryWarning, stacklevel=3)
+    for part, G in zip(spec.random, spec.G_matrices(ev.theta)):
+        if G.shape[0] > 1 and np.linalg.eigvalsh(G).min() < -1e-8 * max(1.0, np.abs(G).max()):
+            warnings.warn(f"the estimated G matrix of {part.name} is not positive "
+                          "semi-definite", BoundaryWarning, stacklevel=3)
+    fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
+                   ev.obs_info, ev.info, ev.grad, out.at_lower)
+    return MixedResultsWrapper(MixedResults(model, fit))
+
+
+def solve_blocks(spec, theta, vec):
+    """``V(theta)^{-1} vec`` for an (n,) vector, block by block."""
+    out = np.empty_like(vec, dtype=float)
+    for rows, v in zip(spec.layout.groups, spec.build(theta)):
+        if v.ndim == 1:
+            out[rows[:, 0]] = vec[rows[:, 0]] / v
+        else:
+            out[rows] = np.linalg.solve(v, vec[rows][..., None])[..., 0]
+    return out

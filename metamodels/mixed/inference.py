@@ -1,0 +1,229 @@
+"""Classical df methods (residual, containment, between-within) and type-3 ANOVA tables.
+
+* residual: ``n - rank(X)``.
+* containment (SAS ``DDFM=CONTAIN``): a fixed effect ``F`` is contained in a random effect
+  ``E`` when every variable of ``F`` appears in ``E`` (for a random term ``(x | g)`` the
+  effects are ``g`` and ``x*g``); its df is the smallest rank contribution
+  ``rank([X Z]) - rank([X Z_{-E}])`` of a containing effect, else ``n - rank([X Z])``.
+* between-within (SAS ``DDFM=BETWITHIN``, basic form): effects constant within every
+  subject get ``s - rank(X_between)`` (``s`` subjects); the others get
+  ``n - rank([X Z_subject])``.
+
+Type-3 hypotheses are built by re-coding categorical factors with sum-to-zero contrasts:
+if ``X_sum = X T`` spans the same space, the type-3 test of term ``F`` is
+``E_F T^{-1} b = 0`` (rows ``E_F`` select ``F``'s columns of ``X_sum``), which is the SAS /
+lmerTest type-3 hypothesis for full-rank designs.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..inference import ddf as ddfmod
+
+__all__ = ["classical_df", "anova_table", "f_test", "term_contrasts", "containment_table",
+           "between_within_table"]
+
+
+# ----------------------------------------------------------------- variables
+def _factor_variable(code):
+    m = re.match(r"^C\(\s*([A-Za-z_][\w\.]*)", code)
+    if m:
+        return m.group(1)
+    return re.sub(r"[^\w\.]", "", code) if re.fullmatch(r"[\w\.]+", code) else code
+
+
+def _fixed_terms(model):
+    """List of (name, column indices, variables) for each fixed-effects term."""
+    di = model.design_info
+    if di is None:
+        return [(nm, [j], {nm}) for j, nm in enumerate(model.exog_names)]
+    out = []
+    for term, sl in di.term_slices.items():
+        cols = list(range(sl.start, sl.stop))
+        vars_ = {_factor_variable(f.code) for f in term.factors}
+        out.append((term.name(), cols, vars_))
+    return out
+
+
+def _column_variables(colname):
+    if colname in ("(Intercept)", "Intercept"):
+        return set()
+    parts = colname.split(":")
+    return {_factor_variable(p.split("[")[0]) for p in parts}
+
+
+def _random_effects(model):
+    """SAS-style random effects: (variables, dense design n x levels)."""
+    effects = []
+    n = int(model.nobs)
+    for part in model.spec.random:
+        gvars = set(part.name.split(":"))
+        n_lev = int(part.groups.max()) + 1
+        for c, col in enumerate(part.column_names):
+            Z = np.zeros((n, n_lev))
+            Z[np.arange(n), part.groups] = part.Z[:, c]
+            effects.append((gvars | _column_variables(col), Z))
+    return effects
+
+
+def _rank(M):
+    return int(np.linalg.matrix_rank(M)) if M.size else 0
+
+
+def containment_table(model):
+    """``{term: (df, columns)}`` of the containment method."""
+    X = model.exog
+    effects = _random_effects(model)
+    n = int(model.nobs)
+    Zall = np.hstack([X] + [Z for _, Z in effects])
+    r_all = _rank(Zall)
+    contrib = []
+    for i in range(len(effects)):
+        others = np.hstack([X] + [Z for j, (_, Z) in enumerate(effects) if j != i])
+        contrib.append(r_all - _rank(others))
+    resid = n - r_all
+    out = {}
+    for name, cols, vars_ in _fixed_terms(model):
+        dfs = [c for (evars, _), c in zip(effects, contrib) if vars_ <= evars and c > 0]
+        out[name] = (min(dfs) if dfs else resid, cols)
+    return out
+
+
+def between_within_table(model):
+    """``{term: (df, columns)}`` of the between-within method."""
+    X = model.exog
+    subj = model.residual.subject if model.residual.visit.max() > 0 or not model.spec.random \
+        else model.spec.random[0].groups
+    n = int(model.nobs)
+    s = int(subj.max()) + 1
+    df_s = pd.DataFrame(X)
+    varies = (df_s.groupby(subj).nunique() > 1).any(axis=0).to_numpy()
+    Zs = np.zeros((n, s))
+    Zs[np.arange(n), subj] = 1.0
+    within = n - _rank(np.hstack([X, Zs]))
+    between = s - _rank(X[:, ~varies]) if (~varies).any() else s
+    out = {}
+    for name, cols, _ in _fixed_terms(model):
+        out[name] = (within if varies[cols].any() else between, cols)
+    return out
+
+
+def classical_df(results, L, method):
+    """Per-row df of contrasts ``L`` for the residual/containment/between-within methods."""
+    model = results.model
+    L = np.atleast_2d(L)
+    if method == "residual":
+        return np.full(L.shape[0], model.nobs - model.rank)
+    table = results.ddf_table(method)
+    col_df = np.empty(model.k_fe)
+    for df, cols in table.values():
+        col_df[cols] = df
+    # a contrast gets the smallest df among the columns it involves
+    return np.array([col_df[np.abs(l) > 1e-12].min() if np.any(np.abs(l) > 1e-12)
+                     else model.nobs - model.rank for l in L])
+
+
+def _term_df(results, name, method):
+    return results.ddf_table(method)[name][0]
+
+
+# ------------------------------------------------------------ type-3 contrasts
+def _sum_coded_formula(model):
+    di = model.design_info
+    pieces = []
+    for term in di.terms:
+        if not term.factors:
+            pieces.append("1")
+            continue
+        codes = []
+        for f in term.factors:
+            info = di.factor_infos[f]
+            code = f.code
+            if info.type == "categorical":
+                m = re.fullmatch(r"C\(\s*([\w\.]+)\s*\)", code)
+                if m:
+                    code = f"C({m.group(1)}, Sum)"
+                elif re.fullmatch(r"[\w\.]+", code):
+                    code = f"C({code}, Sum)"
+                else:
+                    raise NotImplementedError(
+                        f"type-3 tests need plain categorical factors; cannot re-code {code!r}")
+            codes.append(code)
+        pieces.append(":".join(codes))
+    if "1" not in pieces:
+        pieces.insert(0, "0")
+    return " + ".join(pieces)
+
+
+def term_contrasts(model, type=3):  # noqa: A002
+    """Contrast matrices ``{term: L}`` of the type-3 hypotheses."""
+    if type != 3:
+        raise NotImplementedError("only type=3 tables are implemented (type 1/2 planned)")
+    terms = _fixed_terms(model)
+    X = model.exog
+    has_interactions = model.design_info is not None and any(
+        len(t.factors) > 1 for t in model.design_info.terms)
+    if model.design_info is None or not has_interactions:
+        out = {}
+        for name, cols, _ in terms:
+            if name == "Intercept":
+                continue
+            L = np.zeros((len(cols), X.shape[1]))
+            L[np.arange(len(cols)), cols] = 1.0
+            out[name] = L
+        return out
+    import patsy
+    Xs = patsy.dmatrix(_sum_coded_formula(model), model.data.frame, return_type="dataframe")
+    T, *_ = np.linalg.lstsq(X, Xs.to_numpy(), rcond=None)
+    if not np.allclose(X @ T, Xs.to_numpy(), atol=1e-8 * max(1.0, np.abs(Xs.to_numpy()).max())):
+        raise NotImplementedError("type-3 contrasts: the sum-coded design does not span the "
+                                  "same space (empty cells?)")
+    Tinv = np.linalg.inv(T)
+    out = {}
+    # the sum-coded formula lists the original terms in the same order
+    for orig, (term, sl) in zip(model.design_info.terms, Xs.design_info.term_slices.items()):
+        if not term.factors:
+            continue
+        E = np.zeros((sl.stop - sl.start, Xs.shape[1]))
+        E[np.arange(sl.stop - sl.start), np.arange(sl.start, sl.stop)] = 1.0
+        out[orig.name()] = E @ Tinv
+    return out
+
+
+# ------------------------------------------------------------------ F tests
+def f_test(results, L, method, term=None):
+    """(F, num_df, den_df, pvalue) of ``L b = 0``."""
+    fit = results._fit
+    b = np.asarray(fit.beta)
+    q = np.linalg.matrix_rank(L)
+    if method == "satterthwaite":
+        r = ddfmod.satterthwaite_f(L, b, fit.cov_beta, results._sens.B,
+                                   np.asarray(results.cov_theta))
+        return r.statistic, r.df_num, r.df_denom, r.pvalue
+    if method == "kenward-roger":
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, results.cov_params_kr,
+                                   results._sens.B, results._W)
+        return r.statistic, r.df_num, r.df_denom, r.pvalue
+    lb = L @ b
+    F = float(lb @ np.linalg.solve(L @ fit.cov_beta @ L.T, lb)) / q
+    if method == "residual":
+        den = results.model.nobs - results.model.rank
+    elif term is not None:
+        den = _term_df(results, term, method)
+    else:
+        den = float(classical_df(results, L, method).min())
+    return F, q, float(den), float(stats.f.sf(F, q, den))
+
+
+def anova_table(results, type, method):  # noqa: A002
+    """Type-3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
+    rows = {}
+    for name, L in term_contrasts(results.model, type).items():
+        F, q, den, p = f_test(results, L, method, term=name)
+        rows[name] = {"num_df": q, "den_df": den, "F": F, "pvalue": p}
+    return pd.DataFrame(rows).T[["num_df", "den_df", "F", "pvalue"]].astype(
+        {"num_df": int, "den_df": float, "F": float, "pvalue": float})

@@ -1,0 +1,232 @@
+"""MixedModel: linear mixed models with G-side random effects and R-side structures."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+
+from ..core.structures import get_structure
+from ..exceptions import MissingDataWarning
+from ..formula import build_design
+from ..formula.terms import (build_random_design, connected_blocks, split_formula,
+                             terms_from_mixedlm)
+from .covariance import MixedCovariance, RandomPart, ResidualPart
+
+__all__ = ["MixedModel"]
+
+
+def _codes(values):
+    """Integer codes and labels of a 1-D array or of the rows of a 2-D object array."""
+    if isinstance(values, pd.DataFrame):
+        values = pd.MultiIndex.from_frame(values.astype(str)) if values.shape[1] > 1 \
+            else values.iloc[:, 0]
+    codes, labels = pd.factorize(pd.Series(values) if not isinstance(values, pd.MultiIndex)
+                                 else values, sort=True)
+    return np.asarray(codes, dtype=np.int64), list(labels)
+
+
+def _columns_of(spec):
+    return [c for c in spec.split(":") if c]
+
+
+class MixedModel(LikelihoodModel):
+    """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
+
+    Parameters
+    ----------
+    endog : array_like (n,)
+    exog : array_like (n, p)
+        Fixed-effects design.
+    random : list of RandomPart, optional
+        Random-effects terms (built by :meth:`from_formula`; for arrays use ``groups`` /
+        ``exog_re``).
+    groups : array_like, optional
+        Grouping labels for a random-effects term with design ``exog_re`` (a random
+        intercept when ``exog_re`` is None), as in statsmodels' MixedLM.
+    exog_re : array_like, optional
+        Random-effects design for ``groups`` (correlated, unstructured ``G``).
+    repeated : array_like, optional
+        Within-subject index of the residual structure (e.g. the visit).
+    subject : array_like, optional
+        Units whose residuals are correlated (required with ``repeated``).
+    cov_struct : str
+        R-side structure: ID, VC/DIAG, CS, CSH, AR1, ARH1, TOEP, TOEPH, UN, ANTE1.
+    cov_group : array_like, optional
+        Separate R-side parameters per level (SAS ``GROUP=``).
+    re_struct : str
+        Structure of ``G`` for multi-column random terms (default "UN").
+    missing : {"none", "drop", "raise"}
+
+    Notes
+    -----
+    ``u_t ~ N(0, G_t)`` independently over the levels of term ``t``'s grouping factor and
+    ``e ~ N(0, R)`` with ``R`` block diagonal over subjects; the marginal model is
+    ``y ~ N(Xb, V)``, ``V = sum_t Z_t (I (x) G_t) Z_t' + R``, block diagonal over the
+    independent units (connected components of all groupings).  Fitting is profiled
+    (RE)ML on the shared engine (:mod:`metamodels.core`).
+    """
+
+    def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
+                 subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
+                 missing="none", **kwargs):
+        endog_a = np.asarray(endog, dtype=float)
+        n = endog_a.shape[0]
+        random = list(random or [])
+        if groups is not None:
+            random.append(self._array_term(groups, exog_re, n, re_struct))
+        self._repeated_in = repeated
+        self._subject_in = subject
+        self._cov_group_in = cov_group
+        super().__init__(endog, exog, missing="none", **kwargs)
+        self.cov_struct = str(cov_struct).upper()
+        self.random = random
+        self.residual = self._residual_part(n, repeated, subject, cov_struct, cov_group)
+        codes = [p.groups for p in random] + [self.residual.subject]
+        self.block_ids = connected_blocks(codes)
+        self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
+        self._validate()
+        self.nobs = float(n)
+        self.k_fe = self.exog.shape[1]
+        self.rank = int(np.linalg.matrix_rank(self.exog))
+        self.df_resid = float(n - self.rank)
+        self.df_model = float(self.rank - self.k_constant)
+        self.spec = MixedCovariance(random, self.residual, self.block_ids)
+
+    # -------------------------------------------------------------- builders
+    @staticmethod
+    def _array_term(groups, exog_re, n, re_struct):
+        g, _ = _codes(np.asarray(groups))
+        if exog_re is None:
+            Z = np.ones((n, 1))
+            cols = ("(Intercept)",)
+        else:
+            Z = np.asarray(exog_re, dtype=float).reshape(n, -1)
+            cols = tuple(getattr(exog_re, "columns", [f"z{i}" for i in range(Z.shape[1])]))
+        name = "Group" if not hasattr(groups, "name") or groups.name is None else str(groups.name)
+        struct = get_structure(re_struct if Z.shape[1] > 1 else "ID", Z.shape[1])
+        return RandomPart(name, Z, g, struct, tuple(cols))
+
+    @staticmethod
+    def _residual_part(n, repeated, subject, cov_struct, cov_group):
+        struct_name = str(cov_struct).upper()
+        if subject is None:
+            if repeated is not None:
+                raise ValueError("repeated= needs subject= (the units whose residuals are "
+                                 "correlated)")
+            if struct_name not in ("ID", "VC"):
+                raise ValueError(f"cov_struct={cov_struct!r} needs subject= (and usually "
+                                 "repeated=)")
+            subj = np.arange(n)
+            visit = np.zeros(n, dtype=np.int64)
+            dim = 1
+        else:
+            subj, _ = _codes(subject)
+            if repeated is None:          # order of the rows within each subject
+                visit = pd.Series(subj).groupby(subj).cumcount().to_numpy()
+            else:
+                visit, _ = _codes(np.asarray(repeated))
+            dim = int(visit.max()) + 1
+            dup = pd.Series(visit).groupby(subj).apply(lambda s: s.duplicated().any())
+            if dup.any():
+                raise ValueError("repeated= has duplicate values within a subject; each "
+                                 "subject may have one row per repeated level")
+        if cov_group is None:
+            cg = np.zeros(n, dtype=np.int64)
+            labels = ("",)
+        else:
+            cg, labels = _codes(np.asarray(cov_group))
+            labels = tuple(str(x) for x in labels)
+        struct = get_structure("ID" if struct_name == "VC" and subject is None else struct_name,
+                               dim)
+        return ResidualPart(struct, visit.astype(np.int64), subj, cg, int(cg.max()) + 1, labels)
+
+    def _validate(self):
+        y, X = self.endog, self.exog
+        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
+            raise ValueError("endog or exog contain missing or non-finite values; use "
+                             "missing='drop' (formulas) or remove those rows")
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            raise ValueError("singular design: the fixed-effects columns are collinear "
+                             f"(rank {np.linalg.matrix_rank(X)} < {X.shape[1]})")
+        for p in self.random:
+            if not np.all(np.isfinite(p.Z)):
+                raise ValueError(f"random-effects design of {p.name} has non-finite values")
+
+    # ---------------------------------------------------------------- formula
+    @classmethod
+    def from_formula(cls, formula, data, repeated=None, subject=None, cov_struct="ID",
+                     cov_group=None, groups=None, re_formula=None, vc_formula=None,
+                     re_struct="UN", subset=None, missing="drop", **kwargs):
+        """Build from an lme4-style formula, e.g.
+        ``"fev1 ~ basefev1 + C(drug) + C(hour) + (1 | patient)"``.
+
+        ``repeated``, ``subject`` and ``cov_group`` name columns of ``data``;
+        ``subject="patient:drug"`` forms the interaction.  ``groups``, ``re_formula``
+        and ``vc_formula`` work as in statsmodels' ``smf.mixedlm``.
+        """
+        if subset is not None:
+            data = data.loc[subset]
+        data = pd.DataFrame(data)
+        fixed, terms = split_formula(formula)
+        if groups is not None:
+            terms = list(terms) + list(terms_from_mixedlm(groups, re_formula, vc_formula))
+        cols = set()
+        for t in terms:
+            cols.update(_columns_of(t.group))
+        for spec in (repeated, subject, cov_group):
+            if spec is not None:
+                cols.update(_columns_of(spec))
+        missing_cols = [c for c in cols if c not in data.columns]
+        if missing_cols:
+            raise ValueError(f"columns not found in data: {missing_cols}")
+        bad = data[sorted(cols)].isna().any(axis=1).to_numpy() if cols else np.zeros(len(data), bool)
+        if bad.any():
+            if missing != "drop":
+                raise ValueError("missing values in grouping/subject/repeated columns")
+            data = data.loc[~bad]
+        n_start = len(data)
+        design, _ = build_design(fixed, data, missing, {}, eval_env=1)
+        data_kept = data.loc[design.kept]
+        if len(data_kept) < n_start or bad.any():
+            warnings.warn(f"{int(bad.sum()) + n_start - len(data_kept)} row(s) with missing "
+                          "values were dropped", MissingDataWarning, stacklevel=2)
+        designs = build_random_design(terms, data_kept)
+        random = []
+        for d in designs:
+            q = d.Z.shape[1]
+            struct = get_structure(re_struct if q > 1 else "ID", q)
+            random.append(RandomPart(d.spec.label, np.asarray(d.Z, dtype=float),
+                                     np.asarray(d.groups), struct, tuple(d.column_names)))
+
+        def col(spec):
+            if spec is None:
+                return None
+            c = _columns_of(spec)
+            return data_kept[c] if len(c) > 1 else data_kept[c[0]].to_numpy()
+
+        mod = cls(design.endog, design.exog, random=random, repeated=col(repeated),
+                  subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
+                  re_struct=re_struct, **kwargs)
+        mod.formula = formula
+        mod.design_info = design.design_info
+        mod.data.frame = data_kept
+        return mod
+
+    design_info = None
+    formula = None
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):
+        """Fit by REML (default) or ML.
+
+        Returns
+        -------
+        MixedResults
+        """
+        from .fitting import fit_mixed
+        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
+
+    def loglike(self, params):  # pragma: no cover - documented as not applicable
+        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

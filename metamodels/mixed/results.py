@@ -1,0 +1,360 @@
+"""Results of MixedModel fits (statsmodels LikelihoodModelResults)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib import summary2
+from statsmodels.stats.contrast import ContrastResults
+
+from .._compat import cache_readonly
+from ..core.sensitivity import sensitivities
+from ..inference import ddf as ddfmod
+from ..inference import lr_test
+from . import inference as minf
+from .fitting import solve_blocks
+
+__all__ = ["MixedResults"]
+
+DDF_METHODS = ("satterthwaite", "kenward-roger", "residual", "containment", "between-within")
+
+
+def _check_ddf(ddf):
+    key = str(ddf).lower().replace("_", "-")
+    aliases = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
+               "betwithin": "between-within", "contain": "containment"}
+    key = aliases.get(key, key)
+    if key not in DDF_METHODS:
+        raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
+    return key
+
+
+def _pinv_psd(M):
+    try:
+        np.linalg.cholesky(M)
+        return np.linalg.inv(M)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(M)
+
+
+class MixedResults(LikelihoodModelResults):
+    """Results of :class:`~metamodels.MixedModel`.
+
+    ``params`` are the fixed effects (``fe_params``); covariance parameters are in
+    ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
+    subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
+    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "residual", "containment",
+    "between-within"}; the default is Satterthwaite.
+
+    Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
+    covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
+    ``AICC = -2l + 2dn*/(n* - d - 1)`` (``n* = n - rank(X)`` under REML, ``n`` under ML) and
+    ``BIC = -2l + d log(s)`` with ``s`` the number of independent units (SAS "subjects").
+    ``information_criteria("lme4")`` gives lme4's (fixed + covariance parameters, ``log n``).
+    """
+
+    default_ddf = "satterthwaite"
+
+    def __init__(self, model, fit):
+        self._fit = fit
+        self.reml = fit.reml
+        self.method = "REML" if fit.reml else "ML"
+        self.converged = fit.converged
+        self.n_iter = fit.n_iter
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        s2 = self._residual_variance(model, fit.theta)
+        self.scale = s2 if np.isfinite(s2) else 1.0
+        super().__init__(model, fit.beta, normalized_cov_params=fit.cov_beta / self.scale,
+                         scale=self.scale, use_t=True, cov_type="nonrobust")
+
+    @staticmethod
+    def _residual_variance(model, theta):
+        res = model.residual
+        if res.structure.name == "ID" and res.n_cov_groups == 1:
+            return float(model.spec.R_matrices(theta)[0][0, 0])
+        return np.nan
+
+    # --------------------------------------------------------------- basics
+    @cache_readonly
+    def llf(self):
+        """(Restricted) log-likelihood; ``-2 llf`` is SAS's "-2 (Res) Log Likelihood"."""
+        return self._fit.llf
+
+    @property
+    def fe_params(self):
+        return self.params
+
+    @cache_readonly
+    def theta(self):
+        """Covariance parameters, labelled (G-side then R-side)."""
+        return pd.Series(self._fit.theta, index=list(self.model.spec.param_names))
+
+    @cache_readonly
+    def cov_theta(self):
+        """Asymptotic covariance of ``theta``: inverse observed information."""
+        J = self._fit.obs_info if self._fit.obs_info is not None else self._fit.exp_info
+        names = list(self.model.spec.param_names)
+        return pd.DataFrame(_pinv_psd(J), index=names, columns=names)
+
+    @cache_readonly
+    def theta_se(self):
+        return pd.Series(np.sqrt(np.clip(np.diag(self.cov_theta), 0, None)), index=self.theta.index)
+
+    def covariance_parameters(self):
+        """SAS-style "Covariance Parameter Estimates": estimate, SE, Z, Pr > Z."""
+        z = self.theta / self.theta_se
+        return pd.DataFrame({"estimate": self.theta, "std_err": self.theta_se, "z": z,
+                             "pvalue": stats.norm.sf(z)})
+
+    @cache_readonly
+    def cov_re_dict(self):
+        spec = self.model.spec
+        return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
+                for p, G in zip(spec.random, spec.G_matrices(self._fit.theta))}
+
+    @property
+    def cov_re(self):
+        """G of the random-effects term (a dict of them when there are several)."""
+        d = self.cov_re_dict
+        return next(iter(d.values())) if len(d) == 1 else d
+
+    @cache_readonly
+    def cov_resid(self):
+        """R of a subject observed at every repeated level (a dict over ``cov_group``)."""
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        res = self.model.residual
+        frames = [pd.DataFrame(R) for R in Rs]
+        if res.n_cov_groups == 1:
+            return frames[0]
+        return dict(zip(res.group_labels, frames))
+
+    # --------------------------------------------------- conditional quantities
+    @cache_readonly
+    def _vinv_resid(self):
+        m = self.model
+        r = m.endog - m.exog @ np.asarray(self._fit.beta)
+        return solve_blocks(m.spec, self._fit.theta, r)
+
+    @cache_readonly
+    def _blups(self):
+        m = self.model
+        u = self._vinv_resid
+        out = {}
+        for part, G in zip(m.spec.random, m.spec.G_matrices(self._fit.theta)):
+            n_lev = int(part.groups.max()) + 1
+            S = np.zeros((n_lev, part.Z.shape[1]))
+            np.add.at(S, part.groups, part.Z * u[:, None])
+            out[part.name] = S @ G
+        return out
+
+    @cache_readonly
+    def random_effects(self):
+        """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
+        m = self.model
+        frames = {}
+        for part in m.spec.random:
+            frames[part.name] = pd.DataFrame(self._blups[part.name],
+                                             columns=list(part.column_names))
+        return next(iter(frames.values())) if len(frames) == 1 else frames
+
+    @cache_readonly
+    def fittedvalues(self):
+        """Conditional fitted values ``X b + Z u``."""
+        m = self.model
+        f = m.exog @ np.asarray(self._fit.beta)
+        for part in m.spec.random:
+            f = f + np.einsum("ij,ij->i", part.Z, self._blups[part.name][part.groups])
+        return f
+
+    @cache_readonly
+    def resid(self):
+        """Conditional residuals ``y - X b - Z u``."""
+        return self.model.endog - self.fittedvalues
+
+    # ------------------------------------------------------- information crit.
+    @cache_readonly
+    def n_cov_params(self):
+        return self.model.spec.n_params
+
+    def information_criteria(self, style="sas"):
+        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them."""
+        m = self.model
+        ll2 = -2.0 * self.llf
+        n = m.nobs
+        if style == "lme4":
+            d = self.n_cov_params + m.rank
+            return {"aic": ll2 + 2 * d, "bic": ll2 + d * np.log(n), "aicc": np.nan}
+        if style != "sas":
+            raise ValueError(f"unknown style {style!r}; valid values are 'sas', 'lme4'")
+        d = self.n_cov_params + (0 if self.reml else m.rank)
+        nstar = n - m.rank if self.reml else n
+        return {"aic": ll2 + 2 * d, "aicc": ll2 + 2 * d * nstar / (nstar - d - 1),
+                "bic": ll2 + d * np.log(m.n_blocks)}
+
+    @property
+    def aic(self):
+        return self.information_criteria()["aic"]
+
+    @property
+    def aicc(self):
+        return self.information_criteria()["aicc"]
+
+    @property
+    def bic(self):
+        return self.information_criteria()["bic"]
+
+    # -------------------------------------------------------- df machinery
+    @cache_readonly
+    def _sens(self):
+        return sensitivities(self._fit.theta, self.model.exog, self.model.spec)
+
+    @cache_readonly
+    def _W(self):
+        """Inverse expected information (Kenward-Roger's W)."""
+        return _pinv_psd(self._fit.exp_info)
+
+    @cache_readonly
+    def cov_params_kr(self):
+        """Kenward-Roger adjusted covariance of the fixed effects."""
+        s = self._sens
+        return ddfmod.kenward_roger_cov(self._fit.cov_beta, s.B, s.Q, self._W, s.R)
+
+    def _coef_df(self, L, ddf):
+        ddf = _check_ddf(ddf)
+        fit = self._fit
+        if ddf == "satterthwaite":
+            return ddfmod.satterthwaite_t_df(L, fit.cov_beta, self._sens.B,
+                                             np.asarray(self.cov_theta))
+        if ddf == "kenward-roger":
+            b = np.asarray(fit.beta)
+            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, self.cov_params_kr,
+                                                    self._sens.B, self._W).df_denom for l in L])
+        return minf.classical_df(self, L, ddf)
+
+    def df_fixed(self, ddf=None):
+        """Denominator df of each fixed-effect coefficient."""
+        ddf = ddf or self.default_ddf
+        return pd.Series(self._coef_df(np.eye(self.model.k_fe), ddf),
+                         index=self.model.exog_names)
+
+    @cache_readonly
+    def _containment(self):
+        return minf.containment_table(self.model)
+
+    @cache_readonly
+    def _between_within(self):
+        return minf.between_within_table(self.model)
+
+    def ddf_table(self, method):
+        """``{term: (df, columns)}`` for the containment or between-within method."""
+        return self._containment if method == "containment" else self._between_within
+
+    def _cov_for(self, ddf):
+        return self.cov_params_kr if _check_ddf(ddf) == "kenward-roger" else self._fit.cov_beta
+
+    def coef_table(self, alpha=0.05, ddf=None):
+        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
+        ddf = ddf or self.default_ddf
+        b = np.asarray(self._fit.beta)
+        se = np.sqrt(np.diag(self._cov_for(ddf)))
+        df = self.df_fixed(ddf).to_numpy()
+        t = b / se
+        q = stats.t.ppf(1 - alpha / 2, df)
+        return pd.DataFrame({"Coef.": b, "Std.Err.": se, "df": df, "t": t,
+                             "P>|t|": 2 * stats.t.sf(np.abs(t), df),
+                             f"[{alpha / 2:g}": b - q * se, f"{1 - alpha / 2:g}]": b + q * se},
+                            index=self.model.exog_names)
+
+    @cache_readonly
+    def pvalues(self):
+        return self.coef_table()["P>|t|"].to_numpy()
+
+    def conf_int(self, alpha=0.05, cols=None, ddf=None):
+        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom."""
+        tab = self.coef_table(alpha, ddf)
+        out = tab.iloc[:, -2:].to_numpy()
+        return out if cols is None else out[cols]
+
+    def t_test(self, r_matrix, ddf=None, **kwargs):
+        """t tests of linear contrasts of the fixed effects with per-contrast ``ddf``."""
+        from patsy import DesignInfo
+        ddf = ddf or self.default_ddf
+        if isinstance(r_matrix, str) or (isinstance(r_matrix, (list, tuple))
+                                         and r_matrix and isinstance(r_matrix[0], str)):
+            lc = DesignInfo(list(self.model.exog_names)).linear_constraint(r_matrix)
+            L, q0 = lc.coefs, lc.constants[:, 0]
+        else:
+            L, q0 = np.atleast_2d(np.asarray(r_matrix, dtype=float)), 0.0
+        C = self._cov_for(ddf)
+        est = L @ np.asarray(self._fit.beta)
+        sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
+        df = self._coef_df(L, ddf)
+        return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
+
+    def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
+        """F tests of fixed-effect terms (types 1, 2, 3) with ``ddf`` denominator df.
+
+        Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
+        """
+        return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf))
+
+    def f_test_terms(self, L, ddf=None):
+        """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
+        return minf.f_test(self, np.atleast_2d(L), _check_ddf(ddf or self.default_ddf))
+
+    # ---------------------------------------------------------- comparisons
+    def compare_lr_test(self, restricted):
+        """Likelihood-ratio test against a nested restricted fit.
+
+        REML fits are comparable only when their fixed effects are identical.
+        """
+        restricted = getattr(restricted, "_results", restricted)
+        if not isinstance(restricted, MixedResults):
+            raise TypeError("restricted must be a MixedModel result")
+        if self.reml != restricted.reml:
+            raise ValueError("cannot compare a REML fit with an ML fit; refit both with the "
+                             "same method")
+        if self.model.nobs != restricted.model.nobs:
+            raise ValueError("the two models were fitted to different numbers of observations")
+        if self.reml:
+            same = (self.model.exog.shape == restricted.model.exog.shape
+                    and np.allclose(self.model.exog, restricted.model.exog))
+            if not same:
+                raise ValueError("REML log-likelihoods of models with different fixed effects "
+                                 "are not comparable; refit both with reml=False")
+        d_full = self.n_cov_params + (0 if self.reml else self.model.rank)
+        d_rest = restricted.n_cov_params + (0 if self.reml else restricted.model.rank)
+        return lr_test(self.llf, restricted.llf, d_full - d_rest)
+
+    # --------------------------------------------------------------- summary
+    def summary(self, alpha=0.05, ddf=None):
+        """Model information, fit statistics, covariance parameters and fixed effects."""
+        ddf = _check_ddf(ddf or self.default_ddf)
+        m = self.model
+        ic = self.information_criteria()
+        info = {"Model:": "MixedModel", "Method:": self.method,
+                "No. observations:": str(int(m.nobs)), "No. units (blocks):": str(m.n_blocks),
+                "R-side structure:": m.residual.structure.name,
+                "Converged:": "Yes" if self.converged else "No",
+                ("-2 Res Log Likelihood:" if self.reml else "-2 Log Likelihood:"):
+                    "%.4f" % (-2 * self.llf),
+                "AIC:": "%.4f" % ic["aic"], "AICC:": "%.4f" % ic["aicc"],
+                "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
+        smry = summary2.Summary()
+        smry.add_title("MixedModel Results")
+        smry.add_dict(info, ncols=2)
+        smry.add_df(self.coef_table(alpha, ddf), float_format="%.4f")
+        cp = self.covariance_parameters()[["estimate", "std_err"]]
+        smry.add_df(cp, float_format="%.4f")
+        return smry
+
+
+class MixedResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(MixedResultsWrapper, MixedResults)
