@@ -7,7 +7,9 @@ diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 from . import datasets, exceptions
 from ._version import __version__
 from .effectsize import effect_size
+from .inference.compare import lr_test_table as lr_test
 from .mixed import MixedModel
+from .mixed.anova_vc import oneway_variance_components
 from .univariate import MetaFixed, MetaRandom
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]

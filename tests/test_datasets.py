@@ -56,6 +56,14 @@ SPECS = {
                (15, "ni"): 65},
         cite=["Molloy", "2014", "metadat"],
     ),
+    "fev_sim": dict(
+        columns={"patient": I, "baseval": F, "drug": S, "hour": I, "fev": F},
+        nrows=427,
+        sums={"patient": 90659, "hour": 1826, "fev": 1127.39, "baseval": 1065.47},
+        spots={(0, "patient"): 201, (0, "baseval"): 3.49, (0, "drug"): "a",
+               (0, "fev"): 3.45, (100, "patient"): 206, (100, "drug"): "p"},
+        cite=["Simulated", "SAS", "PROC MIXED"],
+    ),
     "md_example": dict(
         columns={"study": S, "n1i": I, "m1i": F, "sd1i": F, "n2i": I,
                  "m2i": F, "sd2i": F},

@@ -29,6 +29,7 @@ _DATASETS = (
     "bangertdrowns2004",
     "bcg",
     "berkey1998",
+    "fev_sim",
     "grunfeld",
     "konstantopoulos2011",
     "md_example",

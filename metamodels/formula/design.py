@@ -18,6 +18,7 @@ class Design:
     exog: pd.DataFrame
     design_info: object
     kept: pd.Index          # labels of the rows of ``data`` that were kept
+    positions: np.ndarray   # their integer positions in ``data``
 
 
 def build_design(formula, data, missing="drop", extra=None, eval_env=0):
@@ -47,6 +48,8 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
         raise ValueError(f"missing must be 'drop' or 'raise', got {missing!r}")
     extra = {} if extra is None else dict(extra)
     env = patsy.EvalEnvironment.capture(eval_env + 1)
+    labels = data.index
+    data = data.reset_index(drop=True)        # positional rows (labels may repeat)
     try:
         y, X = patsy.dmatrices(formula, data, eval_env=env, return_type="dataframe",
                                NA_action="drop" if missing == "drop" else "raise")
@@ -58,7 +61,7 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
         raise ValueError(f"the response of {formula!r} evaluates to {y.shape[1]} columns; "
                          "it must be numeric")
     design_info = X.design_info
-    pos = data.index.get_indexer(y.index)
+    pos = np.asarray(y.index, dtype=np.int64)
     extra_kept = {k: np.asarray(v, dtype=float)[pos] for k, v in extra.items()}
     bad = np.zeros(len(pos), dtype=bool)
     for name, arr in extra_kept.items():
@@ -69,7 +72,10 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
             raise ValueError(f"missing values in {names}; use missing='drop' to drop those rows")
         y, X = y.loc[~bad], X.loc[~bad]
         extra_kept = {k: v[~bad] for k, v in extra_kept.items()}
-    design = Design(y.iloc[:, 0], X, design_info, y.index)
+        pos = pos[~bad]
+    y.index = labels[pos]
+    X.index = labels[pos]
+    design = Design(y.iloc[:, 0], X, design_info, labels[pos], pos)
     return design, extra_kept
 
 

@@ -188,7 +188,7 @@ class MixedModel(LikelihoodModel):
             data = data.loc[~bad]
         n_start = len(data)
         design, _ = build_design(fixed, data, missing, {}, eval_env=1)
-        data_kept = data.loc[design.kept]
+        data_kept = data.iloc[design.positions]
         if len(data_kept) < n_start or bad.any():
             warnings.warn(f"{int(bad.sum()) + n_start - len(data_kept)} row(s) with missing "
                           "values were dropped", MissingDataWarning, stacklevel=2)

@@ -348,13 +348,15 @@ class MixedResults(LikelihoodModelResults):
         smry.add_title("MixedModel Results")
         smry.add_dict(info, ncols=2)
         smry.add_df(self.coef_table(alpha, ddf), float_format="%.4f")
-        cp = self.covariance_parameters()[["estimate", "std_err"]]
+        cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
+        cp.columns = ["Cov. param.", "Std.Err.", "z"]
         smry.add_df(cp, float_format="%.4f")
         return smry
 
 
 class MixedResultsWrapper(LikelihoodResultsWrapper):
-    pass
+    _attrs = {"fe_params": "columns"}
+    _wrap_attrs = wrap.union_dicts(LikelihoodResultsWrapper._wrap_attrs, _attrs)
 
 
 wrap.populate_wrapper(MixedResultsWrapper, MixedResults)
