@@ -192,3 +192,22 @@ def test_sas_proc_mixed_published(name):
                                   ("C(hour)", 7, 381, 10.53)):
             assert tab.loc[term, "num_df"] == num and tab.loc[term, "den_df"] == den
             assert tab.loc[term, "F"] == pytest.approx(F, abs=0.01)
+
+
+def test_r_side_cs_kenward_roger_equals_pbkrtest_random_intercept():
+    """R-side CS (sigma_1 J + sigma^2 I) is lmer's random intercept in the same linear
+    parameterisation, so Kenward-Roger and Satterthwaite must reproduce pbkrtest/lmerTest."""
+    case = {c["name"]: c for c in TIGHT["cases"]}["orth_interaction_REML"]
+    r = case["result"]
+    df = _frame(TIGHT["data"]["orthodont"], ["Male", "Female"])
+    res = MixedModel.from_formula("distance ~ age * Sex", df, repeated="age", subject="Subject",
+                                  cov_struct="CS").fit()
+    assert res.llf == pytest.approx(r["logLik"], rel=1e-9)
+    for key, meth in (("anova_satterthwaite", "satterthwaite"), ("anova_kenward_roger", "kenward-roger")):
+        tab = res.anova(ddf=meth)
+        tab.index = [re.sub(r"C\((\w+)\)", r"\1", t) for t in tab.index]
+        for term, den, F in zip(r[key]["term"], r[key]["DenDF"], r[key]["F"]):
+            assert tab.loc[term, "den_df"] == pytest.approx(den, rel=1e-5)
+            assert tab.loc[term, "F"] == pytest.approx(F, rel=1e-6)
+    o = _order(res, r["names"])
+    np.testing.assert_allclose(np.sqrt(np.diag(res.cov_params_kr))[o], r["se_kenward_roger"], rtol=1e-6)
