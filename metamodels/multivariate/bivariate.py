@@ -1,0 +1,369 @@
+"""BivariateMeta: wide-format front end for two-outcome meta-analysis.
+
+Each study reports up to two effects ``y_i = (y_i1, y_i2)`` with known within-study
+covariance ``S_i``; the model is
+
+.. math::
+
+    y_i \\sim N(X_i b, S_i + \\Psi), \\qquad \\Psi = \\begin{pmatrix} \\tau_1^2 &
+    \\rho\\tau_1\\tau_2 \\\\ \\rho\\tau_1\\tau_2 & \\tau_2^2 \\end{pmatrix},
+
+studies reporting one outcome keep that outcome (no complete-case deletion).  Methods:
+REML, ML (the shared engine), ``"fixed"`` (``Psi = 0``) and ``"MM"``, the matrix method of
+moments of Jackson, White and Riley (2013, Biometrical Journal 55: 231-245), a
+multivariate DerSimonian-Laird estimator.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from ..base.model import _check_method
+from ..core.likelihood import evaluate
+from ..core.structures import get_structure
+from ..mixed.covariance import RandomPart
+from .known import KnownCovariance
+from .model import MetaMixed
+
+__all__ = ["BivariateMeta", "BivariateResults", "within_corr_sensitivity"]
+
+
+def _within_cov(k, within_cov, within_corr):
+    S = np.asarray(within_cov, dtype=float)
+    if S.shape == (k, 2, 2):
+        if within_corr is not None:
+            raise ValueError("within_corr is only used with (k, 2) variances")
+        return S
+    if S.shape == (k, 2):
+        if within_corr is None:
+            raise ValueError("within_cov of shape (k, 2) holds variances: give within_corr= "
+                             "(scalar or (k,) array; use within_corr_sensitivity for a grid)")
+        r = np.broadcast_to(np.asarray(within_corr, dtype=float), (k,))
+        if np.any(np.abs(r) >= 1):
+            raise ValueError("within-study correlations must lie in (-1, 1)")
+        c = r * np.sqrt(np.clip(S[:, 0], 0, None) * np.clip(S[:, 1], 0, None))
+        out = np.empty((k, 2, 2))
+        out[:, 0, 0], out[:, 1, 1] = S[:, 0], S[:, 1]
+        out[:, 0, 1] = out[:, 1, 0] = np.nan_to_num(c)
+        return out
+    raise ValueError(f"within_cov must have shape ({k}, 2, 2) or ({k}, 2); got {S.shape}")
+
+
+class BivariateMeta(LikelihoodModel):
+    """Bivariate random-effects meta-analysis (see the module docstring).
+
+    Parameters
+    ----------
+    y : array_like (k, 2)
+        Effects per study and outcome; NaN = outcome not reported.
+    within_cov : array_like (k, 2, 2) or (k, 2)
+        Within-study covariance matrices, or variances with ``within_corr``.
+    within_corr : float or (k,) array, optional
+        Assumed within-study correlations (Riley 2009: often unknown; see
+        :func:`within_corr_sensitivity`).
+    exog : array_like (k, r), optional
+        Study-level moderators, given outcome-specific coefficients.
+    names : pair of str
+        Outcome names.
+    """
+
+    def __init__(self, y, within_cov, within_corr=None, exog=None, names=("y1", "y2"), **kwargs):
+        Y = np.asarray(y, dtype=float)
+        if Y.ndim != 2 or Y.shape[1] != 2:
+            raise ValueError(f"y must have shape (k, 2), got {Y.shape}")
+        k = Y.shape[0]
+        S = _within_cov(k, within_cov, within_corr)
+        obs = np.isfinite(Y)
+        if not obs.any(axis=1).all():
+            raise ValueError("every study must report at least one outcome")
+        for j in range(2):
+            bad = obs[:, j] & ~(S[:, j, j] > 0)
+            if bad.any():
+                raise ValueError(f"within-study variances of {names[j]} must be positive "
+                                 f"(studies {np.flatnonzero(bad)[:10].tolist()})")
+        if (obs.sum(axis=0) < 2).any():
+            raise ValueError("each outcome needs at least two studies")
+        M = np.ones((k, 1)) if exog is None else np.column_stack([np.ones(k),
+                                                                   np.asarray(exog, float)])
+        mnames = ["Intercept"] if exog is None else ["Intercept"] + list(
+            getattr(exog, "columns", [f"x{i + 1}" for i in range(M.shape[1] - 1)]))
+        study, outcome = np.nonzero(obs)
+        self.Y, self.S, self.obs, self.names = Y, S, obs, tuple(names)
+        self.study, self.outcome = study, outcome
+        n = study.size
+        p = M.shape[1]
+        X = np.zeros((n, 2 * p))
+        for j in range(2):
+            sel = outcome == j
+            X[np.ix_(sel, np.arange(j * p, (j + 1) * p))] = M[study[sel]]
+        xnames = [f"{names[j]}" if mn == "Intercept" else f"{names[j]}:{mn}"
+                  for j in range(2) for mn in mnames]
+        blocks = [S[i][np.ix_(obs[i], obs[i])] for i in range(k)]
+        self.known = KnownCovariance.from_input(n, V=blocks)
+        super().__init__(Y[obs], pd.DataFrame(X, columns=xnames).to_numpy(), missing="none",
+                         **kwargs)
+        self.data.xnames = xnames
+        Z = np.zeros((n, 2))
+        Z[np.arange(n), outcome] = 1.0
+        self.random = [RandomPart("study", Z, study, get_structure("UN", 2), tuple(names))]
+        self.nobs = float(n)
+        self.k_studies = k
+        self.df_resid = float(n - X.shape[1])
+        self.df_model = float(X.shape[1])
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, method="REML", alpha=None):
+        """Estimate the pooled effects and the between-study covariance.
+
+        Parameters
+        ----------
+        method : {"REML", "ML", "fixed", "MM"}
+
+        Returns
+        -------
+        BivariateResults
+        """
+        method = _check_method(method, ("REML", "ML", "fixed", "MM"), "method")
+        mm = MetaMixed(self.endog, self.exog, self.random, V=self.known)
+        spec = mm.spec
+        llf = np.nan
+        if method in ("REML", "ML"):
+            res = mm.fit(method=method)
+            theta, llf, converged = np.asarray(res.theta), res.llf, res.converged
+        else:
+            theta = np.zeros(3) if method == "fixed" else _mm_theta(self, spec)
+            converged = True
+        ev = evaluate(theta, self.endog, self.exog, spec, reml=False)
+        if method == "fixed":
+            llf = ev.llf
+        return BivariateResultsWrapper(BivariateResults(self, method, theta, ev.beta,
+                                                        ev.cov_beta, llf, converged))
+
+    def loglike(self, params):  # pragma: no cover
+        raise NotImplementedError("use fit()")
+
+    # ------------------------------------------- unknown equal-variance model
+    @staticmethod
+    def from_group_sizes(d1, d2, n1_treat, n1_ctrl, n2_treat, n2_ctrl, names=("y1", "y2")):
+        """Mean differences with unknown common unit variances (see :class:`EqualVarianceMeta`)."""
+        return EqualVarianceMeta(np.column_stack([d1, d2]),
+                                 np.column_stack([n1_treat, n2_treat]),
+                                 np.column_stack([n1_ctrl, n2_ctrl]), names)
+
+
+def _mm_theta(model, spec):
+    """Jackson-White-Riley matrix method of moments for Psi (UN parameters).
+
+    With ``W = S^{-1}`` (block diagonal), ``H = X(X'WX)^{-1}X'W`` and the block trace
+    ``btr`` summing the 2 x 2 diagonal blocks over studies (missing outcomes padded with
+    zeros), ``Q = btr(W (I-H) y y' (I-H)')`` has expectation
+    ``btr(W (I-H) S (I-H)') + L(Psi)``, ``L`` linear; solve for all four entries of
+    ``Psi``, symmetrise, and set negative eigenvalues to zero.
+    """
+    k = model.k_studies
+    idx = model.study * 2 + model.outcome          # padded position of each row
+    Sfull = np.zeros((2 * k, 2 * k))
+    for i in range(k):
+        o = np.flatnonzero(model.obs[i])
+        Sfull[np.ix_(2 * i + o, 2 * i + o)] = model.S[i][np.ix_(o, o)]
+    W = np.zeros_like(Sfull)
+    for i in range(k):
+        o = np.flatnonzero(model.obs[i])
+        W[np.ix_(2 * i + o, 2 * i + o)] = np.linalg.inv(model.S[i][np.ix_(o, o)])
+    X = np.zeros((2 * k, model.exog.shape[1]))
+    X[idx] = model.exog
+    y = np.zeros(2 * k)
+    y[idx] = model.endog
+    D = np.zeros(2 * k)
+    D[idx] = 1.0
+    H = X @ np.linalg.solve(X.T @ W @ X, X.T @ W)
+    M = np.eye(2 * k) - H
+
+    def btr(A):
+        return sum(A[2 * i:2 * i + 2, 2 * i:2 * i + 2] for i in range(k))
+
+    r = M @ y
+    Q = btr(W @ np.outer(r, r))
+    Q0 = btr(W @ M @ Sfull @ M.T)
+    cols = []
+    for a in range(2):
+        for b in range(2):
+            E = np.zeros((2, 2))
+            E[a, b] = 1.0
+            Psi_full = np.kron(np.eye(k), E) * np.outer(D, D)
+            cols.append(btr(W @ M @ Psi_full @ M.T).ravel())
+    A = np.column_stack(cols)
+    psi = np.linalg.lstsq(A, (Q - Q0).ravel(), rcond=None)[0].reshape(2, 2)
+    psi = 0.5 * (psi + psi.T)
+    val, vec = np.linalg.eigh(psi)
+    psi = (vec * np.clip(val, 0, None)) @ vec.T
+    return np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
+
+
+class BivariateResults(LikelihoodModelResults):
+    """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
+    ``rho_between``, ``confidence_region()``."""
+
+    def __init__(self, model, method, theta, beta, cov_beta, llf, converged):
+        self.method = method
+        self.theta = np.asarray(theta)
+        self._llf = llf
+        self.converged = converged
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        super().__init__(model, beta, normalized_cov_params=cov_beta, scale=1.0,
+                         use_t=False, cov_type="nonrobust")
+
+    @cache_readonly
+    def llf(self):
+        """(Restricted) log-likelihood for REML/ML/fixed fits; NaN for MM."""
+        return self._llf
+
+    @cache_readonly
+    def cov_between(self):
+        t = self.theta
+        names = list(self.model.names)
+        return pd.DataFrame([[t[0], t[1]], [t[1], t[2]]], index=names, columns=names)
+
+    @property
+    def tau2(self):
+        return np.array([self.theta[0], self.theta[2]])
+
+    @property
+    def rho_between(self):
+        den = np.sqrt(self.theta[0] * self.theta[2])
+        return float(self.theta[1] / den) if den > 0 else np.nan
+
+    def confidence_region(self, alpha=0.05, n_points=200, which=(0, 1)):
+        """Boundary of the joint Wald confidence ellipse of two coefficients.
+
+        Returns an (n_points, 2) array ``b + sqrt(chi2_2(1-alpha)) L u`` for unit
+        vectors ``u`` (``L L'`` the 2 x 2 covariance of the chosen coefficients).
+        """
+        i, j = which
+        b = np.asarray(self.params)[[i, j]]
+        C = np.asarray(self.cov_params())[np.ix_([i, j], [i, j])]
+        L = np.linalg.cholesky(C)
+        ang = np.linspace(0, 2 * np.pi, n_points)
+        u = np.column_stack([np.cos(ang), np.sin(ang)])
+        return b + np.sqrt(stats.chi2.ppf(1 - alpha, 2)) * u @ L.T
+
+    def summary(self, alpha=0.05):
+        smry = summary2.Summary()
+        smry.add_title(f"BivariateMeta Results ({self.method})")
+        smry.add_dict({"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),
+                       "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
+                       "rho (between):": "%.4f" % self.rho_between,
+                       "Log-likelihood:": "%.4f" % self.llf}, ncols=2)
+        ci = np.asarray(self.conf_int(alpha))
+        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                                  "z": np.asarray(self.tvalues), "P>|z|": np.asarray(self.pvalues),
+                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
+                                 index=self.model.exog_names), float_format="%.4f")
+        return smry
+
+
+class BivariateResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(BivariateResultsWrapper, BivariateResults)
+
+
+def within_corr_sensitivity(y, variances, corrs=None, method="REML", exog=None):
+    """Refit over a grid of assumed within-study correlations (Riley 2009).
+
+    Returns a DataFrame indexed by the correlation with the pooled effects, their SEs,
+    tau^2 and the between-study correlation.
+    """
+    corrs = np.linspace(-0.9, 0.9, 19) if corrs is None else np.asarray(corrs, dtype=float)
+    rows = {}
+    for r in corrs:
+        res = BivariateMeta(y, variances, within_corr=r, exog=exog).fit(method=method)
+        p, se = np.asarray(res.params), np.asarray(res.bse)
+        rows[float(r)] = {"b1": p[0], "se1": se[0], "b2": p[-1] if exog is None else p[len(p) // 2],
+                          "se2": se[-1] if exog is None else se[len(se) // 2],
+                          "tau2_1": res.tau2[0], "tau2_2": res.tau2[1], "rho_between": res.rho_between}
+    return pd.DataFrame(rows).T.rename_axis("within_corr")
+
+
+class EqualVarianceMeta:
+    """Two mean differences per study with unknown common unit variances.
+
+    ``Var(D_ij) = w_ij s_j^2``, ``w_ij = 1/n^T_ij + 1/n^C_ij``, ``s_1^2, s_2^2`` unknown and
+    common to all studies, outcomes independent.  The ML estimates are closed form:
+    ``mu_j = sum(D_ij/w_ij) / sum(1/w_ij)``, ``s_j^2 = (1/k_j) sum (D_ij - mu_j)^2 / w_ij``,
+    ``Var(mu_j) = s_j^2 / sum(1/w_ij)``.
+    """
+
+    def __init__(self, D, n_treat, n_ctrl, names=("y1", "y2")):
+        self.D = np.asarray(D, dtype=float)
+        nt, nc = np.asarray(n_treat, dtype=float), np.asarray(n_ctrl, dtype=float)
+        if self.D.shape != nt.shape or nt.shape != nc.shape or self.D.ndim != 2:
+            raise ValueError("d1, d2 and the group sizes must all have the same length")
+        ok = np.isfinite(self.D)
+        if np.any(ok & ~((nt > 0) & (nc > 0))):
+            raise ValueError("group sizes must be positive where a difference is reported")
+        if (ok.sum(axis=0) < 2).any():
+            raise ValueError("each outcome needs at least two studies")
+        self.w = np.where(ok, 1.0 / np.where(nt > 0, nt, 1) + 1.0 / np.where(nc > 0, nc, 1), np.nan)
+        self.names = tuple(names)
+
+    def fit(self):
+        """Closed-form ML fit; returns :class:`EqualVarianceResults`."""
+        return EqualVarianceResults(self)
+
+    def loglike(self, mu, s2):
+        """Log-likelihood at ``mu`` (2,) and unit variances ``s2`` (2,)."""
+        ok = np.isfinite(self.D)
+        var = self.w * np.asarray(s2)[None, :]
+        r = self.D - np.asarray(mu)[None, :]
+        terms = -0.5 * (np.log(2 * np.pi * var) + r ** 2 / var)
+        return float(np.sum(terms[ok]))
+
+
+class EqualVarianceResults:
+    """Results of :class:`EqualVarianceMeta` (frozen after construction)."""
+
+    def __init__(self, model):
+        self.model = model
+        ok = np.isfinite(model.D)
+        inv_w = np.where(ok, 1.0 / model.w, 0.0)
+        D0 = np.where(ok, model.D, 0.0)
+        sw = inv_w.sum(axis=0)
+        mu = (D0 * inv_w).sum(axis=0) / sw
+        k = ok.sum(axis=0)
+        s2 = (np.where(ok, (model.D - mu) ** 2, 0.0) * inv_w).sum(axis=0) / k
+        self.params = pd.Series(mu, index=list(model.names))
+        self.unit_variance = pd.Series(s2, index=list(model.names))
+        self._cov = np.diag(s2 / sw)
+        self.weights = pd.DataFrame(inv_w / sw, columns=list(model.names))
+        self.llf = model.loglike(mu, s2)
+        self.nobs = int(ok.sum())
+
+    def cov_params(self):
+        names = list(self.model.names)
+        return pd.DataFrame(self._cov, index=names, columns=names)
+
+    @property
+    def bse(self):
+        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index)
+
+    def conf_int(self, alpha=0.05):
+        z = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
+
+    def summary(self, alpha=0.05):
+        ci = self.conf_int(alpha)
+        tab = pd.DataFrame({"Coef.": self.params, "Std.Err.": self.bse,
+                            f"[{alpha / 2:g}": ci[0], f"{1 - alpha / 2:g}]": ci[1],
+                            "unit variance": self.unit_variance})
+        smry = summary2.Summary()
+        smry.add_title("Bivariate meta-analysis, unknown common unit variances (ML)")
+        smry.add_df(tab, float_format="%.4f")
+        return smry

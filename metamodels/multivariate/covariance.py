@@ -1,0 +1,117 @@
+"""V(theta) = known sampling covariance + random effects, for multilevel/multivariate meta-analysis.
+
+.. math::
+
+    V_b = S_b + \\sum_t 1[g_t(i) = g_t(j)]\\, z_{t,i}' G_t(\\theta_t) z_{t,j}
+
+with ``S`` known (never densified beyond its blocks) and ``G_t`` from a covariance
+structure.  There is no estimated residual: the level-1 variance is known.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.blocks import BlockLayout
+from ..core.covariance import CovarianceSpec
+
+__all__ = ["KnownPlusRandomCovariance", "g_parameter_names"]
+
+
+def g_parameter_names(part):
+    """Names of a random term's G parameters (lme4 style for UN: Var(col), Cov(col1,col2))."""
+    s = part.structure
+    cols = part.column_names
+    if s.name == "UN":
+        return [f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})"
+                for i in range(len(cols)) for j in range(i + 1)]
+    if s.n_params == 1:
+        return ["Var" if len(cols) > 1 else f"Var({cols[0]})"]
+    return list(s.param_names)
+
+
+class KnownPlusRandomCovariance(CovarianceSpec):
+    """Engine specification for ``V = S + sum_t Z_t (I (x) G_t) Z_t'``.
+
+    Parameters
+    ----------
+    known : KnownCovariance
+    random : list of RandomPart (see :mod:`metamodels.mixed.covariance`)
+    """
+
+    def __init__(self, known, random):
+        self.known = known
+        self.random = list(random)
+        codes = [p.groups for p in self.random] + [known.components()]
+        from ..formula.terms import connected_blocks
+        block_ids = connected_blocks(codes)
+        self.layout = BlockLayout.from_labels(block_ids)
+        names, lower, upper, self._slices = [], [], [], []
+        pos = 0
+        for part in self.random:
+            s = part.structure
+            names += [f"{part.name} {nm}" for nm in g_parameter_names(part)]
+            lower.append(s.lower)
+            upper.append(s.upper)
+            self._slices.append(slice(pos, pos + s.n_params))
+            pos += s.n_params
+        self.param_names = tuple(names)
+        self.lower = np.concatenate(lower) if lower else np.zeros(0)
+        self.upper = np.concatenate(upper) if upper else np.zeros(0)
+        self.is_linear = all(p.structure.is_linear for p in self.random)
+        self._K = known.blocks_for(self.layout)
+        self._groups = []
+        for rows in self.layout.groups:
+            self._groups.append({
+                "rows": rows,
+                "Z": [p.Z[rows] for p in self.random],
+                "S": [(p.groups[rows][:, :, None] == p.groups[rows][:, None, :]).astype(float)
+                      for p in self.random]})
+
+    def split(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return [theta[s] for s in self._slices]
+
+    def G_matrices(self, theta):
+        return [p.structure.matrix(t) for p, t in zip(self.random, self.split(theta))]
+
+    def start(self, variance):
+        parts = [np.atleast_1d(p.structure.start(variance)) for p in self.random]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def build(self, theta):
+        Gs = self.G_matrices(theta)
+        out = []
+        for K, g in zip(self._K, self._groups):
+            V = K.copy()
+            for Zt, St, G in zip(g["Z"], g["S"], Gs):
+                V += St * np.matmul(Zt @ G, np.swapaxes(Zt, 1, 2))
+            out.append(V)
+        return out
+
+    def jacobian(self, theta):
+        dG = [p.structure.derivatives(t) for p, t in zip(self.random, self.split(theta))]
+        out = []
+        for g in self._groups:
+            nb, m = g["rows"].shape
+            parts = [St[None] * np.matmul(np.matmul(Zt[None], d[:, None]),
+                                          np.swapaxes(Zt, 1, 2)[None])
+                     for Zt, St, d in zip(g["Z"], g["S"], dG)]
+            out.append(np.concatenate(parts, axis=0) if parts else np.zeros((0, nb, m, m)))
+        return out
+
+    def hessian_terms(self, theta):
+        if self.is_linear:
+            return None
+        q = self.n_params
+        out = []
+        for g in self._groups:
+            nb, m = g["rows"].shape
+            H = np.zeros((q, q, nb, m, m))
+            for Zt, St, p, t, sl in zip(g["Z"], g["S"], self.random, self.split(theta),
+                                        self._slices):
+                if p.structure.is_linear:
+                    continue
+                d2 = p.structure.second_derivatives(t)
+                H[sl, sl] = St * np.einsum("bik,qrkl,bjl->qrbij", Zt, d2, Zt)
+            out.append(H)
+        return out

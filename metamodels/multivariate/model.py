@@ -1,0 +1,196 @@
+"""MetaMixed: multilevel and multivariate meta-analysis (metafor's rma.mv)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+
+from ..base.model import _check_method
+from ..core.optimize import maximize
+from ..core.structures import get_structure
+from ..exceptions import BoundaryWarning, ConvergenceWarning, MissingDataWarning
+from ..formula import build_design
+from ..formula.terms import build_random_design, split_formula
+from ..mixed.covariance import RandomPart
+from .covariance import KnownPlusRandomCovariance
+from .known import KnownCovariance
+
+__all__ = ["MetaMixed", "RE_STRUCTURES"]
+
+RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID", "AR1": "AR1"}
+
+
+def _re_structure(name, q):
+    key = str(name).upper()
+    if key not in RE_STRUCTURES:
+        raise ValueError(f"unknown cov_struct {name!r}; valid values are "
+                         f"{', '.join(RE_STRUCTURES)}")
+    return get_structure("ID" if q == 1 else RE_STRUCTURES[key], q)
+
+
+class MetaMixed(LikelihoodModel):
+    """Multilevel / multivariate meta-analysis with known sampling covariance.
+
+    Parameters
+    ----------
+    endog : array_like (n,)
+        Effect sizes.
+    exog : array_like (n, p)
+        Fixed-effects design (moderators, outcome indicators, ...).
+    random : list of RandomPart
+        Random-effects terms (built from lme4-style terms by :meth:`from_formula`).
+    vi : array_like (n,), optional
+        Sampling variances (independent sampling errors).
+    V : ndarray, scipy.sparse matrix or list of blocks, optional
+        Known sampling covariance (block diagonal or sparse V is never densified).
+
+    Notes
+    -----
+    The model is
+
+    .. math::
+
+        y = X b + \\sum_t Z_t u_t + e, \\quad u_t \\sim N(0, I \\otimes G_t),
+        \\quad e \\sim N(0, S),
+
+    with ``S`` the known sampling covariance (``diag(vi)`` or ``V``).  For example
+    ``(1 | district/school)`` gives two variance components (districts, schools within
+    districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)`` gives a
+    between-trial covariance matrix over outcomes (``cov_struct`` UN, CS, HCS, DIAG, ID
+    or AR1) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared engine.
+    """
+
+    def __init__(self, endog, exog, random, vi=None, V=None, **kwargs):
+        n = len(endog)
+        self.known = KnownCovariance.from_input(n, vi=vi, V=V)
+        super().__init__(endog, exog, missing="none", **kwargs)
+        self.known.validate()
+        y, X = self.endog, self.exog
+        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
+            raise ValueError("effect sizes or moderators contain missing values; use "
+                             "from_formula(..., missing='drop')")
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            raise ValueError("singular design: the moderators are collinear")
+        if n <= X.shape[1]:
+            raise ValueError(f"too few effect sizes: {n} for {X.shape[1]} coefficients")
+        self.random = list(random)
+        if not self.random:
+            raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
+                             "use MetaFixed for a fixed-effects model")
+        self.spec = KnownPlusRandomCovariance(self.known, self.random)
+        self.nobs = float(n)
+        self.k_params = X.shape[1]
+        self.df_resid = float(n - X.shape[1])
+        self.df_model = float(X.shape[1] - self.k_constant)
+
+    design_info = None
+    formula = None
+
+    @classmethod
+    def from_formula(cls, formula, data, vi=None, V=None, cov_struct="UN", subset=None,
+                     missing="drop", **kwargs):
+        """Build from ``"yi ~ moderators + (1 | district/school)"``.
+
+        Parameters
+        ----------
+        formula : str
+            Fixed effects (patsy) plus lme4-style random terms.
+        data : DataFrame
+        vi : str or array_like, optional
+            Column name or array of sampling variances.
+        V : ndarray, sparse matrix or list of blocks, optional
+            Known sampling covariance, rows aligned with ``data``.
+        cov_struct : str or dict
+            Structure of ``G`` for multi-column random terms (UN, CS, HCS, DIAG, ID,
+            AR1), or a dict term label -> structure.
+        missing : {"drop", "raise"}
+            Rows with missing values are dropped (with their rows/columns of ``V``).
+        """
+        if subset is not None:
+            data = data.loc[subset]
+        data = pd.DataFrame(data)
+        n_all = len(data)
+        if isinstance(vi, str):
+            if vi not in data:
+                raise ValueError(f"vi={vi!r} is not a column of the data")
+            vi = data[vi].to_numpy(dtype=float)
+        known = KnownCovariance.from_input(n_all, vi=vi, V=V)
+        fixed, terms = split_formula(formula)
+        if not terms:
+            raise ValueError("the formula has no random term such as (1 | study)")
+        gcols = sorted({c for t in terms for c in t.group.split(":") if c})
+        missing_cols = [c for c in gcols if c not in data.columns]
+        if missing_cols:
+            raise ValueError(f"columns not found in data: {missing_cols}")
+        diag = known.diagonal()
+        bad = data[gcols].isna().any(axis=1).to_numpy() | ~np.isfinite(diag)
+        if bad.any() and missing != "drop":
+            raise ValueError("missing values in the grouping columns or sampling variances")
+        work = data.loc[~bad] if bad.any() else data
+        design, _ = build_design(fixed, work, missing, {}, eval_env=1)
+        keep = np.zeros(n_all, dtype=bool)
+        keep[np.flatnonzero(~bad)[design.positions]] = True
+        n_drop = n_all - int(keep.sum())
+        if n_drop:
+            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
+                          MissingDataWarning, stacklevel=2)
+        data_kept = data.iloc[np.flatnonzero(keep)]
+        known = known.subset(keep) if n_drop else known
+        random = []
+        for d in build_random_design(terms, data_kept):
+            q = d.Z.shape[1]
+            struct_name = (cov_struct.get(d.spec.label, "UN") if isinstance(cov_struct, dict)
+                           else cov_struct)
+            random.append(RandomPart(d.spec.label, np.asarray(d.Z, dtype=float),
+                                     np.asarray(d.groups), _re_structure(struct_name, q),
+                                     tuple(d.column_names)))
+        mod = cls(design.endog, design.exog, random, V=known, **kwargs)
+        mod.formula = formula
+        mod.design_info = design.design_info
+        mod.data.frame = data_kept
+        return mod
+
+    def fit(self, method="REML", test="z", start=None, tol=1e-10, maxiter=200):
+        """Estimate the variance components by REML (default) or ML.
+
+        Parameters
+        ----------
+        method : {"REML", "ML"}
+        test : {"z", "t"}
+            Normal or t(n - p) reference for the Wald tests.
+        start : array_like, optional
+            Starting covariance parameters (in ``spec.param_names`` order).
+
+        Returns
+        -------
+        MetaMixedResults
+        """
+        from .results import MetaMixedResults, MetaMixedResultsWrapper
+        method = _check_method(method, ("REML", "ML"), "method")
+        test = _check_method(test, ("z", "t"), "test").lower()
+        spec = self.spec
+        y, X = self.endog, self.exog
+        if start is None:
+            r = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+            excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
+                         - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
+            start = spec.start(excess / len(self.random))
+        start = np.asarray(start, dtype=float)
+        if start.shape != (spec.n_params,):
+            raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
+        out = maximize(y, X, spec, start, reml=method == "REML", tol=tol, maxiter=maxiter,
+                       restarts=[spec.start(float(np.var(y)))])
+        if not out.converged:
+            warnings.warn(f"{method} estimation did not converge ({out.message})",
+                          ConvergenceWarning, stacklevel=2)
+        if (out.at_lower & np.isfinite(spec.lower)).any():
+            names = [spec.param_names[i] for i in np.flatnonzero(out.at_lower)]
+            warnings.warn(f"variance component(s) estimated on the boundary: {names}",
+                          BoundaryWarning, stacklevel=2)
+        return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
+
+    def loglike(self, params):  # pragma: no cover - documented as not applicable
+        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")
+

@@ -1,0 +1,232 @@
+"""Results of MetaMixed fits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from ..core.likelihood import evaluate
+from ..inference import WaldTestResult, information_criteria, lr_test
+
+__all__ = ["MetaMixedResults"]
+
+
+class MetaMixedResults(LikelihoodModelResults):
+    """Results of :class:`~metamodels.MetaMixed`.
+
+    Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
+    ``tau2`` and ``rho`` (variances and correlations of vector terms), ``cov_re`` (G per
+    term), ``theta`` (all parameters, labelled).  ``llf`` uses the SAS/lme4 REML convention;
+    ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
+    coefficients plus the covariance parameters (``n - p`` observations under REML), as
+    metafor does.
+    """
+
+    def __init__(self, model, outcome, method, test):
+        ev = outcome.evaluation
+        self._outcome = outcome
+        self._ev = ev
+        self.method = method
+        self.test = test
+        self.reml = method == "REML"
+        self.converged = outcome.converged
+        self.n_iter = outcome.n_iter
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        super().__init__(model, ev.beta, normalized_cov_params=ev.cov_beta, scale=1.0,
+                         use_t=test == "t", cov_type="nonrobust")
+
+    @cache_readonly
+    def llf(self):
+        return self._ev.llf
+
+    @cache_readonly
+    def llf_metafor(self):
+        if not self.reml:
+            return self.llf
+        X = self.model.exog
+        return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
+
+    # ------------------------------------------------------ variance components
+    @cache_readonly
+    def theta(self):
+        return pd.Series(self._ev.theta, index=list(self.model.spec.param_names))
+
+    @cache_readonly
+    def cov_theta(self):
+        J = self._ev.obs_info if self._ev.obs_info is not None else self._ev.info
+        names = list(self.model.spec.param_names)
+        try:
+            inv = np.linalg.inv(J)
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(J)
+        return pd.DataFrame(inv, index=names, columns=names)
+
+    @cache_readonly
+    def cov_re(self):
+        """G of each random term, labelled, keyed by term."""
+        spec = self.model.spec
+        return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
+                for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+
+    @cache_readonly
+    def sigma2(self):
+        """Variance components of the scalar random terms (metafor's ``sigma2``)."""
+        return pd.Series({k: float(G.iloc[0, 0]) for k, G in self.cov_re.items() if G.shape[0] == 1})
+
+    @cache_readonly
+    def tau2(self):
+        """Variances of the vector random term (a Series; a dict of them for several)."""
+        out = {k: pd.Series(np.diag(G.values), index=G.index) for k, G in self.cov_re.items()
+               if G.shape[0] > 1}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    @cache_readonly
+    def rho(self):
+        """Correlations of the vector random term (scalar for 2 x 2, matrix otherwise)."""
+        out = {}
+        for k, G in self.cov_re.items():
+            if G.shape[0] > 1:
+                sd = np.sqrt(np.clip(np.diag(G.values), 1e-300, None))
+                R = G.values / np.outer(sd, sd)
+                out[k] = float(R[1, 0]) if G.shape[0] == 2 else pd.DataFrame(
+                    R, index=G.index, columns=G.columns)
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    # ------------------------------------------------------------ heterogeneity
+    @cache_readonly
+    def _fixed_view(self):
+        """Evaluation with the random effects switched off (V = S)."""
+        m = self.model
+        return evaluate(np.zeros(m.spec.n_params), m.endog, m.exog, m.spec, reml=False)
+
+    @cache_readonly
+    def q(self):
+        """Test statistic for residual heterogeneity ``(y - Xb_S)' S^{-1} (y - Xb_S)``."""
+        return self._fixed_view.rss
+
+    @property
+    def q_df(self):
+        return int(self.nobs - self.model.k_params)
+
+    @cache_readonly
+    def q_pvalue(self):
+        return float(stats.chi2.sf(self.q, self.q_df))
+
+    @cache_readonly
+    def _trace_p(self):
+        m = self.model
+        spec = m.spec
+        Svs = spec.build(np.zeros(spec.n_params))
+        C = self._fixed_view.cov_beta
+        tr, XS2X = 0.0, np.zeros((m.k_params, m.k_params))
+        for rows, S in zip(spec.layout.groups, Svs):
+            Si = np.linalg.inv(S)
+            SiX = Si @ m.exog[rows]
+            tr += float(np.trace(Si, axis1=1, axis2=2).sum())
+            XS2X += np.einsum("bip,biq->pq", SiX, SiX)
+        return tr - float(np.sum(C * XS2X))
+
+    @cache_readonly
+    def i2(self):
+        """Multilevel I^2 per scalar variance component and in total, as fractions:
+        ``sigma2_l / (sum sigma2 + (k - p)/tr(P))`` with ``P`` from the known ``S``
+        (Cheung 2014; metafor's recommended definition)."""
+        s2 = self.sigma2
+        typical = (self.nobs - self.model.k_params) / self._trace_p
+        total = float(s2.sum()) + typical
+        out = s2 / total
+        out["total"] = float(s2.sum()) / total
+        return out
+
+    # ------------------------------------------------------------------ tests
+    @cache_readonly
+    def qm_test(self):
+        """Omnibus Wald test of the coefficients other than the intercept."""
+        m = self.model
+        idx = np.arange(m.k_params)
+        if m.k_constant and m.k_params > 1:
+            idx = np.setdiff1d(idx, np.atleast_1d(m.data.const_idx))
+        elif m.k_constant:
+            return None
+        b = np.asarray(self.params)[idx]
+        vb = np.asarray(self.cov_params())[np.ix_(idx, idx)]
+        stat = float(b @ np.linalg.solve(vb, b))
+        if self.use_t:
+            f = stat / idx.size
+            return WaldTestResult(f, idx.size, self.df_resid,
+                                  float(stats.f.sf(f, idx.size, self.df_resid)), "F")
+        return WaldTestResult(stat, idx.size, None, float(stats.chi2.sf(stat, idx.size)), "chi2")
+
+    @property
+    def qm(self):
+        return np.nan if self.qm_test is None else self.qm_test.statistic
+
+    @cache_readonly
+    def n_params_total(self):
+        return self.model.k_params + self.model.spec.n_params
+
+    @cache_readonly
+    def _ic(self):
+        n = self.nobs - self.model.k_params if self.reml else self.nobs
+        return information_criteria(self.llf, self.n_params_total, n)
+
+    @property
+    def aic(self):
+        return self._ic[0]
+
+    @property
+    def bic(self):
+        return self._ic[1]
+
+    @property
+    def aicc(self):
+        return self._ic[2]
+
+    def compare_lr_test(self, restricted):
+        """Likelihood-ratio test against a nested fit (same method; REML needs equal X)."""
+        restricted = getattr(restricted, "_results", restricted)
+        if getattr(restricted, "reml", None) is None:
+            raise TypeError("restricted must be a MetaMixed result")
+        if self.reml != restricted.reml:
+            raise ValueError("cannot compare a REML fit with an ML fit")
+        if self.reml and not (self.model.exog.shape == restricted.model.exog.shape
+                              and np.allclose(self.model.exog, restricted.model.exog)):
+            raise ValueError("REML log-likelihoods of models with different fixed effects are "
+                             "not comparable; refit both with method='ML'")
+        return lr_test(self.llf, restricted.llf, self.n_params_total - restricted.n_params_total)
+
+    def summary(self, alpha=0.05):
+        """Variance components, heterogeneity and the coefficient table."""
+        info = {"Model:": "MetaMixed", "Method:": self.method,
+                "No. effect sizes:": str(int(self.nobs)),
+                "No. units (blocks):": str(self.model.spec.layout.n_blocks),
+                "Converged:": "Yes" if self.converged else "No",
+                ("Res. log-likelihood:" if self.reml else "Log-likelihood:"): "%.4f" % self.llf,
+                "AIC:": "%.4f" % self.aic, "BIC:": "%.4f" % self.bic,
+                f"Q (df={self.q_df}):": "%.4f" % self.q, "Prob(Q):": "%.4g" % self.q_pvalue}
+        smry = summary2.Summary()
+        smry.add_title("MetaMixed Results")
+        smry.add_dict(info, ncols=2)
+        stat = "t" if self.use_t else "z"
+        ci = np.asarray(self.conf_int(alpha))
+        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                                  stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
+                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
+                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
+        if self.qm_test is not None:
+            smry.add_text(f"Test of moderators (QM): {self.qm_test}")
+        return smry
+
+
+class MetaMixedResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(MetaMixedResultsWrapper, MetaMixedResults)
