@@ -273,3 +273,12 @@ def test_lr_test_and_summary():
     assert lr.df == 1 and lr.statistic == pytest.approx(2 * (full.llf - reduced.llf))
     text = str(full.summary())
     assert "MetaMixed" in text and "district:school" in text
+
+
+def test_ar1_g_structure_with_two_outcomes_equals_cs():
+    df = pd.DataFrame(TIGHT["data"]["berkey1998"])
+    f = "yi ~ 0 + outcome + (0 + outcome | trial)"
+    cs = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), cov_struct="CS").fit()
+    ar = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), cov_struct="AR1").fit()
+    assert ar.llf == pytest.approx(cs.llf, rel=1e-8)
+    np.testing.assert_allclose(ar.cov_re["trial"].values, cs.cov_re["trial"].values, rtol=1e-5)
