@@ -8,9 +8,10 @@ from . import datasets, exceptions
 from ._version import __version__
 from .effectsize import effect_size
 from .inference.compare import lr_test_table as lr_test
+from .locscale import LocationScaleMeta
 from .mixed import MixedModel
 from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
 from .univariate import MetaFixed, MetaRandom
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]

@@ -1,0 +1,5 @@
+"""Location-scale meta-analysis: modelling heterogeneity itself."""
+from .model import LocationScaleMeta
+from .results import LocationScaleResults
+
+__all__ = ["LocationScaleMeta", "LocationScaleResults"]
