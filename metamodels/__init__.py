@@ -12,6 +12,7 @@ from .locscale import LocationScaleMeta
 from .mixed import MixedModel
 from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
+from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]

@@ -1,0 +1,284 @@
+"""Results of PanelModel fits (statsmodels LikelihoodModelResults)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from . import estimators as est
+
+__all__ = ["PanelResults", "PanelResultsWrapper"]
+
+ESTIMATOR_LABEL = {
+    "fixed": "Within (entity fixed effects)",
+    "twoway": "Within (entity and time fixed effects)",
+    "random": "Random effects (GLS)",
+    "between": "Between (entity means)",
+    "pooled": "Pooled OLS",
+    "first-difference": "First differences",
+}
+RE_METHOD_LABEL = {"swar": "Swamy-Arora", "ml": "ML (MixedModel)", "reml": "REML (MixedModel)"}
+
+
+def _labelled_view(model, names):
+    """A shallow copy of ``model`` whose parameter names are ``names``.
+
+    The estimators report different coefficients (the within estimators drop the
+    intercept), and statsmodels labels results through ``results.model.data``; the view
+    shares the arrays of ``model`` but carries its own names.
+    """
+    view = copy.copy(model)
+    view.data = copy.copy(model.data)
+    view.data._cache = dict(getattr(model.data, "_cache", {}) or {})
+    view.data.xnames = list(names)
+    view.data.param_names = list(names)
+    view.data.cov_names = None
+    return view
+
+
+def _corr2(a, b):
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt((a @ a) * (b @ b)))
+    return float((a @ b) ** 2 / den ** 2) if den > 0 else np.nan
+
+
+class PanelResults(LikelihoodModelResults):
+    """Results of a :class:`~metamodels.panel.PanelModel` fit.
+
+    Built once by ``fit()``; derived quantities are cached properties.
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues, conf_int() : coefficients and Wald inference.  As plm,
+        t(``df_resid``) for every estimator except random effects (normal).
+    effects : str
+        The estimator: fixed, twoway, random, between, pooled or first-difference.
+    re_method : str or None
+        ``"swar"``, ``"ml"`` or ``"reml"`` for random effects.
+    cov_type : {"nonrobust", "cluster"}
+    nobs : float
+        Observations of the estimated (transformed) regression: ``n`` for the within,
+        random and pooled estimators, ``N`` for between, ``n - N`` (fewer with single-period
+        entities) for first differences.
+    df_resid : float
+        ``n - N - K`` (within), ``n - N - (T - 1) - K`` (two-way), ``N - p`` (between),
+        ``n - p`` (random, pooled), ``n_fd - p`` (first differences).
+    n_entities, n_periods : int
+    sigma2 : float
+        Residual variance ``e'e / df_resid`` of the transformed regression.
+    sigma2_idiosyncratic, sigma2_entity : float
+        Variance components ``sigma2_e`` and ``sigma2_u`` (random effects);
+        ``sigma2_idiosyncratic`` is also the within estimate for fixed effects.  NaN when
+        the estimator does not identify them.
+    theta : float, pandas.Series or None
+        Quasi-demeaning weight ``1 - sqrt(sigma2_e / (T_i sigma2_u + sigma2_e))``
+        (random effects): one number for balanced panels, one per entity otherwise.
+    """
+
+    def __init__(self, model, fit, cov_type="nonrobust", cov_kwds=None):
+        self._fit = fit
+        self.effects = fit.effects
+        self.re_method = fit.re_method
+        self.nobs = float(fit.resid.shape[0])
+        self.df_resid = float(fit.df_resid)
+        self.df_model = float(fit.slope_pos.size)
+        self.n_entities = int(model.n_entities)
+        self.n_periods = int(model.n_periods)
+        self.balanced = model.balanced
+        self.sigma2 = float(fit.sigma2)
+        self.sigma2_idiosyncratic = float(fit.sigma2_idiosyncratic)
+        self.sigma2_entity = float(fit.sigma2_entity)
+        self.n_clusters = None
+        cov = fit.cov
+        kwds = dict(cov_kwds or {})
+        if cov_type == "cluster":
+            groups = fit.entity if kwds["cluster"] == "entity" else fit.time
+            cov, self.n_clusters = est.cluster_cov(fit.design, fit.resid, groups,
+                                                   kwds["correction"])
+        scale = self.sigma2 if self.sigma2 > 0 else 1.0
+        super().__init__(_labelled_view(model, fit.names), fit.params,
+                         normalized_cov_params=cov / scale, scale=scale,
+                         use_t=fit.effects != "random", cov_type="nonrobust")
+        self.panel_model = model
+        if cov_type == "cluster":
+            self.cov_type = "cluster"
+            self.cov_kwds = {**kwds, "description": (
+                f"Cluster-robust (Arellano) covariance, clustered by {kwds['cluster']} "
+                f"({self.n_clusters} clusters), {kwds['correction']} correction")}
+
+    # ------------------------------------------------------------------ basics
+    @cache_readonly
+    def llf(self):
+        """(Restricted) log-likelihood of ``re_method="ml"``/``"reml"`` fits; NaN otherwise."""
+        return float(self._fit.mixed.llf) if self._fit.mixed is not None else np.nan
+
+    @property
+    def mixed_results(self):
+        """The :class:`~metamodels.mixed.MixedResults` behind ``re_method="ml"``/``"reml"``."""
+        return self._fit.mixed
+
+    @cache_readonly
+    def theta(self):
+        th = self._fit.theta
+        if th is None:
+            return None
+        if self.balanced:
+            return float(th[0])
+        m = self.panel_model
+        return pd.Series(th, index=m.entity_labels.rename(m.entity_name), name="theta")
+
+    def _index(self):
+        m, fit = self.panel_model, self._fit
+        if self.effects == "between":
+            return m.entity_labels.rename(m.entity_name)
+        labels = m.data.row_labels
+        return None if labels is None else labels[fit.rows]
+
+    @cache_readonly
+    def resid(self):
+        """Residuals of the transformed regression (plm's ``residuals``)."""
+        idx = self._index()
+        return self._fit.resid if idx is None else pd.Series(self._fit.resid, index=idx,
+                                                             name="resid")
+
+    @cache_readonly
+    def fittedvalues(self):
+        """Fitted values of the transformed regression (``y_t - resid``)."""
+        f = self._fit.yt - self._fit.resid
+        idx = self._index()
+        return f if idx is None else pd.Series(f, index=idx, name="fitted")
+
+    def fixed_effects(self):
+        """Estimated entity intercepts ``ybar_i - xbar_i'b`` (plm's ``fixef``, type "level").
+
+        Only for ``effects="fixed"``.
+        """
+        if self.effects != "fixed":
+            raise ValueError("fixed_effects() is available for effects='fixed' only "
+                             f"(this fit has effects={self.effects!r})")
+        m, fit = self.panel_model, self._fit
+        yb = est.group_means(m.endog, m.entity_codes, m.n_entities)
+        Xb = est.group_means(m.exog[:, fit.slope_cols], m.entity_codes, m.n_entities)
+        return pd.Series(yb - Xb @ fit.params, index=m.entity_labels.rename(m.entity_name),
+                         name="fixed_effect")
+
+    # -------------------------------------------------------------- r-squared
+    @cache_readonly
+    def rsquared(self):
+        """R-squared that plm reports for this estimator.
+
+        ``cor(y_t, X_t b)^2`` of the transformed regression (plm's ``r.squared``, type
+        "cor"): the within R^2 for fixed effects, that of the quasi-demeaned regression for
+        random effects, of the entity means for between, of the differences for first
+        differences.  ``1 - RSS/TSS`` for intercept-only models.
+        """
+        fit = self._fit
+        if fit.slope_pos.size == 0:
+            yt = fit.yt - fit.yt.mean()
+            return 1.0 - float(fit.resid @ fit.resid) / float(yt @ yt)
+        return _corr2(fit.yt, fit.design @ fit.params)
+
+    @cache_readonly
+    def rsquared_adj(self):
+        """``1 - (1 - R^2)(nobs - 1)/df_resid`` (plm's ``dfcor=TRUE``)."""
+        return 1.0 - (1.0 - self.rsquared) * (self.nobs - 1.0) / self.df_resid
+
+    @cache_readonly
+    def _slope_xb(self):
+        m, fit = self.panel_model, self._fit
+        b = fit.params[fit.slope_pos]
+        return m.exog[:, fit.slope_cols] @ b
+
+    @cache_readonly
+    def rsquared_within(self):
+        """Stata's within R^2: ``corr(y_it - ybar_i, (x_it - xbar_i)'b)^2`` (slopes only)."""
+        m = self.panel_model
+        return _corr2(est.demean(m.endog, m.entity_codes, m.n_entities),
+                      est.demean(self._slope_xb, m.entity_codes, m.n_entities))
+
+    @cache_readonly
+    def rsquared_between(self):
+        """Stata's between R^2: ``corr(ybar_i, xbar_i'b)^2`` over entities."""
+        m = self.panel_model
+        return _corr2(est.group_means(m.endog, m.entity_codes, m.n_entities),
+                      est.group_means(self._slope_xb, m.entity_codes, m.n_entities))
+
+    @cache_readonly
+    def rsquared_overall(self):
+        """Stata's overall R^2: ``corr(y_it, x_it'b)^2`` over all observations."""
+        return _corr2(self.panel_model.endog, self._slope_xb)
+
+    # ----------------------------------------------------------------- summary
+    def _theta_text(self):
+        th = self.theta
+        if th is None:
+            return None
+        if np.isscalar(th):
+            return "%.4f" % th
+        v = np.asarray(th)
+        return "%.4f / %.4f / %.4f" % (v.min(), np.median(v), v.max())
+
+    def summary(self, alpha=0.05, title=None):
+        """Model information, R-squared values, variance components and the coefficients.
+
+        Returns a statsmodels :class:`~statsmodels.iolib.summary2.Summary`.
+        """
+        m = self.panel_model
+        Ti = m.entity_sizes
+        est_label = ESTIMATOR_LABEL[self.effects]
+        if self.re_method:
+            est_label += f", {RE_METHOD_LABEL[self.re_method]}"
+        cov = "nonrobust" if self.cov_type == "nonrobust" else \
+            f"cluster ({self.cov_kwds['cluster']}, {self.cov_kwds['correction']})"
+        info = [("Model:", "PanelModel"), ("Estimator:", est_label),
+                ("Dep. variable:", str(m.endog_names)),
+                ("No. observations:", str(int(self.nobs))),
+                ("Entities:", str(self.n_entities)),
+                ("Periods (min/mean/max):", "%d / %.1f / %d" % (Ti.min(), Ti.mean(), Ti.max())),
+                ("Balanced:", "Yes" if self.balanced else "No"),
+                ("Df residuals:", str(int(self.df_resid))),
+                ("Covariance:", cov),
+                ("R-squared:", "%.4f" % self.rsquared),
+                ("Adj. R-squared:", "%.4f" % self.rsquared_adj),
+                ("R-sq. within:", "%.4f" % self.rsquared_within),
+                ("R-sq. between:", "%.4f" % self.rsquared_between),
+                ("R-sq. overall:", "%.4f" % self.rsquared_overall)]
+        if np.isfinite(self.sigma2_idiosyncratic):
+            info.append(("sigma2 idiosyncratic:", "%.4f" % self.sigma2_idiosyncratic))
+        if np.isfinite(self.sigma2_entity):
+            info.append(("sigma2 entity:", "%.4f" % self.sigma2_entity))
+        th = self._theta_text()
+        if th is not None:
+            info.append(("theta:" if np.isscalar(self.theta) else "theta (min/med/max):", th))
+        if np.isfinite(self.llf):
+            info.append(("Log-likelihood:", "%.4f" % self.llf))
+        smry = summary2.Summary()
+        smry.add_title(title or f"PanelModel Results: {ESTIMATOR_LABEL[self.effects]}")
+        smry.add_dict(dict(info), ncols=2)
+        smry.add_df(self._params_frame(alpha), float_format="%.4f")
+        return smry
+
+    def _params_frame(self, alpha):
+        stat = "t" if self.use_t else "z"
+        ci = np.asarray(self.conf_int(alpha))
+        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                             stat: np.asarray(self.tvalues),
+                             f"P>|{stat}|": np.asarray(self.pvalues),
+                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
+                            index=list(self.model.exog_names))
+
+
+class PanelResultsWrapper(LikelihoodResultsWrapper):
+    # resid / fittedvalues are labelled by the results (their rows are not the model's rows
+    # for the between and first-difference estimators)
+    _wrap_attrs = {k: v for k, v in LikelihoodResultsWrapper._wrap_attrs.items()
+                   if k not in ("resid", "fittedvalues")}
+
+
+wrap.populate_wrapper(PanelResultsWrapper, PanelResults)
