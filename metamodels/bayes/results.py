@@ -1,0 +1,415 @@
+"""Results of :class:`~metamodels.bayes.BayesMeta`: posterior summaries, densities,
+marginal likelihood, Bayes factors, draws and plots."""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from ..exceptions import MetaModelsWarning
+from . import priors as pr
+from .distributions import NormalMixture, PointMass, SampleDistribution, TauDistribution
+from .meta import conditional, draw_joint, zeta2_moments
+
+__all__ = ["BayesMetaResults", "BayesFactor"]
+
+
+@dataclass(frozen=True)
+class BayesFactor:
+    """Bayes factor of a point null hypothesis against the full model.
+
+    ``bf01 = p(y | H0) / p(y | H1)``: values above 1 favour the null.
+    """
+
+    hypothesis: str
+    log_bf01: float
+    method: str
+
+    @property
+    def bf01(self):
+        return float(np.exp(self.log_bf01))
+
+    @property
+    def bf10(self):
+        return float(np.exp(-self.log_bf01))
+
+    def __str__(self):
+        return (f"Bayes factor for {self.hypothesis}: BF01 = {self.bf01:.4g} "
+                f"(BF10 = {self.bf10:.4g}; {self.method})")
+
+
+class BayesMetaResults:
+    """Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
+
+    Quantities (``names``): ``"mu"`` (or the coefficient names of a meta-regression),
+    ``"tau"``, ``"tau2"``, ``"theta[i]"`` for each study (``i`` = position 0..k-1 or
+    the study label), ``"theta_new"`` (intercept-only models), ``"beta_F"``,
+    ``"zeta2"`` and ``"zeta"``.  Everything except the quantiles, intervals and
+    density of ``zeta2``/``zeta`` is computed by quadrature (see
+    :class:`~metamodels.bayes.BayesMeta`); moments that do not exist (heavy posterior
+    tails under improper or heavy-tailed priors) are reported as ``inf``/``nan``.
+
+    Attributes
+    ----------
+    model : BayesMeta
+    k : int
+        Number of studies.
+    nodes, weights : ndarray
+        Quadrature rule of the marginal posterior of ``tau`` (weights sum to 1).
+    integration_error : float
+        Estimated relative error of the quadrature (0 for a fixed ``tau^2``).
+    tau_posterior : TauPosterior or None
+        The quadrature object (density, CDF and quantiles of ``tau``).
+    """
+
+    def __init__(self, model, post, nodes, weights, cond, zeta2_draws):
+        self.model = model
+        self.tau_posterior = post
+        self.nodes, self.weights = nodes, weights
+        self._cond = cond
+        self._zeta2_draws = zeta2_draws
+        self.k = int(model.nobs)
+        self.mu_prior, self.tau_prior = model.mu_prior, model.tau_prior
+        self.integration_error = 0.0 if post is None else post.rel_error
+        self.n_draws = zeta2_draws.size
+        self.coef_names = ["mu"] if model.intercept_only else list(model.exog_names)
+        labels = getattr(model.data, "row_labels", None)
+        self.study_labels = (list(labels) if labels is not None and len(labels) == self.k
+                             else list(range(self.k)))
+        self._dists = {}
+
+    # ------------------------------------------------------------------ names
+    @property
+    def names(self):
+        """All quantities with a posterior distribution."""
+        extra = ["theta_new"] if self.model.intercept_only else []
+        return (self.coef_names + ["tau", "tau2"] + extra + ["beta_F", "zeta2", "zeta"]
+                + [f"theta[{i}]" for i in range(self.k)])
+
+    def _resolve(self, name):
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string such as 'mu' or 'theta[0]', got {name!r}")
+        m = re.fullmatch(r"theta\[(.+)\]", name.strip())
+        if m:
+            key = m.group(1).strip().strip("'\"")
+            if key.lstrip("-").isdigit() and 0 <= int(key) < self.k:
+                return f"theta[{int(key)}]"
+            labels = [str(lab) for lab in self.study_labels]
+            if key in labels:
+                return f"theta[{labels.index(key)}]"
+            raise ValueError(f"no study {key!r}: use theta[i] with i in 0..{self.k - 1} or a "
+                             "study label")
+        if name in self.names:
+            return name
+        if name == "theta_new":
+            raise ValueError("theta_new (the effect of a new study) is defined for "
+                             "intercept-only models; with moderators it depends on x")
+        raise ValueError(f"unknown quantity {name!r}; valid names are "
+                         f"{', '.join(self.names[:-self.k])}, theta[0]..theta[{self.k - 1}]")
+
+    # ------------------------------------------------------------ distributions
+    @cache_readonly
+    def _theta(self):
+        m = self.model
+        return self._cond.theta_moments(m.endog, m.vi, m.exog)
+
+    def _exists(self, r):
+        return self.model.moment_exists(r)
+
+    def _tau_moment(self, r):
+        return float(self.weights @ self.nodes ** r) if self._exists(r) else np.inf
+
+    def _build(self, name):
+        m, c, W = self.model, self._cond, self.weights
+        fixed = isinstance(self.tau_prior, pr.Fixed)
+        if name in ("tau", "tau2"):
+            power = 1 if name == "tau" else 2
+            if fixed:
+                return PointMass(self.tau_prior.tau ** power)
+            mean = self._tau_moment(power)
+            var = self._tau_moment(2 * power) - mean ** 2 if np.isfinite(mean) else np.inf
+            return TauDistribution(self.tau_posterior, power, mean, var)
+        if name in self.coef_names or name == "theta_new":
+            j = 0 if name == "theta_new" else self.coef_names.index(name)
+            var_j = c.bcov[:, j, j] + (c.tau ** 2 if name == "theta_new" else 0.0)
+            heavy = name == "theta_new" or m.p_flat
+            mean = None if not heavy or self._exists(1) else np.nan
+            var = None if not heavy or self._exists(2) else np.inf
+            return NormalMixture(W, c.bhat[:, j], np.sqrt(var_j), mean, var)
+        if name.startswith("theta["):
+            i = int(name[6:-1])
+            mean, var = self._theta
+            return NormalMixture(W, mean[:, i], np.sqrt(var[:, i]))
+        if name == "beta_F":
+            w0 = 1.0 / m.vi
+            cw = w0 / w0.sum()
+            mean = self._theta[0] @ cw
+            g = np.einsum("nk,ki->ni", (1 - c.lam) * cw, m.exog)
+            var = (c.lam * m.vi) @ (cw ** 2) + np.einsum("ni,nij,nj->n", g, c.bcov, g)
+            return NormalMixture(W, mean, np.sqrt(var))
+        if np.ptp(self._zeta2_draws) == 0:             # tau = 0 fixed: no spread at all
+            return PointMass(self._zeta2_draws[0] ** (1 if name == "zeta2" else 0.5))
+        if name == "zeta2":
+            e, v = zeta2_moments(c, m.endog, m.vi, m.exog)
+            mean = float(W @ e)
+            return SampleDistribution(self._zeta2_draws, mean, float(W @ (v + e * e)) - mean ** 2,
+                                      lower=0.0)
+        return SampleDistribution(np.sqrt(self._zeta2_draws), lower=0.0)   # zeta
+
+    def distribution(self, name):
+        """The posterior distribution object of ``name`` (see :mod:`.distributions`)."""
+        key = self._resolve(name)
+        if key not in self._dists:
+            self._dists[key] = self._build(key)
+        return self._dists[key]
+
+    # ---------------------------------------------------------------- summaries
+    def posterior_mean(self, name):
+        """Posterior mean (``inf``/``nan`` with a warning if it does not exist)."""
+        value = self.distribution(name).mean
+        if not np.isfinite(value):
+            warnings.warn(f"the posterior mean of {name} does not exist (heavy tail)",
+                          MetaModelsWarning, stacklevel=2)
+        return value
+
+    def posterior_sd(self, name):
+        """Posterior standard deviation (``inf`` with a warning if infinite)."""
+        value = self.distribution(name).sd
+        if not np.isfinite(value):
+            warnings.warn(f"the posterior variance of {name} is infinite (heavy tail)",
+                          MetaModelsWarning, stacklevel=2)
+        return value
+
+    def posterior_median(self, name):
+        return self.distribution(name).median()
+
+    def posterior_quantile(self, name, q):
+        """Posterior quantile(s) at probabilities ``q``."""
+        dist = self.distribution(name)
+        qs = np.asarray(q, dtype=float)
+        if np.any((qs < 0) | (qs > 1)):
+            raise ValueError(f"probabilities must lie in [0, 1], got {q!r}")
+        out = np.array([dist.ppf(p) for p in qs.ravel()]).reshape(qs.shape)
+        return float(out) if out.ndim == 0 else out
+
+    def posterior_cdf(self, name, x):
+        """Posterior probability that ``name <= x``."""
+        return self.distribution(name).cdf(x)
+
+    def posterior_pdf(self, name):
+        """The posterior density of ``name`` as a vectorised callable."""
+        dist = self.distribution(name)
+        if isinstance(dist, PointMass):
+            raise ValueError(f"the posterior of {name} is a point mass (fixed tau^2)")
+        return dist.pdf
+
+    def posterior_mode(self, name):
+        return self.distribution(name).mode()
+
+    def central_interval(self, name, alpha=0.05):
+        """Equal-tailed ``1 - alpha`` credible interval."""
+        return self.distribution(name).central(_check_alpha(alpha))
+
+    def hpd(self, name, alpha=0.05):
+        """Shortest (highest posterior density) ``1 - alpha`` credible interval."""
+        return self.distribution(name).hpd(_check_alpha(alpha))
+
+    def summary_frame(self, alpha=0.05, names=None):
+        """One row per quantity: mean, sd, median, central and shortest intervals.
+
+        ``zeta2`` and ``zeta`` quantiles and intervals (and the mean and sd of
+        ``zeta``) are Monte Carlo estimates from ``n_draws`` joint posterior draws.
+        """
+        alpha = _check_alpha(alpha)
+        names = self.names if names is None else [self._resolve(n) for n in names]
+        rows = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetaModelsWarning)
+            for name in names:
+                d = self.distribution(name)
+                lo, hi = d.central(alpha)
+                hlo, hhi = d.hpd(alpha)
+                rows.append((d.mean, d.sd, d.median(), lo, hi, hlo, hhi))
+        return pd.DataFrame(rows, index=names, columns=["mean", "sd", "median", "ci_lower",
+                                                        "ci_upper", "hpd_lower", "hpd_upper"])
+
+    def prob(self, name, lower=-np.inf, upper=np.inf):
+        """Posterior probability that ``lower < name <= upper``."""
+        d = self.distribution(name)
+        return float(d.cdf(upper) if np.isfinite(upper) else 1.0) - \
+            float(d.cdf(lower) if np.isfinite(lower) else 0.0)
+
+    # ---------------------------------------------------- evidence / model choice
+    @cache_readonly
+    def log_marginal_likelihood(self):
+        """``log p(y)`` (needs proper priors on ``mu``/``b`` and on ``tau``)."""
+        if self.model.coef_prior is None:
+            raise ValueError("the marginal likelihood is undefined with a flat mu prior; use "
+                             "a proper priors.Normal mu prior")
+        if isinstance(self.tau_prior, pr.Fixed):
+            return float(self._cond.logm[0])
+        if not self.tau_prior.proper:
+            raise ValueError(f"the marginal likelihood is undefined with the improper tau prior "
+                             f"{self.tau_prior!r}")
+        return float(self.tau_posterior.log_norm)
+
+    @property
+    def marginal_likelihood(self):
+        return float(np.exp(self.log_marginal_likelihood))
+
+    def bayes_factor(self, name="mu", value=0.0):
+        """Bayes factor of ``name = value`` (``BF01``) against the fitted model.
+
+        * ``name`` = ``"mu"`` or a coefficient: Savage-Dickey density ratio
+          ``p(b_j = value | y) / p(b_j = value)``; needs a proper (normal) prior on
+          the coefficients (an error for the flat prior).  The ``tau`` prior is common
+          to both hypotheses and may be improper (under a multivariate normal prior
+          the null keeps the conditional prior of the other coefficients).
+        * ``name="tau"`` (``value`` must be 0): ``m(y | tau = 0) / p(y)``, i.e. the
+          fixed-effect model against the random-effects model; needs a proper ``tau``
+          prior (the ``mu`` prior may be flat: its constant cancels).
+        """
+        key = self._resolve(name)
+        value = float(value)
+        if key in self.coef_names:
+            if self.model.coef_prior is None:
+                raise ValueError("Bayes factors for mu need a proper mu prior; the flat prior "
+                                 "gives an arbitrary Bayes factor")
+            b0, P0, _ = self.model.coef_prior
+            j = self.coef_names.index(key)
+            sd0 = float(np.sqrt(np.linalg.inv(P0)[j, j]))
+            log_bf = (self.distribution(key).logpdf(value)
+                      - stats.norm.logpdf(value, b0[j], sd0))
+            return BayesFactor(f"{key} = {value:g}", float(log_bf), "Savage-Dickey density ratio")
+        if key == "tau":
+            if value != 0:
+                raise ValueError("the Bayes factor for tau is defined for tau = 0 only")
+            if isinstance(self.tau_prior, pr.Fixed) or not self.tau_prior.proper:
+                raise ValueError("the Bayes factor for tau = 0 needs a proper (non-fixed) tau "
+                                 "prior")
+            m = self.model
+            logm0 = float(conditional(m.endog, m.vi, m.exog, m.coef_prior, 0.0).logm[0])
+            return BayesFactor("tau = 0", logm0 - self.tau_posterior.log_norm,
+                               "marginal likelihood ratio")
+        raise ValueError(f"Bayes factors are available for {', '.join(self.coef_names)} and "
+                         f"tau, not {name!r}")
+
+    # ------------------------------------------------------------------ draws
+    def sample(self, n=10_000, random_state=None):
+        """``n`` draws of the joint posterior (DataFrame; ``tau`` by inverse CDF, then
+        the coefficients and the ``theta_i`` from their conditional normals)."""
+        rng = np.random.default_rng(random_state)
+        m = self.model
+        if self.tau_posterior is None:
+            tau = np.full(int(n), self.tau_prior.tau)
+        else:
+            tau = self.tau_posterior.sample(int(n), rng)
+        b, theta = draw_joint(m.endog, m.vi, m.exog, m.coef_prior, tau, rng)
+        w0 = 1.0 / m.vi
+        beta = theta @ w0 / w0.sum()
+        out = {"tau": tau}
+        out.update({name: b[:, j] for j, name in enumerate(self.coef_names)})
+        if m.intercept_only:
+            out["theta_new"] = b[:, 0] + tau * rng.standard_normal(tau.size)
+        out["beta_F"] = beta
+        out["zeta2"] = np.sum(w0 * (theta - beta[:, None]) ** 2, axis=1) / w0.sum()
+        out.update({f"theta[{i}]": theta[:, i] for i in range(self.k)})
+        return pd.DataFrame(out)
+
+    # ----------------------------------------------------------------- display
+    def summary(self, alpha=0.05, title=None):
+        """Summary tables: priors and numerics, then :meth:`summary_frame`."""
+        info = [("Model:", "BayesMeta (normal-normal)"), ("No. studies:", str(self.k)),
+                ("mu prior:", repr(self.mu_prior)), ("tau prior:", repr(self.tau_prior))]
+        if self.tau_posterior is not None:
+            info += [("Quadrature nodes:", str(self.nodes.size)),
+                     ("Rel. integration error:", f"{self.integration_error:.2g}")]
+        try:
+            info.append(("Log marginal lik.:", f"{self.log_marginal_likelihood:.4f}"))
+        except ValueError:
+            pass
+        smry = summary2.Summary()
+        smry.add_title(title or "Bayesian random-effects meta-analysis")
+        smry.add_dict(dict(info), ncols=2)
+        smry.add_df(self.summary_frame(alpha), float_format="%.4f")
+        smry.add_text(f"Intervals: {100 * (1 - alpha):g}% central (ci) and shortest (hpd). "
+                      f"zeta2/zeta quantiles from {self.n_draws} Monte Carlo draws.")
+        if self.model.coef_prior is not None:
+            for name in self.coef_names:
+                smry.add_text(str(self.bayes_factor(name)))
+        return smry
+
+    def plot(self, name="tau", ax=None, prior=True, alpha=0.05, npoints=400):
+        """Posterior density of ``name`` (default ``tau``) with the prior overlaid.
+
+        The shortest ``1 - alpha`` interval is shaded and the median marked.  Improper
+        priors are drawn rescaled to the height of the posterior.  Returns the Figure.
+        """
+        key = self._resolve(name)
+        dist = self.distribution(key)
+        if ax is None:
+            import matplotlib.pyplot as plt  # only to create a new figure
+            ax = plt.figure(figsize=(6.0, 4.0)).add_subplot(111)
+        label = {"tau": "τ", "tau2": "τ²"}.get(key, key)
+        if isinstance(dist, PointMass):
+            ax.axvline(dist.value, color="black", label="posterior (point mass)")
+            ax.set_xlabel(label)
+            ax.legend(frameon=False)
+            return ax.figure
+        lo = dist.bounds[0] if np.isfinite(dist.bounds[0]) else dist.ppf(0.001)
+        hi = min(dist.bounds[1], dist.ppf(0.995))
+        x = np.linspace(lo, hi, npoints)
+        dens = dist.pdf(x)
+        finite = np.isfinite(dens)
+        ax.plot(x[finite], dens[finite], color="black", label="posterior")
+        hlo, hhi = dist.hpd(alpha)
+        inside = finite & (x >= hlo) & (x <= hhi)
+        ax.fill_between(x[inside], dens[inside], color="0.85",
+                        label=f"{100 * (1 - alpha):g}% shortest interval")
+        ax.axvline(dist.median(), color="black", linestyle=":", label="median")
+        if prior:
+            self._plot_prior(ax, key, x, np.nanmax(dens[finite]))
+        ax.set_xlabel(label)
+        ax.set_ylabel("density")
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False)
+        return ax.figure
+
+    def _plot_prior(self, ax, key, x, top):
+        if key in ("tau", "tau2"):
+            t = np.sqrt(x) if key == "tau2" else x
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dens = self.tau_prior.pdf(t) / (2 * t if key == "tau2" else 1.0)
+            proper = self.tau_prior.proper
+        elif key in self.coef_names and self.model.coef_prior is not None:
+            b0, P0, _ = self.model.coef_prior
+            j = self.coef_names.index(key)
+            dens = stats.norm.pdf(x, b0[j], np.sqrt(np.linalg.inv(P0)[j, j]))
+            proper = True
+        else:
+            return
+        ok = np.isfinite(dens)
+        if not np.any(ok):
+            return
+        lab = "prior"
+        if not proper:
+            dens = dens * top / np.max(dens[ok])
+            lab = "prior (improper, rescaled)"
+        ax.plot(x[ok], dens[ok], color="tab:blue", linestyle="--", label=lab)
+
+    def __repr__(self):
+        return (f"<BayesMetaResults: {self.k} studies, mu prior {self.mu_prior!r}, "
+                f"tau prior {self.tau_prior!r}>")
+
+
+def _check_alpha(alpha):
+    alpha = float(alpha)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return alpha
