@@ -84,10 +84,12 @@ def test_against_r_tight(case):
                                    np.atleast_1d(r["df_kenward_roger"]), rtol=1e-5)
         np.testing.assert_allclose(np.sqrt(np.diag(res.cov_params_kr))[o],
                                    np.atleast_1d(r["se_kenward_roger"]), rtol=1e-5)
-    for key, meth in (("anova_satterthwaite", "satterthwaite"), ("anova_kenward_roger", "kenward-roger")):
+    for key, meth, tp in (("anova_satterthwaite", "satterthwaite", 3),
+                          ("anova_kenward_roger", "kenward-roger", 3),
+                          ("anova1_satterthwaite", "satterthwaite", 1)):
         if key not in r:
             continue
-        tab = res.anova(type=3, ddf=meth)
+        tab = res.anova(type=tp, ddf=meth)
         tab.index = [re.sub(r"C\((\w+)\)", r"\1", t) for t in tab.index]
         ref = r[key]
         for term, num, den, F in zip(np.atleast_1d(ref["term"]), np.atleast_1d(ref["NumDF"]),

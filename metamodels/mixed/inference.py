@@ -159,10 +159,36 @@ def _sum_coded_formula(model):
     return " + ".join(pieces)
 
 
+def _sequential_contrasts(model):
+    """Type-1 (sequential) hypotheses: for term ``F`` after the terms before it,
+    ``L = (X_F' M X_F)^{-1} X_F' M X`` with ``M`` the projection orthogonal to the
+    preceding columns (SAS Type I / lmerTest type 1)."""
+    X = model.exog
+    out = {}
+    prev = []
+    for name, cols, _ in _fixed_terms(model):
+        if name == "Intercept":
+            prev += cols
+            continue
+        if prev:
+            Xp = X[:, prev]
+            M = np.eye(X.shape[0]) - Xp @ np.linalg.pinv(Xp)
+        else:
+            M = np.eye(X.shape[0])
+        XF = X[:, cols]
+        A = XF.T @ M
+        out[name] = np.linalg.solve(A @ XF, A @ X)
+        prev += cols
+    return out
+
+
 def term_contrasts(model, type=3):  # noqa: A002
-    """Contrast matrices ``{term: L}`` of the type-3 hypotheses."""
+    """Contrast matrices ``{term: L}`` of the type-1 (sequential) or type-3 hypotheses."""
+    if type == 1:
+        return _sequential_contrasts(model)
     if type != 3:
-        raise NotImplementedError("only type=3 tables are implemented (type 1/2 planned)")
+        raise NotImplementedError("type must be 1 (sequential) or 3; type 2 is not "
+                                  "implemented")
     terms = _fixed_terms(model)
     X = model.exog
     has_interactions = model.design_info is not None and any(
@@ -220,7 +246,7 @@ def f_test(results, L, method, term=None):
 
 
 def anova_table(results, type, method):  # noqa: A002
-    """Type-3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
+    """Type-1 or type-3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
     rows = {}
     for name, L in term_contrasts(results.model, type).items():
         F, q, den, p = f_test(results, L, method, term=name)

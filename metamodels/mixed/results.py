@@ -296,7 +296,7 @@ class MixedResults(LikelihoodModelResults):
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
     def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
-        """F tests of fixed-effect terms (types 1, 2, 3) with ``ddf`` denominator df.
+        """F tests of fixed-effect terms, type 1 (sequential) or 3, with ``ddf`` df.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """

@@ -14,6 +14,11 @@ lmer_case <- function(name, dataset, formula, data, reml = TRUE, anova = TRUE) {
             AIC = AIC(f), BIC = BIC(f),
             varcorr = lapply(seq_len(nrow(vc)), function(i) as.list(vc[i, ])))
   if (anova) {
+    for (tp in 1:2) {
+      a <- anova(f, type = tp, ddf = "Satterthwaite")
+      r[[paste0("anova", tp, "_satterthwaite")]] <- list(term = rownames(a), NumDF = a$NumDF,
+                                                         DenDF = a$DenDF, F = a[["F value"]])
+    }
     a <- anova(f, type = 3, ddf = "Satterthwaite")
     r$anova_satterthwaite <- list(term = rownames(a), NumDF = a$NumDF, DenDF = a$DenDF, F = a[["F value"]])
     if (reml) {
