@@ -28,7 +28,19 @@ with ``A = V^{-1}`` (ML) or ``A = P`` (REML).  For covariances linear in theta t
 observed information is ``J_{jk} = -I_{jk} + u'V_j P V_k u`` with ``u = V^{-1} r = Py``
 (both likelihoods), which gives Newton steps at the cost of a few ``p``-vectors.
 All sums run block by block; ``P`` is never formed: its traces are expanded into
-per-block terms and ``p x p`` products.
+per-block terms and ``p x p`` products (:func:`assemble`)::
+
+    T_jk  = sum_b tr(V^-1 V_j V^-1 V_k)          B_j  = sum_b X'V^-1 V_j V^-1 X
+    CQ_jk = sum_b tr(H V_j V^-1 V_k)             UU_jk = sum_b u'V_j V^-1 V_k u
+    XU_j  = sum_b X'V^-1 V_j u                   H = V^-1 X C X'V^-1 (per block)
+
+    grad_j += 1/2 tr(C B_j)   and   I_jk = 1/2 [T - 2 CQ + tr(C B_j C B_k)]   (REML)
+    J = -I + UU - XU C XU'
+
+Specifications may offer cheaper evaluators of the same sums (``fast=`` of
+:func:`evaluate`): :mod:`~metamodels.core.lowrank` (``V_b = s I + Z_b G_b Z_b'`` through
+the Woodbury identity and per-block cross-products) and :mod:`~metamodels.core.patterns`
+(residual-only models: one factorisation per missingness pattern).
 """
 from __future__ import annotations
 
@@ -36,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Evaluation", "evaluate", "NotPositiveDefiniteError"]
+__all__ = ["Evaluation", "evaluate", "assemble", "fast_view", "NotPositiveDefiniteError"]
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -78,6 +90,57 @@ def _group_pass1(v, Xg, yg):
     return vinv, vinv @ Xg, np.einsum("bij,bj->bi", vinv, yg), logdet
 
 
+#: OpenBLAS runs a GEMM single-threaded when ``m n k <= 4 * 65536`` and a GEMV when
+#: ``m n < 4 * 2304``; above that the work is split over threads, which can stall badly
+#: (10-100 times slower) when the cores are oversubscribed.  The fast paths compute their
+#: tall-skinny products in slices below these sizes: the same flops, no thread hand-offs.
+_GEMM_SINGLE = 262144
+_GEMV_SINGLE = 9216
+
+
+def _slice_rows(m, k, total):
+    limit = _GEMV_SINGLE if min(m, k) == 1 else _GEMM_SINGLE
+    return max(1, min(total, limit // max(1, m * k)))
+
+
+def _stack_rows(A, rows):
+    """``A`` (N, m) zero-padded to a multiple of ``rows`` and cut into (nchunk, rows, m)."""
+    N = A.shape[0]
+    nchunk = -(-N // rows)
+    if nchunk * rows != N:
+        A = np.concatenate([A, np.zeros((nchunk * rows - N, A.shape[1]))])
+    return np.ascontiguousarray(A).reshape(nchunk, rows, A.shape[1])
+
+
+def tdot(A, B):
+    """``A'B`` for tall ``A`` (N, m) and ``B`` (N, k) or (N,), in row slices (see above)."""
+    vec = B.ndim == 1
+    if vec:
+        B = B[:, None]
+    N, m = A.shape
+    rows = _slice_rows(m, B.shape[1], N)
+    if rows >= N:
+        out = A.T @ B
+    else:
+        out = np.matmul(np.swapaxes(_stack_rows(A, rows), 1, 2), _stack_rows(B, rows)).sum(0)
+    return out[:, 0] if vec else out
+
+
+def rdot(A, B):
+    """``A @ B`` for tall ``A`` (N, k) and small ``B`` (k, n) or (k,), in row slices."""
+    vec = B.ndim == 1
+    if vec:
+        B = B[:, None]
+    N, k = A.shape
+    rows = _slice_rows(k, B.shape[1], N) if B.shape[1] == 1 else \
+        max(1, min(N, _GEMM_SINGLE // max(1, k * B.shape[1])))
+    if rows >= N:
+        out = A @ B
+    else:
+        out = np.matmul(_stack_rows(A, rows), B).reshape(-1, B.shape[1])[:N]
+    return out[:, 0] if vec else out
+
+
 def _gls_inverse(xvx):
     """``(X'V^-1X)^{-1}`` and ``log|X'V^-1X|``; a clear error when X is rank deficient."""
     try:
@@ -92,7 +155,7 @@ def _gls_inverse(xvx):
     return 0.5 * (C + C.T), 2.0 * float(np.log(d).sum())
 
 
-def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
+def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
     """Evaluate the profiled (RE)ML log-likelihood at ``theta``.
 
     Parameters
@@ -104,12 +167,25 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
     reml : bool
     order : {0, 1}
         0: log-likelihood and GLS only; 1: also gradient and Fisher information.
+    fast : {None, True, False}
+        Specialised evaluators offered by the specification (``spec.lowrank_view(y, X)``:
+        ``V_b = s I + Z_b G_b Z_b'`` by Woodbury, :mod:`~metamodels.core.lowrank`;
+        ``spec.pattern_view(y, X)``: one factorisation per missingness pattern,
+        :mod:`~metamodels.core.patterns`).  ``None`` uses them when eligible and
+        estimated cheaper than the dense blocks, ``True`` whenever eligible, ``False``
+        never (dense block path).  All paths give the same numbers.
 
     Returns
     -------
     Evaluation
     """
     theta = np.asarray(theta, dtype=float)
+    if fast is not False:
+        view = fast_view(spec, y, X)
+        if view is not None and (fast or view.preferred):
+            ev = view.evaluate(theta, reml, order)
+            if ev is not None:
+                return ev
     n, p = X.shape
     if getattr(spec, "components", None) is not None and spec.is_linear \
             and len(spec.layout.groups) == 1 and spec.layout.groups[0].shape[1] == 1:
@@ -174,32 +250,92 @@ def evaluate(theta, y, X, spec, reml=True, order=0) -> Evaluation:
                 h = np.sum((vix @ C) * vix, axis=1)                # diag of H
                 CQ += (wd * h) @ dv.T
         else:
-            M = np.einsum("bij,qbjk->qbik", vinv, dv)        # V^-1 V_j
-            du = np.einsum("qbij,bj->qbi", dv, u)            # V_j u
-            grad += -0.5 * np.einsum("qbii->q", M) + 0.5 * np.einsum("qbi,bi->q", du, u)
-            T += np.einsum("jbik,lbki->jl", M, M)
+            nb, m, _ = vinv.shape
+            M = np.matmul(vinv[None], dv)                     # V^-1 V_j  (q, nb, m, m)
+            Mt = np.swapaxes(M, 2, 3)
+            du = np.matmul(dv, u[None, :, :, None])[..., 0]   # V_j u     (q, nb, m)
+            grad += -0.5 * np.trace(M, axis1=2, axis2=3).sum(axis=1) \
+                + 0.5 * (du * u[None]).reshape(q, -1).sum(axis=1)
+            Mf = M.reshape(q, -1)
+            T += Mf @ Mt.reshape(q, -1).T
             if linear:
-                UU += np.einsum("jbi,bik,lbk->jl", du, vinv, du)
-                XU += np.einsum("bip,qbi->qp", vix, du)
+                vdu = np.matmul(vinv[None], du[..., None])[..., 0]
+                UU += du.reshape(q, -1) @ vdu.reshape(q, -1).T
+                XU += du.reshape(q, -1) @ vix.reshape(-1, p)
             if reml:
-                B += np.einsum("bip,qbij,bjr->qpr", vix, dv, vix)
-                H = np.einsum("bip,pr,bjr->bij", vix, C, vix)
-                N = np.einsum("bij,qbjk->qbik", H, dv)        # H V_j
-                CQ += np.einsum("kbil,jbli->jk", M, N)
+                W = np.matmul(dv, vix[None])                  # V_j V^-1 X (q, nb, m, p)
+                B += np.matmul(vix.reshape(-1, p).T[None], W.reshape(q, -1, p))
+                H = np.matmul(vix @ C, np.swapaxes(vix, 1, 2))  # V^-1 X C X' V^-1
+                N = np.matmul(H[None], dv)                    # H V_j
+                CQ += N.reshape(q, -1) @ Mt.reshape(q, -1).T
+    extra = None
+    if hess_terms is not None:
+        extra = _second_order_terms(hess_terms, cache, beta, C, reml)
+    return assemble(Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx), grad,
+                    T, B, CQ, UU if linear else None, XU, reml, extra)
+
+
+def assemble(ev0, grad, T, B, CQ, UU, XU, reml, extra=None):
+    """Finish an order-1 evaluation from the block sums (shared by all code paths).
+
+    Parameters
+    ----------
+    ev0 : Evaluation
+        Order-0 result (theta, llf, beta, C, ...).
+    grad : (q,) array
+        ``-1/2 sum_b tr(V^-1 V_j) + 1/2 u'V_j u`` (without the REML term).
+    T, CQ, UU : (q, q) arrays
+        ``sum_b tr(V^-1 V_j V^-1 V_k)``, ``sum_b tr(H V_j V^-1 V_k)`` with
+        ``H = V^-1 X C X'V^-1`` (REML only) and ``sum_b u'V_j V^-1 V_k u`` (``None``: no
+        observed information).
+    B : (q, p, p) array
+        ``sum_b X'V^-1 V_j V^-1 X`` (REML only).
+    XU : (q, p) array
+        ``sum_b X'V^-1 V_j u``.
+    extra : (q, q) array, optional
+        ``1/2 tr(A V_jk) - 1/2 u'V_jk u`` for covariances nonlinear in theta.
+
+    Notes
+    -----
+    REML: ``grad_j += 1/2 tr(C B_j)`` and
+    ``I_jk = 1/2 [T_jk - 2 CQ_jk + tr(C B_j C B_k)]``; ML: ``I = T / 2``.  Observed
+    information ``J = -I + UU - XU C XU' (+ extra)``.
+    """
+    C = ev0.cov_beta
+    grad = np.array(grad, dtype=float)
     if reml:
-        CB = np.einsum("pr,jrs->jps", C, B)                 # C B_j
-        grad += 0.5 * np.einsum("jpp->j", CB)
-        info = 0.5 * (T - 2.0 * CQ + np.einsum("jpr,krp->jk", CB, CB))
+        CB = np.matmul(C[None], B)                          # C B_j
+        grad += 0.5 * np.trace(CB, axis1=1, axis2=2)
+        q, p = CB.shape[:2]
+        cross = CB.reshape(q, -1) @ np.swapaxes(CB, 1, 2).reshape(q, -1).T
+        info = 0.5 * (T - 2.0 * CQ + cross)
     else:
         info = 0.5 * T
     info = 0.5 * (info + info.T)
     obs = None
-    if linear:
+    if UU is not None:
         obs = -info + UU - XU @ C @ XU.T
-        if hess_terms is not None:
-            obs += _second_order_terms(hess_terms, cache, beta, C, reml)
+        if extra is not None:
+            obs = obs + extra
         obs = 0.5 * (obs + obs.T)
-    return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx, grad, info, obs)
+    return Evaluation(ev0.theta, ev0.llf, ev0.beta, C, ev0.rss, ev0.logdet_v,
+                      ev0.logdet_xvx, grad, info, obs)
+
+
+def fast_view(spec, y, X):
+    """The specialised evaluator a specification offers for ``(y, X)``, or ``None``.
+
+    Asks ``spec.lowrank_view(y, X)`` and then ``spec.pattern_view(y, X)``; each returns an
+    object with ``evaluate(theta, reml, order) -> Evaluation | None`` and a boolean
+    ``preferred`` (estimated cheaper than the dense path), or ``None`` when not eligible.
+    """
+    for name in ("lowrank_view", "pattern_view"):
+        fn = getattr(spec, name, None)
+        if fn is not None:
+            view = fn(y, X)
+            if view is not None:
+                return view
+    return None
 
 
 def _second_derivatives(spec, theta):

@@ -5,7 +5,7 @@ For block ``b`` (an independent unit) with rows ``i, j``:
 .. math::
 
     V_b[i, j] = \\sum_t 1[g_t(i) = g_t(j)]\\, z_{t,i}' G_t(\\theta_t) z_{t,j}
-               + 1[s(i) = s(j)]\\, R_{c(i)}(\\theta_R)[v(i), v(j)]
+               + 1[s(i) = s(j)]\\, 1[c(i) = c(j)]\\, R_{c(i)}(\\theta_R)[v(i), v(j)]
 
 where ``t`` runs over random terms (design rows ``z_{t,i}``, grouping codes ``g_t``,
 covariance ``G_t`` from a :mod:`~metamodels.core.structures` structure), ``s`` is the
@@ -61,6 +61,11 @@ class MixedCovariance(CovarianceSpec):
         Independent units (connected components of the groupings and subjects).
     """
 
+    #: Offer the specialised evaluators (Woodbury for ``R = sigma^2 I`` with random terms,
+    #: per-pattern factorisation for residual-only models) to the engine; set to ``False``
+    #: on an instance to force the dense block path (same results, slower).
+    use_fast_paths = True
+
     def __init__(self, random, residual, block_ids):
         self.random = list(random)
         self.residual = residual
@@ -104,8 +109,8 @@ class MixedCovariance(CovarianceSpec):
             g["vi"], g["vj"] = vis[:, :, None], vis[:, None, :]
             same_subj = res.subject[rows][:, :, None] == res.subject[rows][:, None, :]
             cg = res.cov_group[rows]
-            g["R_masks"] = [(same_subj & (cg[:, :, None] == c)).astype(float)
-                            for c in range(res.n_cov_groups)]
+            g["R_masks"] = [(same_subj & (cg[:, :, None] == c) & (cg[:, None, :] == c))
+                            .astype(float) for c in range(res.n_cov_groups)]
             self._groups.append(g)
 
     # ------------------------------------------------------------ parameters
@@ -138,7 +143,7 @@ class MixedCovariance(CovarianceSpec):
         for g in self._groups:
             V = 0.0
             for Zt, St, G in zip(g["Z"], g["S"], Gs):
-                V = V + St * np.einsum("bik,kl,bjl->bij", Zt, G, Zt)
+                V = V + St * np.matmul(Zt @ G, np.swapaxes(Zt, 1, 2))
             for mask, R in zip(g["R_masks"], Rs):
                 V = V + mask * R[g["vi"], g["vj"]]
             out.append(np.asarray(V))
@@ -153,11 +158,109 @@ class MixedCovariance(CovarianceSpec):
             nb, m = g["rows"].shape
             parts = []
             for Zt, St, d in zip(g["Z"], g["S"], dG):
-                parts.append(St[None] * np.einsum("bik,qkl,bjl->qbij", Zt, d, Zt))
+                ZdZ = np.matmul(np.matmul(Zt[None], d[:, None]), np.swapaxes(Zt, 1, 2)[None])
+                parts.append(St[None] * ZdZ)
             for mask, d in zip(g["R_masks"], dR):
                 parts.append(mask[None] * d[:, g["vi"], g["vj"]])
             out.append(np.concatenate(parts, axis=0) if parts else np.zeros((0, nb, m, m)))
         return out
+
+    # ------------------------------------------------------- fast evaluators
+    def _row_blocks(self):
+        """Block index of each row (layout order) and the dense-path cost ``sum n_b^3``."""
+        n = self.layout.nobs
+        block = np.empty(n, dtype=np.int64)
+        start = 0
+        cost = 0.0
+        for rows in self.layout.groups:
+            nb, m = rows.shape
+            block[rows] = start + np.arange(nb)[:, None]
+            start += nb
+            cost += nb * float(m) ** 3
+        return block, cost
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_views", None)          # rebuilt on demand; holds references to y, X
+        return state
+
+    def _cached_view(self, kind, y, X, make):
+        """Views depend on ``(y, X)``: keep the last one per kind, keyed on identity and a
+        checksum of the arrays (so a changed array rebuilds the view)."""
+        cache = self.__dict__.setdefault("_views", {})
+        key = (float(np.sum(y)), float(np.sum(X)), np.shape(y), np.shape(X))
+        hit = cache.get(kind)
+        if hit is not None and hit[0] is y and hit[1] is X and hit[2] == key:
+            return hit[3]
+        view = make(np.asarray(y, dtype=float), np.asarray(X, dtype=float))
+        cache[kind] = (y, X, key, view)
+        return view
+
+    def _residual_is_scaled_identity(self):
+        """``R = sigma^2 I``: one ID structure and no repeated (subject, visit) pair."""
+        flag = self.__dict__.get("_scaled_identity")
+        if flag is None:
+            res = self.residual
+            flag = res.n_cov_groups == 1 and getattr(res.structure, "name", "") == "ID"
+            if flag:
+                pairs = np.sort(res.subject.astype(np.int64) * (int(res.visit.max()) + 1)
+                                + res.visit)
+                flag = bool(np.all(pairs[1:] != pairs[:-1]))
+            self._scaled_identity = flag
+        return flag
+
+    def lowrank_view(self, y, X):
+        """Woodbury evaluator (:class:`~metamodels.core.lowrank.LowRankView`) when
+        ``R = sigma^2 I`` and there are random terms, else ``None``."""
+        if not self.use_fast_paths or not self.random \
+                or not self._residual_is_scaled_identity():
+            return None
+
+        def make(y, X):
+            from ..core.lowrank import LowRankTerm, LowRankView
+            block, cost = self._row_blocks()
+            terms = [LowRankTerm(pt.Z, pt.groups, pt.structure, sl)
+                     for pt, sl in zip(self.random, self._g_slices)]
+            return LowRankView(terms, block, y, X, self._r_slices[0].start, self.n_params,
+                               dense_cost=cost)
+
+        return self._cached_view("lowrank", y, X, make)
+
+    def pattern_view(self, y, X):
+        """Per-pattern evaluator (:class:`~metamodels.core.patterns.PatternView`) for
+        residual-only models (no random terms), else ``None``."""
+        if not self.use_fast_paths or self.random:
+            return None
+
+        def make(y, X):
+            from ..core.patterns import PatternView
+            res = self.residual
+            block, _ = self._row_blocks()
+            q = self.n_params
+            cost = sum(r.shape[0] * (q * r.shape[1] ** 3 + q * q * r.shape[1] ** 2)
+                       for r in self.layout.groups)
+            nb = int(block.max()) + 1
+            subj = np.zeros(nb, dtype=np.int64)
+            subj[block] = res.subject
+            if np.any(subj[block] != res.subject):
+                return None                   # a block holding several subjects
+            d = res.structure.dim
+            cg = res.cov_group
+            lo = np.full(nb, cg.max() + 1)
+            hi = np.full(nb, -1)
+            np.minimum.at(lo, block, cg)
+            np.maximum.at(hi, block, cg)
+            shared = bool(np.all(lo == hi))   # one cov_group per subject
+            if shared:
+                slot, cls, D = res.visit, cg, d
+            else:
+                slot, cls, D = cg * d + res.visit, np.zeros_like(cg), d * res.n_cov_groups
+            if D > 64:
+                return None
+            slot_cov = _SlotCovariance(self, shared, D)
+            return PatternView(block, slot, cls, y, X, D, slot_cov, q, dense_cost=cost)
+
+        return self._cached_view("pattern", y, X, make)
 
     def hessian_terms(self, theta):
         """Second derivatives ``d^2V / dtheta_j dtheta_k`` per group (None if linear)."""
@@ -201,3 +304,56 @@ def _g_names(part):
     if len(cols) == 1 and s.n_params == 1:
         return [f"Var({cols[0]})"]
     return [f"{nm}" for nm in s.param_names]
+
+
+class _SlotCovariance:
+    """Residual covariances of :class:`MixedCovariance` in the slot space of
+    :class:`~metamodels.core.patterns.PatternView`: one class per ``cov_group`` level
+    (slots = visits) when every subject has one level, else a single class whose slots are
+    ``(cov_group, visit)`` pairs and whose covariance is block diagonal over the levels."""
+
+    def __init__(self, spec, shared, D):
+        self.spec = spec
+        self.shared = shared
+        self.D = D
+        self.d = spec.residual.structure.dim
+        self.K = spec.residual.n_cov_groups if shared else 1
+
+    def _place(self, mats, lead):
+        """Put per-level arrays ``(..., d, d)`` into ``(K, *lead, D, D)``."""
+        out = np.zeros((self.K, *lead, self.D, self.D))
+        d = self.d
+        for c, m in enumerate(mats):
+            if self.shared:
+                out[c, ...] = m
+            else:
+                out[0, ..., c * d:(c + 1) * d, c * d:(c + 1) * d] = m
+        return out
+
+    def matrices(self, theta):
+        return self._place(self.spec.R_matrices(theta), ())
+
+    def derivatives(self, theta):
+        spec = self.spec
+        q = spec.n_params
+        _, r_par = spec.split(theta)
+        mats = []
+        for c, (t, sl) in enumerate(zip(r_par, spec._r_slices)):
+            full = np.zeros((q, self.d, self.d))
+            full[sl] = spec.residual.structure.derivatives(t)
+            mats.append(full)
+        return self._place(mats, (q,))
+
+    def second_derivatives(self, theta):
+        spec = self.spec
+        rs = spec.residual.structure
+        if rs.is_linear:
+            return None
+        q = spec.n_params
+        _, r_par = spec.split(theta)
+        mats = []
+        for t, sl in zip(r_par, spec._r_slices):
+            full = np.zeros((q, q, self.d, self.d))
+            full[sl, sl] = rs.second_derivatives(t)
+            mats.append(full)
+        return self._place(mats, (q, q))
