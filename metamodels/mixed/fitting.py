@@ -34,9 +34,11 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
     from .results import MixedResults, MixedResultsWrapper
     y, X, spec = model.endog, model.exog, model.spec
     if start is None:
-        beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
-        r = y - X @ beta_ols
-        s2 = float(r @ r) / max(1.0, X.shape[0] - X.shape[1])
+        # OLS residual variance from the normal equations (cheap for tall X)
+        xtx, xty = X.T @ X, X.T @ y
+        beta_ols = np.linalg.solve(xtx, xty)
+        rss = float(y @ y - beta_ols @ xty)
+        s2 = max(rss, 1e-12 * float(y @ y)) / max(1.0, X.shape[0] - X.shape[1])
         start = spec.start(s2)
     start = np.asarray(start, dtype=float)
     if start.shape != (spec.n_params,):
