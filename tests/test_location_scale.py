@@ -138,3 +138,29 @@ def test_bad_input():
                           exog_group_scale=np.ones((5, 1)))
     with pytest.raises(ValueError, match="unknown method"):
         LocationScaleMeta.from_formula("yi ~ 1", DATA, vi="vi").fit(method="DL")
+
+
+def test_weights_multiply_likelihood_contributions():
+    """Integer weights equal duplicated studies exactly (weights are not variances)."""
+    dat = DATA.dropna(subset=["meta"]).reset_index(drop=True)
+    w = np.ones(len(dat))
+    w[[0, 5, 9]] = [2, 3, 2]
+    dup = dat.loc[np.repeat(np.arange(len(dat)), w.astype(int))].reset_index(drop=True)
+    for method in ("ML", "REML"):
+        a = LocationScaleMeta.from_formula("yi ~ meta", dat, vi="vi", scale_formula="~ lni",
+                                           weights=w).fit(method=method)
+        b = LocationScaleMeta.from_formula("yi ~ meta", dup, vi="vi",
+                                           scale_formula="~ lni").fit(method=method)
+        assert a.llf == pytest.approx(b.llf, rel=1e-10)
+        np.testing.assert_allclose(a.params.values, b.params.values, rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(a.bse.values, b.bse.values, rtol=1e-6)
+    # halving the variances is a different model
+    half = LocationScaleMeta.from_formula("yi ~ meta", dat.assign(vi=dat.vi / 2), vi="vi",
+                                          scale_formula="~ lni").fit(method="ML")
+    assert half.llf != pytest.approx(a.llf, rel=1e-3)
+    with pytest.raises(ValueError, match="positive"):
+        LocationScaleMeta.from_formula("yi ~ meta", dat, vi="vi", weights=-w)
+    df = mm.datasets.load("konstantopoulos2011")
+    with pytest.raises(ValueError, match="constant within"):
+        LocationScaleMeta.from_formula("yi ~ 1", df, vi="vi", groups="district",
+                                       weights=np.arange(1.0, len(df) + 1))

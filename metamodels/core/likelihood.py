@@ -73,8 +73,9 @@ class Evaluation:
     obs_info: np.ndarray | None = None  # observed information (linear covariances only)
 
 
-def _group_pass1(v, Xg, yg):
-    """Per-group V^{-1} products.  Returns (Vinv or w, ViX, Viy, logdet)."""
+def _group_pass1(v, Xg, yg, wts=None):
+    """Per-group V^{-1} products.  Returns (Vinv or w, ViX, Viy, logdet); with block
+    weights ``wts`` the log-determinant is the weighted sum over blocks."""
     if v.ndim == 1:
         if not (v.min() > 0 and v.max() < np.inf):
             raise NotPositiveDefiniteError("V(theta) has a non-positive diagonal element")
@@ -84,7 +85,8 @@ def _group_pass1(v, Xg, yg):
         L = np.linalg.cholesky(v)
     except np.linalg.LinAlgError as exc:
         raise NotPositiveDefiniteError("V(theta) is not positive definite in a block") from exc
-    logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+    per_block = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+    logdet = float(per_block.sum() if wts is None else per_block @ wts)
     vinv = np.linalg.inv(v)
     vinv = 0.5 * (vinv + np.swapaxes(vinv, 1, 2))
     return vinv, vinv @ Xg, np.einsum("bij,bj->bi", vinv, yg), logdet
@@ -180,47 +182,56 @@ def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
     Evaluation
     """
     theta = np.asarray(theta, dtype=float)
-    if fast is not False:
+    weights = getattr(spec, "block_weights", None)
+    if fast is not False and weights is None:
         view = fast_view(spec, y, X)
         if view is not None and (fast or view.preferred):
             ev = view.evaluate(theta, reml, order)
             if ev is not None:
                 return ev
     n, p = X.shape
-    if getattr(spec, "components", None) is not None and spec.is_linear \
+    if getattr(spec, "components", None) is not None and spec.is_linear and weights is None \
             and len(spec.layout.groups) == 1 and spec.layout.groups[0].shape[1] == 1:
         return _evaluate_diagonal(theta, y, X, spec, reml, order)
     vs = spec.build(theta)
     groups = spec.layout.groups
+    if weights is None:
+        weights = [None] * len(groups)
+    elif any(v.ndim == 1 for v in vs):
+        raise NotImplementedError("block weights need dense blocks (size-1 blocks as (nb,1,1))")
+    n_eff = float(sum(r.size if w is None else w.sum() * r.shape[1]
+                      for r, w in zip(groups, weights)))
     xvx = np.zeros((p, p))
     xvy = np.zeros(p)
     yvy = 0.0
     logdet_v = 0.0
     cache = []
-    for rows, v in zip(groups, vs):
+    for rows, v, wts in zip(groups, vs, weights):
         if v.ndim == 1:
             idx = rows[:, 0]
             Xg, yg = X[idx], y[idx]
         else:
             Xg, yg = X[rows], y[rows]
-        vinv, vix, viy, ld = _group_pass1(v, Xg, yg)
+        vinv, vix, viy, ld = _group_pass1(v, Xg, yg, wts)
         logdet_v += ld
         if v.ndim == 1:
             xvx += Xg.T @ vix
             xvy += vix.T @ yg
             yvy += float(yg @ viy)
         else:
-            xvx += np.einsum("bip,biq->pq", Xg, vix)
-            xvy += np.einsum("bip,bi->p", vix, yg)
-            yvy += float(np.einsum("bi,bi->", yg, viy))
+            Xw = Xg if wts is None else Xg * wts[:, None, None]
+            yw = yg if wts is None else yg * wts[:, None]
+            xvx += np.einsum("bip,biq->pq", Xw, vix)
+            xvy += np.einsum("bip,bi->p", vix, yw)
+            yvy += float(np.einsum("bi,bi->", yw, viy))
         cache.append((vinv, vix, viy))
     C, logdet_xvx = _gls_inverse(xvx)
     beta = C @ xvy
     rss = float(yvy - beta @ xvy)
     if reml:
-        llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
+        llf = -0.5 * ((n_eff - p) * LOG2PI + logdet_v + logdet_xvx + rss)
     else:
-        llf = -0.5 * (n * LOG2PI + logdet_v + rss)
+        llf = -0.5 * (n_eff * LOG2PI + logdet_v + rss)
     if order == 0:
         return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
 
@@ -234,7 +245,7 @@ def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
     UU = np.zeros((q, q))       # sum_b u'V_j V^-1 V_k u
     XU = np.zeros((q, p))       # sum_b X'V^-1 V_j u
     dvs = spec.jacobian(theta)
-    for (vinv, vix, viy), dv in zip(cache, dvs):
+    for (vinv, vix, viy), dv, wts in zip(cache, dvs, weights):
         u = viy - vix @ beta                               # V^-1 r per block
         if dv.ndim == 2:                                   # diagonal group: dv (q, nb)
             w = vinv
@@ -254,22 +265,31 @@ def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
             M = np.matmul(vinv[None], dv)                     # V^-1 V_j  (q, nb, m, m)
             Mt = np.swapaxes(M, 2, 3)
             du = np.matmul(dv, u[None, :, :, None])[..., 0]   # V_j u     (q, nb, m)
-            grad += -0.5 * np.trace(M, axis1=2, axis2=3).sum(axis=1) \
-                + 0.5 * (du * u[None]).reshape(q, -1).sum(axis=1)
-            Mf = M.reshape(q, -1)
-            T += Mf @ Mt.reshape(q, -1).T
+            # block weights multiply every per-block contribution (first factor only)
+            Mw = M if wts is None else M * wts[None, :, None, None]
+            duw = du if wts is None else du * wts[None, :, None]
+            grad += -0.5 * np.trace(Mw, axis1=2, axis2=3).sum(axis=1) \
+                + 0.5 * (duw * u[None]).reshape(q, -1).sum(axis=1)
+            T += Mw.reshape(q, -1) @ Mt.reshape(q, -1).T
             if linear:
                 vdu = np.matmul(vinv[None], du[..., None])[..., 0]
-                UU += du.reshape(q, -1) @ vdu.reshape(q, -1).T
-                XU += du.reshape(q, -1) @ vix.reshape(-1, p)
+                UU += duw.reshape(q, -1) @ vdu.reshape(q, -1).T
+                XU += duw.reshape(q, -1) @ vix.reshape(-1, p)
             if reml:
                 W = np.matmul(dv, vix[None])                  # V_j V^-1 X (q, nb, m, p)
+                if wts is not None:
+                    W = W * wts[None, :, None, None]
                 B += np.matmul(vix.reshape(-1, p).T[None], W.reshape(q, -1, p))
                 H = np.matmul(vix @ C, np.swapaxes(vix, 1, 2))  # V^-1 X C X' V^-1
                 N = np.matmul(H[None], dv)                    # H V_j
+                if wts is not None:
+                    N = N * wts[None, :, None, None]
                 CQ += N.reshape(q, -1) @ Mt.reshape(q, -1).T
     extra = None
     if hess_terms is not None:
+        if any(w is not None for w in weights):
+            hess_terms = [H if w is None else H * w[None, None, :, None, None]
+                          for H, w in zip(hess_terms, weights)]
         extra = _second_order_terms(hess_terms, cache, beta, C, reml)
     return assemble(Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx), grad,
                     T, B, CQ, UU if linear else None, XU, reml, extra)

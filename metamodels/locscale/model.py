@@ -33,6 +33,13 @@ class LocationScaleMeta(LikelihoodModel):
     exog_group_scale : (n, qc) array, optional
         Design of ``log(omega_g)``; must be constant within each group.
 
+    weights : (n,) array, optional
+        Likelihood weights: the log-likelihood contribution of each independent unit is
+        multiplied by its weight (constant within units).  Weights are *not* variances:
+        ``weights=2`` counts a study twice (as if duplicated) and leaves its sampling
+        variance unchanged, whereas halving ``vi`` would claim it is twice as precise and
+        change the heterogeneity it implies.
+
     Notes
     -----
     .. math::
@@ -47,7 +54,8 @@ class LocationScaleMeta(LikelihoodModel):
     """
 
     def __init__(self, endog, exog, exog_scale, vi=None, V=None, groups=None,
-                 exog_group_scale=None, scale_names=None, group_scale_names=None, **kwargs):
+                 exog_group_scale=None, scale_names=None, group_scale_names=None,
+                 weights=None, **kwargs):
         n = len(endog)
         known = KnownCovariance.from_input(n, vi=vi, V=V)
         super().__init__(endog, exog, missing="none", **kwargs)
@@ -84,6 +92,17 @@ class LocationScaleMeta(LikelihoodModel):
             group_scale_names or [f"w{i}" for i in range(Ws.shape[1])])
         self.spec = LocationScaleCovariance(known, Zs, g_codes, Ws, self.scale_names,
                                             self.group_scale_names)
+        self.weights = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=float).ravel()
+            if w.shape[0] != n or not np.all(np.isfinite(w)) or np.any(w <= 0):
+                raise ValueError("weights must be positive finite numbers, one per effect size")
+            blocks = [w[rows] for rows in self.spec.layout.groups]
+            if any(np.ptp(b, axis=1).max() > 0 for b in blocks if b.shape[1] > 1):
+                raise ValueError("weights must be constant within each independent unit "
+                                 "(rows linked by V or by groups)")
+            self.spec.block_weights = [b[:, 0] for b in blocks]
+            self.weights = w
         self.data.param_names = list(self.exog_names) + list(self.spec.param_names)
         self.nobs = float(n)
         self.k_location = X.shape[1]
@@ -97,7 +116,8 @@ class LocationScaleMeta(LikelihoodModel):
 
     @classmethod
     def from_formula(cls, formula, data, vi=None, V=None, scale_formula="~ 1", groups=None,
-                     group_scale_formula=None, subset=None, missing="drop", **kwargs):
+                     group_scale_formula=None, weights=None, subset=None, missing="drop",
+                     **kwargs):
         """Build from ``"yi ~ habitat + duration"`` with ``scale_formula="~ habitat"``.
 
         ``groups`` names a column (study-level random effect); ``group_scale_formula``
@@ -114,8 +134,17 @@ class LocationScaleMeta(LikelihoodModel):
         known = KnownCovariance.from_input(n_all, vi=vi, V=V)
         rhs = scale_formula.split("~", 1)[-1]
         grhs = None if group_scale_formula is None else group_scale_formula.split("~", 1)[-1]
-        # rows complete for the scale formulas and the known variances
+        if isinstance(weights, str):
+            if weights not in data:
+                raise ValueError(f"weights={weights!r} is not a column of the data")
+            weights = data[weights].to_numpy(dtype=float)
+        # rows complete for the scale formulas, the known variances and the weights
         bad = ~np.isfinite(known.diagonal())
+        if weights is not None:
+            weights = np.asarray(weights, dtype=float)
+            if weights.shape[0] != n_all:
+                raise ValueError(f"weights has length {weights.shape[0]} but data has {n_all} rows")
+            bad |= ~np.isfinite(weights)
         positional = data.reset_index(drop=True)
         for f in [rhs] + ([grhs] if grhs else []):
             mf = patsy.dmatrix(f, positional, NA_action="drop", return_type="dataframe")
@@ -144,7 +173,8 @@ class LocationScaleMeta(LikelihoodModel):
                   groups=None if groups is None else kept[groups].to_numpy(),
                   exog_group_scale=None if Wg is None else Wg.to_numpy(),
                   scale_names=list(Zs.columns),
-                  group_scale_names=None if Wg is None else list(Wg.columns), **kwargs)
+                  group_scale_names=None if Wg is None else list(Wg.columns),
+                  weights=None if weights is None else weights[keep], **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
         mod.scale_design_info = Zs.design_info
