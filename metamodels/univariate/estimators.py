@@ -204,9 +204,15 @@ def se_tau2_ml(v, tau2):
 
 
 def se_tau2_reml(v, X, tau2):
-    """Inverse Fisher information of the REML estimator: ``sqrt(2 / tr(PP))``."""
-    P = wls(np.zeros_like(v), v, X, tau2).p_matrix(X)
-    return float(np.sqrt(2.0 / _sum_pp(P)))
+    """Inverse Fisher information of the REML estimator: ``sqrt(2 / tr(PP))`` with
+    ``tr(PP) = sum w^2 - 2 tr(C X'W^3X) + tr(C G C G)``, ``G = X'W^2X`` (no k x k matrix)."""
+    w = 1.0 / (v + tau2)
+    wx = X * w[:, None]
+    C = np.linalg.inv(X.T @ wx)
+    G = wx.T @ wx
+    CG = C @ G
+    trpp = float(w @ w - 2.0 * np.sum(C * (wx.T @ (wx * w[:, None]))) + np.sum(CG * CG.T))
+    return float(np.sqrt(2.0 / trpp))
 
 
 def heterogeneity_s2(v, X):

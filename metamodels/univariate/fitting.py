@@ -14,6 +14,7 @@ import numpy as np
 from ..core.covariance import LinearCovariance
 from ..core.likelihood import LOG2PI
 from ..core.optimize import maximize
+from ..core.scalar import tau2_newton
 from . import estimators as est
 
 __all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS", "loglik_ml", "loglik_reml"]
@@ -55,15 +56,23 @@ def loglik_reml(y, v, X, tau2):
 
 
 def _engine_fit(y, v, X, reml, tol, maxiter):
+    """(RE)ML estimate of tau^2: the engine's scalar Newton kernel; a boundary solution
+    is re-checked by the general optimiser with restarts (the likelihood can have a
+    local maximum at 0 besides an interior one)."""
+    start = est.tau2_he(y, v, X, with_se=False)[0]
+    tau2, info, converged, n_iter = tau2_newton(y, v, X, reml=reml, start=start, tol=tol,
+                                                maxiter=maxiter)
+    if converged and tau2 > 0.0:
+        se = est.se_tau2_reml(v, X, tau2) if reml else est.se_tau2_ml(v, tau2)
+        return tau2, se, True, n_iter, None
     k = y.shape[0]
     spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
-    start = est.tau2_he(y, v, X, with_se=False)[0]
     restarts = [[est.tau2_dl(y, v, X, with_se=False)[0]], [float(np.var(y))]]
     out = maximize(y, X, spec, [start], reml=reml, tol=tol, maxiter=maxiter, restarts=restarts)
     tau2 = float(out.theta[0])
     info = out.evaluation.info[0, 0]
     se = float(np.sqrt(1.0 / info)) if info > 0 else np.nan
-    return tau2, se, out.converged, out.n_iter, out.evaluation.llf
+    return tau2, se, out.converged, n_iter + out.n_iter, out.evaluation.llf
 
 
 def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200):
