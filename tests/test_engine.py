@@ -195,3 +195,19 @@ def test_singular_design_is_reported():
     X = np.column_stack([np.ones(k), np.ones(k)])
     with pytest.raises(NotPositiveDefiniteError, match="rank deficient"):
         evaluate([0.1], np.arange(k, dtype=float), X, spec)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_scalar_newton_kernel_matches_general_optimizer(reml):
+    from metamodels.core.scalar import tau2_newton
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        k = int(rng.integers(4, 60))
+        X = np.column_stack([np.ones(k), rng.normal(size=(k, int(rng.integers(0, 3))))])
+        v = rng.uniform(0.01, 0.5, k)
+        y = X @ rng.normal(size=X.shape[1]) + rng.normal(0, np.sqrt(v + rng.uniform(0, 0.3)))
+        spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
+        ref = maximize(y, X, spec, [0.1], reml=reml, restarts=[[0.0], [1.0]])
+        t, info, ok, _ = tau2_newton(y, v, X, reml=reml, start=0.05)
+        assert ok
+        assert t == pytest.approx(ref.theta[0], rel=1e-8, abs=1e-12)
