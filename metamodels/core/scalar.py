@@ -74,6 +74,14 @@ def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
             hi = min(hi, t)
         step = g / obs if obs > 0 else g / info
         new = t + step
+        if lo == 0.0 and g < 0 and (new <= 0.5 * t or new < 0):
+            # heading for the boundary with no positive score seen: test t = 0 itself
+            g0, i0, o0 = _score(0.0, y, v, X, reml)
+            if g0 <= 0.0:
+                return 0.0, i0, True, it
+            lo = 0.0
+            g, info, obs, t = g0, i0, o0, 0.0
+            continue
         if not (lo <= new <= hi) or new < 0:
             fisher = t + g / info
             if lo <= fisher <= hi and fisher >= 0:
