@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from ..core.covariance import LinearCovariance
+from ..core.likelihood import evaluate
+
 __all__ = [
     "WLSFit", "wls", "tau2_dl", "tau2_he", "tau2_hs", "tau2_sj", "tau2_pm", "tau2_eb",
     "se_tau2_ml", "se_tau2_reml", "q_profile_ci", "heterogeneity_s2",
@@ -135,7 +138,10 @@ def tau2_sj(y, v, X):
 
 
 def _genq(y, v, X, tau2):
-    return wls(y, v, X, tau2).q
+    """Generalised Q ``y'P(tau^2)y`` from the shared engine (its GLS residual sum of
+    squares ``r'V^{-1}r`` with ``V = diag(v + tau^2)``)."""
+    spec = LinearCovariance.diagonal(v, np.ones((1, v.shape[0])), ("tau2",))
+    return evaluate([tau2], y, X, spec, reml=False, order=0).rss
 
 
 def _upper_bracket(f, start):
@@ -182,8 +188,7 @@ def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None):
     k, p = X.shape
     tau2 = max(0.0, tau2_he(y, v, X)[0]) if start is None else float(start)
     for it in range(1, maxiter + 1):
-        fit = wls(y, v, X, tau2)
-        adj = (k / (k - p) * fit.q - k) / float(fit.w.sum())
+        adj = (k / (k - p) * _genq(y, v, X, tau2) - k) / float(np.sum(1.0 / (v + tau2)))
         while tau2 + adj < 0:
             adj /= 2.0
             if abs(adj) < 1e-300:
