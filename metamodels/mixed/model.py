@@ -228,5 +228,11 @@ class MixedModel(LikelihoodModel):
         from .fitting import fit_mixed
         return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
 
+    def fit_bayes(self, **kwargs):
+        """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
+        ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
+        from ..bayes.gibbs import fit_bayes
+        return fit_bayes(self, **kwargs)
+
     def loglike(self, params):  # pragma: no cover - documented as not applicable
         raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

@@ -1,0 +1,312 @@
+"""Posterior draws of a Bayesian :class:`~metamodels.MixedModel` and their summaries."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsmodels.iolib import summary2
+
+from ..._compat import cache_readonly
+from .deviance import MarginalDeviance
+from .diagnostics import ess, hpd_interval, rhat
+
+__all__ = ["BayesMixedResults", "DIC", "PosteriorContrast", "GibbsSettings"]
+
+
+@dataclass(frozen=True)
+class GibbsSettings:
+    """Sampler settings of a fit (``seed`` is the one actually used)."""
+
+    draws: int
+    burn: int
+    thin: int
+    chains: int
+    seed: object
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DIC:
+    """Deviance information criterion (Spiegelhalter et al. 2002).
+
+    ``D(b, theta) = -2 log p(y | b, theta)`` is the *marginal* deviance (random effects
+    integrated out, as in ``-2 llf`` of an ML fit); ``dbar`` is its posterior mean,
+    ``dhat`` its value at the posterior mean of ``(b, theta)``, ``pd = dbar - dhat`` and
+    ``dic = dbar + pd``.  ``n_draws`` draws (evenly spaced over all chains) were used.
+    """
+
+    dic: float
+    pd: float
+    dbar: float
+    dhat: float
+    n_draws: int
+
+    def __str__(self):
+        return (f"DIC = {self.dic:.3f} (pD = {self.pd:.3f}, Dbar = {self.dbar:.3f}, "
+                f"Dhat = {self.dhat:.3f}; {self.n_draws} draws)")
+
+
+@dataclass(frozen=True, eq=False)
+class PosteriorContrast:
+    """Posterior of linear contrasts ``L b - c`` of the fixed effects.
+
+    Attributes
+    ----------
+    names : tuple of str
+    mean, sd, hpd_lower, hpd_upper, prob_positive : ndarray (k,)
+        Posterior mean, standard deviation, HPD limits and ``P(L b - c > 0 | y)``.
+    alpha : float
+    draws : ndarray (chains, S, k)
+    """
+
+    names: tuple
+    mean: np.ndarray
+    sd: np.ndarray
+    hpd_lower: np.ndarray
+    hpd_upper: np.ndarray
+    prob_positive: np.ndarray
+    alpha: float
+    draws: np.ndarray
+
+    def summary_frame(self):
+        """One row per contrast: mean, sd, hpd_lower, hpd_upper, prob_positive."""
+        return pd.DataFrame({"mean": self.mean, "sd": self.sd, "hpd_lower": self.hpd_lower,
+                             "hpd_upper": self.hpd_upper, "prob_positive": self.prob_positive},
+                            index=list(self.names))
+
+    def __str__(self):
+        return (f"Posterior of contrasts ({100 * (1 - self.alpha):g}% HPD)\n"
+                + self.summary_frame().to_string(float_format=lambda v: f"{v:.4f}"))
+
+    __repr__ = __str__
+
+
+class BayesMixedResults:
+    """Posterior of a :class:`~metamodels.MixedModel` sampled by
+    :func:`~metamodels.bayes.gibbs.fit_bayes`.
+
+    Parameters are the fixed effects ``b`` (``model.exog_names``) and the covariance
+    parameters ``theta`` named and ordered like the frequentist ``res.theta`` (G side, then
+    R side).  All summaries pool the chains.
+
+    Attributes
+    ----------
+    model : MixedModel
+    priors : GibbsPriors
+    settings : GibbsSettings
+    names : list of str
+        Parameter names: fixed effects first (model order), then covariance parameters.
+    """
+
+    def __init__(self, model, layout, raw, settings, priors):
+        self.model = model
+        self.priors = priors
+        self.settings = settings
+        self._layout = layout
+        self._raw = raw
+        self.fe_names = list(layout.exog_names)
+        self.theta_names = list(layout.theta_names)
+        self.names = self.fe_names + self.theta_names
+        self._x = np.concatenate([raw.beta, raw.theta], axis=2)       # (chains, S, k)
+        self._summaries = {}
+
+    # ----------------------------------------------------------------- draws
+    @property
+    def nchains(self):
+        return self._x.shape[0]
+
+    @property
+    def ndraws(self):
+        """Kept draws per chain."""
+        return self._x.shape[1]
+
+    @cache_readonly
+    def draws(self):
+        """All kept draws as a DataFrame (like SAS ``OUTPOST=``): columns ``chain``,
+        ``iteration`` (after burn-in) and one per parameter."""
+        C, S, k = self._x.shape
+        frame = pd.DataFrame(self._x.reshape(C * S, k), columns=self.names)
+        frame.insert(0, "iteration", np.tile(self._raw.iteration, C))
+        frame.insert(0, "chain", np.repeat(np.arange(C), S))
+        return frame
+
+    def chain_array(self, name=None):
+        """Draws as ``(chains, S)`` for one parameter, or ``(chains, S, k)`` for all."""
+        if name is None:
+            return self._x
+        return self._x[..., self.names.index(name)]
+
+    # ------------------------------------------------------------- summaries
+    @cache_readonly
+    def posterior_mean(self):
+        return pd.Series(self._x.mean(axis=(0, 1)), index=self.names)
+
+    @cache_readonly
+    def posterior_sd(self):
+        flat = self._x.reshape(-1, self._x.shape[-1])
+        return pd.Series(flat.std(axis=0, ddof=1), index=self.names)
+
+    @property
+    def params(self):
+        """Posterior means of the fixed effects."""
+        return self.posterior_mean[self.fe_names]
+
+    @property
+    def bse(self):
+        """Posterior standard deviations of the fixed effects."""
+        return self.posterior_sd[self.fe_names]
+
+    @property
+    def theta(self):
+        """Posterior means of the covariance parameters (``res.theta`` names)."""
+        return self.posterior_mean[self.theta_names]
+
+    @cache_readonly
+    def ess(self):
+        """Effective sample size of each parameter (split chains, Geyer's initial
+        monotone sequence; Vehtari et al. 2021)."""
+        return pd.Series(ess(self._x), index=self.names)
+
+    @cache_readonly
+    def rhat(self):
+        """Rank-normalised split R-hat of each parameter (Vehtari et al. 2021)."""
+        return pd.Series(rhat(self._x), index=self.names)
+
+    def hpd(self, alpha=0.05):
+        """HPD intervals of all parameters: DataFrame with columns lower, upper."""
+        return pd.DataFrame(hpd_interval(self._x, alpha), index=self.names,
+                            columns=["lower", "upper"])
+
+    def summary_frame(self, alpha=0.05):
+        """One row per parameter (fixed effects first in model order, then covariance
+        parameters in ``res.theta`` order): posterior mean, sd, ``1 - alpha`` HPD limits,
+        effective sample size and R-hat."""
+        key = float(alpha)
+        if key not in self._summaries:
+            h = hpd_interval(self._x, alpha)
+            self._summaries[key] = pd.DataFrame(
+                {"mean": self.posterior_mean, "sd": self.posterior_sd, "hpd_lower": h[:, 0],
+                 "hpd_upper": h[:, 1], "ess": self.ess, "rhat": self.rhat},
+                index=self.names)
+        return self._summaries[key].copy()
+
+    # ------------------------------------------------------------ contrasts
+    def _contrast_matrix(self, L):
+        from patsy import DesignInfo
+        if isinstance(L, str) or (isinstance(L, (list, tuple)) and L
+                                  and all(isinstance(x, str) for x in L)):
+            items = [L] if isinstance(L, str) else list(L)
+            lc = DesignInfo(self.fe_names).linear_constraint(items)
+            return lc.coefs, lc.constants[:, 0], tuple(items)
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.fe_names):
+            raise ValueError(f"L must have {len(self.fe_names)} columns (one per fixed "
+                             f"effect: {self.fe_names})")
+        return L, np.zeros(L.shape[0]), tuple(f"L{i + 1}" for i in range(L.shape[0]))
+
+    def estimate(self, L, alpha=0.05, names=None):
+        """Posterior of linear contrasts of the fixed effects (SAS ``ESTIMATE``).
+
+        Parameters
+        ----------
+        L : str, list of str, array_like (p,) or (k, p)
+            Contrast(s): patsy-style strings such as ``"C(drug)[T.c] - C(drug)[T.p]"``
+            (``"... = 1"`` subtracts the constant), or coefficient vectors/rows.
+        alpha : float
+            The HPD intervals contain ``1 - alpha`` of the posterior.
+        names : list of str, optional
+
+        Returns
+        -------
+        PosteriorContrast
+        """
+        Lm, c0, default = self._contrast_matrix(L)
+        beta = self._raw.beta                                           # (C, S, p)
+        draws = beta @ Lm.T - c0
+        flat = draws.reshape(-1, draws.shape[-1])
+        h = hpd_interval(draws, alpha)
+        return PosteriorContrast(tuple(names) if names is not None else default,
+                                 flat.mean(axis=0), flat.std(axis=0, ddof=1), h[:, 0], h[:, 1],
+                                 (flat > 0).mean(axis=0), float(alpha), draws)
+
+    # ------------------------------------------------------------------ DIC
+    def deviance_information(self, max_draws=2000):
+        """:class:`DIC` from at most ``max_draws`` evenly spaced draws (``None``: all)."""
+        flat = self._x.reshape(-1, self._x.shape[-1])
+        if max_draws is not None and flat.shape[0] > max_draws:
+            flat = flat[np.linspace(0, flat.shape[0] - 1, int(max_draws)).astype(int)]
+        p = len(self.fe_names)
+        dev = MarginalDeviance(self.model)
+        d = dev(flat[:, :p], flat[:, p:])
+        mean = self.posterior_mean.to_numpy()
+        dhat = float(dev(mean[None, :p], mean[None, p:])[0])
+        dbar = float(np.mean(d))
+        return DIC(dbar + (dbar - dhat), dbar - dhat, dbar, dhat, flat.shape[0])
+
+    @cache_readonly
+    def dic(self):
+        """:class:`DIC` (marginal deviance; 2,000 draws)."""
+        return self.deviance_information()
+
+    # ------------------------------------------------------ random effects
+    @cache_readonly
+    def random_effects(self):
+        """Posterior means of the random effects, one DataFrame per term (levels x
+        columns; a dict for several terms)."""
+        lay = self._layout
+        u = self._raw.u_mean.mean(axis=0)
+        frames = {}
+        for tb in lay.terms:
+            if tb.hidden:
+                continue
+            block = u[tb.offset - lay.p:tb.offset - lay.p + tb.n_levels * tb.q]
+            frames[tb.name] = pd.DataFrame(block.reshape(tb.n_levels, tb.q),
+                                           columns=list(tb.column_names))
+        if len(frames) == 1:
+            return next(iter(frames.values()))
+        return frames
+
+    @cache_readonly
+    def cov_re(self):
+        """Posterior mean of ``G`` per random term (DataFrame; a dict for several)."""
+        spec = self.model.spec
+        Gs = spec.G_matrices(self.theta.to_numpy())
+        d = {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
+             for p, G in zip(spec.random, Gs)}
+        return next(iter(d.values())) if len(d) == 1 else d
+
+    @cache_readonly
+    def cov_resid(self):
+        """Posterior mean of ``R`` of a complete subject (a dict over ``cov_group``)."""
+        Rs = [pd.DataFrame(R) for R in self.model.spec.R_matrices(self.theta.to_numpy())]
+        res = self.model.residual
+        return Rs[0] if res.n_cov_groups == 1 else dict(zip(res.group_labels, Rs))
+
+    # ---------------------------------------------------------------- summary
+    def summary(self, alpha=0.05):
+        """Model and sampler information, DIC, priors and :meth:`summary_frame`."""
+        st = self.settings
+        m = self.model
+        info = {"Model:": "MixedModel (Bayesian)", "Sampler:": "Gibbs (conjugate)",
+                "No. observations:": str(int(m.nobs)),
+                "R-side structure:": self._layout.resid_name,
+                "Chains:": str(st.chains), "Draws per chain:": str(self.ndraws),
+                "Burn-in:": str(st.burn), "Thinning:": str(st.thin),
+                "Seed:": str(st.seed), "Seconds:": f"{st.seconds:.2f}",
+                "DIC:": f"{self.dic.dic:.3f}", "pD:": f"{self.dic.pd:.3f}"}
+        smry = summary2.Summary()
+        smry.add_title("Bayesian MixedModel Results")
+        smry.add_dict(info, ncols=2)
+        smry.add_df(self.summary_frame(alpha), float_format="%.4f")
+        pri = pd.DataFrame({"prior": list(self._layout.describe_priors().values())},
+                           index=list(self._layout.describe_priors()))
+        smry.add_df(pri)
+        smry.add_text(f"HPD: shortest {100 * (1 - alpha):g}% intervals; ess: effective "
+                      "sample size; rhat: rank-normalised split R-hat.")
+        return smry
+
+    def __repr__(self):
+        return (f"<BayesMixedResults: {len(self.fe_names)} fixed effects, "
+                f"{len(self.theta_names)} covariance parameters, {self.nchains} chains x "
+                f"{self.ndraws} draws>")
