@@ -4,7 +4,7 @@ Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` blo
 diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 (:mod:`metamodels.core`).
 """
-from . import bayes, datasets, exceptions
+from . import batch, bayes, datasets, exceptions
 from ._version import __version__
 from .bayes import BayesMeta, priors
 from .effectsize import effect_size
@@ -16,4 +16,4 @@ from .multivariate import BivariateMeta, MetaMixed
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]

@@ -8,6 +8,8 @@ Commands
     forest plot.
 ``metamodels meta FILE``
     Meta-analysis / meta-regression of effect sizes read from a CSV or TSV file.
+``metamodels gwas FILE... --out OUT``
+    Meta-analysis of GWAS summary statistics (see :mod:`metamodels.batch`).
 ``metamodels --version``
     Print the version.
 
@@ -363,11 +365,30 @@ def _print_prediction(res, mods, alpha, labels=None):
     print(frame.to_string(float_format=lambda x: f"{x:.4f}"))
 
 
+# ------------------------------------------------------------------------ gwas
+def _add_gwas_parser(subparsers):
+    from .batch.cli import DESCRIPTION, add_gwas_arguments
+
+    p = subparsers.add_parser(
+        "gwas", help="meta-analysis of GWAS summary-statistics files (METAL-like)",
+        description=DESCRIPTION)
+    add_gwas_arguments(p)
+    p.set_defaults(func=_cmd_gwas)
+    return p
+
+
+def _cmd_gwas(args):
+    from .batch.cli import run_gwas
+
+    return run_gwas(args)
+
+
 # ---------------------------------------------------------------------- driver
 #: Sub-commands in the order of ``metamodels --help``: name -> parser builder.
 _COMMANDS = {
     "demo": _add_demo_parser,
     "meta": _add_meta_parser,
+    "gwas": _add_gwas_parser,
 }
 
 

@@ -1,0 +1,241 @@
+"""Benchmark of the batch engine (metamodels.batch): GWAS-sized meta-analyses.
+
+Two parts (see benchmarks/README.md):
+
+1. in memory: ``mm.batch.meta_analyze(beta, se, method)`` on ``--variants`` x
+   ``--studies`` float64 arrays with ``--missing`` NaN, for FE, DL and REML (and the
+   others with ``--all-methods``);
+2. file to file: ``--studies`` gzipped summary-statistics files of ``--variants``
+   rows are simulated in a temporary directory (``--missing`` of the variants absent
+   per study, ``--swap`` of them with effect/other alleles swapped), then
+   ``metamodels gwas ... --method FE,DL`` runs in a subprocess; wall time and the
+   peak resident memory of the whole process tree (sampled from /proc every 50 ms)
+   are reported.
+
+Usage::
+
+    python benchmarks/bench_gwas.py                   # 2.5 M variants x 10 studies
+    python benchmarks/bench_gwas.py --variants 200000 --studies 5
+    python benchmarks/bench_gwas.py --skip-files      # in-memory part only
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import metamodels as mm  # noqa: E402
+from metamodels.batch import meta_analyze  # noqa: E402
+from metamodels.batch.textfmt import rows_to_bytes  # noqa: E402
+
+
+# ------------------------------------------------------------------ simulation
+def simulate_arrays(m, k, missing, seed, het_frac=0.1, tau=0.05):
+    """beta, se of m variants x k studies: 10% of the variants heterogeneous."""
+    rng = np.random.default_rng(seed)
+    se = rng.uniform(0.01, 0.1, (m, k))
+    t = np.where(rng.random(m) < het_frac, tau, 0.0)
+    sd = np.sqrt(se ** 2 + t[:, None] ** 2)
+    beta = rng.normal(0, 0.02, m)[:, None] + rng.normal(0, 1, (m, k)) * sd
+    beta[rng.random((m, k)) < missing] = np.nan
+    return beta, se
+
+
+def simulate_files(directory, m, k, missing, swap, seed, compresslevel=1):
+    """k gzipped tab-separated files SNP CHR BP A1 A2 EAF BETA SE P N.
+
+    15% of the variants are strand-ambiguous (A/T, C/G); effect-allele frequencies are
+    uniform on (0.01, 0.99).  Every study lacks a random ``missing`` fraction of the
+    variants and reports a random ``swap`` fraction with effect and other allele
+    swapped (sign of beta and frequency flipped).  Rows are in the same (position)
+    order in every file.
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.char.add(b"rs", rng.permutation(np.arange(1, 50 * m))[:m].astype("S"))
+    chrom = np.sort(rng.integers(1, 23, m))
+    bp = np.sort(rng.integers(1, 2_000_000_00, m))
+    pal = rng.random(m) < 0.15
+    pairs_pal = np.array([[b"A", b"T"], [b"T", b"A"], [b"C", b"G"], [b"G", b"C"]])
+    pairs = np.array([[b"A", b"C"], [b"A", b"G"], [b"C", b"A"], [b"C", b"T"], [b"G", b"A"],
+                      [b"G", b"T"], [b"T", b"C"], [b"T", b"G"]])
+    al = np.where(pal[:, None], pairs_pal[rng.integers(0, 4, m)], pairs[rng.integers(0, 8, m)])
+    eaf = rng.uniform(0.01, 0.99, m)
+    truth = np.where(rng.random(m) < 0.001, rng.normal(0, 0.1, m), 0.0)
+    paths = []
+    pool = ThreadPoolExecutor(2)
+    for s in range(k):
+        n = int(rng.integers(5_000, 50_000))
+        se = 1.0 / np.sqrt(2 * n * eaf * (1 - eaf)) * rng.uniform(0.9, 1.1, m)
+        beta = truth + rng.normal(0, 1, m) * se
+        a1, a2, f, b = al[:, 0].copy(), al[:, 1].copy(), eaf.copy(), beta.copy()
+        sw = rng.random(m) < swap
+        a1[sw], a2[sw] = al[sw, 1], al[sw, 0]
+        b[sw], f[sw] = -beta[sw], 1 - eaf[sw]
+        keep = rng.random(m) >= missing
+        from scipy.special import log_ndtr
+
+        lp = (np.log(2) + log_ndtr(-np.abs(b / se))) / np.log(10)
+        cols = [("bytes", ids[keep], None), ("int", chrom[keep], None), ("int", bp[keep], None),
+                ("bytes", a1[keep], None), ("bytes", a2[keep], None),
+                ("float", np.round(f[keep], 4), 4), ("float", b[keep], 6),
+                ("float", se[keep], 6), ("log10", lp[keep], 5),
+                ("int", np.full(int(keep.sum()), n), None)]
+        text = b"SNP\tCHR\tBP\tA1\tA2\tEAF\tBETA\tSE\tP\tN\n" + rows_to_bytes(cols, n_threads=2)
+        path = os.path.join(directory, f"study{s + 1}.tsv.gz")
+        step = 32 << 20
+        parts = pool.map(lambda i: gzip.compress(text[i:i + step], compresslevel, mtime=0),
+                         range(0, len(text), step))
+        with open(path, "wb") as fh:
+            for p in parts:
+                fh.write(p)
+        paths.append(path)
+    pool.shutdown()
+    return paths
+
+
+# ------------------------------------------------------------------ measuring
+class TreeMemory:
+    """Peak of the summed memory of a process and its descendants (Linux /proc).
+
+    Proportional set size (``Pss`` of ``/proc/PID/smaps_rollup``: pages shared by
+    forked workers are divided among them, not counted twice); ``VmRSS`` where
+    unavailable.
+    """
+
+    def __init__(self, pid, interval=0.05):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _tree(self, pid):
+        out = [pid]
+        try:
+            for t in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{t}/children") as fh:
+                    for c in fh.read().split():
+                        out += self._tree(int(c))
+        except OSError:
+            pass
+        return out
+
+    @staticmethod
+    def _rss(pid):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, sum(self._rss(p) for p in self._tree(self.pid)))
+            time.sleep(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join()
+        return self.peak
+
+
+def best_of(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", type=int, default=2_500_000)
+    ap.add_argument("--studies", type=int, default=10)
+    ap.add_argument("--missing", type=float, default=0.05)
+    ap.add_argument("--swap", type=float, default=0.3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--all-methods", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the in-memory part")
+    ap.add_argument("--skip-files", action="store_true", help="skip the file-to-file part")
+    ap.add_argument("--engine", default="numpy")
+    ap.add_argument("--methods", default="FE,DL", help="--method of the file-to-file run")
+    ap.add_argument("--tmpdir", default=None)
+    args = ap.parse_args(argv)
+    m, k = args.variants, args.studies
+    print(f"metamodels {mm.__version__} batch benchmark, {time.strftime('%Y-%m-%d')}: "
+          f"{m:,} variants x {k} studies, {args.missing:.0%} missing; best of "
+          f"{args.repeats}")
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs, {platform.machine()} {platform.system()}")
+    if not args.skip_memory:
+        beta, se = simulate_arrays(m, k, args.missing, args.seed)
+        meta_analyze(beta[:1000], se[:1000], "REML")               # warm up
+        methods = ["FE", "DL", "REML"] + (["HE", "PM", "ML"] if args.all_methods else [])
+        print("\nin memory: mm.batch.meta_analyze(beta, se, method), DataFrame result")
+        print(f"{'method':8s} {'best (s)':>9s}  all passes (s)          non-converged")
+        for meth in methods:
+            out = {}
+
+            def run():
+                out["r"] = meta_analyze(beta, se, meth)
+            best, times = best_of(run, args.repeats)
+            nc = int((~out["r"]["converged"]).sum()) if "converged" in out["r"] else "-"
+            print(f"{meth:8s} {best:9.2f}  {', '.join(f'{t:.2f}' for t in times):22s}  {nc}")
+        del beta, se
+    if not args.skip_files:
+        with tempfile.TemporaryDirectory(dir=args.tmpdir) as d:
+            t = time.perf_counter()
+            paths = simulate_files(d, m, k, args.missing, args.swap, args.seed)
+            size = sum(os.path.getsize(p) for p in paths) / 1e6
+            print(f"\nfile to file: {k} gzipped files of ~{int(m * (1 - args.missing)):,} "
+                  f"rows ({size:.0f} MB compressed; simulated in {time.perf_counter() - t:.1f} s)")
+            out = os.path.join(d, "meta.tsv.gz")
+            cmd = [sys.executable, "-m", "metamodels", "gwas", *paths, "--out", out,
+                   "--method", args.methods, "--engine", args.engine, "--no-progress"]
+            env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+            times, peaks = [], []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+                mon = TreeMemory(proc.pid)
+                _, err = proc.communicate()
+                peak = mon.stop()
+                times.append(time.perf_counter() - t)
+                peaks.append(peak / 1e6)
+                if proc.returncode:
+                    print(err.decode())
+                    raise SystemExit(proc.returncode)
+            print(f"metamodels gwas --method {args.methods} --engine {args.engine}: best "
+                  f"{min(times):.1f} s (passes: {', '.join(f'{x:.1f}' for x in times)}), "
+                  f"peak memory of the process tree {max(peaks):.0f} MB, output "
+                  f"{os.path.getsize(out) / 1e6:.0f} MB")
+            print("\n".join("  " + line for line in err.decode().strip().splitlines()))
+
+
+if __name__ == "__main__":
+    main()

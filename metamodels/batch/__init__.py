@@ -1,0 +1,19 @@
+"""Batch engine: millions of meta-analyses at once (GWAS summary statistics).
+
+* :func:`meta_analyze` -- intercept-only fixed- and random-effects meta-analysis of
+  every row of ``(m, k)`` arrays of effects and standard errors (vectorised kernels
+  in :mod:`metamodels.batch.kernels`; dask arrays give lazy results);
+* :func:`meta_analyze_files` -- the file-to-file GWAS workflow behind
+  ``metamodels gwas``: streaming read of summary-statistics files, allele alignment,
+  genomic control, chunked meta-analysis and output (:mod:`metamodels.batch.gwas`).
+
+Optional: ``tqdm`` (progress bar) and ``dask`` (``engine="dask"`` and lazy
+:func:`meta_analyze` on dask arrays); neither is needed.  See ``docs/gwas.md``.
+"""
+from .api import METHODS, meta_analyze
+from .gwas import GWASResult, meta_analyze_files
+from .kernels import chi2_sf, log10_pvalue_normal
+from .sumstats import GWASInputError
+
+__all__ = ["meta_analyze", "meta_analyze_files", "GWASResult", "GWASInputError", "METHODS",
+           "log10_pvalue_normal", "chi2_sf"]

@@ -1,0 +1,171 @@
+"""Allele coding and alignment of a study's variants to reference alleles.
+
+Alleles are strings (``A``, ``C``, ``G``, ``T``, indels such as ``AT`` or ``I``/``D``)
+kept as integer codes in an :class:`AlleleTable`, which also knows each allele's
+strand complement (reverse complement for ACGT sequences, none otherwise).
+
+A study reports ``beta`` for its effect allele ``a1`` against ``a2``; the reference
+(the first study that has the variant) reports ``r1``/``r2``.  :func:`align` decides
+for every row (all rows at once) whether
+
+========================  ==========================================  ============
+study alleles             interpretation                              beta
+========================  ==========================================  ============
+``a1 = r1, a2 = r2``      same alleles                                ``+beta``
+``a1 = r2, a2 = r1``      effect and other allele swapped             ``-beta``
+``c(a1) = r1, c(a2) = r2``  reported on the other strand              ``+beta``
+``c(a1) = r2, c(a2) = r1``  other strand and swapped                  ``-beta``
+anything else             allele mismatch: dropped
+========================  ==========================================  ============
+
+with ``c`` the complement.  For strand-ambiguous (palindromic) variants, A/T or C/G,
+``c(a1) = a2`` and the first and fourth (or second and third) lines both apply, so
+the sign cannot be known from the alleles.  They are resolved with the effect-allele
+frequencies when both studies report one and both minor-allele frequencies are below
+``maf_max`` (the reading whose implied reference-allele frequency is closer to the
+reference's wins); otherwise they are dropped, unless ``keep_ambiguous`` (METAL's
+behaviour: assume the same strand).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["AlleleTable", "align", "complement", "DROP_REASONS", "OK", "MISMATCH",
+           "AMBIGUOUS"]
+
+_COMP = str.maketrans("ACGT", "TGCA")
+_MISSING = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
+
+#: Status codes of :func:`align`.
+OK, MISMATCH, AMBIGUOUS = 0, 1, 2
+DROP_REASONS = {MISMATCH: "allele_mismatch", AMBIGUOUS: "strand_ambiguous"}
+
+
+def complement(allele):
+    """Reverse complement of an ACGT sequence (``"AG" -> "CT"``); ``None`` otherwise."""
+    if allele and set(allele) <= set("ACGT"):
+        return allele.translate(_COMP)[::-1]
+    return None
+
+
+class AlleleTable:
+    """Growing table ``allele string <-> integer code`` with complements.
+
+    Code 0 is the missing allele (``""``, ``NA``, ``.``, ``0``, ...).  ``comp[code]`` is
+    the code of the complement, or -1 when the allele has none (non-ACGT alleles).
+    """
+
+    def __init__(self):
+        self.codes = {"": 0}
+        self.alleles = [""]
+        self._comp = [-1]
+
+    def code(self, allele):
+        """Code of one allele string (upper-cased, stripped); added if new."""
+        a = str(allele).strip().upper()
+        if a in _MISSING:
+            return 0
+        c = self.codes.get(a)
+        if c is None:
+            c = self.codes[a] = len(self.alleles)
+            self.alleles.append(a)
+            self._comp.append(-1)
+            comp = complement(a)
+            if comp is not None:
+                self._comp[c] = self.code(comp)
+                self._comp[self._comp[c]] = c
+        return c
+
+    def encode(self, values):
+        """Codes of an array of allele strings (factorised: cost per distinct value)."""
+        import pandas as pd
+
+        idx, uniq = pd.factorize(np.asarray(values, dtype=object))
+        table = np.array([self.code(u) for u in uniq] + [0], dtype=np.int32)
+        return table[idx]                        # idx = -1 (missing) -> the last entry, 0
+
+    @property
+    def comp(self):
+        """Complement codes as an int32 array (-1: no complement)."""
+        return np.asarray(self._comp, dtype=np.int32)
+
+    def as_bytes(self):
+        """The allele strings as a fixed-width bytes array indexed by code."""
+        return np.array([a.encode() for a in self.alleles], dtype="S")
+
+    def valid_pair(self, a1, a2):
+        """Rows whose two alleles are present and different."""
+        return (a1 > 0) & (a2 > 0) & (a1 != a2)
+
+    def palindromic(self, a1, a2):
+        """Rows whose alleles are strand complements of each other (A/T, C/G)."""
+        comp = self.comp
+        return comp[a1] == a2
+
+
+def align(a1, a2, r1, r2, comp, freq=None, ref_freq=None, maf_max=0.4,
+          keep_ambiguous=False):
+    """Sign of ``beta`` after aligning study alleles to reference alleles.
+
+    Parameters
+    ----------
+    a1, a2 : int arrays
+        The study's effect and other allele codes.
+    r1, r2 : int arrays
+        The reference's effect and other allele codes (same rows).
+    comp : int array
+        Complement of every code (-1: none), :attr:`AlleleTable.comp`.
+    freq, ref_freq : float arrays, optional
+        Effect-allele frequencies of the study and of the reference (NaN: unknown).
+    maf_max : float
+        Palindromic variants are resolved by frequency only when both minor-allele
+        frequencies are below this.
+    keep_ambiguous : bool
+        Keep unresolved palindromic variants assuming the same strand (METAL).
+
+    Returns
+    -------
+    sign : int8 array
+        +1 or -1 (0 where dropped).
+    status : int8 array
+        :data:`OK`, :data:`MISMATCH` or :data:`AMBIGUOUS`.
+    strand : bool array
+        Rows matched on the opposite strand.
+    """
+    same = (a1 == r1) & (a2 == r2)
+    swap = (a1 == r2) & (a2 == r1)
+    pal = comp[a1] == a2                      # palindromic (comp = -1 never equals a code)
+    direct = same | swap
+    sign = np.where(same, 1, np.where(swap, -1, 0)).astype(np.int8)
+    status = np.where(direct & ~pal, OK, MISMATCH).astype(np.int8)
+    strand = np.zeros(a1.shape, dtype=bool)
+    # the rest may match on the other strand (palindromic ones cannot: c(a1) = a2)
+    rest = np.flatnonzero(~direct & ~pal)
+    if rest.size:
+        c1, c2 = comp[a1[rest]], comp[a2[rest]]
+        rr1, rr2 = r1[rest], r2[rest]
+        fsame = (c1 == rr1) & (c2 == rr2) & (c1 >= 0)
+        fswap = (c1 == rr2) & (c2 == rr1) & (c1 >= 0)
+        hit = fsame | fswap
+        idx = rest[hit]
+        sign[idx] = np.where(fsame[hit], 1, -1)
+        status[idx] = OK
+        strand[idx] = True
+    amb = np.flatnonzero(pal & direct)        # same/swap and other-strand readings agree
+    if amb.size:
+        sign_a = sign[amb]                    # reading A: same strand
+        choose_b = np.zeros(amb.size, dtype=bool)
+        resolved = np.zeros(amb.size, dtype=bool)
+        if freq is not None and ref_freq is not None:
+            f = np.asarray(freq, dtype=float)[amb]
+            fr = np.asarray(ref_freq, dtype=float)[amb]
+            fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
+            with np.errstate(invalid="ignore"):
+                maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
+                resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
+                choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
+        keep = resolved | keep_ambiguous
+        sign[amb] = np.where(keep, np.where(choose_b, -sign_a, sign_a), 0)
+        strand[amb] = choose_b
+        status[amb] = np.where(keep, OK, AMBIGUOUS)
+    return sign, status, strand

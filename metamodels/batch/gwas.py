@@ -1,0 +1,590 @@
+"""File-to-file meta-analysis of GWAS summary statistics (``metamodels gwas``).
+
+:func:`meta_analyze_files` runs the whole workflow with memory bounded by the chunk
+size:
+
+1. **scan** (parallel, one task per study): every file is read once, block by
+   block, into a binary store in a scratch directory (:mod:`.sumstats`);
+2. **index** (sequential, in study order, overlapping the scans of later studies):
+   variant ids get global ids in order of first appearance, alleles are aligned to
+   the first study that has the variant, the study's genomic-control lambda is
+   computed and dropped rows are written to the log (:mod:`.merge`);
+3. **meta-analysis** (chunks of ``chunk_size`` variants): each study's rows of the
+   chunk are gathered into ``(m, k)`` matrices, analysed by the vectorised kernels
+   (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and
+   written (gzip members compressed on threads).
+
+The memory in use is the id index (about 40 bytes a variant) plus a few arrays per
+chunk, whatever the size of the files.
+"""
+from __future__ import annotations
+
+import datetime
+import gzip
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .alleles import AlleleTable
+from .api import ITERATIVE_METHODS, meta_analyze, normalize_methods
+from .merge import DROP_ORDER, MergeState, gather_chunk, index_study
+from .sumstats import GWASInputError, resolve_columns, scan_study, sniff
+from .textfmt import rows_to_bytes
+
+__all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
+
+SCHEMES = ("stderr", "samplesize")
+ENGINES = ("numpy", "dask")
+
+
+def log_path(out):
+    """``meta.tsv.gz -> meta.log`` (the log file next to the output)."""
+    base = out[:-3] if out.endswith(".gz") else out
+    root, ext = os.path.splitext(base)
+    return (root if ext.lower() in (".tsv", ".txt", ".csv", ".tab") else base) + ".log"
+
+
+def peak_memory_mb():
+    """Peak resident memory (MB) of this process and of its largest finished child.
+
+    This process: ``VmHWM`` of ``/proc/self/status`` on Linux (``ru_maxrss`` would
+    include the memory of a parent that started us with fork and exec), else
+    ``ru_maxrss``.  Children: ``ru_maxrss`` (pages shared with this process
+    included).
+    """
+    try:
+        import resource
+    except ImportError:                                   # pragma: no cover (Windows)
+        return float("nan"), float("nan")
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 1024 ** 2
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    own = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+
+
+class Progress:
+    """Progress bar: tqdm if installed, else a counter on stderr every 2 s."""
+
+    def __init__(self, total, desc, unit, enabled=True, stream=None):
+        self.enabled = enabled
+        self.total, self.desc, self.unit = total, desc, unit
+        self.stream = stream or sys.stderr
+        self.n = 0
+        self.bar = None
+        self._last = 0.0
+        if not enabled:
+            return
+        try:
+            import tqdm
+
+            tqdm.tqdm.monitor_interval = 0                # no monitor thread (fork safe)
+            self.bar = tqdm.tqdm(total=total, desc=desc, unit=unit, unit_scale=True,
+                                 file=self.stream, leave=False, dynamic_ncols=True)
+        except ImportError:
+            pass
+
+    def update(self, k):
+        if not self.enabled:
+            return
+        self.n += k
+        if self.bar is not None:
+            self.bar.update(k)
+            return
+        now = time.monotonic()
+        if now - self._last >= 2.0 or self.n >= (self.total or np.inf):
+            self._last = now
+            tot = f"/{self.total:,}" if self.total else ""
+            print(f"{self.desc}: {self.n:,}{tot} {self.unit}", file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+@dataclass
+class GWASResult:
+    """What :func:`meta_analyze_files` did."""
+
+    out: str
+    log: str
+    n_variants: int
+    lambda_meta: float
+    studies: list
+    k_counts: dict
+    elapsed: float
+    peak_mb: tuple
+    columns: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def summary(self):
+        """The end-of-run summary (also at the end of the log)."""
+        head = ["study", "file", "rows", "used", "swapped", "strand", "palindromic"] + \
+            [r.replace("allele_", "").replace("strand_", "").replace("invalid_", "bad_")
+             for r in DROP_ORDER] + ["lambda"]
+        table = [head]
+        for i, s in enumerate(self.studies, 1):
+            st = s["stats"]
+            row = [str(i), os.path.basename(s["path"])]
+            row += [f"{st[c]:,}" for c in ("read", "used", "swapped", "strand_flipped",
+                                           "palindromic_aligned")]
+            row += [f"{st[r]:,}" for r in DROP_ORDER] + [f"{s['lambda']:.4f}"]
+            table.append(row)
+        widths = [max(len(r[j]) for r in table) for j in range(len(head))]
+        fmt = lambda r: "  ".join(c.ljust(w) if j == 1 else c.rjust(w)  # noqa: E731
+                                  for j, (c, w) in enumerate(zip(r, widths)))
+        lines = [f"metamodels gwas: {len(self.studies)} studies, {self.n_variants:,} "
+                 f"variants written to {self.out} in {self.elapsed:.2f} s"]
+        lines += [fmt(r) for r in table]
+        lines.append("rows: read; used: meta-analysed, of which swapped (effect/other allele "
+                     "exchanged), strand (matched on the other strand), palindromic (A/T, "
+                     "C/G aligned by frequency or --keep-ambiguous); dropped: "
+                     + ", ".join(DROP_ORDER))
+        ks = ", ".join(f"{k}: {v:,}" for k, v in sorted(self.k_counts.items()))
+        lines.append(f"variants by number of studies (k): {ks}")
+        lines.append(f"genomic control lambda of the meta-analysis: {self.lambda_meta:.4f}")
+        lines.append(f"peak memory: {self.peak_mb[0]:.0f} MB (main process), "
+                     f"{self.peak_mb[1]:.0f} MB (largest reading process)")
+        if self.timings and self.elapsed >= 1:
+            lines.append("time (s): " + ", ".join(f"{k} {v:.1f}"
+                                                   for k, v in self.timings.items()))
+        lines.append(f"log: {self.log}")
+        return "\n".join(lines)
+
+
+class _Writer:
+    """Ordered output; gzip members are compressed on threads when ``path`` ends in
+    ``.gz`` (``mtime=0``: the bytes depend only on the content)."""
+
+    def __init__(self, path, compresslevel=1, threads=1):
+        self.fh = open(path, "wb")
+        self.level = compresslevel
+        self.pool = None
+        if path.endswith(".gz"):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max(1, threads))
+            self.threads = max(1, threads)
+        self.pending = deque()
+
+    def write(self, data):
+        if self.pool is None:
+            self.fh.write(data)
+            return
+        self.pending.append(self.pool.submit(gzip.compress, data, self.level, mtime=0))
+        while len(self.pending) > self.threads:
+            self.fh.write(self.pending.popleft().result())
+
+    def close(self):
+        try:
+            while self.pending:
+                self.fh.write(self.pending.popleft().result())
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+            self.fh.close()
+
+
+def _output_columns(methods, scheme, with_n):
+    cols = ["SNP", "A1", "A2", "k"] + (["n"] if with_n else []) + ["direction"]
+    cols += ["beta", "se"] if scheme == "stderr" else ["z"]
+    cols += ["pvalue", "q", "q_pvalue", "i2"]
+    for m in methods:
+        if m == "FE":
+            continue
+        cols += [f"tau2_{m}", f"i2_{m}"]
+        cols += [f"beta_{m}", f"se_{m}"] if scheme == "stderr" else [f"z_{m}"]
+        cols += [f"pvalue_{m}"] + ([f"converged_{m}"] if m in ITERATIVE_METHODS else [])
+    return cols
+
+
+def _direction(y):
+    """METAL's direction string of each row: ``+``, ``-``, ``0`` or ``?`` per study."""
+    d = np.full(y.shape, ord("?"), dtype=np.uint8)
+    d[y > 0] = ord("+")
+    d[y < 0] = ord("-")
+    d[y == 0] = ord("0")
+    return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
+
+
+def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threads):
+    spec = [("bytes", names, None), ("bytes", a1, None), ("bytes", a2, None),
+            ("int", res["k"], None)]
+    if nn is not None:
+        tot = nn
+        spec.append(("float", tot, 6) if np.any(tot != np.rint(tot))
+                    else ("int", np.rint(tot), None))
+    spec.append(("bytes", _direction(y), None))
+    if scheme == "stderr":
+        spec += [("float", res["beta"], digits), ("float", res["se"], digits)]
+    else:
+        spec.append(("float", res["z"], digits))
+    spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
+             ("float", res["q_pvalue"], digits), ("float", res["i2"], digits)]
+    for m in methods:
+        if m == "FE":
+            continue
+        spec += [("float", res[f"tau2_{m}"], digits), ("float", res[f"i2_{m}"], digits)]
+        if scheme == "stderr":
+            spec += [("float", res[f"beta_{m}"], digits), ("float", res[f"se_{m}"], digits)]
+        else:
+            spec.append(("float", res[f"z_{m}"], digits))
+        spec.append(("log10", res[f"log10p_{m}"], digits))
+        if m in ITERATIVE_METHODS:
+            spec.append(("bytes", np.where(res[f"converged_{m}"], b"TRUE", b"FALSE"), None))
+    step = 65536 * max(1, threads)
+    for i0 in range(0, len(names), step):
+        yield rows_to_bytes([(kind, v[i0:i0 + step], o if kind != "int" or o is None
+                              else o[i0:i0 + step]) for kind, v, o in spec],
+                            sep=sep, n_threads=threads)
+
+
+def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
+    """Yield the scan results of the studies in order (parallel when jobs > 1)."""
+    args = [(s["path"], i, s["columns"], s["info"], s["dir"]) for i, s in enumerate(specs)]
+    if engine == "dask":
+        from .dask_engine import scan_studies
+
+        for r in scan_studies(args, chunk_size, scheme, jobs):
+            progress.update(1)
+            yield r
+        return
+    if jobs <= 1:
+        for a in args:
+            r = scan_study(*a, chunk_size=chunk_size, scheme=scheme)
+            progress.update(1)
+            yield r
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method))
+    try:
+        futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme) for a in args]
+        for f in futs:
+            r = f.result()
+            progress.update(1)
+            yield r
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _default_jobs(paths):
+    size = sum(os.path.getsize(p) for p in paths)
+    if size < 20e6 or len(paths) < 2:
+        return 1
+    return max(1, min(os.cpu_count() or 1, len(paths), 4))
+
+
+def _write_drops(logf, study, store, drops, ref_gid, state):
+    """Tab-separated log lines ``study SNP reason alleles reference_alleles``."""
+    from .textfmt import join_columns, format_bytes, format_int
+
+    local = np.array([a.encode() for a in store.alleles] or [b""], dtype="S")
+    glob = state.alleles.as_bytes()
+    a1s = a2s = None
+    for reason in DROP_ORDER:
+        rows = drops[reason]
+        if rows.size == 0:
+            continue
+        if a1s is None:
+            a1s, a2s = store.load("a1"), store.load("a2")
+        for i0 in range(0, rows.size, 200_000):
+            r = rows[i0:i0 + 200_000]
+            al = np.char.add(np.char.add(local[a1s[r]], b"/"), local[a2s[r]])
+            if reason in ref_gid:
+                g = ref_gid[reason][i0:i0 + 200_000]
+                ref = np.char.add(np.char.add(glob[state.ref_a1.values[g]], b"/"),
+                                  glob[state.ref_a2.values[g]])
+            else:
+                ref = np.full(r.size, b".")
+            mats = [format_int(np.full(r.size, study + 1)), format_bytes(store.ids(r)),
+                    format_bytes(np.full(r.size, reason.encode())), format_bytes(al),
+                    format_bytes(ref)]
+            logf.write(join_columns(mats).decode("utf-8", errors="replace"))
+
+
+def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_control=False,
+                       columns=None, chunk_size=500_000, engine="numpy", jobs=None,
+                       progress=None, keep_ambiguous=False, maf_max=0.4, digits=6,
+                       compresslevel=1, log=None, tmpdir=None, stream=None, command=None):
+    """Meta-analyse GWAS summary-statistics files into one output file.
+
+    Parameters
+    ----------
+    paths : list of str
+        Input files: tab, comma or whitespace separated, optionally gzipped; the
+        columns are found by name (see :data:`metamodels.batch.sumstats.COLUMN_ALIASES`)
+        unless given in ``columns``.
+    out : str
+        Output file (``.gz``: gzip; ``.csv``: comma separated, else tab separated).
+    methods : str or list
+        ``"FE"`` and/or random-effects estimators (``"FE,DL,REML"``); the fixed-effect
+        columns are always written.
+    scheme : {"stderr", "samplesize"}
+        Inverse-variance weights ``1/se^2`` (METAL's ``SCHEME STDERR``) or METAL's
+        sample-size weighted z-scores: ``z_i = sign(beta_i) Phi^{-1}(1 - p_i/2)``,
+        ``Z = sum sqrt(N_i) z_i / sqrt(sum N_i)`` (computed as the inverse-variance
+        meta-analysis of ``z_i / sqrt(N_i)`` with variances ``1/N_i``; its Q is
+        ``sum (z_i - sqrt(N_i) Z / sqrt(sum N))^2``).
+    genomic_control : bool
+        Per-study ``lambda = median(chi2) / 0.4549364``; when ``lambda > 1`` the
+        study's ``se`` is multiplied (its z-scores divided) by ``sqrt(lambda)``.
+    columns : dict, optional
+        Column names by field (``snp``, ``a1``, ``a2``, ``beta``, ``se``, ``pvalue``,
+        ``n``, ``freq``), for all files.
+    chunk_size : int
+        Variants analysed at a time; files are read in blocks of at most
+        ``min(chunk_size, 200000)`` rows.  Together they bound the memory.
+    engine : {"numpy", "dask"}
+        ``"dask"`` runs the scans and the chunk kernels as dask tasks
+        (:mod:`metamodels.batch.dask_engine`); the output is identical.
+    jobs : int, optional
+        Worker processes for the scan (default: CPUs, at most 4, 1 for small inputs).
+    progress : bool, optional
+        Show progress (default: when stderr is a terminal).
+    keep_ambiguous, maf_max :
+        Strand-ambiguous variants, see :func:`metamodels.batch.alleles.align`.
+    digits : int
+        Significant digits written (at most 6).
+    compresslevel : int
+        gzip level of a ``.gz`` output.
+    log : str, optional
+        Log file (default: next to ``out``, see :func:`log_path`).
+    tmpdir : str, optional
+        Where the scratch directory goes (default: the system's).
+    stream : file or False, optional
+        Where the summary is printed (default: stderr; False: not printed).
+    command : str, optional
+        The command line, recorded in the log.
+
+    Returns
+    -------
+    GWASResult
+    """
+    t0 = time.perf_counter()
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise GWASInputError("no input files")
+    out = os.fspath(out)
+    methods = normalize_methods(methods)
+    methods = ("FE",) + tuple(m for m in methods if m != "FE")
+    if scheme not in SCHEMES:
+        raise GWASInputError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+    if engine not in ENGINES:
+        raise GWASInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine == "dask":
+        from .dask_engine import require_dask
+
+        require_dask()
+    if not 1 <= int(digits) <= 6:
+        raise GWASInputError("digits must be between 1 and 6")
+    chunk_size = int(chunk_size)
+    if chunk_size < 1:
+        raise GWASInputError("the chunk size must be positive")
+    required = ("snp", "a1", "a2", "beta") + (("se",) if scheme == "stderr"
+                                              else ("pvalue", "n"))
+    specs = []
+    for p in paths:
+        info = sniff(p)
+        cols = resolve_columns(info["fields"], p, columns, required=required,
+                               optional=tuple(f for f in ("se", "pvalue", "n", "freq")
+                                              if f not in required))
+        cols.pop("pvalue" if scheme == "stderr" else "se", None)     # not needed
+        specs.append({"path": p, "info": info, "columns": cols})
+    with_freq = all("freq" in s["columns"] for s in specs)
+    with_n = all("n" in s["columns"] for s in specs)
+    for s in specs:
+        if not with_freq:
+            s["columns"].pop("freq", None)
+        if not with_n:
+            s["columns"].pop("n", None)
+    if progress is None:
+        progress = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    jobs = _default_jobs(paths) if jobs is None else max(1, int(jobs))
+    logfile = log or log_path(out)
+    sep = b"," if out.lower().endswith((".csv", ".csv.gz")) else b"\t"
+    scratch = tempfile.mkdtemp(prefix="metamodels-gwas-", dir=tmpdir)
+    try:
+        with open(logfile, "w", encoding="utf-8") as logf:
+            return _run(specs, out, logfile, logf, methods, scheme, genomic_control,
+                        chunk_size, engine, jobs, progress, keep_ambiguous, maf_max,
+                        int(digits), compresslevel, scratch, sep, with_n, stream, command,
+                        t0)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engine, jobs,
+         progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep, with_n,
+         stream, command, t0):
+    from .._version import __version__
+
+    k = len(specs)
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    logf.write(f"# metamodels {__version__} gwas, {now}\n")
+    if command:
+        logf.write(f"# command: {command}\n")
+    amb = ("kept (same strand assumed)" if keep_ambiguous
+           else f"resolved by frequency when MAF < {maf_max}, else dropped")
+    logf.write(f"# methods: {','.join(methods)}; scheme: {scheme}; genomic control: "
+               f"{'on' if gcontrol else 'off'}; engine: {engine}; chunk size: "
+               f"{chunk_size}; strand-ambiguous: {amb}\n")
+    for i, s in enumerate(specs):
+        s["dir"] = os.path.join(scratch, f"study{i}")
+        cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
+        logf.write(f"# study {i + 1}: {s['path']} ({s['info']['sep_name']} separated"
+                   f"{', gzip' if s['info']['compression'] else ''}); columns: {cols}\n")
+    logf.write("# dropped rows: study, SNP, reason, alleles (effect/other), reference "
+               "alleles\nstudy\tSNP\treason\talleles\treference_alleles\n")
+
+    state = MergeState(AlleleTable(), with_freq=all("freq" in s["columns"] for s in specs))
+    stores, studies = [], []
+    tm = dict.fromkeys(("read (waiting for the scans)", "index", "drop log", "gather",
+                        "kernels", "format", "write"), 0.0)
+    bar = Progress(k, "reading studies", "files", progress)
+    try:
+        tick = time.perf_counter()
+        for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar):
+            tick = _lap(tm, "read (waiting for the scans)", tick)
+            i = r["index"]
+            store = r["store"]
+            gid, sign, drops, ref_gid, stats = index_study(
+                state, store, i, scheme=scheme, maf_max=maf_max,
+                keep_ambiguous=keep_ambiguous)
+            store.save("gid", gid)
+            store.save("sign", sign)
+            del gid, sign
+            _trim()
+            tick = _lap(tm, "index", tick)
+            _write_drops(logf, i, store, drops, ref_gid, state)
+            stores.append(store)
+            studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
+                            "read_seconds": r["seconds"]})
+            tick = _lap(tm, "drop log", tick)
+    finally:
+        bar.close()
+    gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
+          for s in studies]
+    n_var = state.n
+    state.index = None                     # the id index is not needed any more
+    _trim()
+    writer = _Writer(out, compresslevel, threads=1)
+    cols = _output_columns(methods, scheme, with_n)
+    threads = 1                          # formatting holds the GIL (bytes.translate)
+    z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
+    bar = Progress(n_var, "meta-analysis", "variants", progress)
+    try:
+        writer.write(sep.join(c.encode() for c in cols) + b"\n")
+        loaders = ([(lambda st=st: st.load("gid")) for st in stores],
+                   [(lambda st=st: st.load("sign")) for st in stores])
+        if engine == "dask":
+            from .dask_engine import chunk_results
+
+            results = chunk_results(stores, loaders, n_var, chunk_size, scheme, gc, with_n,
+                                    methods)
+        else:
+            results = (_chunk(stores, loaders, c0, min(c0 + chunk_size, n_var), scheme, gc,
+                              with_n, methods, tm) for c0 in range(0, n_var, chunk_size))
+        tick = time.perf_counter()
+        glob = state.alleles.as_bytes()
+        for c0, y, nn, res in results:
+            tick = _lap(tm, "kernels" if engine == "dask" else "gather", tick)
+            c1 = c0 + y.shape[0]
+            names = _names(stores, state, c0, c1)
+            a1 = glob[state.ref_a1.values[c0:c1]]
+            a2 = glob[state.ref_a2.values[c0:c1]]
+            for text in _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits,
+                                      sep, threads):
+                tick = _lap(tm, "format", tick)
+                writer.write(text)
+                tick = _lap(tm, "write", tick)
+            z = res["z"]
+            z2.append((z[np.isfinite(z)] ** 2))
+            k_counts += np.bincount(res["k"], minlength=k + 1)
+            del res, y, nn, names
+            _trim()
+            bar.update(c1 - c0)
+            tick = _lap(tm, "format", tick)
+    finally:
+        bar.close()
+        writer.close()
+    allz = np.concatenate(z2) if z2 else np.empty(0)
+    from .kernels import CHI2_1_MEDIAN
+
+    lam = float(np.median(allz) / CHI2_1_MEDIAN) if allz.size else float("nan")
+    if engine != "dask":
+        tm["gather"] -= tm["kernels"]
+    result = GWASResult(out, logfile, int(n_var), lam, studies,
+                        {i: int(c) for i, c in enumerate(k_counts) if c},
+                        time.perf_counter() - t0, peak_memory_mb(), cols,
+                        {k_: v for k_, v in tm.items() if v > 0})
+    text = result.summary()
+    logf.write("# summary\n" + "".join(f"# {line}\n" for line in text.splitlines()))
+    if gcontrol:
+        logf.write("# genomic control factors sqrt(lambda) applied: "
+                   + ", ".join(f"{f:.4f}" for f in gc) + "\n")
+    if stream is not False:
+        print(text, file=stream or sys.stderr)
+    return result
+
+
+def _trim():
+    """Give freed heap memory back to the system (glibc ``malloc_trim``; no-op
+    elsewhere), so the resident size follows the live data between phases."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None
+
+
+def _lap(tm, key, tick):
+    now = time.perf_counter()
+    tm[key] += now - tick
+    return now
+
+
+def _chunk(stores, loaders, c0, c1, scheme, gc, with_n, methods, tm):
+    y, s, nn = gather_chunk(stores, loaders[0], loaders[1], c0, c1, scheme, gc, with_n)
+    t = time.perf_counter()
+    res = meta_analyze(y, s, list(methods), as_frame=False)
+    tm["kernels"] += time.perf_counter() - t
+    return c0, y, nn, res
+
+
+def _names(stores, state, c0, c1):
+    """Ids of gids ``c0..c1`` (from the store of each variant's reference study)."""
+    rs = state.ref_study.values[c0:c1]
+    rr = state.ref_row.values[c0:c1]
+    parts = {}
+    width = 1
+    for s in np.unique(rs):
+        sel = rs == s
+        ids = stores[s].ids(rr[sel])
+        parts[s] = (sel, ids)
+        width = max(width, ids.dtype.itemsize)
+    out = np.zeros(c1 - c0, dtype=f"S{width}")
+    for sel, ids in parts.values():
+        out[sel] = ids
+    return out

@@ -1,0 +1,536 @@
+"""Vectorised kernels: many intercept-only meta-analyses at once.
+
+Every function works on a *block* of ``b`` meta-analyses of at most ``k`` studies held
+study-major, i.e. as ``(k, b)`` arrays (one column per meta-analysis), so that the sums
+over studies are ``k - 1`` vectorised additions of length-``b`` rows:
+
+``Y``
+    effects ``y_ij``, 0 where study ``j`` lacks meta-analysis ``i``;
+``V``
+    sampling variances ``v_ij = se_ij^2``, ``+inf`` where missing;
+``W``
+    fixed-effects weights ``w_ij = 1/v_ij`` (0 where missing).
+
+With ``+inf`` variances a missing study gets weight ``1/(v + tau^2) = 0`` for every
+``tau^2``, so no mask is needed in the sums.  The formulas are those of
+:mod:`metamodels.univariate.estimators` for the design ``X = 1`` (``p = 1``):
+
+* fixed effect: ``b = sum w y / sum w``, ``se = (sum w)^{-1/2}``,
+  ``Q = sum w (y - b)^2`` on ``k - 1`` df;
+* DerSimonian-Laird: ``tau^2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w))``;
+* Hedges: ``tau^2 = max(0, [sum (y - ybar)^2 - (k-1)/k sum v] / (k - 1))``;
+* Paule-Mandel: the root of ``Q(tau^2) = sum w_t (y - b_t)^2 = k - 1`` with
+  ``w_t = 1/(v + tau^2)``;
+* ML / REML: the maximiser of the (restricted) log-likelihood
+  ``l = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` for REML) over ``t >= 0``;
+* random-effects estimate ``b_t = sum w_t y / sum w_t``, ``se = (sum w_t)^{-1/2}``;
+* ``I^2 = t / (t + s^2)`` with ``s^2 = (k-1) sum w / ((sum w)^2 - sum w^2)``
+  (random effects) or ``max(0, (Q - (k-1)) / Q)`` (fixed effect).
+
+Rows with ``k = 0`` give NaN; with ``k = 1`` the fixed-effect estimate is the study's
+own, ``Q = 0`` on 0 df and everything that needs ``k >= 2`` is NaN.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+__all__ = [
+    "prepare_block", "fixed_effect", "tau2_dl", "tau2_he", "tau2_pm", "tau2_ml_reml",
+    "random_effects", "i2_fixed", "i2_random", "log10_pvalue_normal", "chi2_sf",
+    "LN10", "CHI2_1_MEDIAN",
+]
+
+LN10 = float(np.log(10.0))
+LN2 = float(np.log(2.0))
+#: Median of the chi-square distribution with 1 df (genomic control).
+CHI2_1_MEDIAN = 0.45493642311957283
+
+
+def prepare_block(beta, se, out=None):
+    """Study-major working arrays of a block of rows.
+
+    Parameters
+    ----------
+    beta, se : (b, k) arrays
+        Effects and standard errors, one meta-analysis per row; a study is missing when
+        either value is NaN or infinite, or ``se <= 0``.
+    out : tuple of three (k, b') float arrays with ``b' >= b``, optional
+        Buffers to reuse.
+
+    Returns
+    -------
+    Y, V, W : (k, b) arrays
+        Effects (0 where missing), variances (``+inf`` where missing) and weights
+        ``1/V``.
+    n : (b,) int array
+        Number of contributing studies ``k_i``.
+    """
+    b, k = beta.shape
+    if out is None:
+        Y, V, W = (np.empty((k, b)) for _ in range(3))
+    else:
+        Y, V, W = (a[:, :b] for a in out)
+    np.copyto(Y, beta.T)
+    np.copyto(V, se.T)
+    miss = np.isnan(Y)
+    with np.errstate(invalid="ignore"):
+        miss |= ~(V > 0)                  # NaN or se <= 0
+        miss |= V == np.inf
+        miss |= Y == np.inf
+        miss |= Y == -np.inf
+    np.multiply(V, V, out=V)
+    np.copyto(Y, 0.0, where=miss)
+    np.copyto(V, np.inf, where=miss)
+    np.divide(1.0, V, out=W)
+    n = k - miss.sum(axis=0)
+    return Y, V, W, n
+
+
+def fixed_effect(Y, W):
+    """Inverse-variance fixed-effect estimates and Cochran's Q.
+
+    ``b = sum w y / sum w``, ``se = 1/sqrt(sum w)``, ``Q = sum w (y - b)^2`` (two-pass,
+    without the cancellation of ``sum w y^2 - (sum w y)^2 / sum w``).
+
+    Returns
+    -------
+    beta, se, q, sw, sw2 : (b,) arrays
+        ``sw = sum w`` and ``sw2 = sum w^2`` are reused by the tau^2 estimators.
+    """
+    sw = W.sum(axis=0)
+    tmp = W * Y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = tmp.sum(axis=0) / sw
+        se = 1.0 / np.sqrt(sw)
+    np.subtract(Y, beta, out=tmp)
+    np.multiply(tmp, tmp, out=tmp)
+    with np.errstate(invalid="ignore"):
+        np.multiply(tmp, W, out=tmp)     # W = 0 where missing: no contribution
+    q = tmp.sum(axis=0)
+    np.multiply(W, W, out=tmp)
+    sw2 = tmp.sum(axis=0)
+    return beta, se, q, sw, sw2
+
+
+def i2_fixed(q, n):
+    """``I^2 = max(0, (Q - (k-1)) / Q)`` (0 when ``Q = 0``; NaN when ``k < 2``)."""
+    df = n - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        i2 = np.maximum(0.0, (q - df) / q)
+    i2[q == 0] = 0.0
+    i2[n < 2] = np.nan
+    return i2
+
+
+def _trace_p0(sw, sw2):
+    """``tr(P_0) = sum w - sum w^2 / sum w`` (0 when ``k = 1``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sw - sw2 / sw
+
+
+def tau2_dl(q, n, sw, sw2):
+    """DerSimonian-Laird: ``tau^2 = max(0, (Q - (k-1)) / tr(P_0))``; NaN when ``k < 2``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.maximum(0.0, (q - (n - 1.0)) / _trace_p0(sw, sw2))
+    t[n < 2] = np.nan
+    return t
+
+
+def tau2_he(Y, V, n):
+    """Hedges: ``tau^2 = max(0, [sum (y - ybar)^2 - (k-1)/k sum v] / (k - 1))`` with the
+    unweighted mean ``ybar``; NaN when ``k < 2``."""
+    miss = np.isinf(V)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = Y.sum(axis=0) / n
+        d = Y - ybar
+        d[miss] = 0.0
+        ss = np.einsum("ij,ij->j", d, d)
+        sv = np.where(miss, 0.0, V).sum(axis=0)
+        t = np.maximum(0.0, (ss - (n - 1.0) / n * sv) / (n - 1.0))
+    t[n < 2] = np.nan
+    return t
+
+
+def random_effects(Y, V, tau2):
+    """GLS estimate with weights ``w_t = 1/(v + tau^2)``: ``b_t = sum w_t y / sum w_t``,
+    ``se_t = (sum w_t)^{-1/2}``."""
+    Wt = V + tau2
+    np.divide(1.0, Wt, out=Wt)
+    swt = Wt.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = np.einsum("ij,ij->j", Wt, Y) / swt
+        se = 1.0 / np.sqrt(swt)
+    return beta, se
+
+
+def i2_random(tau2, n, sw, sw2):
+    """``I^2 = tau^2 / (tau^2 + s^2)``, ``s^2 = (k-1) sum w / ((sum w)^2 - sum w^2)``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = (n - 1.0) * sw / (sw * sw - sw2)
+        i2 = tau2 / (tau2 + s2)
+    i2[n < 2] = np.nan
+    return i2
+
+
+# ------------------------------------------------------------------ iterative
+def _weighted_moments(Y, V, t):
+    """``u1 = sum w_t r^2`` (the generalised Q) and ``u2 = sum w_t^2 r^2`` at
+    ``tau^2 = t``, with ``w_t = 1/(v + t)`` and ``r = y - b_t`` (one value per column)."""
+    W = V + t
+    np.divide(1.0, W, out=W)
+    sw = W.sum(axis=0)
+    R = W * Y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = R.sum(axis=0) / sw
+    np.subtract(Y, b, out=R)
+    np.multiply(R, W, out=W)                      # w r (0 where missing)
+    u1 = np.einsum("ij,ij->j", W, R)
+    u2 = np.einsum("ij,ij->j", W, W)
+    return u1, u2
+
+
+def tau2_pm(Y, V, n, tol=1e-12, maxiter=200):
+    """Paule-Mandel estimator by safeguarded Newton iteration, all columns at once.
+
+    Solves ``f(t) = Q(t) - (k - 1) = 0`` with ``Q(t) = sum w_t (y - b_t)^2`` and
+    ``f'(t) = -sum w_t^2 (y - b_t)^2``; ``t = 0`` when ``Q(0) <= k - 1``.  ``Q(t)`` is
+    convex and decreasing in ``t`` (the partial minimum over ``b`` of the jointly
+    convex ``sum (y - b)^2 / (v + t)``), so Newton steps started at ``t = 0 < root``
+    increase monotonically without overshooting.  As a safeguard against rounding a
+    bracket ``f(lo) > 0 > f(hi)`` is kept and a step leaving it is replaced by
+    bisection.  A column stops when its step is below ``tol * t`` or ``f(t) = 0``.
+
+    Returns
+    -------
+    tau2 : (b,) array (NaN when ``k < 2``)
+    converged : (b,) bool array
+    """
+    m = Y.shape[1]
+    tau2 = np.zeros(m)
+    conv = np.ones(m, dtype=bool)
+    target = n - 1.0
+    active = np.flatnonzero(n >= 2)
+    t = np.zeros(active.size)
+    lo = np.zeros(active.size)
+    hi = np.full(active.size, np.inf)
+    Ya, Va, ta = Y[:, active], V[:, active], target[active]
+    for it in range(maxiter):
+        if active.size == 0:
+            break
+        u1, u2 = _weighted_moments(Ya, Va, t)
+        f = u1 - ta
+        lo = np.where(f > 0, np.maximum(lo, t), lo)
+        hi = np.where(f < 0, np.minimum(hi, t), hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = t + f / u2
+        out = ~((new > lo) & (new < hi))
+        new = np.where(out, 0.5 * (lo + hi), new)           # (hi is finite there)
+        done = (np.abs(new - t) <= tol * t) | (f == 0) | ~np.isfinite(new)
+        if it == 0:
+            done |= ~(f > 0)                                 # Q(0) <= k - 1: tau^2 = 0
+        value = np.where((f == 0) | ~np.isfinite(new) | (t == 0), t, new)
+        tau2[active[done]] = value[done]
+        keep = ~done
+        active, t, lo, hi, ta = active[keep], new[keep], lo[keep], hi[keep], ta[keep]
+        Ya, Va = Ya[:, keep], Va[:, keep]
+    if active.size:
+        tau2[active] = t
+        conv[active] = False
+    tau2[n < 2] = np.nan
+    return tau2, conv
+
+
+def _score_terms(Y, V, t, reml):
+    """Score, Fisher and observed information of (RE)ML at ``tau^2 = t`` (per column).
+
+    With ``w = 1/(v + t)``, ``r = y - b_t``, ``u_j = sum w^j r^2``, ``g = sum w^2 r``,
+    ``s_j = sum w^j``:
+
+    * ML: score ``S = (u_2 - s_1)/2``, Fisher information ``I = s_2/2``;
+    * REML: ``S = (u_2 - tr P)/2`` with ``tr P = s_1 - s_2/s_1``,
+      ``I = tr(PP)/2 = (s_2 - 2 s_3/s_1 + s_2^2/s_1^2)/2``;
+    * observed information ``J = -d^2 l/dt^2 = y'P^3y - I`` with
+      ``y'P^3y = u_3 - g^2/s_1``.
+    """
+    W = V + t
+    np.divide(1.0, W, out=W)
+    sw = W.sum(axis=0)
+    WR = W * Y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = WR.sum(axis=0) / sw
+    np.subtract(Y, b, out=WR)
+    np.multiply(WR, W, out=WR)                    # w r (0 where missing)
+    tmp = WR * WR                                 # w^2 r^2
+    u2 = tmp.sum(axis=0)
+    np.multiply(tmp, W, out=tmp)                  # w^3 r^2
+    u3 = tmp.sum(axis=0)
+    np.multiply(WR, W, out=WR)                    # w^2 r
+    g = WR.sum(axis=0)
+    np.multiply(W, W, out=tmp)
+    sw2 = tmp.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if reml:
+            np.multiply(tmp, W, out=tmp)
+            sw3 = tmp.sum(axis=0)
+            score = 0.5 * (u2 - (sw - sw2 / sw))
+            info = 0.5 * (sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2)
+        else:
+            score = 0.5 * (u2 - sw)
+            info = 0.5 * sw2
+        obs = u3 - g * g / sw - info
+    return score, info, obs
+
+
+def _loglik(Y, V, t, reml):
+    """``l(t) = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` inside for REML)."""
+    W = V + t
+    np.divide(1.0, W, out=W)
+    sw = W.sum(axis=0)
+    R = W * Y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = R.sum(axis=0) / sw
+    np.subtract(Y, b, out=R)
+    np.multiply(R, R, out=R)
+    q = np.einsum("ij,ij->j", R, W)
+    with np.errstate(divide="ignore"):
+        np.log(W, out=R)
+    R[W == 0] = 0.0
+    llf = 0.5 * R.sum(axis=0) - 0.5 * q
+    if reml:
+        llf -= 0.5 * np.log(sw)
+    return llf
+
+
+def _ascend(Y, V, t, lo, hi, reml, tol, maxiter):
+    """Safeguarded Newton ascent of the (RE)ML log-likelihood, all columns at once.
+
+    ``lo`` (``-1``: unknown) and ``hi`` (``inf``: unknown) bracket the maximum:
+    ``S(lo) > 0 > S(hi)``.  Returns the estimates and a converged flag per column.
+    """
+    m = Y.shape[1]
+    tau2 = np.array(t, dtype=float)
+    conv = np.ones(m, dtype=bool)
+    active = np.arange(m)
+    t, lo, hi = tau2.copy(), np.array(lo, dtype=float), np.array(hi, dtype=float)
+    prev = np.full(m, np.inf)                        # size of the previous move
+    Ya, Va = Y, V
+    for _ in range(maxiter + 1):
+        if active.size == 0:
+            break
+        score, info, obs = _score_terms(Ya, Va, t, reml)
+        lo = np.where((score > 0) & (t > lo), t, lo)
+        hi = np.where((score < 0) & (t < hi), t, hi)
+        concave = obs > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.where(concave, score / obs, score / info)
+            se = 1.0 / np.sqrt(info)
+        new = t + step
+        known = lo >= 0
+        bounded = known & (hi < np.inf)
+        # both ends known: Newton inside the bracket while it converges fast, else bisect
+        bis = bounded & ~((new > lo) & (new < hi) & (np.abs(step) <= 0.5 * prev))
+        new = np.where(bis, 0.5 * (lo + hi), new)
+        # only S > 0 seen: move right; outside concave regions double
+        right = known & ~bounded & ~(concave & (new > lo))
+        new = np.where(right, 2.0 * np.maximum(t, lo) + se, new)
+        # only S < 0 seen: move left by Newton while concave and positive, else go to 0
+        # if l(0) >= l(t) (the truncated step passes the step-halving test), else t/2
+        down = ~known & (t > 0) & ~(concave & (new > 0))
+        if down.any():
+            idx = np.flatnonzero(down)
+            better0 = _loglik(Ya[:, idx], Va[:, idx], 0.0, reml) >= \
+                _loglik(Ya[:, idx], Va[:, idx], t[idx], reml)
+            new[idx] = np.where(better0, 0.0, 0.5 * t[idx])
+        move = np.abs(new - t)
+        done = (move <= tol * (t + se)) | (score == 0)
+        done |= (t == 0) & ~(score > 0)                      # boundary maximum
+        value = np.where((score == 0) | (t == 0), t, new)
+        if done.any():
+            tau2[active[done]] = value[done]
+            keep = ~done
+            active, t, lo, hi = active[keep], new[keep], lo[keep], hi[keep]
+            prev = move[keep]
+            Ya, Va = Ya[:, keep], Va[:, keep]
+        else:
+            t, prev = new, move
+    if active.size:
+        tau2[active] = t
+        conv[active] = False
+    return tau2, conv
+
+
+#: Grid of the boundary restarts: ``T 4^-j``, ``j = 0..GRID``.
+GRID = 10
+
+
+def _boundary_restart(Y, V, n, reml, tol, maxiter):
+    """Interior maxima of columns whose ascent ended at ``tau^2 = 0``.
+
+    The single-fit engine restarts a boundary solution from other values and keeps
+    the best log-likelihood (the likelihood in ``tau^2`` can be bimodal).  Here the
+    score is evaluated on the grid ``t_j = T 4^-j`` (``j = 0..GRID``) with
+    ``T = var(y) + max v`` (beyond which the score is negative); the highest grid
+    point with a positive score brackets an interior local maximum (with ``hi``
+    the grid point above it), which is located by :func:`_ascend` and kept if its
+    log-likelihood beats ``l(0)``.
+
+    Returns ``(rows, tau2, converged)`` of the columns whose estimate moves off 0.
+    """
+    miss = np.isinf(V)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = Y.sum(axis=0) / n
+        d = np.where(miss, 0.0, Y - ybar)
+        T = np.einsum("ij,ij->j", d, d) / n + np.where(miss, 0.0, V).max(axis=0)
+    found = np.full(Y.shape[1], -1.0)
+    upper = np.full(Y.shape[1], np.inf)
+    above = np.full(Y.shape[1], np.inf)
+    for j in range(GRID + 1):
+        t = T * 4.0 ** -j
+        score = _score_terms(Y, V, t, reml)[0]
+        pos = (score > 0) & (found < 0)
+        found[pos] = t[pos]
+        upper[pos] = above[pos]
+        above = t
+    rows = np.flatnonzero(found > 0)
+    if rows.size == 0:
+        return rows, np.empty(0), np.empty(0, dtype=bool)
+    Yr, Vr = Y[:, rows], V[:, rows]
+    root, ok = _ascend(Yr, Vr, found[rows], found[rows], upper[rows], reml, tol, maxiter)
+    l0 = _loglik(Yr, Vr, 0.0, reml)
+    lr = _loglik(Yr, Vr, root, reml)
+    better = lr > l0 + 1e-10 * (1.0 + np.abs(l0))
+    return rows[better], root[better], ok[better]
+
+
+def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True):
+    """(Restricted) maximum-likelihood tau^2 by safeguarded Newton iteration.
+
+    Maximises ``l = -1/2 [sum log(v + t) + Q(t)]`` (ML) or
+    ``l = -1/2 [sum log(v + t) + log sum w_t + Q(t)]`` (REML) over ``t >= 0`` in all
+    columns at once (masks; converged columns leave the active set), following the
+    ascent of :func:`metamodels.core.optimize.maximize` from ``start``:
+
+    * step ``S/J`` (Newton, observed information ``J > 0``) or ``S/I`` (Fisher
+      scoring) with the score ``S`` and informations of :func:`_score_terms`;
+    * a bracket ``[lo, hi]`` with ``S(lo) > 0 > S(hi)`` is kept; a step leaving it
+      (or not halving the previous one) is replaced by bisection (doubling while
+      ``hi`` is unknown), so a column whose score changed sign always converges, to
+      a local maximum;
+    * moving down towards 0 before a point with ``S > 0`` is known, a step that
+      would cross 0 (or a non-concave region) leads to 0 if ``l(0) >= l(t)``, else
+      to ``t/2``;
+    * ``t = 0`` with ``S(0) <= 0`` is a boundary maximum (Karush-Kuhn-Tucker);
+    * convergence: step below ``tol * (t + se)`` with ``se = I^{-1/2}``;
+    * as the single-fit engine restarts boundary solutions and keeps the best
+      log-likelihood, columns that end at 0 are searched for a better interior
+      maximum (``restart``; see :func:`_boundary_restart`).
+
+    For a unimodal likelihood this is the unique maximiser (the estimate of
+    :class:`~metamodels.MetaRandom`).
+
+    Parameters
+    ----------
+    Y, V : (k, b) arrays
+    n : (b,) ints
+    start : (b,) starting values (e.g. the Hedges estimate), clipped at 0
+    reml : bool
+    tol, maxiter : convergence controls
+    restart : bool
+        Search boundary solutions for a better interior maximum.
+
+    Returns
+    -------
+    tau2 : (b,) array (NaN when ``k < 2``)
+    converged : (b,) bool array (True also where ``k < 2``: nothing to iterate)
+    """
+    m = Y.shape[1]
+    tau2 = np.full(m, np.nan)
+    conv = np.ones(m, dtype=bool)
+    cols = np.flatnonzero(n >= 2)
+    if cols.size == 0:
+        return tau2, conv
+    Yc, Vc = Y[:, cols], V[:, cols]
+    t0 = np.maximum(np.nan_to_num(np.asarray(start, dtype=float)[cols]), 0.0)
+    est, ok = _ascend(Yc, Vc, t0, np.full(cols.size, -1.0), np.full(cols.size, np.inf),
+                      reml, tol, maxiter)
+    if restart:
+        b = np.flatnonzero(est == 0)
+        if b.size:
+            rows, root, rok = _boundary_restart(Yc[:, b], Vc[:, b], n[cols][b], reml, tol,
+                                                maxiter)
+            est[b[rows]] = root
+            ok[b[rows]] = rok
+    tau2[cols] = est
+    conv[cols] = ok
+    return tau2, conv
+
+
+# -------------------------------------------------------------------- p-values
+def log10_pvalue_normal(z):
+    """Two-sided normal p-value on the log10 scale, without underflow.
+
+    ``log10 p = (log 2 + log Phi(-|z|)) / log 10`` with ``log Phi`` from
+    :func:`scipy.special.log_ndtr`, finite for any finite ``z`` (``z = 50`` gives about
+    -545.8); NaN where ``z`` is NaN.
+    """
+    return (LN2 + special.log_ndtr(-np.abs(z))) / LN10
+
+
+def chi2_sf(x, df):
+    """Upper tail of the chi-square distribution, ``P(chi2_df > x)``, elementwise.
+
+    Integer ``df <= 64`` (and ``x < 1000``, beyond which the leading ``exp(-x/2)``
+    would lose precision) use the closed forms of Abramowitz and Stegun 26.4.4-5 (one
+    vectorised pass for all rows): even ``df = 2m``:
+    ``exp(-x/2) sum_{j<m} (x/2)^j / j!``; odd ``df = 2m + 1``:
+    ``erfc(sqrt(x/2)) + 2 phi(sqrt x) sum_{j=1}^{m} x^{j-1/2} / (1 3 ... (2j-1))``.
+    Others go to :func:`scipy.special.chdtrc`.  NaN where ``df < 1`` or ``x`` is NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    df = np.asarray(df, dtype=float)
+    shape = np.broadcast(x, df).shape
+    x = np.broadcast_to(x, shape)
+    df = np.broadcast_to(df, shape)
+    out = np.full(shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        small = (df >= 1) & (df <= 64) & (x >= 0) & (x < 1000)
+        small &= df == np.floor(df)
+        other = (df >= 1) & ~small & ~np.isnan(x)
+    if other.any():
+        out[other] = special.chdtrc(df[other], x[other])
+    if small.all():
+        out[...] = _chi2_sf_int(x, df)
+    elif small.any():
+        out[small] = _chi2_sf_int(x[small], df[small])
+    return out
+
+
+def _chi2_sf_int(x, df):
+    """Closed forms of :func:`chi2_sf` for integer ``1 <= df <= 64``."""
+    half = 0.5 * x
+    e = np.exp(-half)
+    m = np.floor(0.5 * df)
+    mmax = int(m.max()) if m.size else 0
+    odd = df != 2.0 * m
+    # even df = 2m:  exp(-x/2) * sum_{j=0}^{m-1} (x/2)^j / j!
+    acc = np.ones_like(x)
+    term = np.ones_like(x)
+    for j in range(1, mmax):
+        term *= half
+        term *= 1.0 / j
+        acc += term * (j < m)
+    acc *= e
+    if not odd.any():
+        return np.minimum(acc, 1.0)
+    # odd df = 2m + 1:  erfc(sqrt(x/2)) + 2 phi(sqrt x) sum_{j=1}^{m} sqrt(x)^(2j-1) / (2j-1)!!
+    oterm = np.sqrt(x)
+    oacc = np.zeros_like(x)
+    for j in range(1, mmax + 1):
+        oacc += oterm * (j <= m)
+        oterm *= x
+        oterm *= 1.0 / (2 * j + 1)
+    oacc *= e
+    oacc *= 2.0 / np.sqrt(2.0 * np.pi)
+    oacc += special.erfc(np.sqrt(half))
+    return np.minimum(np.where(odd, oacc, acc), 1.0)

@@ -1,0 +1,325 @@
+"""Streaming merge of studies: the variant index, allele alignment, chunk gathering.
+
+Variants get global ids (gids) in order of first appearance: the rows of the first
+study in file order, then the variants that only later studies have, in their order.
+:func:`index_study` assigns the gids of one study's rows, aligns its alleles to the
+reference (the first study that has the variant) and records why rows are dropped;
+:func:`gather_chunk` then builds the ``(m, k)`` matrices of aligned effects and
+standard errors of a range of gids, reading from each study's store only the rows
+it needs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .alleles import AMBIGUOUS, MISMATCH, align
+
+__all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
+           "DROP_ORDER"]
+
+#: Reasons for dropping a row, in the order of the summary.
+DROP_ORDER = ("invalid_value", "missing_id", "invalid_alleles", "duplicate",
+              "allele_mismatch", "strand_ambiguous")
+
+
+class Growable:
+    """A 1-d numpy array with amortised O(1) appends (capacity grows by 1/4)."""
+
+    def __init__(self, dtype, fill=0):
+        self.a = np.full(1024, fill, dtype=dtype)
+        self.n = 0
+        self.fill = fill
+
+    def extend(self, values):
+        values = np.asarray(values, dtype=self.a.dtype)
+        if self.n == 0 and values.size > self.a.size:       # first batch: exact size
+            self.a = values.copy()
+            self.n = values.size
+            return
+        need = self.n + values.size
+        if need > self.a.size:
+            new = np.full(max(need, self.a.size + self.a.size // 4), self.fill,
+                          dtype=self.a.dtype)
+            new[:self.n] = self.a[:self.n]
+            self.a = new
+        self.a[self.n:need] = values
+        self.n = need
+
+    @property
+    def values(self):
+        return self.a[:self.n]
+
+
+class VariantIndex:
+    """Hash index ``64-bit id hash -> gid`` that grows study by study.
+
+    The keys of the first study form the base :class:`pandas.Index` (its hash table
+    is built once); keys added later go to a second index rebuilt after each study
+    (folded into the base when it gets large).
+    """
+
+    def __init__(self):
+        import pandas as pd
+
+        self._pd = pd
+        self.base = pd.Index(np.empty(0, dtype=np.uint64))
+        self.extra = []
+        self.extra_index = pd.Index(np.empty(0, dtype=np.uint64))
+        self.n = 0
+
+    def lookup(self, keys):
+        """gids of ``keys`` (-1 where unknown)."""
+        g = self.base.get_indexer(keys) if len(self.base) else np.full(len(keys), -1)
+        g = g.astype(np.int64)
+        miss = g < 0
+        if miss.any() and len(self.extra_index):
+            h = self.extra_index.get_indexer(keys[miss])
+            g[miss] = np.where(h >= 0, h + len(self.base), -1)
+        return g
+
+    def add_if_unique(self, keys):
+        """Start an empty index with ``keys`` if they are distinct (one hash table
+        build serves the check and later lookups); returns whether it did."""
+        if self.n:
+            raise ValueError("the index is not empty")
+        idx = self._pd.Index(np.asarray(keys, dtype=np.uint64))
+        if not idx.is_unique:
+            return False
+        self.base = idx
+        self.n = len(idx)
+        return True
+
+    def add(self, keys):
+        """Append new distinct keys; returns the gid of the first one."""
+        first = self.n
+        if len(keys) == 0:
+            return first
+        pd = self._pd
+        if self.n == 0:
+            self.base = pd.Index(np.asarray(keys, dtype=np.uint64))
+        else:
+            self.extra.append(np.asarray(keys, dtype=np.uint64))
+            allx = np.concatenate(self.extra)
+            if allx.size > max(len(self.base) // 2, 1_000_000):
+                self.base = pd.Index(np.concatenate([self.base.to_numpy(), allx]))
+                self.extra = []
+                allx = allx[:0]
+            self.extra_index = pd.Index(allx)
+        self.n += len(keys)
+        return first
+
+
+class MergeState:
+    """Everything known about the merged variants (one entry per gid)."""
+
+    def __init__(self, alleles, with_freq):
+        self.index = VariantIndex()
+        self.alleles = alleles                      # AlleleTable (global codes)
+        self.ref_a1 = Growable(np.int32)
+        self.ref_a2 = Growable(np.int32)
+        self.ref_study = Growable(np.int16)
+        self.ref_row = Growable(np.int32)
+        self.ref_freq = Growable(np.float32, np.nan) if with_freq else None
+
+    @property
+    def n(self):
+        return self.index.n
+
+
+def _valid_values(store, scheme):
+    beta = store.load("beta")
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(beta)
+        if scheme == "samplesize":
+            p = store.load("pvalue")
+            nn = store.load("n")
+            ok &= (p > 0) & (p <= 1) & np.isfinite(nn) & (nn > 0)
+        else:
+            se = store.load("se")
+            ok &= np.isfinite(se) & (se > 0)
+    return ok
+
+
+def _gc_lambda(store, rows, scheme):
+    """Genomic-control inflation factor ``median(chi2) / 0.4549364`` of the rows:
+    ``chi2 = (beta/se)^2``, or the 1-df quantile of the p-value (sample-size scheme)."""
+    from scipy import special
+
+    from .kernels import CHI2_1_MEDIAN
+
+    if rows.size == 0:
+        return float("nan")
+    if scheme == "samplesize":
+        chi2 = special.chdtri(1.0, store.take("pvalue", rows))
+    else:
+        chi2 = (store.take("beta", rows) / store.take("se", rows)) ** 2
+    return float(np.median(chi2) / CHI2_1_MEDIAN)
+
+
+def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
+    """Assign gids to the rows of one study and align them (sequential step).
+
+    The study's genomic-control lambda (``stats["lambda"]``) is computed from its
+    rows with valid values, id and alleles (first of repeated ids), before
+    alignment.  Rows are dropped, in this order, for: invalid values (missing or non-finite beta,
+    ``se <= 0``; for the sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), a
+    missing id, missing or identical alleles, a repeated id (the first row is kept),
+    alleles that match neither the reference alleles nor their complements, and
+    unresolved strand-ambiguous alleles.  Surviving rows get their gid and the sign
+    that aligns ``beta`` to the reference's effect allele; rows of variants new to
+    the merge define the reference.
+
+    Returns
+    -------
+    gid : int32 array (-1 for dropped rows), sign : int8 array,
+    drops : dict reason -> dropped rows, ref_gid : dict reason -> gids of the dropped
+    rows (allele mismatches and ambiguities: whose reference alleles they failed),
+    stats : dict of counts
+    """
+    n = store.n_rows
+    key = store.load("key")
+    gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
+    a1 = gmap[store.load("a1")]
+    a2 = gmap[store.load("a2")]
+    freq = store.load("freq") if "freq" in store.fields else None
+    drops = {}
+    ref_gid = {}
+    alive = np.ones(n, dtype=bool)
+
+    def drop(reason, mask):
+        mask = mask & alive
+        drops[reason] = np.flatnonzero(mask)
+        alive[mask] = False
+
+    drop("invalid_value", ~_valid_values(store, scheme))
+    drop("missing_id", key == 0)
+    drop("invalid_alleles", ~state.alleles.valid_pair(a1, a2))
+    rows = np.flatnonzero(alive).astype(np.int32)
+    n0 = state.n
+    if n0 == 0 and state.index.add_if_unique(key[rows]):
+        g = np.arange(rows.size, dtype=np.int32)      # first study, no repeated ids
+    else:
+        g = state.index.lookup(key[rows]).astype(np.int32)
+        miss = g < 0
+        if miss.any():
+            import pandas as pd
+
+            codes, uniq = pd.factorize(key[rows][miss])
+            state.index.add(uniq)
+            g[miss] = n0 + codes
+    # repeated ids within the study: one row per gid is kept (the first: the reversed
+    # scatter below writes the earliest row last)
+    del key
+    first = np.full(state.n, -1, dtype=np.int32)
+    first[g[::-1]] = rows[::-1]
+    dup = first[g] != rows
+    del first
+    dmask = np.zeros(n, dtype=bool)
+    dmask[rows[dup]] = True
+    drop("duplicate", dmask)
+    keep = ~dup
+    rows, g = rows[keep], g[keep]
+    lam = _gc_lambda(store, rows, scheme)
+    new = g >= n0
+    # new variants: this study is the reference
+    nrows = rows[new]
+    if nrows.size:
+        gn = g[new]
+        if gn.size > 1 and not np.all(gn[1:] > gn[:-1]):
+            nrows = nrows[np.argsort(gn, kind="stable")]
+        state.ref_a1.extend(a1[nrows])
+        state.ref_a2.extend(a2[nrows])
+        state.ref_study.extend(np.full(nrows.size, study, dtype=np.int16))
+        state.ref_row.extend(nrows)
+        if state.ref_freq is not None:
+            state.ref_freq.extend(freq[nrows] if freq is not None else np.nan)
+    sign = np.zeros(n, dtype=np.int8)
+    sign[nrows] = 1
+    old = ~new
+    orows, og = rows[old], g[old]
+    stats = {"read": n, "new": int(nrows.size), "swapped": 0, "strand_flipped": 0,
+             "palindromic_aligned": 0}
+    if orows.size:
+        rf = state.ref_freq.values[og] if state.ref_freq is not None else None
+        f = freq[orows] if freq is not None else None
+        s, status, strand = align(a1[orows], a2[orows], state.ref_a1.values[og],
+                                  state.ref_a2.values[og], state.alleles.comp, f, rf,
+                                  maf_max=maf_max, keep_ambiguous=keep_ambiguous)
+        sign[orows] = s
+        for code, reason in ((MISMATCH, "allele_mismatch"), (AMBIGUOUS, "strand_ambiguous")):
+            m = np.zeros(n, dtype=bool)
+            m[orows[status == code]] = True
+            drop(reason, m)
+            ref_gid[reason] = og[status == code]
+        ok = status == 0
+        stats["swapped"] = int(np.count_nonzero(ok & (s < 0)))
+        stats["strand_flipped"] = int(np.count_nonzero(ok & strand))
+        pal = state.alleles.palindromic(a1[orows], a2[orows]) & ok
+        stats["palindromic_aligned"] = int(np.count_nonzero(pal))
+    for reason in DROP_ORDER:
+        drops.setdefault(reason, np.empty(0, dtype=np.int64))
+    gid = np.full(n, -1, dtype=np.int32)
+    gid[rows] = g
+    gid[~alive] = -1
+    sign[~alive] = 0
+    stats["used"] = int(np.count_nonzero(alive))
+    stats.update({r: int(drops[r].size) for r in DROP_ORDER})
+    stats["lambda"] = lam
+    return gid, sign, drops, ref_gid, stats
+
+
+def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):
+    """``(c1 - c0, k)`` matrices of the aligned studies for gids ``c0 <= g < c1``.
+
+    Parameters
+    ----------
+    stores : list of StudyStore
+    gids, signs : list of callables or arrays
+        Per study, the gid and sign of each row (see :func:`index_study`); callables
+        are called to load them (so they need not stay in memory).
+    gc : list of float, optional
+        Per-study genomic-control factors ``sqrt(lambda)`` (1 when not applied).
+    with_n : bool
+        Also gather the sample sizes.
+
+    Returns
+    -------
+    y, s : float arrays
+        ``beta`` (sign-aligned) and ``se`` (scaled by ``gc``), NaN where a study lacks
+        the variant.  For ``scheme="samplesize"``, ``y = z / sqrt(N)`` and
+        ``s = 1 / sqrt(N)`` with ``z = sign(beta) Phi^{-1}(1 - p/2)`` (divided by
+        ``gc``), so that the inverse-variance kernels give METAL's sample-size
+        weighted ``Z = sum sqrt(N_i) z_i / sqrt(sum N_i)``.
+    ntot : float array or None
+        Total sample size of the studies that have the variant.
+    """
+    from scipy import special
+
+    m, k = c1 - c0, len(stores)
+    y = np.full((m, k), np.nan)
+    s = np.full((m, k), np.nan)
+    ntot = np.zeros(m) if with_n else None
+    for j, st in enumerate(stores):
+        g = gids[j]() if callable(gids[j]) else gids[j]
+        rows = np.flatnonzero((g >= c0) & (g < c1))
+        if rows.size == 0:
+            continue
+        loc = g[rows] - c0
+        sg = signs[j]() if callable(signs[j]) else signs[j]
+        sg = sg[rows].astype(np.float64)
+        beta = st.take("beta", rows)
+        f = 1.0 if gc is None else gc[j]
+        if scheme == "samplesize":
+            p = st.take("pvalue", rows)
+            n_ = st.take("n", rows)
+            z = -special.ndtri(0.5 * p) * np.sign(beta) * sg / f
+            y[loc, j] = z / np.sqrt(n_)
+            s[loc, j] = 1.0 / np.sqrt(n_)
+            if with_n:
+                ntot[loc] += n_
+        else:
+            y[loc, j] = beta * sg
+            s[loc, j] = st.take("se", rows) * f
+            if with_n:
+                ntot[loc] += st.take("n", rows)
+    return y, s, ntot

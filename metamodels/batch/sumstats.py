@@ -1,0 +1,498 @@
+"""Reading GWAS summary-statistics files: format sniffing, columns, streaming scan.
+
+A file is read once, a block of rows at a time (memory bounded by the block, not the
+file), by :func:`scan_study`, which can run in a worker process.  The variant ids are
+cut out of the raw text with numpy (:func:`extract_field`: no Python string per
+row), the other columns are parsed by pandas' C reader.  The study's columns go in
+file order to binary files in a scratch directory (:class:`StudyStore`): 64-bit
+hashes of the ids, allele codes, the numeric columns, and the ids themselves in
+fixed-width blocks; the alignment and the meta-analysis then read back only what
+each chunk of variants needs.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["GWASInputError", "COLUMN_ALIASES", "sniff", "resolve_columns", "scan_study",
+           "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
+
+#: Accepted column names (compared upper-case, without non-alphanumerics), by field.
+COLUMN_ALIASES = {
+    "snp": ("SNP", "MARKERNAME", "RSID", "ID", "SNPID", "RS", "RSNUMBER", "MARKER",
+            "VARIANTID", "VARIANT", "MARKERID", "RSIDS"),
+    "a1": ("A1", "EA", "ALLELE1", "EFFECTALLELE", "TESTEDALLELE", "RISKALLELE", "INCALLELE",
+           "CODEDALLELE", "EFFECTALLELE1"),
+    "a2": ("A2", "NEA", "ALLELE2", "OTHERALLELE", "NONEFFECTALLELE", "OA", "DECALLELE",
+           "NONCODEDALLELE", "OTHERALLELE1"),
+    "beta": ("BETA", "EFFECT", "B", "LOGOR", "ES", "EFFECTSIZE", "BETA1", "EFFECTBETA"),
+    "se": ("SE", "STDERR", "STANDARDERROR", "SEBETA", "STDERRLOGOR", "SEEFFECT", "SEB",
+           "STDERRBETA"),
+    "pvalue": ("P", "PVAL", "PVALUE", "PVALUES", "PV", "PVALNOMINAL", "PWALD"),
+    "n": ("N", "NTOTAL", "SAMPLESIZE", "TOTALSAMPLESIZE", "WEIGHT", "OBSCT", "NEFF",
+          "NSAMPLES", "NOBS"),
+    "freq": ("EAF", "FREQ", "FREQ1", "FRQ", "AF", "A1FREQ", "A1FRQ", "EFFECTALLELEFREQ",
+             "EFFECTALLELEFREQUENCY", "FREQA1", "AF1", "FREQEFFECT", "FRQA1"),
+}
+FIELD_LABELS = {"snp": "--snp", "a1": "--a1", "a2": "--a2", "beta": "--beta", "se": "--se",
+                "pvalue": "--pvalue", "n": "--n", "freq": "--freq"}
+_NA = ["", "NA", "N/A", "NaN", "nan", "NAN", ".", "-nan", "null", "NULL", "None", "-"]
+#: Numeric columns and their dtype in the store.
+NUMERIC = ("beta", "se", "pvalue", "n", "freq")
+#: Rows parsed at a time by :func:`scan_study` (at most; smaller blocks parse as fast
+#: and keep the reading processes small).
+READ_BLOCK_ROWS = 200_000
+
+
+class GWASInputError(ValueError):
+    """A problem with an input file (missing column, unreadable value, ...)."""
+
+
+def _norm(name):
+    return re.sub(r"[^0-9A-Z]", "", str(name).upper())
+
+
+def _open_binary(path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rb"), "gzip"
+    return open(path, "rb"), None
+
+
+def sniff(path):
+    """Compression, separator, header fields and lines to skip of a text table.
+
+    Leading ``##`` lines are skipped; a leading ``#`` of the header is dropped.  The
+    separator is a tab if the header has one, else a comma if it has one, else runs
+    of whitespace.
+
+    Returns
+    -------
+    dict with ``compression`` (``"gzip"`` or None), ``sep`` (``"\\t"``, ``","`` or
+    ``r"\\s+"``), ``sep_name``, ``fields`` (list of str) and ``skiprows`` (int).
+    """
+    if not os.path.exists(path):
+        raise GWASInputError(f"file not found: {path}")
+    if os.path.isdir(path):
+        raise GWASInputError(f"{path} is a directory, not a data file")
+    fh, compression = _open_binary(path)
+    skip = 0
+    try:
+        with fh:
+            while True:
+                line = fh.readline()
+                if not line:
+                    raise GWASInputError(f"{path}: no header line")
+                text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+                if text.startswith("##") or not text.strip():
+                    skip += 1
+                    continue
+                break
+    except (OSError, EOFError) as exc:
+        raise GWASInputError(f"cannot read {path}: {exc}") from exc
+    header = text[1:] if text.startswith("#") else text
+    if "\t" in header:
+        sep, sep_name, fields = "\t", "tab", header.split("\t")
+    elif "," in header:
+        sep, sep_name, fields = ",", "comma", header.split(",")
+    else:
+        sep, sep_name, fields = r"\s+", "whitespace", header.split()
+    fields = [f.strip() for f in fields]
+    return {"compression": compression, "sep": sep, "sep_name": sep_name, "fields": fields,
+            "skiprows": skip}
+
+
+def resolve_columns(fields, path, overrides=None, required=("snp", "a1", "a2", "beta", "se"),
+                    optional=("pvalue", "n", "freq")):
+    """Map the fields (``snp``, ``a1``, ...) to column names of a file.
+
+    ``overrides`` (field -> column name, e.g. from ``--beta``) take precedence;
+    otherwise the first name of :data:`COLUMN_ALIASES` present in the header
+    (case-insensitive, ignoring ``_``, ``-``, ``.``) is used.  A required field that
+    cannot be found raises :class:`GWASInputError`; optional ones are left out.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v}
+    byname = {}
+    for f in fields:
+        byname.setdefault(_norm(f), f)
+    out = {}
+    for key in tuple(required) + tuple(optional):
+        if key in overrides:
+            col = overrides[key]
+            if col not in fields:
+                cand = byname.get(_norm(col))
+                if cand is None:
+                    raise GWASInputError(
+                        f"{FIELD_LABELS[key]}: column {col!r} not found in {path} "
+                        f"(columns: {', '.join(fields)})")
+                col = cand
+            out[key] = col
+            continue
+        for alias in COLUMN_ALIASES[key]:
+            if alias in byname:
+                out[key] = byname[alias]
+                break
+        else:
+            if key in required:
+                raise GWASInputError(
+                    f"{path}: no column for {key} (tried {', '.join(COLUMN_ALIASES[key])}; "
+                    f"name it with {FIELD_LABELS[key]}); columns: {', '.join(fields)}")
+    return out
+
+
+def _unique_names(fields):
+    seen, out = set(), []
+    for i, n in enumerate(fields):
+        out.append(n if n not in seen else f"{n}.{i}")
+        seen.add(n)
+    return out
+
+
+def _line_blocks(path, info, chunk_size):
+    """Blocks of whole data lines (bytes) of about ``chunk_size`` rows each."""
+    fh = gzip.open(path, "rb") if info["compression"] == "gzip" else open(path, "rb")
+    with fh:
+        for _ in range(info["skiprows"] + 1):
+            fh.readline()
+        head = fh.read(1 << 16)
+        nl = head.count(b"\n")
+        avg = len(head) / nl if nl else 64.0
+        target = max(int(chunk_size * avg), 1 << 16)
+        left = head
+        while True:
+            data = fh.read(target)
+            buf = left + data
+            if not data:
+                if buf.strip():
+                    yield buf if buf.endswith(b"\n") else buf + b"\n"
+                return
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                left = buf
+                continue
+            yield buf[:cut]
+            left = buf[cut:]
+
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 13, 32]] = True
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+
+
+def _words_at(padded, pos):
+    """The 8 bytes at every ``pos`` (unaligned) as little-endian uint64 words."""
+    return np.ascontiguousarray(
+        np.lib.stride_tricks.sliding_window_view(padded, 8)[pos]).view(np.uint64).ravel()
+
+
+def _first_byte(padded, pos, ends, code):
+    """Offset from ``pos`` of the first byte equal to ``code`` (or of ``ends``), for
+    every line, 8 bytes at a time: in ``x = word ^ (code * 0x01..01)`` the lowest byte
+    flagged by ``(x - 0x01..01) & ~x & 0x80..80`` is the first zero byte of ``x``."""
+    out = ends - pos
+    todo = np.flatnonzero(out > 0)
+    off = np.zeros(todo.size, dtype=np.int64)
+    pat = np.uint64(code) * _ONES
+    with np.errstate(over="ignore"):
+        while todo.size:
+            x = _words_at(padded, pos[todo] + off) ^ pat
+            t = (x - _ONES) & ~x & _HIGH
+            hit = t != 0
+            low = t[hit] & (~t[hit] + np.uint64(1))
+            j = np.zeros(todo.size, dtype=np.int64)
+            j[hit] = (np.log2(low.astype(np.float64)).astype(np.int64) - 7) // 8
+            cand = off + np.where(hit, j, 8)
+            done = hit | (cand >= out[todo])
+            out[todo[done]] = np.minimum(cand[done], out[todo[done]])
+            todo, off = todo[~done], off[~done] + 8
+    return out
+
+
+def _first_in(padded, pos, ends, table):
+    """Like :func:`_first_byte` for a set of bytes (``table[b]`` true)."""
+    out = ends - pos
+    todo = np.flatnonzero(out > 0)
+    off = 0
+    while todo.size:
+        b = padded[pos[todo] + off]
+        done = table[b] | (off + 1 >= out[todo])
+        stop = table[b]
+        out[todo[stop]] = off
+        todo = todo[~done]
+        off += 1
+    return out
+
+
+def extract_field(block, index, sep):
+    """Field ``index`` of every non-blank line of ``block`` as a fixed-width bytes
+    array, with numpy (no Python string per row); None if the block has quotes or
+    a line with too few fields.
+
+    Lines end at ``\\n`` (a ``\\r`` before it is dropped).  ``sep`` is one
+    character, or ``r"\\s+"`` for runs of spaces and tabs (leading ones ignored).
+    Separators are searched from each line's start, 8 bytes at a time with a
+    word-level zero-byte test, so the cost grows with the width of the fields up to
+    the one wanted, not with the number of separators in the block.
+    """
+    if b'"' in block:
+        return None
+    arr = np.frombuffer(block, dtype=np.uint8)
+    padded = np.concatenate([arr, np.zeros(64, dtype=np.uint8)])
+    ends = np.flatnonzero(arr == 10)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    ends = ends - (arr[np.maximum(ends - 1, 0)] == 13)
+    if sep == r"\s+":
+        fs = starts + _first_in(padded, starts, ends, ~_SPACE)   # skip leading blanks
+        keep = fs < ends                                           # blank lines skipped
+        fs, ends = fs[keep], ends[keep]
+        for _ in range(index):
+            fs = fs + _first_in(padded, fs, ends, _SPACE)
+            fs = fs + _first_in(padded, fs, ends, ~_SPACE)
+            if np.any(fs >= ends):
+                return None
+        lens = _first_in(padded, fs, ends, _SPACE)
+    else:
+        code = ord(sep)
+        keep = ends > starts
+        fs, ends = starts[keep], ends[keep]
+        for _ in range(index):
+            fs = fs + _first_byte(padded, fs, ends, code)
+            if np.any(fs >= ends):
+                return None
+            fs = fs + 1
+        lens = _first_byte(padded, fs, ends, code)
+    n = fs.size
+    width = max(int(lens.max()) if n else 1, 1)
+    if width > 64:
+        padded = np.concatenate([arr, np.zeros(width, dtype=np.uint8)])
+    out = np.lib.stride_tricks.sliding_window_view(padded, width)[fs]
+    out *= np.arange(width, dtype=np.int64) < lens[:, None]
+    return out.view(f"S{width}").ravel()
+
+
+def read_chunks(path, info, columns, chunk_size):
+    """Iterate over ``(ids, frame)`` for blocks of about ``chunk_size`` rows.
+
+    ``ids`` is the variant-id column as a fixed-width bytes array (cut out of the
+    raw text with :func:`extract_field`); ``frame`` has the other fields of
+    ``columns`` (renamed to the field names; alleles as str, numbers as float64), as
+    parsed by pandas' C reader.
+    """
+    import io
+
+    import pandas as pd
+
+    names = _unique_names(info["fields"])
+    snp = columns["snp"]
+    pos = info["fields"].index(snp)
+    rename = {}
+    for k, c in columns.items():
+        if k != "snp":
+            rename.setdefault(c, []).append(k)
+
+    def parse(block, cols):
+        dtype = {c: str for k, c in columns.items() if k in ("snp", "a1", "a2")}
+        dtype.update({c: np.float64 for k, c in columns.items() if k in NUMERIC})
+        na = {c: _NA for k, c in columns.items() if k in NUMERIC}
+        return pd.read_csv(io.BytesIO(block), sep=info["sep"], header=None, names=names,
+                           usecols=cols, dtype={c: dtype[c] for c in cols},
+                           keep_default_na=False, na_values={c: na[c] for c in cols if c in na},
+                           engine="c", low_memory=False)
+
+    other = list(rename)
+    try:
+        for block in _line_blocks(path, info, chunk_size):
+            ids = extract_field(block, pos, info["sep"])
+            df = parse(block, other if ids is not None else other + [snp])
+            if ids is None or len(ids) != len(df):
+                if snp not in df:
+                    df = parse(block, other + [snp])
+                ids = to_bytes(df[snp].to_numpy())
+            yield ids, pd.DataFrame({k: df[c] for c, ks in rename.items() for k in ks})
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0]
+        raise GWASInputError(f"{path}: {msg} (a non-numeric value in a numeric column?)") \
+            from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+            OSError) as exc:
+        raise GWASInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def to_bytes(values):
+    """Object array of str -> fixed-width bytes array (UTF-8)."""
+    values = np.asarray(values, dtype=object)
+    try:
+        return values.astype("S")
+    except (UnicodeEncodeError, ValueError):
+        return np.array([str(v).encode("utf-8") for v in values], dtype="S")
+
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_K = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(h):
+    """splitmix64 finaliser."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def hash_ids(ids):
+    """64-bit hashes of a fixed-width bytes array (equal strings -> equal hashes,
+    whatever the width of the array).
+
+    The bytes are read as little-endian 64-bit words (NUL padded); each non-zero word
+    is folded into the hash with a splitmix64 round.  With ``10^7`` distinct ids the
+    chance of any collision is about ``3e-6``.
+    """
+    ids = np.asarray(ids)
+    n = ids.shape[0]
+    w = max(ids.dtype.itemsize, 1)
+    w8 = -(-w // 8) * 8
+    buf = np.ascontiguousarray(ids, dtype=f"S{w8}")
+    words = buf.view(np.uint64).reshape(n, w8 // 8)
+    h = np.full(n, np.uint64(0x243F6A8885A308D3), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            x = words[:, j]
+            h = np.where(x != 0, _mix(h ^ (x * _K)), h)
+        return _mix(h)
+
+
+@dataclass
+class StudyStore:
+    """Binary columns of one study in a scratch directory (file order).
+
+    Files ``<field>.bin`` hold ``key`` (uint64 id hashes), ``a1``/``a2`` (int32 codes
+    of the study's own allele list ``alleles``) and the numeric fields (float64);
+    ``ids.bin`` holds the ids in fixed-width blocks described by ``id_blocks``
+    (``(first row, rows, width, byte offset)``).
+    """
+
+    directory: str
+    n_rows: int = 0
+    fields: tuple = ()
+    alleles: list = field(default_factory=list)
+    id_blocks: list = field(default_factory=list)
+
+    DTYPES = {"key": np.uint64, "a1": np.int32, "a2": np.int32, "beta": np.float64,
+              "se": np.float64, "pvalue": np.float64, "n": np.float64, "freq": np.float64,
+              "gid": np.int32, "sign": np.int8}
+
+    def path(self, name):
+        return os.path.join(self.directory, f"{name}.bin")
+
+    def load(self, name):
+        """Whole column ``name`` as an array."""
+        return np.fromfile(self.path(name), dtype=self.DTYPES[name])
+
+    def take(self, name, rows):
+        """Values of column ``name`` at ascending ``rows`` (a memory map is opened and
+        closed, so only the pages touched are read)."""
+        if len(rows) == 0:
+            return np.empty(0, dtype=self.DTYPES[name])
+        mm = np.memmap(self.path(name), dtype=self.DTYPES[name], mode="r")
+        try:
+            return np.array(mm[rows])
+        finally:
+            del mm
+
+    def save(self, name, values):
+        np.asarray(values, dtype=self.DTYPES[name]).tofile(self.path(name))
+
+    def ids(self, rows):
+        """The ids (bytes array) at ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty(0, dtype="S1")
+        path = os.path.join(self.directory, "ids.bin")
+        starts = np.array([b[0] for b in self.id_blocks], dtype=np.int64)
+        which = np.searchsorted(starts, rows, side="right") - 1
+        blocks = np.unique(which)
+        width = max(self.id_blocks[b][2] for b in blocks)
+        out = np.empty(rows.size, dtype=f"S{width}")
+        for b in blocks:
+            r0, nr, w, off = self.id_blocks[b]
+            sel = which == b
+            mm = np.memmap(path, dtype=f"S{w}", mode="r", offset=off, shape=(nr,))
+            out[sel] = mm[rows[sel] - r0]
+            del mm
+        return out
+
+
+def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme="stderr"):
+    """Read one study block by block into a :class:`StudyStore` (worker function).
+
+    Blocks have at most ``min(chunk_size, READ_BLOCK_ROWS)`` rows.  ``scheme`` is
+    accepted for symmetry with the callers (the store holds every column read).
+
+    Returns
+    -------
+    dict with the store and the reading details (``seconds``, ``cpu_seconds``).
+    """
+    import time
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    os.makedirs(directory, exist_ok=True)
+    store = StudyStore(directory, fields=tuple(columns))
+    local = {}
+    alleles = []
+    names = ["key", "a1", "a2"] + [f for f in NUMERIC if f in columns]
+    handles = {nm: open(store.path(nm), "wb") for nm in names}
+    ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
+    n = 0
+    offset = 0
+    try:
+        for ids, df in read_chunks(path, info, columns, min(chunk_size, READ_BLOCK_ROWS)):
+            m = len(df)
+            w = max(ids.dtype.itemsize, 1)
+            ids.tofile(ids_fh)
+            store.id_blocks.append((n, m, w, offset))
+            offset += m * w
+            key = hash_ids(ids)
+            key[ids == b""] = 0
+            key.tofile(handles["key"])
+            for a in ("a1", "a2"):
+                _local_codes(df[a].to_numpy(), local, alleles).tofile(handles[a])
+            for f in NUMERIC:
+                if f in columns:
+                    np.asarray(df[f].to_numpy(), dtype=np.float64).tofile(handles[f])
+            n += m
+    finally:
+        for fh in handles.values():
+            fh.close()
+        ids_fh.close()
+    store.n_rows = n
+    store.alleles = alleles
+    return {"store": store, "path": path, "index": index, "columns": columns,
+            "sep_name": info["sep_name"], "compression": info["compression"],
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+
+
+def _local_codes(values, local, alleles):
+    """Codes of allele strings in the study's own list (upper-cased, stripped; a
+    missing value is the empty string)."""
+    import pandas as pd
+
+    idx, uniq = pd.factorize(np.asarray(values, dtype=object))
+    table = np.empty(len(uniq) + 1, dtype=np.int32)
+    for i, u in enumerate(list(uniq) + [""]):
+        key = str(u).strip().upper()
+        code = local.get(key)
+        if code is None:
+            code = local[key] = len(alleles)
+            alleles.append(key)
+        table[i] = code
+    return table[idx]                            # idx = -1 (missing) -> the last entry
