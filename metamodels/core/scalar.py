@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tau2_newton"]
+__all__ = ["tau2_newton", "tau2_boundary_recheck"]
+
+#: grid t_j = T 4^-j, j = 0..GRID, searched for an interior maximum when the ascent
+#: ends at 0 (as the batch kernels do)
+GRID = 10
 
 
 def _score(t, y, v, X, reml):
@@ -103,3 +107,36 @@ def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
             if abs(nxt) <= max(1e-5, tol) * scale and t + nxt >= 0:
                 return t + nxt, info, True, it
     return t, info, False, maxiter
+
+
+def _loglik(t, y, v, X, reml):
+    from .covariance import LinearCovariance
+    from .likelihood import evaluate
+    spec = LinearCovariance.diagonal(v, np.ones((1, v.shape[0])), ("t",))
+    return evaluate([t], y, X, spec, reml=reml).llf
+
+
+def tau2_boundary_recheck(y, v, X, reml=True, tol=1e-10, maxiter=100):
+    """Search for an interior maximum better than the boundary solution ``t = 0``.
+
+    The score is evaluated on ``t_j = T 4^{-j}`` (``j = 0..GRID``, ``T = var(y) + max v``,
+    above which it is negative); the largest grid point with a positive score starts a
+    bracketed Newton ascent, and its maximum replaces 0 if its log-likelihood is higher.
+
+    Returns
+    -------
+    t, info, converged, n_iter  (``t = 0`` when no better interior maximum exists)
+    """
+    T = float(np.var(y) + v.max())
+    found = None
+    for j in range(GRID + 1):
+        t = T * 4.0 ** -j
+        if _score(t, y, v, X, reml)[0] > 0:
+            found = t
+            break
+    if found is None:
+        return 0.0, _score(0.0, y, v, X, reml)[1], True, GRID + 1
+    t, info, ok, it = tau2_newton(y, v, X, reml=reml, start=found, tol=tol, maxiter=maxiter)
+    if t > 0 and _loglik(t, y, v, X, reml) > _loglik(0.0, y, v, X, reml) + 1e-10:
+        return t, info, ok, it
+    return 0.0, _score(0.0, y, v, X, reml)[1], True, it

@@ -14,7 +14,7 @@ import numpy as np
 from ..core.covariance import LinearCovariance
 from ..core.likelihood import LOG2PI
 from ..core.optimize import maximize
-from ..core.scalar import tau2_newton
+from ..core.scalar import tau2_boundary_recheck, tau2_newton
 from . import estimators as est
 
 __all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS", "loglik_ml", "loglik_reml"]
@@ -62,7 +62,11 @@ def _engine_fit(y, v, X, reml, tol, maxiter):
     start = est.tau2_he(y, v, X, with_se=False)[0]
     tau2, info, converged, n_iter = tau2_newton(y, v, X, reml=reml, start=start, tol=tol,
                                                 maxiter=maxiter)
-    if converged and tau2 > 0.0:
+    if converged and tau2 == 0.0:
+        tau2, info, converged, extra = tau2_boundary_recheck(y, v, X, reml=reml, tol=tol,
+                                                             maxiter=maxiter)
+        n_iter += extra
+    if converged:
         se = est.se_tau2_reml(v, X, tau2) if reml else est.se_tau2_ml(v, tau2)
         return tau2, se, True, n_iter, None
     k = y.shape[0]
