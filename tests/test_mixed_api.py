@@ -1,5 +1,4 @@
 """MixedModel: API, alternatives to the formula, structures, df methods, bad input."""
-import warnings
 
 import numpy as np
 import pandas as pd

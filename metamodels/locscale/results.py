@@ -10,12 +10,12 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
-from ..inference import information_criteria, lr_test
+from ..base.results import EngineMetaResultsMixin
 
 __all__ = ["LocationScaleResults"]
 
 
-class LocationScaleResults(LikelihoodModelResults):
+class LocationScaleResults(EngineMetaResultsMixin, LikelihoodModelResults):
     """Results of :class:`~metamodels.LocationScaleMeta`.
 
     ``params`` holds the location coefficients followed by the log-SD (scale)
@@ -82,17 +82,6 @@ class LocationScaleResults(LikelihoodModelResults):
         return np.exp(self.params_scale)
 
     @cache_readonly
-    def llf(self):
-        return self._ev.llf
-
-    @cache_readonly
-    def llf_metafor(self):
-        if not self.reml:
-            return self.llf
-        X = self.model.exog
-        return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
-
-    @cache_readonly
     def tau(self):
         """Fitted heterogeneity SD per observation."""
         return self.model.spec.tau(self._ev.theta)
@@ -103,37 +92,12 @@ class LocationScaleResults(LikelihoodModelResults):
         return self.model.spec.omega(self._ev.theta)
 
     @cache_readonly
-    def _ic(self):
-        k = self.model.k_location + self.model.spec.n_params
-        n = self.nobs - self.model.k_location if self.reml else self.nobs
-        return information_criteria(self.llf, k, n)
-
-    @property
-    def aic(self):
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
-
-    @property
-    def aicc(self):
-        return self._ic[2]
+    def n_params_total(self):
+        return self.model.k_location + self.model.spec.n_params
 
     def compare_lr_test(self, restricted):
         """LR test against a nested fit, e.g. a constant-scale model (``scale_formula="~ 1"``)."""
-        restricted = getattr(restricted, "_results", restricted)
-        if not isinstance(restricted, LocationScaleResults):
-            raise TypeError("restricted must be a LocationScaleMeta result")
-        if self.method != restricted.method:
-            raise ValueError("cannot compare fits made with different methods")
-        if self.reml and not (self.model.exog.shape == restricted.model.exog.shape
-                              and np.allclose(self.model.exog, restricted.model.exog)):
-            raise ValueError("REML log-likelihoods of models with different location effects "
-                             "are not comparable; refit with method='ML'")
-        df = self.model.spec.n_params + self.model.k_location - (
-            restricted.model.spec.n_params + restricted.model.k_location)
-        return lr_test(self.llf, restricted.llf, df)
+        return self._lr_test_against(restricted, LocationScaleResults, "LocationScaleMeta")
 
     def get_prediction(self, exog=None, exog_scale=None, alpha=0.05):
         """Predicted mean and tau for new rows.

@@ -10,12 +10,13 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..core.likelihood import evaluate
-from ..inference import WaldTestResult, information_criteria, lr_test
+from ..base.results import EngineMetaResultsMixin
+from ..inference import WaldTestResult
 
 __all__ = ["MetaMixedResults"]
 
 
-class MetaMixedResults(LikelihoodModelResults):
+class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
     """Results of :class:`~metamodels.MetaMixed`.
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
@@ -40,17 +41,6 @@ class MetaMixedResults(LikelihoodModelResults):
         self.df_model = model.df_model
         super().__init__(model, ev.beta, normalized_cov_params=ev.cov_beta, scale=1.0,
                          use_t=test == "t", cov_type="nonrobust")
-
-    @cache_readonly
-    def llf(self):
-        return self._ev.llf
-
-    @cache_readonly
-    def llf_metafor(self):
-        if not self.reml:
-            return self.llf
-        X = self.model.exog
-        return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
 
     # ------------------------------------------------------ variance components
     @cache_readonly
@@ -171,35 +161,9 @@ class MetaMixedResults(LikelihoodModelResults):
     def n_params_total(self):
         return self.model.k_params + self.model.spec.n_params
 
-    @cache_readonly
-    def _ic(self):
-        n = self.nobs - self.model.k_params if self.reml else self.nobs
-        return information_criteria(self.llf, self.n_params_total, n)
-
-    @property
-    def aic(self):
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
-
-    @property
-    def aicc(self):
-        return self._ic[2]
-
     def compare_lr_test(self, restricted):
         """Likelihood-ratio test against a nested fit (same method; REML needs equal X)."""
-        restricted = getattr(restricted, "_results", restricted)
-        if getattr(restricted, "reml", None) is None:
-            raise TypeError("restricted must be a MetaMixed result")
-        if self.reml != restricted.reml:
-            raise ValueError("cannot compare a REML fit with an ML fit")
-        if self.reml and not (self.model.exog.shape == restricted.model.exog.shape
-                              and np.allclose(self.model.exog, restricted.model.exog)):
-            raise ValueError("REML log-likelihoods of models with different fixed effects are "
-                             "not comparable; refit both with method='ML'")
-        return lr_test(self.llf, restricted.llf, self.n_params_total - restricted.n_params_total)
+        return self._lr_test_against(restricted, MetaMixedResults, "MetaMixed")
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
