@@ -40,19 +40,20 @@ class UnivariateFit:
     tau2_fixed: bool
 
 
-def loglik_ml(y, v, X, tau2):
-    """Gaussian log-likelihood at ``tau2`` with the GLS coefficients plugged in."""
-    fit = est.wls(y, v, X, tau2)
+def loglik_ml(y, v, X, tau2, fit=None):
+    """Gaussian log-likelihood at ``tau2`` with the GLS coefficients plugged in
+    (``fit``: the WLS fit at ``tau2`` when already computed)."""
+    fit = est.wls(y, v, X, tau2) if fit is None else fit
     k = y.shape[0]
-    return -0.5 * (k * LOG2PI + float(np.sum(np.log(v + tau2))) + fit.q)
+    return -0.5 * (k * LOG2PI - float(np.sum(np.log(fit.w))) + fit.q)
 
 
-def loglik_reml(y, v, X, tau2):
+def loglik_reml(y, v, X, tau2, fit=None):
     """Restricted log-likelihood (no ``+1/2 log|X'X|`` term; see :mod:`metamodels.core`)."""
-    fit = est.wls(y, v, X, tau2)
+    fit = est.wls(y, v, X, tau2) if fit is None else fit
     k, p = X.shape
-    _, logdet = np.linalg.slogdet(X.T @ (X * fit.w[:, None]))
-    return -0.5 * ((k - p) * LOG2PI + float(np.sum(np.log(v + tau2))) + logdet + fit.q)
+    logdet = -np.linalg.slogdet(fit.cov)[1]                 # log|X'WX|
+    return -0.5 * ((k - p) * LOG2PI - float(np.sum(np.log(fit.w))) + logdet + fit.q)
 
 
 def _engine_fit(y, v, X, reml, tol, maxiter):
@@ -120,9 +121,9 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
         factor = fit.q / (k - p)
         cov = cov * factor
     if method == "REML":
-        llf = loglik_reml(y, v, X, tau2_hat)
+        llf = loglik_reml(y, v, X, tau2_hat, fit)
     else:
-        llf = loglik_ml(y, v, X, tau2_hat)
+        llf = loglik_ml(y, v, X, tau2_hat, fit)
     return UnivariateFit(method, test, fit.beta, cov, tau2_hat, se_tau2, llf, factor,
                          bool(converged), int(n_iter), tau2 is not None)
 
