@@ -211,3 +211,24 @@ def test_scalar_newton_kernel_matches_general_optimizer(reml):
         t, info, ok, _ = tau2_newton(y, v, X, reml=reml, start=0.05)
         assert ok
         assert t == pytest.approx(ref.theta[0], rel=1e-8, abs=1e-12)
+
+
+def test_boundary_recheck_finds_better_interior_maximum():
+    """BCG, yi ~ ablat + alloc, ML: a local maximum at tau2 = 0 and the global one at 0.0294."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    import metamodels as mm
+    from metamodels.core.scalar import tau2_boundary_recheck, tau2_newton
+    ref = json.loads((Path(__file__).parent / "reference" / "meta_univariate.json").read_text())
+    df = pd.DataFrame(ref["data"]["bcg"])
+    m = mm.MetaRandom.from_formula("yi ~ ablat + C(alloc)", df, vi="vi")
+    y, v, X = m.endog, m.vi, m.exog
+    t0, _, ok, _ = tau2_newton(y, v, X, reml=False, start=0.17)
+    assert ok and t0 == 0.0                       # the ascent from this start ends at 0
+    t, _, ok, _ = tau2_boundary_recheck(y, v, X, reml=False)
+    expected = [c for c in ref["cases"] if c["name"] == "bcg_ML_knha_factor"][0]["result"]["tau2"]
+    assert ok and t == pytest.approx(expected, rel=1e-8)
+    assert m.fit(method="ML").tau2 == pytest.approx(expected, rel=1e-8)

@@ -32,26 +32,37 @@ __all__ = ["tau2_newton", "tau2_boundary_recheck"]
 GRID = 10
 
 
-def _score(t, y, v, X, reml):
+def _score(t, y, v, X, reml, M=None):
+    """Score, expected and observed information at ``t`` (see the module docstring).
+
+    Everything comes from the weighted cross-products ``S_k = M'W^kM`` (k = 1, 2, 3) of
+    ``M = [X | y]``: with ``r = y - Xb``, ``u'u = r'W^2r``, ``X'Wu = X'W^2 r``,
+    ``sum w h = tr(C X'W^3X)`` and ``u'Wu = r'W^3r``.
+    """
+    if M is None:
+        M = np.column_stack([X, y])
+    p = M.shape[1] - 1
     w = 1.0 / (v + t)
-    wx = X * w[:, None]
-    C = np.linalg.inv(X.T @ wx)
-    b = C @ (wx.T @ y)
-    r = y - X @ b
-    u = w * r
+    W1 = M * w[:, None]
+    S1 = M.T @ W1
+    S2 = W1.T @ W1
+    S3 = W1.T @ (W1 * w[:, None])
+    C = np.linalg.inv(S1[:p, :p])
+    b = C @ S1[:p, p]
+    G, G3 = S2[:p, :p], S3[:p, :p]
+    Gb = G @ b
+    uu = S2[p, p] - 2.0 * (b @ S2[:p, p]) + b @ Gb
     sw = w.sum()
-    w2 = w * w
-    g = 0.5 * (u @ u - sw)
-    xwu = wx.T @ u
+    g = 0.5 * (uu - sw)
     if reml:
-        G = wx.T @ wx
         CG = C @ G
-        h = np.einsum("ip,ip->i", wx @ C, wx)
         g += 0.5 * np.trace(CG)
-        info = 0.5 * (w2.sum() - 2.0 * (w @ h) + np.sum(CG * CG.T))
+        info = 0.5 * (w @ w - 2.0 * np.sum(C * G3) + np.sum(CG * CG.T))
     else:
-        info = 0.5 * w2.sum()
-    obs = -info + u @ (w * u) - xwu @ C @ xwu
+        info = 0.5 * (w @ w)
+    xwu = S2[:p, p] - Gb
+    rw3r = S3[p, p] - 2.0 * (b @ S3[:p, p]) + b @ (G3 @ b)
+    obs = -info + rw3r - xwu @ C @ xwu
     return float(g), float(info), float(obs)
 
 
@@ -67,8 +78,9 @@ def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
         ``1e-10 (t + se)``) and the number of score evaluations after the start.
     """
     t = max(0.0, float(start))
+    M = np.column_stack([X, y])
     lo, hi = 0.0, np.inf              # bracket: score > 0 below t_lo side, < 0 above hi
-    g, info, obs = _score(t, y, v, X, reml)
+    g, info, obs = _score(t, y, v, X, reml, M)
     if t == 0.0 and g <= 0.0:
         return 0.0, info, True, 0
     for it in range(1, maxiter + 1):
@@ -80,7 +92,7 @@ def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
         new = t + step
         if lo == 0.0 and g < 0 and (new <= 0.5 * t or new < 0):
             # heading for the boundary with no positive score seen: test t = 0 itself
-            g0, i0, o0 = _score(0.0, y, v, X, reml)
+            g0, i0, o0 = _score(0.0, y, v, X, reml, M)
             if g0 <= 0.0:
                 return 0.0, i0, True, it
             lo = 0.0
@@ -96,7 +108,7 @@ def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
                 new = max(2.0 * t, t + abs(g) / info, 1e-8)
         new = max(new, 0.0)
         t = new
-        g, info, obs = _score(t, y, v, X, reml)
+        g, info, obs = _score(t, y, v, X, reml, M)
         if t == 0.0 and g <= 0.0:
             return 0.0, info, True, it
         # Newton converges quadratically: once the next step is below 1e-5 (t + se) its
@@ -128,15 +140,16 @@ def tau2_boundary_recheck(y, v, X, reml=True, tol=1e-10, maxiter=100):
     t, info, converged, n_iter  (``t = 0`` when no better interior maximum exists)
     """
     T = float(np.var(y) + v.max())
+    M = np.column_stack([X, y])
     found = None
     for j in range(GRID + 1):
         t = T * 4.0 ** -j
-        if _score(t, y, v, X, reml)[0] > 0:
+        if _score(t, y, v, X, reml, M)[0] > 0:
             found = t
             break
     if found is None:
-        return 0.0, _score(0.0, y, v, X, reml)[1], True, GRID + 1
+        return 0.0, _score(0.0, y, v, X, reml, M)[1], True, GRID + 1
     t, info, ok, it = tau2_newton(y, v, X, reml=reml, start=found, tol=tol, maxiter=maxiter)
     if t > 0 and _loglik(t, y, v, X, reml) > _loglik(0.0, y, v, X, reml) + 1e-10:
         return t, info, ok, it
-    return 0.0, _score(0.0, y, v, X, reml)[1], True, it
+    return 0.0, _score(0.0, y, v, X, reml, M)[1], True, it
