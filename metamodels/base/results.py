@@ -17,6 +17,19 @@ class EngineMetaResultsMixin:
     ``n - p`` observations under REML, as metafor does.
     """
 
+    def _set_engine_fit(self, model, outcome, method):
+        """Record the optimiser outcome and the model's counts (called first in
+        ``__init__``, before ``LikelihoodModelResults.__init__``)."""
+        self._outcome = outcome
+        self._ev = outcome.evaluation
+        self.method = method
+        self.reml = method == "REML"
+        self.converged = outcome.converged
+        self.n_iter = outcome.n_iter
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+
     @cache_readonly
     def llf(self):
         """Maximised (restricted) log-likelihood, SAS/lme4 REML convention."""

@@ -8,7 +8,7 @@ import pandas as pd
 import patsy
 from statsmodels.base.model import LikelihoodModel
 
-from ..base.model import _check_method
+from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
 from ..formula import build_design
@@ -128,16 +128,12 @@ class LocationScaleMeta(LikelihoodModel):
         data = pd.DataFrame(data)
         n_all = len(data)
         if isinstance(vi, str):
-            if vi not in data:
-                raise ValueError(f"vi={vi!r} is not a column of the data")
-            vi = data[vi].to_numpy(dtype=float)
+            vi = resolve_column(vi, data, "vi")
         known = KnownCovariance.from_input(n_all, vi=vi, V=V)
         rhs = scale_formula.split("~", 1)[-1]
         grhs = None if group_scale_formula is None else group_scale_formula.split("~", 1)[-1]
         if isinstance(weights, str):
-            if weights not in data:
-                raise ValueError(f"weights={weights!r} is not a column of the data")
-            weights = data[weights].to_numpy(dtype=float)
+            weights = resolve_column(weights, data, "weights")
         # rows complete for the scale formulas, the known variances and the weights
         bad = ~np.isfinite(known.diagonal())
         if weights is not None:

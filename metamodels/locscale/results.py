@@ -25,16 +25,8 @@ class LocationScaleResults(EngineMetaResultsMixin, LikelihoodModelResults):
     """
 
     def __init__(self, model, outcome, method):
-        ev = outcome.evaluation
-        self._outcome = outcome
-        self._ev = ev
-        self.method = method
-        self.reml = method == "REML"
-        self.converged = outcome.converged
-        self.n_iter = outcome.n_iter
-        self.nobs = model.nobs
-        self.df_resid = model.df_resid
-        self.df_model = model.df_model
+        self._set_engine_fit(model, outcome, method)
+        ev = self._ev
         p, q = model.k_location, model.spec.n_params
         cov = np.zeros((p + q, p + q))
         cov[:p, :p] = ev.cov_beta

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
-from ..base.model import _check_method
+from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..core.structures import get_structure
 from ..exceptions import BoundaryWarning, ConvergenceWarning, MissingDataWarning
@@ -113,9 +113,7 @@ class MetaMixed(LikelihoodModel):
         data = pd.DataFrame(data)
         n_all = len(data)
         if isinstance(vi, str):
-            if vi not in data:
-                raise ValueError(f"vi={vi!r} is not a column of the data")
-            vi = data[vi].to_numpy(dtype=float)
+            vi = resolve_column(vi, data, "vi")
         known = KnownCovariance.from_input(n_all, vi=vi, V=V)
         fixed, terms = split_formula(formula)
         if not terms:

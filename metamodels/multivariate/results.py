@@ -28,17 +28,9 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
     """
 
     def __init__(self, model, outcome, method, test):
-        ev = outcome.evaluation
-        self._outcome = outcome
-        self._ev = ev
-        self.method = method
+        self._set_engine_fit(model, outcome, method)
         self.test = test
-        self.reml = method == "REML"
-        self.converged = outcome.converged
-        self.n_iter = outcome.n_iter
-        self.nobs = model.nobs
-        self.df_resid = model.df_resid
-        self.df_model = model.df_model
+        ev = self._ev
         super().__init__(model, ev.beta, normalized_cov_params=ev.cov_beta, scale=1.0,
                          use_t=test == "t", cov_type="nonrobust")
 
