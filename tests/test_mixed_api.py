@@ -247,3 +247,12 @@ def test_fit_does_not_mutate_model(sleep):
     b = m.fit(reml=False)
     a.anova(ddf="containment")
     assert set(vars(m)) == before and a is not b
+
+
+def test_g_parameter_labels(sleep):
+    un = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+    assert un.spec.param_names[:3] == ("Subject Var((Intercept))", "Subject Cov((Intercept),Days)",
+                                       "Subject Var(Days)")
+    # one variance shared by two columns is a G variance, not the residual
+    idg = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep, re_struct="ID")
+    assert idg.spec.param_names == ("Subject Var", "Residual")

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
 
-__all__ = ["RandomPart", "ResidualPart", "MixedCovariance"]
+__all__ = ["RandomPart", "ResidualPart", "MixedCovariance", "g_parameter_names"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class MixedCovariance(CovarianceSpec):
         pos = 0
         for part in self.random:
             s = part.structure
-            names += [f"{part.name} {nm}" for nm in _g_names(part)]
+            names += [f"{part.name} {nm}" for nm in g_parameter_names(part)]
             lower.append(s.lower)
             upper.append(s.upper)
             slices.append(slice(pos, pos + s.n_params))
@@ -291,19 +291,18 @@ def _row_order(residual):
     return residual.subject.astype(np.int64) * (int(residual.visit.max()) + 1) + residual.visit
 
 
-def _g_names(part):
-    """lme4-like names of G parameters: Var(col) / Cov(col1,col2)."""
+def g_parameter_names(part):
+    """lme4-like names of a random term's G parameters: ``Var(col)`` / ``Cov(col1,col2)``
+    for UN, ``Var(col)`` for one column, ``Var`` for one variance shared by several
+    columns, otherwise the structure's own parameter names."""
     s = part.structure
     cols = part.column_names
-    names = []
-    if getattr(s, "name", "") == "UN":
-        for i in range(len(cols)):
-            for j in range(i + 1):
-                names.append(f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})")
-        return names
-    if len(cols) == 1 and s.n_params == 1:
-        return [f"Var({cols[0]})"]
-    return [f"{nm}" for nm in s.param_names]
+    if s.name == "UN":
+        return [f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})"
+                for i in range(len(cols)) for j in range(i + 1)]
+    if s.n_params == 1:
+        return ["Var" if len(cols) > 1 else f"Var({cols[0]})"]
+    return list(s.param_names)
 
 
 class _SlotCovariance:

@@ -13,20 +13,9 @@ import numpy as np
 
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
+from ..mixed.covariance import g_parameter_names
 
-__all__ = ["KnownPlusRandomCovariance", "g_parameter_names"]
-
-
-def g_parameter_names(part):
-    """Names of a random term's G parameters (lme4 style for UN: Var(col), Cov(col1,col2))."""
-    s = part.structure
-    cols = part.column_names
-    if s.name == "UN":
-        return [f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})"
-                for i in range(len(cols)) for j in range(i + 1)]
-    if s.n_params == 1:
-        return ["Var" if len(cols) > 1 else f"Var({cols[0]})"]
-    return list(s.param_names)
+__all__ = ["KnownPlusRandomCovariance"]
 
 
 class KnownPlusRandomCovariance(CovarianceSpec):
