@@ -50,6 +50,30 @@ class ResidualPart:
     group_labels: tuple = ("",)
 
 
+def random_block_arrays(random, rows):
+    """Per block group: the random terms' design rows ``Z[rows]`` (nb, m, q) and their
+    same-level masks ``1[g(i) = g(j)]`` (nb, m, m)."""
+    Z = [p.Z[rows] for p in random]
+    S = [(p.groups[rows][:, :, None] == p.groups[rows][:, None, :]).astype(float)
+         for p in random]
+    return Z, S
+
+
+def masked_zgz(Zt, St, G):
+    """``1[g(i) = g(j)] z_i' G z_j`` for a stack of blocks: (nb, m, m)."""
+    return St * np.matmul(Zt @ G, np.swapaxes(Zt, 1, 2))
+
+
+def masked_zdz(Zt, St, dG):
+    """First derivatives of :func:`masked_zgz`, ``dG`` (q, k, k) -> (q, nb, m, m)."""
+    return St[None] * np.matmul(np.matmul(Zt[None], dG[:, None]), np.swapaxes(Zt, 1, 2)[None])
+
+
+def masked_zd2z(Zt, St, d2G):
+    """Second derivatives of :func:`masked_zgz`, ``d2G`` (q, q, k, k) -> (q, q, nb, m, m)."""
+    return St * np.einsum("bik,qrkl,bjl->qrbij", Zt, d2G, Zt)
+
+
 class MixedCovariance(CovarianceSpec):
     """Block-diagonal ``V(theta) = sum_t Z_t G_t Z_t' + R`` for the engine.
 
@@ -102,9 +126,7 @@ class MixedCovariance(CovarianceSpec):
         res = self.residual
         for rows in self.layout.groups:
             g = {"rows": rows}
-            g["Z"] = [p.Z[rows] for p in self.random]                     # (nb, m, q)
-            g["S"] = [(p.groups[rows][:, :, None] == p.groups[rows][:, None, :]).astype(float)
-                      for p in self.random]                                # (nb, m, m)
+            g["Z"], g["S"] = random_block_arrays(self.random, rows)
             vis = res.visit[rows]
             g["vi"], g["vj"] = vis[:, :, None], vis[:, None, :]
             same_subj = res.subject[rows][:, :, None] == res.subject[rows][:, None, :]
@@ -143,7 +165,7 @@ class MixedCovariance(CovarianceSpec):
         for g in self._groups:
             V = 0.0
             for Zt, St, G in zip(g["Z"], g["S"], Gs):
-                V = V + St * np.matmul(Zt @ G, np.swapaxes(Zt, 1, 2))
+                V = V + masked_zgz(Zt, St, G)
             for mask, R in zip(g["R_masks"], Rs):
                 V = V + mask * R[g["vi"], g["vj"]]
             out.append(np.asarray(V))
@@ -158,8 +180,7 @@ class MixedCovariance(CovarianceSpec):
             nb, m = g["rows"].shape
             parts = []
             for Zt, St, d in zip(g["Z"], g["S"], dG):
-                ZdZ = np.matmul(np.matmul(Zt[None], d[:, None]), np.swapaxes(Zt, 1, 2)[None])
-                parts.append(St[None] * ZdZ)
+                parts.append(masked_zdz(Zt, St, d))
             for mask, d in zip(g["R_masks"], dR):
                 parts.append(mask[None] * d[:, g["vi"], g["vj"]])
             out.append(np.concatenate(parts, axis=0) if parts else np.zeros((0, nb, m, m)))
@@ -276,7 +297,7 @@ class MixedCovariance(CovarianceSpec):
                 if p.structure.is_linear:
                     continue
                 d2 = p.structure.second_derivatives(t)
-                H[sl, sl] = St * np.einsum("bik,qrkl,bjl->qrbij", Zt, d2, Zt)
+                H[sl, sl] = masked_zd2z(Zt, St, d2)
             for mask, t, sl in zip(g["R_masks"], r_par, self._r_slices):
                 if self.residual.structure.is_linear:
                     continue

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
-from ..mixed.covariance import g_parameter_names
+from ..mixed.covariance import (g_parameter_names, masked_zd2z, masked_zdz, masked_zgz,
+                                random_block_arrays)
 
 __all__ = ["KnownPlusRandomCovariance"]
 
@@ -50,11 +51,8 @@ class KnownPlusRandomCovariance(CovarianceSpec):
         self._K = known.blocks_for(self.layout)
         self._groups = []
         for rows in self.layout.groups:
-            self._groups.append({
-                "rows": rows,
-                "Z": [p.Z[rows] for p in self.random],
-                "S": [(p.groups[rows][:, :, None] == p.groups[rows][:, None, :]).astype(float)
-                      for p in self.random]})
+            Z, S = random_block_arrays(self.random, rows)
+            self._groups.append({"rows": rows, "Z": Z, "S": S})
 
     def split(self, theta):
         theta = np.asarray(theta, dtype=float)
@@ -73,7 +71,7 @@ class KnownPlusRandomCovariance(CovarianceSpec):
         for K, g in zip(self._K, self._groups):
             V = K.copy()
             for Zt, St, G in zip(g["Z"], g["S"], Gs):
-                V += St * np.matmul(Zt @ G, np.swapaxes(Zt, 1, 2))
+                V += masked_zgz(Zt, St, G)
             out.append(V)
         return out
 
@@ -82,9 +80,7 @@ class KnownPlusRandomCovariance(CovarianceSpec):
         out = []
         for g in self._groups:
             nb, m = g["rows"].shape
-            parts = [St[None] * np.matmul(np.matmul(Zt[None], d[:, None]),
-                                          np.swapaxes(Zt, 1, 2)[None])
-                     for Zt, St, d in zip(g["Z"], g["S"], dG)]
+            parts = [masked_zdz(Zt, St, d) for Zt, St, d in zip(g["Z"], g["S"], dG)]
             out.append(np.concatenate(parts, axis=0) if parts else np.zeros((0, nb, m, m)))
         return out
 
@@ -101,6 +97,6 @@ class KnownPlusRandomCovariance(CovarianceSpec):
                 if p.structure.is_linear:
                     continue
                 d2 = p.structure.second_derivatives(t)
-                H[sl, sl] = St * np.einsum("bik,qrkl,bjl->qrbij", Zt, d2, Zt)
+                H[sl, sl] = masked_zd2z(Zt, St, d2)
             out.append(H)
         return out
