@@ -48,7 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Evaluation", "evaluate", "assemble", "fast_view", "NotPositiveDefiniteError"]
+__all__ = ["Evaluation", "evaluate", "assemble", "fast_view", "profiled_llf",
+           "NotPositiveDefiniteError"]
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -143,6 +144,14 @@ def rdot(A, B):
     return out[:, 0] if vec else out
 
 
+def profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml):
+    """``l_REML = -1/2 [(n-p) log 2pi + log|V| + log|X'V^-1X| + r'V^-1r]`` or
+    ``l_ML = -1/2 [n log 2pi + log|V| + r'V^-1r]`` (see the module docstring)."""
+    if reml:
+        return -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
+    return -0.5 * (n * LOG2PI + logdet_v + rss)
+
+
 def _gls_inverse(xvx):
     """``(X'V^-1X)^{-1}`` and ``log|X'V^-1X|``; a clear error when X is rank deficient."""
     try:
@@ -228,10 +237,7 @@ def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
     C, logdet_xvx = _gls_inverse(xvx)
     beta = C @ xvy
     rss = float(yvy - beta @ xvy)
-    if reml:
-        llf = -0.5 * ((n_eff - p) * LOG2PI + logdet_v + logdet_xvx + rss)
-    else:
-        llf = -0.5 * (n_eff * LOG2PI + logdet_v + rss)
+    llf = profiled_llf(n_eff, p, logdet_v, logdet_xvx, rss, reml)
     if order == 0:
         return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
 
@@ -403,10 +409,7 @@ def _evaluate_diagonal(theta, y, X, spec, reml, order):
     u = w * r
     rss = float(r @ u)
     logdet_v = float(np.log(v).sum())
-    if reml:
-        llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
-    else:
-        llf = -0.5 * (n * LOG2PI + logdet_v + rss)
+    llf = profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml)
     if order == 0:
         return Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
     if D.shape[0] == 1 and getattr(spec, "unit_components", False):

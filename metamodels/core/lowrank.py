@@ -71,7 +71,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .likelihood import (LOG2PI, Evaluation, NotPositiveDefiniteError, _gls_inverse,
+from .likelihood import (Evaluation, NotPositiveDefiniteError, _gls_inverse, profiled_llf,
                          assemble, rdot, tdot)
 
 __all__ = ["LowRankTerm", "LowRankView"]
@@ -285,10 +285,7 @@ class LowRankView:
         beta = self.beta0 + delta
         rss = float(rvr - delta @ xvr)
         n = self.n
-        if reml:
-            llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
-        else:
-            llf = -0.5 * (n * LOG2PI + logdet_v + rss)
+        llf = profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml)
         ev0 = Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
         if order == 0:
             return ev0

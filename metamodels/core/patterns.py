@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .likelihood import (LOG2PI, Evaluation, NotPositiveDefiniteError, _gls_inverse,
+from .likelihood import (Evaluation, NotPositiveDefiniteError, _gls_inverse, profiled_llf,
                          assemble, rdot, tdot)
 
 __all__ = ["PatternView"]
@@ -178,10 +178,7 @@ class PatternView:
         C, logdet_xvx = _gls_inverse(xvx)
         beta = C @ xvy
         rss = float(yvy - beta @ xvy)
-        if reml:
-            llf = -0.5 * ((n - p) * LOG2PI + logdet_v + logdet_xvx + rss)
-        else:
-            llf = -0.5 * (n * LOG2PI + logdet_v + rss)
+        llf = profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml)
         ev0 = Evaluation(theta, llf, beta, C, rss, logdet_v, logdet_xvx)
         if order == 0:
             return ev0
