@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.covariance import LinearCovariance
-from ..core.likelihood import LOG2PI
+from ..core.likelihood import profiled_llf
 from ..core.optimize import maximize
 from ..core.scalar import tau2_boundary_recheck, tau2_newton
 from . import estimators as est
@@ -44,8 +44,8 @@ def loglik_ml(y, v, X, tau2, fit=None):
     """Gaussian log-likelihood at ``tau2`` with the GLS coefficients plugged in
     (``fit``: the WLS fit at ``tau2`` when already computed)."""
     fit = est.wls(y, v, X, tau2) if fit is None else fit
-    k = y.shape[0]
-    return -0.5 * (k * LOG2PI - float(np.sum(np.log(fit.w))) + fit.q)
+    k, p = X.shape
+    return profiled_llf(k, p, -float(np.sum(np.log(fit.w))), 0.0, fit.q, reml=False)
 
 
 def loglik_reml(y, v, X, tau2, fit=None):
@@ -53,7 +53,7 @@ def loglik_reml(y, v, X, tau2, fit=None):
     fit = est.wls(y, v, X, tau2) if fit is None else fit
     k, p = X.shape
     logdet = -np.linalg.slogdet(fit.cov)[1]                 # log|X'WX|
-    return -0.5 * ((k - p) * LOG2PI - float(np.sum(np.log(fit.w))) + logdet + fit.q)
+    return profiled_llf(k, p, -float(np.sum(np.log(fit.w))), logdet, fit.q, reml=True)
 
 
 def _engine_fit(y, v, X, reml, tol, maxiter):
