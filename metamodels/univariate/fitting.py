@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.covariance import LinearCovariance
-from ..core.likelihood import profiled_llf
 from ..core.optimize import maximize
-from ..core.scalar import tau2_boundary_recheck, tau2_newton
+from ..core.scalar import DiagonalTau2
 from . import estimators as est
 
-__all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS", "loglik_ml", "loglik_reml"]
+__all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS"]
 
 METHODS = ("FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "t", "knha")
@@ -40,44 +39,26 @@ class UnivariateFit:
     tau2_fixed: bool
 
 
-def loglik_ml(y, v, X, tau2, fit=None):
-    """Gaussian log-likelihood at ``tau2`` with the GLS coefficients plugged in
-    (``fit``: the WLS fit at ``tau2`` when already computed)."""
-    fit = est.wls(y, v, X, tau2) if fit is None else fit
-    k, p = X.shape
-    return profiled_llf(k, p, -float(np.sum(np.log(fit.w))), 0.0, fit.q, reml=False)
-
-
-def loglik_reml(y, v, X, tau2, fit=None):
-    """Restricted log-likelihood (no ``+1/2 log|X'X|`` term; see :mod:`metamodels.core`)."""
-    fit = est.wls(y, v, X, tau2) if fit is None else fit
-    k, p = X.shape
-    logdet = -np.linalg.slogdet(fit.cov)[1]                 # log|X'WX|
-    return profiled_llf(k, p, -float(np.sum(np.log(fit.w))), logdet, fit.q, reml=True)
-
-
-def _engine_fit(y, v, X, reml, tol, maxiter):
-    """(RE)ML estimate of tau^2: the engine's scalar Newton kernel; a boundary solution
-    is re-checked by the general optimiser with restarts (the likelihood can have a
-    local maximum at 0 besides an interior one)."""
-    start = est.tau2_he(y, v, X, with_se=False)[0]
-    tau2, info, converged, n_iter = tau2_newton(y, v, X, reml=reml, start=start, tol=tol,
-                                                maxiter=maxiter)
+def _engine_fit(problem, reml, tol, maxiter):
+    """(RE)ML estimate of tau^2: the engine's scalar Newton kernel from the Hedges
+    estimate; a boundary solution is re-checked on a score grid for a better interior
+    maximum (the likelihood can have a local maximum at 0 besides an interior one); if
+    the kernel does not converge the general optimiser takes over with restarts."""
+    start = problem.hedges()
+    tau2, info, converged, n_iter = problem.newton(reml=reml, start=start, tol=tol,
+                                                   maxiter=maxiter)
     if converged and tau2 == 0.0:
-        tau2, info, converged, extra = tau2_boundary_recheck(y, v, X, reml=reml, tol=tol,
-                                                             maxiter=maxiter)
+        tau2, info, converged, extra = problem.boundary_recheck(reml=reml, tol=tol,
+                                                                maxiter=maxiter)
         n_iter += extra
     if converged:
-        se = est.se_tau2_reml(v, X, tau2) if reml else est.se_tau2_ml(v, tau2)
-        return tau2, se, True, n_iter, None
+        return tau2, True, n_iter
+    y, v, X = problem.y, problem.v, problem.X
     k = y.shape[0]
     spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
     restarts = [[est.tau2_dl(y, v, X, with_se=False)[0]], [float(np.var(y))]]
     out = maximize(y, X, spec, [start], reml=reml, tol=tol, maxiter=maxiter, restarts=restarts)
-    tau2 = float(out.theta[0])
-    info = out.evaluation.info[0, 0]
-    se = float(np.sqrt(1.0 / info)) if info > 0 else np.nan
-    return tau2, se, out.converged, n_iter + out.n_iter, out.evaluation.llf
+    return float(out.theta[0]), out.converged, n_iter + out.n_iter
 
 
 def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200):
@@ -100,30 +81,30 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
     UnivariateFit
     """
     k, p = X.shape
+    problem = DiagonalTau2(y, v, X)
+    reml = method == "REML"
     converged, n_iter = True, 0
     if method == "FE":
         tau2_hat, se_tau2 = 0.0, np.nan
     elif tau2 is not None:
         tau2_hat, se_tau2 = float(tau2), np.nan
     elif method in ("ML", "REML"):
-        tau2_hat, se_tau2, converged, n_iter, _ = _engine_fit(y, v, X, method == "REML",
-                                                              tol, maxiter)
+        tau2_hat, converged, n_iter = _engine_fit(problem, reml, tol, maxiter)
+        se_tau2 = None                      # from the information at the estimate below
     elif method == "EB":
         tau2_hat, se_tau2, converged, n_iter = est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter)
     else:
         kernel = {"DL": est.tau2_dl, "HE": est.tau2_he, "HS": est.tau2_hs,
                   "SJ": est.tau2_sj, "PM": est.tau2_pm}[method]
         tau2_hat, se_tau2 = kernel(y, v, X)
-    fit = est.wls(y, v, X, tau2_hat)
-    cov = fit.cov
+    state = problem.state(tau2_hat, reml)
+    if se_tau2 is None:
+        se_tau2 = float(np.sqrt(1.0 / state.info)) if state.info > 0 else np.nan
+    cov = state.cov
     factor = 1.0
     if test == "knha":
-        factor = fit.q / (k - p)
+        factor = state.q / (k - p)
         cov = cov * factor
-    if method == "REML":
-        llf = loglik_reml(y, v, X, tau2_hat, fit)
-    else:
-        llf = loglik_ml(y, v, X, tau2_hat, fit)
-    return UnivariateFit(method, test, fit.beta, cov, tau2_hat, se_tau2, llf, factor,
+    return UnivariateFit(method, test, state.beta, cov, tau2_hat, se_tau2, state.llf, factor,
                          bool(converged), int(n_iter), tau2 is not None)
 

@@ -8,11 +8,10 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib import summary2
 from .._compat import cache_readonly
-
+from ..core.scalar import DiagonalTau2
 from ..formula import design_for_prediction
 from ..inference import WaldTestResult, information_criteria, lr_test
 from . import estimators as est
-from .fitting import loglik_ml, loglik_reml
 from .prediction import MetaPrediction
 
 __all__ = ["MetaResults", "MetaRandomResults"]
@@ -338,13 +337,13 @@ class MetaRandomResults(MetaResults):
 
     def _profile_ci(self, alpha):
         m = self.model
-        ll = loglik_reml if self.method == "REML" else loglik_ml
         y, v, X = m.endog, m.vi, m.exog
         from .fitting import fit_univariate
-        meth = "REML" if self.method == "REML" else "ML"
-        top = fit_univariate(y, v, X, meth, "z")
+        reml = self.method == "REML"
+        top = fit_univariate(y, v, X, "REML" if reml else "ML", "z")
         crit = stats.chi2.ppf(1 - alpha, 1) / 2.0
-        f = lambda t: top.llf - ll(y, v, X, t) - crit  # noqa: E731
+        problem = DiagonalTau2(y, v, X)
+        f = lambda t: top.llf - problem.loglik(t, reml) - crit  # noqa: E731
         that = top.tau2
         lower = 0.0 if f(0.0) <= 0 else optimize.brentq(f, 0.0, that, xtol=1e-14, rtol=1e-13)
         hi = max(that, 1e-8) * 2 + float(np.var(y))
