@@ -32,9 +32,10 @@ a local maximum at ``t = 0`` besides an interior one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.linalg.lapack import dposv, dpotrs
+from scipy.linalg.lapack import dposv, dpotri
 
 from .likelihood import NotPositiveDefiniteError, profiled_llf
 
@@ -43,6 +44,21 @@ __all__ = ["DiagonalTau2", "Tau2State", "tau2_newton", "tau2_boundary_recheck"]
 #: grid t_j = T 4^-j, j = 0..GRID, searched for an interior maximum when the ascent
 #: ends at 0 (as the batch kernels do)
 GRID = 10
+
+
+@lru_cache(maxsize=64)
+def _index_helpers(p):
+    """Rows picking ``tr(C S_2[:p, :p])`` and ``tr(C S_3[:p, :p])`` out of the flattened
+    (column-major) solution of :meth:`DiagonalTau2._solve`, and the upper-triangle mask
+    of a (p, p) matrix (read-only, shared between problems of the same ``p``)."""
+    q = p + 1
+    rows = np.zeros((2, p, 3 * q))
+    rows[0, np.arange(p), q + np.arange(p)] = 1.0
+    rows[1, np.arange(p), 2 * q + np.arange(p)] = 1.0
+    rows = rows.transpose(0, 2, 1).reshape(2, 3 * q * p)
+    upper = np.triu(np.ones((p, p), dtype=bool))
+    rows.flags.writeable = upper.flags.writeable = False
+    return rows, upper
 
 
 @dataclass(frozen=True)
@@ -77,10 +93,12 @@ class DiagonalTau2:
         outer[:, -1] = 1.0                       # gives sum w^j alongside
         self._outer = outer
         self._w = np.empty((3, k))
+        self._c = np.full(q, -1.0)
+        self._trace_rows, self._upper = _index_helpers(q - 1)
 
     # -------------------------------------------------------------- building blocks
     def _cross(self, t):
-        """``S_j = M'W^jM`` (3, q, q) and ``sum w^j`` (3,) at ``t``."""
+        """``S_j = M'W^jM`` (3, q, q) and ``[sum w^j]`` (list of 3) at ``t``."""
         w = self._w
         np.add(self.v, t, out=w[0])
         np.reciprocal(w[0], out=w[0])
@@ -88,59 +106,62 @@ class DiagonalTau2:
         np.multiply(w[1], w[0], out=w[2])
         S = w @ self._outer
         q = self.q
-        return S[:, :-1].reshape(3, q, q), S[:, -1]
+        return S[:, :-1].reshape(3, q, q), S[:, -1].tolist()
 
     def _solve(self, S):
-        """Cholesky factor of ``X'WX`` and ``C S_j[:p, :]`` as a (p, 3, q) array."""
+        """Cholesky factor of ``X'WX`` and ``C [S_1 S_2 S_3][:p, :]`` (p, 3q), Fortran
+        ordered, so that ``C S_j[:p, l]`` is column ``j q + l``."""
         p, q = self.p, self.q
         rhs = S[:, :p, :].transpose(1, 0, 2).reshape(p, 3 * q)
         chol, sol, info = dposv(S[0, :p, :p], rhs)
         if info != 0:
             raise NotPositiveDefiniteError(
                 "X'WX is singular: the design matrix is rank deficient")
-        return chol, sol.reshape(p, 3, q)
+        return chol, sol
 
     # -------------------------------------------------------------- public kernels
     def score(self, t, reml=True):
         """Score, expected and observed information of the profiled (RE)ML
         log-likelihood at ``t`` (see the module docstring)."""
-        p = self.p
+        p, q = self.p, self.q
         S, sums = self._cross(t)
         _, sol = self._solve(S)
-        c = np.append(-sol[:, 0, p], 1.0)          # r = M c
+        c = self._c
+        c[:p] = sol[:, p]                          # c = (b, -1): r = -M c
         Sc = S @ c                                 # (3, q)
-        quad = Sc @ c                              # r'Wr, u'u, u'Wu
-        g = 0.5 * (quad[1] - sums[0])
+        rwr, uu, uwu = (Sc @ c).tolist()
+        g = 0.5 * (uu - sums[0])
         if reml:
-            CG = sol[:, 1, :p]
-            tr = np.einsum("iai->a", sol[:, 1:, :p])     # tr(CG), tr(C X'W^3X)
-            g += 0.5 * tr[0]
-            info = 0.5 * (sums[1] - 2.0 * tr[1] + np.einsum("ij,ji->", CG, CG))
+            tr_cg, tr_cg3 = (self._trace_rows @ sol.ravel(order="F")).tolist()
+            CG = sol[:, q:q + p]
+            g += 0.5 * tr_cg
+            info = 0.5 * (sums[1] - 2.0 * tr_cg3 + float(np.vdot(CG, CG.T)))
         else:
             info = 0.5 * sums[1]
-        obs = -info + quad[2] - Sc[1, :p] @ (sol[:, 1, :] @ c)
-        return float(g), float(info), float(obs)
+        obs = -info + uwu - float(Sc[1, :p] @ (sol[:, q:2 * q] @ c))
+        return g, info, obs
 
     def state(self, t, reml=True):
         """GLS coefficients, their covariance, Q, log-likelihood and expected
         information at ``t`` (:class:`Tau2State`)."""
-        p = self.p
+        p, q = self.p, self.q
         S, sums = self._cross(t)
         chol, sol = self._solve(S)
-        beta = sol[:, 0, p].copy()
-        c = np.append(-beta, 1.0)
-        q = float(c @ S[0] @ c)
-        cov = dpotrs(chol, np.eye(p))[0]
-        cov = 0.5 * (cov + cov.T)
+        c = self._c
+        c[:p] = sol[:, p]
+        rwr = float(c @ S[0] @ c)
+        cov = dpotri(chol)[0]                      # upper triangle of C
+        cov = np.where(self._upper, cov, cov.T)
         logdet_w = float(np.log(self._w[0]).sum())
         if reml:
-            CG = sol[:, 1, :p]
-            info = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, 2, :p]) + np.einsum("ij,ji->", CG, CG))
+            tr_cg, tr_cg3 = (self._trace_rows @ sol.ravel(order="F")).tolist()
+            CG = sol[:, q:q + p]
+            info = 0.5 * (sums[1] - 2.0 * tr_cg3 + float(np.vdot(CG, CG.T)))
             logdet_xwx = 2.0 * float(np.log(np.diagonal(chol)).sum())
         else:
             info, logdet_xwx = 0.5 * sums[1], 0.0
-        llf = profiled_llf(self.k, p, -logdet_w, logdet_xwx, q, reml)
-        return Tau2State(float(t), beta, cov, q, llf, float(info))
+        llf = profiled_llf(self.k, p, -logdet_w, logdet_xwx, rwr, reml)
+        return Tau2State(float(t), sol[:, p].copy(), cov, rwr, llf, info)
 
     def loglik(self, t, reml=True):
         """Profiled (RE)ML log-likelihood at ``t``."""
@@ -150,14 +171,19 @@ class DiagonalTau2:
         """Hedges' (HE) estimate ``max(0, (r'r - tr(PV)) / (k - p))`` from the ordinary
         least-squares residuals ``r``, ``P = I - X(X'X)^{-1}X'`` (the Newton start)."""
         p, q = self.p, self.q
-        S = (np.vstack([np.ones(self.k), self.v]) @ self._outer[:, :-1]).reshape(2, q, q)
-        rhs = np.concatenate([S[0, :p, p:], S[1, :p, :p]], axis=1)
-        _, sol, info = dposv(S[0, :p, :p], rhs)
+        w = self._w[:2]
+        w[0] = 1.0
+        w[1] = self.v
+        S = w @ self._outer                       # M'M, M'VM and [k, sum v]
+        S2 = S[:, :-1].reshape(2, q, q)
+        rhs = S2[:, :p, :].transpose(1, 0, 2).reshape(p, 2 * q)
+        _, sol, info = dposv(S2[0, :p, :p], rhs)
         if info != 0:
             raise NotPositiveDefiniteError("X'X is singular: the design matrix is rank deficient")
-        c = np.append(-sol[:, 0], 1.0)
-        rss = float(c @ S[0] @ c)
-        trpv = float(self.v.sum() - np.trace(sol[:, 1:]))
+        c = self._c
+        c[:p] = sol[:, p]
+        rss = float(c @ S2[0] @ c)
+        trpv = float(S[1, -1]) - float(sol.trace(offset=q))
         return max(0.0, (rss - trpv) / (self.k - p))
 
     # -------------------------------------------------------------- iterations
