@@ -23,9 +23,9 @@ generalised Q), ``u'u = c'S_2c``, ``u'Wu = c'S_3c``, ``X'Wu = (S_2c)_{1..p}``,
 followed by one Cholesky solve of ``X'WX`` with all right-hand sides at once -- about
 a dozen small array operations whatever ``k``.
 
-The iteration keeps a bracket of the score's sign change, takes the Newton step when the
-observed information is positive and the step stays inside the bracket, else a Fisher
-step, else bisection.  This is the engine's kernel for univariate meta-analysis; callers
+The iteration (:meth:`DiagonalTau2.newton`) keeps a bracket of the score's sign change
+and takes a Newton step on ``g(t) (a + t - t_n)^2`` (same root, nearly linear in ``t``)
+when it stays inside the bracket, else a Fisher step, else bisection.  This is the engine's kernel for univariate meta-analysis; callers
 re-check boundary solutions with :func:`tau2_boundary_recheck` (the likelihood can have
 a local maximum at ``t = 0`` besides an interior one).
 """
@@ -119,10 +119,22 @@ class DiagonalTau2:
                 "X'WX is singular: the design matrix is rank deficient")
         return chol, sol
 
+    def _traces(self, sums, sol):
+        """``tr(P) = sum w - tr(CG)`` and ``tr(PP) = sum w^2 - 2 tr(C X'W^3X) +
+        tr(CGCG)`` with ``P = W - WXCX'W`` (no k x k matrix)."""
+        p, q = self.p, self.q
+        tr_cg, tr_cg3 = (self._trace_rows @ sol.ravel(order="F")).tolist()
+        CG = sol[:, q:q + p]
+        return sums[0] - tr_cg, sums[1] - 2.0 * tr_cg3 + float(np.vdot(CG, CG.T))
+
     # -------------------------------------------------------------- public kernels
     def score(self, t, reml=True):
         """Score, expected and observed information of the profiled (RE)ML
         log-likelihood at ``t`` (see the module docstring)."""
+        return self._score_terms(t, reml)[:3]
+
+    def _score_terms(self, t, reml):
+        """:meth:`score` and ``a = sum w / sum w^2``."""
         p, q = self.p, self.q
         S, sums = self._cross(t)
         _, sol = self._solve(S)
@@ -130,21 +142,18 @@ class DiagonalTau2:
         c[:p] = sol[:, p]                          # c = (b, -1): r = -M c
         Sc = S @ c                                 # (3, q)
         rwr, uu, uwu = (Sc @ c).tolist()
-        g = 0.5 * (uu - sums[0])
         if reml:
-            tr_cg, tr_cg3 = (self._trace_rows @ sol.ravel(order="F")).tolist()
-            CG = sol[:, q:q + p]
-            g += 0.5 * tr_cg
-            info = 0.5 * (sums[1] - 2.0 * tr_cg3 + float(np.vdot(CG, CG.T)))
+            trp, trpp = self._traces(sums, sol)
+            g, info = 0.5 * (uu - trp), 0.5 * trpp
         else:
-            info = 0.5 * sums[1]
+            g, info = 0.5 * (uu - sums[0]), 0.5 * sums[1]
         obs = -info + uwu - float(Sc[1, :p] @ (sol[:, q:2 * q] @ c))
-        return g, info, obs
+        return g, info, obs, sums[0] / sums[1]
 
     def state(self, t, reml=True):
         """GLS coefficients, their covariance, Q, log-likelihood and expected
         information at ``t`` (:class:`Tau2State`)."""
-        p, q = self.p, self.q
+        p = self.p
         S, sums = self._cross(t)
         chol, sol = self._solve(S)
         c = self._c
@@ -154,14 +163,32 @@ class DiagonalTau2:
         cov = np.where(self._upper, cov, cov.T)
         logdet_w = float(np.log(self._w[0]).sum())
         if reml:
-            tr_cg, tr_cg3 = (self._trace_rows @ sol.ravel(order="F")).tolist()
-            CG = sol[:, q:q + p]
-            info = 0.5 * (sums[1] - 2.0 * tr_cg3 + float(np.vdot(CG, CG.T)))
+            info = 0.5 * self._traces(sums, sol)[1]
             logdet_xwx = 2.0 * float(np.log(np.diagonal(chol)).sum())
         else:
             info, logdet_xwx = 0.5 * sums[1], 0.0
         llf = profiled_llf(self.k, p, -logdet_w, logdet_xwx, rwr, reml)
         return Tau2State(float(t), sol[:, p].copy(), cov, rwr, llf, info)
+
+    def genq(self, t):
+        """Generalised Q ``y'P(t)y = r'Wr`` (the GLS weighted residual sum of squares)."""
+        p = self.p
+        S, _ = self._cross(t)
+        _, sol = self._solve(S)
+        c = self._c
+        c[:p] = sol[:, p]
+        return float(c @ S[0] @ c)
+
+    def moments(self, t):
+        """``(y'P(t)y, tr P(t), tr P(t)^2, sum w)`` -- the ingredients of the moment
+        estimators and their standard errors."""
+        p = self.p
+        S, sums = self._cross(t)
+        _, sol = self._solve(S)
+        c = self._c
+        c[:p] = sol[:, p]
+        trp, trpp = self._traces(sums, sol)
+        return float(c @ S[0] @ c), trp, trpp, sums[0]
 
     def loglik(self, t, reml=True):
         """Profiled (RE)ML log-likelihood at ``t``."""
@@ -187,83 +214,115 @@ class DiagonalTau2:
         return max(0.0, (rss - trpv) / (self.k - p))
 
     # -------------------------------------------------------------- iterations
+    def scores(self, ts, reml=True):
+        """Scores at several ``ts`` at once (one batched evaluation; used for grids)."""
+        p, q = self.p, self.q
+        ts = np.asarray(ts, dtype=float)
+        n = ts.shape[0]
+        w = 1.0 / (self.v[None, :] + ts[:, None])
+        S = np.concatenate([w, w * w]) @ self._outer           # (2n, q*q + 1)
+        sums = S[:n, -1]
+        S1, S2 = S[:n, :-1].reshape(n, q, q), S[n:, :-1].reshape(n, q, q)
+        rhs = np.concatenate([S1[:, :p, p:], S2[:, :p, :p]], axis=2)
+        sol = np.linalg.solve(S1[:, :p, :p], rhs)              # (n, p, 1 + p)
+        c = np.concatenate([sol[:, :, 0], -np.ones((n, 1))], axis=1)
+        uu = np.einsum("ni,nij,nj->n", c, S2, c)
+        g = 0.5 * (uu - sums)
+        if reml:
+            g += 0.5 * np.trace(sol[:, :, 1:], axis1=1, axis2=2)
+        return g
+
+    def _newton_step(self, t, reml):
+        """Score, informations and the step ``g / (J - 2g/a)`` at ``t`` (``None`` when
+        its denominator is not positive), ``a = sum w / sum w^2``."""
+        g, info, obs, a = self._score_terms(t, reml)
+        d = obs - 2.0 * g / a
+        return g, info, obs, (g / d if d > 0 else None)
+
     def newton(self, reml=True, start=0.0, tol=1e-10, maxiter=100):
         """Maximise the profiled (RE)ML likelihood over ``t >= 0`` from ``start``.
+
+        The step is Newton's on ``h(t) = g(t) (a + t - t_n)^2`` rather than on the
+        score ``g`` itself, with ``a = sum w / sum w^2`` (a weighted mean of ``v_i + t``
+        at the current ``t_n``): ``t_{n+1} = t_n + g / (J - 2g/a)``.  ``h`` has the
+        same root, but for equal ``v_i`` it is linear in ``t`` (``g`` is then
+        ``(s - v - t) / (v + t)^2`` up to constants), so the steps do not undershoot
+        the way plain Newton steps on the convex score do; near the root the two
+        coincide (quadratic convergence).  Steps leaving the bracket fall back to
+        Fisher scoring, then bisection; with only negative scores seen and a step
+        towards 0, ``t = 0`` itself is tested.
 
         Returns
         -------
         t, info, converged, n_iter
             The estimate, the expected information (at the last evaluated point, within
             ~1e-5 relative of the estimate), whether the iteration converged (the final
-            Newton step is below ``1e-5 (t + se)``, leaving an error of order
-            ``1e-10 (t + se)``) and the number of score evaluations after the start.
+            step is below ``1e-5 (t + se)``, leaving an error of order ``1e-10 (t +
+            se)``) and the number of score evaluations after the start.
         """
         t = max(0.0, float(start))
-        lo, hi = 0.0, np.inf              # bracket: score > 0 at lo side, < 0 at hi
-        g, info, obs = self.score(t, reml)
+        lo, hi = 0.0, np.inf              # bracket: score > 0 at lo, < 0 at hi
+        positive_seen = False
+        g, info, obs, step = self._newton_step(t, reml)
         if t == 0.0 and g <= 0.0:
             return 0.0, info, True, 0
         for it in range(1, maxiter + 1):
             if g > 0:
-                lo = max(lo, t)
+                lo, positive_seen = max(lo, t), True
             else:
                 hi = min(hi, t)
-            step = g / obs if obs > 0 else g / info
-            new = t + step
-            if lo == 0.0 and g < 0 and (new <= 0.5 * t or new < 0):
-                # heading for the boundary with no positive score seen: test t = 0 itself
-                g0, i0, o0 = self.score(0.0, reml)
-                if g0 <= 0.0:
-                    return 0.0, i0, True, it
-                lo = 0.0
-                g, info, obs, t = g0, i0, o0, 0.0
-                continue
-            if not (lo <= new <= hi) or new < 0:
+            new = t + step if step is not None else np.nan
+            if not lo < new < hi:
                 fisher = t + g / info
-                if lo <= fisher <= hi and fisher >= 0:
+                if lo < fisher < hi:
                     new = fisher
-                elif np.isfinite(hi):
+                elif not np.isfinite(hi):
+                    new = max(2.0 * t, t + abs(g) / info, 1e-8)
+                elif positive_seen:
                     new = 0.5 * (lo + hi)
                 else:
-                    new = max(2.0 * t, t + abs(g) / info, 1e-8)
+                    new = -1.0
+            if not positive_seen and g < 0 and new <= 0.5 * t:
+                # heading for the boundary with no positive score seen: test t = 0 itself
+                g0, i0, o0, s0 = self._newton_step(0.0, reml)
+                if g0 <= 0.0:
+                    return 0.0, i0, True, it
+                lo, positive_seen = 0.0, True
+                new = s0 if s0 is not None and 0.0 < s0 < hi else 0.5 * hi
             t = max(new, 0.0)
-            g, info, obs = self.score(t, reml)
+            g, info, obs, step = self._newton_step(t, reml)
             if t == 0.0 and g <= 0.0:
                 return 0.0, info, True, it
-            # Newton converges quadratically: once the next step is below 1e-5 (t + se)
-            # its own error is ~1e-10 (t + se), so it is taken without another evaluation.
-            if obs > 0:
-                nxt = g / obs
+            # the steps converge quadratically: once the next one is below 1e-5 (t + se)
+            # its own error is ~1e-10 (t + se), so it is taken without another evaluation
+            if step is not None and obs > 0:
                 scale = t + 1.0 / np.sqrt(info)
-                if abs(nxt) <= max(1e-5, tol) * scale and t + nxt >= 0:
-                    return t + nxt, info, True, it
+                if abs(step) <= max(1e-5, tol) * scale and t + step >= 0:
+                    return t + step, info, True, it
         return t, info, False, maxiter
 
     def boundary_recheck(self, reml=True, tol=1e-10, maxiter=100):
         """Search for an interior maximum better than the boundary solution ``t = 0``.
 
         The score is evaluated on ``t_j = T 4^{-j}`` (``j = 0..GRID``, ``T = var(y) +
-        max v``, above which it is negative); the largest grid point with a positive
-        score starts a bracketed Newton ascent, and its maximum replaces 0 if its
-        log-likelihood is higher.
+        max v``, above which it is negative) in one batched evaluation; the largest
+        grid point with a positive score starts the ascent, and its maximum replaces 0
+        if its log-likelihood is higher.
 
         Returns
         -------
         t, info, converged, n_iter  (``t = 0`` when no better interior maximum exists)
         """
         T = float(np.var(self.y) + self.v.max())
-        found = None
-        for j in range(GRID + 1):
-            t = T * 4.0 ** -j
-            if self.score(t, reml)[0] > 0:
-                found = t
-                break
-        if found is None:
-            return 0.0, self.score(0.0, reml)[1], True, GRID + 1
-        t, info, ok, it = self.newton(reml=reml, start=found, tol=tol, maxiter=maxiter)
+        grid = T * 4.0 ** -np.arange(GRID + 1)
+        positive = np.flatnonzero(self.scores(grid, reml) > 0)
+        if positive.size == 0:
+            return 0.0, self.score(0.0, reml)[1], True, 1
+        t, info, ok, it = self.newton(reml=reml, start=grid[positive[0]], tol=tol,
+                                      maxiter=maxiter)
         if t > 0 and self.loglik(t, reml) > self.loglik(0.0, reml) + 1e-10:
-            return t, info, ok, it
-        return 0.0, self.score(0.0, reml)[1], True, it
+            return t, info, ok, it + 1
+        return 0.0, self.score(0.0, reml)[1], True, it + 1
 
 
 def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):

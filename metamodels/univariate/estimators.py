@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from ..core.covariance import LinearCovariance
-from ..core.likelihood import evaluate
+from ..core.scalar import DiagonalTau2
 
 __all__ = [
     "WLSFit", "wls", "tau2_dl", "tau2_he", "tau2_hs", "tau2_sj", "tau2_pm", "tau2_eb",
@@ -47,11 +46,6 @@ class WLSFit:
         """``P = W - W X (X'WX)^{-1} X'W`` (k x k; small-k helper)."""
         wx = X * self.w[:, None]
         return np.diag(self.w) - wx @ self.cov @ wx.T
-
-    def trace_p(self, X):
-        """``tr(P) = sum w - tr((X'WX)^{-1} X'W^2X)``."""
-        wx = X * self.w[:, None]
-        return float(self.w.sum() - np.sum(self.cov * (wx.T @ wx)))
 
 
 def wls(y, v, X, tau2=0.0) -> WLSFit:
@@ -77,27 +71,21 @@ def tau2_dl(y, v, X, with_se=True):
     ``Var = [2(k-p) + 4 tau^2 tr(P_0) + 2 tau^4 tr(P_0 P_0)] / tr(P_0)^2``.
     """
     k, p = X.shape
-    fe = wls(y, v, X)
-    trp = fe.trace_p(X)
-    tau2 = max(0.0, (fe.q - (k - p)) / trp)
+    q, trp, trpp, _ = DiagonalTau2(y, v, X).moments(0.0)
+    tau2 = max(0.0, (q - (k - p)) / trp)
     if not with_se:
         return tau2, np.nan
-    P = fe.p_matrix(X)
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * _sum_pp(P)) / trp ** 2)
+    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / trp ** 2)
     return tau2, float(se)
 
 
-def tau2_he(y, v, X, with_se=True):
-    """Hedges (HE) estimator from ordinary least-squares residuals.
+def tau2_he(y, v, X):
+    """Hedges (HE) estimator from ordinary least-squares residuals, and its standard error.
 
-    ``tau^2 = (y'Py - tr(PV)) / (k - p)`` with ``P = I - X(X'X)^{-1}X'``, ``V = diag(v)``.
+    ``tau^2 = (y'Py - tr(PV)) / (k - p)`` with ``P = I - X(X'X)^{-1}X'``, ``V = diag(v)``
+    (the estimate alone, without a k x k matrix: :meth:`DiagonalTau2.hedges`).
     """
     k, p = X.shape
-    if not with_se:
-        A = np.linalg.solve(X.T @ X, X.T)          # (p, k)
-        r = y - X @ (A @ y)
-        trpv = float(np.sum(v) - np.sum(v * np.sum(X * A.T, axis=1)))
-        return max(0.0, (float(r @ r) - trpv) / (k - p)), np.nan
     P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
     PV = P * v[None, :]
     trpv = float(np.trace(PV))
@@ -110,11 +98,9 @@ def tau2_he(y, v, X, with_se=True):
 def tau2_hs(y, v, X):
     """Hunter-Schmidt estimator ``(Q_E - k) / sum(1/v)``, truncated at 0."""
     k, p = X.shape
-    fe = wls(y, v, X)
-    sw = float(fe.w.sum())
-    tau2 = max(0.0, (fe.q - k) / sw)
-    P = fe.p_matrix(X)
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * fe.trace_p(X) + 2 * tau2 ** 2 * _sum_pp(P)) / sw ** 2)
+    q, trp, trpp, sw = DiagonalTau2(y, v, X).moments(0.0)
+    tau2 = max(0.0, (q - k) / sw)
+    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / sw ** 2)
     return tau2, float(se)
 
 
@@ -135,13 +121,6 @@ def tau2_sj(y, v, X):
                                             + 4 * tau2 * float(np.sum(PV * P))
                                             + 2 * tau2 ** 2 * _sum_pp(P)))
     return tau2, float(se)
-
-
-def _genq(y, v, X, tau2):
-    """Generalised Q ``y'P(tau^2)y`` from the shared engine (its GLS residual sum of
-    squares ``r'V^{-1}r`` with ``V = diag(v + tau^2)``)."""
-    spec = LinearCovariance.diagonal(v, np.ones((1, v.shape[0])), ("tau2",))
-    return evaluate([tau2], y, X, spec, reml=False, order=0).rss
 
 
 def _upper_bracket(f, start):
@@ -166,9 +145,10 @@ def tau2_pm(y, v, X, tol=1e-12):
     """
     k, p = X.shape
     target = k - p
-    if _genq(y, v, X, 0.0) <= target:
+    genq = DiagonalTau2(y, v, X).genq
+    if genq(0.0) <= target:
         return 0.0, _se_pm(v, 0.0, k, p)
-    f = lambda t: _genq(y, v, X, t) - target  # noqa: E731
+    f = lambda t: genq(t) - target  # noqa: E731
     hi = _upper_bracket(f, float(np.var(y)))
     tau2 = optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3, rtol=4 * np.finfo(float).eps, maxiter=500)
     return float(tau2), _se_pm(v, tau2, k, p)
@@ -186,9 +166,10 @@ def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None):
     tau2, se, converged, n_iter
     """
     k, p = X.shape
-    tau2 = max(0.0, tau2_he(y, v, X)[0]) if start is None else float(start)
+    problem = DiagonalTau2(y, v, X)
+    tau2 = problem.hedges() if start is None else float(start)
     for it in range(1, maxiter + 1):
-        adj = (k / (k - p) * _genq(y, v, X, tau2) - k) / float(np.sum(1.0 / (v + tau2)))
+        adj = (k / (k - p) * problem.genq(tau2) - k) / float(np.sum(1.0 / (v + tau2)))
         while tau2 + adj < 0:
             adj /= 2.0
             if abs(adj) < 1e-300:
@@ -223,7 +204,7 @@ def se_tau2_reml(v, X, tau2):
 def heterogeneity_s2(v, X):
     """Typical within-study variance ``s^2 = (k - p) / tr(P_0)`` used by I^2 and H^2."""
     k, p = X.shape
-    return (k - p) / wls(np.zeros_like(v), v, X).trace_p(X)
+    return (k - p) / DiagonalTau2(np.zeros_like(v), v, X).moments(0.0)[1]
 
 
 def q_profile_ci(y, v, X, alpha=0.05, tol=1e-12):
@@ -234,12 +215,13 @@ def q_profile_ci(y, v, X, alpha=0.05, tol=1e-12):
     """
     k, p = X.shape
     df = k - p
-    q0 = _genq(y, v, X, 0.0)
+    genq = DiagonalTau2(y, v, X).genq
+    q0 = genq(0.0)
 
     def solve(target):
         if q0 <= target:
             return 0.0
-        f = lambda t: _genq(y, v, X, t) - target  # noqa: E731
+        f = lambda t: genq(t) - target  # noqa: E731
         hi = _upper_bracket(f, float(np.var(y)))
         return float(optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3,
                                      rtol=4 * np.finfo(float).eps, maxiter=500))
