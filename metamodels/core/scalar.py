@@ -61,6 +61,13 @@ def _index_helpers(p):
     return rows, upper
 
 
+def _collinear(chol, A):
+    """Whether a column is (numerically) a combination of the previous ones: the squared
+    Cholesky pivot ``d_j^2 = A_jj (1 - R_j^2)`` below ``1e-12 A_jj`` (scale free)."""
+    return any(d * d <= 1e-12 * a for d, a in zip(chol.diagonal().tolist(),
+                                                  A.diagonal().tolist()))
+
+
 @dataclass(frozen=True)
 class Tau2State:
     """GLS fit and likelihood of ``V = diag(v + t)`` at one ``t``."""
@@ -113,8 +120,9 @@ class DiagonalTau2:
         ordered, so that ``C S_j[:p, l]`` is column ``j q + l``."""
         p, q = self.p, self.q
         rhs = S[:, :p, :].transpose(1, 0, 2).reshape(p, 3 * q)
-        chol, sol, info = dposv(S[0, :p, :p], rhs)
-        if info != 0:
+        A = S[0, :p, :p]
+        chol, sol, info = dposv(A, rhs)
+        if info != 0 or _collinear(chol, A):
             raise NotPositiveDefiniteError(
                 "X'WX is singular: the design matrix is rank deficient")
         return chol, sol
@@ -204,8 +212,8 @@ class DiagonalTau2:
         S = w @ self._outer                       # M'M, M'VM and [k, sum v]
         S2 = S[:, :-1].reshape(2, q, q)
         rhs = S2[:, :p, :].transpose(1, 0, 2).reshape(p, 2 * q)
-        _, sol, info = dposv(S2[0, :p, :p], rhs)
-        if info != 0:
+        chol, sol, info = dposv(S2[0, :p, :p], rhs)
+        if info != 0 or _collinear(chol, S2[0, :p, :p]):
             raise NotPositiveDefiniteError("X'X is singular: the design matrix is rank deficient")
         c = self._c
         c[:p] = sol[:, p]

@@ -1,0 +1,105 @@
+"""The scalar tau^2 kernel (core/scalar.py) against dense formulas and the general engine."""
+import numpy as np
+import pytest
+
+from metamodels.core.covariance import LinearCovariance
+from metamodels.core.likelihood import NotPositiveDefiniteError, evaluate
+from metamodels.core.scalar import DiagonalTau2
+from metamodels.univariate import estimators as est
+
+
+def _problems(n=12, seed=3):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        k = int(rng.integers(4, 40))
+        p = int(rng.integers(1, 4))
+        X = np.column_stack([np.ones(k), rng.normal(size=(k, p - 1))])
+        v = rng.uniform(0.005, 0.8, k)
+        y = X @ rng.normal(size=p) + rng.normal(0, np.sqrt(v + rng.uniform(0, 0.4)))
+        yield y, v, X
+
+
+def _dense(y, v, X, t):
+    w = 1.0 / (v + t)
+    W = np.diag(w)
+    C = np.linalg.inv(X.T @ W @ X)
+    P = W - W @ X @ C @ X.T @ W
+    return w, C, P
+
+
+@pytest.mark.parametrize("t", [0.0, 0.03, 0.7])
+def test_moments_state_and_score_equal_dense_formulas(t):
+    for y, v, X in _problems():
+        k, p = X.shape
+        prob = DiagonalTau2(y, v, X)
+        w, C, P = _dense(y, v, X, t)
+        q, trp, trpp, sw = prob.moments(t)
+        np.testing.assert_allclose([q, trp, trpp, sw],
+                                   [y @ P @ y, np.trace(P), np.trace(P @ P), w.sum()],
+                                   rtol=1e-10)
+        spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
+        for reml in (True, False):
+            ev = evaluate([t], y, X, spec, reml=reml, order=2)
+            st = prob.state(t, reml)
+            np.testing.assert_allclose(st.beta, ev.beta, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(st.cov, C, rtol=1e-10)
+            assert np.array_equal(st.cov, st.cov.T)
+            assert st.llf == pytest.approx(ev.llf, rel=1e-12)
+            assert st.info == pytest.approx(ev.info[0, 0], rel=1e-10)
+            assert st.q == pytest.approx(ev.rss, rel=1e-10)
+            g, info, obs = prob.score(t, reml)
+            assert g == pytest.approx(ev.grad[0], rel=1e-9, abs=1e-9)
+            assert info == pytest.approx(ev.info[0, 0], rel=1e-10)
+            assert obs == pytest.approx(ev.obs_info[0, 0], rel=1e-9)
+            # observed information = minus the derivative of the score (second-order
+            # differences, one-sided at the boundary)
+            h = 1e-5 * (t + 0.01)
+            sc = lambda x: prob.score(x, reml)[0]  # noqa: E731
+            fd = (-(sc(t + h) - sc(t - h)) / (2 * h) if t > h else
+                  -(-3 * sc(t) + 4 * sc(t + h) - sc(t + 2 * h)) / (2 * h))
+            assert obs == pytest.approx(fd, rel=1e-5)
+
+
+def test_batched_scores_equal_single_scores():
+    ts = np.array([0.0, 1e-4, 0.02, 0.3, 4.0])
+    for y, v, X in _problems(6):
+        prob = DiagonalTau2(y, v, X)
+        for reml in (True, False):
+            single = [prob.score(t, reml)[0] for t in ts]
+            np.testing.assert_allclose(prob.scores(ts, reml), single, rtol=1e-9,
+                                       atol=1e-9 * np.max(np.abs(single)))
+
+
+def test_hedges_start_equals_the_estimator():
+    for y, v, X in _problems():
+        assert DiagonalTau2(y, v, X).hedges() == pytest.approx(est.tau2_he(y, v, X)[0],
+                                                               rel=1e-10, abs=1e-14)
+
+
+def test_newton_step_is_exact_for_equal_variances_ml():
+    """Intercept only, equal v, ML: g(t) (v + t)^2 is linear in t, so the first step from
+    any start lands on the root s^2 - v (the iteration then only confirms it)."""
+    rng = np.random.default_rng(5)
+    k, v = 25, 0.1
+    y = rng.normal(0.4, np.sqrt(v + 0.3), k)
+    root = np.mean((y - y.mean()) ** 2) - v
+    assert root > 0
+    prob = DiagonalTau2(y, np.full(k, v), np.ones((k, 1)))
+    for start in (0.0, 0.5 * root, 3.0 * root, 20.0):
+        t, _, ok, n_iter = prob.newton(reml=False, start=start)
+        assert ok and t == pytest.approx(root, rel=1e-12)
+        assert n_iter <= 2
+
+
+def test_boundary_solution_and_singular_design():
+    rng = np.random.default_rng(8)
+    k = 12
+    v = rng.uniform(0.5, 1.0, k)
+    y = rng.normal(0, 0.05, k)                     # far less spread than the v_i
+    prob = DiagonalTau2(y, v, np.ones((k, 1)))
+    t, info, ok, _ = prob.newton(reml=True, start=1.0)
+    assert ok and t == 0.0 and info > 0
+    assert prob.boundary_recheck(reml=True)[0] == 0.0
+    X = np.column_stack([np.ones(k), np.ones(k)])
+    with pytest.raises(NotPositiveDefiniteError, match="rank deficient"):
+        DiagonalTau2(y, v, X).score(0.1)
