@@ -251,7 +251,8 @@ def _score_terms(Y, V, t, reml):
     * REML: ``S = (u_2 - tr P)/2`` with ``tr P = s_1 - s_2/s_1``,
       ``I = tr(PP)/2 = (s_2 - 2 s_3/s_1 + s_2^2/s_1^2)/2``;
     * observed information ``J = -d^2 l/dt^2 = y'P^3y - I`` with
-      ``y'P^3y = u_3 - g^2/s_1``.
+      ``y'P^3y = u_3 - g^2/s_1``;
+    * ``a = s_1 / s_2``, the scale of the step of :func:`_ascend`.
     """
     W = V + t
     np.divide(1.0, W, out=W)
@@ -279,7 +280,8 @@ def _score_terms(Y, V, t, reml):
             score = 0.5 * (u2 - sw)
             info = 0.5 * sw2
         obs = u3 - g * g / sw - info
-    return score, info, obs
+        a = sw / sw2
+    return score, info, obs, a
 
 
 def _loglik(Y, V, t, reml):
@@ -318,12 +320,15 @@ def _ascend(Y, V, t, lo, hi, reml, tol, maxiter):
     for _ in range(maxiter + 1):
         if active.size == 0:
             break
-        score, info, obs = _score_terms(Ya, Va, t, reml)
+        score, info, obs, a = _score_terms(Ya, Va, t, reml)
         lo = np.where((score > 0) & (t > lo), t, lo)
         hi = np.where((score < 0) & (t < hi), t, hi)
         concave = obs > 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            step = np.where(concave, score / obs, score / info)
+            # Newton on S(t) (a + t - t_n)^2, as the single-fit kernel (same root, close
+            # to linear in t), else Fisher scoring
+            den = obs - 2.0 * score / a
+            step = np.where(den > 0, score / den, score / info)
             se = 1.0 / np.sqrt(info)
         new = t + step
         known = lo >= 0
@@ -422,9 +427,10 @@ def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True
       to ``t/2``;
     * ``t = 0`` with ``S(0) <= 0`` is a boundary maximum (Karush-Kuhn-Tucker);
     * convergence: step below ``tol * (t + se)`` with ``se = I^{-1/2}``;
-    * as the single-fit engine restarts boundary solutions and keeps the best
-      log-likelihood, columns that end at 0 are searched for a better interior
-      maximum (``restart``; see :func:`_boundary_restart`).
+    * as the single-fit kernel (:meth:`metamodels.core.scalar.DiagonalTau2.maximize`):
+      a column ending inside while ``S(0) <= 0`` (0 is a local maximum too) takes the
+      higher of the two log-likelihoods, and columns that end at 0 are searched for a
+      better interior maximum (``restart``; see :func:`_boundary_restart`).
 
     For a unimodal likelihood this is the unique maximiser (the estimate of
     :class:`~metamodels.MetaRandom`).
@@ -433,7 +439,8 @@ def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True
     ----------
     Y, V : (k, b) arrays
     n : (b,) ints
-    start : (b,) starting values (e.g. the Hedges estimate), clipped at 0
+    start : (b,) starting values (the single-fit kernel uses DerSimonian-Laird),
+        clipped at 0
     reml : bool
     tol, maxiter : convergence controls
     restart : bool
@@ -454,6 +461,15 @@ def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True
     t0 = np.maximum(np.nan_to_num(np.asarray(start, dtype=float)[cols]), 0.0)
     est, ok = _ascend(Yc, Vc, t0, np.full(cols.size, -1.0), np.full(cols.size, np.inf),
                       reml, tol, maxiter)
+    inner = np.flatnonzero(est > 0)
+    if inner.size:
+        # 0 is a local maximum too where S(0) <= 0: keep the higher of the two
+        Yi, Vi = Yc[:, inner], Vc[:, inner]
+        at0 = _score_terms(Yi, Vi, np.zeros(inner.size), reml)[0] <= 0
+        if at0.any():
+            j = inner[at0]
+            l0 = _loglik(Yc[:, j], Vc[:, j], 0.0, reml)
+            est[j[l0 >= _loglik(Yc[:, j], Vc[:, j], est[j], reml)]] = 0.0
     if restart:
         b = np.flatnonzero(est == 0)
         if b.size:

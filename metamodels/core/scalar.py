@@ -309,6 +309,44 @@ class DiagonalTau2:
                     return t + step, info, True, it
         return t, info, False, maxiter
 
+    def maximize(self, reml=True, tol=1e-10, maxiter=100):
+        """The (RE)ML estimate of ``t``: the largest local maximum found by
+
+        1. one evaluation at ``t = 0``, giving the score ``g(0)`` and the
+           DerSimonian-Laird estimate, the start of
+        2. the ascent of :meth:`newton`;
+        3. when it ends at 0, :meth:`boundary_recheck` searches a score grid for an
+           interior maximum; when it ends inside while ``g(0) <= 0`` (so 0 is a local
+           maximum too), the two log-likelihoods decide.
+
+        The batch kernels (:func:`metamodels.batch.kernels.tau2_ml_reml`) follow the
+        same steps for each meta-analysis.
+
+        Returns
+        -------
+        t, converged, n_iter
+        """
+        k, p = self.k, self.p
+        S, sums = self._cross(0.0)
+        _, sol = self._solve(S)
+        c = self._c
+        c[:p] = sol[:, p]
+        rwr, uu = (S[:2] @ c @ c).tolist()
+        trp = self._traces(sums, sol)[0]
+        g0 = 0.5 * (uu - trp) if reml else 0.5 * (uu - sums[0])
+        start = max(0.0, (rwr - (k - p)) / trp)
+        if start == 0.0 and g0 <= 0.0:
+            t, _, ok, n_iter = self.boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)
+            return t, ok, n_iter + 1
+        t, _, ok, n_iter = self.newton(reml=reml, start=start, tol=tol, maxiter=maxiter)
+        n_iter += 1
+        if ok and t == 0.0:
+            t, _, ok, extra = self.boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)
+            n_iter += extra
+        elif ok and g0 <= 0.0 and self.loglik(0.0, reml) >= self.loglik(t, reml):
+            t = 0.0
+        return t, ok, n_iter
+
     def boundary_recheck(self, reml=True, tol=1e-10, maxiter=100):
         """Search for an interior maximum better than the boundary solution ``t = 0``.
 

@@ -40,24 +40,18 @@ class UnivariateFit:
 
 
 def _engine_fit(problem, reml, tol, maxiter):
-    """(RE)ML estimate of tau^2: the engine's scalar Newton kernel from the Hedges
-    estimate; a boundary solution is re-checked on a score grid for a better interior
-    maximum (the likelihood can have a local maximum at 0 besides an interior one); if
-    the kernel does not converge the general optimiser takes over with restarts."""
-    start = problem.hedges()
-    tau2, info, converged, n_iter = problem.newton(reml=reml, start=start, tol=tol,
-                                                   maxiter=maxiter)
-    if converged and tau2 == 0.0:
-        tau2, info, converged, extra = problem.boundary_recheck(reml=reml, tol=tol,
-                                                                maxiter=maxiter)
-        n_iter += extra
+    """(RE)ML estimate of tau^2 with the engine's scalar kernel
+    (:meth:`DiagonalTau2.maximize`); should it not converge, the general optimiser takes
+    over with restarts."""
+    tau2, converged, n_iter = problem.maximize(reml=reml, tol=tol, maxiter=maxiter)
     if converged:
         return tau2, True, n_iter
     y, v, X = problem.y, problem.v, problem.X
     k = y.shape[0]
     spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
-    restarts = [[est.tau2_dl(y, v, X, with_se=False)[0]], [float(np.var(y))]]
-    out = maximize(y, X, spec, [start], reml=reml, tol=tol, maxiter=maxiter, restarts=restarts)
+    starts = [[problem.hedges()], [est.tau2_dl(y, v, X, with_se=False)[0]], [float(np.var(y))]]
+    out = maximize(y, X, spec, starts[0], reml=reml, tol=tol, maxiter=maxiter,
+                   restarts=starts[1:])
     return float(out.theta[0]), out.converged, n_iter + out.n_iter
 
 
