@@ -103,3 +103,33 @@ def test_boundary_solution_and_singular_design():
     X = np.column_stack([np.ones(k), np.ones(k)])
     with pytest.raises(NotPositiveDefiniteError, match="rank deficient"):
         DiagonalTau2(y, v, X).score(0.1)
+
+
+def test_boundary_maximum_beats_a_worse_interior_maximum():
+    """Five studies with variances 70-fold apart, REML: the ascent from the
+    DerSimonian-Laird start climbs to a local maximum at 0.0359, but S(0) < 0 makes 0
+    a local maximum too, with the higher restricted likelihood; single and batch fits
+    both return 0."""
+    import warnings
+
+    import metamodels as mm
+    from metamodels.batch import meta_analyze
+
+    y = np.array([0.9935124711343659, 0.8202165897069613, 0.9930097296769432,
+                  1.4860679223018634, 1.3850803291046896])
+    v = np.array([0.00078480028920998, 0.01755367053825489, 0.00119106169803623,
+                  0.03619705523613968, 0.05781659773638416])
+    prob = DiagonalTau2(y, v, np.ones((5, 1)))
+    q, trp, _, _ = prob.moments(0.0)
+    dl = (q - 4) / trp
+    assert dl > 0 and prob.score(0.0)[0] < 0
+    inner, _, ok, _ = prob.newton(reml=True, start=dl)
+    assert ok and inner == pytest.approx(0.035877, rel=1e-4)
+    assert prob.loglik(0.0) > prob.loglik(inner) + 0.1
+    t, ok, _ = prob.maximize(reml=True)
+    assert ok and t == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert mm.MetaRandom(y, v).fit(method="REML").tau2 == 0.0
+    out = meta_analyze(y[None, :], np.sqrt(v)[None, :], method="REML")
+    assert out.loc[0, "tau2"] == 0.0
