@@ -133,3 +133,27 @@ def test_boundary_maximum_beats_a_worse_interior_maximum():
         assert mm.MetaRandom(y, v).fit(method="REML").tau2 == 0.0
     out = meta_analyze(y[None, :], np.sqrt(v)[None, :], method="REML")
     assert out.loc[0, "tau2"] == 0.0
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e5])
+def test_large_fitted_values_do_not_cost_accuracy(offset):
+    """Effect sizes around ``offset`` with residuals of ~0.1: Q, coefficients and score
+    stay as accurate as a direct residual computation (no cancellation in the
+    cross-products)."""
+    rng = np.random.default_rng(1)
+    k = 30
+    v = rng.uniform(0.005, 0.02, k)
+    x = rng.normal(size=k)
+    y = offset + 30.0 * x + rng.normal(0, np.sqrt(v + 0.01))
+    X = np.column_stack([np.ones(k), x])
+    prob = DiagonalTau2(y, v, X)
+    for t in (0.0, 0.01):
+        w = 1.0 / (v + t)
+        b = np.linalg.lstsq(X * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+        r = y - X @ b
+        st = prob.state(t)
+        assert st.q == pytest.approx(float(np.sum(w * r * r)), rel=1e-9)
+        np.testing.assert_allclose(st.beta, b, rtol=1e-12)
+        # ML score 0.5 (sum w^2 r^2 - sum w) from the residuals directly
+        g = 0.5 * (float(np.sum(w * w * r * r)) - float(w.sum()))
+        assert prob.score(t, reml=False)[0] == pytest.approx(g, rel=1e-9, abs=1e-9 * w.sum())
