@@ -64,14 +64,20 @@ def _sum_pp(P):
     return float(np.sum(P * P))
 
 
-def tau2_dl(y, v, X, with_se=True):
+def _problem(y, v, X, problem):
+    return DiagonalTau2(y, v, X) if problem is None else problem
+
+
+def tau2_dl(y, v, X, with_se=True, problem=None):
     """DerSimonian-Laird moment estimator, truncated at 0, and its standard error.
 
     ``tau^2 = (Q_E - (k - p)) / tr(P_0)`` with ``P_0`` at ``tau^2 = 0``;
     ``Var = [2(k-p) + 4 tau^2 tr(P_0) + 2 tau^4 tr(P_0 P_0)] / tr(P_0)^2``.
+    ``problem``: the :class:`~metamodels.core.scalar.DiagonalTau2` of ``(y, v, X)`` when
+    already built (here and in the other estimators using it).
     """
     k, p = X.shape
-    q, trp, trpp, _ = DiagonalTau2(y, v, X).moments(0.0)
+    q, trp, trpp, _ = _problem(y, v, X, problem).moments(0.0)
     tau2 = max(0.0, (q - (k - p)) / trp)
     if not with_se:
         return tau2, np.nan
@@ -95,10 +101,10 @@ def tau2_he(y, v, X):
     return tau2, float(se)
 
 
-def tau2_hs(y, v, X):
+def tau2_hs(y, v, X, problem=None):
     """Hunter-Schmidt estimator ``(Q_E - k) / sum(1/v)``, truncated at 0."""
     k, p = X.shape
-    q, trp, trpp, sw = DiagonalTau2(y, v, X).moments(0.0)
+    q, trp, trpp, sw = _problem(y, v, X, problem).moments(0.0)
     tau2 = max(0.0, (q - k) / sw)
     se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / sw ** 2)
     return tau2, float(se)
@@ -138,14 +144,14 @@ def _se_pm(v, tau2, k, p):
     return float(np.sqrt(2.0 * k ** 2 / (k - p) / np.sum(1.0 / (v + tau2)) ** 2))
 
 
-def tau2_pm(y, v, X, tol=1e-12):
+def tau2_pm(y, v, X, tol=1e-12, problem=None):
     """Paule-Mandel estimator: the root of ``y'P(tau^2)y = k - p`` (0 if Q_E < k - p).
 
     Solved with a bracketing root finder (Brent) to ``tol``.
     """
     k, p = X.shape
     target = k - p
-    genq = DiagonalTau2(y, v, X).genq
+    genq = _problem(y, v, X, problem).genq
     if genq(0.0) <= target:
         return 0.0, _se_pm(v, 0.0, k, p)
     f = lambda t: genq(t) - target  # noqa: E731
@@ -154,7 +160,7 @@ def tau2_pm(y, v, X, tol=1e-12):
     return float(tau2), _se_pm(v, tau2, k, p)
 
 
-def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None):
+def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None, problem=None):
     """Empirical Bayes estimator (Morris 1983; Berkey et al. 1995).
 
     Iterates ``tau^2 <- tau^2 + [k/(k-p) y'P y - k] / sum(w)`` (halving steps that would
@@ -166,7 +172,7 @@ def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None):
     tau2, se, converged, n_iter
     """
     k, p = X.shape
-    problem = DiagonalTau2(y, v, X)
+    problem = _problem(y, v, X, problem)
     tau2 = problem.hedges() if start is None else float(start)
     for it in range(1, maxiter + 1):
         adj = (k / (k - p) * problem.genq(tau2) - k) / float(np.sum(1.0 / (v + tau2)))

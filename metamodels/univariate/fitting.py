@@ -86,10 +86,13 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
         tau2_hat, converged, n_iter = _engine_fit(problem, reml, tol, maxiter)
         se_tau2 = None                      # from the information at the estimate below
     elif method == "EB":
-        tau2_hat, se_tau2, converged, n_iter = est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter)
+        tau2_hat, se_tau2, converged, n_iter = est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter,
+                                                           problem=problem)
+    elif method in ("DL", "HS", "PM"):
+        kernel = {"DL": est.tau2_dl, "HS": est.tau2_hs, "PM": est.tau2_pm}[method]
+        tau2_hat, se_tau2 = kernel(y, v, X, problem=problem)
     else:
-        kernel = {"DL": est.tau2_dl, "HE": est.tau2_he, "HS": est.tau2_hs,
-                  "SJ": est.tau2_sj, "PM": est.tau2_pm}[method]
+        kernel = {"HE": est.tau2_he, "SJ": est.tau2_sj}[method]
         tau2_hat, se_tau2 = kernel(y, v, X)
     state = problem.state(tau2_hat, reml)
     if se_tau2 is None:
