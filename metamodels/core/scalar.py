@@ -16,18 +16,21 @@ log-likelihood evaluations at all.  With ``w = 1/(v + t)``, ``C = (X'WX)^{-1}``,
     J = -I + u'Wu - (X'Wu)'C(X'Wu).
 
 Everything is a function of the weighted cross-products ``S_j = M'W^jM`` (``j = 1, 2,
-3``) of ``M = [X | y]``: with ``c = (-b, 1)`` (so ``r = Mc``), ``r'Wr = c'S_1c`` (the
-generalised Q), ``u'u = c'S_2c``, ``u'Wu = c'S_3c``, ``X'Wu = (S_2c)_{1..p}``,
+3``) of ``M = [X | y]``: with ``c = (b, -1)`` (so ``r = -Mc``), ``r'Wr = c'S_1c`` (the
+generalised Q), ``u'u = c'S_2c``, ``u'Wu = c'S_3c``, ``X'Wu = -(S_2c)_{1..p}``,
 ``sum w h = tr(C X'W^3X)``.  :class:`DiagonalTau2` stores the row outer products
-``m_i m_i'`` once, so one evaluation is a single ``(3, k) x (k, (p+1)^2)`` product
+``m_i m_i'`` once (of ``y`` minus an ordinary least-squares fit, so that these quadratic
+forms do not cancel), so one evaluation is a single ``(3, k) x (k, (p+1)^2)`` product
 followed by one Cholesky solve of ``X'WX`` with all right-hand sides at once -- about
 a dozen small array operations whatever ``k``.
 
-The iteration (:meth:`DiagonalTau2.newton`) keeps a bracket of the score's sign change
-and takes a Newton step on ``g(t) (a + t - t_n)^2`` (same root, nearly linear in ``t``)
-when it stays inside the bracket, else a Fisher step, else bisection.  This is the engine's kernel for univariate meta-analysis; callers
-re-check boundary solutions with :func:`tau2_boundary_recheck` (the likelihood can have
-a local maximum at ``t = 0`` besides an interior one).
+:meth:`DiagonalTau2.maximize` is the estimator: one evaluation at ``t = 0`` gives the
+score there and the DerSimonian-Laird start; :meth:`DiagonalTau2.newton` keeps a bracket
+of the score's sign change and takes Newton steps on ``g(t) (a + t - t_n)^2`` (same
+root, nearly linear in ``t``) while they stay inside it, else Fisher steps, else
+bisection; an interior maximum is compared with ``t = 0`` when that is a local maximum
+too, and a boundary solution is re-checked on a score grid
+(:meth:`DiagonalTau2.boundary_recheck`): the likelihood can be bimodal.
 """
 from __future__ import annotations
 
@@ -215,7 +218,8 @@ class DiagonalTau2:
 
     def hedges(self):
         """Hedges' (HE) estimate ``max(0, (r'r - tr(PV)) / (k - p))`` from the ordinary
-        least-squares residuals ``r``, ``P = I - X(X'X)^{-1}X'`` (the Newton start)."""
+        least-squares residuals ``r``, ``P = I - X(X'X)^{-1}X'`` (a start for the
+        empirical Bayes iteration and the general optimiser)."""
         p, q = self.p, self.q
         w = self._w[:2]
         w[0] = 1.0
