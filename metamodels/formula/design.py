@@ -19,6 +19,7 @@ class Design:
     design_info: object
     kept: pd.Index          # labels of the rows of ``data`` that were kept
     positions: np.ndarray   # their integer positions in ``data``
+    written_terms: tuple = ()   # patsy terms of the right-hand side in the written order
 
 
 def build_design(formula, data, missing="drop", extra=None, eval_env=0):
@@ -75,7 +76,8 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
         pos = pos[~bad]
     y.index = labels[pos]
     X.index = labels[pos]
-    design = Design(y.iloc[:, 0], X, design_info, labels[pos], pos)
+    written = tuple(patsy.ModelDesc.from_formula(formula).rhs_termlist)
+    design = Design(y.iloc[:, 0], X, design_info, labels[pos], pos, written)
     return design, extra_kept
 
 

@@ -1,4 +1,4 @@
-"""Classical df methods (residual, containment, between-within) and type-3 ANOVA tables.
+"""Classical df methods (residual, containment, between-within) and type-1/2/3 ANOVA tables.
 
 * residual: ``n - rank(X)``.
 * containment (SAS ``DDFM=CONTAIN``): a fixed effect ``F`` is contained in a random effect
@@ -9,7 +9,11 @@
   subject get ``s - rank(X_between)`` (``s`` subjects); the others get
   ``n - rank([X Z_subject])``.
 
-Type-3 hypotheses are built by re-coding categorical factors with sum-to-zero contrasts:
+Type-1 hypotheses test each term after the terms before it; type-2 hypotheses each term
+after all terms that do not contain it, in SAS's sense (same continuous variables, more
+class variables including all of the term's; so ``x`` is contained in ``x:A`` but ``A``
+is not), as lmerTest does (both ``L = (X_F'MX_F)^{-1} X_F'MX``, ``M`` the
+projection orthogonal to the adjusted-for columns).  Type-3 hypotheses are built by re-coding categorical factors with sum-to-zero contrasts:
 if ``X_sum = X T`` spans the same space, the type-3 test of term ``F`` is
 ``E_F T^{-1} b = 0`` (rows ``E_F`` select ``F``'s columns of ``X_sum``), which is the SAS /
 lmerTest type-3 hypothesis for full-rank designs.
@@ -159,36 +163,88 @@ def _sum_coded_formula(model):
     return " + ".join(pieces)
 
 
+def _sequential_contrast(X, prev, cols):
+    """Contrast of the columns ``cols`` after the columns ``prev``:
+    ``L = (X_F' M X_F)^{-1} X_F' M X`` with ``M`` the projection orthogonal to
+    ``X[:, prev]``."""
+    XF = X[:, cols]
+    if prev:
+        Xp = X[:, prev]
+        A = XF.T - (XF.T @ Xp) @ np.linalg.pinv(Xp)        # X_F' M
+    else:
+        A = XF.T
+    return np.linalg.solve(A @ XF, A @ X)
+
+
+def _sequential_order(model, terms):
+    """Terms in R's sequential order: by degree (number of variables), then as written
+    in the formula (patsy itself puts terms without numeric variables first)."""
+    di = model.design_info
+    written = {t: i for i, t in enumerate(getattr(model, "written_terms", ()))}
+    if di is None or not written:
+        return terms
+    keys = list(di.term_slices)
+    order = sorted(range(len(terms)),
+                   key=lambda i: (len(keys[i].factors), written.get(keys[i], i)))
+    return [terms[i] for i in order]
+
+
 def _sequential_contrasts(model):
-    """Type-1 (sequential) hypotheses: for term ``F`` after the terms before it,
-    ``L = (X_F' M X_F)^{-1} X_F' M X`` with ``M`` the projection orthogonal to the
-    preceding columns (SAS Type I / lmerTest type 1)."""
+    """Type-1 (sequential) hypotheses: each term after the terms before it, in R's term
+    order (lmerTest type 1; SAS Type I follows the MODEL statement as written, which is
+    the same when the formula lists main effects before interactions)."""
     X = model.exog
     out = {}
     prev = []
-    for name, cols, _ in _fixed_terms(model):
-        if name == "Intercept":
-            prev += cols
-            continue
-        if prev:
-            Xp = X[:, prev]
-            M = np.eye(X.shape[0]) - Xp @ np.linalg.pinv(Xp)
-        else:
-            M = np.eye(X.shape[0])
-        XF = X[:, cols]
-        A = XF.T @ M
-        out[name] = np.linalg.solve(A @ XF, A @ X)
+    for name, cols, _ in _sequential_order(model, _fixed_terms(model)):
+        if name != "Intercept":
+            out[name] = _sequential_contrast(X, prev, cols)
         prev += cols
     return out
 
 
+def _contains(outer, inner):
+    """SAS's containment of effects (``(class variables, continuous variables)`` pairs):
+    ``inner`` is contained in ``outer`` when both involve the same continuous variables
+    and ``outer`` has more class variables, among them all of ``inner``'s."""
+    return inner[1] == outer[1] and inner[0] < outer[0]
+
+
+def _type2_contrasts(model):
+    """Type-2 hypotheses: each term after every term that does not contain it (SAS Type II
+    / lmerTest type 2, with SAS's containment: a factor ``A`` is not contained in a
+    covariate-by-factor interaction ``x:A``, the covariate ``x`` is).  Without a formula
+    every column is a term and none contains another."""
+    X = model.exog
+    terms = _fixed_terms(model)
+    di = model.design_info
+    if di is None:
+        effects = [(frozenset([name]), frozenset()) for name, _, _ in terms]
+    else:
+        effects = []
+        for term in di.term_slices:
+            kinds = [(f, di.factor_infos[f].type == "categorical") for f in term.factors]
+            effects.append((frozenset(f for f, cat in kinds if cat),
+                            frozenset(f for f, cat in kinds if not cat)))
+    out = {}
+    for i, (name, cols, _) in enumerate(terms):
+        if name == "Intercept":
+            continue
+        prev = [c for j, (_, cj, _) in enumerate(terms)
+                if j != i and not _contains(effects[j], effects[i]) for c in cj]
+        out[name] = _sequential_contrast(X, prev, cols)
+    return out
+
+
 def term_contrasts(model, type=3):  # noqa: A002
-    """Contrast matrices ``{term: L}`` of the type-1 (sequential) or type-3 hypotheses."""
+    """Contrast matrices ``{term: L}`` of the type-1 (sequential), type-2 or type-3
+    hypotheses."""
     if type == 1:
         return _sequential_contrasts(model)
+    if type == 2:
+        return _type2_contrasts(model)
     if type != 3:
-        raise NotImplementedError("type must be 1 (sequential) or 3; type 2 is not "
-                                  "implemented")
+        raise ValueError(f"type must be 1 (sequential), 2 or 3, got {type!r}")
     terms = _fixed_terms(model)
     X = model.exog
     has_interactions = model.design_info is not None and any(
@@ -246,7 +302,7 @@ def f_test(results, L, method, term=None):
 
 
 def anova_table(results, type, method):  # noqa: A002
-    """Type-1 or type-3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
+    """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
     rows = {}
     for name, L in term_contrasts(results.model, type).items():
         F, q, den, p = f_test(results, L, method, term=name)

@@ -211,11 +211,13 @@ class MixedModel(LikelihoodModel):
                   re_struct=re_struct, **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
+        mod.written_terms = design.written_terms
         mod.data.frame = data_kept
         return mod
 
     design_info = None
     formula = None
+    written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
     def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):

@@ -296,7 +296,17 @@ class MixedResults(LikelihoodModelResults):
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
     def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
-        """F tests of fixed-effect terms, type 1 (sequential) or 3, with ``ddf`` df.
+        """F tests of fixed-effect terms with ``ddf`` denominator df.
+
+        Parameters
+        ----------
+        type : {1, 2, 3}
+            1: sequential (each term after the terms before it; SAS Type I, lmerTest
+            type 1); 2: each term after all terms that do not contain it (SAS Type II,
+            lmerTest type 2); 3: marginal hypotheses with sum-to-zero coded factors (SAS
+            Type III, lmerTest type 3).
+        ddf : str, optional
+            satterthwaite, kenward-roger, residual, containment or between-within.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
