@@ -50,3 +50,16 @@ def test_unknown_type_is_refused(fitted):
     _, res = fitted
     with pytest.raises(ValueError, match="type must be 1"):
         res.anova(type=4)
+
+
+def test_array_input_gives_the_formula_tables():
+    """Array input: statsmodels' constant column is the intercept (left out of the tables)
+    and every other column is a term of its own."""
+    d = mm.datasets.load("sleepstudy")
+    X = np.column_stack([np.ones(len(d)), d["Days"], d["Days"] ** 2])
+    arr = mm.MixedModel(d["Reaction"].to_numpy(), X, groups=d["Subject"].to_numpy()).fit()
+    frm = mm.MixedModel.from_formula("Reaction ~ Days + I(Days**2) + (1 | Subject)", d).fit()
+    for tp in (1, 2, 3):
+        a, f = arr.anova(type=tp), frm.anova(type=tp)
+        assert list(a.index) == ["x1", "x2"]
+        np.testing.assert_allclose(a.to_numpy(float), f.to_numpy(float), rtol=1e-8)

@@ -44,7 +44,11 @@ def _fixed_terms(model):
     """List of (name, column indices, variables) for each fixed-effects term."""
     di = model.design_info
     if di is None:
-        return [(nm, [j], {nm}) for j, nm in enumerate(model.exog_names)]
+        # array input: every column is a term; statsmodels' constant column ("const") is
+        # the intercept, which ANOVA tables leave out as R and SAS do
+        const = getattr(model.data, "const_idx", None)
+        return [("Intercept" if j == const else nm, [j], set() if j == const else {nm})
+                for j, nm in enumerate(model.exog_names)]
     out = []
     for term, sl in di.term_slices.items():
         cols = list(range(sl.start, sl.stop))
