@@ -174,9 +174,9 @@ def i2_random(tau2, n, sw, sw2):
 
 
 # ------------------------------------------------------------------ iterative
-def _weighted_moments(Y, V, t):
-    """``u1 = sum w_t r^2`` (the generalised Q) and ``u2 = sum w_t^2 r^2`` at
-    ``tau^2 = t``, with ``w_t = 1/(v + t)`` and ``r = y - b_t`` (one value per column)."""
+def _weights_and_residuals(Y, V, t):
+    """``w_t = 1/(v + t)``, ``sum w_t`` and ``r = y - b_t`` (``b_t`` the weighted mean)
+    per column, as new arrays the callers may overwrite."""
     W = V + t
     np.divide(1.0, W, out=W)
     sw = W.sum(axis=0)
@@ -184,6 +184,13 @@ def _weighted_moments(Y, V, t):
     with np.errstate(invalid="ignore", divide="ignore"):
         b = R.sum(axis=0) / sw
     np.subtract(Y, b, out=R)
+    return W, sw, R
+
+
+def _weighted_moments(Y, V, t):
+    """``u1 = sum w_t r^2`` (the generalised Q) and ``u2 = sum w_t^2 r^2`` at
+    ``tau^2 = t``, with ``w_t = 1/(v + t)`` and ``r = y - b_t`` (one value per column)."""
+    W, sw, R = _weights_and_residuals(Y, V, t)
     np.multiply(R, W, out=W)                      # w r (0 where missing)
     u1 = np.einsum("ij,ij->j", W, R)
     u2 = np.einsum("ij,ij->j", W, W)
@@ -254,13 +261,7 @@ def _score_terms(Y, V, t, reml):
       ``y'P^3y = u_3 - g^2/s_1``;
     * ``a = s_1 / s_2``, the scale of the step of :func:`_ascend`.
     """
-    W = V + t
-    np.divide(1.0, W, out=W)
-    sw = W.sum(axis=0)
-    WR = W * Y
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b = WR.sum(axis=0) / sw
-    np.subtract(Y, b, out=WR)
+    W, sw, WR = _weights_and_residuals(Y, V, t)
     np.multiply(WR, W, out=WR)                    # w r (0 where missing)
     tmp = WR * WR                                 # w^2 r^2
     u2 = tmp.sum(axis=0)
@@ -286,13 +287,7 @@ def _score_terms(Y, V, t, reml):
 
 def _loglik(Y, V, t, reml):
     """``l(t) = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` inside for REML)."""
-    W = V + t
-    np.divide(1.0, W, out=W)
-    sw = W.sum(axis=0)
-    R = W * Y
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b = R.sum(axis=0) / sw
-    np.subtract(Y, b, out=R)
+    W, sw, R = _weights_and_residuals(Y, V, t)
     np.multiply(R, R, out=R)
     q = np.einsum("ij,ij->j", R, W)
     with np.errstate(divide="ignore"):
