@@ -23,7 +23,8 @@ import numpy as np
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
 
-__all__ = ["RandomPart", "ResidualPart", "MixedCovariance", "g_parameter_names"]
+__all__ = ["RandomPart", "ResidualPart", "MixedCovariance", "g_parameter_names",
+           "random_parameter_layout"]
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,7 @@ class MixedCovariance(CovarianceSpec):
         self.residual = residual
         n = residual.visit.shape[0]
         self.layout = BlockLayout.from_labels(block_ids, order=_row_order(residual))
-        names, lower, upper, slices = [], [], [], []
-        pos = 0
-        for part in self.random:
-            s = part.structure
-            names += [f"{part.name} {nm}" for nm in g_parameter_names(part)]
-            lower.append(s.lower)
-            upper.append(s.upper)
-            slices.append(slice(pos, pos + s.n_params))
-            pos += s.n_params
+        names, lower, upper, slices, pos = random_parameter_layout(self.random)
         rs = residual.structure
         self._r_slices = []
         for c in range(residual.n_cov_groups):
@@ -310,6 +303,21 @@ class MixedCovariance(CovarianceSpec):
 def _row_order(residual):
     """Within-block order: by subject, then visit (so R sub-matrices are ordered)."""
     return residual.subject.astype(np.int64) * (int(residual.visit.max()) + 1) + residual.visit
+
+
+def random_parameter_layout(random):
+    """Labels, bounds and theta slices of the ``G`` parameters of the random parts, in
+    order: ``(names, lower, upper, slices, n_params)`` (lists, for callers to extend)."""
+    names, lower, upper, slices = [], [], [], []
+    pos = 0
+    for part in random:
+        s = part.structure
+        names += [f"{part.name} {nm}" for nm in g_parameter_names(part)]
+        lower.append(s.lower)
+        upper.append(s.upper)
+        slices.append(slice(pos, pos + s.n_params))
+        pos += s.n_params
+    return names, lower, upper, slices, pos
 
 
 def g_parameter_names(part):

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
-from ..mixed.covariance import (g_parameter_names, masked_zd2z, masked_zdz, masked_zgz,
-                                random_block_arrays)
+from ..mixed.covariance import (masked_zd2z, masked_zdz, masked_zgz, random_block_arrays,
+                                random_parameter_layout)
 
 __all__ = ["KnownPlusRandomCovariance"]
 
@@ -35,15 +35,7 @@ class KnownPlusRandomCovariance(CovarianceSpec):
         from ..formula.terms import connected_blocks
         block_ids = connected_blocks(codes)
         self.layout = BlockLayout.from_labels(block_ids)
-        names, lower, upper, self._slices = [], [], [], []
-        pos = 0
-        for part in self.random:
-            s = part.structure
-            names += [f"{part.name} {nm}" for nm in g_parameter_names(part)]
-            lower.append(s.lower)
-            upper.append(s.upper)
-            self._slices.append(slice(pos, pos + s.n_params))
-            pos += s.n_params
+        names, lower, upper, self._slices, _ = random_parameter_layout(self.random)
         self.param_names = tuple(names)
         self.lower = np.concatenate(lower) if lower else np.zeros(0)
         self.upper = np.concatenate(upper) if upper else np.zeros(0)
