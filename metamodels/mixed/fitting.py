@@ -9,7 +9,7 @@ import numpy as np
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 
-__all__ = ["MixedFit", "fit_mixed", "solve_blocks"]
+__all__ = ["MixedFit", "fit_mixed"]
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,3 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
                    ev.obs_info, ev.info, ev.grad, out.at_lower)
     return MixedResultsWrapper(MixedResults(model, fit))
 
-
-def solve_blocks(spec, theta, vec):
-    """``V(theta)^{-1} vec`` for an (n,) vector, block by block."""
-    out = np.empty_like(vec, dtype=float)
-    for rows, v in zip(spec.layout.groups, spec.build(theta)):
-        if v.ndim == 1:
-            out[rows[:, 0]] = vec[rows[:, 0]] / v
-        else:
-            out[rows] = np.linalg.solve(v, vec[rows][..., None])[..., 0]
-    return out

@@ -10,11 +10,11 @@ from statsmodels.iolib import summary2
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
+from ..core.blocks import solve_blocks
 from ..core.sensitivity import sensitivities
 from ..inference import ddf as ddfmod
 from ..inference import lr_test
 from . import inference as minf
-from .fitting import solve_blocks
 
 __all__ = ["MixedResults"]
 
