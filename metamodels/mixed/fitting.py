@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
+from ..inference.ddf import check_ddf
 
 __all__ = ["MixedFit", "fit_mixed"]
 
@@ -29,9 +30,10 @@ class MixedFit:
     at_lower: np.ndarray
 
 
-def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
+def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="satterthwaite"):
     """Maximise the (restricted) likelihood of ``model`` and wrap the results."""
     from .results import MixedResults, MixedResultsWrapper
+    ddf = check_ddf(ddf)
     y, X, spec = model.endog, model.exog, model.spec
     if start is None:
         # OLS residual variance from the normal equations (cheap for tall X)
@@ -60,5 +62,5 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
                           "semi-definite", BoundaryWarning, stacklevel=3)
     fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, out.at_lower)
-    return MixedResultsWrapper(MixedResults(model, fit))
+    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
 

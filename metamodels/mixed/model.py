@@ -220,15 +220,28 @@ class MixedModel(LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):
+    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10, ddf="satterthwaite"):
         """Fit by REML (default) or ML.
+
+        Parameters
+        ----------
+        reml : bool
+        start : array_like, optional
+            Starting covariance parameters (``spec.param_names`` order).
+        maxiter, tol :
+            Optimiser controls.
+        ddf : str
+            Denominator-df method of every test and interval of the results (t_test,
+            f_test, wald_test, conf_int, pvalues, summary, anova): satterthwaite
+            (default, as lmerTest), kenward-roger, residual, containment or
+            between-within.  Each of those methods also takes ``ddf=`` for one call.
 
         Returns
         -------
         MixedResults
         """
         from .fitting import fit_mixed
-        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
+        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol, ddf=ddf)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:

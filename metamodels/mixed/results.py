@@ -14,21 +14,13 @@ from ..core.blocks import solve_blocks
 from ..core.sensitivity import sensitivities
 from ..inference import ddf as ddfmod
 from ..inference import lr_test
+from ..inference.constraints import linear_constraints
 from . import inference as minf
 
 __all__ = ["MixedResults"]
 
-DDF_METHODS = ("satterthwaite", "kenward-roger", "residual", "containment", "between-within")
-
-
-def _check_ddf(ddf):
-    key = str(ddf).lower().replace("_", "-")
-    aliases = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
-               "betwithin": "between-within", "contain": "containment"}
-    key = aliases.get(key, key)
-    if key not in DDF_METHODS:
-        raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
-    return key
+DDF_METHODS = ddfmod.DDF_METHODS
+_check_ddf = ddfmod.check_ddf
 
 
 def _pinv_psd(M):
@@ -46,7 +38,11 @@ class MixedResults(LikelihoodModelResults):
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
     effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "residual", "containment",
-    "between-within"}; the default is Satterthwaite.
+    "between-within"}.  One results object uses one ddf method for every test and
+    interval (``t_test``, ``f_test``, ``wald_test``, ``conf_int``, ``pvalues``, ``bse``,
+    ``summary``, ``anova``): ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite
+    unless told, as lmerTest); each method also takes ``ddf=`` for one call.  With
+    Kenward-Roger, standard errors are the adjusted ones (``cov_params_kr``).
 
     Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
     covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
@@ -57,8 +53,9 @@ class MixedResults(LikelihoodModelResults):
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model, fit):
+    def __init__(self, model, fit, ddf="satterthwaite"):
         self._fit = fit
+        self.default_ddf = _check_ddf(ddf)
         self.reml = fit.reml
         self.method = "REML" if fit.reml else "ML"
         self.converged = fit.converged
@@ -256,6 +253,14 @@ class MixedResults(LikelihoodModelResults):
     def _cov_for(self, ddf):
         return self.cov_params_kr if _check_ddf(ddf) == "kenward-roger" else self._fit.cov_beta
 
+    def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
+        """Covariance of the fixed effects: Kenward-Roger's adjusted covariance when the
+        results' ``default_ddf`` is Kenward-Roger, else ``(X'V^{-1}X)^{-1}``."""
+        if cov_p is None and scale is None and self.default_ddf == "kenward-roger":
+            cov_p = self.cov_params_kr
+        return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
+                                  other=other)
+
     def coef_table(self, alpha=0.05, ddf=None):
         """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
         ddf = ddf or self.default_ddf
@@ -271,29 +276,55 @@ class MixedResults(LikelihoodModelResults):
 
     @cache_readonly
     def pvalues(self):
+        """Two-sided p-values of the coefficients with ``default_ddf``."""
         return self.coef_table()["P>|t|"].to_numpy()
 
     def conf_int(self, alpha=0.05, cols=None, ddf=None):
-        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom."""
+        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom
+        (``default_ddf`` unless given)."""
         tab = self.coef_table(alpha, ddf)
         out = tab.iloc[:, -2:].to_numpy()
         return out if cols is None else out[cols]
 
-    def t_test(self, r_matrix, ddf=None, **kwargs):
-        """t tests of linear contrasts of the fixed effects with per-contrast ``ddf``."""
-        from patsy import DesignInfo
+    def _constraints(self, r_matrix, q_matrix=None):
+        return linear_constraints(r_matrix, self.model.exog_names, q_matrix)
+
+    def t_test(self, r_matrix, ddf=None, q_matrix=None):
+        """t tests of linear contrasts ``L b = q``, each row with its own ``ddf`` df.
+
+        ``r_matrix`` takes statsmodels' forms (``"Days = 0"``, ``"a = b, c = 0"``, a matrix,
+        or ``(L, q)``); the Kenward-Roger test uses the adjusted covariance.
+        """
         ddf = ddf or self.default_ddf
-        if isinstance(r_matrix, str) or (isinstance(r_matrix, (list, tuple))
-                                         and r_matrix and isinstance(r_matrix[0], str)):
-            lc = DesignInfo(list(self.model.exog_names)).linear_constraint(r_matrix)
-            L, q0 = lc.coefs, lc.constants[:, 0]
-        else:
-            L, q0 = np.atleast_2d(np.asarray(r_matrix, dtype=float)), 0.0
+        L, q0 = self._constraints(r_matrix, q_matrix)
         C = self._cov_for(ddf)
         est = L @ np.asarray(self._fit.beta)
         sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
         df = self._coef_df(L, ddf)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
+
+    def f_test(self, r_matrix, ddf=None, q_matrix=None):
+        """F test of the joint hypothesis ``L b = q`` with ``ddf`` denominator df.
+
+        Satterthwaite: lmerTest's ``contestMD`` (eigen-contrasts of ``L C L'``, each with
+        its t-df, combined by ``2E/(E - q)``); Kenward-Roger: the scaled F and df of
+        pbkrtest; residual, containment, between-within: the Wald F with their df.
+        Redundant rows of ``L`` are dropped (``df_num`` is the rank).
+        """
+        return self.wald_test(r_matrix, use_f=True, ddf=ddf, q_matrix=q_matrix)
+
+    def wald_test(self, r_matrix, use_f=True, ddf=None, q_matrix=None, scalar=True):
+        """Wald test of ``L b = q``: the F form of :meth:`f_test` (``use_f=True``, with
+        ``ddf`` denominator df), or the chi2 form ``q F`` with the covariance of the
+        ``ddf`` method (``use_f=False``; Kenward-Roger's adjusted covariance for KR)."""
+        ddf = _check_ddf(ddf or self.default_ddf)
+        L, q0 = self._constraints(r_matrix, q_matrix)
+        if use_f or use_f is None:
+            F, q, den, _ = minf.f_test(self, L, ddf, rhs=q0)
+            return ContrastResults(F=F, df_num=q, df_denom=den)
+        stat, q, _ = minf.chi2_test(self, L, ddf, rhs=q0)
+        return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
+                               distargs=(q,))
 
     def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
         """F tests of fixed-effect terms with ``ddf`` denominator df.
@@ -315,6 +346,12 @@ class MixedResults(LikelihoodModelResults):
     def f_test_terms(self, L, ddf=None):
         """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
         return minf.f_test(self, np.atleast_2d(L), _check_ddf(ddf or self.default_ddf))
+
+    def wald_test_terms(self, *args, **kwargs):
+        """Not offered: use :meth:`anova` (type-1/2/3 F tests per term with the results'
+        ddf), which replaces statsmodels' residual-df ``wald_test_terms``."""
+        raise NotImplementedError("use anova(type=..., ddf=...) for per-term tests of a "
+                                  "MixedModel fit")
 
     # ---------------------------------------------------------- comparisons
     def compare_lr_test(self, restricted):
