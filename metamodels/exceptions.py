@@ -24,5 +24,17 @@ class MissingDataWarning(MetaModelsWarning):
     """Rows with missing values were dropped."""
 
 
+class DegenerateFitWarning(MetaModelsWarning):
+    """The fit reached a degenerate solution that its numbers do not reveal, e.g. a
+    residual variance collapsed to ~0 relative to the data (an outcome constant within
+    groups, a perfect fit): standard errors, tests and the likelihood are unreliable."""
+
+
 class SpecificationError(ValueError):
     """The model cannot be built from the given inputs (a clear message says why)."""
+
+
+class NotIdentifiedError(SpecificationError):
+    """The model's parameters are not identified by the data (e.g. a grouping factor with
+    one level, one observation per group, no residual degrees of freedom): refused, as
+    lme4 refuses, rather than answered with an arbitrary value."""

@@ -9,6 +9,7 @@ import numpy as np
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 from ..inference.ddf import check_ddf
+from .identifiability import check_residual_scale
 
 __all__ = ["MixedFit", "fit_mixed"]
 
@@ -60,6 +61,7 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
         if G.shape[0] > 1 and np.linalg.eigvalsh(G).min() < -1e-8 * max(1.0, np.abs(G).max()):
             warnings.warn(f"the estimated G matrix of {part.name} is not positive "
                           "semi-definite", BoundaryWarning, stacklevel=3)
+    check_residual_scale(model, ev.theta, stacklevel=4)
     fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, out.at_lower)
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))

@@ -13,6 +13,7 @@ from ..formula import build_design
 from ..formula.terms import (build_random_design, connected_blocks, split_formula,
                              terms_from_mixedlm)
 from .covariance import MixedCovariance, RandomPart, ResidualPart
+from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
 
@@ -58,6 +59,14 @@ class MixedModel(LikelihoodModel):
     re_struct : str
         Structure of ``G`` for multi-column random terms (default "UN").
     missing : {"none", "drop", "raise"}
+    check_identified : bool
+        Refuse models whose variance parameters the data cannot identify (a grouping
+        factor with one level or one observation per level, more random effects than
+        observations, n <= rank(X), ...) with a
+        :class:`~metamodels.exceptions.NotIdentifiedError`, as lme4 does (see
+        :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
+        lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
+        user's risk.
 
     Notes
     -----
@@ -70,7 +79,7 @@ class MixedModel(LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 missing="none", **kwargs):
+                 missing="none", check_identified=True, **kwargs):
         endog_a = np.asarray(endog, dtype=float)
         n = endog_a.shape[0]
         random = list(random or [])
@@ -93,6 +102,8 @@ class MixedModel(LikelihoodModel):
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
         self.spec = MixedCovariance(random, self.residual, self.block_ids)
+        if check_identified:
+            check_identified_model(self)
 
     # -------------------------------------------------------------- builders
     @staticmethod
