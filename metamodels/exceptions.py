@@ -30,6 +30,10 @@ class DegenerateFitWarning(MetaModelsWarning):
     groups, a perfect fit): standard errors, tests and the likelihood are unreliable."""
 
 
+class DesignScaleWarning(MetaModelsWarning):
+    """Predictors (design columns) on very different scales (ratio above ~1e8)."""
+
+
 class SpecificationError(ValueError):
     """The model cannot be built from the given inputs (a clear message says why)."""
 

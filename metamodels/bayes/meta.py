@@ -14,6 +14,7 @@ import numpy as np
 
 from ..base.model import MetaModelBase
 from ..exceptions import SpecificationError
+from ..formula.checks import design_rank
 from . import priors as pr
 from .integration import TauPosterior
 
@@ -222,9 +223,10 @@ class BayesMeta(MetaModelBase):
         k, p = X.shape
         if k < 1:
             raise ValueError("no studies")
-        if np.linalg.matrix_rank(X) < p:
+        rank = design_rank(X)
+        if rank < p:
             raise SpecificationError("singular design: the moderators are collinear "
-                                     f"(rank {np.linalg.matrix_rank(X)} < {p} columns)")
+                                     f"(rank {rank} < {p} columns)")
         proper = getattr(self.mu_prior, "proper", False)
         if not proper and k <= p:
             raise pr.ImproperPosteriorError(

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
+from ..formula.checks import column_scales
 from ..inference.ddf import check_ddf
 from .identifiability import check_residual_scale
 
@@ -35,7 +36,11 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
     """Maximise the (restricted) likelihood of ``model`` and wrap the results."""
     from .results import MixedResults, MixedResultsWrapper
     ddf = check_ddf(ddf)
-    y, X, spec = model.endog, model.exog, model.spec
+    y, spec = model.endog, model.spec
+    # fit on columns scaled by powers of two (exact in floating point: ordinary designs
+    # give the same numbers), so that a predictor times 1e12 is no harder than the original
+    d = column_scales(model.exog)
+    X = model.exog / d
     if start is None:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
@@ -62,7 +67,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
             warnings.warn(f"the estimated G matrix of {part.name} is not positive "
                           "semi-definite", BoundaryWarning, stacklevel=3)
     check_residual_scale(model, ev.theta, stacklevel=4)
-    fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
-                   ev.obs_info, ev.info, ev.grad, out.at_lower)
+    # back to the original columns: b = D^-1 b_s, C = D^-1 C_s D^-1, and the REML term
+    # -1/2 log|X'V^-1X| gains -sum(log d)
+    llf = ev.llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    fit = MixedFit(ev.theta, ev.beta / d, ev.cov_beta / np.outer(d, d), llf, reml,
+                   out.converged, out.n_iter, ev.obs_info, ev.info, ev.grad, out.at_lower)
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
 

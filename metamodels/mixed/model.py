@@ -8,8 +8,10 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
 from ..core.structures import get_structure
-from ..exceptions import MissingDataWarning
+from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
+from ..formula.checks import (design_rank, numeric_matrix, numeric_vector, reject_infinite,
+                              require_rows, warn_column_scales)
 from ..formula.terms import (build_random_design, connected_blocks, split_formula,
                              terms_from_mixedlm)
 from .covariance import MixedCovariance, RandomPart, ResidualPart
@@ -80,8 +82,10 @@ class MixedModel(LikelihoodModel):
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
                  missing="none", check_identified=True, **kwargs):
-        endog_a = np.asarray(endog, dtype=float)
+        endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
+        require_rows(n, "endog")
+        numeric_matrix(exog, "exog")
         random = list(random or [])
         if groups is not None:
             random.append(self._array_term(groups, exog_re, n, re_struct))
@@ -98,7 +102,7 @@ class MixedModel(LikelihoodModel):
         self._validate()
         self.nobs = float(n)
         self.k_fe = self.exog.shape[1]
-        self.rank = int(np.linalg.matrix_rank(self.exog))
+        self.rank = design_rank(self.exog)
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
         self.spec = MixedCovariance(random, self.residual, self.block_ids)
@@ -155,12 +159,19 @@ class MixedModel(LikelihoodModel):
 
     def _validate(self):
         y, X = self.endog, self.exog
-        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
-            raise ValueError("endog or exog contain missing or non-finite values; use "
+        index = getattr(self.data, "row_labels", None)
+        reject_infinite(y, "endog", index, "outcome values")
+        reject_infinite(X, "exog", index, "predictor values")
+        bad = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:10] if index is None else index[bad][:10]
+            raise ValueError(f"endog or exog have missing values in row(s) {list(rows)}; use "
                              "missing='drop' (formulas) or remove those rows")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise ValueError("singular design: the fixed-effects columns are collinear "
-                             f"(rank {np.linalg.matrix_rank(X)} < {X.shape[1]})")
+        rank = design_rank(X)
+        if rank < X.shape[1]:
+            raise SpecificationError("singular design: the fixed-effects columns are collinear "
+                                     f"(rank {rank} < {X.shape[1]})")
+        warn_column_scales(X, self.exog_names, stacklevel=4)
         for p in self.random:
             if not np.all(np.isfinite(p.Z)):
                 raise ValueError(f"random-effects design of {p.name} has non-finite values")

@@ -10,8 +10,10 @@ from statsmodels.base.model import LikelihoodModel
 from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..core.structures import get_structure
-from ..exceptions import BoundaryWarning, ConvergenceWarning, MissingDataWarning
+from ..exceptions import (BoundaryWarning, ConvergenceWarning, MissingDataWarning,
+                          SpecificationError)
 from ..formula import build_design
+from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
 from ..mixed.covariance import RandomPart
 from .covariance import KnownPlusRandomCovariance
@@ -68,11 +70,13 @@ class MetaMixed(LikelihoodModel):
         super().__init__(endog, exog, missing="none", **kwargs)
         self.known.validate()
         y, X = self.endog, self.exog
+        reject_infinite(y, "endog", self.data.row_labels, "effect sizes")
+        reject_infinite(X, "exog", self.data.row_labels, "moderator values")
         if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
             raise ValueError("effect sizes or moderators contain missing values; use "
                              "from_formula(..., missing='drop')")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise ValueError("singular design: the moderators are collinear")
+        if design_rank(X) < X.shape[1]:
+            raise SpecificationError("singular design: the moderators are collinear")
         if n <= X.shape[1]:
             raise ValueError(f"too few effect sizes: {n} for {X.shape[1]} coefficients")
         self.random = list(random)

@@ -9,6 +9,8 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import MissingDataWarning
 from ..formula import build_design
+from ..formula.checks import (numeric_matrix, numeric_vector, reject_infinite, require_rows,
+                              row_index)
 from . import estimators as est
 
 __all__ = ["PanelModel", "EFFECTS", "RE_METHODS"]
@@ -176,8 +178,11 @@ class PanelModel(LikelihoodModel):
         tim = _labels_array(time, n, "time")
         self.entity_name = getattr(entity, "name", None) or "entity"
         self.time_name = (getattr(time, "name", None) or "time") if time is not None else "period"
-        y_a = np.asarray(endog, dtype=float)
-        X_a = np.asarray(exog, dtype=float)
+        require_rows(n, "endog")
+        y_a = numeric_vector(endog, "endog")
+        X_a = numeric_matrix(exog, "exog")
+        reject_infinite(y_a, "endog", row_index(endog), "outcome values")
+        reject_infinite(X_a, "exog", row_index(endog), "regressor values")
         if X_a.ndim == 1:
             X_a = X_a[:, None]
         bad = ~np.isfinite(y_a) | ~np.all(np.isfinite(X_a), axis=1) | pd.isna(ent)
