@@ -25,8 +25,8 @@ from scipy.linalg.lapack import dgesdd
 
 from ..exceptions import DesignScaleWarning, SpecificationError
 
-__all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows", "design_rank",
-           "column_scales", "warn_column_scales", "SCALE_RATIO"]
+__all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
+           "design_rank", "column_scales", "warn_column_scales", "SCALE_RATIO"]
 
 #: column-scale ratio above which a design gets a DesignScaleWarning
 SCALE_RATIO = 1e8
@@ -98,8 +98,9 @@ def reject_infinite(values, name, index=None, what="values"):
     arr = np.asarray(values, dtype=float)
     inf = np.isinf(arr) if arr.ndim == 1 else np.isinf(arr.reshape(arr.shape[0], -1)).any(1)
     if inf.any():
+        rows = _row_labels(np.flatnonzero(inf), index)
         raise SpecificationError(
-            f"{name} has non-finite (infinite) {what} in row(s) {_row_labels(np.flatnonzero(inf), index)}; "
+            f"{name} has non-finite (infinite) {what} in row(s) {rows}; "
             "infinite values are not missing values, so missing='drop' does not remove "
             "them: correct or remove those rows")
 

@@ -28,8 +28,8 @@ from scipy import stats
 
 from ..inference import ddf as ddfmod
 
-__all__ = ["classical_df", "anova_table", "f_test", "chi2_test", "term_contrasts", "containment_table",
-           "between_within_table"]
+__all__ = ["classical_df", "anova_table", "f_test", "chi2_test", "term_contrasts",
+           "containment_table", "between_within_table"]
 
 
 # ----------------------------------------------------------------- variables
