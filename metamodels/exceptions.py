@@ -30,6 +30,12 @@ class DegenerateFitWarning(MetaModelsWarning):
     groups, a perfect fit): standard errors, tests and the likelihood are unreliable."""
 
 
+class NotIdentifiedWarning(MetaModelsWarning):
+    """Some covariance parameters are not identified (e.g. more random effects than
+    observations), but the likelihood and the fixed effects are: fitted, as SAS does,
+    with this warning (lme4 stops)."""
+
+
 class DesignScaleWarning(MetaModelsWarning):
     """Predictors (design columns) on very different scales (ratio above ~1e8)."""
 

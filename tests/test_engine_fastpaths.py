@@ -258,10 +258,8 @@ def test_lowrank_spanning_blocks_fall_back_when_ill_conditioned():
             if rng.uniform() < 0.85:
                 rows.append((s, v, s % 2, rng.normal() + 0.3 * v + rng.normal(scale=0.1)))
     df = pd.DataFrame(rows, columns=["subj", "visit", "trt", "y"])
-    # 160 random effects for 134 rows: not identified (lme4's check.nobs.vs.nRE), built
-    # anyway on purpose to exercise the engine's ill-conditioned fallback
     make = lambda: MixedModel.from_formula(  # noqa: E731
-        "y ~ C(visit) + trt + (1 | subj) + (0 + C(visit) | subj)", df, check_identified=False)
+        "y ~ C(visit) + trt + (1 | subj) + (0 + C(visit) | subj)", df)
     m = make()
     y, X, spec = m.endog, m.exog, m.spec
     view = spec.lowrank_view(y, X)

@@ -14,7 +14,10 @@ check.nobs.vs.nRE)`` all default to ``"stop"``), instead of returning an arbitra
   R-side ``repeated=`` structure with one visit per subject plus a random intercept on
   the same subject;
 * more random effects than observations in one term, ``n <= levels * q`` (lme4:
-  check.nobs.vs.nRE);
+  check.nobs.vs.nRE) gives a :class:`~metamodels.exceptions.NotIdentifiedWarning`
+  instead: the likelihood and the fixed effects remain identified and SAS fits such
+  models (its asthma example's model 5, a random UN hour effect plus a residual
+  variance, is one), so the fit proceeds as SAS's does, with the warning;
 * a random intercept on the residual subjects together with an R-side structure that is
   closed under adding a constant (CS, UN, UNR, TOEP): the intercept variance is absorbed
   by the common within-subject covariance;
@@ -33,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import DegenerateFitWarning, NotIdentifiedError
+from ..exceptions import DegenerateFitWarning, NotIdentifiedError, NotIdentifiedWarning
 
 __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 
@@ -56,8 +59,9 @@ def _same_partition(a, b):
     return pairs == np.unique(a).size == np.unique(b).size
 
 
-def check_identified(model):
-    """Raise :class:`NotIdentifiedError` when ``model``'s parameters are not identified."""
+def check_identified(model, stacklevel=4):
+    """Raise :class:`NotIdentifiedError` when ``model``'s parameters are not identified
+    (a :class:`NotIdentifiedWarning` for more random effects than observations)."""
     n = int(model.nobs)
     if n <= model.rank:
         raise NotIdentifiedError(
@@ -83,10 +87,13 @@ def check_identified(model):
                 "'number of levels of each grouping factor must be < number of "
                 "observations'); drop the term")
         if n <= nlev * q:
-            raise NotIdentifiedError(
+            warnings.warn(
                 f"number of observations ({n}) <= number of random effects ({nlev * q}) of "
                 f"the term {label}: its covariance parameters and the residual variance are "
-                "not identified (lme4: check.nobs.vs.nRE); use fewer random effects")
+                "not separately identified (lme4 stops here: check.nobs.vs.nRE); the "
+                "likelihood and the fixed effects are, so the model is fitted as SAS fits it, "
+                "but do not interpret those variance parameters one by one",
+                NotIdentifiedWarning, stacklevel=stacklevel)
         intercept_only = q == 1 and np.ptp(part.Z) == 0 and part.Z[0, 0] != 0
         if (intercept_only and res.structure.name in _CONSTANT_CLOSED
                 and _same_partition(part.groups, res.subject)):
