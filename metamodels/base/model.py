@@ -9,8 +9,8 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
-from ..formula.checks import (design_rank, numeric_matrix, numeric_vector, reject_infinite,
-                              require_rows, row_index, warn_column_scales)
+from ..formula.checks import (checked_rank, numeric_matrix, numeric_vector, reject_infinite,
+                              require_rows, row_index)
 
 __all__ = ["MetaModelBase", "resolve_column"]
 
@@ -31,10 +31,6 @@ def resolve_column(value, data, name, what="values"):
     arr = numeric_vector(value, name)
     reject_infinite(arr, name, row_index(value), what)
     return arr
-
-
-#: the rank of a design, scale-free (a column multiplied by 1e12 is not collinear)
-_rank = design_rank
 
 
 def _check_method(value, valid, what):
@@ -77,11 +73,9 @@ class MetaModelBase(LikelihoodModel):
         if vi.shape[0] != n_in:
             raise ValueError(f"vi has {vi.shape[0]} values but there are {n_in} effect "
                              "sizes: lengths must match")
-        index = row_index(endog)
-        reject_infinite(numeric_vector(endog, "endog"), "endog", index, "effect sizes")
-        reject_infinite(vi, "vi", index, "sampling variances")
+        numeric_vector(endog, "endog")          # text cells: name the rows
         if exog is not None:
-            reject_infinite(numeric_matrix(exog, "exog"), "exog", index, "moderator values")
+            numeric_matrix(exog, "exog")
         if default_exog:
             if isinstance(endog, (pd.Series, pd.DataFrame)):
                 exog = pd.DataFrame({"Intercept": np.ones(n_in)}, index=endog.index)
@@ -105,15 +99,26 @@ class MetaModelBase(LikelihoodModel):
         self.df_model = float(self.k_params - self.k_constant)
         self.df_resid = float(self.endog.shape[0] - self.k_params)
 
+    def _check_finite(self):
+        """Infinite values (not missing values: ``missing="drop"`` keeps them) and
+        remaining missing values raise, naming the rows."""
+        y, v, X = self.endog, self.vi, self.exog
+        if np.isfinite(y).all() and np.isfinite(v).all() and np.isfinite(X).all():
+            return
+        labels = self.data.row_labels
+        reject_infinite(y, "endog", labels, "effect sizes")
+        reject_infinite(v, "vi", labels, "sampling variances")
+        reject_infinite(X, "exog", labels, "moderator values")
+        bad = ~np.isfinite(y) | ~np.isfinite(v) | ~np.isfinite(X).all(axis=1)
+        rows = np.flatnonzero(bad)[:10] if labels is None else labels[bad][:10]
+        raise ValueError(f"effect sizes, vi or moderators have missing values in row(s) "
+                         f"{list(rows)}; use missing='drop' to drop those rows")
+
     def _validate(self):
         y, v, X = self.endog, self.vi, self.exog
         if y.ndim != 1:
             raise ValueError("endog must be one-dimensional (one effect size per row)")
-        bad = ~np.isfinite(y) | ~np.isfinite(v) | ~np.isfinite(X).all(axis=1)
-        if bad.any():
-            raise ValueError(f"effect sizes, vi or moderators have missing values in row(s) "
-                             f"{np.flatnonzero(bad)[:10].tolist()}; use missing='drop' to drop "
-                             "those rows")
+        self._check_finite()
         if not (v > 0).all():
             bad = np.flatnonzero(v <= 0)
             raise ValueError(f"sampling variances vi must be strictly positive; rows "
@@ -123,8 +128,7 @@ class MetaModelBase(LikelihoodModel):
         if k < self._min_studies:
             raise ValueError(f"too few studies: {type(self).__name__} needs at least "
                              f"{self._min_studies}, got {k}")
-        warn_column_scales(X, self.exog_names, stacklevel=5)
-        rank = _rank(X)
+        rank = checked_rank(X, lambda: self.exog_names, stacklevel=5)
         if rank < p:
             raise SpecificationError("singular design: the moderators are collinear "
                                      f"(rank {rank} < {p} columns)")

@@ -213,9 +213,7 @@ class BayesMeta(MetaModelBase):
         y, v, X = self.endog, self.vi, self.exog
         if y.ndim != 1:
             raise ValueError("endog must be one-dimensional (one effect size per row)")
-        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X)) and np.all(np.isfinite(v))):
-            raise ValueError("effect sizes, vi or moderators contain missing or non-finite "
-                             "values; use missing='drop' to drop those rows")
+        self._check_finite()
         bad = np.flatnonzero(v <= 0)
         if bad.size:
             raise ValueError(f"sampling variances vi must be strictly positive; rows "

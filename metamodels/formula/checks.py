@@ -18,6 +18,7 @@ pandas error escape from deep inside:
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from scipy.linalg.lapack import dgesdd
 from ..exceptions import DesignScaleWarning, SpecificationError
 
 __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
-           "design_rank", "column_scales", "warn_column_scales", "SCALE_RATIO"]
+           "design_rank", "inspect_design", "checked_rank", "column_scales", "warn_column_scales", "SCALE_RATIO"]
 
 #: column-scale ratio above which a design gets a DesignScaleWarning
 SCALE_RATIO = 1e8
@@ -112,45 +113,94 @@ def require_rows(n, what="the data"):
 
 
 def column_scales(X):
-    """Power-of-two scale of each column of ``X`` (its largest absolute value rounded to
-    a power of 2; 1 for a zero column).  Dividing by them is exact in floating point."""
+    """Power-of-two scale of each column of ``X`` (``2^e`` with ``max|x_j| = f 2^e``,
+    ``0.5 <= f < 1``; 1 for a zero column).  Dividing by them is exact in floating
+    point."""
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] == 0:
         return np.ones(X.shape[1] if X.ndim == 2 else 0)
-    m = np.max(np.abs(X), axis=0)
-    with np.errstate(divide="ignore"):
-        e = np.where(m > 0, np.round(np.log2(np.where(m > 0, m, 1.0))), 0.0)
-    return np.exp2(e)
+    _, e = np.frexp(np.abs(X).max(axis=0))
+    return np.ldexp(1.0, e)
 
 
-def design_rank(X):
-    """Numerical rank of ``X`` after scaling each column to unit maximum: a scale-free
-    version of numpy's ``matrix_rank`` rule (singular values above ``s_max max(n, p)
-    eps``)."""
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] == 0 or X.shape[0] == 0:
-        return 0
-    Xs = X / column_scales(X)
-    s, info = dgesdd(Xs, compute_uv=0)[1::2]      # LAPACK directly: a fraction of the
-    if info != 0:                                  # call overhead of matrix_rank
-        return int(np.linalg.matrix_rank(Xs))
+def _svd_rank(X):
+    """numpy's ``matrix_rank`` rule (singular values above ``s_max max(n, p) eps``), via
+    LAPACK directly (a fraction of the call overhead)."""
+    s, info = dgesdd(X, compute_uv=0)[1::2]
+    if info != 0:
+        return int(np.linalg.matrix_rank(X))
     return int(np.sum(s > s.max() * max(X.shape) * np.finfo(float).eps))
 
 
-def warn_column_scales(X, names=None, stacklevel=3):
+def design_rank(X, _colmax=None):
+    """Numerical rank of ``X`` after scaling each column to unit maximum (by powers of
+    two): a scale-free version of numpy's ``matrix_rank`` rule.  Columns within a factor
+    1e4 of each other are ranked as they are (the same answer, without the copy)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] == 0 or X.shape[0] == 0:
+        return 0
+    m = np.abs(X).max(axis=0) if _colmax is None else _colmax
+    nz = m[m > 0]
+    if nz.size and nz.max() > 1e4 * nz.min():
+        _, e = np.frexp(np.where(m > 0, m, 1.0))
+        X = X / np.ldexp(1.0, e)
+    return _svd_rank(X)
+
+
+class DesignCheck(NamedTuple):
+    """Outcome of :func:`inspect_design`: the scale-free rank, and the power-of-two column
+    scales to fit on (``X / scales``) when the columns' scales differ by more than 1e4
+    (None when ``X`` can be used as it is)."""
+
+    rank: int
+    scales: object
+
+
+def inspect_design(X, names=None, stacklevel=3):
+    """Scale-free rank of ``X`` (:func:`design_rank`), the scales to fit on, and
+    :func:`warn_column_scales`' warning.
+
+    The singular values of ``X`` itself settle the common case: when ``X`` has full
+    column rank and condition number ``s_max / s_min <= 1e4``, no two column scales can
+    differ by more than ``1e4 sqrt(n)`` (a column's norm lies in ``[s_min, s_max]``), so
+    neither the rescaling nor the warning applies."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        return DesignCheck(0, None)
+    n, p = X.shape
+    if n >= p:
+        sv, info = dgesdd(X, compute_uv=0)[1::2]
+        if info == 0 and sv[-1] > 0 and sv[0] <= 1e4 * sv[-1] \
+                and 1e4 * np.sqrt(n) <= SCALE_RATIO:
+            return DesignCheck(p, None)
+    m = np.abs(X).max(axis=0)
+    warn_column_scales(X, names, stacklevel=stacklevel + 1, _colmax=m)
+    nz = m[m > 0]
+    scales = column_scales(X) if nz.size > 1 and nz.max() > 1e4 * nz.min() else None
+    return DesignCheck(design_rank(X, _colmax=m), scales)
+
+
+def checked_rank(X, names=None, stacklevel=3):
+    """The rank of :func:`inspect_design` (with its warning)."""
+    return inspect_design(X, names, stacklevel + 1).rank
+
+
+def warn_column_scales(X, names=None, stacklevel=3, _colmax=None):
     """DesignScaleWarning when the largest and smallest non-zero column scales of ``X``
-    differ by more than ``SCALE_RATIO``."""
+    differ by more than ``SCALE_RATIO``.  ``names`` may be a callable (evaluated only
+    when warning)."""
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] < 2:
         return
-    m = np.max(np.abs(X), axis=0)
-    nz = np.flatnonzero(m > 0)
-    if nz.size < 2:
+    m = np.abs(X).max(axis=0) if _colmax is None else _colmax
+    nz = m > 0
+    if not nz.any() or m.max() <= SCALE_RATIO * m[nz].min():
         return
-    hi, lo = nz[np.argmax(m[nz])], nz[np.argmin(m[nz])]
-    if m[hi] > SCALE_RATIO * m[lo]:
-        names = list(names) if names is not None else [f"column {j}" for j in range(X.shape[1])]
-        warnings.warn(
-            f"predictors on very different scales: {names[hi]!r} reaches {m[hi]:.3g} and "
-            f"{names[lo]!r} {m[lo]:.3g}; estimates may lose accuracy: "
-            "consider rescaling the predictors", DesignScaleWarning, stacklevel=stacklevel)
+    idx = np.flatnonzero(nz)
+    hi, lo = idx[np.argmax(m[idx])], idx[np.argmin(m[idx])]
+    names = names() if callable(names) else names
+    names = list(names) if names is not None else [f"column {j}" for j in range(X.shape[1])]
+    warnings.warn(
+        f"predictors on very different scales: {names[hi]!r} reaches {m[hi]:.3g} and "
+        f"{names[lo]!r} {m[lo]:.3g}; estimates may lose accuracy: consider rescaling the "
+        "predictors", DesignScaleWarning, stacklevel=stacklevel)

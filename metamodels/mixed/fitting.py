@@ -8,7 +8,6 @@ import numpy as np
 
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
-from ..formula.checks import column_scales
 from ..inference.ddf import check_ddf
 from .identifiability import check_residual_scale
 
@@ -37,10 +36,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
     from .results import MixedResults, MixedResultsWrapper
     ddf = check_ddf(ddf)
     y, spec = model.endog, model.spec
-    # fit on columns scaled by powers of two (exact in floating point: ordinary designs
-    # give the same numbers), so that a predictor times 1e12 is no harder than the original
-    d = column_scales(model.exog)
-    X = model.exog / d
+    # columns on very different scales (a predictor times 1e12) are fitted on columns
+    # scaled by powers of two (exact in floating point); ordinary designs are used as is
+    d = model.exog_fit_scales
+    X = model.exog if d is None else model.exog / d
     if start is None:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
@@ -69,8 +68,11 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
     check_residual_scale(model, ev.theta, stacklevel=4)
     # back to the original columns: b = D^-1 b_s, C = D^-1 C_s D^-1, and the REML term
     # -1/2 log|X'V^-1X| gains -sum(log d)
-    llf = ev.llf - (float(np.sum(np.log(d))) if reml else 0.0)
-    fit = MixedFit(ev.theta, ev.beta / d, ev.cov_beta / np.outer(d, d), llf, reml,
-                   out.converged, out.n_iter, ev.obs_info, ev.info, ev.grad, out.at_lower)
+    beta, cov_beta, llf = ev.beta, ev.cov_beta, ev.llf
+    if d is not None:
+        beta, cov_beta = beta / d, cov_beta / np.outer(d, d)
+        llf = llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
+                   ev.obs_info, ev.info, ev.grad, out.at_lower)
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
 

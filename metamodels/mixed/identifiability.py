@@ -53,10 +53,18 @@ def _term_label(part):
     return f"({' + '.join(cols)} | {part.name})"
 
 
+def _n_levels(codes):
+    """Number of distinct non-negative integer codes (O(n), no sort)."""
+    return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
+
+
 def _same_partition(a, b):
     """True when the integer codes ``a`` and ``b`` group the rows identically."""
-    pairs = np.unique(np.stack([a, b]), axis=1).shape[1]
-    return pairs == np.unique(a).size == np.unique(b).size
+    na, nb = _n_levels(a), _n_levels(b)
+    if na != nb:
+        return False
+    pairs = np.unique(a.astype(np.int64) * (int(b.max()) + 1) + b).size
+    return pairs == na
 
 
 def check_identified(model, stacklevel=4):
@@ -70,7 +78,7 @@ def check_identified(model, stacklevel=4):
             "this too); use fewer fixed effects or more data")
     res = model.residual
     for part in model.random:
-        nlev = int(np.unique(part.groups).size)
+        nlev = _n_levels(part.groups)
         q = part.Z.shape[1]
         label = _term_label(part)
         if nlev < 2:
@@ -103,7 +111,7 @@ def check_identified(model, stacklevel=4):
                 f"of R, which {res.structure.name} already contains, so the two are not "
                 "separately identified; drop the random term or use an R-side structure "
                 "without a common covariance (e.g. AR1)")
-    n_subj = int(np.unique(res.subject).size)
+    n_subj = _n_levels(res.subject)
     if n_subj == n and res.structure.name not in _NO_COVARIANCE:
         raise NotIdentifiedError(
             f"the R-side {res.structure.name} structure has one observation per subject: "

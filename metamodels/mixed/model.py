@@ -10,8 +10,8 @@ from statsmodels.base.model import LikelihoodModel
 from ..core.structures import get_structure
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
-from ..formula.checks import (design_rank, numeric_matrix, numeric_vector, reject_infinite,
-                              require_rows, warn_column_scales)
+from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
+                              require_rows)
 from ..formula.terms import (build_random_design, connected_blocks, split_formula,
                              terms_from_mixedlm)
 from .covariance import MixedCovariance, RandomPart, ResidualPart
@@ -99,10 +99,11 @@ class MixedModel(LikelihoodModel):
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
-        self._validate()
+        design = self._validate()
+        self.rank = design.rank
+        self.exog_fit_scales = design.scales     # None unless column scales are disparate
         self.nobs = float(n)
         self.k_fe = self.exog.shape[1]
-        self.rank = design_rank(self.exog)
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
         self.spec = MixedCovariance(random, self.residual, self.block_ids)
@@ -158,23 +159,24 @@ class MixedModel(LikelihoodModel):
         return ResidualPart(struct, visit.astype(np.int64), subj, cg, int(cg.max()) + 1, labels)
 
     def _validate(self):
+        """Check endog/exog; return :func:`inspect_design` of exog (rank, fit scales)."""
         y, X = self.endog, self.exog
-        index = getattr(self.data, "row_labels", None)
-        reject_infinite(y, "endog", index, "outcome values")
-        reject_infinite(X, "exog", index, "predictor values")
-        bad = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
-        if bad.any():
+        if not (np.isfinite(y).all() and np.isfinite(X).all()):
+            index = getattr(self.data, "row_labels", None)
+            reject_infinite(y, "endog", index, "outcome values")
+            reject_infinite(X, "exog", index, "predictor values")
+            bad = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
             rows = np.flatnonzero(bad)[:10] if index is None else index[bad][:10]
             raise ValueError(f"endog or exog have missing values in row(s) {list(rows)}; use "
                              "missing='drop' (formulas) or remove those rows")
-        rank = design_rank(X)
-        if rank < X.shape[1]:
+        design = inspect_design(X, lambda: self.exog_names, stacklevel=4)
+        if design.rank < X.shape[1]:
             raise SpecificationError("singular design: the fixed-effects columns are collinear "
-                                     f"(rank {rank} < {X.shape[1]})")
-        warn_column_scales(X, self.exog_names, stacklevel=4)
+                                     f"(rank {design.rank} < {X.shape[1]})")
         for p in self.random:
             if not np.all(np.isfinite(p.Z)):
                 raise ValueError(f"random-effects design of {p.name} has non-finite values")
+        return design
 
     # ---------------------------------------------------------------- formula
     @classmethod
