@@ -120,3 +120,14 @@ def test_exact_fit_in_one_cov_group_warns_with_its_name(sleep):
     d.loc[even, "Reaction"] = 253.0 + 10.0 * d.loc[even, "Days"]      # fitted exactly
     with pytest.warns(DegenerateFitWarning, match="cov_group 'even'"):
         mm.MixedModel.from_formula(F, d, subject="Subject", cov_group="half").fit()
+
+
+def test_constant_outcome_is_refused(sleep):
+    with pytest.raises(NotIdentifiedError, match="outcome is constant"):
+        mm.MixedModel.from_formula(F, sleep.assign(Reaction=5.0))
+
+
+@pytest.mark.filterwarnings("ignore::metamodels.exceptions.BoundaryWarning")
+def test_exact_linear_fit_warns(sleep):
+    with pytest.warns(DegenerateFitWarning, match="collapsed"):
+        mm.MixedModel.from_formula(F, sleep.assign(Reaction=3 + 2 * sleep["Days"])).fit()

@@ -5,7 +5,7 @@ A model whose variance parameters the data cannot separate is refused with a
 as lme4 refuses such models (``lmerControl(check.nlev.gtr.1, check.nobs.vs.nlev,
 check.nobs.vs.nRE)`` all default to ``"stop"``), instead of returning an arbitrary value:
 
-* no residual degrees of freedom: ``n <= rank(X)``;
+* no residual degrees of freedom: ``n <= rank(X)``; a constant outcome;
 * a grouping factor with a single level: its variance is confounded with the intercept
   (lme4: "grouping factors must have > 1 sampled level");
 * a grouping factor with as many levels as observations (one observation per level):
@@ -76,6 +76,11 @@ def check_identified(model, stacklevel=4):
             f"{n} observation(s) for {model.rank} fixed-effects coefficient(s): no residual "
             "degrees of freedom, so no variance parameter is identified (lme4 refuses "
             "this too); use fewer fixed effects or more data")
+    y = model.endog
+    if np.ptp(y) == 0:
+        raise NotIdentifiedError(
+            f"the outcome is constant (every value is {y[0]:g}): there is no variance to "
+            "model, so no variance parameter is identified")
     res = model.residual
     for part in model.random:
         nlev = _n_levels(part.groups)
