@@ -3,9 +3,13 @@ a collapsed residual variance warns (issue 12 point 2, MixedModel part)."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import metamodels as mm
+from metamodels.core.likelihood import NotPositiveDefiniteError
 from metamodels.exceptions import (DegenerateFitWarning, MetaModelsWarning, NotIdentifiedError,
                                    NotIdentifiedWarning, SpecificationError)
 
@@ -131,3 +135,28 @@ def test_constant_outcome_is_refused(sleep):
 def test_exact_linear_fit_warns(sleep):
     with pytest.warns(DegenerateFitWarning, match="collapsed"):
         mm.MixedModel.from_formula(F, sleep.assign(Reaction=3 + 2 * sleep["Days"])).fit()
+
+
+@st.composite
+def _small_mixed_data(draw):
+    n = draw(st.integers(0, 20))
+    g = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    y = draw(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([0.0, 1.0])),
+                      min_size=n, max_size=n))
+    x = np.asarray(draw(st.lists(st.floats(-10, 10), min_size=n, max_size=n)), dtype=float)
+    return pd.DataFrame({"y": y, "x": x * 10.0 ** draw(st.integers(-8, 12)), "g": g})
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_small_mixed_data())
+def test_small_random_data_end_in_a_metamodels_error_or_a_finite_fit(df):
+    """Empty, one-row, one-level, one-per-group, tied, constant and badly scaled data:
+    a metamodels exception with a message, or finite estimates; never a raw numpy error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = mm.MixedModel.from_formula("y ~ x + (1 | g)", df).fit()
+        except (SpecificationError, NotPositiveDefiniteError) as exc:
+            assert str(exc)
+            return
+    assert np.all(np.isfinite(res.params)) and np.isfinite(res.llf)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.likelihood import NotPositiveDefiniteError
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 from ..inference.ddf import check_ddf
@@ -51,7 +52,15 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, ddf="sattert
     if start.shape != (spec.n_params,):
         raise ValueError(f"start must have {spec.n_params} values "
                          f"({', '.join(spec.param_names)})")
-    out = maximize(y, X, spec, start, reml=reml, tol=tol, maxiter=maxiter)
+    try:
+        out = maximize(y, X, spec, start, reml=reml, tol=tol, maxiter=maxiter)
+    except NotPositiveDefiniteError:
+        raise
+    except np.linalg.LinAlgError as exc:    # a singular V at a trial point, not rejected
+        raise NotPositiveDefiniteError(
+            f"V(theta) became singular during the {'REML' if reml else 'ML'} optimisation "
+            f"({exc}): a variance collapsing to 0, e.g. an outcome fitted exactly by the "
+            "fixed effects") from exc
     ev = out.evaluation
     if not out.converged:
         warnings.warn(f"the {'REML' if reml else 'ML'} optimisation did not converge "
