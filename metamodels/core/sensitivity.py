@@ -53,5 +53,7 @@ def sensitivities(theta, X, spec) -> Sensitivities:
         Q += np.einsum("jbip,kbir->jkpr", DT, VDT)
         if R is not None:
             H = hess[gi]                                   # (q, q, nb, m, m)
-            R += np.einsum("bip,jkbij,bjr->jkpr", T, H, T)
+            # T' V_jk T per block: matrix indices (i, l) kept apart from the parameter
+            # indices (j, k)
+            R += np.einsum("bip,jkbil,blr->jkpr", T, H, T, optimize=True)
     return Sensitivities(B, Q, R)
