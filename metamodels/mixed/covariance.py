@@ -10,7 +10,10 @@ For block ``b`` (an independent unit) with rows ``i, j``:
 where ``t`` runs over random terms (design rows ``z_{t,i}``, grouping codes ``g_t``,
 covariance ``G_t`` from a :mod:`~metamodels.core.structures` structure), ``s`` is the
 residual subject, ``v`` the repeated-measures index (visit) and ``c`` the ``cov_group``
-level.  Missing visits are handled by gathering the observed sub-matrix of ``R``.
+level.  Missing visits are handled by gathering the observed sub-matrix of ``R``.  With
+observation weights ``w`` (SAS's ``WEIGHT`` statement) the residual term is scaled to
+``R[v(i), v(j)] / sqrt(w_i w_j)``, i.e. ``R_b = W_b^{-1/2} R W_b^{-1/2}``; its
+derivatives are scaled alike (the weights are constants).
 Blocks of equal size are stacked, so building ``V`` and its derivatives is a handful of
 batched array operations per block size.
 """
@@ -49,6 +52,7 @@ class ResidualPart:
     cov_group: np.ndarray      # (n,) int codes 0..n_cov_groups-1
     n_cov_groups: int
     group_labels: tuple = ("",)
+    weights: np.ndarray | None = None   # (n,) positive observation weights (SAS WEIGHT)
 
 
 def random_block_arrays(random, rows):
@@ -126,6 +130,8 @@ class MixedCovariance(CovarianceSpec):
             cg = res.cov_group[rows]
             g["R_masks"] = [(same_subj & (cg[:, :, None] == c) & (cg[:, None, :] == c))
                             .astype(float) for c in range(res.n_cov_groups)]
+            if res.weights is not None:
+                g["R_masks"] = [m * _weight_scale(res.weights[rows]) for m in g["R_masks"]]
             self._groups.append(g)
 
     # ------------------------------------------------------------ parameters
@@ -215,7 +221,8 @@ class MixedCovariance(CovarianceSpec):
         flag = self.__dict__.get("_scaled_identity")
         if flag is None:
             res = self.residual
-            flag = res.n_cov_groups == 1 and getattr(res.structure, "name", "") == "ID"
+            flag = res.n_cov_groups == 1 and getattr(res.structure, "name", "") == "ID" \
+                and res.weights is None
             if flag:
                 pairs = np.sort(res.subject.astype(np.int64) * (int(res.visit.max()) + 1)
                                 + res.visit)
@@ -247,6 +254,16 @@ class MixedCovariance(CovarianceSpec):
             return None
 
         def make(y, X):
+            w = self.residual.weights
+            if w is None:
+                return make_unweighted(y, X)
+            # V = A R A with A = W^{-1/2}: the unweighted evaluator on (A^-1 y, A^-1 X)
+            # gives every term but log|V| = log|R| - sum log w
+            root = np.sqrt(w)
+            view = make_unweighted(y * root, X * root[:, None])
+            return None if view is None else _WeightedView(view, float(np.sum(np.log(w))))
+
+        def make_unweighted(y, X):
             from ..core.patterns import PatternView
             res = self.residual
             block, _ = self._row_blocks()
@@ -298,6 +315,33 @@ class MixedCovariance(CovarianceSpec):
                 H[sl, sl] = mask * d2[:, :, g["vi"], g["vj"]]
             out.append(H)
         return out
+
+
+def _weight_scale(w):
+    """``1 / sqrt(w_i w_j)`` for a stack of blocks' weights (nb, m) -> (nb, m, m)."""
+    a = 1.0 / np.sqrt(w)
+    return a[:, :, None] * a[:, None, :]
+
+
+class _WeightedView:
+    """A fast evaluator of the unweighted model on ``W^{1/2} y``, ``W^{1/2} X`` turned into
+    one of the weighted model: ``log|V|`` gains ``-sum log w`` and the log-likelihood
+    ``+1/2 sum log w``; ``beta``, its covariance and all derivatives in theta are equal."""
+
+    def __init__(self, view, sum_log_w):
+        self._view = view
+        self._shift = sum_log_w
+
+    def __getattr__(self, name):
+        return getattr(self._view, name)
+
+    def evaluate(self, theta, reml, order):
+        import dataclasses
+        ev = self._view.evaluate(theta, reml, order)
+        if ev is None:
+            return None
+        return dataclasses.replace(ev, llf=ev.llf + 0.5 * self._shift,
+                                   logdet_v=ev.logdet_v - self._shift)
 
 
 def _row_order(residual):
