@@ -211,6 +211,18 @@ def test_sensitivities(fitted):
         np.testing.assert_allclose(ref.R, 0.0, atol=1e-6 * np.abs(ref.Pj).max())
     else:
         np.testing.assert_allclose(s.R, ref.R, rtol=1e-5, atol=1e-7 * np.abs(ref.R).max())
+    # the W-contractions Kenward-Roger uses, for an arbitrary symmetric W
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(ref.theta.size,) * 2)
+    W = A @ A.T
+    WQ = np.einsum("jk,jkps->ps", W, ref.Q)
+    np.testing.assert_allclose(s.q_contract(W), WQ, rtol=1e-6, atol=1e-9 * np.abs(WQ).max())
+    if res.model.spec.is_linear:
+        assert s.r_contract(W) is None
+    else:
+        WR = np.einsum("jk,jkps->ps", W, ref.R)
+        np.testing.assert_allclose(s.r_contract(W), WR, rtol=1e-5,
+                                   atol=1e-7 * np.abs(WR).max())
 
 
 def test_satterthwaite_t_df(fitted):

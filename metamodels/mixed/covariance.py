@@ -293,6 +293,34 @@ class MixedCovariance(CovarianceSpec):
 
         return self._cached_view("pattern", y, X, make)
 
+    def hessian_contract(self, theta, W):
+        """``sum_jk W_jk d^2V / dtheta_j dtheta_k`` per group (nb, m, m), for a symmetric
+        ``W`` (q, q); ``None`` if linear.  The contraction is done on the small G and R
+        matrices, then gathered like ``V`` (second derivatives only couple parameters of
+        the same structure)."""
+        if self.is_linear:
+            return None
+        W = np.asarray(W, dtype=float)
+        g_par, r_par = self.split(theta)
+        rs = self.residual.structure
+        d2G = [None if p.structure.is_linear else
+               _contract(W[sl, sl], p.structure.second_derivatives(t))
+               for p, t, sl in zip(self.random, g_par, self._g_slices)]
+        d2R = [None if rs.is_linear else _contract(W[sl, sl], rs.second_derivatives(t))
+               for t, sl in zip(r_par, self._r_slices)]
+        out = []
+        for g in self._groups:
+            nb, m = g["rows"].shape
+            H = np.zeros((nb, m, m))
+            for Zt, St, M in zip(g["Z"], g["S"], d2G):
+                if M is not None:
+                    H += masked_zgz(Zt, St, M)
+            for mask, M in zip(g["R_masks"], d2R):
+                if M is not None:
+                    H += mask * M[g["vi"], g["vj"]]
+            out.append(H)
+        return out
+
     def hessian_terms(self, theta):
         """Second derivatives ``d^2V / dtheta_j dtheta_k`` per group (None if linear)."""
         if self.is_linear:
@@ -315,6 +343,11 @@ class MixedCovariance(CovarianceSpec):
                 H[sl, sl] = mask * d2[:, :, g["vi"], g["vj"]]
             out.append(H)
         return out
+
+
+def _contract(W, d2):
+    """``sum_jk W_jk d2[j, k]`` for second derivatives ``d2`` (q, q, d, d)."""
+    return np.tensordot(W, d2, axes=([0, 1], [0, 1]))
 
 
 def _weight_scale(w):

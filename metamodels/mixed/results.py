@@ -248,8 +248,8 @@ class MixedResults(LikelihoodModelResults):
             info, second = KR_FLAVOURS[flavour]
             W = np.asarray(self.cov_theta) if info == "observed" else self._W
             s = self._sens
-            C_adj = ddfmod.kenward_roger_cov(self._fit.cov_beta, s.B, s.Q, W,
-                                             s.R if second else None)
+            C_adj = ddfmod.kenward_roger_adjust(self._fit.cov_beta, s.B, W, s.q_contract(W),
+                                                s.r_contract(W) if second else None)
             self._kr_cache[flavour] = (C_adj, W)
         return self._kr_cache[flavour]
 
