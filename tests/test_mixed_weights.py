@@ -151,6 +151,13 @@ def test_weights_change_the_fit():
     a = MixedModel.from_formula(FORMULA, df, **kw).fit()
     b = MixedModel.from_formula(FORMULA, df, weights="w", **kw).fit()
     assert abs(a.llf - b.llf) > 1.0
+    with pytest.raises(ValueError, match="different weights"):
+        b.compare_lr_test(a)
+    c = MixedModel.from_formula(FORMULA, df, weights="w", repeated="age", subject="Subject",
+                                cov_struct="AR1").fit()
+    lr = b.compare_lr_test(c)                  # same weights: ANTE1(4) vs AR1, 7 - 2 params
+    assert lr.df == 5
+    assert lr.statistic == pytest.approx(2 * (b.llf - c.llf))
 
 
 def test_weights_validation():

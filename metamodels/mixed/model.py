@@ -134,6 +134,8 @@ class MixedModel(LikelihoodModel):
         if weights is not None:
             self.residual = dataclasses.replace(self.residual, weights=weights)
         self.weights = weights
+        if weights is not None and "weights" not in self._init_keys:
+            self._init_keys.append("weights")
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0

@@ -369,6 +369,10 @@ class MixedResults(LikelihoodModelResults):
                              "same method")
         if self.model.nobs != restricted.model.nobs:
             raise ValueError("the two models were fitted to different numbers of observations")
+        w1, w0 = self.model.weights, restricted.model.weights
+        if (w1 is None) != (w0 is None) or (w1 is not None and not np.array_equal(w1, w0)):
+            raise ValueError("the two models were fitted with different weights; their "
+                             "likelihoods are not comparable")
         if self.reml:
             same = (self.model.exog.shape == restricted.model.exog.shape
                     and np.allclose(self.model.exog, restricted.model.exog))
