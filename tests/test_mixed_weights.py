@@ -131,6 +131,21 @@ def test_fast_and_dense_paths_agree_with_weights(struct):
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize("formula", ["(1 | Subject)", "(age | Subject)"])
+def test_fast_and_dense_paths_agree_with_weights_and_random_effects(formula):
+    df = _data()
+    mod = MixedModel.from_formula(f"{FORMULA} + {formula}", df, weights="w")
+    assert mod.spec.lowrank_view(mod.endog, mod.exog) is not None
+    dense = MixedModel.from_formula(f"{FORMULA} + {formula}", df, weights="w")
+    dense.spec.use_fast_paths = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res, ref = mod.fit(), dense.fit()
+    assert res.llf == pytest.approx(ref.llf, rel=1e-10)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-7)
+    np.testing.assert_allclose(res.theta, ref.theta, rtol=1e-6)
+
+
 def test_constant_weights_rescale_the_residual_covariance():
     df = _data()
     base = MixedModel.from_formula(FORMULA, df, repeated="age", subject="Subject",

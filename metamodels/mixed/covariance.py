@@ -217,12 +217,12 @@ class MixedCovariance(CovarianceSpec):
         return view
 
     def _residual_is_scaled_identity(self):
-        """``R = sigma^2 I``: one ID structure and no repeated (subject, visit) pair."""
+        """``R = sigma^2 I`` (``sigma^2 W^-1`` with weights): one ID structure and no
+        repeated (subject, visit) pair."""
         flag = self.__dict__.get("_scaled_identity")
         if flag is None:
             res = self.residual
-            flag = res.n_cov_groups == 1 and getattr(res.structure, "name", "") == "ID" \
-                and res.weights is None
+            flag = res.n_cov_groups == 1 and getattr(res.structure, "name", "") == "ID"
             if flag:
                 pairs = np.sort(res.subject.astype(np.int64) * (int(res.visit.max()) + 1)
                                 + res.visit)
@@ -240,10 +240,17 @@ class MixedCovariance(CovarianceSpec):
         def make(y, X):
             from ..core.lowrank import LowRankTerm, LowRankView
             block, cost = self._row_blocks()
-            terms = [LowRankTerm(pt.Z, pt.groups, pt.structure, sl)
-                     for pt, sl in zip(self.random, self._g_slices)]
-            return LowRankView(terms, block, y, X, self._r_slices[0].start, self.n_params,
+            w = self.residual.weights
+            # with weights, W^{1/2} V W^{1/2} = (W^{1/2} Z) G (W^{1/2} Z)' + s I: the
+            # unweighted evaluator on the rescaled data (see _WeightedView)
+            root = None if w is None else np.sqrt(w)[:, None]
+            terms = [LowRankTerm(pt.Z if w is None else pt.Z * root, pt.groups, pt.structure,
+                                 sl) for pt, sl in zip(self.random, self._g_slices)]
+            if w is not None:
+                y, X = y * root[:, 0], X * root
+            view = LowRankView(terms, block, y, X, self._r_slices[0].start, self.n_params,
                                dense_cost=cost)
+            return view if w is None else _WeightedView(view, float(np.sum(np.log(w))))
 
         return self._cached_view("lowrank", y, X, make)
 
