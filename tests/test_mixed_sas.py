@@ -262,3 +262,17 @@ def test_linear_structures_kr_flavours_coincide(fitted):
         pytest.skip("second-derivative term present")
     np.testing.assert_allclose(res.kenward_roger_parts("kenward-roger")[0],
                                res.kenward_roger_parts("kenward-roger-linear")[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("ddf", ["satterthwaite", "kenward-roger", "kenward-roger-linear",
+                                 "kenward-roger-expected", "residual", "containment",
+                                 "between-within"])
+def test_every_df_method_runs_for_every_structure(fitted, ddf):
+    res, _ = fitted
+    tab = res.coef_table(ddf=ddf)
+    assert np.all(np.isfinite(tab.to_numpy())) and np.all(tab["df"] > 0)
+    assert ddf in str(res.summary(ddf=ddf))
+    a = res.anova(type=3, ddf=ddf)
+    assert np.all(np.isfinite(a.to_numpy(dtype=float))) and np.all(a["den_df"] > 0)
+    assert res.conf_int(ddf=ddf).shape == (res.model.k_fe, 2)
+    assert np.all(np.isfinite(res.pvalues))
