@@ -17,7 +17,8 @@ CASES = {c["name"]: c for c in REF["cases"]}
 FORMULAS = {"sleepstudy": "Reaction ~ Days + (Days | Subject)",
             "unbalanced": "fev ~ baseval + C(drug) + hour + (1 + hour | patient)"}
 R_NAMES = {"(Intercept)": "Intercept", "drugc": "C(drug)[T.c]", "drugp": "C(drug)[T.p]"}
-DDFS = {"satterthwaite": "satterthwaite", "kenward_roger": "kenward-roger"}
+# lmerTest's Kenward-Roger is pbkrtest's: W the inverse expected information
+DDFS = {"satterthwaite": "satterthwaite", "kenward_roger": "kenward-roger-expected"}
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -85,7 +86,7 @@ def test_every_test_on_one_results_uses_the_same_ddf():
     """Issue 12 point 4: sleepstudy "Days = 0" gave df 178 in f_test/wald_test and 17 in
     t_test/pvalues/summary.  Now all agree, and fit(ddf=) moves them together."""
     d = mm.datasets.load("sleepstudy")
-    for ddf in ("satterthwaite", "kenward-roger", "residual", "containment", "between-within"):
+    for ddf in mm.mixed.results.DDF_METHODS:
         r = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", d).fit(ddf=ddf)
         assert r.default_ddf == ddf
         tt = r.t_test("Days = 0")
@@ -135,11 +136,12 @@ def test_chi2_form_of_wald_test(fitted):
 def test_kenward_roger_default_gives_adjusted_standard_errors(fitted):
     case, res, _ = fitted
     data = pd.DataFrame(REF["data"][case["name"]])
-    kr = mm.MixedModel.from_formula(FORMULAS[case["name"]], data).fit(ddf="KR")
-    np.testing.assert_allclose(kr.bse.to_numpy(), np.sqrt(np.diag(res.cov_params_kr)),
-                               rtol=1e-12)
-    np.testing.assert_allclose(kr.pvalues, res.coef_table(ddf="kenward-roger")["P>|t|"],
-                               rtol=1e-12)
+    for flavour in ("KR", "kenward-roger-expected", "kenward-roger-linear"):
+        kr = mm.MixedModel.from_formula(FORMULAS[case["name"]], data).fit(ddf=flavour)
+        C_adj = res.kenward_roger_parts(flavour)[0]
+        np.testing.assert_allclose(kr.bse.to_numpy(), np.sqrt(np.diag(C_adj)), rtol=1e-12)
+        np.testing.assert_allclose(kr.pvalues, res.coef_table(ddf=flavour)["P>|t|"],
+                                   rtol=1e-12)
 
 
 def test_fstat_ddf_rule_of_lmertest():

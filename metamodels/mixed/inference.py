@@ -285,7 +285,7 @@ def f_test(results, L, method, term=None, rhs=None):
     """(F, num_df, den_df, pvalue) of ``L b = rhs`` with the ddf ``method``.
 
     A rank-deficient ``L`` is tested on its row space (``num_df = rank``), as lmerTest.
-    The Kenward-Roger F is the scaled statistic of pbkrtest; the others are the Wald F
+    The Kenward-Roger F is the scaled F of Kenward and Roger; the others are the Wald F
     ``(Lb - rhs)'(L C L')^+ (Lb - rhs) / q``.
     """
     fit = results._fit
@@ -294,9 +294,9 @@ def f_test(results, L, method, term=None, rhs=None):
         r = ddfmod.satterthwaite_f(L, b, fit.cov_beta, results._sens.B,
                                    np.asarray(results.cov_theta), rhs)
         return r.statistic, r.df_num, r.df_denom, r.pvalue
-    if method == "kenward-roger":
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, results.cov_params_kr,
-                                   results._sens.B, results._W, rhs)
+    if method.startswith("kenward-roger"):
+        C_adj, W = results.kenward_roger_parts(method)
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
         return r.statistic, r.df_num, r.df_denom, r.pvalue
     ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)
     F, q = ec.wald_f, ec.q
@@ -315,9 +315,9 @@ def chi2_test(results, L, method, rhs=None):
     chi2(q) (no denominator df)."""
     fit = results._fit
     b = np.asarray(fit.beta)
-    if method == "kenward-roger":
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, results.cov_params_kr,
-                                   results._sens.B, results._W, rhs)
+    if method.startswith("kenward-roger"):
+        C_adj, W = results.kenward_roger_parts(method)
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
         stat, q = r.wald_f * r.df_num, r.df_num
     else:
         ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)

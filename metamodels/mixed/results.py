@@ -22,6 +22,12 @@ __all__ = ["MixedResults"]
 DDF_METHODS = ddfmod.DDF_METHODS
 _check_ddf = ddfmod.check_ddf
 
+#: Kenward-Roger flavours: (W = inverse observed (SAS) or expected (pbkrtest) information,
+#: keep the second-derivative term R_ij)
+KR_FLAVOURS = {"kenward-roger": ("observed", True),
+               "kenward-roger-linear": ("observed", False),
+               "kenward-roger-expected": ("expected", True)}
+
 
 def _pinv_psd(M):
     try:
@@ -37,12 +43,17 @@ class MixedResults(LikelihoodModelResults):
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
-    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "residual", "containment",
-    "between-within"}.  One results object uses one ddf method for every test and
-    interval (``t_test``, ``f_test``, ``wald_test``, ``conf_int``, ``pvalues``, ``bse``,
-    ``summary``, ``anova``): ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite
-    unless told, as lmerTest); each method also takes ``ddf=`` for one call.  With
-    Kenward-Roger, standard errors are the adjusted ones (``cov_params_kr``).
+    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
+    "kenward-roger-expected", "residual", "containment", "between-within"}.  One results
+    object uses one ddf method for every test and interval (``t_test``, ``f_test``,
+    ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``, ``anova``):
+    ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite unless told, as lmerTest);
+    each method also takes ``ddf=`` for one call.  With a Kenward-Roger default, standard
+    errors are that flavour's adjusted ones.  Kenward-Roger: ``"kenward-roger"`` is SAS's
+    ``DDFM=KR`` (``W`` the inverse observed information, second-derivative term
+    included); ``"kenward-roger-linear"`` drops the second-derivative term (mmrm's
+    "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
+    information, as pbkrtest (R) does.
 
     Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
     covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
@@ -211,14 +222,34 @@ class MixedResults(LikelihoodModelResults):
 
     @cache_readonly
     def _W(self):
-        """Inverse expected information (Kenward-Roger's W)."""
+        """Inverse expected information (pbkrtest's Kenward-Roger W)."""
         return _pinv_psd(self._fit.exp_info)
 
     @cache_readonly
+    def _kr_cache(self):
+        return {}
+
+    def kenward_roger_parts(self, flavour="kenward-roger"):
+        """``(Phi_A, W)`` of a Kenward-Roger flavour: the adjusted covariance of the fixed
+        effects and the covariance of theta it uses (see :data:`KR_FLAVOURS`)."""
+        flavour = _check_ddf(flavour)
+        if flavour not in KR_FLAVOURS:
+            raise ValueError(f"{flavour!r} is not a Kenward-Roger method "
+                             f"({', '.join(KR_FLAVOURS)})")
+        if flavour not in self._kr_cache:
+            info, second = KR_FLAVOURS[flavour]
+            W = np.asarray(self.cov_theta) if info == "observed" else self._W
+            s = self._sens
+            C_adj = ddfmod.kenward_roger_adjust(self._fit.cov_beta, s.B, W, s.q_contract(W),
+                                                s.r_contract(W) if second else None)
+            self._kr_cache[flavour] = (C_adj, W)
+        return self._kr_cache[flavour]
+
+    @cache_readonly
     def cov_params_kr(self):
-        """Kenward-Roger adjusted covariance of the fixed effects."""
-        s = self._sens
-        return ddfmod.kenward_roger_cov(self._fit.cov_beta, s.B, s.Q, self._W, s.R)
+        """Kenward-Roger adjusted covariance of the fixed effects as SAS's ``DDFM=KR``
+        (other flavours: :meth:`kenward_roger_parts`)."""
+        return self.kenward_roger_parts("kenward-roger")[0]
 
     def _coef_df(self, L, ddf):
         ddf = _check_ddf(ddf)
@@ -226,10 +257,11 @@ class MixedResults(LikelihoodModelResults):
         if ddf == "satterthwaite":
             return ddfmod.satterthwaite_t_df(L, fit.cov_beta, self._sens.B,
                                              np.asarray(self.cov_theta))
-        if ddf == "kenward-roger":
+        if ddf in KR_FLAVOURS:
             b = np.asarray(fit.beta)
-            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, self.cov_params_kr,
-                                                    self._sens.B, self._W).df_denom for l in L])
+            C_adj, W = self.kenward_roger_parts(ddf)
+            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, C_adj,
+                                                    self._sens.B, W).df_denom for l in L])
         return minf.classical_df(self, L, ddf)
 
     def df_fixed(self, ddf=None):
@@ -251,13 +283,14 @@ class MixedResults(LikelihoodModelResults):
         return self._containment if method == "containment" else self._between_within
 
     def _cov_for(self, ddf):
-        return self.cov_params_kr if _check_ddf(ddf) == "kenward-roger" else self._fit.cov_beta
+        ddf = _check_ddf(ddf)
+        return self.kenward_roger_parts(ddf)[0] if ddf in KR_FLAVOURS else self._fit.cov_beta
 
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
-        """Covariance of the fixed effects: Kenward-Roger's adjusted covariance when the
-        results' ``default_ddf`` is Kenward-Roger, else ``(X'V^{-1}X)^{-1}``."""
-        if cov_p is None and scale is None and self.default_ddf == "kenward-roger":
-            cov_p = self.cov_params_kr
+        """Covariance of the fixed effects: the adjusted covariance when the results'
+        ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
+        if cov_p is None and scale is None and self.default_ddf in KR_FLAVOURS:
+            cov_p = self._cov_for(self.default_ddf)
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
 
@@ -337,7 +370,8 @@ class MixedResults(LikelihoodModelResults):
             lmerTest type 2); 3: marginal hypotheses with sum-to-zero coded factors (SAS
             Type III, lmerTest type 3).
         ddf : str, optional
-            satterthwaite, kenward-roger, residual, containment or between-within.
+            satterthwaite, kenward-roger (-linear, -expected), residual, containment or
+            between-within.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
@@ -367,6 +401,10 @@ class MixedResults(LikelihoodModelResults):
                              "same method")
         if self.model.nobs != restricted.model.nobs:
             raise ValueError("the two models were fitted to different numbers of observations")
+        w1, w0 = self.model.weights, restricted.model.weights
+        if (w1 is None) != (w0 is None) or (w1 is not None and not np.array_equal(w1, w0)):
+            raise ValueError("the two models were fitted with different weights; their "
+                             "likelihoods are not comparable")
         if self.reml:
             same = (self.model.exog.shape == restricted.model.exog.shape
                     and np.allclose(self.model.exog, restricted.model.exog))
