@@ -93,3 +93,8 @@ class PredictionResults:
             extra = extra(alpha)
         cols.update(extra or {})
         return pd.DataFrame(cols, index=self.row_labels)
+
+    def __getitem__(self, column):
+        """Column of :meth:`summary_frame` at ``alpha=0.05`` (``pred["tau"]``)."""
+        return self.summary_frame()[column]
+

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..core.structures import get_structure
 from ..exceptions import MissingDataWarning
 from ..formula import build_design
@@ -31,7 +32,7 @@ def _columns_of(spec):
     return [c for c in spec.split(":") if c]
 
 
-class MixedModel(LikelihoodModel):
+class MixedModel(FormulaPickleMixin, LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
     Parameters

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..core.structures import get_structure
@@ -30,7 +31,7 @@ def _re_structure(name, q):
     return get_structure("ID" if q == 1 else RE_STRUCTURES[key], q)
 
 
-class MetaMixed(LikelihoodModel):
+class MetaMixed(FormulaPickleMixin, LikelihoodModel):
     """Multilevel / multivariate meta-analysis with known sampling covariance.
 
     Parameters

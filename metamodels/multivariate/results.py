@@ -10,13 +10,15 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..core.likelihood import evaluate
-from ..base.results import EngineMetaResultsMixin
+from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
+                            block_diagonal)
 from ..inference import WaldTestResult
 
 __all__ = ["MetaMixedResults"]
 
 
-class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
+class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
+                       LikelihoodModelResults):
     """Results of :class:`~metamodels.MetaMixed`.
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
@@ -153,9 +155,19 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
     def n_params_total(self):
         return self.model.k_params + self.model.spec.n_params
 
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested fit (same method; REML needs equal X)."""
-        return self._lr_test_against(restricted, MetaMixedResults, "MetaMixed")
+    # ------------------------------------------------- prediction / residuals
+    def _new_obs_variance(self, exog, X0):
+        """Random-effects variance of a new effect (metafor's prediction interval adds the
+        variance components, not a sampling variance)."""
+        return self._random_effects_variance(exog, X0.shape[0])
+
+    @cache_readonly
+    def _marginal_variance(self):
+        return block_diagonal(self.model.spec, self._ev.theta)
+
+    @property
+    def _cov_beta_model(self):
+        return self._ev.cov_beta
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..exceptions import MissingDataWarning
 from ..formula import build_design
 from . import estimators as est
@@ -104,7 +105,7 @@ def _labels_array(values, n, what):
     return arr
 
 
-class PanelModel(LikelihoodModel):
+class PanelModel(FormulaPickleMixin, LikelihoodModel):
     """Linear panel-data model ``y_it = x_it'b + u_i + e_it`` with a choice of estimators.
 
     Parameters
