@@ -234,8 +234,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
-        from ..bayes.gibbs import fit_bayes
-        return fit_bayes(self, **kwargs)
+        from ..base.registry import get_fitter     # registered by metamodels.bayes
+        return get_fitter("bayes")(self, **kwargs)
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable
         raise NotImplementedError("use fit(); the log-likelihood is profiled over b")
