@@ -167,7 +167,7 @@ def test_within_correlation_sensitivity_and_region():
     tab = within_corr_sensitivity(y, var, corrs=[-0.5, 0.0, 0.5])
     assert list(tab.index) == [-0.5, 0.0, 0.5]
     one = BivariateMeta(y, var, within_corr=0.5).fit()
-    assert tab.loc[0.5, "b1"] == pytest.approx(one.params[0])
+    assert tab.loc[0.5, "b1"] == pytest.approx(one.params.iloc[0])
     assert tab.loc[0.5, "rho_between"] == pytest.approx(one.rho_between, nan_ok=True)
     pts = one.confidence_region(alpha=0.05, n_points=50)
     d = pts - np.asarray(one.params)
