@@ -221,15 +221,32 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):
+    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None):
         """Fit by REML (default) or ML.
+
+        Parameters
+        ----------
+        method : {"REML", "ML"}
+        start, maxiter, tol : starting covariance parameters and optimiser controls.
+        reml : bool, optional
+            Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
+            DeprecationWarning.
 
         Returns
         -------
         MixedResults
         """
+        from ..base.model import _check_method
         from .fitting import fit_mixed
-        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
+        if isinstance(method, (bool, np.bool_)):          # fit(False): the old positional reml
+            method, reml = "REML", bool(method)
+        if reml is not None:
+            warnings.warn("reml= is deprecated; use method='REML' or method='ML' (the "
+                          "vocabulary of every metamodels fit)", DeprecationWarning,
+                          stacklevel=2)
+            method = "REML" if reml else "ML"
+        method = _check_method(method, ("REML", "ML"), "method")
+        return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
