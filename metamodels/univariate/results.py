@@ -241,7 +241,7 @@ class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults
             keep = np.arange(k) != i
             f = fit_univariate(y[keep], v[keep], X[keep], self.method, self.test, tau2=tau2)
             e = y[i] - X[i] @ f.params
-            se = np.sqrt(v[i] + f.tau2 + X[i] @ f.cov_params @ X[i])
+            se = np.sqrt(f.knha_factor * (v[i] + f.tau2) + X[i] @ f.cov_params @ X[i])
             out[i] = e, se, e / se
         return out
 
@@ -253,7 +253,8 @@ class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults
     def rstudent(self):
         """metafor's ``rstudent``: each study left out in turn (tau^2 re-estimated with
         the same method), ``resid = y_i - x_i'b_(-i)``,
-        ``se = sqrt(v_i + tau^2_(-i) + x_i' Var(b_(-i)) x_i)``, ``z = resid / se``."""
+        ``se = sqrt(s2_(-i) (v_i + tau^2_(-i)) + x_i' Var(b_(-i)) x_i)``, ``z = resid / se``
+        (``s2_(-i)`` the Knapp-Hartung factor of the reduced fit, 1 without ``"knha"``)."""
         r = self._rstudent
         return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
                             index=self._fitted_index)
