@@ -94,7 +94,9 @@ class PredictionResults:
         cols.update(extra or {})
         return pd.DataFrame(cols, index=self.row_labels)
 
+    default_alpha = 0.05
+
     def __getitem__(self, column):
-        """Column of :meth:`summary_frame` at ``alpha=0.05`` (``pred["tau"]``)."""
-        return self.summary_frame()[column]
+        """Column of :meth:`summary_frame` at ``default_alpha`` (``pred["tau"]``)."""
+        return self.summary_frame(self.default_alpha)[column]
 

@@ -308,6 +308,24 @@ class BayesMetaResults(ResultsConventions):
         p = np.array([float(self.distribution(n).cdf(0.0)) for n in self.coef_names])
         return pd.Series(2 * np.minimum(p, 1 - p), index=self.coef_names)
 
+    def save(self, fname):
+        """Pickle the results to ``fname`` (a path or a writable binary file)."""
+        import pickle
+        if hasattr(fname, "write"):
+            pickle.dump(self, fname)
+        else:
+            with open(fname, "wb") as fh:
+                pickle.dump(self, fh)
+
+    @classmethod
+    def load(cls, fname):
+        """Load results pickled by :meth:`save`."""
+        import pickle
+        if hasattr(fname, "read"):
+            return pickle.load(fname)
+        with open(fname, "rb") as fh:
+            return pickle.load(fh)
+
     def compare_lr_test(self, restricted):
         """Not defined: a Bayesian fit has no maximised likelihood."""
         raise TypeError("BayesMeta results have no maximised likelihood: compare models with "

@@ -141,7 +141,8 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
         lt, _ = self._log_tau(exog)
         return np.exp(2 * lt)
 
-    def get_prediction(self, exog=None, exog_scale=None, transform=True, conditional=False):
+    def get_prediction(self, exog=None, exog_scale=None, transform=True, conditional=False,
+                       alpha=None):
         """Predicted mean and tau for new rows.
 
         Parameters
@@ -157,8 +158,14 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
         PredictionResults
             ``summary_frame(alpha)``: mean, mean_se, mean_ci_lower/upper,
             obs_ci_lower/upper (prediction interval with tau^2) and tau,
-            tau_ci_lower/upper (delta method on log(tau)).
+            tau_ci_lower/upper (delta method on log(tau)); ``pred["tau"]`` reads a
+            column at ``alpha`` (0.05 unless the deprecated ``alpha=`` is given here).
         """
+        if alpha is not None:
+            import warnings
+            warnings.warn("get_prediction(alpha=) is deprecated; use "
+                          "get_prediction(...).summary_frame(alpha)", DeprecationWarning,
+                          stacklevel=2)
         if conditional:
             raise ValueError("LocationScaleMeta has no BLUPs to condition on")
         X0, index = self._design_rows(exog, transform)
@@ -173,8 +180,11 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
             return {"tau": np.exp(lt), "tau_ci_lower": np.exp(lt - z * lt_se),
                     "tau_ci_upper": np.exp(lt + z * lt_se)}
 
-        return PredictionResults(mean, var, np.exp(2 * lt), None, index,
+        pred = PredictionResults(mean, var, np.exp(2 * lt), None, index,
                                  extra_columns=tau_columns)
+        if alpha is not None:
+            pred.default_alpha = float(alpha)
+        return pred
 
     def check(self):
         """Diagnostics table (as drmTMB's check_drm): optimizer convergence, largest
