@@ -211,11 +211,7 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
         return pd.DataFrame(rows, columns=["check", "ok", "detail"]).set_index("check")
 
     def summary(self, alpha=0.05):
-        ci = np.asarray(self.conf_int(alpha))
-        tab = pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                            "z": np.asarray(self.tvalues), "P>|z|": np.asarray(self.pvalues),
-                            f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                           index=self.param_names)
+        tab = self.coef_table(alpha)
         s0, s1, s2 = self._slices
         smry = summary2.Summary()
         smry.add_title("LocationScaleMeta Results")

@@ -388,11 +388,7 @@ class BivariateResults(ResultsConventions, LikelihoodModelResults):
                        "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
                        "rho (between):": "%.4f" % self.rho_between,
                        "Log-likelihood:": "%.4f" % self.llf}, ncols=2)
-        ci = np.asarray(self.conf_int(alpha))
-        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                                  "z": np.asarray(self.tvalues), "P>|z|": np.asarray(self.pvalues),
-                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         return smry
 
 

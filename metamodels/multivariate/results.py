@@ -181,12 +181,7 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
         smry = summary2.Summary()
         smry.add_title("MetaMixed Results")
         smry.add_dict(info, ncols=2)
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                                  stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
-                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")

@@ -297,18 +297,10 @@ class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults
         smry = summary2.Summary()
         smry.add_title(title or f"{type(self.model).__name__} Results")
         smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self._params_frame(alpha), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry
-
-    def _params_frame(self, alpha):
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                             stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
-                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                            index=self.model.exog_names)
 
 
 class MetaRandomResults(MetaResults):
