@@ -383,6 +383,10 @@ def test_multilevel_residuals_against_metafor():
     rs = res.rstandard()
     for key in ("resid", "se", "z"):
         np.testing.assert_allclose(rs[key], ref["rstandard"][key], rtol=1e-6, atol=1e-9)
+    rt = res.rstudent()                     # each row deleted, variance components refitted
+    for key in ("resid", "se", "z"):
+        np.testing.assert_allclose(rt[key], ref["rstudent"][key], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(res.resid_studentized, ref["rstudent"]["z"], rtol=1e-6)
 
 
 # ------------------------------------------------------------- Bayes

@@ -1,6 +1,9 @@
 """Results of MetaMixed fits."""
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -168,6 +171,55 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
     @property
     def _cov_beta_model(self):
         return self._ev.cov_beta
+
+    def _refit_without(self, i):
+        """The model refitted without row ``i`` (variance components re-estimated from
+        the full fit's values), or None if the reduced model cannot be fitted."""
+        m = self.model
+        keep = np.arange(int(m.nobs)) != i
+        random = [dataclasses.replace(p, Z=p.Z[keep],
+                                      groups=np.unique(p.groups[keep], return_inverse=True)[1]
+                                      .reshape(-1)) for p in m.random]
+        try:
+            sub = type(m)(m.endog[keep], m.exog[keep], random, V=m.known.subset(keep))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return sub.fit(method=self.method, test=self.test, start=self._ev.theta)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+
+    @cache_readonly
+    def _rstudent(self):
+        m = self.model
+        n = int(m.nobs)
+        out = np.full((n, 3), np.nan)
+        for i in range(n):
+            res = self._refit_without(i)
+            if res is None:
+                continue
+            theta = np.asarray(res.theta)
+            x = m.exog[i]
+            e = m.endog[i] - x @ np.asarray(res.params)
+            M_ii = block_diagonal(m.spec, theta)[i]
+            se = np.sqrt(M_ii + x @ np.asarray(res.cov_params()) @ x)
+            out[i] = e, se, e / se
+        return out
+
+    @property
+    def resid_studentized(self):
+        """Externally studentised residuals (metafor's ``rstudent.rma.mv``, one row deleted
+        at a time)."""
+        return self._label(self._rstudent[:, 2], "resid_studentized")
+
+    def rstudent(self):
+        """metafor's ``rstudent`` for ``rma.mv``: each row deleted in turn and the variance
+        components re-estimated; ``resid = y_i - x_i'b_(-i)``,
+        ``se = sqrt(M_ii(theta_(-i)) + x_i' Var(b_(-i)) x_i)`` with ``M`` the marginal
+        covariance of the full data at the reduced fit's variance components.  NaN for rows
+        whose deletion leaves an unfittable model.  Costs one fit per row."""
+        r = self._rstudent
+        return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
+                            index=self._fitted_index)
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""

@@ -28,11 +28,14 @@ k11 <- read.csv("metamodels/datasets/konstantopoulos2011/konstantopoulos2011.csv
 mv <- rma.mv(yi, vi, mods = ~ I(year - 1990), random = ~ 1 | district/school, data = k11,
              control = list(optimizer = "optim", optmethod = "BFGS", reltol = 1e-14, maxit = 10000))
 rs <- rstandard(mv)
+rt <- rstudent(mv)
 multilevel <- list(formula = "yi ~ I(year - 1990) + (1 | district/school)", method = "REML",
                    sigma2 = mv$sigma2, resid = as.numeric(residuals(mv)),
                    pearson = as.numeric(residuals(mv, type = "pearson")),
                    rstandard = list(resid = as.numeric(rs$resid), se = as.numeric(rs$se),
-                                    z = as.numeric(rs$z)))
+                                    z = as.numeric(rs$z)),
+                   rstudent = list(resid = as.numeric(rt$resid), se = as.numeric(rt$se),
+                                   z = as.numeric(rt$z)))
 out <- list(source = "metafor", version = as.character(packageVersion("metafor")),
             data = list(yi = dat$yi, vi = dat$vi, ablat = dat$ablat, alloc = dat$alloc,
                         year = dat$year),
