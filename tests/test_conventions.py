@@ -483,3 +483,26 @@ def test_no_upward_or_circular_bayes_imports():
         assert not any("bayes" in imp for imp in _module_imports(path)), path
     results = _module_imports(pkg / "bayes" / "results.py")
     assert ".meta" not in results and "..bayes.meta" not in results
+
+
+def test_pickled_mixed_model_keeps_terms_and_anova():
+    fev = mm.datasets.load("fev_sim")
+    res = MixedModel.from_formula("fev ~ baseval + C(drug) * C(hour) + (1 | patient)", fev).fit()
+    loaded = pickle.loads(pickle.dumps(res))
+    for kind in (1, 2, 3):
+        np.testing.assert_allclose(loaded.anova(type=kind).to_numpy(float),
+                                   res.anova(type=kind).to_numpy(float), rtol=1e-12)
+
+
+def test_array_model_prediction_needs_the_random_design():
+    sleep = mm.datasets.load("sleepstudy")
+    X = np.column_stack([np.ones(len(sleep)), sleep.Days])
+    res = MixedModel(sleep.Reaction.to_numpy(), X, groups=sleep.Subject.to_numpy(),
+                     exog_re=X).fit()
+    frame = res.get_prediction().summary_frame()            # fitted rows: Z is known
+    assert np.all(np.isfinite(frame["obs_ci_lower"]))
+    with pytest.warns(mm.exceptions.MetaModelsWarning, match="random-effects design"):
+        new = res.get_prediction(X[:2]).summary_frame()
+    assert np.all(np.isnan(new["obs_ci_lower"])) and np.all(np.isfinite(new["mean_ci_lower"]))
+    with pytest.raises(ValueError, match="conditional predictions for new rows"):
+        res.predict(X[:2], conditional=True)
