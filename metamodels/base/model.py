@@ -10,6 +10,7 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
+from .pickling import FormulaPickleMixin
 
 __all__ = ["MetaModelBase", "resolve_column"]
 
@@ -44,7 +45,7 @@ def _check_method(value, valid, what):
     return table[key]
 
 
-class MetaModelBase(LikelihoodModel):
+class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
     """Common constructor of univariate meta-analytic models.
 
     Parameters
