@@ -11,6 +11,7 @@ from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
 from ..formula.checks import (checked_rank, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows, row_index)
+from .pickling import FormulaPickleMixin
 
 __all__ = ["MetaModelBase", "resolve_column"]
 
@@ -41,7 +42,7 @@ def _check_method(value, valid, what):
     return table[key]
 
 
-class MetaModelBase(LikelihoodModel):
+class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
     """Common constructor of univariate meta-analytic models.
 
     Parameters

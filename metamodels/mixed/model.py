@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..core.structures import get_structure
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
@@ -72,7 +73,7 @@ def _weights_column(weights, data):
     return w
 
 
-class MixedModel(LikelihoodModel):
+class MixedModel(FormulaPickleMixin, LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
     Parameters
@@ -313,36 +314,48 @@ class MixedModel(LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10, ddf="satterthwaite"):
+    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
+            ddf="satterthwaite"):
         """Fit by REML (default) or ML.
 
         Parameters
         ----------
-        reml : bool
-        start : array_like, optional
-            Starting covariance parameters (``spec.param_names`` order).
-        maxiter, tol :
-            Optimiser controls.
+        method : {"REML", "ML"}
+        start, maxiter, tol : starting covariance parameters and optimiser controls.
+        reml : bool, optional
+            Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
+            DeprecationWarning.
         ddf : str
             Denominator-df method of every test and interval of the results (t_test,
-            f_test, wald_test, conf_int, pvalues, summary, anova): satterthwaite
-            (default, as lmerTest), kenward-roger, residual, containment or
-            between-within.  Each of those methods also takes ``ddf=`` for one call.
+            f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
+            (default, as lmerTest), kenward-roger (SAS), kenward-roger-linear,
+            kenward-roger-expected (pbkrtest), residual, containment or between-within.
+            Each of those methods also takes ``ddf=`` for one call.
 
         Returns
         -------
         MixedResults
         """
+        from ..base.model import _check_method
         from .fitting import fit_mixed
-        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol, ddf=ddf)
+        if isinstance(method, (bool, np.bool_)):          # fit(False): the old positional reml
+            method, reml = "REML", bool(method)
+        if reml is not None:
+            warnings.warn("reml= is deprecated; use method='REML' or method='ML' (the "
+                          "vocabulary of every metamodels fit)", DeprecationWarning,
+                          stacklevel=2)
+            method = "REML" if reml else "ML"
+        method = _check_method(method, ("REML", "ML"), "method")
+        return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
+                         ddf=ddf)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
-        from ..bayes.gibbs import fit_bayes
         if self.weights is not None:
             raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
-        return fit_bayes(self, **kwargs)
+        from ..base.registry import get_fitter     # registered by metamodels.bayes
+        return get_fitter("bayes")(self, **kwargs)
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable
         raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

@@ -10,10 +10,10 @@ from statsmodels.iolib import summary2
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
+from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..core.sensitivity import sensitivities
 from ..inference import ddf as ddfmod
-from ..inference import lr_test
 from ..inference.constraints import linear_constraints
 from . import inference as minf
 
@@ -37,7 +37,7 @@ def _pinv_psd(M):
         return np.linalg.pinv(M)
 
 
-class MixedResults(LikelihoodModelResults):
+class MixedResults(ResultsConventions, LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
@@ -387,33 +387,31 @@ class MixedResults(LikelihoodModelResults):
         raise NotImplementedError("use anova(type=..., ddf=...) for per-term tests of a "
                                   "MixedModel fit")
 
-    # ---------------------------------------------------------- comparisons
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested restricted fit.
+    # ------------------------------------------------- prediction (base hooks)
+    def _prediction_df(self, X0):
+        """Denominator df of ``x_0'b`` by the default ddf method."""
+        return self._coef_df(np.atleast_2d(X0), self.default_ddf)
 
-        REML fits are comparable only when their fixed effects are identical.
-        """
-        restricted = getattr(restricted, "_results", restricted)
-        if not isinstance(restricted, MixedResults):
-            raise TypeError("restricted must be a MixedModel result")
-        if self.reml != restricted.reml:
-            raise ValueError("cannot compare a REML fit with an ML fit; refit both with the "
-                             "same method")
-        if self.model.nobs != restricted.model.nobs:
-            raise ValueError("the two models were fitted to different numbers of observations")
-        w1, w0 = self.model.weights, restricted.model.weights
-        if (w1 is None) != (w0 is None) or (w1 is not None and not np.array_equal(w1, w0)):
-            raise ValueError("the two models were fitted with different weights; their "
-                             "likelihoods are not comparable")
-        if self.reml:
-            same = (self.model.exog.shape == restricted.model.exog.shape
-                    and np.allclose(self.model.exog, restricted.model.exog))
-            if not same:
-                raise ValueError("REML log-likelihoods of models with different fixed effects "
-                                 "are not comparable; refit both with reml=False")
-        d_full = self.n_cov_params + (0 if self.reml else self.model.rank)
-        d_rest = restricted.n_cov_params + (0 if self.reml else restricted.model.rank)
-        return lr_test(self.llf, restricted.llf, d_full - d_rest)
+    def _new_obs_variance(self, exog, X0):
+        """``z_0' G z_0`` plus the residual variance of a new observation (for new rows
+        the R-side diagonal must be the same at every repeated level; otherwise NaN with
+        a warning)."""
+        n = X0.shape[0]
+        extra = self._random_effects_variance(exog, n)
+        res = self.model.residual
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        if exog is None:
+            diag = np.array([np.diag(R) for R in Rs])
+            return extra + diag[res.cov_group, res.visit]
+        d = np.concatenate([np.diag(R) for R in Rs])
+        if np.ptp(d) > 1e-12 * max(1.0, abs(d).max()):
+            import warnings
+            from ..exceptions import MetaModelsWarning
+            warnings.warn("residual variances differ by repeated level or group: the "
+                          "prediction interval of new rows is undefined (obs_ci_* are NaN)",
+                          MetaModelsWarning, stacklevel=3)
+            return np.full(n, np.nan)
+        return extra + d[0]
 
     # --------------------------------------------------------------- summary
     def summary(self, alpha=0.05, ddf=None):

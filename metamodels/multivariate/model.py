@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..core.structures import get_structure
@@ -24,15 +25,15 @@ __all__ = ["MetaMixed", "RE_STRUCTURES"]
 RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID", "AR1": "AR1"}
 
 
-def _re_structure(name, q):
+def _re_structure(name, q, arg="struct"):
     key = str(name).upper()
     if key not in RE_STRUCTURES:
-        raise ValueError(f"unknown cov_struct {name!r}; valid values are "
+        raise ValueError(f"unknown {arg} {name!r}; valid values are "
                          f"{', '.join(RE_STRUCTURES)}")
     return get_structure("ID" if q == 1 else RE_STRUCTURES[key], q)
 
 
-class MetaMixed(LikelihoodModel):
+class MetaMixed(FormulaPickleMixin, LikelihoodModel):
     """Multilevel / multivariate meta-analysis with known sampling covariance.
 
     Parameters
@@ -60,7 +61,7 @@ class MetaMixed(LikelihoodModel):
     with ``S`` the known sampling covariance (``diag(vi)`` or ``V``).  For example
     ``(1 | district/school)`` gives two variance components (districts, schools within
     districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)`` gives a
-    between-trial covariance matrix over outcomes (``cov_struct`` UN, CS, HCS, DIAG, ID
+    between-trial covariance matrix over outcomes (``struct`` UN, CS, HCS, DIAG, ID
     or AR1) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared engine.
     """
 
@@ -93,8 +94,8 @@ class MetaMixed(LikelihoodModel):
     formula = None
 
     @classmethod
-    def from_formula(cls, formula, data, vi=None, V=None, cov_struct="UN", subset=None,
-                     missing="drop", **kwargs):
+    def from_formula(cls, formula, data, vi=None, V=None, struct="UN", subset=None,
+                     missing="drop", cov_struct=None, **kwargs):
         """Build from ``"yi ~ moderators + (1 | district/school)"``.
 
         Parameters
@@ -106,12 +107,22 @@ class MetaMixed(LikelihoodModel):
             Column name or array of sampling variances.
         V : ndarray, sparse matrix or list of blocks, optional
             Known sampling covariance, rows aligned with ``data``.
-        cov_struct : str or dict
+        struct : str or dict
             Structure of ``G`` for multi-column random terms (UN, CS, HCS, DIAG, ID,
             AR1), or a dict term label -> structure.
         missing : {"drop", "raise"}
             Rows with missing values are dropped (with their rows/columns of ``V``).
+        cov_struct : str or dict, optional
+            Former name of ``struct`` (deprecated, with a DeprecationWarning): in
+            :class:`~metamodels.MixedModel` ``cov_struct`` is the residual (R-side)
+            structure, here the random-effects (G-side) one is ``struct``, as in metafor.
         """
+        arg = "struct"
+        if cov_struct is not None:
+            warnings.warn("cov_struct= is deprecated for MetaMixed; use struct= (metafor's "
+                          "name; cov_struct means the residual structure in MixedModel)",
+                          DeprecationWarning, stacklevel=2)
+            struct, arg = cov_struct, "cov_struct"
         if subset is not None:
             data = data.loc[subset]
         data = pd.DataFrame(data)
@@ -143,10 +154,10 @@ class MetaMixed(LikelihoodModel):
         random = []
         for d in build_random_design(terms, data_kept):
             q = d.Z.shape[1]
-            struct_name = (cov_struct.get(d.spec.label, "UN") if isinstance(cov_struct, dict)
-                           else cov_struct)
+            struct_name = (struct.get(d.spec.label, "UN") if isinstance(struct, dict)
+                           else struct)
             random.append(RandomPart(d.spec.label, np.asarray(d.Z, dtype=float),
-                                     np.asarray(d.groups), _re_structure(struct_name, q),
+                                     np.asarray(d.groups), _re_structure(struct_name, q, arg),
                                      tuple(d.column_names)))
         mod = cls(design.endog, design.exog, random, V=known, **kwargs)
         mod.formula = formula

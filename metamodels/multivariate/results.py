@@ -1,6 +1,9 @@
 """Results of MetaMixed fits."""
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -10,13 +13,15 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..core.likelihood import evaluate
-from ..base.results import EngineMetaResultsMixin
+from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
+                            block_diagonal)
 from ..inference import WaldTestResult
 
 __all__ = ["MetaMixedResults"]
 
 
-class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
+class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
+                       LikelihoodModelResults):
     """Results of :class:`~metamodels.MetaMixed`.
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
@@ -153,9 +158,68 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
     def n_params_total(self):
         return self.model.k_params + self.model.spec.n_params
 
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested fit (same method; REML needs equal X)."""
-        return self._lr_test_against(restricted, MetaMixedResults, "MetaMixed")
+    # ------------------------------------------------- prediction / residuals
+    def _new_obs_variance(self, exog, X0):
+        """Random-effects variance of a new effect (metafor's prediction interval adds the
+        variance components, not a sampling variance)."""
+        return self._random_effects_variance(exog, X0.shape[0])
+
+    @cache_readonly
+    def _marginal_variance(self):
+        return block_diagonal(self.model.spec, self._ev.theta)
+
+    @property
+    def _cov_beta_model(self):
+        return self._ev.cov_beta
+
+    def _refit_without(self, i):
+        """The model refitted without row ``i`` (variance components re-estimated from
+        the full fit's values), or None if the reduced model cannot be fitted."""
+        m = self.model
+        keep = np.arange(int(m.nobs)) != i
+        random = [dataclasses.replace(p, Z=p.Z[keep],
+                                      groups=np.unique(p.groups[keep], return_inverse=True)[1]
+                                      .reshape(-1)) for p in m.random]
+        try:
+            sub = type(m)(m.endog[keep], m.exog[keep], random, V=m.known.subset(keep))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return sub.fit(method=self.method, test=self.test, start=self._ev.theta)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+
+    @cache_readonly
+    def _rstudent(self):
+        m = self.model
+        n = int(m.nobs)
+        out = np.full((n, 3), np.nan)
+        for i in range(n):
+            res = self._refit_without(i)
+            if res is None:
+                continue
+            theta = np.asarray(res.theta)
+            x = m.exog[i]
+            e = m.endog[i] - x @ np.asarray(res.params)
+            M_ii = block_diagonal(m.spec, theta)[i]
+            se = np.sqrt(M_ii + x @ np.asarray(res.cov_params()) @ x)
+            out[i] = e, se, e / se
+        return out
+
+    @property
+    def resid_studentized(self):
+        """Externally studentised residuals (metafor's ``rstudent.rma.mv``, one row deleted
+        at a time)."""
+        return self._label(self._rstudent[:, 2], "resid_studentized")
+
+    def rstudent(self):
+        """metafor's ``rstudent`` for ``rma.mv``: each row deleted in turn and the variance
+        components re-estimated; ``resid = y_i - x_i'b_(-i)``,
+        ``se = sqrt(M_ii(theta_(-i)) + x_i' Var(b_(-i)) x_i)`` with ``M`` the marginal
+        covariance of the full data at the reduced fit's variance components.  NaN for rows
+        whose deletion leaves an unfittable model.  Costs one fit per row."""
+        r = self._rstudent
+        return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
+                            index=self._fitted_index)
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
@@ -169,12 +233,7 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
         smry = summary2.Summary()
         smry.add_title("MetaMixed Results")
         smry.add_dict(info, ncols=2)
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                                  stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
-                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
