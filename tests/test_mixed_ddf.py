@@ -161,6 +161,8 @@ def test_bad_hypotheses_are_refused(fitted):
         res.f_test(np.ones((1, 99)))
     with pytest.raises(ValueError, match="cannot parse"):
         res.t_test("nonexistent = 0")
+    with pytest.raises(ValueError, match="cov_p not supported.*ddf"):
+        res.f_test(np.eye(len(res.params))[:1], cov_p=np.eye(len(res.params)))
     with pytest.raises(ValueError, match="unknown ddf"):
         mm.MixedModel.from_formula(FORMULAS["sleepstudy"], mm.datasets.load("sleepstudy")).fit(
             ddf="lme4")
@@ -173,3 +175,14 @@ def test_mixed_results_do_not_import_fitting():
     tree = ast.parse(Path(mr.__file__).read_text())
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "fitting" not in mods and not any(m and m.endswith("mixed.fitting") for m in mods)
+
+
+def test_string_hypotheses_on_factor_coefficients_equal_the_matrix_form():
+    case = CASES["unbalanced"]
+    data = pd.DataFrame(REF["data"]["unbalanced"])
+    res = mm.MixedModel.from_formula(FORMULAS["unbalanced"], data).fit()
+    ref = case["tests"][2]["satterthwaite"]                  # drugc = 0, drugp = 0
+    ft = res.f_test("C(drug)[T.c] = 0, C(drug)[T.p] = 0")
+    assert float(ft.fvalue) == pytest.approx(ref["F"], rel=1e-6)
+    assert float(ft.df_denom) == pytest.approx(ref["DenDF"], rel=1e-5)
+    assert res.anova(type=3).loc["C(drug)", "F"] == pytest.approx(ref["F"], rel=1e-6)

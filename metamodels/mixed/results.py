@@ -319,24 +319,28 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         out = tab.iloc[:, -2:].to_numpy()
         return out if cols is None else out[cols]
 
-    def _constraints(self, r_matrix, q_matrix=None):
+    def _constraints(self, r_matrix, q_matrix=None, overrides=None):
+        given = sorted(k for k, v in (overrides or {}).items() if v is not None)
+        if given:
+            raise ValueError(f"{', '.join(given)} not supported: MixedModel tests take their "
+                             "covariance and df from the ddf method (ddf=, or fit(ddf=))")
         return linear_constraints(r_matrix, self.model.exog_names, q_matrix)
 
-    def t_test(self, r_matrix, ddf=None, q_matrix=None):
+    def t_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, use_t=None):
         """t tests of linear contrasts ``L b = q``, each row with its own ``ddf`` df.
 
         ``r_matrix`` takes statsmodels' forms (``"Days = 0"``, ``"a = b, c = 0"``, a matrix,
         or ``(L, q)``); the Kenward-Roger test uses the adjusted covariance.
         """
         ddf = ddf or self.default_ddf
-        L, q0 = self._constraints(r_matrix, q_matrix)
+        L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "use_t": use_t})
         C = self._cov_for(ddf)
         est = L @ np.asarray(self._fit.beta)
         sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
         df = self._coef_df(L, ddf)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
-    def f_test(self, r_matrix, ddf=None, q_matrix=None):
+    def f_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, invcov=None):
         """F test of the joint hypothesis ``L b = q`` with ``ddf`` denominator df.
 
         Satterthwaite: lmerTest's ``contestMD`` (eigen-contrasts of ``L C L'``, each with
@@ -344,14 +348,17 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         pbkrtest; residual, containment, between-within: the Wald F with their df.
         Redundant rows of ``L`` are dropped (``df_num`` is the rank).
         """
-        return self.wald_test(r_matrix, use_f=True, ddf=ddf, q_matrix=q_matrix)
+        return self.wald_test(r_matrix, use_f=True, ddf=ddf, q_matrix=q_matrix, cov_p=cov_p,
+                              invcov=invcov)
 
-    def wald_test(self, r_matrix, use_f=True, ddf=None, q_matrix=None, scalar=True):
+    def wald_test(self, r_matrix, use_f=True, ddf=None, q_matrix=None, scalar=True, cov_p=None,
+                  invcov=None, df_constraints=None):
         """Wald test of ``L b = q``: the F form of :meth:`f_test` (``use_f=True``, with
         ``ddf`` denominator df), or the chi2 form ``q F`` with the covariance of the
         ``ddf`` method (``use_f=False``; Kenward-Roger's adjusted covariance for KR)."""
         ddf = _check_ddf(ddf or self.default_ddf)
-        L, q0 = self._constraints(r_matrix, q_matrix)
+        L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
+                                                       "df_constraints": df_constraints})
         if use_f or use_f is None:
             F, q, den, _ = minf.f_test(self, L, ddf, rhs=q0)
             return ContrastResults(F=F, df_num=q, df_denom=den)
