@@ -323,9 +323,12 @@ def random_parameter_layout(random):
 def g_parameter_names(part):
     """lme4-like names of a random term's G parameters: ``Var(col)`` / ``Cov(col1,col2)``
     for UN, ``Var(col)`` for one column, ``Var`` for one variance shared by several
-    columns, otherwise the structure's own parameter names."""
+    columns, the structure's own ``labels(columns)`` when it has them (the PSD structures:
+    ``Var(col)``, ``Corr(col2,col1)``), otherwise its parameter names."""
     s = part.structure
     cols = part.column_names
+    if hasattr(s, "labels"):
+        return list(s.labels(cols))
     if s.name == "UN":
         return [f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})"
                 for i in range(len(cols)) for j in range(i + 1)]

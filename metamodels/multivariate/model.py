@@ -9,8 +9,9 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
-from ..core.structures import get_structure
-from ..exceptions import BoundaryWarning, ConvergenceWarning, MissingDataWarning
+from ..core.structures import get_structure, psd_structure
+from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
+                          MissingDataWarning, SpecificationError)
 from ..formula import build_design
 from ..formula.terms import build_random_design, split_formula
 from ..mixed.covariance import RandomPart
@@ -23,11 +24,64 @@ RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID",
 
 
 def _re_structure(name, q):
+    """metafor's ``struct`` as a structure that is PSD by construction (variances >= 0,
+    correlations in their closed feasible range; see :mod:`metamodels.core.structures.psd`)."""
     key = str(name).upper()
     if key not in RE_STRUCTURES:
         raise ValueError(f"unknown cov_struct {name!r}; valid values are "
                          f"{', '.join(RE_STRUCTURES)}")
-    return get_structure("ID" if q == 1 else RE_STRUCTURES[key], q)
+    return psd_structure(get_structure("ID" if q == 1 else RE_STRUCTURES[key], q))
+
+
+def _identified_terms(random):
+    """The random terms whose variances the data identify.
+
+    A term whose grouping factor has a single level is confounded with the intercept: its
+    ``G`` is fixed to 0 with an :class:`IdentificationWarning` (as metafor does), and the
+    term is left out of ``V``.  Two terms with the same design columns that group the
+    effect sizes identically (``(1 | study) + (1 | study2)`` with ``study2`` a copy, or
+    ``study`` nested in a factor with one level per study) have only the sum of their
+    variances identified: refused with a :class:`SpecificationError` (metafor splits the
+    sum arbitrarily without a word).  A term whose levels each hold one effect size is
+    identified, the sampling variances being known.
+    """
+    single = [p for p in random if np.unique(p.groups).size == 1]
+    if single:
+        names = ", ".join(repr(p.name) for p in single)
+        warnings.warn(f"random term(s) {names} have a single level: their variance is not "
+                      "identified (confounded with the intercept) and is fixed to 0",
+                      IdentificationWarning, stacklevel=3)
+    active = [p for p in random if not any(p is s for s in single)]
+    if not active:
+        raise SpecificationError("every random term has a single level, so no variance "
+                                 "component is identified; fit MetaFixed instead")
+    for a in range(len(active)):
+        for b in range(a):
+            pa, pb = active[a], active[b]
+            if pa.Z.shape != pb.Z.shape or not np.array_equal(pa.Z, pb.Z):
+                continue
+            ga, gb = np.unique(pa.groups).size, np.unique(pb.groups).size
+            both = np.unique(np.column_stack([pa.groups, pb.groups]), axis=0).shape[0]
+            if ga == gb == both:
+                raise SpecificationError(
+                    f"random terms {pb.name!r} and {pa.name!r} group the effect sizes "
+                    "identically, so their variances are not separately identified (only "
+                    "their sum is); drop one of them")
+    return active, tuple(p.name for p in single)
+
+
+def _warn_boundary(spec, outcome, stacklevel=3):
+    """One :class:`BoundaryWarning` naming every parameter on a finite bound."""
+    th = outcome.theta
+    lo = outcome.at_lower & np.isfinite(spec.lower)
+    hi = outcome.at_upper & np.isfinite(spec.upper)
+    if not (lo.any() or hi.any()):
+        return
+    items = [f"{spec.param_names[i]} = {th[i]:.6g}" for i in np.flatnonzero(lo | hi)]
+    warnings.warn("estimate(s) on the boundary of the parameter space: " + ", ".join(items)
+                  + " (a variance at 0 or a correlation at the end of its range: the "
+                  "between-unit covariance matrix is singular; Wald standard errors of these "
+                  "parameters are not valid)", BoundaryWarning, stacklevel=stacklevel)
 
 
 class MetaMixed(LikelihoodModel):
@@ -79,7 +133,8 @@ class MetaMixed(LikelihoodModel):
         if not self.random:
             raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
                              "use MetaFixed for a fixed-effects model")
-        self.spec = KnownPlusRandomCovariance(self.known, self.random)
+        active, self.fixed_terms = _identified_terms(self.random)
+        self.spec = KnownPlusRandomCovariance(self.known, active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
         self.df_resid = float(n - X.shape[1])
@@ -183,10 +238,7 @@ class MetaMixed(LikelihoodModel):
         if not out.converged:
             warnings.warn(f"{method} estimation did not converge ({out.message})",
                           ConvergenceWarning, stacklevel=2)
-        if (out.at_lower & np.isfinite(spec.lower)).any():
-            names = [spec.param_names[i] for i in np.flatnonzero(out.at_lower)]
-            warnings.warn(f"variance component(s) estimated on the boundary: {names}",
-                          BoundaryWarning, stacklevel=2)
+        _warn_boundary(spec, out)
         return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable

@@ -21,7 +21,9 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
     ``tau2`` and ``rho`` (variances and correlations of vector terms), ``cov_re`` (G per
-    term), ``theta`` (all parameters, labelled).  ``llf`` uses the SAS/lme4 REML convention;
+    term), ``theta`` (all parameters, labelled: variances, then correlations, for UN the
+    canonical partial correlations, which are the correlations for two outcomes),
+    ``on_boundary`` (the parameters on a bound).  ``llf`` uses the SAS/lme4 REML convention;
     ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
     coefficients plus the covariance parameters (``n - p`` observations under REML), as
     metafor does.
@@ -51,10 +53,25 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
 
     @cache_readonly
     def cov_re(self):
-        """G of each random term, labelled, keyed by term."""
+        """G of each random term, labelled, keyed by term (in the model's term order; terms
+        fixed to 0 as not identified, ``model.fixed_terms``, give zero matrices)."""
         spec = self.model.spec
-        return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
-                for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        est = {p.name: G for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        out = {}
+        for p in self.model.random:
+            q = len(p.column_names)
+            G = est.get(p.name, np.zeros((q, q)))
+            out[p.name] = pd.DataFrame(G, index=list(p.column_names),
+                                       columns=list(p.column_names))
+        return out
+
+    @cache_readonly
+    def on_boundary(self):
+        """Names of the covariance parameters estimated on a bound of their range (a
+        variance at 0, a correlation at -1 or +1 or at -1/(m-1) for CS/HCS)."""
+        o, spec = self._outcome, self.model.spec
+        hit = (o.at_lower & np.isfinite(spec.lower)) | (o.at_upper & np.isfinite(spec.upper))
+        return [spec.param_names[i] for i in np.flatnonzero(hit)]
 
     @cache_readonly
     def sigma2(self):

@@ -1,0 +1,390 @@
+"""Covariance structures that are positive semi-definite by construction.
+
+Every structure here spans the same matrices as a SAS structure of :mod:`.` (its ``base``)
+but is parameterised so that the box bounds of ``theta`` describe exactly the positive
+semi-definite (PSD) matrices of that family: variances ``>= 0`` and correlation
+parameters in a closed interval.  The boundary of the box is the boundary of the PSD set
+(a variance at 0, a correlation at +-1, ...), so a fit that ends on a bound ends on a
+singular ``Sigma`` and names the parameter responsible.  These are the ``G`` structures of
+:class:`~metamodels.MetaMixed` (metafor's ``rma.mv`` bounds its correlations likewise) and
+the optimisation space of ``MixedModel.fit(g_constraint="psd")`` (lme4's constraint).
+
+=========  =====================================================  =====================
+name       ``Sigma``                                              bounds
+=========  =====================================================  =====================
+UN         ``S C(z) S``, ``C`` from canonical partial corr. ``z``  ``v >= 0, |z| <= 1``
+UNR        as UN (base: SAS UNR, variances and correlations)      ``v >= 0, |z| <= 1``
+CS         ``v [(1 - rho) I + rho J]``                            ``-1/(d-1) <= rho <= 1``
+CSH        ``S [(1 - rho) I + rho J] S``                          ``-1/(d-1) <= rho <= 1``
+AR1        ``v rho^|i-j|``                                        ``|rho| <= 1``
+ARH1       ``S rho^|i-j| S``                                      ``|rho| <= 1``
+ANTE1      ``s_i s_j prod_{k=i}^{j-1} rho_k``                     ``|rho_k| <= 1``
+=========  =====================================================  =====================
+
+with ``S = diag(sqrt(v_1), ..., sqrt(v_d))`` and ``J`` the matrix of ones.
+
+Canonical partial correlations (Lewandowski, Kurowicka and Joe 2009, J. Multivariate
+Anal. 100: 1989-2001; the C-vine of Joe 2006): ``z_ij`` (``j < i``) is the partial
+correlation of variables ``i`` and ``j`` given ``1, ..., j-1``.  The Cholesky factor of the
+correlation matrix is
+
+.. math::
+
+    L_{ij} = z_{ij} \\prod_{k<j} \\sqrt{1 - z_{ik}^2} \\;(j < i), \\qquad
+    L_{ii} = \\prod_{k<i} \\sqrt{1 - z_{ik}^2},
+
+so every row of ``L`` has unit length and ``C = L L'`` is a correlation matrix for every
+``z`` in ``[-1, 1]``; conversely every correlation matrix has such a ``z``.  The first column
+holds plain correlations (``C_i1 = z_i1``); for two outcomes ``z_21`` is the correlation.
+``d sqrt(1 - z^2) / dz`` is infinite at ``|z| = 1``: the derivatives evaluate it at
+``max(sqrt(1 - z^2), 1e-8)`` (exact inside the box, finite on it; for ``d = 2`` the
+correlation enters linearly and no floor is needed).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autoregressive import AR1, ANTE1, ARH1
+from .base import Heterogeneous, Structure, _START_CORR, _start_variance
+from .compound import CS, CSH
+from .diagonal import ID, VC
+from .unstructured import UN, UNR
+
+__all__ = ["PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1",
+           "psd_structure", "cpc_from_correlation"]
+
+_C_FLOOR = 1e-8
+
+
+class _PSD:
+    """Mix-in: positive semi-definite by construction, with a map to the SAS ``base``."""
+
+    psd = True
+    base = None
+
+    def to_base(self, theta):
+        """The parameters of the SAS structure ``base`` giving the same matrix."""
+        return np.asarray(self._check(theta), dtype=float).copy()
+
+    def from_base(self, theta_base):
+        """Own parameters from the ``base`` parameters (projected into the box)."""
+        t = np.asarray(theta_base, dtype=float).reshape(-1)
+        return np.clip(t, self.lower, self.upper)
+
+    def base_structure(self):
+        return self.base(self.dim)
+
+    def labels(self, columns):
+        """Parameter labels using the random-effect column names."""
+        if isinstance(self, Heterogeneous):
+            return [f"Var({c})" for c in columns] + list(self.param_names[self.dim:])
+        return list(self.param_names)
+
+
+class _PSDHeterogeneous(_PSD):
+    """Closed correlation bounds ``[_corr_lower, 1]`` for a heterogeneous structure."""
+
+    def _corr_lower(self):
+        return -1.0
+
+    def _lower(self):
+        q = self.n_params - self.dim
+        return np.concatenate([np.zeros(self.dim), np.full(q, self._corr_lower())])
+
+    def _upper(self):
+        q = self.n_params - self.dim
+        return np.concatenate([np.full(self.dim, np.inf), np.ones(q)])
+
+
+# ----------------------------------------------------------------------- UN, UNR
+def _cpc_pairs(d):
+    return [(i, j) for i in range(d) for j in range(i)]
+
+
+def _cpc_factor(z, d, order):
+    """Cholesky factor ``L`` of the CPC correlation matrix and (``order >= 1``) its
+    derivatives ``dL`` (q, d, d), (``order >= 2``) ``d2L`` (q, q, d, d)."""
+    pairs = _cpc_pairs(d)
+    q = len(pairs)
+    Z = np.zeros((d, d))
+    for k, (i, j) in enumerate(pairs):
+        Z[i, j] = z[k]
+    c = np.sqrt(np.clip(1.0 - Z * Z, 0.0, None))
+    cf = np.maximum(c, _C_FLOOR)
+    dc = -Z / cf                      # d c / d z
+    d2c = -1.0 / cf ** 3              # d2 c / d z2
+
+    def lead(i, j):                   # z_ij for j < i, 1 on the diagonal
+        return Z[i, j] if j < i else 1.0
+
+    def prod(i, j, skip=()):          # prod_{k < j, k not in skip} c_ik
+        p = 1.0
+        for k in range(j):
+            if k not in skip:
+                p *= c[i, k]
+        return p
+
+    L = np.zeros((d, d))
+    for i in range(d):
+        for j in range(i + 1):
+            L[i, j] = lead(i, j) * prod(i, j)
+    if order < 1:
+        return L, None, None
+    dL = np.zeros((q, d, d))
+    for a, (i, m) in enumerate(pairs):
+        dL[a, i, m] = prod(i, m)
+        for j in range(m + 1, i + 1):
+            dL[a, i, j] = lead(i, j) * dc[i, m] * prod(i, j, (m,))
+    if order < 2:
+        return L, dL, None
+    d2L = np.zeros((q, q, d, d))
+    for a, (i, m) in enumerate(pairs):
+        for b, (i2, n) in enumerate(pairs):
+            if i2 != i:
+                continue
+            if m == n:
+                for j in range(m + 1, i + 1):
+                    d2L[a, b, i, j] = lead(i, j) * d2c[i, m] * prod(i, j, (m,))
+            else:
+                lo, hi = min(m, n), max(m, n)
+                d2L[a, b, i, hi] = dc[i, lo] * prod(i, hi, (lo,))
+                for j in range(hi + 1, i + 1):
+                    d2L[a, b, i, j] = lead(i, j) * dc[i, lo] * dc[i, hi] * prod(i, j, (lo, hi))
+    return L, dL, d2L
+
+
+def cpc_from_correlation(C):
+    """Canonical partial correlations ``z`` (lower triangle row by row) of a correlation
+    matrix ``C``; singular ``C`` is handled through a pivot-free Cholesky that stops at
+    zero pivots (the remaining partial correlations are then set to 0)."""
+    C = np.asarray(C, dtype=float)
+    d = C.shape[0]
+    L = np.zeros((d, d))
+    for i in range(d):
+        for j in range(i + 1):
+            s = C[i, j] - L[i, :j] @ L[j, :j]
+            if i == j:
+                L[i, i] = np.sqrt(max(s, 0.0))
+            else:
+                L[i, j] = s / L[j, j] if L[j, j] > 1e-12 else 0.0
+    out = []
+    for i, j in _cpc_pairs(d):
+        rest = 1.0 - float(L[i, :j] @ L[i, :j])
+        out.append(L[i, j] / np.sqrt(rest) if rest > 1e-24 else 0.0)
+    return np.clip(np.array(out), -1.0, 1.0)
+
+
+def _project_psd(S):
+    S = 0.5 * (S + S.T)
+    val, vec = np.linalg.eigh(S)
+    return (vec * np.clip(val, 0.0, None)) @ vec.T
+
+
+class PSDUN(_PSDHeterogeneous, Heterogeneous):
+    """Unstructured, PSD by construction: variances ``v_i >= 0`` and canonical partial
+    correlations ``z_ij`` in ``[-1, 1]`` (see the module docstring).
+
+    Parameters: ``Var(1) .. Var(d)``, then ``Corr(i,1)`` (plain correlations with the first
+    variable) and ``Corr(i,j|1..j-1)`` (partial correlations) row by row.  Base: SAS ``UN``
+    (the lower triangle of ``Sigma``).
+    """
+
+    name = "UN"
+    base = UN
+
+    def _corr_names(self):
+        return tuple(f"Corr({i + 1},{j + 1})" if j == 0 else
+                     f"Corr({i + 1},{j + 1}|{','.join(str(k + 1) for k in range(j))})"
+                     for i, j in _cpc_pairs(self.dim))
+
+    def labels(self, columns):
+        cols = list(columns)
+        out = [f"Var({c})" for c in cols]
+        for i, j in _cpc_pairs(self.dim):
+            given = "" if j == 0 else "|" + ",".join(cols[:j])
+            out.append(f"Corr({cols[i]},{cols[j]}{given})")
+        return out
+
+    def _corr(self, r):
+        L, _, _ = _cpc_factor(r, self.dim, 0)
+        C = L @ L.T
+        np.fill_diagonal(C, 1.0)
+        return C
+
+    def _corr_d(self, r):
+        L, dL, _ = _cpc_factor(r, self.dim, 1)
+        out = dL @ L.T
+        out = out + np.swapaxes(out, 1, 2)
+        idx = np.arange(self.dim)
+        out[:, idx, idx] = 0.0
+        return out
+
+    def _corr_d2(self, r):
+        L, dL, d2L = _cpc_factor(r, self.dim, 2)
+        A = d2L @ L.T
+        B = np.einsum("aik,bjk->abij", dL, dL)
+        out = A + np.swapaxes(A, 2, 3) + B + np.swapaxes(B, 2, 3)
+        idx = np.arange(self.dim)
+        out[:, :, idx, idx] = 0.0
+        return out
+
+    def theta_from_matrix(self, sigma):
+        """Parameters of the PSD matrix nearest to ``sigma`` (eigenvalues clipped at 0)."""
+        S = _project_psd(np.asarray(sigma, dtype=float))
+        v = np.clip(np.diag(S), 0.0, None)
+        sd = np.sqrt(v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            C = S / np.outer(sd, sd)
+        C[~np.isfinite(C)] = 0.0
+        np.fill_diagonal(C, 1.0)
+        return np.concatenate([v, cpc_from_correlation(np.clip(C, -1.0, 1.0))])
+
+    def to_base(self, theta):
+        return self.base(self.dim).theta_from_matrix(self.matrix(theta))
+
+    def from_base(self, theta_base):
+        return self.theta_from_matrix(self.base(self.dim).matrix(theta_base))
+
+    def start(self, variance=1.0):
+        # z = 0.1 in the first column, 0 elsewhere: correlations 0.1 with variable 1
+        theta = super().start(variance)
+        for k, (i, j) in enumerate(_cpc_pairs(self.dim)):
+            theta[self.dim + k] = _START_CORR if j == 0 else 0.0
+        return theta
+
+
+class PSDUNR(PSDUN):
+    """As :class:`PSDUN`, mapped to SAS ``UNR`` (variances and correlations)."""
+
+    name = "UNR"
+    base = UNR
+
+    def to_base(self, theta):
+        v = self._check(theta)[:self.dim]
+        C = self._corr(self._check(theta)[self.dim:])
+        return np.concatenate([v, [C[i, j] for i, j in _cpc_pairs(self.dim)]])
+
+    def from_base(self, theta_base):
+        t = np.asarray(theta_base, dtype=float).reshape(-1)
+        return self.theta_from_matrix(UNR(self.dim).matrix(t))
+
+
+# ----------------------------------------------------------------------- CS, CSH
+def _cs_lower(d):
+    return -1.0 / (d - 1) if d > 1 else -1.0
+
+
+class PSDCS(_PSD, Structure):
+    """Compound symmetry with a variance and a correlation (metafor's ``struct="CS"``):
+    ``Sigma = v [(1 - rho) I + rho J]``, ``v >= 0``, ``-1/(d-1) <= rho <= 1``, the range
+    in which ``Sigma`` is PSD.  Parameters ``("Var", "Corr")``; base: SAS ``CS``
+    (``c = v rho``, ``s2 = v (1 - rho)``).
+    """
+
+    name = "CS"
+    base = CS
+
+    def _names(self):
+        return ("Var", "Corr")
+
+    def _lower(self):
+        return np.array([0.0, _cs_lower(self.dim)])
+
+    def _upper(self):
+        return np.array([np.inf, 1.0])
+
+    def _parts(self):
+        d = self.dim
+        return np.eye(d), np.ones((d, d)) - np.eye(d)
+
+    def matrix(self, theta):
+        v, rho = self._check(theta)
+        eye, off = self._parts()
+        return v * (eye + rho * off)
+
+    def derivatives(self, theta):
+        v, rho = self._check(theta)
+        eye, off = self._parts()
+        return np.stack([eye + rho * off, v * off])
+
+    def second_derivatives(self, theta):
+        self._check(theta)
+        _, off = self._parts()
+        out = np.zeros((2, 2, self.dim, self.dim))
+        out[0, 1] = out[1, 0] = off
+        return out
+
+    def start(self, variance=1.0):
+        return np.array([_start_variance(variance), _START_CORR])
+
+    def to_base(self, theta):
+        v, rho = self._check(theta)
+        return np.array([v * rho, v * (1.0 - rho)])
+
+    def from_base(self, theta_base):
+        c, s2 = np.asarray(theta_base, dtype=float).reshape(-1)
+        v = max(c + s2, 0.0)
+        rho = c / v if v > 0 else 0.0
+        return np.clip(np.array([v, rho]), self.lower, self.upper)
+
+
+class PSDCSH(_PSDHeterogeneous, CSH):
+    """Heterogeneous compound symmetry (metafor's ``"HCS"``) with
+    ``-1/(d-1) <= rho <= 1``; base: SAS ``CSH``."""
+
+    base = CSH
+
+    def _corr_lower(self):
+        return _cs_lower(self.dim)
+
+
+# ------------------------------------------------------------ autoregressive
+class PSDAR1(_PSD, AR1):
+    """AR(1) with the closed range ``|rho| <= 1``; parameters ``("Var", "AR(1)")``;
+    base: SAS ``AR(1)``."""
+
+    base = AR1
+
+    def _names(self):
+        return ("Var", "AR(1)")
+
+    def _lower(self):
+        return np.array([0.0, -1.0])
+
+    def _upper(self):
+        return np.array([np.inf, 1.0])
+
+
+class PSDARH1(_PSDHeterogeneous, ARH1):
+    """ARH(1) with ``|rho| <= 1``; base: SAS ``ARH(1)``."""
+
+    base = ARH1
+
+
+class PSDANTE1(_PSDHeterogeneous, ANTE1):
+    """ANTE(1) with ``|rho_k| <= 1``; base: SAS ``ANTE(1)``."""
+
+    base = ANTE1
+
+
+_PSD_OF = {"UN": PSDUN, "UNR": PSDUNR, "CS": PSDCS, "CSH": PSDCSH, "AR1": PSDAR1,
+           "ARH1": PSDARH1, "ANTE1": PSDANTE1}
+
+
+def psd_structure(structure):
+    """The PSD-by-construction variant of a SAS structure (ID and VC/DIAG are returned
+    as they are; they are PSD under their bounds already).
+
+    Raises
+    ------
+    ValueError
+        For structures without a box-bounded PSD parameterisation (TOEP, TOEPH).
+    """
+    if getattr(structure, "psd", False) or isinstance(structure, (ID, VC)):
+        return structure
+    cls = _PSD_OF.get(structure.name)
+    if cls is None:
+        raise ValueError(f"no positive semi-definite parameterisation of the {structure.name} "
+                         f"structure is available; use one of UN, UNR, CS, CSH, AR1, ARH1, "
+                         f"ANTE1, VC or ID")
+    return cls(structure.dim)
