@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,16 @@ class MetaMixed(LikelihoodModel):
     districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)`` gives a
     between-trial covariance matrix over outcomes (``cov_struct`` UN, CS, HCS, DIAG, ID
     or AR1) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared engine.
+
+    Every ``G_t`` is positive semi-definite by construction, as in metafor: variances
+    ``>= 0`` and correlations in their closed feasible range (UN: canonical partial
+    correlations in ``[-1, 1]``, the correlation itself for two outcomes; CS and HCS:
+    ``-1/(m-1) <= rho <= 1``; AR1: ``|rho| <= 1``), see
+    :mod:`metamodels.core.structures.psd`.  An estimate on a bound (a variance at 0, a
+    correlation at +-1) is reported with a :class:`~metamodels.exceptions.BoundaryWarning`
+    naming it, and listed in ``results.on_boundary``.  A random term whose grouping factor
+    has one level is fixed to 0 with an :class:`~metamodels.exceptions.IdentificationWarning`
+    (``model.fixed_terms``); two terms grouping the rows identically are refused.
     """
 
     def __init__(self, endog, exog, random, vi=None, V=None, **kwargs):
@@ -129,7 +140,8 @@ class MetaMixed(LikelihoodModel):
             raise ValueError("singular design: the moderators are collinear")
         if n <= X.shape[1]:
             raise ValueError(f"too few effect sizes: {n} for {X.shape[1]} coefficients")
-        self.random = list(random)
+        # every G is PSD by construction (a SAS structure given by hand is mapped too)
+        self.random = [replace(p, structure=psd_structure(p.structure)) for p in random]
         if not self.random:
             raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
                              "use MetaFixed for a fixed-effects model")

@@ -334,6 +334,9 @@ class PSDCSH(_PSDHeterogeneous, CSH):
 
     base = CSH
 
+    def _corr_names(self):
+        return ("Corr",)
+
     def _corr_lower(self):
         return _cs_lower(self.dim)
 
