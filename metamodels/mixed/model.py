@@ -220,15 +220,25 @@ class MixedModel(LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):
+    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint="sas"):
         """Fit by REML (default) or ML.
+
+        Parameters
+        ----------
+        g_constraint : {"sas", "psd"}
+            ``"sas"`` (default, SAS PROC MIXED): variances are bounded at 0, covariances
+            are free, and a ``G`` that is not positive definite is reported with a
+            ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
+            semi-definite (variances >= 0, correlations in their closed range); the
+            results report the same SAS-named parameters.
 
         Returns
         -------
         MixedResults
         """
         from .fitting import fit_mixed
-        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
+        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol,
+                         g_constraint=g_constraint)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:

@@ -14,7 +14,7 @@ import numpy as np
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
 from ..mixed.covariance import (masked_zd2z, masked_zdz, masked_zgz, random_block_arrays,
-                                random_parameter_layout)
+                                random_parameter_layout, search_parts)
 
 __all__ = ["KnownPlusRandomCovariance"]
 
@@ -49,6 +49,12 @@ class KnownPlusRandomCovariance(CovarianceSpec):
     def split(self, theta):
         theta = np.asarray(theta, dtype=float)
         return [theta[s] for s in self._slices]
+
+    def search_variant(self):
+        """The same ``V`` over the parameters a fit searches (``G`` structures on the SD
+        scale, smooth where a variance is 0) and the maps ``(spec, to_self, from_self)``."""
+        random, to_self, from_self = search_parts(self.random, self._slices)
+        return KnownPlusRandomCovariance(self.known, random), to_self, from_self
 
     def G_matrices(self, theta):
         return [p.structure.matrix(t) for p, t in zip(self.random, self.split(theta))]

@@ -9,7 +9,8 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
 from ..base.model import _check_method, resolve_column
-from ..core.optimize import maximize
+from ..core.likelihood import evaluate
+from ..core.optimize import FitOutcome, maximize
 from ..core.structures import get_structure, psd_structure
 from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
                           MissingDataWarning, SpecificationError)
@@ -245,8 +246,15 @@ class MetaMixed(LikelihoodModel):
         start = np.asarray(start, dtype=float)
         if start.shape != (spec.n_params,):
             raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
-        out = maximize(y, X, spec, start, reml=method == "REML", tol=tol, maxiter=maxiter,
-                       restarts=[spec.start(float(np.var(y)))])
+        # search with the G structures on the SD scale (smooth where a variance reaches 0),
+        # report on the variance scale
+        search, to_spec, from_spec = spec.search_variant()
+        out = maximize(y, X, search, from_spec(start), reml=method == "REML", tol=tol,
+                       maxiter=maxiter, restarts=[from_spec(spec.start(float(np.var(y))))])
+        if search is not spec:
+            ev = evaluate(to_spec(out.theta), y, X, spec, reml=method == "REML", order=1)
+            out = FitOutcome(ev, out.converged, out.n_iter, out.at_lower, out.at_upper,
+                             out.method, out.message)
         if not out.converged:
             warnings.warn(f"{method} estimation did not converge ({out.message})",
                           ConvergenceWarning, stacklevel=2)

@@ -45,31 +45,73 @@ from __future__ import annotations
 import numpy as np
 
 from .autoregressive import AR1, ANTE1, ARH1
-from .base import Heterogeneous, Structure, _START_CORR, _start_variance
+from .base import (Heterogeneous, Structure, _START_CORR, _lags, _power_lags,
+                   _start_variance)
 from .compound import CS, CSH
 from .diagonal import ID, VC
 from .unstructured import UN, UNR
 
 __all__ = ["PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1",
-           "psd_structure", "cpc_from_correlation"]
+           "psd_structure", "search_structure", "params_to", "params_from",
+           "cpc_from_correlation"]
 
 _C_FLOOR = 1e-8
 
 
 class _PSD:
-    """Mix-in: positive semi-definite by construction, with a map to the SAS ``base``."""
+    """Mix-in: positive semi-definite by construction, with a map to the SAS ``base``.
+
+    ``scale="var"`` (default) parameterises the variances, ``scale="sd"`` the standard
+    deviations ``s_i = sqrt(v_i) >= 0`` (names ``SD(...)``): the same matrices, but
+    ``Sigma`` is then a polynomial in ``s`` and smooth at ``s = 0``, whereas
+    ``d sqrt(v) / dv`` is infinite at ``v = 0``.  The fits search on the ``"sd"`` scale and
+    report on the ``"var"`` scale (:meth:`rescale` maps between them).
+    """
 
     psd = True
     base = None
+    scale = "var"
+
+    def __init__(self, dim, scale="var"):
+        if scale not in ("var", "sd"):
+            raise ValueError(f"scale must be 'var' or 'sd', got {scale!r}")
+        self.scale = scale
+        super().__init__(dim)
+        if scale == "sd":
+            self.param_names = tuple(nm.replace("Var", "SD", 1) if i < self._n_scale else nm
+                                     for i, nm in enumerate(self.param_names))
+
+    @property
+    def _n_scale(self):
+        """Number of leading variance (or SD) parameters."""
+        return self.dim if isinstance(self, Heterogeneous) else 1
+
+    def with_scale(self, scale):
+        """The same structure parameterised on ``scale`` (``"var"`` or ``"sd"``)."""
+        return type(self)(self.dim, scale)
+
+    def rescale(self, theta, scale):
+        """``theta`` of this structure expressed on ``scale``."""
+        t = np.array(self._check(theta), dtype=float)
+        k = self._n_scale
+        if scale != self.scale:
+            t[:k] = np.sqrt(np.clip(t[:k], 0.0, None)) if scale == "sd" else t[:k] ** 2
+        return t
+
+    def _variance_theta(self, theta):
+        return self.rescale(theta, "var")
 
     def to_base(self, theta):
         """The parameters of the SAS structure ``base`` giving the same matrix."""
-        return np.asarray(self._check(theta), dtype=float).copy()
+        return self._variance_theta(theta)
 
     def from_base(self, theta_base):
         """Own parameters from the ``base`` parameters (projected into the box)."""
-        t = np.asarray(theta_base, dtype=float).reshape(-1)
-        return np.clip(t, self.lower, self.upper)
+        t = np.clip(np.asarray(theta_base, dtype=float).reshape(-1), self.lower, self.upper)
+        k = self._n_scale
+        if self.scale == "sd":
+            t[:k] = np.sqrt(np.clip(t[:k], 0.0, None))
+        return t
 
     def base_structure(self):
         return self.base(self.dim)
@@ -77,12 +119,14 @@ class _PSD:
     def labels(self, columns):
         """Parameter labels using the random-effect column names."""
         if isinstance(self, Heterogeneous):
-            return [f"Var({c})" for c in columns] + list(self.param_names[self.dim:])
+            head = "SD" if self.scale == "sd" else "Var"
+            return [f"{head}({c})" for c in columns] + list(self.param_names[self.dim:])
         return list(self.param_names)
 
 
 class _PSDHeterogeneous(_PSD):
-    """Closed correlation bounds ``[_corr_lower, 1]`` for a heterogeneous structure."""
+    """Closed correlation bounds ``[_corr_lower, 1]`` for a heterogeneous structure
+    ``S C(r) S``; on the ``"sd"`` scale ``S = diag(s)`` directly."""
 
     def _corr_lower(self):
         return -1.0
@@ -94,6 +138,102 @@ class _PSDHeterogeneous(_PSD):
     def _upper(self):
         q = self.n_params - self.dim
         return np.concatenate([np.full(self.dim, np.inf), np.ones(q)])
+
+    def start(self, variance=1.0):
+        return self.from_base_scale(super().start(variance))
+
+    def from_base_scale(self, theta_var):
+        t = np.array(theta_var, dtype=float)
+        if self.scale == "sd":
+            t[:self.dim] = np.sqrt(np.clip(t[:self.dim], 0.0, None))
+        return t
+
+    def matrix(self, theta):
+        if self.scale == "var":
+            return super().matrix(theta)
+        sd, r = self._split(theta)
+        sd = np.clip(sd, 0.0, None)
+        return np.outer(sd, sd) * self._corr(r)
+
+    def _sd_d(self, sd):
+        """``d (s s') / d s_k`` stacked: row and column ``k`` hold ``s``."""
+        d = self.dim
+        A = np.zeros((d, d, d))
+        for k in range(d):
+            A[k, k, :] += sd
+            A[k, :, k] += sd
+        return A
+
+    def derivatives(self, theta):
+        if self.scale == "var":
+            return super().derivatives(theta)
+        sd, r = self._split(theta)
+        C = self._corr(r)
+        out = np.empty((self.n_params, self.dim, self.dim))
+        out[:self.dim] = self._sd_d(sd) * C
+        if len(r):
+            out[self.dim:] = np.outer(sd, sd) * self._corr_d(r)
+        return out
+
+    def second_derivatives(self, theta):
+        if self.scale == "var":
+            return super().second_derivatives(theta)
+        sd, r = self._split(theta)
+        d, q = self.dim, len(r)
+        C = self._corr(r)
+        out = np.zeros((self.n_params, self.n_params, d, d))
+        for k in range(d):
+            for m in range(d):
+                E = np.zeros((d, d))
+                E[k, m] += 1.0
+                E[m, k] += 1.0
+                out[k, m] = E * C
+        if q:
+            dC = self._corr_d(r)
+            A = self._sd_d(sd)
+            for k in range(d):
+                for a in range(q):
+                    out[k, d + a] = out[d + a, k] = A[k] * dC[a]
+            out[d:, d:] = np.outer(sd, sd) * self._corr_d2(r)
+        return out
+
+
+class _SingleVariance(_PSD):
+    """``Sigma = v R(rho)`` with one variance ``v`` (``s^2`` on the ``"sd"`` scale) and one
+    correlation parameter; subclasses give ``R``, ``dR/drho``, ``d2R/drho2``."""
+
+    def _R(self, rho):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _v(self, a):
+        """``v`` and its first two derivatives in the scale parameter ``a``."""
+        if self.scale == "var":
+            return a, 1.0, 0.0
+        return a * a, 2.0 * a, 2.0
+
+    def matrix(self, theta):
+        a, rho = self._check(theta)
+        return self._v(max(a, 0.0))[0] * self._R(rho)[0]
+
+    def derivatives(self, theta):
+        a, rho = self._check(theta)
+        v, dv, _ = self._v(a)
+        R, dR, _ = self._R(rho)
+        return np.stack([dv * R, v * dR])
+
+    def second_derivatives(self, theta):
+        a, rho = self._check(theta)
+        v, dv, d2v = self._v(a)
+        R, dR, d2R = self._R(rho)
+        out = np.empty((2, 2, self.dim, self.dim))
+        out[0, 0] = d2v * R
+        out[0, 1] = out[1, 0] = dv * dR
+        out[1, 1] = v * d2R
+        return out
+
+    def start(self, variance=1.0):
+        v = _start_variance(variance)
+        return np.array([v if self.scale == "var" else np.sqrt(v), _START_CORR])
 
 
 # ----------------------------------------------------------------------- UN, UNR
@@ -237,7 +377,8 @@ class PSDUN(_PSDHeterogeneous, Heterogeneous):
             C = S / np.outer(sd, sd)
         C[~np.isfinite(C)] = 0.0
         np.fill_diagonal(C, 1.0)
-        return np.concatenate([v, cpc_from_correlation(np.clip(C, -1.0, 1.0))])
+        head = sd if self.scale == "sd" else v
+        return np.concatenate([head, cpc_from_correlation(np.clip(C, -1.0, 1.0))])
 
     def to_base(self, theta):
         return self.base(self.dim).theta_from_matrix(self.matrix(theta))
@@ -260,9 +401,9 @@ class PSDUNR(PSDUN):
     base = UNR
 
     def to_base(self, theta):
-        v = self._check(theta)[:self.dim]
-        C = self._corr(self._check(theta)[self.dim:])
-        return np.concatenate([v, [C[i, j] for i, j in _cpc_pairs(self.dim)]])
+        t = self._variance_theta(theta)
+        C = self._corr(t[self.dim:])
+        return np.concatenate([t[:self.dim], [C[i, j] for i, j in _cpc_pairs(self.dim)]])
 
     def from_base(self, theta_base):
         t = np.asarray(theta_base, dtype=float).reshape(-1)
@@ -274,7 +415,7 @@ def _cs_lower(d):
     return -1.0 / (d - 1) if d > 1 else -1.0
 
 
-class PSDCS(_PSD, Structure):
+class PSDCS(_SingleVariance, Structure):
     """Compound symmetry with a variance and a correlation (metafor's ``struct="CS"``):
     ``Sigma = v [(1 - rho) I + rho J]``, ``v >= 0``, ``-1/(d-1) <= rho <= 1``, the range
     in which ``Sigma`` is PSD.  Parameters ``("Var", "Corr")``; base: SAS ``CS``
@@ -293,39 +434,23 @@ class PSDCS(_PSD, Structure):
     def _upper(self):
         return np.array([np.inf, 1.0])
 
-    def _parts(self):
+    def _R(self, rho):
         d = self.dim
-        return np.eye(d), np.ones((d, d)) - np.eye(d)
-
-    def matrix(self, theta):
-        v, rho = self._check(theta)
-        eye, off = self._parts()
-        return v * (eye + rho * off)
-
-    def derivatives(self, theta):
-        v, rho = self._check(theta)
-        eye, off = self._parts()
-        return np.stack([eye + rho * off, v * off])
-
-    def second_derivatives(self, theta):
-        self._check(theta)
-        _, off = self._parts()
-        out = np.zeros((2, 2, self.dim, self.dim))
-        out[0, 1] = out[1, 0] = off
-        return out
-
-    def start(self, variance=1.0):
-        return np.array([_start_variance(variance), _START_CORR])
+        off = np.ones((d, d)) - np.eye(d)
+        return np.eye(d) + rho * off, off, np.zeros((d, d))
 
     def to_base(self, theta):
-        v, rho = self._check(theta)
+        v, rho = self._variance_theta(theta)
         return np.array([v * rho, v * (1.0 - rho)])
 
     def from_base(self, theta_base):
         c, s2 = np.asarray(theta_base, dtype=float).reshape(-1)
         v = max(c + s2, 0.0)
         rho = c / v if v > 0 else 0.0
-        return np.clip(np.array([v, rho]), self.lower, self.upper)
+        t = np.clip(np.array([v, rho]), self.lower, self.upper)
+        if self.scale == "sd":
+            t[0] = np.sqrt(t[0])
+        return t
 
 
 class PSDCSH(_PSDHeterogeneous, CSH):
@@ -342,11 +467,16 @@ class PSDCSH(_PSDHeterogeneous, CSH):
 
 
 # ------------------------------------------------------------ autoregressive
-class PSDAR1(_PSD, AR1):
-    """AR(1) with the closed range ``|rho| <= 1``; parameters ``("Var", "AR(1)")``;
-    base: SAS ``AR(1)``."""
+class PSDAR1(_SingleVariance, Structure):
+    """AR(1) ``Sigma = v rho^|i-j|`` with the closed range ``|rho| <= 1``; parameters
+    ``("Var", "AR(1)")``; base: SAS ``AR(1)`` (whose parameters are ``(s2, rho)``)."""
 
+    name = "AR1"
     base = AR1
+
+    def __init__(self, dim, scale="var"):
+        self._L = _lags(int(dim))
+        super().__init__(dim, scale)
 
     def _names(self):
         return ("Var", "AR(1)")
@@ -356,6 +486,9 @@ class PSDAR1(_PSD, AR1):
 
     def _upper(self):
         return np.array([np.inf, 1.0])
+
+    def _R(self, rho):
+        return _power_lags(rho, self._L)
 
 
 class PSDARH1(_PSDHeterogeneous, ARH1):
@@ -391,3 +524,29 @@ def psd_structure(structure):
                          f"structure is available; use one of UN, UNR, CS, CSH, AR1, ARH1, "
                          f"ANTE1, VC or ID")
     return cls(structure.dim)
+
+
+def search_structure(structure):
+    """Where a fit searches: the PSD variant of ``structure`` on the ``"sd"`` scale
+    (smooth at zero variances); ID and VC are returned as they are."""
+    s = psd_structure(structure)
+    return s.with_scale("sd") if isinstance(s, _PSD) else s
+
+
+def params_to(search, target, theta):
+    """Parameters of ``target`` (a PSD structure on either scale, or the SAS structure
+    ``search`` is a variant of) giving the same matrix as ``search`` at ``theta``."""
+    if search is target:
+        return np.asarray(theta, dtype=float)
+    if isinstance(target, _PSD):
+        return search.rescale(theta, target.scale)
+    return search.to_base(theta)
+
+
+def params_from(search, target, theta_target):
+    """Inverse of :func:`params_to`: ``search`` parameters from ``target`` parameters."""
+    if search is target:
+        return np.asarray(theta_target, dtype=float)
+    if isinstance(target, _PSD):
+        return target.rescale(theta_target, search.scale)
+    return search.from_base(theta_target)
