@@ -15,7 +15,9 @@ import metamodels as mm
 from metamodels.core.likelihood import evaluate
 from metamodels.core.optimize import maximize
 from metamodels.core.structures import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN,
-                                        PSDUNR, get_structure, psd_structure)
+                                        PSDUNR, get_structure, params_from, params_to,
+                                        psd_structure)
+from metamodels.core.structures.psd import CholeskyUN
 from metamodels.exceptions import BoundaryWarning, IdentificationWarning, SpecificationError
 from metamodels.mixed.covariance import RandomPart
 from metamodels.multivariate import BivariateMeta, MetaMixed, within_corr_sensitivity
@@ -239,6 +241,85 @@ def test_three_outcome_un_interior_optimum_equals_unconstrained():
     assert res.llf == pytest.approx(out.evaluation.llf, abs=1e-8)
     np.testing.assert_allclose(res.cov_re["study"].values, G_raw, rtol=1e-5, atol=1e-8)
     assert not res.on_boundary
+    # the PSD search (Cholesky factor for 3 x 3) finds the same maximum as the linear
+    # shortcut that fit() takes when the unconstrained optimum is positive definite
+    search, to_spec, _ = res.model.spec.search_variant("psd")
+    assert isinstance(search.random[0].structure, CholeskyUN)
+    o = maximize(res.model.endog, res.model.exog, search, search.start(0.1))
+    assert o.evaluation.llf == pytest.approx(res.llf, abs=1e-8)
+    np.testing.assert_allclose(to_spec(o.theta), res.theta.values, rtol=1e-5, atol=1e-8)
+
+
+def test_three_outcome_un_on_the_boundary_is_the_constrained_maximum():
+    """Rank-one between-study covariance of three outcomes: the fit ends on the boundary
+    (correlations +-1), names it, and no independent search over PSD matrices does better."""
+    from scipy import optimize
+    rng = np.random.default_rng(5)
+    k, m = 25, 3
+    f = rng.normal(0, 0.4, k)
+    u = np.column_stack([f, -0.8 * f, 0.5 * f])
+    y = (u + rng.normal(0, 0.15, (k, m))).ravel()
+    df = pd.DataFrame(dict(y=y, v=np.full(k * m, 0.0225), study=np.repeat(np.arange(k), m),
+                           outcome=np.tile(["a", "b", "c"], k)))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = MetaMixed.from_formula("y ~ 0 + outcome + (0 + outcome | study)", df,
+                                     vi="v").fit()
+    assert res.converged
+    assert res.on_boundary == ["study Corr(outcome[b],outcome[a])",
+                               "study Corr(outcome[c],outcome[a])"]
+    assert "Corr(outcome[b],outcome[a]) = -1" in _boundary_messages(rec)[0]
+    np.testing.assert_allclose(np.abs(res.rho.values), 1.0, atol=1e-12)
+    # independent check: multi-start L-BFGS-B over the Cholesky factor
+    search = CholeskyUN(3)
+    part = res.model.random[0]
+    spec = KnownPlusRandomCovariance(res.model.known, [RandomPart(
+        part.name, part.Z, part.groups, search, part.column_names)])
+    bounds = [(0, None) if lo == 0 else (None, None) for lo in search.lower]
+
+    def nll(t):
+        e = evaluate(t, res.model.endog, res.model.exog, spec, reml=True, order=1)
+        return -e.llf, -e.grad
+
+    best = -np.inf
+    for _ in range(4):
+        x0 = rng.normal(0, 0.3, 6)
+        x0[[0, 2, 5]] = np.abs(x0[[0, 2, 5]])
+        o = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                              options=dict(ftol=1e-15, gtol=1e-10, maxiter=5000))
+        best = max(best, -o.fun)
+    assert res.llf >= best - 1e-7
+    # SAS's element-wise UN goes outside the PSD cone to a higher likelihood here
+    raw = KnownPlusRandomCovariance(res.model.known, [RandomPart(
+        part.name, part.Z, part.groups, get_structure("UN", 3), part.column_names)])
+    un = maximize(res.model.endog, res.model.exog, raw, raw.start(0.1))
+    assert np.linalg.eigvalsh(raw.G_matrices(un.theta)[0]).min() < 0
+
+
+def test_cholesky_search_structure():
+    c = CholeskyUN(3)
+    rng = np.random.default_rng(2)
+    theta = rng.normal(size=6)
+    theta[[0, 2, 5]] = np.abs(theta[[0, 2, 5]])
+    D, D2 = c.derivatives(theta), c.second_derivatives(theta)
+    h = 1e-6
+    for k in range(6):
+        e = np.zeros(6)
+        e[k] = h
+        np.testing.assert_allclose((c.matrix(theta + e) - c.matrix(theta - e)) / (2 * h), D[k],
+                                   atol=1e-8)
+        np.testing.assert_allclose((c.derivatives(theta + e) - c.derivatives(theta - e))
+                                   / (2 * h), D2[k], atol=1e-8)
+    for target in (PSDUN(3), PSDUN(3, "sd"), PSDUNR(3), get_structure("UN", 3),
+                   get_structure("UNR", 3)):
+        t = params_to(c, target, theta)
+        np.testing.assert_allclose(target.matrix(t), c.matrix(theta), atol=1e-14)
+        np.testing.assert_allclose(params_from(c, target, t), theta, atol=1e-12)
+    # a row spanned by the earlier ones: partial correlation exactly +-1, later ones 0
+    L = theta.copy()
+    L[[4, 5]] = 0.0
+    z = c.to_psdun(L)[3:]
+    assert abs(z[1]) == 1.0 and z[2] == 0.0
 
 
 def test_metamixed_maps_hand_built_sas_structures():

@@ -159,6 +159,8 @@ class MixedCovariance(CovarianceSpec):
         closed correlation ranges, lme4's constraint) and the maps between the parameter
         vectors: ``(spec, to_self, from_self)``.  R-side parameters are shared."""
         random, to_self, from_self = search_parts(self.random, self._g_slices)
+        if all(a is b for a, b in zip(random, self.random)):
+            return self, to_self, from_self
         return MixedCovariance(random, self.residual, self._block_ids), to_self, from_self
 
     # ----------------------------------------------------------- engine API
@@ -331,13 +333,14 @@ def random_parameter_layout(random):
     return names, lower, upper, slices, pos
 
 
-def search_parts(random, slices):
-    """The random parts with the structures a fit searches over
-    (:func:`~metamodels.core.structures.search_structure`: PSD by construction, on the SD
+def search_parts(random, slices, make=search_structure):
+    """The random parts with the structures a fit searches over (``make``, by default
+    :func:`~metamodels.core.structures.search_structure`: PSD by construction, on the SD
     scale) and the maps of the full parameter vector (other entries unchanged):
     ``(parts, to_given, from_given)``, ``to_given`` taking search parameters to those of
     the given parts."""
-    parts = [replace(p, structure=search_structure(p.structure)) for p in random]
+    found = [make(p.structure) for p in random]
+    parts = [p if s is p.structure else replace(p, structure=s) for p, s in zip(random, found)]
     pairs = [(n.structure, o.structure, sl) for n, o, sl in zip(parts, random, slices)
              if n.structure is not o.structure]
 

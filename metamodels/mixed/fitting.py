@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..core.likelihood import evaluate
 from ..core.optimize import maximize
+from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning, ConvergenceWarning
+from .covariance import g_parameter_names
 
 __all__ = ["MixedFit", "fit_mixed", "solve_blocks"]
 
@@ -65,8 +67,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
         warnings.warn(f"the {'REML' if reml else 'ML'} optimisation did not converge "
                       f"({out.message})", ConvergenceWarning, stacklevel=3)
     hit = (out.at_lower & (search.lower > -np.inf)) | (out.at_upper & (search.upper < np.inf))
-    if hit.any():
-        names = [search.param_names[i] for i in np.flatnonzero(hit)]
+    names = [search.param_names[i] for i in np.flatnonzero(hit)]
+    if search is not spec:
+        names = _psd_boundary_names(spec, search, out.theta, hit)
+    if names:
         warnings.warn(f"parameter(s) on the boundary of the parameter space: {names}",
                       BoundaryWarning, stacklevel=3)
     at_lower = out.at_lower
@@ -84,6 +88,22 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, at_lower)
     return MixedResultsWrapper(MixedResults(model, fit))
+
+
+def _psd_boundary_names(spec, search, theta, hit):
+    """Boundary parameters of a ``g_constraint="psd"`` fit, named as variances and
+    correlations (``Var(col) = 0``, ``Corr(col2,col1) = 1``) rather than in the search
+    coordinates (standard deviations, Cholesky factors)."""
+    names = []
+    in_g = np.zeros(spec.n_params, dtype=bool)
+    for part, spart, sl in zip(spec.random, search.random, spec._g_slices):
+        in_g[sl] = True
+        rep = psd_structure(part.structure)
+        t = params_to(spart.structure, rep, theta[sl])
+        on = (t <= rep.lower) | (t >= rep.upper)
+        labels = g_parameter_names(replace(part, structure=rep))
+        names += [f"{part.name} {labels[i]} = {t[i]:.6g}" for i in np.flatnonzero(on)]
+    return names + [search.param_names[i] for i in np.flatnonzero(hit & ~in_g)]
 
 
 def solve_blocks(spec, theta, vec):

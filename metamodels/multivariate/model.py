@@ -72,6 +72,44 @@ def _identified_terms(random):
     return active, tuple(p.name for p in single)
 
 
+def _positive_definite(G):
+    val = np.linalg.eigvalsh(G)
+    return val.min() > 1e-10 * max(val.max(), 1e-300)
+
+
+def _maximize_psd(y, X, spec, start, reml, tol, maxiter, restarts=()):
+    """(RE)ML over PSD ``G``, reported in ``spec``'s parameters (variances, correlations).
+
+    Where a ``G`` structure is a variant of an element-wise SAS structure (UN, CS), the
+    cheaper linear fit over that structure is tried first: if it converges with every ``G``
+    positive definite, it is the constrained optimum too.  Otherwise (or for the other
+    structures) the search runs over the PSD structures on the SD scale (smooth where a
+    variance reaches 0) and the optimum is mapped to the variance scale, where the
+    information matrix is evaluated.
+    """
+    def report(search, to_spec, out):
+        if search is spec:
+            return out
+        ev = evaluate(to_spec(out.theta), y, X, spec, reml=reml, order=1)
+        return FitOutcome(ev, out.converged, out.n_iter, ev.theta <= spec.lower,
+                          ev.theta >= spec.upper, out.method, out.message)
+
+    for kind in ("linear", "psd"):
+        search, to_spec, from_spec = spec.search_variant(kind)
+        if kind == "linear" and search is spec:
+            continue
+        try:
+            out = maximize(y, X, search, from_spec(start), reml=reml, tol=tol, maxiter=maxiter,
+                           restarts=[from_spec(r) for r in restarts])
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError):
+            if kind == "psd":
+                raise
+            continue            # the shortcut failed; the PSD search decides
+        if kind == "psd" or (out.converged and all(
+                _positive_definite(G) for G in search.G_matrices(out.theta) if G.shape[0] > 1)):
+            return report(search, to_spec, out)
+
+
 def _warn_boundary(spec, outcome, stacklevel=3):
     """One :class:`BoundaryWarning` naming every parameter on a finite bound."""
     th = outcome.theta
@@ -246,15 +284,8 @@ class MetaMixed(LikelihoodModel):
         start = np.asarray(start, dtype=float)
         if start.shape != (spec.n_params,):
             raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
-        # search with the G structures on the SD scale (smooth where a variance reaches 0),
-        # report on the variance scale
-        search, to_spec, from_spec = spec.search_variant()
-        out = maximize(y, X, search, from_spec(start), reml=method == "REML", tol=tol,
-                       maxiter=maxiter, restarts=[from_spec(spec.start(float(np.var(y))))])
-        if search is not spec:
-            ev = evaluate(to_spec(out.theta), y, X, spec, reml=method == "REML", order=1)
-            out = FitOutcome(ev, out.converged, out.n_iter, out.at_lower, out.at_upper,
-                             out.method, out.message)
+        out = _maximize_psd(y, X, spec, start, method == "REML", tol, maxiter,
+                            restarts=[spec.start(float(np.var(y)))])
         if not out.converged:
             warnings.warn(f"{method} estimation did not converge ({out.message})",
                           ConvergenceWarning, stacklevel=2)

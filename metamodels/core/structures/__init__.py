@@ -51,7 +51,7 @@ from .base import Heterogeneous, Linear, Structure
 from .compound import CS, CSH
 from .diagonal import DIAG, ID, VC
 from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
-                  params_from, params_to, psd_structure, search_structure)
+                  linear_structure, params_from, params_to, psd_structure, search_structure)
 from .toeplitz import TOEP, TOEPH
 from .unstructured import UN, UNR
 
@@ -59,7 +59,7 @@ __all__ = [
     "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
     "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure",
     "PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1", "psd_structure",
-    "search_structure", "params_to", "params_from", "cpc_from_correlation",
+    "search_structure", "linear_structure", "params_to", "params_from", "cpc_from_correlation",
 ]
 
 

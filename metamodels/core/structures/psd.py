@@ -52,7 +52,8 @@ from .diagonal import ID, VC
 from .unstructured import UN, UNR
 
 __all__ = ["PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1",
-           "psd_structure", "search_structure", "params_to", "params_from",
+           "CholeskyUN", "psd_structure", "search_structure", "linear_structure", "params_to",
+           "params_from",
            "cpc_from_correlation"]
 
 _C_FLOOR = 1e-8
@@ -526,27 +527,143 @@ def psd_structure(structure):
     return cls(structure.dim)
 
 
+class CholeskyUN(Structure):
+    """``Sigma = L L'`` with ``L`` lower triangular, ``L_ii >= 0`` (lme4's parameterisation):
+    where fits search for an unstructured ``G`` of dimension 3 or more.
+
+    ``Sigma`` is a quadratic polynomial in ``theta`` (the lower triangle of ``L`` row by
+    row), so its derivatives are smooth everywhere, also where ``Sigma`` is singular
+    (``L_ii = 0``), unlike the canonical partial correlations near ``|z| = 1``.  The
+    optimum is reported as :class:`PSDUN` parameters (:meth:`to_psdun`): variances
+    ``sum_k L_ik^2`` and partial correlations ``z_ij = L_ij / ||(L_ij, ..., L_ii)||``,
+    exactly +-1 where the rest of the row is exactly 0 (the row's later partial
+    correlations are then undefined and reported as 0).
+    """
+
+    name = "CHOL"
+    is_linear = False
+
+    def _pairs(self):
+        return [(i, j) for i in range(self.dim) for j in range(i + 1)]
+
+    def _names(self):
+        return tuple(f"L({i + 1},{j + 1})" for i, j in self._pairs())
+
+    def _lower(self):
+        return np.array([0.0 if i == j else -np.inf for i, j in self._pairs()])
+
+    def _L(self, theta):
+        L = np.zeros((self.dim, self.dim))
+        for k, (i, j) in enumerate(self._pairs()):
+            L[i, j] = theta[k]
+        return L
+
+    def _E(self):
+        E = np.zeros((self.n_params, self.dim, self.dim))
+        for k, (i, j) in enumerate(self._pairs()):
+            E[k, i, j] = 1.0
+        return E
+
+    def matrix(self, theta):
+        L = self._L(self._check(theta))
+        return L @ L.T
+
+    def derivatives(self, theta):
+        L = self._L(self._check(theta))
+        A = self._E() @ L.T
+        return A + np.swapaxes(A, 1, 2)
+
+    def second_derivatives(self, theta):
+        self._check(theta)
+        E = self._E()
+        B = np.einsum("aik,bjk->abij", E, E)
+        return B + np.swapaxes(B, 2, 3)
+
+    def start(self, variance=1.0):
+        return self.from_psdun(PSDUN(self.dim).start(variance))
+
+    def from_psdun(self, theta):
+        """``L = diag(sqrt(v)) L_C(z)`` from :class:`PSDUN` (variance-scale) parameters."""
+        t = np.asarray(theta, dtype=float)
+        d = self.dim
+        Lc, _, _ = _cpc_factor(t[d:], d, 0)
+        L = np.sqrt(np.clip(t[:d], 0.0, None))[:, None] * Lc
+        return np.array([L[i, j] for i, j in self._pairs()])
+
+    def to_psdun(self, theta):
+        """:class:`PSDUN` (variance-scale) parameters of ``L L'``."""
+        L = self._L(self._check(theta))
+        d = self.dim
+        v = np.sum(L * L, axis=1)
+        z = []
+        for i in range(d):
+            done = False          # the row is spanned by the earlier ones: the later
+            for j in range(i):    # partial correlations are undefined, reported as 0
+                tail = float(np.sqrt(np.sum(L[i, j:] ** 2)))
+                zij = 0.0 if done or tail == 0 else float(np.clip(L[i, j] / tail, -1.0, 1.0))
+                done = done or tail == 0 or abs(zij) == 1.0
+                z.append(zij)
+        return np.concatenate([v, z])
+
+
 def search_structure(structure):
-    """Where a fit searches: the PSD variant of ``structure`` on the ``"sd"`` scale
-    (smooth at zero variances); ID and VC are returned as they are."""
+    """Where a fit searches: for an unstructured matrix of dimension >= 3 the Cholesky
+    factor (:class:`CholeskyUN`), otherwise the PSD variant on the ``"sd"`` scale (smooth
+    at zero variances); ID and VC are returned as they are."""
     s = psd_structure(structure)
+    if isinstance(s, PSDUN) and s.dim >= 3:
+        return CholeskyUN(s.dim)
     return s.with_scale("sd") if isinstance(s, _PSD) else s
 
 
+def linear_structure(structure):
+    """The element-wise (linear) SAS structure a PSD structure is a variant of, where there
+    is one (``UN``, ``CS``): an unconstrained fit over it is cheaper, and its optimum is the
+    PSD-constrained one whenever it is positive definite.  Others are returned as they are."""
+    if isinstance(structure, _PSD):
+        base = structure.base_structure()
+        if base.is_linear:
+            return base
+    return structure
+
+
 def params_to(search, target, theta):
-    """Parameters of ``target`` (a PSD structure on either scale, or the SAS structure
-    ``search`` is a variant of) giving the same matrix as ``search`` at ``theta``."""
+    """Parameters of ``target`` giving the same matrix as ``search`` at ``theta``: the two
+    are one PSD structure on two scales, a PSD structure and its SAS ``base``, or
+    :class:`CholeskyUN` and an unstructured target (PSD or SAS)."""
     if search is target:
         return np.asarray(theta, dtype=float)
-    if isinstance(target, _PSD):
+    if isinstance(search, CholeskyUN):
+        t = search.to_psdun(theta)
+        return _from_psdun_var(t, target)
+    if isinstance(search, _PSD) and isinstance(target, _PSD):
         return search.rescale(theta, target.scale)
-    return search.to_base(theta)
+    if isinstance(search, _PSD):
+        return search.to_base(theta)
+    return target.from_base(theta)
 
 
 def params_from(search, target, theta_target):
     """Inverse of :func:`params_to`: ``search`` parameters from ``target`` parameters."""
     if search is target:
         return np.asarray(theta_target, dtype=float)
-    if isinstance(target, _PSD):
+    if isinstance(search, CholeskyUN):
+        if isinstance(target, _PSD):
+            return search.from_psdun(target.rescale(theta_target, "var"))
+        return search.from_psdun(PSDUN(search.dim).theta_from_matrix(target.matrix(theta_target)))
+    if isinstance(search, _PSD) and isinstance(target, _PSD):
         return target.rescale(theta_target, search.scale)
-    return search.from_base(theta_target)
+    if isinstance(search, _PSD):
+        return search.from_base(theta_target)
+    return target.to_base(theta_target)
+
+
+def _from_psdun_var(t, target):
+    """``target`` parameters from :class:`PSDUN` variance-scale parameters ``t``."""
+    d = target.dim
+    if isinstance(target, _PSD):          # PSDUN or PSDUNR: same parameters
+        return PSDUN(d).rescale(t, target.scale) if target.scale == "sd" else t
+    psd = PSDUN(d)
+    if isinstance(target, UNR):
+        return PSDUNR(d).to_base(t)
+    return target.theta_from_matrix(psd.matrix(t))
