@@ -78,6 +78,8 @@ def test_kalaian_boundary_matches_rma_mv(method):
     msgs = _boundary_messages(rec)
     assert len(msgs) == 1 and "Corr(outcome[verbal],outcome[math]) = -1" in msgs[0]
     assert res.on_boundary == ["study Corr(outcome[verbal],outcome[math])"]
+    text = " ".join(str(res.summary()).split())
+    assert "On the boundary (G singular): study Corr(outcome[verbal],outcome[math])" in text
     G = res.cov_re["study"].values
     assert np.linalg.eigvalsh(G).min() >= -1e-15 * np.abs(G).max()
 
@@ -358,6 +360,8 @@ def test_single_level_factor_fixed_to_zero_equals_meta_random(method):
     assert res.llf_metafor == pytest.approx(r["logLik"], abs=1e-8)
     # the fixed term does not count as a parameter
     assert res.n_params_total == 2
+    text = " ".join(str(res.summary()).split())
+    assert "Fixed to 0 (single-level factor, not identified): district" in text
 
 
 def test_single_level_only_term_refused():

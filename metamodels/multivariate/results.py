@@ -193,6 +193,11 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
                                   f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
                                  index=self.model.exog_names), float_format="%.4f")
         smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
+        if self.on_boundary:
+            smry.add_text("On the boundary (G singular): " + ", ".join(self.on_boundary))
+        if self.model.fixed_terms:
+            smry.add_text("Fixed to 0 (single-level factor, not identified): "
+                          + ", ".join(self.model.fixed_terms))
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry
