@@ -20,6 +20,11 @@ class BoundaryWarning(MetaModelsWarning):
     """A variance parameter was estimated on the boundary of its space (e.g. tau^2 = 0)."""
 
 
+class IdentificationWarning(MetaModelsWarning):
+    """A model component is not identified by the data and was fixed (for example the
+    variance of a random term whose grouping factor has a single level, set to 0)."""
+
+
 class MissingDataWarning(MetaModelsWarning):
     """Rows with missing values were dropped."""
 

@@ -290,7 +290,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None):
+    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
+            g_constraint="sas"):
         """Fit by REML (default) or ML.
 
         Parameters
@@ -300,6 +301,12 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         reml : bool, optional
             Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
             DeprecationWarning.
+        g_constraint : {"sas", "psd"}
+            ``"sas"`` (default, SAS PROC MIXED): variances are bounded at 0, covariances
+            are free, and a ``G`` that is not positive definite is reported with a
+            ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
+            semi-definite (variances >= 0, correlations in their closed range); the
+            results report the same SAS-named parameters.
 
         Returns
         -------
@@ -315,7 +322,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
                           stacklevel=2)
             method = "REML" if reml else "ML"
         method = _check_method(method, ("REML", "ML"), "method")
-        return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol)
+        return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
+                         g_constraint=g_constraint)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
