@@ -1,6 +1,7 @@
 """metamodels.batch: vectorised meta-analysis kernels and the GWAS file workflow."""
 import gzip
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -481,3 +482,219 @@ def test_progress_without_and_with_tqdm(monkeypatch, study_files, tmp_path, caps
     _, paths, _ = study_files
     code = main(["gwas", *paths, "--out", str(tmp_path / "p.tsv"), "--progress"])
     assert code == 0 and "variants written" in capsys.readouterr().err
+
+
+# ------------------------------------------- GWAS output, bad input and rules (issue 12)
+def _tsv(path, rows, header=("SNP", "A1", "A2", "BETA", "SE")):
+    pd.DataFrame(rows, columns=list(header)).to_csv(path, sep="\t", index=False)
+    return str(path)
+
+
+def _null_rows(n, seed, se=0.05):
+    rng = np.random.default_rng(seed)
+    return [(f"rs{i}", "A", "G", float(rng.normal(0, se)), se) for i in range(n)]
+
+
+def _log10_p_normal_asymptotic(z):
+    """log10 of 2 Phi(-z) by the Mills-ratio series (independent of scipy)."""
+    ln = math.log(2) - z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) \
+        + math.log(1 - 1 / z ** 2 + 3 / z ** 4 - 15 / z ** 6)
+    return ln / math.log(10)
+
+
+def _split(text):
+    m, e = text.split("e")
+    return float(m), int(e)
+
+
+def test_format_log10_writes_exponents_of_any_size():
+    lg = np.array([-13846.9941, -9999.5, -10000.2, -123456789.25, -9_999_999_998.5,
+                   -1.2e10, -np.inf, 2.0])
+    got = join_columns([format_log10(lg)]).decode().split("\n")[:-1]
+    assert got[:5] == ["1.01368e-13847", "3.16228e-10000", "6.30957e-10001",
+                       "5.62341e-123456790", "3.16228e-9999999999"]
+    assert got[5:] == ["0", "0", "100"]           # beyond 10 exponent digits: 0
+    assert join_columns([format_log10(lg[:1], 3)]).decode() == "1.01e-13847\n"
+
+
+def test_log10_chi2_sf_beyond_double_range():
+    from metamodels.batch.logtail import log10_chi2_sf
+
+    x = np.array([3.0, 150.0, 900.0, 1350.0, 1400.0, 20000.0, np.inf, np.nan])
+    df = np.array([1, 2, 9, 1, 3, 1, 2, 2])
+    got = log10_chi2_sf(x, df)
+    with np.errstate(divide="ignore"):
+        ref = np.log10(special.chdtrc(df, x))
+    ok = np.isfinite(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-12)
+    # erfc(100) = P(chi2_1 > 20000): the asymptotic series of erfc
+    ln = -1e4 - math.log(100 * math.sqrt(math.pi)) + math.log(1 - 1 / 2e4 + 3 / 4e8)
+    assert got[5] == pytest.approx(ln / math.log(10), rel=1e-13)
+    assert got[6] == -np.inf and np.isnan(got[7])
+    assert np.isnan(log10_chi2_sf(1.0, 0.0))
+
+
+def test_gwas_writes_tiny_pvalues_of_every_column_exactly(tmp_path):
+    rows1 = _null_rows(300, 1) + [("rs_z", "A", "G", 2.525, 0.01),
+                                   ("rs_het", "A", "G", 1.0, 0.01)]
+    rows2 = _null_rows(300, 2) + [("rs_het", "A", "G", -1.0, 0.01)]
+    paths = [_tsv(tmp_path / "a.tsv", rows1), _tsv(tmp_path / "b.tsv", rows2)]
+    out = tmp_path / "m.tsv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        meta_analyze_files(paths, out, methods="FE,DL,REML")
+    lines = {ln.split("\t")[0]: ln.split("\t") for ln in out.read_text().splitlines()}
+    cols = lines["SNP"]
+    z = lines["rs_z"]
+    mant, exp = _split(z[cols.index("pvalue")])
+    assert exp == -13847 and z[cols.index("pvalue")].startswith("1.01")
+    lg = _log10_p_normal_asymptotic(252.5)
+    assert mant == pytest.approx(10 ** (lg - math.floor(lg)), rel=6e-6)
+    for m in ("DL", "REML"):                         # k = 1: the same test
+        assert z[cols.index(f"pvalue_{m}")] == z[cols.index("pvalue")]
+    het = lines["rs_het"]                            # Q = 20000 on 1 df: erfc(100)
+    mant, exp = _split(het[cols.index("q_pvalue")])
+    ln = -1e4 - math.log(100 * math.sqrt(math.pi)) + math.log(1 - 1 / 2e4 + 3 / 4e8)
+    lq = ln / math.log(10)
+    assert exp == math.floor(lq) == -4346
+    assert mant == pytest.approx(10 ** (lq - math.floor(lq)), rel=6e-6)
+    assert float(het[cols.index("q")]) == pytest.approx(20000, rel=1e-6)
+
+
+def test_gwas_extreme_standard_errors_dropped_or_exact(tmp_path):
+    rows = _null_rows(2000, 3) + [("rs_tiny", "A", "G", 0.1, 1e-300),
+                                  ("rs_huge_se", "A", "G", 0.1, 1e80),
+                                  ("rs_small", "A", "G", 0.1, 1e-12)]
+    paths = [_tsv(tmp_path / "a.tsv", rows), _tsv(tmp_path / "b.tsv", _null_rows(2000, 4))]
+    out = tmp_path / "m.tsv"
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = meta_analyze_files(paths, out, methods="FE,DL,REML,PM", genomic_control=True)
+    kinds = {w.category for w in rec}
+    assert kinds == {mm.batch.GWASWarning}, [str(w.message) for w in rec]
+    assert any("2 row(s) dropped as out_of_range" in str(w.message) for w in rec)
+    st = res.studies[0]["stats"]
+    assert st["out_of_range"] == 2 and st["invalid_value"] == 0
+    got = _read(out).set_index("SNP")
+    assert "rs_tiny" not in got.index and "rs_huge_se" not in got.index
+    small = got.loc["rs_small"]                 # kept, exact: weight 1e24 dominates
+    assert small["beta"] == 0.1 and small["k"] == 1
+    assert small["se"] == pytest.approx(1e-12 * math.sqrt(max(res.studies[0]["lambda"], 1)),
+                                        rel=1e-5)
+    assert small["pvalue"] == 0.0                     # z ~ 1e11: p below 1e-9999999999
+    # lambda is a median: one absurd row does not move it
+    assert 0.8 < res.studies[0]["lambda"] < 1.2 and 0.8 < res.lambda_meta < 1.2
+    log = Path(res.log).read_text()
+    assert "1\trs_tiny\tout_of_range" in log
+
+
+def test_gwas_implausible_lambda_warns(tmp_path):
+    rows = [(s, a1, a2, b * 10, se) for s, a1, a2, b, se in _null_rows(2000, 5)]
+    paths = [_tsv(tmp_path / "a.tsv", rows), _tsv(tmp_path / "b.tsv", _null_rows(2000, 6))]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = meta_analyze_files(paths, tmp_path / "m.tsv")
+    msgs = [str(w.message) for w in rec if w.category is mm.batch.GWASWarning]
+    assert len(msgs) == 2 == len(rec)
+    assert re.match(r"study 1 \(a.tsv\): genomic-control lambda 9\d\.\d+ \(from 2,000 "
+                    r"variants\) is implausibly far from 1", msgs[0])
+    assert msgs[1].startswith("the meta-analysis: genomic-control lambda")
+    assert 90 < res.studies[0]["lambda"] < 110
+    # a lambda from a handful of variants is not evidence; applied with a warning
+    few = [_tsv(tmp_path / "c.tsv", [(s, a, b_, x * 3, se) for s, a, b_, x, se
+                                     in _null_rows(5, 7)]), paths[1]]
+    with pytest.warns(mm.batch.GWASWarning, match="from only 5 variants"):
+        meta_analyze_files(few, tmp_path / "n.tsv", genomic_control=True)
+
+
+def test_gwas_python_api_prints_nothing(study_files, tmp_path, capfd, caplog):
+    import logging
+
+    _, paths, _ = study_files
+    with caplog.at_level(logging.INFO, logger="metamodels.batch.gwas"):
+        res = meta_analyze_files(paths, tmp_path / "q.tsv")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert res.summary() in caplog.text
+
+
+def test_gwas_drop_reasons_one_vocabulary(study_files, tmp_path):
+    from metamodels.batch.merge import DROP_ORDER, DROP_REASONS
+
+    _, paths, _ = study_files
+    res = meta_analyze_files(paths, tmp_path / "v.tsv")
+    text = res.summary()
+    header = text.splitlines()[1].split()
+    assert header[7:7 + len(DROP_ORDER)] == list(DROP_ORDER) == list(DROP_REASONS)
+    for reason in DROP_ORDER:
+        assert f"  {reason}: {DROP_REASONS[reason]}" in text
+    body = [ln.split("\t") for ln in Path(res.log).read_text().splitlines()
+            if ln and not ln.startswith("#")][1:]
+    assert body and {r[2] for r in body} <= set(DROP_ORDER)
+    for i, s in enumerate(res.studies, 1):
+        for reason in DROP_ORDER:                     # counts = rows listed in the log
+            assert s["stats"][reason] == sum(r[0] == str(i) and r[2] == reason
+                                             for r in body)
+
+
+def _bad_gwas_inputs(d, good):
+    d = Path(d)
+    raw = gzip.compress(Path(good).read_bytes())
+    (d / "trunc.tsv.gz").write_bytes(raw[: len(raw) // 2])
+    bad = bytearray(raw)
+    for i in range(40, 60):
+        bad[i] ^= 0x5A
+    (d / "corrupt.tsv.gz").write_bytes(bytes(bad))
+    (d / "header.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\n\n")
+    (d / "empty.tsv").write_text("")
+    (d / "text.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\nrs1\tA\tG\t0.1\t0.1\n"
+                                "rs2\tA\tG\t0.2\tabc\n")
+    (d / "fields.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\nrs1\tA\tG\t0.1\n"
+                                  "rs2\tA\tG\t0.2\n")
+    (d / "nocol.tsv").write_text("SNP\tA1\tA2\tBETA\nrs1\tA\tG\t0.1\n")
+    (d / "sub").mkdir(exist_ok=True)
+    link = d / "link.tsv"
+    if not link.exists():
+        link.symlink_to(good)
+    return {
+        "trunc": ([d / "trunc.tsv.gz", good], "trunc.tsv.gz"),
+        "corrupt": ([d / "corrupt.tsv.gz", good], "corrupt.tsv.gz"),
+        "header": ([good, d / "header.tsv"], "header.tsv: no data rows"),
+        "empty": ([d / "empty.tsv"], "empty.tsv: no header line"),
+        "text": ([good, d / "text.tsv"], "text.tsv: line 3, column 'SE' (se): 'abc' is "
+                                          "not a number"),
+        "fields": ([d / "fields.tsv"], "fields.tsv: line 2 has 4 fields, the header has 5"),
+        "nocol": ([d / "nocol.tsv"], "nocol.tsv: no column for se"),
+        "directory": ([d / "sub"], "is a directory"),
+        "missing": ([d / "nope.tsv"], "file not found"),
+        "twice": ([good, d / "header.tsv", good], "a.tsv is given twice (studies 1 and 3)"),
+        "same_file": ([good, link], "are one file (studies 1 and 2)"),
+    }
+
+
+@pytest.mark.parametrize("case", ["trunc", "corrupt", "header", "empty", "text", "fields",
+                                  "nocol", "directory", "missing", "twice", "same_file"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_gwas_bad_input_is_one_line_exit_2(case, jobs, tmp_path, capsys):
+    good = _tsv(tmp_path / "a.tsv", _null_rows(50, 8))
+    paths, message = _bad_gwas_inputs(tmp_path, good)[case]
+    out = tmp_path / "o.tsv"
+    code = main(["gwas", *map(str, paths), "--out", str(out), "--jobs", str(jobs)])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("metamodels: error: "), err
+    assert message in lines[0]
+    assert not out.exists()
+    with pytest.raises(mm.batch.GWASInputError, match=re.escape(message.split("/")[-1])):
+        meta_analyze_files(list(map(str, paths)), out, jobs=jobs)
+
+
+def test_gwas_no_usable_row(tmp_path, capsys):
+    p = _tsv(tmp_path / "z.tsv", [("rs1", "A", "G", 0.1, -1.0), ("rs2", "A", "A", 0.1, 0.1)])
+    code = main(["gwas", p, "--out", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[0] == ("metamodels: warning: study 1 (z.tsv): none of its 2 rows can be "
+                      "used (invalid_value 1, invalid_alleles 1); it contributes nothing")
+    assert err[1].startswith("metamodels: error: no row of any study can be used")

@@ -66,18 +66,27 @@ def add_gwas_arguments(p):
 
 
 def run_gwas(args):
-    """Run ``metamodels gwas`` from parsed arguments; returns the exit code."""
+    """Run ``metamodels gwas`` from parsed arguments; returns the exit code.
+
+    The summary goes to stderr, and progress bars too when stderr is a terminal
+    (unless ``--progress`` / ``--no-progress``).
+    """
+    import sys
+
     from .gwas import meta_analyze_files
 
+    progress = args.progress
+    if progress is None:
+        progress = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     columns = {f: getattr(args, f) for f in ("snp", "a1", "a2", "beta", "se", "pvalue", "n",
                                              "freq")}
     meta_analyze_files(args.files, args.out, methods=args.method, scheme=args.scheme,
                        genomic_control=args.genomic_control, columns=columns,
                        chunk_size=args.chunk_size, engine=args.engine, jobs=args.jobs,
-                       progress=args.progress, keep_ambiguous=args.keep_ambiguous,
+                       progress=progress, keep_ambiguous=args.keep_ambiguous,
                        maf_max=args.maf_max, digits=args.digits,
                        compresslevel=args.compress_level, log=args.log, tmpdir=args.tmpdir,
-                       command=_command(args))
+                       stream=sys.stderr, command=_command(args))
     return 0
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -33,14 +35,21 @@ import numpy as np
 
 from .alleles import AlleleTable
 from .api import ITERATIVE_METHODS, meta_analyze, normalize_methods
-from .merge import DROP_ORDER, MergeState, gather_chunk, index_study
-from .sumstats import GWASInputError, resolve_columns, scan_study, sniff
+from .logtail import log10_chi2_sf
+from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
+                    gc_lambda, index_study)
+from .sumstats import GWASInputError, GWASWarning, resolve_columns, scan_study, sniff
 from .textfmt import rows_to_bytes
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
 
 SCHEMES = ("stderr", "samplesize")
 ENGINES = ("numpy", "dask")
+#: With genomic control on, a lambda > 1 from fewer variants than this is applied with
+#: a warning (its sampling error, about 2.3/sqrt(n), exceeds 0.23).
+GC_MIN_VARIANTS = 100
+#: The summary of a run is logged here (level INFO); ``metamodels gwas`` prints it.
+logger = logging.getLogger("metamodels.batch.gwas")
 
 
 def log_path(out):
@@ -131,15 +140,14 @@ class GWASResult:
     def summary(self):
         """The end-of-run summary (also at the end of the log)."""
         head = ["study", "file", "rows", "used", "swapped", "strand", "palindromic"] + \
-            [r.replace("allele_", "").replace("strand_", "").replace("invalid_", "bad_")
-             for r in DROP_ORDER] + ["lambda"]
+            list(DROP_ORDER) + ["lambda"]
         table = [head]
         for i, s in enumerate(self.studies, 1):
             st = s["stats"]
             row = [str(i), os.path.basename(s["path"])]
             row += [f"{st[c]:,}" for c in ("read", "used", "swapped", "strand_flipped",
                                            "palindromic_aligned")]
-            row += [f"{st[r]:,}" for r in DROP_ORDER] + [f"{s['lambda']:.4f}"]
+            row += [f"{st[r]:,}" for r in DROP_ORDER] + [_fmt_lambda(s["lambda"])]
             table.append(row)
         widths = [max(len(r[j]) for r in table) for j in range(len(head))]
         fmt = lambda r: "  ".join(c.ljust(w) if j == 1 else c.rjust(w)  # noqa: E731
@@ -149,11 +157,12 @@ class GWASResult:
         lines += [fmt(r) for r in table]
         lines.append("rows: read; used: meta-analysed, of which swapped (effect/other allele "
                      "exchanged), strand (matched on the other strand), palindromic (A/T, "
-                     "C/G aligned by frequency or --keep-ambiguous); dropped: "
-                     + ", ".join(DROP_ORDER))
+                     "C/G aligned by frequency or --keep-ambiguous); dropped:")
+        lines += [f"  {r}: {DROP_REASONS[r]}" for r in DROP_ORDER]
         ks = ", ".join(f"{k}: {v:,}" for k, v in sorted(self.k_counts.items()))
         lines.append(f"variants by number of studies (k): {ks}")
-        lines.append(f"genomic control lambda of the meta-analysis: {self.lambda_meta:.4f}")
+        lines.append("genomic control lambda of the meta-analysis: "
+                     + _fmt_lambda(self.lambda_meta))
         lines.append(f"peak memory: {self.peak_mb[0]:.0f} MB (main process), "
                      f"{self.peak_mb[1]:.0f} MB (largest reading process)")
         if self.timings and self.elapsed >= 1:
@@ -161,6 +170,10 @@ class GWASResult:
                                                    for k, v in self.timings.items()))
         lines.append(f"log: {self.log}")
         return "\n".join(lines)
+
+
+def _fmt_lambda(lam):
+    return f"{lam:.4f}" if 1e-3 <= lam < 1e4 else f"{lam:.4g}"
 
 
 class _Writer:
@@ -231,7 +244,8 @@ def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threa
     else:
         spec.append(("float", res["z"], digits))
     spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
-             ("float", res["q_pvalue"], digits), ("float", res["i2"], digits)]
+             ("log10", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]), digits),
+             ("float", res["i2"], digits)]
     for m in methods:
         if m == "FE":
             continue
@@ -353,8 +367,9 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         (:mod:`metamodels.batch.dask_engine`); the output is identical.
     jobs : int, optional
         Worker processes for the scan (default: CPUs, at most 4, 1 for small inputs).
-    progress : bool, optional
-        Show progress (default: when stderr is a terminal).
+    progress : bool
+        Show progress bars on stderr (``metamodels gwas``: when stderr is a
+        terminal); default False.
     keep_ambiguous, maf_max :
         Strand-ambiguous variants, see :func:`metamodels.batch.alleles.align`.
     digits : int
@@ -365,19 +380,35 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         Log file (default: next to ``out``, see :func:`log_path`).
     tmpdir : str, optional
         Where the scratch directory goes (default: the system's).
-    stream : file or False, optional
-        Where the summary is printed (default: stderr; False: not printed).
+    stream : file, optional
+        Where the summary is printed (``metamodels gwas``: stderr); by default it is
+        not printed but logged (level INFO) to the ``metamodels.batch.gwas`` logger,
+        and is in the log file and ``GWASResult.summary()``.
     command : str, optional
         The command line, recorded in the log.
 
     Returns
     -------
     GWASResult
+
+    Raises
+    ------
+    GWASInputError
+        An input problem: a missing, unreadable, corrupt or header-only file, the same
+        file given twice, a column not found, a malformed line or a non-numeric value
+        (the message names the file, column and row), or no row usable at all.
+
+    Warns
+    -----
+    GWASWarning
+        Rows dropped as out of range, a study none of whose rows can be used, or an
+        implausible genomic-control lambda (outside :data:`LAMBDA_PLAUSIBLE`).
     """
     t0 = time.perf_counter()
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise GWASInputError("no input files")
+    _check_distinct(paths)
     out = os.fspath(out)
     methods = normalize_methods(methods)
     methods = ("FE",) + tuple(m for m in methods if m != "FE")
@@ -411,8 +442,7 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
             s["columns"].pop("freq", None)
         if not with_n:
             s["columns"].pop("n", None)
-    if progress is None:
-        progress = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    progress = bool(progress)
     jobs = _default_jobs(paths) if jobs is None else max(1, int(jobs))
     logfile = log or log_path(out)
     sep = b"," if out.lower().endswith((".csv", ".csv.gz")) else b"\t"
@@ -425,6 +455,50 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
                         t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_distinct(paths):
+    """Refuse a file given twice (same path, or two names of one file)."""
+    seen = {}
+    for i, p in enumerate(paths):
+        try:
+            st = os.stat(p)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.realpath(p)              # a missing file: sniff() reports it
+        if key in seen:
+            j = seen[key]
+            what = "is given twice" if paths[j] == p else f"and {paths[j]} are one file"
+            raise GWASInputError(f"{p} {what} (studies {j + 1} and {i + 1}): each study "
+                                 "must be a different file")
+        seen[key] = i
+
+
+def _warn_study(i, path, stats, gcontrol):
+    """GWASWarnings about one indexed study."""
+    name = f"study {i + 1} ({os.path.basename(path)})"
+    if stats["used"] == 0:
+        why = ", ".join(f"{r} {stats[r]:,}" for r in DROP_ORDER if stats[r])
+        warnings.warn(f"{name}: none of its {stats['read']:,} rows can be used ({why}); "
+                      "it contributes nothing", GWASWarning, stacklevel=4)
+    elif stats["out_of_range"]:
+        warnings.warn(f"{name}: {stats['out_of_range']:,} row(s) dropped as out_of_range "
+                      f"({DROP_REASONS['out_of_range']})", GWASWarning, stacklevel=4)
+    lam, n = stats["lambda"], stats["lambda_variants"]
+    if stats["lambda_implausible"]:
+        _warn_lambda(name, lam, n, 5)
+    elif gcontrol and lam > 1 and n < GC_MIN_VARIANTS:
+        warnings.warn(f"{name}: genomic control divides its z-scores by sqrt(lambda) = "
+                      f"{np.sqrt(lam):.4g}, from only {n:,} variants: too few to estimate "
+                      "lambda", GWASWarning, stacklevel=4)
+
+
+def _warn_lambda(name, lam, n, stacklevel):
+    lo, hi = LAMBDA_PLAUSIBLE
+    warnings.warn(f"{name}: genomic-control lambda {_fmt_lambda(lam)} (from {n:,} "
+                  f"variants) is implausibly far from 1 (its 99.9% interval excludes "
+                  f"{lo}-{hi}): check the standard errors and the columns used",
+                  GWASWarning, stacklevel=stacklevel)
 
 
 def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engine, jobs,
@@ -473,12 +547,16 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})
+            _warn_study(i, r["path"], stats, gcontrol)
             tick = _lap(tm, "drop log", tick)
     finally:
         bar.close()
     gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
           for s in studies]
     n_var = state.n
+    if n_var == 0:
+        raise GWASInputError("no row of any study can be used (see the counts of dropped "
+                             f"rows in {logfile})")
     state.index = None                     # the id index is not needed any more
     _trim()
     writer = _Writer(out, compresslevel, threads=1)
@@ -522,9 +600,9 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
         bar.close()
         writer.close()
     allz = np.concatenate(z2) if z2 else np.empty(0)
-    from .kernels import CHI2_1_MEDIAN
-
-    lam = float(np.median(allz) / CHI2_1_MEDIAN) if allz.size else float("nan")
+    lam, implausible = gc_lambda(allz)
+    if implausible:
+        _warn_lambda("the meta-analysis", lam, allz.size, 4)
     if engine != "dask":
         tm["gather"] -= tm["kernels"]
     result = GWASResult(out, logfile, int(n_var), lam, studies,
@@ -536,8 +614,10 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
     if gcontrol:
         logf.write("# genomic control factors sqrt(lambda) applied: "
                    + ", ".join(f"{f:.4f}" for f in gc) + "\n")
-    if stream is not False:
-        print(text, file=stream or sys.stderr)
+    if stream:
+        print(text, file=stream)
+    else:
+        logger.info(text)
     return result
 
 

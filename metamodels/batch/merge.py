@@ -13,13 +13,37 @@ from __future__ import annotations
 import numpy as np
 
 from .alleles import AMBIGUOUS, MISMATCH, align
+from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
-           "DROP_ORDER"]
+           "DROP_REASONS", "DROP_ORDER", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
-#: Reasons for dropping a row, in the order of the summary.
-DROP_ORDER = ("invalid_value", "missing_id", "invalid_alleles", "duplicate",
-              "allele_mismatch", "strand_ambiguous")
+#: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
+#: (``out_of_range``): within these bounds the weights ``1/se^2``, their squares and
+#: sums, ``w beta`` and Cochran's Q of the kernels stay finite, normal doubles.
+SE_MIN = 1e-75
+VALUE_MAX = 1e75
+#: Genomic-control lambdas outside this range, when the data exclude it (see
+#: :func:`gc_lambda`), give a warning: a study's lambda is usually 0.9-1.3, and far
+#: outside its standard errors are likely wrong.
+LAMBDA_PLAUSIBLE = (0.5, 2.0)
+
+#: Why a row is dropped: one vocabulary for the log, the summary table's headers and
+#: ``GWASResult.studies[i]["stats"]``; in the order the rules are applied.
+DROP_REASONS = {
+    "invalid_value": "missing or non-finite beta or se, se <= 0 (samplesize scheme: "
+                     "p outside (0, 1], N <= 0)",
+    "out_of_range": f"|beta| or se above {VALUE_MAX:g}, or se below {SE_MIN:g} (N outside "
+                    f"[{SE_MIN ** 2:g}, {VALUE_MAX ** 2:g}]): weights beyond double precision",
+    "missing_id": "no variant id",
+    "invalid_alleles": "missing or identical alleles",
+    "duplicate": "repeated variant id (the first row is kept)",
+    ALIGN_DROPS[MISMATCH]: "alleles match neither the reference alleles nor their "
+                           "complements",
+    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant that the allele frequencies do not "
+                            "resolve",
+}
+DROP_ORDER = tuple(DROP_REASONS)
 
 
 class Growable:
@@ -127,6 +151,7 @@ class MergeState:
 
 
 def _valid_values(store, scheme):
+    """Masks of the rows with valid values and of those within the computable range."""
     beta = store.load("beta")
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(beta)
@@ -134,26 +159,65 @@ def _valid_values(store, scheme):
             p = store.load("pvalue")
             nn = store.load("n")
             ok &= (p > 0) & (p <= 1) & np.isfinite(nn) & (nn > 0)
+            inrange = (nn >= SE_MIN ** 2) & (nn <= VALUE_MAX ** 2)
         else:
             se = store.load("se")
             ok &= np.isfinite(se) & (se > 0)
-    return ok
+            inrange = (se >= SE_MIN) & (se <= VALUE_MAX) & (np.abs(beta) <= VALUE_MAX)
+    return ok, inrange
 
 
 def _gc_lambda(store, rows, scheme):
-    """Genomic-control inflation factor ``median(chi2) / 0.4549364`` of the rows:
-    ``chi2 = (beta/se)^2``, or the 1-df quantile of the p-value (sample-size scheme)."""
+    """Genomic-control lambda of the rows (see :func:`gc_lambda`): ``chi2 =
+    (beta/se)^2`` (finite: the rows are valid and within SE_MIN, VALUE_MAX), or the
+    1-df quantile of the p-value (sample-size scheme)."""
     from scipy import special
 
-    from .kernels import CHI2_1_MEDIAN
-
-    if rows.size == 0:
-        return float("nan")
     if scheme == "samplesize":
         chi2 = special.chdtri(1.0, store.take("pvalue", rows))
     else:
         chi2 = (store.take("beta", rows) / store.take("se", rows)) ** 2
-    return float(np.median(chi2) / CHI2_1_MEDIAN)
+    return gc_lambda(chi2)
+
+
+def gc_lambda(chi2, level=0.999):
+    """Genomic-control inflation factor and whether it is implausible.
+
+    ``lambda = median(chi2) / 0.4549364`` (the median of chi-square with 1 df).  When
+    it is outside :data:`LAMBDA_PLAUSIBLE`, the distribution-free ``level``
+    confidence interval of the median (order statistics ``x_(j) <= median <=
+    x_(n+1-j)``, ``j`` the largest with ``P(Bin(n, 1/2) <= j - 1) <= (1 - level)/2``)
+    tells whether the data exclude the plausible range or the lambda may be a
+    chance result of few variants.
+
+    Returns
+    -------
+    lam : float
+        NaN without rows.
+    implausible : bool
+        The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
+    """
+    from scipy import stats
+
+    from .kernels import CHI2_1_MEDIAN
+
+    chi2 = np.asarray(chi2, dtype=float)
+    n = chi2.size
+    if n == 0:
+        return float("nan"), False
+    lam = float(np.median(chi2) / CHI2_1_MEDIAN)
+    lo, hi = LAMBDA_PLAUSIBLE
+    if lo <= lam <= hi or not np.isfinite(lam):
+        return lam, False
+    j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))    # P(X <= j) >= alpha/2
+    if stats.binom.cdf(j, n, 0.5) > (1 - level) / 2:
+        j -= 1
+    j += 1                                   # x_(j), 1-based: P(X <= j - 1) <= alpha/2
+    if j < 1:
+        return lam, False
+    x = np.partition(chi2, [j - 1, n - j])
+    ci = (x[j - 1] / CHI2_1_MEDIAN, x[n - j] / CHI2_1_MEDIAN)
+    return lam, bool(ci[0] > hi or ci[1] < lo)
 
 
 def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
@@ -161,11 +225,13 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
 
     The study's genomic-control lambda (``stats["lambda"]``) is computed from its
     rows with valid values, id and alleles (first of repeated ids), before
-    alignment.  Rows are dropped, in this order, for: invalid values (missing or non-finite beta,
-    ``se <= 0``; for the sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), a
-    missing id, missing or identical alleles, a repeated id (the first row is kept),
-    alleles that match neither the reference alleles nor their complements, and
-    unresolved strand-ambiguous alleles.  Surviving rows get their gid and the sign
+    alignment.  Rows are dropped for the reasons of :data:`DROP_REASONS`, in its
+    order: invalid values (missing or non-finite beta, ``se <= 0``; for the
+    sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), values out of the
+    computable range (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or
+    identical alleles, a repeated id (the first row is kept), alleles that match
+    neither the reference alleles nor their complements, and unresolved
+    strand-ambiguous alleles.  Surviving rows get their gid and the sign
     that aligns ``beta`` to the reference's effect allele; rows of variants new to
     the merge define the reference.
 
@@ -191,7 +257,10 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         drops[reason] = np.flatnonzero(mask)
         alive[mask] = False
 
-    drop("invalid_value", ~_valid_values(store, scheme))
+    valid, inrange = _valid_values(store, scheme)
+    drop("invalid_value", ~valid)
+    drop("out_of_range", ~inrange)
+    del valid, inrange
     drop("missing_id", key == 0)
     drop("invalid_alleles", ~state.alleles.valid_pair(a1, a2))
     rows = np.flatnonzero(alive).astype(np.int32)
@@ -219,7 +288,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     drop("duplicate", dmask)
     keep = ~dup
     rows, g = rows[keep], g[keep]
-    lam = _gc_lambda(store, rows, scheme)
+    lam, implausible = _gc_lambda(store, rows, scheme) if rows.size else (np.nan, False)
+    rows_lam = rows.size
     new = g >= n0
     # new variants: this study is the reference
     nrows = rows[new]
@@ -246,7 +316,7 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
                                   state.ref_a2.values[og], state.alleles.comp, f, rf,
                                   maf_max=maf_max, keep_ambiguous=keep_ambiguous)
         sign[orows] = s
-        for code, reason in ((MISMATCH, "allele_mismatch"), (AMBIGUOUS, "strand_ambiguous")):
+        for code, reason in ALIGN_DROPS.items():
             m = np.zeros(n, dtype=bool)
             m[orows[status == code]] = True
             drop(reason, m)
@@ -265,6 +335,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     stats["used"] = int(np.count_nonzero(alive))
     stats.update({r: int(drops[r].size) for r in DROP_ORDER})
     stats["lambda"] = lam
+    stats["lambda_variants"] = int(rows_lam)
+    stats["lambda_implausible"] = implausible
     return gid, sign, drops, ref_gid, stats
 
 
