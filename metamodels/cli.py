@@ -280,7 +280,7 @@ def _numeric(df, col, option, positive=False):
     checks = [(values.isna() & df[col].notna(), "has non-numeric values"),
               (np.isinf(values), "has infinite values")]
     if positive:
-        checks.append((values <= 0, "must be strictly positive (standard errors, variances)"))
+        checks.append((values <= 0, "must be strictly positive"))
     for bad, what in checks:
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy())
