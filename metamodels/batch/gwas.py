@@ -19,6 +19,7 @@ chunk, whatever the size of the files.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import logging
@@ -157,7 +158,7 @@ class GWASResult:
         lines += [fmt(r) for r in table]
         lines.append("rows: read; used: meta-analysed, of which swapped (effect/other allele "
                      "exchanged), strand (matched on the other strand), palindromic (A/T, "
-                     "C/G aligned by frequency or --keep-ambiguous); dropped:")
+                     "C/G, strand settled by frequency or --keep-ambiguous); dropped:")
         lines += [f"  {r}: {DROP_REASONS[r]}" for r in DROP_ORDER]
         ks = ", ".join(f"{k}: {v:,}" for k, v in sorted(self.k_counts.items()))
         lines.append(f"variants by number of studies (k): {ks}")
@@ -302,8 +303,13 @@ def _default_jobs(paths):
     return max(1, min(os.cpu_count() or 1, len(paths), 4))
 
 
-def _write_drops(logf, study, store, drops, ref_gid, state):
-    """Tab-separated log lines ``study SNP reason alleles reference_alleles``."""
+#: Header of the ``--log-dropped`` file.
+DROPPED_HEADER = b"study\tSNP\treason\talleles\treference_alleles\n"
+
+
+def _write_drops(fh, study, store, drops, ref_gid, state):
+    """Tab-separated lines ``study SNP reason alleles reference_alleles`` (binary
+    ``fh``); the reference alleles are ``.`` unless the row failed to match them."""
     from .textfmt import join_columns, format_bytes, format_int
 
     local = np.array([a.encode() for a in store.alleles] or [b""], dtype="S")
@@ -318,22 +324,23 @@ def _write_drops(logf, study, store, drops, ref_gid, state):
         for i0 in range(0, rows.size, 200_000):
             r = rows[i0:i0 + 200_000]
             al = np.char.add(np.char.add(local[a1s[r]], b"/"), local[a2s[r]])
-            if reason in ref_gid:
-                g = ref_gid[reason][i0:i0 + 200_000]
-                ref = np.char.add(np.char.add(glob[state.ref_a1.values[g]], b"/"),
-                                  glob[state.ref_a2.values[g]])
-            else:
-                ref = np.full(r.size, b".")
+            g = ref_gid[reason][i0:i0 + 200_000]
+            known = g >= 0
+            gk = np.where(known, g, 0)
+            ref = np.char.add(np.char.add(glob[state.ref_a1.values[gk]], b"/"),
+                              glob[state.ref_a2.values[gk]])
+            ref = np.where(known, ref, b".")
             mats = [format_int(np.full(r.size, study + 1)), format_bytes(store.ids(r)),
                     format_bytes(np.full(r.size, reason.encode())), format_bytes(al),
                     format_bytes(ref)]
-            logf.write(join_columns(mats).decode("utf-8", errors="replace"))
+            fh.write(join_columns(mats))
 
 
 def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_control=False,
                        columns=None, chunk_size=500_000, engine="numpy", jobs=None,
                        progress=None, keep_ambiguous=False, maf_max=0.4, digits=6,
-                       compresslevel=1, log=None, tmpdir=None, stream=None, command=None):
+                       compresslevel=1, log=None, log_dropped=None, tmpdir=None, stream=None,
+                       command=None):
     """Meta-analyse GWAS summary-statistics files into one output file.
 
     Parameters
@@ -377,7 +384,13 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     compresslevel : int
         gzip level of a ``.gz`` output.
     log : str, optional
-        Log file (default: next to ``out``, see :func:`log_path`).
+        Log file (default: next to ``out``, see :func:`log_path`): the settings, the
+        files and columns used, and the summary with the number of rows each study
+        lost to each reason of :data:`metamodels.batch.merge.DROP_REASONS`.
+    log_dropped : str, optional
+        Also list every dropped row in this file (``study SNP reason alleles
+        reference_alleles``, tab separated; gzip-compressed when the name ends in
+        ``.gz``).
     tmpdir : str, optional
         Where the scratch directory goes (default: the system's).
     stream : file, optional
@@ -448,11 +461,19 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     sep = b"," if out.lower().endswith((".csv", ".csv.gz")) else b"\t"
     scratch = tempfile.mkdtemp(prefix="metamodels-gwas-", dir=tmpdir)
     try:
-        with open(logfile, "w", encoding="utf-8") as logf:
-            return _run(specs, out, logfile, logf, methods, scheme, genomic_control,
-                        chunk_size, engine, jobs, progress, keep_ambiguous, maf_max,
-                        int(digits), compresslevel, scratch, sep, with_n, stream, command,
-                        t0)
+        with contextlib.ExitStack() as files:
+            logf = files.enter_context(open(logfile, "w", encoding="utf-8"))
+            dropf = None
+            if log_dropped:
+                log_dropped = os.fspath(log_dropped)
+                dropf = files.enter_context(
+                    gzip.open(log_dropped, "wb", compresslevel=max(1, compresslevel))
+                    if log_dropped.endswith(".gz") else open(log_dropped, "wb"))
+                dropf.write(DROPPED_HEADER)
+            return _run(specs, out, logfile, logf, dropf, log_dropped, methods, scheme,
+                        genomic_control, chunk_size, engine, jobs, progress,
+                        keep_ambiguous, maf_max, int(digits), compresslevel, scratch, sep,
+                        with_n, stream, command, t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -501,8 +522,8 @@ def _warn_lambda(name, lam, n, stacklevel):
                   GWASWarning, stacklevel=stacklevel)
 
 
-def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engine, jobs,
-         progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep, with_n,
+def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, chunk_size,
+         engine, jobs, progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep, with_n,
          stream, command, t0):
     from .._version import __version__
 
@@ -512,7 +533,8 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
     if command:
         logf.write(f"# command: {command}\n")
     amb = ("kept (same strand assumed)" if keep_ambiguous
-           else f"resolved by frequency when MAF < {maf_max}, else dropped")
+           else f"kept and aligned by frequency when MAF < {maf_max}, else dropped, in "
+                "every study")
     logf.write(f"# methods: {','.join(methods)}; scheme: {scheme}; genomic control: "
                f"{'on' if gcontrol else 'off'}; engine: {engine}; chunk size: "
                f"{chunk_size}; strand-ambiguous: {amb}\n")
@@ -521,8 +543,9 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
         cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
         logf.write(f"# study {i + 1}: {s['path']} ({s['info']['sep_name']} separated"
                    f"{', gzip' if s['info']['compression'] else ''}); columns: {cols}\n")
-    logf.write("# dropped rows: study, SNP, reason, alleles (effect/other), reference "
-               "alleles\nstudy\tSNP\treason\talleles\treference_alleles\n")
+    logf.write("# dropped rows: counted by study and reason in the summary; "
+               + (f"listed one by one in {dropfile}\n" if dropfile
+                  else "listed one by one with --log-dropped FILE\n"))
 
     state = MergeState(AlleleTable(), with_freq=all("freq" in s["columns"] for s in specs))
     stores, studies = [], []
@@ -543,7 +566,8 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
             del gid, sign
             _trim()
             tick = _lap(tm, "index", tick)
-            _write_drops(logf, i, store, drops, ref_gid, state)
+            if dropf is not None:
+                _write_drops(dropf, i, store, drops, ref_gid, state)
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})

@@ -16,7 +16,7 @@ from .alleles import AMBIGUOUS, MISMATCH, align
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
-           "DROP_REASONS", "DROP_ORDER", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE", "gc_lambda"]
+           "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
 #: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
 #: (``out_of_range``): within these bounds the weights ``1/se^2``, their squares and
@@ -37,11 +37,13 @@ DROP_REASONS = {
                     f"[{SE_MIN ** 2:g}, {VALUE_MAX ** 2:g}]): weights beyond double precision",
     "missing_id": "no variant id",
     "invalid_alleles": "missing or identical alleles",
+    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant whose strand cannot be settled: no "
+                            "allele frequency, or a minor-allele frequency of at least "
+                            "--maf-max (in every study alike; kept with "
+                            "--keep-ambiguous)",
     "duplicate": "repeated variant id (the first row is kept)",
     ALIGN_DROPS[MISMATCH]: "alleles match neither the reference alleles nor their "
                            "complements",
-    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant that the allele frequencies do not "
-                            "resolve",
 }
 DROP_ORDER = tuple(DROP_REASONS)
 
@@ -143,7 +145,7 @@ class MergeState:
         self.ref_a2 = Growable(np.int32)
         self.ref_study = Growable(np.int16)
         self.ref_row = Growable(np.int32)
-        self.ref_freq = Growable(np.float32, np.nan) if with_freq else None
+        self.ref_freq = Growable(np.float64, np.nan) if with_freq else None
 
     @property
     def n(self):
@@ -252,9 +254,18 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     ref_gid = {}
     alive = np.ones(n, dtype=bool)
 
-    def drop(reason, mask):
+    def drop(reason, mask, ref=None):
+        """Drop the live rows of ``mask``; ``ref``: the gids whose reference alleles
+        they failed (aligned with the dropped rows), else -1."""
         mask = mask & alive
-        drops[reason] = np.flatnonzero(mask)
+        rows_ = np.flatnonzero(mask)
+        ref = np.full(rows_.size, -1, dtype=np.int64) if ref is None else ref
+        if reason in drops:                      # a second rule with the same reason
+            rows_ = np.concatenate([drops[reason], rows_])
+            ref = np.concatenate([ref_gid[reason], ref])
+            order = np.argsort(rows_, kind="stable")
+            rows_, ref = rows_[order], ref[order]
+        drops[reason], ref_gid[reason] = rows_, ref
         alive[mask] = False
 
     valid, inrange = _valid_values(store, scheme)
@@ -263,6 +274,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     del valid, inrange
     drop("missing_id", key == 0)
     drop("invalid_alleles", ~state.alleles.valid_pair(a1, a2))
+    if not keep_ambiguous:
+        drop(ALIGN_DROPS[AMBIGUOUS], ~resolvable(a1, a2, state.alleles.comp, freq, maf_max))
     rows = np.flatnonzero(alive).astype(np.int32)
     n0 = state.n
     if n0 == 0 and state.index.add_if_unique(key[rows]):
@@ -319,15 +332,15 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         for code, reason in ALIGN_DROPS.items():
             m = np.zeros(n, dtype=bool)
             m[orows[status == code]] = True
-            drop(reason, m)
-            ref_gid[reason] = og[status == code]
+            drop(reason, m, og[status == code])
         ok = status == 0
         stats["swapped"] = int(np.count_nonzero(ok & (s < 0)))
         stats["strand_flipped"] = int(np.count_nonzero(ok & strand))
-        pal = state.alleles.palindromic(a1[orows], a2[orows]) & ok
-        stats["palindromic_aligned"] = int(np.count_nonzero(pal))
+    stats["palindromic_aligned"] = int(np.count_nonzero(
+        state.alleles.palindromic(a1[alive], a2[alive])))
     for reason in DROP_ORDER:
         drops.setdefault(reason, np.empty(0, dtype=np.int64))
+        ref_gid.setdefault(reason, np.full(drops[reason].size, -1, dtype=np.int64))
     gid = np.full(n, -1, dtype=np.int32)
     gid[rows] = g
     gid[~alive] = -1
@@ -338,6 +351,20 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     stats["lambda_variants"] = int(rows_lam)
     stats["lambda_implausible"] = implausible
     return gid, sign, drops, ref_gid, stats
+
+
+def resolvable(a1, a2, comp, freq, maf_max):
+    """Rows whose strand can be settled: not A/T or C/G (``comp[a1] != a2``), or with
+    an effect-allele frequency whose minor-allele frequency is below ``maf_max``.
+
+    The same rule for every study, the first included, so that which variants and
+    numbers come out does not depend on the order of the files.
+    """
+    pal = comp[a1] == a2
+    if freq is None:
+        return ~pal
+    with np.errstate(invalid="ignore"):
+        return ~pal | (np.minimum(freq, 1.0 - freq) < maf_max)
 
 
 def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):
