@@ -826,3 +826,22 @@ def test_log_dropped_only_on_request(study_files, tmp_path, capsys):
     assert rows[0] == "study\tSNP\treason\talleles\treference_alleles"
     assert "2\trs_mismatch\tallele_mismatch\tA/C\tA/G" in rows
     assert f"listed one by one in {tmp_path / 'drop.tsv.gz'}" in (tmp_path / "m.log").read_text()
+
+
+def test_gwas_hopeless_rows_counted_without_numpy_warnings(tmp_path):
+    rng = np.random.default_rng(0)
+    rows1, rows2 = _null_rows(300, 9), _null_rows(300, 10)
+    for i in range(20):               # standard errors 20-48 orders of magnitude apart
+        rows1.append((f"rx{i}", "A", "G", 10 ** rng.uniform(-20, 20), 10 ** rng.uniform(-24, -10)))
+        rows2.append((f"rx{i}", "A", "G", -10 ** rng.uniform(-20, 20), 10 ** rng.uniform(10, 24)))
+    paths = [_tsv(tmp_path / "a.tsv", rows1), _tsv(tmp_path / "b.tsv", rows2)]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        meta_analyze_files(paths, tmp_path / "o.tsv", methods="FE,DL,HE,REML,ML,PM")
+    assert rec and all(w.category is mm.batch.GWASWarning for w in rec), \
+        [str(w.message) for w in rec]
+    for w in rec:
+        assert re.match(r"(DL|HE|REML|ML|PM): \d+ variant\(s\) without a converged, finite "
+                        r"estimate", str(w.message))
+    got = _read(tmp_path / "o.tsv")
+    assert (got["k"] == 2).all() and np.isfinite(got["beta"]).all()

@@ -523,8 +523,8 @@ def _warn_lambda(name, lam, n, stacklevel):
 
 
 def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, chunk_size,
-         engine, jobs, progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep, with_n,
-         stream, command, t0):
+         engine, jobs, progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep,
+         with_n, stream, command, t0):
     from .._version import __version__
 
     k = len(specs)
@@ -588,6 +588,14 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     threads = 1                          # formatting holds the GIL (bytes.translate)
     z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
     bar = Progress(n_var, "meta-analysis", "variants", progress)
+    failed = dict.fromkeys(methods, 0)
+    # The kernels answer hopeless rows (e.g. REML on studies whose standard errors
+    # differ by 1e40) with NaN and converged = False, counted below and warned about
+    # once; numpy's RuntimeWarnings of those rows (from the kernel threads too) are
+    # not shown.
+    quiet = warnings.catch_warnings()
+    quiet.__enter__()
+    warnings.simplefilter("ignore", RuntimeWarning)
     try:
         writer.write(sep.join(c.encode() for c in cols) + b"\n")
         loaders = ([(lambda st=st: st.load("gid")) for st in stores],
@@ -616,13 +624,24 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             z = res["z"]
             z2.append((z[np.isfinite(z)] ** 2))
             k_counts += np.bincount(res["k"], minlength=k + 1)
+            for m, count in _failures(res, methods).items():
+                failed[m] += count
             del res, y, nn, names
             _trim()
             bar.update(c1 - c0)
             tick = _lap(tm, "format", tick)
     finally:
+        quiet.__exit__(None, None, None)
         bar.close()
         writer.close()
+    for m, count in failed.items():
+        if count:
+            what = f"converged_{m} = FALSE or " if m in ITERATIVE_METHODS else ""
+            col = "beta" if m == "FE" else f"tau2_{m}, beta_{m}"
+            warnings.warn(f"{m}: {count:,} variant(s) without a converged, finite estimate "
+                          f"({what}NA in {col}), usually because their studies' standard "
+                          "errors differ by many orders of magnitude", GWASWarning,
+                          stacklevel=3)
     allz = np.concatenate(z2) if z2 else np.empty(0)
     lam, implausible = gc_lambda(allz)
     if implausible:
@@ -643,6 +662,22 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     else:
         logger.info(text)
     return result
+
+
+def _failures(res, methods):
+    """Per method, the variants with studies but without a finite (and, for iterative
+    estimators, converged) estimate."""
+    k = res["k"]
+    out = {"FE": int(np.count_nonzero((k > 0) & ~np.isfinite(res["beta"])))}
+    for m in methods:
+        if m == "FE":
+            continue
+        bad = (k > 0) & ~np.isfinite(res[f"beta_{m}"])
+        bad |= (k > 1) & ~np.isfinite(res[f"tau2_{m}"])
+        if m in ITERATIVE_METHODS:
+            bad |= ~res[f"converged_{m}"]
+        out[m] = int(np.count_nonzero(bad))
+    return out
 
 
 def _trim():

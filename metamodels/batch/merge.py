@@ -16,13 +16,16 @@ from .alleles import AMBIGUOUS, MISMATCH, align
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
-           "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE", "gc_lambda"]
+           "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
+           "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
 #: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
-#: (``out_of_range``): within these bounds the weights ``1/se^2``, their squares and
-#: sums, ``w beta`` and Cochran's Q of the kernels stay finite, normal doubles.
-SE_MIN = 1e-75
-VALUE_MAX = 1e75
+#: (``out_of_range``): within these bounds every term of the kernels stays a finite
+#: double (the largest, in the ML/REML observed information, is ``(sum w^2 r)^2 ~
+#: se^-8 beta^2 <= 1e250`` with ``w = 1/se^2``), whatever the number of studies.  Real
+#: standard errors are many orders of magnitude inside.
+SE_MIN = 1e-25
+VALUE_MAX = 1e25
 #: Genomic-control lambdas outside this range, when the data exclude it (see
 #: :func:`gc_lambda`), give a warning: a study's lambda is usually 0.9-1.3, and far
 #: outside its standard errors are likely wrong.

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..exceptions import MetaModelsWarning
 
-__all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns", "scan_study",
-           "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
+__all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns",
+           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
 
 #: Accepted column names (compared upper-case, without non-alphanumerics), by field.
 COLUMN_ALIASES = {
@@ -362,7 +362,8 @@ def _first_line(exc):
 
 def _explain(block, info, columns, line0):
     """Why pandas could not parse a block: the first line with another number of
-    fields than the header, or the first non-numeric value of a numeric column (None if neither)."""
+    fields than the header, or the first non-numeric value of a numeric column (None
+    if neither)."""
     fields = info["fields"]
     numeric = [(k, c, fields.index(c)) for k, c in columns.items() if k in NUMERIC]
     na = set(_NA)
