@@ -309,6 +309,10 @@ def _cmd_meta(args):
         vi = np.asarray(_numeric(df, args.sei, "sei", positive=True), dtype=float) ** 2
     else:
         vi = np.asarray(_numeric(df, args.vi, "vi", positive=True), dtype=float)
+    if not np.any(df[args.yi].notna().to_numpy() & ~np.isnan(vi)):
+        which = "--sei" if args.sei is not None else "--vi"
+        raise CLIError(f"no usable study in {args.file}: every row lacks the effect size "
+                       f"(--yi {args.yi}) or its {which[2:]} ({which} {args.sei or args.vi})")
 
     mods = (args.mods or "").strip() or "1"
     formula = f"{_term(args.yi)} ~ {mods}"

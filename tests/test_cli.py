@@ -306,3 +306,13 @@ def test_meta_permission_denied_one_line(bcg_csv, capsys, monkeypatch):
     code, out, err = _run(capsys, "meta", bcg_csv, "--yi", "yi", "--vi", "vi")
     assert _one_error_line(code, out, err) == \
         f"metamodels: error: cannot read {bcg_csv}: Permission denied"
+
+
+def test_meta_no_usable_row_one_line(bcg, tmp_path, capsys):
+    bcg["yi"] = np.nan
+    path = tmp_path / "nan.csv"
+    bcg.to_csv(path, index=False)
+    code, out, err = _run(capsys, "meta", path, "--yi", "yi", "--sei", "sei")
+    assert _one_error_line(code, out, err) == (
+        f"metamodels: error: no usable study in {path}: every row lacks the effect size "
+        "(--yi yi) or its sei (--sei sei)")

@@ -438,6 +438,8 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     chunk_size = int(chunk_size)
     if chunk_size < 1:
         raise GWASInputError("the chunk size must be positive")
+    if not 0 < maf_max <= 0.5:
+        raise GWASInputError(f"maf_max (--maf-max) must be in (0, 0.5], got {maf_max}")
     required = ("snp", "a1", "a2", "beta") + (("se",) if scheme == "stderr"
                                               else ("pvalue", "n"))
     specs = []
