@@ -668,9 +668,9 @@ def _bad_gwas_inputs(d, good):
         "corrupt": ([d / "corrupt.tsv.gz", good], "corrupt.tsv.gz"),
         "header": ([good, d / "header.tsv"], "header.tsv: no data rows"),
         "empty": ([d / "empty.tsv"], "empty.tsv: no header line"),
-        "text": ([good, d / "text.tsv"], "text.tsv: line 3, column 'SE' (se): 'abc' is "
-                                          "not a number"),
-        "fields": ([d / "fields.tsv"], "fields.tsv: line 2 has 4 fields, the header has 5"),
+        "text": ([good, d / "text.tsv"], "text.tsv: data row 2, column 'SE' (se): 'abc' "
+                                          "is not a number"),
+        "fields": ([d / "fields.tsv"], "fields.tsv: data row 1 has 4 fields, the header has 5"),
         "nocol": ([d / "nocol.tsv"], "nocol.tsv: no column for se"),
         "directory": ([d / "sub"], "is a directory"),
         "missing": ([d / "nope.tsv"], "file not found"),

@@ -228,24 +228,27 @@ def gc_lambda(chi2, level=0.999):
 def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     """Assign gids to the rows of one study and align them (sequential step).
 
-    The study's genomic-control lambda (``stats["lambda"]``) is computed from its
-    rows with valid values, id and alleles (first of repeated ids), before
-    alignment.  Rows are dropped for the reasons of :data:`DROP_REASONS`, in its
+    The study's genomic-control lambda (``stats["lambda"]``, with
+    ``lambda_variants`` and ``lambda_implausible``, see :func:`gc_lambda`) is
+    computed from the rows that enter the alignment: valid values within range, an
+    id, valid alleles whose strand can be settled (:func:`resolvable`), the first of
+    repeated ids.  Rows are dropped for the reasons of :data:`DROP_REASONS`, in its
     order: invalid values (missing or non-finite beta, ``se <= 0``; for the
     sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), values out of the
     computable range (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or
-    identical alleles, a repeated id (the first row is kept), alleles that match
-    neither the reference alleles nor their complements, and unresolved
-    strand-ambiguous alleles.  Surviving rows get their gid and the sign
-    that aligns ``beta`` to the reference's effect allele; rows of variants new to
-    the merge define the reference.
+    identical alleles, A/T or C/G alleles whose strand cannot be settled (unless
+    ``keep_ambiguous``; the same rule in every study, the first included), a
+    repeated id (the first row is kept), and alleles that match neither the
+    reference alleles nor their complements.  Surviving rows get their gid and the
+    sign that aligns ``beta`` to the reference's effect allele; rows of variants new
+    to the merge define the reference.
 
     Returns
     -------
     gid : int32 array (-1 for dropped rows), sign : int8 array,
-    drops : dict reason -> dropped rows, ref_gid : dict reason -> gids of the dropped
-    rows (allele mismatches and ambiguities: whose reference alleles they failed),
-    stats : dict of counts
+    drops : dict reason -> dropped rows (ascending), ref_gid : dict reason -> for
+    each dropped row the gid whose reference alleles it failed to match (-1 if
+    none), stats : dict of counts
     """
     n = store.n_rows
     key = store.load("key")

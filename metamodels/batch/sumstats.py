@@ -331,13 +331,13 @@ def read_chunks(path, info, columns, chunk_size):
                            engine="c", low_memory=False)
 
     other = list(rename)
-    line0 = info["skiprows"] + 1                        # lines before the block
+    rows0 = 0                                           # data rows before the block
     blocks = _line_blocks(path, info, chunk_size)
     while True:
         try:
             block = next(blocks, None)
         except _READ_ERRORS as exc:
-            raise GWASInputError(f"cannot read {path} (after line {line0}): "
+            raise GWASInputError(f"cannot read {path} (after data row {rows0:,}): "
                                  f"{_first_line(exc)}") from exc
         if block is None:
             return
@@ -349,9 +349,9 @@ def read_chunks(path, info, columns, chunk_size):
                     df = parse(block, other + [snp])
                 ids = to_bytes(df[snp].to_numpy())
         except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            why = _explain(block, info, columns, line0) or _first_line(exc)
+            why = _explain(block, info, columns, rows0) or _first_line(exc)
             raise GWASInputError(f"{path}: {why}") from exc
-        line0 += block.count(b"\n")
+        rows0 += len(df)
         yield ids, pd.DataFrame({k: df[c] for c, ks in rename.items() for k in ks})
 
 
@@ -360,30 +360,33 @@ def _first_line(exc):
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _explain(block, info, columns, line0):
-    """Why pandas could not parse a block: the first line with another number of
+def _explain(block, info, columns, rows0):
+    """Why pandas could not parse a block: the first data row with another number of
     fields than the header, or the first non-numeric value of a numeric column (None
-    if neither)."""
+    if neither).  Rows are numbered from the first after the header (blank lines not
+    counted); ``rows0`` rows came before the block."""
     fields = info["fields"]
     numeric = [(k, c, fields.index(c)) for k, c in columns.items() if k in NUMERIC]
     na = set(_NA)
     lines = block.decode("utf-8", errors="replace").split("\n")
-    for lineno, line in enumerate(lines, line0 + 1):
+    row = rows0
+    for line in lines:
         line = line.rstrip("\r")
         if not line.strip():
             continue
+        row += 1
         parts = line.split() if info["sep"] == r"\s+" else line.split(info["sep"])
         if len(parts) != len(fields):
-            return (f"line {lineno} has {len(parts)} fields, the header has "
+            return (f"data row {row:,} has {len(parts)} fields, the header has "
                     f"{len(fields)}")
         for key, col, j in numeric:
-            value = parts[j].strip() if j < len(parts) else ""
+            value = parts[j].strip()
             if value in na:
                 continue
             try:
                 float(value)
             except ValueError:
-                return (f"line {lineno}, column {col!r} ({key}): {value!r} is not a "
+                return (f"data row {row:,}, column {col!r} ({key}): {value!r} is not a "
                         "number")
     return None
 
