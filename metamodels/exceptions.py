@@ -20,6 +20,13 @@ class BoundaryWarning(MetaModelsWarning):
     """A variance parameter was estimated on the boundary of its space (e.g. tau^2 = 0)."""
 
 
+class IdentificationWarning(MetaModelsWarning):
+    """A model component is not identified by the data: it was fixed (for example the
+    variance of a random term whose grouping factor has a single level, set to 0), or the
+    model was fitted as SAS fits it although some covariance parameters are not separately
+    identified (more random effects than observations; lme4 stops)."""
+
+
 class MissingDataWarning(MetaModelsWarning):
     """Rows with missing values were dropped."""
 
@@ -28,12 +35,6 @@ class DegenerateFitWarning(MetaModelsWarning):
     """The fit reached a degenerate solution that its numbers do not reveal, e.g. a
     residual variance collapsed to ~0 relative to the data (an outcome constant within
     groups, a perfect fit): standard errors, tests and the likelihood are unreliable."""
-
-
-class NotIdentifiedWarning(MetaModelsWarning):
-    """Some covariance parameters are not identified (e.g. more random effects than
-    observations), but the likelihood and the fixed effects are: fitted, as SAS does,
-    with this warning (lme4 stops)."""
 
 
 class DesignScaleWarning(MetaModelsWarning):

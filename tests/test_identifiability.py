@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import metamodels as mm
 from metamodels.core.likelihood import NotPositiveDefiniteError
 from metamodels.exceptions import (DegenerateFitWarning, MetaModelsWarning, NotIdentifiedError,
-                                   NotIdentifiedWarning, SpecificationError)
+                                   IdentificationWarning, SpecificationError)
 
 F = "Reaction ~ Days + (1 | Subject)"
 
@@ -83,7 +83,7 @@ def test_more_random_effects_than_observations_warns(sleep):
     the likelihood and fixed effects are identified, the variance parameters are not."""
     d = sleep.iloc[:20].copy()
     d["g"] = np.repeat(np.arange(10), 2)
-    with pytest.warns(NotIdentifiedWarning, match=r"\(20\) <= number of random effects \(20\)"):
+    with pytest.warns(IdentificationWarning, match=r"\(20\) <= number of random effects \(20\)"):
         mm.MixedModel.from_formula("Reaction ~ Days + (Days | g)", d)
 
 

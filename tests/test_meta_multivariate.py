@@ -164,8 +164,11 @@ def test_within_correlation_sensitivity_and_region():
     k = 15
     var = rng.uniform(0.01, 0.05, (k, 2))
     y = rng.normal([0.3, -0.2], 0.15, (k, 2)) + rng.normal(0, np.sqrt(var))
-    tab = within_corr_sensitivity(y, var, corrs=[-0.5, 0.0, 0.5])
+    with pytest.warns(mm.exceptions.BoundaryWarning, match="within_corr = -0.5"):
+        tab = within_corr_sensitivity(y, var, corrs=[-0.5, 0.0, 0.5])
     assert list(tab.index) == [-0.5, 0.0, 0.5]
+    assert tab["boundary"].tolist() == [True, False, False]
+    assert (tab["rho_between"].abs() <= 1).all()
     one = BivariateMeta(y, var, within_corr=0.5).fit()
     assert tab.loc[0.5, "b1"] == pytest.approx(one.params.iloc[0])
     assert tab.loc[0.5, "rho_between"] == pytest.approx(one.rho_between, nan_ok=True)

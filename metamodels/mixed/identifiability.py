@@ -14,7 +14,7 @@ check.nobs.vs.nRE)`` all default to ``"stop"``), instead of returning an arbitra
   R-side ``repeated=`` structure with one visit per subject plus a random intercept on
   the same subject;
 * more random effects than observations in one term, ``n <= levels * q`` (lme4:
-  check.nobs.vs.nRE) gives a :class:`~metamodels.exceptions.NotIdentifiedWarning`
+  check.nobs.vs.nRE) gives a :class:`~metamodels.exceptions.IdentificationWarning`
   instead: the likelihood and the fixed effects remain identified and SAS fits such
   models (its asthma example's model 5, a random UN hour effect plus a residual
   variance, is one), so the fit proceeds as SAS's does, with the warning;
@@ -36,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import DegenerateFitWarning, NotIdentifiedError, NotIdentifiedWarning
+from ..exceptions import DegenerateFitWarning, NotIdentifiedError, IdentificationWarning
 
 __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 
@@ -69,7 +69,7 @@ def _same_partition(a, b):
 
 def check_identified(model, stacklevel=4):
     """Raise :class:`NotIdentifiedError` when ``model``'s parameters are not identified
-    (a :class:`NotIdentifiedWarning` for more random effects than observations)."""
+    (a :class:`IdentificationWarning` for more random effects than observations)."""
     n = int(model.nobs)
     if n <= model.rank:
         raise NotIdentifiedError(
@@ -106,7 +106,7 @@ def check_identified(model, stacklevel=4):
                 "not separately identified (lme4 stops here: check.nobs.vs.nRE); the "
                 "likelihood and the fixed effects are, so the model is fitted as SAS fits it, "
                 "but do not interpret those variance parameters one by one",
-                NotIdentifiedWarning, stacklevel=stacklevel)
+                IdentificationWarning, stacklevel=stacklevel)
         intercept_only = q == 1 and np.ptp(part.Z) == 0 and part.Z[0, 0] != 0
         if (intercept_only and res.structure.name in _CONSTANT_CLOSED
                 and _same_partition(part.groups, res.subject)):

@@ -315,7 +315,7 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
 
     # -------------------------------------------------------------------- fit
     def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
-            ddf="satterthwaite"):
+            g_constraint="sas", ddf="satterthwaite"):
         """Fit by REML (default) or ML.
 
         Parameters
@@ -325,6 +325,12 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         reml : bool, optional
             Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
             DeprecationWarning.
+        g_constraint : {"sas", "psd"}
+            ``"sas"`` (default, SAS PROC MIXED): variances are bounded at 0, covariances
+            are free, and a ``G`` that is not positive definite is reported with a
+            ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
+            semi-definite (variances >= 0, correlations in their closed range); the
+            results report the same SAS-named parameters.
         ddf : str
             Denominator-df method of every test and interval of the results (t_test,
             f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
@@ -347,7 +353,7 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
             method = "REML" if reml else "ML"
         method = _check_method(method, ("REML", "ML"), "method")
         return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
-                         ddf=ddf)
+                         g_constraint=g_constraint, ddf=ddf)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:

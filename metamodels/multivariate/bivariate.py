@@ -15,6 +15,8 @@ multivariate DerSimonian-Laird estimator.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -26,10 +28,10 @@ from .._compat import cache_readonly
 from ..base.model import _check_method
 from ..base.pickling import FormulaPickleMixin
 from ..base.results import ResultsConventions
-from ..exceptions import MissingDataWarning
+from ..exceptions import BoundaryWarning, MissingDataWarning
 from ..inference import information_criteria
 from ..core.likelihood import evaluate
-from ..core.structures import get_structure
+from ..core.structures import get_structure, psd_structure
 from ..mixed.covariance import RandomPart
 from .equal_variance import EqualVarianceMeta
 from .known import KnownCovariance
@@ -116,7 +118,9 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
                          pd.DataFrame(X, columns=xnames, index=index), missing="none", **kwargs)
         Z = np.zeros((n, 2))
         Z[np.arange(n), outcome] = 1.0
-        self.random = [RandomPart("study", Z, study, get_structure("UN", 2), tuple(names))]
+        # Psi = S C S with variances >= 0 and the correlation in [-1, 1]: PSD by construction
+        self.random = [RandomPart("study", Z, study, psd_structure(get_structure("UN", 2)),
+                                  tuple(names))]
         self.nobs = float(n)
         self.k_studies = k
         self.df_resid = float(n - X.shape[1])
@@ -210,18 +214,24 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
         method = _check_method(method, ("REML", "ML", "fixed", "MM"), "method")
         mm = MetaMixed(self.endog, self.exog, self.random, V=self.known)
         spec = mm.spec
+        struct = self.random[0].structure
         llf = np.nan
+        on_boundary = []
         if method in ("REML", "ML"):
             res = mm.fit(method=method)
             theta, llf, converged = np.asarray(res.theta), res.llf, res.converged
+            on_boundary = list(res.on_boundary)
+        elif method == "fixed":
+            theta, converged = np.zeros(spec.n_params), True
         else:
-            theta = np.zeros(3) if method == "fixed" else _mm_theta(self, spec)
-            converged = True
+            psi = get_structure("UN", 2).matrix(_mm_theta(self, spec))
+            theta, converged = struct.theta_from_matrix(psi), True
         ev = evaluate(theta, self.endog, self.exog, spec, reml=False)
         if method == "fixed":
             llf = ev.llf
-        return BivariateResultsWrapper(BivariateResults(self, method, theta, ev.beta,
-                                                        ev.cov_beta, llf, converged))
+        return BivariateResultsWrapper(BivariateResults(self, method, struct.matrix(theta),
+                                                        ev.beta, ev.cov_beta, llf, converged,
+                                                        on_boundary))
 
     def loglike(self, params):  # pragma: no cover
         raise NotImplementedError("use fit()")
@@ -288,13 +298,16 @@ def _mm_theta(model, spec):
 
 class BivariateResults(ResultsConventions, LikelihoodModelResults):
     """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
-    ``rho_between``, ``confidence_region()``."""
+    ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
+    and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
 
-    def __init__(self, model, method, theta, beta, cov_beta, llf, converged):
+    def __init__(self, model, method, psi, beta, cov_beta, llf, converged, on_boundary=()):
         self.method = method
-        self.theta = np.asarray(theta)
+        self._psi = np.asarray(psi, dtype=float)
+        self.theta = np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
         self._llf = llf
         self.converged = converged
+        self.on_boundary = list(on_boundary)
         self.nobs = model.nobs
         self.df_resid = model.df_resid
         super().__init__(model, beta, normalized_cov_params=cov_beta, scale=1.0,
@@ -354,18 +367,18 @@ class BivariateResults(ResultsConventions, LikelihoodModelResults):
 
     @cache_readonly
     def cov_between(self):
-        t = self.theta
+        """Between-study covariance Psi (PSD: variances >= 0, correlation in [-1, 1])."""
         names = list(self.model.names)
-        return pd.DataFrame([[t[0], t[1]], [t[1], t[2]]], index=names, columns=names)
+        return pd.DataFrame(self._psi, index=names, columns=names)
 
     @property
     def tau2(self):
-        return np.array([self.theta[0], self.theta[2]])
+        return np.array([self._psi[0, 0], self._psi[1, 1]])
 
     @property
     def rho_between(self):
-        den = np.sqrt(self.theta[0] * self.theta[2])
-        return float(self.theta[1] / den) if den > 0 else np.nan
+        den = np.sqrt(self._psi[0, 0] * self._psi[1, 1])
+        return float(np.clip(self._psi[1, 0] / den, -1.0, 1.0)) if den > 0 else np.nan
 
     def confidence_region(self, alpha=0.05, n_points=200, which=(0, 1)):
         """Boundary of the joint Wald confidence ellipse of two coefficients.
@@ -403,14 +416,25 @@ def within_corr_sensitivity(y, variances, corrs=None, method="REML", exog=None):
     """Refit over a grid of assumed within-study correlations (Riley 2009).
 
     Returns a DataFrame indexed by the correlation with the pooled effects, their SEs,
-    tau^2 and the between-study correlation.
+    tau^2, the between-study correlation and ``boundary`` (True where a variance is 0 or
+    the between-study correlation is +-1).  Instead of one warning per fit, a single
+    :class:`~metamodels.exceptions.BoundaryWarning` lists the boundary fits.
     """
     corrs = np.linspace(-0.9, 0.9, 19) if corrs is None else np.asarray(corrs, dtype=float)
     rows = {}
     for r in corrs:
-        res = BivariateMeta(y, variances, within_corr=r, exog=exog).fit(method=method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BoundaryWarning)
+            res = BivariateMeta(y, variances, within_corr=r, exog=exog).fit(method=method)
         p, se = np.asarray(res.params), np.asarray(res.bse)
         rows[float(r)] = {"b1": p[0], "se1": se[0], "b2": p[-1] if exog is None else p[len(p) // 2],
                           "se2": se[-1] if exog is None else se[len(se) // 2],
-                          "tau2_1": res.tau2[0], "tau2_2": res.tau2[1], "rho_between": res.rho_between}
-    return pd.DataFrame(rows).T.rename_axis("within_corr")
+                          "tau2_1": res.tau2[0], "tau2_2": res.tau2[1],
+                          "rho_between": res.rho_between, "boundary": bool(res.on_boundary)}
+    tab = pd.DataFrame.from_dict(rows, orient="index").rename_axis("within_corr")
+    if tab["boundary"].any():
+        warnings.warn("estimates on the boundary (a between-study variance at 0 or "
+                      "correlation at +-1) for within_corr = "
+                      + ", ".join(f"{r:g}" for r in tab.index[tab["boundary"]]),
+                      BoundaryWarning, stacklevel=2)
+    return tab

@@ -26,7 +26,9 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
     ``tau2`` and ``rho`` (variances and correlations of vector terms), ``cov_re`` (G per
-    term), ``theta`` (all parameters, labelled).  ``llf`` uses the SAS/lme4 REML convention;
+    term), ``theta`` (all parameters, labelled: variances, then correlations, for UN the
+    canonical partial correlations, which are the correlations for two outcomes),
+    ``on_boundary`` (the parameters on a bound).  ``llf`` uses the SAS/lme4 REML convention;
     ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
     coefficients plus the covariance parameters (``n - p`` observations under REML), as
     metafor does.
@@ -56,10 +58,25 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
 
     @cache_readonly
     def cov_re(self):
-        """G of each random term, labelled, keyed by term."""
+        """G of each random term, labelled, keyed by term (in the model's term order; terms
+        fixed to 0 as not identified, ``model.fixed_terms``, give zero matrices)."""
         spec = self.model.spec
-        return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
-                for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        est = {p.name: G for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        out = {}
+        for p in self.model.random:
+            q = len(p.column_names)
+            G = est.get(p.name, np.zeros((q, q)))
+            out[p.name] = pd.DataFrame(G, index=list(p.column_names),
+                                       columns=list(p.column_names))
+        return out
+
+    @cache_readonly
+    def on_boundary(self):
+        """Names of the covariance parameters estimated on a bound of their range (a
+        variance at 0, a correlation at -1 or +1 or at -1/(m-1) for CS/HCS)."""
+        o, spec = self._outcome, self.model.spec
+        hit = (o.at_lower & np.isfinite(spec.lower)) | (o.at_upper & np.isfinite(spec.upper))
+        return [spec.param_names[i] for i in np.flatnonzero(hit)]
 
     @cache_readonly
     def sigma2(self):
@@ -235,6 +252,11 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
         smry.add_dict(info, ncols=2)
         smry.add_df(self.coef_table(alpha), float_format="%.4f")
         smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
+        if self.on_boundary:
+            smry.add_text("On the boundary (G singular): " + ", ".join(self.on_boundary))
+        if self.model.fixed_terms:
+            smry.add_text("Fixed to 0 (single-level factor, not identified): "
+                          + ", ".join(self.model.fixed_terms))
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry
