@@ -27,7 +27,8 @@ from scipy.linalg.lapack import dgesdd
 from ..exceptions import DesignScaleWarning, SpecificationError
 
 __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
-           "design_rank", "inspect_design", "checked_rank", "column_scales", "warn_column_scales", "SCALE_RATIO"]
+           "design_rank", "inspect_design", "checked_rank", "column_scales",
+           "warn_column_scales", "SCALE_RATIO"]
 
 #: column-scale ratio above which a design gets a DesignScaleWarning
 SCALE_RATIO = 1e8

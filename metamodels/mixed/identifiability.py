@@ -36,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import DegenerateFitWarning, NotIdentifiedError, IdentificationWarning
+from ..exceptions import DegenerateFitWarning, IdentificationWarning, NotIdentifiedError
 
 __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 
