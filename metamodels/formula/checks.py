@@ -9,11 +9,12 @@ pandas error escape from deep inside:
 * :func:`reject_infinite` — infinite values are not missing values, so
   ``missing="drop"`` does not remove them: they are refused with their rows;
 * :func:`require_rows` — no observations (an empty DataFrame, everything dropped);
-* :func:`design_rank` / :func:`column_scales` / :func:`warn_column_scales` — a
-  scale-free rank of a design (a predictor multiplied by 1e12 is not collinear) and a
-  :class:`~metamodels.exceptions.DesignScaleWarning` when column scales differ by more
-  than ``SCALE_RATIO`` (lme4 warns "Some predictor variables are on very different
-  scales").
+* :func:`inspect_design` (:func:`checked_rank`, :func:`design_rank`,
+  :func:`column_scales`, :func:`warn_column_scales`) — a scale-free rank of a design (a
+  predictor multiplied by 1e12 is not collinear), the power-of-two column scales to fit on,
+  and a :class:`~metamodels.exceptions.DesignScaleWarning` when column scales differ by
+  more than ``SCALE_RATIO`` (lme4 warns "Some predictor variables are on very different
+  scales"); ordinary designs cost one LAPACK call.
 """
 from __future__ import annotations
 
