@@ -8,15 +8,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["WEIGHT_FUNCTIONS", "n_delta", "null_delta", "delta_bounds", "log_p_pair",
+__all__ = ["WEIGHT_FUNCTIONS", "n_delta", "null_delta", "delta_bounds", "default_pval_min",
+           "log_p_pair", "censor",
            "log_weight", "step_probabilities", "log_normaliser"]
 
 WEIGHT_FUNCTIONS = ("stepfun", "beta", "halfnorm", "negexp", "logistic", "power")
 _LOG2 = np.log(2.0)
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 # Gauss-Legendre rule used panel-wise on each integration segment
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
-_PANELS = 48
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
+_PANELS = 16
+_P_BREAK = 1e-5
 _BOUND_SD = 13.0          # mass of N(0,1) beyond 13 sd: 1e-38
 
 
@@ -32,18 +35,24 @@ def null_delta(kind, n_steps):
 
 
 def delta_bounds(kind):
-    """Lower bound of each delta: positive for beta, 0 otherwise."""
-    return 1e-8 if kind == "beta" else 0.0
+    """Bounds of each delta (metafor's defaults): [1e-5, 100] for beta, [0, 100]
+    otherwise."""
+    return (1e-5 if kind == "beta" else 0.0), 100.0
+
+
+def default_pval_min(kind):
+    """Censoring of p-values near 0 and 1 where w is unbounded (beta) or 0 (power)."""
+    return 1e-5 if kind in ("beta", "power") else 0.0
 
 
 def log_p_pair(z, alternative):
     """log p and log(1 - p) of the test statistic ``z = y/sqrt(v)``."""
     if alternative == "greater":
-        return stats.norm.logsf(z), stats.norm.logcdf(z)
+        return special.log_ndtr(-z), special.log_ndtr(z)
     if alternative == "less":
-        return stats.norm.logcdf(z), stats.norm.logsf(z)
+        return special.log_ndtr(z), special.log_ndtr(-z)
     a = np.abs(z)
-    logp = _LOG2 + stats.norm.logsf(a)
+    logp = _LOG2 + special.log_ndtr(-a)
     with np.errstate(divide="ignore"):
         log1mp = np.log(special.erf(a / np.sqrt(2.0)))
     return logp, log1mp
@@ -69,13 +78,36 @@ def log_weight(kind, delta, logp, log1mp, threshold=None):
     return out
 
 
+def weight_z(kind, delta, z, alternative, pval_min):
+    """w(p(z)) of the continuous weight functions (no threshold), computing only the
+    p-value terms the function needs."""
+    if kind in ("beta", "power"):
+        logp, log1mp = censor(*log_p_pair(z, alternative), pval_min)
+        return np.exp(log_weight(kind, delta, logp, log1mp))
+    if alternative == "greater":
+        p = special.ndtr(-z)
+    elif alternative == "less":
+        p = special.ndtr(z)
+    else:
+        p = 2.0 * special.ndtr(-np.abs(z))
+    if pval_min > 0:
+        p = np.clip(p, pval_min, 1.0 - pval_min)
+    d = delta[0]
+    if kind == "halfnorm":
+        return np.exp(-d * p * p)
+    e = np.exp(-d * p)
+    if kind == "negexp":
+        return e
+    return 2.0 * e / (1.0 + e)
+
+
 def _sig_prob(c, mu, s, alternative):
     """P(p <= alpha) for y ~ N(mu, s^2), where c = sqrt(v) * z_crit(alpha)."""
     if alternative == "greater":
-        return stats.norm.sf((c - mu) / s)
+        return special.ndtr((mu - c) / s)
     if alternative == "less":
-        return stats.norm.cdf((c - mu) / s)
-    return stats.norm.sf((c - mu) / s) + stats.norm.cdf((-c - mu) / s)
+        return special.ndtr((c - mu) / s)
+    return special.ndtr((mu - c) / s) + special.ndtr((-c - mu) / s)
 
 
 def critical_values(sei, alpha, alternative):
@@ -99,26 +131,28 @@ def step_probabilities(mu, s, sei, steps, alternative):
     return np.diff(np.column_stack([np.zeros(mu.shape[0]), cum]), axis=1)
 
 
-def _segments(kind, delta, mu, s, sei, alternative, threshold):
-    """Integration segments in x = (y - mu)/s, (k, n_seg + 1) breakpoints, and the
-    probability mass handled in closed form (p <= threshold, where w = 1)."""
+def _y_breaks(sei, alternative, pval_min):
+    """Points (on the y scale) where the integrand has a kink or changes scale:
+    p = pval_min and p = 1 - pval_min (censoring; 1e-5 without censoring) and, for
+    two-sided p-values, y = 0."""
+    out = []
+    if alternative == "two-sided":
+        out.append(np.zeros_like(sei))
+    # w(p(y)) changes only where p moves away from 0 and 1: breaking there keeps the
+    # panels in step with the scale sqrt(v_i) of that change, however large tau^2 is
+    pb = pval_min if pval_min > 0 else _P_BREAK
+    for a in (pb, 1.0 - pb):
+        c = critical_values(sei, a, alternative)
+        out += [c, -c] if alternative == "two-sided" else [c]
+    return out
+
+
+def _segments(mu, s, sei, alternative, threshold, pval_min):
+    """Integration segments in x = (y - mu)/s, (k, n_seg + 1) sorted breakpoints, and
+    the probability mass handled in closed form (p <= threshold, where w = 1)."""
     k = mu.shape[0]
     lo = np.full(k, -_BOUND_SD)
     hi = np.full(k, _BOUND_SD)
-    if kind == "beta":                    # tails of p^(d1-1) (1-p)^(d2-1) phi can be wide
-        r = s ** 2 / sei ** 2
-        for j, side in ((0, 1.0), (1, -1.0)):
-            d = delta[j]
-            if d < 1.0:
-                q = 1.0 + (d - 1.0) * r
-                sd = 1.0 / np.sqrt(np.maximum(q, 1e-12))
-                shift = np.abs((d - 1.0) * mu * s / sei ** 2) * sd ** 2
-                if side > 0:
-                    hi = np.maximum(hi, _BOUND_SD * sd + shift)
-                else:
-                    lo = np.minimum(lo, -_BOUND_SD * sd - shift)
-        hi, lo = np.minimum(hi, 1e4), np.maximum(lo, -1e4)
-    mid = [-mu / s] if alternative == "two-sided" else []   # kink of the two-sided p
     closed = np.zeros(k)
     if threshold is not None:
         c = critical_values(sei, threshold, alternative)
@@ -130,14 +164,27 @@ def _segments(kind, delta, mu, s, sei, alternative, threshold):
         else:
             lo = np.maximum(lo, (-c - mu) / s)
             hi = np.minimum(hi, (c - mu) / s)
-    pts = [lo] + [np.clip(m, lo, np.maximum(lo, hi)) for m in mid] + [np.maximum(lo, hi)]
-    return np.column_stack(pts), closed
+    hi = np.maximum(lo, hi)
+    inner = [np.clip((yb - mu) / s, lo, hi) for yb in _y_breaks(sei, alternative, pval_min)]
+    return np.sort(np.column_stack([lo] + inner + [hi]), axis=1), closed
 
 
-def log_normaliser(kind, delta, mu, s, sei, alternative, threshold=None):
+def censor(logp, log1mp, pval_min):
+    """p-values censored to [pval_min, 1 - pval_min] (metafor's ``pval.min``)."""
+    if pval_min <= 0:
+        return logp, log1mp
+    lo, hi = np.log(pval_min), np.log1p(-pval_min)
+    small = logp < lo
+    large = log1mp < lo
+    logp = np.where(small, lo, np.where(large, hi, logp))
+    log1mp = np.where(small, hi, np.where(large, lo, log1mp))
+    return logp, log1mp
+
+
+def log_normaliser(kind, delta, mu, s, sei, alternative, threshold=None, pval_min=0.0):
     """log A_i = log E[w(p(y))], y ~ N(mu_i, s_i^2), by panel-wise Gauss-Legendre
     quadrature in the standardised variable (closed form for the part with w = 1)."""
-    brk, closed = _segments(kind, delta, mu, s, sei, alternative, threshold)
+    brk, closed = _segments(mu, s, sei, alternative, threshold, pval_min)
     total = closed.copy()
     u = (np.arange(_PANELS)[:, None] + (_GL_X[None, :] + 1.0) / 2.0).ravel() / _PANELS
     wq = np.tile(_GL_W / 2.0, _PANELS) / _PANELS
@@ -146,9 +193,8 @@ def log_normaliser(kind, delta, mu, s, sei, alternative, threshold=None):
         width = b - a
         x = a[:, None] + width[:, None] * u[None, :]
         y = mu[:, None] + s[:, None] * x
-        logp, log1mp = log_p_pair(y / sei[:, None], alternative)
-        lw = log_weight(kind, delta, logp, log1mp)
-        f = np.exp(lw + stats.norm.logpdf(x))
+        f = weight_z(kind, delta, y / sei[:, None], alternative, pval_min) \
+            * np.exp(-0.5 * x * x - _LOG_SQRT_2PI)
         total = total + width * (f @ wq)
     with np.errstate(divide="ignore"):
         return np.log(total)

@@ -138,7 +138,7 @@ def _check_steps(kind, steps):
 class _Likelihood:
     """Negative log-likelihood of a selection model on (beta, [tau^2], delta_free)."""
 
-    def __init__(self, y, v, X, kind, steps, alternative, random_effects):
+    def __init__(self, y, v, X, kind, steps, alternative, random_effects, pval_min):
         self.y, self.v, self.X = y, v, X
         self.sei = np.sqrt(v)
         self.kind, self.steps, self.alt = kind, steps, alternative
@@ -146,6 +146,8 @@ class _Likelihood:
         self.p = X.shape[1]
         logp, log1mp = kern.log_p_pair(y / self.sei, alternative)
         self.logp, self.log1mp = logp, log1mp
+        self.pval_min = pval_min
+        self.clogp, self.clog1mp = kern.censor(logp, log1mp, pval_min)
         if kind == "stepfun":
             pv = np.exp(logp)
             self.interval = np.searchsorted(np.asarray(steps), pv, side="left")
@@ -174,9 +176,10 @@ class _Likelihood:
                 probs = kern.step_probabilities(mu, s, self.sei, self.steps, self.alt)
                 ll = ll - np.log(probs @ delta)
         else:
-            ll = ll + kern.log_weight(self.kind, delta, self.logp, self.log1mp, self.threshold)
+            ll = ll + kern.log_weight(self.kind, delta, self.clogp, self.clog1mp,
+                                      self.threshold)
             ll = ll - kern.log_normaliser(self.kind, delta, mu, s, self.sei, self.alt,
-                                          self.threshold)
+                                          self.threshold, self.pval_min)
         out = float(np.sum(ll))
         return out if np.isfinite(out) else -np.inf
 
@@ -219,7 +222,7 @@ def _num_hess(f, x, h=1e-4):
 
 
 def selection_model(results, type="stepfun", steps=None, alternative="greater",
-                    tol=1e-12, maxiter=2000):
+                    pval_min=None, tol=1e-12, maxiter=2000):
     """Fit a selection model to a univariate meta-analysis (metafor's ``selmodel``).
 
     Parameters
@@ -235,6 +238,10 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     alternative : {"greater", "less", "two-sided"}
         Sidedness of the p-values ``p_i`` of ``z_i = y_i / sqrt(v_i)`` on which
         selection is assumed to act.
+    pval_min : float, optional
+        p-values are censored to ``[pval_min, 1 - pval_min]`` in the weight function
+        (Citkowicz and Vevea 2017): default 1e-5 for beta and power (where ``w`` is
+        unbounded or 0 at the ends), 0 otherwise, as metafor.
     tol, maxiter : optimiser controls.
 
     Returns
@@ -274,7 +281,10 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     re = inp.method != "FE"
     if re and inp.tau2_fixed:
         raise SpecificationError("selection models estimate tau^2: refit without tau2=")
-    lik = _Likelihood(inp.y, inp.v, inp.X, kind, steps, alt, re)
+    pval_min = kern.default_pval_min(kind) if pval_min is None else float(pval_min)
+    if not 0.0 <= pval_min < 0.5:
+        raise ValueError(f"pval_min must lie in [0, 0.5), got {pval_min!r}")
+    lik = _Likelihood(inp.y, inp.v, inp.X, kind, steps, alt, re, pval_min)
     p_table = None
     if kind == "stepfun":
         counts = np.bincount(lik.interval, minlength=len(steps))
@@ -298,23 +308,25 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     b0 = np.asarray(ml.params, dtype=float)
     theta0 = np.r_[b0, [max(float(ml.tau2), 0.0)] if re else [], d0]
     llf_null = lik.loglike(theta0)
-    lower = np.r_[np.full(inp.X.shape[1], -np.inf), [0.0] if re else [],
-                  np.full(nd_free, kern.delta_bounds(kind))]
-    bounds = [(None if np.isinf(lo) else lo, None) for lo in lower]
+    d_lo, d_hi = kern.delta_bounds(kind)
+    lower = np.r_[np.full(inp.X.shape[1], -np.inf), [0.0] if re else [], np.full(nd_free, d_lo)]
+    upper = np.r_[np.full(inp.X.shape[1] + int(re), np.inf), np.full(nd_free, d_hi)]
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
+              for lo, hi in zip(lower, upper)]
     f = lik.negll
     start = np.maximum(theta0, lower)
     if kind in ("halfnorm", "negexp", "logistic", "power"):
         start[-1] = 1.0
     res = optimize.minimize(f, start, jac=lambda t: _num_grad(f, t, lower), method="L-BFGS-B",
-                            bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-15,
-                                                        gtol=1e-10, maxcor=30))
-    theta, converged = _polish(f, res.x, lower, tol)
+                            bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-13,
+                                                        gtol=1e-7, maxcor=30))
+    theta, converged = _polish(f, res.x, lower, upper, tol)
     converged = converged and np.isfinite(f(theta))
     if not converged:
         warnings.warn("the selection model did not converge; estimates may be inaccurate",
                       ConvergenceWarning, stacklevel=2)
     llf = -f(theta)
-    free = theta > lower + 1e-10
+    free = (theta > lower + 1e-10) & (theta < upper - 1e-10)
     se = np.full(theta.shape[0], np.nan)
     H = _num_hess(f, theta)
     idx = np.flatnonzero(free)
@@ -349,11 +361,11 @@ def _ml_fit(inp):
     return refit(ml_inp, inp.y, inp.v, inp.X)
 
 
-def _polish(f, theta, lower, tol, steps=8):
+def _polish(f, theta, lower, upper, tol, steps=8):
     """Newton steps on the free parameters with the numerical Hessian."""
     converged = False
     for _ in range(steps):
-        free = theta > lower + 1e-10
+        free = (theta > lower + 1e-10) & (theta < upper - 1e-10)
         g = _num_grad(f, theta, lower)
         idx = np.flatnonzero(free)
         if idx.size == 0:
@@ -374,7 +386,7 @@ def _polish(f, theta, lower, tol, steps=8):
         while t > 1e-4:
             new = theta.copy()
             new[idx] = theta[idx] - t * step
-            new = np.maximum(new, lower)
+            new = np.clip(new, lower, upper)
             if f(new) <= f0 + 1e-12:
                 theta = new
                 break
@@ -385,6 +397,6 @@ def _polish(f, theta, lower, tol, steps=8):
             converged = True
             break
     else:
-        converged = np.max(np.abs(_num_grad(f, theta, lower)[theta > lower + 1e-10]),
-                           initial=0.0) < 1e-5
+        free = (theta > lower + 1e-10) & (theta < upper - 1e-10)
+        converged = np.max(np.abs(_num_grad(f, theta, lower)[free]), initial=0.0) < 1e-5
     return theta, converged

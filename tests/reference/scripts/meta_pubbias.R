@@ -6,7 +6,7 @@
 suppressMessages({library(metafor); library(jsonlite)})
 tight <- list(threshold = 1e-12, maxiter = 10000, stepadj = 0.5)
 selctrl <- list(optimizer = "optim", optmethod = "BFGS", reltol = 1e-14, maxit = 10000,
-                intCtrl = list(rel.tol = 1e-12, subdivisions = 1000L))
+                intCtrl = list(rel.tol = 1e-10, subdivisions = 1000L))
 
 bcg <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
 hack <- dat.hackshaw1998
@@ -76,31 +76,42 @@ for (nm in names(sets)) {
   fs[["Orwin_weighted"]] <- list(fsnum = f$fsnum, target = f$target, meanes = f$meanes)
   r$fsn <- fs
   r$ml <- list(est = as.numeric(ml$beta), tau2 = ml$tau2, ll = as.numeric(logLik(ml)))
-  sel <- list()
-  alt <- if (nm == "bcg") "less" else "greater"
-  specs <- list(list(type = "stepfun", steps = c(0.025, 1)),
-                list(type = "stepfun", steps = c(0.025, 0.5, 1)),
-                list(type = "beta", steps = NULL), list(type = "halfnorm", steps = NULL),
-                list(type = "negexp", steps = NULL), list(type = "logistic", steps = NULL),
-                list(type = "power", steps = NULL), list(type = "negexp", steps = 0.05))
-  for (s in specs) {
-    m <- tryCatch(if (is.null(s$steps)) selmodel(ml, type = s$type, alternative = alt, control = selctrl)
-                  else selmodel(ml, type = s$type, steps = s$steps, alternative = alt, control = selctrl),
-                  error = function(e) {message(nm, " ", s$type, ": ", conditionMessage(e)); NULL})
-    if (is.null(m)) next
-    sel[[length(sel) + 1]] <- list(type = s$type, steps = if (is.null(s$steps)) NA else s$steps,
-      alternative = alt, est = as.numeric(m$beta), se = as.numeric(m$se), tau2 = m$tau2,
-      se_tau2 = m$se.tau2, delta = m$delta, se_delta = m$se.delta, ll = as.numeric(logLik(m)),
-      LRT = m$LRT, LRTp = m$LRTp, LRTdf = m$LRTdf, ptable = m$ptable)
-  }
-  r$selmodel <- sel
   out[[nm]] <- r
+}
+# selection models (hackshaw1998, bangertdrowns2004; stepfun also for bcg), run in parallel
+jobs <- list()
+for (nm in c("hackshaw1998", "bangertdrowns2004", "bcg")) {
+  specs <- list(list(type = "stepfun", steps = c(0.025, 1)),
+                list(type = "stepfun", steps = c(0.025, 0.5, 1)))
+  if (nm != "bcg")
+    specs <- c(specs, list(list(type = "beta", steps = NULL), list(type = "halfnorm", steps = NULL),
+                           list(type = "negexp", steps = NULL), list(type = "logistic", steps = NULL),
+                           list(type = "power", steps = NULL), list(type = "negexp", steps = 0.05)))
+  for (s in specs) jobs[[length(jobs) + 1]] <- c(list(name = nm), s)
+}
+fitsel <- function(job) {
+  d <- sets[[job$name]]
+  ml <- rma(yi, vi, data = d, method = "ML", control = tight)
+  alt <- if (job$name == "bcg") "less" else "greater"
+  m <- tryCatch(if (is.null(job$steps)) selmodel(ml, type = job$type, alternative = alt, control = selctrl)
+                else selmodel(ml, type = job$type, steps = job$steps, alternative = alt, control = selctrl),
+                error = function(e) {message(job$name, " ", job$type, ": ", conditionMessage(e)); NULL})
+  if (is.null(m)) return(NULL)
+  list(name = job$name, type = job$type, steps = if (is.null(job$steps)) NA else job$steps,
+       alternative = alt, est = as.numeric(m$beta), se = as.numeric(m$se), tau2 = m$tau2,
+       se_tau2 = m$se.tau2, delta = m$delta, se_delta = m$se.delta, ll = as.numeric(logLik(m)),
+       LRT = m$LRT, LRTp = m$LRTp, LRTdf = m$LRTdf)
+}
+sel <- parallel::mclapply(jobs, fitsel, mc.cores = 2)
+for (x in sel) if (!is.null(x)) {
+  nm <- x$name
+  out[[nm]]$selmodel[[length(out[[nm]]$selmodel) + 1]] <- x
 }
 # ties in the rank test (normal approximation with tie correction)
 dt <- data.frame(yi = c(0.1, 0.3, 0.3, 0.5, 0.2, 0.8, 0.4, 0.6), vi = c(0.04, 0.02, 0.02, 0.05, 0.04, 0.09, 0.03, 0.05))
 rk <- ranktest(rma(yi, vi, data = dt, method = "REML", control = tight))
 out$ties <- list(data = dt, tau = as.numeric(rk$tau), pval = as.numeric(rk$pval))
-# exact p-value with k < 50, no ties, bigger k (normal approximation)
+# k = 60 without ties: metafor still asks cor.test for the exact p-value
 set.seed(14)
 dbig <- data.frame(yi = round(rnorm(60, 0.2, 0.3), 6), vi = round(runif(60, 0.01, 0.2), 6))
 rk <- ranktest(rma(yi, vi, data = dbig, method = "REML", control = tight))
