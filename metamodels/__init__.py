@@ -8,7 +8,7 @@ from . import batch, bayes, datasets, exceptions
 from ._version import __version__
 # publication bias (issue 14)
 from .diagnostics import (egger_test, fail_safe_n, pet_peese, rank_correlation_test,
-                          trim_and_fill)
+                          selection_model, trim_and_fill)
 from .bayes import BayesMeta, priors
 from .effectsize import effect_size
 from .inference.compare import lr_test_table as lr_test
@@ -21,4 +21,5 @@ from .univariate import MetaFixed, MetaRandom
 
 __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions",
            # publication bias (issue 14)
-           "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese"]
+           "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
+           "selection_model"]
