@@ -58,31 +58,47 @@ def log_p_pair(z, alternative):
     return logp, log1mp
 
 
+def _shift(logp, log1mp, threshold):
+    """Above a threshold alpha the weight function is evaluated at p - alpha (metafor),
+    so that w is continuous at alpha."""
+    ps = np.maximum(np.exp(logp) - threshold, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(ps), np.log1p(-ps)
+
+
 def log_weight(kind, delta, logp, log1mp, threshold=None):
-    """log w(p) of the continuous weight functions (w = 1 where p <= threshold)."""
-    p = np.exp(logp)
-    if kind == "beta":
-        out = (delta[0] - 1.0) * logp + (delta[1] - 1.0) * log1mp
-    elif kind == "halfnorm":
-        out = -delta[0] * p ** 2
-    elif kind == "negexp":
-        out = -delta[0] * p
-    elif kind == "logistic":
-        out = _LOG2 - delta[0] * p - np.log1p(np.exp(-delta[0] * p))
-    elif kind == "power":
-        out = delta[0] * log1mp
-    else:  # pragma: no cover - validated by the caller
-        raise ValueError(kind)
+    """log w(p) of the continuous weight functions; with a threshold alpha, w = 1 for
+    p <= alpha and w(p - alpha) above it."""
+    below = None
     if threshold is not None:
-        out = np.where(logp <= np.log(threshold), 0.0, out)
+        below = logp <= np.log(threshold)
+        logp, log1mp = _shift(logp, log1mp, threshold)
+    p = np.exp(logp)
+    with np.errstate(invalid="ignore"):
+        if kind == "beta":
+            out = (delta[0] - 1.0) * logp + (delta[1] - 1.0) * log1mp
+        elif kind == "halfnorm":
+            out = -delta[0] * p ** 2
+        elif kind == "negexp":
+            out = -delta[0] * p
+        elif kind == "logistic":
+            out = _LOG2 - delta[0] * p - np.log1p(np.exp(-delta[0] * p))
+        elif kind == "power":
+            out = delta[0] * log1mp
+        else:  # pragma: no cover - validated by the caller
+            raise ValueError(kind)
+    if below is not None:
+        out = np.where(below, 0.0, out)
     return out
 
 
-def weight_z(kind, delta, z, alternative, pval_min):
-    """w(p(z)) of the continuous weight functions (no threshold), computing only the
-    p-value terms the function needs."""
+def weight_z(kind, delta, z, alternative, pval_min, threshold=None):
+    """w(p(z)) of the continuous weight functions where p > threshold (if any),
+    computing only the p-value terms the function needs."""
     if kind in ("beta", "power"):
         logp, log1mp = censor(*log_p_pair(z, alternative), pval_min)
+        if threshold is not None:
+            logp, log1mp = _shift(logp, log1mp, threshold)
         return np.exp(log_weight(kind, delta, logp, log1mp))
     if alternative == "greater":
         p = special.ndtr(-z)
@@ -92,6 +108,8 @@ def weight_z(kind, delta, z, alternative, pval_min):
         p = 2.0 * special.ndtr(-np.abs(z))
     if pval_min > 0:
         p = np.clip(p, pval_min, 1.0 - pval_min)
+    if threshold is not None:
+        p = np.maximum(p - threshold, 0.0)
     d = delta[0]
     if kind == "halfnorm":
         return np.exp(-d * p * p)
@@ -193,7 +211,7 @@ def log_normaliser(kind, delta, mu, s, sei, alternative, threshold=None, pval_mi
         width = b - a
         x = a[:, None] + width[:, None] * u[None, :]
         y = mu[:, None] + s[:, None] * x
-        f = weight_z(kind, delta, y / sei[:, None], alternative, pval_min) \
+        f = weight_z(kind, delta, y / sei[:, None], alternative, pval_min, threshold) \
             * np.exp(-0.5 * x * x - _LOG_SQRT_2PI)
         total = total + width * (f @ wq)
     with np.errstate(divide="ignore"):

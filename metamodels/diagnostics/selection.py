@@ -260,7 +260,9 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     Weight functions: stepfun ``w = delta_j`` for ``a_{j-1} < p <= a_j`` with
     ``delta_1 = 1`` (``A_i`` a sum of normal probabilities); beta
     ``p^(d1-1) (1-p)^(d2-1)``; halfnorm ``exp(-d p^2)``; negexp ``exp(-d p)``;
-    logistic ``2 exp(-d p) / (1 + exp(-d p))``; power ``(1-p)^d``.  For the continuous
+    logistic ``2 exp(-d p) / (1 + exp(-d p))``; power ``(1-p)^d``; with a threshold
+    ``alpha`` these are 1 for ``p <= alpha`` and evaluated at ``p - alpha`` above it (as
+    metafor, so that ``w`` is continuous).  For the continuous
     functions ``A_i`` is computed by panel-wise Gauss-Legendre quadrature on the
     standardised scale (the part with ``p <= alpha`` in closed form).  All parameters
     are estimated jointly by maximum likelihood (L-BFGS-B with bounds ``tau^2 >= 0``,
