@@ -319,10 +319,16 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     start = np.maximum(theta0, lower)
     if kind in ("halfnorm", "negexp", "logistic", "power"):
         start[-1] = 1.0
-    res = optimize.minimize(f, start, jac=lambda t: _num_grad(f, t, lower), method="L-BFGS-B",
-                            bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-13,
-                                                        gtol=1e-7, maxcor=30))
-    theta, converged = _polish(f, res.x, lower, upper, tol)
+    x, fx = start, f(start)
+    for _ in range(10):      # L-BFGS-B can stop early on a flat stretch: restart it
+        res = optimize.minimize(f, x, jac=lambda t: _num_grad(f, t, lower), method="L-BFGS-B",
+                                bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-13,
+                                                            gtol=1e-7, maxcor=30))
+        improved = fx - res.fun
+        x, fx = res.x, res.fun
+        if improved < 1e-10:
+            break
+    theta, converged = _polish(f, x, lower, upper, tol)
     converged = converged and np.isfinite(f(theta))
     if not converged:
         warnings.warn("the selection model did not converge; estimates may be inaccurate",
