@@ -164,7 +164,7 @@ class _Likelihood:
             delta = d_free
         return b, tau2, delta
 
-    def loglike(self, theta):
+    def loglike(self, theta, coarse=False):
         b, tau2, delta = self.split(theta)
         mu = self.X @ b
         s2 = self.v + tau2
@@ -179,12 +179,16 @@ class _Likelihood:
             ll = ll + kern.log_weight(self.kind, delta, self.clogp, self.clog1mp,
                                       self.threshold)
             ll = ll - kern.log_normaliser(self.kind, delta, mu, s, self.sei, self.alt,
-                                          self.threshold, self.pval_min)
+                                          self.threshold, self.pval_min, coarse)
         out = float(np.sum(ll))
         return out if np.isfinite(out) else -np.inf
 
     def negll(self, theta):
         val = self.loglike(theta)
+        return 1e300 if not np.isfinite(val) else -val
+
+    def negll_coarse(self, theta):
+        val = self.loglike(theta, coarse=True)
         return 1e300 if not np.isfinite(val) else -val
 
 
@@ -266,7 +270,7 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     functions ``A_i`` is computed by panel-wise Gauss-Legendre quadrature on the
     standardised scale (the part with ``p <= alpha`` in closed form).  All parameters
     are estimated jointly by maximum likelihood (L-BFGS-B with bounds ``tau^2 >= 0``,
-    ``delta >= 0``, polished by Newton steps); standard errors come from the
+    ``delta`` in [0, 100], on a coarser quadrature, then Newton steps on the exact one); standard errors come from the
     numerical Hessian.  The LR test compares with the ML fit without selection
     (df = number of delta parameters).
     """
@@ -319,9 +323,10 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     start = np.maximum(theta0, lower)
     if kind in ("halfnorm", "negexp", "logistic", "power"):
         start[-1] = 1.0
-    x, fx = start, f(start)
+    fc = lik.negll_coarse     # first phase on the cheaper quadrature; Newton polishes
+    x, fx = start, fc(start)
     for _ in range(10):      # L-BFGS-B can stop early on a flat stretch: restart it
-        res = optimize.minimize(f, x, jac=lambda t: _num_grad(f, t, lower), method="L-BFGS-B",
+        res = optimize.minimize(fc, x, jac=lambda t: _num_grad(fc, t, lower), method="L-BFGS-B",
                                 bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-13,
                                                             gtol=1e-7, maxcor=30))
         improved = fx - res.fun
