@@ -312,3 +312,35 @@ def test_docs_worked_example_runs_as_written(capsys):
     assert len(lines) > 30
     for line in lines:
         assert line in out
+
+
+@pytest.mark.filterwarnings("ignore::metamodels.exceptions.BoundaryWarning")
+def test_zero_cells_and_missing_effect_sizes():
+    """2x2 tables with zero cells and a double-zero study (metafor's 1/2 rule) and one
+    missing effect size, dropped by the model as by rma."""
+    z = REF["zerocell"]
+    tables = pd.DataFrame(z["data"])
+    es = mm.effect_size("OR", tables, ai="ai", bi="bi", ci="ci", di="di")
+    es.loc[8, "yi"] = np.nan
+    np.testing.assert_allclose(es["yi"], np.array(z["yi"], dtype=float), atol=1e-12)
+    np.testing.assert_allclose(es["vi"], np.array(z["vi"], dtype=float), atol=1e-12)
+    with pytest.warns(MissingDataWarning):
+        res = mm.MetaRandom.from_formula("yi ~ 1", data=es, vi="vi").fit()
+    e = mm.egger_test(res)
+    assert e.statistic == pytest.approx(z["regtest"]["stat"], abs=1e-6)
+    assert e.pvalue == pytest.approx(z["regtest"]["pval"], abs=1e-6)
+    assert e.limit_estimate == pytest.approx(z["regtest"]["est"], abs=1e-6)
+    lm = mm.egger_test(res, model="lm")
+    assert lm.statistic == pytest.approx(z["regtest_lm"]["stat"], abs=1e-8)
+    assert lm.df == z["regtest_lm"]["df"]
+    r = mm.rank_correlation_test(res)
+    assert r.statistic == pytest.approx(z["ranktest"]["tau"], abs=1e-10)
+    assert r.pvalue == pytest.approx(z["ranktest"]["pval"], abs=1e-10)
+    tf = mm.trim_and_fill(res)
+    assert (tf.k0, tf.side) == (z["trimfill"]["k0"], z["trimfill"]["side"])
+    np.testing.assert_allclose(np.sort(tf.filled.model.endog), np.sort(z["trimfill"]["yi"]),
+                               atol=1e-5)
+    with pytest.warns(MissingDataWarning):
+        f = mm.fail_safe_n(es["yi"], es["vi"])
+    assert f.n == z["fsn"]["fsnum"]
+    assert f.pvalue == pytest.approx(z["fsn"]["pval"], rel=1e-8)

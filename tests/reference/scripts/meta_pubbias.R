@@ -93,11 +93,19 @@ fitsel <- function(job) {
   d <- sets[[job$name]]
   ml <- rma(yi, vi, data = d, method = "ML", control = tight)
   alt <- if (job$name == "bcg") "less" else "greater"
-  m <- tryCatch(if (is.null(job$steps)) selmodel(ml, type = job$type, alternative = alt, control = selctrl)
-                else selmodel(ml, type = job$type, steps = job$steps, alternative = alt, control = selctrl),
-                error = function(e) {message(job$name, " ", job$type, ": ", conditionMessage(e)); NULL})
+  fit1 <- function(ctrl) tryCatch(
+    if (is.null(job$steps)) selmodel(ml, type = job$type, alternative = alt, control = ctrl)
+    else selmodel(ml, type = job$type, steps = job$steps, alternative = alt, control = ctrl),
+    error = function(e) {message(job$name, " ", job$type, ": ", conditionMessage(e)); NULL})
+  m <- fit1(selctrl)
+  int_default <- FALSE
+  if (is.null(m)) {  # integrate() fails at rel.tol 1e-10 here: its default tolerance
+    m <- fit1(selctrl[names(selctrl) != "intCtrl"])
+    int_default <- TRUE
+  }
   if (is.null(m)) return(NULL)
   list(name = job$name, type = job$type, steps = if (is.null(job$steps)) NA else job$steps,
+       int_default = int_default,
        alternative = alt, est = as.numeric(m$beta), se = as.numeric(m$se), tau2 = m$tau2,
        se_tau2 = m$se.tau2, delta = m$delta, se_delta = m$se.delta, ll = as.numeric(logLik(m)),
        LRT = m$LRT, LRTp = m$LRTp, LRTdf = m$LRTdf)
@@ -116,5 +124,21 @@ set.seed(14)
 dbig <- data.frame(yi = round(rnorm(60, 0.2, 0.3), 6), vi = round(runif(60, 0.01, 0.2), 6))
 rk <- ranktest(rma(yi, vi, data = dbig, method = "REML", control = tight))
 out$big <- list(data = dbig, tau = as.numeric(rk$tau), pval = as.numeric(rk$pval))
+# zero cells (metafor's 1/2 added to tables with a zero; a double-zero study) and a missing
+# effect size (dropped by rma)
+zc <- data.frame(ai = c(0, 2, 5, 0, 10, 3, 7, 1, 4, 0), bi = c(20, 23, 35, 15, 50, 27, 38, 11, 29, 18),
+                 ci = c(3, 4, 9, 0, 15, 8, 7, 4, 9, 2), di = c(17, 20, 32, 15, 43, 23, 37, 9, 21, 17))
+zc <- escalc(measure = "OR", ai = ai, bi = bi, ci = ci, di = di, data = zc)
+zc$yi[9] <- NA
+zfit <- suppressWarnings(rma(yi, vi, data = zc, method = "REML", control = tight))
+zr <- regtest(zfit); zl <- regtest(zfit, model = "lm"); zk <- ranktest(zfit); zt <- trimfill(zfit)
+zf <- suppressWarnings(fsn(yi, vi, data = zc))
+out$zerocell <- list(data = data.frame(ai = zc$ai, bi = zc$bi, ci = zc$ci, di = zc$di),
+  yi = as.numeric(zc$yi), vi = as.numeric(zc$vi),
+  regtest = list(stat = zr$zval, pval = zr$pval, est = as.numeric(zr$est)),
+  regtest_lm = list(stat = zl$zval, pval = zl$pval, df = zl$dfs, est = as.numeric(zl$est)),
+  ranktest = list(tau = as.numeric(zk$tau), pval = as.numeric(zk$pval)),
+  trimfill = list(k0 = zt$k0, side = zt$side, yi = as.numeric(zt$yi)),
+  fsn = list(fsnum = zf$fsnum, pval = zf$pval))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null", null = "null"),
            "tests/reference/meta_pubbias.json")
