@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..core.tau2 import Pieces, global_maximum, score_upper_bound
+from ..core.tau2 import Pieces, dl, global_maximum, he, score_upper_bound
 
 __all__ = [
     "prepare_block", "fixed_effect", "tau2_dl", "tau2_he", "tau2_pm", "tau2_ml_reml",
@@ -133,8 +133,7 @@ def _trace_p0(sw, sw2):
 
 def tau2_dl(q, n, sw, sw2):
     """DerSimonian-Laird: ``tau^2 = max(0, (Q - (k-1)) / tr(P_0))``; NaN when ``k < 2``."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.maximum(0.0, (q - (n - 1.0)) / _trace_p0(sw, sw2))
+    t = dl(q, n - 1.0, _trace_p0(sw, sw2))
     t[n < 2] = np.nan
     return t
 
@@ -149,7 +148,7 @@ def tau2_he(Y, V, n):
         d[miss] = 0.0
         ss = np.einsum("ij,ij->j", d, d)
         sv = np.where(miss, 0.0, V).sum(axis=0)
-        t = np.maximum(0.0, (ss - (n - 1.0) / n * sv) / (n - 1.0))
+        t = he(ss, (n - 1.0) / n * sv, n - 1.0)
     t[n < 2] = np.nan
     return t
 

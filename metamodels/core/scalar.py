@@ -41,7 +41,7 @@ import numpy as np
 from scipy.linalg.lapack import dposv, dpotri
 
 from .likelihood import NotPositiveDefiniteError, profiled_llf
-from .tau2 import Pieces, dl, global_maximum, score_upper_bound
+from .tau2 import Pieces, dl, global_maximum, he, score_upper_bound
 
 __all__ = ["DiagonalTau2", "Tau2State"]
 
@@ -237,7 +237,7 @@ class DiagonalTau2:
         c[:p] = sol[:, p]
         rss = float(c @ S2[0] @ c)
         trpv = float(S[1, -1]) - float(sol.trace(offset=q))
-        return max(0.0, (rss - trpv) / (self.k - p))
+        return float(he(rss, trpv, self.k - p))
 
     # -------------------------------------------------------------- global maximum
     def pieces(self, ts, reml=True):
@@ -255,29 +255,34 @@ class DiagonalTau2:
             g, info, obs, F, G = self._score_terms(float(ts[0]), reml)
             return Pieces(np.array([g]), np.array([F]), np.array([G]),
                           np.array([obs + info]), np.array([info]))
-        w = 1.0 / (self.v[None, :] + ts[:, None])
-        w2 = w * w
-        S = np.concatenate([w, w2, w2 * w]) @ self._outer           # (3n, q*q + 1)
-        sums = S[:, -1].reshape(3, n)
-        S = S[:, :-1].reshape(3, n, q, q)
+        w = np.empty((3, n, self.k))
+        np.add(self.v[None, :], ts[:, None], out=w[0])
+        np.reciprocal(w[0], out=w[0])
+        np.multiply(w[0], w[0], out=w[1])
+        np.multiply(w[1], w[0], out=w[2])
+        S = (w.reshape(3 * n, self.k) @ self._outer).reshape(3, n, q * q + 1)
+        sums = S[:, :, -1]
+        S = S[:, :, :-1].reshape(3, n, q, q)
+        # right-hand sides: S_1[:p, p] (coefficients), S_2[:p, :] and S_3[:p, :p]
         rhs = np.concatenate([S[0, :, :p, p:], S[1, :, :p, :], S[2, :, :p, :p]], axis=2)
         try:
             sol = np.linalg.solve(S[0, :, :p, :p], rhs)           # (n, p, 1 + q + p)
         except np.linalg.LinAlgError as exc:
             raise NotPositiveDefiniteError(
                 "X'WX is singular: the design matrix is rank deficient") from exc
-        b = sol[:, :, 0]
-        c = np.concatenate([b, -np.ones((n, 1))], axis=1)
-        S2c = np.einsum("nij,nj->ni", S[1], c)
-        F = np.einsum("ni,ni->n", S2c, c)
-        S3c = np.einsum("nij,nj->ni", S[2], c)
+        c = np.empty((n, q, 1))
+        c[:, :p, 0] = sol[:, :, 0]
+        c[:, p, 0] = -1.0
+        S23c = np.matmul(S[1:], c)                                   # (2, n, q, 1)
+        F = np.matmul(np.swapaxes(c, 1, 2), S23c[0])[:, 0, 0]
+        cS3c = np.matmul(np.swapaxes(c, 1, 2), S23c[1])[:, 0, 0]
         CG = sol[:, :, 1:1 + p]                                      # C S_2[:p, :p]
-        Cz = np.einsum("nij,nj->ni", CG, b) - sol[:, :, 1 + p]       # C (S_2 c)[:p]
-        H = np.einsum("ni,ni->n", S3c, c) - np.einsum("ni,ni->n", S2c[:, :p], Cz)
+        Cz = np.matmul(CG, c[:, :p]) - sol[:, :, 1 + p:2 + p]        # C (S_2 c)[:p]
+        H = cS3c - np.matmul(np.swapaxes(S23c[0, :, :p], 1, 2), Cz)[:, 0, 0]
         if reml:
             G = sums[0] - np.trace(CG, axis1=1, axis2=2)
             K = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, :, 2 + p:], axis1=1, axis2=2)
-                       + np.einsum("nij,nji->n", CG, CG))
+                       + np.sum(CG * np.swapaxes(CG, 1, 2), axis=(1, 2)))
         else:
             G, K = sums[0], 0.5 * sums[1]
         return Pieces(0.5 * (F - G), F, G, H, K)
@@ -287,7 +292,7 @@ class DiagonalTau2:
         (RE)ML score is negative for every ``t`` above it."""
         rss = float(np.sum(self._outer[:, self.q * self.q - 1]))   # (y - X b0)'(y - X b0)
         m = self.k - self.p if reml else self.k
-        return float(score_upper_bound(np.array([rss]), m, self.v.min(), self.v.max())[0])
+        return float(score_upper_bound(rss, m, float(self.v.min()), float(self.v.max())))
 
     def maximize(self, reml=True, tol=1e-10, maxiter=100):
         """The (RE)ML estimate of ``t``: the global maximiser over ``t >= 0``.

@@ -364,6 +364,8 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
         cand_t.append(np.where(Pa.g > 0, tb, ta))
     cr = np.concatenate(cand_rows)
     ct = np.concatenate(cand_t)
+    if n == 1 and cr.size == 1:                  # one problem, one local maximum
+        return ct, np.full(1, np.nan), conv
     # log-likelihoods decide between several candidates of a problem (only)
     llf = np.zeros(cr.size)
     cnt = np.bincount(cr, minlength=n)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from ..core import tau2 as t2
 from ..core.scalar import DiagonalTau2
 
 __all__ = [
@@ -78,11 +79,10 @@ def tau2_dl(y, v, X, with_se=True, problem=None):
     """
     k, p = X.shape
     q, trp, trpp, _ = _problem(y, v, X, problem).moments(0.0)
-    tau2 = max(0.0, (q - (k - p)) / trp)
+    tau2 = float(t2.dl(q, k - p, trp))
     if not with_se:
         return tau2, np.nan
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / trp ** 2)
-    return tau2, float(se)
+    return tau2, float(t2.moment_se(tau2, k - p, trp, trpp, trp))
 
 
 def tau2_he(y, v, X):
@@ -95,7 +95,7 @@ def tau2_he(y, v, X):
     P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
     PV = P * v[None, :]
     trpv = float(np.trace(PV))
-    tau2 = max(0.0, (float(y @ P @ y) - trpv) / (k - p))
+    tau2 = float(t2.he(float(y @ P @ y), trpv, k - p))
     se = np.sqrt((2 * float(np.sum(PV * PV.T)) + 4 * tau2 * trpv + 2 * tau2 ** 2 * (k - p))
                  / (k - p) ** 2)
     return tau2, float(se)
@@ -105,9 +105,8 @@ def tau2_hs(y, v, X, problem=None):
     """Hunter-Schmidt estimator ``(Q_E - k) / sum(1/v)``, truncated at 0."""
     k, p = X.shape
     q, trp, trpp, sw = _problem(y, v, X, problem).moments(0.0)
-    tau2 = max(0.0, (q - k) / sw)
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / sw ** 2)
-    return tau2, float(se)
+    tau2 = float(t2.hs(q, k, sw))
+    return tau2, float(t2.moment_se(tau2, k - p, trp, trpp, sw))
 
 
 def tau2_sj(y, v, X):
