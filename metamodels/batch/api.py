@@ -66,9 +66,9 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     definitions).  The tau^2 estimators are those of
     :mod:`metamodels.batch.kernels`; each row agrees with
     ``MetaFixed(y, v).fit()`` / ``MetaRandom(y, v).fit(method=M)`` on its non-missing
-    studies (``v = se^2``); where the ML/REML likelihood is bimodal the two can stop
-    at different local maxima, the batch one with the higher likelihood in every case
-    tested.  p-values are two-sided normal:
+    studies (``v = se^2``); ML and REML are the global maximisers of the likelihood
+    over ``tau^2 >= 0`` in both (one shared search, :mod:`metamodels.core.tau2`), also
+    where it has several local maxima.  p-values are two-sided normal:
     ``log10p = (log 2 + log Phi(-|z|)) / log 10`` is computed with
     :func:`scipy.special.log_ndtr` and stays finite for any ``z``;
     ``pvalue = 10**log10p`` underflows to 0 only below ~1e-308.

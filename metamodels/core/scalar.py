@@ -24,13 +24,13 @@ forms do not cancel), so one evaluation is a single ``(3, k) x (k, (p+1)^2)`` pr
 followed by one Cholesky solve of ``X'WX`` with all right-hand sides at once -- about
 a dozen small array operations whatever ``k``.
 
-:meth:`DiagonalTau2.maximize` is the estimator: one evaluation at ``t = 0`` gives the
-score there and the DerSimonian-Laird start; :meth:`DiagonalTau2.newton` keeps a bracket
-of the score's sign change and takes Newton steps on ``g(t) (a + t - t_n)^2`` (same
-root, nearly linear in ``t``) while they stay inside it, else Fisher steps, else
-bisection; an interior maximum is compared with ``t = 0`` when that is a local maximum
-too, and a boundary solution is re-checked on a score grid
-(:meth:`DiagonalTau2.boundary_recheck`): the likelihood can be bimodal.
+:meth:`DiagonalTau2.maximize` is the (RE)ML estimator: the global search of
+:mod:`metamodels.core.tau2` (shared with the batch kernels) fed with
+:meth:`DiagonalTau2.pieces`, the score ingredients at many ``t`` in one batched
+evaluation (``S_j`` for ``j = 1, 2, 3`` at all points with one matrix product and one
+batched solve), and :meth:`DiagonalTau2.search_bound`, beyond which the score is
+negative.  It returns the global maximiser over ``t >= 0`` even where the likelihood is
+multimodal.
 """
 from __future__ import annotations
 
