@@ -26,7 +26,8 @@ def fitted(request):
 
 
 @pytest.mark.parametrize("ddf,key,types", [("satterthwaite", "satterthwaite", (1, 2, 3)),
-                                           ("kenward-roger", "kenward_roger", (2, 3))])
+                                           # pbkrtest's flavour (expected information)
+                                           ("kenward-roger-expected", "kenward_roger", (2, 3))])
 def test_anova_tables_equal_lmertest(fitted, ddf, key, types):
     case, res = fitted
     for tp in types:

@@ -10,7 +10,7 @@ from metamodels.core.structures import (
 )
 
 NAMES = sorted(STRUCTURES)
-DIMS = [1, 2, 3, 4, 5]
+DIMS = [1, 2, 3, 4, 5, 6]
 CASES = [(name, d) for name in NAMES for d in DIMS]
 
 N_PARAMS = {
@@ -226,6 +226,75 @@ def test_zero_variance_derivatives_finite(name):
     assert np.all(np.isfinite(s.derivatives(theta)))
     assert np.all(np.isfinite(s.second_derivatives(theta)))
     np.testing.assert_array_equal(s.correlation(theta), np.eye(3))
+
+
+# -- sub-matrices (missing visits), GROUP= levels and weights, as the engine gathers them --
+def _residual_spec(name, d, rng, weights=False, random_struct=None):
+    """A MixedCovariance over subjects observed at 1..d of ``d`` visits (random patterns),
+    two ``cov_group`` levels, optional weights and an optional random term."""
+    from metamodels.mixed.covariance import MixedCovariance, RandomPart, ResidualPart
+    visit, subject, group = [], [], []
+    sizes = list(range(1, d + 1)) * 2 + [d, d]
+    for s, m in enumerate(sizes):
+        v = np.sort(rng.choice(d, size=m, replace=False))
+        visit += list(v)
+        subject += [s] * m
+        group += [s % 2] * m
+    visit, subject, group = (np.asarray(a, dtype=np.int64) for a in (visit, subject, group))
+    n = visit.shape[0]
+    struct = get_structure(name, d)
+    w = rng.uniform(0.3, 3.0, n) if weights else None
+    res = ResidualPart(struct, visit, subject, group, 2, ("a", "b"), w)
+    random, thetas = [], []
+    if random_struct is not None:
+        gs = get_structure(random_struct, 2)
+        clusters = subject // 3
+        Z = np.column_stack([np.ones(n), rng.normal(size=n)])
+        random.append(RandomPart("g", Z, clusters, gs, ("(Intercept)", "x")))
+        thetas.append(random_theta(gs, rng))
+        blocks = clusters
+    else:
+        blocks = subject
+    thetas += [random_theta(struct, rng), random_theta(struct, rng)]
+    return MixedCovariance(random, res, blocks), np.concatenate(thetas)
+
+
+def _fd(f, theta, h=1e-6):
+    """Central differences of a function returning a list of arrays: list of (q, ...)."""
+    out = []
+    for j in range(len(theta)):
+        e = np.zeros_like(theta)
+        e[j] = h * max(1.0, abs(theta[j]))
+        plus, minus = f(theta + e), f(theta - e)
+        out.append([(a - b) / (2 * e[j]) for a, b in zip(plus, minus)])
+    return [np.stack([o[g] for o in out]) for g in range(len(out[0]))]
+
+
+@pytest.mark.parametrize("d", [1, 2, 4, 6])
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("extra", ["plain", "weights", "random"])
+def test_engine_derivatives_of_submatrices_match_finite_differences(name, d, extra):
+    """dV/dtheta and d2V/dtheta2 of the blocks the engine builds (gathered sub-matrices of
+    missing visits, GROUP= levels, SAS weights, a non-linear G) against differences of
+    ``build`` and ``jacobian``."""
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{d}-{extra}".encode()))
+    spec, theta = _residual_spec(name, d, rng, weights=extra == "weights",
+                                 random_struct="CSH" if extra == "random" else None)
+    sizes = {g.shape[1] for g in spec.layout.groups}
+    assert len(sizes) == len(spec.layout.groups) and (extra == "random" or sizes >= {1, d})
+    fd1 = _fd(lambda t: [np.asarray(v) for v in spec.build(t)], theta)
+    for a, b in zip(spec.jacobian(theta), fd1):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    H = spec.hessian_terms(theta)
+    if spec.is_linear:
+        assert H is None
+        return
+    fd2 = _fd(lambda t: spec.jacobian(t), theta)         # fd2[g][k, j] = d/dk dV/dj
+    for a, b in zip(H, fd2):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+        # second derivatives are symmetric in (j, k) and in the matrix indices
+        np.testing.assert_allclose(a, np.swapaxes(a, 0, 1), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(a, np.swapaxes(a, 3, 4), rtol=0, atol=1e-14)
 
 
 # -- registry ----------------------------------------------------------------------------

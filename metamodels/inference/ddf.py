@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["satterthwaite_t_df", "satterthwaite_f", "kenward_roger_cov", "kenward_roger_f",
+__all__ = ["satterthwaite_t_df", "satterthwaite_f", "kenward_roger_cov", "kenward_roger_adjust",
+           "kenward_roger_f",
            "KRFTest", "SatterthwaiteFTest"]
 
 
@@ -82,11 +83,19 @@ def kenward_roger_cov(C, B, Q, W, R=None):
     ``Phi_A = Phi + 2 Phi Lambda Phi`` with
     ``Lambda = sum_jk W_jk (Q_jk - P_j Phi P_k - R_jk / 4)``, ``P_j = -B_j``.
     """
-    PPP = np.einsum("jpr,rs,kst->jkpt", B, C, B)       # P_j Phi P_k  (P_j = -B_j)
-    inner = Q - PPP
-    if R is not None:
-        inner = inner - 0.25 * R
-    Lam = np.einsum("jk,jkps->ps", W, inner)
+    WQ = np.einsum("jk,jkps->ps", W, Q)
+    WR = None if R is None else np.einsum("jk,jkps->ps", W, R)
+    return kenward_roger_adjust(C, B, W, WQ, WR)
+
+
+def kenward_roger_adjust(C, B, W, WQ, WR=None):
+    """:func:`kenward_roger_cov` from the contractions ``WQ = sum_jk W_jk Q_jk`` and
+    ``WR = sum_jk W_jk R_jk`` (``None``: no second-derivative term)."""
+    CB = np.matmul(C[None], B)                          # Phi P_k (sign-free)
+    PPP = np.einsum("jk,jpr,krt->pt", W, B, CB)         # sum W_jk P_j Phi P_k
+    Lam = WQ - PPP
+    if WR is not None:
+        Lam = Lam - 0.25 * WR
     return C + 2.0 * C @ Lam @ C
 
 
@@ -109,10 +118,11 @@ def kenward_roger_f(L, b, C, C_adj, B, W):
     L = np.atleast_2d(L)
     q = L.shape[0]
     Theta = L.T @ np.linalg.solve(L @ C @ L.T, L)
-    TPPP = np.einsum("pr,rs,jst,tu->jpu", Theta, C, B, C)   # Theta Phi P_j Phi (sign-free)
+    TPPP = np.matmul(np.matmul((Theta @ C)[None], B), C[None])   # Theta Phi P_j Phi (sign-free)
     tr1 = np.einsum("jpp->j", TPPP)
     A1 = float(tr1 @ W @ tr1)
-    A2 = float(np.einsum("jk,jpr,krp->", W, TPPP, TPPP))
+    nq = TPPP.shape[0]
+    A2 = float(np.sum(W * (TPPP.reshape(nq, -1) @ np.swapaxes(TPPP, 1, 2).reshape(nq, -1).T)))
     Bv = (A1 + 6.0 * A2) / (2.0 * q)
     g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2) if A2 > 0 else 0.0
     denom = 3.0 * q + 2.0 * (1.0 - g)

@@ -10,7 +10,10 @@ For block ``b`` (an independent unit) with rows ``i, j``:
 where ``t`` runs over random terms (design rows ``z_{t,i}``, grouping codes ``g_t``,
 covariance ``G_t`` from a :mod:`~metamodels.core.structures` structure), ``s`` is the
 residual subject, ``v`` the repeated-measures index (visit) and ``c`` the ``cov_group``
-level.  Missing visits are handled by gathering the observed sub-matrix of ``R``.
+level.  Missing visits are handled by gathering the observed sub-matrix of ``R``.  With
+observation weights ``w`` (SAS's ``WEIGHT`` statement) the residual term is scaled to
+``R[v(i), v(j)] / sqrt(w_i w_j)``, i.e. ``R_b = W_b^{-1/2} R W_b^{-1/2}``; its
+derivatives are scaled alike (the weights are constants).
 Blocks of equal size are stacked, so building ``V`` and its derivatives is a handful of
 batched array operations per block size.
 """
@@ -49,6 +52,7 @@ class ResidualPart:
     cov_group: np.ndarray      # (n,) int codes 0..n_cov_groups-1
     n_cov_groups: int
     group_labels: tuple = ("",)
+    weights: np.ndarray | None = None   # (n,) positive observation weights (SAS WEIGHT)
 
 
 def random_block_arrays(random, rows):
@@ -126,6 +130,8 @@ class MixedCovariance(CovarianceSpec):
             cg = res.cov_group[rows]
             g["R_masks"] = [(same_subj & (cg[:, :, None] == c) & (cg[:, None, :] == c))
                             .astype(float) for c in range(res.n_cov_groups)]
+            if res.weights is not None:
+                g["R_masks"] = [m * _weight_scale(res.weights[rows]) for m in g["R_masks"]]
             self._groups.append(g)
 
     # ------------------------------------------------------------ parameters
@@ -211,7 +217,8 @@ class MixedCovariance(CovarianceSpec):
         return view
 
     def _residual_is_scaled_identity(self):
-        """``R = sigma^2 I``: one ID structure and no repeated (subject, visit) pair."""
+        """``R = sigma^2 I`` (``sigma^2 W^-1`` with weights): one ID structure and no
+        repeated (subject, visit) pair."""
         flag = self.__dict__.get("_scaled_identity")
         if flag is None:
             res = self.residual
@@ -233,10 +240,17 @@ class MixedCovariance(CovarianceSpec):
         def make(y, X):
             from ..core.lowrank import LowRankTerm, LowRankView
             block, cost = self._row_blocks()
-            terms = [LowRankTerm(pt.Z, pt.groups, pt.structure, sl)
-                     for pt, sl in zip(self.random, self._g_slices)]
-            return LowRankView(terms, block, y, X, self._r_slices[0].start, self.n_params,
+            w = self.residual.weights
+            # with weights, W^{1/2} V W^{1/2} = (W^{1/2} Z) G (W^{1/2} Z)' + s I: the
+            # unweighted evaluator on the rescaled data (see _WeightedView)
+            root = None if w is None else np.sqrt(w)[:, None]
+            terms = [LowRankTerm(pt.Z if w is None else pt.Z * root, pt.groups, pt.structure,
+                                 sl) for pt, sl in zip(self.random, self._g_slices)]
+            if w is not None:
+                y, X = y * root[:, 0], X * root
+            view = LowRankView(terms, block, y, X, self._r_slices[0].start, self.n_params,
                                dense_cost=cost)
+            return view if w is None else _WeightedView(view, float(np.sum(np.log(w))))
 
         return self._cached_view("lowrank", y, X, make)
 
@@ -247,6 +261,16 @@ class MixedCovariance(CovarianceSpec):
             return None
 
         def make(y, X):
+            w = self.residual.weights
+            if w is None:
+                return make_unweighted(y, X)
+            # V = A R A with A = W^{-1/2}: the unweighted evaluator on (A^-1 y, A^-1 X)
+            # gives every term but log|V| = log|R| - sum log w
+            root = np.sqrt(w)
+            view = make_unweighted(y * root, X * root[:, None])
+            return None if view is None else _WeightedView(view, float(np.sum(np.log(w))))
+
+        def make_unweighted(y, X):
             from ..core.patterns import PatternView
             res = self.residual
             block, _ = self._row_blocks()
@@ -276,6 +300,34 @@ class MixedCovariance(CovarianceSpec):
 
         return self._cached_view("pattern", y, X, make)
 
+    def hessian_contract(self, theta, W):
+        """``sum_jk W_jk d^2V / dtheta_j dtheta_k`` per group (nb, m, m), for a symmetric
+        ``W`` (q, q); ``None`` if linear.  The contraction is done on the small G and R
+        matrices, then gathered like ``V`` (second derivatives only couple parameters of
+        the same structure)."""
+        if self.is_linear:
+            return None
+        W = np.asarray(W, dtype=float)
+        g_par, r_par = self.split(theta)
+        rs = self.residual.structure
+        d2G = [None if p.structure.is_linear else
+               _contract(W[sl, sl], p.structure.second_derivatives(t))
+               for p, t, sl in zip(self.random, g_par, self._g_slices)]
+        d2R = [None if rs.is_linear else _contract(W[sl, sl], rs.second_derivatives(t))
+               for t, sl in zip(r_par, self._r_slices)]
+        out = []
+        for g in self._groups:
+            nb, m = g["rows"].shape
+            H = np.zeros((nb, m, m))
+            for Zt, St, M in zip(g["Z"], g["S"], d2G):
+                if M is not None:
+                    H += masked_zgz(Zt, St, M)
+            for mask, M in zip(g["R_masks"], d2R):
+                if M is not None:
+                    H += mask * M[g["vi"], g["vj"]]
+            out.append(H)
+        return out
+
     def hessian_terms(self, theta):
         """Second derivatives ``d^2V / dtheta_j dtheta_k`` per group (None if linear)."""
         if self.is_linear:
@@ -298,6 +350,38 @@ class MixedCovariance(CovarianceSpec):
                 H[sl, sl] = mask * d2[:, :, g["vi"], g["vj"]]
             out.append(H)
         return out
+
+
+def _contract(W, d2):
+    """``sum_jk W_jk d2[j, k]`` for second derivatives ``d2`` (q, q, d, d)."""
+    return np.tensordot(W, d2, axes=([0, 1], [0, 1]))
+
+
+def _weight_scale(w):
+    """``1 / sqrt(w_i w_j)`` for a stack of blocks' weights (nb, m) -> (nb, m, m)."""
+    a = 1.0 / np.sqrt(w)
+    return a[:, :, None] * a[:, None, :]
+
+
+class _WeightedView:
+    """A fast evaluator of the unweighted model on ``W^{1/2} y``, ``W^{1/2} X`` turned into
+    one of the weighted model: ``log|V|`` gains ``-sum log w`` and the log-likelihood
+    ``+1/2 sum log w``; ``beta``, its covariance and all derivatives in theta are equal."""
+
+    def __init__(self, view, sum_log_w):
+        self._view = view
+        self._shift = sum_log_w
+
+    def __getattr__(self, name):
+        return getattr(self._view, name)
+
+    def evaluate(self, theta, reml, order):
+        import dataclasses
+        ev = self._view.evaluate(theta, reml, order)
+        if ev is None:
+            return None
+        return dataclasses.replace(ev, llf=ev.llf + 0.5 * self._shift,
+                                   logdet_v=ev.logdet_v - self._shift)
 
 
 def _row_order(residual):

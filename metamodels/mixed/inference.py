@@ -290,9 +290,9 @@ def f_test(results, L, method, term=None):
         r = ddfmod.satterthwaite_f(L, b, fit.cov_beta, results._sens.B,
                                    np.asarray(results.cov_theta))
         return r.statistic, r.df_num, r.df_denom, r.pvalue
-    if method == "kenward-roger":
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, results.cov_params_kr,
-                                   results._sens.B, results._W)
+    if method.startswith("kenward-roger"):
+        C_adj, W = results.kenward_roger_parts(method)
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W)
         return r.statistic, r.df_num, r.df_denom, r.pvalue
     lb = L @ b
     F = float(lb @ np.linalg.solve(L @ fit.cov_beta @ L.T, lb)) / q

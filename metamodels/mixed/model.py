@@ -1,6 +1,7 @@
 """MixedModel: linear mixed models with G-side random effects and R-side structures."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -31,6 +32,43 @@ def _columns_of(spec):
     return [c for c in spec.split(":") if c]
 
 
+_WEIGHT_COL = "__metamodels_weights__"
+
+
+def _check_weights(weights, n):
+    """Validated observation weights as a float array (n,), or None."""
+    if weights is None:
+        return None
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("weights must be numeric") from exc
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"weights must be a 1-D array with one value per observation "
+                         f"({n}), got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights contain missing or non-finite values; SAS leaves such "
+                         "observations out: remove those rows (from_formula drops them)")
+    if np.any(w <= 0):
+        raise ValueError("weights must be positive; SAS leaves observations with "
+                         "non-positive weights out: remove those rows (from_formula "
+                         "drops them)")
+    return w
+
+
+def _weights_column(weights, data):
+    """Weights of ``from_formula``: a column name of ``data`` or an array aligned with it."""
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise ValueError(f"weights column {weights!r} not found in data")
+        return pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
+    w = np.asarray(weights, dtype=float).reshape(-1)
+    if w.shape[0] != len(data):
+        raise ValueError(f"weights must have one value per row of data ({len(data)}), "
+                         f"got {w.shape[0]}")
+    return w
+
+
 class MixedModel(LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
@@ -57,12 +95,21 @@ class MixedModel(LikelihoodModel):
         Separate R-side parameters per level (SAS ``GROUP=``).
     re_struct : str
         Structure of ``G`` for multi-column random terms (default "UN").
+    weights : array_like (n,), optional
+        Positive observation weights, as SAS's ``WEIGHT`` statement: the residual
+        covariance of a subject becomes ``W^{-1/2} R W^{-1/2}`` (``W = diag(w)``) for every
+        R-side structure; with independent residuals this is weighted least squares
+        (``Var(e_i) = sigma^2 / w_i``).  Random effects are not weighted.  Weights must be
+        finite and positive; SAS leaves observations with missing or non-positive weights
+        out of the analysis, which :meth:`from_formula` does too (with a warning); here
+        they raise an error.
     missing : {"none", "drop", "raise"}
 
     Notes
     -----
     ``u_t ~ N(0, G_t)`` independently over the levels of term ``t``'s grouping factor and
-    ``e ~ N(0, R)`` with ``R`` block diagonal over subjects; the marginal model is
+    ``e ~ N(0, R)`` with ``R`` block diagonal over subjects (``W^{-1/2} R W^{-1/2}`` with
+    weights); the marginal model is
     ``y ~ N(Xb, V)``, ``V = sum_t Z_t (I (x) G_t) Z_t' + R``, block diagonal over the
     independent units (connected components of all groupings).  Fitting is profiled
     (RE)ML on the shared engine (:mod:`metamodels.core`).
@@ -70,9 +117,10 @@ class MixedModel(LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 missing="none", **kwargs):
+                 weights=None, missing="none", **kwargs):
         endog_a = np.asarray(endog, dtype=float)
         n = endog_a.shape[0]
+        weights = _check_weights(weights, n)
         random = list(random or [])
         if groups is not None:
             random.append(self._array_term(groups, exog_re, n, re_struct))
@@ -83,6 +131,11 @@ class MixedModel(LikelihoodModel):
         self.cov_struct = str(cov_struct).upper()
         self.random = random
         self.residual = self._residual_part(n, repeated, subject, cov_struct, cov_group)
+        if weights is not None:
+            self.residual = dataclasses.replace(self.residual, weights=weights)
+        self.weights = weights
+        if weights is not None and "weights" not in self._init_keys:
+            self._init_keys.append("weights")
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
@@ -158,17 +211,32 @@ class MixedModel(LikelihoodModel):
     @classmethod
     def from_formula(cls, formula, data, repeated=None, subject=None, cov_struct="ID",
                      cov_group=None, groups=None, re_formula=None, vc_formula=None,
-                     re_struct="UN", subset=None, missing="drop", **kwargs):
+                     re_struct="UN", subset=None, missing="drop", weights=None, **kwargs):
         """Build from an lme4-style formula, e.g.
         ``"fev1 ~ basefev1 + C(drug) + C(hour) + (1 | patient)"``.
 
         ``repeated``, ``subject`` and ``cov_group`` name columns of ``data``;
         ``subject="patient:drug"`` forms the interaction.  ``groups``, ``re_formula``
-        and ``vc_formula`` work as in statsmodels' ``smf.mixedlm``.
+        and ``vc_formula`` work as in statsmodels' ``smf.mixedlm``.  ``weights`` (a
+        column name or an array aligned with ``data``) are SAS ``WEIGHT`` weights; rows
+        whose weight is missing or not positive are left out, as SAS does.
         """
+        data = pd.DataFrame(data)
+        if weights is not None:            # attached first, so that subset= applies to it
+            data = data.assign(**{_WEIGHT_COL: _weights_column(weights, data)})
         if subset is not None:
             data = data.loc[subset]
-        data = pd.DataFrame(data)
+        if weights is not None:
+            w_all = data[_WEIGHT_COL].to_numpy()
+            keep = np.isfinite(w_all) & (w_all > 0)
+            if not keep.all():
+                if missing == "raise":
+                    raise ValueError("weights are missing or not positive in "
+                                     f"{int((~keep).sum())} row(s)")
+                warnings.warn(f"{int((~keep).sum())} row(s) with missing or non-positive "
+                              "weights were left out (as SAS's WEIGHT statement does)",
+                              MissingDataWarning, stacklevel=2)
+                data = data.loc[keep]
         fixed, terms = split_formula(formula)
         if groups is not None:
             terms = list(terms) + list(terms_from_mixedlm(groups, re_formula, vc_formula))
@@ -206,13 +274,14 @@ class MixedModel(LikelihoodModel):
             c = _columns_of(spec)
             return data_kept[c] if len(c) > 1 else data_kept[c[0]].to_numpy()
 
+        w_kept = None if weights is None else data_kept[_WEIGHT_COL].to_numpy()
         mod = cls(design.endog, design.exog, random=random, repeated=col(repeated),
                   subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
-                  re_struct=re_struct, **kwargs)
+                  re_struct=re_struct, weights=w_kept, **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
-        mod.data.frame = data_kept
+        mod.data.frame = data_kept if weights is None else data_kept.drop(columns=_WEIGHT_COL)
         return mod
 
     design_info = None
@@ -234,6 +303,8 @@ class MixedModel(LikelihoodModel):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
         from ..bayes.gibbs import fit_bayes
+        if self.weights is not None:
+            raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
         return fit_bayes(self, **kwargs)
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable

@@ -18,13 +18,24 @@ from .fitting import solve_blocks
 
 __all__ = ["MixedResults"]
 
-DDF_METHODS = ("satterthwaite", "kenward-roger", "residual", "containment", "between-within")
+DDF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear",
+               "kenward-roger-expected", "residual", "containment", "between-within")
+
+#: Kenward-Roger flavours: (W = inverse observed (SAS) or expected (pbkrtest) information,
+#: keep the second-derivative term R_ij)
+KR_FLAVOURS = {"kenward-roger": ("observed", True),
+               "kenward-roger-linear": ("observed", False),
+               "kenward-roger-expected": ("expected", True)}
 
 
 def _check_ddf(ddf):
     key = str(ddf).lower().replace("_", "-")
     aliases = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
-               "betwithin": "between-within", "contain": "containment"}
+               "betwithin": "between-within", "contain": "containment",
+               "kr-linear": "kenward-roger-linear", "krlinear": "kenward-roger-linear",
+               "kr-expected": "kenward-roger-expected", "pbkrtest": "kenward-roger-expected",
+               "kr-pbkrtest": "kenward-roger-expected",
+               "kenward-roger-pbkrtest": "kenward-roger-expected"}
     key = aliases.get(key, key)
     if key not in DDF_METHODS:
         raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
@@ -45,8 +56,13 @@ class MixedResults(LikelihoodModelResults):
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
-    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "residual", "containment",
-    "between-within"}; the default is Satterthwaite.
+    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
+    "kenward-roger-expected", "residual", "containment", "between-within"}; the default is
+    Satterthwaite.  Kenward-Roger: ``"kenward-roger"`` is SAS's ``DDFM=KR`` (``W`` the
+    inverse observed information, second-derivative term included);
+    ``"kenward-roger-linear"`` drops the second-derivative term (mmrm's
+    "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
+    information, as pbkrtest (R) does.
 
     Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
     covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
@@ -214,14 +230,34 @@ class MixedResults(LikelihoodModelResults):
 
     @cache_readonly
     def _W(self):
-        """Inverse expected information (Kenward-Roger's W)."""
+        """Inverse expected information (pbkrtest's Kenward-Roger W)."""
         return _pinv_psd(self._fit.exp_info)
 
     @cache_readonly
+    def _kr_cache(self):
+        return {}
+
+    def kenward_roger_parts(self, flavour="kenward-roger"):
+        """``(Phi_A, W)`` of a Kenward-Roger flavour: the adjusted covariance of the fixed
+        effects and the covariance of theta it uses (see :data:`KR_FLAVOURS`)."""
+        flavour = _check_ddf(flavour)
+        if flavour not in KR_FLAVOURS:
+            raise ValueError(f"{flavour!r} is not a Kenward-Roger method "
+                             f"({', '.join(KR_FLAVOURS)})")
+        if flavour not in self._kr_cache:
+            info, second = KR_FLAVOURS[flavour]
+            W = np.asarray(self.cov_theta) if info == "observed" else self._W
+            s = self._sens
+            C_adj = ddfmod.kenward_roger_adjust(self._fit.cov_beta, s.B, W, s.q_contract(W),
+                                                s.r_contract(W) if second else None)
+            self._kr_cache[flavour] = (C_adj, W)
+        return self._kr_cache[flavour]
+
+    @cache_readonly
     def cov_params_kr(self):
-        """Kenward-Roger adjusted covariance of the fixed effects."""
-        s = self._sens
-        return ddfmod.kenward_roger_cov(self._fit.cov_beta, s.B, s.Q, self._W, s.R)
+        """Kenward-Roger adjusted covariance of the fixed effects as SAS's ``DDFM=KR``
+        (other flavours: :meth:`kenward_roger_parts`)."""
+        return self.kenward_roger_parts("kenward-roger")[0]
 
     def _coef_df(self, L, ddf):
         ddf = _check_ddf(ddf)
@@ -229,10 +265,11 @@ class MixedResults(LikelihoodModelResults):
         if ddf == "satterthwaite":
             return ddfmod.satterthwaite_t_df(L, fit.cov_beta, self._sens.B,
                                              np.asarray(self.cov_theta))
-        if ddf == "kenward-roger":
+        if ddf in KR_FLAVOURS:
             b = np.asarray(fit.beta)
-            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, self.cov_params_kr,
-                                                    self._sens.B, self._W).df_denom for l in L])
+            C_adj, W = self.kenward_roger_parts(ddf)
+            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, C_adj,
+                                                    self._sens.B, W).df_denom for l in L])
         return minf.classical_df(self, L, ddf)
 
     def df_fixed(self, ddf=None):
@@ -254,7 +291,8 @@ class MixedResults(LikelihoodModelResults):
         return self._containment if method == "containment" else self._between_within
 
     def _cov_for(self, ddf):
-        return self.cov_params_kr if _check_ddf(ddf) == "kenward-roger" else self._fit.cov_beta
+        ddf = _check_ddf(ddf)
+        return self.kenward_roger_parts(ddf)[0] if ddf in KR_FLAVOURS else self._fit.cov_beta
 
     def coef_table(self, alpha=0.05, ddf=None):
         """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
@@ -306,7 +344,8 @@ class MixedResults(LikelihoodModelResults):
             lmerTest type 2); 3: marginal hypotheses with sum-to-zero coded factors (SAS
             Type III, lmerTest type 3).
         ddf : str, optional
-            satterthwaite, kenward-roger, residual, containment or between-within.
+            satterthwaite, kenward-roger (-linear, -expected), residual, containment or
+            between-within.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
@@ -330,6 +369,10 @@ class MixedResults(LikelihoodModelResults):
                              "same method")
         if self.model.nobs != restricted.model.nobs:
             raise ValueError("the two models were fitted to different numbers of observations")
+        w1, w0 = self.model.weights, restricted.model.weights
+        if (w1 is None) != (w0 is None) or (w1 is not None and not np.array_equal(w1, w0)):
+            raise ValueError("the two models were fitted with different weights; their "
+                             "likelihoods are not comparable")
         if self.reml:
             same = (self.model.exog.shape == restricted.model.exog.shape
                     and np.allclose(self.model.exog, restricted.model.exog))
