@@ -21,8 +21,9 @@ With ``+inf`` variances a missing study gets weight ``1/(v + tau^2) = 0`` for ev
 * Hedges: ``tau^2 = max(0, [sum (y - ybar)^2 - (k-1)/k sum v] / (k - 1))``;
 * Paule-Mandel: the root of ``Q(tau^2) = sum w_t (y - b_t)^2 = k - 1`` with
   ``w_t = 1/(v + tau^2)``;
-* ML / REML: the maximiser of the (restricted) log-likelihood
-  ``l = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` for REML) over ``t >= 0``;
+* ML / REML: the global maximiser of the (restricted) log-likelihood
+  ``l = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` for REML) over ``t >= 0``
+  (the search of :mod:`metamodels.core.tau2`, shared with the single fits);
 * random-effects estimate ``b_t = sum w_t y / sum w_t``, ``se = (sum w_t)^{-1/2}``;
 * ``I^2 = t / (t + s^2)`` with ``s^2 = (k-1) sum w / ((sum w)^2 - sum w^2)``
   (random effects) or ``max(0, (Q - (k-1)) / Q)`` (fixed effect).

@@ -49,9 +49,9 @@ def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter):
         elif m == "PM":
             tau2, conv = kn.tau2_pm(Y, V, n, tol=min(tol, 1e-12), maxiter=max(maxiter, 200))
         else:
-            # DerSimonian-Laird start, as the single-fit kernel
-            tau2, conv = kn.tau2_ml_reml(Y, V, n, kn.tau2_dl(q, n, sw, sw2),
-                                         reml=(m == "REML"), tol=tol, maxiter=maxiter)
+            # the global search of the single fits (core/tau2.py)
+            tau2, conv = kn.tau2_ml_reml(Y, V, n, reml=(m == "REML"), tol=tol,
+                                         maxiter=maxiter)
         one = n == 1
         b_re, s_re = kn.random_effects(Y, V, np.where(one, 0.0, tau2))
         s_re[n == 0] = np.nan
