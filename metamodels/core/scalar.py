@@ -48,8 +48,8 @@ __all__ = ["DiagonalTau2", "Tau2State"]
 #: Initial grid of :meth:`DiagonalTau2.maximize` (``0`` and ``U SINGLE_RATIO^-j``,
 #: ``j < SINGLE_GRID``): one problem is evaluated on a dense grid in one batched call, so
 #: that its cells are mostly resolved in one round.
-SINGLE_GRID = 30
-SINGLE_RATIO = 1.8
+SINGLE_GRID = 10
+SINGLE_RATIO = 6.0
 
 
 @lru_cache(maxsize=64)
