@@ -300,27 +300,35 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
         extra = np.where((extra > 0) & (extra < U[:, None]), extra, 0.0)
         pts = np.sort(np.concatenate([pts, extra], axis=1), axis=1)
         grid = pts.shape[1] - 1
-    rows = np.repeat(np.arange(n), grid + 1)
-    if n <= 64:                                  # few problems: the grid in one call
-        P = pieces(rows, pts.ravel())
-        g0 = P.g[::grid + 1]
-    else:        # many: point by point for all problems at once (no gathering of data)
-        cols = [pieces(None, pts[:, j]) for j in range(grid + 1)]
-        P = Pieces(*(np.stack([c[i] for c in cols], axis=1).ravel() for i in range(5)))
-        g0 = cols[0].g
+    conv = np.ones(n, dtype=bool)
+    if n == 1:                                   # one problem: its distinct points
+        t = np.unique(pts)
+        P = pieces(np.zeros(t.size, dtype=np.intp), t)
+        g0 = P.g[:1]
+        crow = np.zeros(t.size - 1, dtype=np.intp)
+        ta, tb = t[:-1], t[1:]
+        Pa, Pb = P.take(slice(0, -1)), P.take(slice(1, None))
+    else:
+        rows = np.repeat(np.arange(n), grid + 1)
+        if n <= 64:                              # few problems: the grid in one call
+            P = pieces(rows, pts.ravel())
+            g0 = P.g[::grid + 1]
+        else:    # many: point by point for all problems at once (no gathering of data)
+            cols = [pieces(None, pts[:, j]) for j in range(grid + 1)]
+            P = Pieces(*(np.stack([c[i] for c in cols], axis=1).ravel() for i in range(5)))
+            g0 = cols[0].g
+        # cells between consecutive grid points (rows with U = 0 have none)
+        sel = np.ones(rows.size, dtype=bool)
+        sel[grid::grid + 1] = False
+        ia = np.flatnonzero(sel)
+        ib = ia + 1
+        keep = pts.ravel()[ib] > pts.ravel()[ia]
+        ia, ib = ia[keep], ib[keep]
+        crow, ta, tb = rows[ia], pts.ravel()[ia], pts.ravel()[ib]
+        Pa, Pb = P.take(ia), P.take(ib)
     # candidates: t = 0 where it is a (boundary) local maximum
     cand_rows = [np.flatnonzero(g0 <= 0)]
     cand_t = [np.zeros(cand_rows[0].size)]
-    conv = np.ones(n, dtype=bool)
-    # cells between consecutive grid points (rows with U = 0 have none)
-    sel = np.ones(rows.size, dtype=bool)
-    sel[grid::grid + 1] = False
-    ia = np.flatnonzero(sel)
-    ib = ia + 1
-    keep = pts.ravel()[ib] > pts.ravel()[ia]
-    ia, ib = ia[keep], ib[keep]
-    crow, ta, tb = rows[ia], pts.ravel()[ia], pts.ravel()[ib]
-    Pa, Pb = P.take(ia), P.take(ib)
     for _ in range(max_rounds):
         if crow.size == 0:
             break
