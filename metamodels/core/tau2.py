@@ -76,7 +76,7 @@ import numpy as np
 
 __all__ = [
     "Pieces", "score_upper_bound", "score_bounds", "concave_on", "global_maximum",
-    "newton_bracketed", "dl", "hs", "moment_se", "he", "GRID", "RATIO", "LLF_TOL",
+    "newton_bracketed", "scaled_step", "dl", "hs", "moment_se", "he", "GRID", "RATIO", "LLF_TOL",
 ]
 
 #: Initial grid of :func:`global_maximum`: ``0`` and ``U RATIO^-j``, ``j = 0..GRID-1``.
