@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..core.tau2 import Pieces, dl, global_maximum, he, score_upper_bound
+from ..core.tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
 
 __all__ = [
     "prepare_block", "fixed_effect", "tau2_dl", "tau2_he", "tau2_pm", "tau2_ml_reml",
@@ -200,15 +200,10 @@ def _weighted_moments(Y, V, t):
 
 
 def tau2_pm(Y, V, n, tol=1e-12, maxiter=200):
-    """Paule-Mandel estimator by safeguarded Newton iteration, all columns at once.
-
-    Solves ``f(t) = Q(t) - (k - 1) = 0`` with ``Q(t) = sum w_t (y - b_t)^2`` and
-    ``f'(t) = -sum w_t^2 (y - b_t)^2``; ``t = 0`` when ``Q(0) <= k - 1``.  ``Q(t)`` is
-    convex and decreasing in ``t`` (the partial minimum over ``b`` of the jointly
-    convex ``sum (y - b)^2 / (v + t)``), so Newton steps started at ``t = 0 < root``
-    increase monotonically without overshooting.  As a safeguard against rounding a
-    bracket ``f(lo) > 0 > f(hi)`` is kept and a step leaving it is replaced by
-    bisection.  A column stops when its step is below ``tol * t`` or ``f(t) = 0``.
+    """Paule-Mandel estimator, all columns at once: the root of
+    ``Q(t) = sum w_t (y - b_t)^2 = k - 1`` (``0`` when ``Q(0) <= k - 1``) by the
+    safeguarded Newton steps of :func:`metamodels.core.tau2.q_equation_root`, shared with
+    the single fits, with ``Q'(t) = -sum w_t^2 (y - b_t)^2``.
 
     Returns
     -------
@@ -216,37 +211,15 @@ def tau2_pm(Y, V, n, tol=1e-12, maxiter=200):
     converged : (b,) bool array
     """
     m = Y.shape[1]
-    tau2 = np.zeros(m)
+    tau2 = np.full(m, np.nan)
     conv = np.ones(m, dtype=bool)
-    target = n - 1.0
-    active = np.flatnonzero(n >= 2)
-    t = np.zeros(active.size)
-    lo = np.zeros(active.size)
-    hi = np.full(active.size, np.inf)
-    Ya, Va, ta = Y[:, active], V[:, active], target[active]
-    for it in range(maxiter):
-        if active.size == 0:
-            break
-        u1, u2 = _weighted_moments(Ya, Va, t)
-        f = u1 - ta
-        lo = np.where(f > 0, np.maximum(lo, t), lo)
-        hi = np.where(f < 0, np.minimum(hi, t), hi)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            new = t + f / u2
-        out = ~((new > lo) & (new < hi))
-        new = np.where(out, 0.5 * (lo + hi), new)           # (hi is finite there)
-        done = (np.abs(new - t) <= tol * t) | (f == 0) | ~np.isfinite(new)
-        if it == 0:
-            done |= ~(f > 0)                                 # Q(0) <= k - 1: tau^2 = 0
-        value = np.where((f == 0) | ~np.isfinite(new) | (t == 0), t, new)
-        tau2[active[done]] = value[done]
-        keep = ~done
-        active, t, lo, hi, ta = active[keep], new[keep], lo[keep], hi[keep], ta[keep]
-        Ya, Va = Ya[:, keep], Va[:, keep]
-    if active.size:
-        tau2[active] = t
-        conv[active] = False
-    tau2[n < 2] = np.nan
+    cols = np.flatnonzero(n >= 2)
+    if cols.size:
+        Yc, Vc = Y[:, cols], V[:, cols]
+        est, ok = q_equation_root(lambda rows, t: _weighted_moments(Yc[:, rows], Vc[:, rows], t),
+                                  n[cols] - 1.0, tol=tol, maxiter=maxiter)
+        tau2[cols] = est
+        conv[cols] = ok
     return tau2, conv
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from scipy.linalg.lapack import dposv, dpotri
 
 from .likelihood import NotPositiveDefiniteError, profiled_llf
-from .tau2 import Pieces, dl, global_maximum, he, score_upper_bound
+from .tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
 
 __all__ = ["DiagonalTau2", "Tau2State"]
 
@@ -203,6 +203,27 @@ class DiagonalTau2:
         c = self._c
         c[:p] = sol[:, p]
         return float(c @ S[0] @ c)
+
+    def q_and_slope(self, t):
+        """``Q = y'P(t)y`` and ``y'P(t)^2y = -dQ/dt`` (the generalised Q equation's
+        Newton steps, :func:`metamodels.core.tau2.q_equation_root`)."""
+        p = self.p
+        S, _ = self._cross(t)
+        _, sol = self._solve(S)
+        c = self._c
+        c[:p] = sol[:, p]
+        q, uu = (S[:2] @ c @ c).tolist()
+        return q, uu
+
+    def solve_q(self, target, tol=1e-12, maxiter=200):
+        """The root of ``y'P(t)y = target`` over ``t >= 0`` (0 when ``Q(0) <= target``)
+        by :func:`metamodels.core.tau2.q_equation_root`; returns ``(t, converged)``."""
+        def qfun(rows, t):
+            out = np.array([self.q_and_slope(x) for x in t.tolist()]).reshape(-1, 2)
+            return out[:, 0], out[:, 1]
+
+        t, ok = q_equation_root(qfun, np.array([float(target)]), tol=tol, maxiter=maxiter)
+        return float(t[0]), bool(ok[0])
 
     def moments(self, t):
         """``(y'P(t)y, tr P(t), tr P(t)^2, sum w)`` -- the ingredients of the moment

@@ -76,7 +76,7 @@ import numpy as np
 
 __all__ = [
     "Pieces", "score_upper_bound", "score_bounds", "concave_on", "global_maximum",
-    "newton_bracketed", "scaled_step", "dl", "hs", "moment_se", "he", "GRID", "RATIO", "LLF_TOL",
+    "newton_bracketed", "scaled_step", "q_equation_root", "dl", "hs", "moment_se", "he", "GRID", "RATIO", "LLF_TOL",
 ]
 
 #: Initial grid of :func:`global_maximum`: ``0`` and ``U RATIO^-j``, ``j = 0..GRID-1``.
@@ -134,6 +134,59 @@ def moment_se(tau2, df, trp, trpp, denom):
     """Standard error of a moment estimator ``(Q - c)/denom`` (Viechtbauer 2005):
     ``sqrt(2 df + 4 tau2 tr P_0 + 2 tau2^2 tr P_0^2) / denom``."""
     return np.sqrt(2.0 * df + 4.0 * tau2 * trp + 2.0 * tau2 ** 2 * trpp) / denom
+
+
+def q_equation_root(qfun, target, tol=1e-12, maxiter=200):
+    """The root of ``Q(t) = target`` over ``t >= 0`` for each problem (Paule-Mandel with
+    ``target = k - p``; Q-profile limits with a chi-square quantile); ``0`` where
+    ``Q(0) <= target``.
+
+    ``Q(t) = y'P(t)y`` is convex and decreasing (the partial minimum over ``b`` of the
+    jointly convex ``sum (y_i - x_i'b)^2 / (v_i + t)``) with ``Q'(t) = -y'P^2y``, so
+    Newton steps ``t + (Q - target) / y'P^2y`` from ``t = 0`` increase monotonically to
+    the root without overshooting; against rounding a bracket is kept and a step leaving
+    it is replaced by bisection.  A problem stops when its step is below ``tol t``.
+
+    Parameters
+    ----------
+    qfun : callable ``(rows, t) -> (Q, F)``
+        ``Q = y'Py`` and ``F = y'P^2y`` of problems ``rows`` at ``t``.
+    target : (n,) array
+
+    Returns
+    -------
+    t, converged : (n,) arrays
+    """
+    target = np.asarray(target, dtype=float)
+    n = target.size
+    out = np.zeros(n)
+    conv = np.ones(n, dtype=bool)
+    active = np.arange(n)
+    t = np.zeros(n)
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    ta = target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for it in range(maxiter):
+            if active.size == 0:
+                break
+            q, slope = qfun(active, t)
+            f = q - ta
+            lo = np.where(f > 0, np.maximum(lo, t), lo)
+            hi = np.where(f < 0, np.minimum(hi, t), hi)
+            new = t + f / slope
+            new = np.where((new > lo) & (new < hi), new, 0.5 * (lo + hi))
+            done = (np.abs(new - t) <= tol * t) | (f == 0) | ~np.isfinite(new)
+            if it == 0:
+                done |= ~(f > 0)                           # Q(0) <= target: t = 0
+            value = np.where((f == 0) | ~np.isfinite(new) | (t == 0), t, new)
+            out[active[done]] = value[done]
+            keep = ~done
+            active, t, lo, hi, ta = active[keep], new[keep], lo[keep], hi[keep], ta[keep]
+    if active.size:
+        out[active] = t
+        conv[active] = False
+    return out, conv
 
 
 # ------------------------------------------------------------------ search bounds

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from ..core import tau2 as t2
 from ..core.scalar import DiagonalTau2
@@ -128,15 +128,6 @@ def tau2_sj(y, v, X):
     return tau2, float(se)
 
 
-def _upper_bracket(f, start):
-    hi = max(start, 1.0)
-    for _ in range(200):
-        if f(hi) < 0:
-            return hi
-        hi *= 4.0
-    raise RuntimeError("could not bracket the root of the generalised Q equation")
-
-
 def _se_pm(v, tau2, k, p):
     """Standard error used for the Paule-Mandel / empirical Bayes estimators:
     ``sqrt(2 k^2 / ((k - p) (sum w)^2))``."""
@@ -146,17 +137,13 @@ def _se_pm(v, tau2, k, p):
 def tau2_pm(y, v, X, tol=1e-12, problem=None):
     """Paule-Mandel estimator: the root of ``y'P(tau^2)y = k - p`` (0 if Q_E < k - p).
 
-    Solved with a bracketing root finder (Brent) to ``tol``.
+    Safeguarded Newton steps on the convex, decreasing generalised Q
+    (:func:`metamodels.core.tau2.q_equation_root`, shared with the batch kernels) to a
+    relative step of ``tol``.
     """
     k, p = X.shape
-    target = k - p
-    genq = _problem(y, v, X, problem).genq
-    if genq(0.0) <= target:
-        return 0.0, _se_pm(v, 0.0, k, p)
-    f = lambda t: genq(t) - target  # noqa: E731
-    hi = _upper_bracket(f, float(np.var(y)))
-    tau2 = optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return float(tau2), _se_pm(v, tau2, k, p)
+    tau2, _ = _problem(y, v, X, problem).solve_q(k - p, tol=tol)
+    return tau2, _se_pm(v, tau2, k, p)
 
 
 def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None, problem=None):
@@ -220,15 +207,6 @@ def q_profile_ci(y, v, X, alpha=0.05, tol=1e-12):
     """
     k, p = X.shape
     df = k - p
-    genq = DiagonalTau2(y, v, X).genq
-    q0 = genq(0.0)
-
-    def solve(target):
-        if q0 <= target:
-            return 0.0
-        f = lambda t: genq(t) - target  # noqa: E731
-        hi = _upper_bracket(f, float(np.var(y)))
-        return float(optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3,
-                                     rtol=4 * np.finfo(float).eps, maxiter=500))
-
-    return solve(stats.chi2.ppf(1 - alpha / 2, df)), solve(stats.chi2.ppf(alpha / 2, df))
+    problem = DiagonalTau2(y, v, X)
+    return (problem.solve_q(stats.chi2.ppf(1 - alpha / 2, df), tol=tol)[0],
+            problem.solve_q(stats.chi2.ppf(alpha / 2, df), tol=tol)[0])
