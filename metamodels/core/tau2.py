@@ -70,6 +70,7 @@ global maximiser -- not merely a local one -- or the row is reported as not conv
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -263,6 +264,8 @@ def newton_bracketed(pieces, rows, lo, hi, Plo, Phi, tol=1e-10, maxiter=100):
     t, converged : arrays
     """
     n = rows.size
+    if n == 1:                  # one cell: the same rules on Python floats (less overhead)
+        return _newton_one(pieces, rows, float(lo[0]), float(hi[0]), Plo, Phi, tol, maxiter)
     out = np.empty(n)
     conv = np.ones(n, dtype=bool)
     lo, hi = lo.astype(float), hi.astype(float)
@@ -305,6 +308,41 @@ def newton_bracketed(pieces, rows, lo, hi, Plo, Phi, tol=1e-10, maxiter=100):
         out[active] = t
         conv[active] = False
     return out, conv
+
+
+def _newton_one(pieces, rows, lo, hi, Plo, Phi, tol, maxiter):
+    """:func:`newton_bracketed` for one cell, step for step, in floats."""
+    sa, sb = float(scaled_step(Plo)[0]), float(scaled_step(Phi)[0])
+    na, nb = lo + sa, hi + sb
+    oka, okb = lo < na < hi, lo < nb < hi
+    if oka and (not okb or abs(sa) <= abs(sb)):
+        t = na
+    elif okb:
+        t = nb
+    else:
+        t = math.sqrt(lo * hi) if lo > 0 else 0.5 * (lo + hi)
+    prev = hi - lo
+    for _ in range(maxiter):
+        P = pieces(rows, np.array([t]))
+        g, J, K = float(P.g[0]), float(P.H[0] - P.K[0]), float(P.K[0])
+        if g > 0:
+            lo = t
+        else:
+            hi = t
+        step = float(scaled_step(P)[0])
+        se = 1.0 / math.sqrt(K) if K > 0 else math.inf
+        new = t + step
+        bis = not (lo < new < hi and abs(step) <= 0.5 * prev)
+        if bis:
+            new = 0.5 * (lo + hi)
+        if g == 0:
+            return np.array([t]), np.array([True])
+        if abs(step) <= max(tol, 1e-5) * (t + se) and J > 0 and not bis:
+            return np.array([min(max(t + step, lo), hi)]), np.array([True])
+        if hi - lo <= tol * (t + se):
+            return np.array([0.5 * (lo + hi)]), np.array([True])
+        prev, t = abs(new - t), new
+    return np.array([t]), np.array([False])
 
 
 # ------------------------------------------------------------------ global maximum
