@@ -234,16 +234,24 @@ def _separator(path, sep):
 
 
 def _read_table(path, sep):
+    """The data file as a DataFrame; any failure to read it is a CLIError naming it."""
     import pandas as pd
 
     if not os.path.exists(path):
         raise CLIError(f"file not found: {path}")
     if os.path.isdir(path):
         raise CLIError(f"{path} is a directory, not a data file")
+    sep = _separator(path, sep)
     try:
-        df = pd.read_csv(path, sep=_separator(path, sep))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read {path}: {_one_line(exc)}") from exc
+        df = pd.read_csv(path, sep=sep)
+    except MemoryError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise CLIError(f"{path} is empty") from exc
+    except Exception as exc:  # noqa: BLE001 -- OSError, truncated/corrupt gzip, bz2, zip,
+        # xz archives, undecodable text, malformed rows: all mean "cannot read this file"
+        why = getattr(exc, "strerror", None) or _one_line(exc)
+        raise CLIError(f"cannot read {path}: {why}") from exc
     if df.shape[0] == 0:
         raise CLIError(f"{path} contains no data rows")
     return df
@@ -261,14 +269,25 @@ def _check_columns(df, path, **columns):
                            f"(columns: {avail}){hint}")
 
 
-def _numeric(df, col, option):
+def _numeric(df, col, option, positive=False):
+    """Column ``col`` as floats; a non-numeric or infinite value (``positive``: also a
+    value <= 0) is a CLIError naming the column and the first offending data row.
+    Missing values stay NaN (the model drops their rows with a warning)."""
+    import numpy as np
     import pandas as pd
 
     values = pd.to_numeric(df[col], errors="coerce")
-    bad = values.isna() & df[col].notna()
-    if bad.any():
-        first = df[col][bad].iloc[0]
-        raise CLIError(f"--{option}: column {col!r} has non-numeric values (e.g. {first!r})")
+    checks = [(values.isna() & df[col].notna(), "has non-numeric values"),
+              (np.isinf(values), "has infinite values")]
+    if positive:
+        checks.append((values <= 0, "must be strictly positive"))
+    for bad, what in checks:
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())
+            first = df[col].iloc[rows[0]]
+            first = first.item() if isinstance(first, np.generic) else first
+            raise CLIError(f"--{option}: column {col!r} {what}: data row {rows[0] + 1} has "
+                           f"{first!r} ({rows.size} such row{'s' * (rows.size > 1)})")
     return values
 
 
@@ -287,9 +306,13 @@ def _cmd_meta(args):
     _check_columns(df, args.file, yi=args.yi, vi=args.vi, sei=args.sei, labels=args.labels)
     df[args.yi] = _numeric(df, args.yi, "yi")
     if args.sei is not None:
-        vi = np.asarray(_numeric(df, args.sei, "sei"), dtype=float) ** 2
+        vi = np.asarray(_numeric(df, args.sei, "sei", positive=True), dtype=float) ** 2
     else:
-        vi = np.asarray(_numeric(df, args.vi, "vi"), dtype=float)
+        vi = np.asarray(_numeric(df, args.vi, "vi", positive=True), dtype=float)
+    if not np.any(df[args.yi].notna().to_numpy() & ~np.isnan(vi)):
+        which = "--sei" if args.sei is not None else "--vi"
+        raise CLIError(f"no usable study in {args.file}: every row lacks the effect size "
+                       f"(--yi {args.yi}) or its {which[2:]} ({which} {args.sei or args.vi})")
 
     mods = (args.mods or "").strip() or "1"
     formula = f"{_term(args.yi)} ~ {mods}"

@@ -20,9 +20,32 @@ class BoundaryWarning(MetaModelsWarning):
     """A variance parameter was estimated on the boundary of its space (e.g. tau^2 = 0)."""
 
 
+class IdentificationWarning(MetaModelsWarning):
+    """A model component is not identified by the data: it was fixed (for example the
+    variance of a random term whose grouping factor has a single level, set to 0), or the
+    model was fitted as SAS fits it although some covariance parameters are not separately
+    identified (more random effects than observations; lme4 stops)."""
+
+
 class MissingDataWarning(MetaModelsWarning):
     """Rows with missing values were dropped."""
 
 
+class DegenerateFitWarning(MetaModelsWarning):
+    """The fit reached a degenerate solution that its numbers do not reveal, e.g. a
+    residual variance collapsed to ~0 relative to the data (an outcome constant within
+    groups, a perfect fit): standard errors, tests and the likelihood are unreliable."""
+
+
+class DesignScaleWarning(MetaModelsWarning):
+    """Predictors (design columns) on very different scales (ratio above ~1e8)."""
+
+
 class SpecificationError(ValueError):
     """The model cannot be built from the given inputs (a clear message says why)."""
+
+
+class NotIdentifiedError(SpecificationError):
+    """The model's parameters are not identified by the data (e.g. a grouping factor with
+    one level, one observation per group, no residual degrees of freedom): refused, as
+    lme4 refuses, rather than answered with an arbitrary value."""

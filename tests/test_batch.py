@@ -1,6 +1,7 @@
 """metamodels.batch: vectorised meta-analysis kernels and the GWAS file workflow."""
 import gzip
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -307,7 +308,9 @@ def study_files(tmp_path_factory):
 
 def _expected(frames, gc=None):
     """Manually aligned (beta, se) matrices in study 1 order + appended variants."""
-    order = list(dict.fromkeys(list(frames[0].SNP) + list(frames[2].SNP)))
+    # rs_at_amb (A/T, minor-allele frequency >= 0.4) is dropped in every study
+    order = [s for s in dict.fromkeys(list(frames[0].SNP) + list(frames[2].SNP))
+             if s != "rs_at_amb"]
     ref = {}
     for f in (frames[0], frames[2]):
         for r in f.itertuples():
@@ -316,7 +319,7 @@ def _expected(frames, gc=None):
     beta = np.full((len(order), 3), np.nan)
     se = np.full((len(order), 3), np.nan)
     pos = {s: i for i, s in enumerate(order)}
-    dropped = {"rs_at_amb": [1, 2], "rs_mismatch": [1], "rs_bad": [1]}
+    dropped = {"rs_at_amb": [0, 1, 2], "rs_mismatch": [1], "rs_bad": [1]}
     for j, f in enumerate(frames):
         for r in f.drop_duplicates("SNP").itertuples():
             if j in dropped.get(r.SNP, []):
@@ -341,7 +344,8 @@ def _read(path):
 def test_gwas_files_end_to_end(study_files, tmp_path):
     frames, paths, _ = study_files
     out = tmp_path / "meta.tsv.gz"
-    res = meta_analyze_files(paths, out, methods="FE,DL,REML", stream=False)
+    res = meta_analyze_files(paths, out, methods="FE,DL,REML", stream=False,
+                             log_dropped=tmp_path / "dropped.tsv.gz")
     got = _read(out)
     order, beta, se = _expected(frames)
     assert list(got["SNP"]) == order                       # study 1 order, new appended
@@ -353,7 +357,7 @@ def test_gwas_files_end_to_end(study_files, tmp_path):
                                np.maximum(ref["log10p"], -300), rtol=1e-5)
     assert (got["k"].to_numpy() == ref["k"].to_numpy()).all()
     d = got.set_index("SNP")["direction"]
-    assert d["rs_missing"] == "+?+" and d["rs_mismatch"] == "+??" and d["rs_at_amb"] == "+??"
+    assert d["rs_missing"] == "+?+" and d["rs_mismatch"] == "+??" and "rs_at_amb" not in d
     assert d["rs_swap"] == "+++" and d["rs_strand"] == "++?" and d["rs_at_freq"] == "+-?"
     assert d["rs_strand_swap"] == "+-?" and d["rs_new"] == "??+"
     huge = got.set_index("SNP").loc["rs_huge"]
@@ -364,16 +368,20 @@ def test_gwas_files_end_to_end(study_files, tmp_path):
     mant, exp = line.split("\t")[8].split("e")
     assert int(exp) == math.floor(lg) < -1000
     assert float(mant) == pytest.approx(10 ** (lg - math.floor(lg)), rel=1e-5)
-    # log: every drop, with its reason
+    # --log-dropped: every drop, with its reason; the log has the counts only
     log = Path(res.log).read_text()
     assert Path(res.log) == tmp_path / "meta.log"
+    dropped = gzip.open(tmp_path / "dropped.tsv.gz", "rt").read()
+    assert dropped.startswith("study\tSNP\treason\talleles\treference_alleles\n")
     for snp, reason in (("rs_at_amb", "strand_ambiguous"), ("rs_mismatch", "allele_mismatch"),
                         ("rs_bad", "invalid_value"), ("rs_swap", "duplicate")):
-        assert f"2\t{snp}\t{reason}" in log
-    assert "3\trs_at_amb\tstrand_ambiguous\tT/A\tA/T" in log
+        assert f"2\t{snp}\t{reason}" in dropped and snp not in log
+    assert "1\trs_at_amb\tstrand_ambiguous\tA/T\t.\n" in dropped
+    assert "3\trs_at_amb\tstrand_ambiguous\tT/A\t.\n" in dropped
+    assert "2\trs_mismatch\tallele_mismatch\tA/C\tA/G\n" in dropped
     st = {i: s["stats"] for i, s in enumerate(res.studies)}
     assert st[1]["duplicate"] == 1 and st[1]["allele_mismatch"] == 1
-    assert st[1]["strand_ambiguous"] == 1 and st[2]["strand_ambiguous"] == 1
+    assert [st[i]["strand_ambiguous"] for i in range(3)] == [1, 1, 1]
     assert st[1]["strand_flipped"] >= 3 and st[1]["swapped"] >= 2
     assert "genomic control lambda of the meta-analysis" in log
     assert res.n_variants == len(order) and np.isfinite(res.lambda_meta)
@@ -402,6 +410,7 @@ def test_genomic_control(study_files, tmp_path):
     lam = []
     for f in frames:
         f = f.drop_duplicates("SNP")
+        f = f[f.SNP != "rs_at_amb"]               # A/T with MAF >= 0.4: dropped
         z2 = (f.BETA / f.SE) ** 2
         lam.append(float(np.median(z2[np.isfinite(z2)]) / CHI2_MEDIAN))
     np.testing.assert_allclose([s["lambda"] for s in res.studies], lam, rtol=1e-6)
@@ -482,3 +491,374 @@ def test_progress_without_and_with_tqdm(monkeypatch, study_files, tmp_path, caps
     _, paths, _ = study_files
     code = main(["gwas", *paths, "--out", str(tmp_path / "p.tsv"), "--progress"])
     assert code == 0 and "variants written" in capsys.readouterr().err
+
+
+# ------------------------------------------- GWAS output, bad input and rules (issue 12)
+def _tsv(path, rows, header=("SNP", "A1", "A2", "BETA", "SE")):
+    pd.DataFrame(rows, columns=list(header)).to_csv(path, sep="\t", index=False)
+    return str(path)
+
+
+def _null_rows(n, seed, se=0.05):
+    rng = np.random.default_rng(seed)
+    return [(f"rs{i}", "A", "G", float(rng.normal(0, se)), se) for i in range(n)]
+
+
+def _log10_p_normal_asymptotic(z):
+    """log10 of 2 Phi(-z) by the Mills-ratio series (independent of scipy)."""
+    ln = math.log(2) - z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) \
+        + math.log(1 - 1 / z ** 2 + 3 / z ** 4 - 15 / z ** 6)
+    return ln / math.log(10)
+
+
+def _split(text):
+    m, e = text.split("e")
+    return float(m), int(e)
+
+
+def test_format_log10_writes_exponents_of_any_size():
+    lg = np.array([-13846.9941, -9999.5, -10000.2, -123456789.25, -9_999_999_998.5,
+                   -1.2e10, -np.inf, 2.0])
+    got = join_columns([format_log10(lg)]).decode().split("\n")[:-1]
+    assert got[:5] == ["1.01368e-13847", "3.16228e-10000", "6.30957e-10001",
+                       "5.62341e-123456790", "3.16228e-9999999999"]
+    assert got[5:] == ["0", "0", "100"]           # beyond 10 exponent digits: 0
+    assert join_columns([format_log10(lg[:1], 3)]).decode() == "1.01e-13847\n"
+
+
+def test_log10_chi2_sf_beyond_double_range():
+    from metamodels.batch.logtail import log10_chi2_sf
+
+    x = np.array([3.0, 150.0, 900.0, 1350.0, 1400.0, 20000.0, np.inf, np.nan])
+    df = np.array([1, 2, 9, 1, 3, 1, 2, 2])
+    got = log10_chi2_sf(x, df)
+    with np.errstate(divide="ignore"):
+        ref = np.log10(special.chdtrc(df, x))
+    ok = np.isfinite(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-12)
+    # erfc(100) = P(chi2_1 > 20000): the asymptotic series of erfc
+    ln = -1e4 - math.log(100 * math.sqrt(math.pi)) + math.log(1 - 1 / 2e4 + 3 / 4e8)
+    assert got[5] == pytest.approx(ln / math.log(10), rel=1e-13)
+    assert got[6] == -np.inf and np.isnan(got[7])
+    assert np.isnan(log10_chi2_sf(1.0, 0.0))
+
+
+def test_gwas_writes_tiny_pvalues_of_every_column_exactly(tmp_path):
+    rows1 = _null_rows(300, 1) + [("rs_z", "A", "G", 2.525, 0.01),
+                                   ("rs_het", "A", "G", 1.0, 0.01)]
+    rows2 = _null_rows(300, 2) + [("rs_het", "A", "G", -1.0, 0.01)]
+    paths = [_tsv(tmp_path / "a.tsv", rows1), _tsv(tmp_path / "b.tsv", rows2)]
+    out = tmp_path / "m.tsv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        meta_analyze_files(paths, out, methods="FE,DL,REML")
+    lines = {ln.split("\t")[0]: ln.split("\t") for ln in out.read_text().splitlines()}
+    cols = lines["SNP"]
+    z = lines["rs_z"]
+    mant, exp = _split(z[cols.index("pvalue")])
+    assert exp == -13847 and z[cols.index("pvalue")].startswith("1.01")
+    lg = _log10_p_normal_asymptotic(252.5)
+    assert mant == pytest.approx(10 ** (lg - math.floor(lg)), rel=6e-6)
+    for m in ("DL", "REML"):                         # k = 1: the same test
+        assert z[cols.index(f"pvalue_{m}")] == z[cols.index("pvalue")]
+    het = lines["rs_het"]                            # Q = 20000 on 1 df: erfc(100)
+    mant, exp = _split(het[cols.index("q_pvalue")])
+    ln = -1e4 - math.log(100 * math.sqrt(math.pi)) + math.log(1 - 1 / 2e4 + 3 / 4e8)
+    lq = ln / math.log(10)
+    assert exp == math.floor(lq) == -4346
+    assert mant == pytest.approx(10 ** (lq - math.floor(lq)), rel=6e-6)
+    assert float(het[cols.index("q")]) == pytest.approx(20000, rel=1e-6)
+
+
+def test_gwas_extreme_standard_errors_dropped_or_exact(tmp_path):
+    rows = _null_rows(2000, 3) + [("rs_tiny", "A", "G", 0.1, 1e-300),
+                                  ("rs_huge_se", "A", "G", 0.1, 1e80),
+                                  ("rs_small", "A", "G", 0.1, 1e-12)]
+    paths = [_tsv(tmp_path / "a.tsv", rows), _tsv(tmp_path / "b.tsv", _null_rows(2000, 4))]
+    out = tmp_path / "m.tsv"
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = meta_analyze_files(paths, out, methods="FE,DL,REML,PM", genomic_control=True,
+                                 log_dropped=tmp_path / "d.tsv")
+    kinds = {w.category for w in rec}
+    assert kinds == {mm.batch.GWASWarning}, [str(w.message) for w in rec]
+    assert any("2 row(s) dropped as out_of_range" in str(w.message) for w in rec)
+    st = res.studies[0]["stats"]
+    assert st["out_of_range"] == 2 and st["invalid_value"] == 0
+    got = _read(out).set_index("SNP")
+    assert "rs_tiny" not in got.index and "rs_huge_se" not in got.index
+    small = got.loc["rs_small"]                 # kept, exact: weight 1e24 dominates
+    assert small["beta"] == 0.1 and small["k"] == 1
+    assert small["se"] == pytest.approx(1e-12 * math.sqrt(max(res.studies[0]["lambda"], 1)),
+                                        rel=1e-5)
+    assert small["pvalue"] == 0.0                     # z ~ 1e11: p below 1e-9999999999
+    # lambda is a median: one absurd row does not move it
+    assert 0.8 < res.studies[0]["lambda"] < 1.2 and 0.8 < res.lambda_meta < 1.2
+    assert "1\trs_tiny\tout_of_range\tA/G\t.\n" in (tmp_path / "d.tsv").read_text()
+
+
+def test_gwas_implausible_lambda_warns(tmp_path):
+    rows = [(s, a1, a2, b * 10, se) for s, a1, a2, b, se in _null_rows(2000, 5)]
+    paths = [_tsv(tmp_path / "a.tsv", rows), _tsv(tmp_path / "b.tsv", _null_rows(2000, 6))]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = meta_analyze_files(paths, tmp_path / "m.tsv")
+    msgs = [str(w.message) for w in rec if w.category is mm.batch.GWASWarning]
+    assert len(msgs) == 2 == len(rec)
+    assert re.match(r"study 1 \(a.tsv\): genomic-control lambda 9\d\.\d+ \(from 2,000 "
+                    r"variants\) is implausibly far from 1", msgs[0])
+    assert msgs[1].startswith("the meta-analysis: genomic-control lambda")
+    assert 90 < res.studies[0]["lambda"] < 110
+    # a lambda from a handful of variants is not evidence; applied with a warning
+    few = [_tsv(tmp_path / "c.tsv", [(s, a, b_, x * 3, se) for s, a, b_, x, se
+                                     in _null_rows(5, 7)]), paths[1]]
+    with pytest.warns(mm.batch.GWASWarning, match="from only 5 variants"):
+        meta_analyze_files(few, tmp_path / "n.tsv", genomic_control=True)
+
+
+def test_gwas_python_api_prints_nothing(study_files, tmp_path, capfd, caplog):
+    import logging
+
+    _, paths, _ = study_files
+    with caplog.at_level(logging.INFO, logger="metamodels.batch.gwas"):
+        res = meta_analyze_files(paths, tmp_path / "q.tsv")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert res.summary() in caplog.text
+
+
+def test_gwas_drop_reasons_one_vocabulary(study_files, tmp_path):
+    from metamodels.batch.merge import DROP_ORDER, DROP_REASONS
+
+    _, paths, _ = study_files
+    res = meta_analyze_files(paths, tmp_path / "v.tsv", log_dropped=tmp_path / "d.tsv")
+    text = res.summary()
+    header = text.splitlines()[1].split()
+    assert header[7:7 + len(DROP_ORDER)] == list(DROP_ORDER) == list(DROP_REASONS)
+    for reason in DROP_ORDER:
+        assert f"  {reason}: {DROP_REASONS[reason]}" in text
+    body = [ln.split("\t") for ln in (tmp_path / "d.tsv").read_text().splitlines()][1:]
+    assert body and {r[2] for r in body} <= set(DROP_ORDER)
+    for i, s in enumerate(res.studies, 1):
+        for reason in DROP_ORDER:                     # counts = rows listed in the log
+            assert s["stats"][reason] == sum(r[0] == str(i) and r[2] == reason
+                                             for r in body)
+
+
+def _bad_gwas_inputs(d, good):
+    d = Path(d)
+    raw = gzip.compress(Path(good).read_bytes())
+    (d / "trunc.tsv.gz").write_bytes(raw[: len(raw) // 2])
+    bad = bytearray(raw)
+    for i in range(40, 60):
+        bad[i] ^= 0x5A
+    (d / "corrupt.tsv.gz").write_bytes(bytes(bad))
+    (d / "header.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\n\n")
+    (d / "empty.tsv").write_text("")
+    (d / "text.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\nrs1\tA\tG\t0.1\t0.1\n"
+                                "rs2\tA\tG\t0.2\tabc\n")
+    (d / "fields.tsv").write_text("SNP\tA1\tA2\tBETA\tSE\nrs1\tA\tG\t0.1\n"
+                                  "rs2\tA\tG\t0.2\n")
+    (d / "nocol.tsv").write_text("SNP\tA1\tA2\tBETA\nrs1\tA\tG\t0.1\n")
+    (d / "sub").mkdir(exist_ok=True)
+    link = d / "link.tsv"
+    if not link.exists():
+        link.symlink_to(good)
+    return {
+        "trunc": ([d / "trunc.tsv.gz", good], "trunc.tsv.gz"),
+        "corrupt": ([d / "corrupt.tsv.gz", good], "corrupt.tsv.gz"),
+        "header": ([good, d / "header.tsv"], "header.tsv: no data rows"),
+        "empty": ([d / "empty.tsv"], "empty.tsv: no header line"),
+        "text": ([good, d / "text.tsv"], "text.tsv: data row 2, column 'SE' (se): 'abc' "
+                                          "is not a number"),
+        "fields": ([d / "fields.tsv"], "fields.tsv: data row 1 has 4 fields, the header has 5"),
+        "nocol": ([d / "nocol.tsv"], "nocol.tsv: no column for se"),
+        "directory": ([d / "sub"], "is a directory"),
+        "missing": ([d / "nope.tsv"], "file not found"),
+        "twice": ([good, d / "header.tsv", good], "a.tsv is given twice (studies 1 and 3)"),
+        "same_file": ([good, link], "are one file (studies 1 and 2)"),
+    }
+
+
+@pytest.mark.parametrize("case, jobs", [
+    (c, 1) for c in ("trunc", "corrupt", "header", "empty", "text", "fields", "nocol",
+                     "directory", "missing", "twice", "same_file")
+] + [(c, 2) for c in ("trunc", "corrupt", "text", "fields")])   # errors in a worker
+def test_gwas_bad_input_is_one_line_exit_2(case, jobs, tmp_path, capsys):
+    good = _tsv(tmp_path / "a.tsv", _null_rows(50, 8))
+    paths, message = _bad_gwas_inputs(tmp_path, good)[case]
+    out = tmp_path / "o.tsv"
+    code = main(["gwas", *map(str, paths), "--out", str(out), "--jobs", str(jobs)])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("metamodels: error: "), err
+    assert message in lines[0]
+    assert not out.exists()
+    with pytest.raises(mm.batch.GWASInputError, match=re.escape(message.split("/")[-1])):
+        meta_analyze_files(list(map(str, paths)), out, jobs=jobs)
+
+
+def test_gwas_no_usable_row(tmp_path, capsys):
+    p = _tsv(tmp_path / "z.tsv", [("rs1", "A", "G", 0.1, -1.0), ("rs2", "A", "A", 0.1, 0.1)])
+    code = main(["gwas", p, "--out", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[0] == ("metamodels: warning: study 1 (z.tsv): none of its 2 rows can be "
+                      "used (invalid_value 1, invalid_alleles 1); it contributes nothing")
+    assert err[1].startswith("metamodels: error: no row of any study can be used")
+
+
+# ------------------------------- strand-ambiguous variants: one rule for every study
+_COMP = str.maketrans("ACGT", "TGCA")
+
+
+def _strand_studies(d, with_freq=True, seed=21, m=600, k=3):
+    """k studies of m variants (1/3 A/T or C/G): swapped alleles, other strand, missing
+    rows; returns the paths and the truth-aligned (beta, se) and palindromic MAFs."""
+    rng = np.random.default_rng(seed)
+    pairs = np.array([("A", "C"), ("A", "G"), ("C", "T"), ("G", "T"), ("A", "T"), ("C", "G")])
+    ref = pairs[rng.integers(0, 6, m)]
+    pal = np.isin(ref[:, 0], ["A", "C"]) & np.isin(ref[:, 1], ["T", "G"]) & \
+        (np.char.translate(ref[:, 0], _COMP) == ref[:, 1])
+    f = rng.uniform(0.02, 0.98, m)
+    beta = np.full((m, k), np.nan)
+    se = np.full((m, k), np.nan)
+    maf = np.full((m, k), np.nan)
+    paths = []
+    for j in range(k):
+        s = rng.uniform(0.02, 0.1, m)
+        b = 0.02 + rng.normal(0, 1, m) * s
+        fj = np.clip(f + rng.normal(0, 0.01, m), 0.001, 0.999)
+        a1, a2, bb, ff = ref[:, 0].copy(), ref[:, 1].copy(), b.copy(), fj.copy()
+        sw = rng.random(m) < 0.3
+        a1[sw], a2[sw], bb[sw], ff[sw] = ref[sw, 1], ref[sw, 0], -b[sw], 1 - fj[sw]
+        fl = rng.random(m) < 0.3
+        a1[fl], a2[fl] = np.char.translate(a1[fl], _COMP), np.char.translate(a2[fl], _COMP)
+        keep = rng.random(m) >= 0.1
+        frame = pd.DataFrame({"SNP": [f"rs{i}" for i in range(m)], "A1": a1, "A2": a2,
+                              "EAF": ff.round(4), "BETA": bb, "SE": s})
+        if not with_freq:
+            frame = frame.drop(columns="EAF")
+        paths.append(_tsv(Path(d) / f"st{j}.tsv", frame[keep].to_numpy(),
+                          tuple(frame.columns)))
+        beta[keep, j], se[keep, j] = b[keep], s[keep]
+        maf[keep, j] = np.minimum(ff, 1 - ff)[keep].round(4)
+    return paths, beta, se, pal, maf
+
+
+def _by_snp(path, order):
+    """Output rows by SNP, with the direction string back in the original study order."""
+    got = _read(path).set_index("SNP")
+    inv = np.argsort(order)
+    got["direction"] = ["".join(d[i] for i in inv) for d in got["direction"]]
+    return got
+
+
+@pytest.mark.parametrize("with_freq, keep_ambiguous", [(True, False), (False, False),
+                                                       (True, True)])
+def test_strand_ambiguous_rule_is_symmetric_and_order_free(tmp_path, with_freq,
+                                                           keep_ambiguous):
+    paths, beta, se, pal, maf = _strand_studies(tmp_path, with_freq)
+    runs = {}
+    for order in [(0, 1, 2), (2, 0, 1), (1, 2, 0)]:
+        out = tmp_path / f"o{''.join(map(str, order))}.tsv"
+        res = meta_analyze_files([paths[i] for i in order], out, methods="FE,DL",
+                                 keep_ambiguous=keep_ambiguous)
+        runs[order] = (res, _by_snp(out, order))
+    # the same rule in every study, the first included
+    if keep_ambiguous:
+        drop = np.zeros_like(maf, dtype=bool)
+    elif with_freq:
+        drop = pal[:, None] & (maf >= 0.4)
+    else:
+        drop = pal[:, None] & ~np.isnan(maf)
+    res0, ref = runs[(0, 1, 2)]
+    for j, s in enumerate(res0.studies):
+        assert s["stats"]["strand_ambiguous"] == int(drop[:, j].sum())
+        assert s["stats"]["allele_mismatch"] == 0
+    b = np.where(drop, np.nan, beta)
+    expect = meta_analyze(b, se, ["FE", "DL"]).set_index(
+        pd.Index([f"rs{i}" for i in range(len(b))]))
+    expect = expect[expect["k"] > 0]
+    assert sorted(ref.index) == sorted(expect.index)
+    if not with_freq and not keep_ambiguous:
+        assert not pal[[int(x[2:]) for x in ref.index]].any()
+    # against the truth (with --keep-ambiguous, A/T and C/G variants reported on the
+    # other strand are aligned by their labels, wrongly: only the others compare)
+    idx = [x for x in ref.index if not (keep_ambiguous and pal[int(x[2:])])]
+    r, e = ref.loc[idx], expect.loc[idx]
+    for col in ("se", "pvalue", "q", "q_pvalue", "se_DL", "tau2_DL"):
+        np.testing.assert_allclose(r[col], e[col], rtol=2e-5, atol=1e-12, err_msg=col)
+    np.testing.assert_allclose(r["beta"].abs(), e["beta"].abs(), rtol=2e-5)
+    # another file order: the same variants and numbers (up to the reference strand)
+    flip = {"+": "-", "-": "+", "?": "?", "0": "0"}
+    for order, (_, got) in runs.items():
+        assert sorted(got.index) == sorted(ref.index), order
+        got = got.loc[ref.index]
+        for col in ("k", "se", "pvalue", "q", "q_pvalue", "i2", "tau2_DL", "se_DL",
+                    "pvalue_DL"):
+            np.testing.assert_allclose(got[col], ref[col], rtol=2e-5, atol=1e-12,
+                                       err_msg=f"{order} {col}")
+        same = got["direction"] == ref["direction"]
+        negated = got["direction"] == ref["direction"].map(
+            lambda d: "".join(flip[c] for c in d))
+        assert (same | negated).all()
+        np.testing.assert_allclose(np.where(same, got["beta"], -got["beta"]), ref["beta"],
+                                   rtol=2e-5, atol=1e-12)
+        np.testing.assert_allclose(np.where(same, got["beta_DL"], -got["beta_DL"]),
+                                   ref["beta_DL"], rtol=2e-5, atol=1e-12)
+
+
+def test_log_dropped_only_on_request(study_files, tmp_path, capsys):
+    _, paths, _ = study_files
+    out = tmp_path / "m.tsv"
+    code = main(["gwas", *paths, "--out", str(out), "--no-progress"])
+    assert code == 0
+    err = capsys.readouterr().err
+    log = (tmp_path / "m.log").read_text()
+    assert "rs_mismatch" not in log and "with --log-dropped FILE" in log
+    assert "strand_ambiguous" in err.splitlines()[1]           # per-study counts
+    code = main(["gwas", *paths, "--out", str(out), "--no-progress", "--log-dropped",
+                 str(tmp_path / "drop.tsv.gz")])
+    assert code == 0
+    with gzip.open(tmp_path / "drop.tsv.gz", "rt") as fh:
+        rows = fh.read().splitlines()
+    assert rows[0] == "study\tSNP\treason\talleles\treference_alleles"
+    assert "2\trs_mismatch\tallele_mismatch\tA/C\tA/G" in rows
+    assert f"listed one by one in {tmp_path / 'drop.tsv.gz'}" in (tmp_path / "m.log").read_text()
+
+
+def test_gwas_hopeless_rows_counted_without_numpy_warnings(tmp_path):
+    rng = np.random.default_rng(0)
+    rows1, rows2 = _null_rows(300, 9), _null_rows(300, 10)
+    for i in range(20):               # standard errors 20-48 orders of magnitude apart
+        rows1.append((f"rx{i}", "A", "G", 10 ** rng.uniform(-20, 20), 10 ** rng.uniform(-24, -10)))
+        rows2.append((f"rx{i}", "A", "G", -10 ** rng.uniform(-20, 20), 10 ** rng.uniform(10, 24)))
+    paths = [_tsv(tmp_path / "a.tsv", rows1), _tsv(tmp_path / "b.tsv", rows2)]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        meta_analyze_files(paths, tmp_path / "o.tsv", methods="FE,DL,HE,REML,ML,PM")
+    # (today DL and REML fail on some of these rows; the count is warned about once)
+    assert all(w.category is mm.batch.GWASWarning for w in rec), [str(w.message) for w in rec]
+    for w in rec:
+        assert re.match(r"(DL|HE|REML|ML|PM): \d+ variant\(s\) without a converged, finite "
+                        r"estimate", str(w.message))
+    got = _read(tmp_path / "o.tsv")
+    assert (got["k"] == 2).all() and np.isfinite(got["beta"]).all()
+    from metamodels.batch.gwas import _failures
+
+    res = {"k": np.array([0, 1, 2, 2, 3]), "beta": np.array([np.nan, 1, 1, 1, np.nan]),
+           "beta_DL": np.array([np.nan, 1, np.nan, 1, 1]),
+           "tau2_DL": np.array([np.nan, np.nan, 0, np.inf, 0]),
+           "beta_REML": np.ones(5), "tau2_REML": np.zeros(5),
+           "converged_REML": np.array([True, True, False, True, True])}
+    assert _failures(res, ("FE", "DL", "REML")) == {"FE": 1, "DL": 2, "REML": 1}
+
+
+def test_gwas_maf_max_checked(study_files, tmp_path, capsys):
+    _, paths, _ = study_files
+    code = main(["gwas", *paths, "--out", str(tmp_path / "o.tsv"), "--maf-max", "0.7"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["metamodels: error: maf_max (--maf-max) must be in "
+                                 "(0, 0.5], got 0.7"]

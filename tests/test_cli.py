@@ -1,4 +1,5 @@
 """The command line interface (metamodels.cli): ``metamodels demo`` and ``metamodels meta``."""
+import gzip
 import os
 import subprocess
 import sys
@@ -230,3 +231,88 @@ def test_meta_invalid_variances(bcg, tmp_path, capsys):
     code, _, err = _run(capsys, "meta", path, "--yi", "yi", "--vi", "vi")
     assert code == 2
     assert "strictly positive" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------- bad input: one line, exit code 2
+def _one_error_line(code, out, err):
+    assert code == 2, err
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("metamodels: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("column, value, option, message", [
+    ("sei", -0.2, "sei", "must be strictly positive"),
+    ("sei", 0.0, "sei", "must be strictly positive"),
+    ("sei", np.inf, "sei", "has infinite values"),
+    ("sei", -np.inf, "sei", "has infinite values"),
+    ("vi", np.inf, "vi", "has infinite values"),
+    ("vi", -0.5, "vi", "must be strictly positive"),
+    ("yi", np.inf, "vi", "has infinite values"),
+])
+def test_meta_refuses_invalid_standard_errors(column, value, option, message, bcg, tmp_path,
+                                              capsys):
+    bcg.loc[3, column] = value
+    path = tmp_path / "bad.csv"
+    bcg.to_csv(path, index=False)
+    code, out, err = _run(capsys, "meta", path, "--yi", "yi", f"--{option}", option)
+    line = _one_error_line(code, out, err)
+    assert f"column {column!r} {message}: data row 4 has {float(value)!r}" in line
+
+
+def _bad_files(tmp_path, bcg_csv):
+    raw = gzip.compress(Path(bcg_csv).read_bytes())
+    cases = {}
+
+    def add(name, data, message):
+        p = tmp_path / name
+        p.write_bytes(data)
+        cases[name] = (p, message)
+
+    add("trunc.csv.gz", raw[: len(raw) // 2], "cannot read")
+    corrupt = bytearray(raw)
+    for i in range(40, 80):
+        corrupt[i] ^= 0x5A
+    add("corrupt.csv.gz", bytes(corrupt), "cannot read")
+    add("bzip.csv.bz2", b"BZh91AY&SYnot really bzip2", "cannot read")
+    add("binary.csv", b"\xff\xfe\x00\x01yi,vi\n\x00\x00\n", "cannot read")
+    add("empty.csv", b"", "is empty")
+    add("header.csv", b"yi,vi\n", "contains no data rows")
+    add("quote.csv", b'yi,vi\n0.1,0.2\n"0.3,0.4\n', "cannot read")
+    (tmp_path / "adir.csv").mkdir()
+    cases["adir.csv"] = (tmp_path / "adir.csv", "is a directory")
+    return cases
+
+
+@pytest.mark.parametrize("name", ["trunc.csv.gz", "corrupt.csv.gz", "bzip.csv.bz2",
+                                  "binary.csv", "empty.csv", "header.csv", "quote.csv",
+                                  "adir.csv"])
+def test_meta_unreadable_files_one_line(name, bcg_csv, tmp_path, capsys):
+    path, message = _bad_files(tmp_path, bcg_csv)[name]
+    code, out, err = _run(capsys, "meta", path, "--yi", "yi", "--vi", "vi")
+    line = _one_error_line(code, out, err)
+    assert str(path) in line and message in line
+
+
+def test_meta_permission_denied_one_line(bcg_csv, capsys, monkeypatch):
+    import pandas as pd
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(pd, "read_csv", denied)
+    code, out, err = _run(capsys, "meta", bcg_csv, "--yi", "yi", "--vi", "vi")
+    assert _one_error_line(code, out, err) == \
+        f"metamodels: error: cannot read {bcg_csv}: Permission denied"
+
+
+def test_meta_no_usable_row_one_line(bcg, tmp_path, capsys):
+    bcg["yi"] = np.nan
+    path = tmp_path / "nan.csv"
+    bcg.to_csv(path, index=False)
+    code, out, err = _run(capsys, "meta", path, "--yi", "yi", "--sei", "sei")
+    assert _one_error_line(code, out, err) == (
+        f"metamodels: error: no usable study in {path}: every row lacks the effect size "
+        "(--yi yi) or its sei (--sei sei)")

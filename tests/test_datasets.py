@@ -97,6 +97,17 @@ SPECS = {
                (1, "yi"): -0.32, (9, "v2i"): 0.0304},
         cite=["Berkey", "1998", "Statistics in Medicine", "metadat"],
     ),
+    "kalaian1996": dict(
+        columns={"id": I, "study": S, "year": I, "n1i": I, "n2i": I, "outcome": S,
+                 "yi": F, "vi": F, "hrs": F, "ets": I, "homework": S, "type": I},
+        nrows=67,
+        sums={"id": 2278, "year": 132331, "n1i": 3281, "n2i": 5368, "yi": 7.36,
+              "vi": 5.422, "ets": 37},
+        spots={(0, "study"): "Alderman & Powers (A)", (0, "yi"): 0.22,
+               (0, "vi"): 0.0817, (9, "outcome"): "math", (66, "study"): "Zuman (A)",
+               (66, "yi"): 0.57, (66, "hrs"): 27.0},
+        cite=["Kalaian", "Raudenbush", "1996", "Psychological Methods", "metadat"],
+    ),
     "bangertdrowns2004": dict(
         columns={"id": I, "author": S, "year": I, "ni": I, "meta": F,
                  "yi": F, "vi": F},
@@ -252,6 +263,9 @@ def test_missing_values():
             assert df["meta"].isna().sum() == 2
             assert df.drop(columns="meta").notna().all().all()
             assert set(df["meta"].dropna()) == {0.0, 1.0}
+        elif name == "kalaian1996":
+            assert df["hrs"].isna().sum() == 2
+            assert df.drop(columns="hrs").notna().all().all()
         else:
             assert df.notna().all().all(), name
 

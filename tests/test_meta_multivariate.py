@@ -24,7 +24,7 @@ def _berkey_blocks(df):
 
 def _fit(case, df):
     kw = dict(V=_berkey_blocks(df)) if case["dataset"] == "berkey1998" else dict(vi="vi")
-    return MetaMixed.from_formula(case["formula"], df, cov_struct=case.get("struct") or "UN",
+    return MetaMixed.from_formula(case["formula"], df, struct=case.get("struct") or "UN",
                                   **kw).fit(method=case["method"])
 
 
@@ -164,10 +164,13 @@ def test_within_correlation_sensitivity_and_region():
     k = 15
     var = rng.uniform(0.01, 0.05, (k, 2))
     y = rng.normal([0.3, -0.2], 0.15, (k, 2)) + rng.normal(0, np.sqrt(var))
-    tab = within_corr_sensitivity(y, var, corrs=[-0.5, 0.0, 0.5])
+    with pytest.warns(mm.exceptions.BoundaryWarning, match="within_corr = -0.5"):
+        tab = within_corr_sensitivity(y, var, corrs=[-0.5, 0.0, 0.5])
     assert list(tab.index) == [-0.5, 0.0, 0.5]
+    assert tab["boundary"].tolist() == [True, False, False]
+    assert (tab["rho_between"].abs() <= 1).all()
     one = BivariateMeta(y, var, within_corr=0.5).fit()
-    assert tab.loc[0.5, "b1"] == pytest.approx(one.params[0])
+    assert tab.loc[0.5, "b1"] == pytest.approx(one.params.iloc[0])
     assert tab.loc[0.5, "rho_between"] == pytest.approx(one.rho_between, nan_ok=True)
     pts = one.confidence_region(alpha=0.05, n_points=50)
     d = pts - np.asarray(one.params)
@@ -278,7 +281,7 @@ def test_lr_test_and_summary():
 def test_ar1_g_structure_with_two_outcomes_equals_cs():
     df = pd.DataFrame(TIGHT["data"]["berkey1998"])
     f = "yi ~ 0 + outcome + (0 + outcome | trial)"
-    cs = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), cov_struct="CS").fit()
-    ar = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), cov_struct="AR1").fit()
+    cs = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), struct="CS").fit()
+    ar = MetaMixed.from_formula(f, df, V=_berkey_blocks(df), struct="AR1").fit()
     assert ar.llf == pytest.approx(cs.llf, rel=1e-8)
     np.testing.assert_allclose(ar.cov_re["trial"].values, cs.cov_re["trial"].values, rtol=1e-5)

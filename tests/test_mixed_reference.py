@@ -49,7 +49,7 @@ def _fit(case):
     kw = {}
     if kind in ("gls", "lme"):
         kw = dict(repeated=case["repeated"], subject=case["subject"], cov_struct=case["cov"])
-    return MixedModel.from_formula(case["formula"], df, **kw).fit(reml=case["reml"])
+    return MixedModel.from_formula(case["formula"], df, **kw).fit(method="REML" if case["reml"] else "ML")
 
 
 @pytest.mark.parametrize("case", TIGHT["cases"], ids=[c["name"] for c in TIGHT["cases"]])
@@ -120,7 +120,7 @@ def _lme4_varcorr(res):
 def test_shared_sleepstudy(case):
     r = case["result"]
     df = pd.DataFrame(SHARED_SLEEP["data"])
-    res = MixedModel.from_formula(case["formula"], df).fit(reml=case["reml"])
+    res = MixedModel.from_formula(case["formula"], df).fit(method="REML" if case["reml"] else "ML")
     np.testing.assert_allclose(res.params.values, r["coef"], rtol=1e-5)
     assert res.llf == pytest.approx(r["logLik"], rel=1e-5)
     assert res.llf >= r["logLik"] - 1e-9         # lme4's default optimiser stops early
@@ -151,7 +151,7 @@ def test_shared_orthodont(case):
     df["Sex"] = pd.Categorical(df["Sex"], categories=["Male", "Female"])
     res = MixedModel.from_formula(case["formula"], df, repeated=case["repeated"],
                                   subject=case["subject"], cov_struct=case["cov"]).fit(
-        reml=case["method"] == "REML")
+        method=case["method"])
     o = _order(res, ["(Intercept)", "age", "SexFemale", "age:SexFemale"])   # R's column order
     np.testing.assert_allclose(res.params.values[o], r["coef"], rtol=1e-5)
     se = np.asarray(res.bse)[o]
@@ -186,7 +186,7 @@ def test_sas_proc_mixed_published(name):
     df = pd.read_csv(FEV)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # model 5's UN G is not positive definite, as in SAS
-        res = MixedModel.from_formula(formula, df, **kw).fit(reml=False)
+        res = MixedModel.from_formula(formula, df, **kw).fit(method="ML")
     assert round(-2 * res.llf, 1) == m2ll
     if name == "random int + repeated hour UN":
         ic = res.information_criteria()

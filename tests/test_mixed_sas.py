@@ -65,6 +65,13 @@ def _model(struct, variant="plain"):
         formula += " + (1 | subj)"
     elif variant == "g_nonlinear":           # a G matrix non-linear in theta
         formula, kw = "y ~ C(arm) + visit + x + (1 + visit | subj)", dict(re_struct="CSH")
+        # subject intercepts and slopes with correlation 0.3, so that the CSH estimate of G
+        # lies inside its parameter space (derivatives are checked at an interior point)
+        rng = np.random.default_rng(11)
+        subj = df["subj"].unique()
+        u = rng.multivariate_normal([0, 0], [[1.0, 0.3 * 0.6], [0.3 * 0.6, 0.36]], len(subj))
+        idx = pd.Index(subj).get_indexer(df["subj"])
+        df = df.assign(y=df["y"] + u[idx, 0] + u[idx, 1] * df["visit"])
     return MixedModel.from_formula(formula, df, **kw)
 
 

@@ -174,7 +174,7 @@ def test_cluster_robust_against_plm_vcovHC(case, grunfeld):
 def test_likelihood_random_effects_against_lme4(name, grunfeld):
     case = CASES[name]
     m = _model_for(case, grunfeld)
-    res = m.fit(effects="random", re_method=case["re_method"])
+    res = m.fit(effects="random", method=case["re_method"])
     np.testing.assert_allclose(res.params, case["coef"], rtol=1e-6)
     np.testing.assert_allclose(res.bse, case["se"], rtol=1e-6)
     assert res.sigma2_entity == pytest.approx(case["sigma2_id"], rel=1e-6)
@@ -184,7 +184,7 @@ def test_likelihood_random_effects_against_lme4(name, grunfeld):
 
 
 def test_ml_random_effects_is_the_mixed_model(model, grunfeld):
-    res = model.fit(effects="random", re_method="reml")
+    res = model.fit(effects="random", method="REML")
     mixed = mm.MixedModel.from_formula("inv ~ value + capital + (1 | firm)", grunfeld).fit()
     np.testing.assert_allclose(res.params, mixed.params, rtol=1e-10)
     np.testing.assert_allclose(res.bse, np.sqrt(np.diag(mixed.cov_params())), rtol=1e-10)
@@ -299,7 +299,7 @@ def test_hausman_result_object(model):
     assert "rejected at 0.5" in h.conclusion(alpha=0.5)
     h2 = hausman(re, fe)                           # either order
     assert h2.statistic == pytest.approx(h.statistic, rel=1e-12)
-    h3 = hausman(fe, model.fit(effects="random", re_method="reml"))
+    h3 = hausman(fe, model.fit(effects="random", method="REML"))
     assert h3.df == 2 and 0 < h3.pvalue < 1
 
 
@@ -393,10 +393,15 @@ def test_unknown_effects_lists_valid_ones(model):
 
 
 def test_bad_fit_options(model):
-    with pytest.raises(ValueError, match="re_method applies to effects='random' only"):
+    with pytest.raises(ValueError, match="method applies to effects='random' only"):
+        model.fit(effects="fixed", method="ml")
+    with pytest.raises(ValueError, match="unknown method 'gmm'.*swar, ml, reml"):
+        model.fit(effects="random", method="gmm")
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(ValueError, match="re_method applies to effects='random' only"):
         model.fit(effects="fixed", re_method="ml")
-    with pytest.raises(ValueError, match="unknown re_method 'gmm'.*swar, ml, reml"):
-        model.fit(effects="random", re_method="gmm")
+    with pytest.raises(TypeError, match="method= only"):
+        model.fit(effects="random", method="ML", re_method="ml")
     with pytest.raises(ValueError, match="unknown cov_type 'hac'"):
         model.fit(cov_type="hac")
     with pytest.raises(ValueError, match="unknown cov_kwds"):

@@ -5,35 +5,33 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dgesdd
 from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
+from ..formula.checks import (checked_rank, numeric_matrix, numeric_vector, reject_infinite,
+                              require_rows, row_index)
+from .pickling import FormulaPickleMixin
 
 __all__ = ["MetaModelBase", "resolve_column"]
 
 
-def resolve_column(value, data, name):
-    """A keyword that may be a column name of ``data`` or an array."""
+def resolve_column(value, data, name, what="values"):
+    """A keyword that may be a column name of ``data`` or an array: a float vector, with
+    missing values as NaN.  Text cells and infinite values raise a SpecificationError
+    naming the column and the rows (infinite values are not missing values)."""
     if isinstance(value, str):
         if data is None or value not in data:
             raise ValueError(f"{name}={value!r} is not a column of the data")
-        return np.asarray(data[value], dtype=float)
+        col = data[value]
+        arr = numeric_vector(col, f"column {value!r} ({name})")
+        reject_infinite(arr, f"column {value!r} ({name})", col.index, what)
+        return arr
     if value is None:
         raise ValueError(f"{name} is required")
-    return np.asarray(value, dtype=float)
-
-
-def _rank(X):
-    """Numerical rank of ``X`` with numpy's ``matrix_rank`` rule (singular values above
-    ``s_max max(k, p) eps``), via LAPACK directly (a fraction of the call overhead)."""
-    if X.shape[1] == 0:
-        return 0
-    s, info = dgesdd(X, compute_uv=0)[1::2]
-    if info != 0:
-        return int(np.linalg.matrix_rank(X))
-    return int(np.sum(s > s.max() * max(X.shape) * np.finfo(float).eps))
+    arr = numeric_vector(value, name)
+    reject_infinite(arr, name, row_index(value), what)
+    return arr
 
 
 def _check_method(value, valid, what):
@@ -44,7 +42,7 @@ def _check_method(value, valid, what):
     return table[key]
 
 
-class MetaModelBase(LikelihoodModel):
+class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
     """Common constructor of univariate meta-analytic models.
 
     Parameters
@@ -68,10 +66,17 @@ class MetaModelBase(LikelihoodModel):
     def __init__(self, endog, vi, exog=None, missing="none", **kwargs):
         default_exog = exog is None
         n_in = len(endog)
-        vi = np.asarray(vi, dtype=float)
-        if vi.ndim != 1 or vi.shape[0] != n_in:
-            raise ValueError(f"vi has length {vi.shape[0] if vi.ndim else 0} but there are "
-                             f"{n_in} effect sizes: lengths must match")
+        require_rows(n_in, "endog (the effect sizes)")
+        cls = type(self).__name__
+        vi = numeric_vector(vi, "vi", hint=(
+            f"; the second argument of {cls}(endog, vi, exog) is vi, the sampling "
+            "variances, not exog as in statsmodels: pass the moderators as exog=X"))
+        if vi.shape[0] != n_in:
+            raise ValueError(f"vi has {vi.shape[0]} values but there are {n_in} effect "
+                             "sizes: lengths must match")
+        numeric_vector(endog, "endog")          # text cells: name the rows
+        if exog is not None:
+            numeric_matrix(exog, "exog")
         if default_exog:
             if isinstance(endog, (pd.Series, pd.DataFrame)):
                 exog = pd.DataFrame({"Intercept": np.ones(n_in)}, index=endog.index)
@@ -95,25 +100,36 @@ class MetaModelBase(LikelihoodModel):
         self.df_model = float(self.k_params - self.k_constant)
         self.df_resid = float(self.endog.shape[0] - self.k_params)
 
+    def _check_finite(self):
+        """Infinite values (not missing values: ``missing="drop"`` keeps them) and
+        remaining missing values raise, naming the rows."""
+        y, v, X = self.endog, self.vi, self.exog
+        if np.isfinite(y).all() and np.isfinite(v).all() and np.isfinite(X).all():
+            return
+        labels = self.data.row_labels
+        reject_infinite(y, "endog", labels, "effect sizes")
+        reject_infinite(v, "vi", labels, "sampling variances")
+        reject_infinite(X, "exog", labels, "moderator values")
+        bad = ~np.isfinite(y) | ~np.isfinite(v) | ~np.isfinite(X).all(axis=1)
+        rows = np.flatnonzero(bad)[:10] if labels is None else labels[bad][:10]
+        raise ValueError(f"effect sizes, vi or moderators have missing values in row(s) "
+                         f"{list(rows)}; use missing='drop' to drop those rows")
+
     def _validate(self):
         y, v, X = self.endog, self.vi, self.exog
         if y.ndim != 1:
             raise ValueError("endog must be one-dimensional (one effect size per row)")
-        if not (np.isfinite(y).all() and np.isfinite(X).all()):
-            raise ValueError("effect sizes or moderators contain missing or non-finite "
-                             "values; use missing='drop' to drop those rows")
-        if not np.isfinite(v).all():
-            raise ValueError("vi contains missing or non-finite values; use missing='drop' "
-                             "to drop those rows")
+        self._check_finite()
         if not (v > 0).all():
             bad = np.flatnonzero(v <= 0)
             raise ValueError(f"sampling variances vi must be strictly positive; rows "
                              f"{bad[:10].tolist()} have vi <= 0")
         k, p = X.shape
+        require_rows(k, "the data after dropping rows with missing values")
         if k < self._min_studies:
             raise ValueError(f"too few studies: {type(self).__name__} needs at least "
                              f"{self._min_studies}, got {k}")
-        rank = _rank(X)
+        rank = checked_rank(X, lambda: self.exog_names, stacklevel=5)
         if rank < p:
             raise SpecificationError("singular design: the moderators are collinear "
                                      f"(rank {rank} < {p} columns)")
@@ -142,7 +158,8 @@ class MetaModelBase(LikelihoodModel):
         """
         if subset is not None:
             data = data.loc[subset]
-        vi_arr = resolve_column(vi, data, "vi")
+        require_rows(len(data), "data")
+        vi_arr = resolve_column(vi, data, "vi", "sampling variances")
         if vi_arr.shape[0] != len(data):
             raise ValueError(f"vi has length {vi_arr.shape[0]} but data has {len(data)} rows")
         design, extra = build_design(formula, data, missing, {"vi": vi_arr}, eval_env + 1)

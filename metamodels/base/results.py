@@ -1,16 +1,348 @@
-"""Shared pieces of results fitted on the engine with metafor-style fit statistics."""
+"""One results base for every model: the statsmodels conventions written once.
+
+* :class:`ResultsConventions` -- ``compare_lr_test`` (the one comparability rule of
+  :mod:`metamodels.inference.compare`, a result that unpacks to
+  ``(statistic, pvalue, df_diff)``), ``predict(exog=None | DataFrame | array,
+  conditional=False)``, ``get_prediction(...).summary_frame()`` with confidence and
+  prediction intervals, ``fittedvalues``/``resid`` (marginal: ``X b``) and
+  ``resid_pearson``.  Prediction designs for DataFrames come from the model's patsy
+  ``design_info`` directly, so neither statsmodels 0.14's patsy path nor 0.15's formulaic
+  ``model_spec`` is involved.
+* :class:`EngineResultsMixin` -- log-likelihood, metafor's log-likelihood and the
+  information criteria of engine fits.
+* :class:`MetaResidualsMixin` -- metafor's standardised residuals (``rstandard``) of
+  meta-analytic models with known sampling variances.
+
+Random-effects models (those whose ``model.spec`` has ``random`` parts) get population
+predictions by default and predictions conditional on the BLUPs with
+``conditional=True`` (lme4's ``re.form = NULL`` versus ``NA``); levels not seen in the
+fit contribute 0 (lme4's ``allow.new.levels``).
+"""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
+import patsy
 
 from .._compat import cache_readonly
-from ..inference import information_criteria, lr_test
+from ..exceptions import MetaModelsWarning
+from ..inference import information_criteria
+from ..inference.compare import compare_lr
+from .prediction import PredictionResults
 
-__all__ = ["EngineMetaResultsMixin"]
+__all__ = ["ResultsConventions", "EngineResultsMixin", "EngineMetaResultsMixin",
+           "MetaResidualsMixin", "block_solve", "block_diagonal", "standardized_residuals"]
 
 
-class EngineMetaResultsMixin:
-    """Log-likelihood, metafor's log-likelihood, information criteria and LR tests.
+# ------------------------------------------------------------ block helpers
+def block_solve(spec, theta, vec):
+    """``V(theta)^{-1} vec`` block by block for an engine covariance ``spec``."""
+    out = np.empty(vec.shape[0], dtype=float)
+    for rows, v in zip(spec.layout.groups, spec.build(theta)):
+        if np.ndim(v) == 1:
+            out[rows[:, 0]] = vec[rows[:, 0]] / v
+        else:
+            out[rows] = np.linalg.solve(v, vec[rows][..., None])[..., 0]
+    return out
+
+
+def block_diagonal(spec, theta):
+    """Diagonal of ``V(theta)`` (marginal variances of the observations)."""
+    out = np.empty(spec.layout.nobs, dtype=float)
+    for rows, v in zip(spec.layout.groups, spec.build(theta)):
+        if np.ndim(v) == 1:
+            out[rows[:, 0]] = v
+        else:
+            out[rows] = np.diagonal(v, axis1=1, axis2=2)
+    return out
+
+
+def standardized_residuals(resid, v_diag, X, cov_beta):
+    """metafor's ``rstandard``: ``e_i / sqrt(Var(e_i))``.
+
+    With ``H = X (X'V^{-1}X)^{-1} X'V^{-1}`` the residuals ``e = (I - H) y`` have covariance
+    ``(I - H) V (I - H)' = V - X (X'V^{-1}X)^{-1} X'``, so ``Var(e_i) = V_ii - x_i' C x_i``
+    with ``C = (X'V^{-1}X)^{-1}`` (without any Knapp-Hartung factor).
+
+    Returns (se, z) arrays.
+    """
+    var = v_diag - np.einsum("ij,jk,ik->i", X, cov_beta, X)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, resid / se, np.nan)
+    return se, z
+
+
+def _is_frame_like(exog):
+    return isinstance(exog, (pd.DataFrame, pd.Series, dict))
+
+
+def _as_frame(exog):
+    if isinstance(exog, pd.Series):
+        return exog.to_frame().T
+    return pd.DataFrame(exog) if isinstance(exog, dict) else exog
+
+
+# --------------------------------------------------------------- the base
+class ResultsConventions:
+    """statsmodels conventions shared by all results classes (see the module docstring).
+
+    Hooks a results class may override: ``_coef_slice`` (the mean coefficients within
+    ``params``), ``_prediction_df(X0)``, ``_new_obs_variance(exog, X0)`` and
+    ``_fitted_index``.
+    """
+
+    _coef_slice = slice(None)
+
+    # ------------------------------------------------------------- comparison
+    def compare_lr_test(self, restricted):
+        """Likelihood-ratio test against a nested, restricted fit.
+
+        Returns an :class:`~metamodels.inference.LRTestResult` that unpacks like
+        statsmodels' result, ``stat, pvalue, df_diff = res.compare_lr_test(r)``, and also
+        carries ``llf_full``, ``llf_restricted``, ``method`` and ``check`` (the rule of
+        :func:`metamodels.inference.compare.check_lr_comparable`: same method; REML fits
+        need the same fixed-effects column space).
+        """
+        return compare_lr(self, restricted)
+
+    # ------------------------------------------------------------- tables
+    def coef_table(self, alpha=0.05):
+        """The coefficient table every ``summary()`` prints: Coef., Std.Err., z or t,
+        P>|z| or P>|t| and the ``1 - alpha`` confidence limits, indexed by name."""
+        stat = "t" if getattr(self, "use_t", False) else "z"
+        ci = np.asarray(self.conf_int(alpha))
+        names = list(getattr(self, "param_names", None) or self.model.exog_names)
+        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                             stat: np.asarray(self.tvalues),
+                             f"P>|{stat}|": np.asarray(self.pvalues),
+                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
+                            index=names)
+
+    # ------------------------------------------------------------- designs
+    @property
+    def _mean_params(self):
+        return np.asarray(self.params, dtype=float)[self._coef_slice]
+
+    @property
+    def _mean_cov(self):
+        C = np.asarray(self.cov_params(), dtype=float)
+        return C[self._coef_slice, self._coef_slice]
+
+    @property
+    def _fitted_index(self):
+        labels = getattr(self.model.data, "row_labels", None)
+        n = self.model.exog.shape[0]
+        return labels if labels is not None and len(labels) == n else None
+
+    def _design_rows(self, exog, transform=True):
+        """Fixed-effects design rows for ``exog`` and their index."""
+        model = self.model
+        k = model.exog.shape[1]
+        if exog is None:
+            return np.asarray(model.exog, dtype=float), self._fitted_index
+        di = getattr(model, "design_info", None)
+        if _is_frame_like(exog) and transform:
+            frame = _as_frame(exog)
+            if di is not None:
+                try:
+                    X0 = patsy.dmatrix(di, frame, NA_action="raise", return_type="dataframe")
+                except patsy.PatsyError as exc:
+                    raise ValueError(f"cannot build the prediction design from the new data: "
+                                     f"{str(exc).splitlines()[0]}") from exc
+                return X0.to_numpy(dtype=float), frame.index
+            if getattr(model, "formula", None) is not None:
+                raise ValueError("this model's formula design could not be restored (a "
+                                 "function of the formula is not available after loading); "
+                                 "pass the design matrix as an array")
+            names = list(model.exog_names)
+            if set(names) <= set(frame.columns):
+                return frame[names].to_numpy(dtype=float), frame.index
+        index = exog.index if isinstance(exog, (pd.DataFrame, pd.Series)) else None
+        X0 = np.asarray(exog, dtype=float)
+        if X0.ndim == 1:
+            X0 = X0[None, :] if X0.shape[0] in (k, k - 1) and k > 1 else X0[:, None]
+        if X0.shape[1] == k - 1 and getattr(model, "k_constant", 0):
+            X0 = np.column_stack([np.ones(X0.shape[0]), X0])
+        if X0.shape[1] != k:
+            raise ValueError(f"exog for prediction needs {k} columns "
+                             f"({', '.join(map(str, model.exog_names))}), got {X0.shape[1]}")
+        if index is not None and len(index) != X0.shape[0]:
+            index = None
+        return X0, index
+
+    # ------------------------------------------------------------- prediction
+    def _prediction_df(self, X0):
+        return self.df_resid if getattr(self, "use_t", False) else None
+
+    def _new_obs_variance(self, exog, X0):
+        """Variance a new observation adds around the mean (0 by default)."""
+        return np.zeros(X0.shape[0])
+
+    def predict(self, exog=None, transform=True, conditional=False, **kwargs):
+        """Predicted means.
+
+        Parameters
+        ----------
+        exog : None, DataFrame or array_like
+            None: the fitted rows.  A DataFrame of the formula variables (formula models;
+            the design is built with the model's patsy design) or design rows (an array
+            with all columns, or without the constant column).
+        transform : bool
+            Build the design from a DataFrame through the formula (statsmodels' meaning).
+        conditional : bool
+            Random-effects models: add the BLUPs ``z'u`` of the rows' levels (lme4's
+            ``re.form = NULL``); population-level ``x'b`` by default.
+
+        Returns
+        -------
+        Series (labelled rows) or ndarray
+        """
+        if kwargs:
+            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+        X0, index = self._design_rows(exog, transform)
+        mean = X0 @ self._mean_params
+        if conditional:
+            mean = mean + self._conditional_offset(exog)
+        return pd.Series(mean, index=index, name="predicted") if index is not None else mean
+
+    def get_prediction(self, exog=None, transform=True, conditional=False, **kwargs):
+        """Predictions with standard errors, confidence and prediction intervals.
+
+        Same arguments as :meth:`predict`.  ``summary_frame(alpha)`` has statsmodels'
+        columns mean, mean_se, mean_ci_lower, mean_ci_upper and the prediction interval
+        obs_ci_lower, obs_ci_upper of a new observation, which adds the random-effects
+        variance a new unit draws (``tau^2`` in meta-analysis, metafor's ``pi.lb``/
+        ``pi.ub``; ``z'Gz`` plus the residual variance in mixed models).  Conditional
+        predictions keep the standard error of ``x'b`` (the BLUPs are treated as known).
+        """
+        if kwargs:
+            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+        X0, index = self._design_rows(exog, transform)
+        mean = X0 @ self._mean_params
+        if conditional:
+            mean = mean + self._conditional_offset(exog)
+        var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
+        return PredictionResults(mean, var, self._new_obs_variance(exog, X0),
+                                 self._prediction_df(X0), index)
+
+    # -------------------------------------------------- random-effects pieces
+    def _random_parts(self):
+        spec = getattr(self.model, "spec", None)
+        return list(getattr(spec, "random", None) or [])
+
+    def _theta_array(self):
+        ev = getattr(self, "_ev", None)
+        return np.asarray(ev.theta if ev is not None else self._fit.theta, dtype=float)
+
+    @cache_readonly
+    def _blup_arrays(self):
+        """BLUPs ``G Z' V^{-1}(y - Xb)`` per random term: (levels, q) arrays."""
+        m = self.model
+        theta = self._theta_array()
+        r = m.endog - m.exog @ np.asarray(self.params, dtype=float)[:m.exog.shape[1]]
+        u = block_solve(m.spec, theta, r)
+        out = []
+        for part, G in zip(m.spec.random, m.spec.G_matrices(theta)):
+            S = np.zeros((int(part.groups.max()) + 1, part.Z.shape[1]))
+            np.add.at(S, part.groups, part.Z * u[:, None])
+            out.append(S @ G)
+        return out
+
+    def _random_designs(self, exog):
+        """Per random term ``(Z0, codes)`` for the rows of ``exog`` (codes -1: new level,
+        None when the grouping columns are absent)."""
+        parts = self._random_parts()
+        if exog is None:
+            return [(p.Z, p.groups) for p in parts]
+        model = self.model
+        frame = _as_frame(exog) if _is_frame_like(exog) else None
+        terms = self._random_terms()
+        if frame is None or terms is None or len(terms) != len(parts):
+            n = len(exog)
+            if all(p.Z.shape[1] == 1 and np.all(p.Z == 1) for p in parts):
+                return [(np.ones((n, 1)), None) for _ in parts]
+            return None
+        from ..formula.terms import build_random_design
+        fitted = build_random_design(terms, model.data.frame)
+        out = []
+        for d in fitted:
+            try:
+                Z0 = np.asarray(patsy.dmatrix(d.design_info, frame, NA_action="raise"),
+                                dtype=float)
+            except patsy.PatsyError:
+                return None
+            if Z0.shape[0] != len(frame):
+                Z0 = np.broadcast_to(Z0[:1], (len(frame), Z0.shape[1])).copy()
+            try:
+                codes = d.match_levels(frame)
+            except ValueError:
+                codes = None
+            out.append((Z0, codes))
+        return out
+
+    def _random_terms(self):
+        terms = getattr(self.model, "random_terms", None)
+        if terms is not None:
+            return list(terms)
+        formula = getattr(self.model, "formula", None)
+        if formula is None:
+            return None
+        from ..formula.terms import split_formula
+        return list(split_formula(formula)[1])
+
+    def _conditional_offset(self, exog):
+        parts = self._random_parts()
+        if not parts:
+            raise ValueError(f"{type(self.model).__name__} has no random effects to condition "
+                             "on; use conditional=False")
+        designs = self._random_designs(exog)
+        if designs is None:
+            raise ValueError("conditional predictions for new rows need a formula model and "
+                             "the random-effects and grouping variables in the new data")
+        total = 0.0
+        for (Z0, codes), U, part in zip(designs, self._blup_arrays, parts):
+            if codes is None:
+                raise ValueError(f"conditional predictions need the grouping column(s) of "
+                                 f"the random term {part.name} in the new data")
+            Urows = np.where((codes >= 0)[:, None], U[np.clip(codes, 0, None)], 0.0)
+            total = total + np.einsum("ij,ij->i", Z0, Urows)
+        return total
+
+    def _random_effects_variance(self, exog, n):
+        """``sum_t z_t' G_t z_t`` for the rows of ``exog`` (NaN where unknown)."""
+        parts = self._random_parts()
+        if not parts:
+            return np.zeros(n)
+        designs = self._random_designs(exog)
+        if designs is None:
+            warnings.warn("the random-effects design of the new rows is unknown (pass a "
+                          "DataFrame with the random-effects variables); obs_ci_* are NaN",
+                          MetaModelsWarning, stacklevel=4)
+            return np.full(n, np.nan)
+        Gs = self.model.spec.G_matrices(self._theta_array())
+        return sum(np.einsum("ij,jk,ik->i", Z0, G, Z0) for (Z0, _), G in zip(designs, Gs))
+
+    # ------------------------------------------------------------- residuals
+    @cache_readonly
+    def fittedvalues(self):
+        """Marginal fitted values ``X b`` (labelled like the data)."""
+        return self.predict()
+
+    @cache_readonly
+    def resid(self):
+        """Raw (marginal) residuals ``y - X b``."""
+        f = self.fittedvalues
+        y = np.asarray(self.model.endog, dtype=float)
+        if isinstance(f, pd.Series):
+            return pd.Series(y - f.to_numpy(), index=f.index, name="resid")
+        return y - f
+
+
+class EngineResultsMixin:
+    """Log-likelihood, metafor's log-likelihood, information criteria of engine fits.
 
     Classes using it hold the engine evaluation ``_ev`` and ``reml``, and define
     ``n_params_total`` (coefficients + covariance parameters).  Criteria use
@@ -60,15 +392,40 @@ class EngineMetaResultsMixin:
     def aicc(self):
         return self._ic[2]
 
-    def _lr_test_against(self, restricted, cls, what):
-        """LR test against a nested ``cls`` result (same method; REML needs equal X)."""
-        restricted = getattr(restricted, "_results", restricted)
-        if not isinstance(restricted, cls):
-            raise TypeError(f"restricted must be a {what} result")
-        if self.reml != restricted.reml:
-            raise ValueError("cannot compare fits made with different methods (REML vs ML)")
-        if self.reml and not (self.model.exog.shape == restricted.model.exog.shape
-                              and np.allclose(self.model.exog, restricted.model.exog)):
-            raise ValueError("REML log-likelihoods of models with different fixed effects are "
-                             "not comparable; refit both with method='ML'")
-        return lr_test(self.llf, restricted.llf, self.n_params_total - restricted.n_params_total)
+
+EngineMetaResultsMixin = EngineResultsMixin     # former name
+
+
+class MetaResidualsMixin:
+    """Residuals of meta-analytic models as metafor defines them.
+
+    Needs ``_marginal_variance`` (diagonal of ``V = S + random parts``) and
+    ``_cov_beta_model`` (``(X'V^{-1}X)^{-1}``, no Knapp-Hartung factor).
+    """
+
+    @cache_readonly
+    def resid_pearson(self):
+        """``e_i / sqrt(V_ii)`` (metafor's ``residuals(type = "pearson")``)."""
+        e = np.asarray(self.resid, dtype=float)
+        return self._label(e / np.sqrt(self._marginal_variance), "resid_pearson")
+
+    @cache_readonly
+    def _rstandard(self):
+        e = np.asarray(self.resid, dtype=float)
+        se, z = standardized_residuals(e, self._marginal_variance, self.model.exog,
+                                       self._cov_beta_model)
+        return e, se, z
+
+    @property
+    def resid_standardized(self):
+        """Internally standardised residuals (metafor's ``rstandard``)."""
+        return self._label(self._rstandard[2], "resid_standardized")
+
+    def rstandard(self):
+        """metafor's ``rstandard``: DataFrame with resid, se and z."""
+        e, se, z = self._rstandard
+        return pd.DataFrame({"resid": e, "se": se, "z": z}, index=self._fitted_index)
+
+    def _label(self, values, name):
+        idx = self._fitted_index
+        return pd.Series(values, index=idx, name=name) if idx is not None else values

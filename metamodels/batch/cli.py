@@ -8,8 +8,9 @@ __all__ = ["add_gwas_arguments", "run_gwas"]
 DESCRIPTION = (
     "Meta-analysis of GWAS summary statistics (METAL-like): reads tab, comma or "
     "whitespace separated files (optionally gzipped), aligns alleles across studies "
-    "(swapped effect/other alleles, strand flips; drops unresolvable A/T, C/G and "
-    "mismatched variants), optionally applies genomic control, and writes fixed- and "
+    "(swapped effect/other alleles, strand flips; drops A/T, C/G variants whose strand "
+    "the allele frequencies cannot settle, in every study, and mismatched variants), "
+    "optionally applies genomic control, and writes fixed- and "
     "random-effects results with heterogeneity for every variant, streaming in chunks "
     "of --chunk-size variants.  Column names are recognised (SNP/MarkerName/rsid/ID, "
     "A1/EA/Allele1/effect_allele, A2/NEA/Allele2/other_allele, BETA/Effect/b, "
@@ -40,11 +41,14 @@ def add_gwas_arguments(p):
                    help="per-study lambda = median(chi2)/0.4549; se *= sqrt(lambda) when "
                         "lambda > 1 (METAL's GENOMICCONTROL ON)")
     p.add_argument("--keep-ambiguous", action="store_true",
-                   help="keep strand-ambiguous A/T, C/G variants that the allele "
-                        "frequencies cannot resolve, assuming the same strand (METAL)")
+                   help="keep every strand-ambiguous A/T, C/G variant, aligned by its "
+                        "allele labels (METAL); default: keep those whose minor-allele "
+                        "frequency is below --maf-max, aligned by frequency, and drop "
+                        "the others, in every study alike")
     p.add_argument("--maf-max", type=float, default=0.4, metavar="F",
-                   help="resolve A/T, C/G variants by frequency only when both minor "
-                        "allele frequencies are below this (default: %(default)s)")
+                   help="A/T, C/G variants are kept (without --keep-ambiguous) when "
+                        "their minor-allele frequency is below this (default: "
+                        "%(default)s)")
     p.add_argument("--chunk-size", type=int, default=500_000, metavar="N",
                    help="rows read and variants analysed at a time (default: %(default)s)")
     p.add_argument("--engine", default="numpy", type=str.lower, choices=("numpy", "dask"),
@@ -57,6 +61,10 @@ def add_gwas_arguments(p):
     p.add_argument("--compress-level", type=int, default=1, metavar="L",
                    help="gzip level of a .gz output (default: %(default)s)")
     p.add_argument("--log", metavar="FILE", help="log file (default: next to --out)")
+    p.add_argument("--log-dropped", metavar="FILE",
+                   help="list every dropped row (study, SNP, reason, alleles, reference "
+                        "alleles) in this file, gzip-compressed when it ends in .gz "
+                        "(default: only counts, in the summary)")
     p.add_argument("--tmpdir", metavar="DIR", help="directory for scratch files")
     prog = p.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -66,18 +74,28 @@ def add_gwas_arguments(p):
 
 
 def run_gwas(args):
-    """Run ``metamodels gwas`` from parsed arguments; returns the exit code."""
+    """Run ``metamodels gwas`` from parsed arguments; returns the exit code.
+
+    The summary goes to stderr, and progress bars too when stderr is a terminal
+    (unless ``--progress`` / ``--no-progress``).
+    """
+    import sys
+
     from .gwas import meta_analyze_files
 
+    progress = args.progress
+    if progress is None:
+        progress = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     columns = {f: getattr(args, f) for f in ("snp", "a1", "a2", "beta", "se", "pvalue", "n",
                                              "freq")}
     meta_analyze_files(args.files, args.out, methods=args.method, scheme=args.scheme,
                        genomic_control=args.genomic_control, columns=columns,
                        chunk_size=args.chunk_size, engine=args.engine, jobs=args.jobs,
-                       progress=args.progress, keep_ambiguous=args.keep_ambiguous,
+                       progress=progress, keep_ambiguous=args.keep_ambiguous,
                        maf_max=args.maf_max, digits=args.digits,
-                       compresslevel=args.compress_level, log=args.log, tmpdir=args.tmpdir,
-                       command=_command(args))
+                       compresslevel=args.compress_level, log=args.log,
+                       log_dropped=args.log_dropped, tmpdir=args.tmpdir,
+                       stream=sys.stderr, command=_command(args))
     return 0
 
 

@@ -19,13 +19,16 @@ chunk, whatever the size of the files.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -33,14 +36,21 @@ import numpy as np
 
 from .alleles import AlleleTable
 from .api import ITERATIVE_METHODS, meta_analyze, normalize_methods
-from .merge import DROP_ORDER, MergeState, gather_chunk, index_study
-from .sumstats import GWASInputError, resolve_columns, scan_study, sniff
+from .logtail import log10_chi2_sf
+from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
+                    gc_lambda, index_study)
+from .sumstats import GWASInputError, GWASWarning, resolve_columns, scan_study, sniff
 from .textfmt import rows_to_bytes
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
 
 SCHEMES = ("stderr", "samplesize")
 ENGINES = ("numpy", "dask")
+#: With genomic control on, a lambda > 1 from fewer variants than this is applied with
+#: a warning (its sampling error, about 2.3/sqrt(n), exceeds 0.23).
+GC_MIN_VARIANTS = 100
+#: The summary of a run is logged here (level INFO); ``metamodels gwas`` prints it.
+logger = logging.getLogger("metamodels.batch.gwas")
 
 
 def log_path(out):
@@ -131,15 +141,14 @@ class GWASResult:
     def summary(self):
         """The end-of-run summary (also at the end of the log)."""
         head = ["study", "file", "rows", "used", "swapped", "strand", "palindromic"] + \
-            [r.replace("allele_", "").replace("strand_", "").replace("invalid_", "bad_")
-             for r in DROP_ORDER] + ["lambda"]
+            list(DROP_ORDER) + ["lambda"]
         table = [head]
         for i, s in enumerate(self.studies, 1):
             st = s["stats"]
             row = [str(i), os.path.basename(s["path"])]
             row += [f"{st[c]:,}" for c in ("read", "used", "swapped", "strand_flipped",
                                            "palindromic_aligned")]
-            row += [f"{st[r]:,}" for r in DROP_ORDER] + [f"{s['lambda']:.4f}"]
+            row += [f"{st[r]:,}" for r in DROP_ORDER] + [_fmt_lambda(s["lambda"])]
             table.append(row)
         widths = [max(len(r[j]) for r in table) for j in range(len(head))]
         fmt = lambda r: "  ".join(c.ljust(w) if j == 1 else c.rjust(w)  # noqa: E731
@@ -149,11 +158,12 @@ class GWASResult:
         lines += [fmt(r) for r in table]
         lines.append("rows: read; used: meta-analysed, of which swapped (effect/other allele "
                      "exchanged), strand (matched on the other strand), palindromic (A/T, "
-                     "C/G aligned by frequency or --keep-ambiguous); dropped: "
-                     + ", ".join(DROP_ORDER))
+                     "C/G, strand settled by frequency or --keep-ambiguous); dropped:")
+        lines += [f"  {r}: {DROP_REASONS[r]}" for r in DROP_ORDER]
         ks = ", ".join(f"{k}: {v:,}" for k, v in sorted(self.k_counts.items()))
         lines.append(f"variants by number of studies (k): {ks}")
-        lines.append(f"genomic control lambda of the meta-analysis: {self.lambda_meta:.4f}")
+        lines.append("genomic control lambda of the meta-analysis: "
+                     + _fmt_lambda(self.lambda_meta))
         lines.append(f"peak memory: {self.peak_mb[0]:.0f} MB (main process), "
                      f"{self.peak_mb[1]:.0f} MB (largest reading process)")
         if self.timings and self.elapsed >= 1:
@@ -161,6 +171,10 @@ class GWASResult:
                                                    for k, v in self.timings.items()))
         lines.append(f"log: {self.log}")
         return "\n".join(lines)
+
+
+def _fmt_lambda(lam):
+    return f"{lam:.4f}" if 1e-3 <= lam < 1e4 else f"{lam:.4g}"
 
 
 class _Writer:
@@ -231,7 +245,8 @@ def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threa
     else:
         spec.append(("float", res["z"], digits))
     spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
-             ("float", res["q_pvalue"], digits), ("float", res["i2"], digits)]
+             ("log10", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]), digits),
+             ("float", res["i2"], digits)]
     for m in methods:
         if m == "FE":
             continue
@@ -288,8 +303,13 @@ def _default_jobs(paths):
     return max(1, min(os.cpu_count() or 1, len(paths), 4))
 
 
-def _write_drops(logf, study, store, drops, ref_gid, state):
-    """Tab-separated log lines ``study SNP reason alleles reference_alleles``."""
+#: Header of the ``--log-dropped`` file.
+DROPPED_HEADER = b"study\tSNP\treason\talleles\treference_alleles\n"
+
+
+def _write_drops(fh, study, store, drops, ref_gid, state):
+    """Tab-separated lines ``study SNP reason alleles reference_alleles`` (binary
+    ``fh``); the reference alleles are ``.`` unless the row failed to match them."""
     from .textfmt import join_columns, format_bytes, format_int
 
     local = np.array([a.encode() for a in store.alleles] or [b""], dtype="S")
@@ -304,22 +324,23 @@ def _write_drops(logf, study, store, drops, ref_gid, state):
         for i0 in range(0, rows.size, 200_000):
             r = rows[i0:i0 + 200_000]
             al = np.char.add(np.char.add(local[a1s[r]], b"/"), local[a2s[r]])
-            if reason in ref_gid:
-                g = ref_gid[reason][i0:i0 + 200_000]
-                ref = np.char.add(np.char.add(glob[state.ref_a1.values[g]], b"/"),
-                                  glob[state.ref_a2.values[g]])
-            else:
-                ref = np.full(r.size, b".")
+            g = ref_gid[reason][i0:i0 + 200_000]
+            known = g >= 0
+            gk = np.where(known, g, 0)
+            ref = np.char.add(np.char.add(glob[state.ref_a1.values[gk]], b"/"),
+                              glob[state.ref_a2.values[gk]])
+            ref = np.where(known, ref, b".")
             mats = [format_int(np.full(r.size, study + 1)), format_bytes(store.ids(r)),
                     format_bytes(np.full(r.size, reason.encode())), format_bytes(al),
                     format_bytes(ref)]
-            logf.write(join_columns(mats).decode("utf-8", errors="replace"))
+            fh.write(join_columns(mats))
 
 
 def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_control=False,
                        columns=None, chunk_size=500_000, engine="numpy", jobs=None,
                        progress=None, keep_ambiguous=False, maf_max=0.4, digits=6,
-                       compresslevel=1, log=None, tmpdir=None, stream=None, command=None):
+                       compresslevel=1, log=None, log_dropped=None, tmpdir=None, stream=None,
+                       command=None):
     """Meta-analyse GWAS summary-statistics files into one output file.
 
     Parameters
@@ -353,8 +374,9 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         (:mod:`metamodels.batch.dask_engine`); the output is identical.
     jobs : int, optional
         Worker processes for the scan (default: CPUs, at most 4, 1 for small inputs).
-    progress : bool, optional
-        Show progress (default: when stderr is a terminal).
+    progress : bool
+        Show progress bars on stderr (``metamodels gwas``: when stderr is a
+        terminal); default False.
     keep_ambiguous, maf_max :
         Strand-ambiguous variants, see :func:`metamodels.batch.alleles.align`.
     digits : int
@@ -362,22 +384,44 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     compresslevel : int
         gzip level of a ``.gz`` output.
     log : str, optional
-        Log file (default: next to ``out``, see :func:`log_path`).
+        Log file (default: next to ``out``, see :func:`log_path`): the settings, the
+        files and columns used, and the summary with the number of rows each study
+        lost to each reason of :data:`metamodels.batch.merge.DROP_REASONS`.
+    log_dropped : str, optional
+        Also list every dropped row in this file (``study SNP reason alleles
+        reference_alleles``, tab separated; gzip-compressed when the name ends in
+        ``.gz``).
     tmpdir : str, optional
         Where the scratch directory goes (default: the system's).
-    stream : file or False, optional
-        Where the summary is printed (default: stderr; False: not printed).
+    stream : file, optional
+        Where the summary is printed (``metamodels gwas``: stderr); by default it is
+        not printed but logged (level INFO) to the ``metamodels.batch.gwas`` logger,
+        and is in the log file and ``GWASResult.summary()``.
     command : str, optional
         The command line, recorded in the log.
 
     Returns
     -------
     GWASResult
+
+    Raises
+    ------
+    GWASInputError
+        An input problem: a missing, unreadable, corrupt or header-only file, the same
+        file given twice, a column not found, a malformed line or a non-numeric value
+        (the message names the file, column and row), or no row usable at all.
+
+    Warns
+    -----
+    GWASWarning
+        Rows dropped as out of range, a study none of whose rows can be used, or an
+        implausible genomic-control lambda (outside :data:`LAMBDA_PLAUSIBLE`).
     """
     t0 = time.perf_counter()
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise GWASInputError("no input files")
+    _check_distinct(paths)
     out = os.fspath(out)
     methods = normalize_methods(methods)
     methods = ("FE",) + tuple(m for m in methods if m != "FE")
@@ -394,6 +438,8 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     chunk_size = int(chunk_size)
     if chunk_size < 1:
         raise GWASInputError("the chunk size must be positive")
+    if not 0 < maf_max <= 0.5:
+        raise GWASInputError(f"maf_max (--maf-max) must be in (0, 0.5], got {maf_max}")
     required = ("snp", "a1", "a2", "beta") + (("se",) if scheme == "stderr"
                                               else ("pvalue", "n"))
     specs = []
@@ -411,25 +457,76 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
             s["columns"].pop("freq", None)
         if not with_n:
             s["columns"].pop("n", None)
-    if progress is None:
-        progress = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    progress = bool(progress)
     jobs = _default_jobs(paths) if jobs is None else max(1, int(jobs))
     logfile = log or log_path(out)
     sep = b"," if out.lower().endswith((".csv", ".csv.gz")) else b"\t"
     scratch = tempfile.mkdtemp(prefix="metamodels-gwas-", dir=tmpdir)
     try:
-        with open(logfile, "w", encoding="utf-8") as logf:
-            return _run(specs, out, logfile, logf, methods, scheme, genomic_control,
-                        chunk_size, engine, jobs, progress, keep_ambiguous, maf_max,
-                        int(digits), compresslevel, scratch, sep, with_n, stream, command,
-                        t0)
+        with contextlib.ExitStack() as files:
+            logf = files.enter_context(open(logfile, "w", encoding="utf-8"))
+            dropf = None
+            if log_dropped:
+                log_dropped = os.fspath(log_dropped)
+                dropf = files.enter_context(
+                    gzip.open(log_dropped, "wb", compresslevel=max(1, compresslevel))
+                    if log_dropped.endswith(".gz") else open(log_dropped, "wb"))
+                dropf.write(DROPPED_HEADER)
+            return _run(specs, out, logfile, logf, dropf, log_dropped, methods, scheme,
+                        genomic_control, chunk_size, engine, jobs, progress,
+                        keep_ambiguous, maf_max, int(digits), compresslevel, scratch, sep,
+                        with_n, stream, command, t0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engine, jobs,
-         progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep, with_n,
-         stream, command, t0):
+def _check_distinct(paths):
+    """Refuse a file given twice (same path, or two names of one file)."""
+    seen = {}
+    for i, p in enumerate(paths):
+        try:
+            st = os.stat(p)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.realpath(p)              # a missing file: sniff() reports it
+        if key in seen:
+            j = seen[key]
+            what = "is given twice" if paths[j] == p else f"and {paths[j]} are one file"
+            raise GWASInputError(f"{p} {what} (studies {j + 1} and {i + 1}): each study "
+                                 "must be a different file")
+        seen[key] = i
+
+
+def _warn_study(i, path, stats, gcontrol):
+    """GWASWarnings about one indexed study."""
+    name = f"study {i + 1} ({os.path.basename(path)})"
+    if stats["used"] == 0:
+        why = ", ".join(f"{r} {stats[r]:,}" for r in DROP_ORDER if stats[r])
+        warnings.warn(f"{name}: none of its {stats['read']:,} rows can be used ({why}); "
+                      "it contributes nothing", GWASWarning, stacklevel=4)
+    elif stats["out_of_range"]:
+        warnings.warn(f"{name}: {stats['out_of_range']:,} row(s) dropped as out_of_range "
+                      f"({DROP_REASONS['out_of_range']})", GWASWarning, stacklevel=4)
+    lam, n = stats["lambda"], stats["lambda_variants"]
+    if stats["lambda_implausible"]:
+        _warn_lambda(name, lam, n, 5)
+    elif gcontrol and lam > 1 and n < GC_MIN_VARIANTS:
+        warnings.warn(f"{name}: genomic control divides its z-scores by sqrt(lambda) = "
+                      f"{np.sqrt(lam):.4g}, from only {n:,} variants: too few to estimate "
+                      "lambda", GWASWarning, stacklevel=4)
+
+
+def _warn_lambda(name, lam, n, stacklevel):
+    lo, hi = LAMBDA_PLAUSIBLE
+    warnings.warn(f"{name}: genomic-control lambda {_fmt_lambda(lam)} (from {n:,} "
+                  f"variants) is implausibly far from 1 (its 99.9% interval excludes "
+                  f"{lo}-{hi}): check the standard errors and the columns used",
+                  GWASWarning, stacklevel=stacklevel)
+
+
+def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, chunk_size,
+         engine, jobs, progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep,
+         with_n, stream, command, t0):
     from .._version import __version__
 
     k = len(specs)
@@ -438,7 +535,8 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
     if command:
         logf.write(f"# command: {command}\n")
     amb = ("kept (same strand assumed)" if keep_ambiguous
-           else f"resolved by frequency when MAF < {maf_max}, else dropped")
+           else f"kept and aligned by frequency when MAF < {maf_max}, else dropped, in "
+                "every study")
     logf.write(f"# methods: {','.join(methods)}; scheme: {scheme}; genomic control: "
                f"{'on' if gcontrol else 'off'}; engine: {engine}; chunk size: "
                f"{chunk_size}; strand-ambiguous: {amb}\n")
@@ -447,8 +545,9 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
         cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
         logf.write(f"# study {i + 1}: {s['path']} ({s['info']['sep_name']} separated"
                    f"{', gzip' if s['info']['compression'] else ''}); columns: {cols}\n")
-    logf.write("# dropped rows: study, SNP, reason, alleles (effect/other), reference "
-               "alleles\nstudy\tSNP\treason\talleles\treference_alleles\n")
+    logf.write("# dropped rows: counted by study and reason in the summary; "
+               + (f"listed one by one in {dropfile}\n" if dropfile
+                  else "listed one by one with --log-dropped FILE\n"))
 
     state = MergeState(AlleleTable(), with_freq=all("freq" in s["columns"] for s in specs))
     stores, studies = [], []
@@ -469,16 +568,21 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
             del gid, sign
             _trim()
             tick = _lap(tm, "index", tick)
-            _write_drops(logf, i, store, drops, ref_gid, state)
+            if dropf is not None:
+                _write_drops(dropf, i, store, drops, ref_gid, state)
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})
+            _warn_study(i, r["path"], stats, gcontrol)
             tick = _lap(tm, "drop log", tick)
     finally:
         bar.close()
     gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
           for s in studies]
     n_var = state.n
+    if n_var == 0:
+        raise GWASInputError("no row of any study can be used (see the counts of dropped "
+                             f"rows in {logfile})")
     state.index = None                     # the id index is not needed any more
     _trim()
     writer = _Writer(out, compresslevel, threads=1)
@@ -486,6 +590,14 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
     threads = 1                          # formatting holds the GIL (bytes.translate)
     z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
     bar = Progress(n_var, "meta-analysis", "variants", progress)
+    failed = dict.fromkeys(methods, 0)
+    # The kernels answer hopeless rows (e.g. REML on studies whose standard errors
+    # differ by 1e40) with NaN and converged = False, counted below and warned about
+    # once; numpy's RuntimeWarnings of those rows (from the kernel threads too) are
+    # not shown.
+    quiet = warnings.catch_warnings()
+    quiet.__enter__()
+    warnings.simplefilter("ignore", RuntimeWarning)
     try:
         writer.write(sep.join(c.encode() for c in cols) + b"\n")
         loaders = ([(lambda st=st: st.load("gid")) for st in stores],
@@ -514,17 +626,28 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
             z = res["z"]
             z2.append((z[np.isfinite(z)] ** 2))
             k_counts += np.bincount(res["k"], minlength=k + 1)
+            for m, count in _failures(res, methods).items():
+                failed[m] += count
             del res, y, nn, names
             _trim()
             bar.update(c1 - c0)
             tick = _lap(tm, "format", tick)
     finally:
+        quiet.__exit__(None, None, None)
         bar.close()
         writer.close()
+    for m, count in failed.items():
+        if count:
+            what = f"converged_{m} = FALSE or " if m in ITERATIVE_METHODS else ""
+            col = "beta" if m == "FE" else f"tau2_{m}, beta_{m}"
+            warnings.warn(f"{m}: {count:,} variant(s) without a converged, finite estimate "
+                          f"({what}NA in {col}), usually because their studies' standard "
+                          "errors differ by many orders of magnitude", GWASWarning,
+                          stacklevel=3)
     allz = np.concatenate(z2) if z2 else np.empty(0)
-    from .kernels import CHI2_1_MEDIAN
-
-    lam = float(np.median(allz) / CHI2_1_MEDIAN) if allz.size else float("nan")
+    lam, implausible = gc_lambda(allz)
+    if implausible:
+        _warn_lambda("the meta-analysis", lam, allz.size, 4)
     if engine != "dask":
         tm["gather"] -= tm["kernels"]
     result = GWASResult(out, logfile, int(n_var), lam, studies,
@@ -536,9 +659,27 @@ def _run(specs, out, logfile, logf, methods, scheme, gcontrol, chunk_size, engin
     if gcontrol:
         logf.write("# genomic control factors sqrt(lambda) applied: "
                    + ", ".join(f"{f:.4f}" for f in gc) + "\n")
-    if stream is not False:
-        print(text, file=stream or sys.stderr)
+    if stream:
+        print(text, file=stream)
+    else:
+        logger.info(text)
     return result
+
+
+def _failures(res, methods):
+    """Per method, the variants with studies but without a finite (and, for iterative
+    estimators, converged) estimate."""
+    k = res["k"]
+    out = {"FE": int(np.count_nonzero((k > 0) & ~np.isfinite(res["beta"])))}
+    for m in methods:
+        if m == "FE":
+            continue
+        bad = (k > 0) & ~np.isfinite(res[f"beta_{m}"])
+        bad |= (k > 1) & ~np.isfinite(res[f"tau2_{m}"])
+        if m in ITERATIVE_METHODS:
+            bad |= ~res[f"converged_{m}"]
+        out[m] = int(np.count_nonzero(bad))
+    return out
 
 
 def _trim():

@@ -13,13 +13,42 @@ from __future__ import annotations
 import numpy as np
 
 from .alleles import AMBIGUOUS, MISMATCH, align
+from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
-           "DROP_ORDER"]
+           "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
+           "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
-#: Reasons for dropping a row, in the order of the summary.
-DROP_ORDER = ("invalid_value", "missing_id", "invalid_alleles", "duplicate",
-              "allele_mismatch", "strand_ambiguous")
+#: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
+#: (``out_of_range``): within these bounds every term of the kernels stays a finite
+#: double (the largest, in the ML/REML observed information, is ``(sum w^2 r)^2 ~
+#: se^-8 beta^2 <= 1e250`` with ``w = 1/se^2``), whatever the number of studies.  Real
+#: standard errors are many orders of magnitude inside.
+SE_MIN = 1e-25
+VALUE_MAX = 1e25
+#: Genomic-control lambdas outside this range, when the data exclude it (see
+#: :func:`gc_lambda`), give a warning: a study's lambda is usually 0.9-1.3, and far
+#: outside its standard errors are likely wrong.
+LAMBDA_PLAUSIBLE = (0.5, 2.0)
+
+#: Why a row is dropped: one vocabulary for the log, the summary table's headers and
+#: ``GWASResult.studies[i]["stats"]``; in the order the rules are applied.
+DROP_REASONS = {
+    "invalid_value": "missing or non-finite beta or se, se <= 0 (samplesize scheme: "
+                     "p outside (0, 1], N <= 0)",
+    "out_of_range": f"|beta| or se above {VALUE_MAX:g}, or se below {SE_MIN:g} (N outside "
+                    f"[{SE_MIN ** 2:g}, {VALUE_MAX ** 2:g}]): weights beyond double precision",
+    "missing_id": "no variant id",
+    "invalid_alleles": "missing or identical alleles",
+    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant whose strand cannot be settled: no "
+                            "allele frequency, or a minor-allele frequency of at least "
+                            "--maf-max (in every study alike; kept with "
+                            "--keep-ambiguous)",
+    "duplicate": "repeated variant id (the first row is kept)",
+    ALIGN_DROPS[MISMATCH]: "alleles match neither the reference alleles nor their "
+                           "complements",
+}
+DROP_ORDER = tuple(DROP_REASONS)
 
 
 class Growable:
@@ -119,7 +148,7 @@ class MergeState:
         self.ref_a2 = Growable(np.int32)
         self.ref_study = Growable(np.int16)
         self.ref_row = Growable(np.int32)
-        self.ref_freq = Growable(np.float32, np.nan) if with_freq else None
+        self.ref_freq = Growable(np.float64, np.nan) if with_freq else None
 
     @property
     def n(self):
@@ -127,6 +156,7 @@ class MergeState:
 
 
 def _valid_values(store, scheme):
+    """Masks of the rows with valid values and of those within the computable range."""
     beta = store.load("beta")
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(beta)
@@ -134,47 +164,91 @@ def _valid_values(store, scheme):
             p = store.load("pvalue")
             nn = store.load("n")
             ok &= (p > 0) & (p <= 1) & np.isfinite(nn) & (nn > 0)
+            inrange = (nn >= SE_MIN ** 2) & (nn <= VALUE_MAX ** 2)
         else:
             se = store.load("se")
             ok &= np.isfinite(se) & (se > 0)
-    return ok
+            inrange = (se >= SE_MIN) & (se <= VALUE_MAX) & (np.abs(beta) <= VALUE_MAX)
+    return ok, inrange
 
 
 def _gc_lambda(store, rows, scheme):
-    """Genomic-control inflation factor ``median(chi2) / 0.4549364`` of the rows:
-    ``chi2 = (beta/se)^2``, or the 1-df quantile of the p-value (sample-size scheme)."""
+    """Genomic-control lambda of the rows (see :func:`gc_lambda`): ``chi2 =
+    (beta/se)^2`` (finite: the rows are valid and within SE_MIN, VALUE_MAX), or the
+    1-df quantile of the p-value (sample-size scheme)."""
     from scipy import special
 
-    from .kernels import CHI2_1_MEDIAN
-
-    if rows.size == 0:
-        return float("nan")
     if scheme == "samplesize":
         chi2 = special.chdtri(1.0, store.take("pvalue", rows))
     else:
         chi2 = (store.take("beta", rows) / store.take("se", rows)) ** 2
-    return float(np.median(chi2) / CHI2_1_MEDIAN)
+    return gc_lambda(chi2)
+
+
+def gc_lambda(chi2, level=0.999):
+    """Genomic-control inflation factor and whether it is implausible.
+
+    ``lambda = median(chi2) / 0.4549364`` (the median of chi-square with 1 df).  When
+    it is outside :data:`LAMBDA_PLAUSIBLE`, the distribution-free ``level``
+    confidence interval of the median (order statistics ``x_(j) <= median <=
+    x_(n+1-j)``, ``j`` the largest with ``P(Bin(n, 1/2) <= j - 1) <= (1 - level)/2``)
+    tells whether the data exclude the plausible range or the lambda may be a
+    chance result of few variants.
+
+    Returns
+    -------
+    lam : float
+        NaN without rows.
+    implausible : bool
+        The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
+    """
+    from scipy import stats
+
+    from .kernels import CHI2_1_MEDIAN
+
+    chi2 = np.asarray(chi2, dtype=float)
+    n = chi2.size
+    if n == 0:
+        return float("nan"), False
+    lam = float(np.median(chi2) / CHI2_1_MEDIAN)
+    lo, hi = LAMBDA_PLAUSIBLE
+    if lo <= lam <= hi or not np.isfinite(lam):
+        return lam, False
+    j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))    # P(X <= j) >= alpha/2
+    if stats.binom.cdf(j, n, 0.5) > (1 - level) / 2:
+        j -= 1
+    j += 1                                   # x_(j), 1-based: P(X <= j - 1) <= alpha/2
+    if j < 1:
+        return lam, False
+    x = np.partition(chi2, [j - 1, n - j])
+    ci = (x[j - 1] / CHI2_1_MEDIAN, x[n - j] / CHI2_1_MEDIAN)
+    return lam, bool(ci[0] > hi or ci[1] < lo)
 
 
 def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     """Assign gids to the rows of one study and align them (sequential step).
 
-    The study's genomic-control lambda (``stats["lambda"]``) is computed from its
-    rows with valid values, id and alleles (first of repeated ids), before
-    alignment.  Rows are dropped, in this order, for: invalid values (missing or non-finite beta,
-    ``se <= 0``; for the sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), a
-    missing id, missing or identical alleles, a repeated id (the first row is kept),
-    alleles that match neither the reference alleles nor their complements, and
-    unresolved strand-ambiguous alleles.  Surviving rows get their gid and the sign
-    that aligns ``beta`` to the reference's effect allele; rows of variants new to
-    the merge define the reference.
+    The study's genomic-control lambda (``stats["lambda"]``, with
+    ``lambda_variants`` and ``lambda_implausible``, see :func:`gc_lambda`) is
+    computed from the rows that enter the alignment: valid values within range, an
+    id, valid alleles whose strand can be settled (:func:`resolvable`), the first of
+    repeated ids.  Rows are dropped for the reasons of :data:`DROP_REASONS`, in its
+    order: invalid values (missing or non-finite beta, ``se <= 0``; for the
+    sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), values out of the
+    computable range (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or
+    identical alleles, A/T or C/G alleles whose strand cannot be settled (unless
+    ``keep_ambiguous``; the same rule in every study, the first included), a
+    repeated id (the first row is kept), and alleles that match neither the
+    reference alleles nor their complements.  Surviving rows get their gid and the
+    sign that aligns ``beta`` to the reference's effect allele; rows of variants new
+    to the merge define the reference.
 
     Returns
     -------
     gid : int32 array (-1 for dropped rows), sign : int8 array,
-    drops : dict reason -> dropped rows, ref_gid : dict reason -> gids of the dropped
-    rows (allele mismatches and ambiguities: whose reference alleles they failed),
-    stats : dict of counts
+    drops : dict reason -> dropped rows (ascending), ref_gid : dict reason -> for
+    each dropped row the gid whose reference alleles it failed to match (-1 if
+    none), stats : dict of counts
     """
     n = store.n_rows
     key = store.load("key")
@@ -186,14 +260,28 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     ref_gid = {}
     alive = np.ones(n, dtype=bool)
 
-    def drop(reason, mask):
+    def drop(reason, mask, ref=None):
+        """Drop the live rows of ``mask``; ``ref``: the gids whose reference alleles
+        they failed (aligned with the dropped rows), else -1."""
         mask = mask & alive
-        drops[reason] = np.flatnonzero(mask)
+        rows_ = np.flatnonzero(mask)
+        ref = np.full(rows_.size, -1, dtype=np.int64) if ref is None else ref
+        if reason in drops:                      # a second rule with the same reason
+            rows_ = np.concatenate([drops[reason], rows_])
+            ref = np.concatenate([ref_gid[reason], ref])
+            order = np.argsort(rows_, kind="stable")
+            rows_, ref = rows_[order], ref[order]
+        drops[reason], ref_gid[reason] = rows_, ref
         alive[mask] = False
 
-    drop("invalid_value", ~_valid_values(store, scheme))
+    valid, inrange = _valid_values(store, scheme)
+    drop("invalid_value", ~valid)
+    drop("out_of_range", ~inrange)
+    del valid, inrange
     drop("missing_id", key == 0)
     drop("invalid_alleles", ~state.alleles.valid_pair(a1, a2))
+    if not keep_ambiguous:
+        drop(ALIGN_DROPS[AMBIGUOUS], ~resolvable(a1, a2, state.alleles.comp, freq, maf_max))
     rows = np.flatnonzero(alive).astype(np.int32)
     n0 = state.n
     if n0 == 0 and state.index.add_if_unique(key[rows]):
@@ -219,7 +307,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     drop("duplicate", dmask)
     keep = ~dup
     rows, g = rows[keep], g[keep]
-    lam = _gc_lambda(store, rows, scheme)
+    lam, implausible = _gc_lambda(store, rows, scheme) if rows.size else (np.nan, False)
+    rows_lam = rows.size
     new = g >= n0
     # new variants: this study is the reference
     nrows = rows[new]
@@ -246,18 +335,18 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
                                   state.ref_a2.values[og], state.alleles.comp, f, rf,
                                   maf_max=maf_max, keep_ambiguous=keep_ambiguous)
         sign[orows] = s
-        for code, reason in ((MISMATCH, "allele_mismatch"), (AMBIGUOUS, "strand_ambiguous")):
+        for code, reason in ALIGN_DROPS.items():
             m = np.zeros(n, dtype=bool)
             m[orows[status == code]] = True
-            drop(reason, m)
-            ref_gid[reason] = og[status == code]
+            drop(reason, m, og[status == code])
         ok = status == 0
         stats["swapped"] = int(np.count_nonzero(ok & (s < 0)))
         stats["strand_flipped"] = int(np.count_nonzero(ok & strand))
-        pal = state.alleles.palindromic(a1[orows], a2[orows]) & ok
-        stats["palindromic_aligned"] = int(np.count_nonzero(pal))
+    stats["palindromic_aligned"] = int(np.count_nonzero(
+        state.alleles.palindromic(a1[alive], a2[alive])))
     for reason in DROP_ORDER:
         drops.setdefault(reason, np.empty(0, dtype=np.int64))
+        ref_gid.setdefault(reason, np.full(drops[reason].size, -1, dtype=np.int64))
     gid = np.full(n, -1, dtype=np.int32)
     gid[rows] = g
     gid[~alive] = -1
@@ -265,7 +354,23 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     stats["used"] = int(np.count_nonzero(alive))
     stats.update({r: int(drops[r].size) for r in DROP_ORDER})
     stats["lambda"] = lam
+    stats["lambda_variants"] = int(rows_lam)
+    stats["lambda_implausible"] = implausible
     return gid, sign, drops, ref_gid, stats
+
+
+def resolvable(a1, a2, comp, freq, maf_max):
+    """Rows whose strand can be settled: not A/T or C/G (``comp[a1] != a2``), or with
+    an effect-allele frequency whose minor-allele frequency is below ``maf_max``.
+
+    The same rule for every study, the first included, so that which variants and
+    numbers come out does not depend on the order of the files.
+    """
+    pal = comp[a1] == a2
+    if freq is None:
+        return ~pal
+    with np.errstate(invalid="ignore"):
+        return ~pal | (np.minimum(freq, 1.0 - freq) < maf_max)
 
 
 def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):

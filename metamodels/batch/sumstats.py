@@ -14,12 +14,15 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["GWASInputError", "COLUMN_ALIASES", "sniff", "resolve_columns", "scan_study",
-           "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
+from ..exceptions import MetaModelsWarning
+
+__all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns",
+           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
 
 #: Accepted column names (compared upper-case, without non-alphanumerics), by field.
 COLUMN_ALIASES = {
@@ -40,6 +43,8 @@ COLUMN_ALIASES = {
 }
 FIELD_LABELS = {"snp": "--snp", "a1": "--a1", "a2": "--a2", "beta": "--beta", "se": "--se",
                 "pvalue": "--pvalue", "n": "--n", "freq": "--freq"}
+#: Errors of reading a (possibly gzipped) file: I/O, truncated or corrupt gzip data.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 _NA = ["", "NA", "N/A", "NaN", "nan", "NAN", ".", "-nan", "null", "NULL", "None", "-"]
 #: Numeric columns and their dtype in the store.
 NUMERIC = ("beta", "se", "pvalue", "n", "freq")
@@ -50,6 +55,12 @@ READ_BLOCK_ROWS = 200_000
 
 class GWASInputError(ValueError):
     """A problem with an input file (missing column, unreadable value, ...)."""
+
+
+class GWASWarning(MetaModelsWarning):
+    """Something in the GWAS inputs deserves attention (rows dropped as out of range,
+    a study with no usable row, an implausible genomic-control lambda); the command
+    line prints it as ``metamodels: warning: ...``."""
 
 
 def _norm(name):
@@ -75,6 +86,12 @@ def sniff(path):
     -------
     dict with ``compression`` (``"gzip"`` or None), ``sep`` (``"\\t"``, ``","`` or
     ``r"\\s+"``), ``sep_name``, ``fields`` (list of str) and ``skiprows`` (int).
+
+    Raises
+    ------
+    GWASInputError
+        The file is missing, unreadable, not valid gzip, empty or has no data row
+        after its header.
     """
     if not os.path.exists(path):
         raise GWASInputError(f"file not found: {path}")
@@ -93,8 +110,14 @@ def sniff(path):
                     skip += 1
                     continue
                 break
-    except (OSError, EOFError) as exc:
-        raise GWASInputError(f"cannot read {path}: {exc}") from exc
+            while True:                                    # the first data row
+                line = fh.readline()
+                if not line:
+                    raise GWASInputError(f"{path}: no data rows (only a header line)")
+                if line.strip():
+                    break
+    except _READ_ERRORS as exc:
+        raise GWASInputError(f"cannot read {path}: {_first_line(exc)}") from exc
     header = text[1:] if text.startswith("#") else text
     if "\t" in header:
         sep, sep_name, fields = "\t", "tab", header.split("\t")
@@ -308,22 +331,64 @@ def read_chunks(path, info, columns, chunk_size):
                            engine="c", low_memory=False)
 
     other = list(rename)
-    try:
-        for block in _line_blocks(path, info, chunk_size):
+    rows0 = 0                                           # data rows before the block
+    blocks = _line_blocks(path, info, chunk_size)
+    while True:
+        try:
+            block = next(blocks, None)
+        except _READ_ERRORS as exc:
+            raise GWASInputError(f"cannot read {path} (after data row {rows0:,}): "
+                                 f"{_first_line(exc)}") from exc
+        if block is None:
+            return
+        try:
             ids = extract_field(block, pos, info["sep"])
             df = parse(block, other if ids is not None else other + [snp])
             if ids is None or len(ids) != len(df):
                 if snp not in df:
                     df = parse(block, other + [snp])
                 ids = to_bytes(df[snp].to_numpy())
-            yield ids, pd.DataFrame({k: df[c] for c, ks in rename.items() for k in ks})
-    except ValueError as exc:
-        msg = str(exc).splitlines()[0]
-        raise GWASInputError(f"{path}: {msg} (a non-numeric value in a numeric column?)") \
-            from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
-            OSError) as exc:
-        raise GWASInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            why = _explain(block, info, columns, rows0) or _first_line(exc)
+            raise GWASInputError(f"{path}: {why}") from exc
+        rows0 += len(df)
+        yield ids, pd.DataFrame({k: df[c] for c, ks in rename.items() for k in ks})
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _explain(block, info, columns, rows0):
+    """Why pandas could not parse a block: the first data row with another number of
+    fields than the header, or the first non-numeric value of a numeric column (None
+    if neither).  Rows are numbered from the first after the header (blank lines not
+    counted); ``rows0`` rows came before the block."""
+    fields = info["fields"]
+    numeric = [(k, c, fields.index(c)) for k, c in columns.items() if k in NUMERIC]
+    na = set(_NA)
+    lines = block.decode("utf-8", errors="replace").split("\n")
+    row = rows0
+    for line in lines:
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        row += 1
+        parts = line.split() if info["sep"] == r"\s+" else line.split(info["sep"])
+        if len(parts) != len(fields):
+            return (f"data row {row:,} has {len(parts)} fields, the header has "
+                    f"{len(fields)}")
+        for key, col, j in numeric:
+            value = parts[j].strip()
+            if value in na:
+                continue
+            try:
+                float(value)
+            except ValueError:
+                return (f"data row {row:,}, column {col!r} ({key}): {value!r} is not a "
+                        "number")
+    return None
 
 
 def to_bytes(values):

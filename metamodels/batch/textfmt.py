@@ -14,7 +14,8 @@ zeros dropped, fixed notation for decimal exponents ``-4 <= e < sig`` and scient
 The last digit is rounded from ``|x| 10^(sig-1-e)`` in double precision, so decimal
 ties (``2.185`` stored as ``2.18499...``) may round up where printf rounds down.
 p-values are formatted from their log10 (:func:`format_log10`) so that values below
-the double-precision range (``1.6e-545``) are written exactly.
+the double-precision range (``1.6e-545``, ``1.01e-13847``) are written exactly, with
+decimal exponents of up to 10 digits.
 """
 from __future__ import annotations
 
@@ -54,7 +55,11 @@ _SCI = _table([("-" if neg else "") + (f"{i // 10}" if short else f"{i // 10}.{i
 _TZ3 = np.array([3 if i == 0 else len(str(i)) - len(str(i).rstrip("0")) for i in range(1000)],
                 dtype=np.int32)
 _EXP_MAX = 9999
-#: "e-9999" ... "e+9999": exponent strings as two words each.
+#: Largest exponent :func:`format_log10` writes (10 digits, three words); below
+#: ``10**-LOG10_EXP_MAX`` the log10 of a p-value (a double near ``-1e10``) no longer
+#: determines the 6 significant digits, and the value is written as ``0``.
+LOG10_EXP_MAX = 9_999_999_999
+#: "e-9999" ... "e+9999": exponent strings as two words each (wider ones: _wide_exps).
 _EXPS = np.array([[_word(t[:4]), _word(t[4:])]
                   for t in (f"e{e:+03d}" for e in range(-_EXP_MAX, _EXP_MAX + 1))],
                  dtype=np.uint32)
@@ -65,7 +70,7 @@ _P10 = 10 ** np.arange(10, dtype=np.int32)
 _SPECIAL = {"nan": _word("NA"), "inf": _word("inf"), "-inf": _word("-inf"), "0": _word("0")}
 #: Words of one formatted number.  Fixed notation: [sign and thousands] [sign and
 #: units or 3 digits] [. and 3 decimals] [3 decimals] [3 decimals]; scientific:
-#: [sign d.d] [4 digits] [exponent] [exponent] [empty].
+#: [sign d.d] [4 digits] [exponent] [exponent] [exponent or empty].
 WORDS = 5
 MAX_SIG = 6
 
@@ -111,9 +116,20 @@ def _decimal(neg, e, mant, sig, out):
         W = np.zeros((sidx.size, WORDS), dtype=np.uint32)
         W[:, 0] = _SCI[head + 100 * (2 * ng + (nz == 1))]
         W[:, 1] = _LUT4[rest] & _SMASK[nz]
-        W[:, 2:4] = _EXPS[np.clip(e[sidx], -_EXP_MAX, _EXP_MAX) + _EXP_MAX]
+        es = e[sidx]
+        W[:, 2:4] = _EXPS[np.clip(es, -_EXP_MAX, _EXP_MAX) + _EXP_MAX]
+        wide = np.flatnonzero(np.abs(es) > _EXP_MAX)
+        if wide.size:
+            W[wide, 2:5] = _wide_exps(es[wide])
         out[sidx] = W
     return out
+
+
+def _wide_exps(e):
+    """Three words ``e-12345`` ... ``e-9999999999`` of exponents beyond +-9999 (rare:
+    p-values below 1e-9999; one Python string each)."""
+    text = np.array([f"e{int(v):+d}".encode() for v in e], dtype="S12")
+    return text.view(np.uint32).reshape(-1, 3)
 
 
 def _special(out, x):
@@ -177,14 +193,17 @@ def format_log10(lg, sig=6, out=None):
 
     With ``e = floor(lg)`` the mantissa is ``10^(lg - e)``, so values far below the
     smallest double (``lg = -545.8`` for ``z = 50``) are written as ``1.58e-546``
-    instead of underflowing to 0.  NaN gives ``NA``; ``lg = -inf`` gives ``0``.
+    instead of underflowing to 0, and ``z = 252.5`` as ``1.01e-13847``.  Exponents of
+    up to 10 digits are written (:data:`LOG10_EXP_MAX`); below that (``lg <
+    -9999999999``, where a double no longer fixes the mantissa) and for
+    ``lg = -inf`` the value is written as ``0``.  NaN gives ``NA``.
     """
     lg = np.asarray(lg, dtype=np.float64)
     if out is None:
         out = np.empty((lg.shape[0], WORDS), dtype=np.uint32)
-    ok = np.isfinite(lg)
+    ok = np.isfinite(lg) & (lg > -LOG10_EXP_MAX) & (lg < LOG10_EXP_MAX)
     lgf = np.where(ok, lg, 0.0) if not ok.all() else lg
-    e = np.floor(np.maximum(lgf, -1e6)).astype(np.int64)
+    e = np.floor(lgf).astype(np.int64)
     top = 10 ** sig
     mant = np.rint(np.power(10.0, lgf - e + (sig - 1))).astype(np.int32)
     carry = mant >= top
@@ -198,7 +217,7 @@ def format_log10(lg, sig=6, out=None):
         v = lg[rows]
         out[rows] = 0
         out[rows, 0] = np.where(np.isnan(v), _SPECIAL["nan"],
-                                np.where(v == np.inf, _SPECIAL["inf"], _SPECIAL["0"]))
+                                np.where(v >= LOG10_EXP_MAX, _SPECIAL["inf"], _SPECIAL["0"]))
     return out
 
 

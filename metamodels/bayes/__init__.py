@@ -7,7 +7,7 @@ integrated over ``tau`` by adaptive quadrature, everything else is exact normal
 conjugacy (as in Roever's bayesmeta R package).  :func:`prior_sensitivity` tabulates
 posterior summaries under many priors.
 """
-from . import priors
+from . import gibbs, priors  # gibbs registers MixedModel.fit_bayes's sampler
 from .meta import BayesMeta
 from .results import BayesFactor, BayesMetaResults
 from .sensitivity import prior_sensitivity

@@ -3,129 +3,22 @@
 The posterior of the normal-normal hierarchical model is (p + 1)-dimensional; given
 ``tau`` the coefficients are conjugate normal, so everything reduces to one
 numerical integral over ``tau`` (Roever 2020, bayesmeta).  This module holds the
-model class and the array-level kernels (conditional posterior given ``tau``,
-moments of ``zeta^2``, joint draws); :mod:`.results` builds the summaries.
+model class; the array-level kernels (conditional posterior given ``tau``, moments of
+``zeta^2``, joint draws) are in :mod:`.kernels` and :mod:`.results` builds the summaries.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..base.model import MetaModelBase
 from ..exceptions import SpecificationError
+from ..formula.checks import design_rank
 from . import priors as pr
 from .integration import TauPosterior
+from .kernels import Conditional, conditional, draw_joint, zeta2_draws, zeta2_moments
+from .results import BayesMetaResults
 
 __all__ = ["BayesMeta", "Conditional", "conditional", "zeta2_moments", "draw_joint"]
-
-LOG2PI = float(np.log(2 * np.pi))
-
-
-@dataclass(frozen=True)
-class Conditional:
-    """Conditional posterior given ``tau`` (arrays over n values of ``tau``).
-
-    ``b | tau, y ~ N(bhat, bcov)``; ``lam = tau^2 / (tau^2 + v)`` (n, k) are the
-    shrinkage fractions and ``logm`` the log likelihood integrated over ``b``.
-    """
-
-    tau: np.ndarray
-    lam: np.ndarray
-    bhat: np.ndarray
-    bcov: np.ndarray
-    logm: np.ndarray
-
-    def theta_moments(self, y, v, X):
-        """Means (n, k) and variances (n, k) of the study effects ``theta_i``."""
-        fitted = self.bhat @ X.T
-        mean = self.lam * y + (1 - self.lam) * fitted
-        xbx = np.einsum("ki,nij,kj->nk", X, self.bcov, X)
-        return mean, self.lam * v + (1 - self.lam) ** 2 * xbx
-
-
-def conditional(y, v, X, cprior, tau):
-    """Conditional posterior of the coefficients given each value of ``tau``.
-
-    With ``W = diag(1/(v_i + tau^2))`` and a normal prior ``b ~ N(b0, P0^-1)``
-    (``P0 = 0`` for the flat prior): ``A = X'WX + P0``, ``bhat = A^-1 (X'Wy + P0 b0)``,
-    ``bcov = A^-1`` and the integrated likelihood is
-    ``log m = -1/2 [k log 2pi + sum log(v_i + tau^2) + log|A| + r'Wr
-    + (bhat - b0)'P0(bhat - b0)] + 1/2 log|P0|`` (``+ p/2 log 2pi`` for the flat prior,
-    whose density is taken as 1).
-    """
-    tau = np.atleast_1d(np.asarray(tau, dtype=float)).ravel()
-    k, p = X.shape
-    d = v[None, :] + tau[:, None] ** 2
-    w = 1.0 / d
-    A = np.einsum("nk,ki,kj->nij", w, X, X)
-    rhs = (w * y) @ X
-    if cprior is not None:
-        b0, P0, logdet_p0 = cprior
-        A = A + P0
-        rhs = rhs + P0 @ b0
-    Ainv = np.linalg.inv(A)
-    Ainv = 0.5 * (Ainv + np.swapaxes(Ainv, 1, 2))
-    bhat = np.einsum("nij,nj->ni", Ainv, rhs)
-    r = y - bhat @ X.T
-    quad = np.sum(w * r * r, axis=1)
-    if cprior is not None:
-        db = bhat - b0
-        quad = quad + np.einsum("ni,ij,nj->n", db, P0, db)
-        const = 0.5 * logdet_p0
-    else:
-        const = 0.5 * p * LOG2PI
-    logdet = np.linalg.slogdet(A)[1]
-    logm = -0.5 * (k * LOG2PI + np.sum(np.log(d), axis=1) + logdet + quad) + const
-    return Conditional(tau, tau[:, None] ** 2 * w, bhat, Ainv, logm)
-
-
-def zeta2_moments(cond, y, v, X):
-    """Exact conditional mean and variance of ``zeta^2`` given each ``tau``.
-
-    ``zeta^2 = theta'M theta`` with ``M = (W0 - w0 w0'/S)/S``, ``w0 = 1/v``,
-    ``S = sum w0``; given ``tau``, ``theta ~ N(m, C)``, ``C = diag(lam v) + U bcov U'``,
-    ``U = diag(1 - lam) X``.  Then ``E = tr(MC) + m'Mm`` and
-    ``Var = 2 tr(MCMC) + 4 m'MCMm``.  ``MC`` is written as ``diag(a) + L R'`` with
-    ``a = w0 lam v / S``, ``L = [W0 U bcov / S, -w0/S^2]`` and
-    ``R = [U, w0 lam v + U bcov U'w0]`` (rank p + 1), so the traces cost O(k p^2).
-    """
-    w0 = 1.0 / v
-    S = w0.sum()
-    m, _ = cond.theta_moments(y, v, X)
-    D = cond.lam * v
-    U = (1 - cond.lam)[:, :, None] * X[None, :, :]
-    Ai = cond.bcov
-    beta = m @ w0 / S
-    mMm = np.sum(w0 * (m - beta[:, None]) ** 2, axis=1) / S
-    a = w0 * D / S
-    UAi = np.einsum("nkp,npq->nkq", U, Ai)
-    L = np.concatenate([w0[None, :, None] * UAi / S,
-                        np.broadcast_to(-w0[None, :, None] / S ** 2, (m.shape[0], w0.size, 1))],
-                       axis=2)
-    UAiUw = np.einsum("nkq,nq->nk", UAi, np.einsum("nkp,k->np", U, w0))
-    R = np.concatenate([U, (w0 * D + UAiUw)[:, :, None]], axis=2)
-    diagLR = np.einsum("nkj,nkj->nk", L, R)
-    RL = np.einsum("nki,nkj->nij", R, L)
-    tr_mc = a.sum(axis=1) + diagLR.sum(axis=1)
-    tr_mcmc = (np.sum(a * a, axis=1) + 2 * np.sum(a * diagLR, axis=1)
-               + np.einsum("nij,nji->n", RL, RL))
-    u = (w0 * m - w0 * beta[:, None]) / S                      # M m
-    Uu = np.einsum("nkp,nk->np", U, u)
-    uCu = np.sum(D * u * u, axis=1) + np.einsum("np,npq,nq->n", Uu, Ai, Uu)
-    return tr_mc + mMm, 2 * tr_mcmc + 4 * uCu
-
-
-def draw_joint(y, v, X, cprior, tau, rng):
-    """Draws of ``(b, theta)`` given draws of ``tau`` (exact conditional sampling)."""
-    cond = conditional(y, v, X, cprior, tau)
-    chol = np.linalg.cholesky(cond.bcov)
-    b = cond.bhat + np.einsum("nij,nj->ni", chol, rng.standard_normal(cond.bhat.shape))
-    n, k = cond.lam.shape
-    mean = cond.lam * y + (1 - cond.lam) * (b @ X.T)
-    theta = mean + np.sqrt(cond.lam * v) * rng.standard_normal((n, k))
-    return b, theta
-
 
 class BayesMeta(MetaModelBase):
     """Bayesian random-effects meta-analysis and meta-regression (no MCMC).
@@ -212,9 +105,7 @@ class BayesMeta(MetaModelBase):
         y, v, X = self.endog, self.vi, self.exog
         if y.ndim != 1:
             raise ValueError("endog must be one-dimensional (one effect size per row)")
-        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X)) and np.all(np.isfinite(v))):
-            raise ValueError("effect sizes, vi or moderators contain missing or non-finite "
-                             "values; use missing='drop' to drop those rows")
+        self._check_finite()
         bad = np.flatnonzero(v <= 0)
         if bad.size:
             raise ValueError(f"sampling variances vi must be strictly positive; rows "
@@ -222,9 +113,10 @@ class BayesMeta(MetaModelBase):
         k, p = X.shape
         if k < 1:
             raise ValueError("no studies")
-        if np.linalg.matrix_rank(X) < p:
+        rank = design_rank(X)
+        if rank < p:
             raise SpecificationError("singular design: the moderators are collinear "
-                                     f"(rank {np.linalg.matrix_rank(X)} < {p} columns)")
+                                     f"(rank {rank} < {p} columns)")
         proper = getattr(self.mu_prior, "proper", False)
         if not proper and k <= p:
             raise pr.ImproperPosteriorError(
@@ -281,8 +173,6 @@ class BayesMeta(MetaModelBase):
         -------
         BayesMetaResults
         """
-        from .results import BayesMetaResults
-
         if int(n_draws) < 1000:
             raise ValueError(f"n_draws must be at least 1000, got {n_draws!r}")
         rng = np.random.default_rng(random_state)
@@ -293,16 +183,7 @@ class BayesMeta(MetaModelBase):
             nodes, weights = np.array([prior.tau]), np.array([1.0])
             tau_draws = np.full(int(n_draws), prior.tau)
         else:
-            def logh(t):
-                t = np.asarray(t, dtype=float)
-                flat = t.ravel()
-                out = np.full(flat.shape, -np.inf)
-                lp = prior.logpdf(flat)
-                ok = np.isfinite(lp) & np.isfinite(flat)
-                if np.any(ok):
-                    out[ok] = lp[ok] + self.loglike_tau(flat[ok])
-                return out.reshape(t.shape) if t.ndim else float(out[0])
-
+            logh = _LogPosterior(self)
             n_mom = max(r for r in (0, 1, 2) if r == 0 or self.moment_exists(r))
             scale = (float(np.sqrt(np.median(v))), float(max(np.std(y), np.sqrt(np.min(v)))))
             post = TauPosterior(logh, prior.support, scale, n_moments=n_mom, rtol=rtol,
@@ -310,15 +191,25 @@ class BayesMeta(MetaModelBase):
             nodes, weights = post.nodes, post.weights
             tau_draws = post.sample(int(n_draws), rng)
         cond = conditional(y, v, X, self.coef_prior, nodes)
-        zeta2 = _zeta2_draws(y, v, X, self.coef_prior, tau_draws, rng)
+        zeta2 = zeta2_draws(y, v, X, self.coef_prior, tau_draws, rng)
         return BayesMetaResults(self, post, nodes, weights, cond, zeta2)
 
 
-def _zeta2_draws(y, v, X, cprior, tau, rng, chunk=20_000):
-    w0 = 1.0 / v
-    out = np.empty(tau.size)
-    for s in range(0, tau.size, chunk):
-        _, theta = draw_joint(y, v, X, cprior, tau[s:s + chunk], rng)
-        beta = theta @ w0 / w0.sum()
-        out[s:s + chunk] = np.sum(w0 * (theta - beta[:, None]) ** 2, axis=1) / w0.sum()
-    return out
+class _LogPosterior:
+    """Unnormalised log posterior of ``tau``: ``log p(tau) + log m(y | tau)`` (a picklable
+    callable, so that fitted results can be pickled)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, t):
+        prior = self.model.tau_prior
+        t = np.asarray(t, dtype=float)
+        flat = t.ravel()
+        out = np.full(flat.shape, -np.inf)
+        lp = prior.logpdf(flat)
+        ok = np.isfinite(lp) & np.isfinite(flat)
+        if np.any(ok):
+            out[ok] = lp[ok] + self.model.loglike_tau(flat[ok])
+        return out.reshape(t.shape) if t.ndim else float(out[0])
+

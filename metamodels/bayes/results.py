@@ -12,12 +12,14 @@ from scipy import stats
 from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..base.prediction import PredictionResults
+from ..base.results import ResultsConventions
 from ..exceptions import MetaModelsWarning
 from . import priors as pr
 from .distributions import NormalMixture, PointMass, SampleDistribution, TauDistribution
-from .meta import conditional, draw_joint, zeta2_moments
+from .kernels import conditional, draw_joint, zeta2_moments
 
-__all__ = ["BayesMetaResults", "BayesFactor"]
+__all__ = ["BayesMetaResults", "BayesFactor", "BayesPrediction"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class BayesFactor:
                 f"(BF10 = {self.bf10:.4g}; {self.method})")
 
 
-class BayesMetaResults:
+class BayesMetaResults(ResultsConventions):
     """Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
 
     Quantities (``names``): ``"mu"`` (or the coefficient names of a meta-regression),
@@ -83,6 +85,11 @@ class BayesMetaResults:
         self.study_labels = (list(labels) if labels is not None and len(labels) == self.k
                              else list(range(self.k)))
         self._dists = {}
+        self._cache = {}
+        self.nobs = float(model.nobs)
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        self.use_t = False
 
     # ------------------------------------------------------------------ names
     @property
@@ -244,6 +251,100 @@ class BayesMetaResults:
         d = self.distribution(name)
         return float(d.cdf(upper) if np.isfinite(upper) else 1.0) - \
             float(d.cdf(lower) if np.isfinite(lower) else 0.0)
+
+    # ------------------------------------------- statsmodels results interface
+    @cache_readonly
+    def params(self):
+        """Posterior means of the coefficients (``mu`` for intercept-only models)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetaModelsWarning)
+            return pd.Series([self.distribution(n).mean for n in self.coef_names],
+                             index=self.coef_names, name="posterior mean")
+
+    @cache_readonly
+    def bse(self):
+        """Posterior standard deviations of the coefficients."""
+        return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.coef_names,
+                         name="posterior sd")
+
+    def cov_params(self):
+        """Posterior covariance of the coefficients:
+        ``E[A(tau)^-1 | y] + Cov(bhat(tau) | y)`` over the quadrature of ``tau``."""
+        c, W = self._cond, self.weights
+        mean = W @ c.bhat
+        second = np.einsum("n,nij->ij", W, c.bcov) + np.einsum("n,ni,nj->ij", W, c.bhat, c.bhat)
+        cov = second - np.outer(mean, mean)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetaModelsWarning)
+            var = np.array([self.distribution(n).var for n in self.coef_names])
+        if not np.all(np.isfinite(var)):            # heavy posterior tails: no covariance
+            cov = np.where(np.eye(len(var), dtype=bool), var, np.nan)
+        return pd.DataFrame(cov, index=self.coef_names, columns=self.coef_names)
+
+    def conf_int(self, alpha=0.05, kind="central"):
+        """Credible intervals of the coefficients.
+
+        Parameters
+        ----------
+        alpha : float
+        kind : {"central", "hpd"}
+            Equal-tailed or shortest (highest posterior density) ``1 - alpha`` intervals.
+        """
+        alpha = _check_alpha(alpha)
+        if kind not in ("central", "hpd"):
+            raise ValueError(f"kind must be 'central' or 'hpd', got {kind!r}")
+        rows = [getattr(self.distribution(n), kind)(alpha) for n in self.coef_names]
+        return pd.DataFrame(rows, index=self.coef_names, columns=[0, 1])
+
+    @property
+    def tvalues(self):
+        """Posterior mean / posterior sd (a z-like signal-to-noise ratio)."""
+        return self.params / self.bse
+
+    @cache_readonly
+    def pvalues(self):
+        """Posterior tail probabilities ``2 min(P(b_j <= 0 | y), P(b_j > 0 | y))`` (a Bayesian
+        counterpart of a two-sided p-value, so that statsmodels' tables work)."""
+        p = np.array([float(self.distribution(n).cdf(0.0)) for n in self.coef_names])
+        return pd.Series(2 * np.minimum(p, 1 - p), index=self.coef_names)
+
+    def save(self, fname):
+        """Pickle the results to ``fname`` (a path or a writable binary file)."""
+        import pickle
+        if hasattr(fname, "write"):
+            pickle.dump(self, fname)
+        else:
+            with open(fname, "wb") as fh:
+                pickle.dump(self, fh)
+
+    @classmethod
+    def load(cls, fname):
+        """Load results pickled by :meth:`save`."""
+        import pickle
+        if hasattr(fname, "read"):
+            return pickle.load(fname)
+        with open(fname, "rb") as fh:
+            return pickle.load(fh)
+
+    def compare_lr_test(self, restricted):
+        """Not defined: a Bayesian fit has no maximised likelihood."""
+        raise TypeError("BayesMeta results have no maximised likelihood: compare models with "
+                        "bayes_factor() or log_marginal_likelihood instead of an LR test")
+
+    def get_prediction(self, exog=None, transform=True, conditional=False):
+        """Posterior predictions of ``x_0'b`` (and of a new study's effect).
+
+        ``summary_frame(alpha)``: posterior mean and sd of ``x_0'b`` (mean, mean_se),
+        central credible interval (mean_ci_*) and the predictive interval of a new
+        study's true effect ``x_0'b + u``, ``u ~ N(0, tau^2)`` (obs_ci_*), all exact
+        normal mixtures over the posterior of ``tau``.
+        """
+        if conditional:
+            raise ValueError("conditional predictions: use the study effects theta[i]")
+        X0, index = self._design_rows(exog, transform)
+        c = self._cond
+        return BayesPrediction(self.weights, c.bhat @ X0.T,
+                               np.einsum("mi,nij,mj->nm", X0, c.bcov, X0), c.tau, index)
 
     # ---------------------------------------------------- evidence / model choice
     @cache_readonly
@@ -413,3 +514,31 @@ def _check_alpha(alpha):
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     return alpha
+
+
+class BayesPrediction(PredictionResults):
+    """Posterior predictions: per row a normal mixture over the quadrature nodes of tau.
+
+    ``means``, ``variances`` are (nodes, m) arrays of ``x_0'bhat(tau)`` and
+    ``x_0'A(tau)^-1 x_0``; the predictive interval adds ``tau^2``.
+    """
+
+    def __init__(self, weights, means, variances, tau, index=None):
+        W = np.asarray(weights, dtype=float)
+        mean = W @ means
+        var = W @ (variances + means ** 2) - mean ** 2
+        var_obs = W @ (variances + tau[:, None] ** 2 + means ** 2) - mean ** 2
+        super().__init__(mean, np.clip(var, 0, None), np.clip(var_obs - var, 0, None),
+                         None, index)
+        self._W, self._means, self._vars, self._tau = W, means, variances, tau
+
+    def conf_int(self, obs=False, alpha=0.05):
+        """Central credible (``obs=False``) or predictive intervals, ``(m, 2)``."""
+        if not isinstance(obs, (bool, np.bool_)):
+            obs, alpha = False, float(obs)
+        alpha = _check_alpha(alpha)
+        extra = self._tau[:, None] ** 2 if obs else 0.0
+        sds = np.sqrt(np.clip(self._vars + extra, 1e-300, None))
+        return np.array([NormalMixture(self._W, self._means[:, i], sds[:, i]).central(alpha)
+                         for i in range(self._means.shape[1])])
+

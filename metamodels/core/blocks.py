@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockLayout"]
+__all__ = ["BlockLayout", "solve_blocks"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,19 @@ class BlockLayout:
     @property
     def is_diagonal(self) -> bool:
         return all(g.shape[1] == 1 for g in self.groups)
+
+
+def solve_blocks(spec, theta, vec):
+    """``V(theta)^{-1} vec`` for an ``(n,)`` vector, block by block.
+
+    ``spec`` is a covariance specification with a :class:`BlockLayout` ``layout`` and
+    ``build(theta)`` returning, per group of equal-sized blocks, either the diagonal
+    ``(n_blocks,)`` variances (blocks of size 1) or the ``(n_blocks, m, m)`` matrices.
+    """
+    out = np.empty_like(vec, dtype=float)
+    for rows, v in zip(spec.layout.groups, spec.build(theta)):
+        if v.ndim == 1:
+            out[rows[:, 0]] = vec[rows[:, 0]] / v
+        else:
+            out[rows] = np.linalg.solve(v, vec[rows][..., None])[..., 0]
+    return out

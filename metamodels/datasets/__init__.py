@@ -31,6 +31,7 @@ _DATASETS = (
     "berkey1998",
     "fev_sim",
     "grunfeld",
+    "kalaian1996",
     "konstantopoulos2011",
     "md_example",
     "molloy2014",

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .checks import numeric_vector, reject_infinite, require_rows
+
 __all__ = ["Design", "build_design", "design_for_prediction"]
 
 
@@ -47,7 +49,10 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
         data = pd.DataFrame(data)
     if missing not in ("drop", "raise", "none"):
         raise ValueError(f"missing must be 'drop' or 'raise', got {missing!r}")
+    require_rows(len(data), "data")
     extra = {} if extra is None else dict(extra)
+    for name, arr in extra.items():        # NaN is missing (dropped below); inf is an error
+        reject_infinite(arr, name, data.index)
     env = patsy.EvalEnvironment.capture(eval_env + 1)
     labels = data.index
     data = data.reset_index(drop=True)        # positional rows (labels may repeat)
@@ -59,8 +64,12 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
             raise ValueError(f"missing values in the formula variables: {exc}") from exc
         raise ValueError(f"cannot build the design from {formula!r}: {exc}") from exc
     if y.shape[1] != 1:
+        lhs = formula.split("~", 1)[0].strip()
+        if lhs in data.columns:         # names the non-numeric rows of the response column
+            numeric_vector(data[lhs].set_axis(labels), f"the response column {lhs!r}")
         raise ValueError(f"the response of {formula!r} evaluates to {y.shape[1]} columns; "
                          "it must be numeric")
+    require_rows(y.shape[0], "the data after dropping rows with missing values")
     design_info = X.design_info
     pos = np.asarray(y.index, dtype=np.int64)
     extra_kept = {k: np.asarray(v, dtype=float)[pos] for k, v in extra.items()}
@@ -70,10 +79,13 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
     if bad.any():
         if missing != "drop":
             names = ", ".join(extra_kept)
-            raise ValueError(f"missing values in {names}; use missing='drop' to drop those rows")
+            raise ValueError(f"missing values in {names} in row(s) "
+                             f"{labels[pos[bad]][:10].tolist()}; use missing='drop' to drop "
+                             "those rows")
         y, X = y.loc[~bad], X.loc[~bad]
         extra_kept = {k: v[~bad] for k, v in extra_kept.items()}
         pos = pos[~bad]
+        require_rows(len(pos), "the data after dropping rows with missing values")
     y.index = labels[pos]
     X.index = labels[pos]
     written = tuple(patsy.ModelDesc.from_formula(formula).rhs_termlist)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["satterthwaite_t_df", "satterthwaite_f", "kenward_roger_cov", "kenward_roger_adjust",
+__all__ = ["DDF_METHODS", "check_ddf", "EigenContrast", "eigen_contrast", "fstat_ddf",
+           "satterthwaite_t_df", "satterthwaite_f", "kenward_roger_cov", "kenward_roger_adjust",
            "kenward_roger_f",
            "KRFTest", "SatterthwaiteFTest"]
 
@@ -45,6 +46,83 @@ def satterthwaite_t_df(L, C, B, A):
         return np.where(denom > 0, 2.0 * v ** 2 / denom, np.inf)
 
 
+DDF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear",
+               "kenward-roger-expected", "residual", "containment", "between-within")
+_DDF_ALIASES = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
+                "betwithin": "between-within", "contain": "containment",
+                "kr-linear": "kenward-roger-linear", "krlinear": "kenward-roger-linear",
+                "kr-expected": "kenward-roger-expected", "pbkrtest": "kenward-roger-expected",
+                "kr-pbkrtest": "kenward-roger-expected",
+                "kenward-roger-pbkrtest": "kenward-roger-expected"}
+
+
+def check_ddf(ddf):
+    """Canonical name of a ddf method (case, ``_``/``-`` and SAS abbreviations accepted)."""
+    key = str(ddf).lower().replace("_", "-")
+    key = _DDF_ALIASES.get(key, key)
+    if key not in DDF_METHODS:
+        raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
+    return key
+
+
+@dataclass(frozen=True)
+class EigenContrast:
+    """A contrast ``L`` reduced to its row space along the eigenvectors of ``L C L'``.
+
+    ``rows`` (q, p) are ``P_q' L`` for the ``q`` eigenvalues ``d`` of ``L C L'`` above
+    ``eps * d_max`` (lmerTest's rule, ``eps = sqrt(machine epsilon)``) and ``diff``
+    (q,) is ``P_q' (L b - rhs)``, so that ``F = sum(diff^2 / d) / q``.
+    """
+
+    rows: np.ndarray
+    d: np.ndarray
+    diff: np.ndarray
+
+    @property
+    def q(self):
+        return int(self.d.shape[0])
+
+    @property
+    def wald_f(self):
+        return float(np.sum(self.diff ** 2 / self.d)) / self.q
+
+
+def eigen_contrast(L, b, C, rhs=None, eps=np.sqrt(np.finfo(float).eps)):
+    """Reduce ``L b = rhs`` to ``q = rank(L C L')`` orthogonal eigen-contrasts.
+
+    Rank-deficient ``L`` (redundant rows) is thereby tested on its row space, as
+    lmerTest's ``contestMD`` does; a contrast with ``L C L' = 0`` raises ValueError.
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    rhs = np.zeros(L.shape[0]) if rhs is None else np.broadcast_to(
+        np.asarray(rhs, dtype=float), (L.shape[0],))
+    d, P = np.linalg.eigh(L @ C @ L.T)
+    d, P = d[::-1], P[:, ::-1]
+    keep = d > max(eps * d[0], 0.0)
+    if not keep.any():
+        raise ValueError("the contrast has zero variance (L C L' = 0): nothing to test")
+    Pq = P[:, keep]
+    return EigenContrast(Pq.T @ L, d[keep], Pq.T @ (L @ b - rhs))
+
+
+def fstat_ddf(nu, tol=1e-8):
+    """Denominator df of a multi-df F from the t-df ``nu_m`` of its eigen-contrasts.
+
+    ``E = sum nu_m / (nu_m - 2)`` and ``ddf = 2E / (E - q)`` (Fai and Cornelius 1996);
+    ``ddf = 2`` when some ``nu_m <= 2`` and the common value when all ``nu_m`` are equal,
+    as lmerTest's ``get_Fstat_ddf``.
+    """
+    nu = np.atleast_1d(np.asarray(nu, dtype=float))
+    if nu.size == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < tol):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2.0)))
+    return 2.0 * E / (E - nu.size)
+
+
 @dataclass(frozen=True)
 class SatterthwaiteFTest:
     statistic: float
@@ -53,28 +131,18 @@ class SatterthwaiteFTest:
     pvalue: float
 
 
-def satterthwaite_f(L, b, C, B, A):
-    """Multi-df F test with Satterthwaite denominator df (Fai and Cornelius 1996).
+def satterthwaite_f(L, b, C, B, A, rhs=None):
+    """Multi-df F test of ``L b = rhs`` with Satterthwaite denominator df.
 
-    ``F = (Lb)'(LCL')^{-1}(Lb) / q``; with ``LCL' = P D P'``, each eigen-contrast
-    ``p_m'L`` gets its t-df ``nu_m``; ``E = sum nu_m/(nu_m - 2)`` over ``nu_m > 2`` and
-    ``ddf = 2E/(E - q)`` (as lmerTest).
+    With ``LCL' = P D P'``, each eigen-contrast ``p_m'L`` (``d_m > 0``) gets its t-df
+    ``nu_m``; ``F = sum_m (p_m'(Lb - rhs))^2 / d_m / q`` and the ddf follow
+    :func:`fstat_ddf` (Fai and Cornelius 1996; lmerTest's ``contestMD``).
     """
     from scipy import stats
-    L = np.atleast_2d(L)
-    q = L.shape[0]
-    M = L @ C @ L.T
-    lb = L @ b
-    d, P = np.linalg.eigh(M)
-    F = float(lb @ np.linalg.solve(M, lb)) / q
-    nu = satterthwaite_t_df(P.T @ L, C, B, A)
-    if q == 1:
-        ddf = float(nu[0])
-    else:
-        ok = nu > 2
-        E = float(np.sum(nu[ok] / (nu[ok] - 2.0)))
-        ddf = 2.0 * E / (E - q) if E > q else np.nan
-    return SatterthwaiteFTest(F, q, ddf, float(stats.f.sf(F, q, ddf)))
+    ec = eigen_contrast(L, b, C, rhs)
+    F = ec.wald_f
+    ddf = fstat_ddf(satterthwaite_t_df(ec.rows, C, B, A))
+    return SatterthwaiteFTest(F, ec.q, ddf, float(stats.f.sf(F, ec.q, ddf)))
 
 
 def kenward_roger_cov(C, B, Q, W, R=None):
@@ -106,17 +174,21 @@ class KRFTest:
     df_denom: float
     pvalue: float
     scale: float
+    wald_f: float = np.nan      # unscaled Wald F with the adjusted covariance (F / scale)
 
 
-def kenward_roger_f(L, b, C, C_adj, B, W):
-    """Kenward-Roger F test of ``L b = 0``.
+def kenward_roger_f(L, b, C, C_adj, B, W, rhs=None):
+    """Kenward-Roger F test of ``L b = rhs``.
 
     Uses the adjusted covariance ``C_adj`` in the Wald statistic and the unadjusted
-    ``C`` (``Phi``) in ``A1``, ``A2`` (Kenward and Roger 1997, section 4).
+    ``C`` (``Phi``) in ``A1``, ``A2`` (Kenward and Roger 1997, section 4).  A
+    rank-deficient ``L`` is first reduced to its row space (:func:`eigen_contrast`); the
+    test does not depend on the basis chosen.
     """
     from scipy import stats
-    L = np.atleast_2d(L)
-    q = L.shape[0]
+    ec = eigen_contrast(L, b, C, rhs)
+    L = ec.rows
+    q = ec.q
     Theta = L.T @ np.linalg.solve(L @ C @ L.T, L)
     TPPP = np.matmul(np.matmul((Theta @ C)[None], B), C[None])   # Theta Phi P_j Phi (sign-free)
     tr1 = np.einsum("jpp->j", TPPP)
@@ -132,7 +204,6 @@ def kenward_roger_f(L, b, C, C_adj, B, W):
     rho = Vstar / (2.0 * Estar ** 2)
     ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
     lam = ddf / (Estar * (ddf - 2.0))
-    lb = L @ b
-    Fw = float(lb @ np.linalg.solve(L @ C_adj @ L.T, lb)) / q
+    Fw = float(ec.diff @ np.linalg.solve(L @ C_adj @ L.T, ec.diff)) / q
     F = lam * Fw
-    return KRFTest(F, q, ddf, float(stats.f.sf(F, q, ddf)), lam)
+    return KRFTest(F, q, ddf, float(stats.f.sf(F, q, ddf)), lam, Fw)

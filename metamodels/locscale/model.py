@@ -8,6 +8,7 @@ import pandas as pd
 import patsy
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.optimize import maximize
 from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
@@ -19,7 +20,7 @@ from .covariance import LocationScaleCovariance
 __all__ = ["LocationScaleMeta"]
 
 
-class LocationScaleMeta(LikelihoodModel):
+class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
     """Location-scale meta-analysis (heterogeneity modelled by its own regression).
 
     Parameters

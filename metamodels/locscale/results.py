@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import patsy
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
-from ..base.results import EngineMetaResultsMixin
+from ..base.prediction import PredictionResults
+from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
+                            block_diagonal)
 
 __all__ = ["LocationScaleResults"]
 
 
-class LocationScaleResults(EngineMetaResultsMixin, LikelihoodModelResults):
+class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
+                           LikelihoodModelResults):
     """Results of :class:`~metamodels.LocationScaleMeta`.
 
     ``params`` holds the location coefficients followed by the log-SD (scale)
@@ -87,52 +89,102 @@ class LocationScaleResults(EngineMetaResultsMixin, LikelihoodModelResults):
     def n_params_total(self):
         return self.model.k_location + self.model.spec.n_params
 
-    def compare_lr_test(self, restricted):
-        """LR test against a nested fit, e.g. a constant-scale model (``scale_formula="~ 1"``)."""
-        return self._lr_test_against(restricted, LocationScaleResults, "LocationScaleMeta")
+    # ------------------------------------------------- prediction / residuals
+    @property
+    def _coef_slice(self):
+        return self._slices[0]
 
-    def get_prediction(self, exog=None, exog_scale=None, alpha=0.05):
+    @cache_readonly
+    def _marginal_variance(self):
+        return block_diagonal(self.model.spec, self._ev.theta)
+
+    @property
+    def _cov_beta_model(self):
+        return self._ev.cov_beta
+
+    def _scale_rows(self, exog, exog_scale):
+        m = self.model
+        if exog_scale is None:
+            if exog is None:
+                return m.exog_scale
+            if isinstance(exog, (pd.DataFrame, dict)) and m.scale_design_info is not None:
+                exog_scale = exog
+            elif m.exog_scale.shape[1] == 1 and np.all(m.exog_scale == 1):
+                return np.ones((len(exog), 1))
+            else:
+                raise ValueError("give exog_scale= (the rows of the scale design) for array "
+                                 "input with scale moderators")
+        if isinstance(exog_scale, (pd.DataFrame, dict)) and m.scale_design_info is not None:
+            return np.asarray(self._build(m.scale_design_info, exog_scale), dtype=float)
+        Z0 = np.atleast_2d(np.asarray(exog_scale, dtype=float))
+        if Z0.shape[1] != m.exog_scale.shape[1]:
+            raise ValueError(f"exog_scale needs {m.exog_scale.shape[1]} columns, got {Z0.shape[1]}")
+        return Z0
+
+    @staticmethod
+    def _build(design_info, new):
+        import patsy
+        try:
+            return patsy.dmatrix(design_info, pd.DataFrame(new), NA_action="raise")
+        except patsy.PatsyError as exc:
+            raise ValueError(f"cannot build the scale design from the new data: "
+                             f"{str(exc).splitlines()[0]}") from exc
+
+    def _log_tau(self, exog, exog_scale=None):
+        Z0 = self._scale_rows(exog, exog_scale)
+        s1 = self._slices[1]
+        a = np.asarray(self.params)[s1]
+        cov = np.asarray(self.cov_params())[s1, s1]
+        return Z0 @ a, np.sqrt(np.einsum("ij,jk,ik->i", Z0, cov, Z0))
+
+    def _new_obs_variance(self, exog, X0):
+        lt, _ = self._log_tau(exog)
+        return np.exp(2 * lt)
+
+    def get_prediction(self, exog=None, exog_scale=None, transform=True, conditional=False,
+                       alpha=None):
         """Predicted mean and tau for new rows.
 
         Parameters
         ----------
-        exog, exog_scale : DataFrame (formula models) or arrays, optional
-            Location and scale rows (default: the fitted data).
+        exog : DataFrame (formula models) or array, optional
+            Location rows (default: the fitted data); a DataFrame also gives the scale
+            rows of formula models.
+        exog_scale : DataFrame or array, optional
+            Scale rows when they differ from ``exog`` (arrays with scale moderators).
 
         Returns
         -------
-        DataFrame with mean, mean_se, mean_ci_lower/upper, tau, tau_ci_lower/upper
-        (delta method on log(tau)), obs_ci_lower/upper (prediction interval with tau^2).
+        PredictionResults
+            ``summary_frame(alpha)``: mean, mean_se, mean_ci_lower/upper,
+            obs_ci_lower/upper (prediction interval with tau^2) and tau,
+            tau_ci_lower/upper (delta method on log(tau)); ``pred["tau"]`` reads a
+            column at ``alpha`` (0.05 unless the deprecated ``alpha=`` is given here).
         """
-        m = self.model
-        X0 = m.exog if exog is None else self._design(exog, m.design_info)
-        Z0 = m.exog_scale if exog_scale is None else self._design(exog_scale, m.scale_design_info)
-        if exog is not None and exog_scale is None and isinstance(exog, (pd.DataFrame, dict)) \
-                and m.scale_design_info is not None:
-            Z0 = self._design(exog, m.scale_design_info)
-        X0, Z0 = np.atleast_2d(X0), np.atleast_2d(Z0)
-        if X0.shape[0] != Z0.shape[0]:
+        if alpha is not None:
+            import warnings
+            warnings.warn("get_prediction(alpha=) is deprecated; use "
+                          "get_prediction(...).summary_frame(alpha)", DeprecationWarning,
+                          stacklevel=2)
+        if conditional:
+            raise ValueError("LocationScaleMeta has no BLUPs to condition on")
+        X0, index = self._design_rows(exog, transform)
+        lt, lt_se = self._log_tau(exog, exog_scale)
+        if lt.shape[0] != X0.shape[0]:
             raise ValueError("location and scale rows for prediction differ in number")
-        cov = np.asarray(self.cov_params())
-        s0, s1, _ = self._slices
-        b, a = np.asarray(self.params)[s0], np.asarray(self.params)[s1]
-        mean = X0 @ b
-        mean_se = np.sqrt(np.einsum("ij,jk,ik->i", X0, cov[s0, s0], X0))
-        lt = Z0 @ a
-        lt_se = np.sqrt(np.einsum("ij,jk,ik->i", Z0, cov[s1, s1], Z0))
-        z = stats.norm.ppf(1 - alpha / 2)
-        tau = np.exp(lt)
-        pse = np.sqrt(mean_se ** 2 + tau ** 2)
-        return pd.DataFrame({"mean": mean, "mean_se": mean_se, "mean_ci_lower": mean - z * mean_se,
-                             "mean_ci_upper": mean + z * mean_se, "tau": tau,
-                             "tau_ci_lower": np.exp(lt - z * lt_se), "tau_ci_upper": np.exp(lt + z * lt_se),
-                             "obs_ci_lower": mean - z * pse, "obs_ci_upper": mean + z * pse})
+        mean = X0 @ self._mean_params
+        var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
 
-    @staticmethod
-    def _design(new, design_info):
-        if isinstance(new, (pd.DataFrame, dict)) and design_info is not None:
-            return np.asarray(patsy.dmatrix(design_info, new))
-        return np.asarray(new, dtype=float)
+        def tau_columns(alpha):
+            z = stats.norm.ppf(1 - alpha / 2)
+            return {"tau": np.exp(lt), "tau_ci_lower": np.exp(lt - z * lt_se),
+                    "tau_ci_upper": np.exp(lt + z * lt_se)}
+
+        pred = PredictionResults(mean, var, np.exp(2 * lt), None, index,
+                                 extra_columns=tau_columns)
+        if alpha is not None:
+            pred.default_alpha = float(alpha)
+        return pred
 
     def check(self):
         """Diagnostics table (as drmTMB's check_drm): optimizer convergence, largest
@@ -159,11 +211,7 @@ class LocationScaleResults(EngineMetaResultsMixin, LikelihoodModelResults):
         return pd.DataFrame(rows, columns=["check", "ok", "detail"]).set_index("check")
 
     def summary(self, alpha=0.05):
-        ci = np.asarray(self.conf_int(alpha))
-        tab = pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                            "z": np.asarray(self.tvalues), "P>|z|": np.asarray(self.pvalues),
-                            f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                           index=self.param_names)
+        tab = self.coef_table(alpha)
         s0, s1, s2 = self._slices
         smry = summary2.Summary()
         smry.add_title("LocationScaleMeta Results")

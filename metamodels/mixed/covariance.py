@@ -19,15 +19,16 @@ batched array operations per block size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
+from ..core.structures import params_from, params_to, search_structure
 
 __all__ = ["RandomPart", "ResidualPart", "MixedCovariance", "g_parameter_names",
-           "random_parameter_layout"]
+           "random_parameter_layout", "search_parts"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class MixedCovariance(CovarianceSpec):
     def __init__(self, random, residual, block_ids):
         self.random = list(random)
         self.residual = residual
+        self._block_ids = block_ids
         n = residual.visit.shape[0]
         self.layout = BlockLayout.from_labels(block_ids, order=_row_order(residual))
         names, lower, upper, slices, pos = random_parameter_layout(self.random)
@@ -155,6 +157,17 @@ class MixedCovariance(CovarianceSpec):
         parts += [self.residual.structure.start(resid_variance)
                   for _ in range(self.residual.n_cov_groups)]
         return np.concatenate([np.atleast_1d(np.asarray(p, dtype=float)) for p in parts])
+
+    def psd_variant(self):
+        """The same ``V`` with every ``G`` structure replaced by its positive
+        semi-definite variant on the SD scale
+        (:func:`~metamodels.core.structures.search_structure`: standard deviations and
+        closed correlation ranges, lme4's constraint) and the maps between the parameter
+        vectors: ``(spec, to_self, from_self)``.  R-side parameters are shared."""
+        random, to_self, from_self = search_parts(self.random, self._g_slices)
+        if all(a is b for a, b in zip(random, self.random)):
+            return self, to_self, from_self
+        return MixedCovariance(random, self.residual, self._block_ids), to_self, from_self
 
     # ----------------------------------------------------------- engine API
     def build(self, theta):
@@ -404,12 +417,41 @@ def random_parameter_layout(random):
     return names, lower, upper, slices, pos
 
 
+def search_parts(random, slices, make=search_structure):
+    """The random parts with the structures a fit searches over (``make``, by default
+    :func:`~metamodels.core.structures.search_structure`: PSD by construction, on the SD
+    scale) and the maps of the full parameter vector (other entries unchanged):
+    ``(parts, to_given, from_given)``, ``to_given`` taking search parameters to those of
+    the given parts."""
+    found = [make(p.structure) for p in random]
+    parts = [p if s is p.structure else replace(p, structure=s) for p, s in zip(random, found)]
+    pairs = [(n.structure, o.structure, sl) for n, o, sl in zip(parts, random, slices)
+             if n.structure is not o.structure]
+
+    def to_given(theta):
+        out = np.array(theta, dtype=float)
+        for new, old, sl in pairs:
+            out[sl] = params_to(new, old, out[sl])
+        return out
+
+    def from_given(theta):
+        out = np.array(theta, dtype=float)
+        for new, old, sl in pairs:
+            out[sl] = np.clip(params_from(new, old, out[sl]), new.lower, new.upper)
+        return out
+
+    return parts, to_given, from_given
+
+
 def g_parameter_names(part):
     """lme4-like names of a random term's G parameters: ``Var(col)`` / ``Cov(col1,col2)``
     for UN, ``Var(col)`` for one column, ``Var`` for one variance shared by several
-    columns, otherwise the structure's own parameter names."""
+    columns, the structure's own ``labels(columns)`` when it has them (the PSD structures:
+    ``Var(col)``, ``Corr(col2,col1)``), otherwise its parameter names."""
     s = part.structure
     cols = part.column_names
+    if hasattr(s, "labels"):
+        return list(s.labels(cols))
     if s.name == "UN":
         return [f"Var({cols[i]})" if i == j else f"Cov({cols[j]},{cols[i]})"
                 for i in range(len(cols)) for j in range(i + 1)]

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..core.likelihood import NotPositiveDefiniteError, evaluate
 from ..core.optimize import maximize
+from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning, ConvergenceWarning
+from ..inference.ddf import check_ddf
+from .covariance import g_parameter_names
+from .identifiability import check_residual_scale
 
-__all__ = ["MixedFit", "fit_mixed", "solve_blocks"]
+__all__ = ["MixedFit", "fit_mixed"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,25 @@ class MixedFit:
     at_lower: np.ndarray
 
 
-def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
-    """Maximise the (restricted) likelihood of ``model`` and wrap the results."""
+G_CONSTRAINTS = ("sas", "psd")
+
+
+def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint="sas",
+              ddf="satterthwaite"):
+    """Maximise the (restricted) likelihood of ``model`` and wrap the results.
+
+    ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
+    positive definite is reported with a warning); ``"psd"`` keeps every ``G`` positive
+    semi-definite (lme4): the search runs over :meth:`MixedCovariance.psd_variant` and the
+    optimum is mapped back to the SAS parameters, which the results report.  ``ddf`` is
+    the results' default denominator-df method."""
     from .results import MixedResults, MixedResultsWrapper
-    y, X, spec = model.endog, model.exog, model.spec
+    ddf = check_ddf(ddf)
+    y, spec = model.endog, model.spec
+    # columns on very different scales (a predictor times 1e12) are fitted on columns
+    # scaled by powers of two (exact in floating point); ordinary designs are used as is
+    d = model.exog_fit_scales
+    X = model.exog if d is None else model.exog / d
     if start is None:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
@@ -44,31 +64,68 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10):
     if start.shape != (spec.n_params,):
         raise ValueError(f"start must have {spec.n_params} values "
                          f"({', '.join(spec.param_names)})")
-    out = maximize(y, X, spec, start, reml=reml, tol=tol, maxiter=maxiter)
+    if g_constraint not in G_CONSTRAINTS:
+        raise ValueError(f"g_constraint must be one of {G_CONSTRAINTS}, got {g_constraint!r}")
+    search = spec
+    if g_constraint == "psd":
+        search, to_sas, from_sas = spec.psd_variant()
+        start = from_sas(start)
+    try:
+        out = maximize(y, X, search, start, reml=reml, tol=tol, maxiter=maxiter)
+    except NotPositiveDefiniteError:
+        raise
+    except np.linalg.LinAlgError as exc:    # a singular V at a trial point, not rejected
+        raise NotPositiveDefiniteError(
+            f"V(theta) became singular during the {'REML' if reml else 'ML'} optimisation "
+            f"({exc}): a variance collapsing to 0, e.g. an outcome fitted exactly by the "
+            "fixed effects") from exc
     ev = out.evaluation
     if not out.converged:
         warnings.warn(f"the {'REML' if reml else 'ML'} optimisation did not converge "
                       f"({out.message})", ConvergenceWarning, stacklevel=3)
-    lower_hit = out.at_lower & (spec.lower > -np.inf)
-    if lower_hit.any():
-        names = [spec.param_names[i] for i in np.flatnonzero(lower_hit)]
+    hit = (out.at_lower & (search.lower > -np.inf)) | (out.at_upper & (search.upper < np.inf))
+    names = [search.param_names[i] for i in np.flatnonzero(hit)]
+    if search is not spec:
+        names = _psd_boundary_names(spec, search, out.theta, hit)
+    if names:
         warnings.warn(f"parameter(s) on the boundary of the parameter space: {names}",
                       BoundaryWarning, stacklevel=3)
+    at_lower = out.at_lower
+    if search is not spec:
+        ev = evaluate(to_sas(ev.theta), y, X, spec, reml, order=1)
+        at_lower = ev.theta <= spec.lower
     for part, G in zip(spec.random, spec.G_matrices(ev.theta)):
-        if G.shape[0] > 1 and np.linalg.eigvalsh(G).min() < -1e-8 * max(1.0, np.abs(G).max()):
-            warnings.warn(f"the estimated G matrix of {part.name} is not positive "
-                          "semi-definite", BoundaryWarning, stacklevel=3)
-    fit = MixedFit(ev.theta, ev.beta, ev.cov_beta, ev.llf, reml, out.converged, out.n_iter,
-                   ev.obs_info, ev.info, ev.grad, out.at_lower)
-    return MixedResultsWrapper(MixedResults(model, fit))
+        if G.shape[0] > 1 and np.linalg.eigvalsh(G).min() <= 1e-8 * max(1e-300, np.abs(G).max()) \
+                and search is spec:
+            # SAS: "Estimated G matrix is not positive definite"
+            warnings.warn(f"the estimated G matrix of {part.name} is not positive definite "
+                          "(SAS semantics: only the variances are bounded; "
+                          "g_constraint='psd' keeps G positive semi-definite as lme4 does)",
+                          BoundaryWarning, stacklevel=3)
+    check_residual_scale(model, ev.theta, stacklevel=4)
+    # back to the original columns: b = D^-1 b_s, C = D^-1 C_s D^-1, and the REML term
+    # -1/2 log|X'V^-1X| gains -sum(log d)
+    beta, cov_beta, llf = ev.beta, ev.cov_beta, ev.llf
+    if d is not None:
+        beta, cov_beta = beta / d, cov_beta / np.outer(d, d)
+        llf = llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
+                   ev.obs_info, ev.info, ev.grad, at_lower)
+    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
 
 
-def solve_blocks(spec, theta, vec):
-    """``V(theta)^{-1} vec`` for an (n,) vector, block by block."""
-    out = np.empty_like(vec, dtype=float)
-    for rows, v in zip(spec.layout.groups, spec.build(theta)):
-        if v.ndim == 1:
-            out[rows[:, 0]] = vec[rows[:, 0]] / v
-        else:
-            out[rows] = np.linalg.solve(v, vec[rows][..., None])[..., 0]
-    return out
+def _psd_boundary_names(spec, search, theta, hit):
+    """Boundary parameters of a ``g_constraint="psd"`` fit, named as variances and
+    correlations (``Var(col) = 0``, ``Corr(col2,col1) = 1``) rather than in the search
+    coordinates (standard deviations, Cholesky factors)."""
+    names = []
+    in_g = np.zeros(spec.n_params, dtype=bool)
+    for part, spart, sl in zip(spec.random, search.random, spec._g_slices):
+        in_g[sl] = True
+        rep = psd_structure(part.structure)
+        t = params_to(spart.structure, rep, theta[sl])
+        on = (t <= rep.lower) | (t >= rep.upper)
+        labels = g_parameter_names(replace(part, structure=rep))
+        names += [f"{part.name} {labels[i]} = {t[i]:.6g}" for i in np.flatnonzero(on)]
+    return names + [search.param_names[i] for i in np.flatnonzero(hit & ~in_g)]
+

@@ -28,8 +28,8 @@ from scipy import stats
 
 from ..inference import ddf as ddfmod
 
-__all__ = ["classical_df", "anova_table", "f_test", "term_contrasts", "containment_table",
-           "between_within_table"]
+__all__ = ["classical_df", "anova_table", "f_test", "chi2_test", "term_contrasts",
+           "containment_table", "between_within_table"]
 
 
 # ----------------------------------------------------------------- variables
@@ -281,21 +281,25 @@ def term_contrasts(model, type=3):  # noqa: A002
 
 
 # ------------------------------------------------------------------ F tests
-def f_test(results, L, method, term=None):
-    """(F, num_df, den_df, pvalue) of ``L b = 0``."""
+def f_test(results, L, method, term=None, rhs=None):
+    """(F, num_df, den_df, pvalue) of ``L b = rhs`` with the ddf ``method``.
+
+    A rank-deficient ``L`` is tested on its row space (``num_df = rank``), as lmerTest.
+    The Kenward-Roger F is the scaled F of Kenward and Roger; the others are the Wald F
+    ``(Lb - rhs)'(L C L')^+ (Lb - rhs) / q``.
+    """
     fit = results._fit
     b = np.asarray(fit.beta)
-    q = np.linalg.matrix_rank(L)
     if method == "satterthwaite":
         r = ddfmod.satterthwaite_f(L, b, fit.cov_beta, results._sens.B,
-                                   np.asarray(results.cov_theta))
+                                   np.asarray(results.cov_theta), rhs)
         return r.statistic, r.df_num, r.df_denom, r.pvalue
     if method.startswith("kenward-roger"):
         C_adj, W = results.kenward_roger_parts(method)
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W)
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
         return r.statistic, r.df_num, r.df_denom, r.pvalue
-    lb = L @ b
-    F = float(lb @ np.linalg.solve(L @ fit.cov_beta @ L.T, lb)) / q
+    ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)
+    F, q = ec.wald_f, ec.q
     if method == "residual":
         den = results.model.nobs - results.model.rank
     elif term is not None:
@@ -303,6 +307,22 @@ def f_test(results, L, method, term=None):
     else:
         den = float(classical_df(results, L, method).min())
     return F, q, float(den), float(stats.f.sf(F, q, den))
+
+
+def chi2_test(results, L, method, rhs=None):
+    """(chi2, df, pvalue) of ``L b = rhs``: the Wald statistic ``q F`` with the covariance
+    of the ddf ``method`` (Kenward-Roger's adjusted covariance, else ``C``), referred to
+    chi2(q) (no denominator df)."""
+    fit = results._fit
+    b = np.asarray(fit.beta)
+    if method.startswith("kenward-roger"):
+        C_adj, W = results.kenward_roger_parts(method)
+        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
+        stat, q = r.wald_f * r.df_num, r.df_num
+    else:
+        ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)
+        stat, q = ec.wald_f * ec.q, ec.q
+    return stat, q, float(stats.chi2.sf(stat, q))
 
 
 def anova_table(results, type, method):  # noqa: A002

@@ -8,12 +8,16 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..core.structures import get_structure
-from ..exceptions import MissingDataWarning
+from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
+from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
+                              require_rows)
 from ..formula.terms import (build_random_design, connected_blocks, split_formula,
                              terms_from_mixedlm)
 from .covariance import MixedCovariance, RandomPart, ResidualPart
+from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
 
@@ -69,7 +73,7 @@ def _weights_column(weights, data):
     return w
 
 
-class MixedModel(LikelihoodModel):
+class MixedModel(FormulaPickleMixin, LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
     Parameters
@@ -104,6 +108,14 @@ class MixedModel(LikelihoodModel):
         out of the analysis, which :meth:`from_formula` does too (with a warning); here
         they raise an error.
     missing : {"none", "drop", "raise"}
+    check_identified : bool
+        Refuse models whose variance parameters the data cannot identify (a grouping
+        factor with one level or one observation per level, more random effects than
+        observations, n <= rank(X), ...) with a
+        :class:`~metamodels.exceptions.NotIdentifiedError`, as lme4 does (see
+        :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
+        lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
+        user's risk.
 
     Notes
     -----
@@ -117,9 +129,11 @@ class MixedModel(LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 weights=None, missing="none", **kwargs):
-        endog_a = np.asarray(endog, dtype=float)
+                 weights=None, missing="none", check_identified=True, **kwargs):
+        endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
+        require_rows(n, "endog")
+        numeric_matrix(exog, "exog")
         weights = _check_weights(weights, n)
         random = list(random or [])
         if groups is not None:
@@ -139,13 +153,16 @@ class MixedModel(LikelihoodModel):
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
-        self._validate()
+        design = self._validate()
+        self.rank = design.rank
+        self.exog_fit_scales = design.scales     # None unless column scales are disparate
         self.nobs = float(n)
         self.k_fe = self.exog.shape[1]
-        self.rank = int(np.linalg.matrix_rank(self.exog))
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
         self.spec = MixedCovariance(random, self.residual, self.block_ids)
+        if check_identified:
+            check_identified_model(self)
 
     # -------------------------------------------------------------- builders
     @staticmethod
@@ -196,16 +213,24 @@ class MixedModel(LikelihoodModel):
         return ResidualPart(struct, visit.astype(np.int64), subj, cg, int(cg.max()) + 1, labels)
 
     def _validate(self):
+        """Check endog/exog; return :func:`inspect_design` of exog (rank, fit scales)."""
         y, X = self.endog, self.exog
-        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
-            raise ValueError("endog or exog contain missing or non-finite values; use "
+        if not (np.isfinite(y).all() and np.isfinite(X).all()):
+            index = getattr(self.data, "row_labels", None)
+            reject_infinite(y, "endog", index, "outcome values")
+            reject_infinite(X, "exog", index, "predictor values")
+            bad = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
+            rows = np.flatnonzero(bad)[:10] if index is None else index[bad][:10]
+            raise ValueError(f"endog or exog have missing values in row(s) {list(rows)}; use "
                              "missing='drop' (formulas) or remove those rows")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise ValueError("singular design: the fixed-effects columns are collinear "
-                             f"(rank {np.linalg.matrix_rank(X)} < {X.shape[1]})")
+        design = inspect_design(X, lambda: self.exog_names, stacklevel=4)
+        if design.rank < X.shape[1]:
+            raise SpecificationError("singular design: the fixed-effects columns are collinear "
+                                     f"(rank {design.rank} < {X.shape[1]})")
         for p in self.random:
             if not np.all(np.isfinite(p.Z)):
                 raise ValueError(f"random-effects design of {p.name} has non-finite values")
+        return design
 
     # ---------------------------------------------------------------- formula
     @classmethod
@@ -289,23 +314,54 @@ class MixedModel(LikelihoodModel):
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, reml=True, start=None, maxiter=200, tol=1e-10):
+    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
+            g_constraint="sas", ddf="satterthwaite"):
         """Fit by REML (default) or ML.
+
+        Parameters
+        ----------
+        method : {"REML", "ML"}
+        start, maxiter, tol : starting covariance parameters and optimiser controls.
+        reml : bool, optional
+            Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
+            DeprecationWarning.
+        g_constraint : {"sas", "psd"}
+            ``"sas"`` (default, SAS PROC MIXED): variances are bounded at 0, covariances
+            are free, and a ``G`` that is not positive definite is reported with a
+            ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
+            semi-definite (variances >= 0, correlations in their closed range); the
+            results report the same SAS-named parameters.
+        ddf : str
+            Denominator-df method of every test and interval of the results (t_test,
+            f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
+            (default, as lmerTest), kenward-roger (SAS), kenward-roger-linear,
+            kenward-roger-expected (pbkrtest), residual, containment or between-within.
+            Each of those methods also takes ``ddf=`` for one call.
 
         Returns
         -------
         MixedResults
         """
+        from ..base.model import _check_method
         from .fitting import fit_mixed
-        return fit_mixed(self, reml=reml, start=start, maxiter=maxiter, tol=tol)
+        if isinstance(method, (bool, np.bool_)):          # fit(False): the old positional reml
+            method, reml = "REML", bool(method)
+        if reml is not None:
+            warnings.warn("reml= is deprecated; use method='REML' or method='ML' (the "
+                          "vocabulary of every metamodels fit)", DeprecationWarning,
+                          stacklevel=2)
+            method = "REML" if reml else "ML"
+        method = _check_method(method, ("REML", "ML"), "method")
+        return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
+                         g_constraint=g_constraint, ddf=ddf)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
-        from ..bayes.gibbs import fit_bayes
         if self.weights is not None:
             raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
-        return fit_bayes(self, **kwargs)
+        from ..base.registry import get_fitter     # registered by metamodels.bayes
+        return get_fitter("bayes")(self, **kwargs)
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable
         raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

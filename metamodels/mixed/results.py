@@ -10,36 +10,23 @@ from statsmodels.iolib import summary2
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
+from ..base.results import ResultsConventions
+from ..core.blocks import solve_blocks
 from ..core.sensitivity import sensitivities
 from ..inference import ddf as ddfmod
-from ..inference import lr_test
+from ..inference.constraints import linear_constraints
 from . import inference as minf
-from .fitting import solve_blocks
 
 __all__ = ["MixedResults"]
 
-DDF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear",
-               "kenward-roger-expected", "residual", "containment", "between-within")
+DDF_METHODS = ddfmod.DDF_METHODS
+_check_ddf = ddfmod.check_ddf
 
 #: Kenward-Roger flavours: (W = inverse observed (SAS) or expected (pbkrtest) information,
 #: keep the second-derivative term R_ij)
 KR_FLAVOURS = {"kenward-roger": ("observed", True),
                "kenward-roger-linear": ("observed", False),
                "kenward-roger-expected": ("expected", True)}
-
-
-def _check_ddf(ddf):
-    key = str(ddf).lower().replace("_", "-")
-    aliases = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
-               "betwithin": "between-within", "contain": "containment",
-               "kr-linear": "kenward-roger-linear", "krlinear": "kenward-roger-linear",
-               "kr-expected": "kenward-roger-expected", "pbkrtest": "kenward-roger-expected",
-               "kr-pbkrtest": "kenward-roger-expected",
-               "kenward-roger-pbkrtest": "kenward-roger-expected"}
-    key = aliases.get(key, key)
-    if key not in DDF_METHODS:
-        raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
-    return key
 
 
 def _pinv_psd(M):
@@ -50,17 +37,21 @@ def _pinv_psd(M):
         return np.linalg.pinv(M)
 
 
-class MixedResults(LikelihoodModelResults):
+class MixedResults(ResultsConventions, LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
     effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
-    "kenward-roger-expected", "residual", "containment", "between-within"}; the default is
-    Satterthwaite.  Kenward-Roger: ``"kenward-roger"`` is SAS's ``DDFM=KR`` (``W`` the
-    inverse observed information, second-derivative term included);
-    ``"kenward-roger-linear"`` drops the second-derivative term (mmrm's
+    "kenward-roger-expected", "residual", "containment", "between-within"}.  One results
+    object uses one ddf method for every test and interval (``t_test``, ``f_test``,
+    ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``, ``anova``):
+    ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite unless told, as lmerTest);
+    each method also takes ``ddf=`` for one call.  With a Kenward-Roger default, standard
+    errors are that flavour's adjusted ones.  Kenward-Roger: ``"kenward-roger"`` is SAS's
+    ``DDFM=KR`` (``W`` the inverse observed information, second-derivative term
+    included); ``"kenward-roger-linear"`` drops the second-derivative term (mmrm's
     "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
     information, as pbkrtest (R) does.
 
@@ -73,8 +64,9 @@ class MixedResults(LikelihoodModelResults):
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model, fit):
+    def __init__(self, model, fit, ddf="satterthwaite"):
         self._fit = fit
+        self.default_ddf = _check_ddf(ddf)
         self.reml = fit.reml
         self.method = "REML" if fit.reml else "ML"
         self.converged = fit.converged
@@ -294,6 +286,14 @@ class MixedResults(LikelihoodModelResults):
         ddf = _check_ddf(ddf)
         return self.kenward_roger_parts(ddf)[0] if ddf in KR_FLAVOURS else self._fit.cov_beta
 
+    def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
+        """Covariance of the fixed effects: the adjusted covariance when the results'
+        ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
+        if cov_p is None and scale is None and self.default_ddf in KR_FLAVOURS:
+            cov_p = self._cov_for(self.default_ddf)
+        return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
+                                  other=other)
+
     def coef_table(self, alpha=0.05, ddf=None):
         """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
         ddf = ddf or self.default_ddf
@@ -309,29 +309,62 @@ class MixedResults(LikelihoodModelResults):
 
     @cache_readonly
     def pvalues(self):
+        """Two-sided p-values of the coefficients with ``default_ddf``."""
         return self.coef_table()["P>|t|"].to_numpy()
 
     def conf_int(self, alpha=0.05, cols=None, ddf=None):
-        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom."""
+        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom
+        (``default_ddf`` unless given)."""
         tab = self.coef_table(alpha, ddf)
         out = tab.iloc[:, -2:].to_numpy()
         return out if cols is None else out[cols]
 
-    def t_test(self, r_matrix, ddf=None, **kwargs):
-        """t tests of linear contrasts of the fixed effects with per-contrast ``ddf``."""
-        from patsy import DesignInfo
+    def _constraints(self, r_matrix, q_matrix=None, overrides=None):
+        given = sorted(k for k, v in (overrides or {}).items() if v is not None)
+        if given:
+            raise ValueError(f"{', '.join(given)} not supported: MixedModel tests take their "
+                             "covariance and df from the ddf method (ddf=, or fit(ddf=))")
+        return linear_constraints(r_matrix, self.model.exog_names, q_matrix)
+
+    def t_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, use_t=None):
+        """t tests of linear contrasts ``L b = q``, each row with its own ``ddf`` df.
+
+        ``r_matrix`` takes statsmodels' forms (``"Days = 0"``, ``"a = b, c = 0"``, a matrix,
+        or ``(L, q)``); the Kenward-Roger test uses the adjusted covariance.
+        """
         ddf = ddf or self.default_ddf
-        if isinstance(r_matrix, str) or (isinstance(r_matrix, (list, tuple))
-                                         and r_matrix and isinstance(r_matrix[0], str)):
-            lc = DesignInfo(list(self.model.exog_names)).linear_constraint(r_matrix)
-            L, q0 = lc.coefs, lc.constants[:, 0]
-        else:
-            L, q0 = np.atleast_2d(np.asarray(r_matrix, dtype=float)), 0.0
+        L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "use_t": use_t})
         C = self._cov_for(ddf)
         est = L @ np.asarray(self._fit.beta)
         sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
         df = self._coef_df(L, ddf)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
+
+    def f_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, invcov=None):
+        """F test of the joint hypothesis ``L b = q`` with ``ddf`` denominator df.
+
+        Satterthwaite: lmerTest's ``contestMD`` (eigen-contrasts of ``L C L'``, each with
+        its t-df, combined by ``2E/(E - q)``); Kenward-Roger: the scaled F and df of
+        pbkrtest; residual, containment, between-within: the Wald F with their df.
+        Redundant rows of ``L`` are dropped (``df_num`` is the rank).
+        """
+        return self.wald_test(r_matrix, use_f=True, ddf=ddf, q_matrix=q_matrix, cov_p=cov_p,
+                              invcov=invcov)
+
+    def wald_test(self, r_matrix, use_f=True, ddf=None, q_matrix=None, scalar=True, cov_p=None,
+                  invcov=None, df_constraints=None):
+        """Wald test of ``L b = q``: the F form of :meth:`f_test` (``use_f=True``, with
+        ``ddf`` denominator df), or the chi2 form ``q F`` with the covariance of the
+        ``ddf`` method (``use_f=False``; Kenward-Roger's adjusted covariance for KR)."""
+        ddf = _check_ddf(ddf or self.default_ddf)
+        L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
+                                                       "df_constraints": df_constraints})
+        if use_f or use_f is None:
+            F, q, den, _ = minf.f_test(self, L, ddf, rhs=q0)
+            return ContrastResults(F=F, df_num=q, df_denom=den)
+        stat, q, _ = minf.chi2_test(self, L, ddf, rhs=q0)
+        return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
+                               distargs=(q,))
 
     def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
         """F tests of fixed-effect terms with ``ddf`` denominator df.
@@ -355,33 +388,37 @@ class MixedResults(LikelihoodModelResults):
         """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
         return minf.f_test(self, np.atleast_2d(L), _check_ddf(ddf or self.default_ddf))
 
-    # ---------------------------------------------------------- comparisons
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested restricted fit.
+    def wald_test_terms(self, *args, **kwargs):
+        """Not offered: use :meth:`anova` (type-1/2/3 F tests per term with the results'
+        ddf), which replaces statsmodels' residual-df ``wald_test_terms``."""
+        raise NotImplementedError("use anova(type=..., ddf=...) for per-term tests of a "
+                                  "MixedModel fit")
 
-        REML fits are comparable only when their fixed effects are identical.
-        """
-        restricted = getattr(restricted, "_results", restricted)
-        if not isinstance(restricted, MixedResults):
-            raise TypeError("restricted must be a MixedModel result")
-        if self.reml != restricted.reml:
-            raise ValueError("cannot compare a REML fit with an ML fit; refit both with the "
-                             "same method")
-        if self.model.nobs != restricted.model.nobs:
-            raise ValueError("the two models were fitted to different numbers of observations")
-        w1, w0 = self.model.weights, restricted.model.weights
-        if (w1 is None) != (w0 is None) or (w1 is not None and not np.array_equal(w1, w0)):
-            raise ValueError("the two models were fitted with different weights; their "
-                             "likelihoods are not comparable")
-        if self.reml:
-            same = (self.model.exog.shape == restricted.model.exog.shape
-                    and np.allclose(self.model.exog, restricted.model.exog))
-            if not same:
-                raise ValueError("REML log-likelihoods of models with different fixed effects "
-                                 "are not comparable; refit both with reml=False")
-        d_full = self.n_cov_params + (0 if self.reml else self.model.rank)
-        d_rest = restricted.n_cov_params + (0 if self.reml else restricted.model.rank)
-        return lr_test(self.llf, restricted.llf, d_full - d_rest)
+    # ------------------------------------------------- prediction (base hooks)
+    def _prediction_df(self, X0):
+        """Denominator df of ``x_0'b`` by the default ddf method."""
+        return self._coef_df(np.atleast_2d(X0), self.default_ddf)
+
+    def _new_obs_variance(self, exog, X0):
+        """``z_0' G z_0`` plus the residual variance of a new observation (for new rows
+        the R-side diagonal must be the same at every repeated level; otherwise NaN with
+        a warning)."""
+        n = X0.shape[0]
+        extra = self._random_effects_variance(exog, n)
+        res = self.model.residual
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        if exog is None:
+            diag = np.array([np.diag(R) for R in Rs])
+            return extra + diag[res.cov_group, res.visit]
+        d = np.concatenate([np.diag(R) for R in Rs])
+        if np.ptp(d) > 1e-12 * max(1.0, abs(d).max()):
+            import warnings
+            from ..exceptions import MetaModelsWarning
+            warnings.warn("residual variances differ by repeated level or group: the "
+                          "prediction interval of new rows is undefined (obs_ci_* are NaN)",
+                          MetaModelsWarning, stacklevel=3)
+            return np.full(n, np.nan)
+        return extra + d[0]
 
     # --------------------------------------------------------------- summary
     def summary(self, alpha=0.05, ddf=None):

@@ -15,6 +15,8 @@ multivariate DerSimonian-Laird estimator.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -24,9 +26,14 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..base.model import _check_method
+from ..base.pickling import FormulaPickleMixin
+from ..base.results import ResultsConventions
+from ..exceptions import BoundaryWarning, MissingDataWarning
+from ..inference import information_criteria
 from ..core.likelihood import evaluate
-from ..core.structures import get_structure
+from ..core.structures import get_structure, psd_structure
 from ..mixed.covariance import RandomPart
+from .equal_variance import EqualVarianceMeta
 from .known import KnownCovariance
 from .model import MetaMixed
 
@@ -54,7 +61,7 @@ def _within_cov(k, within_cov, within_corr):
     raise ValueError(f"within_cov must have shape ({k}, 2, 2) or ({k}, 2); got {S.shape}")
 
 
-class BivariateMeta(LikelihoodModel):
+class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
     """Bivariate random-effects meta-analysis (see the module docstring).
 
     Parameters
@@ -105,16 +112,92 @@ class BivariateMeta(LikelihoodModel):
                   for j in range(2) for mn in mnames]
         blocks = [S[i][np.ix_(obs[i], obs[i])] for i in range(k)]
         self.known = KnownCovariance.from_input(n, V=blocks)
-        super().__init__(Y[obs], pd.DataFrame(X, columns=xnames).to_numpy(), missing="none",
-                         **kwargs)
-        self.data.xnames = xnames
+        labels = getattr(y, "index", None)
+        index = None if labels is None else pd.Index(labels)[study]
+        super().__init__(pd.Series(Y[obs], index=index, name=f"{names[0]}, {names[1]}"),
+                         pd.DataFrame(X, columns=xnames, index=index), missing="none", **kwargs)
         Z = np.zeros((n, 2))
         Z[np.arange(n), outcome] = 1.0
-        self.random = [RandomPart("study", Z, study, get_structure("UN", 2), tuple(names))]
+        # Psi = S C S with variances >= 0 and the correlation in [-1, 1]: PSD by construction
+        self.random = [RandomPart("study", Z, study, psd_structure(get_structure("UN", 2)),
+                                  tuple(names))]
         self.nobs = float(n)
         self.k_studies = k
         self.df_resid = float(n - X.shape[1])
         self.df_model = float(X.shape[1])
+
+    design_info = None      # moderators' patsy design (from_formula)
+    formula = None
+
+    @classmethod
+    def from_formula(cls, formula, data, within_cov, within_corr=None, subset=None,
+                     missing="drop", **kwargs):
+        """Build from ``"y1 + y2 ~ moderators"`` on a wide data frame (one row per study).
+
+        Parameters
+        ----------
+        formula : str
+            Two outcome columns on the left (NaN = outcome not reported), study-level
+            moderators on the right (``~ 1`` for none); every outcome gets its own
+            intercept and moderator coefficients.
+        data : DataFrame
+        within_cov : list of column names or array
+            ``[var1, var2]`` (with ``within_corr``) or ``[var1, cov12, var2]``, or the
+            ``(k, 2, 2)``/``(k, 2)`` array of the array interface.
+        within_corr : float, (k,) array or column name, optional
+        missing : {"drop", "raise"}
+            Rows with a missing moderator are dropped (with a warning) or raise.
+        """
+        import warnings
+
+        import patsy
+        if subset is not None:
+            data = data.loc[subset]
+        data = pd.DataFrame(data)
+        if "~" not in formula:
+            raise ValueError(f"formula {formula!r} needs '~'")
+        lhs, rhs = formula.split("~", 1)
+        outcomes = [c.strip() for c in lhs.split("+") if c.strip()]
+        if len(outcomes) != 2 or any(c not in data.columns for c in outcomes):
+            raise ValueError("the left-hand side must name two outcome columns of data, "
+                             f"e.g. 'y1 + y2 ~ x'; got {lhs.strip()!r}")
+        try:
+            M = patsy.dmatrix(rhs, data.reset_index(drop=True),
+                              NA_action="drop" if missing == "drop" else "raise",
+                              return_type="dataframe")
+        except patsy.PatsyError as exc:
+            raise ValueError(f"cannot build the moderators from {rhs.strip()!r}: "
+                             f"{str(exc).splitlines()[0]}") from exc
+        if "Intercept" not in M.columns:
+            raise ValueError("BivariateMeta always includes one intercept per outcome; remove "
+                             "'- 1' / '0 +' from the formula")
+        pos = np.asarray(M.index, dtype=np.int64)
+        if pos.size < len(data):
+            warnings.warn(f"{len(data) - pos.size} row(s) with missing moderators were dropped",
+                          MissingDataWarning, stacklevel=2)
+        kept = data.iloc[pos]
+        if isinstance(within_cov, (list, tuple)) and all(isinstance(c, str) for c in within_cov):
+            cols = [np.asarray(kept[c], dtype=float) for c in within_cov]
+            if len(cols) == 2:
+                S = np.column_stack(cols)
+            elif len(cols) == 3:
+                S = np.empty((len(kept), 2, 2))
+                S[:, 0, 0], S[:, 0, 1], S[:, 1, 0], S[:, 1, 1] = cols[0], cols[1], cols[1], cols[2]
+            else:
+                raise ValueError("within_cov names two variance columns or [var1, cov12, var2]")
+        else:
+            S = np.asarray(within_cov, dtype=float)[pos]
+        if isinstance(within_corr, str):
+            within_corr = np.asarray(kept[within_corr], dtype=float)
+        Y = kept[outcomes]
+        exog = M.drop(columns="Intercept")
+        exog.index = Y.index
+        mod = cls(Y, S, within_corr=within_corr, exog=exog if exog.shape[1] else None,
+                  names=tuple(outcomes), **kwargs)
+        mod.formula = formula
+        mod.design_info = M.design_info
+        mod.data.frame = kept
+        return mod
 
     # ------------------------------------------------------------------ fit
     def fit(self, method="REML", alpha=None):
@@ -131,18 +214,24 @@ class BivariateMeta(LikelihoodModel):
         method = _check_method(method, ("REML", "ML", "fixed", "MM"), "method")
         mm = MetaMixed(self.endog, self.exog, self.random, V=self.known)
         spec = mm.spec
+        struct = self.random[0].structure
         llf = np.nan
+        on_boundary = []
         if method in ("REML", "ML"):
             res = mm.fit(method=method)
             theta, llf, converged = np.asarray(res.theta), res.llf, res.converged
+            on_boundary = list(res.on_boundary)
+        elif method == "fixed":
+            theta, converged = np.zeros(spec.n_params), True
         else:
-            theta = np.zeros(3) if method == "fixed" else _mm_theta(self, spec)
-            converged = True
+            psi = get_structure("UN", 2).matrix(_mm_theta(self, spec))
+            theta, converged = struct.theta_from_matrix(psi), True
         ev = evaluate(theta, self.endog, self.exog, spec, reml=False)
         if method == "fixed":
             llf = ev.llf
-        return BivariateResultsWrapper(BivariateResults(self, method, theta, ev.beta,
-                                                        ev.cov_beta, llf, converged))
+        return BivariateResultsWrapper(BivariateResults(self, method, struct.matrix(theta),
+                                                        ev.beta, ev.cov_beta, llf, converged,
+                                                        on_boundary))
 
     def loglike(self, params):  # pragma: no cover
         raise NotImplementedError("use fit()")
@@ -150,7 +239,9 @@ class BivariateMeta(LikelihoodModel):
     # ------------------------------------------- unknown equal-variance model
     @staticmethod
     def from_group_sizes(d1, d2, n1_treat, n1_ctrl, n2_treat, n2_ctrl, names=("y1", "y2")):
-        """Mean differences with unknown common unit variances (see :class:`EqualVarianceMeta`)."""
+        """Mean differences with unknown common unit variances: an
+        :class:`~metamodels.multivariate.equal_variance.EqualVarianceMeta` whose ``fit()``
+        returns statsmodels-style results."""
         return EqualVarianceMeta(np.column_stack([d1, d2]),
                                  np.column_stack([n1_treat, n2_treat]),
                                  np.column_stack([n1_ctrl, n2_ctrl]), names)
@@ -205,15 +296,18 @@ def _mm_theta(model, spec):
     return np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
 
 
-class BivariateResults(LikelihoodModelResults):
+class BivariateResults(ResultsConventions, LikelihoodModelResults):
     """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
-    ``rho_between``, ``confidence_region()``."""
+    ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
+    and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
 
-    def __init__(self, model, method, theta, beta, cov_beta, llf, converged):
+    def __init__(self, model, method, psi, beta, cov_beta, llf, converged, on_boundary=()):
         self.method = method
-        self.theta = np.asarray(theta)
+        self._psi = np.asarray(psi, dtype=float)
+        self.theta = np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
         self._llf = llf
         self.converged = converged
+        self.on_boundary = list(on_boundary)
         self.nobs = model.nobs
         self.df_resid = model.df_resid
         super().__init__(model, beta, normalized_cov_params=cov_beta, scale=1.0,
@@ -224,20 +318,67 @@ class BivariateResults(LikelihoodModelResults):
         """(Restricted) log-likelihood for REML/ML/fixed fits; NaN for MM."""
         return self._llf
 
+    @property
+    def _llf_kind(self):
+        return {"REML": "REML", "ML": "ML", "fixed": "ML"}.get(self.method, "")
+
+    @property
+    def n_params_total(self):
+        """Coefficients plus the three parameters of Psi (none for ``"fixed"``)."""
+        return self.model.exog.shape[1] + (0 if self.method == "fixed" else 3)
+
+    @cache_readonly
+    def _ic(self):
+        n = self.nobs - self.model.exog.shape[1] if self.method == "REML" else self.nobs
+        return information_criteria(self.llf, self.n_params_total, n)
+
+    @property
+    def aic(self):
+        """Akaike information criterion (``n - p`` observations under REML, as metafor)."""
+        return self._ic[0]
+
+    @property
+    def bic(self):
+        return self._ic[1]
+
+    # ------------------------------------------------------------ prediction
+    def _design_rows(self, exog, transform=True):
+        m = self.model
+        if exog is not None and m.design_info is not None and transform and isinstance(
+                exog, (pd.DataFrame, dict)):
+            import patsy
+            frame = pd.DataFrame(exog)
+            M0 = np.asarray(patsy.dmatrix(m.design_info, frame, NA_action="raise"))
+            p = M0.shape[1]
+            X0 = np.zeros((2 * M0.shape[0], 2 * p))
+            X0[0::2, :p] = M0
+            X0[1::2, p:] = M0
+            index = pd.MultiIndex.from_product([frame.index, list(m.names)])
+            return X0, index
+        return super()._design_rows(exog, transform)
+
+    def _new_obs_variance(self, exog, X0):
+        """``tau_j^2`` of the row's outcome (rows mixing both outcomes: NaN)."""
+        p = X0.shape[1] // 2
+        first = np.abs(X0[:, :p]).sum(axis=1) > 0
+        second = np.abs(X0[:, p:]).sum(axis=1) > 0
+        t = self.tau2
+        return np.where(first & ~second, t[0], np.where(second & ~first, t[1], np.nan))
+
     @cache_readonly
     def cov_between(self):
-        t = self.theta
+        """Between-study covariance Psi (PSD: variances >= 0, correlation in [-1, 1])."""
         names = list(self.model.names)
-        return pd.DataFrame([[t[0], t[1]], [t[1], t[2]]], index=names, columns=names)
+        return pd.DataFrame(self._psi, index=names, columns=names)
 
     @property
     def tau2(self):
-        return np.array([self.theta[0], self.theta[2]])
+        return np.array([self._psi[0, 0], self._psi[1, 1]])
 
     @property
     def rho_between(self):
-        den = np.sqrt(self.theta[0] * self.theta[2])
-        return float(self.theta[1] / den) if den > 0 else np.nan
+        den = np.sqrt(self._psi[0, 0] * self._psi[1, 1])
+        return float(np.clip(self._psi[1, 0] / den, -1.0, 1.0)) if den > 0 else np.nan
 
     def confidence_region(self, alpha=0.05, n_points=200, which=(0, 1)):
         """Boundary of the joint Wald confidence ellipse of two coefficients.
@@ -260,11 +401,7 @@ class BivariateResults(LikelihoodModelResults):
                        "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
                        "rho (between):": "%.4f" % self.rho_between,
                        "Log-likelihood:": "%.4f" % self.llf}, ncols=2)
-        ci = np.asarray(self.conf_int(alpha))
-        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                                  "z": np.asarray(self.tvalues), "P>|z|": np.asarray(self.pvalues),
-                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         return smry
 
 
@@ -279,91 +416,25 @@ def within_corr_sensitivity(y, variances, corrs=None, method="REML", exog=None):
     """Refit over a grid of assumed within-study correlations (Riley 2009).
 
     Returns a DataFrame indexed by the correlation with the pooled effects, their SEs,
-    tau^2 and the between-study correlation.
+    tau^2, the between-study correlation and ``boundary`` (True where a variance is 0 or
+    the between-study correlation is +-1).  Instead of one warning per fit, a single
+    :class:`~metamodels.exceptions.BoundaryWarning` lists the boundary fits.
     """
     corrs = np.linspace(-0.9, 0.9, 19) if corrs is None else np.asarray(corrs, dtype=float)
     rows = {}
     for r in corrs:
-        res = BivariateMeta(y, variances, within_corr=r, exog=exog).fit(method=method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BoundaryWarning)
+            res = BivariateMeta(y, variances, within_corr=r, exog=exog).fit(method=method)
         p, se = np.asarray(res.params), np.asarray(res.bse)
         rows[float(r)] = {"b1": p[0], "se1": se[0], "b2": p[-1] if exog is None else p[len(p) // 2],
                           "se2": se[-1] if exog is None else se[len(se) // 2],
-                          "tau2_1": res.tau2[0], "tau2_2": res.tau2[1], "rho_between": res.rho_between}
-    return pd.DataFrame(rows).T.rename_axis("within_corr")
-
-
-class EqualVarianceMeta:
-    """Two mean differences per study with unknown common unit variances.
-
-    ``Var(D_ij) = w_ij s_j^2``, ``w_ij = 1/n^T_ij + 1/n^C_ij``, ``s_1^2, s_2^2`` unknown and
-    common to all studies, outcomes independent.  The ML estimates are closed form:
-    ``mu_j = sum(D_ij/w_ij) / sum(1/w_ij)``, ``s_j^2 = (1/k_j) sum (D_ij - mu_j)^2 / w_ij``,
-    ``Var(mu_j) = s_j^2 / sum(1/w_ij)``.
-    """
-
-    def __init__(self, D, n_treat, n_ctrl, names=("y1", "y2")):
-        self.D = np.asarray(D, dtype=float)
-        nt, nc = np.asarray(n_treat, dtype=float), np.asarray(n_ctrl, dtype=float)
-        if self.D.shape != nt.shape or nt.shape != nc.shape or self.D.ndim != 2:
-            raise ValueError("d1, d2 and the group sizes must all have the same length")
-        ok = np.isfinite(self.D)
-        if np.any(ok & ~((nt > 0) & (nc > 0))):
-            raise ValueError("group sizes must be positive where a difference is reported")
-        if (ok.sum(axis=0) < 2).any():
-            raise ValueError("each outcome needs at least two studies")
-        self.w = np.where(ok, 1.0 / np.where(nt > 0, nt, 1) + 1.0 / np.where(nc > 0, nc, 1), np.nan)
-        self.names = tuple(names)
-
-    def fit(self):
-        """Closed-form ML fit; returns :class:`EqualVarianceResults`."""
-        return EqualVarianceResults(self)
-
-    def loglike(self, mu, s2):
-        """Log-likelihood at ``mu`` (2,) and unit variances ``s2`` (2,)."""
-        ok = np.isfinite(self.D)
-        var = self.w * np.asarray(s2)[None, :]
-        r = self.D - np.asarray(mu)[None, :]
-        terms = -0.5 * (np.log(2 * np.pi * var) + r ** 2 / var)
-        return float(np.sum(terms[ok]))
-
-
-class EqualVarianceResults:
-    """Results of :class:`EqualVarianceMeta` (frozen after construction)."""
-
-    def __init__(self, model):
-        self.model = model
-        ok = np.isfinite(model.D)
-        inv_w = np.where(ok, 1.0 / model.w, 0.0)
-        D0 = np.where(ok, model.D, 0.0)
-        sw = inv_w.sum(axis=0)
-        mu = (D0 * inv_w).sum(axis=0) / sw
-        k = ok.sum(axis=0)
-        s2 = (np.where(ok, (model.D - mu) ** 2, 0.0) * inv_w).sum(axis=0) / k
-        self.params = pd.Series(mu, index=list(model.names))
-        self.unit_variance = pd.Series(s2, index=list(model.names))
-        self._cov = np.diag(s2 / sw)
-        self.weights = pd.DataFrame(inv_w / sw, columns=list(model.names))
-        self.llf = model.loglike(mu, s2)
-        self.nobs = int(ok.sum())
-
-    def cov_params(self):
-        names = list(self.model.names)
-        return pd.DataFrame(self._cov, index=names, columns=names)
-
-    @property
-    def bse(self):
-        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index)
-
-    def conf_int(self, alpha=0.05):
-        z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
-
-    def summary(self, alpha=0.05):
-        ci = self.conf_int(alpha)
-        tab = pd.DataFrame({"Coef.": self.params, "Std.Err.": self.bse,
-                            f"[{alpha / 2:g}": ci[0], f"{1 - alpha / 2:g}]": ci[1],
-                            "unit variance": self.unit_variance})
-        smry = summary2.Summary()
-        smry.add_title("Bivariate meta-analysis, unknown common unit variances (ML)")
-        smry.add_df(tab, float_format="%.4f")
-        return smry
+                          "tau2_1": res.tau2[0], "tau2_2": res.tau2[1],
+                          "rho_between": res.rho_between, "boundary": bool(res.on_boundary)}
+    tab = pd.DataFrame.from_dict(rows, orient="index").rename_axis("within_corr")
+    if tab["boundary"].any():
+        warnings.warn("estimates on the boundary (a between-study variance at 0 or "
+                      "correlation at +-1) for within_corr = "
+                      + ", ".join(f"{r:g}" for r in tab.index[tab["boundary"]]),
+                      BoundaryWarning, stacklevel=2)
+    return tab

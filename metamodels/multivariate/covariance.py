@@ -13,8 +13,9 @@ import numpy as np
 
 from ..core.blocks import BlockLayout
 from ..core.covariance import CovarianceSpec
+from ..core.structures import linear_structure, search_structure
 from ..mixed.covariance import (masked_zd2z, masked_zdz, masked_zgz, random_block_arrays,
-                                random_parameter_layout)
+                                random_parameter_layout, search_parts)
 
 __all__ = ["KnownPlusRandomCovariance"]
 
@@ -49,6 +50,17 @@ class KnownPlusRandomCovariance(CovarianceSpec):
     def split(self, theta):
         theta = np.asarray(theta, dtype=float)
         return [theta[s] for s in self._slices]
+
+    def search_variant(self, kind="psd"):
+        """The same ``V`` over the parameters a fit searches and the maps
+        ``(spec, to_self, from_self)``: ``kind="psd"`` puts the ``G`` structures on the SD
+        scale (PSD, smooth where a variance is 0); ``"linear"`` uses the element-wise SAS
+        ``UN``/``CS`` where a structure has one (unconstrained, cheaper)."""
+        make = search_structure if kind == "psd" else linear_structure
+        random, to_self, from_self = search_parts(self.random, self._slices, make)
+        if all(a is b for a, b in zip(random, self.random)):
+            return self, to_self, from_self
+        return KnownPlusRandomCovariance(self.known, random), to_self, from_self
 
     def G_matrices(self, theta):
         return [p.structure.matrix(t) for p, t in zip(self.random, self.split(theta))]

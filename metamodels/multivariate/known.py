@@ -18,6 +18,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..formula.checks import numeric_vector, reject_infinite, row_index
+
 __all__ = ["KnownCovariance"]
 
 
@@ -41,7 +43,9 @@ class KnownCovariance:
                 raise ValueError(f"V covers {V.n} rows but there are {n} effect sizes")
             return V
         if vi is not None:
-            vi = np.asarray(vi, dtype=float).ravel()
+            labels = row_index(vi)
+            vi = numeric_vector(vi, "vi")
+            reject_infinite(vi, "vi", labels, "sampling variances")
             if vi.shape[0] != n:
                 raise ValueError(f"vi has length {vi.shape[0]} but there are {n} effect sizes")
             idx = np.arange(n)

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
-from ..core.optimize import maximize
-from ..core.structures import get_structure
-from ..exceptions import BoundaryWarning, ConvergenceWarning, MissingDataWarning
+from ..core.likelihood import evaluate
+from ..core.optimize import FitOutcome, maximize
+from ..core.structures import get_structure, psd_structure
+from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
+                          MissingDataWarning, SpecificationError)
 from ..formula import build_design
+from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
 from ..mixed.covariance import RandomPart
 from .covariance import KnownPlusRandomCovariance
@@ -22,15 +27,106 @@ __all__ = ["MetaMixed", "RE_STRUCTURES"]
 RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID", "AR1": "AR1"}
 
 
-def _re_structure(name, q):
+def _re_structure(name, q, arg="struct"):
+    """metafor's ``struct`` as a structure that is PSD by construction (variances >= 0,
+    correlations in their closed feasible range; see :mod:`metamodels.core.structures.psd`)."""
     key = str(name).upper()
     if key not in RE_STRUCTURES:
-        raise ValueError(f"unknown cov_struct {name!r}; valid values are "
+        raise ValueError(f"unknown {arg} {name!r}; valid values are "
                          f"{', '.join(RE_STRUCTURES)}")
-    return get_structure("ID" if q == 1 else RE_STRUCTURES[key], q)
+    return psd_structure(get_structure("ID" if q == 1 else RE_STRUCTURES[key], q))
 
 
-class MetaMixed(LikelihoodModel):
+def _identified_terms(random):
+    """The random terms whose variances the data identify.
+
+    A term whose grouping factor has a single level is confounded with the intercept: its
+    ``G`` is fixed to 0 with an :class:`IdentificationWarning` (as metafor does), and the
+    term is left out of ``V``.  Two terms with the same design columns that group the
+    effect sizes identically (``(1 | study) + (1 | study2)`` with ``study2`` a copy, or
+    ``study`` nested in a factor with one level per study) have only the sum of their
+    variances identified: refused with a :class:`SpecificationError` (metafor splits the
+    sum arbitrarily without a word).  A term whose levels each hold one effect size is
+    identified, the sampling variances being known.
+    """
+    single = [p for p in random if np.unique(p.groups).size == 1]
+    if single:
+        names = ", ".join(repr(p.name) for p in single)
+        warnings.warn(f"random term(s) {names} have a single level: their variance is not "
+                      "identified (confounded with the intercept) and is fixed to 0",
+                      IdentificationWarning, stacklevel=3)
+    active = [p for p in random if not any(p is s for s in single)]
+    if not active:
+        raise SpecificationError("every random term has a single level, so no variance "
+                                 "component is identified; fit MetaFixed instead")
+    for a in range(len(active)):
+        for b in range(a):
+            pa, pb = active[a], active[b]
+            if pa.Z.shape != pb.Z.shape or not np.array_equal(pa.Z, pb.Z):
+                continue
+            ga, gb = np.unique(pa.groups).size, np.unique(pb.groups).size
+            both = np.unique(np.column_stack([pa.groups, pb.groups]), axis=0).shape[0]
+            if ga == gb == both:
+                raise SpecificationError(
+                    f"random terms {pb.name!r} and {pa.name!r} group the effect sizes "
+                    "identically, so their variances are not separately identified (only "
+                    "their sum is); drop one of them")
+    return active, tuple(p.name for p in single)
+
+
+def _positive_definite(G):
+    val = np.linalg.eigvalsh(G)
+    return val.min() > 1e-10 * max(val.max(), 1e-300)
+
+
+def _maximize_psd(y, X, spec, start, reml, tol, maxiter, restarts=()):
+    """(RE)ML over PSD ``G``, reported in ``spec``'s parameters (variances, correlations).
+
+    Where a ``G`` structure is a variant of an element-wise SAS structure (UN, CS), the
+    cheaper linear fit over that structure is tried first: if it converges with every ``G``
+    positive definite, it is the constrained optimum too.  Otherwise (or for the other
+    structures) the search runs over the PSD structures on the SD scale (smooth where a
+    variance reaches 0) and the optimum is mapped to the variance scale, where the
+    information matrix is evaluated.
+    """
+    def report(search, to_spec, out):
+        if search is spec:
+            return out
+        ev = evaluate(to_spec(out.theta), y, X, spec, reml=reml, order=1)
+        return FitOutcome(ev, out.converged, out.n_iter, ev.theta <= spec.lower,
+                          ev.theta >= spec.upper, out.method, out.message)
+
+    for kind in ("linear", "psd"):
+        search, to_spec, from_spec = spec.search_variant(kind)
+        if kind == "linear" and search is spec:
+            continue
+        try:
+            out = maximize(y, X, search, from_spec(start), reml=reml, tol=tol, maxiter=maxiter,
+                           restarts=[from_spec(r) for r in restarts])
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError):
+            if kind == "psd":
+                raise
+            continue            # the shortcut failed; the PSD search decides
+        if kind == "psd" or (out.converged and all(
+                _positive_definite(G) for G in search.G_matrices(out.theta) if G.shape[0] > 1)):
+            return report(search, to_spec, out)
+
+
+def _warn_boundary(spec, outcome, stacklevel=3):
+    """One :class:`BoundaryWarning` naming every parameter on a finite bound."""
+    th = outcome.theta
+    lo = outcome.at_lower & np.isfinite(spec.lower)
+    hi = outcome.at_upper & np.isfinite(spec.upper)
+    if not (lo.any() or hi.any()):
+        return
+    items = [f"{spec.param_names[i]} = {th[i]:.6g}" for i in np.flatnonzero(lo | hi)]
+    warnings.warn("estimate(s) on the boundary of the parameter space: " + ", ".join(items)
+                  + " (a variance at 0 or a correlation at the end of its range: the "
+                  "between-unit covariance matrix is singular; Wald standard errors of these "
+                  "parameters are not valid)", BoundaryWarning, stacklevel=stacklevel)
+
+
+class MetaMixed(FormulaPickleMixin, LikelihoodModel):
     """Multilevel / multivariate meta-analysis with known sampling covariance.
 
     Parameters
@@ -58,8 +154,18 @@ class MetaMixed(LikelihoodModel):
     with ``S`` the known sampling covariance (``diag(vi)`` or ``V``).  For example
     ``(1 | district/school)`` gives two variance components (districts, schools within
     districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)`` gives a
-    between-trial covariance matrix over outcomes (``cov_struct`` UN, CS, HCS, DIAG, ID
+    between-trial covariance matrix over outcomes (``struct`` UN, CS, HCS, DIAG, ID
     or AR1) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared engine.
+
+    Every ``G_t`` is positive semi-definite by construction, as in metafor: variances
+    ``>= 0`` and correlations in their closed feasible range (UN: canonical partial
+    correlations in ``[-1, 1]``, the correlation itself for two outcomes; CS and HCS:
+    ``-1/(m-1) <= rho <= 1``; AR1: ``|rho| <= 1``), see
+    :mod:`metamodels.core.structures.psd`.  An estimate on a bound (a variance at 0, a
+    correlation at +-1) is reported with a :class:`~metamodels.exceptions.BoundaryWarning`
+    naming it, and listed in ``results.on_boundary``.  A random term whose grouping factor
+    has one level is fixed to 0 with an :class:`~metamodels.exceptions.IdentificationWarning`
+    (``model.fixed_terms``); two terms grouping the rows identically are refused.
     """
 
     def __init__(self, endog, exog, random, vi=None, V=None, **kwargs):
@@ -68,18 +174,22 @@ class MetaMixed(LikelihoodModel):
         super().__init__(endog, exog, missing="none", **kwargs)
         self.known.validate()
         y, X = self.endog, self.exog
+        reject_infinite(y, "endog", self.data.row_labels, "effect sizes")
+        reject_infinite(X, "exog", self.data.row_labels, "moderator values")
         if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
             raise ValueError("effect sizes or moderators contain missing values; use "
                              "from_formula(..., missing='drop')")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise ValueError("singular design: the moderators are collinear")
+        if design_rank(X) < X.shape[1]:
+            raise SpecificationError("singular design: the moderators are collinear")
         if n <= X.shape[1]:
             raise ValueError(f"too few effect sizes: {n} for {X.shape[1]} coefficients")
-        self.random = list(random)
+        # every G is PSD by construction (a SAS structure given by hand is mapped too)
+        self.random = [replace(p, structure=psd_structure(p.structure)) for p in random]
         if not self.random:
             raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
                              "use MetaFixed for a fixed-effects model")
-        self.spec = KnownPlusRandomCovariance(self.known, self.random)
+        active, self.fixed_terms = _identified_terms(self.random)
+        self.spec = KnownPlusRandomCovariance(self.known, active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
         self.df_resid = float(n - X.shape[1])
@@ -89,8 +199,8 @@ class MetaMixed(LikelihoodModel):
     formula = None
 
     @classmethod
-    def from_formula(cls, formula, data, vi=None, V=None, cov_struct="UN", subset=None,
-                     missing="drop", **kwargs):
+    def from_formula(cls, formula, data, vi=None, V=None, struct="UN", subset=None,
+                     missing="drop", cov_struct=None, **kwargs):
         """Build from ``"yi ~ moderators + (1 | district/school)"``.
 
         Parameters
@@ -102,12 +212,22 @@ class MetaMixed(LikelihoodModel):
             Column name or array of sampling variances.
         V : ndarray, sparse matrix or list of blocks, optional
             Known sampling covariance, rows aligned with ``data``.
-        cov_struct : str or dict
+        struct : str or dict
             Structure of ``G`` for multi-column random terms (UN, CS, HCS, DIAG, ID,
             AR1), or a dict term label -> structure.
         missing : {"drop", "raise"}
             Rows with missing values are dropped (with their rows/columns of ``V``).
+        cov_struct : str or dict, optional
+            Former name of ``struct`` (deprecated, with a DeprecationWarning): in
+            :class:`~metamodels.MixedModel` ``cov_struct`` is the residual (R-side)
+            structure, here the random-effects (G-side) one is ``struct``, as in metafor.
         """
+        arg = "struct"
+        if cov_struct is not None:
+            warnings.warn("cov_struct= is deprecated for MetaMixed; use struct= (metafor's "
+                          "name; cov_struct means the residual structure in MixedModel)",
+                          DeprecationWarning, stacklevel=2)
+            struct, arg = cov_struct, "cov_struct"
         if subset is not None:
             data = data.loc[subset]
         data = pd.DataFrame(data)
@@ -139,10 +259,10 @@ class MetaMixed(LikelihoodModel):
         random = []
         for d in build_random_design(terms, data_kept):
             q = d.Z.shape[1]
-            struct_name = (cov_struct.get(d.spec.label, "UN") if isinstance(cov_struct, dict)
-                           else cov_struct)
+            struct_name = (struct.get(d.spec.label, "UN") if isinstance(struct, dict)
+                           else struct)
             random.append(RandomPart(d.spec.label, np.asarray(d.Z, dtype=float),
-                                     np.asarray(d.groups), _re_structure(struct_name, q),
+                                     np.asarray(d.groups), _re_structure(struct_name, q, arg),
                                      tuple(d.column_names)))
         mod = cls(design.endog, design.exog, random, V=known, **kwargs)
         mod.formula = formula
@@ -178,15 +298,12 @@ class MetaMixed(LikelihoodModel):
         start = np.asarray(start, dtype=float)
         if start.shape != (spec.n_params,):
             raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
-        out = maximize(y, X, spec, start, reml=method == "REML", tol=tol, maxiter=maxiter,
-                       restarts=[spec.start(float(np.var(y)))])
+        out = _maximize_psd(y, X, spec, start, method == "REML", tol, maxiter,
+                            restarts=[spec.start(float(np.var(y)))])
         if not out.converged:
             warnings.warn(f"{method} estimation did not converge ({out.message})",
                           ConvergenceWarning, stacklevel=2)
-        if (out.at_lower & np.isfinite(spec.lower)).any():
-            names = [spec.param_names[i] for i in np.flatnonzero(out.at_lower)]
-            warnings.warn(f"variance component(s) estimated on the boundary: {names}",
-                          BoundaryWarning, stacklevel=2)
+        _warn_boundary(spec, out)
         return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
 
     def loglike(self, params):  # pragma: no cover - documented as not applicable

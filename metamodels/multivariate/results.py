@@ -1,6 +1,9 @@
 """Results of MetaMixed fits."""
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -10,18 +13,22 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..core.likelihood import evaluate
-from ..base.results import EngineMetaResultsMixin
+from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
+                            block_diagonal)
 from ..inference import WaldTestResult
 
 __all__ = ["MetaMixedResults"]
 
 
-class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
+class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
+                       LikelihoodModelResults):
     """Results of :class:`~metamodels.MetaMixed`.
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
     ``tau2`` and ``rho`` (variances and correlations of vector terms), ``cov_re`` (G per
-    term), ``theta`` (all parameters, labelled).  ``llf`` uses the SAS/lme4 REML convention;
+    term), ``theta`` (all parameters, labelled: variances, then correlations, for UN the
+    canonical partial correlations, which are the correlations for two outcomes),
+    ``on_boundary`` (the parameters on a bound).  ``llf`` uses the SAS/lme4 REML convention;
     ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
     coefficients plus the covariance parameters (``n - p`` observations under REML), as
     metafor does.
@@ -51,10 +58,25 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
 
     @cache_readonly
     def cov_re(self):
-        """G of each random term, labelled, keyed by term."""
+        """G of each random term, labelled, keyed by term (in the model's term order; terms
+        fixed to 0 as not identified, ``model.fixed_terms``, give zero matrices)."""
         spec = self.model.spec
-        return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
-                for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        est = {p.name: G for p, G in zip(spec.random, spec.G_matrices(self._ev.theta))}
+        out = {}
+        for p in self.model.random:
+            q = len(p.column_names)
+            G = est.get(p.name, np.zeros((q, q)))
+            out[p.name] = pd.DataFrame(G, index=list(p.column_names),
+                                       columns=list(p.column_names))
+        return out
+
+    @cache_readonly
+    def on_boundary(self):
+        """Names of the covariance parameters estimated on a bound of their range (a
+        variance at 0, a correlation at -1 or +1 or at -1/(m-1) for CS/HCS)."""
+        o, spec = self._outcome, self.model.spec
+        hit = (o.at_lower & np.isfinite(spec.lower)) | (o.at_upper & np.isfinite(spec.upper))
+        return [spec.param_names[i] for i in np.flatnonzero(hit)]
 
     @cache_readonly
     def sigma2(self):
@@ -153,9 +175,68 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
     def n_params_total(self):
         return self.model.k_params + self.model.spec.n_params
 
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested fit (same method; REML needs equal X)."""
-        return self._lr_test_against(restricted, MetaMixedResults, "MetaMixed")
+    # ------------------------------------------------- prediction / residuals
+    def _new_obs_variance(self, exog, X0):
+        """Random-effects variance of a new effect (metafor's prediction interval adds the
+        variance components, not a sampling variance)."""
+        return self._random_effects_variance(exog, X0.shape[0])
+
+    @cache_readonly
+    def _marginal_variance(self):
+        return block_diagonal(self.model.spec, self._ev.theta)
+
+    @property
+    def _cov_beta_model(self):
+        return self._ev.cov_beta
+
+    def _refit_without(self, i):
+        """The model refitted without row ``i`` (variance components re-estimated from
+        the full fit's values), or None if the reduced model cannot be fitted."""
+        m = self.model
+        keep = np.arange(int(m.nobs)) != i
+        random = [dataclasses.replace(p, Z=p.Z[keep],
+                                      groups=np.unique(p.groups[keep], return_inverse=True)[1]
+                                      .reshape(-1)) for p in m.random]
+        try:
+            sub = type(m)(m.endog[keep], m.exog[keep], random, V=m.known.subset(keep))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return sub.fit(method=self.method, test=self.test, start=self._ev.theta)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+
+    @cache_readonly
+    def _rstudent(self):
+        m = self.model
+        n = int(m.nobs)
+        out = np.full((n, 3), np.nan)
+        for i in range(n):
+            res = self._refit_without(i)
+            if res is None:
+                continue
+            theta = np.asarray(res.theta)
+            x = m.exog[i]
+            e = m.endog[i] - x @ np.asarray(res.params)
+            M_ii = block_diagonal(m.spec, theta)[i]
+            se = np.sqrt(M_ii + x @ np.asarray(res.cov_params()) @ x)
+            out[i] = e, se, e / se
+        return out
+
+    @property
+    def resid_studentized(self):
+        """Externally studentised residuals (metafor's ``rstudent.rma.mv``, one row deleted
+        at a time)."""
+        return self._label(self._rstudent[:, 2], "resid_studentized")
+
+    def rstudent(self):
+        """metafor's ``rstudent`` for ``rma.mv``: each row deleted in turn and the variance
+        components re-estimated; ``resid = y_i - x_i'b_(-i)``,
+        ``se = sqrt(M_ii(theta_(-i)) + x_i' Var(b_(-i)) x_i)`` with ``M`` the marginal
+        covariance of the full data at the reduced fit's variance components.  NaN for rows
+        whose deletion leaves an unfittable model.  Costs one fit per row."""
+        r = self._rstudent
+        return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
+                            index=self._fitted_index)
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
@@ -169,13 +250,13 @@ class MetaMixedResults(EngineMetaResultsMixin, LikelihoodModelResults):
         smry = summary2.Summary()
         smry.add_title("MetaMixed Results")
         smry.add_dict(info, ncols=2)
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        smry.add_df(pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                                  stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
-                                  f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                                 index=self.model.exog_names), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
+        if self.on_boundary:
+            smry.add_text("On the boundary (G singular): " + ", ".join(self.on_boundary))
+        if self.model.fixed_terms:
+            smry.add_text("Fixed to 0 (single-level factor, not identified): "
+                          + ", ".join(self.model.fixed_terms))
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry

@@ -296,7 +296,7 @@ def swar_components(y, X, const_idx, entity, n_entities):
     qB = float(np.sum(Ti * (yb - Xb @ bB) ** 2))
     if N - p <= 0:
         raise SpecificationError(f"Swamy-Arora needs more entities than between-regression "
-                                 f"coefficients (N={N}, p={p}); use re_method='reml'")
+                                 f"coefficients (N={N}, p={p}); use method='REML'")
     m_eta = n - float(np.trace(np.linalg.solve(A, B)))
     s2u = (qB - (N - p) * s2e) / m_eta
     return s2e, max(s2u, 0.0), s2u < 0
@@ -340,7 +340,7 @@ def fit_random_likelihood(y, X, names, const_idx, entity, n_entities, time, reml
     """
     from ..mixed import MixedModel
     _check_rank(X, names, "random-effects")
-    res = MixedModel(y, X, groups=entity).fit(reml=reml)
+    res = MixedModel(y, X, groups=entity).fit(method="REML" if reml else "ML")
     s2e = float(res.scale)
     cre = res.cov_re
     s2u = float(np.asarray(cre)[0, 0])

@@ -7,8 +7,11 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.pickling import FormulaPickleMixin
 from ..exceptions import MissingDataWarning
 from ..formula import build_design
+from ..formula.checks import (numeric_matrix, numeric_vector, reject_infinite, require_rows,
+                              row_index)
 from . import estimators as est
 
 __all__ = ["PanelModel", "EFFECTS", "RE_METHODS"]
@@ -35,15 +38,15 @@ def _check_effects(effects):
     return key
 
 
-def _check_re_method(re_method, effects):
+def _check_re_method(re_method, effects, arg="method"):
     if re_method is None:
         return "swar" if effects == "random" else None
     if effects != "random":
-        raise ValueError(f"re_method applies to effects='random' only (got effects={effects!r})")
+        raise ValueError(f"{arg} applies to effects='random' only (got effects={effects!r})")
     key = str(re_method).lower()
     key = _RE_ALIASES.get(key, key)
     if key not in RE_METHODS:
-        raise ValueError(f"unknown re_method {re_method!r}; valid values are "
+        raise ValueError(f"unknown {arg} {re_method!r}; valid values are "
                          f"{', '.join(RE_METHODS)}")
     return key
 
@@ -104,7 +107,7 @@ def _labels_array(values, n, what):
     return arr
 
 
-class PanelModel(LikelihoodModel):
+class PanelModel(FormulaPickleMixin, LikelihoodModel):
     """Linear panel-data model ``y_it = x_it'b + u_i + e_it`` with a choice of estimators.
 
     Parameters
@@ -140,9 +143,9 @@ class PanelModel(LikelihoodModel):
     * ``"random"``: GLS with ``u_i`` random and uncorrelated with ``x``, i.e. OLS of
       ``y_it - theta_i ybar_i`` on ``x_it - theta_i xbar_i`` (the intercept column becomes
       ``1 - theta_i``) with ``theta_i = 1 - sqrt(sigma2_e / (T_i sigma2_u + sigma2_e))``.
-      The variance components come from Swamy-Arora (``re_method="swar"``, plm's default,
-      including its unbalanced-panel version) or from maximum likelihood (``"ml"``,
-      ``"reml"``: the random-intercept :class:`~metamodels.MixedModel`
+      The variance components come from Swamy-Arora (``method="swar"``, plm's default,
+      including its unbalanced-panel version) or from maximum likelihood (``"ML"``,
+      ``"REML"``: the random-intercept :class:`~metamodels.MixedModel`
       ``y ~ x + (1 | entity)``).
     * ``"between"``: OLS of the entity means ``ybar_i`` on ``xbar_i`` (N rows).
     * ``"pooled"``: OLS ignoring the panel structure.
@@ -176,8 +179,11 @@ class PanelModel(LikelihoodModel):
         tim = _labels_array(time, n, "time")
         self.entity_name = getattr(entity, "name", None) or "entity"
         self.time_name = (getattr(time, "name", None) or "time") if time is not None else "period"
-        y_a = np.asarray(endog, dtype=float)
-        X_a = np.asarray(exog, dtype=float)
+        require_rows(n, "endog")
+        y_a = numeric_vector(endog, "endog")
+        X_a = numeric_matrix(exog, "exog")
+        reject_infinite(y_a, "endog", row_index(endog), "outcome values")
+        reject_infinite(X_a, "exog", row_index(endog), "regressor values")
         if X_a.ndim == 1:
             X_a = X_a[:, None]
         bad = ~np.isfinite(y_a) | ~np.all(np.isfinite(X_a), axis=1) | pd.isna(ent)
@@ -297,7 +303,8 @@ class PanelModel(LikelihoodModel):
             return None
         return int(np.atleast_1d(idx)[0])
 
-    def fit(self, effects="fixed", re_method=None, cov_type="nonrobust", cov_kwds=None):
+    def fit(self, effects="fixed", method=None, cov_type="nonrobust", cov_kwds=None,
+            re_method=None):
         """Fit one panel estimator.
 
         Parameters
@@ -306,10 +313,10 @@ class PanelModel(LikelihoodModel):
             ``"fixed"`` (within; entity effects), ``"twoway"`` (entity and period effects),
             ``"random"`` (GLS), ``"between"``, ``"pooled"`` or ``"first-difference"``
             (plm's names ``"within"``, ``"twoways"``, ``"pooling"``, ``"fd"`` work too).
-        re_method : {"swar", "ml", "reml"}, optional
-            Variance-component estimator of ``effects="random"``: Swamy-Arora (default;
-            plm's ``random.method="swar"``) or (restricted) maximum likelihood of the
-            random-intercept :class:`~metamodels.MixedModel`.
+        method : {"swar", "ML", "REML"}, optional
+            Variance-component estimator of ``effects="random"`` (case-insensitive):
+            Swamy-Arora (default; plm's ``random.method="swar"``) or (restricted) maximum
+            likelihood of the random-intercept :class:`~metamodels.MixedModel`.
         cov_type : {"nonrobust", "cluster"}
             Classical covariance (plm's ``vcov``) or the cluster-robust (Arellano) sandwich
             of the transformed regression.
@@ -320,6 +327,8 @@ class PanelModel(LikelihoodModel):
             (``G/(G-1) (n-1)/(n-k)``, plm's Stata-like small-sample correction); ``n`` is
             the number of observations of the transformed regression and ``k`` its
             number of coefficients.
+        re_method : str, optional
+            Former name of ``method`` (deprecated; a DeprecationWarning).
 
         Returns
         -------
@@ -327,7 +336,14 @@ class PanelModel(LikelihoodModel):
         """
         from .results import PanelResults, PanelResultsWrapper
         effects = _check_effects(effects)
-        re_method = _check_re_method(re_method, effects)
+        arg = "method"
+        if re_method is not None:
+            if method is not None:
+                raise TypeError("give method= only (re_method= is its deprecated old name)")
+            warnings.warn("re_method= is deprecated; use method= (the vocabulary of every "
+                          "metamodels fit)", DeprecationWarning, stacklevel=2)
+            method, arg = re_method, "re_method"
+        re_method = _check_re_method(method, effects, arg)
         cov_type, cov_kwds = _check_cov(cov_type, cov_kwds, effects)
         y, X = self.endog, self.exog
         names = list(self._full_names)

@@ -10,6 +10,8 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..base.results import ResultsConventions
+from ..inference import information_criteria
 from . import estimators as est
 
 __all__ = ["PanelResults", "PanelResultsWrapper"]
@@ -48,7 +50,7 @@ def _corr2(a, b):
     return float((a @ b) ** 2 / den ** 2) if den > 0 else np.nan
 
 
-class PanelResults(LikelihoodModelResults):
+class PanelResults(ResultsConventions, LikelihoodModelResults):
     """Results of a :class:`~metamodels.panel.PanelModel` fit.
 
     Built once by ``fit()``; derived quantities are cached properties.
@@ -115,8 +117,94 @@ class PanelResults(LikelihoodModelResults):
     # ------------------------------------------------------------------ basics
     @cache_readonly
     def llf(self):
-        """(Restricted) log-likelihood of ``re_method="ml"``/``"reml"`` fits; NaN otherwise."""
-        return float(self._fit.mixed.llf) if self._fit.mixed is not None else np.nan
+        """Log-likelihood.
+
+        * fixed, twoway, pooled, between, first-difference: the Gaussian log-likelihood of
+          the estimated (transformed) regression at ``sigma^2 = RSS/n``,
+          ``-n/2 (log(2 pi) + log(RSS/n) + 1)``, ``n`` its rows.  For the within
+          estimators this is the log-likelihood of the dummy-variable (LSDV) regression
+          with one intercept per entity (the residuals are identical), i.e. statsmodels'
+          ``OLS(y, [X, entity dummies]).llf``; for pooled OLS it is ``OLS(y, X).llf``.
+        * random effects by ``method="ML"``/``"REML"``: the (restricted) log-likelihood of
+          the random-intercept mixed model.
+        * random effects by Swamy-Arora: NaN (a moment estimator has no likelihood).
+        """
+        fit = self._fit
+        if fit.mixed is not None:
+            return float(fit.mixed.llf)
+        if fit.effects == "random":
+            return np.nan
+        n = float(fit.resid.shape[0])
+        rss = float(fit.resid @ fit.resid)
+        return -0.5 * n * (np.log(2 * np.pi) + np.log(rss / n) + 1.0)
+
+    @property
+    def _llf_kind(self):
+        if self._fit.mixed is not None:
+            return "REML" if self.re_method == "reml" else "ML"
+        return "" if self.effects == "random" else "ML"
+
+    @property
+    def method(self):
+        """Estimator label (``effects``, with the variance-component method)."""
+        return self.effects if not self.re_method else f"{self.effects} ({self.re_method})"
+
+    @property
+    def n_params_total(self):
+        """Parameters of the likelihood: coefficients (entity and period intercepts of the
+        within estimators included) plus the variance(s)."""
+        fit = self._fit
+        if fit.mixed is not None:
+            return fit.params.shape[0] + 2
+        return int(round(fit.resid.shape[0] - fit.df_resid)) + 1
+
+    @cache_readonly
+    def _ic(self):
+        return information_criteria(self.llf, self.n_params_total, self.nobs)
+
+    @property
+    def aic(self):
+        """``-2 llf + 2 n_params_total``."""
+        return self._ic[0]
+
+    @property
+    def bic(self):
+        return self._ic[1]
+
+    # ------------------------------------------------------------ prediction
+    def _design_rows(self, exog, transform=True):
+        """Rows of the original (untransformed) regressors for the reported coefficients:
+        predictions are ``x'b`` without entity or period effects (as linearmodels)."""
+        m, fit = self.panel_model, self._fit
+        full = list(m._full_names)
+        cols = [full.index(nm) for nm in fit.names]
+        if exog is None:
+            labels = m.data.row_labels
+            return m.exog[:, cols], labels
+        if isinstance(exog, (pd.DataFrame, dict)) and transform and m.design_info is not None:
+            import patsy
+            frame = pd.DataFrame(exog)
+            try:
+                X0 = np.asarray(patsy.dmatrix(m.design_info, frame, NA_action="raise"))
+            except patsy.PatsyError as exc:
+                raise ValueError("cannot build the prediction design from the new data: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+            return X0[:, cols], frame.index
+        X0 = np.atleast_2d(np.asarray(exog, dtype=float))
+        index = exog.index if isinstance(exog, pd.DataFrame) else None
+        if X0.shape[1] == len(full) and len(full) != len(cols):
+            X0 = X0[:, cols]
+        if X0.shape[1] != len(cols):
+            raise ValueError(f"exog for prediction needs the columns {fit.names} "
+                             f"(or all of {full}), got {X0.shape[1]} columns")
+        return X0, index
+
+    def _new_obs_variance(self, exog, X0):
+        """Idiosyncratic variance, plus the entity variance for random effects."""
+        s2e = self.sigma2_idiosyncratic if np.isfinite(self.sigma2_idiosyncratic) \
+            else self.sigma2
+        s2u = self.sigma2_entity if self.effects == "random" else 0.0
+        return np.full(X0.shape[0], s2e + s2u)
 
     @property
     def mixed_results(self):
@@ -261,17 +349,8 @@ class PanelResults(LikelihoodModelResults):
         smry = summary2.Summary()
         smry.add_title(title or f"PanelModel Results: {ESTIMATOR_LABEL[self.effects]}")
         smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self._params_frame(alpha), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         return smry
-
-    def _params_frame(self, alpha):
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                             stat: np.asarray(self.tvalues),
-                             f"P>|{stat}|": np.asarray(self.pvalues),
-                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                            index=list(self.model.exog_names))
 
 
 class PanelResultsWrapper(LikelihoodResultsWrapper):

@@ -8,9 +8,9 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib import summary2
 from .._compat import cache_readonly
+from ..base.results import MetaResidualsMixin, ResultsConventions
 from ..core.scalar import DiagonalTau2
-from ..formula import design_for_prediction
-from ..inference import WaldTestResult, information_criteria, lr_test
+from ..inference import WaldTestResult, information_criteria
 from . import estimators as est
 from .prediction import MetaPrediction
 
@@ -23,7 +23,7 @@ _METHOD_LABEL = {
 }
 
 
-class MetaResults(LikelihoodModelResults):
+class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults):
     """Results of a univariate meta-analysis or meta-regression.
 
     Built once by ``fit()``; all derived quantities are cached properties.
@@ -180,33 +180,11 @@ class MetaResults(LikelihoodModelResults):
     def qm_pvalue(self):
         return np.nan if self.qm_test is None else self.qm_test.pvalue
 
-    # ----------------------------------------------------------------- testing
-    def compare_lr_test(self, restricted):
-        """Likelihood-ratio test against a nested, restricted fit.
-
-        Both fits must be ML (or fixed-effects) fits, or both REML fits with the same
-        fixed-effects design.  Returns an :class:`~metamodels.inference.LRTestResult`.
-        """
-        restricted = getattr(restricted, "_results", restricted)
-        if not isinstance(restricted, MetaResults):
-            raise TypeError("restricted must be a MetaFixed/MetaRandom result")
-        if self.k != restricted.k:
-            raise ValueError("the two models were fitted to different numbers of studies")
-        reml = {self.method == "REML", restricted.method == "REML"}
-        if reml == {True}:
-            if not np.array_equal(self.model.exog, restricted.model.exog):
-                raise ValueError("REML log-likelihoods of models with different fixed effects "
-                                 "are not comparable; refit both with method='ML'")
-        elif True in reml:
-            raise ValueError("cannot compare a REML fit with an ML fit; use method='ML' for both")
-        elif not {self.method, restricted.method} <= {"ML", "FE"}:
-            raise ValueError("likelihood-ratio tests need likelihood fits (method 'ML', 'REML' "
-                             f"or 'FE'), got {self.method!r} and {restricted.method!r}")
-        df = self.n_params_total - restricted.n_params_total
-        return lr_test(self.llf, restricted.llf, df)
-
     # --------------------------------------------------------------- prediction
-    def get_prediction(self, exog=None):
+    def _new_obs_variance(self, exog, X0):
+        return np.full(X0.shape[0], float(self.tau2))
+
+    def get_prediction(self, exog=None, transform=True, conditional=False):
         """Predicted (average) effects for moderator values.
 
         Parameters
@@ -214,7 +192,10 @@ class MetaResults(LikelihoodModelResults):
         exog : array_like or DataFrame, optional
             Moderator rows (a DataFrame of the formula variables for formula models);
             the fitted values of the studies when omitted (one row for intercept-only
-            models).
+            models, as metafor's ``predict``).
+        conditional : bool
+            With ``exog=None``: the BLUPs of the study effects (:meth:`blup`) instead of
+            the average effects.
 
         Returns
         -------
@@ -222,26 +203,61 @@ class MetaResults(LikelihoodModelResults):
             ``summary_frame(alpha)`` gives mean, mean_se, confidence and prediction
             interval (the latter adds ``tau^2``).
         """
-        X0 = self._prediction_exog(exog)
+        m = self.model
+        if exog is None and not conditional and m.k_params == 1 and m.k_constant:
+            X0, index = np.ones((1, 1)), None
+        elif conditional:
+            return super().get_prediction(exog, transform, conditional=True)
+        else:
+            X0, index = self._design_rows(exog, transform)
         return MetaPrediction(X0, np.asarray(self.params), np.asarray(self.cov_params()),
-                              self.tau2, self.df_resid if self.use_t else None,
-                              index=getattr(X0, "index", None))
+                              self.tau2, self._prediction_df(X0), index=index)
 
-    def _prediction_exog(self, exog):
-        model = self.model
-        if exog is None:
-            if model.k_params == 1 and model.k_constant:
-                return np.ones((1, 1))
-            return model.exog
-        if model.design_info is not None and isinstance(exog, (pd.DataFrame, dict)):
-            return design_for_prediction(model.design_info, exog)
-        X0 = np.atleast_2d(np.asarray(exog, dtype=float))
-        if X0.shape[1] == model.k_params - 1 and model.k_constant:
-            X0 = np.column_stack([np.ones(X0.shape[0]), X0])
-        if X0.shape[1] != model.k_params:
-            raise ValueError(f"exog for prediction needs {model.k_params} columns, "
-                             f"got {X0.shape[1]}")
-        return X0
+    def _conditional_offset(self, exog):
+        if exog is not None:
+            raise ValueError("conditional predictions (BLUPs) exist for the fitted studies "
+                             "only: use exog=None")
+        lam = self.tau2 / (self.tau2 + self.model.vi)
+        return lam * (self.model.endog - self.model.exog @ np.asarray(self.params))
+
+    # --------------------------------------------------------------- residuals
+    @property
+    def _marginal_variance(self):
+        return self.model.vi + self.tau2
+
+    @property
+    def _cov_beta_model(self):
+        return np.asarray(self.cov_params()) / self._fit.knha_factor
+
+    @cache_readonly
+    def _rstudent(self):
+        from .fitting import fit_univariate
+        m = self.model
+        y, v, X = m.endog, m.vi, m.exog
+        k = y.shape[0]
+        tau2 = self.tau2 if self._fit.tau2_fixed else None
+        out = np.empty((k, 3))
+        for i in range(k):
+            keep = np.arange(k) != i
+            f = fit_univariate(y[keep], v[keep], X[keep], self.method, self.test, tau2=tau2)
+            e = y[i] - X[i] @ f.params
+            se = np.sqrt(f.knha_factor * (v[i] + f.tau2) + X[i] @ f.cov_params @ X[i])
+            out[i] = e, se, e / se
+        return out
+
+    @property
+    def resid_studentized(self):
+        """Externally studentised (deleted) residuals: metafor's ``rstudent``."""
+        return self._label(self._rstudent[:, 2], "resid_studentized")
+
+    def rstudent(self):
+        """metafor's ``rstudent``: each study left out in turn (tau^2 re-estimated with
+        the same method), ``resid = y_i - x_i'b_(-i)``,
+        ``se = sqrt(s2_(-i) (v_i + tau^2_(-i)) + x_i' Var(b_(-i)) x_i)``, ``z = resid / se``
+        (``s2_(-i)`` the Knapp-Hartung factor of the reduced fit, 1 without ``"knha"``)."""
+        r = self._rstudent
+        return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
+                            index=self._fitted_index)
 
     # ------------------------------------------------------------------ plots
     def plot_forest(self, ax=None, **kwargs):
@@ -281,18 +297,10 @@ class MetaResults(LikelihoodModelResults):
         smry = summary2.Summary()
         smry.add_title(title or f"{type(self.model).__name__} Results")
         smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self._params_frame(alpha), float_format="%.4f")
+        smry.add_df(self.coef_table(alpha), float_format="%.4f")
         if self.qm_test is not None:
             smry.add_text(f"Test of moderators (QM): {self.qm_test}")
         return smry
-
-    def _params_frame(self, alpha):
-        stat = "t" if self.use_t else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                             stat: np.asarray(self.tvalues), f"P>|{stat}|": np.asarray(self.pvalues),
-                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                            index=self.model.exog_names)
 
 
 class MetaRandomResults(MetaResults):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...base.registry import register_fitter
+
 from .priors import GibbsPriors
 from .results import BayesMixedResults, GibbsSettings
 from .sampler import GibbsSampler
@@ -56,3 +58,6 @@ def fit_bayes(model, draws=10000, burn=2000, chains=2, seed=None, thin=1, priors
     raw = sampler.run(draws=draws, burn=burn, thin=thin, chains=chains, seed=seed)
     settings = GibbsSettings(int(draws), int(burn), int(thin), int(chains), seed, raw.seconds)
     return BayesMixedResults(model, sampler.layout, raw, settings, priors)
+
+
+register_fitter("bayes", fit_bayes)       # MixedModel.fit_bayes looks it up

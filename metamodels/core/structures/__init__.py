@@ -25,6 +25,15 @@ UNR      ``s_i s_j rho_ij`` (``rho_ii = 1``)        d + d(d-1)/2    no
 ANTE1    ``s_i s_j prod_{k=i}^{j-1} rho_k``         2d - 1          no
 =======  =========================================  ==============  ==========
 
+Positive semi-definite by construction
+--------------------------------------
+The SAS structures bound variances but not covariances (UN, CS, TOEP) and only bound each
+correlation (CSH, UNR), so a matrix can leave the PSD cone (SAS warns "Estimated G matrix is
+not positive definite").  :mod:`.psd` holds variants whose box bounds are exactly the PSD
+set (variances, closed correlation ranges, canonical partial correlations for UN):
+:func:`psd_structure` maps a SAS structure to its variant.  They are the ``G`` structures
+of MetaMixed and the optimisation space of ``MixedModel.fit(g_constraint="psd")``.
+
 Heterogeneous structures are parameterised by the variances ``v_i = s_i^2`` (as SAS does),
 variances first, correlations after.  See ``docs/covariance_structures.md``.
 
@@ -41,12 +50,16 @@ from .autoregressive import AR1, ANTE1, ARH1
 from .base import Heterogeneous, Linear, Structure
 from .compound import CS, CSH
 from .diagonal import DIAG, ID, VC
+from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
+                  linear_structure, params_from, params_to, psd_structure, search_structure)
 from .toeplitz import TOEP, TOEPH
 from .unstructured import UN, UNR
 
 __all__ = [
     "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
     "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure",
+    "PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1", "psd_structure",
+    "search_structure", "linear_structure", "params_to", "params_from", "cpc_from_correlation",
 ]
 
 

@@ -1,0 +1,102 @@
+"""Prediction results shared by every model: ``get_prediction(new).summary_frame()``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["PredictionResults"]
+
+
+class PredictionResults:
+    """Predicted means with confidence and prediction intervals (statsmodels' interface).
+
+    Parameters
+    ----------
+    predicted : (m,) array
+        Predicted means ``x_0'b`` (or conditional means ``x_0'b + z_0'u``).
+    var_mean : (m,) array
+        Variance of the predicted mean, ``x_0' Var(b) x_0``.
+    var_extra : (m,) array or float
+        Variance a new observation adds around the mean: the random effects a new unit
+        draws (``tau^2`` in meta-analysis; ``z_0' G z_0`` plus the residual variance in
+        mixed models).  NaN when it cannot be determined for the rows.
+    df : float, array or None
+        Degrees of freedom of the t reference distribution (None: normal).
+    index : pandas Index, optional
+    extra_columns : dict, optional
+        Further columns appended by :meth:`summary_frame` (functions of ``alpha``
+        returning column dictionaries are allowed).
+
+    Notes
+    -----
+    ``mean_ci = mean +/- c mean_se`` and ``obs_ci = mean +/- c sqrt(mean_se^2 + var_extra)``
+    with ``c`` the normal (or t) quantile, as statsmodels' ``PredictionResults`` and
+    metafor's ``predict`` (``ci.lb``/``pi.lb``).
+    """
+
+    def __init__(self, predicted, var_mean, var_extra=0.0, df=None, index=None,
+                 extra_columns=None):
+        self.predicted = np.asarray(predicted, dtype=float)
+        self.var_pred_mean = np.asarray(var_mean, dtype=float)
+        self.var_extra = np.broadcast_to(np.asarray(var_extra, dtype=float),
+                                         self.predicted.shape)
+        self.df = df
+        self.row_labels = index
+        self._extra_columns = extra_columns
+
+    # statsmodels' names
+    @property
+    def predicted_mean(self):
+        return self.predicted
+
+    @property
+    def se_mean(self):
+        return np.sqrt(self.var_pred_mean)
+
+    @property
+    def se_obs(self):
+        return np.sqrt(self.var_pred_mean + self.var_extra)
+
+    @property
+    def se(self):
+        return self.se_mean
+
+    @property
+    def index(self):
+        return self.row_labels
+
+    def _crit(self, alpha):
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        if self.df is None:
+            return stats.norm.ppf(1 - alpha / 2)
+        return stats.t.ppf(1 - alpha / 2, self.df)
+
+    def conf_int(self, obs=False, alpha=0.05):
+        """``(m, 2)`` array of confidence (``obs=False``) or prediction intervals."""
+        if not isinstance(obs, (bool, np.bool_)):      # conf_int(alpha) positional use
+            obs, alpha = False, float(obs)
+        c = self._crit(alpha)
+        se = self.se_obs if obs else self.se_mean
+        return np.column_stack([self.predicted - c * se, self.predicted + c * se])
+
+    def summary_frame(self, alpha=0.05):
+        """DataFrame with mean, mean_se, mean_ci_lower/upper, obs_ci_lower/upper."""
+        ci = self.conf_int(alpha=alpha)
+        pi = self.conf_int(obs=True, alpha=alpha)
+        cols = {"mean": self.predicted, "mean_se": self.se_mean,
+                "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1],
+                "obs_ci_lower": pi[:, 0], "obs_ci_upper": pi[:, 1]}
+        extra = self._extra_columns
+        if callable(extra):
+            extra = extra(alpha)
+        cols.update(extra or {})
+        return pd.DataFrame(cols, index=self.row_labels)
+
+    default_alpha = 0.05
+
+    def __getitem__(self, column):
+        """Column of :meth:`summary_frame` at ``default_alpha`` (``pred["tau"]``)."""
+        return self.summary_frame(self.default_alpha)[column]
+

@@ -1,0 +1,208 @@
+"""Validation of user input shared by every model class: one place for the messages.
+
+Each helper raises :class:`~metamodels.exceptions.SpecificationError` with a message that
+names the argument (or column) and the offending rows, instead of letting a numpy or
+pandas error escape from deep inside:
+
+* :func:`numeric_vector` — one number per row (a text cell, a matrix where a vector is
+  expected, a wrong length);
+* :func:`reject_infinite` — infinite values are not missing values, so
+  ``missing="drop"`` does not remove them: they are refused with their rows;
+* :func:`require_rows` — no observations (an empty DataFrame, everything dropped);
+* :func:`inspect_design` (:func:`checked_rank`, :func:`design_rank`,
+  :func:`column_scales`, :func:`warn_column_scales`) — a scale-free rank of a design (a
+  predictor multiplied by 1e12 is not collinear), the power-of-two column scales to fit on,
+  and a :class:`~metamodels.exceptions.DesignScaleWarning` when column scales differ by
+  more than ``SCALE_RATIO`` (lme4 warns "Some predictor variables are on very different
+  scales"); ordinary designs cost one LAPACK call.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.linalg.lapack import dgesdd
+
+from ..exceptions import DesignScaleWarning, SpecificationError
+
+__all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
+           "design_rank", "inspect_design", "checked_rank", "column_scales",
+           "warn_column_scales", "SCALE_RATIO"]
+
+#: column-scale ratio above which a design gets a DesignScaleWarning
+SCALE_RATIO = 1e8
+
+
+def row_index(values):
+    """Row labels of a pandas object (None for arrays and lists)."""
+    return values.index if isinstance(values, (pd.Series, pd.DataFrame)) else None
+
+
+def _row_labels(rows, index=None, limit=10):
+    rows = np.asarray(rows)
+    shown = rows[:limit] if index is None else np.asarray(index)[rows[:limit]]
+    more = f" and {rows.size - limit} more" if rows.size > limit else ""
+    return f"{[x.item() if hasattr(x, 'item') else x for x in shown]}{more}"
+
+
+def numeric_matrix(values, name):
+    """``values`` as a float array, or a SpecificationError naming the column and the rows
+    that are not numbers."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    if isinstance(values, pd.DataFrame):
+        cols = [(c, values[c]) for c in values.columns]
+    else:
+        arr = np.asarray(values, dtype=object)
+        arr = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)
+        cols = [(j, arr[:, j]) for j in range(arr.shape[1])]
+    for c, col in cols:
+        numeric_vector(col, f"{name} column {c!r}")      # raises, naming the rows
+    raise SpecificationError(f"{name} must be numeric")
+
+
+def numeric_vector(values, name, n=None, hint=""):
+    """``values`` as a float vector of length ``n``, or a SpecificationError naming
+    ``name`` and the rows that are not numbers (missing values stay NaN)."""
+    index = row_index(values)
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise SpecificationError(
+                f"{name} must be one number per row; got a table with {values.shape[1]} "
+                f"columns {list(values.columns)[:5]}{hint}")
+        values = values.iloc[:, 0]
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape and arr.size:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise SpecificationError(f"{name} must be one number per row; got an array of shape "
+                                 f"{arr.shape}{hint}")
+    if n is not None and arr.shape[0] != n:
+        raise SpecificationError(f"{name} has {arr.shape[0]} values but there are {n} rows")
+    if arr.dtype.kind in "biuf":
+        return arr.astype(float)
+    series = pd.Series(arr, dtype=object)
+    num = pd.to_numeric(series, errors="coerce")
+    bad = np.flatnonzero(num.isna().to_numpy() & ~series.isna().to_numpy())
+    if bad.size:
+        first = series.iloc[bad[0]]
+        raise SpecificationError(
+            f"{name} must be numeric: row(s) {_row_labels(bad, index)} hold non-numeric "
+            f"values (e.g. {first!r})")
+    return num.to_numpy(dtype=float)
+
+
+def reject_infinite(values, name, index=None, what="values"):
+    """Refuse infinite entries of ``values`` (1-D, or 2-D by row) naming the rows."""
+    arr = np.asarray(values, dtype=float)
+    inf = np.isinf(arr) if arr.ndim == 1 else np.isinf(arr.reshape(arr.shape[0], -1)).any(1)
+    if inf.any():
+        rows = _row_labels(np.flatnonzero(inf), index)
+        raise SpecificationError(
+            f"{name} has non-finite (infinite) {what} in row(s) {rows}; "
+            "infinite values are not missing values, so missing='drop' does not remove "
+            "them: correct or remove those rows")
+
+
+def require_rows(n, what="the data"):
+    """SpecificationError when there are no observations."""
+    if n == 0:
+        raise SpecificationError(f"no observations: {what} has no rows")
+
+
+def column_scales(X):
+    """Power-of-two scale of each column of ``X`` (``2^e`` with ``max|x_j| = f 2^e``,
+    ``0.5 <= f < 1``; 1 for a zero column).  Dividing by them is exact in floating
+    point."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        return np.ones(X.shape[1] if X.ndim == 2 else 0)
+    _, e = np.frexp(np.abs(X).max(axis=0))
+    return np.ldexp(1.0, e)
+
+
+def _svd_rank(X):
+    """numpy's ``matrix_rank`` rule (singular values above ``s_max max(n, p) eps``), via
+    LAPACK directly (a fraction of the call overhead)."""
+    s, info = dgesdd(X, compute_uv=0)[1::2]
+    if info != 0:
+        return int(np.linalg.matrix_rank(X))
+    return int(np.sum(s > s.max() * max(X.shape) * np.finfo(float).eps))
+
+
+def design_rank(X, _colmax=None):
+    """Numerical rank of ``X`` after scaling each column to unit maximum (by powers of
+    two): a scale-free version of numpy's ``matrix_rank`` rule.  Columns within a factor
+    1e4 of each other are ranked as they are (the same answer, without the copy)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] == 0 or X.shape[0] == 0:
+        return 0
+    m = np.abs(X).max(axis=0) if _colmax is None else _colmax
+    nz = m[m > 0]
+    if nz.size and nz.max() > 1e4 * nz.min():
+        _, e = np.frexp(np.where(m > 0, m, 1.0))
+        X = X / np.ldexp(1.0, e)
+    return _svd_rank(X)
+
+
+class DesignCheck(NamedTuple):
+    """Outcome of :func:`inspect_design`: the scale-free rank, and the power-of-two column
+    scales to fit on (``X / scales``) when the columns' scales differ by more than 1e4
+    (None when ``X`` can be used as it is)."""
+
+    rank: int
+    scales: object
+
+
+def inspect_design(X, names=None, stacklevel=3):
+    """Scale-free rank of ``X`` (:func:`design_rank`), the scales to fit on, and
+    :func:`warn_column_scales`' warning.
+
+    The singular values of ``X`` itself settle the common case: when ``X`` has full
+    column rank and condition number ``s_max / s_min <= 1e4``, no two column scales can
+    differ by more than ``1e4 sqrt(n)`` (a column's norm lies in ``[s_min, s_max]``), so
+    neither the rescaling nor the warning applies."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        return DesignCheck(0, None)
+    n, p = X.shape
+    if n >= p:
+        sv, info = dgesdd(X, compute_uv=0)[1::2]
+        if info == 0 and sv[-1] > 0 and sv[0] <= 1e4 * sv[-1] \
+                and 1e4 * np.sqrt(n) <= SCALE_RATIO:
+            return DesignCheck(p, None)
+    m = np.abs(X).max(axis=0)
+    warn_column_scales(X, names, stacklevel=stacklevel + 1, _colmax=m)
+    nz = m[m > 0]
+    scales = column_scales(X) if nz.size > 1 and nz.max() > 1e4 * nz.min() else None
+    return DesignCheck(design_rank(X, _colmax=m), scales)
+
+
+def checked_rank(X, names=None, stacklevel=3):
+    """The rank of :func:`inspect_design` (with its warning)."""
+    return inspect_design(X, names, stacklevel + 1).rank
+
+
+def warn_column_scales(X, names=None, stacklevel=3, _colmax=None):
+    """DesignScaleWarning when the largest and smallest non-zero column scales of ``X``
+    differ by more than ``SCALE_RATIO``.  ``names`` may be a callable (evaluated only
+    when warning)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] < 2:
+        return
+    m = np.abs(X).max(axis=0) if _colmax is None else _colmax
+    nz = m > 0
+    if not nz.any() or m.max() <= SCALE_RATIO * m[nz].min():
+        return
+    idx = np.flatnonzero(nz)
+    hi, lo = idx[np.argmax(m[idx])], idx[np.argmin(m[idx])]
+    names = names() if callable(names) else names
+    names = list(names) if names is not None else [f"column {j}" for j in range(X.shape[1])]
+    warnings.warn(
+        f"predictors on very different scales: {names[hi]!r} reaches {m[hi]:.3g} and "
+        f"{names[lo]!r} {m[lo]:.3g}; estimates may lose accuracy: consider rescaling the "
+        "predictors", DesignScaleWarning, stacklevel=stacklevel)

@@ -1,0 +1,139 @@
+"""Two mean differences per study with unknown common unit variances (closed-form ML).
+
+``Var(D_ij) = w_ij s_j^2``, ``w_ij = 1/n^T_ij + 1/n^C_ij``, ``s_1^2, s_2^2`` unknown and
+common to all studies, outcomes independent.  The ML estimates are closed form:
+``mu_j = sum(D_ij/w_ij) / sum(1/w_ij)``, ``s_j^2 = (1/k_j) sum (D_ij - mu_j)^2 / w_ij``,
+``Var(mu_j) = s_j^2 / sum(1/w_ij)``.  Built by :meth:`BivariateMeta.from_group_sizes`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from ..base.results import ResultsConventions
+from ..inference import information_criteria
+
+__all__ = ["EqualVarianceMeta", "EqualVarianceResults"]
+
+
+class EqualVarianceMeta(LikelihoodModel):
+    """Mean differences ``D`` (k, 2) with unknown common unit variances (see the module).
+
+    ``endog`` holds the reported differences stacked outcome by outcome within study and
+    ``exog`` the outcome indicators, so that ``params`` are the two pooled means.
+    """
+
+    def __init__(self, D, n_treat, n_ctrl, names=("y1", "y2")):
+        D = np.asarray(D, dtype=float)
+        nt, nc = np.asarray(n_treat, dtype=float), np.asarray(n_ctrl, dtype=float)
+        if D.shape != nt.shape or nt.shape != nc.shape or D.ndim != 2:
+            raise ValueError("d1, d2 and the group sizes must all have the same length")
+        ok = np.isfinite(D)
+        if np.any(ok & ~((nt > 0) & (nc > 0))):
+            raise ValueError("group sizes must be positive where a difference is reported")
+        if (ok.sum(axis=0) < 2).any():
+            raise ValueError("each outcome needs at least two studies")
+        self.D = D
+        self.w = np.where(ok, 1.0 / np.where(nt > 0, nt, 1) + 1.0 / np.where(nc > 0, nc, 1),
+                          np.nan)
+        self.names = tuple(names)
+        study, outcome = np.nonzero(ok)
+        self.study, self.outcome = study, outcome
+        X = np.zeros((study.size, 2))
+        X[np.arange(study.size), outcome] = 1.0
+        super().__init__(pd.Series(D[ok], name=f"{names[0]}, {names[1]}"),
+                         pd.DataFrame(X, columns=list(self.names)), missing="none")
+        self.nobs = float(study.size)
+        self.k_params = 2
+        self.df_model = 1.0
+        self.df_resid = float(study.size - 2)
+
+    def fit(self):
+        """Closed-form ML fit; returns :class:`EqualVarianceResults`."""
+        return EqualVarianceResultsWrapper(EqualVarianceResults(self))
+
+    def loglike(self, mu, s2=None):
+        """Log-likelihood at ``mu`` (2,) and unit variances ``s2`` (2,)."""
+        if s2 is None:
+            raise TypeError("loglike needs the unit variances s2 as well as mu")
+        ok = np.isfinite(self.D)
+        var = self.w * np.asarray(s2)[None, :]
+        r = self.D - np.asarray(mu)[None, :]
+        terms = -0.5 * (np.log(2 * np.pi * var) + r ** 2 / var)
+        return float(np.sum(terms[ok]))
+
+
+class EqualVarianceResults(ResultsConventions, LikelihoodModelResults):
+    """Results of :class:`EqualVarianceMeta` in the statsmodels interface.
+
+    ``params`` (pooled means), ``bse``, ``conf_int()``, ``unit_variance`` (``s_j^2``),
+    ``weights`` (per study and outcome), ``llf`` (maximised), ``aic``/``bic`` (4
+    parameters), ``fittedvalues``/``resid``, ``predict``/``get_prediction`` (no random
+    effects: prediction intervals equal the confidence intervals).
+    """
+
+    _llf_kind = "ML"
+
+    def __init__(self, model):
+        ok = np.isfinite(model.D)
+        inv_w = np.where(ok, 1.0 / model.w, 0.0)
+        D0 = np.where(ok, model.D, 0.0)
+        sw = inv_w.sum(axis=0)
+        mu = (D0 * inv_w).sum(axis=0) / sw
+        k = ok.sum(axis=0)
+        s2 = (np.where(ok, (model.D - mu) ** 2, 0.0) * inv_w).sum(axis=0) / k
+        names = list(model.names)
+        self.unit_variance = pd.Series(s2, index=names)
+        self.weights = pd.DataFrame(inv_w / sw, columns=names)
+        self._llf = model.loglike(mu, s2)
+        self.method = "ML"
+        self.nobs = model.nobs
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        super().__init__(model, mu, normalized_cov_params=np.diag(s2 / sw), scale=1.0,
+                         use_t=False, cov_type="nonrobust")
+
+    @cache_readonly
+    def llf(self):
+        return self._llf
+
+    @property
+    def n_params_total(self):
+        """Two means and two unit variances."""
+        return 4
+
+    @cache_readonly
+    def _ic(self):
+        return information_criteria(self.llf, self.n_params_total, self.nobs)
+
+    @property
+    def aic(self):
+        return self._ic[0]
+
+    @property
+    def bic(self):
+        return self._ic[1]
+
+    def summary(self, alpha=0.05):
+        ci = np.asarray(self.conf_int(alpha))
+        tab = pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
+                            f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1],
+                            "unit variance": self.unit_variance.to_numpy()},
+                           index=list(self.model.names))
+        smry = summary2.Summary()
+        smry.add_title("Bivariate meta-analysis, unknown common unit variances (ML)")
+        smry.add_dict({"Effects:": str(int(self.nobs)), "Log-likelihood:": "%.4f" % self.llf},
+                      ncols=2)
+        smry.add_df(tab, float_format="%.4f")
+        return smry
+
+
+class EqualVarianceResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(EqualVarianceResultsWrapper, EqualVarianceResults)
