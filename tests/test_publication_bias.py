@@ -56,7 +56,8 @@ def _regtest_cases():
     for name in SETS:
         for r in REF[name]["regtest"]:
             if "model" in r:
-                yield pytest.param(name, r, id=f"{name}-{r['method']}-{r['model']}-{r['predictor']}")
+                yield pytest.param(name, r,
+                                   id=f"{name}-{r['method']}-{r['model']}-{r['predictor']}")
 
 
 @pytest.mark.parametrize("name, r", list(_regtest_cases()))
@@ -254,9 +255,12 @@ def test_selection_model_matches_selmodel(name, s, steps):
     # precise to ~1e-6 in the parameters (stepfun: closed form) and its integrals of
     # the continuous weight functions to ~1e-7 in the log-likelihood.  Ours are exact to
     # ~1e-12 (checked against adaptive quadrature), so our maximum is never lower.
+    # Where integrate() fails at rel.tol 1e-10 (hackshaw1998, beta) the script falls back
+    # to its default tolerance (~1e-4): agreement is then only to that accuracy.
     stepfun = s["type"] == "stepfun"
-    tol = 5e-6 if stepfun else 2e-5
-    assert sel.llf == pytest.approx(s["ll"], abs=1e-8 if stepfun else 3e-7)
+    loose = bool(s.get("int_default"))
+    tol = 5e-6 if stepfun else (2e-3 if loose else 2e-5)
+    assert sel.llf == pytest.approx(s["ll"], abs=1e-8 if stepfun else (1e-3 if loose else 3e-7))
     assert sel.llf >= s["ll"] - 2e-7
     assert float(sel.params.iloc[0]) == pytest.approx(np.atleast_1d(s["est"])[0], abs=tol)
     assert sel.tau2 == pytest.approx(s["tau2"], abs=tol)
@@ -265,11 +269,12 @@ def test_selection_model_matches_selmodel(name, s, steps):
     assert sel.lr_test_selection.pvalue == pytest.approx(s["LRTp"], abs=1e-6)
     assert sel.lr_test_selection.df == s["LRTdf"]
     # standard errors from numerical Hessians on both sides
-    assert float(sel.bse.iloc[0]) == pytest.approx(np.atleast_1d(s["se"])[0], rel=1e-4)
-    assert sel.tau2_se == pytest.approx(s["se_tau2"], rel=1e-4)
+    rtol = 2e-2 if loose else 1e-4
+    assert float(sel.bse.iloc[0]) == pytest.approx(np.atleast_1d(s["se"])[0], rel=rtol)
+    assert sel.tau2_se == pytest.approx(s["se_tau2"], rel=rtol)
     se_d = np.atleast_1d(s["se_delta"]).astype(float)
     keep = np.isfinite(se_d)
-    np.testing.assert_allclose(sel.delta_se[keep], se_d[keep], rtol=1e-4)
+    np.testing.assert_allclose(sel.delta_se[keep], se_d[keep], rtol=rtol)
 
 
 def test_selection_model_summary_and_errors():

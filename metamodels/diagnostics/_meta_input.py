@@ -56,21 +56,23 @@ def meta_input(results):
     return results if isinstance(results, MetaInput) else MetaInput(results)
 
 
-def refit(inp, y, v, X=None, **model_kwargs):
-    """Fit the model of ``inp`` (same estimator, test and fixed tau^2) to new data.
+def refit(inp, y, v, X=None, method=None, test=None, **model_kwargs):
+    """Fit the model of ``inp`` (same estimator, test and fixed tau^2, unless ``method``
+    or ``test`` say otherwise) to new data.
 
     Boundary warnings of the refit are silenced: the caller reports what matters.
     """
     from ..univariate import MetaFixed, MetaRandom
 
     X = np.ones((len(y), 1)) if X is None else X
+    method = inp.method if method is None else method
+    test = inp.test if test is None else test
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BoundaryWarning)
-        if inp.method == "FE":
-            return MetaFixed(y, v, X, **model_kwargs).fit(test=inp.test)
+        if method == "FE":
+            return MetaFixed(y, v, X, **model_kwargs).fit(test=test)
         tau2 = inp.tau2 if inp.tau2_fixed else None
-        return MetaRandom(y, v, X, **model_kwargs).fit(method=inp.method, test=inp.test,
-                                                       tau2=tau2)
+        return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2)
 
 
 def sample_sizes(inp, ni):

@@ -12,7 +12,7 @@ from scipy import optimize, stats
 
 from ..exceptions import ConvergenceWarning, SpecificationError
 from . import _selection_kernels as kern
-from ._meta_input import meta_input
+from ._meta_input import meta_input, refit
 
 __all__ = ["SelectionModelResult", "SelectionLRTest", "selection_model"]
 
@@ -91,7 +91,8 @@ class SelectionModelResult:
         lines = [f"Selection model: {self.type}{steps}, alternative = {self.alternative}, "
                  f"k = {self.k}",
                  f"log-likelihood: {self.llf:.4f} (without selection: {self.llf_null:.4f})",
-                 "", "Coefficients (adjusted for selection):", coef.to_string(float_format="{:.4f}".format)]
+                 "", "Coefficients (adjusted for selection):",
+                 coef.to_string(float_format="{:.4f}".format)]
         if self.random_effects:
             lines += ["", f"tau^2 = {self.tau2:.4f} (SE {self.tau2_se:.4f})"]
         lines += ["", "Selection parameters:", dtab.to_string(float_format="{:.4f}".format)]
@@ -270,9 +271,9 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     functions ``A_i`` is computed by panel-wise Gauss-Legendre quadrature on the
     standardised scale (the part with ``p <= alpha`` in closed form).  All parameters
     are estimated jointly by maximum likelihood (L-BFGS-B with bounds ``tau^2 >= 0``,
-    ``delta`` in [0, 100], on a coarser quadrature, then Newton steps on the exact one); standard errors come from the
-    numerical Hessian.  The LR test compares with the ML fit without selection
-    (df = number of delta parameters).
+    ``delta`` in [0, 100], on a coarser quadrature, then Newton steps on the exact
+    one); standard errors come from the numerical Hessian.  The LR test compares with
+    the ML fit without selection (df = number of delta parameters).
     """
     inp = meta_input(results)
     kind = str(type).lower()
@@ -326,9 +327,10 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     fc = lik.negll_coarse     # first phase on the cheaper quadrature; Newton polishes
     x, fx = start, fc(start)
     for _ in range(10):      # L-BFGS-B can stop early on a flat stretch: restart it
-        res = optimize.minimize(fc, x, jac=lambda t: _num_grad(fc, t, lower), method="L-BFGS-B",
-                                bounds=bounds, options=dict(maxiter=maxiter, ftol=1e-13,
-                                                            gtol=1e-7, maxcor=30))
+        res = optimize.minimize(fc, x, jac=lambda t: _num_grad(fc, t, lower),
+                                method="L-BFGS-B", bounds=bounds,
+                                options=dict(maxiter=maxiter, ftol=1e-13, gtol=1e-7,
+                                             maxcor=30))
         improved = fx - res.fun
         x, fx = res.x, res.fun
         if improved < 1e-10:
@@ -364,14 +366,10 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
 
 
 def _ml_fit(inp):
-    from ._meta_input import MetaInput, refit
+    """The ML fit without selection (the input itself if it is ML or fixed effects)."""
     if inp.method in ("FE", "ML"):
         return inp.results
-    ml_inp = MetaInput.__new__(MetaInput)
-    ml_inp.__dict__.update(inp.__dict__)
-    ml_inp.method = "ML"
-    ml_inp.test = "z"
-    return refit(ml_inp, inp.y, inp.v, inp.X)
+    return refit(inp, inp.y, inp.v, inp.X, method="ML", test="z")
 
 
 def _polish(f, theta, lower, upper, tol, steps=8):

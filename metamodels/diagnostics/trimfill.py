@@ -1,6 +1,7 @@
 """Trim-and-fill (Duval and Tweedie 2000a, 2000b; metafor's ``trimfill``)."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,7 +181,6 @@ def trim_and_fill(results, side=None, estimator="L0", maxiter=100):
         k0 = int(max(0, np.round(k0_raw)))
         k0 = min(k0, k - 2)
     if k0 != k0_prev:
-        import warnings
         warnings.warn(f"trim-and-fill did not converge in {maxiter} iterations",
                       ConvergenceWarning, stacklevel=2)
     se_k0 = max(0.0, se_k0) if np.isfinite(se_k0) else np.nan
