@@ -84,9 +84,13 @@ def test_egger_sample_sizes_from_column_and_errors():
     res = mm.MetaRandom.from_formula("yi ~ 1", data=d, vi="vi").fit()
     a = mm.egger_test(res, predictor="ninv", ni="ni")
     b = mm.egger_test(res, predictor="ninv", ni=d["ni"].to_numpy())
-    assert a.statistic == b.statistic and "inverse sample size" in str(a)
+    c = mm.egger_test(res, predictor="ninv")          # the data's "ni" column by default
+    assert a.statistic == b.statistic == c.statistic and "inverse sample size" in str(a)
+    es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
+                        di="cneg")
     with pytest.raises(ValueError, match="sample sizes"):
-        mm.egger_test(res, predictor="ni")
+        mm.egger_test(mm.MetaRandom.from_formula("yi ~ 1", data=es, vi="vi").fit(),
+                      predictor="ni")
     with pytest.raises(ValueError, match="not a column"):
         mm.egger_test(res, predictor="ni", ni="n")
     with pytest.raises(ValueError, match="unknown predictor"):

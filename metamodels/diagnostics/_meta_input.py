@@ -77,12 +77,16 @@ def refit(inp, y, v, X=None, method=None, test=None, **model_kwargs):
 
 def sample_sizes(inp, ni):
     """Sample sizes aligned with the studies of the fit: an array of length k, or the
-    name of a column of the data frame the model was built from (``from_formula``)."""
+    name of a column of the data frame the model was built from (``from_formula``).
+    Without ``ni``, a column named ``"ni"`` of that data frame is used (as metafor uses
+    the ``ni`` attribute that ``escalc`` attaches to the effect sizes)."""
+    frame = getattr(inp.model.data, "frame", None)
+    if ni is None and frame is not None and "ni" in frame:
+        ni = "ni"
     if ni is None:
         raise ValueError("this predictor needs the sample sizes: pass ni= (an array with "
                          "one value per study, or a column name of the model's data)")
     if isinstance(ni, str):
-        frame = getattr(inp.model.data, "frame", None)
         if frame is None or ni not in frame:
             raise ValueError(f"ni={ni!r} is not a column of the model's data")
         labels = getattr(inp.model.data, "row_labels", None)

@@ -110,7 +110,8 @@ def egger_test(results, model="rma", predictor="sei", ni=None, alpha=0.05):
         square root or the inverse square root.
     ni : array_like or str, optional
         Sample sizes for the ``n``-based predictors: one value per study of the fit, or
-        the name of a column of the data the model was built from.
+        the name of a column of the data the model was built from; by default the
+        column ``"ni"`` of that data, if there is one.
     alpha : float
         Level of the interval of the limit estimate.
 
