@@ -353,3 +353,27 @@ def test_zero_cells_and_missing_effect_sizes():
         f = mm.fail_safe_n(es["yi"], es["vi"])
     assert f.n == z["fsn"]["fsnum"]
     assert f.pvalue == pytest.approx(z["fsn"]["pval"], rel=1e-8)
+
+
+def test_meta_regression_egger_and_selection_model():
+    """Moderators are kept: regtest on 'yi ~ ablat' and selmodel with a moderator
+    (``meta_pubbias_mods.json`` from ``scripts/meta_pubbias_mods.R``)."""
+    ref = json.loads((Path(__file__).parent / "reference" / "meta_pubbias_mods.json").read_text())
+    d = pd.DataFrame(ref["data"])
+    reml = mm.MetaRandom.from_formula("yi ~ ablat", data=d, vi="vi").fit()
+    for g in ref["regtest"]:
+        e = mm.egger_test(reml, model=g["model"], predictor=g["predictor"])
+        assert e.statistic == pytest.approx(g["stat"], abs=1e-8)
+        assert e.pvalue == pytest.approx(g["pval"], abs=1e-8)
+        assert e.df == g["df"] and np.isnan(e.limit_estimate)
+    ml = mm.MetaRandom.from_formula("yi ~ ablat", data=d, vi="vi").fit(method="ML")
+    for s in ref["selmodel"]:
+        steps = None if s["steps"] in (None, [None]) else s["steps"]
+        sel = mm.selection_model(ml, s["type"], steps=steps, alternative="less")
+        np.testing.assert_allclose(sel.params, s["est"], atol=1e-6)
+        assert list(sel.params.index) == ["Intercept", "ablat"]
+        assert sel.tau2 == pytest.approx(s["tau2"], abs=1e-6)
+        # halfnorm: delta on its lower bound 0 (metafor stops at 5e-6)
+        np.testing.assert_allclose(sel.delta, np.atleast_1d(s["delta"]), atol=1e-5)
+        assert sel.llf == pytest.approx(s["ll"], abs=1e-6) and sel.llf >= s["ll"] - 1e-9
+        assert sel.lr_test_selection.statistic == pytest.approx(s["LRT"], abs=1e-6)
