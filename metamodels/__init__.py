@@ -4,7 +4,7 @@ Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` blo
 diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 (:mod:`metamodels.core`).
 """
-from . import batch, bayes, datasets, exceptions
+from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__
 from .bayes import BayesMeta, priors
 from .effectsize import effect_size
