@@ -5,12 +5,14 @@ supported measures (their inputs and variance types).
 """
 import warnings
 from collections import namedtuple
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from . import _formulas
+from . import _formulas_more as _more
 
 try:  # the package-wide warning base class (needs statsmodels)
     from metamodels.exceptions import MetaModelsWarning as _Warning
@@ -34,13 +36,19 @@ inputs : tuple of tuple of str
 vtypes : tuple of str
     Accepted values of ``vtype``; the first one (``"LS"``) is the default.
 family : str
-    ``"means"``, ``"table"``, ``"cor"`` or ``"prop"``.
+    ``"means"``, ``"sds"``, ``"mean1"``, ``"change"``, ``"table"``, ``"rates"``,
+    ``"rate"``, ``"cor"``, ``"pcor"`` or ``"prop"``.
 """
 
 _MEANS = (("m1i",), ("sd1i",), ("n1i",), ("m2i",), ("sd2i",), ("n2i",))
 _TABLE = (("ai",), ("bi", "n1i"), ("ci",), ("di", "n2i"))
 _COR = (("ri",), ("ni",))
 _PROP = (("xi",), ("ni", "mi"))
+_SDS2 = (("sd1i",), ("n1i",), ("sd2i",), ("n2i",))
+_MEAN1 = (("mi",), ("sdi",), ("ni",))
+_RATES = (("x1i",), ("t1i",), ("x2i",), ("t2i",))
+_RATE = (("xi",), ("ti",))
+_PCOR = (("ti",), ("ni",), ("mi",))
 
 MEASURES = MappingProxyType({
     "MD": Measure("MD", "raw mean difference m1i - m2i", _MEANS, ("LS", "HO"), "means"),
@@ -57,6 +65,34 @@ MEASURES = MappingProxyType({
     "PLO": Measure("PLO", "logit transformed proportion log(xi / (ni - xi))", _PROP,
                    ("LS", "AV"), "prop"),
     "PR": Measure("PR", "raw proportion xi / ni", _PROP, ("LS", "UB", "AV"), "prop"),
+    "SMDH": Measure("SMDH", "standardized mean difference with heteroscedastic variances "
+                    "(Bonett)", _MEANS, ("LS",), "means"),
+    "CVR": Measure("CVR", "log coefficient-of-variation ratio", _MEANS, ("LS",), "means"),
+    "VR": Measure("VR", "log variability ratio log(sd1i / sd2i)", _SDS2, ("LS",), "sds"),
+    "D2ORN": Measure("D2ORN", "SMD transformed to a log odds ratio (normal)", _MEANS,
+                     ("LS",), "means"),
+    "D2ORL": Measure("D2ORL", "SMD transformed to a log odds ratio (logistic)", _MEANS,
+                     ("LS",), "means"),
+    "MN": Measure("MN", "raw mean", _MEAN1, ("LS",), "mean1"),
+    "MNLN": Measure("MNLN", "log mean", _MEAN1, ("LS",), "mean1"),
+    "SMCC": Measure("SMCC", "standardized mean change (change-score standardization)",
+                    (("m1i",), ("m2i",), ("sd1i",), ("sd2i",), ("ni",), ("ri",)), ("LS",),
+                    "change"),
+    "SMCR": Measure("SMCR", "standardized mean change (raw-score standardization)",
+                    (("m1i",), ("m2i",), ("sd1i",), ("ni",), ("ri",)), ("LS",), "change"),
+    "PETO": Measure("PETO", "Peto's log odds ratio (O - E) / V", _TABLE, ("LS",), "table"),
+    "PHI": Measure("PHI", "phi coefficient", _TABLE, ("ST", "CS", "LS"), "table"),
+    "OR2DN": Measure("OR2DN", "log odds ratio transformed to an SMD (normal)", _TABLE,
+                     ("LS",), "table"),
+    "OR2DL": Measure("OR2DL", "log odds ratio transformed to an SMD (logistic)", _TABLE,
+                     ("LS",), "table"),
+    "IRR": Measure("IRR", "log incidence rate ratio", _RATES, ("LS",), "rates"),
+    "IRD": Measure("IRD", "incidence rate difference", _RATES, ("LS",), "rates"),
+    "IRLN": Measure("IRLN", "log incidence rate log(xi / ti)", _RATE, ("LS",), "rate"),
+    "PCOR": Measure("PCOR", "partial correlation from a regression t statistic", _PCOR,
+                    ("LS",), "pcor"),
+    "ZPCOR": Measure("ZPCOR", "Fisher's z of the partial correlation", _PCOR, ("LS",),
+                     "pcor"),
 })
 """Supported measures: a read-only mapping from name to :class:`Measure`."""
 
@@ -71,12 +107,32 @@ _FORMULAS = {
     "COR": _formulas.raw_correlation,
     "PLO": _formulas.logit_proportion,
     "PR": _formulas.raw_proportion,
+    "SMDH": _more.smd_heteroscedastic,
+    "CVR": _more.log_cv_ratio,
+    "VR": _more.log_variability_ratio,
+    "D2ORN": partial(_more.smd_to_log_odds, scale=1.65),
+    "D2ORL": partial(_more.smd_to_log_odds, scale=np.pi / np.sqrt(3.0)),
+    "MN": _more.mean,
+    "MNLN": _more.log_mean,
+    "SMCC": _more.smd_change_score,
+    "SMCR": _more.smd_change_raw,
+    "PETO": _more.peto_log_odds_ratio,
+    "PHI": _more.phi_coefficient,
+    "OR2DN": partial(_more.odds_ratio_to_smd, scale=1.0 / 1.65),
+    "OR2DL": partial(_more.odds_ratio_to_smd, scale=np.sqrt(3.0) / np.pi),
+    "IRR": _more.log_incidence_rate_ratio,
+    "IRD": _more.incidence_rate_difference,
+    "IRLN": _more.log_incidence_rate,
+    "PCOR": _more.partial_correlation,
+    "ZPCOR": _more.fisher_z_partial,
 }
 
 _TO_CHOICES = ("only0", "all", "if0all", "none")
-_COUNTS = ("ai", "bi", "ci", "di", "xi", "mi")
+_COUNTS = ("ai", "bi", "ci", "di", "xi", "mi", "x1i", "x2i")
+_COUNT_FAMILIES = ("table", "prop", "rates", "rate", "pcor")
 _SIZES = ("n1i", "n2i", "ni")
-_SDS = ("sd1i", "sd2i")
+_SDS = ("sd1i", "sd2i", "sdi")
+_TIMES = ("t1i", "t2i", "ti")
 
 
 def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=False,
@@ -419,7 +475,10 @@ def _positions(mask):
 
 def _validate(spec, arrays):
     for name, value in arrays.items():
-        if name in _COUNTS and (value < 0).any():
+        if name in _TIMES and spec.family in ("rates", "rate") and (value <= 0).any():
+            raise ValueError(f"person-times {name} must be positive; positions "
+                             f"{_positions(value <= 0)}")
+        if name in _COUNTS and spec.family in _COUNT_FAMILIES and (value < 0).any():
             raise ValueError(f"negative counts in {name} at positions {_positions(value < 0)}")
         if name in _SDS and (value < 0).any():
             raise ValueError(f"negative standard deviations in {name} at positions "
@@ -427,13 +486,24 @@ def _validate(spec, arrays):
         if name in _SIZES and (value < 0).any():
             raise ValueError(f"negative sample sizes in {name} at positions "
                              f"{_positions(value < 0)}")
-    if spec.family == "means":
+    if spec.family in ("means", "sds"):
         for name in ("n1i", "n2i"):
             small = arrays[name] <= 1
             if small.any():
                 raise ValueError(f"{name} must be at least 2 for measure {spec.name!r} "
                                  f"(a group needs n > 1 for a standard deviation); "
                                  f"positions {_positions(small)}")
+    elif spec.family == "change":
+        r, ni = arrays["ri"], arrays["ni"]
+        if ((r < -1) | (r > 1)).any():
+            raise ValueError(f"correlations ri outside [-1, 1] at positions "
+                             f"{_positions((r < -1) | (r > 1))}")
+        if (ni <= 1).any():
+            raise ValueError(f"ni must be at least 2 for measure {spec.name!r}; positions "
+                             f"{_positions(ni <= 1)}")
+    elif spec.family == "mean1":
+        if (arrays["ni"] <= 0).any():
+            raise ValueError(f"ni must be positive; positions {_positions(arrays['ni'] <= 0)}")
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
         outside = (r < -1) | (r > 1)
@@ -493,6 +563,12 @@ def _add_amount(has_zero, add, to):
     return np.zeros(has_zero.shape)
 
 
+_KEYS = {"means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+         "sds": ("sd1i", "n1i", "sd2i", "n2i"), "mean1": ("mi", "sdi", "ni"),
+         "pcor": ("ti", "ni", "mi"), "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+         "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri")}
+
+
 def _compute(spec, arrays, vtype, add, to, drop00, missing):
     """Return yi, vi, rows excluded on purpose (drop00) and rows with ni <= 3."""
     n = missing.size
@@ -500,9 +576,20 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     small_n = np.zeros(n, dtype=bool)
     formula = _FORMULAS[spec.name]
     arrays = {k: np.where(missing, np.nan, v) for k, v in arrays.items()}
-    if spec.family == "means":
-        keys = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+    keys = _KEYS.get(spec.name, _KEYS.get(spec.family))
+    if keys is not None:
         yi, vi = formula(*(arrays[k] for k in keys), vtype)
+    elif spec.family == "rates":
+        x1, x2 = arrays["x1i"], arrays["x2i"]
+        if drop00:
+            excluded = (x1 == 0) & (x2 == 0)
+        x1, x2 = (np.where(missing | excluded, np.nan, v) for v in (x1, x2))
+        extra = _add_amount((x1 == 0) | (x2 == 0), add, to)
+        yi, vi = formula(x1 + extra, arrays["t1i"], x2 + extra, arrays["t2i"], vtype)
+    elif spec.family == "rate":
+        x = arrays["xi"]
+        extra = _add_amount(x == 0, add, to)
+        yi, vi = formula(x + extra, arrays["ti"], vtype)
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
         yi, vi = formula(r, ni, vtype)
@@ -522,5 +609,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
         skip = missing | excluded
         a, b, c, d = (np.where(skip, np.nan, v) for v in (a, b, c, d))
         extra = _add_amount((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
+        if spec.name == "PHI":      # metafor computes phi from the unadjusted table
+            extra = np.zeros_like(extra)
         yi, vi = formula(a + extra, b + extra, c + extra, d + extra, vtype)
     return yi, vi, excluded, small_n
