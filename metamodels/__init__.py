@@ -15,5 +15,7 @@ from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
+from .univariate.mantel_haenszel import mantel_haenszel
+from .univariate.peto import peto
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto"]

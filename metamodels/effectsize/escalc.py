@@ -19,7 +19,7 @@ try:  # the package-wide warning base class (needs statsmodels)
 except Exception:  # pragma: no cover - fallback when metamodels.exceptions is unavailable
     _Warning = UserWarning
 
-__all__ = ["effect_size", "MEASURES", "Measure"]
+__all__ = ["effect_size", "MEASURES", "Measure", "zero_adjustment", "check_add_to"]
 
 Measure = namedtuple("Measure", ["name", "description", "inputs", "vtypes", "family"])
 Measure.__doc__ = """Description of one effect-size measure.
@@ -311,7 +311,7 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     """
     spec = _get_measure(measure)
     vtype = _check_vtype(vtype, spec)
-    add, to = _check_add_to(add, to)
+    add, to = check_add_to(add, to)
     if data is not None and not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame or None, got {type(data).__name__}")
     chosen = _choose_inputs(spec, columns)
@@ -384,7 +384,8 @@ def _check_vtype(vtype, spec):
     return key
 
 
-def _check_add_to(add, to):
+def check_add_to(add, to):
+    """Validate metafor's ``add`` (non-negative number) and ``to``; returns them."""
     if to not in _TO_CHOICES:
         raise ValueError(f"to={to!r} is not valid; choose one of {', '.join(_TO_CHOICES)}")
     try:
@@ -553,7 +554,13 @@ def _check_sum(a_name, b_name, n_name, a, b, n):
 # computation
 
 
-def _add_amount(has_zero, add, to):
+def zero_adjustment(has_zero, add, to):
+    """The amount added to the counts of each study under metafor's ``add``/``to`` rule.
+
+    ``has_zero`` flags the studies with a zero count (studies dropped by ``drop00`` or
+    missing must be False); ``to`` is ``"only0"`` (those studies), ``"all"``,
+    ``"if0all"`` (all studies if any has a zero) or ``"none"``.
+    """
     if to == "only0":
         return np.where(has_zero, add, 0.0)
     if to == "all":
@@ -584,11 +591,11 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
         if drop00:
             excluded = (x1 == 0) & (x2 == 0)
         x1, x2 = (np.where(missing | excluded, np.nan, v) for v in (x1, x2))
-        extra = _add_amount((x1 == 0) | (x2 == 0), add, to)
+        extra = zero_adjustment((x1 == 0) | (x2 == 0), add, to)
         yi, vi = formula(x1 + extra, arrays["t1i"], x2 + extra, arrays["t2i"], vtype)
     elif spec.family == "rate":
         x = arrays["xi"]
-        extra = _add_amount(x == 0, add, to)
+        extra = zero_adjustment(x == 0, add, to)
         yi, vi = formula(x + extra, arrays["ti"], vtype)
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
@@ -598,7 +605,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     elif spec.family == "prop":
         x = arrays["xi"]
         m = arrays["mi"] if "mi" in arrays else arrays["ni"] - x
-        extra = _add_amount((x == 0) | (m == 0), add, to)
+        extra = zero_adjustment((x == 0) | (m == 0), add, to)
         yi, vi = formula(x + extra, m + extra, vtype)
     else:  # 2x2 table
         a, c = arrays["ai"], arrays["ci"]
@@ -608,7 +615,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
             excluded = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
         skip = missing | excluded
         a, b, c, d = (np.where(skip, np.nan, v) for v in (a, b, c, d))
-        extra = _add_amount((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
+        extra = zero_adjustment((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
         if spec.name == "PHI":      # metafor computes phi from the unadjusted table
             extra = np.zeros_like(extra)
         yi, vi = formula(a + extra, b + extra, c + extra, d + extra, vtype)
