@@ -147,7 +147,10 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     measure : str
         The effect-size measure (case-insensitive), one of ``"MD"``, ``"SMD"``,
         ``"ROM"``, ``"OR"``, ``"RR"``, ``"RD"``, ``"ZCOR"``, ``"COR"``,
-        ``"PLO"``, ``"PR"``; see :data:`MEASURES` and the Notes.
+        ``"PLO"``, ``"PR"``, ``"SMDH"``, ``"SMCC"``, ``"SMCR"``, ``"CVR"``, ``"VR"``,
+        ``"D2ORN"``, ``"D2ORL"``, ``"MN"``, ``"MNLN"``, ``"PETO"``, ``"PHI"``,
+        ``"OR2DN"``, ``"OR2DL"``, ``"IRR"``, ``"IRD"``, ``"IRLN"``, ``"PCOR"``,
+        ``"ZPCOR"``; see :data:`MEASURES` and the Notes.
     data : pandas.DataFrame, optional
         Table holding the study-level inputs.  Inputs given as strings are
         column names of ``data``.
@@ -184,6 +187,12 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
         * ZCOR, COR: ``ri, ni`` (correlation and sample size).
         * PLO, PR: ``xi`` with ``ni`` (events and sample size) or ``mi``
           (non-events).
+        * SMDH, CVR, D2ORN, D2ORL: as SMD; VR: ``sd1i, n1i, sd2i, n2i``;
+          MN, MNLN: ``mi, sdi, ni`` (mean, SD, size); SMCC: ``m1i, m2i, sd1i,
+          sd2i, ni, ri``; SMCR: ``m1i, m2i, sd1i, ni, ri``; PETO, PHI, OR2DN,
+          OR2DL: a 2x2 table; IRR, IRD: ``x1i, t1i, x2i, t2i`` (events and
+          person-times); IRLN: ``xi, ti``; PCOR, ZPCOR: ``ti, ni, mi`` (t
+          statistic, sample size, number of predictors).
 
     Returns
     -------
@@ -272,6 +281,17 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
       :math:`v = 1/(n \bar p (1 - \bar p))` with :math:`\bar p = \sum x / \sum n`).
     * PR: :math:`y = p`, :math:`v = p(1-p)/n` (``"UB"``: :math:`p(1-p)/(n-1)`;
       ``"AV"``: :math:`\bar p(1-\bar p)/n`).
+
+    **More measures** (formulas in :mod:`metamodels.effectsize._formulas_more`
+    and ``docs/effect_sizes.md``): Bonett's SMDH, the standardised mean changes
+    SMCC (change-score) and SMCR (raw-score), the log CV ratio CVR and
+    variability ratio VR (Nakagawa et al. 2015), SMD <-> log OR conversions
+    (D2ORN/D2ORL, OR2DN/OR2DL), raw and log means (MN, MNLN), Peto's log odds
+    ratio, the phi coefficient (``vtype="ST"``/``"LS"`` for fixed group sizes or
+    ``"CS"`` cross-sectional; computed without ``add``), incidence rate ratio,
+    difference and log rate (IRR, IRD, IRLN; ``add``/``to`` act on the event
+    counts, ``drop00`` on ``x1i = x2i = 0``) and partial correlations from
+    regression t statistics (PCOR, ZPCOR).
 
     **Zero counts.**  As in metafor (version 3.8), the ``add``/``to`` rule is
     applied to all five count-based measures OR, RR, RD, PLO and PR: with the
