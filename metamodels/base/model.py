@@ -86,6 +86,12 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
             raise ValueError(f"exog has {len(exog)} rows but there are {n_in} effect sizes")
         if missing not in ("none", "drop", "raise"):
             raise ValueError(f"missing must be 'none', 'drop' or 'raise', got {missing!r}")
+        if missing == "drop":
+            complete = ~np.isnan(np.asarray(endog, dtype=float).reshape(n_in, -1)).any(axis=1)
+            complete &= ~np.isnan(vi)
+            complete &= ~np.isnan(np.asarray(exog, dtype=float).reshape(n_in, -1)).any(axis=1)
+            if not complete.any():
+                raise SpecificationError(f"no observations: all {n_in} rows have missing values")
         super().__init__(endog, exog, missing=missing, vi=vi, **kwargs)
         if default_exog:
             self.data.xnames = ["Intercept"]

@@ -38,10 +38,17 @@ class FitOutcome:
 
 
 def _safe_eval(theta, y, X, spec, reml, order):
+    """:func:`evaluate` at a trial point, or ``None`` (a rejected step) when ``V(theta)``
+    is not positive definite or numerically singular there, or the log-likelihood or its
+    derivatives are not finite (any ``LinAlgError``: ``NotPositiveDefiniteError`` is one)."""
     try:
-        return evaluate(theta, y, X, spec, reml, order)
-    except NotPositiveDefiniteError:
+        with np.errstate(all="ignore"):
+            ev = evaluate(theta, y, X, spec, reml, order)
+    except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError):
         return None
+    if not np.isfinite(ev.llf) or (ev.grad is not None and not np.all(np.isfinite(ev.grad))):
+        return None
+    return ev
 
 
 def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=()) -> FitOutcome:
