@@ -148,3 +148,19 @@ def test_bad_input(fits):
         rob.wald_test(np.eye(3))
     with pytest.raises(ValueError, match="dependent"):
         rob.wald_test(np.ones((2, 2)))
+
+
+def test_unsupported_models_refused():
+    sleep = mm.datasets.load("sleepstudy")
+    res = mm.MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep).fit()
+    with pytest.raises(TypeError, match="MetaFixed, MetaRandom and MetaMixed"):
+        res.robust("Subject")
+
+
+def test_cluster_series_aligned_after_dropped_rows():
+    d = mm.datasets.load("konstantopoulos2011")
+    d.loc[3, "yi"] = np.nan
+    res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", d, vi="vi").fit()
+    full = res.robust(d["district"])                     # 56 labels, aligned on the index
+    kept = res.robust(d["district"].drop(index=3).to_numpy())
+    pd.testing.assert_frame_equal(full.cov_params(), kept.cov_params())

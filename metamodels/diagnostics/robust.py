@@ -58,7 +58,12 @@ import pandas as pd
 import patsy
 from scipy import linalg, stats
 
+from ..multivariate import MetaMixed
+from ..univariate import MetaFixed, MetaRandom
+
 __all__ = ["robust", "RobustResults", "HTZTestResult", "cluster_robust_pieces"]
+
+_SUPPORTED = (MetaFixed, MetaRandom, MetaMixed)
 
 _COV_TYPES = ("CR0", "CR1", "CR1p", "CR2")
 _DDF = ("satterthwaite", "residual")
@@ -413,6 +418,9 @@ def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
     if cov_type not in _COV_TYPES:
         raise ValueError(f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}")
     model = results.model
+    if not isinstance(model, _SUPPORTED):
+        raise TypeError(f"robust() supports MetaFixed, MetaRandom and MetaMixed fits; got "
+                        f"a {type(model).__name__} fit")
     X = np.asarray(model.exog, dtype=float)
     p = X.shape[1]
     beta = np.asarray(results.params, dtype=float)[:p]
