@@ -13,12 +13,14 @@ import metamodels as mm
 from metamodels.exceptions import MissingDataWarning
 
 REF = json.loads((Path(__file__).parent / "reference" / "robust.json").read_text())
-CASES = [k for k in REF if k != "versions"]
+CASES = [k for k in REF if k not in ("versions", "assink2016_data")]
 # berkey1998's UN model is converged to rel.tol 1e-10 in R: its estimates agree to ~1e-7
-TOL = {"berkey_mv": dict(rtol=2e-5, atol=1e-7)}
+TOL = {"berkey_mv": dict(rtol=2e-5, atol=1e-7), "assink_mv": dict(rtol=1e-6, atol=1e-9)}
 
 
 def _data(name):
+    if name == "assink2016":
+        return pd.DataFrame(REF["assink2016_data"])
     if name == "bcg":
         return mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
                               di="cneg")
@@ -29,10 +31,26 @@ def _berkey_V(d):
     return [d.loc[d.trial == t, ["v1i", "v2i"]].to_numpy() for t in d.trial.unique()]
 
 
+def _vcalc(d, rho):
+    """metafor's vcalc(vi, cluster = study, obs = esid, rho = rho): within a study,
+    Cov(y_i, y_j) = rho sqrt(v_i v_j)."""
+    blocks = []
+    for _, g in d.groupby("study", sort=False):
+        s = np.sqrt(g.vi.to_numpy())
+        V = rho * np.outer(s, s)
+        np.fill_diagonal(V, s ** 2)
+        blocks.append(V)
+    return blocks
+
+
 def _fit(case):
     d = _data(case["data"])
     if case["model"] == "MetaMixed":
-        kw = {"V": _berkey_V(d)} if case["data"] == "berkey1998" else {"vi": "vi"}
+        kw = {"vi": "vi"}
+        if case["data"] == "berkey1998":
+            kw = {"V": _berkey_V(d)}
+        elif case["data"] == "assink2016":
+            kw = {"V": _vcalc(d, case["rho"])}
         return mm.MetaMixed.from_formula(case["formula"], d, **kw).fit()
     return getattr(mm, case["model"]).from_formula(case["formula"], d, vi="vi").fit()
 

@@ -21,6 +21,11 @@ k11 <- dat.konstantopoulos2011[, c("district", "school", "study", "year", "yi", 
 berk <- dat.berkey1998[, c("trial", "author", "year", "ni", "outcome", "yi", "vi", "v1i", "v2i")]
 Vb <- bldiag(lapply(split(berk[, c("v1i", "v2i")], berk$trial), as.matrix))
 
+# correlated effects within studies: V from vcalc with an assumed rho = 0.6 (the usual
+# robust-variance-estimation workflow), three-level model, clustered by study
+assink <- dat.assink2016[, c("study", "esid", "id", "yi", "vi", "year", "deltype")]
+Va <- vcalc(vi, cluster = study, obs = esid, data = assink, rho = 0.6)
+
 fits <- list(
   bcg_uni = list(fit = rma(yi, vi, mods = ~ ablat, data = bcg, method = "REML", control = ctrl_uni),
                  cluster = bcg$alloc, data = "bcg", formula = "yi ~ ablat", model = "MetaRandom",
@@ -42,7 +47,12 @@ fits <- list(
                                 method = "REML", control = ctrl_mv),
                    cluster = berk$trial, data = "berkey1998",
                    formula = "yi ~ 0 + outcome + outcome:I(year - 1983) + (0 + outcome | trial)",
-                   model = "MetaMixed", cluster_col = "trial", constraints = list(3:4, 1))
+                   model = "MetaMixed", cluster_col = "trial", constraints = list(3:4, 1)),
+  assink_mv = list(fit = rma.mv(yi, Va, mods = ~ deltype + year, random = ~ 1 | study/esid,
+                                data = assink, method = "REML", control = ctrl_mv),
+                   cluster = assink$study, data = "assink2016",
+                   formula = "yi ~ deltype + year + (1 | study/esid)", model = "MetaMixed",
+                   cluster_col = "study", constraints = list(2:3, 4), rho = 0.6)
 )
 
 out <- list()
@@ -73,8 +83,10 @@ for (nm in names(fits)) {
   rb1 <- robust(f$fit, cluster = f$cluster, adjust = TRUE)
   case$metafor_robust_default <- list(se = as.numeric(rb1$se), df = as.numeric(rb1$ddf),
                                       p = as.numeric(rb1$pval))
+  if (!is.null(f$rho)) case$rho <- f$rho
   out[[nm]] <- case
 }
+out$assink2016_data <- assink
 out$versions <- list(metafor = as.character(packageVersion("metafor")),
                      clubSandwich = as.character(packageVersion("clubSandwich")))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null"), "tests/reference/robust.json")
