@@ -166,7 +166,9 @@ def _p_array(pieces, C):
     M = pieces["M"]
     V = [Ej.T @ C.T for Ej in pieces["E"]]                 # v_j = A_j W_j X_j M C' (n_j, q)
     U = np.stack([Xj.T @ v for Xj, v in zip(pieces["X"], V)])          # (m, p, q)
-    P = -np.einsum("isa,st,jtb->aibj", U, M, U, optimize=True)         # (q, m, q, m)
+    m, p, q = U.shape
+    rows = U.transpose(2, 0, 1).reshape(q * m, p)                        # rows (a, i)
+    P = -(rows @ M @ rows.T).reshape(q, m, q, m)
     for j, (v, Phi) in enumerate(zip(V, pieces["Phi"])):
         P[:, j, :, j] += v.T @ Phi @ v
     return P
@@ -188,14 +190,22 @@ def htz_test(pieces, beta, C, c0):
     diff = C @ beta - c0
     VC = C @ pieces["cov"] @ C.T
     Q = float(diff @ np.linalg.solve(VC, diff))
-    P = _p_array(pieces, C)
-    Omega = np.einsum("sjtj->st", P)
-    w, R = np.linalg.eigh(Omega)
+    # Omega = E(C V C') = sum_j P[:, j, :, j]; P is bilinear in the contrasts, so the
+    # standardised array Omega^{-1/2} P Omega^{-1/2} is P of the contrasts Omega^{-1/2} C
+    Omega = np.zeros((q, q))
+    for Ej, Xj, Phi in zip(pieces["E"], pieces["X"], pieces["Phi"]):
+        v = Ej.T @ C.T
+        u = Xj.T @ v
+        Omega += v.T @ Phi @ v - u.T @ pieces["M"] @ u
+    w, R = np.linalg.eigh((Omega + Omega.T) / 2)
     Om_is = (R / np.sqrt(w)) @ R.T
-    Pn = np.einsum("as,sibj,bt->aitj", Om_is, P, Om_is, optimize=True)
-    # Var(D_st) = sum_ij P[t,i,s,j] P[s,i,t,j] + P[t,i,t,j] P[s,i,s,j]
-    total = (np.einsum("tisj,sitj->", Pn, Pn, optimize=True)
-             + np.einsum("titj,sisj->", Pn, Pn, optimize=True))
+    Pn = _p_array(pieces, Om_is @ C)
+    # Var(D_st) = sum_ij P[t,i,s,j] P[s,i,t,j] + P[t,i,t,j] P[s,i,s,j], summed over s, t
+    T = sum(Pn[s, :, s, :] for s in range(q))
+    total = float(np.sum(T * T))
+    for s_ in range(q):
+        for t_ in range(q):
+            total += float(np.sum(Pn[t_, :, s_, :] * Pn[s_, :, t_, :]))
     eta = q * (q + 1) / total
     df2 = eta - q + 1
     F = (eta - q + 1) / (eta * q) * Q
