@@ -23,8 +23,8 @@ incidence rates, events ``x1, x2`` over person-times ``t1, t2``, ``T = t1 + t2``
 * IRD: weights ``t1 t2 / T``; variance ``sum (t1 t2/T)^2 (x1/t1^2 + x2/t2^2) / (sum w)^2``.
 
 Tests: the Cochran-Mantel-Haenszel statistic (OR; metafor's printed CMH, its ``MH``)
-``(|sum a - sum E(a)| - 1/2)^2 / sum Var(a)`` with ``E(a) = n1 m1 / n`` and ``Var(a) = n1 n2 m1 m2 / (n^2 (n - 1))``
-(without the 1/2 when ``correct=False``); the Mantel-Haenszel test for IRR with
+``(|sum a - sum E(a)| - 1/2)^2 / sum Var(a)`` with ``E(a) = n1 m1 / n`` and
+``Var(a) = n1 n2 m1 m2 / (n^2 (n - 1))`` (without the 1/2 when ``correct=False``); the Mantel-Haenszel test for IRR with
 ``E(x1) = (x1 + x2) t1 / T`` and ``Var(x1) = (x1 + x2) t1 t2 / T^2``; Tarone's (1985)
 corrected Breslow-Day test of homogeneity of the odds ratios,
 ``sum (a - A)^2 / V(A) - (sum a - sum A)^2 / sum V(A)`` with ``A_i`` the count giving table

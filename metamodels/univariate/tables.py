@@ -240,7 +240,8 @@ class PooledTableResults:
 
     def summary(self, alpha=0.05):
         """Printable summary (a statsmodels ``Summary``)."""
-        info = {"Measure:": self.measure, "No. tables:": str(self.k),
+        label = "OR (Peto)" if self.measure == "PETO" else self.measure
+        info = {"Measure:": label, "No. tables:": str(self.k),
                 f"Q (df={self.q_df}):": "%.4f" % self.q, "Prob(Q):": "%.4g" % self.q_pvalue,
                 "I^2:": "%.2f%%" % (100 * self.i2), "H^2:": "%.4f" % self.h2}
         s = summary2.Summary()
