@@ -4,7 +4,7 @@ Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` blo
 diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 (:mod:`metamodels.core`).
 """
-from . import batch, bayes, datasets, exceptions
+from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__
 # publication bias (issue 14)
 from .diagnostics import (egger_test, fail_safe_n, pet_peese, rank_correlation_test,
@@ -18,8 +18,10 @@ from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
+from .univariate.mantel_haenszel import mantel_haenszel
+from .univariate.peto import peto
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions",
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto",
            # publication bias (issue 14)
            "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
            "selection_model"]
