@@ -147,7 +147,8 @@ def _small_mixed_data(draw):
     return pd.DataFrame({"y": y, "x": x * 10.0 ** draw(st.integers(-8, 12)), "g": g})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
 @given(_small_mixed_data())
 def test_small_random_data_end_in_a_metamodels_error_or_a_finite_fit(df):
     """Empty, one-row, one-level, one-per-group, tied, constant and badly scaled data:

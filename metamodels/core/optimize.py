@@ -167,22 +167,18 @@ def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior, fixed=None)
         # the log-likelihood (log-determinants of ill-conditioned X'V^-1X); there the
         # full step is taken, as its size is governed by the accurate gradient.
         noise = 1e-11 * (1.0 + abs(ev.llf))
-        new_ev = None
-        lam = 1.0
-        if interior:
-            for _ in range(60):
-                trial = theta + lam * step
-                if np.all((trial > lo) & (trial < hi)):
+        new_ev = _line_search(theta, ev, step, y, X, spec, reml, interior, noise)
+        if new_ev is None and free.any():
+            # The Newton step failed (an ill-conditioned information on a ridge of the
+            # likelihood): try Fisher scoring, then the gradient scaled by the diagonal
+            # of the Fisher information, before giving up on this search.
+            for alt in _fallback_directions(ev, free):
+                trial_step = np.zeros_like(theta)
+                trial_step[free] = alt
+                new_ev = _line_search(theta, ev, trial_step, y, X, spec, reml, interior,
+                                      noise)
+                if new_ev is not None:
                     break
-                lam *= 0.5
-        for _ in range(40):
-            cand = np.clip(theta + lam * step, lo, hi)
-            cand_ev = _safe_eval(cand, y, X, spec, reml, 1)
-            if cand_ev is not None and (cand_ev.llf >= ev.llf - 1e-12 * (1 + abs(ev.llf))
-                                        or abs(float(g @ (cand - theta))) < noise):
-                new_ev = cand_ev
-                break
-            lam *= 0.5
         if new_ev is None:
             break
         delta = np.abs(new_ev.theta - theta)
@@ -190,15 +186,56 @@ def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior, fixed=None)
         scale = tol * (np.abs(theta) + _se(ev.info))
         if interior:
             near = (theta - lo < scale * 1e3) | (hi - theta < scale * 1e3)
-            if near.any():          # converging onto the bound: snap and stop
-                ev = evaluate(np.where(theta - lo < scale * 1e3, lo,
-                                       np.where(hi - theta < scale * 1e3, hi, theta)),
-                              y, X, spec, reml, order=1)
-                return _outcome(ev, spec, True, it, "newton-scoring", "converged")
+            if near.any():
+                # Converging onto the bound: snap there and finish with the ordinary
+                # (bound-respecting) search, which keeps the snapped coordinates on the
+                # bound while their gradient points outwards and optimises the others.
+                snapped = np.where(theta - lo < scale * 1e3, lo,
+                                   np.where(hi - theta < scale * 1e3, hi, theta))
+                try:
+                    return _maximize_from(y, X, spec, snapped, reml, tol,
+                                          max(maxiter - it, 20), interior=False, fixed=fixed)
+                except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError):
+                    ev = new_ev
+                    return _outcome(ev, spec, True, it, "newton-scoring", "converged")
         if np.all(delta <= scale):
             return _outcome(ev, spec, True, it, "newton-scoring", "converged")
     # Fallback: quasi-Newton on the same analytic gradient.
     return _lbfgs(y, X, spec, theta, reml, tol, it, fixed)
+
+
+def _line_search(theta, ev, step, y, X, spec, reml, interior, noise):
+    """Step halving along ``step`` until the log-likelihood does not decrease (or the
+    predicted change is below rounding noise); ``None`` when no step is accepted."""
+    lo, hi = spec.lower, spec.upper
+    lam = 1.0
+    if interior:
+        for _ in range(60):
+            trial = theta + lam * step
+            if np.all((trial > lo) & (trial < hi)):
+                break
+            lam *= 0.5
+    g = ev.grad
+    for _ in range(40):
+        cand = np.clip(theta + lam * step, lo, hi)
+        cand_ev = _safe_eval(cand, y, X, spec, reml, 1)
+        if cand_ev is not None and (cand_ev.llf >= ev.llf - 1e-12 * (1 + abs(ev.llf))
+                                    or abs(float(g @ (cand - theta))) < noise):
+            return cand_ev
+        lam *= 0.5
+    return None
+
+
+def _fallback_directions(ev, free):
+    """Fisher-scoring and diagonally scaled gradient directions on the free parameters."""
+    g = ev.grad[free]
+    info = ev.info[np.ix_(free, free)]
+    try:
+        yield np.linalg.solve(info, g)
+    except np.linalg.LinAlgError:
+        pass
+    d = np.diag(info)
+    yield g / np.where(d > 0, d, 1.0)
 
 
 def _se(info):

@@ -176,6 +176,15 @@ def inspect_design(X, names=None, stacklevel=3):
                 and 1e4 * np.sqrt(n) <= SCALE_RATIO:
             return DesignCheck(p, None)
     m = np.abs(X).max(axis=0)
+    extreme = (m > 0) & ((m < 1e-150) | (m > 1e150))
+    if extreme.any():
+        labels = names() if callable(names) else names
+        j = int(np.flatnonzero(extreme)[0])
+        name = repr(list(labels)[j]) if labels is not None else f"column {j}"
+        raise SpecificationError(
+            f"predictor {name} has magnitude {m[j]:.3g}, outside [1e-150, 1e150]: its "
+            "coefficient or its standard error cannot be represented in double precision; "
+            "rescale the predictor")
     warn_column_scales(X, names, stacklevel=stacklevel + 1, _colmax=m)
     nz = m[m > 0]
     scales = column_scales(X) if nz.size > 1 and nz.max() > 1e4 * nz.min() else None
