@@ -1,4 +1,4 @@
-"""Han and Eskin's random-effects test RE2 for millions of variants.
+r"""Han and Eskin's random-effects test RE2 for millions of variants.
 
 ``method="RE2"`` of :func:`metamodels.batch.meta_analyze` dispatches here.
 
