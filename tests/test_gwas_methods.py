@@ -129,3 +129,151 @@ def test_mvalues_brute_force():
                                    rtol=1e-6)
     assert np.isnan(got[2, 1])
     assert got[0, 0] > 0.9 and got[0, 1] > 0.9
+
+
+# ------------------------------------------------------------------ MANTRA-class
+def _mantra_brute(y, s, D, mu_sd=1.0):
+    """Explicit sum over all centre sets (no grouping); the marginal likelihood of the
+    study-level data (multivariate normal) integrated over tau^2 with scipy.quad."""
+    k = len(y)
+    pc = [0.5] + [2.0 ** -c * 2 ** (k - 1) / (2 ** (k - 1) - 1) for c in range(2, k + 1)]
+    if k == 1:
+        pc = [1.0]
+    null = np.sum(stats.norm.logpdf(y, 0, s))
+    tot, c1 = 0.0, None
+    post_c = np.zeros(k)
+    for mask in range(1, 2 ** k):
+        cent = [j for j in range(k) if mask >> j & 1]
+        lab = [j if j in cent else min(cent, key=lambda c: (D[j, c], c)) for j in range(k)]
+        Z = np.array([[1.0 if lab[i] == c else 0.0 for c in cent] for i in range(k)])
+        c = len(cent)
+
+        def f(t):
+            cov = np.diag(s ** 2) + Z @ (t * np.eye(c) + mu_sd ** 2) @ Z.T
+            return np.exp(stats.multivariate_normal.logpdf(y, np.zeros(k), cov) - null - t)
+
+        bf = integrate.quad(f, 0, 1, epsabs=0, epsrel=1e-11, limit=500)[0] + \
+            integrate.quad(f, 1, np.inf, epsabs=0, epsrel=1e-11, limit=500)[0]
+        prior = pc[c - 1] / math.comb(k, c)
+        tot += prior * bf
+        post_c[c - 1] += prior * bf
+        if c == 1:
+            c1 = bf
+    return np.log10(tot), np.log10(c1), 1 - post_c[0] / tot
+
+
+DIST4 = np.abs(np.subtract.outer([0.1, 0.15, 0.4, 0.42], [0.1, 0.15, 0.4, 0.42]))
+
+
+def test_mantra_brute_force():
+    rng = np.random.default_rng(7)
+    s = rng.uniform(0.1, 0.3, size=(4, 4))
+    b = rng.normal(size=(4, 4)) * s
+    b[1] += 0.3
+    b[2] += [0.5, 0.5, -0.3, -0.2]
+    b[3, 1] = np.nan
+    out = batch.mantra(b, s, distance=DIST4)
+    for i in range(4):
+        ok = np.isfinite(b[i])
+        l10, l10c1, phet = _mantra_brute(b[i, ok], s[i, ok], DIST4[np.ix_(ok, ok)])
+        assert out["log10_bf"][i] == pytest.approx(l10, abs=1e-6)
+        assert out["log10_bf_c1"][i] == pytest.approx(l10c1, abs=1e-6)
+        assert out["p_heterogeneous"][i] == pytest.approx(phet, abs=1e-6)
+    assert out["k"].tolist() == [4, 4, 4, 3]
+    assert np.all(out["quad_error"] < 1e-2)
+
+
+def test_mantra_ties_and_grouping():
+    """Ties go to the lower index; centre sets giving one partition are grouped."""
+    from metamodels.batch.mantra import partitions
+
+    D = np.zeros((3, 3))            # all distances equal: every non-centre joins the
+    part = partitions(D)            # lowest-numbered centre
+    assert np.exp(part.logprior).sum() == pytest.approx(1.0)
+    labels = {tuple(x) for x in part.labels}
+    # {0,1}: study 2 joins 0 -> [0,1,0]; {0,2} -> [0,0,2]; {1,2}: study 0 joins 1 ->
+    # [1,1,2], the partition of {0,2}; the three single centres give one partition
+    assert labels == {(0, 0, 0), (0, 1, 0), (0, 0, 2), (0, 1, 2)}
+    pri = dict(zip(map(tuple, part.labels), np.exp(part.logprior)))
+    assert pri[(0, 0, 2)] == pytest.approx(2 * pri[(0, 1, 0)])
+    assert len(labels) == part.labels.shape[0] == 4
+
+
+def test_mantra_gaussian_integrals():
+    """log BF(tau^2) of a partition against a direct integral over (beta_g, mu)."""
+    from metamodels.batch.mantra import _node_logbf, partitions
+
+    y, s = np.array([0.3, 0.25, -0.2]), np.array([0.1, 0.15, 0.2])
+    part = partitions(np.array([[0, 1, 5], [1, 0, 5], [5, 5, 0.0]]))
+    W = 1 / s ** 2
+    t = np.array([0.05, 0.7])
+    got = _node_logbf((y * W)[None], W[None], part, 0.8, t)[:, 0, :]      # (P, J)
+    null = np.sum(stats.norm.logpdf(y, 0, s))
+    for p, lab in enumerate(part.labels):
+        if len(set(lab)) != 2 or tuple(lab) != (0, 0, 2):
+            continue
+        b1 = np.linspace(-0.6, 1.2, 241)[:, None, None]
+        b2 = np.linspace(-1.2, 0.8, 241)[None, :, None]
+        mu = np.linspace(-6.0, 6.0, 481)[None, None, :]
+        lik = (stats.norm.logpdf(y[0], b1, s[0]) + stats.norm.logpdf(y[1], b1, s[1])
+               + stats.norm.logpdf(y[2], b2, s[2]) - null)
+        for j, tau2 in enumerate(t):
+            f = np.exp(lik + stats.norm.logpdf(b1, mu, np.sqrt(tau2))
+                       + stats.norm.logpdf(b2, mu, np.sqrt(tau2))
+                       + stats.norm.logpdf(mu, 0, 0.8))
+            val = integrate.trapezoid(integrate.trapezoid(integrate.trapezoid(
+                f, mu[0, 0], axis=2), b2[0, :, 0], axis=1), b1[:, 0, 0])
+            assert got[p, j] == pytest.approx(np.log(val), abs=1e-6)
+
+
+def test_mantra_properties():
+    rng = np.random.default_rng(2)
+    freq = np.array([0.1, 0.12, 0.3, 0.32, 0.5, 0.52])
+    D = batch.distance_from_frequencies(np.clip(freq + rng.normal(0, 0.01, (200, 6)), 0, 1))
+    m = 300
+    s = rng.uniform(0.02, 0.04, size=(m, 6))
+    b = rng.normal(size=(m, 6)) * s
+    b[:100] += 0.12                                             # homogeneous
+    b[100:200] += np.array([0.0, 0.0, 0.15, 0.15, -0.12, -0.12])  # by ancestry
+    out = batch.mantra(b, s, distance=D)
+    hom, anc, null = out.iloc[:100], out.iloc[100:200], out.iloc[200:]
+    assert hom["log10_bf"].min() > 2 and hom["log10_bf"].median() > 10
+    assert hom["p_heterogeneous"].median() < 0.1           # chance heterogeneity aside
+    assert hom["p_heterogeneous"].quantile(0.9) < 0.3
+    assert anc["p_heterogeneous"].min() > 0.95 and anc["log10_bf"].median() > 5
+    assert (null["log10_bf"] < 0).mean() > 0.95
+    assert np.all(out["quad_error"] < 0.01)
+    # detail agrees with the batch and is a proper posterior
+    d = batch.mantra_detail(b[150], s[150], distance=D)
+    assert d.log10_bf == pytest.approx(out["log10_bf"][150], abs=1e-10)
+    assert d.p_heterogeneous == pytest.approx(out["p_heterogeneous"][150], abs=1e-10)
+    assert d.posterior_c.sum() == pytest.approx(1.0)
+    assert np.allclose(np.diag(d.coclustering), 1.0)
+    assert d.coclustering.iloc[0, 1] > 0.6 and d.coclustering.iloc[0, 4] < 0.05
+    w = 1 / s[150, 2:4] ** 2                   # studies 3, 4: one cluster, shrunk a little
+    assert d.effects["mean"].iloc[2] == pytest.approx(np.sum(w * b[150, 2:4]) / w.sum(),
+                                                      abs=0.02)
+    assert d.effects["cluster"].tolist()[:4] == [1, 1, 3, 3]
+
+
+def test_mantra_missing_study_drops_out():
+    rng = np.random.default_rng(4)
+    s = rng.uniform(0.05, 0.1, size=(5, 4))
+    b = rng.normal(size=(5, 4)) * s + 0.1
+    b[:, 2] = np.nan
+    full = batch.mantra(b, s, distance=DIST4)
+    keep = [0, 1, 3]
+    sub = batch.mantra(b[:, keep], s[:, keep], distance=DIST4[np.ix_(keep, keep)])
+    np.testing.assert_allclose(full["log10_bf"], sub["log10_bf"], rtol=1e-12)
+    d = batch.mantra_detail(b[0], s[0], distance=DIST4)
+    assert np.isnan(d.effects["mean"].iloc[2]) and np.isnan(d.coclustering.iloc[2, 0])
+
+
+def test_mantra_input_errors():
+    b = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="3 x 3"):
+        batch.mantra(b, b + 1, distance=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="limited to k <="):
+        batch.mantra(np.zeros((1, 20)), np.ones((1, 20)), distance=np.zeros((20, 20)))
+    with pytest.raises(ValueError, match="no allele frequency in common"):
+        batch.distance_from_frequencies(np.array([[0.1, np.nan], [np.nan, 0.2]]))
