@@ -361,3 +361,81 @@ def test_asset_null_calibration():
         mc = 4 * np.sqrt(alpha * (1 - alpha) / m)
         assert abs(np.mean(one < alpha) - alpha) < mc
         assert np.mean(two < alpha) < alpha + mc
+
+
+# ----------------------------------------------------------------------------- CLI
+@pytest.fixture
+def gwas_files(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(21)
+    m, k = 60, 3
+    freq = np.array([0.2, 0.25, 0.6])
+    se = rng.uniform(0.02, 0.05, size=(m, k))
+    beta = rng.normal(size=(m, k)) * se
+    beta[:5] += [0.2, 0.2, -0.1]
+    f = np.clip(freq + rng.normal(0, 0.02, size=(m, k)), 0.01, 0.99)
+    paths = []
+    for j in range(k):
+        b, fr, a1, a2 = beta[:, j].copy(), f[:, j].copy(), ["A"] * m, ["G"] * m
+        if j == 1:                                   # swapped alleles in study 2
+            b[::2] *= -1
+            fr[::2] = 1 - fr[::2]
+            a1 = ["G" if i % 2 == 0 else "A" for i in range(m)]
+            a2 = ["A" if i % 2 == 0 else "G" for i in range(m)]
+        df = pd.DataFrame({"SNP": [f"rs{i}" for i in range(m)], "A1": a1, "A2": a2,
+                           "BETA": b, "SE": se[:, j], "EAF": fr})
+        p = tmp_path / f"s{j}.tsv"
+        df.to_csv(p, sep="\t", index=False)
+        paths.append(str(p))
+    return paths, beta, se, f
+
+
+def test_cli_gwas_methods(gwas_files, tmp_path, capsys):
+    import pandas as pd
+
+    from metamodels.cli import main
+
+    paths, beta, se, f = gwas_files
+    out = tmp_path / "het.tsv"
+    code = main(["gwas", *paths, "--out", str(out), "--method", "mantra,asset,re2",
+                 "--frequencies", "--mvalues", "--side", "two", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    got = pd.read_csv(out, sep="\t")
+    D = batch.distance_from_frequencies(f)
+    ref = batch.mantra(beta, se, distance=D)
+    np.testing.assert_allclose(got["log10_bf"], ref["log10_bf"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got["p_heterogeneous"], ref["p_heterogeneous"], atol=1e-5)
+    a = batch.asset(beta, se, side="two")
+    np.testing.assert_allclose(got["asset_pvalue"], a["pvalue"], rtol=1e-4)
+    assert got["asset_subset_pos"].astype(str).str.zfill(3).tolist() == a["subset_pos"].tolist()
+    r = meta_analyze(beta, se, method="RE2")
+    np.testing.assert_allclose(got["stat_re2"], r["stat_re2"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got[["m_1", "m_2", "m_3"]], mvalues(beta, se), rtol=1e-4,
+                               atol=1e-6)
+    log = (tmp_path / "het.log").read_text()
+    assert "MANTRA distances" in log
+    # a distance file gives the same as --frequencies with that matrix
+    dfile = tmp_path / "d.txt"
+    np.savetxt(dfile, D)
+    out2 = tmp_path / "het2.tsv"
+    assert main(["gwas", *paths, "--out", str(out2), "--method", "mantra", "--distance",
+                 str(dfile), "--no-progress"]) == 0
+    np.testing.assert_allclose(pd.read_csv(out2, sep="\t")["log10_bf"], got["log10_bf"],
+                               rtol=1e-5)
+
+
+def test_cli_gwas_methods_errors(gwas_files, tmp_path, capsys):
+    from metamodels.cli import main
+
+    paths = gwas_files[0]
+    o = str(tmp_path / "x.tsv")
+    assert main(["gwas", *paths, "--out", o, "--method", "mantra"]) == 2
+    assert "--distance FILE or --frequencies" in capsys.readouterr().err
+    bad = tmp_path / "d.txt"
+    bad.write_text("0 1\n1 0\n")
+    assert main(["gwas", *paths, "--out", o, "--method", "mantra", "--distance",
+                 str(bad)]) == 2
+    assert "must be 3 x 3" in capsys.readouterr().err
+    assert main(["gwas", *paths, "--out", o, "--method", "fe", "--mvalues"]) == 2
+    assert "--mvalues goes with --method re2" in capsys.readouterr().err
