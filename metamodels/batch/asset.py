@@ -20,8 +20,9 @@ independent given ``Z_S = x``.  The integral is a 4-node Gauss-Laguerre rule in
 ``u = z (x - z)``.  The DLM is computed for every variant whose Bonferroni bound
 ``(2^k - 1) P(Z > z)`` is below ``dlm_below`` (default 0.05: the variants
 significant even by Bonferroni, those of interest in a GWAS); the others get the
-DLM of their block's mean weights, interpolated in ``z`` (these p-values are large;
-the approximation is in the weights).
+DLM of the mean weights of the variants with the same studies present, interpolated
+in ``z`` (these p-values are large; the approximation is in the weights; patterns of
+at most 200 variants are computed exactly).
 p-values are capped at 1.
 
 *Two-sided*: the best positive subset (``z_pos = max(0, max_S Z_S)``, whose studies
@@ -80,10 +81,9 @@ def dlm_pvalue(z, a, M=None):
         cs = np.maximum(zz, 1.0)
         c = _neighbour_c(a[rows] ** 2, M)                  # (b, N, k)
         x = zz[:, None] + _LAG_U[None, :] / cs[:, None]     # (b, L)
-        xc = x[:, None, None, :] * c[..., None]             # (b, N, k, L)
-        with np.errstate(invalid="ignore"):
-            xc = np.where(np.isinf(c)[..., None], np.inf, xc)
-        logg = special.log_ndtr(xc).sum(axis=2)             # (b, N, L)
+        xc = x[:, None, None, :] * c[..., None]             # (b, N, k, L); x, c > 0
+        g = special.ndtr(xc).prod(axis=2)                   # >= 2^-k: no underflow
+        logg = np.log(g)                                    # (b, N, L)
         u = _LAG_U[None, :]
         logh = (np.log(_LAG_W)[None, :] + u - zz[:, None] * u / cs[:, None]
                 - u * u / (2 * cs[:, None] ** 2))           # (b, L)
@@ -95,22 +95,30 @@ def dlm_pvalue(z, a, M=None):
     return out
 
 
-def _pvalues(z, a, M, dlm_below):
+#: z grid of the mean-weights DLM curve (beyond its end the Bonferroni bound is < 0.05
+#: for k <= 14, so those rows are computed exactly).
+_ZGRID = np.linspace(0.0, 6.5, 53)
+
+
+def _pvalues(z, a, M, dlm_below, curve=None):
     """DLM p-values: per row where the Bonferroni bound is below ``dlm_below``, else
-    from the block's mean weights (interpolated on a grid of z)."""
+    from ``curve`` (log p of the mean weights on :data:`_ZGRID`), interpolated."""
     N = M.shape[0]
     bonf = N * special.ndtr(-z)
-    exact = bonf < dlm_below
+    exact = (bonf < dlm_below) | (z > _ZGRID[-1]) if curve is not None else z > 0
     p = np.ones(z.size)
     if np.any(exact):
         p[exact] = dlm_pvalue(z[exact], a[exact], M)
     rest = ~exact & (z > 0)
     if np.any(rest):
-        grid = np.linspace(0.0, max(float(z[rest].max()), 0.0) + 1e-9, 41)
-        abar = a[rest].mean(axis=0)
-        pg = dlm_pvalue(grid, np.broadcast_to(abar, (grid.size, abar.size)), M)
-        p[rest] = np.exp(np.interp(z[rest], grid, np.log(pg)))
+        p[rest] = np.exp(np.interp(z[rest], _ZGRID, curve))
     return p
+
+
+def _mean_curve(a, M):
+    """log DLM p-value on :data:`_ZGRID` for the mean weights of the rows ``a``."""
+    abar = a.mean(axis=0)
+    return np.log(dlm_pvalue(_ZGRID, np.broadcast_to(abar, (_ZGRID.size, abar.size)), M))
 
 
 def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_frame=True,
@@ -176,10 +184,12 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
         check_k(cols.size, ASSET_MAX_K, "ASSET")
         M = subset_matrix(cols.size)
         step = max(1, _CELLS // M.shape[0])
-        tasks += [(cols, rows[r0:r0 + step], M) for r0 in range(0, rows.size, step)]
+        # the mean-weights curve costs as much as ~50 rows: only for larger patterns
+        curve = _mean_curve(a[np.ix_(rows, cols)], M) if rows.size > 200 else None
+        tasks += [(cols, rows[r0:r0 + step], M, curve) for r0 in range(0, rows.size, step)]
 
     def run(task):
-        cols, r, M = task
+        cols, r, M, curve = task
         ar = a[np.ix_(r, cols)]
         Z = (ar * zst[np.ix_(r, cols)]) @ M.T             # (r, N)
         Z /= np.sqrt((ar * ar) @ M.T)
@@ -189,7 +199,7 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
             zb = sg * Z[idx, best]
             if side == "two":
                 zb = np.maximum(zb, 0.0)
-            p = _pvalues(zb, ar, M, dlm_below)
+            p = _pvalues(zb, ar, M, dlm_below, curve)
             sub = subset_string(M[best].astype(np.uint8), cols, k)
             if side == "two":
                 sub = np.where(zb > 0, sub, "0" * k)
