@@ -32,7 +32,8 @@ with ``r_g = 1/(1 + tau^2 W_g)`` and ``s^2 = mu_sd^2``,
     \qquad B = \sum_g W_g r_g, \; C = \sum_g T_g r_g.
 
 ``BF = int_0^inf BF(t) e^{-t} dt`` is computed in ``u = log t`` by the trapezoidal
-rule on the whole line (step 0.5, from ``u = -log max W - 15`` to ``log 30``): the
+rule on the whole line (step 0.5, from ``u = -log max W - 8`` to ``log 30``, the
+exponential tail below the last node summed geometrically): the
 integrand is analytic in a strip and decays at both ends, so the rule converges
 geometrically; the same sum with step 1 (every other node) gives the error estimate
 ``quad_error`` (absolute, in log10 BF; it bounds the error of the coarse rule, the
@@ -64,7 +65,7 @@ MANTRA_MAX_K = 14
 #: Trapezoid step in log tau^2 and the range of the rule.
 QUAD_STEP = 0.5
 QUAD_HI = np.log(30.0)
-QUAD_BELOW = 15.0
+QUAD_BELOW = 8.0
 _CELLS = 1 << 21
 LN10 = np.log(10.0)
 
@@ -156,6 +157,9 @@ def _grid(wmax):
     u = QUAD_HI - QUAD_STEP * np.arange(n + 1)
     t = np.exp(u)
     logw = np.log(QUAD_STEP) + u - t             # du * jacobian t * prior density e^-t
+    # below the last node the integrand is exponential in u (t W << 1): its nodes
+    # continue geometrically, sum h g(u_n) e^{-jh} -> the last weight / (1 - e^{-h})
+    logw[-1] -= np.log1p(-np.exp(-QUAD_STEP))
     return t, logw
 
 
@@ -211,7 +215,10 @@ def _lse_nodes(nodes):
     nodes -= mx
     np.exp(nodes, out=nodes)
     fine = np.log(nodes.sum(axis=-1)) + mx[..., 0]
-    coarse = np.log(2.0 * nodes[..., ::2].sum(axis=-1)) + mx[..., 0]
+    # step 2h: twice the even nodes, the last one's tail factor for step 2h
+    last = nodes[..., -1]
+    coarse = np.log(2.0 * (nodes[..., ::2].sum(axis=-1) - last)
+                    + last * 2.0 / (1.0 + np.exp(-QUAD_STEP))) + mx[..., 0]
     return fine, coarse
 
 
@@ -411,8 +418,8 @@ def mantra_detail(beta, se, distance, *, mu_sd=1.0, names=None):
     t, logw = _grid(float(W.max()))
     nodes = _node_logbf(T[None, :], W[None, :], part, float(mu_sd), t)[:, 0].T  # (J, P)
     nodes = nodes + logw[:, None]
-    fine = special.logsumexp(nodes, axis=0)[None, :]
-    coarse = (special.logsumexp(nodes[::2], axis=0) + np.log(2.0))[None, :]
+    fine, coarse = _lse_nodes(nodes.T.copy())
+    fine, coarse = fine[None, :], coarse[None, :]
     total, total_c, c1, post = _summarise(fine, coarse, part)
     post = post[0]
     kk = cols.size
