@@ -292,7 +292,7 @@ def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_thread
     Notes
     -----
     The model and its computation are given in :mod:`metamodels.batch.mantra`.
-    Per variant and partition the cost is one trapezoid rule of about 60 nodes over
+    Per variant and partition the cost is one trapezoid rule of about 40 nodes over
     the clusters; for ``k = 6`` this is a few microseconds a variant (MANTRA's MCMC
     takes minutes).
     """
