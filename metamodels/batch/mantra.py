@@ -293,7 +293,7 @@ def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_thread
     -----
     The model and its computation are given in :mod:`metamodels.batch.mantra`.
     Per variant and partition the cost is one trapezoid rule of about 40 nodes over
-    the clusters; for ``k = 6`` this is a few microseconds a variant (MANTRA's MCMC
+    the clusters; for ``k = 6`` about 60 microseconds of CPU a variant (MANTRA's MCMC
     takes minutes).
     """
     if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
