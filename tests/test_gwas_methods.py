@@ -439,3 +439,18 @@ def test_cli_gwas_methods_errors(gwas_files, tmp_path, capsys):
     assert "must be 3 x 3" in capsys.readouterr().err
     assert main(["gwas", *paths, "--out", o, "--method", "fe", "--mvalues"]) == 2
     assert "--mvalues goes with --method re2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_re2_asset_null_calibration_small_alpha():
+    """Type-1 error at 1e-3 and 1e-4 within Monte Carlo error (RE2; ASSET one-sided)."""
+    rng = np.random.default_rng(99)
+    m = 400000
+    s = rng.uniform(0.02, 0.1, size=(m, 5))
+    b = rng.normal(size=(m, 5)) * s
+    p_re2 = meta_analyze(b, s, method="RE2")["pvalue_re2"].to_numpy()
+    p_asset = batch.asset(b[:, :3], s[:, :3])["pvalue"].to_numpy()
+    for p in (p_re2, p_asset):
+        for alpha in (1e-3, 1e-4):
+            sd = np.sqrt(alpha * (1 - alpha) / m)
+            assert abs(np.mean(p < alpha) - alpha) < 4 * sd, (alpha, np.mean(p < alpha))
