@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 
 import numpy as np
 from scipy import special
