@@ -17,6 +17,15 @@ Usage::
     python benchmarks/bench_gwas.py                   # 2.5 M variants x 10 studies
     python benchmarks/bench_gwas.py --variants 200000 --studies 5
     python benchmarks/bench_gwas.py --skip-files      # in-memory part only
+    python benchmarks/bench_gwas.py --het-only --het-subsample 250000
+
+3. heterogeneity-aware methods (``--skip-het`` to skip, ``--het-only`` for this part
+   alone): ``mm.batch.mantra`` on variants x 6 studies (distances from 6 simulated
+   populations in three pairs), ``mm.batch.asset`` (one- and two-sided) and
+   ``meta_analyze(method="RE2")`` and ``mm.batch.mvalues`` on variants x 10 studies.
+   They run on ``--het-subsample`` variants (default: all ``--variants``) and the
+   time is extrapolated linearly to ``--variants`` (each variant is independent, the
+   work is per variant), which the output says.
 """
 from __future__ import annotations
 
@@ -184,7 +193,16 @@ def main(argv=None):
     ap.add_argument("--engine", default="numpy")
     ap.add_argument("--methods", default="FE,DL", help="--method of the file-to-file run")
     ap.add_argument("--tmpdir", default=None)
+    ap.add_argument("--skip-het", action="store_true",
+                    help="skip the MANTRA/ASSET/RE2 part")
+    ap.add_argument("--het-only", action="store_true",
+                    help="only the MANTRA/ASSET/RE2 part")
+    ap.add_argument("--het-subsample", type=int, default=None,
+                    help="variants actually run in the MANTRA/ASSET/RE2 part (the time "
+                         "is extrapolated to --variants)")
     args = ap.parse_args(argv)
+    if args.het_only:
+        args.skip_memory = args.skip_files = True
     m, k = args.variants, args.studies
     print(f"metamodels {mm.__version__} batch benchmark, {time.strftime('%Y-%m-%d')}: "
           f"{m:,} variants x {k} studies, {args.missing:.0%} missing; best of "
@@ -235,6 +253,52 @@ def main(argv=None):
                   f"peak memory of the process tree {max(peaks):.0f} MB, output "
                   f"{os.path.getsize(out) / 1e6:.0f} MB")
             print("\n".join("  " + line for line in err.decode().strip().splitlines()))
+    if not args.skip_het:
+        bench_heterogeneity(m, args.het_subsample or m, args.missing, args.seed)
+
+
+def simulate_gwas(m, k, missing, seed, signal=0.001):
+    """GWAS-like beta, se: null except a fraction ``signal`` of the variants, half with
+    a common effect, half with study-specific effects (ASSET computes its DLM p-value
+    per variant only where the Bonferroni bound is small, so the share of strong
+    signals matters: simulate_arrays gives every variant an effect)."""
+    rng = np.random.default_rng(seed)
+    se = rng.uniform(0.01, 0.05, (m, k))
+    beta = rng.normal(0, 1, (m, k)) * se
+    sig = rng.random(m) < signal
+    beta[sig] += np.where(rng.random((sig.sum(), 1)) < 0.5, 0.05,
+                          rng.normal(0, 0.05, (sig.sum(), k)))
+    beta[rng.random((m, k)) < missing] = np.nan
+    return beta, se
+
+
+def bench_heterogeneity(m, sub, missing, seed):
+    """MANTRA-class on sub x 6, ASSET / RE2 / m-values on sub x 10; times
+    extrapolated to m variants."""
+    scale = m / sub
+    note = "" if sub == m else f" (run on {sub:,} variants, extrapolated x{scale:.1f})"
+    print(f"\nheterogeneity-aware methods, {m:,} variants{note}")
+    freq = np.array([0.10, 0.12, 0.30, 0.33, 0.50, 0.52])
+    D = np.abs(np.subtract.outer(freq, freq))
+    beta, se = simulate_gwas(sub, 6, missing, seed + 1)
+    print("  wall time (extrapolated), and CPU time of this process per variant (all "
+          "threads; on a loaded machine the wall time overstates)")
+    t, c = time.perf_counter(), time.process_time()
+    out = mm.batch.mantra(beta, se, distance=D)
+    dt = (time.perf_counter() - t) * scale
+    cpu = (time.process_time() - c) / sub
+    print(f"  mantra, 6 studies:       {dt:8.1f} s  (CPU {cpu * 1e6:.1f} us a variant; "
+          f"max quad_error {out['quad_error'].max():.1e})")
+    beta, se = simulate_gwas(sub, 10, missing, seed + 2)
+    for label, fn in (("asset one-sided, 10", lambda: mm.batch.asset(beta, se)),
+                      ("asset two-sided, 10", lambda: mm.batch.asset(beta, se, side="two")),
+                      ("RE2, 10 studies", lambda: meta_analyze(beta, se, "RE2")),
+                      ("m-values, 10 studies", lambda: mm.batch.mvalues(beta, se))):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        dt = (time.perf_counter() - t) * scale
+        cpu = (time.process_time() - c) / sub
+        print(f"  {label + ':':24s} {dt:8.1f} s  (CPU {cpu * 1e6:.1f} us a variant)")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ Optional: ``tqdm`` (progress bar) and ``dask`` (``engine="dask"`` and lazy
 :func:`meta_analyze` on dask arrays); neither is needed.  See ``docs/gwas.md``.
 """
 from .api import METHODS, meta_analyze
+from .asset import asset
 from .gwas import GWASResult, meta_analyze_files
 from .kernels import chi2_sf, log10_pvalue_normal
+from .mantra import distance_from_frequencies, mantra, mantra_detail
+from .mvalues import mvalues
 from .sumstats import GWASInputError, GWASWarning
 
 __all__ = ["meta_analyze", "meta_analyze_files", "GWASResult", "GWASInputError",
            "GWASWarning", "METHODS",
-           "log10_pvalue_normal", "chi2_sf"]
+           "log10_pvalue_normal", "chi2_sf", "mvalues", "mantra", "mantra_detail",
+           "distance_from_frequencies", "asset"]

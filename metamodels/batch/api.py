@@ -26,7 +26,9 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     method : str or sequence of str
         ``"FE"`` (fixed effect) or a tau^2 estimator ``"DL"``, ``"HE"``, ``"REML"``,
         ``"ML"``, ``"PM"``; a list (or ``"FE,DL,REML"``) fits several at once, with one
-        set of suffixed columns per random-effects method.
+        set of suffixed columns per random-effects method.  ``"RE2"`` (alone): Han and
+        Eskin's random-effects test, see :mod:`metamodels.batch.re2` (columns
+        ``stat_re2``, ``pvalue_re2``, ``z2_total``, ``z2_fixed``, ``q``, ...).
     as_frame : bool
         Return a :class:`pandas.DataFrame` (default) or a dict of numpy arrays.
     index : array_like, optional
@@ -91,6 +93,11 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     0  2  0.1062  0.0000   0.1062
     1  3  0.1333  0.1133   0.1333
     """
+    if isinstance(method, str) and method.strip().upper() == "RE2":
+        from .re2 import meta_analyze_re2
+
+        return meta_analyze_re2(beta, se, as_frame=as_frame, index=index, tol=tol,
+                                maxiter=maxiter, block_rows=block_rows, n_threads=n_threads)
     if dask_engine.is_dask_array(beta) or dask_engine.is_dask_array(se):
         return dask_engine.meta_analyze_dask(beta, se, method, tol=tol, maxiter=maxiter)
     single = single_method(method)

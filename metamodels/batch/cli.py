@@ -31,8 +31,23 @@ def add_gwas_arguments(p):
         cols.add_argument(f"--{name}", metavar="COL", help=f"column of the {what}")
     p.add_argument("--method", default="FE", metavar="LIST",
                    help="FE and/or random-effects estimators DL, HE, REML, ML, PM, "
-                        "comma separated (default: %(default)s); FE columns are always "
-                        "written")
+                        "and/or the heterogeneity-aware MANTRA (trans-ethnic Bayes "
+                        "factors; needs --distance or --frequencies), ASSET (subset "
+                        "search) and RE2 (Han-Eskin), comma separated (default: "
+                        "%(default)s); FE columns are always written")
+    het = p.add_argument_group("MANTRA, ASSET and RE2 (see docs/gwas_methods.md)")
+    het.add_argument("--distance", metavar="FILE",
+                     help="MANTRA: k x k matrix of distances between the study "
+                          "populations (whitespace or comma separated, files' order)")
+    het.add_argument("--frequencies", action="store_true",
+                     help="MANTRA: distances = mean |difference| of the aligned "
+                          "effect-allele frequencies (needs a frequency column)")
+    het.add_argument("--mu-sd", type=float, default=1.0, metavar="SD",
+                     help="MANTRA: prior SD of the mean effect (default: %(default)s)")
+    het.add_argument("--side", default="one", choices=("one", "two"),
+                     help="ASSET: one- or two-sided subset search (default: %(default)s)")
+    het.add_argument("--mvalues", action="store_true",
+                     help="RE2: also write Han-Eskin m-values m_1..m_k")
     p.add_argument("--scheme", default="stderr", type=str.lower,
                    choices=("stderr", "samplesize"),
                    help="inverse-variance weights (stderr) or METAL's sample-size "
@@ -95,7 +110,10 @@ def run_gwas(args):
                        maf_max=args.maf_max, digits=args.digits,
                        compresslevel=args.compress_level, log=args.log,
                        log_dropped=args.log_dropped, tmpdir=args.tmpdir,
-                       stream=sys.stderr, command=_command(args))
+                       stream=sys.stderr, command=_command(args),
+                       extra={"distance": args.distance, "frequencies": args.frequencies,
+                              "mvalues": args.mvalues, "side": args.side,
+                              "mu_sd": args.mu_sd})
     return 0
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from .alleles import AlleleTable
 from .api import ITERATIVE_METHODS, meta_analyze, normalize_methods
+from .gwas_methods import ExtraMethods, split_methods
 from .logtail import log10_chi2_sf
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
                     gc_lambda, index_study)
@@ -232,7 +233,8 @@ def _direction(y):
     return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
 
 
-def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threads):
+def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threads,
+                  extra=None):
     spec = [("bytes", names, None), ("bytes", a1, None), ("bytes", a2, None),
             ("int", res["k"], None)]
     if nn is not None:
@@ -258,6 +260,8 @@ def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threa
         spec.append(("log10", res[f"log10p_{m}"], digits))
         if m in ITERATIVE_METHODS:
             spec.append(("bytes", np.where(res[f"converged_{m}"], b"TRUE", b"FALSE"), None))
+    if extra:
+        spec += extra.spec(res, digits)
     step = 65536 * max(1, threads)
     for i0 in range(0, len(names), step):
         yield rows_to_bytes([(kind, v[i0:i0 + step], o if kind != "int" or o is None
@@ -340,7 +344,7 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
                        columns=None, chunk_size=500_000, engine="numpy", jobs=None,
                        progress=None, keep_ambiguous=False, maf_max=0.4, digits=6,
                        compresslevel=1, log=None, log_dropped=None, tmpdir=None, stream=None,
-                       command=None):
+                       command=None, extra=None):
     """Meta-analyse GWAS summary-statistics files into one output file.
 
     Parameters
@@ -352,8 +356,10 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     out : str
         Output file (``.gz``: gzip; ``.csv``: comma separated, else tab separated).
     methods : str or list
-        ``"FE"`` and/or random-effects estimators (``"FE,DL,REML"``); the fixed-effect
-        columns are always written.
+        ``"FE"`` and/or random-effects estimators (``"FE,DL,REML"``), and/or the
+        heterogeneity-aware ``"MANTRA"``, ``"ASSET"``, ``"RE2"`` (see
+        :mod:`metamodels.batch.gwas_methods`); the fixed-effect columns are always
+        written.
     scheme : {"stderr", "samplesize"}
         Inverse-variance weights ``1/se^2`` (METAL's ``SCHEME STDERR``) or METAL's
         sample-size weighted z-scores: ``z_i = sign(beta_i) Phi^{-1}(1 - p_i/2)``,
@@ -399,6 +405,9 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         and is in the log file and ``GWASResult.summary()``.
     command : str, optional
         The command line, recorded in the log.
+    extra : dict, optional
+        Options of the MANTRA/ASSET/RE2 methods: ``distance`` (file), ``frequencies``,
+        ``mvalues``, ``side``, ``mu_sd`` (:class:`.gwas_methods.ExtraMethods`).
 
     Returns
     -------
@@ -423,8 +432,12 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         raise GWASInputError("no input files")
     _check_distinct(paths)
     out = os.fspath(out)
+    methods, extra_methods = split_methods(methods)
     methods = normalize_methods(methods)
     methods = ("FE",) + tuple(m for m in methods if m != "FE")
+    extra = ExtraMethods(extra_methods, len(paths), **(extra or {}))
+    if extra and engine == "dask":
+        raise GWASInputError(f"{', '.join(extra.methods)} run with the numpy engine only")
     if scheme not in SCHEMES:
         raise GWASInputError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
     if engine not in ENGINES:
@@ -452,6 +465,9 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
         specs.append({"path": p, "info": info, "columns": cols})
     with_freq = all("freq" in s["columns"] for s in specs)
     with_n = all("n" in s["columns"] for s in specs)
+    if extra.frequencies and not with_freq:
+        raise GWASInputError("--frequencies needs an allele-frequency column in every "
+                             "study (--freq COL)")
     for s in specs:
         if not with_freq:
             s["columns"].pop("freq", None)
@@ -475,7 +491,7 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
             return _run(specs, out, logfile, logf, dropf, log_dropped, methods, scheme,
                         genomic_control, chunk_size, engine, jobs, progress,
                         keep_ambiguous, maf_max, int(digits), compresslevel, scratch, sep,
-                        with_n, stream, command, t0)
+                        with_n, stream, command, t0, extra)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -526,7 +542,7 @@ def _warn_lambda(name, lam, n, stacklevel):
 
 def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, chunk_size,
          engine, jobs, progress, keep_ambiguous, maf_max, digits, compresslevel, scratch, sep,
-         with_n, stream, command, t0):
+         with_n, stream, command, t0, extra):
     from .._version import __version__
 
     k = len(specs)
@@ -540,6 +556,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     logf.write(f"# methods: {','.join(methods)}; scheme: {scheme}; genomic control: "
                f"{'on' if gcontrol else 'off'}; engine: {engine}; chunk size: "
                f"{chunk_size}; strand-ambiguous: {amb}\n")
+    if extra:
+        logf.write(f"# heterogeneity-aware methods: {extra.describe()}\n")
     for i, s in enumerate(specs):
         s["dir"] = os.path.join(scratch, f"study{i}")
         cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
@@ -586,7 +604,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     state.index = None                     # the id index is not needed any more
     _trim()
     writer = _Writer(out, compresslevel, threads=1)
-    cols = _output_columns(methods, scheme, with_n)
+    cols = _output_columns(methods, scheme, with_n) + extra.columns()
     threads = 1                          # formatting holds the GIL (bytes.translate)
     z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
     bar = Progress(n_var, "meta-analysis", "variants", progress)
@@ -602,6 +620,10 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
         writer.write(sep.join(c.encode() for c in cols) + b"\n")
         loaders = ([(lambda st=st: st.load("gid")) for st in stores],
                    [(lambda st=st: st.load("sign")) for st in stores])
+        extra.prepare(stores, loaders[0], loaders[1], n_var, chunk_size)
+        if extra.D is not None and "MANTRA" in extra.methods:
+            logf.write("# MANTRA distances between the studies:\n" + "".join(
+                "#   " + " ".join(f"{x:.5g}" for x in row) + "\n" for row in extra.D))
         if engine == "dask":
             from .dask_engine import chunk_results
 
@@ -609,7 +631,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
                                     methods)
         else:
             results = (_chunk(stores, loaders, c0, min(c0 + chunk_size, n_var), scheme, gc,
-                              with_n, methods, tm) for c0 in range(0, n_var, chunk_size))
+                              with_n, methods, tm, extra)
+                       for c0 in range(0, n_var, chunk_size))
         tick = time.perf_counter()
         glob = state.alleles.as_bytes()
         for c0, y, nn, res in results:
@@ -619,7 +642,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             a1 = glob[state.ref_a1.values[c0:c1]]
             a2 = glob[state.ref_a2.values[c0:c1]]
             for text in _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits,
-                                      sep, threads):
+                                      sep, threads, extra):
                 tick = _lap(tm, "format", tick)
                 writer.write(text)
                 tick = _lap(tm, "write", tick)
@@ -706,10 +729,12 @@ def _lap(tm, key, tick):
     return now
 
 
-def _chunk(stores, loaders, c0, c1, scheme, gc, with_n, methods, tm):
+def _chunk(stores, loaders, c0, c1, scheme, gc, with_n, methods, tm, extra=None):
     y, s, nn = gather_chunk(stores, loaders[0], loaders[1], c0, c1, scheme, gc, with_n)
     t = time.perf_counter()
     res = meta_analyze(y, s, list(methods), as_frame=False)
+    if extra:
+        res.update(extra.compute(y, s))
     tm["kernels"] += time.perf_counter() - t
     return c0, y, nn, res
 
