@@ -324,7 +324,7 @@ class DiagonalTau2:
     def search_bound(self, reml=True):
         """:func:`~metamodels.core.tau2.score_upper_bound` of these data: the
         (RE)ML score is negative for every ``t`` above it."""
-        rss = float(np.sum(self._outer[:, self.q * self.q - 1]))   # (y - X b0)'(y - X b0)
+        rss = float(self._outer[:, self.q * self.q - 1].sum())    # (y - X b0)'(y - X b0)
         m = self.k - self.p if reml else self.k
         return float(score_upper_bound(rss, m, float(self.v.min()), float(self.v.max())))
 
@@ -357,9 +357,9 @@ class DiagonalTau2:
         def loglik(rows, t):
             return np.array([self.loglik(x, reml) for x in t.tolist()])
 
-        U = np.array([self.search_bound(reml)])
+        U = (self.search_bound(reml),)
         q, trp, _, _ = self.moments(0.0)
-        centre = dl(np.array([q]), self.k - self.p, trp)         # DerSimonian-Laird
+        centre = (float(dl(q, self.k - self.p, trp)),)           # DerSimonian-Laird
         t, _, ok = global_maximum(pieces, loglik, U, tol=tol, maxiter=maxiter,
                                   grid=SINGLE_GRID, ratio=SINGLE_RATIO, centre=centre,
                                   point=point)

@@ -378,11 +378,13 @@ def classify_cells(ta, tb, Pa, Pb):
     definite = (lo2 > 0) | (hi2 < 0)
     concave = concave_on(Pa, Pb)
     change = (Pa.g > 0) & (Pb.g <= 0)
+    root = concave & change & ~definite
+    # neither of one sign nor concave (concave without a sign change: no maximum inside)
+    open_ = ~(definite | concave)
+    if not open_.any():
+        return root, open_, change, open_
     flat = 0.5 * (tb - ta) * np.maximum(np.abs(lo2), np.abs(hi2)) <= LLF_TOL
-    root = ~definite & concave & change
-    tiny = ~definite & ~root & flat
-    split = ~definite & ~(concave & ~change) & ~root & ~tiny
-    return root, tiny, change, split
+    return root, open_ & flat, change, open_ & ~flat
 
 
 def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
