@@ -427,10 +427,13 @@ def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
 def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
     """:func:`global_maximum` for one problem whose first round settles it: the initial
     cells resolved (:func:`classify_cells`) with a single candidate, ``t = 0`` or the
-    root of one cell (located by :func:`_newton_one`); ``None`` otherwise (the general
-    rounds then take over).  The same points, rules and result as the general path,
-    with less overhead."""
+    root of one cell (located by :func:`_newton_one`).  Returns ``(result, t, P)``:
+    ``result`` is ``None`` when the general rounds must take over, which they do from
+    the same first evaluation ``P`` at the points ``t``.  The same points, rules and
+    result as the general path, with less overhead."""
     u = float(U[0])
+    if not math.isfinite(u):
+        return None, None, None
     pts = {0.0}
     pts.update((u * ratio ** -np.arange(grid - 1, -1, -1.0)).tolist())
     if centre is not None:
@@ -441,13 +444,13 @@ def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
     root, tiny, _, split = classify_cells(t[:-1], t[1:], P.take(slice(0, -1)),
                                           P.take(slice(1, None)))
     if split.any() or tiny.any():
-        return None
+        return None, t, P
     r = np.flatnonzero(root)
     at_zero = bool(P.g[0] <= 0)
     if r.size + at_zero != 1:
-        return None
+        return None, t, P
     if at_zero:
-        return np.zeros(1), np.full(1, np.nan), np.ones(1, dtype=bool)
+        return (np.zeros(1), np.full(1, np.nan), np.ones(1, dtype=bool)), t, P
     i = int(r[0])
     if point is None:
         def point(x):
@@ -456,15 +459,16 @@ def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
     cols = np.stack(P)[:, i:i + 2].T.tolist()
     est, ok = _newton_one(point, float(t[i]), float(t[i + 1]), tuple(cols[0]),
                           tuple(cols[1]), tol, maxiter)
-    return np.array([est]), np.full(1, np.nan), np.array([ok])
+    return (np.array([est]), np.full(1, np.nan), np.array([ok])), t, P
 
 
 def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, centre,
                     point=None):
     U = np.asarray(U, dtype=float)
     n = U.size
+    first = None
     if n == 1:
-        out = _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre)
+        out, *first = _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre)
         if out is not None:
             return out
     pts = np.concatenate([np.zeros((n, 1)),
@@ -477,8 +481,10 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
         grid = pts.shape[1] - 1
     conv = np.ones(n, dtype=bool)
     if n == 1:                                   # one problem: its distinct points
-        t = np.unique(pts)
-        P = pieces(np.zeros(t.size, dtype=np.intp), t)
+        t, P = first
+        if t is None:
+            t = np.unique(pts)
+            P = pieces(np.zeros(t.size, dtype=np.intp), t)
         g0 = P.g[:1]
         crow = np.zeros(t.size - 1, dtype=np.intp)
         ta, tb = t[:-1], t[1:]
