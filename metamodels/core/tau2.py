@@ -71,6 +71,7 @@ global maximiser -- not merely a local one -- or the row is reported as not conv
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -424,6 +425,15 @@ def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
                                centre, point)
 
 
+_CENTRE_LIST = CENTRE_FACTORS.tolist()
+
+
+@lru_cache(maxsize=16)
+def _grid_factors(grid, ratio):
+    """``ratio^-(grid-1), ..., 1`` as floats (the initial grid over ``U``)."""
+    return tuple((ratio ** -np.arange(grid - 1, -1, -1.0)).tolist())
+
+
 def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
     """:func:`global_maximum` for one problem whose first round settles it: the initial
     cells resolved (:func:`classify_cells`) with a single candidate, ``t = 0`` or the
@@ -435,10 +445,10 @@ def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
     if not math.isfinite(u):
         return None, None, None
     pts = {0.0}
-    pts.update((u * ratio ** -np.arange(grid - 1, -1, -1.0)).tolist())
+    pts.update([u * f for f in _grid_factors(grid, ratio)])
     if centre is not None:
         c = float(np.asarray(centre).ravel()[0])
-        pts.update(x for x in (c * CENTRE_FACTORS).tolist() if 0.0 < x < u)
+        pts.update(x for x in [c * f for f in _CENTRE_LIST] if 0.0 < x < u)
     t = np.array(sorted(pts))
     P = pieces(np.zeros(t.size, dtype=np.intp), t)
     root, tiny, _, split = classify_cells(t[:-1], t[1:], P.take(slice(0, -1)),
@@ -456,9 +466,9 @@ def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
         def point(x):
             return tuple(float(a[0]) for a in pieces(np.zeros(1, dtype=np.intp),
                                                      np.array([x])))
-    cols = np.stack(P)[:, i:i + 2].T.tolist()
-    est, ok = _newton_one(point, float(t[i]), float(t[i + 1]), tuple(cols[0]),
-                          tuple(cols[1]), tol, maxiter)
+    est, ok = _newton_one(point, float(t[i]), float(t[i + 1]),
+                          tuple([float(x[i]) for x in P]),
+                          tuple([float(x[i + 1]) for x in P]), tol, maxiter)
     return (np.array([est]), np.full(1, np.nan), np.array([ok])), t, P
 
 
