@@ -6,6 +6,9 @@ diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 """
 from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__
+# publication bias (issue 14)
+from .diagnostics import (egger_test, fail_safe_n, pet_peese, rank_correlation_test,
+                          selection_model, trim_and_fill)
 from .bayes import BayesMeta, priors
 from .effectsize import effect_size
 from .inference.compare import lr_test_table as lr_test
@@ -18,4 +21,7 @@ from .univariate import MetaFixed, MetaRandom
 from .univariate.mantel_haenszel import mantel_haenszel
 from .univariate.peto import peto
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto",
+           # publication bias (issue 14)
+           "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
+           "selection_model"]

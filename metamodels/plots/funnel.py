@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
@@ -40,7 +41,7 @@ def _fmt_level(p):
 
 
 def funnel_plot(results, ax=None, yaxis="se", contours=(0.9, 0.95, 0.99), alpha=0.05,
-                xlabel=None):
+                xlabel=None, filled=None):
     """Funnel plot of effect sizes (or residuals) against their precision.
 
     Parameters
@@ -64,6 +65,10 @@ def funnel_plot(results, ax=None, yaxis="se", contours=(0.9, 0.95, 0.99), alpha=
         The pseudo-confidence region is ``estimate +/- z_{1-alpha/2} se``.
     xlabel : str, optional
         Defaults to ``"Effect size"`` (``"Residual value"`` for meta-regression).
+    filled : array_like of bool, optional
+        Studies to draw as open circles (the studies imputed by trim-and-fill);
+        defaults to the model's ``filled`` flags when it has them (the ``filled``
+        results of :func:`metamodels.trim_and_fill`).
 
     Returns
     -------
@@ -149,8 +154,20 @@ def funnel_plot(results, ax=None, yaxis="se", contours=(0.9, 0.95, 0.99), alpha=
     ax.plot(center - z * s, ys, color="black", lw=0.9, ls=":", zorder=1, gid="pseudo_ci")
     ax.plot(center + z * s, ys, color="black", lw=0.9, ls=":", zorder=1, gid="pseudo_ci")
     ax.axvline(center, color="black", lw=1.0, zorder=1, gid="estimate_line")
-    ax.scatter(x, yv, s=28, color="black", edgecolors="white", linewidths=0.5, zorder=3,
-               gid="studies")
+    if filled is None:
+        filled = getattr(model, "filled", None)
+    imputed = (np.zeros(x.shape[0], bool) if filled is None
+               else np.asarray(filled, dtype=bool).reshape(-1))
+    if imputed.shape[0] != x.shape[0]:
+        raise ValueError(f"filled has {imputed.shape[0]} flags but there are {x.shape[0]} "
+                         "studies")
+    ax.scatter(x[~imputed], yv[~imputed], s=28, color="black", edgecolors="white",
+               linewidths=0.5, zorder=3, gid="studies")
+    if imputed.any():
+        ax.scatter(x[imputed], yv[imputed], s=28, facecolors="white", edgecolors="black",
+                   linewidths=0.9, zorder=3, gid="filled_studies")
+        handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="black",
+                              label="filled (trim-and-fill)"))
 
     allx = np.concatenate(xs)
     allx = allx[np.isfinite(allx)]

@@ -1,0 +1,108 @@
+"""Shared input handling of the publication-bias diagnostics.
+
+Every diagnostic takes a fitted univariate meta-analysis (:class:`~metamodels.MetaFixed`
+or :class:`~metamodels.MetaRandom` results) and needs its data, its estimator and a way
+to refit the same kind of model to modified data (added predictor, trimmed or filled
+studies).  That rule lives here once.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..exceptions import BoundaryWarning, SpecificationError
+
+__all__ = ["MetaInput", "meta_input", "refit", "sample_sizes", "check_alpha"]
+
+
+class MetaInput:
+    """Arrays and estimator of a fitted univariate meta-analysis."""
+
+    def __init__(self, results):
+        model = getattr(results, "model", None)
+        if model is None or not hasattr(model, "vi") or not hasattr(results, "tau2") \
+                or getattr(model, "exog", None) is None or np.ndim(model.endog) != 1:
+            raise TypeError("expected the results of a univariate meta-analysis "
+                            "(MetaFixed or MetaRandom .fit()), got "
+                            f"{type(results).__name__}")
+        self.results = results
+        self.model = model
+        self.y = np.asarray(model.endog, dtype=float)
+        self.v = np.asarray(model.vi, dtype=float)
+        self.X = np.asarray(model.exog, dtype=float)
+        self.method = results.method
+        self.test = results.test
+        fit = getattr(results, "_fit", None)
+        self.tau2_fixed = bool(getattr(fit, "tau2_fixed", False))
+        self.tau2 = float(results.tau2)
+
+    @property
+    def k(self):
+        return self.y.shape[0]
+
+    @property
+    def intercept_only(self):
+        return self.X.shape[1] == 1 and np.allclose(self.X[:, 0], 1.0)
+
+    def require_intercept_only(self, what):
+        if not self.intercept_only:
+            raise SpecificationError(f"{what} is defined for models without moderators "
+                                     "(intercept-only); fit 'yi ~ 1'")
+
+
+def meta_input(results):
+    """:class:`MetaInput` of ``results`` (a clear TypeError for anything else)."""
+    return results if isinstance(results, MetaInput) else MetaInput(results)
+
+
+def refit(inp, y, v, X=None, method=None, test=None, **model_kwargs):
+    """Fit the model of ``inp`` (same estimator, test and fixed tau^2, unless ``method``
+    or ``test`` say otherwise) to new data.
+
+    Boundary warnings of the refit are silenced: the caller reports what matters.
+    """
+    from ..univariate import MetaFixed, MetaRandom
+
+    X = np.ones((len(y), 1)) if X is None else X
+    method = inp.method if method is None else method
+    test = inp.test if test is None else test
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoundaryWarning)
+        if method == "FE":
+            return MetaFixed(y, v, X, **model_kwargs).fit(test=test)
+        tau2 = inp.tau2 if inp.tau2_fixed else None
+        return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2)
+
+
+def sample_sizes(inp, ni):
+    """Sample sizes aligned with the studies of the fit: an array of length k, or the
+    name of a column of the data frame the model was built from (``from_formula``).
+    Without ``ni``, a column named ``"ni"`` of that data frame is used (as metafor uses
+    the ``ni`` attribute that ``escalc`` attaches to the effect sizes)."""
+    frame = getattr(inp.model.data, "frame", None)
+    if ni is None and frame is not None and "ni" in frame:
+        ni = "ni"
+    if ni is None:
+        raise ValueError("this predictor needs the sample sizes: pass ni= (an array with "
+                         "one value per study, or a column name of the model's data)")
+    if isinstance(ni, str):
+        if frame is None or ni not in frame:
+            raise ValueError(f"ni={ni!r} is not a column of the model's data")
+        labels = getattr(inp.model.data, "row_labels", None)
+        col = frame[ni]
+        arr = np.asarray(col.loc[labels] if labels is not None else col, dtype=float)
+    else:
+        arr = np.asarray(ni, dtype=float).reshape(-1)
+    if arr.shape[0] != inp.k:
+        raise ValueError(f"ni has {arr.shape[0]} values but the model has {inp.k} studies")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError("sample sizes ni must be positive and not missing")
+    return arr
+
+
+def check_alpha(alpha):
+    alpha = float(alpha)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return alpha

@@ -1,0 +1,170 @@
+"""Egger's regression test for funnel-plot asymmetry (metafor's ``regtest``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ._meta_input import check_alpha, meta_input, refit, sample_sizes
+
+__all__ = ["EggerTestResult", "egger_test", "weighted_regression"]
+
+_PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
+_LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")   # -> 0 as the study grows
+_LABEL = {"sei": "standard error", "vi": "sampling variance", "ni": "sample size",
+          "ninv": "inverse sample size", "sqrtni": "square root of the sample size",
+          "sqrtninv": "inverse square root of the sample size"}
+
+
+@dataclass(frozen=True)
+class EggerTestResult:
+    """Regression test for funnel-plot asymmetry.
+
+    Attributes
+    ----------
+    statistic, pvalue : test of the predictor's coefficient (z or t)
+    df : residual df of the t test (``None`` for a z test)
+    slope : the predictor's coefficient
+    limit_estimate, limit_se, limit_ci : the intercept, i.e. the estimate for a study of
+        infinite precision, with its confidence interval (intercept-only models with
+        a predictor that vanishes as the study grows; NaN otherwise)
+    model, predictor, distribution : what was fitted ("z" or "t")
+    """
+
+    statistic: float
+    pvalue: float
+    df: float | None
+    slope: float
+    limit_estimate: float
+    limit_se: float
+    limit_ci: tuple
+    model: str
+    predictor: str
+    distribution: str
+    alpha: float = 0.05
+
+    def __str__(self):
+        kind = ("mixed-effects meta-regression" if self.model == "rma"
+                else "weighted regression with multiplicative dispersion")
+        stat = (f"z = {self.statistic:.4f}" if self.df is None
+                else f"t = {self.statistic:.4f}, df = {self.df:g}")
+        out = ["Regression test for funnel plot asymmetry",
+               f"  model: {kind}", f"  predictor: {_LABEL[self.predictor]}",
+               f"  test for asymmetry: {stat}, p = {self.pvalue:.4g}"]
+        if np.isfinite(self.limit_estimate):
+            lo, hi = self.limit_ci
+            out.append(f"  limit estimate (as precision -> infinity): {self.limit_estimate:.4f} "
+                       f"({100 * (1 - self.alpha):g}% CI {lo:.4f} to {hi:.4f})")
+        return "\n".join(out)
+
+    def summary(self):
+        return str(self)
+
+
+def _predictor(inp, predictor, ni):
+    if predictor == "sei":
+        return np.sqrt(inp.v)
+    if predictor == "vi":
+        return inp.v
+    n = sample_sizes(inp, ni)
+    return {"ni": n, "ninv": 1.0 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1.0 / np.sqrt(n)}[
+        predictor]
+
+
+def weighted_regression(y, v, X):
+    """Weighted least squares with weights ``1/v_i`` and a multiplicative dispersion
+    (R's ``lm(y ~ X - 1, weights = 1/v)``).
+
+    Returns
+    -------
+    params, cov_params, df_resid
+    """
+    w = 1.0 / v
+    XtW = X.T * w
+    A = XtW @ X
+    b = np.linalg.solve(A, XtW @ y)
+    r = y - X @ b
+    df = X.shape[0] - X.shape[1]
+    if df <= 0:
+        raise ValueError("too few studies for the weighted regression: need more studies "
+                         "than coefficients")
+    s2 = float(w @ r ** 2) / df
+    return b, s2 * np.linalg.inv(A), df
+
+
+def egger_test(results, model="rma", predictor="sei", ni=None, alpha=0.05):
+    """Regression test for funnel-plot asymmetry (Egger et al. 1997; metafor's ``regtest``).
+
+    Parameters
+    ----------
+    results : MetaFixed or MetaRandom results
+        The fitted meta-analysis (moderators, if any, are kept in the test model).
+    model : {"rma", "lm"}
+        ``"rma"``: the predictor is added to the meta-regression, refitted with the same
+        tau^2 estimator and test (z, t or Knapp-Hartung).  ``"lm"``: Egger's classical
+        weighted regression of ``y_i`` on the predictor with weights ``1/v_i`` and a
+        multiplicative dispersion parameter, t test with ``k - p - 1`` df.
+    predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
+        Standard error (Egger's test), sampling variance, sample size, its inverse, its
+        square root or the inverse square root.
+    ni : array_like or str, optional
+        Sample sizes for the ``n``-based predictors: one value per study of the fit, or
+        the name of a column of the data the model was built from; by default the
+        column ``"ni"`` of that data, if there is one.
+    alpha : float
+        Level of the interval of the limit estimate.
+
+    Returns
+    -------
+    EggerTestResult
+
+    Notes
+    -----
+    The test model is ``y_i = x_i'b + beta_a a_i + u_i + e_i`` with ``a_i`` the predictor
+    (``u_i`` absent for ``model="lm"``, where instead ``Var(e_i) = phi v_i``); asymmetry
+    is ``H0: beta_a = 0``.  For intercept-only models and predictors that vanish for an
+    infinitely precise study (sei, vi, ninv, sqrtninv), the intercept is the "limit
+    estimate": PET (sei) and PEESE (vi) of Stanley and Doucouliagos (2014).
+    """
+    inp = meta_input(results)
+    alpha = check_alpha(alpha)
+    model = str(model).lower()
+    if model not in ("rma", "lm"):
+        raise ValueError(f"model must be 'rma' or 'lm', got {model!r}")
+    predictor = str(predictor).lower()
+    if predictor not in _PREDICTORS:
+        raise ValueError(f"unknown predictor {predictor!r}; valid values are "
+                         f"{', '.join(_PREDICTORS)}")
+    a = _predictor(inp, predictor, ni)
+    X = np.column_stack([inp.X, a])
+    p = inp.X.shape[1]
+    if inp.k <= p + 1:
+        raise ValueError(f"too few studies ({inp.k}) for the regression test: need more "
+                         f"than {p + 1}")
+    if np.linalg.matrix_rank(X) <= p:
+        raise ValueError(f"the predictor {predictor!r} is constant (or collinear with the "
+                         "moderators): the regression test is not defined")
+    if model == "rma":
+        fit = refit(inp, inp.y, inp.v, X)
+        b = np.asarray(fit.params)
+        se = np.asarray(fit.bse)
+        use_t = bool(fit.use_t)
+        df = float(fit.df_resid) if use_t else None
+    else:
+        b, cov, df_i = weighted_regression(inp.y, inp.v, X)
+        se = np.sqrt(np.diag(cov))
+        use_t, df = True, float(df_i)
+    stat = float(b[-1] / se[-1])
+    if use_t:
+        pval = float(2 * stats.t.sf(abs(stat), df))
+        crit = stats.t.ppf(1 - alpha / 2, df)
+    else:
+        pval = float(2 * stats.norm.sf(abs(stat)))
+        crit = stats.norm.ppf(1 - alpha / 2)
+    limit, limit_se, ci = np.nan, np.nan, (np.nan, np.nan)
+    if inp.intercept_only and predictor in _LIMIT_PREDICTORS:
+        limit, limit_se = float(b[0]), float(se[0])
+        ci = (float(b[0] - crit * se[0]), float(b[0] + crit * se[0]))
+    return EggerTestResult(stat, pval, df, float(b[-1]), limit, limit_se, ci, model, predictor,
+                           "t" if use_t else "z", alpha)
