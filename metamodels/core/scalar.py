@@ -67,6 +67,19 @@ def _index_helpers(p):
     return rows, upper
 
 
+@lru_cache(maxsize=64)
+def _batch_trace_rows(p):
+    """Rows picking ``tr(C S_2[:p, :p])`` and ``tr(C S_3[:p, :p])`` out of each point's
+    flattened (row-major) solution ``(p, 2 + 2p)`` of :meth:`DiagonalTau2.pieces`."""
+    width = 2 + 2 * p
+    rows = np.zeros((2, p * width))
+    i = np.arange(p)
+    rows[0, i * width + 1 + i] = 1.0
+    rows[1, i * width + 2 + p + i] = 1.0
+    rows.flags.writeable = False
+    return rows
+
+
 def _collinear(chol, A):
     """Whether a column is (numerically) a combination of the previous ones: the squared
     Cholesky pivot ``d_j^2 = A_jj (1 - R_j^2)`` below ``1e-12 A_jj`` (scale free)."""
@@ -300,7 +313,7 @@ class DiagonalTau2:
     def search_bound(self, reml=True):
         """:func:`~metamodels.core.tau2.score_upper_bound` of these data: the
         (RE)ML score is negative for every ``t`` above it."""
-        rss = float(np.sum(self._outer[:, self.q * self.q - 1]))   # (y - X b0)'(y - X b0)
+        rss = float(self._outer[:, self.q * self.q - 1].sum())    # (y - X b0)'(y - X b0)
         m = self.k - self.p if reml else self.k
         return float(score_upper_bound(rss, m, float(self.v.min()), float(self.v.max())))
 
@@ -325,14 +338,20 @@ class DiagonalTau2:
             count[0] += t.shape[0]
             return self.pieces(t, reml)
 
+        def point(t):
+            count[0] += 1
+            g, info, obs, F, G = self._score_terms(t, reml)
+            return g, F, G, obs + info, info
+
         def loglik(rows, t):
             return np.array([self.loglik(x, reml) for x in t.tolist()])
 
-        U = np.array([self.search_bound(reml)])
+        U = (self.search_bound(reml),)
         q, trp, _, _ = self.moments(0.0)
-        centre = dl(np.array([q]), self.k - self.p, trp)         # DerSimonian-Laird
+        centre = (float(dl(q, self.k - self.p, trp)),)           # DerSimonian-Laird
         t, _, ok = global_maximum(pieces, loglik, U, tol=tol, maxiter=maxiter,
-                                  grid=SINGLE_GRID, ratio=SINGLE_RATIO, centre=centre)
+                                  grid=SINGLE_GRID, ratio=SINGLE_RATIO, centre=centre,
+                                  point=point)
         return float(t[0]), bool(ok[0]), count[0]
 
 
@@ -360,10 +379,10 @@ def cross_pieces(S, p, reml=True):
     CG = sol[:, :, 1:1 + p]                                      # C S_2[:p, :p]
     Cz = np.matmul(CG, c[:, :p]) - sol[:, :, 1 + p:2 + p]        # C (S_2 c)[:p]
     H = cS3c - np.matmul(np.swapaxes(S23c[0, :, :p], 1, 2), Cz)[:, 0, 0]
-    if reml:
-        G = sums[0] - np.trace(CG, axis1=1, axis2=2)
-        K = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, :, 2 + p:], axis1=1, axis2=2)
-                   + np.sum(CG * np.swapaxes(CG, 1, 2), axis=(1, 2)))
+    if reml:                          # tr(C S_2), tr(C S_3) in one product
+        tr2, tr3 = _batch_trace_rows(p) @ sol.reshape(n, -1).T
+        G = sums[0] - tr2
+        K = 0.5 * (sums[1] - 2.0 * tr3 + (CG * np.swapaxes(CG, 1, 2)).sum((1, 2)))
     else:
         G, K = sums[0], 0.5 * sums[1]
     return Pieces(0.5 * (F - G), F, G, H, K)

@@ -71,6 +71,7 @@ global maximiser -- not merely a local one -- or the row is reported as not conv
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -253,6 +254,15 @@ def scaled_step(P):
     return np.where(den > 0, P.g / den, np.where(J > 0, P.g / J, np.nan))
 
 
+def _scaled_step_one(g, G, H, K):
+    """:func:`scaled_step` at one point, in floats."""
+    J = H - K
+    den = J - 4.0 * g * K / G if G > 0 else math.nan
+    if den > 0:
+        return g / den
+    return g / J if J > 0 else math.nan
+
+
 def newton_bracketed(pieces, rows, lo, hi, Plo, Phi, tol=1e-10, maxiter=100):
     """The root of the score in cells ``[lo, hi]`` where it changes sign (``g(lo) > 0
     >= g(hi)``) and the likelihood is concave (:func:`concave_on`): Newton steps
@@ -265,7 +275,12 @@ def newton_bracketed(pieces, rows, lo, hi, Plo, Phi, tol=1e-10, maxiter=100):
     """
     n = rows.size
     if n == 1:                  # one cell: the same rules on Python floats (less overhead)
-        return _newton_one(pieces, rows, float(lo[0]), float(hi[0]), Plo, Phi, tol, maxiter)
+        def point(t):
+            return tuple(float(x[0]) for x in pieces(rows, np.array([t])))
+        t, ok = _newton_one(point, float(lo[0]), float(hi[0]),
+                            tuple(float(x[0]) for x in Plo),
+                            tuple(float(x[0]) for x in Phi), tol, maxiter)
+        return np.array([t]), np.array([ok])
     out = np.empty(n)
     conv = np.ones(n, dtype=bool)
     lo, hi = lo.astype(float), hi.astype(float)
@@ -310,9 +325,11 @@ def newton_bracketed(pieces, rows, lo, hi, Plo, Phi, tol=1e-10, maxiter=100):
     return out, conv
 
 
-def _newton_one(pieces, rows, lo, hi, Plo, Phi, tol, maxiter):
-    """:func:`newton_bracketed` for one cell, step for step, in floats."""
-    sa, sb = float(scaled_step(Plo)[0]), float(scaled_step(Phi)[0])
+def _newton_one(point, lo, hi, Plo, Phi, tol, maxiter):
+    """:func:`newton_bracketed` for one cell, step for step, in floats: ``point(t)``
+    gives the pieces ``(g, F, G, H, K)`` at ``t`` as floats, ``Plo`` and ``Phi`` those at
+    the ends.  Returns ``(t, converged)``."""
+    sa, sb = _scaled_step_one(Plo[0], *Plo[2:]), _scaled_step_one(Phi[0], *Phi[2:])
     na, nb = lo + sa, hi + sb
     oka, okb = lo < na < hi, lo < nb < hi
     if oka and (not okb or abs(sa) <= abs(sb)):
@@ -323,31 +340,56 @@ def _newton_one(pieces, rows, lo, hi, Plo, Phi, tol, maxiter):
         t = math.sqrt(lo * hi) if lo > 0 else 0.5 * (lo + hi)
     prev = hi - lo
     for _ in range(maxiter):
-        P = pieces(rows, np.array([t]))
-        g, J, K = float(P.g[0]), float(P.H[0] - P.K[0]), float(P.K[0])
+        g, _, G, H, K = point(t)
+        J = H - K
         if g > 0:
             lo = t
         else:
             hi = t
-        step = float(scaled_step(P)[0])
+        step = _scaled_step_one(g, G, H, K)
         se = 1.0 / math.sqrt(K) if K > 0 else math.inf
         new = t + step
         bis = not (lo < new < hi and abs(step) <= 0.5 * prev)
         if bis:
             new = 0.5 * (lo + hi)
         if g == 0:
-            return np.array([t]), np.array([True])
+            return t, True
         if abs(step) <= max(tol, 1e-5) * (t + se) and J > 0 and not bis:
-            return np.array([min(max(t + step, lo), hi)]), np.array([True])
+            return min(max(t + step, lo), hi), True
         if hi - lo <= tol * (t + se):
-            return np.array([0.5 * (lo + hi)]), np.array([True])
+            return 0.5 * (lo + hi), True
         prev, t = abs(new - t), new
-    return np.array([t]), np.array([False])
+    return t, False
 
 
 # ------------------------------------------------------------------ global maximum
+def classify_cells(ta, tb, Pa, Pb):
+    """One round's verdict on the cells ``[ta, tb]`` of :func:`global_maximum` (module
+    notes): boolean arrays
+
+    * ``root``: the score changes sign on a cell where the likelihood is concave -- one
+      local maximum inside, to be located by :func:`newton_bracketed`;
+    * ``tiny``: unresolved but so narrow that the log-likelihood varies by less than
+      ``LLF_TOL`` over it (a sign change there is a candidate at its middle);
+    * ``change``: ``g(ta) > 0 >= g(tb)``;
+    * ``split``: to be split (neither of one sign, nor concave without a sign change,
+      nor ``root`` or ``tiny``).
+    """
+    lo2, hi2 = score_bounds(ta, tb, Pa, Pb)
+    definite = (lo2 > 0) | (hi2 < 0)
+    concave = concave_on(Pa, Pb)
+    change = (Pa.g > 0) & (Pb.g <= 0)
+    root = concave & change & ~definite
+    # neither of one sign nor concave (concave without a sign change: no maximum inside)
+    open_ = ~(definite | concave)
+    if not open_.any():
+        return root, open_, change, open_
+    flat = 0.5 * (tb - ta) * np.maximum(np.abs(lo2), np.abs(hi2)) <= LLF_TOL
+    return root, open_ & flat, change, open_ & ~flat
+
+
 def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
-                   grid=GRID, ratio=RATIO, centre=None):
+                   grid=GRID, ratio=RATIO, centre=None, point=None):
     """Global maximiser of the (RE)ML log-likelihood over ``t in [0, U]`` for each of
     ``n`` problems (see the module notes for the guarantee).
 
@@ -368,6 +410,9 @@ def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
         A guess of the maximiser (e.g. a moment estimate): the initial grid also gets
         the points ``centre * CENTRE_FACTORS`` inside ``(0, U)``, so that the cells
         around a nearby maximum are narrow from the start (fewer rounds).
+    point : callable ``t -> (g, F, G, H, K)``, optional
+        For one problem (``n = 1``): its pieces at one ``t`` as Python floats, which
+        the Newton steps then use (a leaner kernel than ``pieces``; the same values).
 
     Returns
     -------
@@ -377,12 +422,65 @@ def global_maximum(pieces, loglik, U, tol=1e-10, maxiter=100, max_rounds=80,
     """
     with np.errstate(all="ignore"):
         return _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio,
-                               centre)
+                               centre, point)
 
 
-def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, centre):
+_CENTRE_LIST = CENTRE_FACTORS.tolist()
+
+
+@lru_cache(maxsize=16)
+def _grid_factors(grid, ratio):
+    """``ratio^-(grid-1), ..., 1`` as floats (the initial grid over ``U``)."""
+    return tuple((ratio ** -np.arange(grid - 1, -1, -1.0)).tolist())
+
+
+def _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre):
+    """:func:`global_maximum` for one problem whose first round settles it: the initial
+    cells resolved (:func:`classify_cells`) with a single candidate, ``t = 0`` or the
+    root of one cell (located by :func:`_newton_one`).  Returns ``(result, t, P)``:
+    ``result`` is ``None`` when the general rounds must take over, which they do from
+    the same first evaluation ``P`` at the points ``t``.  The same points, rules and
+    result as the general path, with less overhead."""
+    u = float(U[0])
+    if not math.isfinite(u):
+        return None, None, None
+    pts = {0.0}
+    pts.update([u * f for f in _grid_factors(grid, ratio)])
+    if centre is not None:
+        c = float(np.asarray(centre).ravel()[0])
+        pts.update(x for x in [c * f for f in _CENTRE_LIST] if 0.0 < x < u)
+    t = np.array(sorted(pts))
+    P = pieces(np.zeros(t.size, dtype=np.intp), t)
+    root, tiny, _, split = classify_cells(t[:-1], t[1:], P.take(slice(0, -1)),
+                                          P.take(slice(1, None)))
+    if split.any() or tiny.any():
+        return None, t, P
+    r = np.flatnonzero(root)
+    at_zero = bool(P.g[0] <= 0)
+    if r.size + at_zero != 1:
+        return None, t, P
+    if at_zero:
+        return (np.zeros(1), np.full(1, np.nan), np.ones(1, dtype=bool)), t, P
+    i = int(r[0])
+    if point is None:
+        def point(x):
+            return tuple(float(a[0]) for a in pieces(np.zeros(1, dtype=np.intp),
+                                                     np.array([x])))
+    est, ok = _newton_one(point, float(t[i]), float(t[i + 1]),
+                          tuple([float(x[i]) for x in P]),
+                          tuple([float(x[i + 1]) for x in P]), tol, maxiter)
+    return (np.array([est]), np.full(1, np.nan), np.array([ok])), t, P
+
+
+def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, centre,
+                    point=None):
     U = np.asarray(U, dtype=float)
     n = U.size
+    first = None
+    if n == 1:
+        out, *first = _one_problem(pieces, point, U, tol, maxiter, grid, ratio, centre)
+        if out is not None:
+            return out
     pts = np.concatenate([np.zeros((n, 1)),
                           U[:, None] * ratio ** -np.arange(grid - 1, -1, -1.0)[None, :]],
                          axis=1)                                       # (n, grid + 1)
@@ -393,8 +491,10 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
         grid = pts.shape[1] - 1
     conv = np.ones(n, dtype=bool)
     if n == 1:                                   # one problem: its distinct points
-        t = np.unique(pts)
-        P = pieces(np.zeros(t.size, dtype=np.intp), t)
+        t, P = first
+        if t is None:
+            t = np.unique(pts)
+            P = pieces(np.zeros(t.size, dtype=np.intp), t)
         g0 = P.g[:1]
         crow = np.zeros(t.size - 1, dtype=np.intp)
         ta, tb = t[:-1], t[1:]
@@ -423,13 +523,7 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
     for _ in range(max_rounds):
         if crow.size == 0:
             break
-        lo2, hi2 = score_bounds(ta, tb, Pa, Pb)
-        definite = (lo2 > 0) | (hi2 < 0)
-        concave = concave_on(Pa, Pb)
-        change = (Pa.g > 0) & (Pb.g <= 0)
-        flat = 0.5 * (tb - ta) * np.maximum(np.abs(lo2), np.abs(hi2)) <= LLF_TOL
-        root = ~definite & concave & change
-        tiny = ~definite & ~root & flat
+        root, tiny, change, split = classify_cells(ta, tb, Pa, Pb)
         if root.any():
             r = np.flatnonzero(root)
             t, ok = newton_bracketed(pieces, crow[r], ta[r], tb[r], Pa.take(r), Pb.take(r),
@@ -441,7 +535,7 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
             r = np.flatnonzero(tiny & change)
             cand_rows.append(crow[r])
             cand_t.append(0.5 * (ta[r] + tb[r]))
-        split = np.flatnonzero(~definite & ~(concave & ~change) & ~root & ~tiny)
+        split = np.flatnonzero(split)
         if split.size == 0:
             crow = crow[:0]
             break
