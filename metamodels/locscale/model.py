@@ -10,10 +10,10 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
+from ..core.known import KnownCovariance
 from ..core.optimize import maximize
 from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
 from ..formula import build_design
-from ..multivariate.known import KnownCovariance
 from ..univariate import estimators as est
 from .covariance import LocationScaleCovariance
 

@@ -11,7 +11,7 @@ from ..core.optimize import maximize
 from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 from ..inference.ddf import check_ddf
-from .covariance import g_parameter_names
+from ..core.random import g_parameter_names
 from .identifiability import check_residual_scale
 
 __all__ = ["MixedFit", "fit_mixed"]
@@ -43,7 +43,7 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
 
     ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
     positive definite is reported with a warning); ``"psd"`` keeps every ``G`` positive
-    semi-definite (lme4): the search runs over :meth:`MixedCovariance.psd_variant` and the
+    semi-definite (lme4): the search runs over :meth:`~metamodels.core.blockcov.BlockCovariance.psd_variant` and the
     optimum is mapped back to the SAS parameters, which the results report.  ``ddf`` is
     the results' default denominator-df method."""
     from .results import MixedResults, MixedResultsWrapper

@@ -9,14 +9,15 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
 from ..base.pickling import FormulaPickleMixin
+from ..core.blockcov import BlockCovariance
+from ..core.blocks import connected_blocks
+from ..core.random import RandomPart, ResidualPart
 from ..core.structures import get_structure
 from ..exceptions import MissingDataWarning, SpecificationError
 from ..formula import build_design
 from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows)
-from ..formula.terms import (build_random_design, connected_blocks, split_formula,
-                             terms_from_mixedlm)
-from .covariance import MixedCovariance, RandomPart, ResidualPart
+from ..formula.terms import build_random_design, split_formula, terms_from_mixedlm
 from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
@@ -160,7 +161,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         self.k_fe = self.exog.shape[1]
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
-        self.spec = MixedCovariance(random, self.residual, self.block_ids)
+        self.spec = BlockCovariance(random=random, residual=self.residual,
+                                    block_ids=self.block_ids)
         if check_identified:
             check_identified_model(self)
 

@@ -32,9 +32,9 @@ from ..exceptions import BoundaryWarning, MissingDataWarning
 from ..inference import information_criteria
 from ..core.likelihood import evaluate
 from ..core.structures import get_structure, psd_structure
-from ..mixed.covariance import RandomPart
+from ..core.random import RandomPart
 from .equal_variance import EqualVarianceMeta
-from .known import KnownCovariance
+from ..core.known import KnownCovariance
 from .model import MetaMixed
 
 __all__ = ["BivariateMeta", "BivariateResults", "within_corr_sensitivity"]

@@ -10,17 +10,18 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
+from ..core.blockcov import BlockCovariance
+from ..core.known import KnownCovariance
 from ..core.likelihood import evaluate
 from ..core.optimize import FitOutcome, maximize
+from ..core.random import RandomPart
 from ..core.structures import get_structure, psd_structure
 from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
                           MissingDataWarning, SpecificationError)
 from ..formula import build_design
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
-from ..mixed.covariance import RandomPart
-from .covariance import KnownPlusRandomCovariance
-from .known import KnownCovariance
+
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
 
@@ -189,7 +190,7 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
             raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
                              "use MetaFixed for a fixed-effects model")
         active, self.fixed_terms = _identified_terms(self.random)
-        self.spec = KnownPlusRandomCovariance(self.known, active)
+        self.spec = BlockCovariance(known=self.known, random=active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
         self.df_resid = float(n - X.shape[1])
