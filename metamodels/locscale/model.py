@@ -12,9 +12,9 @@ from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.known import KnownCovariance
 from ..core.optimize import maximize
+from ..core.scalar import DiagonalTau2
 from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
 from ..formula import build_design
-from ..univariate import estimators as est
 from .covariance import LocationScaleCovariance
 
 __all__ = ["LocationScaleMeta"]
@@ -182,7 +182,7 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
 
     def _start(self):
         y, X, v = self.endog, self.exog, self.known.diagonal()
-        tau2 = max(est.tau2_dl(y, v, X, with_se=False)[0], 1e-4 * float(np.var(y)) + 1e-8)
+        tau2 = max(DiagonalTau2(y, v, X).dersimonian_laird(), 1e-4 * float(np.var(y)) + 1e-8)
         a = np.zeros(self.spec.qa)
         share = 0.5 if self.spec.qc else 1.0
         a[0] = 0.5 * np.log(share * tau2)
