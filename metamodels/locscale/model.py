@@ -8,13 +8,13 @@ import pandas as pd
 import patsy
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.known import KnownCovariance
 from ..core.optimize import maximize
 from ..core.scalar import DiagonalTau2
-from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
-from ..formula import build_design
+from ..exceptions import ConvergenceWarning, SpecificationError
 from .covariance import LocationScaleCovariance
 
 __all__ = ["LocationScaleMeta"]
@@ -152,17 +152,9 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
             if groups not in data:
                 raise ValueError(f"groups={groups!r} is not a column of the data")
             bad |= data[groups].isna().to_numpy()
-        if bad.any() and missing != "drop":
-            raise ValueError("missing values in the data; use missing='drop'")
-        work = data.loc[~bad]
-        design, _ = build_design(formula, work, missing, {}, eval_env=1)
-        keep = np.zeros(n_all, dtype=bool)
-        keep[np.flatnonzero(~bad)[design.positions]] = True
-        kept = data.iloc[np.flatnonzero(keep)]
-        n_drop = n_all - int(keep.sum())
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
+        rows = formula_rows(formula, data, missing, bad, eval_env=1,
+                            what="the scale formulas, sampling variances, weights or groups")
+        design, kept, keep, n_drop = rows.design, rows.data, rows.keep, rows.n_dropped
         Zs = patsy.dmatrix(rhs, kept, return_type="dataframe")
         Wg = None if grhs is None else patsy.dmatrix(grhs, kept, return_type="dataframe")
         mod = cls(design.endog, design.exog, Zs.to_numpy(),

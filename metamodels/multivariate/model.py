@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.blockcov import BlockCovariance
@@ -17,8 +18,7 @@ from ..core.optimize import FitOutcome, maximize
 from ..core.random import RandomPart
 from ..core.structures import get_structure, psd_structure
 from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
-                          MissingDataWarning, SpecificationError)
-from ..formula import build_design
+                          SpecificationError)
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
 
@@ -243,20 +243,11 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
         missing_cols = [c for c in gcols if c not in data.columns]
         if missing_cols:
             raise ValueError(f"columns not found in data: {missing_cols}")
-        diag = known.diagonal()
-        bad = data[gcols].isna().any(axis=1).to_numpy() | ~np.isfinite(diag)
-        if bad.any() and missing != "drop":
-            raise ValueError("missing values in the grouping columns or sampling variances")
-        work = data.loc[~bad] if bad.any() else data
-        design, _ = build_design(fixed, work, missing, {}, eval_env=1)
-        keep = np.zeros(n_all, dtype=bool)
-        keep[np.flatnonzero(~bad)[design.positions]] = True
-        n_drop = n_all - int(keep.sum())
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
-        data_kept = data.iloc[np.flatnonzero(keep)]
-        known = known.subset(keep) if n_drop else known
+        bad = data[gcols].isna().any(axis=1).to_numpy() | ~np.isfinite(known.diagonal())
+        rows = formula_rows(fixed, data, missing, bad, eval_env=1,
+                            what="the grouping columns or sampling variances")
+        design, data_kept = rows.design, rows.data
+        known = known.subset(rows.keep) if rows.n_dropped else known
         random = []
         for d in build_random_design(terms, data_kept):
             q = d.Z.shape[1]
