@@ -1,26 +1,25 @@
 """LocationScaleMeta: meta-regression of the mean and of log(tau)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import patsy
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin, check_start, engine_fit
 from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.known import KnownCovariance
-from ..core.optimize import maximize
 from ..core.scalar import DiagonalTau2
-from ..exceptions import ConvergenceWarning, SpecificationError
+from ..exceptions import SpecificationError
 from .covariance import LocationScaleCovariance
 
 __all__ = ["LocationScaleMeta"]
 
 
-class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
+class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Location-scale meta-analysis (heterogeneity modelled by its own regression).
 
     Parameters
@@ -187,17 +186,10 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
         """Fit by REML (default) or ML; returns :class:`LocationScaleResults`."""
         from .results import LocationScaleResults, LocationScaleResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")
-        start = self._start() if start is None else np.asarray(start, dtype=float)
-        if start.shape != (self.spec.n_params,):
-            raise ValueError(f"start needs {self.spec.n_params} values")
+        start = check_start(self.spec, self._start() if start is None else start)
         alt = start.copy()
         alt[0] += np.log(2.0)
-        out = maximize(self.endog, self.exog, self.spec, start, reml=method == "REML", tol=tol,
-                       maxiter=maxiter, restarts=[alt])
-        if not out.converged:
-            warnings.warn(f"{method} estimation did not converge ({out.message})",
-                          ConvergenceWarning, stacklevel=2)
+        out = engine_fit(self.endog, self.exog, self.spec, start, method, tol, maxiter,
+                         restarts=[alt], stacklevel=2)
         return LocationScaleResultsWrapper(LocationScaleResults(self, out, method))
 
-    def loglike(self, params):  # pragma: no cover
-        raise NotImplementedError("use fit()")

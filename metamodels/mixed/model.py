@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin
 from ..base.formula import formula_rows, warn_dropped
 from ..base.pickling import FormulaPickleMixin
 from ..core.blockcov import BlockCovariance
@@ -74,7 +75,7 @@ def _weights_column(weights, data):
     return w
 
 
-class MixedModel(FormulaPickleMixin, LikelihoodModel):
+class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
     Parameters
@@ -357,5 +358,3 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         from ..base.registry import get_fitter     # registered by metamodels.bayes
         return get_fitter("bayes")(self, **kwargs)
 
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
-        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

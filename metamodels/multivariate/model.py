@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin, engine_fit
 from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
@@ -17,8 +18,7 @@ from ..core.likelihood import evaluate
 from ..core.optimize import FitOutcome, maximize
 from ..core.random import RandomPart
 from ..core.structures import get_structure, psd_structure
-from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
-                          SpecificationError)
+from ..exceptions import IdentificationWarning, SpecificationError
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
 
@@ -113,21 +113,7 @@ def _maximize_psd(y, X, spec, start, reml, tol, maxiter, restarts=()):
             return report(search, to_spec, out)
 
 
-def _warn_boundary(spec, outcome, stacklevel=3):
-    """One :class:`BoundaryWarning` naming every parameter on a finite bound."""
-    th = outcome.theta
-    lo = outcome.at_lower & np.isfinite(spec.lower)
-    hi = outcome.at_upper & np.isfinite(spec.upper)
-    if not (lo.any() or hi.any()):
-        return
-    items = [f"{spec.param_names[i]} = {th[i]:.6g}" for i in np.flatnonzero(lo | hi)]
-    warnings.warn("estimate(s) on the boundary of the parameter space: " + ", ".join(items)
-                  + " (a variance at 0 or a correlation at the end of its range: the "
-                  "between-unit covariance matrix is singular; Wald standard errors of these "
-                  "parameters are not valid)", BoundaryWarning, stacklevel=stacklevel)
-
-
-class MetaMixed(FormulaPickleMixin, LikelihoodModel):
+class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Multilevel / multivariate meta-analysis with known sampling covariance.
 
     Parameters
@@ -287,17 +273,9 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
             excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
                          - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
             start = spec.start(excess / len(self.random))
-        start = np.asarray(start, dtype=float)
-        if start.shape != (spec.n_params,):
-            raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
-        out = _maximize_psd(y, X, spec, start, method == "REML", tol, maxiter,
-                            restarts=[spec.start(float(np.var(y)))])
-        if not out.converged:
-            warnings.warn(f"{method} estimation did not converge ({out.message})",
-                          ConvergenceWarning, stacklevel=2)
-        _warn_boundary(spec, out)
+        out = engine_fit(y, X, spec, start, method, tol, maxiter,
+                         restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
+                         stacklevel=2)
         return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
 
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
-        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")
 
