@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg.lapack import dgesdd
 
-from ..core.inputs import _row_labels, numeric_vector, reject_infinite, row_index  # noqa: F401
+from ..core.inputs import numeric_vector, reject_infinite, row_index  # noqa: F401  (re-exported)
 from ..exceptions import DesignScaleWarning, SpecificationError
 
 __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
