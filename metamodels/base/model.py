@@ -1,16 +1,15 @@
 """Shared data handling for meta-analytic models on statsmodels' LikelihoodModel."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
-from ..exceptions import MissingDataWarning, SpecificationError
-from ..formula import build_design
+from ..exceptions import SpecificationError
 from ..formula.checks import (checked_rank, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows, row_index)
+from .formula import formula_rows, warn_dropped
 from .pickling import FormulaPickleMixin
 
 __all__ = ["MetaModelBase", "resolve_column"]
@@ -101,10 +100,7 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         if default_exog:
             self.data.xnames = ["Intercept"]
         self.vi = np.asarray(self.vi, dtype=float)
-        n_drop = n_in - self.endog.shape[0]
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=3)
+        warn_dropped(n_in - self.endog.shape[0], stacklevel=4)
         self._validate()
         self.nobs = float(self.endog.shape[0])
         self.k_params = self.exog.shape[1]
@@ -180,12 +176,10 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         vi_arr = resolve_column(vi, data, "vi", "sampling variances")
         if vi_arr.shape[0] != len(data):
             raise ValueError(f"vi has length {vi_arr.shape[0]} but data has {len(data)} rows")
-        design, extra = build_design(formula, data, missing, {"vi": vi_arr}, eval_env + 1)
-        n_drop = len(data) - design.endog.shape[0]
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
-        mod = cls(design.endog, extra["vi"], design.exog, **kwargs)
+        rows = formula_rows(formula, data, missing, extra={"vi": vi_arr},
+                            eval_env=eval_env + 1)
+        design = rows.design
+        mod = cls(design.endog, rows.extra["vi"], design.exog, **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
         mod.data.frame = data

@@ -262,6 +262,13 @@ class DiagonalTau2:
         trp, trpp = self._traces(sums, sol)
         return float(c @ S[0] @ c), trp, trpp, sums[0]
 
+    def dersimonian_laird(self):
+        """DerSimonian-Laird moment estimate ``max(0, (Q - (k - p)) / tr P_0)`` (the
+        estimator with its standard error is
+        :func:`metamodels.univariate.estimators.tau2_dl`)."""
+        q, trp, _, _ = self.moments(0.0)
+        return float(dl(q, self.k - self.p, trp))
+
     def loglik(self, t, reml=True):
         """Profiled (RE)ML log-likelihood at ``t``."""
         return self.state(t, reml).llf

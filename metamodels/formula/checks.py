@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg.lapack import dgesdd
 
+from ..core.inputs import numeric_vector, reject_infinite, row_index  # noqa: F401  (re-exported)
 from ..exceptions import DesignScaleWarning, SpecificationError
 
 __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "require_rows",
@@ -33,18 +34,6 @@ __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "
 
 #: column-scale ratio above which a design gets a DesignScaleWarning
 SCALE_RATIO = 1e8
-
-
-def row_index(values):
-    """Row labels of a pandas object (None for arrays and lists)."""
-    return values.index if isinstance(values, (pd.Series, pd.DataFrame)) else None
-
-
-def _row_labels(rows, index=None, limit=10):
-    rows = np.asarray(rows)
-    shown = rows[:limit] if index is None else np.asarray(index)[rows[:limit]]
-    more = f" and {rows.size - limit} more" if rows.size > limit else ""
-    return f"{[x.item() if hasattr(x, 'item') else x for x in shown]}{more}"
 
 
 def numeric_matrix(values, name):
@@ -63,49 +52,6 @@ def numeric_matrix(values, name):
     for c, col in cols:
         numeric_vector(col, f"{name} column {c!r}")      # raises, naming the rows
     raise SpecificationError(f"{name} must be numeric")
-
-
-def numeric_vector(values, name, n=None, hint=""):
-    """``values`` as a float vector of length ``n``, or a SpecificationError naming
-    ``name`` and the rows that are not numbers (missing values stay NaN)."""
-    index = row_index(values)
-    if isinstance(values, pd.DataFrame):
-        if values.shape[1] != 1:
-            raise SpecificationError(
-                f"{name} must be one number per row; got a table with {values.shape[1]} "
-                f"columns {list(values.columns)[:5]}{hint}")
-        values = values.iloc[:, 0]
-    arr = np.asarray(values)
-    if arr.ndim == 2 and 1 in arr.shape and arr.size:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise SpecificationError(f"{name} must be one number per row; got an array of shape "
-                                 f"{arr.shape}{hint}")
-    if n is not None and arr.shape[0] != n:
-        raise SpecificationError(f"{name} has {arr.shape[0]} values but there are {n} rows")
-    if arr.dtype.kind in "biuf":
-        return arr.astype(float)
-    series = pd.Series(arr, dtype=object)
-    num = pd.to_numeric(series, errors="coerce")
-    bad = np.flatnonzero(num.isna().to_numpy() & ~series.isna().to_numpy())
-    if bad.size:
-        first = series.iloc[bad[0]]
-        raise SpecificationError(
-            f"{name} must be numeric: row(s) {_row_labels(bad, index)} hold non-numeric "
-            f"values (e.g. {first!r})")
-    return num.to_numpy(dtype=float)
-
-
-def reject_infinite(values, name, index=None, what="values"):
-    """Refuse infinite entries of ``values`` (1-D, or 2-D by row) naming the rows."""
-    arr = np.asarray(values, dtype=float)
-    inf = np.isinf(arr) if arr.ndim == 1 else np.isinf(arr.reshape(arr.shape[0], -1)).any(1)
-    if inf.any():
-        rows = _row_labels(np.flatnonzero(inf), index)
-        raise SpecificationError(
-            f"{name} has non-finite (infinite) {what} in row(s) {rows}; "
-            "infinite values are not missing values, so missing='drop' does not remove "
-            "them: correct or remove those rows")
 
 
 def require_rows(n, what="the data"):

@@ -46,6 +46,8 @@ import pandas as pd
 import patsy
 from patsy import INTERCEPT, ModelDesc
 
+from ..core.blocks import connected_blocks  # noqa: F401  (re-exported: formula API)
+
 __all__ = ["RandomTermSpec", "RandomTermDesign", "split_formula", "build_random_design",
            "terms_from_mixedlm", "connected_blocks"]
 
@@ -532,67 +534,3 @@ def terms_from_mixedlm(groups, re_formula=None, vc_formula=None, *, data=None,
     for name in sorted(vc_formula or {}):
         specs.append(_vc_to_spec(name, vc_formula[name], groups, data, allow_vc))
     return _unique_labels(specs)
-
-
-# ------------------------------------------------------------- independent blocks
-def connected_blocks(group_codes, n_obs=None) -> np.ndarray:
-    """Split rows into blocks that share no random-effect level.
-
-    Parameters
-    ----------
-    group_codes : sequence of (n,) int arrays or RandomTermDesign
-        Level codes of each random term (codes need not be dense; any other array,
-        e.g. a residual-subject code, may be added).
-    n_obs : int, optional
-        Number of rows; required when ``group_codes`` is empty (then every row is
-        its own block).
-
-    Returns
-    -------
-    ndarray of intp, shape (n,)
-        Block id of each row, numbered ``0 ..`` in order of first appearance.
-        Nested terms give the levels of the outermost factor; crossed factors
-        usually give a single block.
-
-    Notes
-    -----
-    Connected components (``scipy.sparse.csgraph``) of the graph whose nodes are
-    the levels of all terms, with an edge between the levels a row belongs to;
-    linear in the number of rows.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    codes = []
-    for g in group_codes:
-        a = np.asarray(getattr(g, "groups", g))
-        if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
-            raise ValueError("group codes must be one-dimensional integer arrays")
-        if a.size and a.min() < 0:
-            raise ValueError("group codes must be non-negative (no missing levels)")
-        codes.append(a.astype(np.int64, copy=False))
-    if not codes:
-        if n_obs is None:
-            raise ValueError("n_obs is required when there are no group codes")
-        return np.arange(int(n_obs), dtype=np.intp)
-    n = len(codes[0])
-    if any(len(c) != n for c in codes) or (n_obs is not None and n != n_obs):
-        raise ValueError("all group-code arrays must have one entry per row")
-    if n == 0:
-        return np.zeros(0, dtype=np.intp)
-    sizes = [int(c.max()) + 1 for c in codes]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    n_nodes = int(offsets[-1])
-    if len(codes) > 1:
-        rows = np.tile(codes[0], len(codes) - 1)
-        cols = np.concatenate([c + offsets[k + 1] for k, c in enumerate(codes[1:])])
-        graph = coo_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                           shape=(n_nodes, n_nodes)).tocsr()
-    else:
-        graph = coo_matrix((n_nodes, n_nodes), dtype=np.float32).tocsr()
-    _, comp = connected_components(graph, directed=False)
-    block = comp[codes[0]]
-    _, first, inv = np.unique(block, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.intp)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[inv.reshape(-1)]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.blocks import BlockLayout
+from ..core.blocks import BlockLayout, connected_blocks
 from ..core.covariance import CovarianceSpec
-from ..formula.terms import connected_blocks
+
 
 __all__ = ["LocationScaleCovariance"]
 

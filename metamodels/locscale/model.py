@@ -1,26 +1,25 @@
 """LocationScaleMeta: meta-regression of the mean and of log(tau)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import patsy
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin, check_start, engine_fit
+from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
-from ..core.optimize import maximize
-from ..exceptions import ConvergenceWarning, MissingDataWarning, SpecificationError
-from ..formula import build_design
-from ..multivariate.known import KnownCovariance
-from ..univariate import estimators as est
+from ..core.known import KnownCovariance
+from ..core.scalar import DiagonalTau2
+from ..exceptions import SpecificationError
 from .covariance import LocationScaleCovariance
 
 __all__ = ["LocationScaleMeta"]
 
 
-class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
+class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Location-scale meta-analysis (heterogeneity modelled by its own regression).
 
     Parameters
@@ -152,17 +151,9 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
             if groups not in data:
                 raise ValueError(f"groups={groups!r} is not a column of the data")
             bad |= data[groups].isna().to_numpy()
-        if bad.any() and missing != "drop":
-            raise ValueError("missing values in the data; use missing='drop'")
-        work = data.loc[~bad]
-        design, _ = build_design(formula, work, missing, {}, eval_env=1)
-        keep = np.zeros(n_all, dtype=bool)
-        keep[np.flatnonzero(~bad)[design.positions]] = True
-        kept = data.iloc[np.flatnonzero(keep)]
-        n_drop = n_all - int(keep.sum())
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
+        rows = formula_rows(formula, data, missing, bad, eval_env=1,
+                            what="the scale formulas, sampling variances, weights or groups")
+        design, kept, keep, n_drop = rows.design, rows.data, rows.keep, rows.n_dropped
         Zs = patsy.dmatrix(rhs, kept, return_type="dataframe")
         Wg = None if grhs is None else patsy.dmatrix(grhs, kept, return_type="dataframe")
         mod = cls(design.endog, design.exog, Zs.to_numpy(),
@@ -182,7 +173,7 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
 
     def _start(self):
         y, X, v = self.endog, self.exog, self.known.diagonal()
-        tau2 = max(est.tau2_dl(y, v, X, with_se=False)[0], 1e-4 * float(np.var(y)) + 1e-8)
+        tau2 = max(DiagonalTau2(y, v, X).dersimonian_laird(), 1e-4 * float(np.var(y)) + 1e-8)
         a = np.zeros(self.spec.qa)
         share = 0.5 if self.spec.qc else 1.0
         a[0] = 0.5 * np.log(share * tau2)
@@ -195,17 +186,10 @@ class LocationScaleMeta(FormulaPickleMixin, LikelihoodModel):
         """Fit by REML (default) or ML; returns :class:`LocationScaleResults`."""
         from .results import LocationScaleResults, LocationScaleResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")
-        start = self._start() if start is None else np.asarray(start, dtype=float)
-        if start.shape != (self.spec.n_params,):
-            raise ValueError(f"start needs {self.spec.n_params} values")
+        start = check_start(self.spec, self._start() if start is None else start)
         alt = start.copy()
         alt[0] += np.log(2.0)
-        out = maximize(self.endog, self.exog, self.spec, start, reml=method == "REML", tol=tol,
-                       maxiter=maxiter, restarts=[alt])
-        if not out.converged:
-            warnings.warn(f"{method} estimation did not converge ({out.message})",
-                          ConvergenceWarning, stacklevel=2)
+        out = engine_fit(self.endog, self.exog, self.spec, start, method, tol, maxiter,
+                         restarts=[alt], stacklevel=2)
         return LocationScaleResultsWrapper(LocationScaleResults(self, out, method))
 
-    def loglike(self, params):  # pragma: no cover
-        raise NotImplementedError("use fit()")

@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..core.likelihood import NotPositiveDefiniteError, evaluate
-from ..core.optimize import maximize
+from ..base.engine import boundary_items, check_start, engine_fit, warn_boundary
+from ..core.likelihood import evaluate
 from ..core.structures import params_to, psd_structure
-from ..exceptions import BoundaryWarning, ConvergenceWarning
+from ..exceptions import BoundaryWarning
 from ..inference.ddf import check_ddf
-from .covariance import g_parameter_names
+from ..core.random import g_parameter_names
 from .identifiability import check_residual_scale
 
 __all__ = ["MixedFit", "fit_mixed"]
@@ -43,9 +43,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
 
     ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
     positive definite is reported with a warning); ``"psd"`` keeps every ``G`` positive
-    semi-definite (lme4): the search runs over :meth:`MixedCovariance.psd_variant` and the
-    optimum is mapped back to the SAS parameters, which the results report.  ``ddf`` is
-    the results' default denominator-df method."""
+    semi-definite (lme4): the search runs over
+    :meth:`~metamodels.core.blockcov.BlockCovariance.psd_variant` and the optimum is mapped
+    back to the SAS parameters, which the results report.  ``ddf`` is the results' default
+    denominator-df method.  The fit sequence is :func:`metamodels.base.engine.engine_fit`."""
     from .results import MixedResults, MixedResultsWrapper
     ddf = check_ddf(ddf)
     y, spec = model.endog, model.spec
@@ -60,36 +61,18 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
         rss = float(y @ y - beta_ols @ xty)
         s2 = max(rss, 1e-12 * float(y @ y)) / max(1.0, X.shape[0] - X.shape[1])
         start = spec.start(s2)
-    start = np.asarray(start, dtype=float)
-    if start.shape != (spec.n_params,):
-        raise ValueError(f"start must have {spec.n_params} values "
-                         f"({', '.join(spec.param_names)})")
+    start = check_start(spec, start)
     if g_constraint not in G_CONSTRAINTS:
         raise ValueError(f"g_constraint must be one of {G_CONSTRAINTS}, got {g_constraint!r}")
     search = spec
     if g_constraint == "psd":
         search, to_sas, from_sas = spec.psd_variant()
         start = from_sas(start)
-    try:
-        out = maximize(y, X, search, start, reml=reml, tol=tol, maxiter=maxiter)
-    except NotPositiveDefiniteError:
-        raise
-    except np.linalg.LinAlgError as exc:    # a singular V at a trial point, not rejected
-        raise NotPositiveDefiniteError(
-            f"V(theta) became singular during the {'REML' if reml else 'ML'} optimisation "
-            f"({exc}): a variance collapsing to 0, e.g. an outcome fitted exactly by the "
-            "fixed effects") from exc
+    out = engine_fit(y, X, search, start, "REML" if reml else "ML", tol, maxiter,
+                     boundary=False, stacklevel=3)
     ev = out.evaluation
-    if not out.converged:
-        warnings.warn(f"the {'REML' if reml else 'ML'} optimisation did not converge "
-                      f"({out.message})", ConvergenceWarning, stacklevel=3)
-    hit = (out.at_lower & (search.lower > -np.inf)) | (out.at_upper & (search.upper < np.inf))
-    names = [search.param_names[i] for i in np.flatnonzero(hit)]
-    if search is not spec:
-        names = _psd_boundary_names(spec, search, out.theta, hit)
-    if names:
-        warnings.warn(f"parameter(s) on the boundary of the parameter space: {names}",
-                      BoundaryWarning, stacklevel=3)
+    warn_boundary(boundary_items(search, out) if search is spec
+                  else _psd_boundary_names(spec, search, out), stacklevel=3)
     at_lower = out.at_lower
     if search is not spec:
         ev = evaluate(to_sas(ev.theta), y, X, spec, reml, order=1)
@@ -114,10 +97,11 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
 
 
-def _psd_boundary_names(spec, search, theta, hit):
+def _psd_boundary_names(spec, search, out):
     """Boundary parameters of a ``g_constraint="psd"`` fit, named as variances and
     correlations (``Var(col) = 0``, ``Corr(col2,col1) = 1``) rather than in the search
     coordinates (standard deviations, Cholesky factors)."""
+    theta = out.theta
     names = []
     in_g = np.zeros(spec.n_params, dtype=bool)
     for part, spart, sl in zip(spec.random, search.random, spec._g_slices):
@@ -127,5 +111,5 @@ def _psd_boundary_names(spec, search, theta, hit):
         on = (t <= rep.lower) | (t >= rep.upper)
         labels = g_parameter_names(replace(part, structure=rep))
         names += [f"{part.name} {labels[i]} = {t[i]:.6g}" for i in np.flatnonzero(on)]
-    return names + [search.param_names[i] for i in np.flatnonzero(hit & ~in_g)]
+    return names + boundary_items(search, out, exclude=in_g)
 

@@ -8,15 +8,17 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin
+from ..base.formula import formula_rows, warn_dropped
 from ..base.pickling import FormulaPickleMixin
+from ..core.blockcov import BlockCovariance
+from ..core.blocks import connected_blocks
+from ..core.random import RandomPart, ResidualPart
 from ..core.structures import get_structure
-from ..exceptions import MissingDataWarning, SpecificationError
-from ..formula import build_design
+from ..exceptions import SpecificationError
 from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows)
-from ..formula.terms import (build_random_design, connected_blocks, split_formula,
-                             terms_from_mixedlm)
-from .covariance import MixedCovariance, RandomPart, ResidualPart
+from ..formula.terms import build_random_design, split_formula, terms_from_mixedlm
 from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
@@ -73,7 +75,7 @@ def _weights_column(weights, data):
     return w
 
 
-class MixedModel(FormulaPickleMixin, LikelihoodModel):
+class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
 
     Parameters
@@ -160,7 +162,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         self.k_fe = self.exog.shape[1]
         self.df_resid = float(n - self.rank)
         self.df_model = float(self.rank - self.k_constant)
-        self.spec = MixedCovariance(random, self.residual, self.block_ids)
+        self.spec = BlockCovariance(random=random, residual=self.residual,
+                                    block_ids=self.block_ids)
         if check_identified:
             check_identified_model(self)
 
@@ -258,9 +261,8 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
                 if missing == "raise":
                     raise ValueError("weights are missing or not positive in "
                                      f"{int((~keep).sum())} row(s)")
-                warnings.warn(f"{int((~keep).sum())} row(s) with missing or non-positive "
-                              "weights were left out (as SAS's WEIGHT statement does)",
-                              MissingDataWarning, stacklevel=2)
+                warn_dropped(int((~keep).sum()), "missing or non-positive weights (as "
+                             "SAS's WEIGHT statement does)")
                 data = data.loc[keep]
         fixed, terms = split_formula(formula)
         if groups is not None:
@@ -274,17 +276,10 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         missing_cols = [c for c in cols if c not in data.columns]
         if missing_cols:
             raise ValueError(f"columns not found in data: {missing_cols}")
-        bad = data[sorted(cols)].isna().any(axis=1).to_numpy() if cols else np.zeros(len(data), bool)
-        if bad.any():
-            if missing != "drop":
-                raise ValueError("missing values in grouping/subject/repeated columns")
-            data = data.loc[~bad]
-        n_start = len(data)
-        design, _ = build_design(fixed, data, missing, {}, eval_env=1)
-        data_kept = data.iloc[design.positions]
-        if len(data_kept) < n_start or bad.any():
-            warnings.warn(f"{int(bad.sum()) + n_start - len(data_kept)} row(s) with missing "
-                          "values were dropped", MissingDataWarning, stacklevel=2)
+        bad = data[sorted(cols)].isna().any(axis=1).to_numpy() if cols else None
+        rows = formula_rows(fixed, data, missing, bad, eval_env=1,
+                            what="the grouping/subject/repeated columns")
+        design, data_kept = rows.design, rows.data
         designs = build_random_design(terms, data_kept)
         random = []
         for d in designs:
@@ -363,5 +358,3 @@ class MixedModel(FormulaPickleMixin, LikelihoodModel):
         from ..base.registry import get_fitter     # registered by metamodels.bayes
         return get_fitter("bayes")(self, **kwargs)
 
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
-        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")

@@ -26,15 +26,16 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..base.model import _check_method
+from ..base.formula import warn_dropped
 from ..base.pickling import FormulaPickleMixin
 from ..base.results import ResultsConventions
-from ..exceptions import BoundaryWarning, MissingDataWarning
+from ..exceptions import BoundaryWarning
 from ..inference import information_criteria
 from ..core.likelihood import evaluate
 from ..core.structures import get_structure, psd_structure
-from ..mixed.covariance import RandomPart
+from ..core.random import RandomPart
 from .equal_variance import EqualVarianceMeta
-from .known import KnownCovariance
+from ..core.known import KnownCovariance
 from .model import MetaMixed
 
 __all__ = ["BivariateMeta", "BivariateResults", "within_corr_sensitivity"]
@@ -172,9 +173,7 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
             raise ValueError("BivariateMeta always includes one intercept per outcome; remove "
                              "'- 1' / '0 +' from the formula")
         pos = np.asarray(M.index, dtype=np.int64)
-        if pos.size < len(data):
-            warnings.warn(f"{len(data) - pos.size} row(s) with missing moderators were dropped",
-                          MissingDataWarning, stacklevel=2)
+        warn_dropped(len(data) - pos.size, "missing moderators")
         kept = data.iloc[pos]
         if isinstance(within_cov, (list, tuple)) and all(isinstance(c, str) for c in within_cov):
             cols = [np.asarray(kept[c], dtype=float) for c in within_cov]

@@ -8,19 +8,20 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.engine import EngineModelMixin, engine_fit
+from ..base.formula import formula_rows
 from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
+from ..core.blockcov import BlockCovariance
+from ..core.known import KnownCovariance
 from ..core.likelihood import evaluate
 from ..core.optimize import FitOutcome, maximize
+from ..core.random import RandomPart
 from ..core.structures import get_structure, psd_structure
-from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
-                          MissingDataWarning, SpecificationError)
-from ..formula import build_design
+from ..exceptions import IdentificationWarning, SpecificationError
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
-from ..mixed.covariance import RandomPart
-from .covariance import KnownPlusRandomCovariance
-from .known import KnownCovariance
+
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
 
@@ -112,21 +113,7 @@ def _maximize_psd(y, X, spec, start, reml, tol, maxiter, restarts=()):
             return report(search, to_spec, out)
 
 
-def _warn_boundary(spec, outcome, stacklevel=3):
-    """One :class:`BoundaryWarning` naming every parameter on a finite bound."""
-    th = outcome.theta
-    lo = outcome.at_lower & np.isfinite(spec.lower)
-    hi = outcome.at_upper & np.isfinite(spec.upper)
-    if not (lo.any() or hi.any()):
-        return
-    items = [f"{spec.param_names[i]} = {th[i]:.6g}" for i in np.flatnonzero(lo | hi)]
-    warnings.warn("estimate(s) on the boundary of the parameter space: " + ", ".join(items)
-                  + " (a variance at 0 or a correlation at the end of its range: the "
-                  "between-unit covariance matrix is singular; Wald standard errors of these "
-                  "parameters are not valid)", BoundaryWarning, stacklevel=stacklevel)
-
-
-class MetaMixed(FormulaPickleMixin, LikelihoodModel):
+class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Multilevel / multivariate meta-analysis with known sampling covariance.
 
     Parameters
@@ -189,7 +176,7 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
             raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
                              "use MetaFixed for a fixed-effects model")
         active, self.fixed_terms = _identified_terms(self.random)
-        self.spec = KnownPlusRandomCovariance(self.known, active)
+        self.spec = BlockCovariance(known=self.known, random=active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
         self.df_resid = float(n - X.shape[1])
@@ -242,20 +229,11 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
         missing_cols = [c for c in gcols if c not in data.columns]
         if missing_cols:
             raise ValueError(f"columns not found in data: {missing_cols}")
-        diag = known.diagonal()
-        bad = data[gcols].isna().any(axis=1).to_numpy() | ~np.isfinite(diag)
-        if bad.any() and missing != "drop":
-            raise ValueError("missing values in the grouping columns or sampling variances")
-        work = data.loc[~bad] if bad.any() else data
-        design, _ = build_design(fixed, work, missing, {}, eval_env=1)
-        keep = np.zeros(n_all, dtype=bool)
-        keep[np.flatnonzero(~bad)[design.positions]] = True
-        n_drop = n_all - int(keep.sum())
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
-        data_kept = data.iloc[np.flatnonzero(keep)]
-        known = known.subset(keep) if n_drop else known
+        bad = data[gcols].isna().any(axis=1).to_numpy() | ~np.isfinite(known.diagonal())
+        rows = formula_rows(fixed, data, missing, bad, eval_env=1,
+                            what="the grouping columns or sampling variances")
+        design, data_kept = rows.design, rows.data
+        known = known.subset(rows.keep) if rows.n_dropped else known
         random = []
         for d in build_random_design(terms, data_kept):
             q = d.Z.shape[1]
@@ -295,17 +273,9 @@ class MetaMixed(FormulaPickleMixin, LikelihoodModel):
             excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
                          - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
             start = spec.start(excess / len(self.random))
-        start = np.asarray(start, dtype=float)
-        if start.shape != (spec.n_params,):
-            raise ValueError(f"start needs {spec.n_params} values ({', '.join(spec.param_names)})")
-        out = _maximize_psd(y, X, spec, start, method == "REML", tol, maxiter,
-                            restarts=[spec.start(float(np.var(y)))])
-        if not out.converged:
-            warnings.warn(f"{method} estimation did not converge ({out.message})",
-                          ConvergenceWarning, stacklevel=2)
-        _warn_boundary(spec, out)
+        out = engine_fit(y, X, spec, start, method, tol, maxiter,
+                         restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
+                         stacklevel=2)
         return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
 
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
-        raise NotImplementedError("use fit(); the log-likelihood is profiled over b")
 

@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..exceptions import BoundaryWarning, SpecificationError
+from ..mixed import MixedModel
 
 __all__ = ["PanelFit", "group_means", "demean", "ols", "fit_within", "fit_twoway",
            "fit_between", "fit_pooled", "fit_first_difference", "fit_random_swar",
@@ -338,7 +339,6 @@ def fit_random_likelihood(y, X, names, const_idx, entity, n_entities, time, reml
     The GLS estimate equals OLS on data quasi-demeaned with the (RE)ML ``theta_i``; the
     covariance of the coefficients is the mixed model's ``(X'V^{-1}X)^{-1}``.
     """
-    from ..mixed import MixedModel
     _check_rank(X, names, "random-effects")
     res = MixedModel(y, X, groups=entity).fit(method="REML" if reml else "ML")
     s2e = float(res.scale)

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
+from ..base.formula import formula_rows, warn_dropped
 from ..base.pickling import FormulaPickleMixin
-from ..exceptions import MissingDataWarning
-from ..formula import build_design
 from ..formula.checks import (numeric_matrix, numeric_vector, reject_infinite, require_rows,
                               row_index)
 from . import estimators as est
@@ -196,8 +195,7 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
             keep = ~bad
             endog, exog, ent = _take(endog, keep), _take(exog, keep), ent[keep]
             tim = tim[keep] if tim is not None else None
-            warnings.warn(f"{int(bad.sum())} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
+            warn_dropped(int(bad.sum()), stacklevel=3)
         super().__init__(endog, exog, missing="none", **kwargs)
         if self.endog.ndim != 1:
             raise ValueError("endog must be one-dimensional")
@@ -261,25 +259,15 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
         data = pd.DataFrame(data)
         ent, ent_name = cls._column(entity, data, "entity")
         tim, tim_name = (None, None) if time is None else cls._column(time, data, "time")
-        bad = pd.isna(ent) | (pd.isna(tim) if tim is not None else False)
-        if np.any(bad):
-            if missing != "drop":
-                what = "entity/time" if tim is not None else "entity"
-                raise ValueError(f"missing values in the {what} column(s); use missing='drop'")
-            keep = np.flatnonzero(~np.asarray(bad))
-            data, ent = data.iloc[keep], ent[keep]
-            tim = tim[keep] if tim is not None else None
-        design, _ = build_design(formula, data, missing, {}, eval_env + 1)
-        n_drop = int(np.sum(bad)) + len(data) - len(design.positions)
-        if n_drop:
-            warnings.warn(f"{n_drop} row(s) with missing values were dropped",
-                          MissingDataWarning, stacklevel=2)
-        pos = design.positions
-        mod = cls(design.endog, design.exog, entity=pd.Series(ent[pos], name=ent_name),
-                  time=None if tim is None else pd.Series(tim[pos], name=tim_name), **kwargs)
+        bad = np.asarray(pd.isna(ent) | (pd.isna(tim) if tim is not None else False))
+        what = "the entity/time column(s)" if tim is not None else "the entity column"
+        rows = formula_rows(formula, data, missing, bad, eval_env=eval_env + 1, what=what)
+        design, keep = rows.design, rows.keep
+        mod = cls(design.endog, design.exog, entity=pd.Series(ent[keep], name=ent_name),
+                  time=None if tim is None else pd.Series(tim[keep], name=tim_name), **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
-        mod.data.frame = data.iloc[pos]
+        mod.data.frame = rows.data
         return mod
 
     @staticmethod
