@@ -197,3 +197,17 @@ def test_sampling_variances_outside_the_double_range_are_refused():
         mm.MetaRandom(np.array([0.1, 0.5, 0.3]), np.array([1e-300, 0.02, 0.05]))
     with pytest.raises(SpecificationError, match="outside"):
         mm.MetaFixed(np.array([0.1, 0.5, 0.3]), np.array([1e150, 0.02, 0.05]))
+
+
+def test_sampling_variances_spanning_more_than_1e15_fold_are_refused():
+    """Was: vi = (2e-22, 0.02, 0.05, 0.03) gave tau^2 = 0 with a log-likelihood of 2.45
+    where the maximum is -0.068 at tau^2 = 0.0252 (the kernel lost all digits)."""
+    import numpy as np
+    import pytest
+    import metamodels as mm
+    from metamodels.exceptions import SpecificationError
+    y = np.array([0.1, 0.5, 0.3, 0.2])
+    with pytest.raises(SpecificationError, match="span"):
+        mm.MetaRandom(y, np.array([2e-22, 0.02, 0.05, 0.03]))
+    res = mm.MetaRandom(y, np.array([2e-16, 0.02, 0.05, 0.03])).fit()     # 1e14-fold: exact
+    assert res.tau2 == pytest.approx(0.025213467420, rel=1e-8)

@@ -44,6 +44,9 @@ def _check_method(value, valid, what):
 #: Sampling variances must lie in this range: the estimators use ``(1/v)^3`` (the
 #: information of tau^2), which must stay a finite, normal double.
 VI_RANGE = (1e-100, 1e100)
+#: Largest ratio of sampling variances within one meta-analysis that the single-fit tau^2
+#: kernel evaluates accurately (its cross-products lose all digits near 1e18).
+VI_SPREAD = 1e15
 
 
 class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
@@ -138,6 +141,12 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
                 f"outside [{VI_RANGE[0]:g}, {VI_RANGE[1]:g}] (min {v.min():.3g}, max "
                 f"{v.max():.3g}): the weights 1/vi and their powers would overflow double "
                 "precision; check the data or rescale the effect sizes (y/c with vi/c^2)")
+        if v.max() > VI_SPREAD * v.min():
+            raise SpecificationError(
+                f"sampling variances span {v.max() / v.min():.3g}-fold (min {v.min():.3g}, "
+                f"max {v.max():.3g}), more than {VI_SPREAD:g}-fold: the likelihood at "
+                "small tau^2 cannot be evaluated accurately in double precision by the "
+                "single-fit kernel; check the data (mm.batch.meta_analyze handles such rows)")
         k, p = X.shape
         require_rows(k, "the data after dropping rows with missing values")
         if k < self._min_studies:
