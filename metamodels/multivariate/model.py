@@ -12,7 +12,7 @@ from ..base.pickling import FormulaPickleMixin
 from ..base.model import _check_method, resolve_column
 from ..core.likelihood import evaluate
 from ..core.optimize import FitOutcome, maximize
-from ..core.structures import get_structure, psd_structure
+from ..core.structures import STRUCTURES, get_structure, psd_structure
 from ..exceptions import (BoundaryWarning, ConvergenceWarning, IdentificationWarning,
                           MissingDataWarning, SpecificationError)
 from ..formula import build_design
@@ -24,7 +24,14 @@ from .known import KnownCovariance
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
 
-RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID", "AR1": "AR1"}
+def _metafor_structures():
+    """metafor's ``struct=`` spellings offered by MetaMixed -> SAS names, asked of the
+    registered structures (``Structure.metafor``)."""
+    return {cls.metafor: name for name, cls in STRUCTURES.items() if cls.metafor}
+
+
+#: metafor ``struct=`` -> SAS structure name (built from the structure registry)
+RE_STRUCTURES = _metafor_structures()
 
 
 def _re_structure(name, q, arg="struct"):
