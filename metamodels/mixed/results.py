@@ -6,7 +6,6 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
@@ -14,6 +13,8 @@ from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
 from ..inference.constraints import linear_constraints
+from ..summary import make_summary
+from ..summary.tables import t_table
 from . import inference as minf
 
 __all__ = ["MixedResults"]
@@ -264,17 +265,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                                   other=other)
 
     def coef_table(self, alpha=0.05, ddf=None):
-        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
-        ddf = ddf or self.default_ddf
-        b = np.asarray(self._fit.beta)
-        se = np.sqrt(np.diag(self._cov_for(ddf)))
-        df = self.df_fixed(ddf).to_numpy()
-        t = b / se
-        q = stats.t.ppf(1 - alpha / 2, df)
-        return pd.DataFrame({"Coef.": b, "Std.Err.": se, "df": df, "t": t,
-                             "P>|t|": 2 * stats.t.sf(np.abs(t), df),
-                             f"[{alpha / 2:g}": b - q * se, f"{1 - alpha / 2:g}]": b + q * se},
-                            index=self.model.exog_names)
+        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient
+        (the covariance and df of the ``ddf`` method; :func:`metamodels.summary.tables.t_table`)."""
+        method = self.ddf_method(ddf)
+        return t_table(self._fit.beta, method.cov(), method.t_df(np.eye(self.model.k_fe)),
+                       self.model.exog_names, alpha)
 
     @cache_readonly
     def pvalues(self):
@@ -404,14 +399,9 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                     "%.4f" % (-2 * self.llf),
                 "AIC:": "%.4f" % ic["aic"], "AICC:": "%.4f" % ic["aicc"],
                 "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
-        smry = summary2.Summary()
-        smry.add_title("MixedModel Results")
-        smry.add_dict(info, ncols=2)
-        smry.add_df(self.coef_table(alpha, ddf), float_format="%.4f")
         cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
         cp.columns = ["Cov. param.", "Std.Err.", "z"]
-        smry.add_df(cp, float_format="%.4f")
-        return smry
+        return make_summary("MixedModel Results", info, [self.coef_table(alpha, ddf), cp])
 
 
 class MixedResultsWrapper(LikelihoodResultsWrapper):
