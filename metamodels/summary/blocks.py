@@ -11,7 +11,8 @@ def make_summary(title, info, tables=(), texts=(), ncols=2):
     ----------
     title : str
     info : dict or sequence of (label, value)
-        The header block (``"Method:": "REML"``), printed in ``ncols`` columns.
+        The header block (``"Method:": "REML"``), printed in ``ncols`` columns (none when
+        empty).
     tables : sequence of DataFrame or (DataFrame, float_format)
         Printed in order (default format ``"%.4f"``).
     texts : sequence of str
@@ -20,7 +21,8 @@ def make_summary(title, info, tables=(), texts=(), ncols=2):
     from statsmodels.iolib import summary2
     smry = summary2.Summary()
     smry.add_title(title)
-    smry.add_dict(dict(info), ncols=ncols)
+    if info:
+        smry.add_dict(dict(info), ncols=ncols)
     for tab in tables:
         frame, fmt = tab if isinstance(tab, tuple) else (tab, "%.4f")
         smry.add_df(frame, float_format=fmt)
