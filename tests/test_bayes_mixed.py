@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import metamodels as mm
 from metamodels import MixedModel
 from metamodels.bayes.gibbs import (BayesMixedResults, GibbsPriors, GibbsSampler, ess,
                                     fit_bayes, hpd_interval, rhat)
