@@ -67,10 +67,6 @@ def _fmt_ci(est, lo, hi, nd=2):
     return f"{est:.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
 
 
-def _level(alpha):
-    return f"{100 * (1 - alpha):g}%"
-
-
 def _methods():
     from .univariate.fitting import METHODS
 
@@ -121,6 +117,7 @@ def _add_demo_parser(subparsers):
 
 def _cmd_demo(args):
     from . import MetaFixed, MetaRandom, datasets, effect_size
+    from .summary import text_table
 
     method = _check_method(args.method)
     if method == "FE":
@@ -164,13 +161,7 @@ def _cmd_demo(args):
             rows.append((labels[key], ours, _fmt_ci(*pub), "yes" if ok else "NO"))
         else:
             rows.append((_METHOD_LABEL.get(key, key), ours, "(not published)", ""))
-    header = ("Model", "metamodels", "published", "match")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
-    line = lambda r: "  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip()  # noqa: E731
-    print(line(header))
-    print(line(["-" * w for w in widths]))
-    for r in rows:
-        print(line(r))
+    print(text_table(rows, ("Model", "metamodels", "published", "match")))
     tau2 = {k: fits[k].tau2 for k in fits if k != "FE"}
     print("tau^2: " + ", ".join(f"{k} {v:.4f}" for k, v in tau2.items())
           + f"; Q = {fits['FE'].q:.2f} on {fits['FE'].q_df} df")
@@ -325,9 +316,9 @@ def _cmd_meta(args):
 
     print(res.summary(alpha=args.alpha))
     print()
-    _print_heterogeneity(res, method, args.alpha)
+    print(res.heterogeneity_summary(alpha=args.alpha))
     print()
-    _print_prediction(res, mods, args.alpha, labels)
+    print(res.prediction_summary(alpha=args.alpha, pooled=mods == "1", labels=labels))
 
     written = []
     if args.forest:
@@ -347,45 +338,6 @@ def _kept_rows(model, df):
     """Row labels the model kept (rows with missing values are dropped)."""
     labels = getattr(model.data, "row_labels", None)
     return df.index if labels is None else labels
-
-
-def _print_heterogeneity(res, method, alpha):
-    title = "Residual heterogeneity" if res.qm_test is not None else "Heterogeneity"
-    print(title)
-    if method != "FE":
-        lo, hi = res.conf_int_tau2(alpha=alpha)
-        print(f"  tau^2      {res.tau2:.4f} (SE {res.tau2_se:.4f}), "
-              f"{_level(alpha)} CI [{lo:.4f}, {hi:.4f}] (Q-profile)")
-        print(f"  tau        {res.tau:.4f}")
-    print(f"  I^2        {100 * res.i2:.2f}%")
-    print(f"  H^2        {res.h2:.4f}")
-    print(f"  Q          {res.q:.4f} on {res.q_df} df, p = {res.q_pvalue:.4g}")
-    if res.qm_test is not None:
-        print(f"  Moderators {res.qm_test}")
-
-
-def _print_prediction(res, mods, alpha, labels=None):
-    frame = res.get_prediction().summary_frame(alpha=alpha)
-    lvl = _level(alpha)
-    if mods == "1":
-        row = frame.iloc[0]
-        print(f"Pooled effect ({'fixed' if res.method == 'FE' else 'random'} effects)")
-        print(f"  estimate   {row['mean']:.4f} (SE {row['mean_se']:.4f})")
-        print(f"  {lvl} CI     [{row['mean_ci_lower']:.4f}, {row['mean_ci_upper']:.4f}]")
-        if res.method != "FE":
-            print(f"  {lvl} PI     [{row['obs_ci_lower']:.4f}, {row['obs_ci_upper']:.4f}]")
-        return
-    frame = frame.rename(columns={"mean_ci_lower": "ci_lower", "mean_ci_upper": "ci_upper",
-                                  "obs_ci_lower": "pi_lower", "obs_ci_upper": "pi_upper"})
-    if labels is not None:
-        frame.index = labels
-    if res.method == "FE":
-        frame = frame.drop(columns=["pi_lower", "pi_upper"])
-        print(f"Fitted effects of the studies ({lvl} confidence intervals)")
-    else:
-        print(f"Predicted effects of the studies ({lvl} confidence and prediction "
-              "intervals)")
-    print(frame.to_string(float_format=lambda x: f"{x:.4f}"))
 
 
 # ------------------------------------------------------------------------ gwas

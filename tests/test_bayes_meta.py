@@ -36,12 +36,6 @@ SMALL_V = np.array([0.04, 0.09, 0.05])
 
 
 @pytest.fixture(scope="module")
-def bcg():
-    dat = mm.datasets.load("bcg")
-    return mm.effect_size("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
-
-
-@pytest.fixture(scope="module")
 def yv(bcg):
     return bcg["yi"].to_numpy(), bcg["vi"].to_numpy()
 

@@ -3,33 +3,27 @@
 Exact posteriors of conjugate cases, simulation-based calibration, agreement with REML,
 diagnostics, API and the SAS PROC BGLIMM example (skipped without the data file).
 """
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-import metamodels as mm
 from metamodels import MixedModel
 from metamodels.bayes.gibbs import (BayesMixedResults, GibbsPriors, GibbsSampler, ess,
                                     fit_bayes, hpd_interval, rhat)
 from metamodels.bayes.gibbs.deviance import MarginalDeviance
 
+from conftest import shared_path, shared_skip_reason
+
 FEV = "fev ~ baseval + C(drug) + C(hour) + (1 | patient)"
 UN = dict(repeated="hour", subject="patient:drug", cov_struct="UN")
-BGLIMM_CSV = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                          "fev_bglimm.csv")
+BGLIMM_CSV = shared_path("data", "fev_bglimm.csv")
 
 
 @pytest.fixture(scope="module")
-def fev():
-    return mm.datasets.load("fev_sim")
-
-
-@pytest.fixture(scope="module")
-def fev_model(fev):
-    return MixedModel.from_formula(FEV, fev, **UN)
+def fev_model(fev_sim):
+    return MixedModel.from_formula(FEV, fev_sim, **UN)
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +34,6 @@ def fev_reml(fev_model):
 @pytest.fixture(scope="module")
 def fev_post(fev_model):
     return fit_bayes(fev_model, draws=3000, burn=500, chains=2, seed=44672057)
-
-
-@pytest.fixture(scope="module")
-def sleep():
-    return mm.datasets.load("sleepstudy")
 
 
 def _inv_gamma(rng, a, b, size=None):
@@ -97,10 +86,10 @@ def test_known_variance_normal_prior_is_exact():
     assert _ks_p(d, stats.norm(mean, prec ** -0.5).cdf) > 1e-3
 
 
-def test_random_intercept_with_fixed_variances_gives_gls_and_blups(sleep):
+def test_random_intercept_with_fixed_variances_gives_gls_and_blups(sleepstudy):
     """With G and s2 fixed, (b, u) | y is Gaussian: b ~ N(GLS, (X'V^-1X)^-1), E[u|y] =
     BLUP; the Gibbs draws are then independent draws of it."""
-    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy)
     g, s2 = 1378.2, 960.5
     post = fit_bayes(model, draws=20000, burn=0, chains=1, seed=4,
                      priors={"fixed": {"Subject Var((Intercept))": g, "Residual": s2}})
@@ -254,8 +243,8 @@ def test_posterior_means_close_to_reml_on_fev_sim(fev_post, fev_reml, fev_model)
     ("Reaction ~ Days + (Days | Subject)", {}),
     ("Reaction ~ Days + (Days | Subject)", {"re_struct": "VC"}),
 ])
-def test_random_slopes_close_to_reml(sleep, formula, kw):
-    model = MixedModel.from_formula(formula, sleep, **kw)
+def test_random_slopes_close_to_reml(sleepstudy, formula, kw):
+    model = MixedModel.from_formula(formula, sleepstudy, **kw)
     r = model.fit()
     post = fit_bayes(model, draws=2000, burn=300, seed=8)
     sf = post.summary_frame()
@@ -269,10 +258,10 @@ def test_random_slopes_close_to_reml(sleep, formula, kw):
     dict(repeated="hour", subject="patient:drug", cov_struct="VC"),
     dict(cov_group="drug"),
 ])
-def test_other_residual_structures_close_to_reml(fev, kw):
+def test_other_residual_structures_close_to_reml(fev_sim, kw):
     model = MixedModel.from_formula("fev ~ baseval + C(drug) + C(hour) + (1 | patient)"
                                     if kw.get("cov_struct") != "CS" else
-                                    "fev ~ baseval + C(drug) + C(hour)", fev, **kw)
+                                    "fev ~ baseval + C(drug) + C(hour)", fev_sim, **kw)
     r = model.fit()
     post = fit_bayes(model, draws=1500, burn=300, seed=9)
     sf = post.summary_frame()
@@ -281,7 +270,7 @@ def test_other_residual_structures_close_to_reml(fev, kw):
     assert list(post.theta.index) == list(r.theta.index)
 
 
-def test_fast_paths_give_the_same_draws(fev_model, sleep):
+def test_fast_paths_give_the_same_draws(fev_model, sleepstudy):
     """The compact per-subject accumulation of W' R^-1 W (UN residuals) and the
     precomputed basis T (independent residuals) equal the plain dense products."""
     def run(sampler):
@@ -293,7 +282,7 @@ def test_fast_paths_give_the_same_draws(fev_model, sleep):
     fast = run(s)
     s.layout.compact = False
     np.testing.assert_allclose(run(s), fast, rtol=1e-8, atol=1e-10)
-    s = GibbsSampler(MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep))
+    s = GibbsSampler(MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy))
     fast = run(s)
     s.layout.T = None
     np.testing.assert_allclose(run(s), fast, rtol=1e-8, atol=1e-10)
@@ -349,14 +338,14 @@ def test_dic_uses_the_marginal_deviance(fev_model, fev_post):
     assert 30 < dic.pd < 60                   # 11 fixed + 37 covariance parameters
 
 
-def test_dic_effective_parameters_of_a_random_intercept_model(sleep):
-    post = fit_bayes(MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep),
+def test_dic_effective_parameters_of_a_random_intercept_model(sleepstudy):
+    post = fit_bayes(MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy),
                      draws=2000, burn=300, seed=1)
     assert 2.5 < post.dic.pd < 6                        # 2 fixed + 2 variance parameters
 
 
-def test_reproducible_with_seed(sleep):
-    model = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+def test_reproducible_with_seed(sleepstudy):
+    model = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy)
     a = fit_bayes(model, draws=300, burn=50, seed=123)
     b = fit_bayes(model, draws=300, burn=50, seed=123)
     c = fit_bayes(model, draws=300, burn=50, seed=124)
@@ -366,27 +355,27 @@ def test_reproducible_with_seed(sleep):
     assert fit_bayes(model, draws=10, burn=0).settings.seed is not None
 
 
-def test_thinning_and_chains(sleep):
-    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+def test_thinning_and_chains(sleepstudy):
+    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy)
     post = fit_bayes(model, draws=1000, burn=10, chains=3, thin=5, seed=2)
     assert post.ndraws == 200 and post.nchains == 3
     assert post.draws.iteration.iloc[:3].tolist() == [5, 10, 15]
 
 
-def test_fit_bayes_method_if_available(sleep):
+def test_fit_bayes_method_if_available(sleepstudy):
     if not hasattr(MixedModel, "fit_bayes"):
         pytest.skip("MixedModel.fit_bayes not wired yet")
-    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy)
     a = model.fit_bayes(draws=200, burn=20, seed=3)
     pd.testing.assert_frame_equal(a.draws, fit_bayes(model, draws=200, burn=20, seed=3).draws)
 
 
-def test_unsupported_and_invalid_input(fev, sleep):
-    ar1 = MixedModel.from_formula("fev ~ baseval", fev, repeated="hour",
+def test_unsupported_and_invalid_input(fev_sim, sleepstudy):
+    ar1 = MixedModel.from_formula("fev ~ baseval", fev_sim, repeated="hour",
                                   subject="patient:drug", cov_struct="AR1")
     with pytest.raises(NotImplementedError, match="AR1"):
         fit_bayes(ar1, draws=10)
-    model = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+    model = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy)
     with pytest.raises(NotImplementedError, match="fixed together"):
         fit_bayes(model, draws=10, priors=GibbsPriors(fixed={"Subject Var(Days)": 1.0}))
     with pytest.raises(ValueError, match="unknown parameter"):
@@ -401,8 +390,8 @@ def test_unsupported_and_invalid_input(fev, sleep):
         fit_bayes(model, draws=10, priors=[1, 2])
 
 
-def test_prior_settings_take_effect(sleep):
-    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+def test_prior_settings_take_effect(sleepstudy):
+    model = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy)
     tight = fit_bayes(model, draws=1000, burn=100, seed=1,
                       priors=GibbsPriors(beta_mean=[0.0, 50.0], beta_precision=[0.0, 1e6]))
     assert tight.params["Days"] == pytest.approx(50.0, abs=0.01)
@@ -439,7 +428,8 @@ def test_ess_and_rhat():
 
 
 # --------------------------------------------------------------- SAS PROC BGLIMM
-@pytest.mark.skipif(not os.path.exists(BGLIMM_CSV), reason="fev_bglimm.csv not available")
+@pytest.mark.skipif(not BGLIMM_CSV.exists(), reason=shared_skip_reason(
+    "data", "fev_bglimm.csv", what="the seed trial data: SAS's PROC BGLIMM example"))
 def test_sas_bglimm_example_neighbourhood():
     """SAS's published posterior means (10,000 draws, BGLIMM's own priors): intercept
     0.995, baseval 0.601, drug a 0.330, drug c 0.541 (placebo reference), patient

@@ -21,9 +21,9 @@ def _is_png(path):
 
 
 @pytest.fixture
-def bcg():
-    dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
-                         di="cneg")
+def bcg(bcg):
+    """conftest's bcg effect sizes with standard errors ``sei`` (a fresh copy per test)."""
+    dat = bcg.copy()
     dat["sei"] = np.sqrt(dat["vi"])
     return dat
 

@@ -2,7 +2,7 @@
 
 The expected shapes, column sums and spot values are written out literally,
 so the package data is tested without anything outside the package. When
-the R reference files in /work/shared/reference are available, every
+the R reference files in ../shared/reference (see conftest.py) are available, every
 bundled column is additionally compared with them.
 """
 import importlib
@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 
 import metamodels.datasets as datasets
+from conftest import shared_path, shared_skip_reason
 
-REFERENCE_DIR = Path(
-    os.environ.get("METAMODELS_REFERENCE_DIR", "/work/shared/reference")
-)
+REFERENCE_DIR = Path(os.environ.get("METAMODELS_REFERENCE_DIR", shared_path("reference")))
 
 I, F, S = "int", "float", "str"
 
@@ -405,15 +404,23 @@ def test_descr_and_source(name):
 
 
 # --------------------------------------------------------------------------
-# comparison with the R reference files (skipped without /work/shared)
+# comparison with the R reference files (skipped without ../shared)
 # --------------------------------------------------------------------------
+
+def _skip_reason(filename):
+    if "METAMODELS_REFERENCE_DIR" in os.environ:
+        return (f"needs {REFERENCE_DIR / filename} (the project's R reference files, not "
+                "distributed with the package; METAMODELS_REFERENCE_DIR)")
+    return shared_skip_reason("reference", filename,
+                              what="the project's R reference files")
+
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_matches_r_reference(name):
     filename, key, left_out = REFERENCE[name]
     path = REFERENCE_DIR / filename
     if not path.is_file():
-        pytest.skip(f"reference file {path} not available")
+        pytest.skip(_skip_reason(filename))
     with open(path, encoding="utf-8") as fh:
         ref = pd.DataFrame(json.load(fh)[key])
     df = datasets.load(name)
@@ -432,7 +439,7 @@ def test_matches_r_reference(name):
 def test_bcg_reference_tables_agree():
     path = REFERENCE_DIR / "effect_sizes.json"
     if not path.is_file():
-        pytest.skip(f"reference file {path} not available")
+        pytest.skip(_skip_reason("effect_sizes.json"))
     with open(path, encoding="utf-8") as fh:
         ref = pd.DataFrame(json.load(fh)["bcg"])
     df = datasets.load("bcg")

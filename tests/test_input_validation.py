@@ -14,17 +14,11 @@ from metamodels.formula.checks import column_scales, design_rank
 
 
 @pytest.fixture(scope="module")
-def es():
-    d = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
-                       di="cneg")
+def es(bcg):
+    d = bcg.copy()
     d.index = d.index + 100          # row labels differ from positions
     d["trial"] = np.arange(len(d))
     return d
-
-
-@pytest.fixture(scope="module")
-def sleep():
-    return mm.datasets.load("sleepstudy")
 
 
 HALF = priors.HalfNormal(0.5)
@@ -84,8 +78,8 @@ def test_missing_sampling_variance_is_still_dropped(es):
     assert m.nobs == len(es) - 1
 
 
-def test_infinite_outcome_in_mixed_and_panel_models(sleep):
-    d = sleep.copy()
+def test_infinite_outcome_in_mixed_and_panel_models(sleepstudy):
+    d = sleepstudy.copy()
     d.loc[7, "Reaction"] = -np.inf
     with pytest.raises(SpecificationError, match=r"\(infinite\) outcome values in row\(s\) \[7\]"):
         mm.MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", d)
@@ -109,12 +103,12 @@ def test_text_in_vi_names_the_column_and_row(es, make):
         make(d)
 
 
-def test_text_in_the_response_names_the_column_and_row(es, sleep):
+def test_text_in_the_response_names_the_column_and_row(es, sleepstudy):
     with pytest.raises(SpecificationError, match=r"'yi' must be numeric: row\(s\) \[102\]"):
         mm.MetaRandom.from_formula("yi ~ 1", _with(es, "yi", 102, "n/a?"), vi="vi")
     with pytest.raises(SpecificationError, match=r"'Reaction' must be numeric.*\[4\]"):
         mm.MixedModel.from_formula("Reaction ~ Days + (1 | Subject)",
-                                   _with(sleep, "Reaction", 4, "x"))
+                                   _with(sleepstudy, "Reaction", 4, "x"))
 
 
 def test_text_in_array_exog_names_the_column():
@@ -136,9 +130,9 @@ def test_text_in_array_exog_names_the_column():
     lambda d, s: mm.MixedModel(s["Reaction"].to_numpy(), np.ones((0, 1)),
                                groups=s["Subject"].to_numpy()),
 ])
-def test_empty_data_says_no_observations(es, sleep, make):
+def test_empty_data_says_no_observations(es, sleepstudy, make):
     with pytest.raises(SpecificationError, match="no observations"):
-        make(es.iloc[:0], sleep.iloc[:0])
+        make(es.iloc[:0], sleepstudy.iloc[:0])
 
 
 def test_everything_dropped_says_no_observations(es):
@@ -157,10 +151,10 @@ def test_rank_is_scale_free():
     assert np.all(np.log2(d) == np.round(np.log2(d)))          # powers of two: exact
 
 
-def test_mixed_model_predictor_times_1e12_fits_with_a_scale_warning(sleep):
+def test_mixed_model_predictor_times_1e12_fits_with_a_scale_warning(sleepstudy):
     """Was: called rank deficient.  lme4 fits it with a rescaling warning."""
-    base = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep).fit()
-    big = sleep.assign(DaysBig=sleep["Days"] * 1e12)
+    base = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy).fit()
+    big = sleepstudy.assign(DaysBig=sleepstudy["Days"] * 1e12)
     with pytest.warns(DesignScaleWarning, match="'DaysBig'"):
         res = mm.MixedModel.from_formula("Reaction ~ DaysBig + (Days | Subject)", big).fit()
     np.testing.assert_allclose(res.params.to_numpy() * [1, 1e12], base.params, rtol=1e-8)
@@ -181,11 +175,11 @@ def test_meta_regression_predictor_times_1e12_fits_with_a_scale_warning(es):
     assert res.tau2 == pytest.approx(base.tau2, rel=1e-8)
 
 
-def test_ordinary_designs_do_not_warn(es, sleep):
+def test_ordinary_designs_do_not_warn(es, sleepstudy):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DesignScaleWarning)
         mm.MetaRandom.from_formula("yi ~ ablat + year", es, vi="vi").fit()
-        mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep).fit()
+        mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy).fit()
 
 
 def test_sampling_variances_outside_the_double_range_are_refused():

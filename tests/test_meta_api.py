@@ -11,12 +11,6 @@ from metamodels.exceptions import (BoundaryWarning, ConvergenceWarning, MissingD
                                    SpecificationError)
 
 
-@pytest.fixture(scope="module")
-def bcg():
-    dat = mm.datasets.load("bcg")
-    return mm.effect_size("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
-
-
 def test_numpy_in_numpy_out_and_pandas_labels(bcg):
     res = mm.MetaRandom(bcg["yi"].values, bcg["vi"].values).fit()
     assert isinstance(res.params, np.ndarray)

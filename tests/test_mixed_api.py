@@ -11,13 +11,8 @@ from metamodels.exceptions import BoundaryWarning, MissingDataWarning
 
 
 @pytest.fixture(scope="module")
-def sleep():
-    return mm.datasets.load("sleepstudy")
-
-
-@pytest.fixture(scope="module")
-def sleep_fit(sleep):
-    return MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep).fit()
+def sleep_fit(sleepstudy):
+    return MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy).fit()
 
 
 def test_labels_and_attributes(sleep_fit):
@@ -34,21 +29,21 @@ def test_labels_and_attributes(sleep_fit):
     assert (r.covariance_parameters()["std_err"] > 0).all()
 
 
-def test_blups_match_statsmodels_mixedlm(sleep, sleep_fit):
-    sm = smf.mixedlm("Reaction ~ Days", sleep, groups="Subject", re_formula="~Days").fit(reml=True)
+def test_blups_match_statsmodels_mixedlm(sleepstudy, sleep_fit):
+    sm = smf.mixedlm("Reaction ~ Days", sleepstudy, groups="Subject", re_formula="~Days").fit(reml=True)
     ours = sleep_fit.random_effects.to_numpy()
     theirs = np.array([sm.random_effects[k].to_numpy() for k in sorted(sm.random_effects)])
     np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-2)
     assert sleep_fit.llf >= sm.llf - 1e-6
 
 
-def test_mixedlm_keywords_equal_lme4_syntax(sleep, sleep_fit):
-    alt = MixedModel.from_formula("Reaction ~ Days", sleep, groups="Subject",
+def test_mixedlm_keywords_equal_lme4_syntax(sleepstudy, sleep_fit):
+    alt = MixedModel.from_formula("Reaction ~ Days", sleepstudy, groups="Subject",
                                   re_formula="1 + Days").fit()
     np.testing.assert_allclose(alt.params, sleep_fit.params, rtol=1e-10)
     assert alt.llf == pytest.approx(sleep_fit.llf, rel=1e-12)
-    intercept = MixedModel.from_formula("Reaction ~ Days", sleep, groups="Subject").fit()
-    ref = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep).fit()
+    intercept = MixedModel.from_formula("Reaction ~ Days", sleepstudy, groups="Subject").fit()
+    ref = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy).fit()
     assert intercept.llf == pytest.approx(ref.llf, rel=1e-12)
 
 
@@ -72,15 +67,15 @@ def test_vc_formula_equals_nested_term():
     assert c.llf == pytest.approx(d.llf, rel=1e-10)
 
 
-def test_array_constructor_equals_formula(sleep, sleep_fit):
-    X = np.column_stack([np.ones(len(sleep)), sleep["Days"].to_numpy()])
+def test_array_constructor_equals_formula(sleepstudy, sleep_fit):
+    X = np.column_stack([np.ones(len(sleepstudy)), sleepstudy["Days"].to_numpy()])
     Z = X.copy()
-    r = MixedModel(sleep["Reaction"].to_numpy(), X, groups=sleep["Subject"].to_numpy(),
+    r = MixedModel(sleepstudy["Reaction"].to_numpy(), X, groups=sleepstudy["Subject"].to_numpy(),
                    exog_re=Z).fit()
     np.testing.assert_allclose(r.params, sleep_fit.params.to_numpy(), rtol=1e-10)
     assert r.llf == pytest.approx(sleep_fit.llf, rel=1e-12)
-    ri = MixedModel(sleep["Reaction"].to_numpy(), X, groups=sleep["Subject"].to_numpy()).fit()
-    ref = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep).fit()
+    ri = MixedModel(sleepstudy["Reaction"].to_numpy(), X, groups=sleepstudy["Subject"].to_numpy()).fit()
+    ref = MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleepstudy).fit()
     assert ri.llf == pytest.approx(ref.llf, rel=1e-12)
 
 
@@ -167,24 +162,24 @@ def test_cov_group_factorises_when_fixed_effects_are_separate():
     assert both.llf == pytest.approx(sep, rel=1e-9)
 
 
-def test_lr_test_table_and_refusals(sleep):
+def test_lr_test_table_and_refusals(sleepstudy):
     f = "Reaction ~ Days + {}"
-    m_int = MixedModel.from_formula(f.format("(1 | Subject)"), sleep).fit()
-    m_sl = MixedModel.from_formula(f.format("(Days | Subject)"), sleep).fit()
+    m_int = MixedModel.from_formula(f.format("(1 | Subject)"), sleepstudy).fit()
+    m_sl = MixedModel.from_formula(f.format("(Days | Subject)"), sleepstudy).fit()
     tab = mm.lr_test(m_sl, m_int, names=["slopes", "intercept"])
     assert list(tab.index) == ["intercept", "slopes"]
     assert tab.loc["slopes", "df"] == 2
     assert tab.loc["slopes", "chi2"] == pytest.approx(2 * (m_sl.llf - m_int.llf))
     assert m_sl.compare_lr_test(m_int).statistic == pytest.approx(tab.loc["slopes", "chi2"])
-    null = MixedModel.from_formula("Reaction ~ 1 + (1 | Subject)", sleep).fit()
+    null = MixedModel.from_formula("Reaction ~ 1 + (1 | Subject)", sleepstudy).fit()
     with pytest.raises(ValueError, match="different fixed effects"):
         mm.lr_test(m_int, null)
     with pytest.raises(ValueError, match="different fixed effects"):
         m_int.compare_lr_test(null)
-    ml = MixedModel.from_formula("Reaction ~ 1 + (1 | Subject)", sleep).fit(reml=False)
+    ml = MixedModel.from_formula("Reaction ~ 1 + (1 | Subject)", sleepstudy).fit(reml=False)
     with pytest.raises(ValueError, match="REML"):
         mm.lr_test(m_int, ml)
-    ml_full = MixedModel.from_formula(f.format("(1 | Subject)"), sleep).fit(reml=False)
+    ml_full = MixedModel.from_formula(f.format("(1 | Subject)"), sleepstudy).fit(reml=False)
     assert mm.lr_test(ml, ml_full).loc["model 2", "df"] == 1
 
 
@@ -203,22 +198,22 @@ def test_oneway_anova_components_equal_reml_when_balanced():
         mm.oneway_variance_components([1.0, 2.0], [1, 1])
 
 
-def test_bad_input_messages(sleep):
+def test_bad_input_messages(sleepstudy):
     with pytest.raises(ValueError, match="valid"):
-        MixedModel.from_formula("Reaction ~ Days", sleep, repeated="Days", subject="Subject",
+        MixedModel.from_formula("Reaction ~ Days", sleepstudy, repeated="Days", subject="Subject",
                                 cov_struct="XYZ")
     with pytest.raises(ValueError, match="needs subject"):
-        MixedModel.from_formula("Reaction ~ Days", sleep, repeated="Days")
-    dup = pd.concat([sleep, sleep.iloc[:3]])
+        MixedModel.from_formula("Reaction ~ Days", sleepstudy, repeated="Days")
+    dup = pd.concat([sleepstudy, sleepstudy.iloc[:3]])
     with pytest.raises(ValueError, match="duplicate"):
         MixedModel.from_formula("Reaction ~ Days", dup, repeated="Days", subject="Subject",
                                 cov_struct="AR1")
     with pytest.raises(ValueError, match="not found"):
-        MixedModel.from_formula("Reaction ~ Days + (1 | Patient)", sleep)
-    d = sleep.assign(D2=2 * sleep["Days"])
+        MixedModel.from_formula("Reaction ~ Days + (1 | Patient)", sleepstudy)
+    d = sleepstudy.assign(D2=2 * sleepstudy["Days"])
     with pytest.raises(ValueError, match="singular design"):
         MixedModel.from_formula("Reaction ~ Days + D2 + (1 | Subject)", d)
-    m = sleep.copy()
+    m = sleepstudy.copy()
     m.loc[3, "Reaction"] = np.nan
     m.loc[5, "Subject"] = None
     with pytest.warns(MissingDataWarning, match="2 row"):
@@ -240,8 +235,8 @@ def test_boundary_warning_for_zero_variance():
     assert res.scale == pytest.approx(np.sum(y ** 2) / 49, rel=1e-8)   # OLS variance (n - p)
 
 
-def test_fit_does_not_mutate_model(sleep):
-    m = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+def test_fit_does_not_mutate_model(sleepstudy):
+    m = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy)
     before = set(vars(m))
     a = m.fit()
     b = m.fit(reml=False)
@@ -249,10 +244,10 @@ def test_fit_does_not_mutate_model(sleep):
     assert set(vars(m)) == before and a is not b
 
 
-def test_g_parameter_labels(sleep):
-    un = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+def test_g_parameter_labels(sleepstudy):
+    un = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy)
     assert un.spec.param_names[:3] == ("Subject Var((Intercept))", "Subject Cov((Intercept),Days)",
                                        "Subject Var(Days)")
     # one variance shared by two columns is a G variance, not the residual
-    idg = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep, re_struct="ID")
+    idg = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy, re_struct="ID")
     assert idg.spec.param_names == ("Subject Var", "Residual")

@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import shared_path, shared_skip_reason
 from metamodels import MixedModel
 
 REF = Path(__file__).parent / "reference"
 TIGHT = json.loads((REF / "mixed_models.json").read_text())
 SHARED_SLEEP = json.loads((REF / "mixed_sleepstudy.json").read_text())
 SHARED_ORTH = json.loads((REF / "mixed_orthodont_repeated.json").read_text())
-FEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fev_bglimm.csv"
+FEV = shared_path("data", "fev_bglimm.csv")
 
 
 def _frame(data, sex_order=None):
@@ -179,7 +180,8 @@ SAS_MODELS = {
 }
 
 
-@pytest.mark.skipif(not FEV.exists(), reason="shared SAS data (../shared/data) not available")
+@pytest.mark.skipif(not FEV.exists(), reason=shared_skip_reason(
+    "data", "fev_bglimm.csv", what="the seed trial data: SAS's PROC MIXED example"))
 @pytest.mark.parametrize("name", list(SAS_MODELS))
 def test_sas_proc_mixed_published(name):
     formula, kw, m2ll = SAS_MODELS[name]

@@ -32,8 +32,8 @@ EFFECT_OF = {("within", "individual"): "fixed", ("within", "twoways"): "twoway",
 TIGHT = 1e-8
 
 
-def _grunfeld():
-    df = mm.datasets.load("grunfeld")
+def _with_derived(df):
+    df = df.copy()
     df["size"] = df.groupby("firm")["value"].transform("mean")
     df["trend"] = df["year"] - 1935.0
     return df
@@ -46,8 +46,9 @@ def _unbalanced(df):
 
 
 @pytest.fixture(scope="module")
-def grunfeld():
-    return _grunfeld()
+def grunfeld(grunfeld):
+    """conftest's Grunfeld panel with the derived columns size and trend."""
+    return _with_derived(grunfeld)
 
 
 @pytest.fixture(scope="module")

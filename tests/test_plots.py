@@ -20,24 +20,18 @@ def _close_figures():
 
 
 @pytest.fixture(scope="module")
-def es():
-    dat = mm.datasets.load("bcg")
-    return mm.effect_size("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+def res(bcg):
+    return mm.MetaRandom.from_formula("yi ~ 1", data=bcg, vi="vi").fit()
 
 
 @pytest.fixture(scope="module")
-def res(es):
-    return mm.MetaRandom.from_formula("yi ~ 1", data=es, vi="vi").fit()
+def res_reg(bcg):
+    return mm.MetaRandom.from_formula("yi ~ ablat", data=bcg, vi="vi").fit()
 
 
 @pytest.fixture(scope="module")
-def res_reg(es):
-    return mm.MetaRandom.from_formula("yi ~ ablat", data=es, vi="vi").fit()
-
-
-@pytest.fixture(scope="module")
-def res_fe(es):
-    return mm.MetaFixed(es["yi"].to_numpy(), es["vi"].to_numpy()).fit()
+def res_fe(bcg):
+    return mm.MetaFixed(bcg["yi"].to_numpy(), bcg["vi"].to_numpy()).fit()
 
 
 def by_gid(ax, gid, kind=None):
@@ -70,21 +64,21 @@ def save(fig, path):
 
 
 # ----------------------------------------------------------------- forest
-def test_forest_random_effects(res, es, tmp_path):
+def test_forest_random_effects(res, bcg, tmp_path):
     fig = forest_plot(res)
     assert isinstance(fig, matplotlib.figure.Figure)
     save(fig, tmp_path / "forest.png")
     ax = fig.axes[0]
-    k = len(es)
+    k = len(bcg)
     pts = study_points(ax)
     assert pts.shape == (k, 2)
-    np.testing.assert_allclose(pts[:, 0], es["yi"])
+    np.testing.assert_allclose(pts[:, 0], bcg["yi"])
     # study intervals y_i +/- z sqrt(v_i)
     (lc,) = by_gid(ax, "study_ci")
     segs = np.array([s[:, 0] for s in lc.get_segments()])
     z = stats.norm.ppf(0.975)
-    np.testing.assert_allclose(segs[:, 0], es["yi"] - z * np.sqrt(es["vi"]))
-    np.testing.assert_allclose(segs[:, 1], es["yi"] + z * np.sqrt(es["vi"]))
+    np.testing.assert_allclose(segs[:, 0], bcg["yi"] - z * np.sqrt(bcg["vi"]))
+    np.testing.assert_allclose(segs[:, 1], bcg["yi"] + z * np.sqrt(bcg["vi"]))
     # diamond = pooled estimate and its CI
     lo, hi, top = diamond_x(ax)
     ci = np.asarray(res.conf_int(0.05)).ravel()
@@ -99,12 +93,12 @@ def test_forest_random_effects(res, es, tmp_path):
     w = np.array([float(t.rstrip("%")) for t in texts(ax, "weight_text")])
     assert w.size == k
     assert abs(w.sum() - 100) < 0.5
-    wt = 1 / (es["vi"].to_numpy() + res.tau2)
+    wt = 1 / (bcg["vi"].to_numpy() + res.tau2)
     np.testing.assert_allclose(w, np.round(100 * wt / wt.sum(), 1))
     # text columns and heterogeneity line
     est = texts(ax, "estimate_text")
     assert len(est) == k and est[0] == "%.2f [%.2f, %.2f]" % (
-        es["yi"][0], es["yi"][0] - z * np.sqrt(es["vi"][0]), es["yi"][0] + z * np.sqrt(es["vi"][0]))
+        bcg["yi"][0], bcg["yi"][0] - z * np.sqrt(bcg["vi"][0]), bcg["yi"][0] + z * np.sqrt(bcg["vi"][0]))
     assert texts(ax, "summary_text") == ["%.2f [%.2f, %.2f]" % (np.asarray(res.params)[0], *ci)]
     (het,) = texts(ax, "heterogeneity_text")
     assert "REML" in het and "Q(12) = 152.23" in het and "p < .001" in het
@@ -123,11 +117,11 @@ def test_forest_alpha_and_no_prediction(res, tmp_path):
     assert "Estimate [90% CI]" in texts(ax, "header")
 
 
-def test_forest_transform_exp(res, es, tmp_path):
+def test_forest_transform_exp(res, bcg, tmp_path):
     fig = res.plot_forest(transform=np.exp, xlabel="Risk ratio")
     save(fig, tmp_path / "forest_exp.png")
     ax = fig.axes[0]
-    np.testing.assert_allclose(study_points(ax)[:, 0], np.exp(es["yi"]))
+    np.testing.assert_allclose(study_points(ax)[:, 0], np.exp(bcg["yi"]))
     lo, hi, top = diamond_x(ax)
     np.testing.assert_allclose([lo, hi], np.exp(np.asarray(res.conf_int()).ravel()))
     np.testing.assert_allclose(top, np.exp(np.asarray(res.params)[0]))
@@ -138,7 +132,7 @@ def test_forest_transform_exp(res, es, tmp_path):
     (ref,) = by_gid(ax, "refline")
     np.testing.assert_allclose(ref.get_xdata(), [1.0, 1.0])
     assert ax.get_xlabel() == "Risk ratio"
-    assert texts(ax, "estimate_text")[0].startswith("%.2f" % np.exp(es["yi"][0]))
+    assert texts(ax, "estimate_text")[0].startswith("%.2f" % np.exp(bcg["yi"][0]))
 
 
 def test_forest_log_scale(res, tmp_path):
@@ -156,8 +150,8 @@ def test_forest_log_scale(res, tmp_path):
         res.plot_forest(xscale="sqrt")
 
 
-def test_forest_sort_and_labels(res, es):
-    labels = (es["author"] + ", " + es["year"].astype(str)).tolist()
+def test_forest_sort_and_labels(res, bcg):
+    labels = (bcg["author"] + ", " + bcg["year"].astype(str)).tolist()
     ax = res.plot_forest(sort="effect", labels=labels, refline=None).axes[0]
     pts = study_points(ax)
     top_to_bottom = np.argsort(-pts[:, 1])
@@ -165,15 +159,15 @@ def test_forest_sort_and_labels(res, es):
     assert by_gid(ax, "refline") == []
     lab = by_gid(ax, "label_text")
     by_row = sorted(lab, key=lambda t: -t.get_position()[1])
-    assert by_row[0].get_text() == labels[int(np.argmin(es["yi"]))]
+    assert by_row[0].get_text() == labels[int(np.argmin(bcg["yi"]))]
     ax = res.plot_forest(sort="weight").axes[0]
     w = np.array([float(t.rstrip("%")) for t in texts(ax, "weight_text")])
     rows = [t.get_position()[1] for t in by_gid(ax, "weight_text")]
     assert np.all(np.diff(w[np.argsort(rows)[::-1]]) <= 0.05)
 
 
-def test_forest_row_labels_from_index(es):
-    dat = es.set_index(es["author"] + " " + es["year"].astype(str))
+def test_forest_row_labels_from_index(bcg):
+    dat = bcg.set_index(bcg["author"] + " " + bcg["year"].astype(str))
     fit = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit(method="DL")
     ax = fit.plot_forest().axes[0]
     assert texts(ax, "label_text") == list(dat.index)
@@ -181,13 +175,13 @@ def test_forest_row_labels_from_index(es):
     assert het.startswith("RE Model (DL)")
 
 
-def test_forest_fixed_effects(res_fe, es, tmp_path):
+def test_forest_fixed_effects(res_fe, bcg, tmp_path):
     fig = res_fe.plot_forest()
     save(fig, tmp_path / "forest_fe.png")
     ax = fig.axes[0]
     assert by_gid(ax, "prediction_interval") == []
     w = np.array([float(t.rstrip("%")) for t in texts(ax, "weight_text")])
-    v = es["vi"].to_numpy()
+    v = bcg["vi"].to_numpy()
     np.testing.assert_allclose(w, np.round(100 * (1 / v) / np.sum(1 / v), 1))
     lo, hi, _ = diamond_x(ax)
     np.testing.assert_allclose([lo, hi], np.asarray(res_fe.conf_int()).ravel())
@@ -195,11 +189,11 @@ def test_forest_fixed_effects(res_fe, es, tmp_path):
     assert het.startswith("FE Model") and "tau" not in het
 
 
-def test_forest_meta_regression(res_reg, es, tmp_path):
+def test_forest_meta_regression(res_reg, bcg, tmp_path):
     fig = res_reg.plot_forest()
     save(fig, tmp_path / "forest_reg.png")
     ax = fig.axes[0]
-    k = len(es)
+    k = len(bcg)
     assert study_points(ax).shape == (k, 2)
     assert by_gid(ax, "summary") == [] and by_gid(ax, "prediction_interval") == []
     fitted = by_gid(ax, "fitted", Polygon)
@@ -216,8 +210,8 @@ def test_forest_meta_regression(res_reg, es, tmp_path):
     assert "QE(11)" in het and "QM(1)" in het and het.startswith("Mixed-Effects Model (REML)")
 
 
-def test_forest_knha_meta_regression_shows_f(es):
-    fit = mm.MetaRandom.from_formula("yi ~ ablat", data=es, vi="vi").fit(test="knha")
+def test_forest_knha_meta_regression_shows_f(bcg):
+    fit = mm.MetaRandom.from_formula("yi ~ ablat", data=bcg, vi="vi").fit(test="knha")
     (het,) = texts(fit.plot_forest().axes[0], "heterogeneity_text")
     assert "F(1, 11)" in het
 
@@ -247,15 +241,15 @@ def test_forest_errors(res):
 
 
 # ----------------------------------------------------------------- funnel
-def test_funnel_se(res, es, tmp_path):
+def test_funnel_se(res, bcg, tmp_path):
     fig = funnel_plot(res)
     save(fig, tmp_path / "funnel.png")
     ax = fig.axes[0]
     pts = study_points(ax)
-    np.testing.assert_allclose(pts[:, 0], es["yi"])
-    np.testing.assert_allclose(pts[:, 1], np.sqrt(es["vi"]))
+    np.testing.assert_allclose(pts[:, 0], bcg["yi"])
+    np.testing.assert_allclose(pts[:, 1], np.sqrt(bcg["vi"]))
     lo, hi = ax.get_ylim()
-    assert hi == 0 and lo > np.sqrt(es["vi"]).max()  # inverted, se = 0 on top
+    assert hi == 0 and lo > np.sqrt(bcg["vi"]).max()  # inverted, se = 0 on top
     (line,) = by_gid(ax, "estimate_line")
     b = np.asarray(res.params)[0]
     np.testing.assert_allclose(line.get_xdata(), [b, b])
@@ -268,11 +262,11 @@ def test_funnel_se(res, es, tmp_path):
     assert len(ax.get_legend().get_texts()) == 4
 
 
-def test_funnel_variants(res, es, tmp_path):
+def test_funnel_variants(res, bcg, tmp_path):
     fig = res.plot_funnel(contours=None, yaxis="vi", alpha=0.1)
     save(fig, tmp_path / "funnel_vi.png")
     ax = fig.axes[0]
-    np.testing.assert_allclose(study_points(ax)[:, 1], es["vi"])
+    np.testing.assert_allclose(study_points(ax)[:, 1], bcg["vi"])
     assert ax.get_ylim()[1] == 0
     assert by_gid(ax, "pseudo_ci_region") and ax.get_legend() is None
     left, _ = by_gid(ax, "pseudo_ci")
@@ -280,18 +274,18 @@ def test_funnel_variants(res, es, tmp_path):
     np.testing.assert_allclose(left.get_xdata(),
                                b - stats.norm.ppf(0.95) * np.sqrt(left.get_ydata()))
     ax = res.plot_funnel(yaxis="inverse_se", contours=[0.95]).axes[0]
-    np.testing.assert_allclose(study_points(ax)[:, 1], 1 / np.sqrt(es["vi"]))
+    np.testing.assert_allclose(study_points(ax)[:, 1], 1 / np.sqrt(bcg["vi"]))
     lo, hi = ax.get_ylim()
     assert 0 < lo < hi
 
 
-def test_funnel_meta_regression(res_reg, es, tmp_path):
+def test_funnel_meta_regression(res_reg, bcg, tmp_path):
     fig, ax = plt.subplots()
     out = res_reg.plot_funnel(ax=ax)
     assert out is fig
     save(fig, tmp_path / "funnel_reg.png")
-    X = np.column_stack([np.ones(len(es)), es["ablat"]])
-    resid = es["yi"].to_numpy() - X @ np.asarray(res_reg.params)
+    X = np.column_stack([np.ones(len(bcg)), bcg["ablat"]])
+    resid = bcg["yi"].to_numpy() - X @ np.asarray(res_reg.params)
     np.testing.assert_allclose(study_points(ax)[:, 0], resid)
     (line,) = by_gid(ax, "estimate_line")
     np.testing.assert_allclose(line.get_xdata(), [0, 0])

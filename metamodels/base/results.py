@@ -30,6 +30,7 @@ from .._compat import cache_readonly
 from ..exceptions import MetaModelsWarning
 from ..inference import information_criteria
 from ..inference.compare import compare_lr
+from ..summary.tables import coef_table_of
 from .prediction import PredictionResults
 from .registry import get_extension
 
@@ -140,15 +141,9 @@ class ResultsConventions:
     # ------------------------------------------------------------- tables
     def coef_table(self, alpha=0.05):
         """The coefficient table every ``summary()`` prints: Coef., Std.Err., z or t,
-        P>|z| or P>|t| and the ``1 - alpha`` confidence limits, indexed by name."""
-        stat = "t" if getattr(self, "use_t", False) else "z"
-        ci = np.asarray(self.conf_int(alpha))
-        names = list(getattr(self, "param_names", None) or self.model.exog_names)
-        return pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
-                             stat: np.asarray(self.tvalues),
-                             f"P>|{stat}|": np.asarray(self.pvalues),
-                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1]},
-                            index=names)
+        P>|z| or P>|t| and the ``1 - alpha`` confidence limits, indexed by name
+        (built by :func:`metamodels.summary.coef_table_of`)."""
+        return coef_table_of(self, alpha)
 
     # ------------------------------------------------------------- designs
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dask_engine
+from . import dask_engine, re2
 from .methods import (ITERATIVE_METHODS, METHODS, RANDOM_METHODS, normalize_methods,
                       output_columns, single_method)
 from .numpy_engine import BLOCK_ROWS, analyze_arrays
@@ -94,10 +94,15 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     1  3  0.1333  0.1133   0.1333
     """
     if isinstance(method, str) and method.strip().upper() == "RE2":
-        from .re2 import meta_analyze_re2
-
-        return meta_analyze_re2(beta, se, as_frame=as_frame, index=index, tol=tol,
-                                maxiter=maxiter, block_rows=block_rows, n_threads=n_threads)
+        if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
+            index = beta.index
+        beta = np.asarray(beta, dtype=np.float64)
+        se = np.asarray(se, dtype=np.float64)
+        if beta.ndim == 1:
+            beta, se = beta[:, None], se.reshape(-1, 1) if se.ndim == 1 else se
+        ml = meta_analyze(beta, se, "ML", as_frame=False, tol=tol, maxiter=maxiter,
+                          block_rows=block_rows, n_threads=n_threads)
+        return re2.re2_from_ml(beta, se, ml, as_frame=as_frame, index=index)
     if dask_engine.is_dask_array(beta) or dask_engine.is_dask_array(se):
         return dask_engine.meta_analyze_dask(beta, se, method, tol=tol, maxiter=maxiter)
     single = single_method(method)

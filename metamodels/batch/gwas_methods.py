@@ -161,9 +161,9 @@ class ExtraMethods:
                 for c in ("z_pos", "z_neg", "subset_pos", "subset_neg"):
                     res["asset_" + c] = out[c]
         if "RE2" in self.methods:
-            from .re2 import meta_analyze_re2
+            from .api import meta_analyze
 
-            out = meta_analyze_re2(y, s, as_frame=False)
+            out = meta_analyze(y, s, method="RE2", as_frame=False)
             res["stat_re2"], res["log10p_re2"] = out["stat_re2"], out["log10p_re2"]
             if self.mvalues:
                 from .mvalues import mvalues

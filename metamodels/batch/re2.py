@@ -118,18 +118,10 @@ def re2_columns(beta, se, ml, correct=True):
 
 
 
-def meta_analyze_re2(beta, se, *, as_frame=True, index=None, correct=True, **kwargs):
-    """``meta_analyze(beta, se, method="RE2")`` (see its docstring): ML fits of every
-    row, then the RE2 statistic and its p-value."""
-    from .api import meta_analyze
-
-    if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
-        index = beta.index
-    beta = np.asarray(beta, dtype=np.float64)
-    se = np.asarray(se, dtype=np.float64)
-    if beta.ndim == 1:
-        beta, se = beta[:, None], se.reshape(-1, 1) if se.ndim == 1 else se
-    ml = meta_analyze(beta, se, "ML", as_frame=False, **kwargs)
+def re2_from_ml(beta, se, ml, *, as_frame=True, index=None, correct=True):
+    """The RE2 statistic, its p-value and the decomposition from the batch ML fits ``ml``
+    (the dict ``meta_analyze(beta, se, "ML", as_frame=False)`` returns) of the same rows;
+    ``meta_analyze(beta, se, method="RE2")`` calls this (see its docstring)."""
     out = re2_columns(beta, se, ml, correct=correct)
     out["converged"] = ml["converged"]
     if not as_frame:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..base.prediction import PredictionResults
 from ..base.results import ResultsConventions
 from ..exceptions import MetaModelsWarning
@@ -435,16 +435,12 @@ class BayesMetaResults(ResultsConventions):
             info.append(("Log marginal lik.:", f"{self.log_marginal_likelihood:.4f}"))
         except ValueError:
             pass
-        smry = summary2.Summary()
-        smry.add_title(title or "Bayesian random-effects meta-analysis")
-        smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self.summary_frame(alpha), float_format="%.4f")
-        smry.add_text(f"Intervals: {100 * (1 - alpha):g}% central (ci) and shortest (hpd). "
-                      f"zeta2/zeta quantiles from {self.n_draws} Monte Carlo draws.")
+        texts = [f"Intervals: {100 * (1 - alpha):g}% central (ci) and shortest (hpd). "
+                 f"zeta2/zeta quantiles from {self.n_draws} Monte Carlo draws."]
         if self.model.coef_prior is not None:
-            for name in self.coef_names:
-                smry.add_text(str(self.bayes_factor(name)))
-        return smry
+            texts += [str(self.bayes_factor(name)) for name in self.coef_names]
+        return make_summary(title or "Bayesian random-effects meta-analysis", info,
+                            [self.summary_frame(alpha)], texts)
 
     def plot(self, name="tau", ax=None, prior=True, alpha=0.05, npoints=400):
         """Posterior density of ``name`` (default ``tau``) with the prior overlaid.

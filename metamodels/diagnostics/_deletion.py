@@ -17,6 +17,8 @@ Plain functions on arrays ``y`` (k,), ``v`` (k,), ``X`` (k, p).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from ..core.scalar import DiagonalTau2, cross_pieces
@@ -235,3 +237,28 @@ def prefix_fit(y, v, X, method, start, tol=1e-10):
     st = problem.state(tau2, reml=False)
     q0, trp0, _, _ = problem.moments(0.0) if k > p else (0.0, np.nan, 0, 0)
     return tau2, st.beta, st.cov, st.q, q0, trp0
+
+
+def mixed_deletion_fits(results, codes, n_units, reestimate=True):
+    """Fits of a MetaMixed model without unit ``j`` (rows with ``codes == j``), for
+    ``j = 0..n_units-1``: results objects, or ``SimpleNamespace(params, theta, ...)``
+    evaluated at the full fit's variance components when ``reestimate`` is False; None
+    for reduced data that cannot be fitted."""
+    from ..core.likelihood import evaluate
+    out = []
+    for j in range(n_units):
+        rows = np.flatnonzero(codes == j)
+        if not reestimate:
+            keep = np.ones(codes.shape[0], dtype=bool)
+            keep[rows] = False
+            try:
+                sub = results._submodel(keep)
+                theta = np.asarray(results.theta, dtype=float)
+                ev = evaluate(theta, sub.endog, sub.exog, sub.spec, reml=results.reml)
+                out.append(SimpleNamespace(params=ev.beta, theta=theta, cov=ev.cov_beta,
+                                           sub=sub))
+            except (ValueError, np.linalg.LinAlgError):
+                out.append(None)
+            continue
+        out.append(results._refit_without(rows))
+    return out

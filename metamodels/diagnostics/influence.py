@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core.scalar import DiagonalTau2
-from ._deletion import deleted_states, deleted_tau2_ml_reml, refit_tau2
+from ._deletion import deleted_states, deleted_tau2_ml_reml, mixed_deletion_fits, refit_tau2
 
 __all__ = ["MetaInfluence", "MetaMixedInfluence", "get_influence", "univariate_deletions"]
 
@@ -203,7 +203,7 @@ class MetaInfluence:
         (rstudent, dffits, cooks_d, cov_ratio, tau2_deleted, q_deleted, hat, weight),
         ``"dfbetas"`` one panel per coefficient; influential studies in red.  See
         :func:`metamodels.diagnostics.plots.influence_plot`."""
-        from .plots import influence_plot
+        from .influence_plots import influence_plot
         return influence_plot(self, which=which, **kwargs)
 
 
@@ -254,7 +254,6 @@ class MetaMixedInfluence:
 
     @cached_property
     def _fits(self):
-        from .leave1out import mixed_deletion_fits
         return mixed_deletion_fits(self.results, self._codes, len(self.ids), self.reestimate)
 
     @cached_property
@@ -303,7 +302,7 @@ class MetaMixedInfluence:
 
     def plot(self, **kwargs):
         """Index plots of Cook's distance, hat values and DFBETAS."""
-        from .plots import mixed_influence_plot
+        from .influence_plots import mixed_influence_plot
         return mixed_influence_plot(self, **kwargs)
 
 

@@ -2,7 +2,6 @@
 leaving out one row or one cluster at a time)."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 import warnings
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from .frames import SequentialFrame
+from ._deletion import mixed_deletion_fits
 from .influence import univariate_deletions
 
 __all__ = ["leave_one_out", "summary_columns", "mixed_deletion_fits"]
@@ -73,31 +73,6 @@ def _univariate(results, alpha):
                            results.method == "FE", alpha)
     out = SequentialFrame(cols, index=results._fitted_index)
     out.kind, out.alpha, out.model_method = "leave1out", alpha, results.method
-    return out
-
-
-def mixed_deletion_fits(results, codes, n_units, reestimate=True):
-    """Fits of a MetaMixed model without unit ``j`` (rows with ``codes == j``), for
-    ``j = 0..n_units-1``: results objects, or ``SimpleNamespace(params, theta, ...)``
-    evaluated at the full fit's variance components when ``reestimate`` is False; None
-    for reduced data that cannot be fitted."""
-    from ..core.likelihood import evaluate
-    out = []
-    for j in range(n_units):
-        rows = np.flatnonzero(codes == j)
-        if not reestimate:
-            keep = np.ones(codes.shape[0], dtype=bool)
-            keep[rows] = False
-            try:
-                sub = results._submodel(keep)
-                theta = np.asarray(results.theta, dtype=float)
-                ev = evaluate(theta, sub.endog, sub.exog, sub.spec, reml=results.reml)
-                out.append(SimpleNamespace(params=ev.beta, theta=theta, cov=ev.cov_beta,
-                                           sub=sub))
-            except (ValueError, np.linalg.LinAlgError):
-                out.append(None)
-            continue
-        out.append(results._refit_without(rows))
     return out
 
 

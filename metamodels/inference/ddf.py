@@ -1,209 +1,390 @@
-"""Denominator degrees of freedom for Wald t and F tests of fixed effects.
+"""Denominator degrees of freedom of Wald t and F tests of fixed effects: one object per method.
 
-All functions take the pieces the engine provides at the estimate ``theta``:
+Every test and interval of a fit (``t_test``, ``f_test``, ``wald_test``, ``conf_int``,
+``pvalues``, ``bse``, ``summary``, ``anova``) asks one :class:`DdfMethod` for
 
-* ``C = (X'V^{-1}X)^{-1}`` — covariance of the GLS estimate (``Phi`` in Kenward-Roger),
-* ``B_j = X'V^{-1} V_j V^{-1} X`` so that ``dC/dtheta_j = C B_j C``,
-* ``Q_jk = X'V^{-1} V_j V^{-1} V_k V^{-1} X`` and ``R_jk = X'V^{-1} V_{jk} V^{-1} X``,
-* ``A`` — the asymptotic covariance of ``theta`` (inverse observed information, as lmerTest),
-* ``W`` — the inverse expected information (as Kenward and Roger).
+* :meth:`~DdfMethod.cov` — the covariance of ``beta`` the method uses (Kenward-Roger's
+  adjusted one, else ``C``),
+* :meth:`~DdfMethod.t_df` — the df of each single-row contrast ``l'b``,
+* :meth:`~DdfMethod.f_test` — the F statistic, its numerator and denominator df and the
+  p-value of ``L b = rhs`` (:meth:`~DdfMethod.f_df` the denominator df alone),
+* :meth:`~DdfMethod.chi2_test` — the Wald chi2 form with the method's covariance,
+
+reading only the frozen :class:`~metamodels.inference.inputs.InferenceInputs` of the fit.
+
+=========================  =============================================================
+name                       method
+=========================  =============================================================
+satterthwaite              Satterthwaite (1946), lmerTest's ``contestMD`` for F
+kenward-roger              SAS ``DDFM=KR``: ``W`` inverse observed information, with the
+                           second-derivative term
+kenward-roger-linear       without the second-derivative term (mmrm's "Kenward-Roger-Linear")
+kenward-roger-expected     ``W`` inverse expected information, as pbkrtest
+residual                   ``n - rank(X)``
+containment                SAS ``DDFM=CONTAIN``
+between-within             SAS ``DDFM=BETWITHIN`` (basic form)
+=========================  =============================================================
+
+Adding a df method
+------------------
+Write one subclass of :class:`DdfMethod` (here, or in a new module of ``inference/``
+imported below) with ``name``, ``aliases`` and :meth:`~DdfMethod.t_df` (and
+:meth:`~DdfMethod.f_test` when the F test is not the Wald F with the smallest t df, or
+:meth:`~DdfMethod.cov` when it adjusts the covariance), decorated with
+:func:`register_ddf`.  ``ddf="<name>"`` then works in every test, interval, summary and
+ANOVA of every results class that builds :class:`InferenceInputs`; what else a method
+needs from a fit goes into :class:`InferenceInputs` (filled in by the results).
 
 References
 ----------
 Satterthwaite FE (1946); Giesbrecht FG, Burns JC (1985) Biometrics 41; Fai AH, Cornelius PL
 (1996) J Stat Comput Simul 54; Kuznetsova A, Brockhoff PB, Christensen RHB (2017) lmerTest,
 J Stat Softw 82.  Kenward MG, Roger JH (1997) Biometrics 53: 983-997; Halekoh U, Hojsgaard S
-(2014) pbkrtest, J Stat Softw 59.
+(2014) pbkrtest, J Stat Softw 59.  SAS/STAT User's Guide, PROC MIXED, DDFM= option.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 
-__all__ = ["DDF_METHODS", "check_ddf", "EigenContrast", "eigen_contrast", "fstat_ddf",
-           "satterthwaite_t_df", "satterthwaite_f", "kenward_roger_cov", "kenward_roger_adjust",
-           "kenward_roger_f",
-           "KRFTest", "SatterthwaiteFTest"]
+from .ddf_kernels import (EigenContrast, KRFTest, SatterthwaiteFTest, eigen_contrast,
+                          fstat_ddf, kenward_roger_adjust, kenward_roger_cov, kenward_roger_f,
+                          pinv_psd, satterthwaite_f, satterthwaite_t_df)
+from .inputs import FixedTerm, InferenceInputs, RandomEffect
 
+__all__ = ["DdfMethod", "FTest", "register_ddf", "check_ddf", "get_ddf", "ddf_class", "ddf_methods",
+           "DDF_METHODS", "KR_FLAVOURS", "Residual", "Containment", "BetweenWithin",
+           "Satterthwaite", "KenwardRoger", "KenwardRogerLinear", "KenwardRogerExpected",
+           "containment_table", "between_within_table",
+           "InferenceInputs", "FixedTerm", "RandomEffect",
+           # kernels (:mod:`.ddf_kernels`), re-exported
+           "EigenContrast", "eigen_contrast", "fstat_ddf", "satterthwaite_t_df",
+           "satterthwaite_f", "kenward_roger_cov", "kenward_roger_adjust", "kenward_roger_f",
+           "KRFTest", "SatterthwaiteFTest", "pinv_psd"]
 
-def _dC(C, B):
-    """``dC/dtheta_j = C B_j C`` for all j: (q, p, p)."""
-    return np.einsum("pr,jrs,st->jpt", C, B, C)
-
-
-def satterthwaite_t_df(L, C, B, A):
-    """Satterthwaite df of each single-row contrast ``l'b`` (rows of ``L``).
-
-    ``df = 2 (l'Cl)^2 / (g'Ag)``, ``g_j = l' C B_j C l``.
-    """
-    L = np.atleast_2d(L)
-    dC = _dC(C, B)
-    v = np.einsum("ip,pq,iq->i", L, C, L)
-    g = np.einsum("ip,jpq,iq->ij", L, dC, L)
-    denom = np.einsum("ij,jk,ik->i", g, A, g)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom > 0, 2.0 * v ** 2 / denom, np.inf)
+_METHODS = {}       # canonical name -> class, in registration order
+_ALIASES = {}       # alias -> canonical name
 
 
-DDF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear",
-               "kenward-roger-expected", "residual", "containment", "between-within")
-_DDF_ALIASES = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "sat": "satterthwaite",
-                "betwithin": "between-within", "contain": "containment",
-                "kr-linear": "kenward-roger-linear", "krlinear": "kenward-roger-linear",
-                "kr-expected": "kenward-roger-expected", "pbkrtest": "kenward-roger-expected",
-                "kr-pbkrtest": "kenward-roger-expected",
-                "kenward-roger-pbkrtest": "kenward-roger-expected"}
+def register_ddf(cls):
+    """Class decorator: make ``cls`` (a :class:`DdfMethod`) available as ``ddf=cls.name``
+    (and its ``aliases``)."""
+    if _METHODS.get(cls.name, cls) is not cls:
+        raise ValueError(f"ddf method {cls.name!r} is registered twice")
+    _METHODS[cls.name] = cls
+    for a in cls.aliases:
+        _ALIASES[a] = cls.name
+    return cls
+
+
+def ddf_methods():
+    """Canonical names of the registered df methods."""
+    return tuple(_METHODS)
 
 
 def check_ddf(ddf):
     """Canonical name of a ddf method (case, ``_``/``-`` and SAS abbreviations accepted)."""
     key = str(ddf).lower().replace("_", "-")
-    key = _DDF_ALIASES.get(key, key)
-    if key not in DDF_METHODS:
-        raise ValueError(f"unknown ddf method {ddf!r}; valid values are {', '.join(DDF_METHODS)}")
+    key = _ALIASES.get(key, key)
+    if key not in _METHODS:
+        raise ValueError(f"unknown ddf method {ddf!r}; valid values are "
+                         f"{', '.join(_METHODS)}")
     return key
 
 
-@dataclass(frozen=True)
-class EigenContrast:
-    """A contrast ``L`` reduced to its row space along the eigenvectors of ``L C L'``.
-
-    ``rows`` (q, p) are ``P_q' L`` for the ``q`` eigenvalues ``d`` of ``L C L'`` above
-    ``eps * d_max`` (lmerTest's rule, ``eps = sqrt(machine epsilon)``) and ``diff``
-    (q,) is ``P_q' (L b - rhs)``, so that ``F = sum(diff^2 / d) / q``.
-    """
-
-    rows: np.ndarray
-    d: np.ndarray
-    diff: np.ndarray
-
-    @property
-    def q(self):
-        return int(self.d.shape[0])
-
-    @property
-    def wald_f(self):
-        return float(np.sum(self.diff ** 2 / self.d)) / self.q
+def ddf_class(ddf):
+    """The :class:`DdfMethod` subclass of ``ddf`` (any accepted spelling)."""
+    return _METHODS[check_ddf(ddf)]
 
 
-def eigen_contrast(L, b, C, rhs=None, eps=np.sqrt(np.finfo(float).eps)):
-    """Reduce ``L b = rhs`` to ``q = rank(L C L')`` orthogonal eigen-contrasts.
-
-    Rank-deficient ``L`` (redundant rows) is thereby tested on its row space, as
-    lmerTest's ``contestMD`` does; a contrast with ``L C L' = 0`` raises ValueError.
-    """
-    L = np.atleast_2d(np.asarray(L, dtype=float))
-    rhs = np.zeros(L.shape[0]) if rhs is None else np.broadcast_to(
-        np.asarray(rhs, dtype=float), (L.shape[0],))
-    d, P = np.linalg.eigh(L @ C @ L.T)
-    d, P = d[::-1], P[:, ::-1]
-    keep = d > max(eps * d[0], 0.0)
-    if not keep.any():
-        raise ValueError("the contrast has zero variance (L C L' = 0): nothing to test")
-    Pq = P[:, keep]
-    return EigenContrast(Pq.T @ L, d[keep], Pq.T @ (L @ b - rhs))
+def get_ddf(ddf, inputs):
+    """The df method ``ddf`` (any accepted spelling) on ``inputs``."""
+    return ddf_class(ddf)(inputs)
 
 
-def fstat_ddf(nu, tol=1e-8):
-    """Denominator df of a multi-df F from the t-df ``nu_m`` of its eigen-contrasts.
+class FTest(NamedTuple):
+    """Outcome of an F test: unpacks as ``(statistic, df_num, df_denom, pvalue)``."""
 
-    ``E = sum nu_m / (nu_m - 2)`` and ``ddf = 2E / (E - q)`` (Fai and Cornelius 1996);
-    ``ddf = 2`` when some ``nu_m <= 2`` and the common value when all ``nu_m`` are equal,
-    as lmerTest's ``get_Fstat_ddf``.
-    """
-    nu = np.atleast_1d(np.asarray(nu, dtype=float))
-    if nu.size == 1:
-        return float(nu[0])
-    if np.all(np.abs(np.diff(nu)) < tol):
-        return float(np.mean(nu))
-    if np.any(nu <= 2):
-        return 2.0
-    E = float(np.sum(nu / (nu - 2.0)))
-    return 2.0 * E / (E - nu.size)
-
-
-@dataclass(frozen=True)
-class SatterthwaiteFTest:
     statistic: float
     df_num: int
     df_denom: float
     pvalue: float
 
 
-def satterthwaite_f(L, b, C, B, A, rhs=None):
-    """Multi-df F test of ``L b = rhs`` with Satterthwaite denominator df.
+class DdfMethod:
+    """One denominator-df method on the frozen inputs of a fit.
 
-    With ``LCL' = P D P'``, each eigen-contrast ``p_m'L`` (``d_m > 0``) gets its t-df
-    ``nu_m``; ``F = sum_m (p_m'(Lb - rhs))^2 / d_m / q`` and the ddf follow
-    :func:`fstat_ddf` (Fai and Cornelius 1996; lmerTest's ``contestMD``).
+    Parameters
+    ----------
+    inputs : InferenceInputs
+
+    Attributes
+    ----------
+    name : str
+        Canonical name (``ddf=`` value).
+    aliases : tuple of str
+        Other accepted spellings (lower case, ``-`` for ``_``).
+    adjusts_cov : bool
+        The method replaces ``C = (X'V^{-1}X)^{-1}`` by its own covariance (:meth:`cov`),
+        which then also gives the standard errors.
     """
-    from scipy import stats
-    ec = eigen_contrast(L, b, C, rhs)
-    F = ec.wald_f
-    ddf = fstat_ddf(satterthwaite_t_df(ec.rows, C, B, A))
-    return SatterthwaiteFTest(F, ec.q, ddf, float(stats.f.sf(F, ec.q, ddf)))
+
+    name = "?"
+    aliases = ()
+    adjusts_cov = False
+
+    def __init__(self, inputs):
+        self.inputs = inputs
+
+    def cov(self):
+        """Covariance of ``beta`` used by the method's tests and intervals."""
+        return self.inputs.cov_beta
+
+    def t_df(self, L):  # pragma: no cover - abstract
+        """Denominator df of each row ``l'b`` of ``L`` (an array of ``L.shape[0]``)."""
+        raise NotImplementedError
+
+    def _f_den(self, L, term=None):
+        """Denominator df of the Wald F of ``L`` (``term``: the ANOVA term it tests)."""
+        return float(np.min(self.t_df(L)))
+
+    def f_df(self, L, term=None):
+        """Denominator df of the F test of ``L b = 0``."""
+        return self.f_test(L, term=term).df_denom
+
+    def f_test(self, L, rhs=None, term=None):
+        """F test of ``L b = rhs``: the Wald F ``(Lb - rhs)'(L C L')^+ (Lb - rhs) / q`` on
+        the row space of ``L`` (``q`` its rank) with this method's denominator df."""
+        L = np.atleast_2d(L)
+        inp = self.inputs
+        ec = eigen_contrast(L, inp.beta, inp.cov_beta, rhs)
+        F, q = ec.wald_f, ec.q
+        den = self._f_den(L, term)
+        return FTest(F, q, float(den), float(stats.f.sf(F, q, den)))
+
+    def chi2_test(self, L, rhs=None):
+        """``(chi2, df, pvalue)`` of ``L b = rhs``: the Wald statistic ``q F`` with the
+        method's covariance, referred to chi2(q) (no denominator df)."""
+        inp = self.inputs
+        ec = eigen_contrast(np.atleast_2d(L), inp.beta, inp.cov_beta, rhs)
+        stat, q = ec.wald_f * ec.q, ec.q
+        return stat, q, float(stats.chi2.sf(stat, q))
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
 
 
-def kenward_roger_cov(C, B, Q, W, R=None):
-    """Kenward-Roger adjusted covariance of the fixed effects.
+# ---------------------------------------------------------------- Satterthwaite / KR
+@register_ddf
+class Satterthwaite(DdfMethod):
+    """Satterthwaite df: ``df = 2 (l'Cl)^2 / (g'Ag)``, ``g_j = l' C B_j C l``, ``A`` the
+    inverse observed information; multi-df F by eigen-contrasts (Fai and Cornelius 1996,
+    lmerTest's ``contestMD``)."""
 
-    ``Phi_A = Phi + 2 Phi Lambda Phi`` with
-    ``Lambda = sum_jk W_jk (Q_jk - P_j Phi P_k - R_jk / 4)``, ``P_j = -B_j``.
+    name = "satterthwaite"
+    aliases = ("sat",)
+
+    def t_df(self, L):
+        inp = self.inputs
+        return satterthwaite_t_df(L, inp.cov_beta, inp.sensitivities.B, inp.cov_theta)
+
+    def f_test(self, L, rhs=None, term=None):
+        inp = self.inputs
+        r = satterthwaite_f(L, inp.beta, inp.cov_beta, inp.sensitivities.B, inp.cov_theta,
+                            rhs)
+        return FTest(r.statistic, r.df_num, r.df_denom, r.pvalue)
+
+
+@register_ddf
+class KenwardRoger(DdfMethod):
+    """Kenward-Roger as SAS ``DDFM=KR``: ``W`` the inverse observed information, the
+    second-derivative term ``R_ij`` kept.  Tests use the adjusted covariance
+    ``Phi_A = Phi + 2 Phi Lambda Phi`` and the scaled F (Kenward and Roger 1997)."""
+
+    name = "kenward-roger"
+    aliases = ("kr", "kenwardroger")
+    adjusts_cov = True
+    information = "observed"        # W: inverse "observed" or "expected" information
+    second_order = True             # keep the second-derivative term R_ij
+
+    @cached_property
+    def W(self):
+        """Covariance of theta the adjustment uses."""
+        inp = self.inputs
+        return inp.cov_theta if self.information == "observed" else inp.expected_cov_theta
+
+    @cached_property
+    def cov_adjusted(self):
+        inp = self.inputs
+        s, W = inp.sensitivities, self.W
+        return kenward_roger_adjust(inp.cov_beta, s.B, W, s.q_contract(W),
+                                    s.r_contract(W) if self.second_order else None)
+
+    def cov(self):
+        return self.cov_adjusted
+
+    def _kr(self, L, rhs=None):
+        inp = self.inputs
+        return kenward_roger_f(L, inp.beta, inp.cov_beta, self.cov_adjusted,
+                               inp.sensitivities.B, self.W, rhs)
+
+    def t_df(self, L):
+        return np.array([self._kr(l[None]).df_denom for l in np.atleast_2d(L)])
+
+    def f_test(self, L, rhs=None, term=None):
+        r = self._kr(np.atleast_2d(L), rhs)
+        return FTest(r.statistic, r.df_num, r.df_denom, r.pvalue)
+
+    def chi2_test(self, L, rhs=None):
+        r = self._kr(np.atleast_2d(L), rhs)
+        stat, q = r.wald_f * r.df_num, r.df_num
+        return stat, q, float(stats.chi2.sf(stat, q))
+
+
+@register_ddf
+class KenwardRogerLinear(KenwardRoger):
+    """Kenward-Roger without the second-derivative term (mmrm's "Kenward-Roger-Linear")."""
+
+    name = "kenward-roger-linear"
+    aliases = ("kr-linear", "krlinear")
+    second_order = False
+
+
+@register_ddf
+class KenwardRogerExpected(KenwardRoger):
+    """Kenward-Roger with ``W`` the inverse expected information, as pbkrtest (R)."""
+
+    name = "kenward-roger-expected"
+    aliases = ("kr-expected", "pbkrtest", "kr-pbkrtest", "kenward-roger-pbkrtest")
+    information = "expected"
+
+
+# ------------------------------------------------------------------ classical methods
+@register_ddf
+class Residual(DdfMethod):
+    """``n - rank(X)`` for every contrast."""
+
+    name = "residual"
+
+    def t_df(self, L):
+        return np.full(np.atleast_2d(L).shape[0], self.inputs.df_resid)
+
+    def _f_den(self, L, term=None):
+        return self.inputs.df_resid
+
+
+def _rank(M):
+    return int(np.linalg.matrix_rank(M)) if M.size else 0
+
+
+def containment_table(inputs):
+    """``{term: (df, columns)}`` of the containment method (SAS ``DDFM=CONTAIN``).
+
+    A fixed effect ``F`` is contained in a random effect ``E`` when every variable of ``F``
+    appears in ``E`` (for a random term ``(x | g)`` the effects are ``g`` and ``x*g``); its
+    df is the smallest rank contribution ``rank([X Z]) - rank([X Z_{-E}])`` of a containing
+    effect, else ``n - rank([X Z])``.
     """
-    WQ = np.einsum("jk,jkps->ps", W, Q)
-    WR = None if R is None else np.einsum("jk,jkps->ps", W, R)
-    return kenward_roger_adjust(C, B, W, WQ, WR)
+    X = inputs.X
+    n = int(inputs.nobs)
+    effects = [(e.variables, e.dense(n)) for e in inputs.random_effects]
+    Zall = np.hstack([X] + [Z for _, Z in effects])
+    r_all = _rank(Zall)
+    contrib = []
+    for i in range(len(effects)):
+        others = np.hstack([X] + [Z for j, (_, Z) in enumerate(effects) if j != i])
+        contrib.append(r_all - _rank(others))
+    resid = n - r_all
+    out = {}
+    for t in inputs.terms:
+        dfs = [c for (evars, _), c in zip(effects, contrib) if t.variables <= evars and c > 0]
+        out[t.name] = (min(dfs) if dfs else resid, list(t.columns))
+    return out
 
 
-def kenward_roger_adjust(C, B, W, WQ, WR=None):
-    """:func:`kenward_roger_cov` from the contractions ``WQ = sum_jk W_jk Q_jk`` and
-    ``WR = sum_jk W_jk R_jk`` (``None``: no second-derivative term)."""
-    CB = np.matmul(C[None], B)                          # Phi P_k (sign-free)
-    PPP = np.einsum("jk,jpr,krt->pt", W, B, CB)         # sum W_jk P_j Phi P_k
-    Lam = WQ - PPP
-    if WR is not None:
-        Lam = Lam - 0.25 * WR
-    return C + 2.0 * C @ Lam @ C
+def between_within_table(inputs):
+    """``{term: (df, columns)}`` of the between-within method (SAS ``DDFM=BETWITHIN``,
+    basic form): effects constant within every subject get ``s - rank(X_between)``
+    (``s`` subjects), the others ``n - rank([X Z_subject])``."""
+    import pandas as pd
+    X = inputs.X
+    subj = inputs.subject
+    n = int(inputs.nobs)
+    s = int(subj.max()) + 1
+    varies = (pd.DataFrame(X).groupby(subj).nunique() > 1).any(axis=0).to_numpy()
+    Zs = np.zeros((n, s))
+    Zs[np.arange(n), subj] = 1.0
+    within = n - _rank(np.hstack([X, Zs]))
+    between = s - _rank(X[:, ~varies]) if (~varies).any() else s
+    out = {}
+    for t in inputs.terms:
+        cols = list(t.columns)
+        out[t.name] = (within if varies[cols].any() else between, cols)
+    return out
 
 
-@dataclass(frozen=True)
-class KRFTest:
-    statistic: float
-    df_num: int
-    df_denom: float
-    pvalue: float
-    scale: float
-    wald_f: float = np.nan      # unscaled Wald F with the adjusted covariance (F / scale)
+class _TermTableMethod(DdfMethod):
+    """A df per fixed-effects term (:meth:`table`); a contrast gets the smallest df among
+    the columns it involves, the F test of a term that term's df."""
+
+    def table(self):  # pragma: no cover - abstract
+        """``{term: (df, columns)}`` (computed; :attr:`term_table` keeps it)."""
+        raise NotImplementedError
+
+    @cached_property
+    def term_table(self):
+        """``{term: (df, columns)}``, computed once."""
+        return self.table()
+
+    @cached_property
+    def _column_df(self):
+        col_df = np.empty(self.inputs.k_fe)
+        for df, cols in self.term_table.values():
+            col_df[cols] = df
+        return col_df
+
+    def t_df(self, L):
+        L = np.atleast_2d(L)
+        col_df = self._column_df
+        return np.array([col_df[np.abs(l) > 1e-12].min() if np.any(np.abs(l) > 1e-12)
+                         else self.inputs.df_resid for l in L])
+
+    def _f_den(self, L, term=None):
+        if term is not None:
+            return self.term_table[term][0]
+        return float(self.t_df(L).min())
 
 
-def kenward_roger_f(L, b, C, C_adj, B, W, rhs=None):
-    """Kenward-Roger F test of ``L b = rhs``.
+@register_ddf
+class Containment(_TermTableMethod):
+    """SAS ``DDFM=CONTAIN`` (:func:`containment_table`)."""
 
-    Uses the adjusted covariance ``C_adj`` in the Wald statistic and the unadjusted
-    ``C`` (``Phi``) in ``A1``, ``A2`` (Kenward and Roger 1997, section 4).  A
-    rank-deficient ``L`` is first reduced to its row space (:func:`eigen_contrast`); the
-    test does not depend on the basis chosen.
-    """
-    from scipy import stats
-    ec = eigen_contrast(L, b, C, rhs)
-    L = ec.rows
-    q = ec.q
-    Theta = L.T @ np.linalg.solve(L @ C @ L.T, L)
-    TPPP = np.matmul(np.matmul((Theta @ C)[None], B), C[None])   # Theta Phi P_j Phi (sign-free)
-    tr1 = np.einsum("jpp->j", TPPP)
-    A1 = float(tr1 @ W @ tr1)
-    nq = TPPP.shape[0]
-    A2 = float(np.sum(W * (TPPP.reshape(nq, -1) @ np.swapaxes(TPPP, 1, 2).reshape(nq, -1).T)))
-    Bv = (A1 + 6.0 * A2) / (2.0 * q)
-    g = ((q + 1.0) * A1 - (q + 4.0) * A2) / ((q + 2.0) * A2) if A2 > 0 else 0.0
-    denom = 3.0 * q + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / denom, (q - g) / denom, (q + 2.0 - g) / denom
-    Estar = 1.0 / (1.0 - A2 / q)
-    Vstar = (2.0 / q) * (1.0 + c1 * Bv) / ((1.0 - c2 * Bv) ** 2 * (1.0 - c3 * Bv))
-    rho = Vstar / (2.0 * Estar ** 2)
-    ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
-    lam = ddf / (Estar * (ddf - 2.0))
-    Fw = float(ec.diff @ np.linalg.solve(L @ C_adj @ L.T, ec.diff)) / q
-    F = lam * Fw
-    return KRFTest(F, q, ddf, float(stats.f.sf(F, q, ddf)), lam, Fw)
+    name = "containment"
+    aliases = ("contain",)
+
+    def table(self):
+        return containment_table(self.inputs)
+
+
+@register_ddf
+class BetweenWithin(_TermTableMethod):
+    """SAS ``DDFM=BETWITHIN`` (:func:`between_within_table`)."""
+
+    name = "between-within"
+    aliases = ("betwithin",)
+
+    def table(self):
+        return between_within_table(self.inputs)
+
+
+#: canonical names of the df methods defined here (:func:`ddf_methods` also lists
+#: methods registered elsewhere)
+DDF_METHODS = ddf_methods()
+
+#: Kenward-Roger flavours: (W = inverse observed (SAS) or expected (pbkrtest) information,
+#: keep the second-derivative term R_ij)
+KR_FLAVOURS = {cls.name: (cls.information, cls.second_order)
+               for cls in _METHODS.values() if issubclass(cls, KenwardRoger)}

@@ -6,9 +6,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..base.prediction import PredictionResults
 from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
                             block_diagonal)
@@ -213,23 +213,21 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
     def summary(self, alpha=0.05):
         tab = self.coef_table(alpha)
         s0, s1, s2 = self._slices
-        smry = summary2.Summary()
-        smry.add_title("LocationScaleMeta Results")
-        smry.add_dict({"Method:": self.method, "No. effect sizes:": str(int(self.nobs)),
-                       "Converged:": "Yes" if self.converged else "No",
-                       ("Res. log-likelihood:" if self.reml else "Log-likelihood:"): "%.4f" % self.llf,
-                       "AIC:": "%.4f" % self.aic, "BIC:": "%.4f" % self.bic}, ncols=2)
-        smry.add_df(tab.iloc[s0], float_format="%.4f")
+        info = {"Method:": self.method, "No. effect sizes:": str(int(self.nobs)),
+                "Converged:": "Yes" if self.converged else "No",
+                ("Res. log-likelihood:" if self.reml else "Log-likelihood:"): "%.4f" % self.llf,
+                "AIC:": "%.4f" % self.aic, "BIC:": "%.4f" % self.bic}
         scale = tab.iloc[s1].copy()
         scale["SD ratio exp(a)"] = np.exp(scale["Coef."])
-        smry.add_df(scale, float_format="%.4f")
+        tables = [tab.iloc[s0], scale]
         if self.model.spec.qc:
             g = tab.iloc[s2].copy()
             g["SD ratio exp(c)"] = np.exp(g["Coef."])
-            smry.add_df(g, float_format="%.4f")
-        smry.add_text("Location rows model the mean; 'scale:' rows model log(tau) and "
-                      "'group_scale:' rows log(omega); exp(coef) is the SD ratio per unit.")
-        return smry
+            tables.append(g)
+        return make_summary("LocationScaleMeta Results", info, tables,
+                            ["Location rows model the mean; 'scale:' rows model log(tau) and "
+                             "'group_scale:' rows log(omega); exp(coef) is the SD ratio per "
+                             "unit."])
 
 
 class LocationScaleResultsWrapper(LikelihoodResultsWrapper):

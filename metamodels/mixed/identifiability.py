@@ -43,9 +43,8 @@ __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 #: residual variance / variance of the outcome below which the fit is called degenerate
 COLLAPSE_RATIO = 1e-10
 
-_CONSTANT_CLOSED = {"CS", "UN", "UNR", "TOEP"}      # R + tau J stays in the family
-_SINGLE_SUBJECT_OK = {"ID", "AR1", "TOEP"}           # stationary: one long series is fine
-_NO_COVARIANCE = {"ID", "VC", "DIAG"}                # variances only, no covariances
+# what a residual structure allows is asked of it (Structure.closed_under_constant,
+# .stationary, .has_covariance), not kept as lists of names here
 
 
 def _term_label(part):
@@ -108,7 +107,7 @@ def check_identified(model, stacklevel=4):
                 "but do not interpret those variance parameters one by one",
                 IdentificationWarning, stacklevel=stacklevel)
         intercept_only = q == 1 and np.ptp(part.Z) == 0 and part.Z[0, 0] != 0
-        if (intercept_only and res.structure.name in _CONSTANT_CLOSED
+        if (intercept_only and res.structure.closed_under_constant
                 and _same_partition(part.groups, res.subject)):
             raise NotIdentifiedError(
                 f"the random intercept {label} and the R-side {res.structure.name} structure "
@@ -117,12 +116,12 @@ def check_identified(model, stacklevel=4):
                 "separately identified; drop the random term or use an R-side structure "
                 "without a common covariance (e.g. AR1)")
     n_subj = _n_levels(res.subject)
-    if n_subj == n and res.structure.name not in _NO_COVARIANCE:
+    if n_subj == n and res.structure.has_covariance:
         raise NotIdentifiedError(
             f"the R-side {res.structure.name} structure has one observation per subject: "
             "its within-subject covariances are never observed and not identified; check "
             "subject= (or use cov_struct='VC' for per-visit variances)")
-    if n_subj == 1 and n > 1 and res.structure.name not in _SINGLE_SUBJECT_OK:
+    if n_subj == 1 and n > 1 and not res.structure.stationary:
         raise NotIdentifiedError(
             f"the R-side {res.structure.name} structure has a single subject: its "
             "within-subject (co)variances are not replicated and not identified; give "

@@ -1,13 +1,9 @@
-"""Classical df methods (residual, containment, between-within) and type-1/2/3 ANOVA tables.
+"""MixedModel's inference inputs (terms, SAS-style random effects, subjects) and type-1/2/3
+ANOVA tables.
 
-* residual: ``n - rank(X)``.
-* containment (SAS ``DDFM=CONTAIN``): a fixed effect ``F`` is contained in a random effect
-  ``E`` when every variable of ``F`` appears in ``E`` (for a random term ``(x | g)`` the
-  effects are ``g`` and ``x*g``); its df is the smallest rank contribution
-  ``rank([X Z]) - rank([X Z_{-E}])`` of a containing effect, else ``n - rank([X Z])``.
-* between-within (SAS ``DDFM=BETWITHIN``, basic form): effects constant within every
-  subject get ``s - rank(X_between)`` (``s`` subjects); the others get
-  ``n - rank([X Z_subject])``.
+The df methods themselves (residual, containment, between-within, Satterthwaite,
+Kenward-Roger) are objects of :mod:`metamodels.inference.ddf`; :func:`build_inputs` gives
+them the frozen :class:`~metamodels.inference.inputs.InferenceInputs` of a MixedModel fit.
 
 Type-1 hypotheses test each term after the terms before it; type-2 hypotheses each term
 after all terms that do not contain it, in SAS's sense (same continuous variables, more
@@ -24,12 +20,10 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..inference.inputs import FixedTerm, InferenceInputs, RandomEffect
 
-from ..inference import ddf as ddfmod
-
-__all__ = ["classical_df", "anova_table", "f_test", "chi2_test", "term_contrasts",
-           "containment_table", "between_within_table"]
+__all__ = ["build_inputs", "anova_table", "term_contrasts", "fixed_terms",
+           "random_effects", "between_within_subject"]
 
 
 # ----------------------------------------------------------------- variables
@@ -64,79 +58,39 @@ def _column_variables(colname):
     return {_factor_variable(p.split("[")[0]) for p in parts}
 
 
-def _random_effects(model):
-    """SAS-style random effects: (variables, dense design n x levels)."""
+def random_effects(model):
+    """SAS-style random effects of the model (one per random-term column)."""
     effects = []
-    n = int(model.nobs)
     for part in model.spec.random:
         gvars = set(part.name.split(":"))
-        n_lev = int(part.groups.max()) + 1
+        groups = np.asarray(part.groups)
         for c, col in enumerate(part.column_names):
-            Z = np.zeros((n, n_lev))
-            Z[np.arange(n), part.groups] = part.Z[:, c]
-            effects.append((gvars | _column_variables(col), Z))
-    return effects
+            effects.append(RandomEffect(frozenset(gvars | _column_variables(col)), groups,
+                                        part.Z[:, c]))
+    return tuple(effects)
 
 
-def _rank(M):
-    return int(np.linalg.matrix_rank(M)) if M.size else 0
+def fixed_terms(model):
+    """The fixed-effects terms of the model as :class:`FixedTerm`."""
+    return tuple(FixedTerm(name, tuple(cols), frozenset(vars_))
+                 for name, cols, vars_ in _fixed_terms(model))
 
 
-def containment_table(model):
-    """``{term: (df, columns)}`` of the containment method."""
-    X = model.exog
-    effects = _random_effects(model)
-    n = int(model.nobs)
-    Zall = np.hstack([X] + [Z for _, Z in effects])
-    r_all = _rank(Zall)
-    contrib = []
-    for i in range(len(effects)):
-        others = np.hstack([X] + [Z for j, (_, Z) in enumerate(effects) if j != i])
-        contrib.append(r_all - _rank(others))
-    resid = n - r_all
-    out = {}
-    for name, cols, vars_ in _fixed_terms(model):
-        dfs = [c for (evars, _), c in zip(effects, contrib) if vars_ <= evars and c > 0]
-        out[name] = (min(dfs) if dfs else resid, cols)
-    return out
+def between_within_subject(model):
+    """Subject code per row for the between-within method: the R-side subject when there
+    are repeated measures (or no random term), else the first random term's groups."""
+    if model.residual.visit.max() > 0 or not model.spec.random:
+        return model.residual.subject
+    return model.spec.random[0].groups
 
 
-def between_within_table(model):
-    """``{term: (df, columns)}`` of the between-within method."""
-    X = model.exog
-    subj = model.residual.subject if model.residual.visit.max() > 0 or not model.spec.random \
-        else model.spec.random[0].groups
-    n = int(model.nobs)
-    s = int(subj.max()) + 1
-    df_s = pd.DataFrame(X)
-    varies = (df_s.groupby(subj).nunique() > 1).any(axis=0).to_numpy()
-    Zs = np.zeros((n, s))
-    Zs[np.arange(n), subj] = 1.0
-    within = n - _rank(np.hstack([X, Zs]))
-    between = s - _rank(X[:, ~varies]) if (~varies).any() else s
-    out = {}
-    for name, cols, _ in _fixed_terms(model):
-        out[name] = (within if varies[cols].any() else between, cols)
-    return out
-
-
-def classical_df(results, L, method):
-    """Per-row df of contrasts ``L`` for the residual/containment/between-within methods."""
-    model = results.model
-    L = np.atleast_2d(L)
-    if method == "residual":
-        return np.full(L.shape[0], model.nobs - model.rank)
-    table = results.ddf_table(method)
-    col_df = np.empty(model.k_fe)
-    for df, cols in table.values():
-        col_df[cols] = df
-    # a contrast gets the smallest df among the columns it involves
-    return np.array([col_df[np.abs(l) > 1e-12].min() if np.any(np.abs(l) > 1e-12)
-                     else model.nobs - model.rank for l in L])
-
-
-def _term_df(results, name, method):
-    return results.ddf_table(method)[name][0]
+def build_inputs(model, fit):
+    """The frozen :class:`InferenceInputs` of a MixedModel fit."""
+    return InferenceInputs(
+        beta=np.asarray(fit.beta), cov_beta=fit.cov_beta, X=model.exog,
+        theta=np.asarray(fit.theta), obs_info=fit.obs_info, exp_info=fit.exp_info,
+        nobs=model.nobs, rank=model.rank, spec=model.spec, terms=fixed_terms(model),
+        random_effects=random_effects(model), subject=between_within_subject(model))
 
 
 # ------------------------------------------------------------ type-3 contrasts
@@ -280,56 +234,13 @@ def term_contrasts(model, type=3):  # noqa: A002
     return out
 
 
-# ------------------------------------------------------------------ F tests
-def f_test(results, L, method, term=None, rhs=None):
-    """(F, num_df, den_df, pvalue) of ``L b = rhs`` with the ddf ``method``.
-
-    A rank-deficient ``L`` is tested on its row space (``num_df = rank``), as lmerTest.
-    The Kenward-Roger F is the scaled F of Kenward and Roger; the others are the Wald F
-    ``(Lb - rhs)'(L C L')^+ (Lb - rhs) / q``.
-    """
-    fit = results._fit
-    b = np.asarray(fit.beta)
-    if method == "satterthwaite":
-        r = ddfmod.satterthwaite_f(L, b, fit.cov_beta, results._sens.B,
-                                   np.asarray(results.cov_theta), rhs)
-        return r.statistic, r.df_num, r.df_denom, r.pvalue
-    if method.startswith("kenward-roger"):
-        C_adj, W = results.kenward_roger_parts(method)
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
-        return r.statistic, r.df_num, r.df_denom, r.pvalue
-    ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)
-    F, q = ec.wald_f, ec.q
-    if method == "residual":
-        den = results.model.nobs - results.model.rank
-    elif term is not None:
-        den = _term_df(results, term, method)
-    else:
-        den = float(classical_df(results, L, method).min())
-    return F, q, float(den), float(stats.f.sf(F, q, den))
-
-
-def chi2_test(results, L, method, rhs=None):
-    """(chi2, df, pvalue) of ``L b = rhs``: the Wald statistic ``q F`` with the covariance
-    of the ddf ``method`` (Kenward-Roger's adjusted covariance, else ``C``), referred to
-    chi2(q) (no denominator df)."""
-    fit = results._fit
-    b = np.asarray(fit.beta)
-    if method.startswith("kenward-roger"):
-        C_adj, W = results.kenward_roger_parts(method)
-        r = ddfmod.kenward_roger_f(L, b, fit.cov_beta, C_adj, results._sens.B, W, rhs)
-        stat, q = r.wald_f * r.df_num, r.df_num
-    else:
-        ec = ddfmod.eigen_contrast(L, b, fit.cov_beta, rhs)
-        stat, q = ec.wald_f * ec.q, ec.q
-    return stat, q, float(stats.chi2.sf(stat, q))
-
-
+# ---------------------------------------------------------------- ANOVA
 def anova_table(results, type, method):  # noqa: A002
     """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
     rows = {}
+    ddf = results.ddf_method(method)
     for name, L in term_contrasts(results.model, type).items():
-        F, q, den, p = f_test(results, L, method, term=name)
+        F, q, den, p = ddf.f_test(L, term=name)
         rows[name] = {"num_df": q, "den_df": den, "F": F, "pvalue": p}
     return pd.DataFrame(rows).T[["num_df", "den_df", "F", "pvalue"]].astype(
         {"num_df": int, "den_df": float, "F": float, "pvalue": float})

@@ -96,7 +96,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     subject : array_like, optional
         Units whose residuals are correlated (required with ``repeated``).
     cov_struct : str
-        R-side structure: ID, VC/DIAG, CS, CSH, AR1, ARH1, TOEP, TOEPH, UN, ANTE1.
+        R-side structure: any registered SAS name (``ID``, ``VC``, ``CS``, ``AR1``, ``UN``,
+        ...; :func:`metamodels.core.structures.structure_names` lists them).
     cov_group : array_like, optional
         Separate R-side parameters per level (SAS ``GROUP=``).
     re_struct : str

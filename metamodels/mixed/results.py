@@ -6,35 +6,22 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
 from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
-from ..core.sensitivity import sensitivities
 from ..inference import ddf as ddfmod
 from ..inference.constraints import linear_constraints
+from ..summary import make_summary
+from ..summary.tables import t_table
 from . import inference as minf
 
 __all__ = ["MixedResults"]
 
 DDF_METHODS = ddfmod.DDF_METHODS
+KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
-
-#: Kenward-Roger flavours: (W = inverse observed (SAS) or expected (pbkrtest) information,
-#: keep the second-derivative term R_ij)
-KR_FLAVOURS = {"kenward-roger": ("observed", True),
-               "kenward-roger-linear": ("observed", False),
-               "kenward-roger-expected": ("expected", True)}
-
-
-def _pinv_psd(M):
-    try:
-        np.linalg.cholesky(M)
-        return np.linalg.inv(M)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(M)
 
 
 class MixedResults(ResultsConventions, LikelihoodModelResults):
@@ -104,9 +91,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
     @cache_readonly
     def cov_theta(self):
         """Asymptotic covariance of ``theta``: inverse observed information."""
-        J = self._fit.obs_info if self._fit.obs_info is not None else self._fit.exp_info
         names = list(self.model.spec.param_names)
-        return pd.DataFrame(_pinv_psd(J), index=names, columns=names)
+        return pd.DataFrame(self.inference_inputs.cov_theta, index=names, columns=names)
 
     @cache_readonly
     def theta_se(self):
@@ -217,17 +203,27 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
 
     # -------------------------------------------------------- df machinery
     @cache_readonly
-    def _sens(self):
-        return sensitivities(self._fit.theta, self.model.exog, self.model.spec)
+    def inference_inputs(self):
+        """The frozen inputs of the df methods
+        (:class:`~metamodels.inference.inputs.InferenceInputs`)."""
+        return minf.build_inputs(self.model, self._fit)
 
     @cache_readonly
-    def _W(self):
-        """Inverse expected information (pbkrtest's Kenward-Roger W)."""
-        return _pinv_psd(self._fit.exp_info)
-
-    @cache_readonly
-    def _kr_cache(self):
+    def _ddf_objects(self):
         return {}
+
+    def ddf_method(self, ddf=None):
+        """The df method ``ddf`` (``default_ddf`` unless given) on this fit: a
+        :class:`~metamodels.inference.ddf.DdfMethod` giving the covariance, t and F df
+        every test and interval of these results use."""
+        key = _check_ddf(ddf or self.default_ddf)
+        if key not in self._ddf_objects:
+            self._ddf_objects[key] = ddfmod.get_ddf(key, self.inference_inputs)
+        return self._ddf_objects[key]
+
+    @property
+    def _sens(self):
+        return self.inference_inputs.sensitivities
 
     def kenward_roger_parts(self, flavour="kenward-roger"):
         """``(Phi_A, W)`` of a Kenward-Roger flavour: the adjusted covariance of the fixed
@@ -236,14 +232,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         if flavour not in KR_FLAVOURS:
             raise ValueError(f"{flavour!r} is not a Kenward-Roger method "
                              f"({', '.join(KR_FLAVOURS)})")
-        if flavour not in self._kr_cache:
-            info, second = KR_FLAVOURS[flavour]
-            W = np.asarray(self.cov_theta) if info == "observed" else self._W
-            s = self._sens
-            C_adj = ddfmod.kenward_roger_adjust(self._fit.cov_beta, s.B, W, s.q_contract(W),
-                                                s.r_contract(W) if second else None)
-            self._kr_cache[flavour] = (C_adj, W)
-        return self._kr_cache[flavour]
+        method = self.ddf_method(flavour)
+        return method.cov(), method.W
 
     @cache_readonly
     def cov_params_kr(self):
@@ -252,60 +242,34 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         return self.kenward_roger_parts("kenward-roger")[0]
 
     def _coef_df(self, L, ddf):
-        ddf = _check_ddf(ddf)
-        fit = self._fit
-        if ddf == "satterthwaite":
-            return ddfmod.satterthwaite_t_df(L, fit.cov_beta, self._sens.B,
-                                             np.asarray(self.cov_theta))
-        if ddf in KR_FLAVOURS:
-            b = np.asarray(fit.beta)
-            C_adj, W = self.kenward_roger_parts(ddf)
-            return np.array([ddfmod.kenward_roger_f(l[None], b, fit.cov_beta, C_adj,
-                                                    self._sens.B, W).df_denom for l in L])
-        return minf.classical_df(self, L, ddf)
+        return self.ddf_method(ddf).t_df(L)
 
     def df_fixed(self, ddf=None):
         """Denominator df of each fixed-effect coefficient."""
-        ddf = ddf or self.default_ddf
         return pd.Series(self._coef_df(np.eye(self.model.k_fe), ddf),
                          index=self.model.exog_names)
 
-    @cache_readonly
-    def _containment(self):
-        return minf.containment_table(self.model)
-
-    @cache_readonly
-    def _between_within(self):
-        return minf.between_within_table(self.model)
-
     def ddf_table(self, method):
         """``{term: (df, columns)}`` for the containment or between-within method."""
-        return self._containment if method == "containment" else self._between_within
+        return self.ddf_method(method).term_table
 
     def _cov_for(self, ddf):
-        ddf = _check_ddf(ddf)
-        return self.kenward_roger_parts(ddf)[0] if ddf in KR_FLAVOURS else self._fit.cov_beta
+        return self.ddf_method(ddf).cov()
 
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
         """Covariance of the fixed effects: the adjusted covariance when the results'
         ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
-        if cov_p is None and scale is None and self.default_ddf in KR_FLAVOURS:
-            cov_p = self._cov_for(self.default_ddf)
+        if cov_p is None and scale is None and ddfmod.ddf_class(self.default_ddf).adjusts_cov:
+            cov_p = self.ddf_method().cov()
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
 
     def coef_table(self, alpha=0.05, ddf=None):
-        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient."""
-        ddf = ddf or self.default_ddf
-        b = np.asarray(self._fit.beta)
-        se = np.sqrt(np.diag(self._cov_for(ddf)))
-        df = self.df_fixed(ddf).to_numpy()
-        t = b / se
-        q = stats.t.ppf(1 - alpha / 2, df)
-        return pd.DataFrame({"Coef.": b, "Std.Err.": se, "df": df, "t": t,
-                             "P>|t|": 2 * stats.t.sf(np.abs(t), df),
-                             f"[{alpha / 2:g}": b - q * se, f"{1 - alpha / 2:g}]": b + q * se},
-                            index=self.model.exog_names)
+        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient
+        (the covariance and df of the ``ddf`` method; :func:`metamodels.summary.tables.t_table`)."""
+        method = self.ddf_method(ddf)
+        return t_table(self._fit.beta, method.cov(), method.t_df(np.eye(self.model.k_fe)),
+                       self.model.exog_names, alpha)
 
     @cache_readonly
     def pvalues(self):
@@ -359,10 +323,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         ddf = _check_ddf(ddf or self.default_ddf)
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
                                                        "df_constraints": df_constraints})
+        method = self.ddf_method(ddf)
         if use_f or use_f is None:
-            F, q, den, _ = minf.f_test(self, L, ddf, rhs=q0)
+            F, q, den, _ = method.f_test(L, rhs=q0)
             return ContrastResults(F=F, df_num=q, df_denom=den)
-        stat, q, _ = minf.chi2_test(self, L, ddf, rhs=q0)
+        stat, q, _ = method.chi2_test(L, rhs=q0)
         return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
                                distargs=(q,))
 
@@ -386,7 +351,7 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
 
     def f_test_terms(self, L, ddf=None):
         """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
-        return minf.f_test(self, np.atleast_2d(L), _check_ddf(ddf or self.default_ddf))
+        return tuple(self.ddf_method(ddf).f_test(np.atleast_2d(L)))
 
     def wald_test_terms(self, *args, **kwargs):
         """Not offered: use :meth:`anova` (type-1/2/3 F tests per term with the results'
@@ -434,14 +399,9 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                     "%.4f" % (-2 * self.llf),
                 "AIC:": "%.4f" % ic["aic"], "AICC:": "%.4f" % ic["aicc"],
                 "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
-        smry = summary2.Summary()
-        smry.add_title("MixedModel Results")
-        smry.add_dict(info, ncols=2)
-        smry.add_df(self.coef_table(alpha, ddf), float_format="%.4f")
         cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
         cp.columns = ["Cov. param.", "Std.Err.", "z"]
-        smry.add_df(cp, float_format="%.4f")
-        return smry
+        return make_summary("MixedModel Results", info, [self.coef_table(alpha, ddf), cp])
 
 
 class MixedResultsWrapper(LikelihoodResultsWrapper):

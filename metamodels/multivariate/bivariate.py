@@ -22,9 +22,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..base.model import _check_method
 from ..base.formula import warn_dropped
 from ..base.pickling import FormulaPickleMixin
@@ -394,14 +394,12 @@ class BivariateResults(ResultsConventions, LikelihoodModelResults):
         return b + np.sqrt(stats.chi2.ppf(1 - alpha, 2)) * u @ L.T
 
     def summary(self, alpha=0.05):
-        smry = summary2.Summary()
-        smry.add_title(f"BivariateMeta Results ({self.method})")
-        smry.add_dict({"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),
-                       "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
-                       "rho (between):": "%.4f" % self.rho_between,
-                       "Log-likelihood:": "%.4f" % self.llf}, ncols=2)
-        smry.add_df(self.coef_table(alpha), float_format="%.4f")
-        return smry
+        info = {"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),
+                "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
+                "rho (between):": "%.4f" % self.rho_between,
+                "Log-likelihood:": "%.4f" % self.llf}
+        return make_summary(f"BivariateMeta Results ({self.method})", info,
+                            [self.coef_table(alpha)])
 
 
 class BivariateResultsWrapper(LikelihoodResultsWrapper):

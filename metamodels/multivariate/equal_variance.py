@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..base.results import ResultsConventions
 from ..inference import information_criteria
 
@@ -124,12 +124,9 @@ class EqualVarianceResults(ResultsConventions, LikelihoodModelResults):
                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1],
                             "unit variance": self.unit_variance.to_numpy()},
                            index=list(self.model.names))
-        smry = summary2.Summary()
-        smry.add_title("Bivariate meta-analysis, unknown common unit variances (ML)")
-        smry.add_dict({"Effects:": str(int(self.nobs)), "Log-likelihood:": "%.4f" % self.llf},
-                      ncols=2)
-        smry.add_df(tab, float_format="%.4f")
-        return smry
+        return make_summary("Bivariate meta-analysis, unknown common unit variances (ML)",
+                            {"Effects:": str(int(self.nobs)),
+                             "Log-likelihood:": "%.4f" % self.llf}, [tab])
 
 
 class EqualVarianceResultsWrapper(LikelihoodResultsWrapper):

@@ -17,7 +17,7 @@ from ..core.known import KnownCovariance
 from ..core.likelihood import evaluate
 from ..core.optimize import FitOutcome, maximize
 from ..core.random import RandomPart
-from ..core.structures import get_structure, psd_structure
+from ..core.structures import STRUCTURES, get_structure, psd_structure
 from ..exceptions import IdentificationWarning, SpecificationError
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
@@ -25,7 +25,14 @@ from ..formula.terms import build_random_design, split_formula
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
 
-RE_STRUCTURES = {"UN": "UN", "CS": "CS", "HCS": "CSH", "DIAG": "VC", "ID": "ID", "AR1": "AR1"}
+def _metafor_structures():
+    """metafor's ``struct=`` spellings offered by MetaMixed -> SAS names, asked of the
+    registered structures (``Structure.metafor``)."""
+    return {cls.metafor: name for name, cls in STRUCTURES.items() if cls.metafor}
+
+
+#: metafor ``struct=`` -> SAS structure name (built from the structure registry)
+RE_STRUCTURES = _metafor_structures()
 
 
 def _re_structure(name, q, arg="struct"):

@@ -9,9 +9,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..core.likelihood import evaluate
 from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions, block_diagonal)
@@ -253,19 +253,17 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
                 ("Res. log-likelihood:" if self.reml else "Log-likelihood:"): "%.4f" % self.llf,
                 "AIC:": "%.4f" % self.aic, "BIC:": "%.4f" % self.bic,
                 f"Q (df={self.q_df}):": "%.4f" % self.q, "Prob(Q):": "%.4g" % self.q_pvalue}
-        smry = summary2.Summary()
-        smry.add_title("MetaMixed Results")
-        smry.add_dict(info, ncols=2)
-        smry.add_df(self.coef_table(alpha), float_format="%.4f")
-        smry.add_df(pd.DataFrame({"estimate": self.theta}), float_format="%.6f")
+        texts = []
         if self.on_boundary:
-            smry.add_text("On the boundary (G singular): " + ", ".join(self.on_boundary))
+            texts.append("On the boundary (G singular): " + ", ".join(self.on_boundary))
         if self.model.fixed_terms:
-            smry.add_text("Fixed to 0 (single-level factor, not identified): "
-                          + ", ".join(self.model.fixed_terms))
+            texts.append("Fixed to 0 (single-level factor, not identified): "
+                         + ", ".join(self.model.fixed_terms))
         if self.qm_test is not None:
-            smry.add_text(f"Test of moderators (QM): {self.qm_test}")
-        return smry
+            texts.append(f"Test of moderators (QM): {self.qm_test}")
+        return make_summary("MetaMixed Results", info,
+                            [self.coef_table(alpha),
+                             (pd.DataFrame({"estimate": self.theta}), "%.6f")], texts)
 
 
 class MetaMixedResultsWrapper(LikelihoodResultsWrapper):

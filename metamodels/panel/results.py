@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
+from ..summary import make_summary
 from ..base.results import ResultsConventions
 from ..inference import information_criteria
 from . import estimators as est
@@ -346,11 +346,8 @@ class PanelResults(ResultsConventions, LikelihoodModelResults):
             info.append(("theta:" if np.isscalar(self.theta) else "theta (min/med/max):", th))
         if np.isfinite(self.llf):
             info.append(("Log-likelihood:", "%.4f" % self.llf))
-        smry = summary2.Summary()
-        smry.add_title(title or f"PanelModel Results: {ESTIMATOR_LABEL[self.effects]}")
-        smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self.coef_table(alpha), float_format="%.4f")
-        return smry
+        return make_summary(title or f"PanelModel Results: {ESTIMATOR_LABEL[self.effects]}",
+                            info, [self.coef_table(alpha)])
 
 
 class PanelResultsWrapper(LikelihoodResultsWrapper):

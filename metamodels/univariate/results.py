@@ -6,12 +6,12 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib import summary2
 from .._compat import cache_readonly
 from ..base.registry import get_extension
 from ..base.results import MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions
 from ..core.scalar import DiagonalTau2
 from ..inference import WaldTestResult, information_criteria
+from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
 from .prediction import MetaPrediction
 
@@ -370,13 +370,24 @@ class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
         info += self._het_rows()
         info += [(ll_label, "%.4f" % self.llf), ("AIC:", "%.4f" % self.aic),
                  ("BIC:", "%.4f" % self.bic), ("AICc:", "%.4f" % self.aicc)]
-        smry = summary2.Summary()
-        smry.add_title(title or f"{type(self.model).__name__} Results")
-        smry.add_dict(dict(info), ncols=2)
-        smry.add_df(self.coef_table(alpha), float_format="%.4f")
-        if self.qm_test is not None:
-            smry.add_text(f"Test of moderators (QM): {self.qm_test}")
-        return smry
+        texts = [] if self.qm_test is None else [f"Test of moderators (QM): {self.qm_test}"]
+        return make_summary(title or f"{type(self.model).__name__} Results", info,
+                            [self.coef_table(alpha)], texts)
+
+    def heterogeneity_summary(self, alpha=0.05):
+        """Heterogeneity as text: tau^2 (SE, Q-profile interval) and tau for random
+        effects, I^2, H^2, Cochran's Q and the test of moderators
+        (:func:`metamodels.summary.heterogeneity_block`)."""
+        return heterogeneity_block(self, alpha)
+
+    def prediction_summary(self, alpha=0.05, pooled=None, labels=None):
+        """The pooled effect (estimate, SE, confidence and prediction intervals) or, for a
+        meta-regression (``pooled=False``; default: pooled when the model has only an
+        intercept), the fitted effects of the studies, as text
+        (:func:`metamodels.summary.prediction_block`)."""
+        if pooled is None:
+            pooled = self.model.exog.shape[1] == 1
+        return prediction_block(self, alpha, pooled, labels)
 
 
 class MetaRandomResults(MetaResults):

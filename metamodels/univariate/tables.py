@@ -14,12 +14,12 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..effectsize import effect_size
 from ..effectsize.escalc import check_add_to, zero_adjustment
 from ..exceptions import MissingDataWarning
+from ..summary import make_summary
 
 __all__ = ["TableData", "read_tables", "PooledTableResults"]
 
@@ -244,13 +244,8 @@ class PooledTableResults:
         info = {"Measure:": label, "No. tables:": str(self.k),
                 f"Q (df={self.q_df}):": "%.4f" % self.q, "Prob(Q):": "%.4g" % self.q_pvalue,
                 "I^2:": "%.2f%%" % (100 * self.i2), "H^2:": "%.4f" % self.h2}
-        s = summary2.Summary()
-        s.add_title(self._title)
-        s.add_dict(info, ncols=2)
-        s.add_df(self.summary_frame(alpha), float_format="%.4f")
-        for line in self._test_lines():
-            s.add_text(line)
-        return s
+        return make_summary(self._title, info, [self.summary_frame(alpha)],
+                            self._test_lines())
 
     def __str__(self):
         return str(self.summary())

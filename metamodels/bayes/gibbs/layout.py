@@ -25,12 +25,23 @@ import numpy as np
 
 __all__ = ["Component", "TermBlock", "GibbsLayout", "build_layout"]
 
-_DIAG_G = ("ID", "VC", "DIAG")
-_RESID = ("ID", "VC", "DIAG", "CS", "UN")
 _T_LIMIT = 4_000_000        # elements of the precomputed precision basis T
 _K_LIMIT = 4000             # fixed + random coefficients (dense joint update)
 _PSI_G = 1.0                # default IW scales: these fractions of data-based variances
 _PSI_R = 0.1                # (random-term G matrices, UN residual matrices)
+
+
+def _supports(structure, role, dim=None):
+    """The structure's own answer (``Structure.supports_gibbs``); foreign objects: no."""
+    ask = getattr(structure, "supports_gibbs", None)
+    return bool(ask(role, dim)) if ask is not None else False
+
+
+def _supported(role):
+    """Names of the registered structures with a conjugate update in ``role``."""
+    from ...core.structures import STRUCTURES
+    names = [n for n, cls in STRUCTURES.items() if cls.supports_gibbs(role)]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,15 +116,16 @@ class GibbsLayout:
         self._theta_src = []                # (component, class, i, j) per theta entry
         res = model.residual
         rname = getattr(res.structure, "name", "?")
-        if rname not in _RESID:
+        if not _supports(res.structure, "residual"):
             raise NotImplementedError(
-                f"fit_bayes supports ID, VC/DIAG, CS and UN residual structures, not "
+                f"fit_bayes supports {_supported('residual')} residual structures, not "
                 f"{rname}; use cov_struct='UN' (or a random effect) instead")
         self.resid_name = rname
+        self.resid_update = res.structure.conjugate
         for part in model.spec.random:
             self._add_term(part)
         self._units(res)
-        if rname == "CS":
+        if self.resid_update == "compound":
             self._add_cs_term(res)
         self._add_residual(res)
         self._finish_components()
@@ -131,15 +143,15 @@ class GibbsLayout:
         s = part.structure
         sname = getattr(s, "name", "?")
         q = part.Z.shape[1]
-        if sname == "UN" and q > 1:
+        if _supports(s, "random", q) and s.conjugate == "unstructured":
             kind = "full"
             pairs = [(i, j) for i in range(q) for j in range(i + 1)]
-        elif sname in _DIAG_G and s.n_params == q:
+        elif _supports(s, "random", q) and s.n_params == q:
             kind = "diag"
             pairs = [(i, i) for i in range(q)]
         else:
             raise NotImplementedError(
-                f"fit_bayes supports ID, VC/DIAG and UN covariance of random terms, not "
+                f"fit_bayes supports {_supported('random')} covariance of random terms, not "
                 f"{sname} (term {part.name})")
         groups = np.asarray(part.groups, dtype=np.int64)
         L = int(groups.max()) + 1
@@ -176,7 +188,7 @@ class GibbsLayout:
 
     def _add_residual(self, res):
         d, ncg = self.dim, self.ncg
-        if self.resid_name == "UN":
+        if self.resid_update == "unstructured":
             self.resid_kind = "un"
             counts = np.bincount(self.unit_cg, minlength=ncg)
             # data-scaled IW scale: a fraction of the OLS residual variance of each visit
@@ -190,7 +202,7 @@ class GibbsLayout:
                 self._theta_src += [(c, g, i, j) for i, j in pairs]
         else:
             self.resid_kind = "diag"
-            if self.resid_name in ("VC", "DIAG"):
+            if self.resid_update == "diagonal":
                 self.row_class = res.cov_group * d + res.visit
                 nrc = ncg * d
             else:
@@ -200,9 +212,9 @@ class GibbsLayout:
             counts = np.bincount(self.row_class, minlength=nrc)
             c = self._add_component("Residual", "diag", 1, nrc, counts)
             for g in range(ncg):
-                if self.resid_name == "CS":
+                if self.resid_update == "compound":
                     self._theta_src += [(self._cs_component, g, 0, 0), (c, g, 0, 0)]
-                elif self.resid_name == "ID":
+                elif self.resid_update == "scalar":
                     self._theta_src.append((c, g, 0, 0))
                 else:
                     self._theta_src += [(c, g * d + v, 0, 0) for v in range(d)]

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.iolib import summary2
 
 from ..._compat import cache_readonly
+from ...summary import make_summary
 from .deviance import MarginalDeviance
 from .diagnostics import ess, hpd_interval, rhat
 
@@ -295,16 +295,12 @@ class BayesMixedResults:
                 "Burn-in:": str(st.burn), "Thinning:": str(st.thin),
                 "Seed:": str(st.seed), "Seconds:": f"{st.seconds:.2f}",
                 "DIC:": f"{self.dic.dic:.3f}", "pD:": f"{self.dic.pd:.3f}"}
-        smry = summary2.Summary()
-        smry.add_title("Bayesian MixedModel Results")
-        smry.add_dict(info, ncols=2)
-        smry.add_df(self.summary_frame(alpha), float_format="%.4f")
         pri = pd.DataFrame({"prior": list(self._layout.describe_priors().values())},
                            index=list(self._layout.describe_priors()))
-        smry.add_df(pri)
-        smry.add_text(f"HPD: shortest {100 * (1 - alpha):g}% intervals; ess: effective "
-                      "sample size; rhat: rank-normalised split R-hat.")
-        return smry
+        return make_summary("Bayesian MixedModel Results", info,
+                            [self.summary_frame(alpha), pri],
+                            [f"HPD: shortest {100 * (1 - alpha):g}% intervals; ess: effective "
+                             "sample size; rhat: rank-normalised split R-hat."])
 
     def __repr__(self):
         return (f"<BayesMixedResults: {len(self.fe_names)} fixed effects, "

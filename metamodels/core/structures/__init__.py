@@ -9,6 +9,9 @@ caller (``Sigma[np.ix_(idx, idx)]`` and likewise for the derivatives).
 
 Structures
 ----------
+Each structure registers itself by its SAS name (:func:`register_structure`, see
+:mod:`.registry`); adding one is one new module.
+
 =======  =========================================  ==============  ==========
 name     ``Sigma[i, j]``                            parameters      linear
 =======  =========================================  ==============  ==========
@@ -46,69 +49,23 @@ derivatives stay finite (but large) at the boundary; they are exact for ``v_i > 
 """
 from __future__ import annotations
 
-from .autoregressive import AR1, ANTE1, ARH1
+# Importing a module registers its structures (see :mod:`.registry`); this order is the
+# order of the names in messages.  A new structure: one new module here, imported below.
 from .base import Heterogeneous, Linear, Structure
-from .compound import CS, CSH
 from .diagonal import DIAG, ID, VC
-from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
-                  linear_structure, params_from, params_to, psd_structure, search_structure)
+from .compound import CS, CSH
+from .autoregressive import AR1, ANTE1, ARH1
 from .toeplitz import TOEP, TOEPH
 from .unstructured import UN, UNR
+from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
+                  linear_structure, params_from, params_to, psd_structure, search_structure)
+from .registry import (STRUCTURES, get_structure, lookup, psd_variant, register_psd_variant,
+                       register_structure, structure_names)
 
 __all__ = [
     "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
-    "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure",
+    "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure", "register_structure",
+    "register_psd_variant", "structure_names", "lookup", "psd_variant",
     "PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1", "psd_structure",
     "search_structure", "linear_structure", "params_to", "params_from", "cpc_from_correlation",
 ]
-
-
-STRUCTURES = {
-    "ID": ID, "VC": VC, "DIAG": DIAG, "CS": CS, "CSH": CSH, "AR1": AR1, "ARH1": ARH1,
-    "TOEP": TOEP, "TOEPH": TOEPH, "UN": UN, "UNR": UNR, "ANTE1": ANTE1,
-}
-
-_ALIASES = {
-    "UN1": "VC",       # SAS TYPE=UN(1)
-    "SIMPLE": "ID",
-    "US": "UN",        # glmmTMB
-    "AD1": "ANTE1",    # SPSS
-    "TP": "TOEP",      # SPSS
-    "TPH": "TOEPH",    # SPSS
-}
-
-
-def get_structure(name, dim):
-    """Build the covariance structure ``name`` of dimension ``dim``.
-
-    Parameters
-    ----------
-    name : str
-        Case-insensitive; SAS spellings with parentheses and blanks are accepted
-        (``"AR(1)"``, ``"ARH(1)"``, ``"ANTE(1)"``, ``"UN(1)"``), as well as a few aliases
-        (``"US"``, ``"AD1"``, ``"TP"``, ``"TPH"``, ``"SIMPLE"``).
-    dim : int
-        Dimension of the matrix (``>= 1``).
-
-    Returns
-    -------
-    Structure
-
-    Raises
-    ------
-    ValueError
-        For an unknown name (the message lists the valid names) or ``dim < 1``.
-    """
-    if isinstance(name, Structure):
-        if name.dim != int(dim):
-            raise ValueError(f"structure {name!r} has dim {name.dim}, expected {dim}")
-        return name
-    if not isinstance(name, str):
-        raise ValueError(f"covariance structure name must be a string, got {name!r}")
-    key = "".join(ch for ch in name.upper() if ch not in " ()_-")
-    key = _ALIASES.get(key, key)
-    if key not in STRUCTURES:
-        raise ValueError(f"unknown covariance structure {name!r}; valid names: "
-                         f"{', '.join(STRUCTURES)} (aliases: AR(1), ARH(1), ANTE(1), "
-                         f"UN(1), {', '.join(a for a in _ALIASES if a != 'UN1')})")
-    return STRUCTURES[key](dim)

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import _RHO_BOUND, _START_CORR, Heterogeneous, Structure, _lags, _power_lags, _start_variance
+from .registry import register_structure
 
 __all__ = ["AR1", "ARH1", "ANTE1"]
 
 
+@register_structure("AR1", aliases=("AR(1)",))
 class AR1(Structure):
     """First-order autoregressive (SAS ``TYPE=AR(1)``; nlme ``corAR1``; glmmTMB ``ar1``).
 
@@ -22,6 +24,8 @@ class AR1(Structure):
     """
 
     name = "AR1"
+    stationary = True
+    metafor = "AR1"
 
     def __init__(self, dim):
         super().__init__(dim)
@@ -57,6 +61,7 @@ class AR1(Structure):
         return np.array([_start_variance(variance), _START_CORR])
 
 
+@register_structure("ARH1", aliases=("ARH(1)",))
 class ARH1(Heterogeneous):
     """Heterogeneous AR(1) (SAS ``TYPE=ARH(1)``; nlme ``corAR1`` + ``varIdent``;
     glmmTMB ``hetar1``).
@@ -89,6 +94,7 @@ class ARH1(Heterogeneous):
         return _power_lags(r[0], self._L)[2][None, None]
 
 
+@register_structure("ANTE1", aliases=("ANTE(1)", "AD1"))
 class ANTE1(Heterogeneous):
     """First-order ante-dependence (SAS ``TYPE=ANTE(1)``; mmrm ``adh``).
 

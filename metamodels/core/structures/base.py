@@ -59,6 +59,41 @@ class Structure:
     name = "?"
     is_linear = False
 
+    # -- capabilities, asked of the structure instead of lists of names elsewhere --------
+    #: How the Gibbs sampler (:mod:`metamodels.bayes.gibbs`) updates this structure by a
+    #: conjugate draw, or None when it cannot: ``"scalar"`` (one variance, ``s2 I``),
+    #: ``"diagonal"`` (independent variances), ``"compound"`` (``c J + s2 I``, drawn as a
+    #: hidden random intercept) or ``"unstructured"`` (inverse-Wishart on the whole matrix).
+    #: The parameters must be the matrix elements themselves (SAS parameterisation).
+    conjugate = None
+    #: ``Sigma + tau J`` stays in the family (a random intercept is then not identified
+    #: next to this residual structure).
+    closed_under_constant = False
+    #: Stationary: one long series of a single subject identifies it.
+    stationary = False
+    #: The structure has covariance (off-diagonal) parameters.
+    has_covariance = True
+    #: metafor's ``rma.mv(struct=)`` spelling when MetaMixed offers this structure.
+    metafor = None
+
+    @classmethod
+    def supports_gibbs(cls, role="residual", dim=None):
+        """Whether the Gibbs sampler has a conjugate update for this structure.
+
+        Parameters
+        ----------
+        role : {"residual", "random"}
+            The R-side residual structure or the ``G`` of a random term.
+        dim : int, optional
+            Dimension of ``G`` (``role="random"``): the unstructured update needs
+            ``dim > 1``; the diagonal ones one variance per effect.
+        """
+        if role == "residual":
+            return cls.conjugate is not None
+        if cls.conjugate == "unstructured":
+            return dim is None or dim > 1
+        return cls.conjugate in ("scalar", "diagonal")
+
     def __init__(self, dim):
         dim = int(dim)
         if dim < 1:

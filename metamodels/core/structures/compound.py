@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import _START_CORR, Heterogeneous, Linear, _start_variance
+from .registry import register_structure
 
 __all__ = ["CS", "CSH"]
 
 
+@register_structure("CS")
 class CS(Linear):
     """Compound symmetry (SAS ``TYPE=CS``; nlme ``corCompSymm``; glmmTMB ``homcs``).
 
@@ -23,6 +25,9 @@ class CS(Linear):
     """
 
     name = "CS"
+    conjugate = "compound"
+    closed_under_constant = True
+    metafor = "CS"
 
     def _names(self):
         return ("CS", "Residual")
@@ -39,6 +44,7 @@ class CS(Linear):
         return np.array([_START_CORR * v, (1.0 - _START_CORR) * v])
 
 
+@register_structure("CSH", aliases=("HCS",))
 class CSH(Heterogeneous):
     """Heterogeneous compound symmetry (SAS ``TYPE=CSH``; nlme ``corCompSymm`` +
     ``varIdent``; glmmTMB ``cs``).
@@ -54,6 +60,7 @@ class CSH(Heterogeneous):
     """
 
     name = "CSH"
+    metafor = "HCS"
 
     def _corr_names(self):
         return ("CSH",)

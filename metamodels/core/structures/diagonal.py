@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Linear, _start_variance
+from .registry import register_structure
 
 __all__ = ["ID", "VC", "DIAG"]
 
 
+@register_structure("ID", aliases=("SIMPLE",))
 class ID(Linear):
     """Scaled identity (SAS ``TYPE=VC`` default for REPEATED, nlme default,
     glmmTMB ``homdiag``).
@@ -22,6 +24,10 @@ class ID(Linear):
     """
 
     name = "ID"
+    conjugate = "scalar"
+    stationary = True
+    has_covariance = False
+    metafor = "ID"
 
     def _names(self):
         return ("Residual",)
@@ -33,6 +39,7 @@ class ID(Linear):
         return np.array([_start_variance(variance)])
 
 
+@register_structure("VC", aliases=("UN(1)",))
 class VC(Linear):
     """Heterogeneous diagonal (SAS ``TYPE=UN(1)``, SPSS ``DIAG``, glmmTMB ``diag``).
 
@@ -47,6 +54,9 @@ class VC(Linear):
     """
 
     name = "VC"
+    conjugate = "diagonal"
+    has_covariance = False
+    metafor = "DIAG"
 
     def _names(self):
         return tuple(f"Var({i + 1})" for i in range(self.dim))
@@ -61,6 +71,8 @@ class VC(Linear):
         return np.full(self.dim, _start_variance(variance))
 
 
+@register_structure("DIAG")
 class DIAG(VC):
     __doc__ = VC.__doc__
     name = "DIAG"
+    metafor = None

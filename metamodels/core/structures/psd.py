@@ -48,7 +48,7 @@ from .autoregressive import AR1, ANTE1, ARH1
 from .base import (Heterogeneous, Structure, _START_CORR, _lags, _power_lags,
                    _start_variance)
 from .compound import CS, CSH
-from .diagonal import ID, VC
+from .registry import psd_names, psd_variant, register_psd_variant
 from .unstructured import UN, UNR
 
 __all__ = ["PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1",
@@ -72,6 +72,17 @@ class _PSD:
     psd = True
     base = None
     scale = "var"
+    #: the conjugate Gibbs updates need element-wise (SAS) parameters
+    conjugate = None
+
+    def __init_subclass__(cls, **kwargs):
+        """Variants share the identification traits of their SAS ``base``."""
+        super().__init_subclass__(**kwargs)
+        base = cls.__dict__.get("base")
+        if base is not None:
+            for trait in ("closed_under_constant", "stationary", "has_covariance"):
+                if trait not in cls.__dict__:
+                    setattr(cls, trait, getattr(base, trait))
 
     def __init__(self, dim, scale="var"):
         if scale not in ("var", "sd"):
@@ -321,6 +332,7 @@ def _project_psd(S):
     return (vec * np.clip(val, 0.0, None)) @ vec.T
 
 
+@register_psd_variant
 class PSDUN(_PSDHeterogeneous, Heterogeneous):
     """Unstructured, PSD by construction: variances ``v_i >= 0`` and canonical partial
     correlations ``z_ij`` in ``[-1, 1]`` (see the module docstring).
@@ -395,6 +407,7 @@ class PSDUN(_PSDHeterogeneous, Heterogeneous):
         return theta
 
 
+@register_psd_variant
 class PSDUNR(PSDUN):
     """As :class:`PSDUN`, mapped to SAS ``UNR`` (variances and correlations)."""
 
@@ -416,6 +429,7 @@ def _cs_lower(d):
     return -1.0 / (d - 1) if d > 1 else -1.0
 
 
+@register_psd_variant
 class PSDCS(_SingleVariance, Structure):
     """Compound symmetry with a variance and a correlation (metafor's ``struct="CS"``):
     ``Sigma = v [(1 - rho) I + rho J]``, ``v >= 0``, ``-1/(d-1) <= rho <= 1``, the range
@@ -454,6 +468,7 @@ class PSDCS(_SingleVariance, Structure):
         return t
 
 
+@register_psd_variant
 class PSDCSH(_PSDHeterogeneous, CSH):
     """Heterogeneous compound symmetry (metafor's ``"HCS"``) with
     ``-1/(d-1) <= rho <= 1``; base: SAS ``CSH``."""
@@ -468,6 +483,7 @@ class PSDCSH(_PSDHeterogeneous, CSH):
 
 
 # ------------------------------------------------------------ autoregressive
+@register_psd_variant
 class PSDAR1(_SingleVariance, Structure):
     """AR(1) ``Sigma = v rho^|i-j|`` with the closed range ``|rho| <= 1``; parameters
     ``("Var", "AR(1)")``; base: SAS ``AR(1)`` (whose parameters are ``(s2, rho)``)."""
@@ -492,20 +508,18 @@ class PSDAR1(_SingleVariance, Structure):
         return _power_lags(rho, self._L)
 
 
+@register_psd_variant
 class PSDARH1(_PSDHeterogeneous, ARH1):
     """ARH(1) with ``|rho| <= 1``; base: SAS ``ARH(1)``."""
 
     base = ARH1
 
 
+@register_psd_variant
 class PSDANTE1(_PSDHeterogeneous, ANTE1):
     """ANTE(1) with ``|rho_k| <= 1``; base: SAS ``ANTE(1)``."""
 
     base = ANTE1
-
-
-_PSD_OF = {"UN": PSDUN, "UNR": PSDUNR, "CS": PSDCS, "CSH": PSDCSH, "AR1": PSDAR1,
-           "ARH1": PSDARH1, "ANTE1": PSDANTE1}
 
 
 def psd_structure(structure):
@@ -517,13 +531,13 @@ def psd_structure(structure):
     ValueError
         For structures without a box-bounded PSD parameterisation (TOEP, TOEPH).
     """
-    if getattr(structure, "psd", False) or isinstance(structure, (ID, VC)):
-        return structure
-    cls = _PSD_OF.get(structure.name)
+    if getattr(structure, "psd", False) or not structure.has_covariance:
+        return structure          # ID, VC/DIAG: PSD under their bounds already
+    cls = psd_variant(structure.name)
     if cls is None:
         raise ValueError(f"no positive semi-definite parameterisation of the {structure.name} "
-                         f"structure is available; use one of UN, UNR, CS, CSH, AR1, ARH1, "
-                         f"ANTE1, VC or ID")
+                         f"structure is available; use one of {', '.join(psd_names())}, "
+                         f"VC or ID")
     return cls(structure.dim)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import _START_CORR, Heterogeneous, Linear, _lags, _start_variance
+from .registry import register_structure
 
 __all__ = ["TOEP", "TOEPH"]
 
 
+@register_structure("TOEP", aliases=("TP",))
 class TOEP(Linear):
     """Banded Toeplitz (SAS ``TYPE=TOEP``; glmmTMB ``homtoep``).
 
@@ -23,6 +25,8 @@ class TOEP(Linear):
     """
 
     name = "TOEP"
+    closed_under_constant = True
+    stationary = True
 
     def _names(self):
         return ("Residual",) + tuple(f"TOEP({k + 1})" for k in range(1, self.dim))
@@ -43,6 +47,7 @@ class TOEP(Linear):
         return theta
 
 
+@register_structure("TOEPH", aliases=("TPH",))
 class TOEPH(Heterogeneous):
     """Heterogeneous Toeplitz (SAS ``TYPE=TOEPH``; glmmTMB ``toep``; mmrm ``toeph``).
 

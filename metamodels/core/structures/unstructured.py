@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import _START_CORR, Heterogeneous, Linear, _start_variance
+from .registry import register_structure
 
 __all__ = ["UN", "UNR"]
 
 
+@register_structure("UN", aliases=("US",))
 class UN(Linear):
     """Unstructured (SAS ``TYPE=UN``; nlme ``corSymm`` + ``varIdent``; glmmTMB ``us``).
 
@@ -23,6 +25,9 @@ class UN(Linear):
     """
 
     name = "UN"
+    conjugate = "unstructured"
+    closed_under_constant = True
+    metafor = "UN"
 
     def _pairs(self):
         return [(i, j) for i in range(self.dim) for j in range(i + 1)]
@@ -51,6 +56,7 @@ class UN(Linear):
         return np.array([0.5 * (sigma[i, j] + sigma[j, i]) for i, j in self._pairs()])
 
 
+@register_structure("UNR")
 class UNR(Heterogeneous):
     """Unstructured with variances and correlations (SAS ``TYPE=UNR``; nlme ``corSymm`` +
     ``varIdent``).
@@ -67,6 +73,7 @@ class UNR(Heterogeneous):
     """
 
     name = "UNR"
+    closed_under_constant = True
 
     def __init__(self, dim):
         super().__init__(dim)

@@ -1,0 +1,71 @@
+"""The coefficient table of every results class, and aligned plain-text tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["coef_table", "coef_table_of", "t_table", "text_table"]
+
+
+def coef_table(params, bse, statistic, pvalues, ci, index, alpha=0.05, stat="z", df=None):
+    """The coefficient table: Coef., Std.Err., [df,] ``stat``, ``P>|stat|`` and the
+    ``1 - alpha`` confidence limits, indexed by coefficient name.
+
+    Parameters
+    ----------
+    params, bse, statistic, pvalues : array_like
+        Estimates, standard errors, test statistics and two-sided p-values.
+    ci : (k, 2) array_like
+        Lower and upper confidence limits.
+    index : sequence of str
+        Coefficient names.
+    alpha : float
+        Labels the limits ``[alpha/2`` and ``1-alpha/2]``.
+    stat : {"z", "t"}
+        Name of the statistic column.
+    df : array_like, optional
+        Per-coefficient degrees of freedom (a ``df`` column before the statistic).
+    """
+    ci = np.asarray(ci)
+    cols = {"Coef.": np.asarray(params), "Std.Err.": np.asarray(bse)}
+    if df is not None:
+        cols["df"] = np.asarray(df)
+    cols[stat] = np.asarray(statistic)
+    cols[f"P>|{stat}|"] = np.asarray(pvalues)
+    cols[f"[{alpha / 2:g}"] = ci[:, 0]
+    cols[f"{1 - alpha / 2:g}]"] = ci[:, 1]
+    return pd.DataFrame(cols, index=list(index))
+
+
+def coef_table_of(results, alpha=0.05):
+    """:func:`coef_table` from a statsmodels-style results object (``params``, ``bse``,
+    ``tvalues``, ``pvalues``, ``conf_int``; ``use_t`` picks t or z; names from
+    ``param_names`` or ``model.exog_names``)."""
+    stat = "t" if getattr(results, "use_t", False) else "z"
+    names = list(getattr(results, "param_names", None) or results.model.exog_names)
+    return coef_table(results.params, results.bse, results.tvalues, results.pvalues,
+                      results.conf_int(alpha), names, alpha, stat)
+
+
+def t_table(params, cov, df, index, alpha=0.05):
+    """:func:`coef_table` of t statistics with per-coefficient ``df`` (mixed models: the
+    standard errors from ``cov``, the df of the results' ddf method)."""
+    b = np.asarray(params)
+    se = np.sqrt(np.diag(cov))
+    df = np.asarray(df)
+    t = b / se
+    q = stats.t.ppf(1 - alpha / 2, df)
+    return coef_table(b, se, t, 2 * stats.t.sf(np.abs(t), df),
+                      np.column_stack([b - q * se, b + q * se]), index, alpha, "t", df=df)
+
+
+def text_table(rows, header):
+    """Rows of strings as left-aligned columns under ``header`` and a dashed rule."""
+    rows = [tuple(r) for r in rows]
+    widths = [max(len(r[i]) for r in rows + [tuple(header)]) for i in range(len(header))]
+
+    def line(r):
+        return "  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
