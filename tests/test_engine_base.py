@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import metamodels as mm
 from metamodels import LocationScaleMeta, MetaMixed, MixedModel
 from metamodels.base.engine import engine_fit
 from metamodels.core.blockcov import BlockCovariance
@@ -135,3 +136,17 @@ def test_block_covariance_takes_known_random_and_residual_parts():
     assert spec.lowrank_view(np.zeros(n), np.ones((n, 1))) is None   # known part: dense
     with pytest.raises(ValueError, match="known part S or a residual part"):
         BlockCovariance(random=[part])
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_univariate_loglike_at_the_estimate_is_llf(method):
+    bcg = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
+                         di="cneg")
+    model = mm.MetaRandom.from_formula("yi ~ ablat", data=bcg, vi="vi")
+    res = model.fit(method=method)
+    assert model.loglike([res.tau2], method=method) == pytest.approx(res.llf, abs=1e-10)
+    assert model.loglike([res.tau2 + 0.05], method=method) < res.llf
+    fe = mm.MetaFixed.from_formula("yi ~ ablat", data=bcg, vi="vi")
+    assert fe.loglike(0.0, method="ML") == pytest.approx(fe.fit().llf, abs=1e-10)
+    with pytest.raises(ValueError, match="non-negative"):
+        model.loglike([-1.0])

@@ -195,5 +195,36 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         return mod
 
     # statsmodels' LikelihoodModel API: the likelihood lives in the engine.
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
-        raise NotImplementedError("use fit(); the log-likelihood is profiled over tau^2")
+    def loglike(self, params, method="REML"):
+        """Profiled (RE)ML log-likelihood at the between-study variance ``params = [tau2]``.
+
+        Parameters
+        ----------
+        params : array_like of length 1 (or a float)
+            ``tau^2 >= 0`` (``[0]`` for the fixed-effects model); the coefficients are
+            profiled out by GLS.
+        method : {"REML", "ML"}
+
+        Notes
+        -----
+        With ``V = diag(v_i + tau^2)`` and ``b`` the GLS estimate,
+        ``l_ML = -1/2 [k log 2pi + log|V| + r'V^-1 r]`` and
+        ``l_REML = -1/2 [(k-p) log 2pi + log|V| + log|X'V^-1 X| + r'V^-1 r]`` (the SAS /
+        lme4 convention, without metafor's ``+1/2 log|X'X|``).  At the estimate it equals
+        ``results.llf`` of a fit by the same method.
+        """
+        from ..core.likelihood import profiled_llf
+        method = _check_method(method, ("REML", "ML"), "method")
+        t = np.asarray(params, dtype=float).reshape(-1)
+        if t.size != 1 or not np.isfinite(t[0]) or t[0] < 0:
+            raise ValueError(f"params must be one non-negative tau^2, got {params!r}")
+        v = self.vi + t[0]
+        w = 1.0 / v
+        X, y = self.exog, self.endog
+        xwx = X.T @ (w[:, None] * X)
+        b = np.linalg.solve(xwx, X.T @ (w * y))
+        r = y - X @ b
+        k, p = X.shape
+        return float(profiled_llf(k, p, float(np.log(v).sum()),
+                                  float(np.linalg.slogdet(xwx)[1]), float(r @ (w * r)),
+                                  method == "REML"))
