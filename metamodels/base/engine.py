@@ -66,7 +66,7 @@ def warn_boundary(items, stacklevel=3):
 
 
 def engine_fit(y, X, spec, start, method="REML", tol=1e-10, maxiter=200, restarts=(),
-               search=None, boundary=True, stacklevel=3):
+               search=None, boundary=True, stacklevel=3, degenerate=None):
     """Steps 1-3 of the fit sequence (see the module docstring).
 
     Parameters
@@ -87,6 +87,11 @@ def engine_fit(y, X, spec, start, method="REML", tol=1e-10, maxiter=200, restart
         their boundary parameters otherwise pass ``False`` and call :func:`warn_boundary`).
     stacklevel : int
         Of the warnings, counted from the caller (2: the caller's caller).
+    degenerate : callable, optional
+        ``degenerate(outcome) -> bool``: the fit reached a degenerate solution that the
+        caller reports with its own warning (a residual variance collapsed to 0, where
+        the likelihood is unbounded and no optimiser can meet its criterion); the
+        ConvergenceWarning is then not issued.
 
     Returns
     -------
@@ -106,7 +111,7 @@ def engine_fit(y, X, spec, start, method="REML", tol=1e-10, maxiter=200, restart
         raise NotPositiveDefiniteError(
             f"V(theta) became singular during the {method} optimisation ({exc}): a variance "
             "collapsing to 0, e.g. an outcome fitted exactly by the fixed effects") from exc
-    if not out.converged:
+    if not out.converged and not (degenerate is not None and degenerate(out)):
         warnings.warn(f"{method} estimation did not converge ({out.message})",
                       ConvergenceWarning, stacklevel=stacklevel + 1)
     if boundary:

@@ -12,7 +12,7 @@ from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning
 from ..inference.ddf import check_ddf
 from ..core.random import g_parameter_names
-from .identifiability import check_residual_scale
+from .identifiability import check_residual_scale, collapsed_residual
 
 __all__ = ["MixedFit", "fit_mixed"]
 
@@ -68,8 +68,12 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     if g_constraint == "psd":
         search, to_sas, from_sas = spec.psd_variant()
         start = from_sas(start)
+    def degenerate(outcome):
+        theta = outcome.theta if search is spec else to_sas(outcome.theta)
+        return collapsed_residual(model, theta) is not None
+
     out = engine_fit(y, X, search, start, "REML" if reml else "ML", tol, maxiter,
-                     boundary=False, stacklevel=3)
+                     boundary=False, stacklevel=3, degenerate=degenerate)
     ev = out.evaluation
     warn_boundary(boundary_items(search, out) if search is spec
                   else _psd_boundary_names(spec, search, out), stacklevel=3)

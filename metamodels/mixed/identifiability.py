@@ -128,20 +128,30 @@ def check_identified(model, stacklevel=4):
             "subject= a factor with several levels")
 
 
-def check_residual_scale(model, theta, stacklevel=3):
-    """Warn with :class:`DegenerateFitWarning` when a residual variance of the fit is
-    below ``COLLAPSE_RATIO`` times the variance of the outcome."""
-    y = model.endog
-    scale = float(np.var(y))
+def collapsed_residual(model, theta):
+    """``(label, variance, outcome variance)`` of the first residual variance of the fit
+    below ``COLLAPSE_RATIO`` times the variance of the outcome, or None."""
+    scale = float(np.var(model.endog))
     res = model.residual
     for label, R in zip(res.group_labels, model.spec.R_matrices(theta)):
         v = float(np.min(np.diag(R)))
         if v < COLLAPSE_RATIO * scale:
-            where = f" of cov_group {label!r}" if res.n_cov_groups > 1 else ""
-            warnings.warn(
-                f"the residual variance{where} collapsed to {v:.3g} ({v / scale:.1e} of the "
-                f"outcome's variance {scale:.4g}): the outcome is (nearly) constant within "
-                "groups or fitted exactly, so the residual variance is not estimable and the "
-                "standard errors, tests and likelihood of this fit are unreliable",
-                DegenerateFitWarning, stacklevel=stacklevel)
-            return
+            return (label if res.n_cov_groups > 1 else None), v, scale
+    return None
+
+
+def check_residual_scale(model, theta, stacklevel=3):
+    """Warn with :class:`DegenerateFitWarning` when a residual variance of the fit is
+    below ``COLLAPSE_RATIO`` times the variance of the outcome."""
+    found = collapsed_residual(model, theta)
+    if found is None:
+        return
+    label, v, scale = found
+    where = f" of cov_group {label!r}" if label is not None else ""
+    warnings.warn(
+        f"the residual variance{where} collapsed to {v:.3g} ({v / scale:.1e} of the "
+        f"outcome's variance {scale:.4g}): the outcome is (nearly) constant within "
+        "groups or fitted exactly, so the residual variance is not estimable and the "
+        "standard errors, tests and likelihood of this fit are unreliable (the "
+        "optimiser's convergence is not reported separately)",
+        DegenerateFitWarning, stacklevel=stacklevel)
