@@ -15,5 +15,8 @@ from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
+from . import diagnostics  # registers the results extensions (influence, leave-one-out, ...)
+from .diagnostics import subgroup_analysis
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions"]
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions",
+           "subgroup_analysis"]

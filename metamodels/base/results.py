@@ -31,9 +31,10 @@ from ..exceptions import MetaModelsWarning
 from ..inference import information_criteria
 from ..inference.compare import compare_lr
 from .prediction import PredictionResults
+from .registry import get_extension
 
 __all__ = ["ResultsConventions", "EngineResultsMixin", "EngineMetaResultsMixin",
-           "MetaResidualsMixin", "block_solve", "block_diagonal", "standardized_residuals"]
+           "MetaResidualsMixin", "MetaDiagnosticsMixin", "block_solve", "block_diagonal", "standardized_residuals"]
 
 
 # ------------------------------------------------------------ block helpers
@@ -429,3 +430,75 @@ class MetaResidualsMixin:
     def _label(self, values, name):
         idx = self._fitted_index
         return pd.Series(values, index=idx, name=name) if idx is not None else values
+
+
+# ------------------------------------------------- diagnostics (extensions)
+class MetaDiagnosticsMixin:
+    """Influence diagnostics and sensitivity analyses of meta-analytic fits
+    (MetaFixed, MetaRandom, MetaMixed), implemented in :mod:`metamodels.diagnostics`
+    and looked up in the extensions registry."""
+
+    def get_influence(self, cluster=None, reestimate=True):
+        """Leave-one-out influence diagnostics (metafor's ``influence.rma.uni``;
+        ``cooks.distance``/``dfbetas``/``hatvalues`` of ``rma.mv``).
+
+        Parameters
+        ----------
+        cluster : array_like, optional
+            MetaMixed: delete whole clusters (one label per row) instead of rows.
+        reestimate : bool
+            MetaMixed: re-estimate the variance components after each deletion
+            (default, as metafor); univariate fits always re-estimate tau^2 (unless it
+            was fixed in the fit).
+
+        Returns
+        -------
+        MetaInfluence or MetaMixedInfluence
+            ``summary_frame()``: rstudent, dffits, cooks_d, cov_ratio, tau2_deleted,
+            q_deleted, hat, weight (percent), dfbetas_<name>, is_influential
+            (univariate); cooks_d, hat, dfbetas_<name> (MetaMixed).  ``plot()`` draws
+            metafor's influence panels.
+
+        See Also
+        --------
+        metamodels.diagnostics.influence.MetaInfluence : definitions (Notes).
+        """
+        return get_extension("get_influence")(self, cluster=cluster, reestimate=reestimate)
+
+    def leave_one_out(self, cluster=None, alpha=0.05):
+        """Leave-one-out sensitivity analysis (metafor's ``leave1out``), for models
+        without moderators.
+
+        Parameters
+        ----------
+        cluster : array_like, optional
+            MetaMixed: leave out one cluster (all its rows) at a time.
+        alpha : float
+            ``1 - alpha`` confidence intervals.
+
+        Returns
+        -------
+        SequentialFrame
+            A DataFrame, one row per left-out study: estimate, se, statistic, pvalue,
+            ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2 (MetaMixed: the
+            variance components by name instead of tau2, i2, h2); ``.plot_forest()``.
+        """
+        return get_extension("leave_one_out")(self, cluster=cluster, alpha=alpha)
+
+    def plot_profile(self, steps=20, xlim=None, figsize=None):
+        """Profile (restricted) log-likelihood of tau^2 (MetaRandom) or of each variance
+        component (MetaMixed, the others re-estimated), as metafor's ``profile``.
+
+        Parameters
+        ----------
+        steps : int
+            Grid points per component.
+        xlim : (float, float), optional
+            Grid range.
+        figsize : tuple, optional
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return get_extension("plot_profile")(self, steps=steps, xlim=xlim, figsize=figsize)

@@ -117,6 +117,19 @@ class DiagonalTau2:
         self._c = np.full(q, -1.0)
         self._trace_rows, self._upper = _index_helpers(q - 1)
 
+    def subset(self, keep):
+        """The problem of the rows ``keep`` (boolean mask or indices), sharing this one's
+        cross-products (no refactorisation: deletion diagnostics build k of them)."""
+        new = object.__new__(DiagonalTau2)
+        new._b0 = self._b0
+        new._outer = self._outer[keep]
+        new.k, new.p, new.q = new._outer.shape[0], self.p, self.q
+        new.y, new.v, new.X = self.y[keep], self.v[keep], self.X[keep]
+        new._w = np.empty((3, new.k))
+        new._c = np.full(self.q, -1.0)
+        new._trace_rows, new._upper = self._trace_rows, self._upper
+        return new
+
     # -------------------------------------------------------------- building blocks
     def _cross(self, t):
         """``S_j = M'W^jM`` (3, q, q) and ``[sum w^j]`` (list of 3) at ``t``."""

@@ -13,15 +13,15 @@ from statsmodels.iolib import summary2
 
 from .._compat import cache_readonly
 from ..core.likelihood import evaluate
-from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
-                            block_diagonal)
+from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
+                            ResultsConventions, block_diagonal)
 from ..inference import WaldTestResult
 
 __all__ = ["MetaMixedResults"]
 
 
-class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
-                       LikelihoodModelResults):
+class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
+                       EngineResultsMixin, LikelihoodModelResults):
     """Results of :class:`~metamodels.MetaMixed`.
 
     Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
@@ -189,16 +189,22 @@ class MetaMixedResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixi
     def _cov_beta_model(self):
         return self._ev.cov_beta
 
-    def _refit_without(self, i):
-        """The model refitted without row ``i`` (variance components re-estimated from
-        the full fit's values), or None if the reduced model cannot be fitted."""
+    def _submodel(self, keep):
+        """The model of the rows ``keep`` (boolean mask), levels renumbered."""
         m = self.model
-        keep = np.arange(int(m.nobs)) != i
         random = [dataclasses.replace(p, Z=p.Z[keep],
                                       groups=np.unique(p.groups[keep], return_inverse=True)[1]
                                       .reshape(-1)) for p in m.random]
+        return type(m)(m.endog[keep], m.exog[keep], random, V=m.known.subset(keep))
+
+    def _refit_without(self, i):
+        """The model refitted without row ``i`` (an index or an array of row indices;
+        variance components re-estimated from the full fit's values), or None if the
+        reduced model cannot be fitted."""
+        keep = np.ones(int(self.model.nobs), dtype=bool)
+        keep[i] = False
         try:
-            sub = type(m)(m.endog[keep], m.exog[keep], random, V=m.known.subset(keep))
+            sub = self._submodel(keep)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return sub.fit(method=self.method, test=self.test, start=self._ev.theta)

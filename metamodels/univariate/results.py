@@ -8,7 +8,8 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib import summary2
 from .._compat import cache_readonly
-from ..base.results import MetaResidualsMixin, ResultsConventions
+from ..base.registry import get_extension
+from ..base.results import MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions
 from ..core.scalar import DiagonalTau2
 from ..inference import WaldTestResult, information_criteria
 from . import estimators as est
@@ -23,7 +24,8 @@ _METHOD_LABEL = {
 }
 
 
-class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults):
+class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
+                  LikelihoodModelResults):
     """Results of a univariate meta-analysis or meta-regression.
 
     Built once by ``fit()``; all derived quantities are cached properties.
@@ -269,6 +271,79 @@ class MetaResults(MetaResidualsMixin, ResultsConventions, LikelihoodModelResults
         """Funnel plot; see :func:`metamodels.plots.funnel_plot`."""
         from ..plots import funnel_plot
         return funnel_plot(self, ax=ax, **kwargs)
+
+    # ------------------------------------------- diagnostics (extensions)
+    def cumulative(self, order=None, alpha=0.05):
+        """Cumulative meta-analysis (metafor's ``cumul``): the model refitted to the
+        first 1, 2, ..., k studies.
+
+        Parameters
+        ----------
+        order : array_like, optional
+            One value per study (e.g. ``data["year"]``): studies enter in increasing
+            order of it (ties in data order); data order when omitted.
+        alpha : float
+
+        Returns
+        -------
+        SequentialFrame
+            A DataFrame with the columns of :meth:`leave_one_out`, one row per added
+            study; ``.plot_forest()`` draws the cumulative forest plot.
+        """
+        return get_extension("cumulative")(self, order=order, alpha=alpha)
+
+    def permutation_test(self, n_permutations=1000, exact="auto", seed=None):
+        """Permutation test of the coefficients and the omnibus test (metafor's
+        ``permutest``): signs of the effects permuted (no moderators) or rows of the
+        design permuted (meta-regression), the model refitted each time.
+
+        Parameters
+        ----------
+        n_permutations : int
+            Random permutations (the first is the observed data).
+        exact : {"auto", True, False}
+            Evaluate all distinct permutations (``"auto"``: when there are at most
+            ``n_permutations`` of them).
+        seed : int or numpy Generator, optional
+
+        Returns
+        -------
+        PermutationTestResult
+            ``pvalues`` (per coefficient), ``qm_pvalue``, ``exact``, ``summary_frame()``.
+        """
+        return get_extension("permutation_test")(self, n_permutations=n_permutations,
+                                                 exact=exact, seed=seed)
+
+    def plot_baujat(self, ax=None, annotate=True):
+        """Baujat plot: contribution to heterogeneity against influence on the fit.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return get_extension("plot_baujat")(self, ax=ax, annotate=annotate)
+
+    def plot_radial(self, ax=None, alpha=0.05):
+        """Radial (Galbraith) plot of a model without moderators.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return get_extension("plot_radial")(self, ax=ax, alpha=alpha)
+
+    def plot_qq(self, ax=None, envelope=True, n_sim=1000, alpha=0.05, seed=None,
+                kind="rstandard"):
+        """Normal QQ plot of the standardised residuals with an optional simulated
+        envelope (metafor's ``qqnorm.rma.uni``); ``seed`` makes the envelope
+        reproducible.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return get_extension("plot_qq")(self, ax=ax, envelope=envelope, n_sim=n_sim,
+                                        alpha=alpha, seed=seed, kind=kind)
 
     # ----------------------------------------------------------------- summary
     def _het_rows(self):

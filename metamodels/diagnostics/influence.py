@@ -1,0 +1,337 @@
+"""Leave-one-out influence diagnostics (metafor's ``influence.rma.uni``, and Cook's
+distances, DFBETAS and hat values of ``rma.mv`` models).
+
+``res.get_influence()`` returns :class:`MetaInfluence` for MetaFixed/MetaRandom results
+and :class:`MetaMixedInfluence` for MetaMixed results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core.scalar import DiagonalTau2
+from ._deletion import deleted_states, refit_tau2
+
+__all__ = ["MetaInfluence", "MetaMixedInfluence", "get_influence", "univariate_deletions"]
+
+
+def _arrays(results):
+    m = results.model
+    return (np.asarray(m.endog, dtype=float), np.asarray(m.vi, dtype=float),
+            np.asarray(m.exog, dtype=float))
+
+
+def _tau2_fixed(results):
+    fit = getattr(results, "_fit", None)
+    return bool(getattr(fit, "tau2_fixed", False))
+
+
+@dataclass(frozen=True)
+class Deletions:
+    """The k leave-one-out fits of a univariate model (arrays, row ``i`` = study ``i``
+    deleted)."""
+
+    tau2: np.ndarray        # tau^2 of the reduced fits
+    beta: np.ndarray        # (k, p) coefficients
+    cov: np.ndarray         # (k, p, p) (X'WX)^{-1} of the reduced data (no KnHa factor)
+    s2w: np.ndarray         # Knapp-Hartung factor of the reduced fits (1 without "knha")
+    q: np.ndarray           # Cochran's Q (fixed-effects weights) of the reduced data
+    trp0: np.ndarray        # tr P_0 of the reduced data (I^2, H^2)
+
+    @property
+    def vb(self):
+        """Covariance of the reduced fits' coefficients (with the KnHa factor)."""
+        return self.cov * self.s2w[:, None, None]
+
+
+def univariate_deletions(results):
+    """All leave-one-out refits of a MetaFixed/MetaRandom result (:class:`Deletions`):
+    tau^2 re-estimated by the same method (warm start from the full fit; kept fixed when
+    it was fixed in the fit), the rest by the batched deletion kernel."""
+    y, v, X = _arrays(results)
+    k, p = X.shape
+    method = results.method
+    if method == "FE" or _tau2_fixed(results):
+        tau2 = np.full(k, float(results.tau2))
+    else:
+        full = DiagonalTau2(y, v, X)
+        rows = np.arange(k)
+        tau2 = np.empty(k)
+        for i in range(k):
+            keep = rows != i
+            tau2[i] = refit_tau2(method, y[keep], v[keep], X[keep], start=float(results.tau2),
+                                 problem=full.subset(keep))
+    beta, cov, genq, _ = deleted_states(y, v, X, tau2)
+    _, _, q0, trp0 = deleted_states(y, v, X, np.zeros(k), with_trace=True)
+    df = k - 1 - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2w = genq / df if results.test == "knha" else np.ones(k)
+    return Deletions(tau2, beta, cov, s2w, q0, trp0)
+
+
+class MetaInfluence:
+    """Leave-one-out diagnostics of a MetaFixed/MetaRandom fit (metafor's
+    ``influence.rma.uni``), in the manner of statsmodels' ``OLSInfluence``.
+
+    Parameters
+    ----------
+    results : MetaResults
+
+    Notes
+    -----
+    For each study ``i`` the model is refitted without it (``tau^2`` re-estimated by the
+    same method; :func:`univariate_deletions`).  With ``b``, ``Var(b)`` of the full fit,
+    ``b_(-i)``, ``Var(b_(-i))``, ``tau^2_(-i)`` and the Knapp-Hartung factor ``s^2_(-i)``
+    (1 without ``test="knha"``) of the reduced fit, ``w_i = 1/(v_i + tau^2)`` and the hat
+    values ``h_i = w_i x_i'(X'WX)^{-1}x_i`` of the full fit:
+
+    * ``rstudent = (y_i - x_i'b_(-i)) / sqrt(s^2_(-i)(v_i + tau^2_(-i)) + x_i'Var(b_(-i))x_i)``
+    * ``dffits = x_i'(b - b_(-i)) / sqrt(s^2_(-i) h_i (tau^2_(-i) + v_i))``
+    * ``cooks_d = (b - b_(-i))' Var(b)^{-1} (b - b_(-i))``
+    * ``cov_ratio = det Var(b_(-i)) / det Var(b)``
+    * ``dfbetas_j = (b - b_(-i))_j / sqrt(s^2_(-i) [(X'W_(-i)X)^{-1}]_jj)`` with
+      ``W_(-i) = diag(1/(v + tau^2_(-i)))`` over all k studies
+    * ``tau2_deleted``, ``q_deleted`` (Cochran's Q of the reduced data), ``hat`` and
+      ``weight = 100 w_i / sum w``.
+
+    A study is flagged ``is_influential`` (metafor's asterisk) when ``|dffits| >
+    3 sqrt(p/(k-p))``, or ``P(chi2_p <= cooks_d) > 0.5``, or ``hat > 3p/k``, or any
+    ``|dfbetas| > 1``.  All definitions are those of metafor 3.8 (Viechtbauer and Cheung
+    2010, Research Synthesis Methods 1).
+    """
+
+    def __init__(self, results):
+        self.results = results
+        self.k, self.p = results.model.exog.shape
+
+    @cached_property
+    def _del(self):
+        return univariate_deletions(self.results)
+
+    @cached_property
+    def _full(self):
+        res = self.results
+        y, v, X = _arrays(res)
+        w = 1.0 / (v + float(res.tau2))
+        b = np.asarray(res.params, dtype=float)
+        vb = np.asarray(res.cov_params(), dtype=float)
+        C = vb / res._fit.knha_factor
+        hat = w * np.einsum("ij,jk,ik->i", X, C, X)
+        return y, v, X, w, b, vb, hat
+
+    @cached_property
+    def hat_matrix_diag(self):
+        """Diagonal of ``H = X(X'WX)^{-1}X'W`` (metafor's ``hatvalues``)."""
+        return self._full[6]
+
+    @cached_property
+    def _table(self):
+        y, v, X, w, b, vb, hat = self._full
+        d = self._del
+        k, p = self.k, self.p
+        vb_del = d.vb
+        pred_del = np.einsum("ij,ij->i", X, d.beta)
+        vpred_del = np.einsum("ij,ijk,ik->i", X, vb_del, X)
+        resid = y - pred_del
+        resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
+        rstudent = resid / np.sqrt(d.s2w * (v + d.tau2) + vpred_del)
+        dfb = b[None, :] - d.beta
+        dffits = np.einsum("ij,ij->i", X, dfb) / np.sqrt(d.s2w * hat * (d.tau2 + v))
+        cooks = np.einsum("ij,jk,ik->i", dfb, np.linalg.inv(vb), dfb)
+        with np.errstate(invalid="ignore"):
+            cov_ratio = np.linalg.det(vb_del) / np.linalg.det(vb)
+        # (X'W_(-i)X)^{-1} over all k studies at tau^2_(-i): add study i back (rank one)
+        wi = 1.0 / (v + d.tau2)
+        Cx = np.einsum("ijk,ik->ij", d.cov, X)
+        denom = 1.0 + wi * np.einsum("ij,ij->i", X, Cx)
+        full_del = d.cov - (wi / denom)[:, None, None] * Cx[:, :, None] * Cx[:, None, :]
+        dfbetas = dfb / np.sqrt(d.s2w[:, None] * np.diagonal(full_del, axis1=1, axis2=2))
+        weight = 100.0 * w / w.sum()
+        frame = pd.DataFrame({"rstudent": rstudent, "dffits": dffits, "cooks_d": cooks,
+                              "cov_ratio": cov_ratio, "tau2_deleted": d.tau2,
+                              "q_deleted": d.q, "hat": hat, "weight": weight},
+                             index=self.results._fitted_index)
+        for j, name in enumerate(self.results.model.exog_names):
+            frame[f"dfbetas_{name}"] = dfbetas[:, j]
+        with np.errstate(invalid="ignore"):
+            flag = ((np.abs(dffits) > 3.0 * np.sqrt(p / (k - p)))
+                    | (stats.chi2.cdf(cooks, p) > 0.5) | (hat > 3.0 * p / k)
+                    | np.any(np.abs(dfbetas) > 1.0, axis=1))
+        frame["is_influential"] = flag
+        return frame
+
+    def summary_frame(self):
+        """DataFrame of all diagnostics, one row per study: rstudent, dffits, cooks_d,
+        cov_ratio, tau2_deleted, q_deleted, hat, weight (percent), dfbetas_<name> per
+        coefficient and is_influential."""
+        return self._table.copy()
+
+    # statsmodels-style attributes
+    @property
+    def resid_studentized_external(self):
+        return self._table["rstudent"].to_numpy()
+
+    @property
+    def dffits(self):
+        return self._table["dffits"].to_numpy()
+
+    @property
+    def cooks_distance(self):
+        return self._table["cooks_d"].to_numpy()
+
+    @property
+    def cov_ratio(self):
+        return self._table["cov_ratio"].to_numpy()
+
+    @property
+    def dfbetas(self):
+        cols = [c for c in self._table.columns if c.startswith("dfbetas_")]
+        return self._table[cols].to_numpy()
+
+    @property
+    def is_influential(self):
+        return self._table["is_influential"].to_numpy()
+
+    def plot(self, which="influence", **kwargs):
+        """metafor's ``plot.infl.rma.uni``: ``which="influence"`` draws the eight panels
+        (rstudent, dffits, cooks_d, cov_ratio, tau2_deleted, q_deleted, hat, weight),
+        ``"dfbetas"`` one panel per coefficient; influential studies in red.  See
+        :func:`metamodels.diagnostics.plots.influence_plot`."""
+        from .plots import influence_plot
+        return influence_plot(self, which=which, **kwargs)
+
+
+class MetaMixedInfluence:
+    """Cook's distances, DFBETAS and hat values of a MetaMixed fit (metafor's
+    ``cooks.distance.rma.mv``, ``dfbetas.rma.mv``, ``hatvalues.rma.mv``), by row or by
+    cluster.
+
+    Parameters
+    ----------
+    results : MetaMixedResults
+    cluster : array_like, optional
+        One label per row: whole clusters are deleted at a time.
+    reestimate : bool
+        Re-estimate the variance components after each deletion (metafor's default),
+        starting from the full fit's values; else keep them at the full fit's values.
+
+    Notes
+    -----
+    With ``b``, ``Var(b)`` of the full fit and ``b_(-j)``, ``theta_(-j)`` of the fit
+    without unit ``j`` (a row, or all rows of a cluster):
+    ``cooks_d = (b - b_(-j))' Var(b)^{-1} (b - b_(-j))`` and
+    ``dfbetas = (b - b_(-j)) / sqrt(diag (X'M(theta_(-j))^{-1}X)^{-1})`` with ``M`` the
+    marginal covariance of all rows.  ``hat`` is the diagonal of
+    ``H = X(X'M^{-1}X)^{-1}X'M^{-1}``; for clusters, the sum of its rows' hat values (the
+    trace of the cluster's block, an addition to metafor).
+    """
+
+    def __init__(self, results, cluster=None, reestimate=True):
+        self.results = results
+        n = int(results.model.nobs)
+        if cluster is None:
+            self.ids = np.arange(n)
+            self._codes = np.arange(n)
+            self.cluster = None
+        else:
+            cluster = np.asarray(cluster)
+            if cluster.shape[0] != n:
+                raise ValueError(f"cluster has {cluster.shape[0]} entries but the model has "
+                                 f"{n} rows")
+            if pd.isna(pd.Series(cluster)).any():
+                raise ValueError("cluster contains missing values")
+            self.ids, self._codes = pd.factorize(pd.Series(cluster), sort=True)[::-1]
+            self.ids = np.asarray(self.ids)
+            self._codes = np.asarray(self._codes)
+            self.cluster = cluster
+        self.reestimate = bool(reestimate)
+
+    @cached_property
+    def _fits(self):
+        from .leave1out import mixed_deletion_fits
+        return mixed_deletion_fits(self.results, self._codes, len(self.ids), self.reestimate)
+
+    @cached_property
+    def _table(self):
+        res = self.results
+        m = res.model
+        b = np.asarray(res.params, dtype=float)
+        vb = np.asarray(res.cov_params(), dtype=float)
+        svb = np.linalg.inv(vb)
+        names = list(m.exog_names)
+        n = len(self.ids)
+        cooks = np.full(n, np.nan)
+        dfbetas = np.full((n, b.size), np.nan)
+        for j, fit in enumerate(self._fits):
+            if fit is None:
+                continue
+            dfb = b - np.asarray(fit.params, dtype=float)
+            cooks[j] = dfb @ svb @ dfb
+            C = _full_cov_beta(res, np.asarray(fit.theta, dtype=float))
+            dfbetas[j] = dfb / np.sqrt(np.diag(C))
+        hat_rows = mixed_hat_values(res)
+        hat = np.bincount(self._codes, weights=hat_rows, minlength=n)
+        index = (res._fitted_index if self.cluster is None else pd.Index(self.ids, name="cluster"))
+        frame = pd.DataFrame({"cooks_d": cooks, "hat": hat}, index=index)
+        for j, name in enumerate(names):
+            frame[f"dfbetas_{name}"] = dfbetas[:, j]
+        return frame
+
+    def summary_frame(self):
+        """DataFrame with cooks_d, hat and dfbetas_<name> per coefficient, one row per
+        deleted unit (row or cluster)."""
+        return self._table.copy()
+
+    @property
+    def cooks_distance(self):
+        return self._table["cooks_d"].to_numpy()
+
+    @property
+    def dfbetas(self):
+        cols = [c for c in self._table.columns if c.startswith("dfbetas_")]
+        return self._table[cols].to_numpy()
+
+    @property
+    def hat_matrix_diag(self):
+        return self._table["hat"].to_numpy()
+
+    def plot(self, **kwargs):
+        """Index plots of Cook's distance, hat values and DFBETAS."""
+        from .plots import mixed_influence_plot
+        return mixed_influence_plot(self, **kwargs)
+
+
+def _full_cov_beta(results, theta):
+    from ..core.likelihood import evaluate
+    m = results.model
+    return evaluate(theta, m.endog, m.exog, m.spec, reml=False).cov_beta
+
+
+def mixed_hat_values(results):
+    """Diagonal of ``X(X'M^{-1}X)^{-1}X'M^{-1}`` of a MetaMixed fit."""
+    from ..base.results import block_solve
+    m = results.model
+    theta = np.asarray(results.theta, dtype=float)
+    C = np.asarray(results._ev.cov_beta, dtype=float)
+    X = m.exog
+    # row i of M^{-1} X, block by block
+    MiX = np.column_stack([block_solve(m.spec, theta, X[:, j]) for j in range(X.shape[1])])
+    return np.einsum("ij,jk,ik->i", X, C, MiX)
+
+
+def get_influence(results, cluster=None, reestimate=True):
+    """Influence diagnostics of a fitted meta-analysis: :class:`MetaInfluence`
+    (MetaFixed/MetaRandom) or :class:`MetaMixedInfluence` (MetaMixed, by row or by
+    ``cluster``)."""
+    if hasattr(results.model, "vi") and hasattr(results, "_fit"):
+        if cluster is not None:
+            raise ValueError("cluster= applies to MetaMixed fits; a univariate model has one "
+                             "row per study")
+        return MetaInfluence(results)
+    if hasattr(results.model, "spec") and hasattr(results.model, "known"):
+        return MetaMixedInfluence(results, cluster=cluster, reestimate=reestimate)
+    raise TypeError(f"get_influence is not available for {type(results).__name__}")

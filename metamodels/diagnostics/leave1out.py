@@ -1,0 +1,167 @@
+"""Leave-one-out sensitivity analysis (metafor's ``leave1out.rma.uni``; for MetaMixed,
+leaving out one row or one cluster at a time)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .frames import SequentialFrame
+from .influence import univariate_deletions
+
+__all__ = ["leave_one_out", "summary_columns", "mixed_deletion_fits"]
+
+
+def _check_alpha(alpha):
+    if not (isinstance(alpha, (int, float)) and 0.0 < float(alpha) < 1.0):
+        raise ValueError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
+    return float(alpha)
+
+
+def _require_intercept_only(results, what):
+    m = results.model
+    if m.exog.shape[1] != 1:
+        raise ValueError(f"{what} is defined for models without moderators (one pooled "
+                         f"estimate), as metafor's; this model has {m.exog.shape[1]} "
+                         "coefficients")
+
+
+def summary_columns(estimate, se, df_t, q, q_df, tau2, trp0, fixed, alpha):
+    """The columns shared by ``leave_one_out`` and ``cumulative``: estimate, se,
+    statistic, pvalue, ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2.
+
+    ``df_t`` is the t degrees of freedom (None for z), ``q_df`` the residual df;
+    ``I^2 = tau^2/(tau^2 + s^2)``, ``H^2 = (tau^2 + s^2)/s^2`` with ``s^2 = q_df/tr P_0``
+    (random effects) or ``I^2 = max(0, (Q - q_df)/Q)``, ``H^2 = Q/q_df`` (fixed effects).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = estimate / se
+        zcrit = stats.norm.ppf(1 - alpha / 2)
+        pval = 2.0 * stats.norm.sf(np.abs(stat))
+        crit = np.full(stat.shape, zcrit)
+        if df_t is not None:
+            # t(df); a fit without residual df (one study) falls back to z, as metafor
+            df_t = np.broadcast_to(np.asarray(df_t, dtype=float), stat.shape)
+            use = df_t > 0
+            pval = np.where(use, 2.0 * stats.t.sf(np.abs(stat), np.where(use, df_t, 1)), pval)
+            crit = np.where(use, stats.t.ppf(1 - alpha / 2, np.where(use, df_t, 1)), crit)
+        none = q_df <= 0                          # no residual df: Q = 0, I^2 = 0, H^2 = 1
+        q_p = np.where(none, 1.0, stats.chi2.sf(q, np.maximum(q_df, 1)))
+        if fixed:
+            i2 = np.where(q > 0, np.maximum(0.0, (q - q_df) / q), 0.0)
+            h2 = np.where(none, 1.0, q / np.where(none, 1, q_df))
+        else:
+            s2 = q_df / trp0
+            i2 = np.where(none, 0.0, tau2 / (tau2 + s2))
+            h2 = np.where(none, 1.0, (tau2 + s2) / s2)
+    return {"estimate": estimate, "se": se, "statistic": stat, "pvalue": pval,
+            "ci_lower": estimate - crit * se, "ci_upper": estimate + crit * se,
+            "q": q, "q_pvalue": q_p, "tau2": tau2, "i2": i2, "h2": h2}
+
+
+def _univariate(results, alpha):
+    _require_intercept_only(results, "leave_one_out")
+    d = univariate_deletions(results)
+    k, p = results.model.exog.shape
+    est = d.beta[:, 0]
+    se = np.sqrt(d.vb[:, 0, 0])
+    df_t = np.full(k, k - 1 - p) if results.use_t else None
+    cols = summary_columns(est, se, df_t, d.q, np.full(k, k - 1 - p), d.tau2, d.trp0,
+                           results.method == "FE", alpha)
+    out = SequentialFrame(cols, index=results._fitted_index)
+    out.kind, out.alpha, out.model_method = "leave1out", alpha, results.method
+    return out
+
+
+def mixed_deletion_fits(results, codes, n_units, reestimate=True):
+    """Fits of a MetaMixed model without unit ``j`` (rows with ``codes == j``), for
+    ``j = 0..n_units-1``: results objects, or ``SimpleNamespace(params, theta, ...)``
+    evaluated at the full fit's variance components when ``reestimate`` is False; None
+    for reduced data that cannot be fitted."""
+    from ..core.likelihood import evaluate
+    out = []
+    for j in range(n_units):
+        rows = np.flatnonzero(codes == j)
+        if not reestimate:
+            keep = np.ones(codes.shape[0], dtype=bool)
+            keep[rows] = False
+            try:
+                sub = results._submodel(keep)
+                theta = np.asarray(results.theta, dtype=float)
+                ev = evaluate(theta, sub.endog, sub.exog, sub.spec, reml=results.reml)
+                out.append(SimpleNamespace(params=ev.beta, theta=theta, cov=ev.cov_beta,
+                                           sub=sub))
+            except (ValueError, np.linalg.LinAlgError):
+                out.append(None)
+            continue
+        out.append(results._refit_without(rows))
+    return out
+
+
+def _mixed(results, cluster, alpha):
+    _require_intercept_only(results, "leave_one_out")
+    m = results.model
+    n = int(m.nobs)
+    if cluster is None:
+        ids, codes = np.arange(n), np.arange(n)
+        index = results._fitted_index
+    else:
+        cluster = np.asarray(cluster)
+        if cluster.shape[0] != n:
+            raise ValueError(f"cluster has {cluster.shape[0]} entries but the model has {n} rows")
+        codes, ids = pd.factorize(pd.Series(cluster), sort=True)
+        index = pd.Index(np.asarray(ids), name="cluster")
+    fits = mixed_deletion_fits(results, np.asarray(codes), len(ids))
+    names = list(results.theta.index)
+    rows = []
+    for fit in fits:
+        if fit is None:
+            rows.append([np.nan] * (5 + len(names)))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows.append([float(np.asarray(fit.params)[0]), float(np.asarray(fit.bse)[0]),
+                         float(fit.q), float(fit.q_df), float(fit.df_resid)]
+                        + list(np.asarray(fit.theta, dtype=float)))
+    arr = np.array(rows, dtype=float)
+    df_t = arr[:, 4] if results.use_t else None
+    cols = summary_columns(arr[:, 0], arr[:, 1], df_t, arr[:, 2], arr[:, 3],
+                           np.zeros(len(ids)), np.ones(len(ids)), False, alpha)
+    for c in ("tau2", "i2", "h2"):
+        del cols[c]
+    frame = SequentialFrame(cols, index=index)
+    for j, name in enumerate(names):
+        frame[name] = arr[:, 5 + j]
+    frame.kind, frame.alpha, frame.model_method = "leave1out", alpha, results.method
+    return frame
+
+
+def leave_one_out(results, cluster=None, alpha=0.05):
+    """Leave-one-out sensitivity analysis.
+
+    Parameters
+    ----------
+    results : MetaFixed/MetaRandom or MetaMixed results (models without moderators)
+    cluster : array_like, optional
+        MetaMixed only: leave out all rows of one cluster at a time.
+    alpha : float
+        ``1 - alpha`` confidence intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per left-out study (cluster): estimate, se, statistic, pvalue, ci_lower,
+        ci_upper, q, q_pvalue, tau2, i2 (fraction), h2 (MetaMixed: the variance
+        components by name instead of tau2, i2, h2).
+    """
+    alpha = _check_alpha(alpha)
+    if hasattr(results.model, "vi") and hasattr(results, "_fit"):
+        if cluster is not None:
+            raise ValueError("cluster= applies to MetaMixed fits")
+        return _univariate(results, alpha)
+    if hasattr(results.model, "spec") and hasattr(results.model, "known"):
+        return _mixed(results, cluster, alpha)
+    raise TypeError(f"leave_one_out is not available for {type(results).__name__}")

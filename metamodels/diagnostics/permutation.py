@@ -1,0 +1,201 @@
+"""Permutation tests of meta-analytic models (metafor's ``permutest.rma.uni``).
+
+Models without moderators: the signs of the effect sizes are permuted (Follmann and
+Proschan 1999); with moderators: the rows of the design matrix are permuted relative
+to the effect sizes and their variances (Higgins and Thompson 2004).  Every permuted
+data set is refitted with the method and test of the original fit (tau^2
+re-estimated).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import factorial, prod
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..univariate.fitting import fit_univariate
+
+__all__ = ["PermutationTestResult", "permutation_test"]
+
+#: tolerance of the ">= observed" comparisons (metafor's comptol)
+COMPTOL = np.finfo(float).eps ** 0.5
+#: largest exact test carried out
+MAX_EXACT = 2_000_000
+
+
+@dataclass(frozen=True)
+class PermutationTestResult:
+    """Outcome of :func:`permutation_test`.
+
+    Attributes
+    ----------
+    params, statistic : Series
+        Coefficients and their z (or t) statistics in the original fit.
+    pvalues : Series
+        Permutation p-values of the coefficients (two-sided: the share of permutations
+        with ``|stat| >= |observed|``).
+    qm_statistic, qm_pvalue : float
+        Omnibus test of the moderators (of the intercept in a model without moderators)
+        and its permutation p-value.
+    n_permutations : int
+        Permutations evaluated (the identity included).
+    exact : bool
+        Whether all (distinct) permutations were evaluated.
+    perm_statistics : ndarray (n_permutations, p)
+    perm_qm : ndarray (n_permutations,)
+    """
+
+    params: pd.Series
+    statistic: pd.Series
+    pvalues: pd.Series
+    qm_statistic: float
+    qm_pvalue: float
+    n_permutations: int
+    exact: bool
+    perm_statistics: np.ndarray
+    perm_qm: np.ndarray
+
+    def summary_frame(self):
+        """Coefficient table with the permutation p-values."""
+        return pd.DataFrame({"coef": self.params, "statistic": self.statistic,
+                             "pvalue_permutation": self.pvalues})
+
+    def __repr__(self):
+        kind = "exact" if self.exact else "approximate"
+        return (f"PermutationTestResult({kind}, {self.n_permutations} permutations, "
+                f"QM = {self.qm_statistic:.4f}, p = {self.qm_pvalue:.4g})\n"
+                f"{self.summary_frame()}")
+
+
+def _stats(fit, idx):
+    b = fit.params
+    cov = fit.cov_params
+    z = b / np.sqrt(np.diag(cov))
+    bb = b[idx]
+    qm = float(bb @ np.linalg.solve(cov[np.ix_(idx, idx)], bb))
+    return z, qm
+
+
+def _n_row_permutations(X):
+    _, counts = np.unique(X, axis=0, return_counts=True)
+    n = factorial(X.shape[0]) // prod(factorial(int(c)) for c in counts)
+    return n
+
+
+def _next_permutation(a):
+    """Next lexicographic permutation of the int array ``a`` in place (multisets give
+    each distinct permutation once); False after the last."""
+    i = a.size - 2
+    while i >= 0 and a[i] >= a[i + 1]:
+        i -= 1
+    if i < 0:
+        return False
+    j = a.size - 1
+    while a[j] <= a[i]:
+        j -= 1
+    a[i], a[j] = a[j], a[i]
+    a[i + 1:] = a[i + 1:][::-1].copy()
+    return True
+
+
+def _sign_patterns(k):
+    for code in range(2 ** k):
+        bits = (code >> np.arange(k)) & 1
+        yield np.where(bits == 1, -1.0, 1.0)
+
+
+def permutation_test(results, n_permutations=1000, exact="auto", seed=None):
+    """Permutation test of the coefficients and of the omnibus moderator test.
+
+    Parameters
+    ----------
+    results : MetaFixed/MetaRandom results
+    n_permutations : int
+        Random permutations (the first is the original data, so no p-value is 0).
+    exact : {"auto", True, False}
+        ``True``: evaluate every distinct permutation (``2^k`` sign patterns, or the
+        ``k! / prod(m_j!)`` distinct orders of the design rows, ``m_j`` the multiplicities
+        of repeated rows); ``"auto"``: exact when that number is at most
+        ``n_permutations`` (metafor's rule); ``False``: random permutations.
+    seed : int or numpy Generator, optional
+
+    Returns
+    -------
+    PermutationTestResult
+    """
+    if not hasattr(results, "_fit") or not hasattr(results.model, "vi"):
+        raise TypeError("permutation_test needs a MetaFixed/MetaRandom result")
+    n_permutations = int(n_permutations)
+    if n_permutations < 2:
+        raise ValueError("n_permutations must be at least 2")
+    if exact not in ("auto", True, False):
+        raise ValueError(f"exact must be 'auto', True or False, got {exact!r}")
+    m = results.model
+    y, v, X = (np.asarray(a, dtype=float) for a in (m.endog, m.vi, m.exog))
+    k, p = X.shape
+    fit0 = results._fit
+    tau2 = fit0.tau2 if fit0.tau2_fixed else None
+    idx = np.asarray(results._moderator_index)
+    if idx.size == 0:
+        idx = np.arange(p)
+    int_only = p == 1 and bool(m.k_constant)
+    n_exact = 2 ** k if int_only else _n_row_permutations(X)
+    do_exact = exact is True or (exact == "auto" and n_exact <= n_permutations)
+    if do_exact and n_exact > MAX_EXACT:
+        raise ValueError(f"an exact test needs {n_exact} permutations (more than "
+                         f"{MAX_EXACT}); use exact=False")
+    rng = np.random.default_rng(seed)
+
+    def refit(yy, XX):
+        try:
+            return _stats(fit_univariate(yy, v, XX, fit0.method, fit0.test, tau2=tau2), idx)
+        except np.linalg.LinAlgError:
+            return np.full(p, np.nan), np.nan
+
+    z_obs, qm_obs = _stats(fit0, idx)
+    zs, qms = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if int_only:
+            signs = (_sign_patterns(k) if do_exact else
+                     (np.ones(k) if i == 0 else rng.choice([-1.0, 1.0], size=k)
+                      for i in range(n_permutations)))
+            for s in signs:
+                z, qm = refit(s * y, X)
+                zs.append(z)
+                qms.append(qm)
+        else:
+            if do_exact:
+                _, codes = np.unique(X, axis=0, return_inverse=True)
+                codes = codes.reshape(-1)
+                rows_of = {c: np.flatnonzero(codes == c) for c in np.unique(codes)}
+                perm = np.sort(codes)
+                while True:
+                    # assign the design rows of each type in the order of perm
+                    pos = {c: 0 for c in rows_of}
+                    order = np.empty(k, dtype=int)
+                    for i, c in enumerate(perm):
+                        order[i] = rows_of[c][pos[c]]
+                        pos[c] += 1
+                    z, qm = refit(y, X[order])
+                    zs.append(z)
+                    qms.append(qm)
+                    if not _next_permutation(perm):
+                        break
+            else:
+                for i in range(n_permutations):
+                    order = np.arange(k) if i == 0 else rng.permutation(k)
+                    z, qm = refit(y, X[order])
+                    zs.append(z)
+                    qms.append(qm)
+    zs, qms = np.array(zs), np.array(qms)
+    with np.errstate(invalid="ignore"):
+        pv = np.nanmean(np.abs(zs) >= np.abs(z_obs)[None, :] - COMPTOL, axis=0)
+        qm_p = float(np.nanmean(qms >= qm_obs - COMPTOL))
+    names = list(m.exog_names)
+    return PermutationTestResult(pd.Series(fit0.params, index=names),
+                                 pd.Series(z_obs, index=names),
+                                 pd.Series(np.minimum(pv, 1.0), index=names),
+                                 float(qm_obs), qm_p, int(zs.shape[0]), bool(do_exact), zs, qms)

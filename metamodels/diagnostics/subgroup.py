@@ -1,0 +1,159 @@
+"""Subgroup analysis: per-group fits and the test of differences between subgroups."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..univariate import MetaFixed, MetaRandom
+
+__all__ = ["SubgroupResult", "subgroup_analysis"]
+
+
+@dataclass(frozen=True)
+class SubgroupResult:
+    """Outcome of :func:`subgroup_analysis`.
+
+    Attributes
+    ----------
+    groups : DataFrame
+        One row per subgroup: k, estimate, se, statistic, pvalue, ci_lower, ci_upper,
+        tau2, q, q_pvalue, i2.
+    fits : dict
+        Subgroup label -> results of the subgroup's fit.
+    q_between, df_between, pvalue_between : float, int, float
+        Test of the differences between subgroups (chi-square; F for ``test="t"`` or
+        ``"knha"`` with ``between="mixed"``).
+    between : {"fixed", "mixed"}
+    between_fit : results
+        The fit behind the between-group test (a fixed-effects meta-regression of the
+        subgroup estimates, or the mixed-effects meta-regression on the group factor).
+    """
+
+    groups: pd.DataFrame
+    fits: dict
+    q_between: float
+    df_between: int
+    pvalue_between: float
+    between: str
+    between_fit: object
+
+    def summary_frame(self):
+        return self.groups.copy()
+
+    def __repr__(self):
+        return (f"SubgroupResult(between={self.between!r}: Q = {self.q_between:.4f}, "
+                f"df = {self.df_between}, p = {self.pvalue_between:.4g})\n{self.groups}")
+
+
+def _model_and_fit_args(res_or_model):
+    """(model, method, test, results or None)."""
+    if hasattr(res_or_model, "model") and hasattr(res_or_model, "params"):
+        res = res_or_model
+        return res.model, res.method, res.test, res
+    model = res_or_model
+    if isinstance(model, MetaFixed):
+        return model, "FE", "z", None
+    if isinstance(model, MetaRandom):
+        return model, "REML", "z", None
+    raise TypeError("subgroup_analysis needs a MetaFixed/MetaRandom model or results, got "
+                    f"{type(res_or_model).__name__}")
+
+
+def _group_values(model, by):
+    n = model.exog.shape[0]
+    if isinstance(by, str):
+        frame = getattr(model.data, "frame", None)
+        if frame is None or by not in frame.columns:
+            raise ValueError(f"column {by!r} not found in the model's data (build the model "
+                             "with from_formula, or pass the group values as an array)")
+        labels = getattr(model.data, "row_labels", None)
+        col = frame[by]
+        vals = col.loc[labels] if labels is not None and len(col) != n else col
+        vals = np.asarray(vals)
+    else:
+        vals = np.asarray(by)
+    if vals.shape[0] != n:
+        raise ValueError(f"by has {vals.shape[0]} values but the model has {n} studies")
+    if pd.isna(pd.Series(vals)).any():
+        raise ValueError("the grouping variable has missing values")
+    return vals
+
+
+def _fit(y, v, X, method, test):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "FE":
+            return MetaFixed(y, v, X).fit(test=test if test != "knha" else "t")
+        return MetaRandom(y, v, X).fit(method=method, test=test)
+
+
+def subgroup_analysis(res_or_model, by, between="fixed", alpha=0.05):
+    """Fit the model within each subgroup and test whether the subgroups differ.
+
+    Parameters
+    ----------
+    res_or_model : MetaFixed/MetaRandom results or model
+        A model without moderators (its method and test are reused; REML for a
+        MetaRandom model that was not fitted).
+    by : str or array_like
+        Column of the model's data (formula models) or one group label per study.
+    between : {"fixed", "mixed"}
+        ``"fixed"``: a separate tau^2 in each subgroup, then a fixed-effects test of the
+        subgroup estimates, ``Q_between = sum_g (b_g - b_bar)^2 / se_g^2`` on ``G - 1``
+        df (metafor's "separate tau^2" example: ``rma(est, sei=se, mods=~group,
+        method="FE")``).  ``"mixed"``: one tau^2 shared by all subgroups, the
+        mixed-effects meta-regression on the group factor and its omnibus moderator
+        test (``rma(yi, vi, mods=~group)``).
+    alpha : float
+
+    Returns
+    -------
+    SubgroupResult
+    """
+    if between not in ("fixed", "mixed"):
+        raise ValueError(f"between must be 'fixed' or 'mixed', got {between!r}")
+    model, method, test, _ = _model_and_fit_args(res_or_model)
+    if model.exog.shape[1] != 1:
+        raise ValueError("subgroup_analysis needs a model without moderators (the subgroup "
+                         "factor is the moderator)")
+    y, v = np.asarray(model.endog, dtype=float), np.asarray(model.vi, dtype=float)
+    groups = _group_values(model, by)
+    levels = pd.unique(pd.Series(groups))
+    levels = sorted(levels) if all(isinstance(g, (str, int, float, np.number)) for g in levels) \
+        else list(levels)
+    if len(levels) < 2:
+        raise ValueError("by has a single group; nothing to compare")
+    fits, rows = {}, []
+    for g in levels:
+        sel = groups == g
+        kg = int(sel.sum())
+        if kg < 2 and method != "FE":
+            raise ValueError(f"subgroup {g!r} has {kg} study; a random-effects fit needs at "
+                             "least 2 per subgroup")
+        res = _fit(y[sel], v[sel], np.ones((kg, 1)), method, test)
+        fits[g] = res
+        ci = np.asarray(res.conf_int(alpha)).reshape(-1)
+        rows.append({"k": kg, "estimate": float(res.params[0]), "se": float(res.bse[0]),
+                     "statistic": float(res.tvalues[0]), "pvalue": float(res.pvalues[0]),
+                     "ci_lower": ci[0], "ci_upper": ci[1], "tau2": float(res.tau2),
+                     "q": float(res.q), "q_pvalue": float(res.q_pvalue), "i2": float(res.i2)})
+    table = pd.DataFrame(rows, index=pd.Index(levels, name=by if isinstance(by, str) else "group"))
+    dummies = np.column_stack([np.ones(len(levels))] + [
+        (np.arange(len(levels)) == j).astype(float) for j in range(1, len(levels))])
+    if between == "fixed":
+        bfit = MetaFixed(table["estimate"].to_numpy(), table["se"].to_numpy() ** 2,
+                         dummies).fit()
+        qb = float(bfit.qm)
+        df = len(levels) - 1
+        pval = float(stats.chi2.sf(qb, df))
+    else:
+        codes = np.array([levels.index(g) for g in groups])
+        Xg = dummies[codes]
+        bfit = _fit(y, v, Xg, method, test)
+        wt = bfit.qm_test
+        qb, df, pval = float(wt.statistic), int(wt.df_num), float(wt.pvalue)
+    return SubgroupResult(table, fits, qb, df, pval, between, bfit)
