@@ -29,8 +29,9 @@ class SubgroupResult:
         ``"knha"`` with ``between="mixed"``).
     between : {"fixed", "mixed"}
     between_fit : results
-        The fit behind the between-group test (a fixed-effects meta-regression of the
-        subgroup estimates, or the mixed-effects meta-regression on the group factor).
+        The fit behind the between-group test (the fixed-effects meta-analysis of the
+        subgroup estimates, whose Q is ``q_between``, or the mixed-effects
+        meta-regression on the group factor).
     """
 
     groups: pd.DataFrame
@@ -142,15 +143,16 @@ def subgroup_analysis(res_or_model, by, between="fixed", alpha=0.05):
                      "ci_lower": ci[0], "ci_upper": ci[1], "tau2": float(res.tau2),
                      "q": float(res.q), "q_pvalue": float(res.q_pvalue), "i2": float(res.i2)})
     table = pd.DataFrame(rows, index=pd.Index(levels, name=by if isinstance(by, str) else "group"))
-    dummies = np.column_stack([np.ones(len(levels))] + [
-        (np.arange(len(levels)) == j).astype(float) for j in range(1, len(levels))])
     if between == "fixed":
-        bfit = MetaFixed(table["estimate"].to_numpy(), table["se"].to_numpy() ** 2,
-                         dummies).fit()
-        qb = float(bfit.qm)
+        # Q of the subgroup estimates around their fixed-effects mean: the omnibus test of
+        # the (saturated) fixed-effects meta-regression on the group factor
+        bfit = MetaFixed(table["estimate"].to_numpy(), table["se"].to_numpy() ** 2).fit()
+        qb = float(bfit.q)
         df = len(levels) - 1
         pval = float(stats.chi2.sf(qb, df))
     else:
+        dummies = np.column_stack([np.ones(len(levels))] + [
+            (np.arange(len(levels)) == j).astype(float) for j in range(1, len(levels))])
         codes = np.array([levels.index(g) for g in groups])
         Xg = dummies[codes]
         bfit = _fit(y, v, Xg, method, test)
