@@ -23,6 +23,11 @@ the mean time per fit in milliseconds.  Tools:
   and metafor are available; the loop is timed inside R with ``system.time``
   (R's start-up and the data transfer through a temporary CSV are not counted).
 
+A second table times the deletion diagnostics of one REML meta-analysis of
+``--k-influence`` studies: ``get_influence()``, ``leave_one_out()`` and
+``cumulative()`` against metafor's ``influence()``, ``leave1out()`` and ``cumul()``
+(each refits tau^2 k times).
+
 The last column is a sanity check: the largest absolute difference, over the
 ``n`` data sets, between that tool's tau^2 and metamodels' tau^2 of the same
 estimator.  The package does not depend on PyMARE or R.
@@ -176,9 +181,81 @@ def metafor_reml(datasets, repeats):
     return (1000.0 * seconds / len(datasets), tau2, version), None
 
 
+# ------------------------------------------------------ deletion diagnostics
+R_INFLUENCE = r"""
+suppressMessages(library(metafor))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+res <- rma(yi, vi, data = d, method = "REML")
+t_inf <- system.time(inf <- influence(res))[["elapsed"]]
+t_l1o <- system.time(l1o <- leave1out(res))[["elapsed"]]
+t_cum <- system.time(cm <- cumul(res))[["elapsed"]]
+write.csv(data.frame(tau2_del = inf$inf$tau2.del, est = l1o$estimate, cum = cm$estimate),
+          args[2], row.names = FALSE)
+cat(sprintf("%.17g %.17g %.17g\n", t_inf, t_l1o, t_cum))
+"""
+
+
+def bench_influence(k, repeats, seed, use_r=True):
+    """Rows for get_influence / leave_one_out / cumulative of one random-effects
+    meta-analysis of ``k`` studies (REML), metamodels against metafor's influence /
+    leave1out / cumul (one pass in R: each takes k refits)."""
+    rng = np.random.default_rng(seed)
+    v = 4.0 / rng.integers(20, 201, size=k)
+    y = 0.3 + rng.normal(0.0, np.sqrt(0.1), k) + rng.normal(0.0, np.sqrt(v))
+    res = mm.MetaRandom(y, v).fit(method="REML")
+    calls = {"influence": lambda: res.get_influence().summary_frame(),
+             "leave1out": res.leave_one_out, "cumul": res.cumulative}
+    ms, out = {}, {}
+    for name, f in calls.items():
+        best = np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out[name] = f()
+            best = min(best, time.perf_counter() - t0)
+        ms[name] = 1000.0 * best
+    r_ms, r_diff, why = None, None, None
+    rscript = shutil.which("Rscript") if use_r else None
+    if use_r and rscript is None:
+        why = "Rscript not found"
+    elif not use_r:
+        why = "skipped"
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            data_csv, out_csv = os.path.join(tmp, "d.csv"), os.path.join(tmp, "o.csv")
+            script = os.path.join(tmp, "infl.R")
+            with open(script, "w") as fh:
+                fh.write(R_INFLUENCE)
+            np.savetxt(data_csv, np.column_stack([y, v]), delimiter=",", header="yi,vi",
+                       comments="", fmt="%.17g")
+            proc = subprocess.run([rscript, "--vanilla", script, data_csv, out_csv],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                why = "R error"
+            else:
+                secs = [float(x) for x in proc.stdout.split()[:3]]
+                r_ms = dict(zip(calls, (1000.0 * s for s in secs)))
+                ref = np.genfromtxt(out_csv, delimiter=",", names=True)
+                r_diff = {"influence": np.max(np.abs(out["influence"]["tau2_deleted"]
+                                                     - ref["tau2_del"])),
+                          "leave1out": np.max(np.abs(out["leave1out"]["estimate"] - ref["est"])),
+                          "cumul": np.max(np.abs(out["cumul"]["estimate"] - ref["cum"]))}
+    rows = []
+    for name in calls:
+        what = {"influence": "get_influence().summary_frame()", "leave1out": "leave_one_out()",
+                "cumul": "cumulative()"}[name]
+        rows.append(("metamodels", f"{what}, k = {k}", f"{ms[name]:.1f}", "1.00", "-"))
+        if r_ms is None:
+            rows.append(("R metafor", f"{name}(), k = {k}", why, "-", "-"))
+        else:
+            rows.append(("R metafor", f"{name}(), k = {k}", f"{r_ms[name]:.1f}",
+                         f"{r_ms[name] / ms[name]:.1f} x", f"{r_diff[name]:.1e}"))
+    return rows
+
+
 # ---------------------------------------------------------------------- report
-def _fmt_table(rows):
-    header = ("tool", "what", "ms per fit", "relative to metamodels", "max |dtau2|")
+def _fmt_table(rows, header=("tool", "what", "ms per fit", "relative to metamodels",
+                             "max |dtau2|")):
     cells = [header] + [tuple(map(str, r)) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     align = ["<", "<", ">", ">", ">"]
@@ -198,6 +275,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--tau2", type=float, default=0.1, help="true between-study variance")
     parser.add_argument("--no-r", action="store_true", help="skip R metafor")
+    parser.add_argument("--k-influence", type=int, default=1000,
+                        help="studies of the deletion-diagnostics benchmark (0 to skip)")
     args = parser.parse_args(argv)
 
     datasets = simulate(args.n, args.k, args.tau2, args.seed)
@@ -263,6 +342,14 @@ def main(argv=None):
           f"{args.n} data sets; mean REML tau^2 {tau_reml.mean():.4f}")
     for note in notes:
         print(note)
+    if args.k_influence:
+        print()
+        print(f"Deletion diagnostics of one REML random-effects meta-analysis, k = "
+              f"{args.k_influence} (tau^2 re-estimated for every deletion / prefix)")
+        print()
+        rows = bench_influence(args.k_influence, args.repeats, args.seed, not args.no_r)
+        print(_fmt_table(rows, ("tool", "what", "ms", "R / metamodels",
+                                "max |diff| (tau2_del, estimate)")))
     return 0
 
 

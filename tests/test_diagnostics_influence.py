@@ -309,6 +309,9 @@ def test_baujat_radial_qq_profile(fits, konst):
     res, _ = fits["bcg_REML"]
     fig = res.plot_baujat()
     assert len(fig.axes[0].texts) == res.k
+    assert len(fig.axes[0].collections[0].get_offsets()) == res.k
+    with pytest.raises(ValueError, match="labels"):
+        res.plot_baujat(labels=["a"])
     fig = res.plot_radial()
     ax = fig.axes[0]
     assert len(ax.collections[-1].get_offsets()) == res.k

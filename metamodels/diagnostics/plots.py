@@ -104,17 +104,19 @@ def mixed_influence_plot(influence, figsize=None):
     return fig
 
 
-def _labels(results, k):
-    idx = results._fitted_index
-    return [str(i) for i in (idx if idx is not None else range(1, k + 1))]
-
-
-def baujat_plot(results, ax=None, annotate=True):
+def baujat_plot(results, ax=None, annotate=True, labels=None):
     """Baujat plot (Baujat et al. 2002), as metafor's ``baujat``.
 
     x: contribution of study ``i`` to the (residual) heterogeneity,
     ``(y_i - x_i'b)^2 / (v_i + tau^2)``; y: its influence on the fit,
     ``(x_i'b_(-i) - x_i'b)^2 / x_i'Var(b_(-i))x_i`` from the leave-one-out refits.
+
+    Parameters
+    ----------
+    annotate : bool
+        Label the points (by default with the study's position 1..k, as metafor).
+    labels : sequence of str, optional
+        One label per study (e.g. ``res.model.data.row_labels``).
 
     Returns
     -------
@@ -132,12 +134,15 @@ def baujat_plot(results, ax=None, annotate=True):
     if ax is None:
         fig, axes = _figure(1, 1, (5.5, 5))
         ax = axes[0, 0]
-    ax.scatter(xs, ys, s=0, alpha=0)
+    ax.scatter(xs, ys, s=14, color="black")
     if annotate:
-        for lab, a, b in zip(_labels(results, y.size), xs, ys):
-            ax.annotate(lab, (a, b), ha="center", va="center", fontsize=8)
-    else:
-        ax.scatter(xs, ys, s=18, color="black")
+        if labels is None:
+            labels = [str(i) for i in range(1, y.size + 1)]
+        elif len(labels) != y.size:
+            raise ValueError(f"labels has {len(labels)} entries but there are {y.size} studies")
+        for lab, a, b in zip(labels, xs, ys):
+            ax.annotate(str(lab), (a, b), xytext=(4, 3), textcoords="offset points",
+                        fontsize=8)
     fixed = results.method == "FE"
     ax.set_xlabel("Squared Pearson residual" if not fixed else
                   "Contribution to overall heterogeneity")

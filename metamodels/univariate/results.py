@@ -314,14 +314,15 @@ class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
         return get_extension("permutation_test")(self, n_permutations=n_permutations,
                                                  exact=exact, seed=seed)
 
-    def plot_baujat(self, ax=None, annotate=True):
-        """Baujat plot: contribution to heterogeneity against influence on the fit.
+    def plot_baujat(self, ax=None, annotate=True, labels=None):
+        """Baujat plot: contribution to heterogeneity against influence on the fit
+        (points labelled 1..k, or by ``labels``).
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        return get_extension("plot_baujat")(self, ax=ax, annotate=annotate)
+        return get_extension("plot_baujat")(self, ax=ax, annotate=annotate, labels=labels)
 
     def plot_radial(self, ax=None, alpha=0.05):
         """Radial (Galbraith) plot of a model without moderators.
