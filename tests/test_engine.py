@@ -198,8 +198,8 @@ def test_singular_design_is_reported():
 
 
 @pytest.mark.parametrize("reml", [False, True])
-def test_scalar_newton_kernel_matches_general_optimizer(reml):
-    from metamodels.core.scalar import tau2_newton
+def test_scalar_kernel_matches_general_optimizer(reml):
+    from metamodels.core.scalar import DiagonalTau2
     rng = np.random.default_rng(11)
     for _ in range(40):
         k = int(rng.integers(4, 60))
@@ -208,27 +208,31 @@ def test_scalar_newton_kernel_matches_general_optimizer(reml):
         y = X @ rng.normal(size=X.shape[1]) + rng.normal(0, np.sqrt(v + rng.uniform(0, 0.3)))
         spec = LinearCovariance.diagonal(v, np.ones((1, k)), ("tau2",))
         ref = maximize(y, X, spec, [0.1], reml=reml, restarts=[[0.0], [1.0]])
-        t, info, ok, _ = tau2_newton(y, v, X, reml=reml, start=0.05)
+        prob = DiagonalTau2(y, v, X)
+        t, ok, _ = prob.maximize(reml=reml)
         assert ok
+        assert prob.loglik(t, reml) >= ref.evaluation.llf - 1e-10
         assert t == pytest.approx(ref.theta[0], rel=1e-8, abs=1e-12)
 
 
-def test_boundary_recheck_finds_better_interior_maximum():
-    """BCG, yi ~ ablat + alloc, ML: a local maximum at tau2 = 0 and the global one at 0.0294."""
+def test_global_search_finds_better_interior_maximum():
+    """BCG, yi ~ ablat + alloc, ML: a local maximum at tau2 = 0 (the score is negative
+    there) and the global one at 0.0294."""
     import json
     from pathlib import Path
 
     import pandas as pd
 
     import metamodels as mm
-    from metamodels.core.scalar import tau2_boundary_recheck, tau2_newton
+    from metamodels.core.scalar import DiagonalTau2
     ref = json.loads((Path(__file__).parent / "reference" / "meta_univariate.json").read_text())
     df = pd.DataFrame(ref["data"]["bcg"])
     m = mm.MetaRandom.from_formula("yi ~ ablat + C(alloc)", df, vi="vi")
     y, v, X = m.endog, m.vi, m.exog
-    t0, _, ok, _ = tau2_newton(y, v, X, reml=False, start=0.17)
-    assert ok and t0 == 0.0                       # the ascent from this start ends at 0
-    t, _, ok, _ = tau2_boundary_recheck(y, v, X, reml=False)
+    prob = DiagonalTau2(y, v, X)
+    assert prob.score(0.0, reml=False)[0] < 0             # 0 is a local maximum
+    t, ok, _ = prob.maximize(reml=False)
     expected = [c for c in ref["cases"] if c["name"] == "bcg_ML_knha_factor"][0]["result"]["tau2"]
     assert ok and t == pytest.approx(expected, rel=1e-8)
+    assert prob.loglik(t, reml=False) > prob.loglik(0.0, reml=False)
     assert m.fit(method="ML").tau2 == pytest.approx(expected, rel=1e-8)

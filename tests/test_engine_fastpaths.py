@@ -202,10 +202,10 @@ def test_patterns_not_positive_definite(repeated):
 
 # ------------------------------------------------------------------- full fits
 def _fit_both(make, reml=True):
-    fast = make().fit(reml=reml)
+    fast = make().fit(method="REML" if reml else "ML")
     slow_model = make()
     slow_model.spec.use_fast_paths = False
-    slow = slow_model.fit(reml=reml)
+    slow = slow_model.fit(method="REML" if reml else "ML")
     return fast, slow
 
 
@@ -273,8 +273,8 @@ def test_lowrank_spanning_blocks_fall_back_when_ill_conditioned():
     view.preferred = True                # force the low-rank path inside the fit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fast = m.fit(reml=False)
+        fast = m.fit(method="ML")
         dense_model = make()
         dense_model.spec.use_fast_paths = False
-        dense = dense_model.fit(reml=False)
+        dense = dense_model.fit(method="ML")
     assert fast.llf == pytest.approx(dense.llf, rel=1e-9, abs=1e-8)

@@ -186,3 +186,14 @@ def test_ordinary_designs_do_not_warn(es, sleep):
         warnings.simplefilter("error", DesignScaleWarning)
         mm.MetaRandom.from_formula("yi ~ ablat + year", es, vi="vi").fit()
         mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep).fit()
+
+
+def test_sampling_variances_outside_the_double_range_are_refused():
+    import numpy as np
+    import pytest
+    import metamodels as mm
+    from metamodels.exceptions import SpecificationError
+    with pytest.raises(SpecificationError, match="outside"):
+        mm.MetaRandom(np.array([0.1, 0.5, 0.3]), np.array([1e-300, 0.02, 0.05]))
+    with pytest.raises(SpecificationError, match="outside"):
+        mm.MetaFixed(np.array([0.1, 0.5, 0.3]), np.array([1e150, 0.02, 0.05]))

@@ -60,14 +60,26 @@ def test_moments_state_and_score_equal_dense_formulas(t):
             assert obs == pytest.approx(fd, rel=1e-5)
 
 
-def test_batched_scores_equal_single_scores():
+def test_batched_pieces_equal_single_scores_and_dense_formulas():
+    """The score ingredients of the global search (core/tau2.py) at several t at once:
+    g, K (expected information) and H - K (observed information) equal the single-t
+    kernel; F = y'P^2y, G = tr P (or tr W), H = y'P^3y the dense formulas."""
     ts = np.array([0.0, 1e-4, 0.02, 0.3, 4.0])
     for y, v, X in _problems(6):
         prob = DiagonalTau2(y, v, X)
         for reml in (True, False):
-            single = [prob.score(t, reml)[0] for t in ts]
-            np.testing.assert_allclose(prob.scores(ts, reml), single, rtol=1e-9,
-                                       atol=1e-9 * np.max(np.abs(single)))
+            P = prob.pieces(ts, reml)
+            for i, t in enumerate(ts):
+                g, info, obs = prob.score(t, reml)
+                assert P.g[i] == pytest.approx(g, rel=1e-9, abs=1e-9 * abs(P.F[i]))
+                assert P.K[i] == pytest.approx(info, rel=1e-9)
+                assert P.H[i] - P.K[i] == pytest.approx(obs, rel=1e-8, abs=1e-9 * P.H[i])
+                w, C, Pm = _dense(y, v, X, t)
+                A = Pm if reml else np.diag(w)
+                np.testing.assert_allclose(
+                    [P.F[i], P.G[i], P.H[i], P.K[i]],
+                    [y @ Pm @ Pm @ y, np.trace(A), y @ Pm @ Pm @ Pm @ y,
+                     0.5 * np.trace(A @ A)], rtol=1e-9)
 
 
 def test_hedges_start_equals_the_estimator():
@@ -77,18 +89,21 @@ def test_hedges_start_equals_the_estimator():
 
 
 def test_newton_step_is_exact_for_equal_variances_ml():
-    """Intercept only, equal v, ML: g(t) (v + t)^2 is linear in t, so the first step from
-    any start lands on the root s^2 - v (the iteration then only confirms it)."""
+    """Intercept only, equal v, ML: g(t) (v + t)^2 is linear in t, so the scaled Newton
+    step of core/tau2.py lands on the root s^2 - v from any start."""
+    from metamodels.core.tau2 import scaled_step
+
     rng = np.random.default_rng(5)
     k, v = 25, 0.1
     y = rng.normal(0.4, np.sqrt(v + 0.3), k)
     root = np.mean((y - y.mean()) ** 2) - v
     assert root > 0
     prob = DiagonalTau2(y, np.full(k, v), np.ones((k, 1)))
-    for start in (0.0, 0.5 * root, 3.0 * root, 20.0):
-        t, _, ok, n_iter = prob.newton(reml=False, start=start)
-        assert ok and t == pytest.approx(root, rel=1e-12)
-        assert n_iter <= 2
+    starts = np.array([0.0, 0.5 * root, 3.0 * root, 20.0])
+    P = prob.pieces(starts, reml=False)
+    np.testing.assert_allclose(starts + scaled_step(P), root, rtol=1e-12)
+    t, ok, n_eval = prob.maximize(reml=False)
+    assert ok and t == pytest.approx(root, rel=1e-12)
 
 
 def test_boundary_solution_and_singular_design():
@@ -97,20 +112,24 @@ def test_boundary_solution_and_singular_design():
     v = rng.uniform(0.5, 1.0, k)
     y = rng.normal(0, 0.05, k)                     # far less spread than the v_i
     prob = DiagonalTau2(y, v, np.ones((k, 1)))
-    t, info, ok, _ = prob.newton(reml=True, start=1.0)
-    assert ok and t == 0.0 and info > 0
-    assert prob.boundary_recheck(reml=True)[0] == 0.0
+    t, ok, _ = prob.maximize(reml=True)
+    assert ok and t == 0.0
+    assert prob.score(0.0)[0] < 0 and prob.state(0.0).info > 0
     X = np.column_stack([np.ones(k), np.ones(k)])
     with pytest.raises(NotPositiveDefiniteError, match="rank deficient"):
         DiagonalTau2(y, v, X).score(0.1)
+    with pytest.raises(NotPositiveDefiniteError, match="rank deficient"):
+        DiagonalTau2(y, v, X).pieces([0.1])
 
 
 def test_boundary_maximum_beats_a_worse_interior_maximum():
-    """Five studies with variances 70-fold apart, REML: the ascent from the
-    DerSimonian-Laird start climbs to a local maximum at 0.0359, but S(0) < 0 makes 0
-    a local maximum too, with the higher restricted likelihood; single and batch fits
-    both return 0."""
+    """Five studies with variances 70-fold apart, REML: a local maximum at 0.0359 (where
+    the ascent from the DerSimonian-Laird start would end), but S(0) < 0 makes 0 a local
+    maximum too, with the higher restricted likelihood; single and batch fits both
+    return 0."""
     import warnings
+
+    from scipy import optimize
 
     import metamodels as mm
     from metamodels.batch import meta_analyze
@@ -123,8 +142,10 @@ def test_boundary_maximum_beats_a_worse_interior_maximum():
     q, trp, _, _ = prob.moments(0.0)
     dl = (q - 4) / trp
     assert dl > 0 and prob.score(0.0)[0] < 0
-    inner, _, ok, _ = prob.newton(reml=True, start=dl)
-    assert ok and inner == pytest.approx(0.035877, rel=1e-4)
+    inner = optimize.minimize_scalar(lambda t: -prob.loglik(t), bounds=(0.01, 0.1),
+                                     method="bounded", options={"xatol": 1e-10}).x
+    assert inner == pytest.approx(0.035877, rel=1e-4)
+    assert abs(prob.score(inner)[0]) < 1e-3
     assert prob.loglik(0.0) > prob.loglik(inner) + 0.1
     t, ok, _ = prob.maximize(reml=True)
     assert ok and t == 0.0

@@ -42,6 +42,11 @@ def _check_method(value, valid, what):
     return table[key]
 
 
+#: Sampling variances must lie in this range: the estimators use ``(1/v)^3`` (the
+#: information of tau^2), which must stay a finite, normal double.
+VI_RANGE = (1e-100, 1e100)
+
+
 class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
     """Common constructor of univariate meta-analytic models.
 
@@ -86,6 +91,12 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
             raise ValueError(f"exog has {len(exog)} rows but there are {n_in} effect sizes")
         if missing not in ("none", "drop", "raise"):
             raise ValueError(f"missing must be 'none', 'drop' or 'raise', got {missing!r}")
+        if missing == "drop":
+            complete = ~np.isnan(np.asarray(endog, dtype=float).reshape(n_in, -1)).any(axis=1)
+            complete &= ~np.isnan(vi)
+            complete &= ~np.isnan(np.asarray(exog, dtype=float).reshape(n_in, -1)).any(axis=1)
+            if not complete.any():
+                raise SpecificationError(f"no observations: all {n_in} rows have missing values")
         super().__init__(endog, exog, missing=missing, vi=vi, **kwargs)
         if default_exog:
             self.data.xnames = ["Intercept"]
@@ -124,6 +135,13 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
             bad = np.flatnonzero(v <= 0)
             raise ValueError(f"sampling variances vi must be strictly positive; rows "
                              f"{bad[:10].tolist()} have vi <= 0")
+        out = (v < VI_RANGE[0]) | (v > VI_RANGE[1])
+        if out.any():
+            raise SpecificationError(
+                f"sampling variances vi in row(s) {np.flatnonzero(out)[:10].tolist()} lie "
+                f"outside [{VI_RANGE[0]:g}, {VI_RANGE[1]:g}] (min {v.min():.3g}, max "
+                f"{v.max():.3g}): the weights 1/vi and their powers would overflow double "
+                "precision; check the data or rescale the effect sizes (y/c with vi/c^2)")
         k, p = X.shape
         require_rows(k, "the data after dropping rows with missing values")
         if k < self._min_studies:

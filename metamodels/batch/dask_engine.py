@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import normalize_methods, output_columns
+from .methods import normalize_methods, output_columns, single_method
+from .numpy_engine import analyze_arrays
 
 __all__ = ["is_dask_array", "require_dask", "meta_analyze_dask", "scan_studies",
            "chunk_results"]
@@ -34,8 +35,7 @@ def require_dask():
 
 
 def _record_dtype(method):
-    single = method.strip().upper() if isinstance(method, str) and "," not in method else None
-    cols = output_columns(normalize_methods(method), single)
+    cols = output_columns(normalize_methods(method), single_method(method))
     names = [c for c, _ in cols]
     extra = [(c.replace("log10p", "pvalue"), np.float64) for c in names
              if c.startswith("log10p")]
@@ -43,10 +43,10 @@ def _record_dtype(method):
 
 
 def _records(beta, se, method, tol, maxiter, n_threads=1):
-    from .api import meta_analyze
-
-    res = meta_analyze(beta, se, method, as_frame=False, tol=tol, maxiter=maxiter,
-                       n_threads=n_threads)
+    beta = np.asarray(beta, dtype=np.float64)
+    se = np.asarray(se, dtype=np.float64)
+    res = analyze_arrays(beta, se, normalize_methods(method), single_method(method), tol=tol,
+                         maxiter=maxiter, n_threads=n_threads)
     dt = _record_dtype(method)
     out = np.empty(beta.shape[0], dtype=dt)
     for name in dt.names:

@@ -21,8 +21,9 @@ With ``+inf`` variances a missing study gets weight ``1/(v + tau^2) = 0`` for ev
 * Hedges: ``tau^2 = max(0, [sum (y - ybar)^2 - (k-1)/k sum v] / (k - 1))``;
 * Paule-Mandel: the root of ``Q(tau^2) = sum w_t (y - b_t)^2 = k - 1`` with
   ``w_t = 1/(v + tau^2)``;
-* ML / REML: the maximiser of the (restricted) log-likelihood
-  ``l = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` for REML) over ``t >= 0``;
+* ML / REML: the global maximiser of the (restricted) log-likelihood
+  ``l = -1/2 [sum log(v + t) + Q(t)]`` (``+ log sum w_t`` for REML) over ``t >= 0``
+  (the search of :mod:`metamodels.core.tau2`, shared with the single fits);
 * random-effects estimate ``b_t = sum w_t y / sum w_t``, ``se = (sum w_t)^{-1/2}``;
 * ``I^2 = t / (t + s^2)`` with ``s^2 = (k-1) sum w / ((sum w)^2 - sum w^2)``
   (random effects) or ``max(0, (Q - (k-1)) / Q)`` (fixed effect).
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import special
+
+from ..core.tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
 
 __all__ = [
     "prepare_block", "fixed_effect", "tau2_dl", "tau2_he", "tau2_pm", "tau2_ml_reml",
@@ -131,8 +134,7 @@ def _trace_p0(sw, sw2):
 
 def tau2_dl(q, n, sw, sw2):
     """DerSimonian-Laird: ``tau^2 = max(0, (Q - (k-1)) / tr(P_0))``; NaN when ``k < 2``."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.maximum(0.0, (q - (n - 1.0)) / _trace_p0(sw, sw2))
+    t = dl(q, n - 1.0, _trace_p0(sw, sw2))
     t[n < 2] = np.nan
     return t
 
@@ -147,7 +149,7 @@ def tau2_he(Y, V, n):
         d[miss] = 0.0
         ss = np.einsum("ij,ij->j", d, d)
         sv = np.where(miss, 0.0, V).sum(axis=0)
-        t = np.maximum(0.0, (ss - (n - 1.0) / n * sv) / (n - 1.0))
+        t = he(ss, (n - 1.0) / n * sv, n - 1.0)
     t[n < 2] = np.nan
     return t
 
@@ -198,15 +200,10 @@ def _weighted_moments(Y, V, t):
 
 
 def tau2_pm(Y, V, n, tol=1e-12, maxiter=200):
-    """Paule-Mandel estimator by safeguarded Newton iteration, all columns at once.
-
-    Solves ``f(t) = Q(t) - (k - 1) = 0`` with ``Q(t) = sum w_t (y - b_t)^2`` and
-    ``f'(t) = -sum w_t^2 (y - b_t)^2``; ``t = 0`` when ``Q(0) <= k - 1``.  ``Q(t)`` is
-    convex and decreasing in ``t`` (the partial minimum over ``b`` of the jointly
-    convex ``sum (y - b)^2 / (v + t)``), so Newton steps started at ``t = 0 < root``
-    increase monotonically without overshooting.  As a safeguard against rounding a
-    bracket ``f(lo) > 0 > f(hi)`` is kept and a step leaving it is replaced by
-    bisection.  A column stops when its step is below ``tol * t`` or ``f(t) = 0``.
+    """Paule-Mandel estimator, all columns at once: the root of
+    ``Q(t) = sum w_t (y - b_t)^2 = k - 1`` (``0`` when ``Q(0) <= k - 1``) by the
+    safeguarded Newton steps of :func:`metamodels.core.tau2.q_equation_root`, shared with
+    the single fits, with ``Q'(t) = -sum w_t^2 (y - b_t)^2``.
 
     Returns
     -------
@@ -214,75 +211,49 @@ def tau2_pm(Y, V, n, tol=1e-12, maxiter=200):
     converged : (b,) bool array
     """
     m = Y.shape[1]
-    tau2 = np.zeros(m)
+    tau2 = np.full(m, np.nan)
     conv = np.ones(m, dtype=bool)
-    target = n - 1.0
-    active = np.flatnonzero(n >= 2)
-    t = np.zeros(active.size)
-    lo = np.zeros(active.size)
-    hi = np.full(active.size, np.inf)
-    Ya, Va, ta = Y[:, active], V[:, active], target[active]
-    for it in range(maxiter):
-        if active.size == 0:
-            break
-        u1, u2 = _weighted_moments(Ya, Va, t)
-        f = u1 - ta
-        lo = np.where(f > 0, np.maximum(lo, t), lo)
-        hi = np.where(f < 0, np.minimum(hi, t), hi)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            new = t + f / u2
-        out = ~((new > lo) & (new < hi))
-        new = np.where(out, 0.5 * (lo + hi), new)           # (hi is finite there)
-        done = (np.abs(new - t) <= tol * t) | (f == 0) | ~np.isfinite(new)
-        if it == 0:
-            done |= ~(f > 0)                                 # Q(0) <= k - 1: tau^2 = 0
-        value = np.where((f == 0) | ~np.isfinite(new) | (t == 0), t, new)
-        tau2[active[done]] = value[done]
-        keep = ~done
-        active, t, lo, hi, ta = active[keep], new[keep], lo[keep], hi[keep], ta[keep]
-        Ya, Va = Ya[:, keep], Va[:, keep]
-    if active.size:
-        tau2[active] = t
-        conv[active] = False
-    tau2[n < 2] = np.nan
+    cols = np.flatnonzero(n >= 2)
+    if cols.size:
+        Yc, Vc = Y[:, cols], V[:, cols]
+        est, ok = q_equation_root(lambda rows, t: _weighted_moments(Yc[:, rows], Vc[:, rows], t),
+                                  n[cols] - 1.0, tol=tol, maxiter=maxiter)
+        tau2[cols] = est
+        conv[cols] = ok
     return tau2, conv
 
 
-def _score_terms(Y, V, t, reml):
-    """Score, Fisher and observed information of (RE)ML at ``tau^2 = t`` (per column).
+def _pieces(Y, V, t, reml):
+    """Score ingredients (:class:`~metamodels.core.tau2.Pieces`) of (RE)ML at
+    ``tau^2 = t`` (per column), for the design ``X = 1``.
 
-    With ``w = 1/(v + t)``, ``r = y - b_t``, ``u_j = sum w^j r^2``, ``g = sum w^2 r``,
-    ``s_j = sum w^j``:
-
-    * ML: score ``S = (u_2 - s_1)/2``, Fisher information ``I = s_2/2``;
-    * REML: ``S = (u_2 - tr P)/2`` with ``tr P = s_1 - s_2/s_1``,
-      ``I = tr(PP)/2 = (s_2 - 2 s_3/s_1 + s_2^2/s_1^2)/2``;
-    * observed information ``J = -d^2 l/dt^2 = y'P^3y - I`` with
-      ``y'P^3y = u_3 - g^2/s_1``;
-    * ``a = s_1 / s_2``, the scale of the step of :func:`_ascend`.
+    With ``w = 1/(v + t)``, ``r = y - b_t``, ``s_j = sum w^j`` and ``P = W - ww'/s_1``
+    (so ``Py = w r``): ``F = y'P^2y = sum w^2 r^2``, ``G = tr P = s_1 - s_2/s_1`` (REML)
+    or ``s_1`` (ML), ``H = y'P^3y = sum w^3 r^2 - (sum w^2 r)^2 / s_1`` and
+    ``K = tr(P^2)/2 = (s_2 - 2 s_3/s_1 + s_2^2/s_1^2)/2`` (REML) or ``s_2/2`` (ML).
     """
     W, sw, WR = _weights_and_residuals(Y, V, t)
     np.multiply(WR, W, out=WR)                    # w r (0 where missing)
     tmp = WR * WR                                 # w^2 r^2
-    u2 = tmp.sum(axis=0)
+    F = tmp.sum(axis=0)
     np.multiply(tmp, W, out=tmp)                  # w^3 r^2
     u3 = tmp.sum(axis=0)
     np.multiply(WR, W, out=WR)                    # w^2 r
-    g = WR.sum(axis=0)
+    c = WR.sum(axis=0)
     np.multiply(W, W, out=tmp)
     sw2 = tmp.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         if reml:
             np.multiply(tmp, W, out=tmp)
             sw3 = tmp.sum(axis=0)
-            score = 0.5 * (u2 - (sw - sw2 / sw))
-            info = 0.5 * (sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2)
+            a = sw2 / sw
+            G = sw - a
+            K = 0.5 * (sw2 - 2.0 * sw3 / sw + a * a)
         else:
-            score = 0.5 * (u2 - sw)
-            info = 0.5 * sw2
-        obs = u3 - g * g / sw - info
-        a = sw / sw2
-    return score, info, obs, a
+            G = sw
+            K = 0.5 * sw2
+        H = u3 - c * c / sw
+    return Pieces(0.5 * (F - G), F, G, H, K)
 
 
 def _loglik(Y, V, t, reml):
@@ -299,147 +270,40 @@ def _loglik(Y, V, t, reml):
     return llf
 
 
-def _ascend(Y, V, t, lo, hi, reml, tol, maxiter):
-    """Safeguarded Newton ascent of the (RE)ML log-likelihood, all columns at once.
-
-    ``lo`` (``-1``: unknown) and ``hi`` (``inf``: unknown) bracket the maximum:
-    ``S(lo) > 0 > S(hi)``.  Returns the estimates and a converged flag per column.
-    """
-    m = Y.shape[1]
-    tau2 = np.array(t, dtype=float)
-    conv = np.ones(m, dtype=bool)
-    active = np.arange(m)
-    t, lo, hi = tau2.copy(), np.array(lo, dtype=float), np.array(hi, dtype=float)
-    prev = np.full(m, np.inf)                        # size of the previous move
-    Ya, Va = Y, V
-    for _ in range(maxiter + 1):
-        if active.size == 0:
-            break
-        score, info, obs, a = _score_terms(Ya, Va, t, reml)
-        lo = np.where((score > 0) & (t > lo), t, lo)
-        hi = np.where((score < 0) & (t < hi), t, hi)
-        concave = obs > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # Newton on S(t) (a + t - t_n)^2, as the single-fit kernel (same root, close
-            # to linear in t), else Fisher scoring
-            den = obs - 2.0 * score / a
-            step = np.where(den > 0, score / den, score / info)
-            se = 1.0 / np.sqrt(info)
-        new = t + step
-        known = lo >= 0
-        bounded = known & (hi < np.inf)
-        # both ends known: Newton inside the bracket while it converges fast, else bisect
-        bis = bounded & ~((new > lo) & (new < hi) & (np.abs(step) <= 0.5 * prev))
-        new = np.where(bis, 0.5 * (lo + hi), new)
-        # only S > 0 seen: move right; outside concave regions double
-        right = known & ~bounded & ~(concave & (new > lo))
-        new = np.where(right, 2.0 * np.maximum(t, lo) + se, new)
-        # only S < 0 seen: move left by Newton while concave and positive, else go to 0
-        # if l(0) >= l(t) (the truncated step passes the step-halving test), else t/2
-        down = ~known & (t > 0) & ~(concave & (new > 0))
-        if down.any():
-            idx = np.flatnonzero(down)
-            better0 = _loglik(Ya[:, idx], Va[:, idx], 0.0, reml) >= \
-                _loglik(Ya[:, idx], Va[:, idx], t[idx], reml)
-            new[idx] = np.where(better0, 0.0, 0.5 * t[idx])
-        move = np.abs(new - t)
-        done = (move <= tol * (t + se)) | (score == 0)
-        done |= (t == 0) & ~(score > 0)                      # boundary maximum
-        value = np.where((score == 0) | (t == 0), t, new)
-        if done.any():
-            tau2[active[done]] = value[done]
-            keep = ~done
-            active, t, lo, hi = active[keep], new[keep], lo[keep], hi[keep]
-            prev = move[keep]
-            Ya, Va = Ya[:, keep], Va[:, keep]
-        else:
-            t, prev = new, move
-    if active.size:
-        tau2[active] = t
-        conv[active] = False
-    return tau2, conv
-
-
-#: Grid of the boundary restarts: ``T 4^-j``, ``j = 0..GRID``.
-GRID = 10
-
-
-def _boundary_restart(Y, V, n, reml, tol, maxiter):
-    """Interior maxima of columns whose ascent ended at ``tau^2 = 0``.
-
-    The single-fit engine restarts a boundary solution from other values and keeps
-    the best log-likelihood (the likelihood in ``tau^2`` can be bimodal).  Here the
-    score is evaluated on the grid ``t_j = T 4^-j`` (``j = 0..GRID``) with
-    ``T = var(y) + max v`` (beyond which the score is negative); the highest grid
-    point with a positive score brackets an interior local maximum (with ``hi``
-    the grid point above it), which is located by :func:`_ascend` and kept if its
-    log-likelihood beats ``l(0)``.
-
-    Returns ``(rows, tau2, converged)`` of the columns whose estimate moves off 0.
-    """
+def _search_bound(Y, V, n, reml):
+    """:func:`~metamodels.core.tau2.score_upper_bound` per column: ``RSS`` of the
+    unweighted mean, ``m = k - 1`` (REML) or ``k`` (ML) and the extreme variances."""
     miss = np.isinf(V)
     with np.errstate(invalid="ignore", divide="ignore"):
         ybar = Y.sum(axis=0) / n
         d = np.where(miss, 0.0, Y - ybar)
-        T = np.einsum("ij,ij->j", d, d) / n + np.where(miss, 0.0, V).max(axis=0)
-    found = np.full(Y.shape[1], -1.0)
-    upper = np.full(Y.shape[1], np.inf)
-    above = np.full(Y.shape[1], np.inf)
-    for j in range(GRID + 1):
-        t = T * 4.0 ** -j
-        score = _score_terms(Y, V, t, reml)[0]
-        pos = (score > 0) & (found < 0)
-        found[pos] = t[pos]
-        upper[pos] = above[pos]
-        above = t
-    rows = np.flatnonzero(found > 0)
-    if rows.size == 0:
-        return rows, np.empty(0), np.empty(0, dtype=bool)
-    Yr, Vr = Y[:, rows], V[:, rows]
-    root, ok = _ascend(Yr, Vr, found[rows], found[rows], upper[rows], reml, tol, maxiter)
-    l0 = _loglik(Yr, Vr, 0.0, reml)
-    lr = _loglik(Yr, Vr, root, reml)
-    better = lr > l0 + 1e-10 * (1.0 + np.abs(l0))
-    return rows[better], root[better], ok[better]
+        rss = np.einsum("ij,ij->j", d, d)
+    vmin = V.min(axis=0)
+    vmax = np.where(miss, 0.0, V).max(axis=0)
+    return score_upper_bound(rss, n - 1.0 if reml else n * 1.0, vmin, vmax)
 
 
-def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True):
-    """(Restricted) maximum-likelihood tau^2 by safeguarded Newton iteration.
+def tau2_ml_reml(Y, V, n, start=None, reml=True, tol=1e-10, maxiter=100):
+    """(Restricted) maximum-likelihood tau^2: the global maximiser over ``t >= 0``.
 
     Maximises ``l = -1/2 [sum log(v + t) + Q(t)]`` (ML) or
-    ``l = -1/2 [sum log(v + t) + log sum w_t + Q(t)]`` (REML) over ``t >= 0`` in all
-    columns at once (masks; converged columns leave the active set), following the
-    ascent of :func:`metamodels.core.optimize.maximize` from ``start``:
-
-    * step ``S/J`` (Newton, observed information ``J > 0``) or ``S/I`` (Fisher
-      scoring) with the score ``S`` and informations of :func:`_score_terms`;
-    * a bracket ``[lo, hi]`` with ``S(lo) > 0 > S(hi)`` is kept; a step leaving it
-      (or not halving the previous one) is replaced by bisection (doubling while
-      ``hi`` is unknown), so a column whose score changed sign always converges, to
-      a local maximum;
-    * moving down towards 0 before a point with ``S > 0`` is known, a step that
-      would cross 0 (or a non-concave region) leads to 0 if ``l(0) >= l(t)``, else
-      to ``t/2``;
-    * ``t = 0`` with ``S(0) <= 0`` is a boundary maximum (Karush-Kuhn-Tucker);
-    * convergence: step below ``tol * (t + se)`` with ``se = I^{-1/2}``;
-    * as the single-fit kernel (:meth:`metamodels.core.scalar.DiagonalTau2.maximize`):
-      a column ending inside while ``S(0) <= 0`` (0 is a local maximum too) takes the
-      higher of the two log-likelihoods, and columns that end at 0 are searched for a
-      better interior maximum (``restart``; see :func:`_boundary_restart`).
-
-    For a unimodal likelihood this is the unique maximiser (the estimate of
-    :class:`~metamodels.MetaRandom`).
+    ``l = -1/2 [sum log(v + t) + log sum w_t + Q(t)]`` (REML) in all columns at once
+    with :func:`metamodels.core.tau2.global_maximum` -- the algorithm of the single
+    fits (:meth:`metamodels.core.scalar.DiagonalTau2.maximize`), fed with the score
+    ingredients of :func:`_pieces` -- on ``[0, U]``, ``U`` the data-derived bound
+    beyond which the score is negative (:func:`_search_bound`).  Every local maximum
+    is located and the highest likelihood is kept, so the result is the global
+    maximiser (see :mod:`metamodels.core.tau2` for the guarantee), also where the
+    likelihood is multimodal.
 
     Parameters
     ----------
     Y, V : (k, b) arrays
     n : (b,) ints
-    start : (b,) starting values (the single-fit kernel uses DerSimonian-Laird),
-        clipped at 0
+    start : ignored (kept for compatibility: the search needs no start)
     reml : bool
-    tol, maxiter : convergence controls
-    restart : bool
-        Search boundary solutions for a better interior maximum.
+    tol, maxiter : convergence controls of the Newton steps (``tol`` relative to
+        ``t + se``)
 
     Returns
     -------
@@ -452,26 +316,18 @@ def tau2_ml_reml(Y, V, n, start, reml=True, tol=1e-10, maxiter=100, restart=True
     cols = np.flatnonzero(n >= 2)
     if cols.size == 0:
         return tau2, conv
-    Yc, Vc = Y[:, cols], V[:, cols]
-    t0 = np.maximum(np.nan_to_num(np.asarray(start, dtype=float)[cols]), 0.0)
-    est, ok = _ascend(Yc, Vc, t0, np.full(cols.size, -1.0), np.full(cols.size, np.inf),
-                      reml, tol, maxiter)
-    inner = np.flatnonzero(est > 0)
-    if inner.size:
-        # 0 is a local maximum too where S(0) <= 0: keep the higher of the two
-        Yi, Vi = Yc[:, inner], Vc[:, inner]
-        at0 = _score_terms(Yi, Vi, np.zeros(inner.size), reml)[0] <= 0
-        if at0.any():
-            j = inner[at0]
-            l0 = _loglik(Yc[:, j], Vc[:, j], 0.0, reml)
-            est[j[l0 >= _loglik(Yc[:, j], Vc[:, j], est[j], reml)]] = 0.0
-    if restart:
-        b = np.flatnonzero(est == 0)
-        if b.size:
-            rows, root, rok = _boundary_restart(Yc[:, b], Vc[:, b], n[cols][b], reml, tol,
-                                                maxiter)
-            est[b[rows]] = root
-            ok[b[rows]] = rok
+    Yc, Vc = (Y, V) if cols.size == m else (Y[:, cols], V[:, cols])
+
+    def pieces(rows, t):
+        if rows is None:
+            return _pieces(Yc, Vc, t, reml)
+        return _pieces(Yc[:, rows], Vc[:, rows], t, reml)
+
+    def loglik(rows, t):
+        return _loglik(Yc[:, rows], Vc[:, rows], t, reml)
+
+    U = _search_bound(Yc, Vc, n[cols], reml)
+    est, _, ok = global_maximum(pieces, loglik, U, tol=tol, maxiter=maxiter)
     tau2[cols] = est
     conv[cols] = ok
     return tau2, conv

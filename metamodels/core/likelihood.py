@@ -47,9 +47,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotri, dtrtri
 
 __all__ = ["Evaluation", "evaluate", "assemble", "fast_view", "profiled_llf",
-           "NotPositiveDefiniteError"]
+           "NotPositiveDefiniteError", "cholesky_inverse"]
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -82,15 +83,80 @@ def _group_pass1(v, Xg, yg, wts=None):
             raise NotPositiveDefiniteError("V(theta) has a non-positive diagonal element")
         w = 1.0 / v
         return w, Xg * w[:, None], yg * w, float(np.sum(np.log(v)))
+    vinv, per_block = cholesky_inverse(v)
+    logdet = float(per_block.sum() if wts is None else per_block @ wts)
+    return vinv, vinv @ Xg, np.einsum("bij,bj->bi", vinv, yg), logdet
+
+
+#: A Cholesky pivot ``d_j^2`` below ``_PIVOT_TOL * m * V_jj`` is rounding noise: the block
+#: is singular to working precision (the computed ``d_j^2`` carries an absolute error of
+#: order ``m eps V_jj``), and its inverse would be meaningless.
+_PIVOT_TOL = 64.0 * np.finfo(float).eps
+
+
+def cholesky_inverse(v):
+    """Inverses and log-determinants of a stack of symmetric positive definite blocks.
+
+    ``V = L L'`` (batched Cholesky), ``V^{-1} = L^{-T} L^{-1}`` with ``L^{-1}`` from the
+    factor (forward substitution, or LAPACK ``dtrtri`` for large blocks): no general
+    inverse, and the result is symmetric positive definite by construction.
+
+    Parameters
+    ----------
+    v : (nb, m, m) array
+
+    Returns
+    -------
+    vinv : (nb, m, m) array
+    logdet : (nb,) array
+        ``log|V_b| = 2 sum_j log L_jj``.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        When a block is not positive definite, is singular to working precision (a
+        pivot ``L_jj^2 <= 64 m eps V_jj``) or has non-finite entries.
+    """
     try:
         L = np.linalg.cholesky(v)
     except np.linalg.LinAlgError as exc:
         raise NotPositiveDefiniteError("V(theta) is not positive definite in a block") from exc
-    per_block = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-    logdet = float(per_block.sum() if wts is None else per_block @ wts)
-    vinv = np.linalg.inv(v)
-    vinv = 0.5 * (vinv + np.swapaxes(vinv, 1, 2))
-    return vinv, vinv @ Xg, np.einsum("bij,bj->bi", vinv, yg), logdet
+    m = v.shape[-1]
+    d = np.diagonal(L, axis1=1, axis2=2)
+    dv = np.diagonal(v, axis1=1, axis2=2)
+    with np.errstate(invalid="ignore"):
+        ok = np.all(d * d > _PIVOT_TOL * m * dv) and np.all(np.isfinite(d))
+    if not ok:
+        raise NotPositiveDefiniteError(
+            "V(theta) is singular (to working precision) in a block")
+    Linv = _triangular_inverse(L, d)
+    vinv = np.matmul(np.swapaxes(Linv, 1, 2), Linv)
+    if not np.all(np.isfinite(vinv)):
+        raise NotPositiveDefiniteError("V(theta) is numerically singular in a block")
+    return vinv, 2.0 * np.sum(np.log(d), axis=1)
+
+
+def _triangular_inverse(L, d):
+    """``L^{-1}`` of a stack of lower-triangular ``L`` with diagonals ``d`` (all > 0)."""
+    nb, m, _ = L.shape
+    if m > 24 and nb <= 64:
+        out = np.empty_like(L)
+        for b in range(nb):
+            inv, info = dtrtri(L[b], lower=1)
+            if info != 0:
+                raise NotPositiveDefiniteError("V(theta) is singular in a block")
+            out[b] = inv
+        return out
+    Linv = np.zeros_like(L)
+    rd = 1.0 / d
+    for i in range(m):                   # row i of L^{-1}: (e_i - L[i, :i] L^{-1}[:i]) / L_ii
+        if i:
+            row = -np.einsum("bk,bkj->bj", L[:, i, :i], Linv[:, :i, :])
+        else:
+            row = np.zeros((nb, m))
+        row[:, i] += 1.0
+        Linv[:, i, :] = row * rd[:, i, None]
+    return Linv
 
 
 #: OpenBLAS runs a GEMM single-threaded when ``m n k <= 4 * 65536`` and a GEMV when
@@ -153,17 +219,25 @@ def profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml):
 
 
 def _gls_inverse(xvx):
-    """``(X'V^-1X)^{-1}`` and ``log|X'V^-1X|``; a clear error when X is rank deficient."""
-    try:
-        L = np.linalg.cholesky(xvx)
-        d = np.diagonal(L)
-        if d.min() <= 1e-12 * d.max():
-            raise np.linalg.LinAlgError
-        C = np.linalg.inv(xvx)
-    except np.linalg.LinAlgError as exc:
+    """``(X'V^-1X)^{-1}`` (from its Cholesky factor, LAPACK ``dpotri``) and
+    ``log|X'V^-1X|``; a clear error when X is (numerically) rank deficient, i.e. a column
+    with ``1 - R^2 <= 1e-12`` on the previous ones in the ``V^{-1}`` metric."""
+    xvx = 0.5 * (xvx + xvx.T)
+    if not np.all(np.isfinite(xvx)):
+        raise NotPositiveDefiniteError("X'V^-1X is not finite: V(theta) is numerically singular")
+    L, info = dpotrf(xvx, lower=1, clean=1)
+    d = np.diagonal(L)
+    # scale free: the squared pivot d_j^2 = A_jj (1 - R_j^2), with R_j^2 of column j on
+    # the previous ones, below 1e-12 A_jj is a collinear column
+    if info != 0 or np.any(d * d <= 1e-12 * np.diagonal(xvx)):
         raise NotPositiveDefiniteError(
-            "X'V^-1X is singular: the design matrix is rank deficient") from exc
-    return 0.5 * (C + C.T), 2.0 * float(np.log(d).sum())
+            "X'V^-1X is singular: the design matrix is rank deficient")
+    C, info = dpotri(L, lower=1)
+    if info != 0:
+        raise NotPositiveDefiniteError(
+            "X'V^-1X is singular: the design matrix is rank deficient")
+    C = np.tril(C) + np.tril(C, -1).T
+    return C, 2.0 * float(np.log(d).sum())
 
 
 def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
@@ -189,7 +263,31 @@ def evaluate(theta, y, X, spec, reml=True, order=0, fast=None) -> Evaluation:
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        When ``V(theta)`` or ``X'V^{-1}X`` is not positive definite, is singular to
+        working precision, or the log-likelihood or its derivatives are not finite
+        (the optimiser treats such a trial point as a rejected step).
     """
+    try:
+        ev = _evaluate(theta, y, X, spec, reml, order, fast)
+    except NotPositiveDefiniteError:
+        raise
+    except (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError) as exc:
+        raise NotPositiveDefiniteError(
+            f"V(theta) is numerically singular at theta = {np.asarray(theta).tolist()}") from exc
+    if not np.isfinite(ev.llf) or (ev.grad is not None and not np.all(np.isfinite(ev.grad))) \
+            or (ev.info is not None and not np.all(np.isfinite(ev.info))):
+        raise NotPositiveDefiniteError(
+            f"the log-likelihood is not finite at theta = {np.asarray(theta).tolist()}")
+    return ev
+
+
+def _evaluate(theta, y, X, spec, reml, order, fast):
+    """The body of :func:`evaluate` (errors and finiteness are checked there)."""
+
     theta = np.asarray(theta, dtype=float)
     weights = getattr(spec, "block_weights", None)
     if fast is not False and weights is None:

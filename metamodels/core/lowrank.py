@@ -266,10 +266,19 @@ class LowRankView:
             except np.linalg.LinAlgError as exc:
                 raise NotPositiveDefiniteError(
                     "V(theta) is not positive definite in a block") from exc
-            logdet_v += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            dl = np.diagonal(L, axis1=1, axis2=2)
+            if not (np.all(dl > 0) and np.all(np.isfinite(dl))):
+                raise NotPositiveDefiniteError("V(theta) is singular in a block")
+            logdet_v += 2.0 * float(np.sum(np.log(dl)))
             M = G @ st.S
             M[:, st.diag, st.diag] += s
-            D = np.linalg.solve(M, np.broadcast_to(G, M.shape))
+            try:                       # D = (sI + GS)^{-1} G (not symmetric: LU solve)
+                D = np.linalg.solve(M, np.broadcast_to(G, M.shape))
+            except np.linalg.LinAlgError as exc:
+                raise NotPositiveDefiniteError(
+                    "V(theta) is numerically singular in a block") from exc
+            if not np.all(np.isfinite(D)):
+                raise NotPositiveDefiniteError("V(theta) is numerically singular in a block")
             D = 0.5 * (D + np.swapaxes(D, 1, 2))
             Dzx = D @ st.Zx
             Dzr = np.matmul(D, st.Zr[..., None])[..., 0]

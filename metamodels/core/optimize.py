@@ -38,13 +38,26 @@ class FitOutcome:
 
 
 def _safe_eval(theta, y, X, spec, reml, order):
+    """:func:`evaluate` at a trial point, or ``None`` (a rejected step) when ``V(theta)``
+    is not positive definite or numerically singular there, or the log-likelihood or its
+    derivatives are not finite (any ``LinAlgError``: ``NotPositiveDefiniteError`` is one)."""
     try:
-        return evaluate(theta, y, X, spec, reml, order)
-    except NotPositiveDefiniteError:
+        with np.errstate(all="ignore"):
+            ev = evaluate(theta, y, X, spec, reml, order)
+    except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError):
         return None
+    if not np.isfinite(ev.llf) or (ev.grad is not None and not np.all(np.isfinite(ev.grad))):
+        return None
+    return ev
 
 
-def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=()) -> FitOutcome:
+#: ``face_search="auto"`` examines the faces of the parameter box for models with at most
+#: this many observations (the cost is a few extra fits, negligible for small data).
+FACE_SEARCH_MAX_NOBS = 2000
+
+
+def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=(),
+             face_search="auto") -> FitOutcome:
     """Find the (RE)ML estimate of theta.
 
     Parameters
@@ -61,6 +74,22 @@ def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=())
         Convergence when every step is below ``tol * (|theta_j| + se_j)``, with ``se_j``
         the standard error implied by the Fisher information (a scale-free criterion).
     maxiter : int
+    face_search : {"auto", True, False}
+        The likelihood in several variance parameters can have a local maximum inside the
+        parameter space and a higher one on its boundary (some variances at 0), which no
+        local search started inside finds.  With ``face_search`` the maximiser also
+        maximises over each face of the box where a subset of the variance-type
+        parameters (bounded below, unbounded above) sits at its lower bound -- every
+        subset when there are at most three such parameters, each single one otherwise --
+        and continues from a face maximum that beats the solution found.  ``"auto"`` does
+        so when the data have at most ``FACE_SEARCH_MAX_NOBS`` observations.
+
+    Notes
+    -----
+    Maximum likelihood over several variance parameters has no cheap global guarantee;
+    the face search removes the common failure (an interior local maximum beside a
+    boundary one).  A one-parameter likelihood (tau^2 of a univariate meta-analysis)
+    is maximised globally by :mod:`metamodels.core.tau2`.
     """
     best = _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior=False)
     if best.at_lower.any() or best.at_upper.any():
@@ -71,10 +100,53 @@ def maximize(y, X, spec, theta0, reml=True, tol=1e-10, maxiter=200, restarts=())
             other = _maximize_from(y, X, spec, start, reml, tol, maxiter, interior=True)
             if other.evaluation.llf > best.evaluation.llf + 1e-10 * (1 + abs(best.evaluation.llf)):
                 best = other
+    if face_search == "auto":
+        face_search = int(np.asarray(y).shape[0]) <= FACE_SEARCH_MAX_NOBS
+    if face_search:
+        best = _face_search(y, X, spec, best, reml, tol, maxiter)
     return best
 
 
-def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior):
+def _better(a, b):
+    """True when outcome ``a`` has a clearly higher log-likelihood than ``b``."""
+    la, lb = a.evaluation.llf, b.evaluation.llf
+    return la > lb + 1e-10 * (1.0 + abs(lb))
+
+
+def _face_search(y, X, spec, best, reml, tol, maxiter):
+    """Maximise over the faces of the box where variance-type parameters are at their
+    lower bound (see :func:`maximize`); keep the best solution."""
+    from itertools import combinations
+    lo, hi = spec.lower, spec.upper
+    cand = np.flatnonzero(np.isfinite(lo) & ~np.isfinite(hi) & ~best.at_lower)
+    if cand.size == 0:
+        return best
+    sizes = range(1, cand.size + 1) if cand.size <= 3 else (1,)
+    for size in sizes:
+        for subset in combinations(cand, size):
+            fixed = np.zeros(lo.shape, dtype=bool)
+            fixed[list(subset)] = True
+            start = np.where(fixed, lo, best.theta)
+            try:
+                face = _maximize_from(y, X, spec, start, reml, tol, maxiter,
+                                      interior=False, fixed=fixed)
+            except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError, ValueError):
+                continue            # V is singular on this face
+            if not _better(face, best):
+                continue
+            # Free all parameters again from the face maximum: it stays there when the
+            # gradient points out of the box, or climbs further.
+            try:
+                free = _maximize_from(y, X, spec, face.theta, reml, tol, maxiter,
+                                      interior=False)
+            except (np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError, ValueError):
+                continue
+            if not _better(face, free):
+                best = free
+    return best
+
+
+def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior, fixed=None):
     lo, hi = spec.lower, spec.upper
     theta = np.clip(np.asarray(theta0, dtype=float), lo, hi)
     ev = evaluate(theta, y, X, spec, reml, order=1)
@@ -82,6 +154,8 @@ def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior):
     for it in range(1, maxiter + 1):
         g = ev.grad
         free = ~(((theta <= lo) & (g <= 0)) | ((theta >= hi) & (g >= 0)))
+        if fixed is not None:
+            free &= ~fixed
         step = np.zeros_like(theta)
         if free.any():
             step[free] = _direction(ev, free)
@@ -124,7 +198,7 @@ def _maximize_from(y, X, spec, theta0, reml, tol, maxiter, interior):
         if np.all(delta <= scale):
             return _outcome(ev, spec, True, it, "newton-scoring", "converged")
     # Fallback: quasi-Newton on the same analytic gradient.
-    return _lbfgs(y, X, spec, theta, reml, tol, it)
+    return _lbfgs(y, X, spec, theta, reml, tol, it, fixed)
 
 
 def _se(info):
@@ -161,7 +235,7 @@ def _outcome(ev, spec, converged, n_iter, method, message):
     return FitOutcome(ev, converged, n_iter, th <= spec.lower, th >= spec.upper, method, message)
 
 
-def _lbfgs(y, X, spec, theta, reml, tol, n_prev):
+def _lbfgs(y, X, spec, theta, reml, tol, n_prev, fixed=None):
     def fun(t):
         e = _safe_eval(t, y, X, spec, reml, 1)
         if e is None:
@@ -170,6 +244,8 @@ def _lbfgs(y, X, spec, theta, reml, tol, n_prev):
 
     bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b)
               for a, b in zip(spec.lower, spec.upper)]
+    if fixed is not None:
+        bounds = [(theta[j], theta[j]) if fixed[j] else bd for j, bd in enumerate(bounds)]
     res = optimize.minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
                             options={"maxiter": 1000, "gtol": 1e-9, "ftol": 1e-15})
     ev = evaluate(res.x, y, X, spec, reml, order=1)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .likelihood import (Evaluation, NotPositiveDefiniteError, _gls_inverse, profiled_llf,
+from .likelihood import (Evaluation, _gls_inverse, cholesky_inverse, profiled_llf,
                          assemble, rdot, tdot)
 
 __all__ = ["PatternView"]
@@ -150,15 +150,8 @@ class PatternView:
         ld = np.zeros(self.npat)
         for ix, sl in self.by_size:
             V = R[self.pclass[ix][:, None, None], sl[:, :, None], sl[:, None, :]]
-            try:
-                L = np.linalg.cholesky(V)
-            except np.linalg.LinAlgError as exc:
-                raise NotPositiveDefiniteError(
-                    "V(theta) is not positive definite in a block") from exc
-            ld[ix] = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-            vinv = np.linalg.inv(V)
-            Vi[ix[:, None, None], sl[:, :, None], sl[:, None, :]] = \
-                0.5 * (vinv + np.swapaxes(vinv, 1, 2))
+            vinv, ld[ix] = cholesky_inverse(V)
+            Vi[ix[:, None, None], sl[:, :, None], sl[:, None, :]] = vinv
         return Vi, ld
 
     def evaluate(self, theta, reml=True, order=0):

@@ -24,13 +24,13 @@ forms do not cancel), so one evaluation is a single ``(3, k) x (k, (p+1)^2)`` pr
 followed by one Cholesky solve of ``X'WX`` with all right-hand sides at once -- about
 a dozen small array operations whatever ``k``.
 
-:meth:`DiagonalTau2.maximize` is the estimator: one evaluation at ``t = 0`` gives the
-score there and the DerSimonian-Laird start; :meth:`DiagonalTau2.newton` keeps a bracket
-of the score's sign change and takes Newton steps on ``g(t) (a + t - t_n)^2`` (same
-root, nearly linear in ``t``) while they stay inside it, else Fisher steps, else
-bisection; an interior maximum is compared with ``t = 0`` when that is a local maximum
-too, and a boundary solution is re-checked on a score grid
-(:meth:`DiagonalTau2.boundary_recheck`): the likelihood can be bimodal.
+:meth:`DiagonalTau2.maximize` is the (RE)ML estimator: the global search of
+:mod:`metamodels.core.tau2` (shared with the batch kernels) fed with
+:meth:`DiagonalTau2.pieces`, the score ingredients at many ``t`` in one batched
+evaluation (``S_j`` for ``j = 1, 2, 3`` at all points with one matrix product and one
+batched solve), and :meth:`DiagonalTau2.search_bound`, beyond which the score is
+negative.  It returns the global maximiser over ``t >= 0`` even where the likelihood is
+multimodal.
 """
 from __future__ import annotations
 
@@ -41,12 +41,15 @@ import numpy as np
 from scipy.linalg.lapack import dposv, dpotri
 
 from .likelihood import NotPositiveDefiniteError, profiled_llf
+from .tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
 
-__all__ = ["DiagonalTau2", "Tau2State", "tau2_newton", "tau2_boundary_recheck"]
+__all__ = ["DiagonalTau2", "Tau2State"]
 
-#: grid t_j = T 4^-j, j = 0..GRID, searched for an interior maximum when the ascent
-#: ends at 0 (as the batch kernels do)
-GRID = 10
+#: Initial grid of :meth:`DiagonalTau2.maximize` (``0`` and ``U SINGLE_RATIO^-j``,
+#: ``j < SINGLE_GRID``): one problem is evaluated on a dense grid in one batched call, so
+#: that its cells are mostly resolved in one round.
+SINGLE_GRID = 10
+SINGLE_RATIO = 6.0
 
 
 @lru_cache(maxsize=64)
@@ -169,7 +172,7 @@ class DiagonalTau2:
         return self._score_terms(t, reml)[:3]
 
     def _score_terms(self, t, reml):
-        """:meth:`score` and ``a = sum w / sum w^2``."""
+        """:meth:`score` and ``F = u'u``, ``G = tr P`` (REML) or ``sum w`` (ML)."""
         p, q = self.p, self.q
         S, sums = self._cross(t)
         _, sol = self._solve(S)
@@ -178,12 +181,12 @@ class DiagonalTau2:
         Sc = S @ c                                 # (3, q)
         rwr, uu, uwu = (Sc @ c).tolist()
         if reml:
-            trp, trpp = self._traces(sums, sol)
-            g, info = 0.5 * (uu - trp), 0.5 * trpp
+            G, trpp = self._traces(sums, sol)
+            info = 0.5 * trpp
         else:
-            g, info = 0.5 * (uu - sums[0]), 0.5 * sums[1]
+            G, info = sums[0], 0.5 * sums[1]
         obs = -info + uwu - float(Sc[1, :p] @ (sol[:, q:2 * q] @ c))
-        return g, info, obs, sums[0] / sums[1]
+        return 0.5 * (uu - G), info, obs, uu, G
 
     def state(self, t, reml=True):
         """GLS coefficients, their covariance, Q, log-likelihood and expected
@@ -213,6 +216,27 @@ class DiagonalTau2:
         c = self._c
         c[:p] = sol[:, p]
         return float(c @ S[0] @ c)
+
+    def q_and_slope(self, t):
+        """``Q = y'P(t)y`` and ``y'P(t)^2y = -dQ/dt`` (the generalised Q equation's
+        Newton steps, :func:`metamodels.core.tau2.q_equation_root`)."""
+        p = self.p
+        S, _ = self._cross(t)
+        _, sol = self._solve(S)
+        c = self._c
+        c[:p] = sol[:, p]
+        q, uu = (S[:2] @ c @ c).tolist()
+        return q, uu
+
+    def solve_q(self, target, tol=1e-12, maxiter=200):
+        """The root of ``y'P(t)y = target`` over ``t >= 0`` (0 when ``Q(0) <= target``)
+        by :func:`metamodels.core.tau2.q_equation_root`; returns ``(t, converged)``."""
+        def qfun(rows, t):
+            out = np.array([self.q_and_slope(x) for x in t.tolist()]).reshape(-1, 2)
+            return out[:, 0], out[:, 1]
+
+        t, ok = q_equation_root(qfun, np.array([float(target)]), tol=tol, maxiter=maxiter)
+        return float(t[0]), bool(ok[0])
 
     def moments(self, t):
         """``(y'P(t)y, tr P(t), tr P(t)^2, sum w)`` -- the ingredients of the moment
@@ -247,163 +271,92 @@ class DiagonalTau2:
         c[:p] = sol[:, p]
         rss = float(c @ S2[0] @ c)
         trpv = float(S[1, -1]) - float(sol.trace(offset=q))
-        return max(0.0, (rss - trpv) / (self.k - p))
+        return float(he(rss, trpv, self.k - p))
 
-    # -------------------------------------------------------------- iterations
-    def scores(self, ts, reml=True):
-        """Scores at several ``ts`` at once (one batched evaluation; used for grids)."""
+    # -------------------------------------------------------------- global maximum
+    def pieces(self, ts, reml=True):
+        """Score ingredients :class:`~metamodels.core.tau2.Pieces` at several ``ts`` at
+        once (one batched evaluation): ``F = y'P^2y``, ``G = tr P`` (REML) or ``sum w``
+        (ML), ``H = y'P^3y`` and ``K``, the expected information, from the
+        cross-products ``S_j = M'W^jM``: with ``c = (b, -1)`` and ``C = (X'WX)^{-1}``,
+        ``F = c'S_2c``, ``H = c'S_3c - z'Cz`` with ``z = (S_2c)_{1..p}``,
+        ``tr P = sum w - tr(C S_2)``, ``tr P^2 = sum w^2 - 2 tr(C S_3) + tr(C S_2 C S_2)``
+        (``S_j`` restricted to the ``X`` block where multiplied by ``C``)."""
         p, q = self.p, self.q
         ts = np.asarray(ts, dtype=float)
         n = ts.shape[0]
-        w = 1.0 / (self.v[None, :] + ts[:, None])
-        S = np.concatenate([w, w * w]) @ self._outer           # (2n, q*q + 1)
-        sums = S[:n, -1]
-        S1, S2 = S[:n, :-1].reshape(n, q, q), S[n:, :-1].reshape(n, q, q)
-        rhs = np.concatenate([S1[:, :p, p:], S2[:, :p, :p]], axis=2)
-        sol = np.linalg.solve(S1[:, :p, :p], rhs)              # (n, p, 1 + p)
-        c = np.concatenate([sol[:, :, 0], -np.ones((n, 1))], axis=1)
-        uu = np.einsum("ni,nij,nj->n", c, S2, c)
-        g = 0.5 * (uu - sums)
+        if n == 1:                        # one point: the leaner single-t kernel
+            g, info, obs, F, G = self._score_terms(float(ts[0]), reml)
+            return Pieces(np.array([g]), np.array([F]), np.array([G]),
+                          np.array([obs + info]), np.array([info]))
+        w = np.empty((3, n, self.k))
+        np.add(self.v[None, :], ts[:, None], out=w[0])
+        np.reciprocal(w[0], out=w[0])
+        np.multiply(w[0], w[0], out=w[1])
+        np.multiply(w[1], w[0], out=w[2])
+        S = (w.reshape(3 * n, self.k) @ self._outer).reshape(3, n, q * q + 1)
+        sums = S[:, :, -1]
+        S = S[:, :, :-1].reshape(3, n, q, q)
+        # right-hand sides: S_1[:p, p] (coefficients), S_2[:p, :] and S_3[:p, :p]
+        rhs = np.concatenate([S[0, :, :p, p:], S[1, :, :p, :], S[2, :, :p, :p]], axis=2)
+        try:
+            sol = np.linalg.solve(S[0, :, :p, :p], rhs)           # (n, p, 1 + q + p)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefiniteError(
+                "X'WX is singular: the design matrix is rank deficient") from exc
+        c = np.empty((n, q, 1))
+        c[:, :p, 0] = sol[:, :, 0]
+        c[:, p, 0] = -1.0
+        S23c = np.matmul(S[1:], c)                                   # (2, n, q, 1)
+        F = np.matmul(np.swapaxes(c, 1, 2), S23c[0])[:, 0, 0]
+        cS3c = np.matmul(np.swapaxes(c, 1, 2), S23c[1])[:, 0, 0]
+        CG = sol[:, :, 1:1 + p]                                      # C S_2[:p, :p]
+        Cz = np.matmul(CG, c[:, :p]) - sol[:, :, 1 + p:2 + p]        # C (S_2 c)[:p]
+        H = cS3c - np.matmul(np.swapaxes(S23c[0, :, :p], 1, 2), Cz)[:, 0, 0]
         if reml:
-            g += 0.5 * np.trace(sol[:, :, 1:], axis1=1, axis2=2)
-        return g
+            G = sums[0] - np.trace(CG, axis1=1, axis2=2)
+            K = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, :, 2 + p:], axis1=1, axis2=2)
+                       + np.sum(CG * np.swapaxes(CG, 1, 2), axis=(1, 2)))
+        else:
+            G, K = sums[0], 0.5 * sums[1]
+        return Pieces(0.5 * (F - G), F, G, H, K)
 
-    def _newton_step(self, t, reml):
-        """Score, informations and the step ``g / (J - 2g/a)`` at ``t`` (``None`` when
-        its denominator is not positive), ``a = sum w / sum w^2``."""
-        g, info, obs, a = self._score_terms(t, reml)
-        d = obs - 2.0 * g / a
-        return g, info, obs, (g / d if d > 0 else None)
-
-    def newton(self, reml=True, start=0.0, tol=1e-10, maxiter=100):
-        """Maximise the profiled (RE)ML likelihood over ``t >= 0`` from ``start``.
-
-        The step is Newton's on ``h(t) = g(t) (a + t - t_n)^2`` rather than on the
-        score ``g`` itself, with ``a = sum w / sum w^2`` (a weighted mean of ``v_i + t``
-        at the current ``t_n``): ``t_{n+1} = t_n + g / (J - 2g/a)``.  ``h`` has the
-        same root, but for equal ``v_i`` it is linear in ``t`` (``g`` is then
-        ``(s - v - t) / (v + t)^2`` up to constants), so the steps do not undershoot
-        the way plain Newton steps on the convex score do; near the root the two
-        coincide (quadratic convergence).  Steps leaving the bracket fall back to
-        Fisher scoring, then bisection; with only negative scores seen and a step
-        towards 0, ``t = 0`` itself is tested.
-
-        Returns
-        -------
-        t, info, converged, n_iter
-            The estimate, the expected information (at the last evaluated point, within
-            ~1e-5 relative of the estimate), whether the iteration converged (the final
-            step is below ``1e-5 (t + se)``, leaving an error of order ``1e-10 (t +
-            se)``) and the number of score evaluations after the start.
-        """
-        t = max(0.0, float(start))
-        lo, hi = 0.0, np.inf              # bracket: score > 0 at lo, < 0 at hi
-        positive_seen = False
-        g, info, obs, step = self._newton_step(t, reml)
-        if t == 0.0 and g <= 0.0:
-            return 0.0, info, True, 0
-        for it in range(1, maxiter + 1):
-            if g > 0:
-                lo, positive_seen = max(lo, t), True
-            else:
-                hi = min(hi, t)
-            new = t + step if step is not None else np.nan
-            if not lo < new < hi:
-                fisher = t + g / info
-                if lo < fisher < hi:
-                    new = fisher
-                elif not np.isfinite(hi):
-                    new = max(2.0 * t, t + abs(g) / info, 1e-8)
-                elif positive_seen:
-                    new = 0.5 * (lo + hi)
-                else:
-                    new = -1.0
-            if not positive_seen and g < 0 and new <= 0.5 * t:
-                # heading for the boundary with no positive score seen: test t = 0 itself
-                g0, i0, o0, s0 = self._newton_step(0.0, reml)
-                if g0 <= 0.0:
-                    return 0.0, i0, True, it
-                lo, positive_seen = 0.0, True
-                new = s0 if s0 is not None and 0.0 < s0 < hi else 0.5 * hi
-            t = max(new, 0.0)
-            g, info, obs, step = self._newton_step(t, reml)
-            if t == 0.0 and g <= 0.0:
-                return 0.0, info, True, it
-            # the steps converge quadratically: once the next one is below 1e-5 (t + se)
-            # its own error is ~1e-10 (t + se), so it is taken without another evaluation
-            if step is not None and obs > 0:
-                scale = t + 1.0 / np.sqrt(info)
-                if abs(step) <= max(1e-5, tol) * scale and t + step >= 0:
-                    return t + step, info, True, it
-        return t, info, False, maxiter
+    def search_bound(self, reml=True):
+        """:func:`~metamodels.core.tau2.score_upper_bound` of these data: the
+        (RE)ML score is negative for every ``t`` above it."""
+        rss = float(np.sum(self._outer[:, self.q * self.q - 1]))   # (y - X b0)'(y - X b0)
+        m = self.k - self.p if reml else self.k
+        return float(score_upper_bound(rss, m, float(self.v.min()), float(self.v.max())))
 
     def maximize(self, reml=True, tol=1e-10, maxiter=100):
-        """The (RE)ML estimate of ``t``: the largest local maximum found by
+        """The (RE)ML estimate of ``t``: the global maximiser over ``t >= 0``.
 
-        1. one evaluation at ``t = 0``, giving the score ``g(0)`` and the
-           DerSimonian-Laird estimate, the start of
-        2. the ascent of :meth:`newton`;
-        3. when it ends at 0, :meth:`boundary_recheck` searches a score grid for an
-           interior maximum; when it ends inside while ``g(0) <= 0`` (so 0 is a local
-           maximum too), the two log-likelihoods decide.
-
-        The batch kernels (:func:`metamodels.batch.kernels.tau2_ml_reml`) follow the
-        same steps for each meta-analysis.
+        :func:`metamodels.core.tau2.global_maximum` (shared with the batch kernels,
+        :func:`metamodels.batch.kernels.tau2_ml_reml`) covers ``[0, U]``
+        (:meth:`search_bound`) with cells until each is certified free of a better
+        maximum, locates every local maximum by bracketed Newton steps and keeps the
+        highest log-likelihood (``t = 0`` included when the score is not positive
+        there).
 
         Returns
         -------
         t, converged, n_iter
+            ``n_iter``: the number of score evaluations.
         """
-        k, p = self.k, self.p
-        S, sums = self._cross(0.0)
-        _, sol = self._solve(S)
-        c = self._c
-        c[:p] = sol[:, p]
-        rwr, uu = (S[:2] @ c @ c).tolist()
-        trp = self._traces(sums, sol)[0]
-        g0 = 0.5 * (uu - trp) if reml else 0.5 * (uu - sums[0])
-        start = max(0.0, (rwr - (k - p)) / trp)
-        if start == 0.0 and g0 <= 0.0:
-            t, _, ok, n_iter = self.boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)
-            return t, ok, n_iter + 1
-        t, _, ok, n_iter = self.newton(reml=reml, start=start, tol=tol, maxiter=maxiter)
-        n_iter += 1
-        if ok and t == 0.0:
-            t, _, ok, extra = self.boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)
-            n_iter += extra
-        elif ok and g0 <= 0.0 and self.loglik(0.0, reml) >= self.loglik(t, reml):
-            t = 0.0
-        return t, ok, n_iter
+        count = [0]
 
-    def boundary_recheck(self, reml=True, tol=1e-10, maxiter=100):
-        """Search for an interior maximum better than the boundary solution ``t = 0``.
+        def pieces(rows, t):
+            count[0] += t.shape[0]
+            return self.pieces(t, reml)
 
-        The score is evaluated on ``t_j = T 4^{-j}`` (``j = 0..GRID``, ``T = var(y) +
-        max v``, above which it is negative) in one batched evaluation; the largest
-        grid point with a positive score starts the ascent, and its maximum replaces 0
-        if its log-likelihood is higher.
+        def loglik(rows, t):
+            return np.array([self.loglik(x, reml) for x in t.tolist()])
 
-        Returns
-        -------
-        t, info, converged, n_iter  (``t = 0`` when no better interior maximum exists)
-        """
-        T = float(np.var(self.y) + self.v.max())
-        grid = T * 4.0 ** -np.arange(GRID + 1)
-        positive = np.flatnonzero(self.scores(grid, reml) > 0)
-        if positive.size == 0:
-            return 0.0, self.score(0.0, reml)[1], True, 1
-        t, info, ok, it = self.newton(reml=reml, start=grid[positive[0]], tol=tol,
-                                      maxiter=maxiter)
-        if t > 0 and self.loglik(t, reml) > self.loglik(0.0, reml) + 1e-10:
-            return t, info, ok, it + 1
-        return 0.0, self.score(0.0, reml)[1], True, it + 1
+        U = np.array([self.search_bound(reml)])
+        q, trp, _, _ = self.moments(0.0)
+        centre = dl(np.array([q]), self.k - self.p, trp)         # DerSimonian-Laird
+        t, _, ok = global_maximum(pieces, loglik, U, tol=tol, maxiter=maxiter,
+                                  grid=SINGLE_GRID, ratio=SINGLE_RATIO, centre=centre)
+        return float(t[0]), bool(ok[0]), count[0]
 
 
-def tau2_newton(y, v, X, reml=True, start=0.0, tol=1e-10, maxiter=100):
-    """:meth:`DiagonalTau2.newton` for the data ``(y, v, X)``."""
-    return DiagonalTau2(y, v, X).newton(reml=reml, start=start, tol=tol, maxiter=maxiter)
-
-
-def tau2_boundary_recheck(y, v, X, reml=True, tol=1e-10, maxiter=100):
-    """:meth:`DiagonalTau2.boundary_recheck` for the data ``(y, v, X)``."""
-    return DiagonalTau2(y, v, X).boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)

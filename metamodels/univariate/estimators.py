@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
+from ..core import tau2 as t2
 from ..core.scalar import DiagonalTau2
 
 __all__ = [
@@ -78,11 +79,10 @@ def tau2_dl(y, v, X, with_se=True, problem=None):
     """
     k, p = X.shape
     q, trp, trpp, _ = _problem(y, v, X, problem).moments(0.0)
-    tau2 = max(0.0, (q - (k - p)) / trp)
+    tau2 = float(t2.dl(q, k - p, trp))
     if not with_se:
         return tau2, np.nan
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / trp ** 2)
-    return tau2, float(se)
+    return tau2, float(t2.moment_se(tau2, k - p, trp, trpp, trp))
 
 
 def tau2_he(y, v, X):
@@ -95,7 +95,7 @@ def tau2_he(y, v, X):
     P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
     PV = P * v[None, :]
     trpv = float(np.trace(PV))
-    tau2 = max(0.0, (float(y @ P @ y) - trpv) / (k - p))
+    tau2 = float(t2.he(float(y @ P @ y), trpv, k - p))
     se = np.sqrt((2 * float(np.sum(PV * PV.T)) + 4 * tau2 * trpv + 2 * tau2 ** 2 * (k - p))
                  / (k - p) ** 2)
     return tau2, float(se)
@@ -105,9 +105,8 @@ def tau2_hs(y, v, X, problem=None):
     """Hunter-Schmidt estimator ``(Q_E - k) / sum(1/v)``, truncated at 0."""
     k, p = X.shape
     q, trp, trpp, sw = _problem(y, v, X, problem).moments(0.0)
-    tau2 = max(0.0, (q - k) / sw)
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2 ** 2 * trpp) / sw ** 2)
-    return tau2, float(se)
+    tau2 = float(t2.hs(q, k, sw))
+    return tau2, float(t2.moment_se(tau2, k - p, trp, trpp, sw))
 
 
 def tau2_sj(y, v, X):
@@ -129,15 +128,6 @@ def tau2_sj(y, v, X):
     return tau2, float(se)
 
 
-def _upper_bracket(f, start):
-    hi = max(start, 1.0)
-    for _ in range(200):
-        if f(hi) < 0:
-            return hi
-        hi *= 4.0
-    raise RuntimeError("could not bracket the root of the generalised Q equation")
-
-
 def _se_pm(v, tau2, k, p):
     """Standard error used for the Paule-Mandel / empirical Bayes estimators:
     ``sqrt(2 k^2 / ((k - p) (sum w)^2))``."""
@@ -147,17 +137,13 @@ def _se_pm(v, tau2, k, p):
 def tau2_pm(y, v, X, tol=1e-12, problem=None):
     """Paule-Mandel estimator: the root of ``y'P(tau^2)y = k - p`` (0 if Q_E < k - p).
 
-    Solved with a bracketing root finder (Brent) to ``tol``.
+    Safeguarded Newton steps on the convex, decreasing generalised Q
+    (:func:`metamodels.core.tau2.q_equation_root`, shared with the batch kernels) to a
+    relative step of ``tol``.
     """
     k, p = X.shape
-    target = k - p
-    genq = _problem(y, v, X, problem).genq
-    if genq(0.0) <= target:
-        return 0.0, _se_pm(v, 0.0, k, p)
-    f = lambda t: genq(t) - target  # noqa: E731
-    hi = _upper_bracket(f, float(np.var(y)))
-    tau2 = optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return float(tau2), _se_pm(v, tau2, k, p)
+    tau2, _ = _problem(y, v, X, problem).solve_q(k - p, tol=tol)
+    return tau2, _se_pm(v, tau2, k, p)
 
 
 def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None, problem=None):
@@ -221,15 +207,6 @@ def q_profile_ci(y, v, X, alpha=0.05, tol=1e-12):
     """
     k, p = X.shape
     df = k - p
-    genq = DiagonalTau2(y, v, X).genq
-    q0 = genq(0.0)
-
-    def solve(target):
-        if q0 <= target:
-            return 0.0
-        f = lambda t: genq(t) - target  # noqa: E731
-        hi = _upper_bracket(f, float(np.var(y)))
-        return float(optimize.brentq(f, 0.0, hi, xtol=tol * 1e-3,
-                                     rtol=4 * np.finfo(float).eps, maxiter=500))
-
-    return solve(stats.chi2.ppf(1 - alpha / 2, df)), solve(stats.chi2.ppf(alpha / 2, df))
+    problem = DiagonalTau2(y, v, X)
+    return (problem.solve_q(stats.chi2.ppf(1 - alpha / 2, df), tol=tol)[0],
+            problem.solve_q(stats.chi2.ppf(alpha / 2, df), tol=tol)[0])

@@ -1,0 +1,114 @@
+"""Numpy back end of the batch engine: the kernels of :mod:`metamodels.batch.kernels`
+applied block by block (``BLOCK_ROWS`` rows at a time) on a pool of threads."""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from . import kernels as kn
+from .methods import output_columns
+
+__all__ = ["analyze_arrays", "BLOCK_ROWS"]
+
+#: Rows per block: the working arrays of a block stay in the CPU caches.
+BLOCK_ROWS = 16384
+
+
+def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter):
+    """Fill rows ``i0:i0+len(beta)`` of the output arrays ``out`` (dict)."""
+    b = beta.shape[0]
+    sl = slice(i0, i0 + b)
+    Y, V, W, n = kn.prepare_block(beta, se, bufs)
+    est, se_fe, q, sw, sw2 = kn.fixed_effect(Y, W)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = est / se_fe
+    q[n == 1] = 0.0
+    q[n == 0] = np.nan
+    se_fe[n == 0] = np.nan
+    out["k"][sl] = n
+    out["beta"][sl] = est
+    out["se"][sl] = se_fe
+    out["z"][sl] = z
+    out["log10p"][sl] = kn.log10_pvalue_normal(z)
+    out["q"][sl] = q
+    out["q_df"][sl] = np.maximum(n - 1, 0)
+    out["q_pvalue"][sl] = kn.chi2_sf(q, n - 1.0)
+    if single in (None, "FE"):
+        out["i2"][sl] = kn.i2_fixed(q, n)
+    he = None
+    for m in methods:
+        if m == "FE":
+            continue
+        conv = None
+        if m == "DL":
+            tau2 = kn.tau2_dl(q, n, sw, sw2)
+        elif m == "HE":
+            tau2 = he = kn.tau2_he(Y, V, n) if he is None else he
+        elif m == "PM":
+            tau2, conv = kn.tau2_pm(Y, V, n, tol=min(tol, 1e-12), maxiter=max(maxiter, 200))
+        else:
+            # the global search of the single fits (core/tau2.py)
+            tau2, conv = kn.tau2_ml_reml(Y, V, n, reml=(m == "REML"), tol=tol,
+                                         maxiter=maxiter)
+        one = n == 1
+        b_re, s_re = kn.random_effects(Y, V, np.where(one, 0.0, tau2))
+        s_re[n == 0] = np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_re = b_re / s_re
+        sfx = "_re" if single is not None else f"_{m}"
+        tname = "tau2" if single is not None else f"tau2_{m}"
+        out[tname][sl] = tau2
+        out["i2" if single is not None else f"i2_{m}"][sl] = kn.i2_random(tau2, n, sw, sw2)
+        out["beta" + sfx][sl] = b_re
+        out["se" + sfx][sl] = s_re
+        out["z" + sfx][sl] = z_re
+        out["log10p" + sfx][sl] = kn.log10_pvalue_normal(z_re)
+        if conv is not None:
+            out["converged" if single is not None else f"converged_{m}"][sl] = conv
+
+
+def _n_threads(n_threads, n_blocks):
+    if n_threads is None:
+        n_threads = min(os.cpu_count() or 1, 8)
+    return max(1, min(int(n_threads), n_blocks))
+
+
+def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
+                   block_rows=BLOCK_ROWS, n_threads=None):
+    """Result columns (dict of arrays, ``pvalue`` columns included) of the (m, k) float64
+    arrays ``beta`` and ``se``; ``methods`` normalised, ``single`` as
+    :func:`~metamodels.batch.methods.single_method` (see
+    :func:`metamodels.batch.meta_analyze`)."""
+    m, k = beta.shape
+    cols = output_columns(methods, single)
+    out = {name: np.zeros(m, dtype=dt) if dt is not np.float64 else np.empty(m)
+           for name, dt in cols}
+    for name, dt in cols:
+        if dt is np.bool_:
+            out[name][:] = True
+    step = max(1, int(block_rows))
+    starts = range(0, m, step)
+    threads = _n_threads(n_threads, len(starts))
+    local = threading.local()
+
+    def run(i0):
+        bufs = getattr(local, "bufs", None)
+        if bufs is None:
+            bufs = local.bufs = tuple(np.empty((k, min(step, m) or 1)) for _ in range(3))
+        _block(beta[i0:i0 + step], se[i0:i0 + step], methods, single, out, i0, bufs, tol,
+               maxiter)
+
+    if threads <= 1:
+        for i0 in starts:
+            run(i0)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(run, starts):
+                pass
+    for name in [c for c, _ in cols if c.startswith("log10p")]:
+        out[name.replace("log10p", "pvalue")] = np.power(10.0, out[name])
+    return out
