@@ -43,7 +43,7 @@ from scipy.linalg.lapack import dposv, dpotri
 from .likelihood import NotPositiveDefiniteError, profiled_llf
 from .tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
 
-__all__ = ["DiagonalTau2", "Tau2State"]
+__all__ = ["DiagonalTau2", "Tau2State", "cross_pieces"]
 
 #: Initial grid of :meth:`DiagonalTau2.maximize` (``0`` and ``U SINGLE_RATIO^-j``,
 #: ``j < SINGLE_GRID``): one problem is evaluated on a dense grid in one batched call, so
@@ -295,31 +295,7 @@ class DiagonalTau2:
         np.multiply(w[0], w[0], out=w[1])
         np.multiply(w[1], w[0], out=w[2])
         S = (w.reshape(3 * n, self.k) @ self._outer).reshape(3, n, q * q + 1)
-        sums = S[:, :, -1]
-        S = S[:, :, :-1].reshape(3, n, q, q)
-        # right-hand sides: S_1[:p, p] (coefficients), S_2[:p, :] and S_3[:p, :p]
-        rhs = np.concatenate([S[0, :, :p, p:], S[1, :, :p, :], S[2, :, :p, :p]], axis=2)
-        try:
-            sol = np.linalg.solve(S[0, :, :p, :p], rhs)           # (n, p, 1 + q + p)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefiniteError(
-                "X'WX is singular: the design matrix is rank deficient") from exc
-        c = np.empty((n, q, 1))
-        c[:, :p, 0] = sol[:, :, 0]
-        c[:, p, 0] = -1.0
-        S23c = np.matmul(S[1:], c)                                   # (2, n, q, 1)
-        F = np.matmul(np.swapaxes(c, 1, 2), S23c[0])[:, 0, 0]
-        cS3c = np.matmul(np.swapaxes(c, 1, 2), S23c[1])[:, 0, 0]
-        CG = sol[:, :, 1:1 + p]                                      # C S_2[:p, :p]
-        Cz = np.matmul(CG, c[:, :p]) - sol[:, :, 1 + p:2 + p]        # C (S_2 c)[:p]
-        H = cS3c - np.matmul(np.swapaxes(S23c[0, :, :p], 1, 2), Cz)[:, 0, 0]
-        if reml:
-            G = sums[0] - np.trace(CG, axis1=1, axis2=2)
-            K = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, :, 2 + p:], axis1=1, axis2=2)
-                       + np.sum(CG * np.swapaxes(CG, 1, 2), axis=(1, 2)))
-        else:
-            G, K = sums[0], 0.5 * sums[1]
-        return Pieces(0.5 * (F - G), F, G, H, K)
+        return cross_pieces(S, p, reml)
 
     def search_bound(self, reml=True):
         """:func:`~metamodels.core.tau2.score_upper_bound` of these data: the
@@ -360,3 +336,34 @@ class DiagonalTau2:
         return float(t[0]), bool(ok[0]), count[0]
 
 
+def cross_pieces(S, p, reml=True):
+    """:class:`~metamodels.core.tau2.Pieces` from stacked weighted cross-products
+    ``S[j - 1, i] = [M'W_i^jM | sum w_i^j]`` (shape ``(3, n, q*q + 1)``, ``M = [X | y]``,
+    ``q = p + 1``) of ``n`` problems or points (see :meth:`DiagonalTau2.pieces`)."""
+    q = p + 1
+    n = S.shape[1]
+    sums = S[:, :, -1]
+    S = S[:, :, :-1].reshape(3, n, q, q)
+    # right-hand sides: S_1[:p, p] (coefficients), S_2[:p, :] and S_3[:p, :p]
+    rhs = np.concatenate([S[0, :, :p, p:], S[1, :, :p, :], S[2, :, :p, :p]], axis=2)
+    try:
+        sol = np.linalg.solve(S[0, :, :p, :p], rhs)           # (n, p, 1 + q + p)
+    except np.linalg.LinAlgError as exc:
+        raise NotPositiveDefiniteError(
+            "X'WX is singular: the design matrix is rank deficient") from exc
+    c = np.empty((n, q, 1))
+    c[:, :p, 0] = sol[:, :, 0]
+    c[:, p, 0] = -1.0
+    S23c = np.matmul(S[1:], c)                                   # (2, n, q, 1)
+    F = np.matmul(np.swapaxes(c, 1, 2), S23c[0])[:, 0, 0]
+    cS3c = np.matmul(np.swapaxes(c, 1, 2), S23c[1])[:, 0, 0]
+    CG = sol[:, :, 1:1 + p]                                      # C S_2[:p, :p]
+    Cz = np.matmul(CG, c[:, :p]) - sol[:, :, 1 + p:2 + p]        # C (S_2 c)[:p]
+    H = cS3c - np.matmul(np.swapaxes(S23c[0, :, :p], 1, 2), Cz)[:, 0, 0]
+    if reml:
+        G = sums[0] - np.trace(CG, axis1=1, axis2=2)
+        K = 0.5 * (sums[1] - 2.0 * np.trace(sol[:, :, 2 + p:], axis1=1, axis2=2)
+                   + np.sum(CG * np.swapaxes(CG, 1, 2), axis=(1, 2)))
+    else:
+        G, K = sums[0], 0.5 * sums[1]
+    return Pieces(0.5 * (F - G), F, G, H, K)

@@ -3,8 +3,9 @@
 Plain functions on arrays ``y`` (k,), ``v`` (k,), ``X`` (k, p).
 
 * :func:`refit_tau2` -- the tau^2 estimate of a (reduced) data set with the estimator of
-  the full fit; ML and REML start from the full fit's tau^2 (warm start) on the scalar
-  kernel :class:`~metamodels.core.scalar.DiagonalTau2`.
+  the full fit, on the scalar kernel :class:`~metamodels.core.scalar.DiagonalTau2`
+  (ML and REML: its global maximiser, as the full fit; the empirical Bayes iteration
+  starts from the full fit's tau^2).
 * :func:`deleted_states` -- for every deletion ``i`` at once, the GLS fit of the data
   without row ``i`` at a given ``t_i`` (its own tau^2): coefficients, ``(X'WX)^{-1}``,
   generalised Q and ``tr P``.  All deletions share one cross-product matrix
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.scalar import DiagonalTau2
+from ..core.scalar import DiagonalTau2, cross_pieces
+from ..core.tau2 import dl, global_maximum, score_upper_bound
 from ..univariate import estimators as est
 from ..univariate.fitting import fit_univariate
 
-__all__ = ["refit_tau2", "deleted_states", "prefix_fit"]
+__all__ = ["refit_tau2", "deleted_tau2_ml_reml", "deleted_states", "prefix_fit"]
 
 #: deletions processed per block (bounds the (block, k) weight matrix)
 BLOCK = 512
@@ -31,10 +33,10 @@ BLOCK = 512
 def refit_tau2(method, y, v, X, start=None, tol=1e-10, maxiter=200, problem=None):
     """tau^2 of the data ``(y, v, X)`` by ``method`` (FE: 0).
 
-    ML and REML: Newton ascent of :meth:`DiagonalTau2.newton` from ``start`` (the full
-    fit's estimate), with the boundary re-check of :meth:`DiagonalTau2.maximize` when it
-    ends at 0 and the full estimator when it does not converge.  Returns NaN when the
-    reduced data cannot be fitted (fewer studies than coefficients, singular design).
+    ML and REML: :meth:`DiagonalTau2.maximize` (the global maximiser, the full fit's
+    algorithm), with the general optimiser of :func:`fit_univariate` should it not
+    converge; EB iterates from ``start``.  Returns NaN when the reduced data cannot be
+    fitted (fewer studies than coefficients, singular design).
     """
     k, p = X.shape
     if method == "FE":
@@ -46,12 +48,8 @@ def refit_tau2(method, y, v, X, start=None, tol=1e-10, maxiter=200, problem=None
             problem = DiagonalTau2(y, v, X)
         if method in ("ML", "REML"):
             reml = method == "REML"
-            if start is None or not np.isfinite(start):
-                return float(problem.maximize(reml=reml, tol=tol, maxiter=maxiter)[0])
-            t, _, ok, _ = problem.newton(reml=reml, start=start, tol=tol, maxiter=maxiter)
-            if ok and t == 0.0:
-                t = problem.boundary_recheck(reml=reml, tol=tol, maxiter=maxiter)[0]
-            elif not ok:
+            t, ok, _ = problem.maximize(reml=reml, tol=tol, maxiter=maxiter)
+            if not ok:
                 t = fit_univariate(y, v, X, method, "z", tol=tol, maxiter=maxiter).tau2
             return float(t)
         if method == "DL":
@@ -70,6 +68,75 @@ def refit_tau2(method, y, v, X, start=None, tol=1e-10, maxiter=200, problem=None
     except np.linalg.LinAlgError:
         return np.nan
     raise ValueError(f"unknown method {method!r}")
+
+
+def deleted_tau2_ml_reml(y, v, X, reml=True, tol=1e-10, maxiter=100):
+    """(RE)ML tau^2 of the k data sets without one row each, all at once.
+
+    The global search of the single fits (:func:`metamodels.core.tau2.global_maximum`,
+    as :meth:`DiagonalTau2.maximize`) run on the k deletion problems together: the
+    score ingredients of problem ``i`` at ``t`` come from the full data's row outer
+    products weighted by ``1/(v_j + t)`` with row ``i``'s weight set to 0
+    (:func:`~metamodels.core.scalar.cross_pieces`), i.e. the full data's sums at ``t``
+    (computed once per distinct ``t``: the initial grid, from one bound and one centre,
+    the full data's DerSimonian-Laird estimate, is shared by all problems) minus row
+    ``i``'s term -- no reduced data set is ever built.
+
+    Returns
+    -------
+    tau2 : (k,) array
+        NaN where a reduced data set has no residual degrees of freedom.
+    """
+    k, p = X.shape
+    if k - 1 <= p:
+        return np.full(k, np.nan)
+    full = DiagonalTau2(y, v, X)
+    outer = full._outer                                   # (k, q*q + 1), y centred by OLS
+    q = p + 1
+    drop_all = np.arange(k)
+
+    def pieces(rows, t):
+        # S_j of problem i at t: the full data's sums at t minus row i's term; the full
+        # sums are computed once per distinct t (the initial grid is shared by all)
+        rows = drop_all if rows is None else np.asarray(rows)
+        t = np.asarray(t, dtype=float)
+        tu, inv = np.unique(t, return_inverse=True)
+        full_S = np.empty((3, tu.size, q * q + 1))
+        for s0 in range(0, tu.size, BLOCK):
+            sl = slice(s0, s0 + BLOCK)
+            W = np.empty((3, tu[sl].size, k))
+            np.add(v[None, :], tu[sl, None], out=W[0])
+            np.reciprocal(W[0], out=W[0])
+            np.multiply(W[0], W[0], out=W[1])
+            np.multiply(W[1], W[0], out=W[2])
+            full_S[:, sl] = (W.reshape(-1, k) @ outer).reshape(3, -1, q * q + 1)
+        wi = 1.0 / (v[rows] + t)
+        wij = np.stack([wi, wi * wi, wi * wi * wi])               # (3, n)
+        S = full_S[:, inv.reshape(-1)] - wij[:, :, None] * outer[rows][None, :, :]
+        return cross_pieces(S, p, reml)
+
+    def loglik(rows, t):
+        rows = drop_all if rows is None else np.asarray(rows)
+        return np.array([full.subset(drop_all != r).loglik(x, reml)
+                         for r, x in zip(rows.tolist(), np.asarray(t).tolist())])
+
+    # search bounds from the (centred) residual sums of squares of the reduced data
+    rss = outer[:, q * q - 1].sum() - outer[:, q * q - 1]
+    vmin = np.array([np.min(np.delete(v, i)) for i in range(k)]) if k < 64 else \
+        np.where(np.arange(k) == np.argmin(v), np.partition(v, 1)[1], v.min())
+    vmax = np.where(np.arange(k) == np.argmax(v), np.partition(v, k - 2)[k - 2], v.max())
+    m = (k - 1 - p) if reml else (k - 1)
+    # one bound and one centre for all problems (the largest bound is valid for each;
+    # the centre only places extra grid points): the initial grid is then common
+    U = np.full(k, float(np.max(score_upper_bound(rss, np.full(k, float(m)), vmin, vmax))))
+    q0, trp0 = full.moments(0.0)[:2]
+    centre = np.full(k, float(dl(np.array([q0]), k - p, trp0)[0]))
+    t, _, ok = global_maximum(pieces, loglik, U, tol=tol, maxiter=maxiter, centre=centre)
+    for i in np.flatnonzero(~ok):                        # rare: the single-fit fallback
+        keep = drop_all != i
+        t[i] = fit_univariate(y[keep], v[keep], X[keep], "REML" if reml else "ML", "z",
+                              tol=tol).tau2
+    return np.asarray(t, dtype=float)
 
 
 def deleted_states(y, v, X, t, with_trace=False, drop=None):

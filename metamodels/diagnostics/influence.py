@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core.scalar import DiagonalTau2
-from ._deletion import deleted_states, refit_tau2
+from ._deletion import deleted_states, deleted_tau2_ml_reml, refit_tau2
 
 __all__ = ["MetaInfluence", "MetaMixedInfluence", "get_influence", "univariate_deletions"]
 
@@ -57,6 +57,8 @@ def univariate_deletions(results):
     method = results.method
     if method == "FE" or _tau2_fixed(results):
         tau2 = np.full(k, float(results.tau2))
+    elif method in ("ML", "REML"):
+        tau2 = deleted_tau2_ml_reml(y, v, X, reml=method == "REML")
     else:
         full = DiagonalTau2(y, v, X)
         rows = np.arange(k)
