@@ -235,6 +235,14 @@ def test_metamixed_influence_rows_and_clusters(konst):
     assert rows["hat"].sum() == pytest.approx(1.0, rel=1e-8)   # trace of H = p
 
 
+def test_metamixed_influence_without_reestimation(konst):
+    res, d = konst
+    r = REF["rma_mv"]["konst"]
+    cl = res.get_influence(cluster=d["district"], reestimate=False).summary_frame()
+    _close(cl["cooks_d"], r["cooks_d_cluster_fixed_vc"], 1e-6)
+    _close(cl["dfbetas_Intercept"], r["dfbetas_cluster_fixed_vc"], 1e-6)
+
+
 def test_metamixed_leave_one_cluster_out(konst):
     res, d = konst
     r = REF["rma_mv"]["konst"]["loo_cluster"]

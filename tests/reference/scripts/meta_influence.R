@@ -98,6 +98,8 @@ mv$konst <- list(params = as.numeric(coef(fk)), sigma2 = fk$sigma2,
   hat = as.numeric(hatvalues(fk)),
   cluster_ids = as.numeric(sort(unique(konst$district))),
   cooks_d_cluster = as.numeric(cooks.distance(fk, cluster = district)),
+  cooks_d_cluster_fixed_vc = as.numeric(cooks.distance(fk, cluster = district, reestimate = FALSE)),
+  dfbetas_cluster_fixed_vc = as.numeric(dfbetas(fk, cluster = district, reestimate = FALSE)[, 1]),
   dfbetas_cluster = as.numeric(dfbetas(fk, cluster = district)[, 1]),
   loo_cluster = list(ids = unique(konst$district), estimate = loo[, 1], se = loo[, 2],
                      sigma2_1 = loo[, 3], sigma2_2 = loo[, 4]))
