@@ -4,7 +4,7 @@ Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` blo
 diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 (:mod:`metamodels.core`).
 """
-from . import batch, bayes, datasets, exceptions
+from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__
 from .bayes import BayesMeta, priors
 from .effectsize import effect_size
@@ -15,8 +15,9 @@ from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
-from . import diagnostics  # registers the results extensions (influence, leave-one-out, ...)
+from .univariate.mantel_haenszel import mantel_haenszel
+from .univariate.peto import peto
 from .diagnostics import subgroup_analysis
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions",
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto",
            "subgroup_analysis"]

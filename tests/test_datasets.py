@@ -146,6 +146,28 @@ SPECS = {
                (199, "firm"): 10, (199, "year"): 1954},
         cite=["Grunfeld", "1958", "plm", "Baltagi"],
     ),
+    "nielweise2007": dict(
+        columns={"study": I, "author": S, "year": I, "ai": I, "n1i": I, "ci": I,
+                 "n2i": I},
+        nrows=18,
+        sums={"study": 171, "year": 36016, "ai": 27, "n1i": 2495, "ci": 87,
+              "n2i": 2495},
+        spots={(0, "author"): "Bach", (0, "ai"): 0, (0, "ci"): 3,
+               (17, "author"): "Osma", (17, "n2i"): 69},
+        cite=["Niel-Weise", "2007", "Intensive Care Medicine", "metadat"],
+    ),
+    "hart1999": dict(
+        columns={"trial": I, "study": S, "year": I, "x1i": I, "n1i": I, "t1i": I,
+                 "x2i": I, "n2i": I, "t2i": I, "compgrp": S, "prevtype": S,
+                 "trinr": S},
+        nrows=6,
+        sums={"trial": 21, "year": 11946, "x1i": 53, "n1i": 1450, "t1i": 2396,
+              "x2i": 133, "n2i": 1450, "t2i": 2207},
+        spots={(0, "study"): "AFASAK", (0, "x1i"): 9, (5, "study"): "EAFT",
+               (5, "t2i"): 405, (5, "prevtype"): "secondary",
+               (5, "trinr"): "2.5-4.0"},
+        cite=["Hart", "1999", "Annals of Internal Medicine", "metadat"],
+    ),
 }
 
 NAMES = sorted(SPECS)

@@ -217,7 +217,10 @@ def test_measure_case_insensitive_and_scalar_inputs():
     a = effect_size("zcor", ri=[0.1, 0.2], ni=50)
     b = effect_size("ZCOR", ri=[0.1, 0.2], ni=[50, 50])
     pd.testing.assert_frame_equal(a, b)
-    assert set(MEASURES) == {"MD", "SMD", "ROM", "OR", "RR", "RD", "ZCOR", "COR", "PLO", "PR"}
+    assert set(MEASURES) == {"MD", "SMD", "ROM", "OR", "RR", "RD", "ZCOR", "COR", "PLO", "PR",
+                             "SMCC", "SMCR", "SMDH", "IRR", "IRD", "IRLN", "MN", "MNLN", "CVR",
+                             "VR", "PHI", "PCOR", "ZPCOR", "OR2DN", "OR2DL", "D2ORN", "D2ORL",
+                             "PETO"}
 
 
 def test_table_with_group_sizes_or_both():
@@ -324,3 +327,58 @@ def test_option_errors():
         effect_size("OR", ai=[1], bi=[2], ci=[3], di=[4], to="some")
     with pytest.raises(ValueError, match="add must be"):
         effect_size("OR", ai=[1], bi=[2], ci=[3], di=[4], add=-1)
+
+
+# --------------------------------------------------------------------------
+# measures added for issue 14 (tests/reference/scripts/effect_sizes_more.R)
+MORE = json.loads((Path(__file__).parent / "reference" / "effect_sizes_more.json").read_text())
+
+
+def _more_id(case):
+    extra = {k: v for k, v in case["args"].items() if k != "columns"}
+    return f"{case['measure']}-{case['dataset']}-{extra}"
+
+
+@pytest.mark.parametrize("case", MORE["cases"], ids=_more_id)
+def test_more_measures_match_escalc(case):
+    data = pd.DataFrame(MORE["datasets"][case["dataset"]])
+    args = dict(case["args"])
+    columns = args.pop("columns")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = effect_size(case["measure"], data, **columns, **args)
+    yi = np.array(case["yi"], dtype=float)
+    vi = np.array(case["vi"], dtype=float)
+    np.testing.assert_array_equal(np.isnan(es["yi"]), np.isnan(yi))
+    np.testing.assert_array_equal(np.isnan(es["vi"]), np.isnan(vi))
+    np.testing.assert_allclose(es["yi"], yi, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(es["vi"], vi, rtol=1e-10, atol=1e-12)
+
+
+def test_more_measures_listed():
+    for name in ("SMCC", "SMCR", "SMDH", "IRR", "IRD", "IRLN", "MN", "MNLN", "CVR", "VR",
+                 "PHI", "PCOR", "ZPCOR", "OR2DN", "OR2DL", "D2ORN", "D2ORL", "PETO"):
+        assert name in MEASURES
+
+
+@pytest.mark.parametrize("measure, kwargs, match", [
+    ("IRR", dict(x1i=[1], t1i=[0], x2i=[2], t2i=[10]), "person-times t1i must be positive"),
+    ("IRR", dict(x1i=[-1], t1i=[5], x2i=[2], t2i=[10]), "negative counts in x1i"),
+    ("IRLN", dict(xi=[1], ti=[-2]), "person-times ti must be positive"),
+    ("SMCC", dict(m1i=[1], m2i=[0], sd1i=[1], sd2i=[1], ni=[10], ri=[1.5]), "outside"),
+    ("SMCR", dict(m1i=[1], m2i=[0], sd1i=[1], ni=[1], ri=[0.5]), "at least 2"),
+    ("MN", dict(mi=[1], sdi=[-1], ni=[10]), "negative standard deviations"),
+    ("MN", dict(mi=[1], sdi=[1], ni=[0]), "ni must be positive"),
+    ("VR", dict(sd1i=[1], n1i=[1], sd2i=[1], n2i=[5]), "at least 2"),
+    ("PCOR", dict(ti=[2.0], ni=[-5], mi=[2]), "negative sample sizes"),
+])
+def test_more_measures_bad_input(measure, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        effect_size(measure, **kwargs)
+
+
+def test_more_measures_negative_means_allowed():
+    """MN takes negative means (``mi`` is a mean there, not a count)."""
+    es = effect_size("MN", mi=[-2.0, 3.0], sdi=[1.0, 2.0], ni=[4, 16])
+    np.testing.assert_allclose(es["yi"], [-2.0, 3.0])
+    np.testing.assert_allclose(es["vi"], [0.25, 0.25])

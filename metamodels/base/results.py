@@ -109,6 +109,34 @@ class ResultsConventions:
         """
         return compare_lr(self, restricted)
 
+    # ------------------------------------------------------------- extensions
+    def robust(self, cluster, cov_type="CR2", **kwargs):
+        """Cluster-robust (sandwich) inference with small-sample corrections.
+
+        Implemented in :mod:`metamodels.diagnostics.robust` (clubSandwich's ``vcovCR``,
+        ``coef_test(test="Satterthwaite")`` and ``Wald_test(test="HTZ")``).
+
+        Parameters
+        ----------
+        cluster : str, Series or array_like
+            Cluster labels: a column of the model's data, a Series aligned on the data's
+            index, or one label per fitted row.  Clusters must contain whole blocks of
+            the model's covariance (cluster at the outermost random-effects level).
+        cov_type : {"CR2", "CR1", "CR1p", "CR0"}
+            CR2: bias-reduced linearisation with the fitted model's ``V`` as working
+            model (default); CR1: ``m / (m - 1)`` times CR0 (clubSandwich); CR1p:
+            ``m / (m - p)`` times CR0 (metafor's ``robust()``); CR0: no adjustment.
+        **kwargs
+            ``ddf="satterthwaite"`` (default) or ``"residual"`` (``m - p``, metafor).
+
+        Returns
+        -------
+        RobustResults
+            ``params``, ``bse``, ``df_satterthwaite``, ``tvalues``, ``pvalues``,
+            ``conf_int(alpha)``, ``wald_test(r_matrix)`` (HTZ) and ``summary()``.
+        """
+        return get_extension("robust")(self, cluster, cov_type=cov_type, **kwargs)
+
     # ------------------------------------------------------------- tables
     def coef_table(self, alpha=0.05):
         """The coefficient table every ``summary()`` prints: Coef., Std.Err., z or t,

@@ -1,17 +1,21 @@
-"""Diagnostics and sensitivity analyses of fitted meta-analyses (a layer above the
-model classes).  Results methods are registered as extensions
+"""Diagnostics and sensitivity analyses of fitted models (a layer above the models).
+
+Results methods implemented here are registered as results extensions
 (:mod:`metamodels.base.registry`) when this package is imported, which
 ``import metamodels`` does.
 """
 from ..base.registry import register_extension
+from . import robust as _robust
 
 # influence, leave-one-out, cumulative, permutation tests, subgroups, diagnostic plots
 from .cumulative import cumulative
 from .influence import get_influence
 from .leave1out import leave_one_out
 from .permutation import permutation_test
-from .plots import (baujat_plot, profile_plot, qq_plot, radial_plot)
+from .plots import baujat_plot, profile_plot, qq_plot, radial_plot
 from .subgroup import subgroup_analysis
+
+register_extension("robust", _robust.robust)
 
 register_extension("get_influence", get_influence)
 register_extension("leave_one_out", leave_one_out)

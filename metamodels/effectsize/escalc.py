@@ -5,19 +5,21 @@ supported measures (their inputs and variance types).
 """
 import warnings
 from collections import namedtuple
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from . import _formulas
+from . import _formulas_more as _more
 
 try:  # the package-wide warning base class (needs statsmodels)
     from metamodels.exceptions import MetaModelsWarning as _Warning
 except Exception:  # pragma: no cover - fallback when metamodels.exceptions is unavailable
     _Warning = UserWarning
 
-__all__ = ["effect_size", "MEASURES", "Measure"]
+__all__ = ["effect_size", "MEASURES", "Measure", "zero_adjustment", "check_add_to"]
 
 Measure = namedtuple("Measure", ["name", "description", "inputs", "vtypes", "family"])
 Measure.__doc__ = """Description of one effect-size measure.
@@ -34,13 +36,19 @@ inputs : tuple of tuple of str
 vtypes : tuple of str
     Accepted values of ``vtype``; the first one (``"LS"``) is the default.
 family : str
-    ``"means"``, ``"table"``, ``"cor"`` or ``"prop"``.
+    ``"means"``, ``"sds"``, ``"mean1"``, ``"change"``, ``"table"``, ``"rates"``,
+    ``"rate"``, ``"cor"``, ``"pcor"`` or ``"prop"``.
 """
 
 _MEANS = (("m1i",), ("sd1i",), ("n1i",), ("m2i",), ("sd2i",), ("n2i",))
 _TABLE = (("ai",), ("bi", "n1i"), ("ci",), ("di", "n2i"))
 _COR = (("ri",), ("ni",))
 _PROP = (("xi",), ("ni", "mi"))
+_SDS2 = (("sd1i",), ("n1i",), ("sd2i",), ("n2i",))
+_MEAN1 = (("mi",), ("sdi",), ("ni",))
+_RATES = (("x1i",), ("t1i",), ("x2i",), ("t2i",))
+_RATE = (("xi",), ("ti",))
+_PCOR = (("ti",), ("ni",), ("mi",))
 
 MEASURES = MappingProxyType({
     "MD": Measure("MD", "raw mean difference m1i - m2i", _MEANS, ("LS", "HO"), "means"),
@@ -57,6 +65,34 @@ MEASURES = MappingProxyType({
     "PLO": Measure("PLO", "logit transformed proportion log(xi / (ni - xi))", _PROP,
                    ("LS", "AV"), "prop"),
     "PR": Measure("PR", "raw proportion xi / ni", _PROP, ("LS", "UB", "AV"), "prop"),
+    "SMDH": Measure("SMDH", "standardized mean difference with heteroscedastic variances "
+                    "(Bonett)", _MEANS, ("LS",), "means"),
+    "CVR": Measure("CVR", "log coefficient-of-variation ratio", _MEANS, ("LS",), "means"),
+    "VR": Measure("VR", "log variability ratio log(sd1i / sd2i)", _SDS2, ("LS",), "sds"),
+    "D2ORN": Measure("D2ORN", "SMD transformed to a log odds ratio (normal)", _MEANS,
+                     ("LS",), "means"),
+    "D2ORL": Measure("D2ORL", "SMD transformed to a log odds ratio (logistic)", _MEANS,
+                     ("LS",), "means"),
+    "MN": Measure("MN", "raw mean", _MEAN1, ("LS",), "mean1"),
+    "MNLN": Measure("MNLN", "log mean", _MEAN1, ("LS",), "mean1"),
+    "SMCC": Measure("SMCC", "standardized mean change (change-score standardization)",
+                    (("m1i",), ("m2i",), ("sd1i",), ("sd2i",), ("ni",), ("ri",)), ("LS",),
+                    "change"),
+    "SMCR": Measure("SMCR", "standardized mean change (raw-score standardization)",
+                    (("m1i",), ("m2i",), ("sd1i",), ("ni",), ("ri",)), ("LS",), "change"),
+    "PETO": Measure("PETO", "Peto's log odds ratio (O - E) / V", _TABLE, ("LS",), "table"),
+    "PHI": Measure("PHI", "phi coefficient", _TABLE, ("ST", "CS", "LS"), "table"),
+    "OR2DN": Measure("OR2DN", "log odds ratio transformed to an SMD (normal)", _TABLE,
+                     ("LS",), "table"),
+    "OR2DL": Measure("OR2DL", "log odds ratio transformed to an SMD (logistic)", _TABLE,
+                     ("LS",), "table"),
+    "IRR": Measure("IRR", "log incidence rate ratio", _RATES, ("LS",), "rates"),
+    "IRD": Measure("IRD", "incidence rate difference", _RATES, ("LS",), "rates"),
+    "IRLN": Measure("IRLN", "log incidence rate log(xi / ti)", _RATE, ("LS",), "rate"),
+    "PCOR": Measure("PCOR", "partial correlation from a regression t statistic", _PCOR,
+                    ("LS",), "pcor"),
+    "ZPCOR": Measure("ZPCOR", "Fisher's z of the partial correlation", _PCOR, ("LS",),
+                     "pcor"),
 })
 """Supported measures: a read-only mapping from name to :class:`Measure`."""
 
@@ -71,12 +107,32 @@ _FORMULAS = {
     "COR": _formulas.raw_correlation,
     "PLO": _formulas.logit_proportion,
     "PR": _formulas.raw_proportion,
+    "SMDH": _more.smd_heteroscedastic,
+    "CVR": _more.log_cv_ratio,
+    "VR": _more.log_variability_ratio,
+    "D2ORN": partial(_more.smd_to_log_odds, scale=1.65),
+    "D2ORL": partial(_more.smd_to_log_odds, scale=np.pi / np.sqrt(3.0)),
+    "MN": _more.mean,
+    "MNLN": _more.log_mean,
+    "SMCC": _more.smd_change_score,
+    "SMCR": _more.smd_change_raw,
+    "PETO": _more.peto_log_odds_ratio,
+    "PHI": _more.phi_coefficient,
+    "OR2DN": partial(_more.odds_ratio_to_smd, scale=1.0 / 1.65),
+    "OR2DL": partial(_more.odds_ratio_to_smd, scale=np.sqrt(3.0) / np.pi),
+    "IRR": _more.log_incidence_rate_ratio,
+    "IRD": _more.incidence_rate_difference,
+    "IRLN": _more.log_incidence_rate,
+    "PCOR": _more.partial_correlation,
+    "ZPCOR": _more.fisher_z_partial,
 }
 
 _TO_CHOICES = ("only0", "all", "if0all", "none")
-_COUNTS = ("ai", "bi", "ci", "di", "xi", "mi")
+_COUNTS = ("ai", "bi", "ci", "di", "xi", "mi", "x1i", "x2i")
+_COUNT_FAMILIES = ("table", "prop", "rates", "rate", "pcor")
 _SIZES = ("n1i", "n2i", "ni")
-_SDS = ("sd1i", "sd2i")
+_SDS = ("sd1i", "sd2i", "sdi")
+_TIMES = ("t1i", "t2i", "ti")
 
 
 def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=False,
@@ -91,7 +147,10 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     measure : str
         The effect-size measure (case-insensitive), one of ``"MD"``, ``"SMD"``,
         ``"ROM"``, ``"OR"``, ``"RR"``, ``"RD"``, ``"ZCOR"``, ``"COR"``,
-        ``"PLO"``, ``"PR"``; see :data:`MEASURES` and the Notes.
+        ``"PLO"``, ``"PR"``, ``"SMDH"``, ``"SMCC"``, ``"SMCR"``, ``"CVR"``, ``"VR"``,
+        ``"D2ORN"``, ``"D2ORL"``, ``"MN"``, ``"MNLN"``, ``"PETO"``, ``"PHI"``,
+        ``"OR2DN"``, ``"OR2DL"``, ``"IRR"``, ``"IRD"``, ``"IRLN"``, ``"PCOR"``,
+        ``"ZPCOR"``; see :data:`MEASURES` and the Notes.
     data : pandas.DataFrame, optional
         Table holding the study-level inputs.  Inputs given as strings are
         column names of ``data``.
@@ -128,6 +187,12 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
         * ZCOR, COR: ``ri, ni`` (correlation and sample size).
         * PLO, PR: ``xi`` with ``ni`` (events and sample size) or ``mi``
           (non-events).
+        * SMDH, CVR, D2ORN, D2ORL: as SMD; VR: ``sd1i, n1i, sd2i, n2i``;
+          MN, MNLN: ``mi, sdi, ni`` (mean, SD, size); SMCC: ``m1i, m2i, sd1i,
+          sd2i, ni, ri``; SMCR: ``m1i, m2i, sd1i, ni, ri``; PETO, PHI, OR2DN,
+          OR2DL: a 2x2 table; IRR, IRD: ``x1i, t1i, x2i, t2i`` (events and
+          person-times); IRLN: ``xi, ti``; PCOR, ZPCOR: ``ti, ni, mi`` (t
+          statistic, sample size, number of predictors).
 
     Returns
     -------
@@ -217,6 +282,17 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     * PR: :math:`y = p`, :math:`v = p(1-p)/n` (``"UB"``: :math:`p(1-p)/(n-1)`;
       ``"AV"``: :math:`\bar p(1-\bar p)/n`).
 
+    **More measures** (formulas in :mod:`metamodels.effectsize._formulas_more`
+    and ``docs/effect_sizes.md``): Bonett's SMDH, the standardised mean changes
+    SMCC (change-score) and SMCR (raw-score), the log CV ratio CVR and
+    variability ratio VR (Nakagawa et al. 2015), SMD <-> log OR conversions
+    (D2ORN/D2ORL, OR2DN/OR2DL), raw and log means (MN, MNLN), Peto's log odds
+    ratio, the phi coefficient (``vtype="ST"``/``"LS"`` for fixed group sizes or
+    ``"CS"`` cross-sectional; computed without ``add``), incidence rate ratio,
+    difference and log rate (IRR, IRD, IRLN; ``add``/``to`` act on the event
+    counts, ``drop00`` on ``x1i = x2i = 0``) and partial correlations from
+    regression t statistics (PCOR, ZPCOR).
+
     **Zero counts.**  As in metafor (version 3.8), the ``add``/``to`` rule is
     applied to all five count-based measures OR, RR, RD, PLO and PR: with the
     defaults, 1/2 is added to each cell of a 2x2 table that has a zero cell
@@ -255,7 +331,7 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     """
     spec = _get_measure(measure)
     vtype = _check_vtype(vtype, spec)
-    add, to = _check_add_to(add, to)
+    add, to = check_add_to(add, to)
     if data is not None and not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame or None, got {type(data).__name__}")
     chosen = _choose_inputs(spec, columns)
@@ -328,7 +404,8 @@ def _check_vtype(vtype, spec):
     return key
 
 
-def _check_add_to(add, to):
+def check_add_to(add, to):
+    """Validate metafor's ``add`` (non-negative number) and ``to``; returns them."""
     if to not in _TO_CHOICES:
         raise ValueError(f"to={to!r} is not valid; choose one of {', '.join(_TO_CHOICES)}")
     try:
@@ -419,7 +496,10 @@ def _positions(mask):
 
 def _validate(spec, arrays):
     for name, value in arrays.items():
-        if name in _COUNTS and (value < 0).any():
+        if name in _TIMES and spec.family in ("rates", "rate") and (value <= 0).any():
+            raise ValueError(f"person-times {name} must be positive; positions "
+                             f"{_positions(value <= 0)}")
+        if name in _COUNTS and spec.family in _COUNT_FAMILIES and (value < 0).any():
             raise ValueError(f"negative counts in {name} at positions {_positions(value < 0)}")
         if name in _SDS and (value < 0).any():
             raise ValueError(f"negative standard deviations in {name} at positions "
@@ -427,13 +507,24 @@ def _validate(spec, arrays):
         if name in _SIZES and (value < 0).any():
             raise ValueError(f"negative sample sizes in {name} at positions "
                              f"{_positions(value < 0)}")
-    if spec.family == "means":
+    if spec.family in ("means", "sds"):
         for name in ("n1i", "n2i"):
             small = arrays[name] <= 1
             if small.any():
                 raise ValueError(f"{name} must be at least 2 for measure {spec.name!r} "
                                  f"(a group needs n > 1 for a standard deviation); "
                                  f"positions {_positions(small)}")
+    elif spec.family == "change":
+        r, ni = arrays["ri"], arrays["ni"]
+        if ((r < -1) | (r > 1)).any():
+            raise ValueError(f"correlations ri outside [-1, 1] at positions "
+                             f"{_positions((r < -1) | (r > 1))}")
+        if (ni <= 1).any():
+            raise ValueError(f"ni must be at least 2 for measure {spec.name!r}; positions "
+                             f"{_positions(ni <= 1)}")
+    elif spec.family == "mean1":
+        if (arrays["ni"] <= 0).any():
+            raise ValueError(f"ni must be positive; positions {_positions(arrays['ni'] <= 0)}")
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
         outside = (r < -1) | (r > 1)
@@ -483,7 +574,13 @@ def _check_sum(a_name, b_name, n_name, a, b, n):
 # computation
 
 
-def _add_amount(has_zero, add, to):
+def zero_adjustment(has_zero, add, to):
+    """The amount added to the counts of each study under metafor's ``add``/``to`` rule.
+
+    ``has_zero`` flags the studies with a zero count (studies dropped by ``drop00`` or
+    missing must be False); ``to`` is ``"only0"`` (those studies), ``"all"``,
+    ``"if0all"`` (all studies if any has a zero) or ``"none"``.
+    """
     if to == "only0":
         return np.where(has_zero, add, 0.0)
     if to == "all":
@@ -493,6 +590,12 @@ def _add_amount(has_zero, add, to):
     return np.zeros(has_zero.shape)
 
 
+_KEYS = {"means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+         "sds": ("sd1i", "n1i", "sd2i", "n2i"), "mean1": ("mi", "sdi", "ni"),
+         "pcor": ("ti", "ni", "mi"), "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+         "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri")}
+
+
 def _compute(spec, arrays, vtype, add, to, drop00, missing):
     """Return yi, vi, rows excluded on purpose (drop00) and rows with ni <= 3."""
     n = missing.size
@@ -500,9 +603,20 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     small_n = np.zeros(n, dtype=bool)
     formula = _FORMULAS[spec.name]
     arrays = {k: np.where(missing, np.nan, v) for k, v in arrays.items()}
-    if spec.family == "means":
-        keys = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+    keys = _KEYS.get(spec.name, _KEYS.get(spec.family))
+    if keys is not None:
         yi, vi = formula(*(arrays[k] for k in keys), vtype)
+    elif spec.family == "rates":
+        x1, x2 = arrays["x1i"], arrays["x2i"]
+        if drop00:
+            excluded = (x1 == 0) & (x2 == 0)
+        x1, x2 = (np.where(missing | excluded, np.nan, v) for v in (x1, x2))
+        extra = zero_adjustment((x1 == 0) | (x2 == 0), add, to)
+        yi, vi = formula(x1 + extra, arrays["t1i"], x2 + extra, arrays["t2i"], vtype)
+    elif spec.family == "rate":
+        x = arrays["xi"]
+        extra = zero_adjustment(x == 0, add, to)
+        yi, vi = formula(x + extra, arrays["ti"], vtype)
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
         yi, vi = formula(r, ni, vtype)
@@ -511,7 +625,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     elif spec.family == "prop":
         x = arrays["xi"]
         m = arrays["mi"] if "mi" in arrays else arrays["ni"] - x
-        extra = _add_amount((x == 0) | (m == 0), add, to)
+        extra = zero_adjustment((x == 0) | (m == 0), add, to)
         yi, vi = formula(x + extra, m + extra, vtype)
     else:  # 2x2 table
         a, c = arrays["ai"], arrays["ci"]
@@ -521,6 +635,8 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
             excluded = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
         skip = missing | excluded
         a, b, c, d = (np.where(skip, np.nan, v) for v in (a, b, c, d))
-        extra = _add_amount((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
+        extra = zero_adjustment((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
+        if spec.name == "PHI":      # metafor computes phi from the unadjusted table
+            extra = np.zeros_like(extra)
         yi, vi = formula(a + extra, b + extra, c + extra, d + extra, vtype)
     return yi, vi, excluded, small_n

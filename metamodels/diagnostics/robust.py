@@ -1,0 +1,455 @@
+r"""Cluster-robust (sandwich) inference for fitted meta-analytic models.
+
+``res.robust(cluster, cov_type="CR2")`` on any meta-analysis results (MetaFixed,
+MetaRandom, MetaMixed) returns a frozen :class:`RobustResults`: the model's estimates with
+cluster-robust standard errors, Satterthwaite degrees of freedom for each coefficient and
+Hotelling's T^2-Z (HTZ) Wald tests, as R's clubSandwich computes them (``vcovCR`` with the
+model's marginal covariance as working model, ``coef_test(test = "Satterthwaite")``,
+``Wald_test(test = "HTZ")``).
+
+Notes
+-----
+Write the model as ``y = X b + e`` with working covariance ``Phi = V(theta_hat)`` (sampling
+covariance plus the fitted random-effects parts), weights ``W = Phi^{-1}`` and
+``M = (X'WX)^{-1}``; clusters ``j = 1..m`` must contain whole blocks of ``V``.  With
+residuals ``e_j = y_j - X_j b``, the cluster-robust covariance is
+
+.. math:: V^{CR} = M \Big(\sum_j X_j' W_j A_j e_j e_j' A_j W_j X_j\Big) M
+
+with ``A_j = I`` (CR0), ``A_j = \sqrt{m/(m-1)} I`` (CR1, clubSandwich's definition),
+``A_j = \sqrt{m/(m-p)} I`` (CR1p, metafor's ``robust(adjust = TRUE)``) or, for the bias-reduced
+linearisation of Bell & McCaffrey (2002) generalised by McCaffrey, Bell & Botts (2001)
+and Pustejovsky & Tipton (2018) (CR2),
+``A_j = U_j' B_j^{-1/2} U_j`` with ``Phi_j = U_j' U_j`` (Cholesky) and
+``B_j = U_j (Phi_j - X_j M X_j') U_j'``, which makes ``V^{CR}`` unbiased when the
+working model is right.
+
+For a ``q x p`` constraint matrix ``C``, ``C V^{CR} C' = sum_j (G_j' y)(G_j' y)'`` with
+``G_j = (I - H)_j' A_j W_j X_j M C'`` (``H = X M X' W``).  Under the working model the
+elements ``P_{s i, t j} = g_{si}' Phi g_{tj}`` reduce to
+``delta_ij v_{si}' Phi_j v_{tj} - u_{si}' M u_{tj}`` with ``v_j = A_j W_j X_j M C'`` and
+``u_j = X_j' v_j``.  The Satterthwaite degrees of freedom of one contrast (``q = 1``) are
+``(sum_j P_jj)^2 / sum_ij P_ij^2`` (Bell & McCaffrey 2002).  The HTZ test (Tipton &
+Pustejovsky 2015) standardises ``D = Omega^{-1/2} C V^{CR} C' Omega^{-1/2}`` with
+``Omega = E(C V^{CR} C')``, takes ``eta = q(q+1) / sum_st Var(D_st)`` (the Wishart
+degrees of freedom with the same total variance) and refers
+``F = (eta - q + 1) / (eta q) * Q``, ``Q = (Cb - c)' (C V^{CR} C')^{-1} (Cb - c)``, to
+``F(q, eta - q + 1)``.
+
+References
+----------
+Bell, R. M., & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+regression with multi-stage samples. Survey Methodology, 28(2), 169-181.
+
+Tipton, E., & Pustejovsky, J. E. (2015). Small-sample adjustments for tests of moderators
+and model fit using robust variance estimation in meta-regression. Journal of Educational
+and Behavioral Statistics, 40(6), 604-634.
+
+Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for cluster-robust variance
+estimation and hypothesis testing in fixed effects models. Journal of Business & Economic
+Statistics, 36(4), 672-683.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import linalg, stats
+
+from ..multivariate import MetaMixed
+from ..univariate import MetaFixed, MetaRandom
+
+__all__ = ["robust", "RobustResults", "HTZTestResult", "cluster_robust_pieces"]
+
+_SUPPORTED = (MetaFixed, MetaRandom, MetaMixed)
+
+_COV_TYPES = ("CR0", "CR1", "CR1p", "CR2")
+_DDF = ("satterthwaite", "residual")
+
+
+# --------------------------------------------------------------- test result
+@dataclass(frozen=True)
+class HTZTestResult:
+    """Cluster-robust Wald test with the HTZ small-sample approximation.
+
+    Attributes
+    ----------
+    statistic : float
+        The F statistic ``(eta - q + 1) / (eta q) * Q``.
+    pvalue : float
+    df_num : int
+        ``q``, the number of constraints.
+    df_denom : float
+        ``eta - q + 1``.
+    q_statistic : float
+        Hotelling's ``Q = (Cb - c)' (C V C')^{-1} (Cb - c)`` (the naive Wald chi-square).
+    eta : float
+        Degrees of freedom of the approximating Wishart distribution.
+    test : str
+        ``"HTZ"``.
+    """
+
+    statistic: float
+    pvalue: float
+    df_num: int
+    df_denom: float
+    q_statistic: float
+    eta: float
+    test: str = "HTZ"
+
+    def __str__(self):
+        return (f"HTZ F({self.df_num}, {self.df_denom:.4g}) = {self.statistic:.4f}, "
+                f"p = {self.pvalue:.4g}")
+
+
+# ---------------------------------------------------------------- kernels
+def _inv_sqrt_psd(B, rtol=1e-12):
+    """Symmetric ``B^{-1/2}`` (pseudo-inverse on the null space, as for CR2 with fixed
+    effects that absorb a cluster)."""
+    w, Q = np.linalg.eigh((B + B.T) / 2)
+    keep = w > rtol * max(w.max(), 0.0)
+    d = np.zeros_like(w)
+    d[keep] = 1.0 / np.sqrt(w[keep])
+    return (Q * d) @ Q.T
+
+
+def cluster_robust_pieces(X, resid, Phi_blocks, rows, cov_type="CR2"):
+    """The sandwich pieces of a cluster-robust covariance (plain arrays).
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        Design matrix.
+    resid : ndarray (n,)
+        Residuals ``y - X b`` of the fitted (GLS) estimates.
+    Phi_blocks : list of ndarray
+        The working covariance of each cluster's rows (``W_j = Phi_j^{-1}``).
+    rows : list of int ndarray
+        The rows of each cluster.
+    cov_type : {"CR0", "CR1", "CR1p", "CR2"}
+
+    Returns
+    -------
+    dict
+        ``cov`` (``V^{CR}``, p x p), ``M`` (``(X'WX)^{-1}``), ``E`` (list of
+        ``M X_j' W_j A_j``, p x n_j), ``Phi`` and ``X`` blocks, ``resid`` blocks.
+    """
+    m = len(rows)
+    p = X.shape[1]
+    Xs = [X[r] for r in rows]
+    es = [resid[r] for r in rows]
+    chols = [linalg.cholesky(P, lower=True) for P in Phi_blocks]          # Phi = L L'
+    WX = [linalg.cho_solve((L, True), Xj) for L, Xj in zip(chols, Xs)]
+    M = np.linalg.inv(sum(Xj.T @ wx for Xj, wx in zip(Xs, WX)))
+    M = (M + M.T) / 2
+    E = []
+    for L, Xj, wx, P in zip(chols, Xs, WX, Phi_blocks):
+        if cov_type == "CR2":
+            U = L.T                                                       # Phi = U'U
+            B = U @ (P - Xj @ M @ Xj.T) @ U.T
+            A = U.T @ _inv_sqrt_psd(B) @ U
+            E.append(M @ wx.T @ A)
+        elif cov_type in ("CR1", "CR1p"):
+            E.append(np.sqrt(m / (m - (1 if cov_type == "CR1" else p))) * (M @ wx.T))
+        else:
+            E.append(M @ wx.T)
+    meat = [Ej @ ej for Ej, ej in zip(E, es)]                             # p-vectors
+    cov = sum(np.outer(a, a) for a in meat)
+    return {"cov": (cov + cov.T) / 2, "M": M, "E": E, "Phi": list(Phi_blocks), "X": Xs,
+            "resid": es}
+
+
+def _p_array(pieces, C):
+    """``P[s, i, t, j] = g_si' Phi g_tj`` for the contrasts in the rows of ``C`` (q x p)."""
+    M = pieces["M"]
+    V = [Ej.T @ C.T for Ej in pieces["E"]]                 # v_j = A_j W_j X_j M C' (n_j, q)
+    U = np.stack([Xj.T @ v for Xj, v in zip(pieces["X"], V)])          # (m, p, q)
+    m, p, q = U.shape
+    rows = U.transpose(2, 0, 1).reshape(q * m, p)                        # rows (a, i)
+    P = -(rows @ M @ rows.T).reshape(q, m, q, m)
+    for j, (v, Phi) in enumerate(zip(V, pieces["Phi"])):
+        P[:, j, :, j] += v.T @ Phi @ v
+    return P
+
+
+def satterthwaite_df(pieces, C):
+    """Satterthwaite degrees of freedom of each contrast in the rows of ``C``."""
+    out = []
+    for c in np.atleast_2d(C):
+        P = _p_array(pieces, c[None, :])[0, :, 0, :]
+        out.append(np.trace(P) ** 2 / np.sum(P ** 2))
+    return np.array(out)
+
+
+def htz_test(pieces, beta, C, c0):
+    """HTZ Wald test of ``C b = c0`` (see the module Notes)."""
+    C = np.atleast_2d(C)
+    q = C.shape[0]
+    diff = C @ beta - c0
+    VC = C @ pieces["cov"] @ C.T
+    Q = float(diff @ np.linalg.solve(VC, diff))
+    # Omega = E(C V C') = sum_j P[:, j, :, j]; P is bilinear in the contrasts, so the
+    # standardised array Omega^{-1/2} P Omega^{-1/2} is P of the contrasts Omega^{-1/2} C
+    Omega = np.zeros((q, q))
+    for Ej, Xj, Phi in zip(pieces["E"], pieces["X"], pieces["Phi"]):
+        v = Ej.T @ C.T
+        u = Xj.T @ v
+        Omega += v.T @ Phi @ v - u.T @ pieces["M"] @ u
+    w, R = np.linalg.eigh((Omega + Omega.T) / 2)
+    Om_is = (R / np.sqrt(w)) @ R.T
+    Pn = _p_array(pieces, Om_is @ C)
+    # Var(D_st) = sum_ij P[t,i,s,j] P[s,i,t,j] + P[t,i,t,j] P[s,i,s,j], summed over s, t
+    T = sum(Pn[s, :, s, :] for s in range(q))
+    total = float(np.sum(T * T))
+    for s_ in range(q):
+        for t_ in range(q):
+            total += float(np.sum(Pn[t_, :, s_, :] * Pn[s_, :, t_, :]))
+    eta = q * (q + 1) / total
+    df2 = eta - q + 1
+    F = (eta - q + 1) / (eta * q) * Q
+    pval = float(stats.f.sf(F, q, df2)) if df2 > 0 else np.nan
+    return HTZTestResult(float(F), pval, int(q), float(df2), Q, float(eta))
+
+
+# ------------------------------------------------------------ the working model
+def _working_blocks(res, codes):
+    """Per cluster, the rows and the working covariance ``V(theta_hat)`` of the fit."""
+    model = res.model
+    n = int(model.exog.shape[0])
+    m = int(codes.max()) + 1
+    rows = [np.flatnonzero(codes == j) for j in range(m)]
+    spec = getattr(model, "spec", None)
+    ev = getattr(res, "_ev", None)
+    if spec is not None and ev is not None and hasattr(spec, "layout"):
+        full = {}
+        for grp, vb in zip(spec.layout.groups, spec.build(np.asarray(ev.theta, dtype=float))):
+            grp = np.asarray(grp)
+            vb = np.asarray(vb, dtype=float)
+            for r, v in zip(grp, vb):
+                lab = codes[r]
+                if np.any(lab != lab[0]):
+                    raise ValueError("the clusters split a block of the model's covariance "
+                                     "matrix V: every random-effects level and every block "
+                                     "of correlated sampling errors must lie within one "
+                                     "cluster (cluster at the level of the outermost "
+                                     "random effect or coarser)")
+                full.setdefault(int(lab[0]), []).append((r, v if v.ndim == 2 else np.diag(v)))
+        Phi = []
+        for j, rj in enumerate(rows):
+            pos = {int(r): k for k, r in enumerate(rj)}
+            P = np.zeros((len(rj), len(rj)))
+            for r, v in full[j]:
+                idx = [pos[int(x)] for x in r]
+                P[np.ix_(idx, idx)] = v
+            Phi.append(P)
+        return rows, Phi
+    vi = getattr(model, "vi", None)
+    tau2 = getattr(res, "tau2", None)
+    if vi is not None and tau2 is not None and np.ndim(tau2) == 0 and len(vi) == n:
+        v = np.asarray(vi, dtype=float) + float(tau2)
+        return rows, [np.diag(v[r]) for r in rows]
+    raise TypeError(f"robust() needs a meta-analysis fit with a working covariance "
+                    f"(MetaFixed, MetaRandom, MetaMixed); got {type(res).__name__}")
+
+
+def _cluster_codes(res, cluster):
+    """Integer cluster codes for the fitted rows (a column name of the model's data, a
+    Series aligned on the data's index, or an array with one value per fitted row)."""
+    model = res.model
+    n = int(model.exog.shape[0])
+    frame = getattr(getattr(model, "data", None), "frame", None)
+    if isinstance(cluster, str):
+        if frame is None or cluster not in frame.columns:
+            raise ValueError(f"cluster={cluster!r} is not a column of the model's data; pass "
+                             "the cluster labels as an array or Series")
+        cluster = frame[cluster]
+    if isinstance(cluster, pd.Series) and len(cluster) != n:
+        idx = res._fitted_index
+        if idx is None or not idx.isin(cluster.index).all():
+            raise ValueError(f"cluster has {len(cluster)} values and its index does not "
+                             f"cover the {n} fitted rows")
+        cluster = cluster.loc[idx]
+    labels = np.asarray(cluster)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(f"cluster needs one label per fitted row ({n}), got shape "
+                         f"{labels.shape}")
+    if pd.isna(labels).any():
+        raise ValueError("cluster has missing labels")
+    codes = pd.factorize(labels, sort=True)[0]
+    return codes
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True, eq=False)
+class RobustResults:
+    """Cluster-robust inference on a fitted model (frozen; from ``res.robust(...)``).
+
+    Attributes
+    ----------
+    params : Series
+        The model's estimates (unchanged).
+    cov_params_robust : DataFrame
+        The cluster-robust covariance ``V^{CR}`` (see the module Notes).
+    bse : Series
+        Cluster-robust standard errors.
+    tvalues : Series
+    df_satterthwaite : Series
+        Satterthwaite degrees of freedom of each coefficient (clubSandwich's
+        ``coef_test(test = "Satterthwaite")``).
+    df : Series
+        Degrees of freedom used by ``pvalues`` and ``conf_int``: ``df_satterthwaite``
+        (``ddf="satterthwaite"``) or ``m - p`` for every coefficient (``ddf="residual"``,
+        metafor's ``robust()`` without clubSandwich).
+    pvalues : Series
+        Two-sided t p-values.
+    cov_type, ddf : str
+    n_clusters : int
+    """
+
+    params: pd.Series
+    cov_params_robust: pd.DataFrame
+    df_satterthwaite: pd.Series
+    cov_type: str
+    n_clusters: int
+    ddf: str
+    _pieces: dict = field(repr=False)
+
+    @property
+    def param_names(self):
+        return list(self.params.index)
+
+    @property
+    def df(self):
+        if self.ddf == "residual":
+            return pd.Series(float(self.n_clusters - len(self.params)), index=self.params.index,
+                             name="df")
+        return self.df_satterthwaite
+
+    @property
+    def bse(self):
+        return pd.Series(np.sqrt(np.diag(self.cov_params_robust.to_numpy())),
+                         index=self.params.index, name="bse")
+
+    @property
+    def tvalues(self):
+        return pd.Series(self.params.to_numpy() / self.bse.to_numpy(), index=self.params.index,
+                         name="tvalues")
+
+    @property
+    def pvalues(self):
+        p = 2 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df.to_numpy())
+        return pd.Series(p, index=self.params.index, name="pvalues")
+
+    def cov_params(self):
+        """The cluster-robust covariance matrix (DataFrame)."""
+        return self.cov_params_robust
+
+    def conf_int(self, alpha=0.05):
+        """Confidence limits ``b -/+ t_{1-alpha/2, df_k} se_k`` (``df_k`` from ``df``)."""
+        q = stats.t.ppf(1 - alpha / 2, self.df.to_numpy())
+        b, se = self.params.to_numpy(), self.bse.to_numpy()
+        return pd.DataFrame({"lower": b - q * se, "upper": b + q * se}, index=self.params.index)
+
+    def wald_test(self, r_matrix, q_matrix=None):
+        """HTZ test of linear constraints ``R b = q``.
+
+        Parameters
+        ----------
+        r_matrix : str, list of str or array_like
+            Constraints as statsmodels takes them: a string such as ``"ablat = 0"`` or
+            ``"a = 0, b = 0"``, a list of strings, or a ``q x p`` array (then
+            ``q_matrix`` gives the right-hand sides, zero by default).
+        q_matrix : array_like, optional
+
+        Returns
+        -------
+        HTZTestResult
+        """
+        names = self.param_names
+        if isinstance(r_matrix, (str, list, tuple)) and all(
+                isinstance(s, str) for s in np.atleast_1d(r_matrix)):
+            lc = patsy.DesignInfo(names).linear_constraint(r_matrix)
+            C, c0 = lc.coefs, lc.constants[:, 0]
+        else:
+            C = np.atleast_2d(np.asarray(r_matrix, dtype=float))
+            if C.shape[1] != len(names):
+                raise ValueError(f"r_matrix needs {len(names)} columns, got {C.shape[1]}")
+            c0 = (np.zeros(C.shape[0]) if q_matrix is None
+                  else np.asarray(q_matrix, dtype=float).reshape(-1))
+        if np.linalg.matrix_rank(C) < C.shape[0]:
+            raise ValueError("the constraints are linearly dependent")
+        return htz_test(self._pieces, self.params.to_numpy(), C, c0)
+
+    def summary_frame(self, alpha=0.05):
+        """Coefficient table: coef, robust se, t, Satterthwaite df, p and CI."""
+        ci = self.conf_int(alpha)
+        return pd.DataFrame({"coef": self.params, "se": self.bse, "t": self.tvalues,
+                             "df": self.df, "pvalue": self.pvalues,
+                             "ci_lower": ci["lower"], "ci_upper": ci["upper"]})
+
+    def summary(self, alpha=0.05):
+        """Printable summary (a statsmodels ``Summary``)."""
+        from statsmodels.iolib import summary2
+        s = summary2.Summary()
+        s.add_title(f"Cluster-robust inference ({self.cov_type}, {self.n_clusters} clusters, "
+                    f"{self.ddf} df)")
+        s.add_df(self.summary_frame(alpha), float_format="%.4f")
+        return s
+
+    def __str__(self):
+        return str(self.summary())
+
+
+def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
+    """Cluster-robust inference for a fitted meta-analysis (``results.robust``).
+
+    Parameters
+    ----------
+    results : MetaResults or MetaMixedResults
+        A fitted MetaFixed, MetaRandom or MetaMixed model.
+    cluster : str, Series or array_like
+        Cluster labels: a column name of the model's data, a Series aligned on the
+        data's index, or one label per fitted row.
+    cov_type : {"CR2", "CR1", "CR1p", "CR0"}
+        ``"CR2"`` (bias-reduced, clubSandwich's default for meta-analysis), ``"CR1"``
+        (``m / (m - 1)`` times CR0, clubSandwich's CR1), ``"CR1p"`` (``m / (m - p)``
+        times CR0, metafor's ``robust(adjust = TRUE)``) or ``"CR0"`` (no adjustment).
+    ddf : {"satterthwaite", "residual"}
+        Degrees of freedom of the t tests and intervals: Satterthwaite's per coefficient
+        (clubSandwich's ``coef_test``) or ``m - p`` (metafor's ``robust()``).  The HTZ
+        Wald test does not depend on it.
+
+    Returns
+    -------
+    RobustResults
+    """
+    if cov_type not in _COV_TYPES:
+        raise ValueError(f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}")
+    model = results.model
+    if not isinstance(model, _SUPPORTED):
+        raise TypeError(f"robust() supports MetaFixed, MetaRandom and MetaMixed fits; got "
+                        f"a {type(model).__name__} fit")
+    X = np.asarray(model.exog, dtype=float)
+    p = X.shape[1]
+    beta = np.asarray(results.params, dtype=float)[:p]
+    resid = np.asarray(model.endog, dtype=float) - X @ beta
+    codes = _cluster_codes(results, cluster)
+    m = int(codes.max()) + 1
+    if ddf not in _DDF:
+        raise ValueError(f"ddf must be one of {_DDF}, got {ddf!r}")
+    if m <= p and (cov_type == "CR1p" or ddf == "residual"):
+        raise ValueError(f"{cov_type} with ddf={ddf!r} needs more clusters ({m}) than "
+                         f"coefficients ({p})")
+    if m < 2:
+        raise ValueError("cluster-robust inference needs at least two clusters")
+    rows, Phi = _working_blocks(results, codes)
+    pieces = cluster_robust_pieces(X, resid, Phi, rows, cov_type)
+    names = list(getattr(results, "param_names", None) or model.exog_names)[:p]
+    df = satterthwaite_df(pieces, np.eye(p))
+    return RobustResults(params=pd.Series(beta, index=names, name="params"),
+                         cov_params_robust=pd.DataFrame(pieces["cov"], index=names,
+                                                        columns=names),
+                         df_satterthwaite=pd.Series(df, index=names, name="df"),
+                         cov_type=cov_type, n_clusters=m, ddf=ddf, _pieces=pieces)

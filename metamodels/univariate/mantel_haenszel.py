@@ -1,0 +1,258 @@
+r"""Mantel-Haenszel fixed-effects meta-analysis of 2x2 tables and incidence rates.
+
+:func:`mantel_haenszel` is a counterpart of metafor's ``rma.mh``.
+
+Notes
+-----
+Table ``i`` has cells ``a, b`` (events, non-events in group 1), ``c, d`` (group 2),
+``n1 = a + b``, ``n2 = c + d``, ``n = n1 + n2``, ``m1 = a + c``, ``m2 = b + d``; for
+incidence rates, events ``x1, x2`` over person-times ``t1, t2``, ``T = t1 + t2``.
+
+* OR (Mantel & Haenszel 1959): ``R_i = a d / n``, ``S_i = b c / n``,
+  ``OR = sum R / sum S``; variance of ``log OR`` by Robins, Breslow & Greenland (1986)
+  with ``P_i = (a + d)/n``, ``Q_i = (b + c)/n``:
+  ``sum PR / (2 R+^2) + sum (PS + QR) / (2 R+ S+) + sum QS / (2 S+^2)``.
+* RR: ``R_i = a n2 / n``, ``S_i = c n1 / n``; variance of ``log RR`` (Greenland & Robins
+  1985) ``sum (n1 n2 m1 - a c n) / n^2 / (R+ S+)``.
+* RD: weights ``w_i = n1 n2 / n``, ``RD = sum (a n2 - c n1)/n / sum w``; variance of
+  Sato, Greenland & Robins (1989), ``(RD sum P + sum Q) / (sum w)^2`` with
+  ``P_i = (c n1^2 - a n2^2 + n1 n2 (n2 - n1)/2) / n^2`` and
+  ``Q_i = (a (n2 - c) + c (n1 - a)) / (2 n)``.
+* IRR: ``R_i = x1 t2 / T``, ``S_i = x2 t1 / T``; variance of ``log IRR``
+  ``sum t1 t2 (x1 + x2) / T^2 / (R+ S+)`` (Greenland & Robins 1985).
+* IRD: weights ``t1 t2 / T``; variance ``sum (t1 t2/T)^2 (x1/t1^2 + x2/t2^2) / (sum w)^2``.
+
+Tests: the Cochran-Mantel-Haenszel statistic (OR; metafor's printed CMH, its ``MH``)
+``(|sum a - sum E(a)| - 1/2)^2 / sum Var(a)`` with ``E(a) = n1 m1 / n`` and
+``Var(a) = n1 n2 m1 m2 / (n^2 (n - 1))`` (without the 1/2 when ``correct=False``); the Mantel-Haenszel test for IRR with
+``E(x1) = (x1 + x2) t1 / T`` and ``Var(x1) = (x1 + x2) t1 t2 / T^2``; Tarone's (1985)
+corrected Breslow-Day test of homogeneity of the odds ratios,
+``sum (a - A)^2 / V(A) - (sum a - sum A)^2 / sum V(A)`` with ``A_i`` the count giving table
+``i`` the odds ratio ``OR_MH`` for its margins and ``V(A) = 1/(1/A + 1/B + 1/C + 1/D)``,
+on ``k - 1`` degrees of freedom (tables with a zero margin do not count).
+
+References
+----------
+Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of data from
+retrospective studies of disease. Journal of the National Cancer Institute, 22, 719-748.
+
+Greenland, S., & Robins, J. M. (1985). Estimation of a common effect parameter from sparse
+follow-up data. Biometrics, 41(1), 55-68.
+
+Robins, J., Breslow, N., & Greenland, S. (1986). Estimators of the Mantel-Haenszel
+variance consistent in both sparse data and large-strata limiting models. Biometrics,
+42(2), 311-323.
+
+Sato, T., Greenland, S., & Robins, J. M. (1989). On the variance estimator for the
+Mantel-Haenszel risk difference. Biometrics, 45(4), 1323-1324.
+
+Tarone, R. E. (1985). On heterogeneity tests based on efficient scores. Biometrika, 72(1),
+91-95.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .._compat import cache_readonly
+from ..exceptions import DegenerateFitWarning
+from .tables import PooledTableResults, read_tables
+
+__all__ = ["mantel_haenszel", "MantelHaenszelResults", "TableTestResult"]
+
+_MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
+
+
+@dataclass(frozen=True)
+class TableTestResult:
+    """A chi-square test on pooled tables (CMH, MH or Tarone)."""
+
+    statistic: float
+    df: int
+    pvalue: float
+    name: str
+
+    def __str__(self):
+        return f"{self.name}: chi2({self.df}) = {self.statistic:.4f}, p = {self.pvalue:.4g}"
+
+
+# ------------------------------------------------------------------ kernels
+def mh_estimate(cells, measure):
+    """Mantel-Haenszel estimate (log scale for OR/RR/IRR) and its variance."""
+    if measure in ("IRR", "IRD"):
+        x1, t1, x2, t2 = cells.T
+        T = t1 + t2
+        if measure == "IRR":
+            R, S = x1 * t2 / T, x2 * t1 / T
+            Rs, Ss = R.sum(), S.sum()
+            return np.log(Rs / Ss), np.sum(t1 * t2 * (x1 + x2) / T ** 2) / (Rs * Ss)
+        w = t1 * t2 / T
+        est = np.sum((x1 * t2 - x2 * t1) / T) / w.sum()
+        return est, np.sum(w ** 2 * (x1 / t1 ** 2 + x2 / t2 ** 2)) / w.sum() ** 2
+    a, b, c, d = cells.T
+    n1, n2 = a + b, c + d
+    n = n1 + n2
+    if measure == "OR":
+        R, S = a * d / n, b * c / n
+        P, Q = (a + d) / n, (b + c) / n
+        Rs, Ss = R.sum(), S.sum()
+        var = (np.sum(P * R) / (2 * Rs ** 2) + np.sum(P * S + Q * R) / (2 * Rs * Ss)
+               + np.sum(Q * S) / (2 * Ss ** 2))
+        return np.log(Rs / Ss), var
+    if measure == "RR":
+        R, S = a * n2 / n, c * n1 / n
+        Rs, Ss = R.sum(), S.sum()
+        return np.log(Rs / Ss), np.sum((n1 * n2 * (a + c) - a * c * n) / n ** 2) / (Rs * Ss)
+    w = n1 * n2 / n
+    est = np.sum((a * n2 - c * n1) / n) / w.sum()
+    P = (c * n1 ** 2 - a * n2 ** 2 + n1 * n2 * (n2 - n1) / 2) / n ** 2
+    Q = (a * (n2 - c) + c * (n1 - a)) / (2 * n)
+    return est, (est * P.sum() + Q.sum()) / w.sum() ** 2
+
+
+def cmh_statistic(cells, correct):
+    """Cochran-Mantel-Haenszel statistic of 2x2 tables (see the module Notes)."""
+    a, b, c, d = cells.T
+    n1, n2, m1, m2 = a + b, c + d, a + c, b + d
+    n = n1 + n2
+    E = n1 * m1 / n
+    V = np.where(n > 1, n1 * n2 * m1 * m2 / (n ** 2 * np.maximum(n - 1, 1)), 0.0)
+    dev = abs(a.sum() - E.sum()) - (0.5 if correct else 0.0)
+    return dev ** 2 / V.sum()
+
+
+def mh_rate_statistic(cells, correct):
+    """Mantel-Haenszel test statistic of incidence-rate tables."""
+    x1, t1, x2, t2 = cells.T
+    T = t1 + t2
+    m = x1 + x2
+    dev = abs(x1.sum() - np.sum(m * t1 / T)) - (0.5 if correct else 0.0)
+    return dev ** 2 / np.sum(m * t1 * t2 / T ** 2)
+
+
+def _fitted_cell(n1, n2, m1, psi):
+    """The ``a`` that gives a table with margins ``n1, n2, m1`` the odds ratio ``psi``."""
+    lo, hi = np.maximum(0.0, m1 - n2), np.minimum(n1, m1)
+    qa = 1.0 - psi
+    qb = n2 - m1 + psi * (n1 + m1)
+    qc = -psi * n1 * m1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disc = np.sqrt(np.maximum(qb ** 2 - 4 * qa * qc, 0.0))
+        r1 = np.where(np.abs(qa) > 1e-12, (-qb + disc) / (2 * qa), -qc / qb)
+        r2 = np.where(np.abs(qa) > 1e-12, (-qb - disc) / (2 * qa), r1)
+    inside = (r1 >= lo - 1e-10) & (r1 <= hi + 1e-10)
+    return np.where(inside, r1, r2)
+
+
+def tarone_statistic(cells, log_or):
+    """Tarone's corrected Breslow-Day statistic and its degrees of freedom."""
+    a, b, c, d = cells.T
+    n1, n2, m1, m2 = a + b, c + d, a + c, b + d
+    ok = (m1 > 0) & (m2 > 0)
+    a, n1, n2, m1 = a[ok], n1[ok], n2[ok], m1[ok]
+    A = _fitted_cell(n1, n2, m1, np.exp(log_or))
+    B, C = n1 - A, m1 - A
+    D = n2 - m1 + A
+    V = 1.0 / (1.0 / A + 1.0 / B + 1.0 / C + 1.0 / D)
+    stat = np.sum((a - A) ** 2 / V) - (a.sum() - A.sum()) ** 2 / V.sum()
+    return stat, int(ok.sum()) - 1
+
+
+# ------------------------------------------------------------------ results
+class MantelHaenszelResults(PooledTableResults):
+    """Results of :func:`mantel_haenszel` (see :class:`~.tables.PooledTableResults`).
+
+    Attributes
+    ----------
+    cmh_test : TableTestResult or None
+        Cochran-Mantel-Haenszel test (OR) or Mantel-Haenszel test (IRR) of no
+        association; None for RR, RD and IRD (as in metafor).
+    tarone_test : TableTestResult or None
+        Tarone's test of homogeneity of the odds ratios (OR only).
+    correct : bool
+    """
+
+    _title = "Mantel-Haenszel fixed-effects meta-analysis"
+
+    def __init__(self, estimate, variance, measure, tables, k, pooled, correct):
+        super().__init__(estimate, variance, measure, tables, k)
+        self._pooled = pooled
+        self.correct = bool(correct)
+
+    @cache_readonly
+    def cmh_test(self):
+        if self.measure == "OR":
+            stat, name = cmh_statistic(self._pooled, self.correct), "Cochran-Mantel-Haenszel test"
+        elif self.measure == "IRR":
+            stat, name = mh_rate_statistic(self._pooled, self.correct), "Mantel-Haenszel test"
+        else:
+            return None
+        return TableTestResult(float(stat), 1, float(stats.chi2.sf(stat, 1)), name)
+
+    @cache_readonly
+    def tarone_test(self):
+        if self.measure != "OR" or not np.isfinite(self._b):
+            return None
+        stat, df = tarone_statistic(self._pooled, self._b)
+        p = float(stats.chi2.sf(stat, df)) if df > 0 else np.nan
+        return TableTestResult(float(stat), df, p, "Tarone's test for heterogeneity")
+
+    def _test_lines(self):
+        return [str(t) for t in (self.cmh_test, self.tarone_test) if t is not None]
+
+
+def mantel_haenszel(data=None, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None,
+                    x1i=None, t1i=None, x2i=None, t2i=None, measure="OR", correct=True,
+                    add=(0.5, 0.0), to=("only0", "none"), drop00=(True, False)):
+    """Mantel-Haenszel fixed-effects meta-analysis (metafor's ``rma.mh``).
+
+    Parameters
+    ----------
+    data : DataFrame, optional
+        Holds the columns named by the count arguments.
+    ai, bi, ci, di : str or array_like
+        2x2 tables: events and non-events in group 1, events and non-events in group 2
+        (``n1i``/``n2i``, the group sizes, may replace ``bi``/``di``).
+    x1i, t1i, x2i, t2i : str or array_like
+        Incidence rates: events and person-times of the two groups (IRR, IRD).
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+    correct : bool
+        Continuity correction of the CMH/MH test (metafor's ``correct``).
+    add, to, drop00 : one value or two
+        metafor's zero-cell rules, the first for the study-level estimates (Q, I^2), the
+        second for the Mantel-Haenszel computation: by default 1/2 is added to the tables
+        with a zero cell and double-zero tables are dropped for the study-level
+        estimates, while the pooled estimate uses the counts as they are (double-zero
+        tables contribute nothing to OR, RR and IRR).
+
+    Returns
+    -------
+    MantelHaenszelResults
+
+    Notes
+    -----
+    Formulas in :mod:`metamodels.univariate.mantel_haenszel`.  The estimate is NaN, with
+    a :class:`~metamodels.exceptions.DegenerateFitWarning`, when it is undefined (for
+    example no events in one of the arms of every table for OR and RR).
+    """
+    measure = str(measure).upper()
+    if measure not in _MEASURES:
+        raise ValueError(f"measure must be one of {_MEASURES}, got {measure!r}")
+    tables = read_tables(data, measure, dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i,
+                                             x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i),
+                         add, to, drop00)
+    pooled, _ = tables.pooled_cells()
+    if pooled.shape[0] == 0:
+        raise ValueError("no table left for the Mantel-Haenszel computation (all were "
+                         "dropped by drop00)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est, var = mh_estimate(pooled, measure)
+    if not (np.isfinite(est) and np.isfinite(var)):
+        warnings.warn(f"the Mantel-Haenszel {measure} is undefined for these tables (no "
+                      "events, or only events, in a group across all tables); estimate "
+                      "set to NaN", DegenerateFitWarning, stacklevel=2)
+        est, var = np.nan, np.nan
+    return MantelHaenszelResults(est, var, measure, tables, pooled.shape[0], pooled, correct)

@@ -1,0 +1,100 @@
+r"""Peto's one-step fixed-effects log odds ratio (metafor's ``rma.peto``).
+
+Notes
+-----
+For table ``i`` (cells ``a, b, c, d``, margins ``n1, n2, m1, m2``, total ``n``):
+``O_i - E_i = a - n1 m1 / n`` and ``V_i = n1 n2 m1 m2 / (n^2 (n - 1))`` (hypergeometric
+mean and variance of ``a`` given the margins).  The pooled log odds ratio is
+``sum (O - E) / sum V`` with variance ``1 / sum V`` (Yusuf et al. 1985).  The study-level
+estimates are Peto's ``(O_i - E_i) / V_i`` with variance ``1 / V_i``
+(:func:`~metamodels.effectsize.effect_size` with ``measure="PETO"``).
+
+References
+----------
+Yusuf, S., Peto, R., Lewis, J., Collins, R., & Sleight, P. (1985). Beta blockade during
+and after myocardial infarction: An overview of the randomized trials. Progress in
+Cardiovascular Disease, 27(5), 335-371.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._compat import cache_readonly
+from ..exceptions import DegenerateFitWarning
+from .tables import PooledTableResults, read_tables
+
+__all__ = ["peto", "PetoResults", "peto_estimate"]
+
+
+def peto_estimate(cells):
+    """Pooled Peto log odds ratio and its variance from k x 4 cells."""
+    a, b, c, d = cells.T
+    n1, n2, m1, m2 = a + b, c + d, a + c, b + d
+    n = n1 + n2
+    E = n1 * m1 / n
+    V = np.where(n > 1, n1 * n2 * m1 * m2 / (n ** 2 * np.maximum(n - 1, 1)), 0.0)
+    Vs = V.sum()
+    return np.sum(a - E) / Vs, 1.0 / Vs
+
+
+class PetoResults(PooledTableResults):
+    """Results of :func:`peto` (see :class:`~.tables.PooledTableResults`).
+
+    Peto's heterogeneity statistic uses the tables of the pooled computation:
+    ``Q = sum (O - E)^2 / V - (sum (O - E))^2 / sum V`` (tables with ``V > 0``), on
+    ``k_yi - 1`` degrees of freedom, as metafor's ``rma.peto``.
+    """
+
+    _title = "Peto's one-step fixed-effects meta-analysis"
+
+    def __init__(self, estimate, variance, measure, tables, k, pooled):
+        super().__init__(estimate, variance, measure, tables, k)
+        self._pooled = pooled
+
+    @cache_readonly
+    def q(self):
+        a, b, c, d = self._pooled.T
+        n1, n2, m1, m2 = a + b, c + d, a + c, b + d
+        n = n1 + n2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            V = n1 * n2 * m1 * m2 / (n ** 2 * (n - 1))
+        ok = np.isfinite(V) & (V > 0)
+        OE = a[ok] - (n1 * m1 / n)[ok]
+        return float(np.sum(OE ** 2 / V[ok]) - OE.sum() ** 2 / V[ok].sum())
+
+
+def peto(data=None, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None,
+         add=(0.5, 0.0), to=("only0", "none"), drop00=(True, False)):
+    """Peto's one-step log odds ratio (metafor's ``rma.peto``).
+
+    Parameters
+    ----------
+    data : DataFrame, optional
+    ai, bi, ci, di : str or array_like
+        Events and non-events in groups 1 and 2 (``n1i``/``n2i`` may replace
+        ``bi``/``di``).
+    add, to, drop00 : one value or two
+        metafor's zero-cell rules for the study-level estimates (first) and the pooled
+        computation (second); see :func:`mantel_haenszel`.
+
+    Returns
+    -------
+    PetoResults
+        ``params`` (log odds ratio), ``bse``, ``conf_int(exp=...)``, ``q``, ``i2``,
+        ``summary()``.
+    """
+    tables = read_tables(data, "PETO", dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i),
+                         add, to, drop00)
+    pooled, _ = tables.pooled_cells()
+    if pooled.shape[0] == 0:
+        raise ValueError("no table left for Peto's computation (all were dropped by drop00)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est, var = peto_estimate(pooled)
+    if not (np.isfinite(est) and np.isfinite(var)):
+        warnings.warn("Peto's odds ratio is undefined for these tables (no table with "
+                      "events and non-events in both margins); estimate set to NaN",
+                      DegenerateFitWarning, stacklevel=2)
+        est, var = np.nan, np.nan
+    return PetoResults(est, var, "PETO", tables, pooled.shape[0], pooled)

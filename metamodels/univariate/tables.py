@@ -1,0 +1,256 @@
+"""Shared pieces of the fixed-effects estimators for 2x2 tables and incidence rates.
+
+Mantel-Haenszel (:mod:`.mantel_haenszel`) and Peto (:mod:`.peto`) pool the tables
+themselves, not study-level effect sizes.  Both follow metafor's conventions
+(``rma.mh``/``rma.peto``): ``add``, ``to`` and ``drop00`` take two values, the first for
+the study-level estimates ``yi``/``vi`` (used for Cochran's Q, I^2 and forest plots), the
+second for the pooled computation; a single value is used for both.  Tables with a
+missing count are left out of everything (with a :class:`MissingDataWarning`).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.iolib import summary2
+
+from .._compat import cache_readonly
+from ..effectsize import effect_size
+from ..effectsize.escalc import check_add_to, zero_adjustment
+from ..exceptions import MissingDataWarning
+
+__all__ = ["TableData", "read_tables", "PooledTableResults"]
+
+_TABLE_ARGS = ("ai", "bi", "ci", "di", "n1i", "n2i")
+_RATE_ARGS = ("x1i", "t1i", "x2i", "t2i")
+
+
+def _pair(value, name):
+    """metafor's two-element ``add``/``to``/``drop00`` (a scalar is used for both)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) != 2:
+            raise ValueError(f"{name} takes one value or two (study-level estimates, pooled "
+                             f"computation); got {len(value)}")
+        return tuple(value)
+    return (value, value)
+
+
+class TableData:
+    """Validated tables: ``cells`` (k x 4: a, b, c, d or x1, t1, x2, t2), row labels and
+    the study-level estimates ``yi``/``vi`` (NaN where metafor has none)."""
+
+    def __init__(self, kind, cells, index, yi, vi, add, to, drop00):
+        self.kind = kind                  # "table" or "rate"
+        self.cells = cells
+        self.index = index
+        self.yi = yi
+        self.vi = vi
+        self.add, self.to, self.drop00 = add, to, drop00
+
+    def pooled_cells(self):
+        """Cells for the pooled computation: tables dropped by ``drop00`` removed, the
+        ``add``/``to`` rule applied.  Returns (cells, kept-row mask)."""
+        cells = self.cells
+        if self.kind == "table":
+            a, b, c, d = cells.T
+            keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0))) if self.drop00[1] \
+                else np.ones(len(a), bool)
+            cells = cells[keep]
+            extra = zero_adjustment((cells == 0).any(axis=1), self.add[1], self.to[1])
+            return cells + extra[:, None], keep
+        x1, t1, x2, t2 = cells.T
+        keep = ~((x1 == 0) & (x2 == 0)) if self.drop00[1] else np.ones(len(x1), bool)
+        cells = cells[keep].copy()
+        extra = zero_adjustment((cells[:, 0] == 0) | (cells[:, 2] == 0), self.add[1],
+                                self.to[1])
+        cells[:, 0] += extra
+        cells[:, 2] += extra
+        return cells, keep
+
+
+def read_tables(data, measure, columns, add, to, drop00):
+    """Resolve, validate and clean the inputs of ``mantel_haenszel``/``peto``.
+
+    ``columns`` maps metafor's argument names to column names of ``data`` or arrays.
+    The study-level estimates come from :func:`~metamodels.effectsize.effect_size`
+    (which also checks the inputs) with the first ``add``/``to``/``drop00`` values.
+    """
+    add, to, drop00 = _pair(add, "add"), _pair(to, "to"), _pair(drop00, "drop00")
+    for a_, t_ in zip(add, to):
+        check_add_to(a_, t_)
+    drop00 = tuple(bool(x) for x in drop00)
+    given = {k: v for k, v in columns.items() if v is not None}
+    rate = measure in ("IRR", "IRD")
+    allowed = _RATE_ARGS if rate else _TABLE_ARGS
+    wrong = sorted(set(given) - set(allowed))
+    if wrong:
+        raise ValueError(f"measure {measure!r} takes {', '.join(allowed)}; "
+                         f"{', '.join(wrong)} not used")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # undefined yi are NaN, as in metafor
+        es = effect_size(measure, None if data is None else pd.DataFrame(data),
+                         add=add[0], to=to[0], drop00=drop00[0], **given)
+    n = len(es)
+    col = {k: _column(v, data, n) for k, v in given.items()}
+    if rate:
+        cells = np.column_stack([col[k] for k in _RATE_ARGS])
+    else:
+        a, c = col["ai"], col["ci"]
+        b = col["bi"] if "bi" in col else col["n1i"] - a
+        d = col["di"] if "di" in col else col["n2i"] - c
+        cells = np.column_stack([a, b, c, d])
+    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(len(cells))
+    ok = ~np.isnan(cells).any(axis=1)
+    if not ok.all():
+        warnings.warn(f"{int((~ok).sum())} table(s) with missing counts left out (rows at "
+                      f"positions {np.flatnonzero(~ok).tolist()})", MissingDataWarning,
+                      stacklevel=3)
+    if not ok.any():
+        raise ValueError("no complete table to pool")
+    return TableData("rate" if rate else "table", cells[ok], index[ok],
+                     es["yi"].to_numpy()[ok], es["vi"].to_numpy()[ok], add, to, drop00)
+
+
+def _column(value, data, n):
+    """One input as a float array of length ``n`` (already validated by effect_size)."""
+    if isinstance(value, str):
+        value = data[value]
+    arr = pd.to_numeric(pd.Series(np.asarray(value, dtype=object).reshape(-1))).to_numpy(
+        dtype=float, na_value=np.nan)
+    return np.full(n, arr[0]) if arr.size == 1 and n != 1 else arr
+
+
+class PooledTableResults:
+    """Results of a fixed-effects estimate pooled from tables (statsmodels style).
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : Series of length 1
+        The pooled estimate (on the log scale for ratio measures), its standard error,
+        z statistic and two-sided normal p-value.
+    measure : str
+    k : int
+        Tables in the pooled computation.
+    k_yi : int
+        Tables with a study-level estimate (used by Q).
+    q, q_df, q_pvalue, i2, h2 : Cochran's Q of the study-level estimates around the pooled
+        estimate (``Q = sum (y_i - b)^2 / v_i``, ``df = k_yi - 1``; Peto: see
+        :class:`~.peto.PetoResults`), I^2 (a fraction, ``(Q - df) / Q`` truncated at 0) and
+        ``H^2 = Q / df``.
+    yi, vi : Series
+        The study-level estimates and sampling variances.
+    """
+
+    _title = "Pooled tables"
+    _ratio_measures = ("OR", "RR", "IRR", "PETO")
+
+    def __init__(self, estimate, variance, measure, tables, k):
+        self.measure = measure
+        self.k = int(k)
+        self._tables = tables
+        self._b = float(estimate)
+        self._v = float(variance)
+
+    @property
+    def _name(self):
+        return {"OR": "log(OR)", "RR": "log(RR)", "IRR": "log(IRR)", "PETO": "log(OR)"}.get(
+            self.measure, self.measure)
+
+    @cache_readonly
+    def params(self):
+        return pd.Series([self._b], index=[self._name], name="params")
+
+    @cache_readonly
+    def bse(self):
+        return pd.Series([np.sqrt(self._v)], index=[self._name], name="bse")
+
+    def cov_params(self):
+        return pd.DataFrame([[self._v]], index=[self._name], columns=[self._name])
+
+    @cache_readonly
+    def tvalues(self):
+        return self.params / self.bse
+
+    @cache_readonly
+    def pvalues(self):
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+                         index=[self._name], name="pvalues")
+
+    def conf_int(self, alpha=0.05, exp=False):
+        """Wald limits ``b -/+ z_{1-alpha/2} se`` (exponentiated with ``exp=True``, for the
+        ratio measures)."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        lo, hi = self._b - z * np.sqrt(self._v), self._b + z * np.sqrt(self._v)
+        if exp:
+            lo, hi = np.exp(lo), np.exp(hi)
+        return pd.DataFrame({"lower": [lo], "upper": [hi]}, index=[self._name])
+
+    @cache_readonly
+    def yi(self):
+        return pd.Series(self._tables.yi, index=self._tables.index, name="yi")
+
+    @cache_readonly
+    def vi(self):
+        return pd.Series(self._tables.vi, index=self._tables.index, name="vi")
+
+    @cache_readonly
+    def k_yi(self):
+        return int(np.sum(~np.isnan(self._tables.yi)))
+
+    @cache_readonly
+    def q(self):
+        ok = ~np.isnan(self._tables.yi)
+        y, v = self._tables.yi[ok], self._tables.vi[ok]
+        return float(np.sum((y - self._b) ** 2 / v)) if np.isfinite(self._b) else np.nan
+
+    @cache_readonly
+    def q_pvalue(self):
+        return float(stats.chi2.sf(self.q, self.q_df)) if self.q_df > 0 else np.nan
+
+    @property
+    def q_df(self):
+        return self.k_yi - 1
+
+    @cache_readonly
+    def i2(self):
+        return max(0.0, (self.q - self.q_df) / self.q) if self.q_df > 0 and self.q > 0 \
+            else 0.0 if self.q_df > 0 else np.nan
+
+    @cache_readonly
+    def h2(self):
+        return self.q / self.q_df if self.q_df > 0 else np.nan
+
+    def _test_lines(self):
+        return []
+
+    def summary_frame(self, alpha=0.05):
+        """One-row table: estimate, se, z, p, CI (and the exponentiated estimate and CI
+        for ratio measures)."""
+        ci = self.conf_int(alpha)
+        out = pd.DataFrame({"estimate": self.params, "se": self.bse, "z": self.tvalues,
+                            "pvalue": self.pvalues, "ci_lower": ci["lower"],
+                            "ci_upper": ci["upper"]})
+        if self.measure in self._ratio_measures:
+            out["exp_estimate"] = np.exp(out["estimate"])
+            out["exp_ci_lower"] = np.exp(out["ci_lower"])
+            out["exp_ci_upper"] = np.exp(out["ci_upper"])
+        return out
+
+    def summary(self, alpha=0.05):
+        """Printable summary (a statsmodels ``Summary``)."""
+        label = "OR (Peto)" if self.measure == "PETO" else self.measure
+        info = {"Measure:": label, "No. tables:": str(self.k),
+                f"Q (df={self.q_df}):": "%.4f" % self.q, "Prob(Q):": "%.4g" % self.q_pvalue,
+                "I^2:": "%.2f%%" % (100 * self.i2), "H^2:": "%.4f" % self.h2}
+        s = summary2.Summary()
+        s.add_title(self._title)
+        s.add_dict(info, ncols=2)
+        s.add_df(self.summary_frame(alpha), float_format="%.4f")
+        for line in self._test_lines():
+            s.add_text(line)
+        return s
+
+    def __str__(self):
+        return str(self.summary())
