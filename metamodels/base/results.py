@@ -34,7 +34,7 @@ from ..summary.tables import coef_table_of
 from .prediction import PredictionResults
 from .registry import get_extension
 
-__all__ = ["ResultsConventions", "EngineResultsMixin", "EngineMetaResultsMixin",
+__all__ = ["ResultsConventions", "InformationCriteriaMixin", "EngineResultsMixin", "EngineMetaResultsMixin",
            "MetaResidualsMixin", "MetaDiagnosticsMixin", "block_solve", "block_diagonal", "standardized_residuals"]
 
 
@@ -365,7 +365,36 @@ class ResultsConventions:
         return y - f
 
 
-class EngineResultsMixin:
+class InformationCriteriaMixin:
+    """``aic``, ``bic`` and ``aicc`` from ``llf``, ``n_params_total`` and the number of
+    observations ``_ic_nobs`` (``nobs``; classes whose REML follows metafor/SAS count
+    ``n - p``), through :func:`metamodels.inference.information_criteria`."""
+
+    @property
+    def _ic_nobs(self):
+        return self.nobs
+
+    @cache_readonly
+    def _ic(self):
+        return information_criteria(self.llf, self.n_params_total, self._ic_nobs)
+
+    @property
+    def aic(self):
+        """Akaike information criterion, ``-2 llf + 2 n_params_total``."""
+        return self._ic[0]
+
+    @property
+    def bic(self):
+        """Bayesian information criterion."""
+        return self._ic[1]
+
+    @property
+    def aicc(self):
+        """Small-sample corrected AIC."""
+        return self._ic[2]
+
+
+class EngineResultsMixin(InformationCriteriaMixin):
     """Log-likelihood, metafor's log-likelihood, information criteria of engine fits.
 
     Classes using it hold the engine evaluation ``_ev`` and ``reml``, and define
@@ -399,22 +428,10 @@ class EngineResultsMixin:
         X = self.model.exog
         return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
 
-    @cache_readonly
-    def _ic(self):
-        n = self.nobs - self.model.exog.shape[1] if self.reml else self.nobs
-        return information_criteria(self.llf, self.n_params_total, n)
-
     @property
-    def aic(self):
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
-
-    @property
-    def aicc(self):
-        return self._ic[2]
+    def _ic_nobs(self):
+        """``n - p`` observations under REML, as metafor."""
+        return self.nobs - self.model.exog.shape[1] if self.reml else self.nobs
 
 
 EngineMetaResultsMixin = EngineResultsMixin     # former name

@@ -28,9 +28,8 @@ from ..summary import make_summary
 from ..base.model import _check_method
 from ..base.formula import warn_dropped
 from ..base.pickling import FormulaPickleMixin
-from ..base.results import ResultsConventions
+from ..base.results import InformationCriteriaMixin, ResultsConventions
 from ..exceptions import BoundaryWarning
-from ..inference import information_criteria
 from ..core.likelihood import evaluate
 from ..core.structures import get_structure, psd_structure
 from ..core.random import RandomPart
@@ -149,7 +148,6 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
         missing : {"drop", "raise"}
             Rows with a missing moderator are dropped (with a warning) or raise.
         """
-        import warnings
 
         import patsy
         if subset is not None:
@@ -295,7 +293,7 @@ def _mm_theta(model, spec):
     return np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
 
 
-class BivariateResults(ResultsConventions, LikelihoodModelResults):
+class BivariateResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
     """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
     ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
     and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
@@ -326,19 +324,10 @@ class BivariateResults(ResultsConventions, LikelihoodModelResults):
         """Coefficients plus the three parameters of Psi (none for ``"fixed"``)."""
         return self.model.exog.shape[1] + (0 if self.method == "fixed" else 3)
 
-    @cache_readonly
-    def _ic(self):
-        n = self.nobs - self.model.exog.shape[1] if self.method == "REML" else self.nobs
-        return information_criteria(self.llf, self.n_params_total, n)
-
     @property
-    def aic(self):
-        """Akaike information criterion (``n - p`` observations under REML, as metafor)."""
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
+    def _ic_nobs(self):
+        """``n - p`` observations under REML, as metafor."""
+        return self.nobs - self.model.exog.shape[1] if self.method == "REML" else self.nobs
 
     # ------------------------------------------------------------ prediction
     def _design_rows(self, exog, transform=True):

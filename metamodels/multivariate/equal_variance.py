@@ -14,8 +14,7 @@ from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, Like
 
 from .._compat import cache_readonly
 from ..summary import make_summary
-from ..base.results import ResultsConventions
-from ..inference import information_criteria
+from ..base.results import InformationCriteriaMixin, ResultsConventions
 
 __all__ = ["EqualVarianceMeta", "EqualVarianceResults"]
 
@@ -67,7 +66,7 @@ class EqualVarianceMeta(LikelihoodModel):
         return float(np.sum(terms[ok]))
 
 
-class EqualVarianceResults(ResultsConventions, LikelihoodModelResults):
+class EqualVarianceResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
     """Results of :class:`EqualVarianceMeta` in the statsmodels interface.
 
     ``params`` (pooled means), ``bse``, ``conf_int()``, ``unit_variance`` (``s_j^2``),
@@ -106,17 +105,6 @@ class EqualVarianceResults(ResultsConventions, LikelihoodModelResults):
         """Two means and two unit variances."""
         return 4
 
-    @cache_readonly
-    def _ic(self):
-        return information_criteria(self.llf, self.n_params_total, self.nobs)
-
-    @property
-    def aic(self):
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
 
     def summary(self, alpha=0.05):
         ci = np.asarray(self.conf_int(alpha))

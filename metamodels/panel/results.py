@@ -10,8 +10,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 
 from .._compat import cache_readonly
 from ..summary import make_summary
-from ..base.results import ResultsConventions
-from ..inference import information_criteria
+from ..base.results import InformationCriteriaMixin, ResultsConventions
 from . import estimators as est
 
 __all__ = ["PanelResults", "PanelResultsWrapper"]
@@ -50,7 +49,7 @@ def _corr2(a, b):
     return float((a @ b) ** 2 / den ** 2) if den > 0 else np.nan
 
 
-class PanelResults(ResultsConventions, LikelihoodModelResults):
+class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
     """Results of a :class:`~metamodels.panel.PanelModel` fit.
 
     Built once by ``fit()``; derived quantities are cached properties.
@@ -158,18 +157,6 @@ class PanelResults(ResultsConventions, LikelihoodModelResults):
             return fit.params.shape[0] + 2
         return int(round(fit.resid.shape[0] - fit.df_resid)) + 1
 
-    @cache_readonly
-    def _ic(self):
-        return information_criteria(self.llf, self.n_params_total, self.nobs)
-
-    @property
-    def aic(self):
-        """``-2 llf + 2 n_params_total``."""
-        return self._ic[0]
-
-    @property
-    def bic(self):
-        return self._ic[1]
 
     # ------------------------------------------------------------ prediction
     def _design_rows(self, exog, transform=True):

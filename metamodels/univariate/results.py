@@ -8,9 +8,10 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from .._compat import cache_readonly
 from ..base.registry import get_extension
-from ..base.results import MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions
+from ..base.results import (InformationCriteriaMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
+                            ResultsConventions)
 from ..core.scalar import DiagonalTau2
-from ..inference import WaldTestResult, information_criteria
+from ..inference import WaldTestResult
 from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
 from .prediction import MetaPrediction
@@ -24,7 +25,7 @@ _METHOD_LABEL = {
 }
 
 
-class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
+class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, InformationCriteriaMixin, ResultsConventions,
                   LikelihoodModelResults):
     """Results of a univariate meta-analysis or meta-regression.
 
@@ -78,25 +79,10 @@ class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
         extra = 0 if (self.method == "FE" or self._fit.tau2_fixed) else 1
         return self.model.k_params + extra
 
-    @cache_readonly
-    def _ic(self):
-        n = self.k - self.model.k_params if self.method == "REML" else self.k
-        return information_criteria(self.llf, self.n_params_total, n)
-
-    @cache_readonly
-    def aic(self):
-        """Akaike information criterion."""
-        return self._ic[0]
-
-    @cache_readonly
-    def bic(self):
-        """Bayesian information criterion (``n = k - p`` under REML)."""
-        return self._ic[1]
-
-    @cache_readonly
-    def aicc(self):
-        """Small-sample corrected AIC."""
-        return self._ic[2]
+    @property
+    def _ic_nobs(self):
+        """``k - p`` studies under REML, as metafor."""
+        return self.k - self.model.k_params if self.method == "REML" else self.k
 
     @cache_readonly
     def llf_metafor(self):
