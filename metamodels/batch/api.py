@@ -93,20 +93,9 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     0  2  0.1062  0.0000   0.1062
     1  3  0.1333  0.1133   0.1333
     """
-    if isinstance(method, str) and method.strip().upper() == "RE2":
-        if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
-            index = beta.index
-        beta = np.asarray(beta, dtype=np.float64)
-        se = np.asarray(se, dtype=np.float64)
-        if beta.ndim == 1:
-            beta, se = beta[:, None], se.reshape(-1, 1) if se.ndim == 1 else se
-        ml = meta_analyze(beta, se, "ML", as_frame=False, tol=tol, maxiter=maxiter,
-                          block_rows=block_rows, n_threads=n_threads)
-        return re2.re2_from_ml(beta, se, ml, as_frame=as_frame, index=index)
-    if dask_engine.is_dask_array(beta) or dask_engine.is_dask_array(se):
+    is_re2 = isinstance(method, str) and method.strip().upper() == "RE2"
+    if not is_re2 and (dask_engine.is_dask_array(beta) or dask_engine.is_dask_array(se)):
         return dask_engine.meta_analyze_dask(beta, se, method, tol=tol, maxiter=maxiter)
-    single = single_method(method)
-    methods = normalize_methods(method)
     if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
         index = beta.index
     beta = np.asarray(beta, dtype=np.float64)
@@ -116,6 +105,12 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     if beta.ndim != 2 or beta.shape != se.shape:
         raise ValueError(f"beta and se must be (m, k) arrays of the same shape, got "
                          f"{beta.shape} and {se.shape}")
+    if is_re2:                        # RE2 from the ML fits of the same rows
+        ml = meta_analyze(beta, se, "ML", as_frame=False, tol=tol, maxiter=maxiter,
+                          block_rows=block_rows, n_threads=n_threads)
+        return re2.re2_from_ml(beta, se, ml, as_frame=as_frame, index=index)
+    single = single_method(method)
+    methods = normalize_methods(method)
     out = analyze_arrays(beta, se, methods, single, tol=tol, maxiter=maxiter,
                          block_rows=block_rows, n_threads=n_threads)
     if not as_frame:

@@ -38,7 +38,8 @@ import os
 import numpy as np
 from scipy import special
 
-from .subsets import check_k, missing_patterns, subset_matrix, subset_string, valid_mask
+from .subsets import (check_k, missing_patterns, study_arrays, subset_matrix, subset_string,
+                      valid_mask)
 
 __all__ = ["asset", "dlm_pvalue", "ASSET_MAX_K"]
 
@@ -155,11 +156,7 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
         raise ValueError(f"side must be 'one' or 'two', got {side!r}")
     if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
         index = beta.index
-    beta = np.atleast_2d(np.asarray(beta, dtype=np.float64))
-    se = np.atleast_2d(np.asarray(se, dtype=np.float64))
-    if beta.shape != se.shape:
-        raise ValueError(f"beta and se must have the same shape, got {beta.shape} and "
-                         f"{se.shape}")
+    beta, se = study_arrays(beta, se)
     m, k = beta.shape
     if weights is None:
         weights = "n" if n is not None else "inverse-variance"

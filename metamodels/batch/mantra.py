@@ -54,7 +54,7 @@ import os
 import numpy as np
 from scipy import special
 
-from .subsets import check_k, missing_patterns, valid_mask
+from .subsets import check_k, missing_patterns, study_arrays, valid_mask
 
 __all__ = ["mantra", "mantra_detail", "distance_from_frequencies", "cluster_prior",
            "partitions", "MANTRA_MAX_K", "MantraDetail"]
@@ -236,11 +236,7 @@ def _summarise(fine, coarse, part):
 
 
 def _check_inputs(beta, se, distance):
-    beta = np.atleast_2d(np.asarray(beta, dtype=np.float64))
-    se = np.atleast_2d(np.asarray(se, dtype=np.float64))
-    if beta.shape != se.shape:
-        raise ValueError(f"beta and se must have the same shape, got {beta.shape} and "
-                         f"{se.shape}")
+    beta, se = study_arrays(beta, se)
     k = beta.shape[1]
     D = np.asarray(distance, dtype=np.float64)
     if D.shape != (k, k):

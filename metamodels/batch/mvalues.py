@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .subsets import check_k, missing_patterns, subset_matrix, valid_mask
+from .subsets import check_k, missing_patterns, study_arrays, subset_matrix, valid_mask
 
 __all__ = ["mvalues", "MVALUE_MAX_K"]
 
@@ -63,11 +63,7 @@ def mvalues(beta, se, *, prior_sd=0.2, prior_a=1.0, prior_b=1.0, as_frame=True,
         columns = list(beta.columns)
     if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
         index = beta.index
-    beta = np.atleast_2d(np.asarray(beta, dtype=np.float64))
-    se = np.atleast_2d(np.asarray(se, dtype=np.float64))
-    if beta.shape != se.shape:
-        raise ValueError(f"beta and se must have the same shape, got {beta.shape} and "
-                         f"{se.shape}")
+    beta, se = study_arrays(beta, se)
     if not prior_sd > 0 or not prior_a > 0 or not prior_b > 0:
         raise ValueError("prior_sd, prior_a and prior_b must be positive")
     m, k = beta.shape

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["subset_matrix", "missing_patterns", "check_k", "valid_mask", "subset_string"]
+__all__ = ["subset_matrix", "missing_patterns", "check_k", "valid_mask", "subset_string", "study_arrays"]
 
 
 def subset_matrix(k, dtype=np.float64):
@@ -20,6 +20,17 @@ def subset_matrix(k, dtype=np.float64):
     """
     masks = np.arange(1, 2 ** k, dtype=np.int64)
     return ((masks[:, None] >> np.arange(k)) & 1).astype(dtype)
+
+
+def study_arrays(beta, se):
+    """``beta`` and ``se`` as float64 ``(m, k)`` arrays (one variant per row; a 1-D input
+    is one variant), with a clear error when their shapes differ."""
+    beta = np.atleast_2d(np.asarray(beta, dtype=np.float64))
+    se = np.atleast_2d(np.asarray(se, dtype=np.float64))
+    if beta.shape != se.shape:
+        raise ValueError(f"beta and se must have the same shape, got {beta.shape} and "
+                         f"{se.shape}")
+    return beta, se
 
 
 def valid_mask(beta, se):
