@@ -224,13 +224,19 @@ class ResultsConventions:
         -------
         Series (labelled rows) or ndarray
         """
+        X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
+        return pd.Series(mean, index=index, name="predicted") if index is not None else mean
+
+    def _predicted_mean(self, exog, transform, conditional, kwargs):
+        """Design rows, their labels and the predicted mean (of :meth:`predict` and
+        :meth:`get_prediction`)."""
         if kwargs:
             raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
         X0, index = self._design_rows(exog, transform)
         mean = X0 @ self._mean_params
         if conditional:
             mean = mean + self._conditional_offset(exog)
-        return pd.Series(mean, index=index, name="predicted") if index is not None else mean
+        return X0, index, mean
 
     def get_prediction(self, exog=None, transform=True, conditional=False, **kwargs):
         """Predictions with standard errors, confidence and prediction intervals.
@@ -242,12 +248,7 @@ class ResultsConventions:
         ``pi.ub``; ``z'Gz`` plus the residual variance in mixed models).  Conditional
         predictions keep the standard error of ``x'b`` (the BLUPs are treated as known).
         """
-        if kwargs:
-            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
-        X0, index = self._design_rows(exog, transform)
-        mean = X0 @ self._mean_params
-        if conditional:
-            mean = mean + self._conditional_offset(exog)
+        X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
         var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
         return PredictionResults(mean, var, self._new_obs_variance(exog, X0),
                                  self._prediction_df(X0), index)

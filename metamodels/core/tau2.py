@@ -213,25 +213,25 @@ def score_upper_bound(rss, m, vmin, vmax):
 def score_bounds(ta, tb, Pa, Pb):
     """Lower and upper bounds of ``2g`` over each cell ``[ta, tb]`` (module notes)."""
     h = tb - ta
-    if True:        # (callers silence floating-point warnings: global_maximum does)
-        # F above its tangents, G below its chord: the lower bound is convex piecewise
-        # linear, smallest at an end or where the F tangents cross
-        lo = np.minimum(Pa.F - Pa.G, Pb.F - Pb.G)
-        dH = 2.0 * (Pa.H - Pb.H)
-        tk = np.where(dH > 0, (Pa.F - Pb.F + 2.0 * Pa.H * ta - 2.0 * Pb.H * tb) / dH, ta)
-        inside = (tk > ta) & (tk < tb)
-        fk = Pa.F - 2.0 * Pa.H * (tk - ta)
-        gk = Pa.G + (Pb.G - Pa.G) * (tk - ta) / h
-        lo = np.where(inside, np.minimum(lo, fk - gk), lo)
-        # F below its chord, G above its tangents: concave, largest at an end or where
-        # the G tangents cross
-        hi = np.maximum(Pa.F - Pa.G, Pb.F - Pb.G)
-        dK = 2.0 * (Pa.K - Pb.K)
-        tk = np.where(dK > 0, (Pa.G - Pb.G + 2.0 * Pa.K * ta - 2.0 * Pb.K * tb) / dK, ta)
-        inside = (tk > ta) & (tk < tb)
-        gk = Pa.G - 2.0 * Pa.K * (tk - ta)
-        fk = Pa.F + (Pb.F - Pa.F) * (tk - ta) / h
-        hi = np.where(inside, np.maximum(hi, fk - gk), hi)
+    # (callers silence floating-point warnings: global_maximum does)
+    # F above its tangents, G below its chord: the lower bound is convex piecewise
+    # linear, smallest at an end or where the F tangents cross
+    lo = np.minimum(Pa.F - Pa.G, Pb.F - Pb.G)
+    dH = 2.0 * (Pa.H - Pb.H)
+    tk = np.where(dH > 0, (Pa.F - Pb.F + 2.0 * Pa.H * ta - 2.0 * Pb.H * tb) / dH, ta)
+    inside = (tk > ta) & (tk < tb)
+    fk = Pa.F - 2.0 * Pa.H * (tk - ta)
+    gk = Pa.G + (Pb.G - Pa.G) * (tk - ta) / h
+    lo = np.where(inside, np.minimum(lo, fk - gk), lo)
+    # F below its chord, G above its tangents: concave, largest at an end or where
+    # the G tangents cross
+    hi = np.maximum(Pa.F - Pa.G, Pb.F - Pb.G)
+    dK = 2.0 * (Pa.K - Pb.K)
+    tk = np.where(dK > 0, (Pa.G - Pb.G + 2.0 * Pa.K * ta - 2.0 * Pb.K * tb) / dK, ta)
+    inside = (tk > ta) & (tk < tb)
+    gk = Pa.G - 2.0 * Pa.K * (tk - ta)
+    fk = Pa.F + (Pb.F - Pa.F) * (tk - ta) / h
+    hi = np.where(inside, np.maximum(hi, fk - gk), hi)
     return lo, hi
 
 
