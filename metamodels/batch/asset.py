@@ -33,11 +33,11 @@ those of the side with the larger statistic (``z`` signed).
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 from scipy import special
 
+from .numpy_engine import run_threaded
 from .subsets import (check_k, missing_patterns, study_arrays, subset_matrix, subset_string,
                       valid_mask)
 
@@ -202,15 +202,7 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
                 sub = np.where(zb > 0, sub, "0" * k)
             res[sg][0][r], res[sg][1][r], res[sg][2][r] = zb, p, sub
 
-    threads = max(1, min(os.cpu_count() or 1, 8, len(tasks)))
-    if threads <= 1:
-        for task in tasks:
-            run(task)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, tasks))
+    run_threaded(run, tasks)
     out = {"k": valid.sum(axis=1)}
     if side == "one":
         out["z"], out["pvalue"], out["subset"] = res[1.0]

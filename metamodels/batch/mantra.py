@@ -49,11 +49,11 @@ remaining studies and their distances).  The enumeration is exact up to
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 from scipy import special
 
+from .numpy_engine import run_threaded
 from .subsets import check_k, missing_patterns, study_arrays, valid_mask
 
 __all__ = ["mantra", "mantra_detail", "distance_from_frequencies", "cluster_prior",
@@ -248,12 +248,6 @@ def _check_inputs(beta, se, distance):
     return beta, se, D
 
 
-def _n_threads(n_threads, n):
-    if n_threads is None:
-        n_threads = min(os.cpu_count() or 1, 8)
-    return max(1, min(int(n_threads), n))
-
-
 def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_threads=None):
     """MANTRA-class Bayes factors of every variant, by exact enumeration.
 
@@ -321,15 +315,7 @@ def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_thread
         out["p_heterogeneous"][rows] = np.clip(1.0 - p1, 0.0, 1.0)
         out["c_mean"][rows] = post @ part.nclust
 
-    threads = _n_threads(n_threads, len(tasks))
-    if threads <= 1:
-        for task in tasks:
-            run(task)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, tasks))
+    run_threaded(run, tasks, n_threads)
     if not as_frame:
         return out
     import pandas as pd

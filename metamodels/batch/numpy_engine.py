@@ -75,6 +75,22 @@ def _n_threads(n_threads, n_blocks):
     return max(1, min(int(n_threads), n_blocks))
 
 
+def run_threaded(run, tasks, n_threads=None):
+    """``run(task)`` for every task, in a thread pool of ``n_threads`` (default: the CPUs,
+    at most 8) when there is more than one task; the kernels release the GIL in numpy."""
+    tasks = list(tasks)
+    threads = _n_threads(n_threads, len(tasks))
+    if threads <= 1:
+        for task in tasks:
+            run(task)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(run, tasks):
+            pass
+
+
 def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
                    block_rows=BLOCK_ROWS, n_threads=None):
     """Result columns (dict of arrays, ``pvalue`` columns included) of the (m, k) float64
@@ -90,7 +106,6 @@ def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
             out[name][:] = True
     step = max(1, int(block_rows))
     starts = range(0, m, step)
-    threads = _n_threads(n_threads, len(starts))
     local = threading.local()
 
     def run(i0):
@@ -100,15 +115,7 @@ def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
         _block(beta[i0:i0 + step], se[i0:i0 + step], methods, single, out, i0, bufs, tol,
                maxiter)
 
-    if threads <= 1:
-        for i0 in starts:
-            run(i0)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            for _ in pool.map(run, starts):
-                pass
+    run_threaded(run, starts, n_threads)
     for name in [c for c, _ in cols if c.startswith("log10p")]:
         out[name.replace("log10p", "pvalue")] = np.power(10.0, out[name])
     return out
