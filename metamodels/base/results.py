@@ -429,6 +429,16 @@ class EngineResultsMixin(InformationCriteriaMixin):
         X = self.model.exog
         return self.llf + 0.5 * np.linalg.slogdet(X.T @ X)[1]
 
+    @cache_readonly
+    def _marginal_variance(self):
+        """Diagonal of ``V(theta)`` at the estimate (marginal variances of the rows)."""
+        return block_diagonal(self.model.spec, self._ev.theta)
+
+    @property
+    def _cov_beta_model(self):
+        """``(X'V^{-1}X)^{-1}`` at the estimate."""
+        return self._ev.cov_beta
+
     @property
     def _ic_nobs(self):
         """``n - p`` observations under REML, as metafor."""

@@ -10,8 +10,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from .._compat import cache_readonly
 from ..summary import make_summary
 from ..base.prediction import PredictionResults
-from ..base.results import (EngineResultsMixin, MetaResidualsMixin, ResultsConventions,
-                            block_diagonal)
+from ..base.results import EngineResultsMixin, MetaResidualsMixin, ResultsConventions
 
 __all__ = ["LocationScaleResults"]
 
@@ -93,14 +92,6 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
     @property
     def _coef_slice(self):
         return self._slices[0]
-
-    @cache_readonly
-    def _marginal_variance(self):
-        return block_diagonal(self.model.spec, self._ev.theta)
-
-    @property
-    def _cov_beta_model(self):
-        return self._ev.cov_beta
 
     def _scale_rows(self, exog, exog_scale):
         m = self.model

@@ -181,14 +181,6 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         variance components, not a sampling variance)."""
         return self._random_effects_variance(exog, X0.shape[0])
 
-    @cache_readonly
-    def _marginal_variance(self):
-        return block_diagonal(self.model.spec, self._ev.theta)
-
-    @property
-    def _cov_beta_model(self):
-        return self._ev.cov_beta
-
     def _submodel(self, keep):
         """The model of the rows ``keep`` (boolean mask), levels renumbered."""
         m = self.model
