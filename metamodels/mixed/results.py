@@ -156,6 +156,100 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         return next(iter(frames.values())) if len(frames) == 1 else frames
 
     @cache_readonly
+    def random_effects_cov(self):
+        """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
+        V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
+        uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
+        them when there are several terms).
+
+        Notes
+        -----
+        ``Z_l`` holds the rows of term ``t``'s design that belong to level ``l`` (zero
+        elsewhere); ``V`` is block diagonal, so ``Z_l' V^{-1} Z_l`` sums
+        ``z_i' (V_b^{-1})_{ij} z_j`` over the pairs of rows of level ``l`` in each
+        block.  Equivalently ``(G^{-1} + Z_l' R^{-1} Z_l)^{-1}`` for a single term with
+        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.
+        """
+        m = self.model
+        spec = m.spec
+        theta = self._fit.theta
+        Gs = spec.G_matrices(theta)
+        acc = [np.zeros((int(p.groups.max()) + 1, p.Z.shape[1], p.Z.shape[1]))
+               for p in spec.random]
+        for rows, V in zip(spec.layout.groups, spec.build(theta)):
+            Vi = np.linalg.inv(V)
+            for t, part in enumerate(spec.random):
+                Z, g = part.Z[rows], part.groups[rows]
+                W = Vi * (g[:, :, None] == g[:, None, :])
+                C = np.einsum("bik,bij,bjl->bikl", Z, W, Z)
+                q = Z.shape[-1]
+                np.add.at(acc[t], g.reshape(-1), C.reshape(-1, q, q))
+        out = {part.name: G - G @ A @ G for part, G, A in zip(spec.random, Gs, acc)}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def _level_labels(self):
+        """Level labels of each random term (formula models: the grouping values; array
+        input: 0, 1, ..)."""
+        m = self.model
+        parts = m.spec.random
+        terms = self._random_terms()
+        frame = getattr(m.data, "frame", None)
+        if terms is not None and frame is not None and len(terms) == len(parts):
+            from ..formula.terms import build_random_design
+            try:
+                designs = build_random_design(terms, frame)
+            except (ValueError, KeyError):
+                designs = None
+            if designs is not None and all(len(d.levels) == int(p.groups.max()) + 1
+                                           for d, p in zip(designs, parts)):
+                return [[":".join(map(str, lev)) if isinstance(lev, tuple) else str(lev)
+                         for lev in d.levels] for d in designs]
+        return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
+
+    def random_effects_frame(self):
+        """EBLUPs with their conditional standard deviations in long form (lme4's
+        ``as.data.frame(ranef(fit, condVar = TRUE))``): columns term, level, column,
+        estimate, se -- the input of :func:`metamodels.plots.caterpillar_plot`."""
+        covs = self.random_effects_cov
+        spec = self.model.spec
+        if len(spec.random) == 1:
+            covs = {spec.random[0].name: covs}
+        pieces = []
+        for part, labels in zip(spec.random, self._level_labels()):
+            U = self._blups[part.name]
+            sd = np.sqrt(np.clip(np.diagonal(covs[part.name], axis1=1, axis2=2), 0, None))
+            for j, col in enumerate(part.column_names):
+                pieces.append(pd.DataFrame({"term": part.name, "level": labels,
+                                            "column": col, "estimate": U[:, j],
+                                            "se": sd[:, j]}))
+        return pd.concat(pieces, ignore_index=True)
+
+    def plot_caterpillar(self, alpha=0.05, **kwargs):
+        """Caterpillar plot of the EBLUPs with ``1 - alpha`` intervals from their
+        conditional variances (lme4's ``dotplot(ranef(fit, condVar = TRUE))``); see
+        :func:`metamodels.plots.caterpillar_plot`."""
+        from ..plots import caterpillar_plot
+        return caterpillar_plot(self, alpha=alpha, **kwargs)
+
+    def plot_diagnostics(self, **kwargs):
+        """Residuals vs fitted, normal QQ and scale-location panels of the conditional
+        Pearson residuals; see :func:`metamodels.plots.diagnostics_plot`."""
+        from ..plots import diagnostics_plot
+        return diagnostics_plot(self, **kwargs)
+
+    @cache_readonly
+    def resid_pearson(self):
+        """Conditional Pearson residuals scaled by the residual SD,
+        ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
+        ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
+        any)."""
+        res = self.model.residual
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diag = np.array([np.diag(R) for R in Rs])[res.cov_group, res.visit]
+        w = 1.0 if res.weights is None else np.asarray(res.weights, dtype=float)
+        return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
+
+    @cache_readonly
     def fittedvalues(self):
         """Conditional fitted values ``X b + Z u``."""
         m = self.model

@@ -382,6 +382,12 @@ class BivariateResults(InformationCriteriaMixin, ResultsConventions, LikelihoodM
         u = np.column_stack([np.cos(ang), np.sin(ang)])
         return b + np.sqrt(stats.chi2.ppf(1 - alpha, 2)) * u @ L.T
 
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of both outcomes' effects with the pooled diamond of each; see
+        :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
+
     def summary(self, alpha=0.05):
         info = {"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),
                 "tau^2:": ", ".join("%.4g" % t for t in self.tau2),

@@ -236,6 +236,12 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
                             index=self._fitted_index)
 
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of the effect sizes grouped by outcome (``group=``) with a pooled
+        diamond per group; see :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
+
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
         info = {"Model:": "MetaMixed", "Method:": self.method,
