@@ -40,6 +40,16 @@ def main():
     mv.plot_forest(labels=(b["author"] + " " + b["year"].astype(str)).tolist(),
                    xlabel="Mean difference (mm)").savefig(OUT / "forest_mv_berkey.png", dpi=80)
 
+    # joint confidence region of the two pooled effects (BivariateMeta)
+    pd_, al = b[b.outcome == "PD"].set_index("trial"), b[b.outcome == "AL"].set_index("trial")
+    wide = pd_[["yi"]].rename(columns={"yi": "PD"}).assign(AL=al.yi, vPD=pd_.v1i,
+                                                          cov=pd_.v2i, vAL=al.v2i)
+    bv = mm.BivariateMeta.from_formula("PD + AL ~ 1", wide,
+                                       within_cov=["vPD", "cov", "vAL"]).fit()
+    fig = bv.plot_confidence_region(alpha=[0.05, 0.5])
+    fig.set_size_inches(4.2, 3.8)
+    fig.savefig(OUT / "region_berkey.png", dpi=80)
+
     # mixed model: caterpillar plot of the EBLUPs and residual diagnostics
     ss = mm.datasets.load("sleepstudy")
     fit = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", ss).fit()
