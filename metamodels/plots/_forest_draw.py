@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from matplotlib import ticker, transforms
 from matplotlib.collections import LineCollection
 from matplotlib.font_manager import FontProperties
@@ -84,6 +85,19 @@ def fmt_p(p):
 
 def q_text(name, q, df, pvalue):
     return f"{name}({df}) = {q:.2f}, {fmt_p(pvalue)}"
+
+
+def default_labels(idx, k):
+    """Row labels from an index: a default ``0..n-1`` integer index (possibly with dropped
+    rows) or none gives ``"Study 1", "Study 2", ..``."""
+    if idx is None or len(idx) != k:
+        return [f"Study {i + 1}" for i in range(k)]
+    idx = pd.Index(idx)
+    if (pd.api.types.is_integer_dtype(idx) and idx.is_monotonic_increasing
+            and idx.size and idx[0] == 0):
+        # a default 0..n-1 index (possibly with dropped rows): number studies from 1
+        return [f"Study {int(i) + 1}" for i in idx]
+    return [str(lab) for lab in idx]
 
 
 def _text_width(strings, bold=False):

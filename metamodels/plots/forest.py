@@ -4,11 +4,10 @@ fits.  All are drawn by :func:`._forest_draw.draw_forest`."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
-                           check_xscale, draw_forest, fmt_num, fmt_p, q_text)
+                           check_xscale, default_labels, draw_forest, fmt_num, fmt_p, q_text)
 
 __all__ = ["forest_plot"]
 
@@ -35,19 +34,6 @@ def _study_labels(model, labels, k):
         return labels
     idx = getattr(getattr(model, "data", None), "row_labels", None)
     return default_labels(idx, k)
-
-
-def default_labels(idx, k):
-    """Row labels from an index: a default ``0..n-1`` integer index (possibly with dropped
-    rows) or none gives ``"Study 1", "Study 2", ..``."""
-    if idx is None or len(idx) != k:
-        return [f"Study {i + 1}" for i in range(k)]
-    idx = pd.Index(idx)
-    if (pd.api.types.is_integer_dtype(idx) and idx.is_monotonic_increasing
-            and idx.size and idx[0] == 0):
-        # a default 0..n-1 index (possibly with dropped rows): number studies from 1
-        return [f"Study {int(i) + 1}" for i in idx]
-    return [str(lab) for lab in idx]
 
 
 def _heterogeneity_text(results, pooled):

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
-                           check_xscale, draw_forest, fmt_num, q_text)
+                           check_xscale, default_labels, draw_forest, fmt_num, q_text)
 
 __all__ = ["table_forest_plot", "multivariate_forest_plot"]
 
@@ -95,7 +95,6 @@ def table_forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=Tr
     yi, vi = results.yi.to_numpy(dtype=float), results.vi.to_numpy(dtype=float)
     w_all = results.weights.to_numpy(dtype=float)
     ok = np.isfinite(yi) & np.isfinite(vi)
-    from .forest import default_labels
     if labels is not None:
         labels = [str(lab) for lab in labels]
         if len(labels) != yi.size:
@@ -198,7 +197,6 @@ def _groups_from(results, group):
 
 
 def _row_labels(results, labels, n):
-    from .forest import default_labels
     if labels is not None:
         labels = [str(lab) for lab in labels]
         if len(labels) != n:
