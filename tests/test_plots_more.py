@@ -361,3 +361,16 @@ def test_diagnostics_of_meta_results(bcg):
         res.plot_diagnostics(which=("leverage",))
     with pytest.raises(TypeError, match="plot_diagnostics"):
         diagnostics_plot(object())
+
+
+def test_random_effects_level_labels_of_every_interface(sleepstudy, sleep_fit):
+    kw = mm.MixedModel.from_formula("Reaction ~ Days", sleepstudy, groups="Subject",
+                                    re_formula="~Days").fit()
+    ref = sleep_fit.random_effects_frame()
+    got = kw.random_effects_frame()
+    assert got["level"].tolist() == ref["level"].tolist()
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=1e-6)
+    X = np.column_stack([np.ones(len(sleepstudy)), sleepstudy["Days"]])
+    arr = mm.MixedModel(sleepstudy["Reaction"].to_numpy(), X,
+                        groups=sleepstudy["Subject"].to_numpy()).fit()
+    assert arr.random_effects_frame()["level"].tolist() == [str(i) for i in range(18)]

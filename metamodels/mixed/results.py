@@ -188,22 +188,14 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         return next(iter(out.values())) if len(out) == 1 else out
 
     def _level_labels(self):
-        """Level labels of each random term (formula models: the grouping values; array
-        input: 0, 1, ..)."""
-        m = self.model
-        parts = m.spec.random
-        terms = self._random_terms()
-        frame = getattr(m.data, "frame", None)
-        if terms is not None and frame is not None and len(terms) == len(parts):
-            from ..formula.terms import build_random_design
-            try:
-                designs = build_random_design(terms, frame)
-            except (ValueError, KeyError):
-                designs = None
-            if designs is not None and all(len(d.levels) == int(p.groups.max()) + 1
-                                           for d, p in zip(designs, parts)):
-                return [[":".join(map(str, lev)) if isinstance(lev, tuple) else str(lev)
-                         for lev in d.levels] for d in designs]
+        """Level labels of each random term (formula models: the grouping values, nested
+        levels joined by ":"; array input: 0, 1, ..)."""
+        parts = self.model.spec.random
+        levels = getattr(self.model, "random_levels", None)
+        if levels is not None and len(levels) == len(parts) and all(
+                len(lev) == int(p.groups.max()) + 1 for lev, p in zip(levels, parts)):
+            return [[":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in lev]
+                    for lev in levels]
         return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
 
     def random_effects_frame(self):
