@@ -374,3 +374,32 @@ def test_random_effects_level_labels_of_every_interface(sleepstudy, sleep_fit):
     arr = mm.MixedModel(sleepstudy["Reaction"].to_numpy(), X,
                         groups=sleepstudy["Subject"].to_numpy()).fit()
     assert arr.random_effects_frame()["level"].tolist() == [str(i) for i in range(18)]
+
+
+def test_random_effects_cov_of_crossed_terms_equals_dense_algebra():
+    rng = np.random.default_rng(5)
+    a = np.repeat(np.arange(6), 8)
+    b = np.tile(np.arange(8), 6)
+    keep = rng.random(a.size) > 0.15                      # unbalanced
+    a, b = a[keep], b[keep]
+    x = rng.standard_normal(a.size)
+    y = 1 + (0.5 + rng.normal(0, 0.6, 6)[a]) * x + rng.normal(0, 0.8, 6)[a] + \
+        rng.normal(0, 1.2, 8)[b] + rng.standard_normal(a.size)
+    df = pd.DataFrame({"y": y, "x": x, "a": a.astype(str), "b": b.astype(str)})
+    fit = mm.MixedModel.from_formula("y ~ x + (x | a) + (1 | b)", df).fit()
+    cov = fit.random_effects_cov
+    spec = fit.model.spec
+    theta = np.asarray(fit.theta)
+    n = len(df)
+    V = np.zeros((n, n))
+    for rows, blocks in zip(spec.layout.groups, spec.build(theta)):
+        for r, B in zip(rows, blocks):
+            V[np.ix_(r, r)] = B
+    Vi = np.linalg.inv(V)
+    for part, G in zip(spec.random, spec.G_matrices(theta)):
+        q = part.Z.shape[1]
+        for lev in range(int(part.groups.max()) + 1):
+            Zl = np.where((part.groups == lev)[:, None], part.Z, 0.0)
+            want = G - G @ Zl.T @ Vi @ Zl @ G
+            np.testing.assert_allclose(cov[part.name][lev], want, rtol=1e-9, atol=1e-12)
+            assert cov[part.name][lev].shape == (q, q)
