@@ -304,6 +304,11 @@ class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, InformationCriteriaM
         return get_extension("permutation_test")(self, n_permutations=n_permutations,
                                                  exact=exact, seed=seed)
 
+    def henmi_copas(self, alpha=0.05):
+        """Henmi-Copas estimate and interval, robust to small-study effects
+        (:func:`metamodels.henmi_copas`; metafor's ``hc``)."""
+        return get_extension("henmi_copas")(self, alpha=alpha)
+
     def plot_baujat(self, ax=None, annotate=True, labels=None):
         """Baujat plot: contribution to heterogeneity against influence on the fit
         (points labelled 1..k, or by ``labels``).
