@@ -23,6 +23,7 @@ kenward-roger-expected     ``W`` inverse expected information, as pbkrtest
 residual                   ``n - rank(X)``
 containment                SAS ``DDFM=CONTAIN``
 between-within             SAS ``DDFM=BETWITHIN`` (basic form)
+hlm                        HLM software's df (:mod:`.hlm_df`)
 =========================  =============================================================
 
 Adding a df method
@@ -57,7 +58,7 @@ from .inputs import FixedTerm, InferenceInputs, RandomEffect
 
 __all__ = ["DdfMethod", "FTest", "register_ddf", "check_ddf", "get_ddf", "ddf_class", "ddf_methods",
            "DDF_METHODS", "KR_FLAVOURS", "Residual", "Containment", "BetweenWithin",
-           "Satterthwaite", "KenwardRoger", "KenwardRogerLinear", "KenwardRogerExpected",
+           "Satterthwaite", "KenwardRoger", "HLM", "KenwardRogerLinear", "KenwardRogerExpected",
            "containment_table", "between_within_table",
            "InferenceInputs", "FixedTerm", "RandomEffect",
            # kernels (:mod:`.ddf_kernels`), re-exported
@@ -378,6 +379,17 @@ class BetweenWithin(_TermTableMethod):
 
     def table(self):
         return between_within_table(self.inputs)
+
+
+@register_ddf
+class HLM(_TermTableMethod):
+    """The df HLM software prints for two-level models (:func:`.hlm_df.hlm_table`)."""
+
+    name = "hlm"
+
+    def table(self):
+        from .hlm_df import hlm_table
+        return hlm_table(self.inputs)
 
 
 #: canonical names of the df methods defined here (:func:`ddf_methods` also lists
