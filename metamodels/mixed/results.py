@@ -13,6 +13,7 @@ from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
 from ..inference.constraints import linear_constraints
+from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
@@ -24,7 +25,7 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(ResultsConventions, LikelihoodModelResults):
+class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
@@ -240,6 +241,12 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         """Kenward-Roger adjusted covariance of the fixed effects as SAS's ``DDFM=KR``
         (other flavours: :meth:`kenward_roger_parts`)."""
         return self.kenward_roger_parts("kenward-roger")[0]
+
+    def _linear_inference(self, ddf=None):
+        """Estimate, covariance and t df of ``L b`` under ``ddf`` (marginal means)."""
+        method = self.ddf_method(ddf)
+        return LinearInference(np.asarray(self._fit.beta, dtype=float), method.cov(),
+                               method.t_df, method.name)
 
     def _coef_df(self, L, ddf):
         return self.ddf_method(ddf).t_df(L)
