@@ -23,7 +23,7 @@ kenward-roger-expected     ``W`` inverse expected information, as pbkrtest
 residual                   ``n - rank(X)``
 containment                SAS ``DDFM=CONTAIN``
 between-within             SAS ``DDFM=BETWITHIN`` (basic form)
-hlm                        HLM software's df (:mod:`.hlm_df`)
+hlm                        HLM software's df (:mod:`.hlm_df`, registered there)
 =========================  =============================================================
 
 Adding a df method
@@ -58,7 +58,7 @@ from .inputs import FixedTerm, InferenceInputs, RandomEffect
 
 __all__ = ["DdfMethod", "FTest", "register_ddf", "check_ddf", "get_ddf", "ddf_class", "ddf_methods",
            "DDF_METHODS", "KR_FLAVOURS", "Residual", "Containment", "BetweenWithin",
-           "Satterthwaite", "KenwardRoger", "HLM", "KenwardRogerLinear", "KenwardRogerExpected",
+           "Satterthwaite", "KenwardRoger", "KenwardRogerLinear", "KenwardRogerExpected",
            "containment_table", "between_within_table",
            "InferenceInputs", "FixedTerm", "RandomEffect",
            # kernels (:mod:`.ddf_kernels`), re-exported
@@ -381,17 +381,6 @@ class BetweenWithin(_TermTableMethod):
         return between_within_table(self.inputs)
 
 
-@register_ddf
-class HLM(_TermTableMethod):
-    """The df HLM software prints for two-level models (:func:`.hlm_df.hlm_table`)."""
-
-    name = "hlm"
-
-    def table(self):
-        from .hlm_df import hlm_table
-        return hlm_table(self.inputs)
-
-
 #: canonical names of the df methods defined here (:func:`ddf_methods` also lists
 #: methods registered elsewhere)
 DDF_METHODS = ddf_methods()
@@ -400,3 +389,6 @@ DDF_METHODS = ddf_methods()
 #: keep the second-derivative term R_ij)
 KR_FLAVOURS = {cls.name: (cls.information, cls.second_order)
                for cls in _METHODS.values() if issubclass(cls, KenwardRoger)}
+
+# df methods of other modules of this package (they register themselves)
+from . import hlm_df  # noqa: E402,F401  (ddf="hlm")

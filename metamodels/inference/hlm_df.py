@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import SpecificationError
+from .ddf import _TermTableMethod, register_ddf
 
-__all__ = ["hlm_table", "hlm_levels"]
+__all__ = ["HLM", "hlm_table", "hlm_levels"]
 
 
 def _grouping(inputs):
@@ -99,3 +100,13 @@ def hlm_table(inputs):
                                      f"({K} groups); too few groups for its level-2 model")
         out[t.name] = (df, list(t.columns))
     return out
+
+
+@register_ddf
+class HLM(_TermTableMethod):
+    """The df HLM software prints for two-level models (:func:`hlm_table`)."""
+
+    name = "hlm"
+
+    def table(self):
+        return hlm_table(self.inputs)

@@ -32,7 +32,7 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
     effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
-    "kenward-roger-expected", "residual", "containment", "between-within"}.  One results
+    "kenward-roger-expected", "residual", "containment", "between-within", "hlm"}.  One results
     object uses one ddf method for every test and interval (``t_test``, ``f_test``,
     ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``, ``anova``):
     ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite unless told, as lmerTest);
@@ -349,8 +349,8 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
             lmerTest type 2); 3: marginal hypotheses with sum-to-zero coded factors (SAS
             Type III, lmerTest type 3).
         ddf : str, optional
-            satterthwaite, kenward-roger (-linear, -expected), residual, containment or
-            between-within.
+            satterthwaite, kenward-roger (-linear, -expected), residual, containment,
+            between-within or hlm.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
