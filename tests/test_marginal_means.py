@@ -220,3 +220,36 @@ def test_seed_fev_lsmeans_runs():
     assert len(e) == 3 and np.all(np.isfinite(e.se))
     c = e.pairs()
     assert np.all(c.df == res.df_fixed("containment")["drug[T.c]"])
+
+
+META = json.loads((Path(__file__).parent / "reference" / "marginal_means_meta.json").read_text())
+
+
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_meta_regression_against_emmeans(test):
+    es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
+                        di="cneg")
+    res = mm.MetaRandom.from_formula("yi ~ ablat + alloc", es, vi="vi").fit(method="REML",
+                                                                           test=test)
+    ref = META["results"][test]
+    e = res.marginal_means("alloc")
+    for name, tab in {"means": e, "pairs_tukey": e.pairs(),
+                      "pairs_holm": e.pairs(adjust="holm")}.items():
+        r, f = ref[name], tab.summary_frame()
+        assert list(f.iloc[:, 0]) == next(iter(r["labels"].values()))
+        df = np.where(np.asarray(r["df"], dtype=float) < 0, np.inf, r["df"])
+        np.testing.assert_array_equal(f["df"], df)
+        for col in ["estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper"]:
+            np.testing.assert_allclose(f[col], r[col], rtol=1e-6, atol=1e-9, err_msg=name + col)
+    with pytest.raises(ValueError, match="fit\\(test"):
+        res.marginal_means("alloc", ddf="satterthwaite")
+
+
+def test_rows_dropped_for_missing_values_are_refused():
+    es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos",
+                        di="cneg")
+    es.loc[0, "ablat"] = np.nan
+    with pytest.warns(Warning):
+        res = mm.MetaRandom.from_formula("yi ~ ablat + alloc", es, vi="vi").fit()
+    with pytest.raises(SpecificationError, match="rows"):
+        res.marginal_means("alloc")

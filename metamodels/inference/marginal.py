@@ -433,6 +433,11 @@ class MarginalMeansMixin:
         """
         m = self.model
         frame = getattr(getattr(m, "data", None), "frame", None)
+        if frame is not None and len(frame) != int(m.nobs):
+            raise SpecificationError(
+                f"marginal means: the data has {len(frame)} rows but the fit used "
+                f"{int(m.nobs)} (rows with missing values were dropped); refit on the "
+                "complete rows so that covariate means and cell counts are those of the fit")
         return marginal_means(getattr(m, "design_info", None), frame,
                               self._linear_inference(ddf), specs, at=at, by=by,
                               weights=weights, alpha=alpha, adjust=adjust,
