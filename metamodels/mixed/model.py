@@ -318,6 +318,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ----------
         method : {"REML", "ML"}
         start, maxiter, tol : starting covariance parameters and optimiser controls.
+            ``start="mivque0"`` starts from the MIVQUE(0) estimates, SAS's default
+            (covariances linear in their parameters; :mod:`metamodels.mixed.mivque`).
         reml : bool, optional
             Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
             DeprecationWarning.
