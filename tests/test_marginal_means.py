@@ -200,6 +200,12 @@ def test_refusals(fits):
         e.contrast({"x": [1, -1]})
     with pytest.raises(ValueError, match="ref="):
         e.contrast("trt.vs.ctrl", ref="q")
+    f = mm.datasets.load("fev_sim")
+    f = f[~((f["drug"] == "a") & (f["hour"] == 2))]
+    r = mm.MixedModel.from_formula("fev ~ drug + C(hour) + (1 | patient)", f).fit()
+    assert np.all(np.isfinite(r.marginal_means("drug", by="hour").estimate))
+    with pytest.raises(SpecificationError, match="no data rows"):
+        r.marginal_means("drug", by="hour", weights="cells")
     d = mm.datasets.load("sleepstudy")
     arr = mm.MixedModel(d["Reaction"].to_numpy(), np.ones((len(d), 1)),
                         groups=d["Subject"].to_numpy()).fit()

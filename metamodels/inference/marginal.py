@@ -109,7 +109,7 @@ def reference_grid(design_info, frame, response=None, at=None):
 
     ``grid`` holds one row per combination of the factor levels and covariate values
     (the first variable varying fastest, as emmeans), ``X_grid`` its fixed-effects design,
-    ``factors`` the names of the grid's variables with several values or levels, and
+    ``factors`` the names of its factors (variables with levels), and
     ``counts`` the number of data rows in each grid row's factor combination.
     """
     at = dict(at or {})
@@ -396,8 +396,9 @@ def marginal_means(design_info, frame, source, specs, at=None, by=None, weights=
         sel = keys == "\x1f".join(str(row[c]) for c in by + specs)
         ws = w[sel]
         if ws.sum() <= 0:
-            L_rows.append(np.full(X.shape[1], np.nan))
-            continue
+            raise SpecificationError(
+                f"marginal means with weights={weights!r}: no data rows for "
+                f"{dict(row)}; use weights='equal'")
         L_rows.append(ws @ X[sel] / ws.sum())
     L = np.vstack(L_rows)
     labels = uniq[specs + by].reset_index(drop=True)
