@@ -47,6 +47,7 @@ def _slope_calls(res, ddf):
         "trt_ctrl_bonferroni": lambda: e.contrast("trt.vs.ctrl", adjust="bonferroni"),
         "trt_ctrl_p_holm": lambda: e.contrast("trt.vs.ctrl", ref="p", adjust="holm"),
         "eff_holm": lambda: e.contrast("eff", adjust="holm"),
+        "consec_bonferroni": lambda: e.contrast("consec", adjust="bonferroni"),
         "at_pairs_tukey": lambda: e25.pairs(),
         "means_sidak": lambda: res.marginal_means("drug", ddf=ddf, adjust="sidak"),
     }
@@ -67,6 +68,9 @@ def _factor_calls(res, ddf):
         "by_hour_means": lambda: eb,
         "by_hour_pairs_tukey": lambda: eb.pairs(),
         "by_hour_pairs_bonferroni": lambda: eb.contrast("pairwise", adjust="bonferroni"),
+        "two_factor_means": lambda: res.marginal_means(["drug", "hour"], ddf=ddf),
+        "two_factor_pairs_bonferroni": lambda: res.marginal_means(["drug", "hour"], ddf=ddf)
+        .pairs(adjust="bonferroni"),
     }
 
 

@@ -274,9 +274,11 @@ class MarginalMeans(MarginalTable):
         alpha = self.alpha if alpha is None else alpha
         pairwise = method in ("pairwise", "revpairwise")
         adjust = check_adjust(("tukey" if pairwise else "holm") if adjust is None else adjust)
-        spec_labels = self.labels[list(self.specs)].astype(str).agg(" ".join, axis=1)
-        if len(self.specs) == 1 and pd.to_numeric(spec_labels, errors="coerce").notna().all():
-            spec_labels = self.specs[0] + spec_labels      # "hour1 - hour2", as emmeans
+        parts = self.labels[list(self.specs)].astype(str)
+        for c in parts.columns:            # numeric levels named: "hour1 - hour2" (emmeans)
+            if pd.to_numeric(parts[c], errors="coerce").notna().all():
+                parts[c] = c + parts[c]
+        spec_labels = parts.agg(" ".join, axis=1)
         rows_L, rows_lab = [], []
         n_means = None
         for rows in _families(self.labels, self.by):

@@ -36,6 +36,7 @@ slope_case <- function(fit) {
       trt_ctrl_bonferroni = inf(contrast(e, "trt.vs.ctrl", adjust = "bonferroni")),
       trt_ctrl_p_holm = inf(contrast(e, "trt.vs.ctrl", ref = 3, adjust = "holm")),
       eff_holm = inf(contrast(e, "eff", adjust = "holm")),
+      consec_bonferroni = inf(contrast(e, "consec", adjust = "bonferroni")),
       at_pairs_tukey = inf(pairs(e25, adjust = "tukey")),
       means_sidak = inf(e, adjust = "sidak"))
   }
@@ -61,6 +62,9 @@ factor_case <- function(fit) {
       out[[key]]$by_hour_means <- inf(eb)
       out[[key]]$by_hour_pairs_tukey <- inf(pairs(eb, adjust = "tukey"))
       out[[key]]$by_hour_pairs_bonferroni <- inf(pairs(eb, adjust = "bonferroni"))
+      e2 <- emmeans(fit, c("drug", "fhour"), lmer.df = ddfs[[key]])
+      out[[key]]$two_factor_means <- inf(e2)
+      out[[key]]$two_factor_pairs_bonferroni <- inf(pairs(e2, adjust = "bonferroni"))
     }
   }
   out
