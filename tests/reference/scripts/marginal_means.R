@@ -1,6 +1,7 @@
 # Estimated marginal means (SAS LSMEANS) and contrasts of lmer fits with emmeans, for
 # tests/test_marginal_means.py.  Data: metamodels' fev_sim (bundled).
 # Run from the repository root: Rscript tests/reference/scripts/marginal_means.R
+# (the seed-trial part needs ../shared/data, or METAMODELS_SHARED_DIR pointing to shared/)
 suppressMessages({library(lme4); library(lmerTest); library(pbkrtest); library(emmeans)
                   library(jsonlite)})
 ctrl <- lmerControl(optimizer = "nloptwrap",
@@ -74,6 +75,22 @@ fit_slope <- lmerTest::lmer(fev ~ baseval + drug + hour + (1 + hour | patient), 
                             REML = TRUE, control = ctrl)
 fit_factor <- lmerTest::lmer(fev ~ baseval + drug * fhour + (1 | patient) + (1 | patient:drug),
                              data = fev, REML = TRUE, control = ctrl)
+# the seed trial (complete FEV1 data, not redistributed: results only, when ../shared exists)
+seed_path <- file.path(Sys.getenv("METAMODELS_SHARED_DIR", "../shared"), "data", "fev1_long.csv")
+seed <- NULL
+if (file.exists(seed_path)) {
+  s <- read.csv(seed_path)
+  s$patient <- as.character(s$patient)
+  s$fhour <- factor(s$hour)
+  fit_seed <- lmerTest::lmer(fev1 ~ basefev1 + drug * fhour + (1 | patient:drug), data = s,
+                             REML = TRUE, control = ctrl)
+  seed <- list(formula = "fev1 ~ basefev1 + drug * fhour + (1 | patient:drug)",
+               logLik = as.numeric(logLik(fit_seed)), results = list())
+  for (key in names(ddfs)) {
+    e <- emmeans(fit_seed, "drug", lmer.df = ddfs[[key]])
+    seed$results[[key]] <- list(means = inf(e), pairs_tukey = inf(pairs(e, adjust = "tukey")))
+  }
+}
 out <- list(source = "metamodels fev_sim; lme4 + lmerTest + pbkrtest fits, emmeans summaries with infer = c(TRUE, TRUE)",
             versions = list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                             emmeans = as.character(packageVersion("emmeans")),
@@ -85,6 +102,7 @@ out <- list(source = "metamodels fev_sim; lme4 + lmerTest + pbkrtest fits, emmea
               factor_interaction = list(
                 formula = "fev ~ baseval + drug * fhour + (1 | patient) + (1 | patient:drug)",
                 logLik = as.numeric(logLik(fit_factor)),
-                beta = unname(fixef(fit_factor)), results = factor_case(fit_factor))))
+                beta = unname(fixef(fit_factor)), results = factor_case(fit_factor)),
+              seed_fev1 = seed))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null"),
            "tests/reference/marginal_means.json")
