@@ -4,21 +4,20 @@ Each family (the contrasts of one ``by`` group) of ``m`` estimates with t statis
 ``t_i`` on ``df_i`` degrees of freedom gets adjusted p-values and interval half-widths
 ``crit_i * se_i``:
 
-==========  ========================================  =====================================
-adjust      p-values                                  interval critical value
-==========  ========================================  =====================================
-none        ``p_i = 2 P(T_df > |t_i|)``               ``t_{df}(1 - alpha/2)``
-tukey       ``P(Q_{k,df} > sqrt(2) |t_i|)``            ``q_{k,df}(1 - alpha) / sqrt(2)``
-sidak       ``1 - (1 - p_i)^m``                        ``t_{df}(1 - a/2)``, ``a = 1-(1-alpha)^(1/m)``
-bonferroni  ``min(1, m p_i)``                         ``t_{df}(1 - alpha / (2m))``
-holm        Holm's step-down ``p``                     Bonferroni's
-fdr         Benjamini-Hochberg ``p``                   Bonferroni's
-==========  ========================================  =====================================
+==========  ================================  ==========================================
+adjust      p-values                          interval critical value
+==========  ================================  ==========================================
+none        ``p_i = 2 P(T_df > |t_i|)``       ``t_df(1 - alpha/2)``
+tukey       ``P(Q_{k,df} > sqrt(2) |t_i|)``   ``q_{k,df}(1 - alpha) / sqrt(2)``
+sidak       ``1 - (1 - p_i)^m``               ``t_df(1 - a/2)``, ``a = 1-(1-alpha)^(1/m)``
+bonferroni  ``min(1, m p_i)``                 ``t_df(1 - alpha / (2m))``
+holm        Holm's step-down ``p``            Bonferroni's
+fdr         Benjamini-Hochberg ``p``          Bonferroni's
+==========  ================================  ==========================================
 
 ``Q_{k,df}`` is the studentized range of ``k`` means (:mod:`.studentized_range`; Tukey's
-HSD, exact for pairwise
-differences of ``k`` means; emmeans uses it for pairwise families only and Sidak's
-adjustment for any other family, and so do we).  Holm and FDR adjust p-values only;
+HSD, exact for pairwise differences of ``k`` means; emmeans uses it for pairwise families
+only and Sidak's adjustment for any other family, and so do we).  Holm and FDR adjust p-values only;
 their intervals are Bonferroni's, as emmeans does.
 
 References

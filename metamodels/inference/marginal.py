@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import SpecificationError
 from .adjust import adjust_family, check_adjust
