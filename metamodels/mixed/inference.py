@@ -21,6 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 from ..inference.inputs import FixedTerm, InferenceInputs, RandomEffect
+from .contrast_basis import in_basis, recoded_formula
 
 __all__ = ["build_inputs", "anova_table", "term_contrasts", "fixed_terms",
            "random_effects", "between_within_subject"]
@@ -95,30 +96,7 @@ def build_inputs(model, fit):
 
 # ------------------------------------------------------------ type-3 contrasts
 def _sum_coded_formula(model):
-    di = model.design_info
-    pieces = []
-    for term in di.terms:
-        if not term.factors:
-            pieces.append("1")
-            continue
-        codes = []
-        for f in term.factors:
-            info = di.factor_infos[f]
-            code = f.code
-            if info.type == "categorical":
-                m = re.fullmatch(r"C\(\s*([\w\.]+)\s*\)", code)
-                if m:
-                    code = f"C({m.group(1)}, Sum)"
-                elif re.fullmatch(r"[\w\.]+", code):
-                    code = f"C({code}, Sum)"
-                else:
-                    raise NotImplementedError(
-                        f"type-3 tests need plain categorical factors; cannot re-code {code!r}")
-            codes.append(code)
-        pieces.append(":".join(codes))
-    if "1" not in pieces:
-        pieces.insert(0, "0")
-    return " + ".join(pieces)
+    return recoded_formula(model.design_info, lambda levels: "Sum")
 
 
 def _sequential_contrast(X, prev, cols):
@@ -194,9 +172,15 @@ def _type2_contrasts(model):
     return out
 
 
-def term_contrasts(model, type=3):  # noqa: A002
+def term_contrasts(model, type=3, basis=None):  # noqa: A002
     """Contrast matrices ``{term: L}`` of the type-1 (sequential), type-2 or type-3
-    hypotheses."""
+    hypotheses; with ``basis`` ("sas" or "lmertest") their rows are re-expressed in that
+    basis (:mod:`metamodels.mixed.contrast_basis`)."""
+    out = _term_hypotheses(model, type)
+    return out if basis is None else in_basis(out, model, basis, type)
+
+
+def _term_hypotheses(model, type):  # noqa: A002
     if type == 1:
         return _sequential_contrasts(model)
     if type == 2:
@@ -235,11 +219,12 @@ def term_contrasts(model, type=3):  # noqa: A002
 
 
 # ---------------------------------------------------------------- ANOVA
-def anova_table(results, type, method):  # noqa: A002
-    """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
+def anova_table(results, type, method, basis="sas"):  # noqa: A002
+    """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term
+    (hypothesis rows in the ``basis`` of :mod:`metamodels.mixed.contrast_basis`)."""
     rows = {}
     ddf = results.ddf_method(method)
-    for name, L in term_contrasts(results.model, type).items():
+    for name, L in term_contrasts(results.model, type, basis).items():
         F, q, den, p = ddf.f_test(L, term=name)
         rows[name] = {"num_df": q, "den_df": den, "F": F, "pvalue": p}
     return pd.DataFrame(rows).T[["num_df", "den_df", "F", "pvalue"]].astype(

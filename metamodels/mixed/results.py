@@ -331,7 +331,7 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
                                distargs=(q,))
 
-    def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
+    def anova(self, type=3, ddf=None, basis="sas"):  # noqa: A002 - statsmodels/R vocabulary
         """F tests of fixed-effect terms with ``ddf`` denominator df.
 
         Parameters
@@ -344,10 +344,16 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         ddf : str, optional
             satterthwaite, kenward-roger (-linear, -expected), residual, containment or
             between-within.
+        basis : {"sas", "lmertest"}
+            The rows of each term's hypothesis matrix (:mod:`metamodels.mixed.contrast_basis`):
+            SAS's (one row per non-aliased column of the term when the **last** level of
+            every factor is the reference; default) or lmerTest's (the **first** level;
+            types 1 and 2 in the model's own coding).  F, numerator df and Kenward-Roger
+            df do not depend on it; the multi-df Satterthwaite df (Fai and Cornelius) do.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
-        return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf))
+        return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf), basis)
 
     def f_test_terms(self, L, ddf=None):
         """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
