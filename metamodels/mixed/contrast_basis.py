@@ -14,7 +14,12 @@ construction with a different reference level:
   form the identity matrix.
 * lmerTest (``get_contrasts_type3``, ``extract_contrasts_type3``): the same construction
   on the design with R's treatment contrasts (``contr.treatment``), whose reference is the
-  **first** level; for types 1 and 2 it uses the model's own coding.
+  **first** level.  For types 1 and 2 lmerTest takes the rows of the forward Doolittle
+  reduction of ``X'X`` in the model's own coding (each column of the term after the
+  columns before it; :func:`doolittle_rows`), and the identity on the term's columns for
+  type-2 terms that no other term contains.
+* ``basis="sas"`` uses SAS's rule (identity on the term's own non-aliased columns) for the
+  type-1 and type-2 hypotheses too; checked against SAS listings only for type 3.
 
 Notes
 -----
@@ -123,16 +128,31 @@ def reference_design(model, which):
     return Xr_a, T, slices
 
 
-def in_basis(contrasts, model, basis, type):  # noqa: A002
+def doolittle_rows(L, X):
+    """lmerTest's type-1/2 rows of a hypothesis ``L = G^{-1} X_F'M X`` (identity on the
+    term's columns, ``G = X_F'M X_F``): the normalised rows of the forward Doolittle
+    reduction of ``X'X``, which are ``L_G' L`` with ``G = L_G D L_G'`` (``L_G`` unit lower
+    triangular) -- each column of the term tested after the columns before it.  ``G`` is
+    recovered from ``L`` as ``(L (X'X)^{-1} L')^{-1}``."""
+    G = np.linalg.inv(L @ np.linalg.solve(X.T @ X, L.T))
+    C = np.linalg.cholesky((G + G.T) / 2)            # G = C C', L_G = C diag(1/c_ii)
+    return (C / np.diag(C)).T @ L
+
+
+def in_basis(contrasts, model, basis, type, marginal=()):  # noqa: A002
     """``{term: L}`` re-expressed in the row basis of ``basis`` (see the module Notes).
 
     ``contrasts`` are the term hypotheses of :func:`metamodels.mixed.inference.
     term_contrasts` (in the order of the model's terms, intercept left out).  Under
-    ``basis="lmertest"`` types 1 and 2 keep the model's own coding, as lmerTest does.
+    ``basis="lmertest"`` types 1 and 2 use lmerTest's rows in the model's own coding: the
+    forward Doolittle rows (:func:`doolittle_rows`), except for the type-2 hypotheses of
+    terms no other term contains (``marginal``), which are the identity on the term's
+    columns.
     """
     basis = check_basis(basis)
     if basis == "lmertest" and type in (1, 2):
-        return contrasts
+        return {name: L if (L.shape[0] == 1 or name in marginal)
+                else doolittle_rows(L, model.exog) for name, L in contrasts.items()}
     if all(L.shape[0] == 1 for L in contrasts.values()) or model.design_info is None:
         return contrasts                    # one-row hypotheses: nothing to choose
     ref = reference_design(model, "last" if basis == "sas" else "first")

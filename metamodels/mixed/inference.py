@@ -146,6 +146,28 @@ def _contains(outer, inner):
     return inner[1] == outer[1] and inner[0] < outer[0]
 
 
+def _effects(model, terms):
+    """``(class variables, continuous variables)`` of each term (:func:`_contains`)."""
+    di = model.design_info
+    if di is None:
+        return [(frozenset([name]), frozenset()) for name, _, _ in terms]
+    effects = []
+    for term in di.term_slices:
+        kinds = [(f, di.factor_infos[f].type == "categorical") for f in term.factors]
+        effects.append((frozenset(f for f, cat in kinds if cat),
+                        frozenset(f for f, cat in kinds if not cat)))
+    return effects
+
+
+def uncontained_terms(model):
+    """Names of the terms no other term contains (lmerTest's "marginal" terms)."""
+    terms = _fixed_terms(model)
+    effects = _effects(model, terms)
+    return {name for i, (name, _, _) in enumerate(terms)
+            if not any(j != i and _contains(effects[j], effects[i])
+                       for j in range(len(terms)))}
+
+
 def _type2_contrasts(model):
     """Type-2 hypotheses: each term after every term that does not contain it (SAS Type II
     / lmerTest type 2, with SAS's containment: a factor ``A`` is not contained in a
@@ -153,15 +175,7 @@ def _type2_contrasts(model):
     every column is a term and none contains another."""
     X = model.exog
     terms = _fixed_terms(model)
-    di = model.design_info
-    if di is None:
-        effects = [(frozenset([name]), frozenset()) for name, _, _ in terms]
-    else:
-        effects = []
-        for term in di.term_slices:
-            kinds = [(f, di.factor_infos[f].type == "categorical") for f in term.factors]
-            effects.append((frozenset(f for f, cat in kinds if cat),
-                            frozenset(f for f, cat in kinds if not cat)))
+    effects = _effects(model, terms)
     out = {}
     for i, (name, cols, _) in enumerate(terms):
         if name == "Intercept":
@@ -177,7 +191,10 @@ def term_contrasts(model, type=3, basis=None):  # noqa: A002
     hypotheses; with ``basis`` ("sas" or "lmertest") their rows are re-expressed in that
     basis (:mod:`metamodels.mixed.contrast_basis`)."""
     out = _term_hypotheses(model, type)
-    return out if basis is None else in_basis(out, model, basis, type)
+    if basis is None:
+        return out
+    return in_basis(out, model, basis, type,
+                    uncontained_terms(model) if type == 2 else set())
 
 
 def _term_hypotheses(model, type):  # noqa: A002
