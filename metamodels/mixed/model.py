@@ -311,7 +311,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     # -------------------------------------------------------------------- fit
     def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
-            g_constraint="sas", ddf="satterthwaite"):
+            g_constraint="sas", ddf="satterthwaite", cov_type="nonrobust"):
         """Fit by REML (default) or ML.
 
         Parameters
@@ -333,6 +333,15 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             (default, as lmerTest), kenward-roger (SAS), kenward-roger-linear,
             kenward-roger-expected (pbkrtest), residual, containment or between-within.
             Each of those methods also takes ``ddf=`` for one call.
+        cov_type : str
+            Covariance of the fixed effects in every test and interval:
+            ``"nonrobust"`` (model-based ``(X'V^{-1}X)^{-1}``, default),
+            ``"empirical"`` (SAS's ``EMPIRICAL`` sandwich by subject, CR0),
+            ``"empirical-jackknife"`` and ``"empirical-bias-reduced"`` (mmrm's
+            variants) or ``"CR2"`` (clubSandwich's bias-reduced form); the clusters are
+            the model's independent units.  With an empirical covariance, ``ddf`` may be
+            satterthwaite (Bell-McCaffrey df, as mmrm), between-within, containment or
+            residual; Kenward-Roger raises (see :mod:`metamodels.inference.empirical`).
 
         Returns
         -------
@@ -349,7 +358,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             method = "REML" if reml else "ML"
         method = _check_method(method, ("REML", "ML"), "method")
         return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
-                         g_constraint=g_constraint, ddf=ddf)
+                         g_constraint=g_constraint, ddf=ddf, cov_type=cov_type)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:

@@ -12,6 +12,7 @@ from .._compat import cache_readonly
 from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
+from ..inference import empirical as emp
 from ..inference.constraints import linear_constraints
 from ..summary import make_summary
 from ..summary.tables import t_table
@@ -51,9 +52,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model, fit, ddf="satterthwaite"):
+    def __init__(self, model, fit, ddf="satterthwaite", cov_type="nonrobust"):
         self._fit = fit
         self.default_ddf = _check_ddf(ddf)
+        cov_type = emp.check_cov_type(cov_type)
+        emp.check_compatible(ddfmod.ddf_class(self.default_ddf), cov_type)
         self.reml = fit.reml
         self.method = "REML" if fit.reml else "ML"
         self.converged = fit.converged
@@ -65,6 +68,9 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         self.scale = s2 if np.isfinite(s2) else 1.0
         super().__init__(model, fit.beta, normalized_cov_params=fit.cov_beta / self.scale,
                          scale=self.scale, use_t=True, cov_type="nonrobust")
+        #: "nonrobust" (model-based) or an empirical covariance of
+        #: :mod:`metamodels.inference.empirical`, used by every test and interval
+        self.cov_type = cov_type
 
     @staticmethod
     def _residual_variance(model, theta):
@@ -218,8 +224,32 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         every test and interval of these results use."""
         key = _check_ddf(ddf or self.default_ddf)
         if key not in self._ddf_objects:
-            self._ddf_objects[key] = ddfmod.get_ddf(key, self.inference_inputs)
+            method = ddfmod.get_ddf(key, self.inference_inputs)
+            if self.cov_type != "nonrobust":
+                method = emp.EmpiricalDdf(method, self._sandwich, self.cov_type)
+            self._ddf_objects[key] = method
         return self._ddf_objects[key]
+
+    @cache_readonly
+    def _sandwich(self):
+        m = self.model
+        return emp.empirical_pieces(m.exog, m.endog, np.asarray(self._fit.beta), m.spec,
+                                    self._fit.theta, m.block_ids, self.cov_type)
+
+    @cache_readonly
+    def cov_params_model_based(self):
+        """The model-based covariance ``(X'V^{-1}X)^{-1}`` of the fixed effects, whatever
+        ``cov_type`` is (DataFrame)."""
+        names = self.model.exog_names
+        return pd.DataFrame(self._fit.cov_beta, index=names, columns=names)
+
+    def get_robustcov_results(self, cov_type="empirical"):
+        """The same fit with another covariance of the fixed effects (statsmodels'
+        name): ``"nonrobust"`` (model-based), ``"empirical"`` (SAS ``EMPIRICAL``, CR0),
+        ``"empirical-jackknife"``, ``"empirical-bias-reduced"`` (mmrm) or ``"CR2"``
+        (clubSandwich); see :mod:`metamodels.inference.empirical`."""
+        return MixedResultsWrapper(MixedResults(self.model, self._fit, ddf=self.default_ddf,
+                                                cov_type=cov_type))
 
     @property
     def _sens(self):
@@ -259,7 +289,7 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
         """Covariance of the fixed effects: the adjusted covariance when the results'
         ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
-        if cov_p is None and scale is None and ddfmod.ddf_class(self.default_ddf).adjusts_cov:
+        if cov_p is None and scale is None and self.ddf_method().adjusts_cov:
             cov_p = self.ddf_method().cov()
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
@@ -405,6 +435,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                     "%.4f" % (-2 * self.llf),
                 "AIC:": "%.4f" % ic["aic"], "AICC:": "%.4f" % ic["aicc"],
                 "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
+        if self.cov_type != "nonrobust":
+            info["Cov. of fixed effects:"] = self.cov_type
         cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
         cp.columns = ["Cov. param.", "Std.Err.", "z"]
         return make_summary("MixedModel Results", info, [self.coef_table(alpha, ddf), cp])
