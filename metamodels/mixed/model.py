@@ -41,6 +41,16 @@ def _columns_of(spec):
 _WEIGHT_COL = "__metamodels_weights__"
 
 
+def _count_subjects(data, spec):
+    """Distinct non-missing levels of the ``subject`` columns ``spec`` in ``data``."""
+    if spec is None:
+        return None
+    cols = _columns_of(spec)
+    if not all(c in data.columns for c in cols):
+        return None
+    return int(len(data[cols].dropna().drop_duplicates()))
+
+
 def _check_weights(weights, n):
     """Validated observation weights as a float array (n,), or None."""
     if weights is None:
@@ -268,6 +278,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         fixed, terms = split_formula(formula)
         if groups is not None:
             terms = list(terms) + list(terms_from_mixedlm(groups, re_formula, vc_formula))
+        n_subj = _count_subjects(data, subject if subject is not None else
+                                 (terms[0].group if terms else None))
         cols = set()
         for t in terms:
             cols.update(_columns_of(t.group))
@@ -300,6 +312,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                   subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
                   re_struct=re_struct, weights=w_kept, **kwargs)
         mod.formula = formula
+        mod.n_subjects_data = n_subj
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
         mod.data.frame = data_kept if weights is None else data_kept.drop(columns=_WEIGHT_COL)
@@ -307,6 +320,11 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    #: subjects of the data set read by :meth:`from_formula` (levels of ``subject``, else
+    #: of the first random term's grouping, after ``subset``), counting those whose rows
+    #: were all left out (missing response): SAS's "Subjects" and BIC count
+    #: (``information_criteria(subjects="data")``); None for array input
+    n_subjects_data = None
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit

@@ -180,8 +180,18 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
     def n_cov_params(self):
         return self.model.spec.n_params
 
-    def information_criteria(self, style="sas"):
-        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them."""
+    def information_criteria(self, style="sas", subjects="fitted"):
+        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them.
+
+        ``subjects`` is the count in SAS's BIC ``-2l + d log(s)``: ``"fitted"`` (default,
+        as mmrm) the independent units with at least one observation in the fit;
+        ``"data"`` the subjects of the data set the formula read (after ``subset``),
+        including those whose responses are all missing, which SAS counts in its
+        "Dimensions" table and BIC (fev_data: 200 rather than 197).  ``"data"`` needs a
+        model built by :meth:`MixedModel.from_formula`; see :attr:`MixedModel.n_subjects_data`.
+        """
+        if subjects not in ("fitted", "data"):
+            raise ValueError(f"subjects must be 'fitted' or 'data', got {subjects!r}")
         m = self.model
         ll2 = -2.0 * self.llf
         n = m.nobs
@@ -192,8 +202,14 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
             raise ValueError(f"unknown style {style!r}; valid values are 'sas', 'lme4'")
         d = self.n_cov_params + (0 if self.reml else m.rank)
         nstar = n - m.rank if self.reml else n
+        s = m.n_blocks
+        if subjects == "data":
+            s = getattr(m, "n_subjects_data", None)
+            if s is None:
+                raise ValueError("subjects='data' needs a model built by "
+                                 "MixedModel.from_formula (the data set's subjects)")
         return {"aic": ll2 + 2 * d, "aicc": ll2 + 2 * d * nstar / (nstar - d - 1),
-                "bic": ll2 + d * np.log(m.n_blocks)}
+                "bic": ll2 + d * np.log(s)}
 
     @property
     def aic(self):
