@@ -139,7 +139,7 @@ def doolittle_rows(L, X):
     return (C / np.diag(C)).T @ L
 
 
-def in_basis(contrasts, model, basis, type, marginal=()):  # noqa: A002
+def in_basis(contrasts, model, basis, type, marginal=(), X=None):  # noqa: A002
     """``{term: L}`` re-expressed in the row basis of ``basis`` (see the module Notes).
 
     ``contrasts`` are the term hypotheses of :func:`metamodels.mixed.inference.
@@ -147,15 +147,18 @@ def in_basis(contrasts, model, basis, type, marginal=()):  # noqa: A002
     ``basis="lmertest"`` types 1 and 2 use lmerTest's rows in the model's own coding: the
     forward Doolittle rows (:func:`doolittle_rows`), except for the type-2 hypotheses of
     terms no other term contains (``marginal``), which are the identity on the term's
-    columns.
+    columns.  ``X`` is the design the hypotheses refer to (the estimable columns of a
+    design with aliased columns; the model's design by default).
     """
     basis = check_basis(basis)
+    X = model.exog if X is None else X
     if basis == "lmertest" and type in (1, 2):
         return {name: L if (L.shape[0] == 1 or name in marginal)
-                else doolittle_rows(L, model.exog) for name, L in contrasts.items()}
+                else doolittle_rows(L, X) for name, L in contrasts.items()}
     if all(L.shape[0] == 1 for L in contrasts.values()) or model.design_info is None:
         return contrasts                    # one-row hypotheses: nothing to choose
-    ref = reference_design(model, "last" if basis == "sas" else "first")
+    ref = (reference_design(model, "last" if basis == "sas" else "first")
+           if X.shape[1] == model.exog.shape[1] else None)
     if ref is None:
         warnings.warn(f"anova: the {basis!r} row basis needs plain categorical factors; "
                       "the hypotheses are tested in the model's own coding (the "

@@ -13,6 +13,7 @@ from ..exceptions import BoundaryWarning
 from ..inference.ddf import check_ddf, ddf_class
 from ..inference.empirical import check_compatible, check_cov_type
 from ..core.random import g_parameter_names
+from .aliasing import expand, expand_cov
 from .identifiability import check_residual_scale, collapsed_residual
 
 __all__ = ["MixedFit", "fit_mixed"]
@@ -57,7 +58,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     # columns on very different scales (a predictor times 1e12) are fitted on columns
     # scaled by powers of two (exact in floating point); ordinary designs are used as is
     d = model.exog_fit_scales
+    keep = ~model.aliased            # accept_singular: fit on the estimable columns
     X = model.exog if d is None else model.exog / d
+    if not keep.all():
+        X, d = X[:, keep], (None if d is None else d[keep])
     if start is None:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
@@ -100,6 +104,9 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     if d is not None:
         beta, cov_beta = beta / d, cov_beta / np.outer(d, d)
         llf = llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    if not keep.all():               # SAS's g2 solution: aliased coefficients 0
+        beta, cov_beta = expand(beta, model.aliased, 0.0), expand_cov(cov_beta, model.aliased,
+                                                                     0.0)
     fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, at_lower)
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf, cov_type=cov_type))

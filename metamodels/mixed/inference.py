@@ -71,10 +71,31 @@ def random_effects(model):
     return tuple(effects)
 
 
+def _estimable_terms(model):
+    """:func:`_fixed_terms` on the estimable columns (``accept_singular``: aliased columns
+    left out and the others renumbered; a term may be left without columns)."""
+    terms = _fixed_terms(model)
+    aliased = getattr(model, "aliased", None)
+    if aliased is None or not aliased.any():
+        return terms
+    new = np.cumsum(~aliased) - 1
+    out = []
+    for name, cols, vars_ in terms:
+        out.append((name, [int(new[c]) for c in cols if not aliased[c]], vars_))
+    return out
+
+
+def estimable_exog(model):
+    """The model's design on its estimable columns."""
+    aliased = getattr(model, "aliased", None)
+    return model.exog if aliased is None or not aliased.any() else model.exog[:, ~aliased]
+
+
 def fixed_terms(model):
-    """The fixed-effects terms of the model as :class:`FixedTerm`."""
+    """The fixed-effects terms of the model as :class:`FixedTerm` (on the estimable
+    columns)."""
     return tuple(FixedTerm(name, tuple(cols), frozenset(vars_))
-                 for name, cols, vars_ in _fixed_terms(model))
+                 for name, cols, vars_ in _estimable_terms(model))
 
 
 def between_within_subject(model):
@@ -87,8 +108,12 @@ def between_within_subject(model):
 
 def build_inputs(model, fit):
     """The frozen :class:`InferenceInputs` of a MixedModel fit."""
+    keep = ~model.aliased
+    beta, cov = np.asarray(fit.beta), fit.cov_beta
+    if not keep.all():
+        beta, cov = beta[keep], cov[np.ix_(keep, keep)]
     return InferenceInputs(
-        beta=np.asarray(fit.beta), cov_beta=fit.cov_beta, X=model.exog,
+        beta=beta, cov_beta=cov, X=estimable_exog(model),
         theta=np.asarray(fit.theta), obs_info=fit.obs_info, exp_info=fit.exp_info,
         nobs=model.nobs, rank=model.rank, spec=model.spec, terms=fixed_terms(model),
         random_effects=random_effects(model), subject=between_within_subject(model))
@@ -129,11 +154,11 @@ def _sequential_contrasts(model):
     """Type-1 (sequential) hypotheses: each term after the terms before it, in R's term
     order (lmerTest type 1; SAS Type I follows the MODEL statement as written, which is
     the same when the formula lists main effects before interactions)."""
-    X = model.exog
+    X = estimable_exog(model)
     out = {}
     prev = []
-    for name, cols, _ in _sequential_order(model, _fixed_terms(model)):
-        if name != "Intercept":
+    for name, cols, _ in _sequential_order(model, _estimable_terms(model)):
+        if name != "Intercept" and cols:
             out[name] = _sequential_contrast(X, prev, cols)
         prev += cols
     return out
@@ -173,12 +198,12 @@ def _type2_contrasts(model):
     / lmerTest type 2, with SAS's containment: a factor ``A`` is not contained in a
     covariate-by-factor interaction ``x:A``, the covariate ``x`` is).  Without a formula
     every column is a term and none contains another."""
-    X = model.exog
-    terms = _fixed_terms(model)
+    X = estimable_exog(model)
+    terms = _estimable_terms(model)
     effects = _effects(model, terms)
     out = {}
     for i, (name, cols, _) in enumerate(terms):
-        if name == "Intercept":
+        if name == "Intercept" or not cols:
             continue
         prev = [c for j, (_, cj, _) in enumerate(terms)
                 if j != i and not _contains(effects[j], effects[i]) for c in cj]
@@ -194,7 +219,7 @@ def term_contrasts(model, type=3, basis=None):  # noqa: A002
     if basis is None:
         return out
     return in_basis(out, model, basis, type,
-                    uncontained_terms(model) if type == 2 else set())
+                    uncontained_terms(model) if type == 2 else set(), estimable_exog(model))
 
 
 def _term_hypotheses(model, type):  # noqa: A002
@@ -204,19 +229,24 @@ def _term_hypotheses(model, type):  # noqa: A002
         return _type2_contrasts(model)
     if type != 3:
         raise ValueError(f"type must be 1 (sequential), 2 or 3, got {type!r}")
-    terms = _fixed_terms(model)
-    X = model.exog
+    terms = _estimable_terms(model)
+    X = estimable_exog(model)
     has_interactions = model.design_info is not None and any(
         len(t.factors) > 1 for t in model.design_info.terms)
     if model.design_info is None or not has_interactions:
         out = {}
         for name, cols, _ in terms:
-            if name == "Intercept":
+            if name == "Intercept" or not cols:
                 continue
             L = np.zeros((len(cols), X.shape[1]))
             L[np.arange(len(cols)), cols] = 1.0
             out[name] = L
         return out
+    if X.shape[1] < model.exog.shape[1]:
+        raise NotImplementedError("type-3 hypotheses of a design with aliased columns "
+                                  f"({', '.join(model.aliased_names)}) and interactions "
+                                  "are not available; use type=1 or type=2, or contrasts "
+                                  "of estimable functions with f_test")
     import patsy
     Xs = patsy.dmatrix(_sum_coded_formula(model), model.data.frame, return_type="dataframe")
     T, *_ = np.linalg.lstsq(X, Xs.to_numpy(), rcond=None)

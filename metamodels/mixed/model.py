@@ -19,6 +19,7 @@ from ..exceptions import SpecificationError
 from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows)
 from ..formula.terms import build_random_design, split_formula, terms_from_mixedlm
+from .aliasing import aliased_columns
 from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
@@ -129,6 +130,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
         lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
         user's risk.
+    accept_singular : bool
+        Keep a rank-deficient fixed-effects design (mmrm's ``accept_singular``; SAS
+        always does): a column in the span of the columns before it is *aliased*, the
+        fit uses the others, and the aliased coefficients are reported as NaN ("not
+        estimable"; their standard errors, t and p-values NaN too).  Tests of estimable
+        contrasts work as usual; a non-estimable contrast raises.  ``False`` (default)
+        refuses such designs with a SpecificationError.  See
+        :mod:`metamodels.mixed.aliasing`.
 
     Notes
     -----
@@ -142,7 +151,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 weights=None, missing="none", check_identified=True, **kwargs):
+                 weights=None, missing="none", check_identified=True, accept_singular=False,
+                 **kwargs):
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -166,8 +176,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
-        design = self._validate()
+        design = self._validate(accept_singular)
         self.rank = design.rank
+        self.aliased = (aliased_columns(self.exog, design.rank)
+                        if design.rank < self.exog.shape[1]
+                        else np.zeros(self.exog.shape[1], dtype=bool))
+        self.accept_singular = bool(accept_singular)
+        if accept_singular and "accept_singular" not in self._init_keys:
+            self._init_keys.append("accept_singular")
         self.exog_fit_scales = design.scales     # None unless column scales are disparate
         self.nobs = float(n)
         self.k_fe = self.exog.shape[1]
@@ -226,7 +242,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                                dim)
         return ResidualPart(struct, visit.astype(np.int64), subj, cg, int(cg.max()) + 1, labels)
 
-    def _validate(self):
+    def _validate(self, accept_singular=False):
         """Check endog/exog; return :func:`inspect_design` of exog (rank, fit scales)."""
         y, X = self.endog, self.exog
         if not (np.isfinite(y).all() and np.isfinite(X).all()):
@@ -238,9 +254,11 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             raise ValueError(f"endog or exog have missing values in row(s) {list(rows)}; use "
                              "missing='drop' (formulas) or remove those rows")
         design = inspect_design(X, lambda: self.exog_names, stacklevel=4)
-        if design.rank < X.shape[1]:
+        if design.rank < X.shape[1] and not accept_singular:
             raise SpecificationError("singular design: the fixed-effects columns are collinear "
-                                     f"(rank {design.rank} < {X.shape[1]})")
+                                     f"(rank {design.rank} < {X.shape[1]}); "
+                                     "accept_singular=True keeps them, the aliased columns "
+                                     "reported as not estimable (SAS, mmrm)")
         for p in self.random:
             if not np.all(np.isfinite(p.Z)):
                 raise ValueError(f"random-effects design of {p.name} has non-finite values")
@@ -320,6 +338,12 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    aliased = None          # bool mask of aliased (not estimable) columns
+
+    @property
+    def aliased_names(self):
+        """Names of the aliased (not estimable) fixed-effects columns."""
+        return [n for n, a in zip(self.exog_names, self.aliased) if a]
     #: subjects of the data set read by :meth:`from_formula` (levels of ``subject``, else
     #: of the first random term's grouping, after ``subset``), counting those whose rows
     #: were all left out (missing response): SAS's "Subjects" and BIC count
@@ -383,6 +407,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
         if self.weights is not None:
             raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
+        if self.aliased.any():
+            raise NotImplementedError("fit_bayes needs a full-rank design; drop the aliased "
+                                      f"columns {self.aliased_names} or use fit()")
         from ..base.registry import get_fitter     # registered by metamodels.bayes
         return get_fitter("bayes")(self, **kwargs)
 

@@ -17,6 +17,7 @@ from ..inference.constraints import linear_constraints
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
+from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 __all__ = ["MixedResults"]
 
@@ -66,7 +67,12 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         self.df_model = model.df_model
         s2 = self._residual_variance(model, fit.theta)
         self.scale = s2 if np.isfinite(s2) else 1.0
-        super().__init__(model, fit.beta, normalized_cov_params=fit.cov_beta / self.scale,
+        params, cov = np.asarray(fit.beta, dtype=float), fit.cov_beta
+        if model.aliased.any():          # accept_singular: aliased coefficients not estimable
+            keep = ~model.aliased
+            params = expand(params[keep], model.aliased)
+            cov = expand_cov(cov[np.ix_(keep, keep)], model.aliased)
+        super().__init__(model, params, normalized_cov_params=cov / self.scale,
                          scale=self.scale, use_t=True, cov_type="nonrobust")
         #: "nonrobust" (model-based) or an empirical covariance of
         #: :mod:`metamodels.inference.empirical`, used by every test and interval
@@ -249,15 +255,17 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
     @cache_readonly
     def _sandwich(self):
         m = self.model
-        return emp.empirical_pieces(m.exog, m.endog, np.asarray(self._fit.beta), m.spec,
-                                    self._fit.theta, m.block_ids, self.cov_type)
+        inp = self.inference_inputs
+        return emp.empirical_pieces(inp.X, m.endog, inp.beta, m.spec, self._fit.theta,
+                                    m.block_ids, self.cov_type)
 
     @cache_readonly
     def cov_params_model_based(self):
         """The model-based covariance ``(X'V^{-1}X)^{-1}`` of the fixed effects, whatever
         ``cov_type`` is (DataFrame)."""
         names = self.model.exog_names
-        return pd.DataFrame(self._fit.cov_beta, index=names, columns=names)
+        return pd.DataFrame(self.normalized_cov_params * self.scale, index=names,
+                            columns=names)
 
     def get_robustcov_results(self, cov_type="empirical"):
         """The same fit with another covariance of the fixed effects (statsmodels'
@@ -287,8 +295,51 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         (other flavours: :meth:`kenward_roger_parts`)."""
         return self.kenward_roger_parts("kenward-roger")[0]
 
+    # --------------------------------------------- aliased columns (accept_singular)
+    @cache_readonly
+    def _alias_map(self):
+        m = self.model
+        return alias_map(m.exog, m.aliased)
+
+    def _estimable(self, L, require=True):
+        """Rows of ``L`` on the estimable columns (all columns unless ``accept_singular``
+        kept aliased ones) and whether each is estimable; ``require``: raise on a
+        non-estimable row."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        aliased = self.model.aliased
+        if not aliased.any():
+            return L, np.ones(L.shape[0], dtype=bool)
+        Le, ok = estimable_rows(L, self._alias_map, aliased)
+        if require and not ok.all():
+            raise ValueError(f"row(s) {list(np.flatnonzero(~ok))} of the contrast are not "
+                             "estimable: the design has aliased columns "
+                             f"({', '.join(self.model.aliased_names)}) and the contrast is "
+                             "not in the row space of X")
+        return Le, ok
+
+    @property
+    def _mean_params(self):
+        # predictions: SAS's g2 solution (aliased coefficients 0)
+        return np.asarray(self._fit.beta, dtype=float)
+
+    @property
+    def _mean_cov(self):
+        return np.nan_to_num(np.asarray(self.cov_params(), dtype=float), nan=0.0)
+
     def _coef_df(self, L, ddf):
-        return self.ddf_method(ddf).t_df(L)
+        """df of the rows of ``L`` (per coefficient, predictions): with aliased columns
+        on SAS's g2 solution (aliased coefficients fixed at 0), as SAS's "Solution for
+        Fixed Effects", lme4 and mmrm report them; rows with only aliased entries NaN."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        aliased = self.model.aliased
+        if not aliased.any():
+            return self.ddf_method(ddf).t_df(L)
+        Le = L[:, ~aliased]
+        df = np.full(L.shape[0], np.nan)
+        ok = np.abs(Le).max(axis=1) > 0
+        if ok.any():
+            df[ok] = self.ddf_method(ddf).t_df(Le[ok])
+        return df
 
     def df_fixed(self, ddf=None):
         """Denominator df of each fixed-effect coefficient."""
@@ -307,6 +358,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
         if cov_p is None and scale is None and self.ddf_method().adjusts_cov:
             cov_p = self.ddf_method().cov()
+            if self.model.aliased.any():
+                cov_p = expand_cov(cov_p, self.model.aliased)
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
 
@@ -314,8 +367,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         """Estimates, SEs, df, t values, p-values and confidence limits per coefficient
         (the covariance and df of the ``ddf`` method; :func:`metamodels.summary.tables.t_table`)."""
         method = self.ddf_method(ddf)
-        return t_table(self._fit.beta, method.cov(), method.t_df(np.eye(self.model.k_fe)),
-                       self.model.exog_names, alpha)
+        inp = self.inference_inputs
+        names = list(self.model.exog_names)
+        est = [n for n, a in zip(names, self.model.aliased) if not a]
+        tab = t_table(inp.beta, method.cov(), method.t_df(np.eye(inp.k_fe)), est, alpha)
+        return tab if len(est) == len(names) else tab.reindex(names)
 
     @cache_readonly
     def pvalues(self):
@@ -344,10 +400,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         """
         ddf = ddf or self.default_ddf
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "use_t": use_t})
+        L = self._estimable(L)[0]
         C = self._cov_for(ddf)
-        est = L @ np.asarray(self._fit.beta)
+        est = L @ self.inference_inputs.beta
         sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
-        df = self._coef_df(L, ddf)
+        df = self.ddf_method(ddf).t_df(L)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
     def f_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, invcov=None):
@@ -369,6 +426,7 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         ddf = _check_ddf(ddf or self.default_ddf)
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
                                                        "df_constraints": df_constraints})
+        L = self._estimable(L)[0]
         method = self.ddf_method(ddf)
         if use_f or use_f is None:
             F, q, den, _ = method.f_test(L, rhs=q0)
@@ -453,6 +511,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                 "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
         if self.cov_type != "nonrobust":
             info["Cov. of fixed effects:"] = self.cov_type
+        if m.aliased.any():
+            info["Not estimable (aliased):"] = ", ".join(m.aliased_names)
         cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
         cp.columns = ["Cov. param.", "Std.Err.", "z"]
         return make_summary("MixedModel Results", info, [self.coef_table(alpha, ddf), cp])
