@@ -81,10 +81,10 @@ def _adjusted(cov_type, L, Xj, wx, P, M, m, p):
         B = U @ (P - Xj @ M @ Xj.T) @ U.T
         return M @ wx.T @ (U.T @ inv_sqrt_psd(B) @ U)
     if cov_type == "BR":
-        Xt = linalg.solve_triangular(L, Xj, lower=True)               # L^{-1} X_j
+        Linv = np.linalg.inv(L)
+        Xt = Linv @ Xj                                                # L^{-1} X_j
         A = inv_sqrt_psd(np.eye(Xj.shape[0]) - Xt @ M @ Xt.T)
-        # M X~' A L^{-1}
-        return M @ linalg.solve_triangular(L, A @ Xt, lower=True, trans="T").T
+        return M @ Xt.T @ A @ Linv                                    # M X~' A L^{-1}
     if cov_type == "CR3":
         D = P - Xj @ M @ Xj.T
         w = np.linalg.eigvalsh((D + D.T) / 2)
@@ -150,12 +150,30 @@ def p_array(pieces, C):
 
 
 def satterthwaite_df(pieces, C):
-    """Satterthwaite (Bell-McCaffrey) df of each contrast in the rows of ``C``."""
-    out = []
-    for c in np.atleast_2d(C):
-        P = p_array(pieces, c[None, :])[0, :, 0, :]
-        out.append(np.trace(P) ** 2 / np.sum(P ** 2))
-    return np.array(out)
+    """Satterthwaite (Bell-McCaffrey) df of each contrast in the rows of ``C``.
+
+    For one contrast ``P_ij = delta_ij a_j - u_i' M u_j`` (``a_j = v_j' Phi_j v_j``), so
+    ``tr P = sum_j (a_j - u_j'Mu_j)`` and ``sum_ij P_ij^2 = sum_j a_j^2
+    - 2 sum_j a_j u_j'Mu_j + tr((M S)^2)`` with ``S = sum_j u_j u_j'``: no ``m x m``
+    matrix is formed."""
+    C = np.atleast_2d(C)
+    M = pieces["M"]
+    k = C.shape[0]
+    m = len(pieces["E"])
+    a = np.empty((m, k))
+    U = np.empty((m, M.shape[0], k))
+    for j, (Ej, Xj, Phi) in enumerate(zip(pieces["E"], pieces["X"], pieces["Phi"])):
+        v = Ej.T @ C.T                                                    # (n_j, k)
+        a[j] = np.einsum("ic,ij,jc->c", v, Phi, v)
+        U[j] = Xj.T @ v
+    uMu = np.einsum("jpc,pq,jqc->jc", U, M, U)                            # (m, k)
+    out = np.empty(k)
+    for c in range(k):
+        MS = M @ (U[:, :, c].T @ U[:, :, c])
+        tr = np.sum(a[:, c] - uMu[:, c])
+        ss = np.sum(a[:, c] ** 2) - 2 * np.sum(a[:, c] * uMu[:, c]) + np.sum(MS * MS.T)
+        out[c] = tr ** 2 / ss
+    return out
 
 
 def working_blocks(spec, theta, codes):
