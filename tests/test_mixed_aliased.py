@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import metamodels as mm
-from metamodels.exceptions import SpecificationError
+from metamodels.exceptions import MetaModelsWarning, SpecificationError
 
 REF = json.loads((Path(__file__).parent / "reference" / "mixed_aliased.json").read_text())
 DATA = pd.DataFrame(REF["data"])
@@ -62,6 +62,9 @@ def test_type1_anova_equals_lmertest(fitted):
         assert tab.loc[term, "F"] == pytest.approx(F, rel=1e-6)
     with pytest.raises(NotImplementedError, match="aliased columns"):
         fitted.anova(3)
+    # SAS's row basis needs the re-coded design, not available with aliased columns
+    with pytest.warns(MetaModelsWarning, match="aliased columns"):
+        fitted.anova(1)
 
 
 def test_same_as_the_fit_without_the_aliased_columns(fitted):

@@ -157,12 +157,14 @@ def in_basis(contrasts, model, basis, type, marginal=(), X=None):  # noqa: A002
                 else doolittle_rows(L, X) for name, L in contrasts.items()}
     if all(L.shape[0] == 1 for L in contrasts.values()) or model.design_info is None:
         return contrasts                    # one-row hypotheses: nothing to choose
-    ref = (reference_design(model, "last" if basis == "sas" else "first")
-           if X.shape[1] == model.exog.shape[1] else None)
+    aliased = X.shape[1] < model.exog.shape[1]
+    ref = None if aliased else reference_design(model, "last" if basis == "sas" else "first")
     if ref is None:
-        warnings.warn(f"anova: the {basis!r} row basis needs plain categorical factors; "
-                      "the hypotheses are tested in the model's own coding (the "
-                      "multi-df Satterthwaite df may differ from SAS/lmerTest)",
+        why = ("the design has aliased columns" if aliased
+               else "it needs plain categorical factors")
+        warnings.warn(f"anova: the {basis!r} row basis is not available ({why}); the "
+                      "hypotheses are tested in the model's own coding (the multi-df "
+                      "Satterthwaite df may differ from SAS/lmerTest)",
                       MetaModelsWarning, stacklevel=4)
         return contrasts
     _, T, slices = ref
