@@ -44,6 +44,13 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
     "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
     information, as pbkrtest (R) does.
 
+    ``fit(cov_type=...)`` (``"empirical"``, ``"empirical-jackknife"``,
+    ``"empirical-bias-reduced"``, ``"CR2"``; :mod:`metamodels.inference.empirical`)
+    replaces the model-based covariance of the fixed effects by a sandwich over the
+    independent units in all of these; ``get_robustcov_results(cov_type)`` gives the same
+    fit with another one.  With ``MixedModel(..., accept_singular=True)`` the aliased
+    coefficients are NaN ("not estimable", :mod:`metamodels.mixed.aliasing`).
+
     Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
     covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
     ``AICC = -2l + 2dn*/(n* - d - 1)`` (``n* = n - rank(X)`` under REML, ``n`` under ML) and
