@@ -44,7 +44,7 @@ computed for every variant whose Bonferroni bound (``(2^k - 1) P(Z > z)``, times
 significant even by Bonferroni, those of interest in a GWAS); the others get the DLM
 of the mean weights of the variants with the same studies (two-sided: the same group),
 interpolated in ``z`` (these p-values are large; the approximation is in the weights;
-patterns of at most 200 variants are computed exactly).  p-values are capped at 1.
+patterns of at most 64 variants are computed exactly).  p-values are capped at 1.
 """
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ _LAG = np.polynomial.laguerre.laggauss(4)
 _LAG_SMALL = np.polynomial.laguerre.laggauss(8)
 _Z_SMALL = 2.0
 _CELLS = 1 << 22
+#: Patterns of more variants than this get the mean-weights DLM curve (it costs ~50 rows).
+_CURVE_ROWS = 64
 #: Below this ``z`` a p-value is 1 (the DLM sum is at least about 1 there).
 _Z_TINY = 1e-6
 
@@ -115,20 +117,18 @@ def _dlm_rows(zz, a, M, positive, nodes, wts):
     c = _neighbour_c(a ** 2, M)                           # (b, N, k)
     x = zz[:, None] + nodes[None, :] / cs[:, None]        # (b, L)
     xc = x[:, None, None, :] * c[..., None]               # (b, N, k, L); x, c > 0
-    if positive:                                          # Phi(xc) - 1/2 outside S
-        f = np.where((M == 0)[None, :, :, None], 0.5 * special.erf(xc / np.sqrt(2.0)),
-                     special.ndtr(xc))
-        logg = np.log(f).sum(axis=2)                      # (b, N, L)
-    else:
-        logg = np.log(special.ndtr(xc).prod(axis=2))      # >= 2^-k: no underflow
+    # Phi(xc) = (1 + erf(xc/sqrt 2)) / 2; given positive signs a study outside S has
+    # Phi(xc) - 1/2 = erf(xc/sqrt 2) / 2 (x, c > 0: no cancellation)
+    e = special.erf(xc * np.sqrt(0.5))
+    e += (M > 0)[None, :, :, None] if positive else 1.0
+    g = e.prod(axis=2)                                    # (b, N, L): 2^k prod_T factors
     u = nodes[None, :]
-    logh = (np.log(wts)[None, :] + u - zz[:, None] * u / cs[:, None]
-            - u * u / (2 * cs[:, None] ** 2))             # (b, L)
-    terms = logg + logh[:, None, :]
-    lse = special.logsumexp(terms.reshape(terms.shape[0], -1), axis=1)
-    logp = -0.5 * zz * zz - 0.5 * np.log(2 * np.pi) - np.log(cs) + lse
-    if positive:
-        logp += k * np.log(2.0)
+    h = wts[None, :] * np.exp(u - zz[:, None] * u / cs[:, None]
+                              - u * u / (2 * cs[:, None] ** 2))   # (b, L)
+    total = np.einsum("bnl,bl->b", g, h)
+    # the 2^k of g cancels the 2^k of the positive orthant; otherwise divide by it
+    logp = (-0.5 * zz * zz - 0.5 * np.log(2 * np.pi) - np.log(cs)
+            + np.log(np.maximum(total, 1e-300)) - (0.0 if positive else k * np.log(2.0)))
     return np.minimum(np.exp(logp), 1.0)
 
 
@@ -173,7 +173,8 @@ def _search(zst, a, groups, k, dlm_below, positive):
         M = subset_matrix(cols.size)
         step = max(1, _CELLS // M.shape[0])
         # the mean-weights curve costs as much as ~50 rows: only for larger patterns
-        curve = _mean_curve(a[np.ix_(rows, cols)], M, positive) if rows.size > 200 else None
+        curve = (_mean_curve(a[np.ix_(rows, cols)], M, positive) if rows.size > _CURVE_ROWS
+                 else None)
         tasks += [(cols, rows[r0:r0 + step], M, curve) for r0 in range(0, rows.size, step)]
 
     def run(task):
