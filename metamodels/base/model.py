@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.base.data import ModelData
 from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import SpecificationError
@@ -99,16 +100,34 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
             complete &= ~np.isnan(np.asarray(exog, dtype=float).reshape(n_in, -1)).any(axis=1)
             if not complete.any():
                 raise SpecificationError(f"no observations: all {n_in} rows have missing values")
+        self._default_exog = default_exog
         super().__init__(endog, exog, missing=missing, vi=vi, **kwargs)
         if default_exog:
             self.data.xnames = ["Intercept"]
         self.vi = np.asarray(self.vi, dtype=float)
         warn_dropped(n_in - self.endog.shape[0], stacklevel=4)
         self._validate()
+        del self._default_exog
         self.nobs = float(self.endog.shape[0])
         self.k_params = self.exog.shape[1]
         self.df_model = float(self.k_params - self.k_constant)
         self.df_resid = float(self.endog.shape[0] - self.k_params)
+
+    def _handle_data(self, endog, exog, missing, hasconst, **kwargs):
+        """statsmodels' data handling, or for the plain case -- float arrays, the
+        default intercept column, no missing-value handling -- the same
+        :class:`~statsmodels.base.data.ModelData` built directly (statsmodels' generic
+        path detects the constant column and converts the inputs: half the cost of
+        constructing a small model)."""
+        if (self._default_exog and missing == "none" and hasconst is None
+                and type(endog) is np.ndarray and endog.ndim == 1
+                and endog.dtype == np.float64 and set(kwargs) == {"vi"}):
+            data = ModelData.__new__(ModelData)
+            data.__dict__.update(orig_endog=endog, orig_exog=exog, endog=endog, exog=exog,
+                                 const_idx=0, k_constant=1, _cache={})
+            self.vi = kwargs["vi"]
+            return data
+        return super()._handle_data(endog, exog, missing, hasconst, **kwargs)
 
     def _check_finite(self):
         """Infinite values (not missing values: ``missing="drop"`` keeps them) and
@@ -152,7 +171,9 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         if k < self._min_studies:
             raise ValueError(f"too few studies: {type(self).__name__} needs at least "
                              f"{self._min_studies}, got {k}")
-        rank = checked_rank(X, lambda: self.exog_names, stacklevel=5)
+        # the default intercept column has rank 1
+        rank = p if getattr(self, "_default_exog", False) else checked_rank(
+            X, lambda: self.exog_names, stacklevel=5)
         if rank < p:
             raise SpecificationError("singular design: the moderators are collinear "
                                      f"(rank {rank} < {p} columns)")
