@@ -203,6 +203,10 @@ def main(argv=None):
     ap.add_argument("--het-subsample", type=int, default=None,
                     help="variants actually run in the MANTRA/ASSET/RE2 part (the time "
                          "is extrapolated to --variants)")
+    ap.add_argument("--skip-peers", action="store_true",
+                    help="skip the PyMARE comparison of the in-memory part")
+    ap.add_argument("--peer-variants", type=int, default=500_000,
+                    help="rows of the PyMARE comparison (default: %(default)s)")
     ap.add_argument("--het-cases", default=",".join(HET_CASES),
                     help="comma-separated cases of the MANTRA/ASSET/RE2 part: "
                          "mantra (x 6 studies), asset, asset2 (two-sided), re2, mvalues "
@@ -231,6 +235,8 @@ def main(argv=None):
             nc = int((~out["r"]["converged"]).sum()) if "converged" in out["r"] else "-"
             print(f"{meth:8s} {best:9.2f}  {', '.join(f'{t:.2f}' for t in times):22s}  {nc}")
         del beta, se
+        if not args.skip_peers:
+            bench_peers(min(m, args.peer_variants), k, args.repeats, args.seed)
     if not args.skip_files:
         with tempfile.TemporaryDirectory(dir=args.tmpdir) as d:
             t = time.perf_counter()
@@ -266,6 +272,56 @@ def main(argv=None):
         if bad:
             ap.error(f"--het-cases: unknown {sorted(bad)}; choose from {', '.join(HET_CASES)}")
         bench_heterogeneity(m, args.het_subsample or m, args.missing, args.seed, cases)
+
+
+def bench_peers(m, k, repeats, seed):
+    """Vectorised intercept-only FE and DL on ``m`` complete rows x ``k`` studies:
+    ``mm.batch.meta_analyze`` (estimates, SEs, z, p, log10 p, Q, I^2; DL adds the
+    random-effects columns) against PyMARE's parallel-datasets estimators
+    (``WeightedLeastSquares(tau2=0)`` and ``DerSimonianLaird()`` on ``y`` of shape
+    ``(k, m)``: estimates only; given pre-transposed contiguous arrays, and once on
+    the transposed views of the ``(m, k)`` input).  CPU time (``time.process_time``),
+    interleaved passes, best kept."""
+    beta, se = simulate_arrays(m, k, 0.0, seed)
+    print(f"\nin memory, peers: {m:,} complete rows x {k} studies, CPU seconds (best of "
+          f"{repeats} interleaved passes)")
+    try:
+        import pymare
+        from pymare.estimators import DerSimonianLaird, WeightedLeastSquares
+    except ImportError:
+        print("  PyMARE not installed (pip install pymare)")
+        return
+    Y, V, X = np.ascontiguousarray(beta.T), np.ascontiguousarray((se ** 2).T), np.ones((k, 1))
+    cases = [
+        ("FE", "metamodels", "meta_analyze(beta, se, 'FE')",
+         lambda: meta_analyze(beta, se, "FE")["beta"].to_numpy()),
+        ("FE", f"PyMARE {pymare.__version__}", "WeightedLeastSquares(tau2=0).fit(y, v, X)",
+         lambda: WeightedLeastSquares(tau2=0).fit(y=Y, v=V, X=X).params_["fe_params"][0]),
+        ("FE", f"PyMARE {pymare.__version__}", "  the same on beta.T, (se**2).T (m x k input)",
+         lambda: WeightedLeastSquares(tau2=0).fit(y=beta.T, v=(se ** 2).T, X=X)
+         .params_["fe_params"][0]),
+        ("DL", "metamodels", "meta_analyze(beta, se, 'DL')",
+         lambda: meta_analyze(beta, se, "DL")["tau2"].to_numpy()),
+        ("DL", f"PyMARE {pymare.__version__}", "DerSimonianLaird().fit(y, v, X)",
+         lambda: DerSimonianLaird().fit(y=Y, v=V, X=X).params_["tau2"].ravel()),
+    ]
+    best, vals = [np.inf] * len(cases), [None] * len(cases)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(repeats):
+            for i, (*_, fn) in enumerate(cases):
+                c = time.process_time()
+                vals[i] = fn()
+                best[i] = min(best[i], time.process_time() - c)
+    for i, (kind, tool, what, _) in enumerate(cases):
+        j = 0 if kind == "FE" else 3                       # the metamodels row
+        ref = best[j]
+        agree = "" if tool == "metamodels" else (
+            f"  max |diff| {np.max(np.abs(vals[i] - vals[j])):.1e}")
+        print(f"  {kind:3s} {tool:14s} {what:45s} {best[i]:7.3f} s  "
+              f"{best[i] / ref:5.2f} x{agree}")
 
 
 def simulate_gwas(m, k, missing, seed, signal=0.001):

@@ -329,3 +329,20 @@ def test_intercept_only_dispatch_and_plain_construction():
     r2 = mm.MetaRandom(y, v, X).fit(method="DL")
     np.testing.assert_allclose(2 * np.asarray(r2.params)[0], np.asarray(res.params)[0],
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("test", ["z", "t", "knha"])
+def test_meta_pvalues_equal_statsmodels_definition(test):
+    """MetaResults.pvalues (scipy.special directly) equal statsmodels' generic
+    LikelihoodModelResults.pvalues (scipy.stats) for every reference distribution."""
+    from statsmodels.base.model import LikelihoodModelResults
+
+    import metamodels as mm
+
+    rng = np.random.default_rng(8)
+    v = rng.uniform(0.01, 0.2, 25)
+    X = np.column_stack([np.ones(25), rng.normal(size=25)])
+    y = X @ [0.1, 0.05] + rng.normal(0, np.sqrt(v + 0.02))
+    res = mm.MetaRandom(y, v, X).fit(method="REML", test=test)
+    generic = LikelihoodModelResults.pvalues.func(res._results)
+    np.testing.assert_allclose(np.asarray(res.pvalues), generic, rtol=1e-14, atol=0)

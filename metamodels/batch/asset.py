@@ -276,4 +276,4 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
         return out
     import pandas as pd
 
-    return pd.DataFrame(out, index=index)
+    return pd.DataFrame(out, index=index, copy=False)

@@ -89,10 +89,7 @@ _BLAS_DOT_MAX = 4096
 
 
 def _dot(a, b):
-    """``sum a b`` (``b`` an array or a scalar): BLAS for short vectors, numpy's own
-    loop for long ones."""
-    if np.ndim(b) == 0:
-        return float(np.add.reduce(a)) * b
+    """``sum a b``: BLAS for short vectors, numpy's own loop for long ones."""
     if a.shape[0] < _BLAS_DOT_MAX:
         return float(a @ b)
     return float(np.einsum("i,i->", a, b))
@@ -114,7 +111,7 @@ def fit_intercept_only(y, v, method, test):
     ybar = float(np.add.reduce(y)) / k
     yc = y - ybar
     w = 1.0 / v
-    sw = float(_dot(w, 1.0))
+    sw = float(np.add.reduce(w))
     tau2, se_tau2 = 0.0, np.nan
     if method == "DL":
         w2 = w * w
@@ -127,7 +124,7 @@ def fit_intercept_only(y, v, method, test):
         se_tau2 = float(moment_se(tau2, k - 1, trp, trpp, trp))
         if tau2 > 0.0:
             w = 1.0 / (v + tau2)
-            sw = float(_dot(w, 1.0))
+            sw = float(np.add.reduce(w))
     bc = _dot(w, yc) / sw
     r = yc - bc
     rwr = _dot(w * r, r)
