@@ -10,7 +10,9 @@ Two parts (see benchmarks/README.md):
    per study, ``--swap`` of them with effect/other alleles swapped), then
    ``metamodels gwas ... --method FE,DL`` runs in a subprocess; wall time and the
    peak resident memory of the whole process tree (sampled from /proc every 50 ms)
-   are reported.
+   are reported.  If a ``metal`` binary is on PATH, METAL runs on the same files
+   (``--metal-heterogeneity`` for its HETEROGENEITY mode; ``--skip-metal``) and both
+   rows are printed with the agreement of beta, se and p on every common variant.
 
 Usage::
 
@@ -203,6 +205,11 @@ def main(argv=None):
     ap.add_argument("--het-subsample", type=int, default=None,
                     help="variants actually run in the MANTRA/ASSET/RE2 part (the time "
                          "is extrapolated to --variants)")
+    ap.add_argument("--skip-metal", action="store_true",
+                    help="skip the METAL comparison of the file part (it runs only when a "
+                         "'metal' binary is on PATH)")
+    ap.add_argument("--metal-heterogeneity", action="store_true",
+                    help="run METAL with HETEROGENEITY ON (its slower mode)")
     ap.add_argument("--skip-peers", action="store_true",
                     help="skip the PyMARE comparison of the in-memory part")
     ap.add_argument("--peer-variants", type=int, default=500_000,
@@ -266,12 +273,94 @@ def main(argv=None):
                   f"peak memory of the process tree {max(peaks):.0f} MB, output "
                   f"{os.path.getsize(out) / 1e6:.0f} MB")
             print("\n".join("  " + line for line in err.decode().strip().splitlines()))
+            if not args.skip_metal:
+                bench_metal(paths, out, d, args.repeats, args.metal_heterogeneity)
     if not args.skip_het:
         cases = tuple(c.strip().lower() for c in args.het_cases.split(","))
         bad = set(cases) - set(HET_CASES)
         if bad:
             ap.error(f"--het-cases: unknown {sorted(bad)}; choose from {', '.join(HET_CASES)}")
         bench_heterogeneity(m, args.het_subsample or m, args.missing, args.seed, cases)
+
+
+METAL_SCRIPT = """SCHEME STDERR
+MARKER SNP
+ALLELE A1 A2
+EFFECT BETA
+STDERR SE
+PVALUE P
+{het}
+{process}
+OUTFILE {prefix} .tbl
+ANALYZE {analyze}
+QUIT
+"""
+
+
+def bench_metal(paths, ours, directory, repeats, heterogeneity=False):
+    """METAL (Willer et al. 2010) on the same files, if a ``metal`` binary is on PATH
+    (nothing is built or downloaded): wall time, CPU time of the child process and peak
+    memory, and the agreement of its fixed-effect beta, se and p-value with
+    ``metamodels gwas``'s output ``ours`` on every variant both report (METAL's
+    Allele1 may be either allele: its effect is sign-flipped when it is our A2).
+    METAL prints effects and standard errors with 4 decimals and p-values with about
+    3 significant digits, so agreement is judged within that print precision."""
+    import resource
+    import shutil
+
+    exe = shutil.which("metal")
+    if exe is None:
+        print("\nMETAL: no 'metal' binary on PATH, comparison skipped")
+        return
+    import pandas as pd
+
+    prefix = os.path.join(directory, "metal_out")
+    script = os.path.join(directory, "metal.txt")
+    with open(script, "w") as fh:
+        fh.write(METAL_SCRIPT.format(
+            het="", process="\n".join(f"PROCESS {p}" for p in paths), prefix=prefix,
+            analyze="HETEROGENEITY" if heterogeneity else ""))
+    times, cpus, peaks = [], [], []
+    for _ in range(repeats):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.Popen([exe, script], cwd=directory, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        mon = TreeMemory(proc.pid)
+        _, err = proc.communicate()
+        peaks.append(mon.stop() / 1e6)
+        times.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        if proc.returncode:
+            print(f"\nMETAL failed ({proc.returncode}): {err.decode()[-500:]}")
+            return
+    mode = "HETEROGENEITY" if heterogeneity else "plain"
+    print(f"\nMETAL ({exe}, {mode}): best {min(times):.1f} s wall (passes: "
+          f"{', '.join(f'{x:.1f}' for x in times)}), CPU {min(cpus):.1f} s, peak memory "
+          f"{max(peaks):.0f} MB")
+    table = prefix + "1.tbl"
+    met = pd.read_csv(table, sep="\t", usecols=["MarkerName", "Allele1", "Allele2", "Effect",
+                                               "StdErr", "P-value"],
+                      dtype={"MarkerName": str, "Allele1": str, "Allele2": str})
+    mine = pd.read_csv(ours, sep="\t", usecols=["SNP", "A1", "A2", "beta", "se", "pvalue"],
+                       dtype={"SNP": str, "A1": str, "A2": str})
+    both = mine.merge(met, left_on="SNP", right_on="MarkerName", how="inner")
+    a1, a2 = both["Allele1"].str.upper(), both["Allele2"].str.upper()
+    same = (a1 == both["A1"]) & (a2 == both["A2"])
+    flip = (a1 == both["A2"]) & (a2 == both["A1"])
+    sign = np.where(same, 1.0, np.where(flip, -1.0, np.nan))
+    d_beta = np.abs(both["beta"].to_numpy() - sign * both["Effect"].to_numpy())
+    d_se = np.abs(both["se"].to_numpy() - both["StdErr"].to_numpy())
+    p_m, p_o = both["P-value"].to_numpy(), both["pvalue"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_p = np.abs(p_o / p_m - 1.0)
+    ok = (d_beta <= 5.1e-5) & (d_se <= 5.1e-5) & ((r_p <= 5e-3) | (np.abs(p_o - p_m) < 1e-300))
+    print(f"  variants: metamodels {len(mine):,}, METAL {len(met):,}, both {len(both):,}; "
+          f"alleles unmatched {int(np.isnan(sign).sum()):,}")
+    print(f"  max |beta diff| {np.nanmax(d_beta):.1e}, max |se diff| {np.nanmax(d_se):.1e}, "
+          f"max relative p diff {np.nanmax(r_p):.1e}; within METAL's print precision: "
+          f"{int(ok.sum()):,} of {len(both):,}")
 
 
 def bench_peers(m, k, repeats, seed):
