@@ -1,0 +1,241 @@
+r"""Results of :class:`~metamodels.glmm.MetaGLMM` fits.
+
+Heterogeneity summaries follow metafor's ``rma.glmm``: ``I^2 = tau^2 / (tau^2 + s^2)``
+and ``H^2 = 1 + tau^2 / s^2`` with the "typical" sampling variance
+``s^2 = (k - p) / tr(P)``, ``P = W - W X (X'WX)^{-1} X'W``, ``W = diag(1/v_i)`` from the
+study-level estimates of :func:`~metamodels.effect_size` (with ``add``/``to``/``drop00``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+
+from .._compat import cache_readonly
+from ..summary import make_summary
+
+__all__ = ["MetaGLMMResults", "MetaGLMMResultsWrapper"]
+
+_LABELS = {"OR": "log odds ratio", "IRR": "log incidence rate ratio",
+           "PLO": "logit proportion", "IRLN": "log incidence rate"}
+
+
+class MetaGLMMResults(LikelihoodModelResults):
+    """Results of :meth:`MetaGLMM.fit`.
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : model coefficients (z tests), ``conf_int()``,
+        ``t_test``, ``wald_test`` as in statsmodels.
+    tau2, tau2_se : between-study variance of the effects and its delta-method standard
+        error from the observed information (metafor gives ``se.tau2`` for ``CM.EL``).
+    sigma2 : variance of the random study intercepts (``UM.RS``), else NaN.
+    llf : log-likelihood of the fit (quadrature / Laplace approximation as used).
+    llf_metafor : metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
+    q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : Wald and likelihood-ratio tests of
+        heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``).
+    qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept).
+    i2, h2 : I^2 (a fraction) and H^2.
+    """
+
+    def __init__(self, model, out, M, method, nagq, design):
+        self._out = out
+        self.method = method
+        self.model_type = model.model_type
+        self.measure = model.measure
+        self.nagq = nagq
+        self.converged = out.converged
+        self.n_iter = out.n_iter
+        self.nobs = model.nobs
+        self.k = model.k
+        self.df_resid = model.df_resid
+        self.df_model = model.df_model
+        self._sd_names = design.sd_names
+        beta = M @ out.beta
+        cov = M @ out.cov_beta @ M.T
+        super().__init__(model, beta, normalized_cov_params=cov, scale=1.0)
+
+    # ------------------------------------------------------------ variances
+    def _sd(self, name):
+        if self.method == "EE" and name == "tau":
+            return 0.0, np.nan
+        names = self._sd_names if self.method == "ML" else self._sd_names[:-1]
+        if name not in names:
+            return np.nan, np.nan
+        j = names.index(name)
+        sd = float(self._out.sd[j])
+        return sd, float(np.sqrt(self._out.cov_sd[j, j]))
+
+    @cache_readonly
+    def tau2(self):
+        return self._sd("tau")[0] ** 2
+
+    @cache_readonly
+    def tau2_se(self):
+        """Delta-method SE ``2 tau se(tau)`` (NaN for EE fits)."""
+        sd, se = self._sd("tau")
+        return 2 * sd * se if self.method == "ML" else np.nan
+
+    @cache_readonly
+    def sigma2(self):
+        return self._sd("sigma")[0] ** 2
+
+    # ------------------------------------------------------------ likelihoods
+    @cache_readonly
+    def llf(self):
+        return float(self._out.llf)
+
+    @cache_readonly
+    def llf_metafor(self):
+        """metafor's log-likelihood: for ML fits it fits with ``glmer`` (all but
+        ``UM.RS`` and ``CM.EL`` odds ratios) metafor reports the saturated log-likelihood
+        minus half of lme4's ``deviance()``, the sum of squared deviance residuals at the
+        conditional modes (not the integrated likelihood); ``UM.RS`` equal-effects fits
+        with ``nagq > 1`` omit the saturated log-likelihood (lme4's ``logLik``)."""
+        o = self._out
+        if self.model_type == "UM.RS":
+            if self.method == "EE" and self.nagq > 1:
+                return o.llf - o.llf_sat_obs
+            return o.llf
+        if self.method == "ML" and np.isfinite(o.cond_deviance):
+            return o.llf_sat - 0.5 * o.cond_deviance
+        return o.llf
+
+    @cache_readonly
+    def n_params_total(self):
+        """metafor's ``parms``: coefficients, fixed study effects, variance components."""
+        p, k = self.model.k_params, self.k
+        extra = {"UM.FS": k if self.measure in ("OR", "IRR") else 0, "UM.RS": 2}.get(self.model_type, 0)
+        if self.model_type == "UM.RS":
+            return p + (3 if self.method == "ML" else 2)
+        return p + extra + (1 if self.method == "ML" else 0)
+
+    @property
+    def _k_eff(self):
+        two = self.measure in ("OR", "IRR") and self.model_type in ("UM.FS", "UM.RS")
+        return 2 * self.k if two else self.k
+
+    def _criteria(self, llf):
+        n, ke = self.n_params_total, self._k_eff
+        big = max(ke, n + 2)
+        return (-2 * llf + 2 * n, -2 * llf + n * np.log(ke),
+                -2 * llf + 2 * n * big / (big - n - 1))
+
+    @property
+    def aic(self):
+        return self._criteria(self.llf)[0]
+
+    @property
+    def bic(self):
+        return self._criteria(self.llf)[1]
+
+    @property
+    def aicc(self):
+        return self._criteria(self.llf)[2]
+
+    def fit_stats_metafor(self):
+        """metafor's ``fitstats``: ll, deviance (``-2 (ll - ll_sat)``), AIC, BIC, AICc
+        from :attr:`llf_metafor`, with metafor's parameter and observation counts."""
+        ll = self.llf_metafor
+        aic, bic, aicc = self._criteria(ll)
+        return pd.Series({"ll": ll, "dev": -2 * (ll - self._out.llf_sat), "AIC": aic,
+                          "BIC": bic, "AICc": aicc}, name="ML")
+
+    # ------------------------------------------------------------ heterogeneity
+    @property
+    def q_df(self):
+        return int(self.k - self.model.k_params)
+
+    def _qp(self, q):
+        return float(stats.chi2.sf(q, self.q_df)) if self.q_df > 0 else 1.0
+
+    @cache_readonly
+    def q_wald(self):
+        q = self._out.q_wald
+        return max(0.0, q) if np.isfinite(q) else np.nan
+
+    @cache_readonly
+    def q_wald_pvalue(self):
+        return self._qp(self.q_wald)
+
+    @cache_readonly
+    def q_lrt(self):
+        return max(0.0, 2 * (self._out.llf_sat - self._out.llf_ee))
+
+    @cache_readonly
+    def q_lrt_pvalue(self):
+        return self._qp(self.q_lrt)
+
+    @cache_readonly
+    def _s2(self):
+        y, v = self.model.yi, self.model.vi
+        ok = np.isfinite(y) & np.isfinite(v)
+        X = np.asarray(self.model.exog, dtype=float)[ok]
+        w = 1.0 / v[ok]
+        WX = w[:, None] * X
+        trP = w.sum() - np.trace(np.linalg.solve(X.T @ WX, WX.T @ WX))
+        return (ok.sum() - X.shape[1]) / trP
+
+    @cache_readonly
+    def i2(self):
+        return self.tau2 / (self.tau2 + self._s2)
+
+    @cache_readonly
+    def h2(self):
+        return 1.0 + self.tau2 / self._s2
+
+    # ------------------------------------------------------------ moderators
+    @cache_readonly
+    def _btt(self):
+        X = np.asarray(self.model.exog, dtype=float)
+        is_int = np.all(X == 1, axis=0)
+        idx = np.flatnonzero(~is_int)
+        return idx if len(idx) and X.shape[1] > 1 else np.arange(X.shape[1])
+
+    @cache_readonly
+    def qm(self):
+        j = self._btt
+        b = np.asarray(self.params)[j]
+        V = np.asarray(self.cov_params())[np.ix_(j, j)]
+        return float(b @ np.linalg.solve(V, b))
+
+    @property
+    def qm_df(self):
+        return len(self._btt)
+
+    @cache_readonly
+    def qm_pvalue(self):
+        return float(stats.chi2.sf(self.qm, self.qm_df))
+
+    # ------------------------------------------------------------ output
+    def summary(self, alpha=0.05):
+        from ..summary import coef_table_of
+        info = {"Measure:": f"{self.measure} ({_LABELS[self.measure]})",
+                "Model:": self.model_type if self.measure in ("OR", "IRR") else "binomial-normal"
+                if self.measure == "PLO" else "Poisson-normal",
+                "Method:": self.method, "No. studies:": str(self.k),
+                "tau^2:": "%.4f" % self.tau2, "I^2:": "%.2f%%" % (100 * self.i2),
+                "H^2:": "%.4f" % self.h2, "Log-likelihood:": "%.4f" % self.llf,
+                "Converged:": "Yes" if self.converged else "No"}
+        if self.model_type == "UM.RS":
+            info["sigma^2:"] = "%.4f" % self.sigma2
+        texts = [f"Wald test of heterogeneity: chi2({self.q_df}) = {self.q_wald:.4f}, "
+                 f"p = {self.q_wald_pvalue:.4g}",
+                 f"LR test of heterogeneity:   chi2({self.q_df}) = {self.q_lrt:.4f}, "
+                 f"p = {self.q_lrt_pvalue:.4g}"]
+        if self.model.k_params > 1:
+            texts.append(f"Test of moderators: chi2({self.qm_df}) = {self.qm:.4f}, "
+                         f"p = {self.qm_pvalue:.4g}")
+        return make_summary("Meta-analysis GLMM (rma.glmm)", info, [coef_table_of(self, alpha)], texts)
+
+    def __str__(self):
+        return str(self.summary())
+
+
+class MetaGLMMResultsWrapper(LikelihoodResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(MetaGLMMResultsWrapper, MetaGLMMResults)
