@@ -119,11 +119,38 @@ class NoncentralHypergeometric:
         self._ca = _log_choose(n1, self.y) + _log_choose(n2, m1 - self.y)
         self.lo, self.hi = lo, hi
 
+    def _window(self, eta):
+        """Support points that carry mass for every ``eta`` of the call.
+
+        The distribution has a monotone likelihood ratio in ``psi``: points far below
+        the mode at the smallest ``psi`` (or far above it at the largest) carry even less
+        mass at the other values, so the support is cut where the relative log-weight at
+        the extreme ``psi`` of each table falls below -50 (a relative mass < 2e-22).
+        Returns the support values and log-weights, shape ``(k, J, W)``."""
+        flat = eta.reshape(eta.shape[:2] + (-1,))
+        lo_t, hi_t = flat.min(axis=-1)[..., None], flat.max(axis=-1)[..., None]
+        w_lo = self._logc + lo_t * self._x
+        w_hi = self._logc + hi_t * self._x
+        keep = ((w_lo - w_lo.max(axis=-1, keepdims=True) > -50.0)
+                | (w_hi - w_hi.max(axis=-1, keepdims=True) > -50.0))
+        idx = np.arange(keep.shape[-1])
+        first = np.where(keep, idx, keep.shape[-1]).min(axis=-1)
+        last = np.where(keep, idx, -1).max(axis=-1)
+        width = int(np.max(last - first)) + 1
+        take = np.minimum(first[..., None] + np.arange(width), keep.shape[-1] - 1)
+        inside = (first[..., None] + np.arange(width)) <= last[..., None]
+        x = np.take_along_axis(self._x, take, axis=-1)
+        logc = np.where(inside, np.take_along_axis(self._logc, take, axis=-1), -np.inf)
+        return x, logc
+
     def _weights(self, eta):
-        x = _expand(self._x, eta, extra=1)
-        t = _expand(self._logc, eta, extra=1) + eta[..., None] * x
-        norm = special.logsumexp(t, axis=-1)
-        return x, np.exp(t - norm[..., None]), norm
+        xw, logc = self._window(eta)
+        x = _expand(xw, eta, extra=1)
+        t = _expand(logc, eta, extra=1) + eta[..., None] * x
+        m = t.max(axis=-1, keepdims=True)
+        e = np.exp(t - m)
+        tot = e.sum(axis=-1)
+        return x, e / tot[..., None], np.log(tot) + m[..., 0]
 
     def loglik(self, eta):
         _, _, norm = self._weights(eta)

@@ -111,7 +111,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     The models are written out in :mod:`metamodels.glmm.designs`.  Fits are by maximum
     likelihood: ``fit(method="ML")`` with normal random effects (integrated out by
     adaptive Gauss-Hermite quadrature with ``nagq`` points per study, the Laplace
-    approximation for ``UM.RS`` as metafor, and a 41-point rule, numerically exact, for
+    approximation for ``UM.RS`` as metafor, and a 31-point rule, exact to ~1e-10, for
     ``CM.EL`` with odds ratios), ``fit(method="EE")`` without.
 
     References
@@ -237,7 +237,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         nagq : int
             Adaptive Gauss-Hermite points per study (lme4's ``nAGQ``, metafor's default
             7); ``UM.RS`` always uses the Laplace approximation for the ML fit (metafor);
-            ``CM.EL`` with odds ratios integrates with 41 points.
+            ``CM.EL`` with odds ratios integrates with 31 points (exact to ~1e-10).
 
         Returns
         -------
@@ -254,7 +254,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
             raise ValueError("nagq must be a positive integer")
         Xs, M = self._scaling()
         design = build_design(self.measure, self.model_type, self.counts, Xs)
-        use = 41 if self.model_type == "CM.EL" and self.measure == "OR" else nagq
+        use = 31 if self.model_type == "CM.EL" and self.measure == "OR" else nagq
         with np.errstate(over="ignore", under="ignore"):
             out = fit_glmm(design, Xs, method, use)
         return MetaGLMMResultsWrapper(MetaGLMMResults(self, out, M, method, use, design))

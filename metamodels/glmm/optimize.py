@@ -104,11 +104,13 @@ def _solve(g, H, L, lam):
     return da, ds, S, Ai, B
 
 
-def maximize_clusters(fun, a0, s0, tol=1e-10, maxiter=200, cov_local=False):
+def maximize_clusters(fun, a0, s0, tol=1e-9, maxiter=200, cov_local=False):
     """Maximise ``sum_i fun(a, s)[i]`` over cluster parameters ``a`` (k, L) and shared
     parameters ``s`` (m,) by damped Newton steps (see the module Notes).
 
     ``fun`` returns the vector of cluster log-likelihoods (NaN or -inf where undefined).
+    Converged when the largest step is below ``tol`` or the predicted increase of the
+    objective below ``1e-11`` (finite-difference noise makes smaller steps meaningless).
     """
     a, s = np.array(a0, dtype=float), np.array(s0, dtype=float)
     L = a.shape[1]
@@ -136,7 +138,7 @@ def maximize_clusters(fun, a0, s0, tol=1e-10, maxiter=200, cov_local=False):
         a, s, value = a + da, s + ds, new
         lam = lam / 100 if lam > 1e-3 else 0.0
         step = max(np.max(np.abs(da), initial=0.0), np.max(np.abs(ds), initial=0.0))
-        if step < tol or abs(decrement) < tol ** 2:
+        if step < tol or abs(decrement) < 1e-11:
             converged = True
             break
     _, g, H = _derivatives(fun, a, s)

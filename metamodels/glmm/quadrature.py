@@ -40,12 +40,16 @@ def _h(family, eta0, Zs, v):
     return family.loglik(eta).sum(axis=1) - 0.5 * np.sum(v * v, axis=1), eta
 
 
-def conditional_modes(family, eta0, Zs, tol=1e-13, maxiter=100):
-    """Modes ``v*`` of ``h_i`` (k, q), the linear predictor there and ``C`` (k, q, q)."""
+def conditional_modes(family, eta0, Zs, tol=1e-9, maxiter=100):
+    """Modes ``v*`` of ``h_i`` (k, q), the linear predictor there and ``C`` (k, q, q).
+
+    Newton's method until the largest step is below ``tol``, then one more step
+    (quadratic convergence takes the modes to rounding level)."""
     k, _, q = Zs.shape
     v = np.zeros((k, q))
     eye = np.eye(q)
     h, eta = _h(family, eta0, Zs, v)
+    last = False
     for _ in range(maxiter):
         mu, var = family.mean_var(eta)
         g = np.einsum("kjq,kj->kq", Zs, family.y - mu) - v
@@ -60,8 +64,9 @@ def conditional_modes(family, eta0, Zs, tol=1e-13, maxiter=100):
             t = np.where(bad, 0.5 * t, t)
         v = v + t[:, None] * step
         h, eta = h_new, eta_new
-        if np.max(np.abs(t[:, None] * step)) < tol:
+        if last:
             break
+        last = np.max(np.abs(t[:, None] * step)) < tol
     mu, var = family.mean_var(eta)
     C = np.einsum("kjq,kj,kjr->kqr", Zs, var, Zs) + eye
     return v, eta, C, h

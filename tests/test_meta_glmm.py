@@ -1,0 +1,217 @@
+"""MetaGLMM against metafor's rma.glmm (tests/reference/meta_glmm.json, written by
+tests/reference/scripts/meta_glmm.R)."""
+import json
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, special, stats
+
+import metamodels as mm
+from metamodels.exceptions import MissingDataWarning, SpecificationError
+from metamodels.glmm import MetaGLMM
+from metamodels.glmm.families import NoncentralHypergeometric
+
+REF = json.loads((Path(__file__).parent / "reference" / "meta_glmm.json").read_text())
+CASES = REF["cases"]
+COUNT_ARGS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "xi", "mi", "ni", "ti")
+
+
+def _data(name):
+    return pd.DataFrame(REF["datasets"][name])
+
+
+def _fit(case):
+    args = dict(case["args"])
+    data = _data(case["dataset"])
+    counts = {k: args[k] for k in COUNT_ARGS if k in args}
+    model = args.get("model", "UM.FS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingDataWarning)
+        if case.get("mods"):
+            mod = MetaGLMM.from_formula(case["mods"], data, args["measure"], model, **counts)
+        else:
+            mod = MetaGLMM(args["measure"], model, data, **counts)
+    return mod.fit(method=args.get("method", "ML"))
+
+
+def _tol(name):
+    """Relative tolerances: glmer (bobyqa, rhoend 1e-12) agrees to ~1e-7 on the estimates;
+    its standard errors come from a finite-difference Hessian (lme4's deriv12), ours from
+    another, so they agree to ~1e-6.  CM.EL with odds ratios: metafor's nlminb stops
+    earlier (its tighter tolerances fail) and numDeriv's Hessian includes an unused
+    coordinate: 1e-5."""
+    if "CM.EL" in name and "irr" not in name and "rothman152" not in name:
+        return 2e-5, 1e-4
+    return 2e-6, 2e-5
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {}
+
+
+def _get(fits, name):
+    if name not in fits:
+        fits[name] = _fit(CASES[name])
+    return fits[name]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_coefficients_and_variances(fits, name):
+    case, res = CASES[name], _get(fits, name)
+    rt_b, rt_se = _tol(name)
+    b = np.atleast_1d(case["b"])
+    assert list(res.params.index) == [c.replace("(Intercept)", "intrcpt") for c in np.atleast_1d(case["coef_names"])]
+    np.testing.assert_allclose(res.params.to_numpy(), b, rtol=rt_b, atol=1e-7)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.atleast_1d(case["se"]), rtol=rt_se)
+    np.testing.assert_allclose(res.tvalues.to_numpy(), np.atleast_1d(case["zval"]), rtol=rt_se, atol=1e-6)
+    ci = res.conf_int().to_numpy()
+    np.testing.assert_allclose(ci[:, 0], np.atleast_1d(case["ci_lb"]), rtol=rt_se, atol=1e-6)
+    np.testing.assert_allclose(ci[:, 1], np.atleast_1d(case["ci_ub"]), rtol=rt_se, atol=1e-6)
+    assert res.tau2 == pytest.approx(case["tau2"], rel=rt_se, abs=1e-7)
+    if case.get("se_tau2") is not None:
+        assert res.tau2_se == pytest.approx(case["se_tau2"], rel=1e-3)
+    if case.get("sigma2") is not None:
+        assert res.sigma2 == pytest.approx(case["sigma2"], rel=rt_se, abs=1e-7)
+    assert res.k == case["k"]
+    if np.size(b) > 1:
+        assert res.qm == pytest.approx(case["QM"], rel=rt_se)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_heterogeneity_and_fit_statistics(fits, name):
+    case, res = CASES[name], _get(fits, name)
+    rt_b, rt_se = _tol(name)
+    assert res.q_df == case["QE_df"]
+    assert res.q_lrt == pytest.approx(case["QE_LRT"], rel=1e-6, abs=1e-6)
+    assert res.q_lrt_pvalue == pytest.approx(case["QEp_LRT"], rel=1e-5, abs=1e-10)
+    if case.get("QE_Wld") is not None and _wald_comparable(name):
+        assert res.q_wald == pytest.approx(case["QE_Wld"], rel=1e-5, abs=1e-6)
+    assert 100 * res.i2 == pytest.approx(case["I2"], rel=rt_se, abs=1e-6)
+    assert res.h2 == pytest.approx(case["H2"], rel=rt_se)
+    fs = res.fit_stats_metafor()
+    assert fs["ll"] == pytest.approx(case["ll"], rel=1e-6, abs=1e-6)
+    assert fs["AIC"] == pytest.approx(case["AIC"], rel=1e-6)
+    assert fs["BIC"] == pytest.approx(case["BIC"], rel=1e-6)
+    assert fs["dev"] == pytest.approx(case["dev"], rel=1e-5, abs=1e-5)
+
+
+def _wald_comparable(name):
+    """metafor's Wald test of a saturated model with a zero cell depends on where glm
+    (or nlminb, CM.EL) stopped on its way to an infinite coefficient; ours is the limit.
+    The difference is below 1e-5 for glm's defaults, not for CM.EL's saturated fit."""
+    return not (name.startswith("or07_CM.EL"))
+
+
+# ------------------------------------------------------------ kernels, independent of R
+def test_noncentral_hypergeometric_matches_scipy():
+    a = np.array([[0.0], [3.0], [7.0]])
+    n1, n2, m1 = np.array([[10.0], [12.0], [9.0]]), np.array([[8.0], [15.0], [20.0]]), np.array([[5.0], [6.0], [11.0]])
+    fam = NoncentralHypergeometric(a, n1, n2, m1)
+    for psi in (-1.3, 0.0, 0.8):
+        eta = np.full((3, 1), psi)
+        ref = stats.nchypergeom_fisher(n1 + n2, n1, m1, np.exp(psi))
+        np.testing.assert_allclose(fam.loglik(eta), ref.logpmf(a), rtol=1e-10)
+        mu, var = fam.mean_var(eta)
+        np.testing.assert_allclose(mu, ref.mean(), rtol=1e-9)
+        np.testing.assert_allclose(var, ref.var(), rtol=1e-8)
+
+
+def _cmel_brute_loglik(tables, mu, tau2):
+    """Sum over tables of log int P(a | psi) N(psi; mu, tau2) dpsi by adaptive quadrature."""
+    total = 0.0
+    for a, b, c, d in tables:
+        dist = stats.nchypergeom_fisher(a + b + c + d, a + b, a + c, 1.0)
+
+        def f(psi):
+            return stats.nchypergeom_fisher(a + b + c + d, a + b, a + c, np.exp(psi)).pmf(a) * \
+                stats.norm.pdf(psi, mu, np.sqrt(tau2))
+
+        val = integrate.quad(f, mu - 12 * np.sqrt(tau2), mu + 12 * np.sqrt(tau2),
+                             epsabs=0, epsrel=1e-11, limit=200)[0]
+        total += np.log(val)
+        del dist
+    return total
+
+
+def test_cmel_likelihood_against_brute_force_integration():
+    bcg = mm.datasets.load("bcg")
+    res = MetaGLMM("OR", "CM.EL", bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg").fit()
+    tables = bcg[["tpos", "tneg", "cpos", "cneg"]].to_numpy(dtype=float)
+    brute = _cmel_brute_loglik(tables, float(res.params.iloc[0]), res.tau2)
+    assert res.llf == pytest.approx(brute, rel=1e-9)
+    # the maximum: the brute-force likelihood is lower at nearby points
+    for db, dt in ((0.01, 0.0), (-0.01, 0.0), (0.0, 0.01), (0.0, -0.01)):
+        assert _cmel_brute_loglik(tables, float(res.params.iloc[0]) + db, res.tau2 + dt) < brute
+
+
+def test_agq_converges_to_exact_integral():
+    """With many quadrature points the binomial-normal likelihood equals adaptive
+    quadrature by scipy (and nAGQ = 7 is already close)."""
+    d = mm.datasets.load("nielweise2007")
+    r7 = MetaGLMM("PLO", data=d, xi="ci", ni="n2i").fit()
+    b, tau = float(r7.params.iloc[0]), np.sqrt(r7.tau2)
+    exact = 0.0
+    for x, n in d[["ci", "n2i"]].to_numpy(dtype=float):
+        def f(v):
+            eta = b + tau * v
+            return np.exp(special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+                          + x * eta - n * np.logaddexp(0, eta)) * stats.norm.pdf(v)
+        exact += np.log(integrate.quad(f, -12, 12, epsabs=0, epsrel=1e-12, limit=200)[0])
+    r31 = MetaGLMM("PLO", data=d, xi="ci", ni="n2i").fit(nagq=31)
+    assert r7.llf == pytest.approx(exact, abs=1e-3)
+    from metamodels.glmm.designs import build_design
+    from metamodels.glmm.quadrature import cluster_loglik
+    des = build_design("PLO", "UM.FS", {"x": d["ci"].to_numpy(float), "n": d["n2i"].to_numpy(float)},
+                       np.ones((len(d), 1)))
+    ll31 = cluster_loglik(des.family, np.full((len(d), 1), b), des.Z * tau, 31)[0].sum()
+    assert ll31 == pytest.approx(exact, rel=1e-10)
+    assert r31.llf >= ll31 - 1e-9
+
+
+# ------------------------------------------------------------ API and conventions
+def test_results_api_and_pickle():
+    bcg = mm.datasets.load("bcg")
+    res = mm.MetaGLMM.from_formula("~ ablat", bcg, "OR", "UM.FS", ai="tpos", bi="tneg", ci="cpos",
+                                   di="cneg").fit()
+    assert list(res.params.index) == ["intrcpt", "ablat"]
+    tt = res.t_test(np.array([[0.0, 1.0]]))
+    assert float(np.squeeze(tt.effect)) == pytest.approx(res.params["ablat"])
+    w = res.wald_test(np.array([[0.0, 1.0]]), scalar=True)
+    assert float(w.statistic) == pytest.approx(res.qm, rel=1e-10)
+    assert "Wald test of heterogeneity" in str(res.summary())
+    again = pickle.loads(pickle.dumps(res))
+    np.testing.assert_allclose(again.params, res.params)
+    assert again.tau2 == res.tau2
+
+
+def test_fit_does_not_mutate_and_methods():
+    d = mm.datasets.load("nielweise2007")
+    mod = MetaGLMM("OR", "CM.AL", d, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
+    before = {k: v.copy() for k, v in mod.counts.items()}
+    r1 = mod.fit()
+    r2 = mod.fit(method="FE")
+    assert r2.method == "EE" and r2.tau2 == 0.0 and r2.i2 == 0.0
+    assert all(np.array_equal(before[k], mod.counts[k]) for k in before)
+    assert r1.llf > r2.llf
+
+
+def test_bad_input():
+    d = mm.datasets.load("nielweise2007")
+    with pytest.raises(ValueError, match="measure"):
+        MetaGLMM("SMD", data=d, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
+    with pytest.raises(ValueError, match="model"):
+        MetaGLMM("OR", "XX", d, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
+    with pytest.raises(ValueError, match="not used"):
+        MetaGLMM("PLO", data=d, xi="ai", ni="n1i", ti="n2i")
+    bad = d.assign(ai=-d["ai"])
+    with pytest.raises(SpecificationError, match="non-negative"):
+        MetaGLMM("OR", data=bad, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
+    with pytest.raises(ValueError, match="method"):
+        MetaGLMM("PLO", data=d, xi="ai", ni="n1i").fit(method="REML")
+    with pytest.warns(MissingDataWarning, match="drop00"):
+        MetaGLMM("OR", data=d, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
