@@ -53,6 +53,10 @@ class Binomial:
         p = special.expit(eta)
         return n * p, n * p * (1.0 - p)
 
+    def loglik_moments(self, eta):
+        """Log-likelihood, mean and variance in one pass."""
+        return (self.loglik(eta),) + self.mean_var(eta)
+
     def loglik_saturated(self):
         """Log-likelihood at ``mu = y`` (the saturated model), per observation."""
         y, n = self.y, self.n
@@ -82,6 +86,10 @@ class Poisson:
     def mean_var(self, eta):
         mu = np.exp(eta)
         return mu, mu
+
+    def loglik_moments(self, eta):
+        mu = np.exp(eta)
+        return _expand(self._c, eta) + _expand(self.y, eta) * eta - mu, mu, mu
 
     def loglik_saturated(self):
         y = self.y
@@ -144,7 +152,7 @@ class NoncentralHypergeometric:
         return x, logc
 
     def _weights(self, eta):
-        xw, logc = self._window(eta)
+        xw, logc = self._window(eta) if eta.ndim > 2 else (self._x, self._logc)
         x = _expand(xw, eta, extra=1)
         t = _expand(logc, eta, extra=1) + eta[..., None] * x
         m = t.max(axis=-1, keepdims=True)
@@ -157,9 +165,13 @@ class NoncentralHypergeometric:
         return _expand(self._ca, eta) + _expand(self.y, eta) * eta - norm
 
     def mean_var(self, eta):
-        x, w, _ = self._weights(eta)
+        return self.loglik_moments(eta)[1:]
+
+    def loglik_moments(self, eta):
+        x, w, norm = self._weights(eta)
         mu = np.sum(w * x, axis=-1)
-        return mu, np.sum(w * (x - mu[..., None]) ** 2, axis=-1)
+        var = np.sum(w * (x - mu[..., None]) ** 2, axis=-1)
+        return _expand(self._ca, eta) + _expand(self.y, eta) * eta - norm, mu, var
 
     def degenerate(self):
         """Tables whose conditional MLE is infinite (``a`` at an end of its support)."""

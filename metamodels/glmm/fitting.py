@@ -138,9 +138,12 @@ def fit_glmm(design, X, method="ML", nagq=7):
         q = design.Z.shape[2]
         use_nagq = 1 if q > 1 else nagq
         Z = design.Z
-        fun = _objective(design, Z, use_nagq)
         start = np.concatenate([ee.shared, np.full(q - q_fe, 0.5)])
-        opt = maximize_clusters(fun, ee.local, start)
+        local = ee.local
+        if use_nagq > 11:                 # many points (CM.EL): approach with 9 first
+            rough = maximize_clusters(_objective(design, Z, 9), local, start, tol=1e-5)
+            start, local = rough.shared, rough.local
+        opt = maximize_clusters(_objective(design, Z, use_nagq), local, start)
     s = opt.shared
     cond_dev = np.nan
     if np.isfinite(sat_obs):

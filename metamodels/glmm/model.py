@@ -196,10 +196,11 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                               return_type="dataframe")
         except patsy.PatsyError as exc:
             raise ValueError(f"cannot build the moderators: {str(exc).splitlines()[0]}") from exc
+        design_info = X.design_info
         X = X.rename(columns={"Intercept": "intrcpt"})
         mod = cls(measure, model, data, exog=X, **kwargs)
         mod.formula = formula
-        mod.design_info = X.design_info
+        mod.design_info = design_info
         mod.data.frame = data
         return mod
 

@@ -36,8 +36,10 @@ def gh_rule(nagq):
 
 
 def _h(family, eta0, Zs, v):
+    """``h`` at ``v``, the linear predictor and the family's mean and variance there."""
     eta = eta0 + np.einsum("kjq,kq->kj", Zs, v)
-    return family.loglik(eta).sum(axis=1) - 0.5 * np.sum(v * v, axis=1), eta
+    ll, mu, var = family.loglik_moments(eta)
+    return ll.sum(axis=1) - 0.5 * np.sum(v * v, axis=1), eta, mu, var
 
 
 def conditional_modes(family, eta0, Zs, tol=1e-9, maxiter=100):
@@ -48,26 +50,24 @@ def conditional_modes(family, eta0, Zs, tol=1e-9, maxiter=100):
     k, _, q = Zs.shape
     v = np.zeros((k, q))
     eye = np.eye(q)
-    h, eta = _h(family, eta0, Zs, v)
+    h, eta, mu, var = _h(family, eta0, Zs, v)
     last = False
     for _ in range(maxiter):
-        mu, var = family.mean_var(eta)
         g = np.einsum("kjq,kj->kq", Zs, family.y - mu) - v
         C = np.einsum("kjq,kj,kjr->kqr", Zs, var, Zs) + eye
         step = np.linalg.solve(C, g[..., None])[..., 0]
         t = np.ones(k)
         for _ in range(40):                       # step halving (rarely needed)
-            h_new, eta_new = _h(family, eta0, Zs, v + t[:, None] * step)
+            h_new, eta_new, mu_new, var_new = _h(family, eta0, Zs, v + t[:, None] * step)
             bad = ~(h_new >= h - 1e-12 * (1 + np.abs(h)))
             if not bad.any():
                 break
             t = np.where(bad, 0.5 * t, t)
         v = v + t[:, None] * step
-        h, eta = h_new, eta_new
+        h, eta, mu, var = h_new, eta_new, mu_new, var_new
         if last:
             break
         last = np.max(np.abs(t[:, None] * step)) < tol
-    mu, var = family.mean_var(eta)
     C = np.einsum("kjq,kj,kjr->kqr", Zs, var, Zs) + eye
     return v, eta, C, h
 

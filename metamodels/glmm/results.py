@@ -96,12 +96,19 @@ class MetaGLMMResults(LikelihoodModelResults):
         with ``nagq > 1`` omit the saturated log-likelihood (lme4's ``logLik``)."""
         o = self._out
         if self.model_type == "UM.RS":
-            if self.method == "EE" and self.nagq > 1:
-                return o.llf - o.llf_sat_obs
-            return o.llf
+            return o.llf - self._lme4_offset
         if self.method == "ML" and np.isfinite(o.cond_deviance):
             return o.llf_sat - 0.5 * o.cond_deviance
         return o.llf
+
+    @property
+    def _lme4_offset(self):
+        """lme4's ``logLik`` of a glmer fit with ``nAGQ > 1`` leaves out the saturated
+        log-likelihood of the observations (UM.RS fits; metafor's FE and saturated
+        models use the same quadrature as its ML fit, so the Laplace approximation for
+        method ML)."""
+        glmer_nagq = self.nagq if self.method == "EE" else 1
+        return self._out.llf_sat_obs if glmer_nagq > 1 else 0.0
 
     @cache_readonly
     def n_params_total(self):
@@ -140,7 +147,8 @@ class MetaGLMMResults(LikelihoodModelResults):
         from :attr:`llf_metafor`, with metafor's parameter and observation counts."""
         ll = self.llf_metafor
         aic, bic, aicc = self._criteria(ll)
-        return pd.Series({"ll": ll, "dev": -2 * (ll - self._out.llf_sat), "AIC": aic,
+        sat = self._out.llf_sat - (self._lme4_offset if self.model_type == "UM.RS" else 0.0)
+        return pd.Series({"ll": ll, "dev": -2 * (ll - sat), "AIC": aic,
                           "BIC": bic, "AICc": aicc}, name="ML")
 
     # ------------------------------------------------------------ heterogeneity
@@ -221,13 +229,10 @@ class MetaGLMMResults(LikelihoodModelResults):
                 "Converged:": "Yes" if self.converged else "No"}
         if self.model_type == "UM.RS":
             info["sigma^2:"] = "%.4f" % self.sigma2
-        texts = [f"Wald test of heterogeneity: chi2({self.q_df}) = {self.q_wald:.4f}, "
-                 f"p = {self.q_wald_pvalue:.4g}",
-                 f"LR test of heterogeneity:   chi2({self.q_df}) = {self.q_lrt:.4f}, "
-                 f"p = {self.q_lrt_pvalue:.4g}"]
+        texts = [f"Heterogeneity, Wald: chi2({self.q_df}) = {self.q_wald:.4f}, p = {self.q_wald_pvalue:.4g}",
+                 f"Heterogeneity, LRT:  chi2({self.q_df}) = {self.q_lrt:.4f}, p = {self.q_lrt_pvalue:.4g}"]
         if self.model.k_params > 1:
-            texts.append(f"Test of moderators: chi2({self.qm_df}) = {self.qm:.4f}, "
-                         f"p = {self.qm_pvalue:.4g}")
+            texts.append(f"Moderators, Wald: chi2({self.qm_df}) = {self.qm:.4f}, p = {self.qm_pvalue:.4g}")
         return make_summary("Meta-analysis GLMM (rma.glmm)", info, [coef_table_of(self, alpha)], texts)
 
     def __str__(self):

@@ -19,7 +19,8 @@ run <- function(name, dat, dname, args) {
   args$data <- dat
   args$control <- ctrl
   res <- try(suppressWarnings(do.call(rma.glmm, args)), silent = TRUE)
-  if (inherits(res, "try-error")) {              # e.g. glmer cannot meet tolPwrss: retry with lme4's defaults
+  fallback <- inherits(res, "try-error")
+  if (fallback) {              # e.g. glmer cannot meet tolPwrss: retry with lme4's defaults
     args$control$glmerCtrl <- list(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
     res <- try(suppressWarnings(do.call(rma.glmm, args)), silent = TRUE)
     if (inherits(res, "try-error")) { cat(name, "FAILED\n"); return(invisible()) }
@@ -28,7 +29,7 @@ run <- function(name, dat, dname, args) {
   args$data <- NULL; args$control <- NULL
   mods <- args$mods; args$mods <- NULL
   out[[name]] <<- list(
-    dataset = dname, args = args, mods = if (is.null(mods)) NULL else deparse(mods),
+    dataset = dname, args = args, glmer_fallback = fallback, mods = if (is.null(mods)) NULL else deparse(mods),
     coef_names = rownames(res$beta),
     b = c(res$beta), se = res$se, zval = res$zval, pval = res$pval, ci_lb = res$ci.lb,
     ci_ub = res$ci.ub, tau2 = res$tau2, se_tau2 = res$se.tau2, sigma2 = res$sigma2,
