@@ -265,3 +265,17 @@ def test_bad_input():
         MetaGLMM("PLO", data=d, xi="ai", ni="n1i").fit(method="REML")
     with pytest.warns(MissingDataWarning, match="drop00"):
         MetaGLMM("OR", data=d, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
+
+
+def test_hopeless_counts():
+    from metamodels.exceptions import ConvergenceWarning, DegenerateFitError
+    d = pd.DataFrame({"x": [0, 0, 0, 0], "n": [10, 20, 15, 30]})
+    with pytest.raises(DegenerateFitError, match="no events in every study"):
+        MetaGLMM("PLO", data=d, xi="x", ni="n").fit()
+    sep = pd.DataFrame({"ai": [0, 0, 1], "n1i": [10, 10, 10], "ci": [1, 2, 3], "n2i": [10, 10, 10],
+                        "z": [0.0, 0.0, 1.0]})
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        MetaGLMM.from_formula("~ z", sep, "OR", "CM.AL", ai="ai", n1i="n1i", ci="ci",
+                              n2i="n2i").fit(method="EE")
+    with pytest.raises(ValueError, match="too few studies"):
+        MetaGLMM("PLO", data=d.iloc[:1].assign(x=1), xi="x", ni="n").fit()

@@ -45,10 +45,14 @@ class GLMMFit:
 
 
 def generalized_q(phi, Vinv, X):
-    """``phi' V^-1 phi - phi' V^-1 X (X' V^-1 X)^-1 X' V^-1 phi``."""
+    """``phi' V^-1 phi - phi' V^-1 X (X' V^-1 X)^-1 X' V^-1 phi`` (NaN when the studies
+    left do not identify ``b``)."""
     XtV = X.T @ Vinv
     r = XtV @ phi
-    return float(phi @ Vinv @ phi - r @ np.linalg.solve(XtV @ X, r))
+    try:
+        return float(phi @ Vinv @ phi - r @ np.linalg.solve(XtV @ X, r))
+    except np.linalg.LinAlgError:
+        return np.nan
 
 
 def _objective(design, Z, nagq):

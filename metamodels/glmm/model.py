@@ -16,7 +16,7 @@ from statsmodels.base.model import LikelihoodModel
 
 from ..base.pickling import FormulaPickleMixin
 from ..effectsize import effect_size
-from ..exceptions import MissingDataWarning, SpecificationError
+from ..exceptions import ConvergenceWarning, DegenerateFitError, MissingDataWarning, SpecificationError
 from .designs import build_design
 from .fitting import fit_glmm
 
@@ -176,8 +176,8 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         k, p = Xk.shape
         if np.linalg.matrix_rank(Xk.to_numpy()) < p:
             raise SpecificationError(f"singular moderator design (rank < {p} columns)")
-        if k < p + 1:
-            raise ValueError(f"too few studies: {k} for {p} coefficients and tau^2")
+        if k < p:
+            raise ValueError(f"too few studies: {k} for {p} coefficients")
         self.k = k
         self.nobs = float(k)
         self.k_params = p
@@ -253,12 +253,42 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         nagq = int(nagq)
         if nagq < 1:
             raise ValueError("nagq must be a positive integer")
+        if method == "ML" and self.k < self.k_params + 1:
+            raise ValueError(f"too few studies: {self.k} for {self.k_params} coefficients and "
+                             "tau^2 (method='EE' needs one fewer)")
+        self._check_estimable()
         Xs, M = self._scaling()
         design = build_design(self.measure, self.model_type, self.counts, Xs)
         use = 31 if self.model_type == "CM.EL" and self.measure == "OR" else nagq
-        with np.errstate(over="ignore", under="ignore"):
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             out = fit_glmm(design, Xs, method, use)
+        if not (np.all(np.isfinite(out.beta)) and np.isfinite(out.llf)):
+            raise DegenerateFitError(
+                "the GLMM likelihood has no finite maximum for these counts (e.g. no events, "
+                "or only events, in every study): the estimates run off to infinity")
+        se = np.sqrt(np.abs(np.diag(M @ out.cov_beta @ M.T)))
+        if not out.converged or not np.all(np.isfinite(se)) or np.any(se > 100):
+            warnings.warn("the maximum-likelihood fit did not converge (an estimate may be "
+                          "infinite, e.g. a zero cell in every study); results are unreliable",
+                          ConvergenceWarning, stacklevel=2)
         return MetaGLMMResultsWrapper(MetaGLMMResults(self, out, M, method, use, design))
+
+    def _check_estimable(self):
+        """Counts for which every model's estimate is infinite."""
+        c = self.counts
+        if self.measure == "OR":
+            cases = {"no events in group 1": c["a"], "no events in group 2": c["c"],
+                     "only events in group 1": c["b"], "only events in group 2": c["d"]}
+        elif self.measure == "IRR":
+            cases = {"no events in group 1": c["x1"], "no events in group 2": c["x2"]}
+        elif self.measure == "PLO":
+            cases = {"no events": c["x"], "only events": c["n"] - c["x"]}
+        else:
+            cases = {"no events": c["x"]}
+        for what, v in cases.items():
+            if np.all(v == 0):
+                raise DegenerateFitError(f"{what} in every study: the {self.measure} estimate "
+                                         "is infinite (no finite maximum-likelihood estimate)")
 
     def loglike(self, params):
         raise NotImplementedError("MetaGLMM's log-likelihood integrates over random effects; "

@@ -149,7 +149,10 @@ def maximize_clusters(fun, a0, s0, tol=1e-9, maxiter=200, cov_local=False):
         cov_a = None
     else:
         _, _, S, Ai, B = sol
-        cov_s = np.linalg.inv(S)
+        try:
+            cov_s = np.linalg.inv(S)
+        except np.linalg.LinAlgError:
+            cov_s = np.full((m, m), np.nan)
         cov_a = None
         if cov_local and L:
             k = a.shape[0]
