@@ -279,3 +279,21 @@ def test_hopeless_counts():
                               n2i="n2i").fit(method="EE")
     with pytest.raises(ValueError, match="too few studies"):
         MetaGLMM("PLO", data=d.iloc[:1].assign(x=1), xi="x", ni="n").fit()
+
+
+def test_predictions_as_metafor_analysis_example():
+    """stijnen2010 analysis example of metafor: predict(res, transf=exp) for CM.EL and CM.AL
+    (2 decimals in metafor's test) and the prediction interval with tau^2."""
+    d = mm.datasets.load("nielweise2007")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingDataWarning)
+        el = MetaGLMM("OR", "CM.EL", d, ai="ai", n1i="n1i", ci="ci", n2i="n2i").fit()
+        al = MetaGLMM("OR", "CM.AL", d, ai="ai", n1i="n1i", ci="ci", n2i="n2i").fit()
+    for res, expected in ((el, (0.26, 0.13, 0.51)), (al, (0.27, 0.14, 0.53))):
+        sf = np.exp(res.get_prediction(np.array([[1.0]])).summary_frame())
+        np.testing.assert_allclose(sf[["mean", "mean_ci_lower", "mean_ci_upper"]].to_numpy()[0],
+                                   expected, atol=0.005)
+        b, se, z = float(res.params.iloc[0]), float(res.bse.iloc[0]), stats.norm.ppf(0.975)
+        half = z * np.sqrt(se ** 2 + res.tau2)
+        np.testing.assert_allclose(np.log(sf[["obs_ci_lower", "obs_ci_upper"]].to_numpy()[0]),
+                                   [b - half, b + half], rtol=1e-12)

@@ -41,10 +41,10 @@ class GLMMDesign:
     """Arrays of one model (see the module Notes); shapes ``(k, J, ·)``.
 
     ``Z_fe`` holds the random columns kept by the equal-effects fit, ``Z`` all of them;
+    ``A_sat`` the columns of the per-study effects of the saturated model when it is a
+    GLMM of its own (``UM.FS``/``UM.RS``: the group-1 indicator), else None;
     ``local_start`` are starting values of ``alpha`` and ``w_start`` of ``w``;
-    ``sat_phi``/``sat_info`` give the per-study effect of the saturated model (the
-    quantity ``x_i' b`` models) and its information, ``sat_loglik`` that model's
-    log-likelihood (None when the saturated model needs a fit of its own).
+    ``sd_names`` name the random-effects standard deviations (``Z``'s columns).
     """
 
     family: object
@@ -58,7 +58,6 @@ class GLMMDesign:
     local_start: np.ndarray
     w_start: np.ndarray
     sd_names: tuple
-    glmer_like: bool          # lme4-fitted in metafor (its logLik conventions)
 
 
 def _link_start(y, n_or_t, poisson):
@@ -84,7 +83,7 @@ def build_design(measure, model, counts, X):
         else:
             fam, off = Poisson(x), np.log(counts["t"])[:, None]
         return GLMMDesign(fam, off, X[:, None, :], none, none, np.ones((k, 1, 1)), none, None,
-                          np.zeros((k, 0)), np.zeros(0), ("tau",), True)
+                          np.zeros((k, 0)), np.zeros(0), ("tau",))
     if model in ("CM.AL", "CM.EL"):
         Xc = X[:, None, :]
         if measure == "IRR":
@@ -102,19 +101,19 @@ def build_design(measure, model, counts, X):
             fam = NoncentralHypergeometric(a[:, None], n1[:, None], n2[:, None], (a + c)[:, None])
             off = np.zeros((k, 1))
             return GLMMDesign(fam, off, Xc, none, none, np.ones((k, 1, 1)), none, None,
-                              np.zeros((k, 0)), np.zeros(0), ("tau",), False)
+                              np.zeros((k, 0)), np.zeros(0), ("tau",))
         return GLMMDesign(fam, off, Xc, none, none, np.ones((k, 1, 1)), none, None,
-                          np.zeros((k, 0)), np.zeros(0), ("tau",), True)
+                          np.zeros((k, 0)), np.zeros(0), ("tau",))
     # unconditional models: two arms per study
     if measure == "OR":
         y = np.column_stack([counts["a"], counts["c"]])
         n = np.column_stack([counts["a"] + counts["b"], counts["c"] + counts["d"]])
-        fam, off, poisson = Binomial(y, n), np.zeros((k, 2)), False
+        fam, off = Binomial(y, n), np.zeros((k, 2))
         start = _link_start(y.sum(axis=1), n.sum(axis=1), False)
     else:
         y = np.column_stack([counts["x1"], counts["x2"]])
         t = np.column_stack([counts["t1"], counts["t2"]])
-        fam, off, poisson = Poisson(y), np.log(t), True
+        fam, off = Poisson(y), np.log(t)
         start = _link_start(y.sum(axis=1), t.sum(axis=1), True)
     g1 = np.array([1.0, 0.0])
     grp = np.array([0.5, -0.5])
@@ -124,9 +123,9 @@ def build_design(measure, model, counts, X):
     A_sat = np.broadcast_to(g1[None, :, None], (k, 2, 1)).copy()
     if model == "UM.FS":
         return GLMMDesign(fam, off, Xa, np.zeros((k, 2, 0)), ones, Zg, np.zeros((k, 2, 0)), A_sat,
-                          start[:, None], np.zeros(0), ("tau",), True)
+                          start[:, None], np.zeros(0), ("tau",))
     if model == "UM.RS":
         return GLMMDesign(fam, off, Xa, ones, np.zeros((k, 2, 0)), np.concatenate([ones, Zg], axis=2),
                           ones, A_sat, np.zeros((k, 0)), np.array([np.mean(start)]),
-                          ("sigma", "tau"), True)
+                          ("sigma", "tau"))
     raise ValueError(f"unknown model {model!r}")

@@ -14,6 +14,7 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 
 from .._compat import cache_readonly
+from ..base.results import ResultsConventions
 from ..summary import make_summary
 
 __all__ = ["MetaGLMMResults", "MetaGLMMResultsWrapper"]
@@ -22,7 +23,7 @@ _LABELS = {"OR": "log odds ratio", "IRR": "log incidence rate ratio",
            "PLO": "logit proportion", "IRLN": "log incidence rate"}
 
 
-class MetaGLMMResults(LikelihoodModelResults):
+class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
     """Results of :meth:`MetaGLMM.fit`.
 
     Attributes
@@ -38,6 +39,10 @@ class MetaGLMMResults(LikelihoodModelResults):
         heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``).
     qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept).
     i2, h2 : I^2 (a fraction) and H^2.
+
+    ``predict``/``get_prediction(exog)`` give ``x'b`` with its confidence interval and the
+    prediction interval with ``tau^2`` added (metafor's ``predict.rma``), on the model's
+    scale (``np.exp`` back-transforms OR, IRR and IRLN).
     """
 
     def __init__(self, model, out, M, method, nagq, design):
@@ -56,6 +61,9 @@ class MetaGLMMResults(LikelihoodModelResults):
         beta = M @ out.beta
         cov = M @ out.cov_beta @ M.T
         super().__init__(model, beta, normalized_cov_params=cov, scale=1.0)
+
+    def _new_obs_variance(self, exog, X0):
+        return np.full(X0.shape[0], self.tau2)
 
     # ------------------------------------------------------------ variances
     def _sd(self, name):
@@ -114,10 +122,12 @@ class MetaGLMMResults(LikelihoodModelResults):
     def n_params_total(self):
         """metafor's ``parms``: coefficients, fixed study effects, variance components."""
         p, k = self.model.k_params, self.k
-        extra = {"UM.FS": k if self.measure in ("OR", "IRR") else 0, "UM.RS": 2}.get(self.model_type, 0)
+        ml = 1 if self.method == "ML" else 0
         if self.model_type == "UM.RS":
-            return p + (3 if self.method == "ML" else 2)
-        return p + extra + (1 if self.method == "ML" else 0)
+            return p + 2 + ml                   # + intercept and sigma
+        if self.model_type == "UM.FS" and self.measure in ("OR", "IRR"):
+            return p + k + ml                   # + fixed study effects
+        return p + ml
 
     @property
     def _k_eff(self):
