@@ -20,7 +20,7 @@ run <- function(name, dat, dname, args) {
   args$control <- ctrl
   res <- try(suppressWarnings(do.call(rma.glmm, args)), silent = TRUE)
   fallback <- inherits(res, "try-error")
-  if (fallback) {              # e.g. glmer cannot meet tolPwrss: retry with lme4's defaults
+  if (fallback) {              # glmer cannot meet tolPwrss 1e-12 (large counts): lme4 default tolPwrss
     args$control$glmerCtrl <- list(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
     res <- try(suppressWarnings(do.call(rma.glmm, args)), silent = TRUE)
     if (inherits(res, "try-error")) { cat(name, "FAILED\n"); return(invisible()) }
