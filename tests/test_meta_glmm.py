@@ -29,13 +29,15 @@ def _fit(case):
     data = _data(case["dataset"])
     counts = {k: args[k] for k in COUNT_ARGS if k in args}
     model = args.get("model", "UM.FS")
+    if "coding" in args:
+        counts["coding"] = args["coding"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingDataWarning)
         if case.get("mods"):
             mod = MetaGLMM.from_formula(case["mods"], data, args["measure"], model, **counts)
         else:
             mod = MetaGLMM(args["measure"], model, data, **counts)
-    return mod.fit(method=args.get("method", "ML"))
+    return mod.fit(method=args.get("method", "ML"), test=args.get("test", "z"))
 
 
 def _cm_el_or(name):
@@ -96,6 +98,7 @@ def test_coefficients_and_variances(fits, name):
     assert res.k == case["k"]
     if np.size(b) > 1:
         assert res.qm == pytest.approx(case["QM"], rel=rt_se)
+        assert res.qm_pvalue == pytest.approx(case["QMp"], rel=50 * rt_se, abs=1e-300)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

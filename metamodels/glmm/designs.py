@@ -68,11 +68,13 @@ def _link_start(y, n_or_t, poisson):
         return np.log(p / (1 - p))
 
 
-def build_design(measure, model, counts, X):
+def build_design(measure, model, counts, X, coding=0.5):
     """The :class:`GLMMDesign` of ``measure``/``model`` for study-level counts.
 
     ``counts`` maps metafor's names to float arrays: ``a, b, c, d`` (OR),
-    ``x1, t1, x2, t2`` (IRR), ``x, n`` (PLO), ``x, t`` (IRLN).
+    ``x1, t1, x2, t2`` (IRR), ``x, n`` (PLO), ``x, t`` (IRLN).  ``coding`` places the
+    random effect ``u_i`` of ``UM.FS``/``UM.RS`` (metafor's ``coding``): ``1/2`` gives
+    ``c_j = +1/2, -1/2``, ``1`` gives ``1, 0`` (group 1 only), ``0`` gives ``0, 1``.
     """
     k, p = X.shape
     none = np.zeros((k, 1, 0))
@@ -116,7 +118,7 @@ def build_design(measure, model, counts, X):
         fam, off = Poisson(y), np.log(t)
         start = _link_start(y.sum(axis=1), t.sum(axis=1), True)
     g1 = np.array([1.0, 0.0])
-    grp = np.array([0.5, -0.5])
+    grp = {0.5: np.array([0.5, -0.5]), 1.0: np.array([1.0, 0.0]), 0.0: np.array([0.0, 1.0])}[float(coding)]
     Xa = g1[None, :, None] * X[:, None, :]
     Zg = np.broadcast_to(grp[None, :, None], (k, 2, 1)).copy()
     ones = np.ones((k, 2, 1))

@@ -105,6 +105,9 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         metafor's rules for the study-level ``yi``/``vi`` that enter ``I^2`` (and nothing
         else); tables with no events (or only events) in both groups are left out of
         the fit when ``drop00`` (OR and IRR, as metafor).
+    coding : {0.5, 1, 0}
+        ``UM.FS``/``UM.RS``: the random effect enters group 1 with ``+coding`` and group 2
+        with ``coding - 1`` (metafor's ``coding``; 1/2 is symmetric).
 
     Notes
     -----
@@ -125,7 +128,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     """
 
     def __init__(self, measure, model="UM.FS", data=None, *, exog=None, add=0.5, to="only0",
-                 drop00=True, **counts):
+                 drop00=True, coding=0.5, **counts):
         measure = str(measure).upper()
         if measure not in MEASURES:
             raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -166,6 +169,9 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         self.measure, self.model_type = measure, model
         self.counts = {k: v[keep] for k, v in raw.items()}
         self.add, self.to, self.drop00 = add, to, drop00
+        if coding not in (0.5, 1, 0):
+            raise ValueError(f"coding must be 1/2, 1 or 0, got {coding!r}")
+        self.coding = float(coding)
         es_args = {k: _column(v, data, k)[keep] for k, v in given.items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -227,7 +233,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                 M[j0, j] = -m / s
         return Xs, M
 
-    def fit(self, method="ML", nagq=7):
+    def fit(self, method="ML", nagq=7, test="z"):
         """Maximum-likelihood fit.
 
         Parameters
@@ -239,6 +245,9 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
             Adaptive Gauss-Hermite points per study (lme4's ``nAGQ``, metafor's default
             7); ``UM.RS`` always uses the Laplace approximation for the ML fit (metafor);
             ``CM.EL`` with odds ratios integrates with 31 points (exact to ~1e-10).
+        test : {"z", "t"}
+            Wald z tests and intervals, or t with ``k - p`` degrees of freedom (and the
+            moderator test as ``F = QM / m`` on ``(m, k - p)``), metafor's ``test``.
 
         Returns
         -------
@@ -250,6 +259,8 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
             method = "EE"
         if method not in ("ML", "EE"):
             raise ValueError(f"method must be 'ML' or 'EE', got {method!r}")
+        if test not in ("z", "t"):
+            raise ValueError(f"test must be 'z' or 't', got {test!r}")
         nagq = int(nagq)
         if nagq < 1:
             raise ValueError("nagq must be a positive integer")
@@ -258,7 +269,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                              "tau^2 (method='EE' needs one fewer)")
         self._check_estimable()
         Xs, M = self._scaling()
-        design = build_design(self.measure, self.model_type, self.counts, Xs)
+        design = build_design(self.measure, self.model_type, self.counts, Xs, self.coding)
         use = 31 if self.model_type == "CM.EL" and self.measure == "OR" else nagq
         with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             out = fit_glmm(design, Xs, method, use)
@@ -271,7 +282,8 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
             warnings.warn("the maximum-likelihood fit did not converge (an estimate may be "
                           "infinite, e.g. a zero cell in every study); results are unreliable",
                           ConvergenceWarning, stacklevel=2)
-        return MetaGLMMResultsWrapper(MetaGLMMResults(self, out, M, method, use, design))
+        return MetaGLMMResultsWrapper(MetaGLMMResults(self, out, M, method, use, design,
+                                                      use_t=test == "t"))
 
     def _check_estimable(self):
         """Counts for which every model's estimate is infinite."""

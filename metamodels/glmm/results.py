@@ -37,7 +37,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
     llf_metafor : metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
     q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : Wald and likelihood-ratio tests of
         heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``).
-    qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept).
+    qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept);
+        with ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
     i2, h2 : I^2 (a fraction) and H^2.
 
     ``predict``/``get_prediction(exog)`` give ``x'b`` with its confidence interval and the
@@ -45,7 +46,7 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
     scale (``np.exp`` back-transforms OR, IRR and IRLN).
     """
 
-    def __init__(self, model, out, M, method, nagq, design):
+    def __init__(self, model, out, M, method, nagq, design, use_t=False):
         self._out = out
         self.method = method
         self.model_type = model.model_type
@@ -60,7 +61,7 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         self._sd_names = design.sd_names
         beta = M @ out.beta
         cov = M @ out.cov_beta @ M.T
-        super().__init__(model, beta, normalized_cov_params=cov, scale=1.0)
+        super().__init__(model, beta, normalized_cov_params=cov, scale=1.0, use_t=use_t)
 
     def _new_obs_variance(self, exog, X0):
         return np.full(X0.shape[0], self.tau2)
@@ -217,7 +218,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         j = self._btt
         b = np.asarray(self.params)[j]
         V = np.asarray(self.cov_params())[np.ix_(j, j)]
-        return float(b @ np.linalg.solve(V, b))
+        chi2 = float(b @ np.linalg.solve(V, b))
+        return chi2 / len(j) if self.use_t else chi2
 
     @property
     def qm_df(self):
@@ -225,6 +227,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
 
     @cache_readonly
     def qm_pvalue(self):
+        if self.use_t:
+            return float(stats.f.sf(self.qm, self.qm_df, self.df_resid)) if self.df_resid > 0 else np.nan
         return float(stats.chi2.sf(self.qm, self.qm_df))
 
     # ------------------------------------------------------------ output
@@ -242,7 +246,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         texts = [f"Heterogeneity, Wald: chi2({self.q_df}) = {self.q_wald:.4f}, p = {self.q_wald_pvalue:.4g}",
                  f"Heterogeneity, LRT:  chi2({self.q_df}) = {self.q_lrt:.4f}, p = {self.q_lrt_pvalue:.4g}"]
         if self.model.k_params > 1:
-            texts.append(f"Moderators, Wald: chi2({self.qm_df}) = {self.qm:.4f}, p = {self.qm_pvalue:.4g}")
+            dist = f"F({self.qm_df}, {int(self.df_resid)})" if self.use_t else f"chi2({self.qm_df})"
+            texts.append(f"Moderators, Wald: {dist} = {self.qm:.4f}, p = {self.qm_pvalue:.4g}")
         return make_summary("Meta-analysis GLMM (rma.glmm)", info, [coef_table_of(self, alpha)], texts)
 
     def __str__(self):

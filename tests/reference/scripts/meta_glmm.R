@@ -84,6 +84,14 @@ for (m in c("UM.FS", "UM.RS", "CM.AL", "CM.EL")) {
   run(paste0("bcg_ablat_", m, "_ML"), bcg, "bcg",
       list(measure = "OR", ai = quote(tpos), bi = quote(tneg), ci = quote(cpos), di = quote(cneg), model = m, method = "ML", mods = ~ ablat))
 }
+run("plo_ci_ml_t", d07, "nielweise2007", list(measure = "PLO", xi = quote(ci), ni = quote(n2i), test = "t"))
+run("bcg_ablat_CM.AL_ML_t", bcg, "bcg",
+    list(measure = "OR", ai = quote(tpos), bi = quote(tneg), ci = quote(cpos), di = quote(cneg), model = "CM.AL",
+         method = "ML", mods = ~ ablat, test = "t"))
+run("irr08_UM.FS_ML_coding1", d08, "nielweise2008", list(measure = "IRR", x1i = quote(x1i), t1i = quote(t1i),
+    x2i = quote(x2i), t2i = quote(t2i), model = "UM.FS", coding = 1))
+run("irr08_UM.RS_ML_coding0", d08, "nielweise2008", list(measure = "IRR", x1i = quote(x1i), t1i = quote(t1i),
+    x2i = quote(x2i), t2i = quote(t2i), model = "UM.RS", coding = 0))
 run("bcg_plo_mods_ML", bcg, "bcg", list(measure = "PLO", xi = quote(tpos), mi = quote(tneg), mods = ~ ablat + year))
 
 fix <- function(x) { x$args <- lapply(x$args, function(a) if (is.name(a)) as.character(a) else a); x }
