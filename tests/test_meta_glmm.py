@@ -29,8 +29,9 @@ def _fit(case):
     data = _data(case["dataset"])
     counts = {k: args[k] for k in COUNT_ARGS if k in args}
     model = args.get("model", "UM.FS")
-    if "coding" in args:
-        counts["coding"] = args["coding"]
+    for opt in ("coding", "cor"):
+        if opt in args:
+            counts[opt] = args[opt]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingDataWarning)
         if case.get("mods"):
@@ -95,6 +96,8 @@ def test_coefficients_and_variances(fits, name):
         assert res.tau2_se == pytest.approx(case["se_tau2"], rel=5e-3)
     if case.get("sigma2") is not None:
         assert res.sigma2 == pytest.approx(case["sigma2"], rel=rt_se, abs=1e-7)
+    if case.get("rho") is not None:
+        assert res.rho == pytest.approx(case["rho"], rel=rt_se, abs=1e-6)
     assert res.k == case["k"]
     if np.size(b) > 1:
         assert res.qm == pytest.approx(case["QM"], rel=rt_se)
@@ -303,3 +306,14 @@ def test_predictions_as_metafor_analysis_example():
         half = z * np.sqrt(se ** 2 + res.tau2)
         np.testing.assert_allclose(np.log(sf[["obs_ci_lower", "obs_ci_upper"]].to_numpy()[0]),
                                    [b - half, b + half], rtol=1e-12)
+
+
+def test_lr_test_between_glmm_fits():
+    bcg = mm.datasets.load("bcg")
+    kw = dict(ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    full = MetaGLMM.from_formula("~ ablat", bcg, "OR", "CM.AL", **kw).fit()
+    red = MetaGLMM.from_formula("~ 1", bcg, "OR", "CM.AL", **kw).fit()
+    stat, p, df = full.compare_lr_test(red)
+    assert df == 1
+    assert stat == pytest.approx(2 * (full.llf - red.llf), rel=1e-12)
+    assert p == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-12)

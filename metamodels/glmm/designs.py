@@ -44,7 +44,10 @@ class GLMMDesign:
     ``A_sat`` the columns of the per-study effects of the saturated model when it is a
     GLMM of its own (``UM.FS``/``UM.RS``: the group-1 indicator), else None;
     ``local_start`` are starting values of ``alpha`` and ``w_start`` of ``w``;
-    ``sd_names`` name the random-effects standard deviations (``Z``'s columns).
+    ``sd_names`` name the random-effects standard deviations (``Z``'s columns);
+    ``cor``: the random effects of the ML fit are correlated (``UM.RS`` with metafor's
+    ``cor=TRUE``), parametrised by the lower-triangular Cholesky factor ``L`` of their
+    covariance (``v_i -> L v_i``, lme4's ``theta``).
     """
 
     family: object
@@ -58,6 +61,7 @@ class GLMMDesign:
     local_start: np.ndarray
     w_start: np.ndarray
     sd_names: tuple
+    cor: bool = False
 
 
 def _link_start(y, n_or_t, poisson):
@@ -68,7 +72,7 @@ def _link_start(y, n_or_t, poisson):
         return np.log(p / (1 - p))
 
 
-def build_design(measure, model, counts, X, coding=0.5):
+def build_design(measure, model, counts, X, coding=0.5, cor=False):
     """The :class:`GLMMDesign` of ``measure``/``model`` for study-level counts.
 
     ``counts`` maps metafor's names to float arrays: ``a, b, c, d`` (OR),
@@ -129,5 +133,5 @@ def build_design(measure, model, counts, X, coding=0.5):
     if model == "UM.RS":
         return GLMMDesign(fam, off, Xa, ones, np.zeros((k, 2, 0)), np.concatenate([ones, Zg], axis=2),
                           ones, A_sat, np.zeros((k, 0)), np.array([np.mean(start)]),
-                          ("sigma", "tau"))
+                          ("sigma", "tau"), bool(cor))
     raise ValueError(f"unknown model {model!r}")

@@ -32,8 +32,8 @@ class GLMMFit:
 
     beta: np.ndarray
     cov_beta: np.ndarray
-    sd: np.ndarray              # random-effects SDs of the fit (empty for EE without any)
-    cov_sd: np.ndarray
+    theta: np.ndarray           # random-effects SDs or Cholesky entries (empty without any)
+    cov_theta: np.ndarray
     llf: float                  # log-likelihood (quadrature / Laplace / exact)
     llf_ee: float               # the equal-effects fit's
     llf_sat: float              # the saturated model's
@@ -55,13 +55,32 @@ def generalized_q(phi, Vinv, X):
         return np.nan
 
 
+def cholesky_factor(theta, q):
+    """Lower-triangular ``L`` (q, q) from ``q`` standard deviations (independent random
+    effects) or the ``q (q + 1) / 2`` row-wise lower-triangle entries (correlated)."""
+    theta = np.asarray(theta, dtype=float)
+    if theta.size == q:
+        return np.diag(theta)
+    L = np.zeros((q, q))
+    L[np.tril_indices(q)] = theta
+    return L
+
+
+def scaled_design(Z, theta):
+    """Random-effects design times the Cholesky factor: ``Z L``."""
+    q = Z.shape[2]
+    if len(theta) == q:
+        return Z * theta
+    return np.einsum("kjq,qr->kjr", Z, cholesky_factor(theta, q))
+
+
 def _objective(design, Z, nagq):
     fam, p, r = design.family, design.X.shape[2], design.W.shape[2]
 
     def fun(a, s):
         eta0 = (design.offset + design.X @ s[:p] + design.W @ s[p:p + r]
                 + np.einsum("kjl,kl->kj", design.A, a))
-        return cluster_loglik(fam, eta0, Z * s[p + r:], nagq)[0]
+        return cluster_loglik(fam, eta0, scaled_design(Z, s[p + r:]), nagq)[0]
 
     return fun
 
@@ -142,7 +161,8 @@ def fit_glmm(design, X, method="ML", nagq=7):
         q = design.Z.shape[2]
         use_nagq = 1 if q > 1 else nagq
         Z = design.Z
-        start = np.concatenate([ee.shared, np.full(q - q_fe, 0.5)])
+        extra = [0.0, 0.5] if design.cor else np.full(q - q_fe, 0.5)   # L21, L22
+        start = np.concatenate([ee.shared, extra])
         local = ee.local
         if use_nagq > 11:                 # many points (CM.EL): approach with 9 first
             rough = maximize_clusters(_objective(design, Z, 9), local, start, tol=1e-5)
@@ -153,8 +173,8 @@ def fit_glmm(design, X, method="ML", nagq=7):
     if np.isfinite(sat_obs):
         eta0 = design.offset + design.X @ s[:p] + design.W @ s[p:p + r] + \
             np.einsum("kjl,kl->kj", design.A, opt.local)
-        _, eta = cluster_loglik(fam, eta0, Z * s[p + r:], use_nagq)
+        _, eta = cluster_loglik(fam, eta0, scaled_design(Z, s[p + r:]), use_nagq)
         cond_dev = float(2 * np.sum(fam.loglik_saturated() - fam.loglik(eta)))
-    return GLMMFit(s[:p], opt.cov_shared[:p, :p], np.abs(s[p + r:]),
+    return GLMMFit(s[:p], opt.cov_shared[:p, :p], s[p + r:],
                    opt.cov_shared[p + r:, p + r:], opt.value, ee.value, ll_sat, cond_dev,
                    sat_obs, q_wald, opt.converged and ee.converged, opt.n_iter)

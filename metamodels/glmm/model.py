@@ -108,6 +108,9 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     coding : {0.5, 1, 0}
         ``UM.FS``/``UM.RS``: the random effect enters group 1 with ``+coding`` and group 2
         with ``coding - 1`` (metafor's ``coding``; 1/2 is symmetric).
+    cor : bool
+        ``UM.RS``: correlated random study intercepts and effects (metafor's ``cor``);
+        ``rho`` is reported.
 
     Notes
     -----
@@ -128,7 +131,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     """
 
     def __init__(self, measure, model="UM.FS", data=None, *, exog=None, add=0.5, to="only0",
-                 drop00=True, coding=0.5, **counts):
+                 drop00=True, coding=0.5, cor=False, **counts):
         measure = str(measure).upper()
         if measure not in MEASURES:
             raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -172,6 +175,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         if coding not in (0.5, 1, 0):
             raise ValueError(f"coding must be 1/2, 1 or 0, got {coding!r}")
         self.coding = float(coding)
+        self.cor = bool(cor) and model == "UM.RS"
         es_args = {k: _column(v, data, k)[keep] for k, v in given.items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -269,7 +273,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                              "tau^2 (method='EE' needs one fewer)")
         self._check_estimable()
         Xs, M = self._scaling()
-        design = build_design(self.measure, self.model_type, self.counts, Xs, self.coding)
+        design = build_design(self.measure, self.model_type, self.counts, Xs, self.coding, self.cor)
         use = 31 if self.model_type == "CM.EL" and self.measure == "OR" else nagq
         with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             out = fit_glmm(design, Xs, method, use)

@@ -16,6 +16,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from .._compat import cache_readonly
 from ..base.results import ResultsConventions
 from ..summary import make_summary
+from .fitting import cholesky_factor
 
 __all__ = ["MetaGLMMResults", "MetaGLMMResultsWrapper"]
 
@@ -67,29 +68,45 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return np.full(X0.shape[0], self.tau2)
 
     # ------------------------------------------------------------ variances
-    def _sd(self, name):
-        if self.method == "EE" and name == "tau":
-            return 0.0, np.nan
+    @cache_readonly
+    def _components(self):
+        """Variances of the fit's random effects by name, with delta-method SEs, and the
+        correlation (NaN unless correlated)."""
         names = self._sd_names if self.method == "ML" else self._sd_names[:-1]
-        if name not in names:
-            return np.nan, np.nan
-        j = names.index(name)
-        sd = float(self._out.sd[j])
-        return sd, float(np.sqrt(self._out.cov_sd[j, j]))
+        theta = np.asarray(self._out.theta, dtype=float)
+        C = np.asarray(self._out.cov_theta, dtype=float)
+        q = len(names)
+        out = {}
+        if q == 0:
+            return out, np.nan
+        L = cholesky_factor(theta, q)
+        G = L @ L.T
+        idx = list(zip(*np.tril_indices(q))) if theta.size > q else [(j, j) for j in range(q)]
+        for j, name in enumerate(names):
+            # d G_jj / d theta: 2 L_jm for the entries (j, m) of row j
+            grad = np.array([2 * L[a, b] if a == j else 0.0 for a, b in idx])
+            out[name] = (G[j, j], float(np.sqrt(max(grad @ C @ grad, 0.0))))
+        rho = G[0, 1] / np.sqrt(G[0, 0] * G[1, 1]) if theta.size > q and G[0, 0] * G[1, 1] > 0 else np.nan
+        return out, rho
 
     @cache_readonly
     def tau2(self):
-        return self._sd("tau")[0] ** 2
+        return self._components[0].get("tau", (0.0 if self.method == "EE" else np.nan, np.nan))[0]
 
     @cache_readonly
     def tau2_se(self):
-        """Delta-method SE ``2 tau se(tau)`` (NaN for EE fits)."""
-        sd, se = self._sd("tau")
-        return 2 * sd * se if self.method == "ML" else np.nan
+        """Delta-method SE of ``tau^2`` from the observed information (NaN for EE fits)."""
+        return self._components[0].get("tau", (np.nan, np.nan))[1]
 
     @cache_readonly
     def sigma2(self):
-        return self._sd("sigma")[0] ** 2
+        return self._components[0].get("sigma", (np.nan, np.nan))[0]
+
+    @cache_readonly
+    def rho(self):
+        """Correlation of the random study intercepts and effects (``UM.RS`` with
+        ``cor=True``), else NaN."""
+        return self._components[1]
 
     # ------------------------------------------------------------ likelihoods
     @cache_readonly
@@ -125,7 +142,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         p, k = self.model.k_params, self.k
         ml = 1 if self.method == "ML" else 0
         if self.model_type == "UM.RS":
-            return p + 2 + ml                   # + intercept and sigma
+            cor = 1 if (ml and np.asarray(self._out.theta).size == 3) else 0
+            return p + 2 + ml + cor             # + intercept, sigma (and rho)
         if self.model_type == "UM.FS" and self.measure in ("OR", "IRR"):
             return p + k + ml                   # + fixed study effects
         return p + ml
@@ -243,6 +261,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
                 "Converged:": "Yes" if self.converged else "No"}
         if self.model_type == "UM.RS":
             info["sigma^2:"] = "%.4f" % self.sigma2
+            if np.isfinite(self.rho):
+                info["rho:"] = "%.4f" % self.rho
         texts = [f"Heterogeneity, Wald: chi2({self.q_df}) = {self.q_wald:.4f}, p = {self.q_wald_pvalue:.4g}",
                  f"Heterogeneity, LRT:  chi2({self.q_df}) = {self.q_lrt:.4f}, p = {self.q_lrt_pvalue:.4g}"]
         if self.model.k_params > 1:

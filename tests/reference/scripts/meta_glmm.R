@@ -34,7 +34,7 @@ run <- function(name, dat, dname, args) {
     b = c(res$beta), se = res$se, zval = res$zval, pval = res$pval, ci_lb = res$ci.lb,
     ci_ub = res$ci.ub, tau2 = res$tau2, se_tau2 = res$se.tau2, sigma2 = res$sigma2,
     QE_Wld = res$QE.Wld, QEp_Wld = res$QEp.Wld, QE_LRT = res$QE.LRT, QEp_LRT = res$QEp.LRT,
-    QE_df = res$QE.df, I2 = res$I2, H2 = res$H2, QM = res$QM, QMp = res$QMp, k = res$k,
+    QE_df = res$QE.df, rho = res$rho, I2 = res$I2, H2 = res$H2, QM = res$QM, QMp = res$QMp, k = res$k,
     ll = fs[1, 1], dev = fs[2, 1], AIC = fs[3, 1], BIC = fs[4, 1], AICc = fs[5, 1])
   cat(name, "\n")
 }
@@ -92,6 +92,8 @@ run("irr08_UM.FS_ML_coding1", d08, "nielweise2008", list(measure = "IRR", x1i = 
     x2i = quote(x2i), t2i = quote(t2i), model = "UM.FS", coding = 1))
 run("irr08_UM.RS_ML_coding0", d08, "nielweise2008", list(measure = "IRR", x1i = quote(x1i), t1i = quote(t1i),
     x2i = quote(x2i), t2i = quote(t2i), model = "UM.RS", coding = 0))
+run("irr08_UM.RS_ML_cor", d08, "nielweise2008", list(measure = "IRR", x1i = quote(x1i), t1i = quote(t1i),
+    x2i = quote(x2i), t2i = quote(t2i), model = "UM.RS", cor = TRUE))
 run("bcg_plo_mods_ML", bcg, "bcg", list(measure = "PLO", xi = quote(tpos), mi = quote(tneg), mods = ~ ablat + year))
 
 fix <- function(x) { x$args <- lapply(x$args, function(a) if (is.name(a)) as.character(a) else a); x }
