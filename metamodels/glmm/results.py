@@ -37,7 +37,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
     llf : log-likelihood of the fit (quadrature / Laplace approximation as used).
     llf_metafor : metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
     q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : Wald and likelihood-ratio tests of
-        heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``).
+        heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``; see :mod:`metamodels.glmm.fitting`;
+        ``q_wald`` is NaN for ``UM.RS`` with a zero cell).
     qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept);
         with ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
     i2, h2 : I^2 (a fraction) and H^2.
