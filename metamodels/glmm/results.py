@@ -154,8 +154,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         two = self.measure in ("OR", "IRR") and self.model_type in ("UM.FS", "UM.RS")
         return 2 * self.k if two else self.k
 
-    def _criteria(self, llf):
-        n, ke = self.n_params_total, self._k_eff
+    def _criteria(self, llf, n=None):
+        n, ke = (self.n_params_total if n is None else n), self._k_eff
         big = max(ke, n + 2)
         return (-2 * llf + 2 * n, -2 * llf + n * np.log(ke),
                 -2 * llf + 2 * n * big / (big - n - 1))
@@ -174,9 +174,13 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
 
     def fit_stats_metafor(self):
         """metafor's ``fitstats``: ll, deviance (``-2 (ll - ll_sat)``), AIC, BIC, AICc
-        from :attr:`llf_metafor`, with metafor's parameter and observation counts."""
+        from :attr:`llf_metafor`, with metafor's parameter and observation counts (which
+        leave out ``rho`` of ``cor=True`` fits)."""
         ll = self.llf_metafor
-        aic, bic, aicc = self._criteria(ll)
+        n = self.n_params_total
+        if np.isfinite(self.rho):
+            n -= 1                          # metafor 3.8 does not count rho in parms
+        aic, bic, aicc = self._criteria(ll, n)
         sat = self._out.llf_sat - (self._lme4_offset if self.model_type == "UM.RS" else 0.0)
         return pd.Series({"ll": ll, "dev": -2 * (ll - sat), "AIC": aic,
                           "BIC": bic, "AICc": aicc}, name="ML")
