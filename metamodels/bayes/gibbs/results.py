@@ -111,8 +111,8 @@ class PosteriorIntervalsTable:
                  f"{head_hpd:^22}")
         title = "Posterior Summaries and Intervals"
         width = max(width, len(line1), len(title))
-        return "\n".join([f"{title:^{width}}", "=" * width, line1.rstrip(), line2,
-                          "-" * width] + rows + ["=" * width])
+        lines = [f"{title:^{width}}", "=" * width, line1, line2, "-" * width] + rows
+        return "\n".join([line.rstrip() for line in lines] + ["=" * width])
 
     def __str__(self):
         return self.as_text()
