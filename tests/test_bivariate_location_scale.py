@@ -167,6 +167,15 @@ def test_predictions_lr_test_and_interface():
     assert np.all(lo < hi)
 
 
+def test_pickle_round_trip():
+    import pickle
+    res = _model().fit(method="ML")
+    back = pickle.loads(pickle.dumps(res))
+    assert back.llf == res.llf
+    new = pd.DataFrame({"x": [0.5], "g": [1]})
+    pd.testing.assert_frame_equal(back.predict_parameters(new), res.predict_parameters(new))
+
+
 def test_errors():
     with pytest.raises(ValueError, match="column"):
         mm.BivariateLocationScaleMeta.from_formula("~ x", data=DF, outcomes=("y1", "zz"),

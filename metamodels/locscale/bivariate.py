@@ -167,7 +167,15 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
         self.n_dropped = 0
 
     formula = None
-    design_infos = None
+    mean1_design_info = mean2_design_info = scale1_design_info = None
+    scale2_design_info = corr_design_info = None
+
+    @property
+    def design_infos(self):
+        """patsy DesignInfo of each design (formula models; None for array input)."""
+        keys = ("mean1", "mean2", "scale1", "scale2", "corr")
+        infos = {k: getattr(self, f"{k}_design_info") for k in keys}
+        return None if all(v is None for v in infos.values()) else infos
 
     @classmethod
     def from_formula(cls, formula, data, outcomes=("y1", "y2"), V=None,
@@ -221,7 +229,8 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
         mod = cls(Y[keep], mats["mean1"], mats["mean2"], S[keep], mats["scale1"],
                   mats["scale2"], mats["corr"], names=names, outcomes=tuple(outcomes), **kwargs)
         mod.formula = formula
-        mod.design_infos = infos
+        for key, info in infos.items():         # separate attributes: picklable recipes
+            setattr(mod, f"{key}_design_info", info)
         mod.data.frame = kept
         mod.n_dropped = int((~keep).sum())
         return mod
