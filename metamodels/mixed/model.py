@@ -163,6 +163,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         self.local = bool(local)
         self.residual = self._residual_part(n, repeated, subject, cov_struct, cov_group,
                                             coords, local)
+        # labels of the repeated levels, in the order of the structure's rows/columns
+        self.visit_labels = None if repeated is None or self.coords is not None else \
+            _codes(repeated if isinstance(repeated, pd.DataFrame) else np.asarray(repeated))[1]
         for key, given in (("coords", coords is not None), ("local", bool(local))):
             if given and key not in self._init_keys:
                 self._init_keys.append(key)
@@ -329,6 +332,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                   subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
                   re_struct=re_struct, weights=w_kept, coords=xy, **kwargs)
         mod.formula = formula
+        mod.residual_columns = {"subject": subject, "repeated": repeated,
+                                "cov_group": cov_group, "coords": coord_cols,
+                                "weights": weights if isinstance(weights, str) else None}
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
         mod.data.frame = data_kept if weights is None else data_kept.drop(columns=_WEIGHT_COL)
@@ -336,6 +342,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    residual_columns = None     # from_formula's subject/repeated/cov_group/coords columns
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit

@@ -16,6 +16,7 @@ from ..inference.constraints import linear_constraints
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
+from .conditional import ConditionalResultsMixin
 
 __all__ = ["MixedResults"]
 
@@ -24,7 +25,7 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(ResultsConventions, LikelihoodModelResults):
+class MixedResults(ConditionalResultsMixin, ResultsConventions, LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
@@ -371,11 +372,11 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         n = X0.shape[0]
         extra = self._random_effects_variance(exog, n)
         res = self.model.residual
-        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diags = [res.structure.diagonal(t) for t in self.model.spec.split(self._fit.theta)[1]]
         if exog is None:
-            diag = np.array([np.diag(R) for R in Rs])
+            diag = np.array(diags)
             return extra + diag[res.cov_group, res.visit]
-        d = np.concatenate([np.diag(R) for R in Rs])
+        d = np.concatenate(diags)
         if np.ptp(d) > 1e-12 * max(1.0, abs(d).max()):
             import warnings
             from ..exceptions import MetaModelsWarning

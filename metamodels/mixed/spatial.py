@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..core.random import ResidualPart
 from ..core.structures import lookup
-from ..core.structures.spatial import Spatial
+from ..core.structures.spatial import Spatial, nearest_neighbour_distances
 
 __all__ = ["spatial_class", "spatial_residual_part", "coordinate_columns"]
 
@@ -57,6 +57,20 @@ def _coordinates(coords, n):
         raise ValueError("coords have missing or non-finite values; remove those rows "
                          "(from_formula drops them)")
     return c
+
+
+def _within_subject_spacing(c, subj):
+    """Median distance from a row to the nearest other row of its subject (positive
+    distances only; None when no subject has two distinct positions)."""
+    order = np.argsort(subj, kind="stable")
+    bounds = np.flatnonzero(np.diff(subj[order])) + 1
+    found = []
+    for rows in np.split(order, bounds):
+        if rows.size > 1:
+            d = nearest_neighbour_distances(c[rows])
+            found.append(d[d > 0])
+    found = np.concatenate(found) if found else np.zeros(0)
+    return float(np.median(found)) if found.size else None
 
 
 def spatial_residual_part(n, subject, cov_struct, cov_group, coords, local, repeated,
@@ -101,7 +115,8 @@ def spatial_residual_part(n, subject, cov_struct, cov_group, coords, local, repe
     keyed = np.column_stack([c, occurrence.astype(float)])
     uniq, position = np.unique(keyed, axis=0, return_inverse=True)
     position = np.asarray(position, dtype=np.int64).reshape(-1)
-    struct = cls(uniq.shape[0], coords=uniq[:, :-1], local=local)
+    struct = cls(uniq.shape[0], coords=uniq[:, :-1], local=local,
+                 spacing=_within_subject_spacing(c, subj))
     if cov_group is None:
         cg = np.zeros(n, dtype=np.int64)
         labels = ("",)

@@ -38,7 +38,8 @@ import numpy as np
 from .base import Structure, _start_variance
 from .registry import register_structure
 
-__all__ = ["Spatial", "SPEXP", "SPGAU", "SPPOW", "SPSPH", "spatial_kernel"]
+__all__ = ["Spatial", "SPEXP", "SPGAU", "SPPOW", "SPSPH", "spatial_kernel",
+           "nearest_neighbour_distances"]
 
 _POW_UPPER = 1.0 - 1e-10
 _POW_FLOOR = 1e-12          # derivatives of rho^d are evaluated at max(rho, floor)
@@ -120,6 +121,16 @@ def _as_coords(coords, dim):
     return c
 
 
+def nearest_neighbour_distances(coords):
+    """Distance from each coordinate row to its nearest other row (inf for one row)."""
+    c = np.asarray(coords, dtype=float)
+    if c.shape[0] < 2:
+        return np.full(c.shape[0], np.inf)
+    from scipy.spatial import cKDTree
+    d, _ = cKDTree(c).query(c, k=2)
+    return d[:, 1]
+
+
 def _distances(a, b):
     """Euclidean distances between coordinate rows ``a`` (..., k) and ``b`` (..., k)."""
     diff = a - b
@@ -137,16 +148,22 @@ class Spatial(Structure):
         Coordinates of the positions (default ``0, 1, ..., dim - 1``).
     local : bool
         Add a nugget ``sigma_1^2 I`` (SAS's ``LOCAL``).
+    spacing : float, optional
+        Typical distance between neighbouring observations of a subject, for the starting
+        value of ``rho`` (:meth:`start`); by default the median distance from each
+        position to its nearest other position.
     """
 
     kind = "?"
     stationary = True
     direct_gather = True
 
-    def __init__(self, dim, coords=None, local=False):
+    def __init__(self, dim, coords=None, local=False, spacing=None):
         self.local = bool(local)
         self.coords = _as_coords(coords, int(dim))
         self.coords.setflags(write=False)
+        self.spacing = None if spacing is None or not np.isfinite(spacing) or spacing <= 0 \
+            else float(spacing)
         super().__init__(dim)
         self._dist = None
         self._gathered = {}
@@ -257,11 +274,10 @@ class Spatial(Structure):
                             axes=([0, 1], [0, 1]))
 
     # --------------------------------------------------------------- start
-    def _median_distance(self):
-        c = self.coords
-        if self.dim > 200:          # a spread-out subsample of the positions
-            c = c[np.linspace(0, self.dim - 1, 200).astype(int)]
-        d = _distances(c[:, None, :], c[None, :, :])
+    def _typical_distance(self):
+        if self.spacing is not None:
+            return self.spacing
+        d = nearest_neighbour_distances(self.coords)
         d = d[d > 0]
         return float(np.median(d)) if d.size else 1.0
 
@@ -270,9 +286,11 @@ class Spatial(Structure):
 
     def start(self, variance=1.0):
         """``sigma^2`` (plus the nugget) equal to ``variance``, the nugget a tenth of it,
-        and ``rho`` giving correlation 0.5 at the median distance between positions."""
+        and ``rho`` giving correlation 0.5 at the typical distance between neighbouring
+        observations (``spacing``; a smooth kernel over many close points is numerically
+        singular, a tiny range makes the likelihood flat in ``rho``)."""
         v = _start_variance(variance)
-        rho = self._start_rho(self._median_distance())
+        rho = self._start_rho(self._typical_distance())
         if self.local:
             return np.array([0.9 * v, rho, v - 0.9 * v])
         return np.array([v, rho])
