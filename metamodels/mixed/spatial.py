@@ -18,6 +18,7 @@ import pandas as pd
 from ..core.random import ResidualPart
 from ..core.structures import lookup
 from ..core.structures.spatial import Spatial, nearest_neighbour_distances
+from ..exceptions import SpecificationError
 
 __all__ = ["spatial_class", "spatial_residual_part", "coordinate_columns"]
 
@@ -112,6 +113,13 @@ def spatial_residual_part(n, subject, cov_struct, cov_group, coords, local, repe
     # one position per distinct coordinate row and occurrence within its subject
     frame = pd.DataFrame(c).assign(_s=subj)
     occurrence = frame.groupby(list(frame.columns), sort=False).cumcount().to_numpy()
+    if not local and np.any(occurrence > 0):
+        first = int(np.flatnonzero(occurrence > 0)[0])
+        raise SpecificationError(
+            f"{int(np.sum(occurrence > 0))} row(s) share their coordinates with another row "
+            f"of the same subject (first: row {first}): without a nugget their correlation "
+            "is 1 and R is singular; add the nugget (local=True, SAS's LOCAL) or remove the "
+            "duplicates")
     keyed = np.column_stack([c, occurrence.astype(float)])
     uniq, position = np.unique(keyed, axis=0, return_inverse=True)
     position = np.asarray(position, dtype=np.int64).reshape(-1)
