@@ -111,10 +111,7 @@ class ConditionalResultsMixin:
         from ..core.blockcov import BlockCovariance
         from ..core.random import RandomPart
         m = self.model
-        spec_in = getattr(m, "residual_columns", None)
-        if spec_in is None or m.formula is None:
-            raise ValueError("conditional predictions need a model built by from_formula "
-                             "(the subject, repeated and grouping columns of new data)")
+        spec_in = m.residual_columns
         n = len(frame)
 
         def col(name):
@@ -209,6 +206,9 @@ class ConditionalResultsMixin:
         propagate the uncertainty in ``theta`` and are wider.
         """
         m = self.model
+        if getattr(m, "residual_columns", None) is None or m.formula is None:
+            raise ValueError("conditional predictions need a model built by from_formula "
+                             "(the subject, repeated and grouping columns of new data)")
         frame = pd.DataFrame(data)
         X0, index = self._design_rows(frame, True)
         name = m.endog_names
