@@ -314,3 +314,40 @@ def test_many_positions_never_form_the_full_matrix():
     res.summary()
     assert s._dist is None                     # no dim x dim distance matrix was formed
     assert res.theta["SP(EXP)"] == pytest.approx(2.0, rel=0.2)
+
+
+def test_summary_and_pickle_of_a_spatial_fit():
+    import pickle
+    df = _spatial_data(shared=True)
+    res = MixedModel.from_formula("y ~ t", df, subject="subj", cov_struct="SP(EXP)",
+                                  coords=["cx", "cy"], local=True).fit()
+    assert "SP(EXP) 2-D LOCAL" in str(res.summary())
+    back = pickle.loads(pickle.dumps(res))
+    assert back.llf == res.llf
+    np.testing.assert_allclose(back.df_fixed("kenward-roger"), res.df_fixed("kenward-roger"),
+                               rtol=1e-12)
+    np.testing.assert_allclose(back.model.fit().params, res.params, rtol=1e-8)
+
+
+@pytest.mark.parametrize("struct", [get_structure("ARH1", 5),
+                                    SPEXP(5, coords=np.random.default_rng(1).uniform(size=(5, 2)),
+                                          local=True),
+                                    get_structure("SP(SPH)", 5)])
+def test_gathered_entries_equal_the_full_matrices(struct):
+    rng = np.random.default_rng(4)
+    theta = struct.start(1.3) * rng.uniform(0.8, 1.2, struct.n_params)
+    vi = rng.integers(0, 5, size=(3, 4))[:, :, None]
+    vj = np.swapaxes(vi, 1, 2)
+    W = rng.normal(size=(struct.n_params,) * 2)
+    W = W + W.T
+    np.testing.assert_allclose(struct.gather(theta, vi, vj), struct.matrix(theta)[vi, vj],
+                               rtol=1e-14)
+    np.testing.assert_allclose(struct.gather_derivatives(theta, vi, vj),
+                               struct.derivatives(theta)[:, vi, vj], rtol=1e-14)
+    d2 = struct.second_derivatives(theta)
+    np.testing.assert_allclose(struct.gather_second_derivatives(theta, vi, vj),
+                               d2[:, :, vi, vj], rtol=1e-14)
+    np.testing.assert_allclose(struct.gather_contracted(theta, W, vi, vj),
+                               np.tensordot(W, d2, axes=([0, 1], [0, 1]))[vi, vj],
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(struct.diagonal(theta), np.diag(struct.matrix(theta)))

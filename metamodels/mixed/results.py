@@ -394,7 +394,8 @@ class MixedResults(ConditionalResultsMixin, ResultsConventions, LikelihoodModelR
         ic = self.information_criteria()
         info = {"Model:": "MixedModel", "Method:": self.method,
                 "No. observations:": str(int(m.nobs)), "No. units (blocks):": str(m.n_blocks),
-                "R-side structure:": m.residual.structure.name,
+                "R-side structure:": getattr(m.residual.structure, "label",
+                                             m.residual.structure.name),
                 "Converged:": "Yes" if self.converged else "No",
                 ("-2 Res Log Likelihood:" if self.reml else "-2 Log Likelihood:"):
                     "%.4f" % (-2 * self.llf),

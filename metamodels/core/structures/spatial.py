@@ -172,6 +172,12 @@ class Spatial(Structure):
     def sas_name(self):
         return f"SP({self.kind})"
 
+    @property
+    def label(self):
+        """SAS spelling with the coordinate count and LOCAL (``"SP(EXP) 2-D LOCAL"``)."""
+        k = self.coords.shape[1]
+        return f"{self.sas_name} {k}-D" + (" LOCAL" if self.local else "")
+
     def _names(self):
         if self.local:
             return ("Variance", self.sas_name, "Residual")
@@ -278,7 +284,7 @@ class Spatial(Structure):
         if self.spacing is not None:
             return self.spacing
         d = nearest_neighbour_distances(self.coords)
-        d = d[d > 0]
+        d = d[(d > 0) & np.isfinite(d)]
         return float(np.median(d)) if d.size else 1.0
 
     def _start_rho(self, m):  # pragma: no cover - abstract
@@ -337,7 +343,7 @@ class SPPOW(Spatial):
     kind = "POW"
 
     def _start_rho(self, m):
-        return float(_HALF_AT ** (1.0 / m))
+        return float(min(_HALF_AT ** (1.0 / m), 0.99))
 
 
 @register_structure("SPSPH", aliases=("SP(SPH)",))
