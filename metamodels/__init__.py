@@ -17,6 +17,7 @@ from .locscale import LocationScaleMeta
 from .mixed import MixedModel
 from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
+from .multivariate.masem import correlation_covariance, regression_from_matrix
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
 from .univariate.mantel_haenszel import mantel_haenszel
@@ -29,4 +30,5 @@ __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScal
            "selection_model", "henmi_copas",
            "subgroup_analysis",
            # effect-size helpers (issue 21)
-           "summarize_effect_sizes", "to_long", "to_table", "transf"]
+           "summarize_effect_sizes", "to_long", "to_table", "transf",
+           "correlation_covariance", "regression_from_matrix"]

@@ -12,6 +12,7 @@ from ..base.results import (InformationCriteriaMixin, MetaDiagnosticsMixin, Meta
                             ResultsConventions)
 from ..core.scalar import DiagonalTau2
 from ..inference import WaldTestResult
+from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
 from .genq import GenQ
@@ -29,8 +30,8 @@ _METHOD_LABEL = {
 }
 
 
-class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, InformationCriteriaMixin, ResultsConventions,
-                  LikelihoodModelResults):
+class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
+                  InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
     """Results of a univariate meta-analysis or meta-regression.
 
     Built once by ``fit()``; all derived quantities are cached properties.
@@ -66,6 +67,17 @@ class MetaResults(MetaDiagnosticsMixin, MetaResidualsMixin, InformationCriteriaM
     def llf(self):
         """Maximised log-likelihood (restricted log-likelihood for REML)."""
         return self._fit.llf
+
+    def _linear_inference(self, ddf=None):
+        """``L b`` with the fit's covariance and reference distribution (normal for
+        ``test="z"``, t with ``k - p`` df for ``"t"``/``"knha"``): marginal means."""
+        if ddf is not None:
+            raise ValueError("meta-analysis fits take their reference distribution from "
+                             "fit(test=...); ddf= is for MixedModel")
+        df = float(self.df_resid) if self.use_t else np.inf
+        return LinearInference(np.asarray(self.params, dtype=float),
+                               np.asarray(self.cov_params(), dtype=float),
+                               lambda L: np.full(np.atleast_2d(L).shape[0], df), self.test)
 
     @property
     def k(self):
