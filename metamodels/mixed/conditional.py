@@ -218,7 +218,7 @@ class ConditionalResultsMixin:
             y = np.full(len(frame), np.nan)
         spec = self._new_data_covariance(frame)
         theta = np.asarray(self._fit.theta, dtype=float)
-        b = np.asarray(self._fit.beta, dtype=float)
+        b = self._mean_params
         n, p = X0.shape
         mean = np.where(np.isnan(y), X0 @ b, y)
         cond_var = np.zeros(n)
@@ -245,13 +245,14 @@ class ConditionalResultsMixin:
                     Lm, A = Xm, Vmm
                 Lrows[mi] = Lm
                 cond_var[mi] = np.diag(A)
-        method = self.ddf_method()
-        C = method.cov()
+        # the covariance and df of x'b predictions (the default ddf method; aliased
+        # columns of accept_singular fits on SAS's g2 solution)
+        C = self._mean_cov
         var_mean = np.einsum("ij,jk,ik->i", Lrows, C, Lrows)
         todo = np.isnan(y)
         df = np.full(n, np.inf)
         if todo.any():
-            df[todo] = method.t_df(Lrows[todo])
+            df[todo] = self._coef_df(Lrows[todo], self.default_ddf)
         return PredictionResults(mean, var_mean, cond_var, df, index,
                                  extra_columns={"observed": ~todo})
 
