@@ -322,7 +322,7 @@ def test_caterpillar_plot_of_a_frame():
 def test_diagnostics_of_mixed_model_match_lme4(sleep_fit):
     ref = LME4["sleepstudy_slopes"]
     np.testing.assert_allclose(sleep_fit.fittedvalues, ref["fitted"], rtol=1e-7)
-    np.testing.assert_allclose(sleep_fit.resid_pearson, ref["pearson_scaled"], rtol=1e-5,
+    np.testing.assert_allclose(sleep_fit.resid_pearson_conditional, ref["pearson_scaled"], rtol=1e-5,
                                atol=1e-6)
     fig = sleep_fit.plot_diagnostics()
     a1, a2, a3 = fig.axes

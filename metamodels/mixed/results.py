@@ -247,12 +247,13 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
 
     def plot_diagnostics(self, **kwargs):
         """Residuals vs fitted, normal QQ and scale-location panels of the conditional
-        Pearson residuals; see :func:`metamodels.plots.diagnostics_plot`."""
+        Pearson residuals (``resid_pearson_conditional``); see
+        :func:`metamodels.plots.diagnostics_plot`."""
         from ..plots import diagnostics_plot
         return diagnostics_plot(self, **kwargs)
 
     @cache_readonly
-    def resid_pearson(self):
+    def resid_pearson_conditional(self):
         """Conditional Pearson residuals scaled by the residual SD,
         ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
         ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if

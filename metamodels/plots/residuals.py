@@ -15,7 +15,7 @@ def residuals_for_plot(results):
     """``(fitted, residuals, label)`` the panels show.
 
     * MixedModel: conditional fitted values ``X b + Z u`` and conditional Pearson
-      residuals scaled by the residual SD (``resid_pearson``; lme4's
+      residuals scaled by the residual SD (``resid_pearson_conditional``; lme4's
       ``plot(fit)`` and ``residuals(fit, type = "pearson", scaled = TRUE)``).
     * Meta-analysis results: fitted values ``X b`` and metafor's standardised
       residuals ``rstandard()["z"]`` (residual over its standard error; without
@@ -25,7 +25,7 @@ def residuals_for_plot(results):
     from ..mixed.results import MixedResults
     if isinstance(res, MixedResults):
         return (np.asarray(res.fittedvalues, dtype=float),
-                np.asarray(res.resid_pearson, dtype=float),
+                np.asarray(res.resid_pearson_conditional, dtype=float),
                 "Pearson residual (conditional, scaled)")
     if hasattr(res, "rstandard") and hasattr(res, "fittedvalues"):
         return (np.asarray(res.fittedvalues, dtype=float),
