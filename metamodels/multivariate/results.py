@@ -107,7 +107,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def _fixed_view(self):
         """Evaluation with the random effects switched off (V = S)."""
         m = self.model
-        return evaluate(np.zeros(m.spec.n_params), m.endog, m.exog, m.spec, reml=False)
+        return evaluate(np.zeros(0), m.endog, m.exog, m.known_spec, reml=False)
 
     @cache_readonly
     def q(self):
@@ -125,8 +125,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     @cache_readonly
     def _trace_p(self):
         m = self.model
-        spec = m.spec
-        Svs = spec.build(np.zeros(spec.n_params))
+        spec = m.known_spec
+        Svs = spec.build(np.zeros(0))
         C = self._fixed_view.cov_beta
         tr, XS2X = 0.0, np.zeros((m.k_params, m.k_params))
         for rows, S in zip(spec.layout.groups, Svs):
