@@ -185,10 +185,9 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             sigma2=sigma2, tau2=tau2, rho=rho, gamma2=gamma2, phi=phi)
         #: metafor's fixed variance components / correlations, ``{label: value}``
         self.fixed_params = fixed_parameter_values(self.random)
-        if not self.random:
-            raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
-                             "use MetaFixed for a fixed-effects model")
-        active, self.fixed_terms = _identified_terms(self.random)
+        # no random term: fixed-effects GLS with the known V (metafor's rma.mv without random)
+        active, self.fixed_terms = (_identified_terms(self.random) if self.random
+                                    else ([], ()))
         self.spec = BlockCovariance(known=self.known, random=active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
@@ -251,8 +250,6 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             vi = resolve_column(vi, data, "vi")
         known = KnownCovariance.from_input(n_all, vi=vi, V=V)
         fixed, terms = split_formula(formula)
-        if not terms:
-            raise ValueError("the formula has no random term such as (1 | study)")
         gcols = sorted({c for t in terms for c in t.group.split(":") if c})
         missing_cols = [c for c in gcols if c not in data.columns]
         if missing_cols:
@@ -294,9 +291,18 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         Returns
         -------
         MetaMixedResults
+
+        Notes
+        -----
+        A model without random terms (``"yi ~ 0 + outcome"`` with a known ``V``) has no
+        variance component: the fit is the GLS estimate ``b = (X'S^-1X)^-1 X'S^-1 y`` and
+        the log-likelihood the full one, as metafor's ``rma.mv`` reports it (its method
+        "FE"); ``method`` is then ignored and reported as "ML".
         """
         from .results import MetaMixedResults, MetaMixedResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")
+        if not self.random:
+            method = "ML"
         test = _check_method(test, ("z", "t"), "test").lower()
         spec = self.spec
         y, X = self.endog, self.exog
@@ -304,7 +310,7 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             r = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
             excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
                          - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
-            start = spec.start(excess / len(self.random))
+            start = spec.start(excess / max(1, len(self.random)))
         out = engine_fit(y, X, spec, start, method, tol, maxiter,
                          restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
                          stacklevel=2)

@@ -251,11 +251,15 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         if self.model.fixed_terms:
             texts.append("Fixed to 0 (single-level factor, not identified): "
                          + ", ".join(self.model.fixed_terms))
+        if self.model.fixed_params:
+            texts.append("Fixed (not estimated): " + ", ".join(
+                f"{k} = {v:g}" for k, v in self.model.fixed_params.items()))
         if self.qm_test is not None:
             texts.append(f"Test of moderators (QM): {self.qm_test}")
-        return make_summary("MetaMixed Results", info,
-                            [self.coef_table(alpha),
-                             (pd.DataFrame({"estimate": self.theta}), "%.6f")], texts)
+        tables = [self.coef_table(alpha)]
+        if len(self.theta):
+            tables.append((pd.DataFrame({"estimate": self.theta}), "%.6f"))
+        return make_summary("MetaMixed Results", info, tables, texts)
 
 
 class MetaMixedResultsWrapper(LikelihoodResultsWrapper):
