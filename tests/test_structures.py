@@ -17,7 +17,7 @@ N_PARAMS = {
     "ID": lambda d: 1, "VC": lambda d: d, "DIAG": lambda d: d, "CS": lambda d: 2,
     "CSH": lambda d: d + 1, "AR1": lambda d: 2, "ARH1": lambda d: d + 1,
     "TOEP": lambda d: d, "TOEPH": lambda d: 2 * d - 1, "UN": lambda d: d * (d + 1) // 2,
-    "UNR": lambda d: d * (d + 1) // 2, "ANTE1": lambda d: 2 * d - 1,
+    "UNR": lambda d: d * (d + 1) // 2, "ANTE1": lambda d: 2 * d - 1, "CAR": lambda d: 2,
 }
 
 
@@ -30,7 +30,7 @@ def random_theta(struct, rng):
             if lo[j] == 0.0 and np.isinf(hi[j]):          # variance
                 theta[j] = rng.uniform(0.5, 2.0)
             elif np.isfinite(lo[j]) and np.isfinite(hi[j]):  # correlation
-                theta[j] = rng.uniform(-0.6, 0.6)
+                theta[j] = rng.uniform(max(lo[j], -0.6), min(hi[j], 0.6))
             else:                                          # covariance
                 theta[j] = rng.uniform(-0.3, 0.3)
         if np.linalg.eigvalsh(struct.matrix(theta)).min() > 1e-3:
