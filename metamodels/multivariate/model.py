@@ -40,6 +40,7 @@ def _re_structure(name, q, arg="struct"):
     """metafor's ``struct`` as a structure that is PSD by construction (variances >= 0,
     correlations in their closed feasible range; see :mod:`metamodels.core.structures.psd`)."""
     key = str(name).upper()
+    key = {"AR": "AR1"}.get(key, key)      # metafor spells AR1 "AR"
     if key not in RE_STRUCTURES:
         raise ValueError(f"unknown {arg} {name!r}; valid values are "
                          f"{', '.join(RE_STRUCTURES)}")
