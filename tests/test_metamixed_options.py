@@ -199,3 +199,17 @@ def test_fixed_effects_gls_with_known_v():
     b = mm.MetaFixed.from_formula("yi ~ year", konst, vi="vi").fit()
     np.testing.assert_allclose(a.params.values, b.params.values, rtol=1e-8)   # year not
     np.testing.assert_allclose(a.bse.values, b.bse.values, rtol=1e-8)         # centred
+
+
+def test_metafor_ar_spelling_and_car_with_even_unit_times_is_ar1():
+    df = _data("ishak2007")
+    V = np.array(REF["data"]["ishak2007_V"])
+    f = "yi ~ 0 + C(time) + (0 + C(time) | study)"
+    a = MetaMixed.from_formula(f, df, V=V, struct="AR").fit()
+    b = MetaMixed.from_formula(f, df, V=V, struct="AR1").fit()
+    c = MetaMixed.from_formula("yi ~ 0 + C(time) + (0 + time | study)", df, V=V,
+                               struct="CAR").fit()
+    assert a.llf == b.llf
+    assert b.theta.iloc[1] > 0          # rho >= 0, so CAR over times 1..4 is the same model
+    assert c.llf == pytest.approx(b.llf, rel=1e-10)
+    np.testing.assert_allclose(c.theta.values, b.theta.values, rtol=1e-6)
