@@ -6,6 +6,7 @@ import numpy as np
 
 from .base import _START_CORR, Structure, _start_variance
 from .registry import register_structure
+from .spatial import spatial_kernel
 
 __all__ = ["CAR"]
 
@@ -30,9 +31,13 @@ class CAR(Structure):
     Parameters ``("Var", "CAR")``: ``v >= 0`` and ``0 <= rho <= 1`` (metafor's range; for
     non-integer distances ``rho^d`` needs ``rho >= 0``).  ``Sigma`` is positive
     semi-definite on the whole box (``exp(-|t_i - t_j| / l)`` is a covariance function on
-    the line), so the structure is its own PSD variant.  Derivatives in ``rho``:
-    ``d rho^d / d rho = d rho^(d-1)`` and ``d(d-1) rho^(d-2)``, taken as 0 at ``rho = 0``
-    where the power is negative (distances below 1 or 2).
+    the line), so the structure is its own PSD variant.  The kernel and its derivatives in
+    ``rho`` (``d rho^(d-1)``, ``d(d-1) rho^(d-2)``, evaluated at ``max(rho, 1e-12)``) are
+    those of SAS's ``SP(POW)``
+    (:func:`~metamodels.core.structures.spatial.spatial_kernel`); the structure differs
+    from :class:`~metamodels.core.structures.SPPOW` by metafor's closed range of ``rho``
+    (``SPPOW`` stops at ``1 - 1e-10``), its parameter names and being a ``G`` structure
+    for MetaMixed.
     """
 
     name = "CAR"
@@ -59,15 +64,8 @@ class CAR(Structure):
         return np.array([np.inf, 1.0])
 
     def _R(self, rho):
-        D = self._D
-        rho = float(rho)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            R = np.power(rho, D)
-            d1 = np.where(D > 0, D * np.power(rho, D - 1.0), 0.0) if rho > 0 else \
-                np.where(D == 1.0, 1.0, 0.0)
-            d2 = np.where(D > 0, D * (D - 1.0) * np.power(rho, D - 2.0), 0.0) if rho > 0 else \
-                np.where(D == 2.0, 2.0, 0.0)
-        return R, d1, d2
+        """``rho^D``, ``d/drho`` and ``d2/drho2`` (the SP(POW) kernel)."""
+        return spatial_kernel("POW", self._D, rho)
 
     def matrix(self, theta):
         v, rho = self._check(theta)
