@@ -224,7 +224,7 @@ def _footer(results):
     first = head + (": " + q_text("QE", q, results.q_df, results.q_pvalue)
                     if q is not None and np.isfinite(q) else "")
     comps = ", ".join(f"{name} = {fmt_num(val)}" for name, val in results.theta.items())
-    return [first] + ([comps] if len(comps) <= 90 else [])
+    return [first] + ([comps] if comps and len(comps) <= 90 else [])
 
 
 def multivariate_forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
