@@ -7,7 +7,8 @@ matplotlib on the Agg backend and every figure closed afterwards.  A failure nam
 page and the block number (1-based, counting only ``python`` blocks) and shows the
 block's traceback.
 
-Signatures and pseudo-code belong in ``text`` fences, so they are not run.  A page whose
+Console transcripts (``>>>`` lines) run their code; the output shown is not
+compared.  Signatures and pseudo-code belong in ``text`` fences, so they are not run.  A page whose
 blocks use the seed clinical trial under ``/work/shared`` (data not distributed with the
 package) is skipped, saying why, when that data is absent.  Pages that are known not to
 run yet are listed in :data:`NOT_YET_RUNNABLE` with the reason (visible, not silent).
@@ -30,6 +31,15 @@ _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})[ \t]*(?P<info>[^
 
 #: data outside the package that some examples use (seed clinical trial)
 _SHARED = re.compile(r"""['"](?P<path>/work/shared/[^'"]+)['"]""")
+
+
+def _strip_prompts(src):
+    """The code of a console transcript (``>>>``/``...`` lines; output lines dropped)."""
+    lines = src.splitlines()
+    if not any(line.startswith(">>>") for line in lines):
+        return src
+    return "\n".join(line[4:] for line in lines if line.startswith((">>> ", "... "))
+                     or line in (">>>", "..."))
 
 
 def python_blocks(text):
@@ -60,7 +70,7 @@ def python_blocks(text):
             i += 1
         i += 1
         if lang in ("python", "py", "python3"):
-            blocks.append((start + 1, "\n".join(body) + "\n"))
+            blocks.append((start + 1, _strip_prompts("\n".join(body)) + "\n"))
     return blocks
 
 
@@ -101,6 +111,8 @@ def test_block_extraction():
         "- item\n\n  ```python\n  y = x + 1\n  ```\n"
     )
     assert python_blocks(text) == [(2, "x = 1\n"), (11, "y = x + 1\n")]
+    transcript = "```python\n>>> f(1,\n...   2)\n3\n>>> g()\n```\n"
+    assert python_blocks(transcript) == [(1, "f(1,\n  2)\ng()\n")]
 
 
 @pytest.mark.parametrize("page", _params())
