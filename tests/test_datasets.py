@@ -175,6 +175,22 @@ SPECS = {
                (5, "trinr"): "2.5-4.0"},
         cite=["Hart", "1999", "Annals of Internal Medicine", "metadat"],
     ),
+    "ishak2007": dict(
+        columns={"study": S, "time": I, "months": I, "yi": F, "vi": F, "mdur": F},
+        nrows=82,
+        sums={"time": 187, "months": 768, "yi": -2188.7, "vi": 1980.6, "mdur": 1159.1},
+        spots={(0, "study"): "Alegret (2001)", (0, "yi"): -33.4, (0, "vi"): 14.3,
+               (2, "months"): 12, (81, "study"): "Weselburger (2002)", (81, "vi"): 40.8},
+        cite=["Ishak", "2007", "Clinical Trials", "metadat"],
+    ),
+    "ovary": dict(
+        columns={"Mare": S, "Time": F, "follicles": I},
+        nrows=308,
+        sums={"Time": 154.0000052, "follicles": 3707},
+        spots={(0, "Mare"): "1", (0, "Time"): -0.1363636, (0, "follicles"): 20,
+               (307, "Mare"): "9", (307, "follicles"): 8},
+        cite=["Pierson", "1987", "nlme", "Pinheiro"],
+    ),
 }
 
 NAMES = sorted(SPECS)

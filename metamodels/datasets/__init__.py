@@ -33,6 +33,7 @@ _DATASETS = (
     "fev_sim",
     "grunfeld",
     "hart1999",
+    "ishak2007",
     "kalaian1996",
     "konstantopoulos2011",
     "md_example",
@@ -40,6 +41,7 @@ _DATASETS = (
     "nielweise2007",
     "normand1999",
     "orthodont",
+    "ovary",
     "sleepstudy",
 )
 
