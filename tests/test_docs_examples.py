@@ -12,6 +12,9 @@ compared.  Signatures and pseudo-code belong in ``text`` fences, so they are not
 blocks use the seed clinical trial under ``/work/shared`` (data not distributed with the
 package) is skipped, saying why, when that data is absent.  Pages that are known not to
 run yet are listed in :data:`NOT_YET_RUNNABLE` with the reason (visible, not silent).
+
+The Examples sections of the package's docstrings run as doctests, one test per module
+(``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``; the printed output is compared).
 """
 from __future__ import annotations
 
@@ -143,3 +146,48 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
                             f"{traceback.format_exc(limit=-6)}", pytrace=False)
     finally:
         plt.close("all")
+
+
+# --------------------------------------------------------------------------
+# docstring Examples, as doctests
+# --------------------------------------------------------------------------
+
+def _modules_with_doctests():
+    import importlib
+    import pkgutil
+
+    import metamodels
+
+    names = []
+    for info in pkgutil.walk_packages(metamodels.__path__, "metamodels."):
+        spec = importlib.util.find_spec(info.name)
+        origin = getattr(spec, "origin", None)
+        if origin and origin.endswith(".py") and ">>>" in Path(origin).read_text("utf-8"):
+            names.append(info.name)
+    return ["metamodels"] + sorted(names) if ">>>" in (
+        Path(metamodels.__file__).read_text("utf-8")) else sorted(names)
+
+
+@pytest.mark.parametrize("module", _modules_with_doctests())
+def test_docstring_examples(module, tmp_path, monkeypatch):
+    """The Examples sections of the docstrings of ``module`` run and print what they show."""
+    import doctest
+    import importlib
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    mod = importlib.import_module(module)
+    tests = [t for t in doctest.DocTestFinder().find(mod, module) if t.examples]
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = []
+    try:
+        for t in tests:
+            runner.run(t, out=report.append)
+    finally:
+        plt.close("all")
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, "".join(report)
