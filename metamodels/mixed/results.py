@@ -18,6 +18,7 @@ from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
+from .conditional import ConditionalResultsMixin
 from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 __all__ = ["MixedResults"]
@@ -27,7 +28,8 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResults):
+class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventions,
+                   LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
@@ -174,6 +176,93 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
             frames[part.name] = pd.DataFrame(self._blups[part.name],
                                              columns=list(part.column_names))
         return next(iter(frames.values())) if len(frames) == 1 else frames
+
+    @cache_readonly
+    def random_effects_cov(self):
+        """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
+        V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
+        uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
+        them when there are several terms).
+
+        Notes
+        -----
+        ``Z_l`` holds the rows of term ``t``'s design that belong to level ``l`` (zero
+        elsewhere); ``V`` is block diagonal, so ``Z_l' V^{-1} Z_l`` sums
+        ``z_i' (V_b^{-1})_{ij} z_j`` over the pairs of rows of level ``l`` in each
+        block.  Equivalently ``(G^{-1} + Z_l' R^{-1} Z_l)^{-1}`` for a single term with
+        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.
+        """
+        m = self.model
+        spec = m.spec
+        theta = self._fit.theta
+        Gs = spec.G_matrices(theta)
+        acc = [np.zeros((int(p.groups.max()) + 1, p.Z.shape[1], p.Z.shape[1]))
+               for p in spec.random]
+        for rows, V in zip(spec.layout.groups, spec.build(theta)):
+            Vi = np.linalg.inv(V)
+            for t, part in enumerate(spec.random):
+                Z, g = part.Z[rows], part.groups[rows]
+                W = Vi * (g[:, :, None] == g[:, None, :])
+                C = np.einsum("bik,bij,bjl->bikl", Z, W, Z)
+                q = Z.shape[-1]
+                np.add.at(acc[t], g.reshape(-1), C.reshape(-1, q, q))
+        out = {part.name: G - G @ A @ G for part, G, A in zip(spec.random, Gs, acc)}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def _level_labels(self):
+        """Level labels of each random term (formula models: the grouping values, nested
+        levels joined by ":"; array input: 0, 1, ..)."""
+        parts = self.model.spec.random
+        levels = getattr(self.model, "random_levels", None)
+        if levels is not None and len(levels) == len(parts) and all(
+                len(lev) == int(p.groups.max()) + 1 for lev, p in zip(levels, parts)):
+            return [[":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in lev]
+                    for lev in levels]
+        return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
+
+    def random_effects_frame(self):
+        """EBLUPs with their conditional standard deviations in long form (lme4's
+        ``as.data.frame(ranef(fit, condVar = TRUE))``): columns term, level, column,
+        estimate, se -- the input of :func:`metamodels.plots.caterpillar_plot`."""
+        covs = self.random_effects_cov
+        spec = self.model.spec
+        if len(spec.random) == 1:
+            covs = {spec.random[0].name: covs}
+        pieces = []
+        for part, labels in zip(spec.random, self._level_labels()):
+            U = self._blups[part.name]
+            sd = np.sqrt(np.clip(np.diagonal(covs[part.name], axis1=1, axis2=2), 0, None))
+            for j, col in enumerate(part.column_names):
+                pieces.append(pd.DataFrame({"term": part.name, "level": labels,
+                                            "column": col, "estimate": U[:, j],
+                                            "se": sd[:, j]}))
+        return pd.concat(pieces, ignore_index=True)
+
+    def plot_caterpillar(self, alpha=0.05, **kwargs):
+        """Caterpillar plot of the EBLUPs with ``1 - alpha`` intervals from their
+        conditional variances (lme4's ``dotplot(ranef(fit, condVar = TRUE))``); see
+        :func:`metamodels.plots.caterpillar_plot`."""
+        from ..plots import caterpillar_plot
+        return caterpillar_plot(self, alpha=alpha, **kwargs)
+
+    def plot_diagnostics(self, **kwargs):
+        """Residuals vs fitted, normal QQ and scale-location panels of the conditional
+        Pearson residuals (``resid_pearson_conditional``); see
+        :func:`metamodels.plots.diagnostics_plot`."""
+        from ..plots import diagnostics_plot
+        return diagnostics_plot(self, **kwargs)
+
+    @cache_readonly
+    def resid_pearson_conditional(self):
+        """Conditional Pearson residuals scaled by the residual SD,
+        ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
+        ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
+        any)."""
+        res = self.model.residual
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diag = np.array([np.diag(R) for R in Rs])[res.cov_group, res.visit]
+        w = 1.0 if res.weights is None else np.asarray(res.weights, dtype=float)
+        return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
 
     @cache_readonly
     def fittedvalues(self):
@@ -495,11 +584,11 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         n = X0.shape[0]
         extra = self._random_effects_variance(exog, n)
         res = self.model.residual
-        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diags = [res.structure.diagonal(t) for t in self.model.spec.split(self._fit.theta)[1]]
         if exog is None:
-            diag = np.array([np.diag(R) for R in Rs])
+            diag = np.array(diags)
             return extra + diag[res.cov_group, res.visit]
-        d = np.concatenate([np.diag(R) for R in Rs])
+        d = np.concatenate(diags)
         if np.ptp(d) > 1e-12 * max(1.0, abs(d).max()):
             import warnings
             from ..exceptions import MetaModelsWarning
@@ -517,7 +606,8 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         ic = self.information_criteria()
         info = {"Model:": "MixedModel", "Method:": self.method,
                 "No. observations:": str(int(m.nobs)), "No. units (blocks):": str(m.n_blocks),
-                "R-side structure:": m.residual.structure.name,
+                "R-side structure:": getattr(m.residual.structure, "label",
+                                             m.residual.structure.name),
                 "Converged:": "Yes" if self.converged else "No",
                 ("-2 Res Log Likelihood:" if self.reml else "-2 Log Likelihood:"):
                     "%.4f" % (-2 * self.llf),
