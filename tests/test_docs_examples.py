@@ -18,6 +18,7 @@ The Examples sections of the package's docstrings run as doctests, one test per 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import traceback
@@ -75,6 +76,19 @@ def python_blocks(text):
         if lang in ("python", "py", "python3"):
             blocks.append((start + 1, _strip_prompts("\n".join(body)) + "\n"))
     return blocks
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread while examples run (threadpoolctl, when installed).
+
+    The examples are small; on a loaded machine multithreaded OpenBLAS spins on tiny
+    matrices and can make a page 10-100 times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _pages():
@@ -137,13 +151,14 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
                     + ", ".join(missing))
     namespace = {"__name__": "__main__"}
     try:
-        for k, (line, src) in enumerate(blocks, start=1):
-            try:
-                code = compile(src, f"{pid}:block{k}(line {line})", "exec")
-                exec(code, namespace)
-            except Exception:
-                pytest.fail(f"{pid}: python block {k} (fence at line {line}) failed:\n"
-                            f"{traceback.format_exc(limit=-6)}", pytrace=False)
+        with _one_blas_thread():
+            for k, (line, src) in enumerate(blocks, start=1):
+                try:
+                    code = compile(src, f"{pid}:block{k}(line {line})", "exec")
+                    exec(code, namespace)
+                except Exception:
+                    pytest.fail(f"{pid}: python block {k} (fence at line {line}) failed:\n"
+                                f"{traceback.format_exc(limit=-6)}", pytrace=False)
     finally:
         plt.close("all")
 
