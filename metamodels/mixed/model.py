@@ -119,6 +119,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
         lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
         user's risk.
+    path : {"auto", "blocks", "zspace"}
+        Engine path.  ``"blocks"``: ``V`` block diagonal over the independent units
+        (connected components of all groupings).  ``"zspace"``: penalised least squares
+        in the space of the random effects, lme4's algorithm
+        (:mod:`metamodels.core.zspace`; independent residuals, unstructured ``G``, which
+        it keeps positive semi-definite; Kenward-Roger is not offered there).
+        ``"auto"`` (default) takes Z space when the random effects are crossed so that
+        one unit holds many random-effect levels, blocks otherwise.
 
     Notes
     -----
@@ -132,7 +140,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 weights=None, missing="none", check_identified=True, **kwargs):
+                 weights=None, missing="none", check_identified=True, path="auto", **kwargs):
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -165,6 +173,12 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         self.df_model = float(self.rank - self.k_constant)
         self.spec = BlockCovariance(random=random, residual=self.residual,
                                     block_ids=self.block_ids)
+        if path not in ("auto", "blocks", "zspace"):
+            raise ValueError(f"path must be 'auto', 'blocks' or 'zspace', got {path!r}")
+        self.spec.path = path
+        self.path = path
+        if path != "auto" and "path" not in self._init_keys:
+            self._init_keys.append("path")
         if check_identified:
             check_identified_model(self)
 

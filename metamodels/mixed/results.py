@@ -146,6 +146,32 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         return out
 
     @cache_readonly
+    def _blup_arrays(self):
+        """BLUPs per random term (the hook of conditional predictions)."""
+        return [self._blups[part.name] for part in self.model.spec.random]
+
+    @cache_readonly
+    def random_effects_cov(self):
+        """Conditional covariances of the random effects given the data at the estimate,
+        ``Var(u_l | y) = G - G Z_l'V^{-1}Z_l G`` per level ``l`` (lme4's ``condVar``,
+        which treats ``b`` as known): a ``(levels, k, k)`` array, or a dict per term.
+
+        Computed in Z space as ``s Lambda (Lambda'Z'Z Lambda + I)^{-1}_{ll} Lambda'``
+        (:mod:`metamodels.core.zspace`), for models with independent residuals and
+        unstructured ``G``; other models raise NotImplementedError.
+        """
+        from ..core.zspace import relative_factors, zspace_conditional_cov
+        spec = self.model.spec
+        if not spec.zspace_eligible():
+            raise NotImplementedError("random_effects_cov needs independent residuals "
+                                      "(R = sigma^2 I, no weights) and unstructured G")
+        design = spec.zspace_design()
+        lams, s = relative_factors(design, self._fit.theta, spec._r_slices[0].start)
+        covs = zspace_conditional_cov(design, lams, s, design.factor(lams))
+        out = {p.name: c for p, c in zip(spec.random, covs)}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    @cache_readonly
     def random_effects(self):
         """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
         m = self.model
