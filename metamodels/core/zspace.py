@@ -52,6 +52,7 @@ evaluation only rescales it.  The cost per evaluation is one sparse product and
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,27 @@ ZSPACE_DENSE_MAX = 20000
 #: A ``G`` that is not positive semi-definite has no relative factor: up to this many rows
 #: such a point is evaluated on the dense block path, beyond it it is rejected.
 _DENSE_FALLBACK_ROWS = 5000
+
+
+_CONTROLLER = []
+
+
+def single_threaded_blas():
+    """A context in which BLAS/LAPACK run on one thread (``threadpoolctl``, when
+    installed; otherwise a no-op).
+
+    The Z-space path's dense factorisations are of moderate size (``q_r`` up to a few
+    thousand): on one thread they cost ``q_r^3 / 3`` flops of CPU, whereas a threaded
+    OpenBLAS ``potrf`` of that size spends up to 20 times more CPU spinning when the
+    cores are shared (measured on the project's 2-core machine; see docs/engine.md)."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:                     # not installed or no BLAS found
+            _CONTROLLER.append(None)
+    ctl = _CONTROLLER[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
 
 
 def zspace_eligible_structure(structure):
@@ -397,6 +419,7 @@ class ZSpaceView:
         self.sigma_index = int(sigma_index)
         self.n_params = int(n_params)
         self.preferred = bool(preferred)
+        self.n_factorizations = 0
         y = np.asarray(y, dtype=float)
         X = np.asarray(X, dtype=float)
         self.n, self.p = X.shape
@@ -434,25 +457,63 @@ class ZSpaceView:
         pwrss = self.rtr - float(cu @ cu) - float(delta @ rhs_b)
         return F, Rx, 2.0 * float(np.sum(np.log(dx))), delta, max(pwrss, 0.0)
 
-    def deviance(self, theta_rel, reml=True):
-        """lme4's profiled deviance ``-2 l`` at relative parameters ``theta_rel``."""
-        lams = self.design.lambdas(np.asarray(theta_rel, dtype=float))
-        F, _, ld_x, _, pwrss = self.pls(lams)
-        n, p = self.n, self.p
-        if pwrss <= 0:
-            return np.inf
-        if reml:
-            m = n - p
-            return F.logdet + ld_x + m * (1.0 + np.log(2.0 * np.pi * pwrss / m))
-        return F.logdet + n * (1.0 + np.log(2.0 * np.pi * pwrss / n))
+    def criterion_parts(self, theta_rel, reml=True):
+        """``(a, b)`` at relative parameters: ``a = log|A|`` (ML) or
+        ``log|A| + log|R_X'R_X|`` (REML) and ``b = r^2``, the penalised residual sum of
+        squares.  The log-likelihood at residual variance ``s`` is
+        ``-1/2 [m log(2 pi s) + a + b / s]`` with ``m = n - p`` (REML) or ``n`` (ML)."""
+        key = (bool(reml), tuple(np.asarray(theta_rel, dtype=float).tolist()))
+        cache = self.__dict__.setdefault("_parts", {})
+        hit = cache.get(key)
+        if hit is None:
+            self.n_factorizations += 1
+            lams = self.design.lambdas(np.asarray(theta_rel, dtype=float))
+            F, _, ld_x, _, pwrss = self.pls(lams)
+            hit = (F.logdet + (ld_x if reml else 0.0), pwrss)
+            if len(cache) > 256:
+                cache.clear()
+            cache[key] = hit
+        return hit
 
-    def llf_relative(self, theta_rel, sigma, reml=True):
-        """Log-likelihood (not profiled over the residual SD ``sigma``) at ``theta_rel``."""
-        lams = self.design.lambdas(np.asarray(theta_rel, dtype=float))
-        F, _, ld_x, _, pwrss = self.pls(lams)
-        s = float(sigma) ** 2
-        return profiled_llf(self.n, self.p, self.n * np.log(s) + F.logdet,
-                            ld_x - self.p * np.log(s), pwrss / s, reml)
+    def deviance(self, theta_rel, reml=True):
+        """lme4's profiled deviance ``-2 l`` at relative parameters ``theta_rel``:
+        ``a + m (1 + log(2 pi b / m))`` (see :meth:`criterion_parts`)."""
+        a, b = self.criterion_parts(theta_rel, reml)
+        m = self.n - self.p if reml else self.n
+        if not b > 0:
+            return np.inf
+        return a + m * (1.0 + np.log(2.0 * np.pi * b / m))
+
+    def _stencil(self, x, reml, rel_step=1e-4):
+        """Values, gradients and Hessians of ``a`` and ``b`` (:meth:`criterion_parts`) at
+        ``x`` by central differences: ``(a, b, ga, gb, Ha, Hb)``."""
+        m = x.size
+        h = rel_step * np.maximum(np.abs(x), 0.05)
+        E = np.diag(h)
+
+        def parts(v):
+            return np.array(self.criterion_parts(v, reml))
+
+        f0 = parts(x)
+        fp = np.array([parts(x + E[i]) for i in range(m)])
+        fm = np.array([parts(x - E[i]) for i in range(m)])
+        g = (fp - fm) / (2 * h[:, None])
+        H = np.zeros((2, m, m))
+        for i in range(m):
+            H[:, i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+            for j in range(i):
+                v = (parts(x + E[i] + E[j]) - parts(x + E[i] - E[j])
+                     - parts(x - E[i] + E[j]) + parts(x - E[i] - E[j])) / (4 * h[i] * h[j])
+                H[:, i, j] = H[:, j, i] = v
+        return f0[0], f0[1], g[:, 0], g[:, 1], H[0], H[1]
+
+    def _profiled_derivatives(self, st, reml):
+        """Gradient and Hessian of the profiled deviance ``a + m log b + const``."""
+        a, b, ga, gb, Ha, Hb = st
+        m = self.n - self.p if reml else self.n
+        g = ga + m * gb / b
+        H = Ha + m * (Hb / b - np.outer(gb, gb) / b ** 2)
+        return g, H
 
     # ----------------------------------------------------- SAS parameters
     def _split(self, theta):
@@ -471,7 +532,7 @@ class ZSpaceView:
         """:class:`~metamodels.core.likelihood.Evaluation` at the engine's ``theta``.
 
         ``order=1`` adds the gradient and the observed information by central differences
-        of the log-likelihood in ``(theta_rel, sigma)`` (lme4 / lmerTest's parameters),
+        in ``(theta_rel, sigma)`` (lme4 / lmerTest's parameters; :meth:`derivatives`),
         mapped to the engine's parameters; ``info`` (expected information) is ``None``
         on this path.  Returns ``None`` (dense path) when a ``G`` is not positive
         semi-definite (at most ``_DENSE_FALLBACK_ROWS`` rows; larger data raise a
@@ -498,31 +559,29 @@ class ZSpaceView:
         return Evaluation(ev.theta, llf, ev.beta, C, rss, logdet_v, logdet_xvx, grad,
                           None, obs)
 
-    def derivatives(self, lams, s, reml, rel_step=2e-4):
+    def derivatives(self, lams, s, reml, stencil=None):
         """Gradient and observed information in the engine's parameters (see
-        :meth:`evaluate`): central differences in ``phi = (theta_rel, sigma)``, then
-        ``grad = J^{-T} g_phi`` and ``I = (J H_phi^{-1} J')^{+}`` with ``J = d theta /
-        d phi`` (the delta method: valid also where ``J`` is singular, e.g. a variance
-        at 0)."""
+        :meth:`evaluate`).
+
+        In ``phi = (theta_rel, sigma)`` the log-likelihood is
+        ``l = -1/2 [m log(2 pi sigma^2) + a(theta) + b(theta) / sigma^2]``, so central
+        differences of ``a`` and ``b`` in ``theta_rel`` alone give its gradient and
+        Hessian (the ``sigma`` rows are analytic).  Then ``grad = J^{-T} g_phi`` and
+        ``I = (J (-H_phi)^{-1} J')^{+}`` with ``J = d theta / d phi`` (the delta method,
+        valid also where ``J`` is singular, e.g. a variance at 0)."""
         d = self.design
-        phi = np.r_[d.theta_rel(lams), np.sqrt(s)]
-        m = phi.size
-        h = rel_step * np.maximum(np.abs(phi), 0.05 * np.abs(phi[-1]) + 1e-3)
-
-        def f(x):
-            return self.llf_relative(x[:-1], x[-1], reml)
-
-        f0 = f(phi)
-        E = np.diag(h)
-        fp = np.array([f(phi + E[i]) for i in range(m)])
-        fm = np.array([f(phi - E[i]) for i in range(m)])
-        g = (fp - fm) / (2 * h)
-        H = np.diag((fp - 2 * f0 + fm) / h ** 2)
-        for i in range(m):
-            for j in range(i):
-                v = (f(phi + E[i] + E[j]) - f(phi + E[i] - E[j])
-                     - f(phi - E[i] + E[j]) + f(phi - E[i] - E[j])) / (4 * h[i] * h[j])
-                H[i, j] = H[j, i] = v
+        x = d.theta_rel(lams)
+        a, b, ga, gb, Ha, Hb = self._stencil(x, reml) if stencil is None else stencil
+        m = self.n - self.p if reml else self.n
+        sigma = np.sqrt(s)
+        k = x.size
+        g = np.zeros(k + 1)
+        H = np.zeros((k + 1, k + 1))
+        g[:k] = -0.5 * (ga + gb / s)
+        g[k] = -m / sigma + b / sigma ** 3
+        H[:k, :k] = -0.5 * (Ha + Hb / s)
+        H[:k, k] = H[k, :k] = gb / sigma ** 3
+        H[k, k] = m / s - 3.0 * b / s ** 2
         J = self._jacobian(lams, s)
         grad = np.linalg.lstsq(J.T, g, rcond=None)[0]
         try:
@@ -553,9 +612,11 @@ class ZSpaceView:
 
     # ------------------------------------------------------------- search
     def search(self, start, reml, tol=1e-10, maxiter=200):
-        """Minimise lme4's profiled deviance over ``theta_rel`` (bounded COBYQA), then
-        polish with Newton steps on central differences; returns ``(theta, message,
-        n_evaluations, converged)`` in the engine's parameters."""
+        """Minimise lme4's profiled deviance over ``theta_rel``: bounded COBYQA (scipy
+        >= 1.14; Powell's method before), then Newton steps on central differences
+        (:meth:`_polish`).  Returns ``(theta, message, n_evaluations, converged,
+        stencil)``: the engine's parameters and the final central-difference stencil
+        (reused for the derivatives)."""
         d = self.design
         theta_rel0 = None
         try:
@@ -567,73 +628,70 @@ class ZSpaceView:
             theta_rel0 = np.concatenate([np.where(r == c, 1.0, 0.0) for r, c in d.tril])
         lo = d.theta_lower
         x0 = np.maximum(theta_rel0, lo)
-        nfev = [0]
+        n0 = self.n_factorizations
 
         def fun(x):
-            nfev[0] += 1
             try:
-                return float(self.deviance(x, reml))
+                return float(self.deviance(np.maximum(x, lo), reml))
             except (NotPositiveDefiniteError, np.linalg.LinAlgError, FloatingPointError):
                 return np.inf
 
         bounds = optimize.Bounds(lo, np.full(lo.shape, np.inf))
         with np.errstate(all="ignore"):
-            res = optimize.minimize(fun, x0, method="COBYQA", bounds=bounds,
-                                    options={"maxfev": max(500, 100 * x0.size),
-                                             "initial_tr_radius": 0.5,
-                                             "final_tr_radius": 1e-9})
-        x = np.maximum(res.x, lo)
-        x, fx, polished = self._polish(fun, x, lo)
-        converged = bool(res.success) or polished
-        lams = d.lambdas(x)
-        _, _, _, _, pwrss = self.pls(lams)
-        s = pwrss / (self.n - self.p if reml else self.n)
-        return self.sas_theta(lams, s), str(res.message), nfev[0], converged
-
-    @staticmethod
-    def _polish(fun, x, lo, steps=3):
-        """Newton steps on the free coordinates (central-difference gradient and Hessian
-        of the deviance), each kept only when it lowers the deviance."""
-        fx = fun(x)
-        ok = False
-        for _ in range(steps):
-            free = np.flatnonzero(x > lo + 1e-7)
-            if free.size == 0:
-                return x, fx, True
-            h = 1e-4 * np.maximum(np.abs(x[free]), 1e-2)
-            m = free.size
-            g = np.zeros(m)
-            H = np.zeros((m, m))
-            for i in range(m):
-                ei = np.zeros_like(x)
-                ei[free[i]] = h[i]
-                fp, fm = fun(x + ei), fun(x - ei)
-                g[i] = (fp - fm) / (2 * h[i])
-                H[i, i] = (fp - 2 * fx + fm) / h[i] ** 2
-                for j in range(i):
-                    ej = np.zeros_like(x)
-                    ej[free[j]] = h[j]
-                    H[i, j] = H[j, i] = (fun(x + ei + ej) - fun(x + ei - ej)
-                                         - fun(x - ei + ej) + fun(x - ei - ej)) / (4 * h[i] * h[j])
-            if not np.all(np.isfinite(H)) or not np.all(np.isfinite(g)):
-                break
             try:
-                np.linalg.cholesky(H)
-                step = -np.linalg.solve(H, g)
+                res = optimize.minimize(fun, x0, method="COBYQA", bounds=bounds,
+                                        options={"maxfev": max(500, 100 * x0.size),
+                                                 "initial_tr_radius": 0.2,
+                                                 "final_tr_radius": 1e-5})
+            except ValueError:                       # scipy < 1.14: no COBYQA
+                res = optimize.minimize(fun, x0, method="Powell", bounds=bounds,
+                                        options={"xtol": 1e-6, "ftol": 1e-12,
+                                                 "maxfev": max(500, 200 * x0.size)})
+        x = np.maximum(res.x, lo)
+        x, stencil, polished = self._polish(x, lo, reml, max(2, min(maxiter, 8)))
+        converged = polished or bool(res.success)
+        lams = d.lambdas(x)
+        s = stencil[1] / (self.n - self.p if reml else self.n)
+        message = "converged" if polished else str(res.message)
+        return (self.sas_theta(lams, s), message, self.n_factorizations - n0, converged,
+                (lams, s, stencil))
+
+    def _polish(self, x, lo, reml, steps):
+        """Newton steps on the free coordinates (off their bound) with the gradient and
+        Hessian of the profiled deviance from :meth:`_stencil`, each kept when it lowers
+        the deviance; stops when a step is below ``1e-7`` relative.  Returns ``(x,
+        stencil at x, converged)``."""
+        st = self._stencil(x, reml)
+        dev = self.deviance(x, reml)
+        for _ in range(steps):
+            free = np.flatnonzero(x > lo + 1e-9)
+            g, H = self._profiled_derivatives(st, reml)
+            if free.size == 0:
+                return x, st, True
+            gf, Hf = g[free], H[np.ix_(free, free)]
+            try:
+                np.linalg.cholesky(Hf)
+                step = -np.linalg.solve(Hf, gf)
             except np.linalg.LinAlgError:
-                break
+                return x, st, False
+            if np.all(np.abs(step) <= 1e-7 * np.maximum(np.abs(x[free]), 1e-2)):
+                return x, st, True
             cand = x.copy()
             cand[free] = np.maximum(x[free] + step, lo[free])
-            fc = fun(cand)
-            if not fc <= fx:
-                ok = ok or np.all(np.abs(step) <= 1e-6 * np.maximum(np.abs(x[free]), 1e-2))
-                break
-            small = np.all(np.abs(cand - x) <= 1e-9 * np.maximum(np.abs(x), 1e-2))
-            x, fx = cand, fc
-            ok = True
-            if small:
-                break
-        return x, fx, ok
+            dc = self.deviance(cand, reml)
+            if not dc <= dev:
+                # the remaining step is below the noise of the deviance
+                return x, st, bool(np.all(np.abs(step) <= 1e-4 * np.maximum(np.abs(x[free]), 1e-2)))
+            if np.all(np.abs(step) <= 1e-3 * np.maximum(np.abs(x[free]), 1e-2)):
+                # a short Newton step lands within rounding of the optimum (quadratic
+                # convergence): move the stencil along instead of recomputing it
+                a, b = self.criterion_parts(cand, reml)
+                full = cand - x
+                st = (a, b, st[2] + st[4] @ full, st[3] + st[5] @ full, st[4], st[5])
+                return cand, st, True
+            x, dev = cand, dc
+            st = self._stencil(x, reml)
+        return x, st, False
 
     # ------------------------------------------------- conditional quantities
     def solve(self, theta, vec):
@@ -665,26 +723,19 @@ def zspace_solve(design, lams, s, vec):
     vec = np.asarray(vec, dtype=float)
     one = vec.ndim == 1
     v = vec[:, None] if one else vec
-    F = design.factor(lams)
+    with single_threaded_blas():
+        F = design.factor(lams)
     w = design.apply_lambda(lams, np.asarray(design.Zs.T @ v), transpose=True)
     w = design.apply_lambda(lams, F.solve(w))
     out = (v - np.asarray(design.Zs @ w)) / s
     return out[:, 0] if one else out
 
 
-def zspace_blups(design, lams, s, resid):
-    """BLUPs ``G Z'V^{-1} r = Lambda A^{-1} Lambda' Z' r`` per term ``(levels, k)`` and
-    their conditional covariances ``s Lambda (A^{-1})_ll Lambda'`` per level (lme4's
-    ``condVar``), as ``(blups, cond_cov)`` lists over terms."""
-    F = design.factor(lams)
-    w = design.apply_lambda(lams, np.asarray(design.Zs.T @ resid), transpose=True)
-    b = design.apply_lambda(lams, F.solve(w[:, None])[:, 0])
-    return design.internal_to_terms(b), F
-
-
-def zspace_conditional_cov(design, lams, s, F):
-    """``s Lambda_t (A^{-1})_ll Lambda_t'`` per term: (levels, k, k) arrays."""
-    blocks = F.inverse_diagonal_blocks()
+def zspace_conditional_cov(design, lams, s):
+    """Conditional covariances of the random effects, ``s Lambda_t (A^{-1})_ll
+    Lambda_t'`` per level (lme4's ``condVar``): a list over terms of (levels, k, k)."""
+    with single_threaded_blas():
+        blocks = design.factor(lams).inverse_diagonal_blocks()
     return [s * np.einsum("ij,ljk,mk->lim", lam, B, lam) for lam, B in zip(lams, blocks)]
 
 
@@ -737,8 +788,13 @@ def zspace_maximize(y, X, spec, start, reml=True, tol=1e-10, maxiter=200, restar
     :class:`~metamodels.core.optimize.FitOutcome`); ``G`` stays positive semi-definite
     (lme4's constraint)."""
     from .optimize import FitOutcome
-    view = spec.zspace_view(y, X, force=True)
-    theta, message, nfev, converged = view.search(start, reml, tol, maxiter)
-    ev = view.evaluate(theta, reml, order=1)
+    with single_threaded_blas():
+        view = spec.zspace_view(y, X, force=True)
+        theta, message, nfev, converged, (lams, s, stencil) = view.search(start, reml, tol,
+                                                                          maxiter)
+        ev = view.evaluate(theta, reml, order=0)
+        grad, obs = view.derivatives(lams, s, reml, stencil)
+        ev = Evaluation(ev.theta, ev.llf, ev.beta, ev.cov_beta, ev.rss, ev.logdet_v,
+                        ev.logdet_xvx, grad, None, obs)
     return FitOutcome(ev, converged, nfev, theta <= spec.lower, theta >= spec.upper,
                       "zspace-cobyqa", message)

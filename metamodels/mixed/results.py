@@ -167,7 +167,7 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
                                       "(R = sigma^2 I, no weights) and unstructured G")
         design = spec.zspace_design()
         lams, s = relative_factors(design, self._fit.theta, spec._r_slices[0].start)
-        covs = zspace_conditional_cov(design, lams, s, design.factor(lams))
+        covs = zspace_conditional_cov(design, lams, s)
         out = {p.name: c for p, c in zip(spec.random, covs)}
         return next(iter(out.values())) if len(out) == 1 else out
 
