@@ -203,7 +203,9 @@ class ZSpaceDesign:
         Ze, Zr = Zcsc[:, :self.q_e], Zcsc[:, self.q_e:]
         self.B = (Zr.T @ Ze).tocsr()                        # Z_r'Z_e (q_r, q_e)
         self.B.sum_duplicates()
-        self.Crr = (Zr.T @ Zr).toarray() if self.q_r else np.zeros((0, 0))
+        self.Crr = (Zr.T @ Zr).tocoo()                     # Z_r'Z_r, sparse
+        self.Crr.sum_duplicates()
+        self.Bt = self.B.T.tocsr()
         # block-diagonal pattern of kron(I_Le, M) for the eliminated term
         self._bd_indptr = np.arange(0, self.q_e * ke + 1, ke)
         self._bd_indices = ((np.arange(self.q_e) // ke * ke)[:, None]
@@ -256,6 +258,35 @@ class ZSpaceDesign:
                 for t, (L, k) in enumerate(zip(self.levels, self.ks))]
 
 
+def _schur_factor(d, lams, BM, chunk=1024):
+    """Lower Cholesky factor of ``S = I + Lambda_r'(Z_r'Z_r - B M_e B')Lambda_r`` (``BM =
+    B M_e``): the dense ``S`` is filled by row chunks of the sparse product (bounded
+    temporary memory), scaled in place and factorised in place by LAPACK ``potrf``."""
+    q_r = d.q_r
+    S = np.empty((q_r, q_r))
+    for r0 in range(0, q_r, chunk):
+        r1 = min(q_r, r0 + chunk)
+        S[r0:r1] = (BM[r0:r1] @ d.Bt).toarray()
+    np.negative(S, out=S)
+    S[d.Crr.row, d.Crr.col] += d.Crr.data
+    for t in d.order[1:]:                       # Lambda_r' S Lambda_r, slot by slot
+        o, L, k = d.offsets[t] - d.q_e, d.levels[t], d.ks[t]
+        lam = lams[t]
+        if k == 1:
+            S[o:o + L] *= lam[0, 0]
+            S[:, o:o + L] *= lam[0, 0]
+            continue
+        rows = S[o:o + L * k].reshape(L, k, q_r)
+        S[o:o + L * k] = np.einsum("ji,ljm->lim", lam, rows).reshape(L * k, q_r)
+        cols = S[:, o:o + L * k].reshape(q_r, L, k)
+        S[:, o:o + L * k] = np.einsum("mlj,ji->mli", cols, lam).reshape(q_r, L * k)
+    S[np.diag_indices(q_r)] += 1.0
+    c, info = linalg.lapack.dpotrf(S.T, lower=1, clean=1, overwrite_a=1)
+    if info != 0:
+        raise NotPositiveDefiniteError("Lambda'Z'Z Lambda + I is numerically singular")
+    return c
+
+
 class _Factor:
     """``A = L L'`` in the block-elimination form of the module docstring."""
 
@@ -280,16 +311,7 @@ class _Factor:
             Me = np.einsum("ij,ljk,mk->lim", lam_e, self.Aee_inv, lam_e)    # Lambda A^-1 Lambda'
             Mbd = sparse.csr_matrix((Me.reshape(-1), d._bd_indices, d._bd_indptr),
                                     shape=(d.q_e, d.q_e))
-            P = (d.B @ Mbd @ d.B.T).toarray()
-            S = d.Crr - P
-            S = self._lam_r(S, transpose=True)
-            S = self._lam_r(S.T, transpose=True).T
-            S[np.diag_indices(q_r)] += 1.0
-            try:
-                self.Lrr = linalg.cholesky(S, lower=True, overwrite_a=True, check_finite=False)
-            except linalg.LinAlgError as exc:
-                raise NotPositiveDefiniteError(
-                    "Lambda'Z'Z Lambda + I is numerically singular") from exc
+            self.Lrr = _schur_factor(d, self.lams, d.B @ Mbd)
             logdet += 2.0 * float(np.sum(np.log(np.diagonal(self.Lrr))))
         else:
             self.Lrr = np.zeros((0, 0))
@@ -642,7 +664,7 @@ class ZSpaceView:
                 res = optimize.minimize(fun, x0, method="COBYQA", bounds=bounds,
                                         options={"maxfev": max(500, 100 * x0.size),
                                                  "initial_tr_radius": 0.2,
-                                                 "final_tr_radius": 1e-5})
+                                                 "final_tr_radius": 1e-4})
             except ValueError:                       # scipy < 1.14: no COBYQA
                 res = optimize.minimize(fun, x0, method="Powell", bounds=bounds,
                                         options={"xtol": 1e-6, "ftol": 1e-12,
