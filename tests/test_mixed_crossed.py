@@ -15,7 +15,8 @@ REF = json.loads((Path(__file__).parent / "reference" / "mixed_crossed.json").re
 CASES = {c["name"]: c for c in REF["cases"]}
 DATA = {"crossed_intercepts": "crossed", "crossed_intercepts_ml": "crossed",
         "crossed_slopes": "crossed", "partially_crossed": "partial",
-        "penicillin": "penicillin"}
+        "penicillin": "penicillin", "singular_intercepts": "singular",
+        "singular_slopes": "singular_slopes"}
 
 
 def _fit(name, path="zspace", **kwargs):

@@ -331,7 +331,13 @@ class BlockCovariance(CovarianceSpec):
         return flag
 
     def _max_block_columns(self):
-        """Largest number of random-effect columns within one independent unit."""
+        """Largest number of random-effect columns within one independent unit (an upper
+        bound from the largest unit's rows when that is already small)."""
+        rows = max((g.shape[1] for g in self.layout.groups), default=0)
+        bound = rows * sum(p.Z.shape[1] for p in self.random)
+        from .zspace import ZSPACE_MIN_COLUMNS
+        if bound < ZSPACE_MIN_COLUMNS:
+            return float(bound)
         block = np.asarray(self._block_ids, dtype=np.int64)
         nb = int(block.max()) + 1 if block.size else 0
         total = np.zeros(nb)

@@ -704,9 +704,10 @@ class ZSpaceView:
             if not dc <= dev:
                 # the remaining step is below the noise of the deviance
                 return x, st, bool(np.all(np.abs(step) <= 1e-4 * np.maximum(np.abs(x[free]), 1e-2)))
-            if np.all(np.abs(step) <= 1e-3 * np.maximum(np.abs(x[free]), 1e-2)):
+            if np.all(np.abs(step) <= 1e-6 * np.maximum(np.abs(x[free]), 1e-2)):
                 # a short Newton step lands within rounding of the optimum (quadratic
-                # convergence): move the stencil along instead of recomputing it
+                # convergence) and changes the Hessian by about its relative size: move
+                # the stencil along instead of recomputing it
                 a, b = self.criterion_parts(cand, reml)
                 full = cand - x
                 st = (a, b, st[2] + st[4] @ full, st[3] + st[5] @ full, st[4], st[5])

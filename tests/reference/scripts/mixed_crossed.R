@@ -30,6 +30,27 @@ p$y <- round(1 + 0.3 * p$z + rnorm(12, 0, 0.7)[p$school] + rnorm(20, 0, 0.5)[p$r
              rnorm(np), 4)
 p$school <- paste0("sc", p$school); p$rater <- paste0("r", p$rater)
 
+# boundary fits: no item variance (estimate 0) and perfectly correlated subject slopes
+# (correlation +1); the first seeds from 1 whose lme4 fit is singular
+singular_data <- function(slopes) {
+  for (seed in 1:200) {
+    set.seed(seed)
+    s <- data.frame(subj = sample(1:25, 300, replace = TRUE),
+                    item = sample(1:15, 300, replace = TRUE))
+    s$x <- round(rnorm(300), 4)
+    b <- rnorm(25)
+    s$y <- round(1 + 0.3 * s$x + b[s$subj] + (if (slopes) 0.5 * b[s$subj] * s$x +
+                 rnorm(15, 0, 0.5)[s$item] else 0) + rnorm(300), 4)
+    s$subj <- paste0("s", s$subj); s$item <- paste0("i", s$item)
+    f <- lmer(if (slopes) y ~ x + (x | subj) + (1 | item) else y ~ x + (1 | subj) + (1 | item),
+              data = s, control = ctrl)
+    if (isSingular(f)) return(s)
+  }
+  stop("no singular fit")
+}
+sing <- singular_data(FALSE)
+sing_slopes <- singular_data(TRUE)
+
 data(Penicillin, package = "lme4")
 pen <- data.frame(diameter = Penicillin$diameter, plate = as.character(Penicillin$plate),
                   sample = as.character(Penicillin$sample))
@@ -64,10 +85,13 @@ cases <- list(
   fit_case("crossed_intercepts_ml", "y ~ x + cond + (1 | subj) + (1 | item)", d, FALSE),
   fit_case("crossed_slopes", "y ~ x + cond + (x | subj) + (1 | item)", d, TRUE),
   fit_case("partially_crossed", "y ~ z + (1 | school) + (1 | rater)", p, TRUE),
-  fit_case("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", pen, TRUE)
+  fit_case("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", pen, TRUE),
+  fit_case("singular_intercepts", "y ~ x + (1 | subj) + (1 | item)", sing, TRUE),
+  fit_case("singular_slopes", "y ~ x + (x | subj) + (1 | item)", sing_slopes, TRUE)
 )
 out <- list(versions = list(lme4 = as.character(packageVersion("lme4")),
                             lmerTest = as.character(packageVersion("lmerTest"))),
-            data = list(crossed = d, partial = p, penicillin = pen), cases = cases)
+            data = list(crossed = d, partial = p, penicillin = pen, singular = sing,
+                        singular_slopes = sing_slopes), cases = cases)
 write_json(out, "tests/reference/mixed_crossed.json", digits = NA, auto_unbox = TRUE,
            pretty = FALSE)
