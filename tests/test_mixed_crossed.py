@@ -166,7 +166,29 @@ def test_auto_path_chooses_zspace_for_crossed_and_blocks_for_nested():
     m2 = mm.MixedModel.from_formula("y ~ 1 + (1 | s) + (1 | i)", nested)
     assert not m2.spec.zspace_active()
     with pytest.raises(NotImplementedError, match="path='zspace'"):
-        mm.MixedModel.from_formula("y ~ 1 + (1 | s) + (1 | i)", crossed, path="zspace",
-                                   weights=np.ones(n)).spec.zspace_active()
+        mm.MixedModel.from_formula("y ~ 1 + (1 + x | s) + (1 | i)",
+                                   crossed.assign(x=rng.normal(size=n)), path="zspace",
+                                   re_struct="VC").spec.zspace_active()
     with pytest.raises(ValueError, match="path"):
         mm.MixedModel.from_formula("y ~ 1 + (1 | s)", crossed, path="sparse")
+
+
+def test_weighted_zspace_fit_equals_block_path():
+    data = pd.DataFrame(REF["data"]["crossed"])
+    w = 0.5 + np.arange(len(data)) % 4 / 2.0
+    fits = {}
+    for path in ("zspace", "blocks"):
+        model = mm.MixedModel.from_formula("y ~ x + cond + (x | subj) + (1 | item)", data,
+                                           weights=w, path=path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[path] = model.fit(g_constraint="psd")
+    z, b = fits["zspace"], fits["blocks"]
+    assert z.llf == pytest.approx(b.llf, rel=1e-10)
+    np.testing.assert_allclose(z.params, b.params, rtol=1e-6)
+    np.testing.assert_allclose(z.theta, b.theta, rtol=1e-5)
+    np.testing.assert_allclose(z.df_fixed(), b.df_fixed(), rtol=1e-4)
+    np.testing.assert_allclose(z.random_effects["item"], b.random_effects["item"],
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z.random_effects_cov["item"], b.random_effects_cov["item"],
+                               rtol=1e-5, atol=1e-9)

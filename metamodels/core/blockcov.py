@@ -302,10 +302,11 @@ class BlockCovariance(CovarianceSpec):
 
     def zspace_eligible(self):
         """Whether the Z-space path can represent ``V``: no known part, ``R = sigma^2 I``
-        without weights, random terms with unstructured ``G`` (or one variance)."""
+        (``sigma^2 W^{-1}`` with weights), random terms with unstructured ``G`` (or one
+        variance)."""
         from .zspace import zspace_eligible_structure
         return (self.known is None and bool(self.random) and self.residual is not None
-                and self.residual.weights is None and self._residual_is_scaled_identity()
+                and self._residual_is_scaled_identity()
                 and all(zspace_eligible_structure(p.structure) for p in self.random))
 
     def zspace_active(self):
@@ -319,9 +320,9 @@ class BlockCovariance(CovarianceSpec):
             elif self.path == "zspace":
                 if not self.zspace_eligible():
                     raise NotImplementedError(
-                        "path='zspace' needs independent residuals (R = sigma^2 I, no "
-                        "weights), no known covariance and random terms with unstructured "
-                        "G (re_struct='UN') or one variance")
+                        "path='zspace' needs independent residuals (R = sigma^2 I, or "
+                        "sigma^2 W^-1 with weights), no known covariance and random terms "
+                        "with unstructured G (re_struct='UN') or one variance")
                 flag = True
             else:
                 from .zspace import ZSPACE_MIN_COLUMNS
@@ -355,7 +356,7 @@ class BlockCovariance(CovarianceSpec):
             from .zspace import ZSpaceDesign, ZSpaceTerm
             terms = [ZSpaceTerm(p.Z, p.groups, p.structure, sl)
                      for p, sl in zip(self.random, self._g_slices)]
-            design = ZSpaceDesign(terms, self.layout.nobs)
+            design = ZSpaceDesign(terms, self.layout.nobs, self.residual.weights)
             self._zspace_design = design
         return design
 

@@ -159,9 +159,12 @@ class ZSpaceDesign:
     level by level (``k_t`` columns per level).
     """
 
-    def __init__(self, terms, n):
+    def __init__(self, terms, n, weights=None):
         self.terms = list(terms)
         self.n = int(n)
+        # observation weights (SAS WEIGHT, Var(e_i) = s / w_i): the design is kept for the
+        # rescaled model W^{1/2} V W^{1/2} = s (I + Z~ Gamma Z~'), Z~ = W^{1/2} Z
+        self.root_w = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
         self.levels = [int(np.max(t.codes)) + 1 if self.n else 0 for t in self.terms]
         self.ks = [int(t.Z.shape[1]) for t in self.terms]
         widths = [L * k for L, k in zip(self.levels, self.ks)]
@@ -186,18 +189,20 @@ class ZSpaceDesign:
             for c in range(k):
                 rows.append(np.arange(self.n))
                 cols.append(base + c)
-                vals.append(np.asarray(term.Z[:, c], dtype=float))
+                zc = np.asarray(term.Z[:, c], dtype=float)
+                vals.append(zc if self.root_w is None else zc * self.root_w)
         self.Zs = sparse.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self.n, self.q))
         te = self.terms[self.e]
+        Ze_rows = te.Z if self.root_w is None else te.Z * self.root_w[:, None]
         ke, Le = self.ks[self.e], self.levels[self.e]
         De = np.zeros((Le, ke, ke))
         codes_e = np.asarray(te.codes, dtype=np.int64)
         for a in range(ke):
             for b in range(a + 1):
                 De[:, a, b] = De[:, b, a] = np.bincount(
-                    codes_e, weights=te.Z[:, a] * te.Z[:, b], minlength=Le)
+                    codes_e, weights=Ze_rows[:, a] * Ze_rows[:, b], minlength=Le)
         self.De = De
         Zcsc = self.Zs.tocsc()
         Ze, Zr = Zcsc[:, :self.q_e], Zcsc[:, self.q_e:]
@@ -444,6 +449,10 @@ class ZSpaceView:
         self.n_factorizations = 0
         y = np.asarray(y, dtype=float)
         X = np.asarray(X, dtype=float)
+        self.logdet_w = 0.0                          # log|W^{-1}| added to log|V|
+        if design.root_w is not None:
+            y, X = y * design.root_w, X * design.root_w[:, None]
+            self.logdet_w = -2.0 * float(np.sum(np.log(design.root_w)))
         self.n, self.p = X.shape
         self.XtX = tdot(X, X)
         self.beta0 = np.linalg.lstsq(self.XtX, tdot(X, y), rcond=None)[0]
@@ -569,7 +578,7 @@ class ZSpaceView:
         F, Rx, ld_x, delta, pwrss = self.pls(lams)
         n, p = self.n, self.p
         C = s * linalg.cho_solve((Rx, True), np.eye(p), check_finite=False)
-        logdet_v = n * np.log(s) + F.logdet
+        logdet_v = n * np.log(s) + F.logdet + self.logdet_w
         logdet_xvx = ld_x - p * np.log(s)
         rss = pwrss / s
         llf = profiled_llf(n, p, logdet_v, logdet_xvx, rss, reml)
@@ -742,16 +751,27 @@ def relative_factors(design, theta, sigma_index):
 
 
 def zspace_solve(design, lams, s, vec):
-    """``V^{-1} vec`` with ``V = s (I + Z Lambda Lambda' Z')`` (see :class:`ZSpaceView`)."""
+    """``V^{-1} vec`` with ``V = s (I + Z Lambda Lambda' Z')`` (see :class:`ZSpaceView`;
+    with weights ``V^{-1} = W^{1/2} V~^{-1} W^{1/2}``)."""
     vec = np.asarray(vec, dtype=float)
     one = vec.ndim == 1
     v = vec[:, None] if one else vec
+    rw = design.root_w
+    if rw is not None:
+        v = v * rw[:, None]
+    out = _solve_scaled(design, lams, s, v)
+    if rw is not None:
+        out = out * rw[:, None]
+    return out[:, 0] if one else out
+
+
+def _solve_scaled(design, lams, s, v):
+    """``V~^{-1} v = s^{-1}(v - Z~ Lambda A^{-1} Lambda' Z~' v)`` for v (n, m)."""
     with single_threaded_blas():
         F = design.factor(lams)
     w = design.apply_lambda(lams, np.asarray(design.Zs.T @ v), transpose=True)
     w = design.apply_lambda(lams, F.solve(w))
-    out = (v - np.asarray(design.Zs @ w)) / s
-    return out[:, 0] if one else out
+    return (v - np.asarray(design.Zs @ w)) / s
 
 
 def zspace_conditional_cov(design, lams, s):
@@ -781,8 +801,10 @@ class ZSpaceSensitivities:
         lams, s = relative_factors(design, theta, sigma_index)
         X = np.asarray(X, dtype=float)
         p = X.shape[1]
-        VX = zspace_solve(design, lams, s, X)                   # V^-1 X  (n, p)
-        ZVX = np.asarray(design.Zs.T @ VX)                      # Z'V^-1X (q, p)
+        if design.root_w is not None:               # B_j = X~'V~^-1 V~_j V~^-1 X~
+            X = X * design.root_w[:, None]
+        VX = _solve_scaled(design, lams, s, X)                  # V~^-1 X~  (n, p)
+        ZVX = np.asarray(design.Zs.T @ VX)                      # Z~'V~^-1X~ (q, p)
         B = np.zeros((n_params, p, p))
         for t, term in enumerate(design.terms):
             o, L, k = design.offsets[t], design.levels[t], design.ks[t]

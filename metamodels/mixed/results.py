@@ -157,14 +157,14 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         which treats ``b`` as known): a ``(levels, k, k)`` array, or a dict per term.
 
         Computed in Z space as ``s Lambda (Lambda'Z'Z Lambda + I)^{-1}_{ll} Lambda'``
-        (:mod:`metamodels.core.zspace`), for models with independent residuals and
-        unstructured ``G``; other models raise NotImplementedError.
+        (:mod:`metamodels.core.zspace`), for models with independent residuals
+        (weights allowed) and unstructured ``G``; other models raise NotImplementedError.
         """
         from ..core.zspace import relative_factors, zspace_conditional_cov
         spec = self.model.spec
         if not spec.zspace_eligible():
             raise NotImplementedError("random_effects_cov needs independent residuals "
-                                      "(R = sigma^2 I, no weights) and unstructured G")
+                                      "(R = sigma^2 I or sigma^2 W^-1) and unstructured G")
         design = spec.zspace_design()
         lams, s = relative_factors(design, self._fit.theta, spec._r_slices[0].start)
         covs = zspace_conditional_cov(design, lams, s)
