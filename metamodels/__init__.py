@@ -10,7 +10,8 @@ from ._version import __version__
 from .diagnostics import (egger_test, fail_safe_n, pet_peese, rank_correlation_test,
                           selection_model, trim_and_fill)
 from .bayes import BayesMeta, priors
-from .effectsize import effect_size
+from .effectsize import effect_size, summarize_effect_sizes, to_long, to_table
+from .effectsize import transforms as transf
 from .inference.compare import lr_test_table as lr_test
 from .locscale import LocationScaleMeta
 from .mixed import MixedModel
@@ -26,4 +27,6 @@ __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScal
            # publication bias (issue 14)
            "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
            "selection_model",
-           "subgroup_analysis"]
+           "subgroup_analysis",
+           # effect-size helpers (issue 21)
+           "summarize_effect_sizes", "to_long", "to_table", "transf"]
