@@ -340,7 +340,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             are free, and a ``G`` that is not positive definite is reported with a
             ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
             semi-definite (variances >= 0, correlations in their closed range); the
-            results report the same SAS-named parameters.
+            results report the same SAS-named parameters.  The Z-space path (crossed
+            random effects, ``path=``) always keeps ``G`` positive semi-definite.
         ddf : str
             Denominator-df method of every test and interval of the results (t_test,
             f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
