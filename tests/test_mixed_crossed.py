@@ -190,5 +190,26 @@ def test_weighted_zspace_fit_equals_block_path():
     np.testing.assert_allclose(z.df_fixed(), b.df_fixed(), rtol=1e-4)
     np.testing.assert_allclose(z.random_effects["item"], b.random_effects["item"],
                                rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(z.random_effects_cov["item"], b.random_effects_cov["item"],
+    np.testing.assert_allclose(z.random_effects_cov["batch"], b.random_effects_cov["batch"],
+                               rtol=1e-5, atol=1e-9)
+
+
+def test_zspace_with_slopes_on_the_dense_part_equals_block_path():
+    """Three terms, the 2-column one among the densely factorised (smaller) terms."""
+    data = pd.DataFrame(REF["data"]["crossed"]).assign(
+        batch=lambda f: (np.arange(len(f)) % 5).astype(str))
+    fits = {}
+    for path in ("zspace", "blocks"):
+        model = mm.MixedModel.from_formula("y ~ x + (1 | subj) + (x | batch) + (1 | item)",
+                                           data, path=path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[path] = model.fit(g_constraint="psd")
+    z, b = fits["zspace"], fits["blocks"]
+    design = z.model.spec.zspace_design()                 # subj eliminated, batch dense
+    assert design.ks[design.e] == 1 and max(design.ks) == 2
+    assert z.llf == pytest.approx(b.llf, rel=1e-10)
+    np.testing.assert_allclose(z.theta, b.theta, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z.params, b.params, rtol=1e-6)
+    np.testing.assert_allclose(z.random_effects_cov["batch"], b.random_effects_cov["batch"],
                                rtol=1e-5, atol=1e-9)
