@@ -190,7 +190,7 @@ def test_weighted_zspace_fit_equals_block_path():
     np.testing.assert_allclose(z.df_fixed(), b.df_fixed(), rtol=1e-4)
     np.testing.assert_allclose(z.random_effects["item"], b.random_effects["item"],
                                rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(z.random_effects_cov["batch"], b.random_effects_cov["batch"],
+    np.testing.assert_allclose(z.random_effects_cov["item"], b.random_effects_cov["item"],
                                rtol=1e-5, atol=1e-9)
 
 

@@ -10,8 +10,10 @@ from ..base.engine import boundary_items, check_start, engine_fit, warn_boundary
 from ..core.likelihood import evaluate
 from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning
-from ..inference.ddf import check_ddf
+from ..inference.ddf import check_ddf, ddf_class
+from ..inference.empirical import check_compatible, check_cov_type
 from ..core.random import g_parameter_names
+from .aliasing import expand, expand_cov
 from .identifiability import check_residual_scale, collapsed_residual
 
 __all__ = ["MixedFit", "fit_mixed"]
@@ -38,7 +40,7 @@ G_CONSTRAINTS = ("sas", "psd")
 
 
 def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint="sas",
-              ddf="satterthwaite"):
+              ddf="satterthwaite", cov_type="nonrobust"):
     """Maximise the (restricted) likelihood of ``model`` and wrap the results.
 
     ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
@@ -46,28 +48,41 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     semi-definite (lme4): the search runs over
     :meth:`~metamodels.core.blockcov.BlockCovariance.psd_variant` and the optimum is mapped
     back to the SAS parameters, which the results report.  ``ddf`` is the results' default
-    denominator-df method.  The fit sequence is :func:`metamodels.base.engine.engine_fit`;
-    crossed random effects go through the Z-space path (:func:`_fit_zspace`) when the
-    covariance says so (``model.spec.zspace_active()``)."""
+    denominator-df method and ``cov_type`` the covariance of the fixed effects
+    (:mod:`metamodels.inference.empirical`).  The fit sequence is
+    :func:`metamodels.base.engine.engine_fit`; crossed random effects go through the
+    Z-space path (:func:`_fit_zspace`) when the covariance says so
+    (``model.spec.zspace_active()``)."""
     ddf = check_ddf(ddf)
+    cov_type = check_cov_type(cov_type)
+    check_compatible(ddf_class(ddf), cov_type)
     y, spec = model.endog, model.spec
     # columns on very different scales (a predictor times 1e12) are fitted on columns
     # scaled by powers of two (exact in floating point); ordinary designs are used as is
     d = model.exog_fit_scales
+    keep = ~model.aliased            # accept_singular: fit on the estimable columns
     X = model.exog if d is None else model.exog / d
-    if start is None:
+    if not keep.all():
+        X, d = X[:, keep], (None if d is None else d[keep])
+    mivque = isinstance(start, str)
+    if mivque and start.lower() != "mivque0":
+        raise ValueError(f"start must be values, None or 'mivque0', got {start!r}")
+    if start is None or mivque:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
         beta_ols = np.linalg.solve(xtx, xty)
         rss = float(y @ y - beta_ols @ xty)
         s2 = max(rss, 1e-12 * float(y @ y)) / max(1.0, X.shape[0] - X.shape[1])
         start = spec.start(s2)
+        if mivque:                      # SAS's default start (linear structures)
+            from .mivque import mivque0_start
+            start = mivque0_start(model, fallback=start)
     start = check_start(spec, start)
     if g_constraint not in G_CONSTRAINTS:
         raise ValueError(f"g_constraint must be one of {G_CONSTRAINTS}, got {g_constraint!r}")
     search = spec
     if spec.zspace_active():
-        return _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf)
+        return _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf, cov_type)
     if g_constraint == "psd":
         search, to_sas, from_sas = spec.psd_variant()
         start = from_sas(start)
@@ -93,24 +108,28 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
                           "g_constraint='psd' keeps G positive semi-definite as lme4 does)",
                           BoundaryWarning, stacklevel=3)
     check_residual_scale(model, ev.theta, stacklevel=4)
-    return _results(model, ev, out, d, reml, at_lower, ddf)
+    return _results(model, ev, out, d, reml, at_lower, ddf, cov_type)
 
 
-def _results(model, ev, out, d, reml, at_lower, ddf):
+def _results(model, ev, out, d, reml, at_lower, ddf, cov_type):
     """Wrap an engine evaluation at the estimate into MixedResults."""
     from .results import MixedResults, MixedResultsWrapper
+    keep = ~model.aliased
     # back to the original columns: b = D^-1 b_s, C = D^-1 C_s D^-1, and the REML term
     # -1/2 log|X'V^-1X| gains -sum(log d)
     beta, cov_beta, llf = ev.beta, ev.cov_beta, ev.llf
     if d is not None:
         beta, cov_beta = beta / d, cov_beta / np.outer(d, d)
         llf = llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    if not keep.all():               # SAS's g2 solution: aliased coefficients 0
+        beta, cov_beta = expand(beta, model.aliased, 0.0), expand_cov(cov_beta, model.aliased,
+                                                                     0.0)
     fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, at_lower)
-    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
+    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf, cov_type=cov_type))
 
 
-def _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf):
+def _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf, cov_type):
     """The Z-space fit (crossed random effects, :mod:`metamodels.core.zspace`): lme4's
     profiled deviance over the relative covariance factors, so ``G`` stays positive
     semi-definite whatever ``g_constraint`` says; a singular ``G`` (a variance at 0 or a
@@ -127,7 +146,7 @@ def _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf):
                           "a correlation at +-1 or a variance at 0)", BoundaryWarning,
                           stacklevel=4)
     check_residual_scale(model, ev.theta, stacklevel=5)
-    return _results(model, ev, out, d, reml, out.at_lower, ddf)
+    return _results(model, ev, out, d, reml, out.at_lower, ddf, cov_type)
 
 
 def _psd_boundary_names(spec, search, out):

@@ -107,7 +107,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def _fixed_view(self):
         """Evaluation with the random effects switched off (V = S)."""
         m = self.model
-        return evaluate(np.zeros(m.spec.n_params), m.endog, m.exog, m.spec, reml=False)
+        return evaluate(np.zeros(0), m.endog, m.exog, m.known_spec, reml=False)
 
     @cache_readonly
     def q(self):
@@ -125,8 +125,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     @cache_readonly
     def _trace_p(self):
         m = self.model
-        spec = m.spec
-        Svs = spec.build(np.zeros(spec.n_params))
+        spec = m.known_spec
+        Svs = spec.build(np.zeros(0))
         C = self._fixed_view.cov_beta
         tr, XS2X = 0.0, np.zeros((m.k_params, m.k_params))
         for rows, S in zip(spec.layout.groups, Svs):
@@ -251,11 +251,15 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         if self.model.fixed_terms:
             texts.append("Fixed to 0 (single-level factor, not identified): "
                          + ", ".join(self.model.fixed_terms))
+        if self.model.fixed_params:
+            texts.append("Fixed (not estimated): " + ", ".join(
+                f"{k} = {v:g}" for k, v in self.model.fixed_params.items()))
         if self.qm_test is not None:
             texts.append(f"Test of moderators (QM): {self.qm_test}")
-        return make_summary("MetaMixed Results", info,
-                            [self.coef_table(alpha),
-                             (pd.DataFrame({"estimate": self.theta}), "%.6f")], texts)
+        tables = [self.coef_table(alpha)]
+        if len(self.theta):
+            tables.append((pd.DataFrame({"estimate": self.theta}), "%.6f"))
+        return make_summary("MetaMixed Results", info, tables, texts)
 
 
 class MetaMixedResultsWrapper(LikelihoodResultsWrapper):
