@@ -176,7 +176,11 @@ def run_r(template, df, tmp, name, **fields):
     path = os.path.join(tmp, f"{name}.R")
     with open(path, "w") as fh:
         fh.write(template.format(csv=csv.replace("\\", "/"), **fields))
-    out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=3600)
+    try:
+        out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        print(f"R ({name}) did not finish within one hour", file=sys.stderr)
+        return {}
     rows = {}
     for line in out.stdout.splitlines():
         parts = line.split()
