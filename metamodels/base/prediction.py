@@ -27,6 +27,10 @@ class PredictionResults:
     extra_columns : dict, optional
         Further columns appended by :meth:`summary_frame` (functions of ``alpha``
         returning column dictionaries are allowed).
+    transf : callable, optional
+        Back-transformation (e.g. ``np.exp`` for log ratios): applied to the means and to
+        the limits of both intervals (re-ordered when ``transf`` is decreasing), standard
+        errors reported as NaN, as metafor's ``predict(..., transf=)``.
 
     Notes
     -----
@@ -36,14 +40,27 @@ class PredictionResults:
     """
 
     def __init__(self, predicted, var_mean, var_extra=0.0, df=None, index=None,
-                 extra_columns=None):
-        self.predicted = np.asarray(predicted, dtype=float)
+                 extra_columns=None, transf=None):
+        if transf is not None and not callable(transf):
+            raise TypeError("transf must be a callable such as np.exp")
+        self._mean = np.asarray(predicted, dtype=float)
         self.var_pred_mean = np.asarray(var_mean, dtype=float)
         self.var_extra = np.broadcast_to(np.asarray(var_extra, dtype=float),
-                                         self.predicted.shape)
+                                         self._mean.shape)
         self.df = df
         self.row_labels = index
         self._extra_columns = extra_columns
+        self.transf = transf
+
+    def _apply(self, values):
+        if self.transf is None:
+            return values
+        return np.asarray(self.transf(np.asarray(values, dtype=float)), dtype=float)
+
+    @property
+    def predicted(self):
+        """Predicted means (back-transformed with ``transf``)."""
+        return self._apply(self._mean)
 
     # statsmodels' names
     @property
@@ -52,10 +69,14 @@ class PredictionResults:
 
     @property
     def se_mean(self):
+        if self.transf is not None:
+            return np.full(self._mean.shape, np.nan)
         return np.sqrt(self.var_pred_mean)
 
     @property
     def se_obs(self):
+        if self.transf is not None:
+            return np.full(self._mean.shape, np.nan)
         return np.sqrt(self.var_pred_mean + self.var_extra)
 
     @property
@@ -78,8 +99,10 @@ class PredictionResults:
         if not isinstance(obs, (bool, np.bool_)):      # conf_int(alpha) positional use
             obs, alpha = False, float(obs)
         c = self._crit(alpha)
-        se = self.se_obs if obs else self.se_mean
-        return np.column_stack([self.predicted - c * se, self.predicted + c * se])
+        var = self.var_pred_mean + (self.var_extra if obs else 0.0)
+        se = np.sqrt(var)
+        lo, hi = self._apply(self._mean - c * se), self._apply(self._mean + c * se)
+        return np.column_stack([np.minimum(lo, hi), np.maximum(lo, hi)])
 
     def summary_frame(self, alpha=0.05):
         """DataFrame with mean, mean_se, mean_ci_lower/upper, obs_ci_lower/upper."""

@@ -205,7 +205,7 @@ class ResultsConventions:
         """Variance a new observation adds around the mean (0 by default)."""
         return np.zeros(X0.shape[0])
 
-    def predict(self, exog=None, transform=True, conditional=False, **kwargs):
+    def predict(self, exog=None, transform=True, conditional=False, transf=None, **kwargs):
         """Predicted means.
 
         Parameters
@@ -219,12 +219,18 @@ class ResultsConventions:
         conditional : bool
             Random-effects models: add the BLUPs ``z'u`` of the rows' levels (lme4's
             ``re.form = NULL``); population-level ``x'b`` by default.
+        transf : callable, optional
+            Back-transformation of the predictions (e.g. ``np.exp``; metafor's ``transf``).
 
         Returns
         -------
         Series (labelled rows) or ndarray
         """
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
+        if transf is not None:
+            if not callable(transf):
+                raise TypeError("transf must be a callable such as np.exp")
+            mean = np.asarray(transf(np.asarray(mean, dtype=float)), dtype=float)
         return pd.Series(mean, index=index, name="predicted") if index is not None else mean
 
     def _predicted_mean(self, exog, transform, conditional, kwargs):
@@ -238,10 +244,12 @@ class ResultsConventions:
             mean = mean + self._conditional_offset(exog)
         return X0, index, mean
 
-    def get_prediction(self, exog=None, transform=True, conditional=False, **kwargs):
+    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
+                       **kwargs):
         """Predictions with standard errors, confidence and prediction intervals.
 
-        Same arguments as :meth:`predict`.  ``summary_frame(alpha)`` has statsmodels'
+        Same arguments as :meth:`predict` (``transf`` back-transforms the means and the
+        interval limits, the standard errors becoming NaN, as metafor's ``transf=``).  ``summary_frame(alpha)`` has statsmodels'
         columns mean, mean_se, mean_ci_lower, mean_ci_upper and the prediction interval
         obs_ci_lower, obs_ci_upper of a new observation, which adds the random-effects
         variance a new unit draws (``tau^2`` in meta-analysis, metafor's ``pi.lb``/
@@ -251,7 +259,7 @@ class ResultsConventions:
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
         var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
         return PredictionResults(mean, var, self._new_obs_variance(exog, X0),
-                                 self._prediction_df(X0), index)
+                                 self._prediction_df(X0), index, transf=transf)
 
     # -------------------------------------------------- random-effects pieces
     def _random_parts(self):

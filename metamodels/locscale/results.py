@@ -133,7 +133,7 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
         return np.exp(2 * lt)
 
     def get_prediction(self, exog=None, exog_scale=None, transform=True, conditional=False,
-                       alpha=None):
+                       alpha=None, transf=None):
         """Predicted mean and tau for new rows.
 
         Parameters
@@ -143,6 +143,8 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
             rows of formula models.
         exog_scale : DataFrame or array, optional
             Scale rows when they differ from ``exog`` (arrays with scale moderators).
+        transf : callable, optional
+            Back-transformation of the means and interval limits (e.g. ``np.exp``).
 
         Returns
         -------
@@ -172,7 +174,7 @@ class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResults
                     "tau_ci_upper": np.exp(lt + z * lt_se)}
 
         pred = PredictionResults(mean, var, np.exp(2 * lt), None, index,
-                                 extra_columns=tau_columns)
+                                 extra_columns=tau_columns, transf=transf)
         if alpha is not None:
             pred.default_alpha = float(alpha)
         return pred

@@ -1,0 +1,281 @@
+"""BLUPs / random effects, t tests with residual and containment df, profile CIs of the
+variance components and predictions (PIs, tau2_levels, transf) of MetaRandom and MetaMixed
+against metafor 3.8 (tests/reference/scripts/metamixed_inference.R)."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import metamodels as mm
+from metamodels.multivariate import MetaMixed
+
+REF = json.loads((Path(__file__).parent / "reference" / "metamixed_inference.json").read_text())
+RAUD = pd.DataFrame(REF["data"]["raudenbush1985"])
+KONST = pd.DataFrame(REF["data"]["konstantopoulos2011"])
+BERKEY = pd.DataFrame(REF["data"]["berkey1998"])
+TOL = 1e-6
+
+
+def _cols(ref, names=("pred", "se", "pi.lb", "pi.ub")):
+    return np.column_stack([ref[c] for c in names])
+
+
+def _close(actual, desired, rtol=TOL, atol=1e-9):
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(desired, dtype=float),
+                               rtol=rtol, atol=atol)
+
+
+# ------------------------------------------------------------------ univariate
+UNI = REF["univariate"]
+
+
+def _uni_fit(case, mods):
+    formula = "yi ~ weeks_c" if mods else "yi ~ 1"
+    d = RAUD.rename(columns={"weeks.c": "weeks_c"})
+    return mm.MetaRandom.from_formula(formula, data=d, vi="vi").fit(method=case["method"],
+                                                                      test=case["test"])
+
+
+@pytest.mark.parametrize("case", UNI, ids=[c["name"] for c in UNI])
+@pytest.mark.parametrize("mods", [False, True], ids=["int", "mods"])
+def test_univariate_blup_ranef(case, mods):
+    ref = case["mods" if mods else "int"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.exceptions.BoundaryWarning)
+        res = _uni_fit(case, mods)
+    _close(res.params, np.atleast_1d(ref["fit"]["coef"]))
+    # tau^2 = 0 (REML with weeks): metafor stops at tau^2 ~ 3e-14, whose square root
+    # enters the random effects' se (~2e-7)
+    atol = 1e-6 if res.tau2 == 0 else 1e-9
+    b = res.blup()
+    _close(b[["pred", "se", "pi_lower", "pi_upper"]], _cols(ref["blup"]), atol=atol)
+    r = res.random_effects
+    _close(r[["pred", "se", "pi_lower", "pi_upper"]], _cols(ref["ranef"]), atol=atol)
+    assert list(r.columns) == ["pred", "se", "pi_lower", "pi_upper"]
+
+
+@pytest.mark.parametrize("case", UNI, ids=[c["name"] for c in UNI])
+def test_univariate_predict_transf(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.exceptions.BoundaryWarning)
+        res = _uni_fit(case, True)
+    new = pd.DataFrame({"weeks_c": [0, 1, 2, 3]})
+    cols = ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    ref = case["mods"]["predict"]
+    frame = res.get_prediction(new).summary_frame()
+    _close(frame[cols], _cols(ref, ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub")))
+    ref = case["mods"]["predict_exp"]
+    frame = res.get_prediction(new, transf=np.exp).summary_frame()
+    assert frame["mean_se"].isna().all()
+    _close(frame[["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]],
+           _cols(ref, ("pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub")))
+    _close(res.predict(new, transf=np.exp), ref["pred"])
+    # blup back-transformed: exp of the limits, se NaN
+    bt = res.blup(transf=np.exp)
+    b = res.blup()
+    _close(bt["pi_lower"], np.exp(b["pi_lower"]))
+    assert bt["se"].isna().all()
+
+
+def test_univariate_conf_int_variance():
+    res = mm.MetaRandom.from_formula("yi ~ 1", data=RAUD, vi="vi").fit(method="REML")
+    ci = res.conf_int_variance(method="profile")
+    _close(ci.loc["tau2"].to_numpy(), REF["univariate_ci"]["REML"], rtol=1e-6, atol=1e-8)
+    lo, hi = res.conf_int_tau2()
+    assert ci.columns.tolist() == ["estimate", "ci_lower", "ci_upper"]
+    assert res.conf_int_variance().loc["tau2", "ci_upper"] == pytest.approx(hi)
+
+
+# ------------------------------------------------------------ konstantopoulos
+KCASES = REF["konstantopoulos"]
+
+
+def _konst(case, mods):
+    formula = "yi ~ year_c + (1 | district/school)" if mods else "yi ~ 1 + (1 | district/school)"
+    d = KONST.rename(columns={"year.c": "year_c"})
+    ddf = "containment" if case["dfs"] == "contain" else "residual"
+    return MetaMixed.from_formula(formula, d, vi="vi").fit(test=case["test"], ddf=ddf, tol=1e-12)
+
+
+@pytest.mark.parametrize("case", KCASES, ids=[c["name"] for c in KCASES])
+@pytest.mark.parametrize("mods", [False, True], ids=["int", "mods"])
+def test_konstantopoulos_tests(case, mods):
+    ref = case["mods" if mods else "int"]["fit"]
+    res = _konst(case, mods)
+    _close(res.params, np.atleast_1d(ref["coef"]))
+    _close(res.bse, np.atleast_1d(ref["se"]))
+    _close(res.tvalues, np.atleast_1d(ref["zval"]))
+    _close(res.pvalues, np.atleast_1d(ref["pval"]))
+    ci = np.asarray(res.conf_int())
+    _close(ci[:, 0], np.atleast_1d(ref["ci.lb"]))
+    _close(ci[:, 1], np.atleast_1d(ref["ci.ub"]))
+    _close(res.sigma2, ref["sigma2"])
+    if case["test"] == "t":
+        _close(res.df_coef, np.atleast_1d(ref["ddf"]), atol=0)
+    if mods:
+        qm = res.qm_test
+        _close(qm.statistic, ref["QM"])
+        _close(qm.pvalue, ref["QMp"])
+        if case["test"] == "t":
+            assert (qm.df_num, qm.df_denom) == tuple(ref["QMdf"])
+    table = res.summary().tables[1]
+    assert table.shape[0] == len(np.atleast_1d(ref["coef"]))
+
+
+@pytest.mark.parametrize("case", KCASES, ids=[c["name"] for c in KCASES])
+@pytest.mark.parametrize("mods", [False, True], ids=["int", "mods"])
+def test_konstantopoulos_random_effects(case, mods):
+    ref = case["mods" if mods else "int"]
+    res = _konst(case, mods)
+    re = res.random_effects
+    assert set(re) == {"district", "district:school"}
+    for name, rname in (("district", "district"), ("district:school", "district/school")):
+        frame, r = re[name], ref["ranef"][rname]
+        assert [str(i) for i in frame.index] == r["rownames"]
+        _close(frame[["pred", "se", "pi_lower", "pi_upper"]],
+               _cols(r, ("intrcpt", "se", "pi.lb", "pi.ub")))
+    b = res.blup()
+    _close(b["pred"], ref["blup"]["pred"])
+    _close(b["pred"], ref["blup"]["fitted_plus_ranef"])
+    _close(b["se"], ref["blup"]["se"])
+    # the BLUPs of the rows are the conditional predictions
+    _close(res.predict(conditional=True), b["pred"])
+
+
+@pytest.mark.parametrize("case", KCASES, ids=[c["name"] for c in KCASES])
+def test_konstantopoulos_predict(case):
+    cols = ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    rcols = ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub")
+    res = _konst(case, False)
+    frame = res.get_prediction(np.ones((1, 1))).summary_frame()
+    _close(frame[cols], _cols(case["int"]["predict"], rcols))
+    res = _konst(case, True)
+    new = pd.DataFrame({"year_c": [-10.0, 0.0, 10.0]})
+    frame = res.get_prediction(new).summary_frame()
+    _close(frame[cols], _cols(case["mods"]["predict"], rcols))
+    frame = res.get_prediction(new, transf=np.exp).summary_frame()
+    _close(frame[["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]],
+           _cols(case["mods"]["predict_exp"], ("pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub")))
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_konstantopoulos_profile_ci(method):
+    res = MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi").fit(
+        method=method, tol=1e-12)
+    ci = res.conf_int_variance()
+    ref = REF["konstantopoulos_ci"][method]
+    # metafor's refits stop at nlminb rel.tol 1e-10: limits agree to ~1e-6
+    _close(ci.iloc[0].to_numpy(), ref["sigma2_1"], rtol=2e-6)
+    _close(ci.iloc[1].to_numpy(), ref["sigma2_2"], rtol=2e-6)
+    if method == "REML":
+        ci90 = res.conf_int_variance(alpha=0.10)
+        _close(ci90.iloc[0].to_numpy(), REF["konstantopoulos_ci"]["level90"]["sigma2_1"],
+               rtol=2e-6)
+        assert ci90.iloc[0, 1] > ci.iloc[0, 1] and ci90.iloc[0, 2] < ci.iloc[0, 2]
+
+
+# ------------------------------------------------------------------- berkey
+BCASES = REF["berkey"]
+
+
+def _berkey_V(df):
+    return [df.loc[df.trial == t, ["v1i", "v2i"]].to_numpy() for t in df.trial.unique()]
+
+
+def _berkey(case, mods):
+    formula = ("yi ~ 0 + outcome + outcome:year_c + (0 + outcome | trial)" if mods
+               else "yi ~ 0 + outcome + (0 + outcome | trial)")
+    d = BERKEY.assign(year_c=BERKEY["year"] - 1983)
+    ddf = "containment" if case["dfs"] == "contain" else "residual"
+    return MetaMixed.from_formula(formula, d, V=_berkey_V(d)).fit(test=case["test"], ddf=ddf,
+                                                                   tol=1e-12)
+
+
+@pytest.mark.parametrize("case", BCASES, ids=[c["name"] for c in BCASES])
+def test_berkey_tests_and_random_effects(case):
+    ref = case["int"]
+    res = _berkey(case, False)
+    # metafor's UN fit stops ~1e-6 short (nlminb)
+    tol = 2e-5
+    _close(res.params, ref["fit"]["coef"], rtol=tol)
+    _close(res.pvalues, ref["fit"]["pval"], rtol=tol)
+    ci = np.asarray(res.conf_int())
+    _close(ci[:, 0], ref["fit"]["ci.lb"], rtol=tol)
+    if case["test"] == "t":
+        _close(res.df_coef, ref["fit"]["ddf"], atol=0)
+        assert res.qm_test.df_denom == ref["fit"]["QMdf"][1]
+    re = res.random_effects
+    labels = [f"{c[len('outcome['):-1]} | {lev}" for lev, c in re.index]
+    order = [ref["ranef"]["rownames"].index(x) for x in labels]
+    r = {k: np.asarray(v)[order] for k, v in ref["ranef"].items() if k != "rownames"}
+    _close(re[["pred", "se", "pi_lower", "pi_upper"]],
+           _cols(r, ("intrcpt", "se", "pi.lb", "pi.ub")), rtol=tol, atol=1e-7)
+    # fitted rows: each with the tau2 of its own outcome
+    cols = ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    rcols = ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub")
+    _close(res.get_prediction().summary_frame()[cols], _cols(ref["fitted"], rcols), rtol=tol)
+    X0 = np.eye(2)
+    for levels in (["AL", "PD"], ["outcome[AL]", "outcome[PD]"], [1, 2]):
+        frame = res.get_prediction(X0, tau2_levels=levels).summary_frame()
+        _close(frame[cols], _cols(ref["predict_levels"], rcols), rtol=tol)
+    new = pd.DataFrame({"outcome": ["AL", "PD"]})
+    _close(res.get_prediction(new).summary_frame()[cols], _cols(ref["predict_levels"], rcols),
+           rtol=tol)
+    frame = res.get_prediction(X0, tau2_levels=[2, 1]).summary_frame()
+    _close(frame[cols], _cols(ref["predict_levels_num"], rcols), rtol=tol)
+
+
+@pytest.mark.parametrize("case", BCASES, ids=[c["name"] for c in BCASES])
+def test_berkey_predict_moderators(case):
+    ref = case["mods"]
+    res = _berkey(case, True)
+    tol = 2e-5
+    _close(res.params, ref["fit"]["coef"], rtol=tol)
+    X0 = np.array([[1, 0, 2, 0], [0, 1, 0, 2], [1, 0, -3, 0]], dtype=float)
+    cols = ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    rcols = ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub")
+    lev = ["AL", "PD", "AL"]
+    frame = res.get_prediction(X0, tau2_levels=lev).summary_frame()
+    _close(frame[cols], _cols(ref["predict"], rcols), rtol=tol)
+    frame = res.get_prediction(X0, tau2_levels=lev, transf=np.exp).summary_frame()
+    _close(frame[["mean", "mean_ci_lower", "obs_ci_upper"]],
+           _cols(ref["predict_exp"], ("pred", "ci.lb", "pi.ub")), rtol=tol)
+
+
+def test_berkey_profile_ci():
+    res = _berkey({"test": "z", "dfs": "residual"}, False)
+    ci = res.conf_int_variance()
+    ref = REF["berkey_ci"]
+    # metafor's profile refits (nlminb rel.tol 1e-10) are accurate to ~1e-5 here
+    _close(ci.iloc[0].to_numpy(), ref["tau2_1"], rtol=2e-5)
+    _close(ci.iloc[1].to_numpy(), ref["tau2_2"], rtol=2e-4, atol=1e-8)
+    _close(ci.iloc[2].to_numpy(), ref["rho"], rtol=2e-5)
+    assert ci.iloc[2, 2] == 1.0          # the profile stays above the bound: rho's range
+
+
+# ------------------------------------------------------------------ errors
+def test_bad_inputs():
+    res = _berkey({"test": "z", "dfs": "residual"}, False)
+    with pytest.raises(ValueError, match="unknown tau2 level"):
+        res.get_prediction(np.eye(2), tau2_levels=["XX", "PD"])
+    with pytest.raises(ValueError, match="entries"):
+        res.get_prediction(np.eye(2), tau2_levels=["AL", "PD", "AL"])
+    with pytest.raises(TypeError, match="callable"):
+        res.get_prediction(np.eye(2), transf="exp")
+    with pytest.raises(ValueError, match="unknown ddf"):
+        MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi").fit(ddf="kr")
+    k = MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi").fit()
+    with pytest.raises(ValueError, match="exactly one vector"):
+        k.get_prediction(np.ones((1, 1)), tau2_levels=["AL"])
+    with pytest.raises(ValueError, match="alpha"):
+        k.get_random_effects(alpha=1.5)
+
+
+def test_containment_implies_t():
+    res = MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi").fit(
+        ddf="contain")
+    assert res.use_t and res.test == "t" and res.ddf == "containment"
+    assert res.df_coef.iloc[0] == 10
