@@ -26,11 +26,6 @@ from ..exceptions import MetaModelsWarning
 __all__ = ["profile_loglik", "profile_conf_int"]
 
 
-def _bounds(spec, idx):
-    return [(spec.lower[i] if np.isfinite(spec.lower[i]) else None,
-             spec.upper[i] if np.isfinite(spec.upper[i]) else None) for i in idx]
-
-
 def profile_loglik(model, reml, theta_hat, j, value, start=None):
     """Maximised (restricted) log-likelihood with ``theta_j = value``.
 
@@ -68,25 +63,77 @@ def profile_loglik(model, reml, theta_hat, j, value, start=None):
         except np.linalg.LinAlgError:
             return -np.inf, full(free)
 
-    def fun(tf):
+    lower = np.array([spec.lower[i] for i in free], dtype=float)
+    upper = np.array([spec.upper[i] for i in free], dtype=float)
+    x0 = theta_hat[free] if start is None else np.asarray(start, dtype=float)
+    x0 = np.clip(x0, lower, upper)
+
+    def ev_at(tf):
         try:
             with np.errstate(all="ignore"):
                 ev = evaluate(full(tf), y, X, spec, reml, order=1)
         except np.linalg.LinAlgError:
-            return np.inf, np.zeros(tf.size)
-        if not np.isfinite(ev.llf):
+            return None
+        return ev if np.isfinite(ev.llf) and np.all(np.isfinite(ev.grad)) else None
+
+    out = _newton(ev_at, x0, free, lower, upper)
+    if out is None:
+        out = _lbfgs(ev_at, x0, free, lower, upper)
+    if out is None:
+        return -np.inf, full(x0)
+    return out[0], full(out[1])
+
+
+def _newton(ev_at, x, free, lower, upper, maxiter=60, tol=1e-11):
+    """Projected Newton on the free components (observed information, Fisher scoring
+    where it is not positive definite; coordinates on a bound whose gradient points out
+    held fixed; step halving).  ``(llf, x)`` or None when it does not converge."""
+    ev = ev_at(x)
+    if ev is None:
+        return None
+    for _ in range(maxiter):
+        g = np.asarray(ev.grad, dtype=float)[free]
+        J = None if ev.obs_info is None else np.asarray(ev.obs_info)[np.ix_(free, free)]
+        active = ((x <= lower) & (g < 0)) | ((x >= upper) & (g > 0))
+        keep = ~active
+        step = np.zeros_like(x)
+        if keep.any():
+            A = J[np.ix_(keep, keep)] if J is not None else None
+            if A is None or np.linalg.eigvalsh(A).min() <= 0:
+                A = np.asarray(ev.info)[np.ix_(free, free)][np.ix_(keep, keep)]
+            try:
+                step[keep] = np.linalg.solve(A, g[keep])
+            except np.linalg.LinAlgError:
+                return None
+        if np.all(np.abs(step) <= tol * (np.abs(x) + 1e-8)) or not keep.any():
+            return float(ev.llf), x
+        t = 1.0
+        while t > 1e-10:
+            xn = np.clip(x + t * step, lower, upper)
+            en = ev_at(xn)
+            if en is not None and en.llf >= ev.llf - 1e-12 * abs(ev.llf):
+                break
+            t /= 2
+        else:
+            return float(ev.llf), x           # no ascent left: at the maximum
+        x, ev = xn, en
+    return None
+
+
+def _lbfgs(ev_at, x0, free, lower, upper):
+    def fun(tf):
+        ev = ev_at(tf)
+        if ev is None:
             return np.inf, np.zeros(tf.size)
         return -ev.llf, -np.asarray(ev.grad)[free]
 
-    x0 = theta_hat[free] if start is None else np.asarray(start, dtype=float)
+    bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)
+              for lo, hi in zip(lower, upper)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sol = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
-                                bounds=_bounds(spec, free),
+        sol = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                                 options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 2000})
-    if not np.isfinite(sol.fun):
-        return -np.inf, full(x0)
-    return -float(sol.fun), full(sol.x)
+    return (-float(sol.fun), sol.x) if np.isfinite(sol.fun) else None
 
 
 def _is_variance(name):
@@ -114,7 +161,12 @@ def profile_conf_int(results, j, alpha=0.05, xtol=1e-12):
     last = {"x": theta_hat[free]}
 
     def excess(v):
-        ll, th = profile_loglik(model, reml, theta_hat, j, v)
+        # from the last solution (a neighbour during the root search) and from the
+        # estimate: a far start can end at a boundary stationary point, not the maximum
+        ll, th = profile_loglik(model, reml, theta_hat, j, v, start=last["x"])
+        ll0, th0 = profile_loglik(model, reml, theta_hat, j, v)
+        if ll0 > ll:
+            ll, th = ll0, th0
         if np.isfinite(ll):
             last["x"] = th[free]
         return 2.0 * (top - ll) - crit
