@@ -279,3 +279,42 @@ def test_containment_implies_t():
         ddf="contain")
     assert res.use_t and res.test == "t" and res.ddf == "containment"
     assert res.df_coef.iloc[0] == 10
+
+
+def test_bivariate_meta_predictions():
+    """BivariateMeta: the PI of each outcome adds its own tau^2 (metafor's tau2.levels)."""
+    from metamodels.multivariate import BivariateMeta
+    y = BERKEY.pivot(index="trial", columns="outcome", values="yi")[["AL", "PD"]]
+    S = []
+    for t in y.index:
+        rows = BERKEY[BERKEY.trial == t].set_index("outcome")
+        c = rows.loc["AL", "v1i"] if rows.index[0] == "AL" else rows.loc["PD", "v2i"]
+        S.append([[rows.loc["AL", "vi"], c], [c, rows.loc["PD", "vi"]]])
+    res = BivariateMeta(y.to_numpy(), np.array(S), names=("AL", "PD")).fit(method="REML")
+    ref = BCASES[0]["int"]["predict_levels"]
+    cols = ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    frame = res.get_prediction(np.eye(2)).summary_frame()
+    _close(frame[cols], _cols(ref, ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub")), rtol=2e-5)
+    frame = res.get_prediction(np.eye(2), transf=np.exp).summary_frame()
+    _close(frame["obs_ci_upper"], np.exp(ref["pi.ub"]), rtol=2e-5)
+    assert frame["mean_se"].isna().all()
+
+
+def test_profile_consistency_and_plot():
+    """The profile log-likelihood is at its maximum at the estimate and drops by
+    chi2_1(0.95)/2 at the profile limits; plot_profile has one panel per component."""
+    from scipy import stats
+    from metamodels.multivariate.profile import profile_loglik
+    res = MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi").fit(tol=1e-12)
+    th = np.asarray(res.theta)
+    ci = res.conf_int_variance()
+    for j in range(2):
+        assert profile_loglik(res.model, True, th, j, th[j])[0] == pytest.approx(res.llf,
+                                                                                  abs=1e-9)
+        for lim in ci.iloc[j, 1:]:
+            ll = profile_loglik(res.model, True, th, j, lim)[0]
+            assert res.llf - ll == pytest.approx(stats.chi2.ppf(0.95, 1) / 2, abs=1e-7)
+    fig = res.plot_profile(steps=4)
+    assert len(fig.axes) == 2
+    import matplotlib.pyplot as plt
+    plt.close(fig)
