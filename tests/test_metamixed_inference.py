@@ -318,3 +318,24 @@ def test_profile_consistency_and_plot():
     assert len(fig.axes) == 2
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def test_containment_contrasts_and_pickle(tmp_path):
+    """t_test / wald_test use the containment df; random-effect labels survive pickling."""
+    d = KONST.rename(columns={"year.c": "year_c"})
+    res = MetaMixed.from_formula("yi ~ year_c + (1 | district/school)", d, vi="vi").fit(
+        ddf="containment", tol=1e-12)
+    tt = res.t_test("year_c = 0")
+    assert float(np.squeeze(tt.df_denom)) == 54
+    _close(float(np.squeeze(tt.pvalue)), res.pvalues.iloc[1])
+    tt2 = res.t_test("Intercept + 10 * year_c = 0")
+    assert float(np.squeeze(tt2.df_denom)) == 9
+    wt = res.wald_test("year_c = 0", use_f=True, scalar=True)
+    assert wt.df_denom == res.qm_test.df_denom == 54
+    _close(float(np.squeeze(wt.pvalue)), res.qm_test.pvalue)
+    assert "t (containment df)" in str(res.summary())
+    path = tmp_path / "res.pkl"
+    res.save(str(path))
+    back = mm.load(str(path)) if hasattr(mm, "load") else pd.read_pickle(path)
+    pd.testing.assert_frame_equal(back.random_effects["district:school"],
+                                  res.random_effects["district:school"])

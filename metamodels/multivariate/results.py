@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
 from ..summary import make_summary
@@ -16,6 +17,7 @@ from ..core.likelihood import evaluate
 from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions, block_diagonal)
 from ..inference import WaldTestResult
+from ..inference.constraints import linear_constraints
 from . import blup as _blup
 from . import dfs as _dfs
 from .profile import profile_conf_int
@@ -74,6 +76,36 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         q = _blup.critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
         out = np.column_stack([b - q * se, b + q * se])
         return out if cols is None else out[cols]
+
+    @property
+    def _containment(self):
+        return self.use_t and self.ddf == "containment"
+
+    def t_test(self, r_matrix, cov_p=None, use_t=None):
+        """statsmodels' ``t_test``; under containment df each contrast takes the smallest
+        df of the coefficients it involves (the rule of the predictions)."""
+        if not self._containment or cov_p is not None or use_t is not None:
+            return super().t_test(r_matrix, cov_p=cov_p, use_t=use_t)
+        m = self.model
+        L, q0 = linear_constraints(r_matrix, m.exog_names)
+        C = np.asarray(self.cov_params())
+        est = L @ np.asarray(self.params, dtype=float)
+        sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
+        df = _dfs.prediction_df(self.df_coef.to_numpy(), L, int(self.nobs), m.k_params)
+        return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
+
+    def wald_test(self, r_matrix, cov_p=None, invcov=None, use_f=None, df_constraints=None,
+                  scalar=True):
+        """statsmodels' ``wald_test``; under containment df the F test's denominator df
+        are the smallest df of the coefficients involved (metafor's QM rule)."""
+        out = super().wald_test(r_matrix, cov_p=cov_p, invcov=invcov, use_f=use_f,
+                                df_constraints=df_constraints, scalar=scalar)
+        if not self._containment or out.distribution != "F":
+            return out
+        L, _ = linear_constraints(r_matrix, self.model.exog_names)
+        used = np.any(L != 0, axis=0)
+        den = float(self.df_coef.to_numpy()[used].min())
+        return ContrastResults(F=out.fvalue, df_num=out.df_num, df_denom=den)
 
     def _prediction_df(self, X0):
         if not self.use_t:
@@ -447,7 +479,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
-        info = {"Model:": "MetaMixed", "Method:": self.method,
+        test = "z" if not self.use_t else f"t ({self.ddf} df)"
+        info = {"Model:": "MetaMixed", "Method:": self.method, "Test:": test,
                 "No. effect sizes:": str(int(self.nobs)),
                 "No. units (blocks):": str(self.model.spec.layout.n_blocks),
                 "Converged:": "Yes" if self.converged else "No",
