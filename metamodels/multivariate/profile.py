@@ -160,13 +160,18 @@ def profile_conf_int(results, j, alpha=0.05, xtol=1e-12):
     free = [i for i in range(theta_hat.size) if i != j]
     last = {"x": theta_hat[free]}
 
+    lo_free = np.asarray(spec.lower, dtype=float)[free]
+    hi_free = np.asarray(spec.upper, dtype=float)[free]
+
     def excess(v):
-        # from the last solution (a neighbour during the root search) and from the
-        # estimate: a far start can end at a boundary stationary point, not the maximum
+        # from the last solution (a neighbour during the root search); again from the
+        # estimate when that ends on a bound: a far start can end at a boundary
+        # stationary point (e.g. a variance at 0 making a correlation irrelevant)
         ll, th = profile_loglik(model, reml, theta_hat, j, v, start=last["x"])
-        ll0, th0 = profile_loglik(model, reml, theta_hat, j, v)
-        if ll0 > ll:
-            ll, th = ll0, th0
+        if not np.isfinite(ll) or np.any((th[free] <= lo_free) | (th[free] >= hi_free)):
+            ll0, th0 = profile_loglik(model, reml, theta_hat, j, v)
+            if ll0 > ll:
+                ll, th = ll0, th0
         if np.isfinite(ll):
             last["x"] = th[free]
         return 2.0 * (top - ll) - crit
