@@ -341,3 +341,14 @@ def test_containment_contrasts_and_pickle(tmp_path):
     back = mm.load(str(path)) if hasattr(mm, "load") else pd.read_pickle(path)
     pd.testing.assert_frame_equal(back.random_effects["district:school"],
                                   res.random_effects["district:school"])
+
+
+def test_tau2_levels_dict_form():
+    res = _berkey({"test": "z", "dfs": "residual"}, False)
+    a = res.get_prediction(np.eye(2), tau2_levels=["AL", "PD"]).summary_frame()
+    b = res.get_prediction(np.eye(2), tau2_levels={"trial": ["AL", "PD"]}).summary_frame()
+    pd.testing.assert_frame_equal(a, b)
+    one = res.get_prediction(np.eye(2), tau2_levels="PD").summary_frame()
+    assert one["obs_ci_upper"].iloc[1] == pytest.approx(a["obs_ci_upper"].iloc[1])
+    with pytest.raises(ValueError, match="one entry per vector random term"):
+        res.get_prediction(np.eye(2), tau2_levels={"study": ["AL", "PD"]})

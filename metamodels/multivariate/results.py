@@ -371,11 +371,13 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         ----------
         exog, transform, conditional, transf
             As :meth:`ResultsConventions.get_prediction`.
-        tau2_levels : sequence, optional
+        tau2_levels : sequence or dict, optional
             One column name (e.g. ``"outcome[AL]"``), column label without the factor
             prefix (``"AL"``) or 1-based position per predicted row: the level of the
-            vector random term whose variance enters the prediction interval (models with
-            one vector term; overrides the design of that term).
+            vector random term whose variance enters the prediction interval (metafor's
+            ``tau2.levels``; it overrides the design of that term).  With several vector
+            terms, a dict ``{term: levels}`` with an entry per term (metafor's
+            ``tau2.levels`` and ``gamma2.levels``).
         """
         if tau2_levels is None:
             return super().get_prediction(exog, transform, conditional, transf=transf)
@@ -387,34 +389,27 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
                                  transf=transf)
 
     def _variance_for_levels(self, tau2_levels, n):
+        """``sum sigma2`` plus, per vector term, the variance of the chosen level."""
         spec = self.model.spec
         Gs = spec.G_matrices(self._ev.theta)
-        vector = [(p, G) for p, G in zip(spec.random, Gs) if G.shape[0] > 1]
-        if len(vector) != 1:
-            raise ValueError("tau2_levels needs a model with exactly one vector random term "
-                             "such as (0 + outcome | trial)")
-        part, G = vector[0]
-        levels = list(tau2_levels) if np.ndim(tau2_levels) else [tau2_levels] * n
-        if len(levels) == 1 and n > 1:
-            levels = levels * n
-        if len(levels) != n:
-            raise ValueError(f"tau2_levels has {len(levels)} entries for {n} predicted rows")
-        cols = list(part.column_names)
-        short = [c[c.index("[") + 1:-1] if "[" in c and c.endswith("]") else c for c in cols]
-        idx = []
-        for lev in levels:
-            if isinstance(lev, (int, np.integer)) and not isinstance(lev, bool):
-                if not 1 <= lev <= len(cols):
-                    raise ValueError(f"tau2_levels position {lev} outside 1..{len(cols)}")
-                idx.append(int(lev) - 1)
-            elif lev in cols:
-                idx.append(cols.index(lev))
-            elif lev in short:
-                idx.append(short.index(lev))
-            else:
-                raise ValueError(f"unknown tau2 level {lev!r}; valid: {', '.join(short)}")
-        scalar = sum(float(G0[0, 0]) for p, G0 in zip(spec.random, Gs) if G0.shape[0] == 1)
-        return scalar + np.diag(G)[idx]
+        vector = {p.name: (p, G) for p, G in zip(spec.random, Gs) if G.shape[0] > 1}
+        if isinstance(tau2_levels, dict):
+            unknown = sorted(set(tau2_levels) - set(vector))
+            if unknown or set(tau2_levels) != set(vector):
+                raise ValueError(f"tau2_levels needs one entry per vector random term "
+                                 f"({', '.join(vector)}); got {', '.join(map(str, tau2_levels))}")
+            chosen = tau2_levels
+        elif len(vector) == 1:
+            chosen = {next(iter(vector)): tau2_levels}
+        else:
+            raise ValueError("tau2_levels as a sequence needs a model with exactly one vector "
+                             "random term such as (0 + outcome | trial); with several, pass "
+                             "a dict {term: levels} (metafor's tau2.levels and gamma2.levels)")
+        total = sum(float(G0[0, 0]) for G0 in Gs if G0.shape[0] == 1) + np.zeros(n)
+        for name, levels in chosen.items():
+            part, G = vector[name]
+            total = total + np.diag(G)[_level_positions(part, levels, n)]
+        return total
 
     def _new_obs_variance(self, exog, X0):
         """Random-effects variance of a new effect (metafor's prediction interval adds the
@@ -498,6 +493,32 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return make_summary("MetaMixed Results", info,
                             [self.coef_table(alpha),
                              (pd.DataFrame({"estimate": self.theta}), "%.6f")], texts)
+
+
+def _level_positions(part, levels, n):
+    """Column positions of a vector term for ``levels`` (column names, labels without the
+    factor prefix or 1-based positions; one per predicted row, or one for all)."""
+    levels = list(levels) if np.ndim(levels) else [levels]
+    if len(levels) == 1 and n > 1:
+        levels = levels * n
+    if len(levels) != n:
+        raise ValueError(f"tau2_levels has {len(levels)} entries for {n} predicted rows")
+    cols = list(part.column_names)
+    short = [c[c.index("[") + 1:-1] if "[" in c and c.endswith("]") else c for c in cols]
+    idx = []
+    for lev in levels:
+        if isinstance(lev, (int, np.integer)) and not isinstance(lev, bool):
+            if not 1 <= lev <= len(cols):
+                raise ValueError(f"tau2_levels position {lev} outside 1..{len(cols)}")
+            idx.append(int(lev) - 1)
+        elif lev in cols:
+            idx.append(cols.index(lev))
+        elif lev in short:
+            idx.append(short.index(lev))
+        else:
+            raise ValueError(f"unknown tau2 level {lev!r} of {part.name}; valid: "
+                             f"{', '.join(short)}")
+    return np.asarray(idx, dtype=int)
 
 
 class MetaMixedResultsWrapper(LikelihoodResultsWrapper):
