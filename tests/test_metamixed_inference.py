@@ -352,3 +352,14 @@ def test_tau2_levels_dict_form():
     assert one["obs_ci_upper"].iloc[1] == pytest.approx(a["obs_ci_upper"].iloc[1])
     with pytest.raises(ValueError, match="one entry per vector random term"):
         res.get_prediction(np.eye(2), tau2_levels={"study": ["AL", "PD"]})
+
+
+def test_random_effects_frame_long_form():
+    res = _konst({"test": "z", "dfs": "residual"}, False)
+    long = res.random_effects_frame()
+    assert list(long.columns) == ["term", "level", "column", "estimate", "se", "lower", "upper"]
+    assert len(long) == 11 + 56
+    school = long[long.term == "district:school"]
+    _close(school["upper"], res.random_effects["district:school"]["pi_upper"])
+    rb = _berkey({"test": "z", "dfs": "residual"}, False).random_effects_frame()
+    assert len(rb) == 10 and set(rb.column) == {"outcome[AL]", "outcome[PD]"}

@@ -337,6 +337,28 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         """:meth:`get_random_effects` at ``alpha = 0.05``."""
         return self.get_random_effects()
 
+    def random_effects_frame(self, alpha=0.05):
+        """The random effects of every term in long form: columns term, level, column,
+        estimate, se, lower, upper (the ``1 - alpha`` prediction interval of
+        :meth:`get_random_effects`), the table of a caterpillar plot."""
+        frames = self.get_random_effects(alpha)
+        if isinstance(frames, pd.DataFrame):
+            frames = {self.model.spec.random[0].name: frames}
+        pieces = []
+        for part in self.model.spec.random:
+            f = frames[part.name]
+            if isinstance(f.index, pd.MultiIndex):
+                level = [str(v) for v in f.index.get_level_values(0)]
+                column = list(f.index.get_level_values(1))
+            else:
+                level, column = [str(v) for v in f.index], list(part.column_names) * len(f)
+            pieces.append(pd.DataFrame({"term": part.name, "level": level, "column": column,
+                                        "estimate": f["pred"].to_numpy(),
+                                        "se": f["se"].to_numpy(),
+                                        "lower": f["pi_lower"].to_numpy(),
+                                        "upper": f["pi_upper"].to_numpy()}))
+        return pd.concat(pieces, ignore_index=True)
+
     def blup(self, alpha=0.05, transf=None):
         """BLUPs of the true effects of the fitted rows, ``x_i'b + sum_t z_ti'u_t``
         (for one random term, metafor's ``blup.rma.uni``; for ``rma.mv`` the sum of
