@@ -363,3 +363,32 @@ def test_random_effects_frame_long_form():
     _close(school["upper"], res.random_effects["district:school"]["pi_upper"])
     rb = _berkey({"test": "z", "dfs": "residual"}, False).random_effects_frame()
     assert len(rb) == 10 and set(rb.column) == {"outcome[AL]", "outcome[PD]"}
+
+
+def _bcg_fits():
+    dat = mm.datasets.load("bcg")
+    es = mm.effect_size("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    yield mm.MetaFixed.from_formula("yi ~ ablat", data=es, vi="vi").fit()
+    yield mm.MetaRandom.from_formula("yi ~ ablat", data=es, vi="vi").fit(test="knha")
+    yield mm.LocationScaleMeta.from_formula("yi ~ ablat", es, vi="vi", scale_formula="~ 1").fit()
+    yield mm.BayesMeta.from_formula("yi ~ ablat", data=es, vi="vi",
+                                    tau_prior=mm.priors.HalfNormal(0.5)).fit()
+    yield MetaMixed.from_formula("yi ~ ablat + (1 | trial)", es.assign(trial=range(len(es))),
+                                 vi="vi").fit(test="t")
+
+
+@pytest.mark.parametrize("res", list(_bcg_fits()), ids=lambda r: type(r.model).__name__)
+def test_transf_on_every_prediction(res):
+    """transf maps the means and limits (re-ordered for decreasing functions), se NaN."""
+    new = pd.DataFrame({"ablat": [10.0, 40.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = res.get_prediction(new).summary_frame()
+        ex = res.get_prediction(new, transf=np.exp).summary_frame()
+        neg = res.get_prediction(new, transf=lambda x: -x).summary_frame()
+    cols = ["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
+    _close(ex[cols], np.exp(raw[cols]), rtol=1e-12)
+    assert ex["mean_se"].isna().all()
+    _close(neg["mean_ci_lower"], -raw["mean_ci_upper"], rtol=1e-12)
+    _close(neg["obs_ci_upper"], -raw["obs_ci_lower"], rtol=1e-12)
+    _close(res.predict(new, transf=np.exp), np.exp(raw["mean"]), rtol=1e-12)
