@@ -392,3 +392,23 @@ def test_transf_on_every_prediction(res):
     _close(neg["mean_ci_lower"], -raw["mean_ci_upper"], rtol=1e-12)
     _close(neg["obs_ci_upper"], -raw["obs_ci_lower"], rtol=1e-12)
     _close(res.predict(new, transf=np.exp), np.exp(raw["mean"]), rtol=1e-12)
+
+
+def test_profile_ci_on_the_boundary():
+    """Kalaian and Raudenbush (ML): rho estimated at -1, the verbal tau^2 CI reaching 0 and
+    rho's interval the whole range [-1, 1], as metafor's confint."""
+    dat = mm.datasets.load("kalaian1996")
+    same = dat.study.to_numpy()[:, None] == dat.study.to_numpy()[None, :]
+    sd = np.sqrt(dat.vi.to_numpy())
+    V = np.where(same, 0.66 * np.outer(sd, sd), 0.0)
+    np.fill_diagonal(V, dat.vi.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.exceptions.BoundaryWarning)
+        res = MetaMixed.from_formula("yi ~ 0 + outcome + (0 + outcome | study)", dat,
+                                     V=V).fit(method="ML")
+    ref = REF["kalaian_ci"]
+    assert res.llf_metafor == pytest.approx(ref["logLik"], abs=1e-9)
+    ci = res.conf_int_variance()
+    for j, key in enumerate(("tau2_1", "tau2_2", "rho")):
+        _close(ci.iloc[j].to_numpy(), ref[key], rtol=1e-6, atol=1e-9)
+    assert ci.iloc[1, 1] == 0.0 and tuple(ci.iloc[2]) == (-1.0, -1.0, 1.0)

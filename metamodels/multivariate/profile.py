@@ -101,9 +101,10 @@ def _newton(ev_at, x, free, lower, upper, maxiter=60, tol=1e-11):
             A = J[np.ix_(keep, keep)] if J is not None else None
             if A is None or np.linalg.eigvalsh(A).min() <= 0:
                 A = np.asarray(ev.info)[np.ix_(free, free)][np.ix_(keep, keep)]
-            try:
-                step[keep] = np.linalg.solve(A, g[keep])
-            except np.linalg.LinAlgError:
+            # pseudo-inverse: a component can drop out of the likelihood (a correlation
+            # once a variance is 0), leaving a singular information matrix
+            step[keep] = np.linalg.pinv(A, rcond=1e-12, hermitian=True) @ g[keep]
+            if not np.all(np.isfinite(step)):
                 return None
         if np.all(np.abs(step) <= tol * (np.abs(x) + 1e-8)) or not keep.any():
             return float(ev.llf), x
@@ -163,12 +164,18 @@ def profile_conf_int(results, j, alpha=0.05, xtol=1e-12):
     lo_free = np.asarray(spec.lower, dtype=float)[free]
     hi_free = np.asarray(spec.upper, dtype=float)[free]
 
+    def on_bound(x):
+        return (x <= lo_free) | (x >= hi_free)
+
+    hat_on_bound = on_bound(theta_hat[free])
+
     def excess(v):
         # from the last solution (a neighbour during the root search); again from the
-        # estimate when that ends on a bound: a far start can end at a boundary
-        # stationary point (e.g. a variance at 0 making a correlation irrelevant)
+        # estimate when that ends on a bound the estimate is not on: a far start can end
+        # at a boundary stationary point (e.g. a variance at 0 making a correlation
+        # irrelevant)
         ll, th = profile_loglik(model, reml, theta_hat, j, v, start=last["x"])
-        if not np.isfinite(ll) or np.any((th[free] <= lo_free) | (th[free] >= hi_free)):
+        if not np.isfinite(ll) or np.any(on_bound(th[free]) & ~hat_on_bound):
             ll0, th0 = profile_loglik(model, reml, theta_hat, j, v)
             if ll0 > ll:
                 ll, th = ll0, th0

@@ -140,13 +140,22 @@ f <- rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | trial, struct = "U
 berkey_ci <- list(tau2_1 = vc_ci(f, tau2 = 1), tau2_2 = vc_ci(f, tau2 = 2),
                   rho = vc_ci(f, rho = 1), tau2_levels = f$g.levels.f[[1]])
 
+# boundary fit (rho = -1): Kalaian and Raudenbush (1996), ML, within-study correlation 0.66
+kal <- dat.kalaian1996
+Vk <- vcalc(vi, cluster = study, type = outcome, rho = 0.66, data = kal)
+fk <- rma.mv(yi, Vk, mods = ~ outcome - 1, random = ~ outcome | study, struct = "UN", data = kal,
+             method = "ML", control = mv_ctrl_ci)
+kalaian_ci <- list(tau2_1 = vc_ci(fk, tau2 = 1), tau2_2 = vc_ci(fk, tau2 = 2), rho = vc_ci(fk, rho = 1),
+                   logLik = as.numeric(logLik(fk)), tau2_levels = fk$g.levels.f[[1]])
+
 out <- list(source = paste("metadat::dat.raudenbush1985, dat.konstantopoulos2011, dat.berkey1998;",
                            "metafor rma (threshold 1e-12), rma.mv (rel.tol 1e-12), confint tol 1e-12"),
             versions = list(R = R.version.string, metafor = as.character(packageVersion("metafor"))),
             data = list(raudenbush1985 = raud[, c("study", "weeks", "weeks.c", "yi", "vi")],
                         konstantopoulos2011 = konst, berkey1998 = berkey),
             univariate = uni, univariate_ci = uni_ci, konstantopoulos = mv,
-            konstantopoulos_ci = konst_ci, berkey = bk, berkey_ci = berkey_ci)
+            konstantopoulos_ci = konst_ci, berkey = bk, berkey_ci = berkey_ci,
+            kalaian_ci = kalaian_ci)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null"),
            "tests/reference/metamixed_inference.json")
 cat("done\n")
