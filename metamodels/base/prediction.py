@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["PredictionResults"]
+__all__ = ["PredictionResults", "critical_value", "interval_frame", "check_transf"]
 
 
 class PredictionResults:
@@ -41,8 +41,7 @@ class PredictionResults:
 
     def __init__(self, predicted, var_mean, var_extra=0.0, df=None, index=None,
                  extra_columns=None, transf=None):
-        if transf is not None and not callable(transf):
-            raise TypeError("transf must be a callable such as np.exp")
+        check_transf(transf)
         self._mean = np.asarray(predicted, dtype=float)
         self.var_pred_mean = np.asarray(var_mean, dtype=float)
         self.var_extra = np.broadcast_to(np.asarray(var_extra, dtype=float),
@@ -88,11 +87,7 @@ class PredictionResults:
         return self.row_labels
 
     def _crit(self, alpha):
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-        if self.df is None:
-            return stats.norm.ppf(1 - alpha / 2)
-        return stats.t.ppf(1 - alpha / 2, self.df)
+        return critical_value(alpha, self.df)
 
     def conf_int(self, obs=False, alpha=0.05):
         """``(m, 2)`` array of confidence (``obs=False``) or prediction intervals."""
@@ -123,3 +118,28 @@ class PredictionResults:
         """Column of :meth:`summary_frame` at ``default_alpha`` (``pred["tau"]``)."""
         return self.summary_frame(self.default_alpha)[column]
 
+
+def interval_frame(pred, se, crit, index, transf=None):
+    """DataFrame pred, se, pi_lower, pi_upper (``transf`` applied to pred and the limits,
+    se NaN, limits re-ordered, as metafor's ``transf=``)."""
+    pred, se = np.asarray(pred, dtype=float), np.asarray(se, dtype=float)
+    lo, hi = pred - crit * se, pred + crit * se
+    if check_transf(transf) is not None:
+        pred, lo, hi = (np.asarray(transf(a), dtype=float) for a in (pred, lo, hi))
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        se = np.full(pred.shape, np.nan)
+    return pd.DataFrame({"pred": pred, "se": se, "pi_lower": lo, "pi_upper": hi}, index=index)
+
+
+def critical_value(alpha, df=None):
+    """Normal (``df=None``) or t quantile ``1 - alpha/2``."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)
+
+
+def check_transf(transf):
+    """``transf`` (None or a callable such as ``np.exp``), or a TypeError."""
+    if transf is not None and not callable(transf):
+        raise TypeError(f"transf must be a callable such as np.exp, got {type(transf).__name__}")
+    return transf

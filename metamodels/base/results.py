@@ -31,7 +31,7 @@ from ..exceptions import MetaModelsWarning
 from ..inference import information_criteria
 from ..inference.compare import compare_lr
 from ..summary.tables import coef_table_of
-from .prediction import PredictionResults
+from .prediction import PredictionResults, check_transf
 from .registry import get_extension
 
 __all__ = ["ResultsConventions", "InformationCriteriaMixin", "EngineResultsMixin", "EngineMetaResultsMixin",
@@ -227,9 +227,7 @@ class ResultsConventions:
         Series (labelled rows) or ndarray
         """
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
-        if transf is not None:
-            if not callable(transf):
-                raise TypeError("transf must be a callable such as np.exp")
+        if check_transf(transf) is not None:
             mean = np.asarray(transf(np.asarray(mean, dtype=float)), dtype=float)
         return pd.Series(mean, index=index, name="predicted") if index is not None else mean
 

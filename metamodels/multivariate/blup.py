@@ -18,10 +18,8 @@ quantile with the term's df (:func:`metamodels.multivariate.dfs.random_term_df`)
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-__all__ = ["random_effect_pieces", "study_blup_pieces", "level_labels", "interval_frame"]
+__all__ = ["random_effect_pieces", "study_blup_pieces", "level_labels"]
 
 
 def _blocks(spec, theta):
@@ -96,24 +94,3 @@ def level_labels(levels):
     """metafor-style labels of grouping levels (nested levels joined by ``/``)."""
     return [("/".join(str(v) for v in lev) if isinstance(lev, tuple) else lev)
             for lev in levels]
-
-
-def interval_frame(pred, se, crit, index, transf=None):
-    """DataFrame pred, se, pi_lower, pi_upper (``transf`` applied to pred and the limits,
-    se NaN, limits re-ordered, as metafor's ``transf=``)."""
-    pred, se = np.asarray(pred, dtype=float), np.asarray(se, dtype=float)
-    lo, hi = pred - crit * se, pred + crit * se
-    if transf is not None:
-        if not callable(transf):
-            raise TypeError("transf must be a callable such as np.exp")
-        pred, lo, hi = (np.asarray(transf(a), dtype=float) for a in (pred, lo, hi))
-        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
-        se = np.full(pred.shape, np.nan)
-    return pd.DataFrame({"pred": pred, "se": se, "pi_lower": lo, "pi_upper": hi}, index=index)
-
-
-def critical_value(alpha, df=None):
-    """Normal (``df=None``) or t quantile ``1 - alpha/2``."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    return stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)

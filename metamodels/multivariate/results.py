@@ -18,6 +18,7 @@ from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidu
                             ResultsConventions, block_diagonal)
 from ..inference import WaldTestResult
 from ..inference.constraints import linear_constraints
+from ..base.prediction import PredictionResults, critical_value, interval_frame
 from . import blup as _blup
 from . import dfs as _dfs
 from .profile import profile_conf_int
@@ -73,7 +74,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         """Wald confidence intervals (t quantiles with ``df_coef`` df for ``test="t"``)."""
         b = np.asarray(self.params, dtype=float)
         se = np.asarray(self.bse, dtype=float)
-        q = _blup.critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
+        q = critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
         out = np.column_stack([b - q * se, b + q * se])
         return out if cols is None else out[cols]
 
@@ -273,7 +274,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         df = None
         if self.use_t:
             df = _dfs.random_term_df(self.ddf, part, int(self.nobs), self.model.k_params)
-        return _blup.critical_value(alpha, df)
+        return critical_value(alpha, df)
 
     @cache_readonly
     def _re_pieces(self):
@@ -319,7 +320,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             levels = self._term_levels(part)
             crit = self._re_crit(alpha, part)
             if u.shape[1] == 1:
-                out[part.name] = _blup.interval_frame(u[:, 0], np.sqrt(var[:, 0]), crit,
+                out[part.name] = interval_frame(u[:, 0], np.sqrt(var[:, 0]), crit,
                                                       pd.Index(levels, name=part.name), transf)
                 continue
             used = np.zeros(u.shape, dtype=bool)
@@ -328,7 +329,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             index = pd.MultiIndex.from_arrays(
                 [[levels[i] for i in li], [part.column_names[c] for c in ci]],
                 names=[part.name, "column"])
-            out[part.name] = _blup.interval_frame(u[li, ci], np.sqrt(var[li, ci]), crit,
+            out[part.name] = interval_frame(u[li, ci], np.sqrt(var[li, ci]), crit,
                                                   index, transf)
         return next(iter(out.values())) if len(out) == 1 else out
 
@@ -373,8 +374,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         m = self.model
         resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
         pred, var = _blup.study_blup_pieces(m.spec, self._ev.theta, m.exog, m.endog, resid)
-        crit = _blup.critical_value(alpha, self._prediction_df(m.exog))
-        return _blup.interval_frame(pred, np.sqrt(var), crit, self._fitted_index, transf)
+        crit = critical_value(alpha, self._prediction_df(m.exog))
+        return interval_frame(pred, np.sqrt(var), crit, self._fitted_index, transf)
 
     # ------------------------------------------------- prediction / residuals
     def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
@@ -406,7 +407,6 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         X0, index, mean = self._predicted_mean(exog, transform, conditional, {})
         var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
         extra = self._variance_for_levels(tau2_levels, X0.shape[0])
-        from ..base.prediction import PredictionResults
         return PredictionResults(mean, var, extra, self._prediction_df(X0), index,
                                  transf=transf)
 

@@ -14,6 +14,7 @@ from ..core.scalar import DiagonalTau2
 from ..inference import WaldTestResult
 from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
+from ..base.prediction import critical_value, interval_frame
 from .prediction import MetaPrediction
 
 __all__ = ["MetaResults", "MetaRandomResults"]
@@ -456,7 +457,6 @@ class MetaRandomResults(MetaResults):
         return lam, np.einsum("ij,jk,ik->i", X, np.asarray(self.cov_params()), X)
 
     def _blup_crit(self, alpha):
-        from ..multivariate.blup import critical_value
         return critical_value(alpha, self.df_resid if self.use_t else None)
 
     def blup(self, alpha=0.05, transf=None):
@@ -479,7 +479,6 @@ class MetaRandomResults(MetaResults):
         -------
         DataFrame with columns pred, se, pi_lower, pi_upper.
         """
-        from ..multivariate.blup import interval_frame
         m = self.model
         lam, xvx = self._shrinkage
         pred = lam * m.endog + (1 - lam) * (m.exog @ np.asarray(self.params))
@@ -495,7 +494,6 @@ class MetaRandomResults(MetaResults):
         -------
         DataFrame with columns pred, se, pi_lower, pi_upper (one row per study).
         """
-        from ..multivariate.blup import interval_frame
         m = self.model
         lam, xvx = self._shrinkage
         pred = lam * (m.endog - m.exog @ np.asarray(self.params))
