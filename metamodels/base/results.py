@@ -254,6 +254,7 @@ class ResultsConventions:
         ``pi.ub``; ``z'Gz`` plus the residual variance in mixed models).  Conditional
         predictions keep the standard error of ``x'b`` (the BLUPs are treated as known).
         """
+        check_transf(transf)
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
         var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
         return PredictionResults(mean, var, self._new_obs_variance(exog, X0),
@@ -342,7 +343,7 @@ class ResultsConventions:
             total = total + np.einsum("ij,ij->i", Z0, Urows)
         return total
 
-    def _random_effects_variance(self, exog, n):
+    def _random_effects_variance(self, exog, n, stacklevel=4):
         """``sum_t z_t' G_t z_t`` for the rows of ``exog`` (NaN where unknown)."""
         parts = self._random_parts()
         if not parts:
@@ -351,7 +352,7 @@ class ResultsConventions:
         if designs is None:
             warnings.warn("the random-effects design of the new rows is unknown (pass a "
                           "DataFrame with the random-effects variables); obs_ci_* are NaN",
-                          MetaModelsWarning, stacklevel=4)
+                          MetaModelsWarning, stacklevel=stacklevel)
             return np.full(n, np.nan)
         Gs = self.model.spec.G_matrices(self._theta_array())
         return sum(np.einsum("ij,jk,ik->i", Z0, G, Z0) for (Z0, _), G in zip(designs, Gs))

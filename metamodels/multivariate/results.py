@@ -18,7 +18,7 @@ from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidu
                             ResultsConventions, block_diagonal)
 from ..inference import WaldTestResult
 from ..inference.constraints import linear_constraints
-from ..base.prediction import PredictionResults, critical_value, interval_frame
+from ..base.prediction import PredictionResults, check_transf, critical_value, interval_frame
 from . import blup as _blup
 from . import dfs as _dfs
 from .profile import profile_conf_int
@@ -402,6 +402,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             terms, a dict ``{term: levels}`` with an entry per term (metafor's
             ``tau2.levels`` and ``gamma2.levels``).
         """
+        check_transf(transf)
         if tau2_levels is None:
             return super().get_prediction(exog, transform, conditional, transf=transf)
         X0, index, mean = self._predicted_mean(exog, transform, conditional, {})
@@ -436,7 +437,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def _new_obs_variance(self, exog, X0):
         """Random-effects variance of a new effect (metafor's prediction interval adds the
         variance components, not a sampling variance)."""
-        return self._random_effects_variance(exog, X0.shape[0])
+        # called through get_prediction's override: one frame more to the user's line
+        return self._random_effects_variance(exog, X0.shape[0], stacklevel=5)
 
     def _submodel(self, keep):
         """The model of the rows ``keep`` (boolean mask), levels renumbered."""
