@@ -74,7 +74,8 @@ def test_unknown_method_and_test(bcg):
         m.fit(test="wald")
     assert m.fit(method="reml").method == "REML"
     with pytest.raises(ValueError, match="unknown test"):
-        mm.MetaFixed(bcg["yi"], bcg["vi"]).fit(test="knha")
+        mm.MetaFixed(bcg["yi"], bcg["vi"]).fit(test="wald")
+    assert m.fit(method="hsk").method == "HSk"
 
 
 @pytest.mark.parametrize("vi, msg", [
@@ -195,7 +196,9 @@ def test_conf_int_tau2_options(bcg):
     plo, phi = res.conf_int_tau2(method="profile")
     assert plo < res.tau2 < phi
     with pytest.raises(ValueError, match="unknown method"):
-        res.conf_int_tau2(method="wald")
+        res.conf_int_tau2(method="bootstrap")
+    wlo, whi = res.conf_int_tau2(method="wald")
+    assert wlo < res.tau2 < whi
 
 
 def test_no_unexpected_warnings_on_clean_fit(bcg):

@@ -412,3 +412,12 @@ def test_profile_ci_on_the_boundary():
     for j, key in enumerate(("tau2_1", "tau2_2", "rho")):
         _close(ci.iloc[j].to_numpy(), ref[key], rtol=1e-6, atol=1e-9)
     assert ci.iloc[1, 1] == 0.0 and tuple(ci.iloc[2]) == (-1.0, -1.0, 1.0)
+
+
+def test_univariate_blup_refused_with_user_weights():
+    res = mm.MetaRandom.from_formula("yi ~ 1", data=RAUD, vi="vi").fit(method="REML",
+                                                                        weighted=False)
+    with pytest.raises(mm.exceptions.SpecificationError, match="user weights"):
+        res.blup()
+    with pytest.raises(mm.exceptions.SpecificationError, match="user weights"):
+        res.get_random_effects()

@@ -28,7 +28,8 @@ from ..core import tau2 as t2
 from ..core.scalar import DiagonalTau2
 
 __all__ = [
-    "WLSFit", "wls", "tau2_dl", "tau2_he", "tau2_hs", "tau2_sj", "tau2_pm", "tau2_eb",
+    "WLSFit", "wls", "tau2_dl", "tau2_he", "tau2_hs", "tau2_hsk", "tau2_sj", "tau2_pm", "tau2_pmm",
+    "tau2_dlit", "tau2_sjit", "tau2_eb",
     "se_tau2_ml", "se_tau2_reml", "q_profile_ci", "heterogeneity_s2",
 ]
 
@@ -109,15 +110,31 @@ def tau2_hs(y, v, X, problem=None):
     return tau2, float(t2.moment_se(tau2, k - p, trp, trpp, sw))
 
 
-def tau2_sj(y, v, X):
+def tau2_hsk(y, v, X, problem=None):
+    """Hunter-Schmidt estimator with the small-sample correction of Brannick et al.
+    (2019): ``(k/(k - p) Q_E - k) / sum(1/v)``, truncated at 0.
+
+    Its standard error is the delta-method ``k/(k - p) sqrt(Var Q_E) / sum(1/v)`` with
+    ``Var Q_E`` at the estimate (as for HS).
+    """
+    k, p = X.shape
+    q, trp, trpp, sw = _problem(y, v, X, problem).moments(0.0)
+    tau2 = max(0.0, (k / (k - p) * q - k) / sw)
+    return tau2, float(k / (k - p) * t2.moment_se(tau2, k - p, trp, trpp, sw))
+
+
+def tau2_sj(y, v, X, tau2_init=None):
     """Sidik-Jonkman estimator.
 
-    Start from ``tau0^2 = sum (y_i - ybar)^2 / k`` and return
+    Start from ``tau0^2 = sum (y_i - ybar)^2 / k`` (or ``tau2_init``, a better a-priori
+    value, as metafor's ``control=list(tau2.init=)``) and return
     ``tau^2 = tau0^2 * y'P(tau0^2)y / (k - p)`` (y centred, as in the paper).
     """
     k, p = X.shape
     yc = y - y.mean()
-    tau0 = float(np.mean(yc * yc))
+    tau0 = float(np.mean(yc * yc)) if tau2_init is None else float(tau2_init)
+    if not tau0 > 0:
+        raise ValueError(f"the Sidik-Jonkman starting value must be positive, got {tau0!r}")
     fit = wls(yc, v, X, tau0)
     tau2 = tau0 * fit.q / (k - p)
     P = fit.p_matrix(X)
@@ -144,6 +161,65 @@ def tau2_pm(y, v, X, tol=1e-12, problem=None):
     k, p = X.shape
     tau2, _ = _problem(y, v, X, problem).solve_q(k - p, tol=tol)
     return tau2, _se_pm(v, tau2, k, p)
+
+
+def tau2_pmm(y, v, X, tol=1e-12, problem=None):
+    """Median-unbiased Paule-Mandel estimator (Viechtbauer 2021): the root of
+    ``y'P(tau^2)y = chi2_{k-p; 0.5}`` (0 if Q_E is below the median already)."""
+    k, p = X.shape
+    tau2, _ = _problem(y, v, X, problem).solve_q(stats.chi2.ppf(0.5, k - p), tol=tol)
+    return tau2, _se_pm(v, tau2, k, p)
+
+
+def _iterate(step, start, tol, maxiter):
+    """Fixed-point iteration ``t <- step(t)`` to a change below ``tol (1 + t)``."""
+    t = start
+    for it in range(1, maxiter + 1):
+        new = step(t)
+        if abs(new - t) <= tol * (1.0 + new):
+            return new, True, it
+        t = new
+    return t, False, maxiter
+
+
+def tau2_dlit(y, v, X, tol=1e-12, maxiter=1000, problem=None):
+    """Iterated DerSimonian-Laird estimator: DL's moment equation with weights
+    ``1/(v + tau^2)`` at the previous estimate, from DL until it stops changing.
+
+    The fixed point solves ``y'P(tau^2)y = k - p``, the Paule-Mandel equation.
+
+    Returns
+    -------
+    tau2, se, converged, n_iter
+    """
+    k, p = X.shape
+    problem = _problem(y, v, X, problem)
+
+    def step(t):
+        q, trp, _, _ = problem.moments(t)
+        # E y'P_a y = tr(P_a V) + tau^2 tr(P_a) with a = 1/(v + t): tr(P_a V) = k - p - t tr(P_a)
+        return max(0.0, (q - (k - p)) / trp + t)
+
+    tau2, ok, n = _iterate(step, problem.dersimonian_laird(), tol, maxiter)
+    _, trp, trpp, _ = problem.moments(tau2)
+    se = float(np.sqrt(2.0 * (k - p)) / trp) if tau2 >= 0 else np.nan
+    return tau2, se, ok, n
+
+
+def tau2_sjit(y, v, X, tol=1e-12, maxiter=1000, tau2_init=None, problem=None):
+    """Iterated Sidik-Jonkman estimator: ``tau^2 <- tau^2 y'P(tau^2)y / (k - p)`` from
+    the Sidik-Jonkman estimate (or ``tau2_init``) to a fixed point, which solves the
+    Paule-Mandel equation ``y'P(tau^2)y = k - p`` (0 is a fixed point too).
+
+    Returns
+    -------
+    tau2, se, converged, n_iter
+    """
+    k, p = X.shape
+    problem = _problem(y, v, X, problem)
+    start = tau2_sj(y, v, X, tau2_init)[0]
+    tau2, ok, n = _iterate(lambda t: t * problem.genq(t) / (k - p), start, tol, maxiter)
+    return tau2, _se_pm(v, tau2, k, p), ok, n
 
 
 def tau2_eb(y, v, X, tol=1e-12, maxiter=1000, start=None, problem=None):

@@ -14,11 +14,14 @@ import numpy as np
 from ..core.covariance import LinearCovariance
 from ..core.optimize import maximize
 from ..core.scalar import DiagonalTau2
+from ..core.likelihood import profiled_llf
 from . import estimators as est
+from .genq import GenQ
 
 __all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS"]
 
-METHODS = ("FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
+METHODS = ("FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM", "GENQ", "GENQM",
+           "DLIT", "SJIT")
 TESTS = ("z", "t", "knha")
 
 
@@ -37,6 +40,7 @@ class UnivariateFit:
     converged: bool
     n_iter: int
     tau2_fixed: bool
+    weights: np.ndarray = None  # user weights of the coefficient estimator (None: 1/(v + tau^2))
 
 
 def _engine_fit(problem, reml, tol, maxiter):
@@ -55,7 +59,51 @@ def _engine_fit(problem, reml, tol, maxiter):
     return float(out.theta[0]), out.converged, n_iter + out.n_iter
 
 
-def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200):
+def _tau2(problem, y, v, X, method, tol, maxiter, tau2_init, weights):
+    """``(tau2, se, converged, n_iter)`` of one estimator; ``se`` None for (RE)ML (taken
+    from the information at the estimate)."""
+    if method in ("ML", "REML"):
+        tau2, converged, n_iter = _engine_fit(problem, method == "REML", tol, maxiter)
+        return tau2, None, converged, n_iter
+    if method == "EB":
+        return est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter, problem=problem)
+    if method == "DLIT":
+        return est.tau2_dlit(y, v, X, tol=tol, maxiter=maxiter, problem=problem)
+    if method == "SJIT":
+        return est.tau2_sjit(y, v, X, tol=tol, maxiter=maxiter, tau2_init=tau2_init,
+                             problem=problem)
+    if method in ("GENQ", "GENQM"):
+        g = GenQ(y, v, X, weights)
+        tau2 = g.moment_estimate() if method == "GENQ" else g.median_estimate()
+        return tau2, g.moment_se(tau2), True, 0
+    if method == "SJ":
+        return (*est.tau2_sj(y, v, X, tau2_init), True, 0)
+    if method == "HE":
+        return (*est.tau2_he(y, v, X), True, 0)
+    kernel = {"DL": est.tau2_dl, "HS": est.tau2_hs, "HSk": est.tau2_hsk, "PM": est.tau2_pm,
+              "PMM": est.tau2_pmm}[method]
+    return (*kernel(y, v, X, problem=problem), True, 0)
+
+
+def _weighted_state(y, v, X, tau2, a, reml):
+    """Coefficients ``(X'AX)^{-1} X'A y`` with user weights ``a`` and their covariance
+    ``(X'AX)^{-1} X'A Sigma A X (X'AX)^{-1}``, ``Sigma = diag(v + tau^2)``; the
+    (restricted) log-likelihood evaluated at these coefficients."""
+    ax = X * a[:, None]
+    bread = np.linalg.inv(X.T @ ax)
+    beta = bread @ (ax.T @ y)
+    meat = ax.T @ (ax * (v + tau2)[:, None])
+    cov = bread @ meat @ bread
+    w = 1.0 / (v + tau2)
+    r = y - X @ beta
+    k, p = X.shape
+    logdet_xwx = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1]) if reml else 0.0
+    llf = profiled_llf(k, p, float(np.log(v + tau2).sum()), logdet_xwx, float(w @ (r * r)), reml)
+    return beta, 0.5 * (cov + cov.T), llf
+
+
+def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200,
+                   weights=None, tau2_init=None):
     """Fit a fixed- or random-effects meta-regression.
 
     Parameters
@@ -69,6 +117,11 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
     tau2 : float, optional
         Fix tau^2 at this value instead of estimating it.
     tol, maxiter : iteration controls of the iterative estimators.
+    weights : (k,) array, optional
+        User weights ``a_i`` of the coefficient estimator (and of the GENQ/GENQM
+        estimators of tau^2, which require them); ``None`` uses ``1/(v_i + tau^2)``.
+    tau2_init : float, optional
+        Starting value of the Sidik-Jonkman estimators (SJ, SJIT).
 
     Returns
     -------
@@ -82,26 +135,18 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
         tau2_hat, se_tau2 = 0.0, np.nan
     elif tau2 is not None:
         tau2_hat, se_tau2 = float(tau2), np.nan
-    elif method in ("ML", "REML"):
-        tau2_hat, converged, n_iter = _engine_fit(problem, reml, tol, maxiter)
-        se_tau2 = None                      # from the information at the estimate below
-    elif method == "EB":
-        tau2_hat, se_tau2, converged, n_iter = est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter,
-                                                           problem=problem)
-    elif method in ("DL", "HS", "PM"):
-        kernel = {"DL": est.tau2_dl, "HS": est.tau2_hs, "PM": est.tau2_pm}[method]
-        tau2_hat, se_tau2 = kernel(y, v, X, problem=problem)
     else:
-        kernel = {"HE": est.tau2_he, "SJ": est.tau2_sj}[method]
-        tau2_hat, se_tau2 = kernel(y, v, X)
+        tau2_hat, se_tau2, converged, n_iter = _tau2(problem, y, v, X, method, tol, maxiter,
+                                                     tau2_init, weights)
     state = problem.state(tau2_hat, reml)
     if se_tau2 is None:
         se_tau2 = float(np.sqrt(1.0 / state.info)) if state.info > 0 else np.nan
-    cov = state.cov
+    beta, cov, llf = state.beta, state.cov, state.llf
+    if weights is not None:
+        beta, cov, llf = _weighted_state(y, v, X, tau2_hat, weights, reml)
     factor = 1.0
     if test == "knha":
         factor = state.q / (k - p)
         cov = cov * factor
-    return UnivariateFit(method, test, state.beta, cov, tau2_hat, se_tau2, state.llf, factor,
-                         bool(converged), int(n_iter), tau2 is not None)
-
+    return UnivariateFit(method, test, beta, cov, tau2_hat, se_tau2, llf, factor,
+                         bool(converged), int(n_iter), tau2 is not None, weights)

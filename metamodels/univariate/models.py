@@ -4,13 +4,39 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from ..base.model import MetaModelBase, _check_method
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 from .fitting import METHODS, TESTS, fit_univariate
+from .genq import check_weights
 from .results import MetaRandomResults, MetaResults, MetaResultsWrapper
 
 __all__ = ["MetaFixed", "MetaRandom"]
+
+
+def _user_weights(model, weights, weighted):
+    """The weights ``a_i`` of the coefficient estimator, or None for inverse-variance
+    weights.  ``weights`` is array-like with one value per study used by the model, or
+    a pandas Series / column name of the data indexed like it (rows dropped for missing
+    values are dropped from the weights too); ``weighted=False`` gives equal weights."""
+    k = int(model.nobs)
+    if weights is None:
+        return None if weighted else np.ones(k)
+    if not weighted:
+        raise ValueError("give either weights= or weighted=False, not both")
+    labels = getattr(model.data, "row_labels", None)
+    if isinstance(weights, str):
+        frame = getattr(model.data, "frame", None)
+        if frame is None or weights not in frame:
+            raise ValueError(f"weights={weights!r} is not a column of the model's data")
+        weights = frame[weights]
+    if isinstance(weights, pd.Series) and labels is not None and len(weights) != k:
+        missing = pd.Index(labels).difference(weights.index)
+        if len(missing):
+            raise ValueError(f"weights has no value for row(s) {list(missing[:10])}")
+        weights = weights.loc[labels]
+    return check_weights(weights, k)
 
 
 class MetaFixed(MetaModelBase):
@@ -43,20 +69,31 @@ class MetaFixed(MetaModelBase):
     >>> res = mm.MetaFixed.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
     """
 
-    def fit(self, test="z"):
+    def fit(self, test="z", weights=None, weighted=True):
         """Fit by inverse-variance weighted least squares.
 
         Parameters
         ----------
-        test : {"z", "t"}
-            Normal or t(k - p) reference distribution for the Wald tests.
+        test : {"z", "t", "knha"}
+            Normal or t(k - p) reference distribution for the Wald tests; ``"knha"``
+            multiplies the covariance by ``Q_E / (k - p)`` and uses t(k - p) (metafor's
+            ``rma(method="EE", test="knha")``; Knapp and Hartung meant it for random
+            effects -- with a fixed-effects model it is an ad hoc overdispersion factor).
+        weights : array_like, pandas Series or str, optional
+            User weights ``a_i``: ``b = (X'AX)^{-1} X'Ay`` with covariance
+            ``(X'AX)^{-1} X'AVAX (X'AX)^{-1}`` (metafor's ``weights=``).
+        weighted : bool
+            ``False`` gives the unweighted (equal-weights) estimate.
 
         Returns
         -------
         MetaFixedResults
         """
-        test = _check_method(test, ("z", "t"), "test")
-        fit = fit_univariate(self.endog, self.vi, self.exog, "FE", test)
+        test = _check_method(test, TESTS, "test").lower()
+        a = _user_weights(self, weights, weighted)
+        if a is not None and test == "knha":
+            raise ValueError("test='knha' with user weights is not defined; use test='z' or 't'")
+        fit = fit_univariate(self.endog, self.vi, self.exog, "FE", test, weights=a)
         return MetaResultsWrapper(MetaFixedResults(self, fit))
 
 
@@ -96,10 +133,18 @@ class MetaRandom(MetaModelBase):
     * ``"ML"``, ``"REML"``: (restricted) maximum likelihood on the shared Gaussian
       engine (Fisher scoring on the profiled likelihood, truncated at 0);
     * ``"DL"``, ``"HE"``, ``"HS"``, ``"SJ"``: closed-form moment estimators;
+      ``"HSk"``: Hunter-Schmidt with Brannick et al.'s (2019) small-sample factor
+      ``(k/(k-p) Q_E - k) / sum(1/v_i)``;
     * ``"PM"``: the Paule-Mandel root of the generalised Q equation
-      ``sum w_i (y_i - x_i'b)^2 = k - p``;
+      ``sum w_i (y_i - x_i'b)^2 = k - p``; ``"PMM"``: its median-unbiased version, the
+      root of ``... = chi2_{k-p; 0.5}`` (Viechtbauer 2021);
     * ``"EB"``: the empirical Bayes iteration of Morris (1983), whose fixed point solves
-      the same equation.
+      the same equation, as do ``"DLIT"`` (DerSimonian-Laird iterated with updated
+      weights) and ``"SJIT"`` (Sidik-Jonkman iterated);
+    * ``"GENQ"``: the generalised Q method-of-moments estimator with user weights ``a_i``
+      (DerSimonian and Kacker 2007), ``(Q_a - tr(P_a V)) / tr(P_a)`` truncated at 0;
+      ``"GENQM"``: its median-unbiased version (the ``tau^2`` at which ``Q_a`` is the
+      median of its weighted chi-square distribution).
 
     Given ``tau^2``, ``b`` is GLS with weights ``1/(v_i + tau^2)``.  With
     ``test="knha"`` the covariance of ``b`` is multiplied by
@@ -109,18 +154,32 @@ class MetaRandom(MetaModelBase):
 
     _min_studies = 2
 
-    def fit(self, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200):
+    def fit(self, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200, weights=None,
+            weighted=True, tau2_init=None):
         """Estimate tau^2 and the coefficients.
 
         Parameters
         ----------
         method : str
-            One of DL, HE, HS, SJ, ML, REML, EB, PM (case-insensitive).
+            One of DL, HE, HS, HSk, SJ, ML, REML, EB, PM, PMM, GENQ, GENQM, DLIT, SJIT
+            (case-insensitive); see the class Notes.
         test : {"z", "t", "knha"}
         tau2 : float, optional
             Fix tau^2 at this value (no estimation).
         tol, maxiter :
-            Convergence controls of the iterative estimators (REML, ML, EB, PM).
+            Convergence controls of the iterative estimators (REML, ML, EB, PM, PMM,
+            DLIT, SJIT).
+        weights : array_like, pandas Series or str, optional
+            User weights ``a_i`` (metafor's ``weights=``).  They define the GENQ and
+            GENQM estimators of tau^2 (which require them), and the coefficient estimator
+            ``b = (X'AX)^{-1} X'Ay`` with covariance ``(X'AX)^{-1} X'A Sigma AX (X'AX)^{-1}``,
+            ``Sigma = diag(v_i + tau^2)``, for every method; the other estimators of tau^2
+            do not use them.  The log-likelihood is evaluated at this ``b``.
+        weighted : bool
+            ``False``: equal weights (unweighted estimation, metafor's ``weighted=FALSE``).
+        tau2_init : float, optional
+            Starting value of the Sidik-Jonkman estimators SJ and SJIT (metafor's
+            ``control=list(tau2.init=)``).
 
         Returns
         -------
@@ -130,8 +189,18 @@ class MetaRandom(MetaModelBase):
         test = _check_method(test, TESTS, "test").lower()
         if tau2 is not None and not (np.isfinite(tau2) and tau2 >= 0):
             raise ValueError(f"tau2 must be a non-negative number, got {tau2!r}")
+        a = _user_weights(self, weights, weighted)
+        if method in ("GENQ", "GENQM") and a is None and tau2 is None:
+            raise ValueError(f"method={method!r} needs weights= (inverse-variance weights "
+                             "1/vi give DerSimonian-Laird, equal weights give Hedges) or "
+                             "weighted=False")
+        if a is not None and test == "knha":
+            raise ValueError("test='knha' with user weights is not defined; use test='z' or 't'")
+        if tau2_init is not None and method not in ("SJ", "SJIT"):
+            raise ValueError("tau2_init is the starting value of the Sidik-Jonkman "
+                             f"estimators (SJ, SJIT), not of {method}")
         fit = fit_univariate(self.endog, self.vi, self.exog, method, test, tau2=tau2,
-                             tol=tol, maxiter=maxiter)
+                             tol=tol, maxiter=maxiter, weights=a, tau2_init=tau2_init)
         if not fit.converged:
             warnings.warn(f"{method} estimation of tau^2 did not converge in {maxiter} "
                           "iterations", ConvergenceWarning, stacklevel=2)

@@ -11,10 +11,12 @@ from ..base.registry import get_extension
 from ..base.results import (InformationCriteriaMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions)
 from ..core.scalar import DiagonalTau2
+from ..exceptions import SpecificationError
 from ..inference import WaldTestResult
 from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
 from ..base.prediction import critical_value, interval_frame
+from .genq import GenQ
 from .prediction import MetaPrediction
 
 __all__ = ["MetaResults", "MetaRandomResults"]
@@ -23,6 +25,9 @@ _METHOD_LABEL = {
     "FE": "Fixed-effects (inverse variance)", "DL": "DerSimonian-Laird", "HE": "Hedges",
     "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "ML": "Maximum likelihood",
     "REML": "Restricted maximum likelihood", "EB": "Empirical Bayes", "PM": "Paule-Mandel",
+    "HSk": "Hunter-Schmidt (small-sample corrected)", "PMM": "Median-unbiased Paule-Mandel",
+    "GENQ": "Generalised Q", "GENQM": "Median-unbiased generalised Q",
+    "DLIT": "Iterated DerSimonian-Laird", "SJIT": "Iterated Sidik-Jonkman",
 }
 
 
@@ -396,28 +401,72 @@ class MetaRandomResults(MetaResults):
         return float(np.sqrt(self.tau2))
 
     def _het_rows(self):
-        return [("tau^2:", "%.4f (SE %.4f)" % (self.tau2, self.tau2_se))] + super()._het_rows()
+        rows = [("tau^2:", "%.4f (SE %.4f)" % (self.tau2, self.tau2_se))] + super()._het_rows()
+        if self.r2 is not None:
+            rows.append(("R^2:", "nan" if np.isnan(self.r2) else "%.2f%%" % (100 * self.r2)))
+        return rows
 
-    def conf_int_tau2(self, alpha=0.05, method="qprofile"):
+    @cache_readonly
+    def r2(self):
+        """Pseudo-R^2 of a meta-regression: the proportion of the heterogeneity of the
+        intercept-only model that the moderators account for,
+        ``max(0, (tau^2_RE - tau^2) / tau^2_RE)`` (Raudenbush 2009; metafor's ``R2``,
+        which is in percent), with ``tau^2_RE`` from the intercept-only model fitted by
+        the same method and weights.  ``None`` for models without moderators or without
+        an intercept, or with tau^2 fixed; NaN when ``tau^2_RE = 0``.
+        """
+        m = self.model
+        if (self._fit.tau2_fixed or not m.k_constant or m.k_params < 2):
+            return None
+        from .fitting import fit_univariate
+        ones = np.ones((m.exog.shape[0], 1))
+        tau2_re = fit_univariate(m.endog, m.vi, ones, self.method, "z",
+                                 weights=self._fit.weights, tau2_init=None).tau2
+        if not tau2_re > 0:
+            return np.nan
+        return max(0.0, (tau2_re - self.tau2) / tau2_re)
+
+    def conf_int_tau2(self, alpha=0.05, method=None):
         """Confidence interval for tau^2.
 
         Parameters
         ----------
         alpha : float
-        method : {"qprofile", "profile"}
-            ``"qprofile"``: invert the generalised Q statistic (Viechtbauer 2007);
+        method : {"qprofile", "genq", "profile", "wald"}, optional
+            ``"qprofile"`` (default, except for GENQ/GENQM fits): invert the generalised Q
+            statistic with weights ``1/(v_i + tau^2)`` (Viechtbauer 2007);
+            ``"genq"`` (default for GENQ/GENQM fits, needs the fit's weights): invert the
+            weighted chi-square distribution of the generalised Q statistic with the fit's
+            weights (Jackson 2013; Jackson et al. 2014) -- exact, like the Q-profile;
             ``"profile"``: invert the likelihood-ratio statistic of the ML or REML
-            likelihood (ML for every method except REML).
+            likelihood (ML for every method except REML);
+            ``"wald"``: ``exp(log tau^2 -/+ z_{1-alpha/2} SE(tau^2) / tau^2)``, the
+            log-scale Wald interval from the estimator's standard error (approximate;
+            undefined at tau^2 = 0).
 
         Returns
         -------
         (lower, upper)
         """
         m = self.model
+        if method is None:
+            method = "genq" if self.method in ("GENQ", "GENQM") else "qprofile"
         if method == "qprofile":
             return est.q_profile_ci(m.endog, m.vi, m.exog, alpha)
+        if method == "genq":
+            if self._fit.weights is None:
+                raise ValueError("the generalised Q interval needs user weights: fit with "
+                                 "weights= (or weighted=False), e.g. method='GENQ'")
+            return GenQ(m.endog, m.vi, m.exog, self._fit.weights).conf_int(alpha)
+        if method == "wald":
+            if not (self.tau2 > 0 and np.isfinite(self.tau2_se)):
+                raise ValueError("the Wald interval on the log scale needs tau^2 > 0 and a "
+                                 "finite standard error")
+            half = stats.norm.ppf(1 - alpha / 2) * self.tau2_se / self.tau2
+            return (float(self.tau2 * np.exp(-half)), float(self.tau2 * np.exp(half)))
         if method != "profile":
-            raise ValueError(f"unknown method {method!r}; valid values are 'qprofile', 'profile'")
+            raise ValueError(f"unknown method {method!r}; valid values are 'qprofile', "
+                             "'genq', 'profile', 'wald'")
         return self._profile_ci(alpha)
 
     def _profile_ci(self, alpha):
@@ -439,7 +488,7 @@ class MetaRandomResults(MetaResults):
         upper = optimize.brentq(f, that, hi, xtol=1e-14, rtol=1e-13)
         return float(lower), float(upper)
 
-    def conf_int_variance(self, alpha=0.05, method="qprofile"):
+    def conf_int_variance(self, alpha=0.05, method=None):
         """Confidence interval of the variance component tau^2 as a one-row DataFrame
         (estimate, ci_lower, ci_upper), the vocabulary of MetaMixed's
         :meth:`~metamodels.multivariate.results.MetaMixedResults.conf_int_variance`;
@@ -451,6 +500,10 @@ class MetaRandomResults(MetaResults):
     @cache_readonly
     def _shrinkage(self):
         """``lambda_i = tau^2/(tau^2 + v_i)`` and ``x_i' Var(b) x_i``."""
+        if self._fit.weights is not None:
+            raise SpecificationError("BLUPs and random effects assume the GLS coefficients of "
+                                     "weights 1/(v_i + tau^2); this fit uses user weights (or "
+                                     "weighted=False), as metafor refuses too")
         m = self.model
         lam = self.tau2 / (self.tau2 + m.vi)
         X = m.exog
