@@ -421,3 +421,11 @@ def test_univariate_blup_refused_with_user_weights():
         res.blup()
     with pytest.raises(mm.exceptions.SpecificationError, match="user weights"):
         res.get_random_effects()
+
+
+def test_coef_table_has_the_df():
+    res = _konst({"test": "t", "dfs": "contain"}, True)
+    tab = res.coef_table()
+    assert tab["df"].tolist() == [9.0, 54.0]
+    _close(tab["P>|t|"], res.pvalues)
+    _close(tab.iloc[:, -2:], np.asarray(res.conf_int()))

@@ -13,6 +13,7 @@ from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
 from ..summary import make_summary
+from ..summary.tables import t_table
 from ..core.likelihood import evaluate
 from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions, block_diagonal)
@@ -77,6 +78,13 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         q = critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
         out = np.column_stack([b - q * se, b + q * se])
         return out if cols is None else out[cols]
+
+    def coef_table(self, alpha=0.05):
+        """Coefficient table; with ``test="t"`` it has a df column (``df_coef``)."""
+        if not self.use_t:
+            return super().coef_table(alpha)
+        return t_table(np.asarray(self.params, dtype=float), np.asarray(self.cov_params()),
+                       self.df_coef.to_numpy(), list(self.model.exog_names), alpha)
 
     @property
     def _containment(self):
