@@ -7,15 +7,17 @@ diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__
 # publication bias (issue 14)
-from .diagnostics import (egger_test, fail_safe_n, pet_peese, rank_correlation_test,
-                          selection_model, trim_and_fill)
+from .diagnostics import (egger_test, fail_safe_n, henmi_copas, pet_peese,
+                          rank_correlation_test, selection_model, trim_and_fill)
 from .bayes import BayesMeta, priors
-from .effectsize import effect_size
+from .effectsize import effect_size, summarize_effect_sizes, to_long, to_table
+from .effectsize import transforms as transf
 from .inference.compare import lr_test_table as lr_test
 from .locscale import LocationScaleMeta
 from .mixed import MixedModel
 from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
+from .multivariate.masem import correlation_covariance, regression_from_matrix
 from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
 from .univariate.mantel_haenszel import mantel_haenszel
@@ -25,5 +27,8 @@ from .diagnostics import subgroup_analysis
 __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto",
            # publication bias (issue 14)
            "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
-           "selection_model",
-           "subgroup_analysis"]
+           "selection_model", "henmi_copas",
+           "subgroup_analysis",
+           # effect-size helpers (issue 21)
+           "summarize_effect_sizes", "to_long", "to_table", "transf",
+           "correlation_covariance", "regression_from_matrix"]

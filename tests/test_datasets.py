@@ -55,6 +55,14 @@ SPECS = {
                (15, "ni"): 65},
         cite=["Molloy", "2014", "metadat"],
     ),
+    "craft2003": dict(
+        columns={"study": I, "ni": I, "ri": F, "var1": S, "var2": S},
+        nrows=60,
+        sums={"study": 1122, "ni": 3798, "ri": -1.19},
+        spots={(0, "var1"): "acog", (0, "ri"): -0.55, (59, "var2"): "conf",
+               (59, "ni"): 30},
+        cite=["Craft", "2003", "metadat"],
+    ),
     "fev_sim": dict(
         columns={"patient": I, "baseval": F, "drug": S, "hour": I, "fev": F},
         nrows=427,
@@ -176,6 +184,7 @@ REFERENCE = {
     "bcg": ("meta_bcg.json", "data", {"yi", "vi"}),
     "normand1999": ("effect_sizes.json", "normand1999", set()),
     "molloy2014": ("effect_sizes.json", "molloy2014", set()),
+    "craft2003": ("masem.json", "data", set()),
     "konstantopoulos2011": ("multilevel_konstantopoulos2011.json", "data",
                             set()),
     "berkey1998": ("bivariate_berkey1998.json", "data", set()),
@@ -284,6 +293,9 @@ def test_missing_values():
             assert df["meta"].isna().sum() == 2
             assert df.drop(columns="meta").notna().all().all()
             assert set(df["meta"].dropna()) == {0.0, 1.0}
+        elif name == "craft2003":
+            assert df["ri"].isna().sum() == 6
+            assert df.drop(columns="ri").notna().all().all()
         elif name == "kalaian1996":
             assert df["hrs"].isna().sum() == 2
             assert df.drop(columns="hrs").notna().all().all()

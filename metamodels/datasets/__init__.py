@@ -29,6 +29,7 @@ _DATASETS = (
     "bangertdrowns2004",
     "bcg",
     "berkey1998",
+    "craft2003",
     "fev_sim",
     "grunfeld",
     "hart1999",

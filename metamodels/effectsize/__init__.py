@@ -5,6 +5,9 @@ means and standard deviations, 2x2 tables, correlations or proportions into
 effect sizes ``yi`` with sampling variances ``vi``, ready for a meta-analysis.
 :data:`MEASURES` lists the supported measures.
 """
+from . import transforms
 from .escalc import MEASURES, Measure, effect_size
+from .tables import summarize_effect_sizes, to_long, to_table
 
-__all__ = ["effect_size", "MEASURES", "Measure"]
+__all__ = ["effect_size", "MEASURES", "Measure", "summarize_effect_sizes", "to_long", "to_table",
+           "transforms"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _formulas
+from . import _formulas_arcsine as _arcsine
 from . import _formulas_more as _more
 
 try:  # the package-wide warning base class (needs statsmodels)
@@ -93,6 +94,14 @@ MEASURES = MappingProxyType({
                     ("LS",), "pcor"),
     "ZPCOR": Measure("ZPCOR", "Fisher's z of the partial correlation", _PCOR, ("LS",),
                      "pcor"),
+    "PLN": Measure("PLN", "log proportion log(xi / ni)", _PROP, ("LS",), "prop"),
+    "PAS": Measure("PAS", "arcsine square root transformed proportion", _PROP, ("LS",), "prop"),
+    "PFT": Measure("PFT", "Freeman-Tukey double arcsine transformed proportion", _PROP,
+                   ("LS",), "prop"),
+    "AS": Measure("AS", "arcsine square root risk difference", _TABLE, ("LS",), "table"),
+    "IR": Measure("IR", "incidence rate xi / ti", _RATE, ("LS",), "rate"),
+    "IRS": Measure("IRS", "square root transformed incidence rate", _RATE, ("LS",), "rate"),
+    "IRFT": Measure("IRFT", "Freeman-Tukey transformed incidence rate", _RATE, ("LS",), "rate"),
 })
 """Supported measures: a read-only mapping from name to :class:`Measure`."""
 
@@ -125,9 +134,17 @@ _FORMULAS = {
     "IRLN": _more.log_incidence_rate,
     "PCOR": _more.partial_correlation,
     "ZPCOR": _more.fisher_z_partial,
+    "PLN": _arcsine.log_proportion,
+    "PAS": _arcsine.arcsine_proportion,
+    "PFT": _arcsine.freeman_tukey_proportion,
+    "AS": _arcsine.arcsine_risk_difference,
+    "IR": _arcsine.incidence_rate,
+    "IRS": _arcsine.sqrt_incidence_rate,
+    "IRFT": _arcsine.freeman_tukey_rate,
 }
 
 _TO_CHOICES = ("only0", "all", "if0all", "none")
+_UNADJUSTED = _arcsine.UNADJUSTED | {"PHI"}
 _COUNTS = ("ai", "bi", "ci", "di", "xi", "mi", "x1i", "x2i")
 _COUNT_FAMILIES = ("table", "prop", "rates", "rate", "pcor")
 _SIZES = ("n1i", "n2i", "ni")
@@ -150,7 +167,8 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
         ``"PLO"``, ``"PR"``, ``"SMDH"``, ``"SMCC"``, ``"SMCR"``, ``"CVR"``, ``"VR"``,
         ``"D2ORN"``, ``"D2ORL"``, ``"MN"``, ``"MNLN"``, ``"PETO"``, ``"PHI"``,
         ``"OR2DN"``, ``"OR2DL"``, ``"IRR"``, ``"IRD"``, ``"IRLN"``, ``"PCOR"``,
-        ``"ZPCOR"``; see :data:`MEASURES` and the Notes.
+        ``"ZPCOR"``, ``"PLN"``, ``"PAS"``, ``"PFT"``, ``"AS"``, ``"IR"``, ``"IRS"``,
+        ``"IRFT"``; see :data:`MEASURES` and the Notes.
     data : pandas.DataFrame, optional
         Table holding the study-level inputs.  Inputs given as strings are
         column names of ``data``.
@@ -291,7 +309,11 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     ``"CS"`` cross-sectional; computed without ``add``), incidence rate ratio,
     difference and log rate (IRR, IRD, IRLN; ``add``/``to`` act on the event
     counts, ``drop00`` on ``x1i = x2i = 0``) and partial correlations from
-    regression t statistics (PCOR, ZPCOR).
+    regression t statistics (PCOR, ZPCOR); the log proportion PLN, the arcsine and
+    Freeman-Tukey measures PAS, PFT, AS, IRS and IRFT (computed from the counts as given,
+    without ``add``) and the raw incidence rate IR
+    (:mod:`metamodels.effectsize._formulas_arcsine`; back-transformations in
+    :mod:`metamodels.effectsize.transforms`).
 
     **Zero counts.**  As in metafor (version 3.8), the ``add``/``to`` rule is
     applied to all five count-based measures OR, RR, RD, PLO and PR: with the
@@ -615,7 +637,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
         yi, vi = formula(x1 + extra, arrays["t1i"], x2 + extra, arrays["t2i"], vtype)
     elif spec.family == "rate":
         x = arrays["xi"]
-        extra = zero_adjustment(x == 0, add, to)
+        extra = zero_adjustment(x == 0, add, "none" if spec.name in _UNADJUSTED else to)
         yi, vi = formula(x + extra, arrays["ti"], vtype)
     elif spec.family == "cor":
         r, ni = arrays["ri"], arrays["ni"]
@@ -625,7 +647,8 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     elif spec.family == "prop":
         x = arrays["xi"]
         m = arrays["mi"] if "mi" in arrays else arrays["ni"] - x
-        extra = zero_adjustment((x == 0) | (m == 0), add, to)
+        extra = zero_adjustment((x == 0) | (m == 0), add,
+                                "none" if spec.name in _UNADJUSTED else to)
         yi, vi = formula(x + extra, m + extra, vtype)
     else:  # 2x2 table
         a, c = arrays["ai"], arrays["ci"]
@@ -636,7 +659,7 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
         skip = missing | excluded
         a, b, c, d = (np.where(skip, np.nan, v) for v in (a, b, c, d))
         extra = zero_adjustment((a == 0) | (b == 0) | (c == 0) | (d == 0), add, to)
-        if spec.name == "PHI":      # metafor computes phi from the unadjusted table
+        if spec.name in _UNADJUSTED:  # phi and the arcsine measures: unadjusted table
             extra = np.zeros_like(extra)
         yi, vi = formula(a + extra, b + extra, c + extra, d + extra, vtype)
     return yi, vi, excluded, small_n

@@ -54,13 +54,19 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     # scaled by powers of two (exact in floating point); ordinary designs are used as is
     d = model.exog_fit_scales
     X = model.exog if d is None else model.exog / d
-    if start is None:
+    mivque = isinstance(start, str)
+    if mivque and start.lower() != "mivque0":
+        raise ValueError(f"start must be values, None or 'mivque0', got {start!r}")
+    if start is None or mivque:
         # OLS residual variance from the normal equations (cheap for tall X)
         xtx, xty = X.T @ X, X.T @ y
         beta_ols = np.linalg.solve(xtx, xty)
         rss = float(y @ y - beta_ols @ xty)
         s2 = max(rss, 1e-12 * float(y @ y)) / max(1.0, X.shape[0] - X.shape[1])
         start = spec.start(s2)
+        if mivque:                      # SAS's default start (linear structures)
+            from .mivque import mivque0_start
+            start = mivque0_start(model, fallback=start)
     start = check_start(spec, start)
     if g_constraint not in G_CONSTRAINTS:
         raise ValueError(f"g_constraint must be one of {G_CONSTRAINTS}, got {g_constraint!r}")

@@ -318,6 +318,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ----------
         method : {"REML", "ML"}
         start, maxiter, tol : starting covariance parameters and optimiser controls.
+            ``start="mivque0"`` starts from the MIVQUE(0) estimates, SAS's default
+            (covariances linear in their parameters; :mod:`metamodels.mixed.mivque`).
         reml : bool, optional
             Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
             DeprecationWarning.
@@ -331,7 +333,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             Denominator-df method of every test and interval of the results (t_test,
             f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
             (default, as lmerTest), kenward-roger (SAS), kenward-roger-linear,
-            kenward-roger-expected (pbkrtest), residual, containment or between-within.
+            kenward-roger-expected (pbkrtest), residual, containment, between-within or
+            hlm (HLM software's df of two-level models).
             Each of those methods also takes ``ddf=`` for one call.
 
         Returns

@@ -13,6 +13,7 @@ from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
 from ..inference.constraints import linear_constraints
+from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
@@ -24,14 +25,14 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(ResultsConventions, LikelihoodModelResults):
+class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
     ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
     subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
     effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
-    "kenward-roger-expected", "residual", "containment", "between-within"}.  One results
+    "kenward-roger-expected", "residual", "containment", "between-within", "hlm"}.  One results
     object uses one ddf method for every test and interval (``t_test``, ``f_test``,
     ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``, ``anova``):
     ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite unless told, as lmerTest);
@@ -241,6 +242,12 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
         (other flavours: :meth:`kenward_roger_parts`)."""
         return self.kenward_roger_parts("kenward-roger")[0]
 
+    def _linear_inference(self, ddf=None):
+        """Estimate, covariance and t df of ``L b`` under ``ddf`` (marginal means)."""
+        method = self.ddf_method(ddf)
+        return LinearInference(np.asarray(self._fit.beta, dtype=float), method.cov(),
+                               method.t_df, method.name)
+
     def _coef_df(self, L, ddf):
         return self.ddf_method(ddf).t_df(L)
 
@@ -342,8 +349,8 @@ class MixedResults(ResultsConventions, LikelihoodModelResults):
             lmerTest type 2); 3: marginal hypotheses with sum-to-zero coded factors (SAS
             Type III, lmerTest type 3).
         ddf : str, optional
-            satterthwaite, kenward-roger (-linear, -expected), residual, containment or
-            between-within.
+            satterthwaite, kenward-roger (-linear, -expected), residual, containment,
+            between-within or hlm.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
