@@ -48,11 +48,10 @@ import warnings
 
 import numpy as np
 
-try:
-    import metamodels as mm
-except ImportError:  # running from a source checkout without installing
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-    import metamodels as mm
+# the checkout next to this script first (an installed metamodels must not be timed
+# instead of the source being benchmarked)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+import metamodels as mm  # noqa: E402
 
 BETA = np.array([0.3, 0.2, -0.1])
 
@@ -253,6 +252,85 @@ def bench_influence(k, repeats, seed, use_r=True):
     return rows
 
 
+# ------------------------------------------------------------- small fits
+def small_fit_tools():
+    """(label, what, fit(y, v) -> tau2) of the intercept-only fits compared by
+    :func:`bench_small_fits`: metamodels' DL and FE results objects, statsmodels'
+    ``combine_effects`` (FE and DL at once) and PyMARE's estimators when installed."""
+    import statsmodels
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    tools = [
+        ("metamodels", "MetaRandom(y, v).fit(method='DL')",
+         lambda y, v: mm.MetaRandom(y, v).fit(method="DL").tau2),
+        ("metamodels", "MetaFixed(y, v).fit()",
+         lambda y, v: float(mm.MetaFixed(y, v).fit().params[0])),
+        ("metamodels", "MetaFixed(y, v).fit(), then .bse and .pvalues",
+         lambda y, v: float(np.asarray(mm.MetaFixed(y, v).fit().pvalues)[0])),
+        (f"statsmodels {statsmodels.__version__}", "combine_effects(y, v, method_re='dl')",
+         lambda y, v: combine_effects(y, v, method_re="dl").tau2),
+    ]
+    try:
+        import pymare
+        from pymare.estimators import DerSimonianLaird, WeightedLeastSquares
+    except ImportError:
+        return tools, "PyMARE not installed"
+    X1 = {}
+
+    def ones(k):
+        if k not in X1:
+            X1[k] = np.ones((k, 1))
+        return X1[k]
+    tools += [
+        (f"PyMARE {pymare.__version__}", "WeightedLeastSquares(tau2=0).fit(y, v, X=1)"
+         ".summary().get_fe_stats()",
+         lambda y, v: float(np.ravel(WeightedLeastSquares(tau2=0).fit(
+             y=y, v=v, X=ones(len(y))).summary().get_fe_stats()["p"])[0])),
+        (f"PyMARE {pymare.__version__}", "DerSimonianLaird().fit(y, v, X=1)",
+         lambda y, v: float(np.ravel(DerSimonianLaird().fit(y=y, v=v, X=ones(len(y)))
+                                     .params_["tau2"])[0])),
+        (f"PyMARE {pymare.__version__}", "WeightedLeastSquares(tau2=0).fit(y, v, X=1)",
+         lambda y, v: float(np.ravel(WeightedLeastSquares(tau2=0).fit(
+             y=y, v=v, X=ones(len(y))).params_["fe_params"])[0])),
+    ]
+    return tools, None
+
+
+def bench_small_fits(ks, repeats, seed, budget=0.3):
+    """CPU time (``time.process_time``) per intercept-only fit at each ``k``: every
+    tool fits the same data sets in interleaved passes (the peers share the machine's
+    state of the moment) and the best pass is kept."""
+    tools, why = small_fit_tools()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in ks:
+        n = int(max(5, min(2000, 2e6 / (k * 20))))          # fits per pass
+        sets = []
+        for _ in range(min(n, 20)):
+            v = 4.0 / rng.integers(20, 201, size=k)
+            sets.append((0.3 + rng.normal(0.0, np.sqrt(0.1 + v)), v))
+        best = {i: np.inf for i in range(len(tools))}
+        vals = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(repeats):
+                for i, (_, _, fit) in enumerate(tools):
+                    c0 = time.process_time()
+                    for j in range(n):
+                        y, v = sets[j % len(sets)]
+                        vals[i] = fit(y, v)
+                    best[i] = min(best[i], (time.process_time() - c0) / n)
+        # each peer against the metamodels row doing the same: DL; FE estimate; FE with
+        # standard errors and p-values
+        ref = {"DL": best[0], "FE": best[1], "FE+p": best[2]}
+        for i, (tool, what, _) in enumerate(tools):
+            kind = ("FE+p" if ("pvalues" in what or "get_fe_stats" in what) else
+                    "FE" if ("Fixed" in what or "tau2=0" in what) else "DL")
+            rel = "1.00" if i < 3 else f"{best[i] / ref[kind]:.2f}"
+            rows.append((f"k = {k}", tool, what, f"{best[i] * 1e3:.4f}", rel + f" (vs mm {kind})"))
+    return rows, why
+
+
 # ---------------------------------------------------------------------- report
 def _fmt_table(rows, header=("tool", "what", "ms per fit", "relative to metamodels",
                              "max |dtau2|")):
@@ -277,7 +355,14 @@ def main(argv=None):
     parser.add_argument("--no-r", action="store_true", help="skip R metafor")
     parser.add_argument("--k-influence", type=int, default=1000,
                         help="studies of the deletion-diagnostics benchmark (0 to skip)")
+    parser.add_argument("--small-fits", default="50,500,5000,50000",
+                        help="k of the intercept-only FE/DL single-fit comparison with "
+                             "statsmodels' combine_effects and PyMARE ('' to skip)")
+    parser.add_argument("--small-fits-only", action="store_true",
+                        help="only the intercept-only single-fit comparison")
     args = parser.parse_args(argv)
+    if args.small_fits_only:
+        return _small_fits_report(args)
 
     datasets = simulate(args.n, args.k, args.tau2, args.seed)
     print(f"metamodels benchmark, {datetime.date.today().isoformat()}: {args.n} simulated "
@@ -350,6 +435,30 @@ def main(argv=None):
         rows = bench_influence(args.k_influence, args.repeats, args.seed, not args.no_r)
         print(_fmt_table(rows, ("tool", "what", "ms", "R / metamodels",
                                 "max |diff| (tau2_del, estimate)")))
+    if args.small_fits:
+        _small_fits_report(args)
+    return 0
+
+
+def _small_fits_report(args):
+    ks = [int(x) for x in args.small_fits.split(",") if x.strip()]
+    if not ks:
+        return 0
+    print()
+    print("Intercept-only single fits, CPU time per fit (time.process_time, best of "
+          f"{args.repeats} interleaved passes; every tool returns its estimate, metamodels "
+          "a full results object)")
+    print()
+    rows, why = bench_small_fits(ks, args.repeats, args.seed)
+    cells = [("k", "tool", "what", "ms per fit", "relative")] + rows
+    widths = [max(len(r[i]) for r in cells) for i in range(5)]
+    for j, r in enumerate(cells):
+        print(" | ".join(f"{c:{'>' if i >= 3 else '<'}{w}}" for i, (c, w) in
+                         enumerate(zip(r, widths))))
+        if j == 0:
+            print("-+-".join("-" * w for w in widths))
+    if why:
+        print(why)
     return 0
 
 

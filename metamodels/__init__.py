@@ -13,7 +13,7 @@ from .bayes import BayesMeta, priors
 from .effectsize import effect_size, summarize_effect_sizes, to_long, to_table
 from .effectsize import transforms as transf
 from .inference.compare import lr_test_table as lr_test
-from .locscale import LocationScaleMeta
+from .locscale import BivariateLocationScaleMeta, LocationScaleMeta
 from .mixed import MixedModel
 from .mixed.anova_vc import oneway_variance_components
 from .multivariate import BivariateMeta, MetaMixed
@@ -31,4 +31,5 @@ __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScal
            "subgroup_analysis",
            # effect-size helpers (issue 21)
            "summarize_effect_sizes", "to_long", "to_table", "transf",
-           "correlation_covariance", "regression_from_matrix"]
+           "correlation_covariance", "regression_from_matrix",
+           "BivariateLocationScaleMeta"]

@@ -54,11 +54,15 @@ def test_back_transformations():
         x = np.arange(0, n + 1)
         y = mm.effect_size("PFT", xi=x, ni=np.full(x.size, n))["yi"]
         np.testing.assert_allclose(mm.transf.ipft(y, n), x / n, atol=1e-10)
-    # (metafor 3.8's transf.irft is not the inverse of its IRFT: checked by round trip only)
+    np.testing.assert_allclose(mm.transf.iirft(np.asarray(p["ftgrid"]), 50), p["iirft_t50"],
+                               atol=1e-12)
+    np.testing.assert_allclose(mm.transf.irft(np.asarray(p["rates"]), 50), p["irft_t50"],
+                               rtol=1e-12)
     t = 37.0
     x = np.arange(0, 50)
     y = mm.effect_size("IRFT", xi=x, ti=np.full(x.size, t))["yi"]
-    np.testing.assert_allclose(mm.transf.irft(y, t), x / t, atol=1e-12)
+    np.testing.assert_allclose(mm.transf.iirft(y, t), x / t, atol=1e-12)
+    np.testing.assert_allclose(mm.transf.irft(x / t, t), y, rtol=1e-12)
     np.testing.assert_allclose(mm.transf.ilogit(np.log(0.25 / 0.75)), 0.25)
     np.testing.assert_allclose(mm.transf.ztor(np.arctanh(0.3)), 0.3)
 

@@ -278,3 +278,71 @@ def test_lowrank_spanning_blocks_fall_back_when_ill_conditioned():
         dense_model.spec.use_fast_paths = False
         dense = dense_model.fit(method="ML")
     assert fast.llf == pytest.approx(dense.llf, rel=1e-9, abs=1e-8)
+
+
+# ------------------------------------------------ intercept-only FE / DL single fits
+@pytest.mark.parametrize("method", ["FE", "DL"])
+@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("tau", [0.0, 0.3])
+def test_intercept_only_closed_form_equals_general(method, test, tau):
+    """The closed-form FE/DL fit of the intercept-only model gives the numbers of the
+    general cross-product path (effects around 1000 keep the centring honest)."""
+    from metamodels.univariate.fitting import fit_general, fit_intercept_only, fit_univariate
+
+    rng = np.random.default_rng(5)
+    k = 40
+    v = rng.uniform(0.01, 0.5, k)
+    y = 1000.0 + rng.normal(0, np.sqrt(v + tau ** 2))
+    X = np.ones((k, 1))
+    fast, gen = fit_intercept_only(y, v, method, test), fit_general(y, v, X, method, test)
+    disp = fit_univariate(y, v, X, method, test)                  # dispatches here
+    assert disp.params[0] == fast.params[0] and disp.llf == fast.llf
+    for name in ("params", "cov_params", "tau2", "tau2_se", "llf", "knha_factor"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(gen, name), rtol=1e-11,
+                                   atol=1e-13, err_msg=name)
+    assert (fast.converged, fast.n_iter, fast.tau2_fixed) == (True, 0, False)
+
+
+def test_intercept_only_dispatch_and_plain_construction():
+    """MetaRandom(y, vi) on float arrays takes the direct data path and the closed-form
+    DL fit; the results equal those of the general path and of pandas input."""
+    import pandas as pd
+
+    import metamodels as mm
+    from metamodels.univariate import fitting
+
+    rng = np.random.default_rng(6)
+    v = rng.uniform(0.01, 0.2, 30)
+    y = rng.normal(0.2, np.sqrt(v + 0.05))
+    res = mm.MetaRandom(y, v).fit(method="DL")
+    ref = mm.MetaRandom(pd.Series(y), pd.Series(v)).fit(method="DL")
+    np.testing.assert_allclose(res.params, np.asarray(ref.params), rtol=1e-13)
+    np.testing.assert_allclose([res.tau2, res.llf, np.asarray(res.bse)[0], res.q, res.i2],
+                               [ref.tau2, ref.llf, np.asarray(ref.bse)[0], ref.q, ref.i2],
+                               rtol=1e-12)
+    assert res.model.exog_names == ["Intercept"] and res.model.k_constant == 1
+    gen = fitting.fit_general(y, v, np.ones((30, 1)), "DL", "z")
+    np.testing.assert_allclose(res.params, gen.params, rtol=1e-13)
+    assert "DerSimonian-Laird" in str(res.summary())
+    # an explicit one-column design that is not all ones goes the general way
+    X = np.full((30, 1), 2.0)
+    r2 = mm.MetaRandom(y, v, X).fit(method="DL")
+    np.testing.assert_allclose(2 * np.asarray(r2.params)[0], np.asarray(res.params)[0],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("test", ["z", "t", "knha"])
+def test_meta_pvalues_equal_statsmodels_definition(test):
+    """MetaResults.pvalues (scipy.special directly) equal statsmodels' generic
+    LikelihoodModelResults.pvalues (scipy.stats) for every reference distribution."""
+    from statsmodels.base.model import LikelihoodModelResults
+
+    import metamodels as mm
+
+    rng = np.random.default_rng(8)
+    v = rng.uniform(0.01, 0.2, 25)
+    X = np.column_stack([np.ones(25), rng.normal(size=25)])
+    y = X @ [0.1, 0.05] + rng.normal(0, np.sqrt(v + 0.02))
+    res = mm.MetaRandom(y, v, X).fit(method="REML", test=test)
+    generic = LikelihoodModelResults.pvalues.func(res._results)
+    np.testing.assert_allclose(np.asarray(res.pvalues), generic, rtol=1e-14, atol=0)

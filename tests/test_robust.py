@@ -170,10 +170,14 @@ def test_bad_input(fits):
 
 
 def test_unsupported_models_refused():
-    sleep = mm.datasets.load("sleepstudy")
-    res = mm.MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep).fit()
-    with pytest.raises(TypeError, match="MetaFixed, MetaRandom and MetaMixed"):
-        res.robust("Subject")
+    # MixedModel fits are supported since issue 20 (tests/test_mixed_empirical.py); a
+    # panel model is not
+    grunfeld = mm.datasets.load("grunfeld")
+    from metamodels.panel import PanelModel
+    res = PanelModel.from_formula("inv ~ value + capital", data=grunfeld, entity="firm",
+                                  time="year").fit()
+    with pytest.raises(TypeError, match="MetaFixed, MetaRandom, MetaMixed and MixedModel"):
+        res.robust("firm")
 
 
 def test_cluster_series_aligned_after_dropped_rows():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.base.data import ModelData
 from statsmodels.base.model import LikelihoodModel
 
 from ..exceptions import SpecificationError
@@ -99,16 +100,34 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
             complete &= ~np.isnan(np.asarray(exog, dtype=float).reshape(n_in, -1)).any(axis=1)
             if not complete.any():
                 raise SpecificationError(f"no observations: all {n_in} rows have missing values")
+        self._default_exog = default_exog
         super().__init__(endog, exog, missing=missing, vi=vi, **kwargs)
         if default_exog:
             self.data.xnames = ["Intercept"]
         self.vi = np.asarray(self.vi, dtype=float)
         warn_dropped(n_in - self.endog.shape[0], stacklevel=4)
         self._validate()
+        del self._default_exog
         self.nobs = float(self.endog.shape[0])
         self.k_params = self.exog.shape[1]
         self.df_model = float(self.k_params - self.k_constant)
         self.df_resid = float(self.endog.shape[0] - self.k_params)
+
+    def _handle_data(self, endog, exog, missing, hasconst, **kwargs):
+        """statsmodels' data handling, or for the plain case -- float arrays, the
+        default intercept column, no missing-value handling -- the same
+        :class:`~statsmodels.base.data.ModelData` built directly (statsmodels' generic
+        path detects the constant column and converts the inputs: half the cost of
+        constructing a small model)."""
+        if (self._default_exog and missing == "none" and hasconst is None
+                and type(endog) is np.ndarray and endog.ndim == 1
+                and endog.dtype == np.float64 and set(kwargs) == {"vi"}):
+            data = ModelData.__new__(ModelData)
+            data.__dict__.update(orig_endog=endog, orig_exog=exog, endog=endog, exog=exog,
+                                 const_idx=0, k_constant=1, _cache={})
+            self.vi = kwargs["vi"]
+            return data
+        return super()._handle_data(endog, exog, missing, hasconst, **kwargs)
 
     def _check_finite(self):
         """Infinite values (not missing values: ``missing="drop"`` keeps them) and
@@ -125,10 +144,42 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         raise ValueError(f"effect sizes, vi or moderators have missing values in row(s) "
                          f"{list(rows)}; use missing='drop' to drop those rows")
 
+    def _plain_valid(self, y, v, X):
+        """True when the value checks of :meth:`_validate` pass for sure, by four
+        reductions: finite sums mean finite values (NaN and inf propagate), and
+        ``min v``, ``max v`` (NaN where a value is NaN) inside the accepted range and
+        spread; otherwise the detailed checks run and name the problem."""
+        vmin, vmax = float(np.minimum.reduce(v)), float(np.maximum.reduce(v))
+        return bool(np.isfinite(np.add.reduce(y))
+                    and (getattr(self, "_default_exog", False) or np.isfinite(X.sum()))
+                    and VI_RANGE[0] <= vmin and vmax <= VI_RANGE[1]
+                    and vmax <= VI_SPREAD * vmin)
+
     def _validate(self):
         y, v, X = self.endog, self.vi, self.exog
         if y.ndim != 1:
             raise ValueError("endog must be one-dimensional (one effect size per row)")
+        if not self._plain_valid(y, v, X):
+            self._check_values()
+        k, p = X.shape
+        require_rows(k, "the data after dropping rows with missing values")
+        if k < self._min_studies:
+            raise ValueError(f"too few studies: {type(self).__name__} needs at least "
+                             f"{self._min_studies}, got {k}")
+        # the default intercept column has rank 1
+        rank = p if getattr(self, "_default_exog", False) else checked_rank(
+            X, lambda: self.exog_names, stacklevel=5)
+        if rank < p:
+            raise SpecificationError("singular design: the moderators are collinear "
+                                     f"(rank {rank} < {p} columns)")
+        if k <= p:
+            raise ValueError(f"too few studies: {k} studies for {p} coefficients "
+                             "(need more studies than coefficients)")
+
+    def _check_values(self):
+        """Missing, infinite, non-positive, out-of-range or too widely spread values:
+        the error naming the rows."""
+        y, v = self.endog, self.vi
         self._check_finite()
         if not (v > 0).all():
             bad = np.flatnonzero(v <= 0)
@@ -147,18 +198,6 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
                 f"max {v.max():.3g}), more than {VI_SPREAD:g}-fold: the likelihood at "
                 "small tau^2 cannot be evaluated accurately in double precision by the "
                 "single-fit kernel; check the data (mm.batch.meta_analyze handles such rows)")
-        k, p = X.shape
-        require_rows(k, "the data after dropping rows with missing values")
-        if k < self._min_studies:
-            raise ValueError(f"too few studies: {type(self).__name__} needs at least "
-                             f"{self._min_studies}, got {k}")
-        rank = checked_rank(X, lambda: self.exog_names, stacklevel=5)
-        if rank < p:
-            raise SpecificationError("singular design: the moderators are collinear "
-                                     f"(rank {rank} < {p} columns)")
-        if k <= p:
-            raise ValueError(f"too few studies: {k} studies for {p} coefficients "
-                             "(need more studies than coefficients)")
 
     @classmethod
     def from_formula(cls, formula, data, vi, subset=None, missing="drop", eval_env=0,

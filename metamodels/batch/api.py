@@ -118,4 +118,5 @@ def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
     import pandas as pd
 
     cols = output_columns(methods, single)
-    return pd.DataFrame({c: out[c] for c, _ in cols}, index=index)
+    # the columns are fresh arrays: no copy into one consolidated block (~10% of FE)
+    return pd.DataFrame({c: out[c] for c, _ in cols}, index=index, copy=False)

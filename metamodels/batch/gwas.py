@@ -556,6 +556,10 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     logf.write(f"# methods: {','.join(methods)}; scheme: {scheme}; genomic control: "
                f"{'on' if gcontrol else 'off'}; engine: {engine}; chunk size: "
                f"{chunk_size}; strand-ambiguous: {amb}\n")
+    if any(s["info"]["compression"] for s in specs):
+        from .sumstats import gzip_backend
+
+        logf.write(f"# gzip decompression: {gzip_backend()}\n")
     if extra:
         logf.write(f"# heterogeneity-aware methods: {extra.describe()}\n")
     for i, s in enumerate(specs):

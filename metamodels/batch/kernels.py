@@ -76,17 +76,18 @@ def prepare_block(beta, se, out=None):
         Y, V, W = (a[:, :b] for a in out)
     np.copyto(Y, beta.T)
     np.copyto(V, se.T)
-    miss = np.isnan(Y)
+    miss = ~np.isfinite(Y)                # NaN or infinite beta
     with np.errstate(invalid="ignore"):
         miss |= ~(V > 0)                  # NaN or se <= 0
         miss |= V == np.inf
-        miss |= Y == np.inf
-        miss |= Y == -np.inf
     np.multiply(V, V, out=V)
-    np.copyto(Y, 0.0, where=miss)
-    np.copyto(V, np.inf, where=miss)
+    if miss.any():
+        np.copyto(Y, 0.0, where=miss)
+        np.copyto(V, np.inf, where=miss)
+        n = k - miss.sum(axis=0)
+    else:                                 # a complete block (the common case)
+        n = np.full(b, k, dtype=np.int64)
     np.divide(1.0, V, out=W)
-    n = k - miss.sum(axis=0)
     return Y, V, W, n
 
 

@@ -21,6 +21,12 @@ import numpy as np
 
 from ..exceptions import MetaModelsWarning
 
+try:                                    # optional extra metamodels[fast]: ISA-L's gzip
+    from isal import igzip as _igzip
+    from isal.isal_zlib import error as _IsalError
+except ImportError:                     # pragma: no cover - depends on the environment
+    _igzip, _IsalError = None, zlib.error
+
 __all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns",
            "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
 
@@ -44,7 +50,7 @@ COLUMN_ALIASES = {
 FIELD_LABELS = {"snp": "--snp", "a1": "--a1", "a2": "--a2", "beta": "--beta", "se": "--se",
                 "pvalue": "--pvalue", "n": "--n", "freq": "--freq"}
 #: Errors of reading a (possibly gzipped) file: I/O, truncated or corrupt gzip data.
-_READ_ERRORS = (OSError, EOFError, zlib.error)
+_READ_ERRORS = (OSError, EOFError, zlib.error, _IsalError)
 _NA = ["", "NA", "N/A", "NaN", "nan", "NAN", ".", "-nan", "null", "NULL", "None", "-"]
 #: Numeric columns and their dtype in the store.
 NUMERIC = ("beta", "se", "pvalue", "n", "freq")
@@ -67,11 +73,28 @@ def _norm(name):
     return re.sub(r"[^0-9A-Z]", "", str(name).upper())
 
 
+def gzip_backend():
+    """``"isal"`` when ISA-L's gzip (``pip install metamodels[fast]``, package ``isal``)
+    is installed and the environment variable ``METAMODELS_GZIP`` is not ``zlib``;
+    otherwise ``"zlib"`` (the standard library).  Both decompress to the same bytes;
+    ISA-L takes about a third of zlib's CPU time, a quarter of reading a file."""
+    if _igzip is not None and os.environ.get("METAMODELS_GZIP", "").lower() != "zlib":
+        return "isal"
+    return "zlib"
+
+
+def gzip_open(path):
+    """A gzipped file opened for reading bytes with :func:`gzip_backend`."""
+    if gzip_backend() == "isal":
+        return _igzip.open(path, "rb")
+    return gzip.open(path, "rb")
+
+
 def _open_binary(path):
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb"), "gzip"
+        return gzip_open(path), "gzip"
     return open(path, "rb"), None
 
 
@@ -178,7 +201,7 @@ def _unique_names(fields):
 
 def _line_blocks(path, info, chunk_size):
     """Blocks of whole data lines (bytes) of about ``chunk_size`` rows each."""
-    fh = gzip.open(path, "rb") if info["compression"] == "gzip" else open(path, "rb")
+    fh = gzip_open(path) if info["compression"] == "gzip" else open(path, "rb")
     with fh:
         for _ in range(info["skiprows"] + 1):
             fh.readline()

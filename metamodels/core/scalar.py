@@ -121,14 +121,18 @@ class DiagonalTau2:
         # is large compared with y - X b (effect sizes around 1000 with residuals of 0.1)
         chol, b0, info = dposv(X.T @ X, X.T @ y)
         self._b0 = b0 if info == 0 else np.zeros(X.shape[1])
-        M = np.column_stack([X, y - X @ self._b0])
-        k, q = M.shape
-        self.k, self.p, self.q = k, q - 1, q
+        k, p = X.shape
+        q = p + 1
+        self.k, self.p, self.q = k, p, q
         self.y, self.v, self.X = y, np.asarray(v, dtype=float), X
-        outer = np.empty((k, q * q + 1))
-        outer[:, :-1] = (M[:, :, None] * M[:, None, :]).reshape(k, q * q)
-        outer[:, -1] = 1.0                       # gives sum w^j alongside
-        self._outer = outer
+        Mt = np.empty((q, k))                    # M' with M = [X, y - X b0]
+        Mt[:p] = X.T
+        Mt[p] = y - X @ self._b0
+        # rows m_i m_j' (long inner loops: a (k, q, q) broadcast is ~20x slower)
+        outer_t = np.empty((q * q + 1, k))
+        np.multiply(Mt[:, None, :], Mt[None, :, :], out=outer_t[:-1].reshape(q, q, k))
+        outer_t[-1] = 1.0                        # gives sum w^j alongside
+        self._outer = outer_t.T                  # (k, q q + 1) view
         self._w = np.empty((3, k))
         self._c = np.full(q, -1.0)
         self._trace_rows, self._upper = _index_helpers(q - 1)

@@ -115,6 +115,8 @@ def concat_pieces(parts):
 def dl(q, df, trp):
     """DerSimonian-Laird ``max(0, (Q - df) / tr P_0)`` (``df = k - p``, ``Q`` and
     ``tr P_0`` at ``t = 0``)."""
+    if type(trp) is float and trp > 0.0:                 # one fit: no errstate needed
+        return max(0.0, (q - df) / trp)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.maximum(0.0, (q - df) / trp)
 

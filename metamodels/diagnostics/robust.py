@@ -58,14 +58,17 @@ import pandas as pd
 import patsy
 from scipy import linalg, stats
 
+from ..inference.sandwich import (cluster_robust_pieces, inv_sqrt_psd, p_array,
+                                  satterthwaite_df, working_blocks)
+from ..mixed import MixedModel
 from ..multivariate import MetaMixed
 from ..univariate import MetaFixed, MetaRandom
 
 __all__ = ["robust", "RobustResults", "HTZTestResult", "cluster_robust_pieces"]
 
-_SUPPORTED = (MetaFixed, MetaRandom, MetaMixed)
+_SUPPORTED = (MetaFixed, MetaRandom, MetaMixed, MixedModel)
 
-_COV_TYPES = ("CR0", "CR1", "CR1p", "CR2")
+_COV_TYPES = ("CR0", "CR1", "CR1p", "CR2", "BR", "CR3")
 _DDF = ("satterthwaite", "residual")
 
 
@@ -105,82 +108,10 @@ class HTZTestResult:
 
 
 # ---------------------------------------------------------------- kernels
-def _inv_sqrt_psd(B, rtol=1e-12):
-    """Symmetric ``B^{-1/2}`` (pseudo-inverse on the null space, as for CR2 with fixed
-    effects that absorb a cluster)."""
-    w, Q = np.linalg.eigh((B + B.T) / 2)
-    keep = w > rtol * max(w.max(), 0.0)
-    d = np.zeros_like(w)
-    d[keep] = 1.0 / np.sqrt(w[keep])
-    return (Q * d) @ Q.T
-
-
-def cluster_robust_pieces(X, resid, Phi_blocks, rows, cov_type="CR2"):
-    """The sandwich pieces of a cluster-robust covariance (plain arrays).
-
-    Parameters
-    ----------
-    X : ndarray (n, p)
-        Design matrix.
-    resid : ndarray (n,)
-        Residuals ``y - X b`` of the fitted (GLS) estimates.
-    Phi_blocks : list of ndarray
-        The working covariance of each cluster's rows (``W_j = Phi_j^{-1}``).
-    rows : list of int ndarray
-        The rows of each cluster.
-    cov_type : {"CR0", "CR1", "CR1p", "CR2"}
-
-    Returns
-    -------
-    dict
-        ``cov`` (``V^{CR}``, p x p), ``M`` (``(X'WX)^{-1}``), ``E`` (list of
-        ``M X_j' W_j A_j``, p x n_j), ``Phi`` and ``X`` blocks, ``resid`` blocks.
-    """
-    m = len(rows)
-    p = X.shape[1]
-    Xs = [X[r] for r in rows]
-    es = [resid[r] for r in rows]
-    chols = [linalg.cholesky(P, lower=True) for P in Phi_blocks]          # Phi = L L'
-    WX = [linalg.cho_solve((L, True), Xj) for L, Xj in zip(chols, Xs)]
-    M = np.linalg.inv(sum(Xj.T @ wx for Xj, wx in zip(Xs, WX)))
-    M = (M + M.T) / 2
-    E = []
-    for L, Xj, wx, P in zip(chols, Xs, WX, Phi_blocks):
-        if cov_type == "CR2":
-            U = L.T                                                       # Phi = U'U
-            B = U @ (P - Xj @ M @ Xj.T) @ U.T
-            A = U.T @ _inv_sqrt_psd(B) @ U
-            E.append(M @ wx.T @ A)
-        elif cov_type in ("CR1", "CR1p"):
-            E.append(np.sqrt(m / (m - (1 if cov_type == "CR1" else p))) * (M @ wx.T))
-        else:
-            E.append(M @ wx.T)
-    meat = [Ej @ ej for Ej, ej in zip(E, es)]                             # p-vectors
-    cov = sum(np.outer(a, a) for a in meat)
-    return {"cov": (cov + cov.T) / 2, "M": M, "E": E, "Phi": list(Phi_blocks), "X": Xs,
-            "resid": es}
-
-
-def _p_array(pieces, C):
-    """``P[s, i, t, j] = g_si' Phi g_tj`` for the contrasts in the rows of ``C`` (q x p)."""
-    M = pieces["M"]
-    V = [Ej.T @ C.T for Ej in pieces["E"]]                 # v_j = A_j W_j X_j M C' (n_j, q)
-    U = np.stack([Xj.T @ v for Xj, v in zip(pieces["X"], V)])          # (m, p, q)
-    m, p, q = U.shape
-    rows = U.transpose(2, 0, 1).reshape(q * m, p)                        # rows (a, i)
-    P = -(rows @ M @ rows.T).reshape(q, m, q, m)
-    for j, (v, Phi) in enumerate(zip(V, pieces["Phi"])):
-        P[:, j, :, j] += v.T @ Phi @ v
-    return P
-
-
-def satterthwaite_df(pieces, C):
-    """Satterthwaite degrees of freedom of each contrast in the rows of ``C``."""
-    out = []
-    for c in np.atleast_2d(C):
-        P = _p_array(pieces, c[None, :])[0, :, 0, :]
-        out.append(np.trace(P) ** 2 / np.sum(P ** 2))
-    return np.array(out)
+# the sandwich kernels live in :mod:`metamodels.inference.sandwich` (shared with the
+# empirical covariance of MixedModel); the old private names are kept
+_inv_sqrt_psd = inv_sqrt_psd
+_p_array = p_array
 
 
 def htz_test(pieces, beta, C, c0):
@@ -218,33 +149,12 @@ def _working_blocks(res, codes):
     """Per cluster, the rows and the working covariance ``V(theta_hat)`` of the fit."""
     model = res.model
     n = int(model.exog.shape[0])
+    spec = getattr(model, "spec", None)
+    fit = getattr(res, "_ev", None) or getattr(res, "_fit", None)
+    if spec is not None and fit is not None and hasattr(spec, "layout"):
+        return working_blocks(spec, fit.theta, codes)
     m = int(codes.max()) + 1
     rows = [np.flatnonzero(codes == j) for j in range(m)]
-    spec = getattr(model, "spec", None)
-    ev = getattr(res, "_ev", None)
-    if spec is not None and ev is not None and hasattr(spec, "layout"):
-        full = {}
-        for grp, vb in zip(spec.layout.groups, spec.build(np.asarray(ev.theta, dtype=float))):
-            grp = np.asarray(grp)
-            vb = np.asarray(vb, dtype=float)
-            for r, v in zip(grp, vb):
-                lab = codes[r]
-                if np.any(lab != lab[0]):
-                    raise ValueError("the clusters split a block of the model's covariance "
-                                     "matrix V: every random-effects level and every block "
-                                     "of correlated sampling errors must lie within one "
-                                     "cluster (cluster at the level of the outermost "
-                                     "random effect or coarser)")
-                full.setdefault(int(lab[0]), []).append((r, v if v.ndim == 2 else np.diag(v)))
-        Phi = []
-        for j, rj in enumerate(rows):
-            pos = {int(r): k for k, r in enumerate(rj)}
-            P = np.zeros((len(rj), len(rj)))
-            for r, v in full[j]:
-                idx = [pos[int(x)] for x in r]
-                P[np.ix_(idx, idx)] = v
-            Phi.append(P)
-        return rows, Phi
     vi = getattr(model, "vi", None)
     tau2 = getattr(res, "tau2", None)
     if vi is not None and tau2 is not None and np.ndim(tau2) == 0 and len(vi) == n:
@@ -407,15 +317,17 @@ def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
 
     Parameters
     ----------
-    results : MetaResults or MetaMixedResults
-        A fitted MetaFixed, MetaRandom or MetaMixed model.
+    results : MetaResults, MetaMixedResults or MixedResults
+        A fitted MetaFixed, MetaRandom, MetaMixed or MixedModel model.
     cluster : str, Series or array_like
         Cluster labels: a column name of the model's data, a Series aligned on the
         data's index, or one label per fitted row.
-    cov_type : {"CR2", "CR1", "CR1p", "CR0"}
+    cov_type : {"CR2", "CR1", "CR1p", "CR0", "BR", "CR3"}
         ``"CR2"`` (bias-reduced, clubSandwich's default for meta-analysis), ``"CR1"``
         (``m / (m - 1)`` times CR0, clubSandwich's CR1), ``"CR1p"`` (``m / (m - p)``
-        times CR0, metafor's ``robust(adjust = TRUE)``) or ``"CR0"`` (no adjustment).
+        times CR0, metafor's ``robust(adjust = TRUE)``), ``"CR0"`` (no adjustment),
+        ``"BR"`` (mmrm's bias-reduced variant) or ``"CR3"`` (jackknife); see
+        :mod:`metamodels.inference.sandwich`.
     ddf : {"satterthwaite", "residual"}
         Degrees of freedom of the t tests and intervals: Satterthwaite's per coefficient
         (clubSandwich's ``coef_test``) or ``m - p`` (metafor's ``robust()``).  The HTZ
@@ -429,8 +341,8 @@ def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
         raise ValueError(f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}")
     model = results.model
     if not isinstance(model, _SUPPORTED):
-        raise TypeError(f"robust() supports MetaFixed, MetaRandom and MetaMixed fits; got "
-                        f"a {type(model).__name__} fit")
+        raise TypeError("robust() supports MetaFixed, MetaRandom, MetaMixed and MixedModel "
+                        f"fits; got a {type(model).__name__} fit")
     X = np.asarray(model.exog, dtype=float)
     p = X.shape[1]
     beta = np.asarray(results.params, dtype=float)[:p]

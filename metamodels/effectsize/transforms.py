@@ -1,7 +1,7 @@
 """Back-transformations of effect sizes (metafor's ``transf.*`` functions).
 
 Each function maps values on the analysis scale back to the natural scale, elementwise,
-and can be passed wherever metamodels accepts ``transf=`` / ``transform=`` (predictions,
+(``pft`` and ``irft`` are the forward transformations, as in metafor) and can be passed wherever metamodels accepts ``transf=`` / ``transform=`` (predictions,
 forest plots, :func:`~metamodels.effectsize.summarize_effect_sizes`).  Those needing a
 sample size or person-time take it as a second argument; bind it with
 ``functools.partial`` (or use the ``*_hm`` versions, which take the harmonic mean of the
@@ -17,14 +17,14 @@ function                  inverse of
 ``ipft(y, n)``            Freeman-Tukey double arcsine (PFT), Miller (1978)
 ``ipft_hm(y, ni)``        the same at the harmonic mean of the study sizes ``ni``
 ``isqrt``                 square root (IRS): ``y^2``
-``irft(y, t)``            Freeman-Tukey transform of a rate (IRFT)
-``irft_hm(y, ti)``        the same at the harmonic mean of the person-times ``ti``
+``iirft(y, t)``           Freeman-Tukey transform of a rate (IRFT)
+``iirft_hm(y, ti)``       the same at the harmonic mean of the person-times ``ti``
 ========================  ===============================================================
 """
 import numpy as np
 
-__all__ = ["exp", "ilogit", "ztor", "iarcsin", "ipft", "ipft_hm", "isqrt", "irft", "irft_hm",
-           "pft"]
+__all__ = ["exp", "ilogit", "ztor", "iarcsin", "pft", "ipft", "ipft_hm", "isqrt", "irft",
+           "iirft", "iirft_hm"]
 
 
 def exp(y):
@@ -94,8 +94,17 @@ def isqrt(y):
     return np.where(y < 0, 0.0, y * y)
 
 
-def irft(y, t):
-    """Inverse Freeman-Tukey transform of an incidence rate.
+def irft(rate, t):
+    """Freeman-Tukey transform of an incidence rate ``x/t`` observed over person-time ``t``:
+    ``(sqrt(x/t) + sqrt((x + 1)/t)) / 2`` (the ``IRFT`` measure; metafor's
+    ``transf.irft``)."""
+    rate, t = np.asarray(rate, dtype=float), np.asarray(t, dtype=float)
+    x = rate * t
+    return 0.5 * (np.sqrt(x / t) + np.sqrt((x + 1.0) / t))
+
+
+def iirft(y, t):
+    """Inverse Freeman-Tukey transform of an incidence rate (metafor's ``transf.iirft``).
 
     With ``u = 2 y sqrt(t) = sqrt(x) + sqrt(x + 1)``: ``sqrt(x) = (u - 1/u)/2`` and the
     rate is ``x/t``; ``u <= 1`` (below the transform of zero events) gives 0.
@@ -108,6 +117,6 @@ def irft(y, t):
     return np.where(u <= 1.0, 0.0, root * root / t)
 
 
-def irft_hm(y, ti):
-    """:func:`irft` at the harmonic mean of the person-times ``ti``."""
-    return irft(y, _harmonic_mean(ti, "ti"))
+def iirft_hm(y, ti):
+    """:func:`iirft` at the harmonic mean of the person-times ``ti``."""
+    return iirft(y, _harmonic_mean(ti, "ti"))

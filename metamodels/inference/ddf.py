@@ -306,10 +306,20 @@ def containment_table(inputs):
     return out
 
 
+def _r_side_unstructured_only(spec):
+    """No random effects and an unstructured R side (SAS ``TYPE=UN``)."""
+    res = getattr(spec, "residual", None)
+    return (spec is not None and not getattr(spec, "random", ()) and res is not None
+            and getattr(res.structure, "name", "") == "UN")
+
+
 def between_within_table(inputs):
     """``{term: (df, columns)}`` of the between-within method (SAS ``DDFM=BETWITHIN``,
     basic form): effects constant within every subject get ``s - rank(X_between)``
-    (``s`` subjects), the others ``n - rank([X Z_subject])``."""
+    (``s`` subjects), the others ``n - rank([X Z_subject])``.  As SAS (and GLIMMIX's
+    documentation of DDFM=BETWITHIN) does, a model with only an R side and
+    ``TYPE=UN`` gives every effect the between-subject df, "for better small-sample
+    approximations"."""
     import pandas as pd
     X = inputs.X
     subj = inputs.subject
@@ -320,6 +330,8 @@ def between_within_table(inputs):
     Zs[np.arange(n), subj] = 1.0
     within = n - _rank(np.hstack([X, Zs]))
     between = s - _rank(X[:, ~varies]) if (~varies).any() else s
+    if _r_side_unstructured_only(inputs.spec):
+        within = between
     out = {}
     for t in inputs.terms:
         cols = list(t.columns)

@@ -11,18 +11,22 @@ from .._compat import cache_readonly
 from ..summary import make_summary
 from ..base.prediction import PredictionResults
 from ..base.results import EngineResultsMixin, MetaResidualsMixin, ResultsConventions
+from .joint import JointCovarianceMixin
 
 __all__ = ["LocationScaleResults"]
 
 
-class LocationScaleResults(MetaResidualsMixin, ResultsConventions, EngineResultsMixin,
+class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConventions,
+                           EngineResultsMixin,
                            LikelihoodModelResults):
     """Results of :class:`~metamodels.LocationScaleMeta`.
 
     ``params`` holds the location coefficients followed by the log-SD (scale)
     coefficients; ``params_location``, ``params_scale`` and ``params_group_scale`` give
     the parts.  The covariance is block diagonal: ``(X'V^{-1}X)^{-1}`` for the location and
-    the inverse observed information of the profiled (restricted) likelihood for the scale.
+    the inverse observed information of the profiled (restricted) likelihood for the scale
+    (metafor's SEs); :meth:`cov_params_joint` (ML) inverts the joint observed information
+    of location and scale instead (drmTMB's SEs; :mod:`metamodels.locscale.joint`).
     """
 
     def __init__(self, model, outcome, method):

@@ -10,8 +10,10 @@ from ..base.engine import boundary_items, check_start, engine_fit, warn_boundary
 from ..core.likelihood import evaluate
 from ..core.structures import params_to, psd_structure
 from ..exceptions import BoundaryWarning
-from ..inference.ddf import check_ddf
+from ..inference.ddf import check_ddf, ddf_class
+from ..inference.empirical import check_compatible, check_cov_type
 from ..core.random import g_parameter_names
+from .aliasing import expand, expand_cov
 from .identifiability import check_residual_scale, collapsed_residual
 
 __all__ = ["MixedFit", "fit_mixed"]
@@ -38,7 +40,7 @@ G_CONSTRAINTS = ("sas", "psd")
 
 
 def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint="sas",
-              ddf="satterthwaite"):
+              ddf="satterthwaite", cov_type="nonrobust"):
     """Maximise the (restricted) likelihood of ``model`` and wrap the results.
 
     ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
@@ -46,14 +48,20 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     semi-definite (lme4): the search runs over
     :meth:`~metamodels.core.blockcov.BlockCovariance.psd_variant` and the optimum is mapped
     back to the SAS parameters, which the results report.  ``ddf`` is the results' default
-    denominator-df method.  The fit sequence is :func:`metamodels.base.engine.engine_fit`."""
+    denominator-df method and ``cov_type`` the covariance of the fixed effects
+    (:mod:`metamodels.inference.empirical`).  The fit sequence is :func:`metamodels.base.engine.engine_fit`."""
     from .results import MixedResults, MixedResultsWrapper
     ddf = check_ddf(ddf)
+    cov_type = check_cov_type(cov_type)
+    check_compatible(ddf_class(ddf), cov_type)
     y, spec = model.endog, model.spec
     # columns on very different scales (a predictor times 1e12) are fitted on columns
     # scaled by powers of two (exact in floating point); ordinary designs are used as is
     d = model.exog_fit_scales
+    keep = ~model.aliased            # accept_singular: fit on the estimable columns
     X = model.exog if d is None else model.exog / d
+    if not keep.all():
+        X, d = X[:, keep], (None if d is None else d[keep])
     mivque = isinstance(start, str)
     if mivque and start.lower() != "mivque0":
         raise ValueError(f"start must be values, None or 'mivque0', got {start!r}")
@@ -102,9 +110,12 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     if d is not None:
         beta, cov_beta = beta / d, cov_beta / np.outer(d, d)
         llf = llf - (float(np.sum(np.log(d))) if reml else 0.0)
+    if not keep.all():               # SAS's g2 solution: aliased coefficients 0
+        beta, cov_beta = expand(beta, model.aliased, 0.0), expand_cov(cov_beta, model.aliased,
+                                                                     0.0)
     fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, at_lower)
-    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf))
+    return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf, cov_type=cov_type))
 
 
 def _psd_boundary_names(spec, search, out):

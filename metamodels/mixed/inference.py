@@ -21,6 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 from ..inference.inputs import FixedTerm, InferenceInputs, RandomEffect
+from .contrast_basis import in_basis, recoded_formula
 
 __all__ = ["build_inputs", "anova_table", "term_contrasts", "fixed_terms",
            "random_effects", "between_within_subject"]
@@ -70,10 +71,31 @@ def random_effects(model):
     return tuple(effects)
 
 
+def _estimable_terms(model):
+    """:func:`_fixed_terms` on the estimable columns (``accept_singular``: aliased columns
+    left out and the others renumbered; a term may be left without columns)."""
+    terms = _fixed_terms(model)
+    aliased = getattr(model, "aliased", None)
+    if aliased is None or not aliased.any():
+        return terms
+    new = np.cumsum(~aliased) - 1
+    out = []
+    for name, cols, vars_ in terms:
+        out.append((name, [int(new[c]) for c in cols if not aliased[c]], vars_))
+    return out
+
+
+def estimable_exog(model):
+    """The model's design on its estimable columns."""
+    aliased = getattr(model, "aliased", None)
+    return model.exog if aliased is None or not aliased.any() else model.exog[:, ~aliased]
+
+
 def fixed_terms(model):
-    """The fixed-effects terms of the model as :class:`FixedTerm`."""
+    """The fixed-effects terms of the model as :class:`FixedTerm` (on the estimable
+    columns)."""
     return tuple(FixedTerm(name, tuple(cols), frozenset(vars_))
-                 for name, cols, vars_ in _fixed_terms(model))
+                 for name, cols, vars_ in _estimable_terms(model))
 
 
 def between_within_subject(model):
@@ -86,8 +108,12 @@ def between_within_subject(model):
 
 def build_inputs(model, fit):
     """The frozen :class:`InferenceInputs` of a MixedModel fit."""
+    keep = ~model.aliased
+    beta, cov = np.asarray(fit.beta), fit.cov_beta
+    if not keep.all():
+        beta, cov = beta[keep], cov[np.ix_(keep, keep)]
     return InferenceInputs(
-        beta=np.asarray(fit.beta), cov_beta=fit.cov_beta, X=model.exog,
+        beta=beta, cov_beta=cov, X=estimable_exog(model),
         theta=np.asarray(fit.theta), obs_info=fit.obs_info, exp_info=fit.exp_info,
         nobs=model.nobs, rank=model.rank, spec=model.spec, terms=fixed_terms(model),
         random_effects=random_effects(model), subject=between_within_subject(model))
@@ -95,30 +121,7 @@ def build_inputs(model, fit):
 
 # ------------------------------------------------------------ type-3 contrasts
 def _sum_coded_formula(model):
-    di = model.design_info
-    pieces = []
-    for term in di.terms:
-        if not term.factors:
-            pieces.append("1")
-            continue
-        codes = []
-        for f in term.factors:
-            info = di.factor_infos[f]
-            code = f.code
-            if info.type == "categorical":
-                m = re.fullmatch(r"C\(\s*([\w\.]+)\s*\)", code)
-                if m:
-                    code = f"C({m.group(1)}, Sum)"
-                elif re.fullmatch(r"[\w\.]+", code):
-                    code = f"C({code}, Sum)"
-                else:
-                    raise NotImplementedError(
-                        f"type-3 tests need plain categorical factors; cannot re-code {code!r}")
-            codes.append(code)
-        pieces.append(":".join(codes))
-    if "1" not in pieces:
-        pieces.insert(0, "0")
-    return " + ".join(pieces)
+    return recoded_formula(model.design_info, lambda levels: "Sum")
 
 
 def _sequential_contrast(X, prev, cols):
@@ -151,11 +154,11 @@ def _sequential_contrasts(model):
     """Type-1 (sequential) hypotheses: each term after the terms before it, in R's term
     order (lmerTest type 1; SAS Type I follows the MODEL statement as written, which is
     the same when the formula lists main effects before interactions)."""
-    X = model.exog
+    X = estimable_exog(model)
     out = {}
     prev = []
-    for name, cols, _ in _sequential_order(model, _fixed_terms(model)):
-        if name != "Intercept":
+    for name, cols, _ in _sequential_order(model, _estimable_terms(model)):
+        if name != "Intercept" and cols:
             out[name] = _sequential_contrast(X, prev, cols)
         prev += cols
     return out
@@ -168,25 +171,39 @@ def _contains(outer, inner):
     return inner[1] == outer[1] and inner[0] < outer[0]
 
 
+def _effects(model, terms):
+    """``(class variables, continuous variables)`` of each term (:func:`_contains`)."""
+    di = model.design_info
+    if di is None:
+        return [(frozenset([name]), frozenset()) for name, _, _ in terms]
+    effects = []
+    for term in di.term_slices:
+        kinds = [(f, di.factor_infos[f].type == "categorical") for f in term.factors]
+        effects.append((frozenset(f for f, cat in kinds if cat),
+                        frozenset(f for f, cat in kinds if not cat)))
+    return effects
+
+
+def uncontained_terms(model):
+    """Names of the terms no other term contains (lmerTest's "marginal" terms)."""
+    terms = _fixed_terms(model)
+    effects = _effects(model, terms)
+    return {name for i, (name, _, _) in enumerate(terms)
+            if not any(j != i and _contains(effects[j], effects[i])
+                       for j in range(len(terms)))}
+
+
 def _type2_contrasts(model):
     """Type-2 hypotheses: each term after every term that does not contain it (SAS Type II
     / lmerTest type 2, with SAS's containment: a factor ``A`` is not contained in a
     covariate-by-factor interaction ``x:A``, the covariate ``x`` is).  Without a formula
     every column is a term and none contains another."""
-    X = model.exog
-    terms = _fixed_terms(model)
-    di = model.design_info
-    if di is None:
-        effects = [(frozenset([name]), frozenset()) for name, _, _ in terms]
-    else:
-        effects = []
-        for term in di.term_slices:
-            kinds = [(f, di.factor_infos[f].type == "categorical") for f in term.factors]
-            effects.append((frozenset(f for f, cat in kinds if cat),
-                            frozenset(f for f, cat in kinds if not cat)))
+    X = estimable_exog(model)
+    terms = _estimable_terms(model)
+    effects = _effects(model, terms)
     out = {}
     for i, (name, cols, _) in enumerate(terms):
-        if name == "Intercept":
+        if name == "Intercept" or not cols:
             continue
         prev = [c for j, (_, cj, _) in enumerate(terms)
                 if j != i and not _contains(effects[j], effects[i]) for c in cj]
@@ -194,28 +211,42 @@ def _type2_contrasts(model):
     return out
 
 
-def term_contrasts(model, type=3):  # noqa: A002
+def term_contrasts(model, type=3, basis=None):  # noqa: A002
     """Contrast matrices ``{term: L}`` of the type-1 (sequential), type-2 or type-3
-    hypotheses."""
+    hypotheses; with ``basis`` ("sas" or "lmertest") their rows are re-expressed in that
+    basis (:mod:`metamodels.mixed.contrast_basis`)."""
+    out = _term_hypotheses(model, type)
+    if basis is None:
+        return out
+    return in_basis(out, model, basis, type,
+                    uncontained_terms(model) if type == 2 else set(), estimable_exog(model))
+
+
+def _term_hypotheses(model, type):  # noqa: A002
     if type == 1:
         return _sequential_contrasts(model)
     if type == 2:
         return _type2_contrasts(model)
     if type != 3:
         raise ValueError(f"type must be 1 (sequential), 2 or 3, got {type!r}")
-    terms = _fixed_terms(model)
-    X = model.exog
+    terms = _estimable_terms(model)
+    X = estimable_exog(model)
     has_interactions = model.design_info is not None and any(
         len(t.factors) > 1 for t in model.design_info.terms)
     if model.design_info is None or not has_interactions:
         out = {}
         for name, cols, _ in terms:
-            if name == "Intercept":
+            if name == "Intercept" or not cols:
                 continue
             L = np.zeros((len(cols), X.shape[1]))
             L[np.arange(len(cols)), cols] = 1.0
             out[name] = L
         return out
+    if X.shape[1] < model.exog.shape[1]:
+        raise NotImplementedError("type-3 hypotheses of a design with aliased columns "
+                                  f"({', '.join(model.aliased_names)}) and interactions "
+                                  "are not available; use type=1 or type=2, or contrasts "
+                                  "of estimable functions with f_test")
     import patsy
     Xs = patsy.dmatrix(_sum_coded_formula(model), model.data.frame, return_type="dataframe")
     T, *_ = np.linalg.lstsq(X, Xs.to_numpy(), rcond=None)
@@ -235,11 +266,12 @@ def term_contrasts(model, type=3):  # noqa: A002
 
 
 # ---------------------------------------------------------------- ANOVA
-def anova_table(results, type, method):  # noqa: A002
-    """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term."""
+def anova_table(results, type, method, basis="sas"):  # noqa: A002
+    """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term
+    (hypothesis rows in the ``basis`` of :mod:`metamodels.mixed.contrast_basis`)."""
     rows = {}
     ddf = results.ddf_method(method)
-    for name, L in term_contrasts(results.model, type).items():
+    for name, L in term_contrasts(results.model, type, basis).items():
         F, q, den, p = ddf.f_test(L, term=name)
         rows[name] = {"num_df": q, "den_df": den, "F": F, "pvalue": p}
     return pd.DataFrame(rows).T[["num_df", "den_df", "F", "pvalue"]].astype(

@@ -19,6 +19,7 @@ from ..exceptions import SpecificationError
 from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, reject_infinite,
                               require_rows)
 from ..formula.terms import build_random_design, split_formula, terms_from_mixedlm
+from .aliasing import aliased_columns
 from .identifiability import check_identified as check_identified_model
 
 __all__ = ["MixedModel"]
@@ -39,6 +40,16 @@ def _columns_of(spec):
 
 
 _WEIGHT_COL = "__metamodels_weights__"
+
+
+def _count_subjects(data, spec):
+    """Distinct non-missing levels of the ``subject`` columns ``spec`` in ``data``."""
+    if spec is None:
+        return None
+    cols = _columns_of(spec)
+    if not all(c in data.columns for c in cols):
+        return None
+    return int(len(data[cols].dropna().drop_duplicates()))
 
 
 def _check_weights(weights, n):
@@ -119,6 +130,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
         lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
         user's risk.
+    accept_singular : bool
+        Keep a rank-deficient fixed-effects design (mmrm's ``accept_singular``; SAS
+        always does): a column in the span of the columns before it is *aliased*, the
+        fit uses the others, and the aliased coefficients are reported as NaN ("not
+        estimable"; their standard errors, t and p-values NaN too).  Tests of estimable
+        contrasts work as usual; a non-estimable contrast raises.  ``False`` (default)
+        refuses such designs with a SpecificationError.  See
+        :mod:`metamodels.mixed.aliasing`.
 
     Notes
     -----
@@ -132,7 +151,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 weights=None, missing="none", check_identified=True, **kwargs):
+                 weights=None, missing="none", check_identified=True, accept_singular=False,
+                 **kwargs):
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -156,8 +176,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         codes = [p.groups for p in random] + [self.residual.subject]
         self.block_ids = connected_blocks(codes)
         self.n_blocks = int(self.block_ids.max()) + 1 if n else 0
-        design = self._validate()
+        design = self._validate(accept_singular)
         self.rank = design.rank
+        self.aliased = (aliased_columns(self.exog, design.rank)
+                        if design.rank < self.exog.shape[1]
+                        else np.zeros(self.exog.shape[1], dtype=bool))
+        self.accept_singular = bool(accept_singular)
+        if accept_singular and "accept_singular" not in self._init_keys:
+            self._init_keys.append("accept_singular")
         self.exog_fit_scales = design.scales     # None unless column scales are disparate
         self.nobs = float(n)
         self.k_fe = self.exog.shape[1]
@@ -216,7 +242,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                                dim)
         return ResidualPart(struct, visit.astype(np.int64), subj, cg, int(cg.max()) + 1, labels)
 
-    def _validate(self):
+    def _validate(self, accept_singular=False):
         """Check endog/exog; return :func:`inspect_design` of exog (rank, fit scales)."""
         y, X = self.endog, self.exog
         if not (np.isfinite(y).all() and np.isfinite(X).all()):
@@ -228,9 +254,11 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             raise ValueError(f"endog or exog have missing values in row(s) {list(rows)}; use "
                              "missing='drop' (formulas) or remove those rows")
         design = inspect_design(X, lambda: self.exog_names, stacklevel=4)
-        if design.rank < X.shape[1]:
+        if design.rank < X.shape[1] and not accept_singular:
             raise SpecificationError("singular design: the fixed-effects columns are collinear "
-                                     f"(rank {design.rank} < {X.shape[1]})")
+                                     f"(rank {design.rank} < {X.shape[1]}); "
+                                     "accept_singular=True keeps them, the aliased columns "
+                                     "reported as not estimable (SAS, mmrm)")
         for p in self.random:
             if not np.all(np.isfinite(p.Z)):
                 raise ValueError(f"random-effects design of {p.name} has non-finite values")
@@ -268,6 +296,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         fixed, terms = split_formula(formula)
         if groups is not None:
             terms = list(terms) + list(terms_from_mixedlm(groups, re_formula, vc_formula))
+        n_subj = _count_subjects(data, subject if subject is not None else
+                                 (terms[0].group if terms else None))
         cols = set()
         for t in terms:
             cols.update(_columns_of(t.group))
@@ -300,6 +330,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                   subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
                   re_struct=re_struct, weights=w_kept, **kwargs)
         mod.formula = formula
+        mod.n_subjects_data = n_subj
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
         mod.data.frame = data_kept if weights is None else data_kept.drop(columns=_WEIGHT_COL)
@@ -307,11 +338,22 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    aliased = None          # bool mask of aliased (not estimable) columns
+
+    @property
+    def aliased_names(self):
+        """Names of the aliased (not estimable) fixed-effects columns."""
+        return [n for n, a in zip(self.exog_names, self.aliased) if a]
+    #: subjects of the data set read by :meth:`from_formula` (levels of ``subject``, else
+    #: of the first random term's grouping, after ``subset``), counting those whose rows
+    #: were all left out (missing response): SAS's "Subjects" and BIC count
+    #: (``information_criteria(subjects="data")``); None for array input
+    n_subjects_data = None
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
 
     # -------------------------------------------------------------------- fit
     def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
-            g_constraint="sas", ddf="satterthwaite"):
+            g_constraint="sas", ddf="satterthwaite", cov_type="nonrobust"):
         """Fit by REML (default) or ML.
 
         Parameters
@@ -336,6 +378,15 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             kenward-roger-expected (pbkrtest), residual, containment, between-within or
             hlm (HLM software's df of two-level models).
             Each of those methods also takes ``ddf=`` for one call.
+        cov_type : str
+            Covariance of the fixed effects in every test and interval:
+            ``"nonrobust"`` (model-based ``(X'V^{-1}X)^{-1}``, default),
+            ``"empirical"`` (SAS's ``EMPIRICAL`` sandwich by subject, CR0),
+            ``"empirical-jackknife"`` and ``"empirical-bias-reduced"`` (mmrm's
+            variants) or ``"CR2"`` (clubSandwich's bias-reduced form); the clusters are
+            the model's independent units.  With an empirical covariance, ``ddf`` may be
+            satterthwaite (Bell-McCaffrey df, as mmrm), between-within, containment or
+            residual; Kenward-Roger raises (see :mod:`metamodels.inference.empirical`).
 
         Returns
         -------
@@ -352,13 +403,16 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             method = "REML" if reml else "ML"
         method = _check_method(method, ("REML", "ML"), "method")
         return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
-                         g_constraint=g_constraint, ddf=ddf)
+                         g_constraint=g_constraint, ddf=ddf, cov_type=cov_type)
 
     def fit_bayes(self, **kwargs):
         """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
         ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
         if self.weights is not None:
             raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
+        if self.aliased.any():
+            raise NotImplementedError("fit_bayes needs a full-rank design; drop the aliased "
+                                      f"columns {self.aliased_names} or use fit()")
         from ..base.registry import get_fitter     # registered by metamodels.bayes
         return get_fitter("bayes")(self, **kwargs)
 

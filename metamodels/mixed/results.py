@@ -12,11 +12,13 @@ from .._compat import cache_readonly
 from ..base.results import ResultsConventions
 from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
+from ..inference import empirical as emp
 from ..inference.constraints import linear_constraints
 from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
+from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 __all__ = ["MixedResults"]
 
@@ -43,6 +45,13 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
     "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
     information, as pbkrtest (R) does.
 
+    ``fit(cov_type=...)`` (``"empirical"``, ``"empirical-jackknife"``,
+    ``"empirical-bias-reduced"``, ``"CR2"``; :mod:`metamodels.inference.empirical`)
+    replaces the model-based covariance of the fixed effects by a sandwich over the
+    independent units in all of these; ``get_robustcov_results(cov_type)`` gives the same
+    fit with another one.  With ``MixedModel(..., accept_singular=True)`` the aliased
+    coefficients are NaN ("not estimable", :mod:`metamodels.mixed.aliasing`).
+
     Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
     covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
     ``AICC = -2l + 2dn*/(n* - d - 1)`` (``n* = n - rank(X)`` under REML, ``n`` under ML) and
@@ -52,9 +61,11 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model, fit, ddf="satterthwaite"):
+    def __init__(self, model, fit, ddf="satterthwaite", cov_type="nonrobust"):
         self._fit = fit
         self.default_ddf = _check_ddf(ddf)
+        cov_type = emp.check_cov_type(cov_type)
+        emp.check_compatible(ddfmod.ddf_class(self.default_ddf), cov_type)
         self.reml = fit.reml
         self.method = "REML" if fit.reml else "ML"
         self.converged = fit.converged
@@ -64,8 +75,16 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         self.df_model = model.df_model
         s2 = self._residual_variance(model, fit.theta)
         self.scale = s2 if np.isfinite(s2) else 1.0
-        super().__init__(model, fit.beta, normalized_cov_params=fit.cov_beta / self.scale,
+        params, cov = np.asarray(fit.beta, dtype=float), fit.cov_beta
+        if model.aliased.any():          # accept_singular: aliased coefficients not estimable
+            keep = ~model.aliased
+            params = expand(params[keep], model.aliased)
+            cov = expand_cov(cov[np.ix_(keep, keep)], model.aliased)
+        super().__init__(model, params, normalized_cov_params=cov / self.scale,
                          scale=self.scale, use_t=True, cov_type="nonrobust")
+        #: "nonrobust" (model-based) or an empirical covariance of
+        #: :mod:`metamodels.inference.empirical`, used by every test and interval
+        self.cov_type = cov_type
 
     @staticmethod
     def _residual_variance(model, theta):
@@ -175,8 +194,18 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
     def n_cov_params(self):
         return self.model.spec.n_params
 
-    def information_criteria(self, style="sas"):
-        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them."""
+    def information_criteria(self, style="sas", subjects="fitted"):
+        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them.
+
+        ``subjects`` is the count in SAS's BIC ``-2l + d log(s)``: ``"fitted"`` (default,
+        as mmrm) the independent units with at least one observation in the fit;
+        ``"data"`` the subjects of the data set the formula read (after ``subset``),
+        including those whose responses are all missing, which SAS counts in its
+        "Dimensions" table and BIC (fev_data: 200 rather than 197).  ``"data"`` needs a
+        model built by :meth:`MixedModel.from_formula`; see :attr:`MixedModel.n_subjects_data`.
+        """
+        if subjects not in ("fitted", "data"):
+            raise ValueError(f"subjects must be 'fitted' or 'data', got {subjects!r}")
         m = self.model
         ll2 = -2.0 * self.llf
         n = m.nobs
@@ -187,8 +216,14 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
             raise ValueError(f"unknown style {style!r}; valid values are 'sas', 'lme4'")
         d = self.n_cov_params + (0 if self.reml else m.rank)
         nstar = n - m.rank if self.reml else n
+        s = m.n_blocks
+        if subjects == "data":
+            s = getattr(m, "n_subjects_data", None)
+            if s is None:
+                raise ValueError("subjects='data' needs a model built by "
+                                 "MixedModel.from_formula (the data set's subjects)")
         return {"aic": ll2 + 2 * d, "aicc": ll2 + 2 * d * nstar / (nstar - d - 1),
-                "bic": ll2 + d * np.log(m.n_blocks)}
+                "bic": ll2 + d * np.log(s)}
 
     @property
     def aic(self):
@@ -219,8 +254,34 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         every test and interval of these results use."""
         key = _check_ddf(ddf or self.default_ddf)
         if key not in self._ddf_objects:
-            self._ddf_objects[key] = ddfmod.get_ddf(key, self.inference_inputs)
+            method = ddfmod.get_ddf(key, self.inference_inputs)
+            if self.cov_type != "nonrobust":
+                method = emp.EmpiricalDdf(method, self._sandwich, self.cov_type)
+            self._ddf_objects[key] = method
         return self._ddf_objects[key]
+
+    @cache_readonly
+    def _sandwich(self):
+        m = self.model
+        inp = self.inference_inputs
+        return emp.empirical_pieces(inp.X, m.endog, inp.beta, m.spec, self._fit.theta,
+                                    m.block_ids, self.cov_type)
+
+    @cache_readonly
+    def cov_params_model_based(self):
+        """The model-based covariance ``(X'V^{-1}X)^{-1}`` of the fixed effects, whatever
+        ``cov_type`` is (DataFrame)."""
+        names = self.model.exog_names
+        return pd.DataFrame(self.normalized_cov_params * self.scale, index=names,
+                            columns=names)
+
+    def get_robustcov_results(self, cov_type="empirical"):
+        """The same fit with another covariance of the fixed effects (statsmodels'
+        name): ``"nonrobust"`` (model-based), ``"empirical"`` (SAS ``EMPIRICAL``, CR0),
+        ``"empirical-jackknife"``, ``"empirical-bias-reduced"`` (mmrm) or ``"CR2"``
+        (clubSandwich); see :mod:`metamodels.inference.empirical`."""
+        return MixedResultsWrapper(MixedResults(self.model, self._fit, ddf=self.default_ddf,
+                                                cov_type=cov_type))
 
     @property
     def _sens(self):
@@ -248,8 +309,51 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         return LinearInference(np.asarray(self._fit.beta, dtype=float), method.cov(),
                                method.t_df, method.name)
 
+    # --------------------------------------------- aliased columns (accept_singular)
+    @cache_readonly
+    def _alias_map(self):
+        m = self.model
+        return alias_map(m.exog, m.aliased)
+
+    def _estimable(self, L, require=True):
+        """Rows of ``L`` on the estimable columns (all columns unless ``accept_singular``
+        kept aliased ones) and whether each is estimable; ``require``: raise on a
+        non-estimable row."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        aliased = self.model.aliased
+        if not aliased.any():
+            return L, np.ones(L.shape[0], dtype=bool)
+        Le, ok = estimable_rows(L, self._alias_map, aliased)
+        if require and not ok.all():
+            raise ValueError(f"row(s) {list(np.flatnonzero(~ok))} of the contrast are not "
+                             "estimable: the design has aliased columns "
+                             f"({', '.join(self.model.aliased_names)}) and the contrast is "
+                             "not in the row space of X")
+        return Le, ok
+
+    @property
+    def _mean_params(self):
+        # predictions: SAS's g2 solution (aliased coefficients 0)
+        return np.asarray(self._fit.beta, dtype=float)
+
+    @property
+    def _mean_cov(self):
+        return np.nan_to_num(np.asarray(self.cov_params(), dtype=float), nan=0.0)
+
     def _coef_df(self, L, ddf):
-        return self.ddf_method(ddf).t_df(L)
+        """df of the rows of ``L`` (per coefficient, predictions): with aliased columns
+        on SAS's g2 solution (aliased coefficients fixed at 0), as SAS's "Solution for
+        Fixed Effects", lme4 and mmrm report them; rows with only aliased entries NaN."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        aliased = self.model.aliased
+        if not aliased.any():
+            return self.ddf_method(ddf).t_df(L)
+        Le = L[:, ~aliased]
+        df = np.full(L.shape[0], np.nan)
+        ok = np.abs(Le).max(axis=1) > 0
+        if ok.any():
+            df[ok] = self.ddf_method(ddf).t_df(Le[ok])
+        return df
 
     def df_fixed(self, ddf=None):
         """Denominator df of each fixed-effect coefficient."""
@@ -266,8 +370,10 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
         """Covariance of the fixed effects: the adjusted covariance when the results'
         ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
-        if cov_p is None and scale is None and ddfmod.ddf_class(self.default_ddf).adjusts_cov:
+        if cov_p is None and scale is None and self.ddf_method().adjusts_cov:
             cov_p = self.ddf_method().cov()
+            if self.model.aliased.any():
+                cov_p = expand_cov(cov_p, self.model.aliased)
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
 
@@ -275,8 +381,11 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         """Estimates, SEs, df, t values, p-values and confidence limits per coefficient
         (the covariance and df of the ``ddf`` method; :func:`metamodels.summary.tables.t_table`)."""
         method = self.ddf_method(ddf)
-        return t_table(self._fit.beta, method.cov(), method.t_df(np.eye(self.model.k_fe)),
-                       self.model.exog_names, alpha)
+        inp = self.inference_inputs
+        names = list(self.model.exog_names)
+        est = [n for n, a in zip(names, self.model.aliased) if not a]
+        tab = t_table(inp.beta, method.cov(), method.t_df(np.eye(inp.k_fe)), est, alpha)
+        return tab if len(est) == len(names) else tab.reindex(names)
 
     @cache_readonly
     def pvalues(self):
@@ -305,10 +414,11 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         """
         ddf = ddf or self.default_ddf
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "use_t": use_t})
+        L = self._estimable(L)[0]
         C = self._cov_for(ddf)
-        est = L @ np.asarray(self._fit.beta)
+        est = L @ self.inference_inputs.beta
         sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
-        df = self._coef_df(L, ddf)
+        df = self.ddf_method(ddf).t_df(L)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
     def f_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, invcov=None):
@@ -330,6 +440,7 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         ddf = _check_ddf(ddf or self.default_ddf)
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
                                                        "df_constraints": df_constraints})
+        L = self._estimable(L)[0]
         method = self.ddf_method(ddf)
         if use_f or use_f is None:
             F, q, den, _ = method.f_test(L, rhs=q0)
@@ -338,7 +449,7 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
                                distargs=(q,))
 
-    def anova(self, type=3, ddf=None):  # noqa: A002 - statsmodels/R vocabulary
+    def anova(self, type=3, ddf=None, basis="sas"):  # noqa: A002 - statsmodels/R vocabulary
         """F tests of fixed-effect terms with ``ddf`` denominator df.
 
         Parameters
@@ -351,10 +462,16 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         ddf : str, optional
             satterthwaite, kenward-roger (-linear, -expected), residual, containment,
             between-within or hlm.
+        basis : {"sas", "lmertest"}
+            The rows of each term's hypothesis matrix (:mod:`metamodels.mixed.contrast_basis`):
+            SAS's (one row per non-aliased column of the term when the **last** level of
+            every factor is the reference; default) or lmerTest's (the **first** level;
+            types 1 and 2 in the model's own coding).  F, numerator df and Kenward-Roger
+            df do not depend on it; the multi-df Satterthwaite df (Fai and Cornelius) do.
 
         Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
         """
-        return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf))
+        return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf), basis)
 
     def f_test_terms(self, L, ddf=None):
         """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
@@ -406,6 +523,10 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
                     "%.4f" % (-2 * self.llf),
                 "AIC:": "%.4f" % ic["aic"], "AICC:": "%.4f" % ic["aicc"],
                 "BIC:": "%.4f" % ic["bic"], "DDF method:": ddf}
+        if self.cov_type != "nonrobust":
+            info["Cov. of fixed effects:"] = self.cov_type
+        if m.aliased.any():
+            info["Not estimable (aliased):"] = ", ".join(m.aliased_names)
         cp = self.covariance_parameters()[["estimate", "std_err", "z"]]
         cp.columns = ["Cov. param.", "Std.Err.", "z"]
         return make_summary("MixedModel Results", info, [self.coef_table(alpha, ddf), cp])

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.covariance import LinearCovariance
+from ..core.likelihood import profiled_llf
 from ..core.optimize import maximize
 from ..core.scalar import DiagonalTau2
-from ..core.likelihood import profiled_llf
+from ..core.tau2 import dl, moment_se
 from . import estimators as est
 from .genq import GenQ
 
-__all__ = ["UnivariateFit", "fit_univariate", "METHODS", "TESTS"]
+__all__ = ["UnivariateFit", "fit_univariate", "fit_intercept_only", "fit_general", "METHODS",
+           "TESTS"]
 
 METHODS = ("FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM", "GENQ", "GENQM",
            "DLIT", "SJIT")
@@ -127,6 +129,71 @@ def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxit
     -------
     UnivariateFit
     """
+    if (method in ("FE", "DL") and tau2 is None and weights is None and X.shape[1] == 1
+            and bool((X == 1.0).all())):
+        return fit_intercept_only(y, v, method, test)
+    return fit_general(y, v, X, method, test, tau2, tol, maxiter, weights, tau2_init)
+
+
+#: From this length on :func:`_dot` avoids BLAS (OpenBLAS threads its dot product, which
+#: costs ~10x the arithmetic on a busy machine).
+_BLAS_DOT_MAX = 4096
+
+
+def _dot(a, b):
+    """``sum a b``: BLAS for short vectors, numpy's own loop for long ones."""
+    if a.shape[0] < _BLAS_DOT_MAX:
+        return float(a @ b)
+    return float(np.einsum("i,i->", a, b))
+
+
+def fit_intercept_only(y, v, method, test):
+    """FE or DL fit of the intercept-only model (``X = 1``) in closed form: the same
+    numbers as :func:`fit_general` without its cross-product machinery.
+
+    With ``w_i = 1/v_i`` and ``y`` centred at its mean (as :class:`DiagonalTau2` does):
+    ``Q = sum w (y - b_FE)^2``, ``tr P_0 = sum w - sum w^2 / sum w``,
+    ``tr P_0^2 = sum w^2 - 2 sum w^3 / sum w + (sum w^2 / sum w)^2``; DerSimonian-Laird
+    ``tau^2 = max(0, (Q - (k - 1)) / tr P_0)`` with the moment standard error; then
+    ``b = sum w_t y / sum w_t``, ``Var(b) = 1 / sum w_t`` with ``w_t = 1/(v + tau^2)``
+    and the ML log-likelihood at ``tau^2`` (as the general path reports for FE and DL).
+    Long sums avoid BLAS (:func:`_dot`).
+    """
+    k = y.shape[0]
+    ybar = float(np.add.reduce(y)) / k
+    yc = y - ybar
+    w = 1.0 / v
+    sw = float(np.add.reduce(w))
+    tau2, se_tau2 = 0.0, np.nan
+    if method == "DL":
+        w2 = w * w
+        sw2 = float(_dot(w, w))
+        r = yc - _dot(w, yc) / sw
+        q0 = _dot(w * r, r)
+        trp = sw - sw2 / sw
+        trpp = sw2 - 2.0 * _dot(w2, w) / sw + (sw2 / sw) ** 2
+        tau2 = float(dl(q0, k - 1, trp))
+        se_tau2 = float(moment_se(tau2, k - 1, trp, trpp, trp))
+        if tau2 > 0.0:
+            w = 1.0 / (v + tau2)
+            sw = float(np.add.reduce(w))
+    bc = _dot(w, yc) / sw
+    r = yc - bc
+    rwr = _dot(w * r, r)
+    llf = profiled_llf(k, 1, float(np.add.reduce(np.log(v + tau2))), 0.0, rwr, False)
+    cov = np.array([[1.0 / sw]])
+    factor = 1.0
+    if test == "knha":
+        factor = rwr / (k - 1)
+        cov = cov * factor
+    return UnivariateFit(method, test, np.array([ybar + bc]), cov, tau2, se_tau2, llf,
+                         factor, True, 0, False)
+
+
+def fit_general(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200,
+                weights=None, tau2_init=None):
+    """:func:`fit_univariate` for any design, estimator and weights (the cross-product
+    kernel :class:`~metamodels.core.scalar.DiagonalTau2` and the engine)."""
     k, p = X.shape
     problem = DiagonalTau2(y, v, X)
     reml = method == "REML"

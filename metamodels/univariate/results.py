@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from .._compat import cache_readonly
@@ -69,6 +69,17 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
     def llf(self):
         """Maximised log-likelihood (restricted log-likelihood for REML)."""
         return self._fit.llf
+
+    @cache_readonly
+    def pvalues(self):
+        """Two-sided Wald p-values: normal, or t on ``df_resid`` degrees of freedom for
+        ``test="t"``/``"knha"`` (statsmodels' definition, by ``scipy.special``
+        directly: ``stats.norm.sf`` costs more than the fit at small k)."""
+        t = np.abs(self.tvalues)
+        if self.use_t:
+            df = getattr(self, "df_resid_inference", self.df_resid)
+            return 2.0 * special.stdtr(df, -t)
+        return 2.0 * special.ndtr(-t)
 
     def _linear_inference(self, ddf=None):
         """``L b`` with the fit's covariance and reference distribution (normal for

@@ -26,15 +26,15 @@ st <- summary(bcg, transf = exp)
 summ <- list(yi = as.numeric(bcg$yi), vi = bcg$vi, sei = s$sei, zi = s$zi, pval = s$pval,
              ci_lower_90 = s$ci.lb, ci_upper_90 = s$ci.ub,
              exp_yi = as.numeric(st$yi), exp_ci_lower = st$ci.lb, exp_ci_upper = st$ci.ub)
-# (metafor 3.8's transf.irft does not invert escalc's IRFT -- it maps 0 events in 50 to 0.28 --
-# so the rate back-transformation is tested by round trips only.)
 # pooled Freeman-Tukey estimate back-transformed (harmonic mean of ni, and at a given n)
 e <- escalc("PFT", xi = xi, ni = ni, data = prop)
 res <- rma(yi, vi, data = e, method = "REML", control = list(threshold = 1e-13))
 pft <- list(estimate = as.numeric(coef(res)), ipft_hm = transf.ipft.hm(as.numeric(coef(res)), targs = list(ni = prop$ni)),
             grid = seq(-0.1, 1.7, by = 0.1),
             ipft_n20 = transf.ipft(seq(-0.1, 1.7, by = 0.1), ni = 20),
-            iarcsin = transf.iarcsin(seq(0, 1.5, by = 0.1)))
+            iarcsin = transf.iarcsin(seq(0, 1.5, by = 0.1)),
+            ftgrid = seq(0, 1.2, by = 0.05), iirft_t50 = transf.iirft(seq(0, 1.2, by = 0.05), ti = 50),
+            rates = c(0, 0.01, 0.06, 0.2, 1.5), irft_t50 = transf.irft(c(0, 0.01, 0.06, 0.2, 1.5), ti = 50))
 long_tab <- to.long(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg[1:3, ])
 long_ir <- to.long(measure = "IRR", x1i = c(3, 4), t1i = c(10, 20), x2i = c(1, 5), t2i = c(12, 22))
 long_md <- to.long(measure = "MD", m1i = c(3, 4), sd1i = c(1, 2), n1i = c(10, 20), m2i = c(1, 5), sd2i = c(1, 1), n2i = c(12, 22))
