@@ -22,9 +22,10 @@ from .panel import PanelModel, compare, hausman
 from .univariate import MetaFixed, MetaRandom
 from .univariate.mantel_haenszel import mantel_haenszel
 from .univariate.peto import peto
+from .glmm import MetaGLMM
 from .diagnostics import subgroup_analysis
 
-__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto",
+__all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto", "MetaGLMM",
            # publication bias (issue 14)
            "egger_test", "rank_correlation_test", "trim_and_fill", "fail_safe_n", "pet_peese",
            "selection_model", "henmi_copas",

@@ -49,3 +49,8 @@ class NotIdentifiedError(SpecificationError):
     """The model's parameters are not identified by the data (e.g. a grouping factor with
     one level, one observation per group, no residual degrees of freedom): refused, as
     lme4 refuses, rather than answered with an arbitrary value."""
+
+
+class DegenerateFitError(ValueError):
+    """The model has no finite estimate for these data (e.g. a GLMM of counts with no
+    events in any study): refused rather than answered with an arbitrary value."""

@@ -19,6 +19,14 @@ from conftest import shared_path, shared_skip_reason
 FEV = "fev ~ baseval + C(drug) + C(hour) + (1 | patient)"
 UN = dict(repeated="hour", subject="patient:drug", cov_struct="UN")
 BGLIMM_CSV = shared_path("data", "fev_bglimm.csv")
+# SAS's PROC BGLIMM example 1 model, in SAS's parameterisation (last levels as reference)
+SAS_FEV = "fev ~ baseval + C(drug, Treatment('p')) + C(hour, Treatment(8)) + (1 | patient)"
+# its published posterior means and SDs (10,000 draws)
+SAS_BGLIMM = {"Intercept": (0.995, 0.442), "baseval": (0.601, 0.159),
+              "C(drug, Treatment('p'))[T.a]": (0.330, 0.081),
+              "C(drug, Treatment('p'))[T.c]": (0.541, 0.083),
+              "UN(7,7)": (0.350, None), "UN(8,8)": (0.346, None),
+              "patient Var((Intercept))": (0.347, None)}
 
 
 @pytest.fixture(scope="module")
@@ -433,10 +441,10 @@ def test_ess_and_rhat():
 def test_sas_bglimm_example_neighbourhood():
     """SAS's published posterior means (10,000 draws, BGLIMM's own priors): intercept
     0.995, baseval 0.601, drug a 0.330, drug c 0.541 (placebo reference), patient
-    variance 0.347."""
+    variance 0.347.  SAS's GLM parameterisation makes the last level the reference of
+    every CLASS variable, so the intercept is placebo at hour 8."""
     df = pd.read_csv(BGLIMM_CSV)
-    model = MixedModel.from_formula(
-        "fev ~ baseval + C(drug, Treatment('p')) + C(hour) + (1 | patient)", df, **UN)
+    model = MixedModel.from_formula(SAS_FEV, df, **UN)
     post = fit_bayes(model, draws=3000, burn=500, seed=44672057)
     sf = post.summary_frame()
     sas = {"Intercept": 0.995, "baseval": 0.601, "C(drug, Treatment('p'))[T.a]": 0.330,
@@ -449,3 +457,94 @@ def test_sas_bglimm_example_neighbourhood():
                      priors=GibbsPriors(iw_df=11, iw_scale=11.0))
     for name in ("C(drug, Treatment('p'))[T.a]", "C(drug, Treatment('p'))[T.c]"):
         assert post.params[name] == pytest.approx(sas[name], abs=0.02)
+
+
+@pytest.mark.skipif(not BGLIMM_CSV.exists(), reason=shared_skip_reason(
+    "data", "fev_bglimm.csv", what="the seed trial data: SAS's PROC BGLIMM example"))
+def test_sas_priors_reproduce_the_bglimm_example():
+    """priors="sas" (flat b, IW(11, 11 I) on the 8 x 8 R, IG(2, 2) on the patient
+    variance) reproduces all seven published posterior means within 0.3 posterior SD
+    (five of them within 0.15 SD; 0.3 SD is three Monte Carlo SEs of a SAS chain with
+    an effective sample size of 100 -- SAS does not print its ESS), where this package's
+    vague defaults miss three of them by 2 to 3 SD (R's variances, drug a)."""
+    df = pd.read_csv(BGLIMM_CSV)
+    model = MixedModel.from_formula(SAS_FEV, df, **UN)
+    names = list(SAS_BGLIMM)
+    sas_mean = np.array([SAS_BGLIMM[n][0] for n in names])
+    sas = fit_bayes(model, draws=3000, burn=500, chains=2, seed=20261206, priors="sas")
+    sf = sas.summary_frame().loc[names]
+    z = (sf["mean"].to_numpy() - sas_mean) / sf["sd"].to_numpy()
+    assert np.all(np.abs(z) < 0.3), dict(zip(names, z.round(3)))
+    assert np.sum(np.abs(z) < 0.15) >= 5, dict(zip(names, z.round(3)))
+    assert sf["rhat"].max() < 1.01
+    # posterior SDs of the fixed effects: 8-15 % above SAS's (a gap we cannot close with
+    # the documented prior families; see docs/bayes_mixed.md)
+    for name in names[:4]:
+        ratio = sf.loc[name, "sd"] / SAS_BGLIMM[name][1]
+        assert 1.0 < ratio < 1.2, (name, ratio)
+    vague = fit_bayes(model, draws=3000, burn=500, chains=2, seed=20261206)
+    sv = vague.summary_frame().loc[names]
+    zv = (sv["mean"].to_numpy() - sas_mean) / sv["sd"].to_numpy()
+    assert np.sum(np.abs(zv) > 1.5) >= 3 and np.abs(zv).max() > 2.5, dict(zip(names, zv))
+
+
+def test_sas_prior_preset():
+    """GibbsPriors.sas(): IW(q + 3, (q + 3) I) on every q x q matrix, IG(2, 2) on scalar
+    variances, flat fixed effects; "sas" strings and dicts resolve to it; overrides
+    apply."""
+    from metamodels.bayes.gibbs.priors import resolve_priors
+    pri = GibbsPriors.sas()
+    assert pri.defaults == "sas" and pri.beta_precision is None
+    full = pri.component("full", 8, 1.0, psi_default=np.eye(8) * 0.01)
+    assert full.family == "iw" and full.df == 11
+    np.testing.assert_array_equal(full.psi, 11 * np.eye(8))
+    two = pri.component("full", 2, 1.0)
+    assert two.df == 5 and np.allclose(two.psi, 5 * np.eye(2))
+    diag = pri.component("diag", 1, 1.0)
+    assert (diag.family, diag.shape, diag.scale) == ("ig", 2.0, 2.0)
+    assert resolve_priors("sas") == pri and resolve_priors("SAS") == pri
+    assert resolve_priors(None) == GibbsPriors() == resolve_priors("metamodels")
+    over = resolve_priors({"defaults": "sas", "iw_df": 20, "beta_precision": 1e-4})
+    assert over.component("full", 8, 1.0).df == 20 and over.ig_shape == 2.0
+    assert over.component("full", 8, 1.0).psi[0, 0] == 11.0
+    with pytest.raises(ValueError, match="priors must be"):
+        resolve_priors("bglimm")
+    with pytest.raises(ValueError, match="defaults"):
+        GibbsPriors(defaults="stan")
+    with pytest.raises(TypeError):
+        resolve_priors(3)
+
+
+def test_one_dimensional_inverse_wishart_is_the_inverse_gamma():
+    """IW_1(nu, psi) = IG(nu / 2, psi / 2): the q = 1 case of the SAS rule, IW(4, 4), is
+    the IG(2, 2) that priors="sas" puts on scalar variances."""
+    from metamodels.bayes.gibbs.priors import sample_iw
+    rng = np.random.default_rng(7)
+    S = sample_iw(np.full(20000, 4.0), np.full((20000, 1, 1), 4.0), rng, inverse=False)[0]
+    assert _ks_p(S[:, 0, 0], stats.invgamma(2.0, scale=2.0).cdf) > 0.01
+
+
+def test_sas_priors_fit_and_sas_summary_layout(sleepstudy):
+    post = fit_bayes(MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy),
+                     draws=400, burn=100, chains=2, seed=3, priors="sas")
+    pri = post._layout.describe_priors()
+    assert pri["Subject"] == "IW(df=5, scale=5 I)" and pri["Residual"] == \
+        "IG(shape=2, scale=2)"
+    table = post.summary(style="sas")
+    frame = table.frame
+    sf = post.summary_frame()
+    assert list(frame.columns) == ["N", "Mean", "Standard Deviation", "HPD Lower",
+                                   "HPD Upper"]
+    assert (frame["N"] == 800).all() and list(frame.index) == post.names
+    np.testing.assert_allclose(frame["Mean"], sf["mean"])
+    np.testing.assert_allclose(frame[["HPD Lower", "HPD Upper"]],
+                               sf[["hpd_lower", "hpd_upper"]])
+    text = str(table)
+    assert "Posterior Summaries and Intervals" in text and "95% HPD Interval" in text
+    assert "Standard" in text and "Deviation" in text
+    row = next(line for line in text.splitlines() if line.startswith("Days "))
+    assert row.split()[1] == "800" and float(row.split()[2]) == pytest.approx(
+        sf.loc["Days", "mean"], abs=1e-4)
+    assert "90% HPD Interval" in str(post.summary(alpha=0.1, style="sas"))
+    with pytest.raises(ValueError, match="style"):
+        post.summary(style="stata")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from metamodels.core.structures import (
-    ANTE1, AR1, ARH1, CS, CSH, DIAG, ID, STRUCTURES, TOEP, TOEPH, UN, UNR, VC, Structure,
-    get_structure,
+    ANTE1, AR1, ARH1, CS, CSH, DIAG, ID, STRUCTURES, TOEP, TOEPH, UN, UNR, VC, Spatial,
+    Structure, get_structure,
 )
 
 NAMES = sorted(STRUCTURES)
@@ -18,6 +18,7 @@ N_PARAMS = {
     "CSH": lambda d: d + 1, "AR1": lambda d: 2, "ARH1": lambda d: d + 1,
     "TOEP": lambda d: d, "TOEPH": lambda d: 2 * d - 1, "UN": lambda d: d * (d + 1) // 2,
     "UNR": lambda d: d * (d + 1) // 2, "ANTE1": lambda d: 2 * d - 1,
+    "SPEXP": lambda d: 2, "SPGAU": lambda d: 2, "SPPOW": lambda d: 2, "SPSPH": lambda d: 2,
 }
 
 
@@ -29,8 +30,8 @@ def random_theta(struct, rng):
         for j in range(struct.n_params):
             if lo[j] == 0.0 and np.isinf(hi[j]):          # variance
                 theta[j] = rng.uniform(0.5, 2.0)
-            elif np.isfinite(lo[j]) and np.isfinite(hi[j]):  # correlation
-                theta[j] = rng.uniform(-0.6, 0.6)
+            elif np.isfinite(lo[j]) and np.isfinite(hi[j]):  # correlation (SP(POW): >= 0)
+                theta[j] = rng.uniform(max(lo[j], -0.6), min(hi[j], 0.6))
             else:                                          # covariance
                 theta[j] = rng.uniform(-0.3, 0.3)
         if np.linalg.eigvalsh(struct.matrix(theta)).min() > 1e-3:
@@ -51,7 +52,10 @@ def fd_jacobian(f, theta, h=1e-6):
 def case(request):
     name, d = request.param
     rng = np.random.default_rng(zlib.crc32(f"{name}-{d}".encode()))
-    s = get_structure(name, d)
+    if issubclass(STRUCTURES[name], Spatial):   # irregular 2-D positions
+        s = STRUCTURES[name](d, coords=rng.uniform(0.0, 1.5, size=(d, 2)))
+    else:
+        s = get_structure(name, d)
     return s, random_theta(s, rng)
 
 
@@ -310,7 +314,7 @@ def test_get_structure_spellings(spelling, cls):
 
 def test_get_structure_errors():
     with pytest.raises(ValueError, match="valid names: .*AR1.*UN"):
-        get_structure("SP(POW)", 3)
+        get_structure("SP(MATERN)", 3)
     with pytest.raises(ValueError):
         get_structure(None, 3)
     with pytest.raises(ValueError, match="dim"):

@@ -183,23 +183,36 @@ class BlockCovariance(CovarianceSpec):
         return self.search_variant("psd")
 
     # ----------------------------------------------------------- engine API
+    def _direct(self):
+        """The residual structure computes its gathered entries itself (spatial: no
+        ``dim x dim`` matrix of all positions is formed)."""
+        return self.residual is not None and self.residual.structure.direct_gather
+
     def build(self, theta):
         Gs = self.G_matrices(theta)
-        Rs = self.R_matrices(theta)
+        direct = self._direct()
+        if direct:
+            rs, r_par = self.residual.structure, self.split(theta)[1]
+        else:
+            Rs = self.R_matrices(theta)
         out = []
         for k, g in enumerate(self._groups):
             V = 0.0 if self._K is None else self._K[k].copy()
             for Zt, St, G in zip(g["Z"], g["S"], Gs):
                 V = V + masked_zgz(Zt, St, G)
-            for mask, R in zip(g["R_masks"], Rs):
-                V = V + mask * R[g["vi"], g["vj"]]
+            for c, mask in enumerate(g["R_masks"]):
+                R = rs.gather(r_par[c], g["vi"], g["vj"]) if direct else \
+                    Rs[c][g["vi"], g["vj"]]
+                V = V + mask * R
             out.append(np.asarray(V))
         return out
 
     def jacobian(self, theta):
         g_par, r_par = self.split(theta)
         dG = [p.structure.derivatives(t) for p, t in zip(self.random, g_par)]
-        dR = [self.residual.structure.derivatives(t) for t in r_par]
+        direct = self._direct()
+        rs = None if self.residual is None else self.residual.structure
+        dR = r_par if direct else [rs.derivatives(t) for t in r_par]
         out = []
         for g in self._groups:
             nb, m = g["rows"].shape
@@ -207,7 +220,9 @@ class BlockCovariance(CovarianceSpec):
             for Zt, St, d in zip(g["Z"], g["S"], dG):
                 parts.append(masked_zdz(Zt, St, d))
             for mask, d in zip(g["R_masks"], dR):
-                parts.append(mask[None] * d[:, g["vi"], g["vj"]])
+                d = rs.gather_derivatives(d, g["vi"], g["vj"]) if direct else \
+                    d[:, g["vi"], g["vj"]]
+                parts.append(mask[None] * d)
             out.append(np.concatenate(parts, axis=0) if parts else np.zeros((0, nb, m, m)))
         return out
 
@@ -340,8 +355,14 @@ class BlockCovariance(CovarianceSpec):
         d2G = [None if p.structure.is_linear else
                _contract(W[sl, sl], p.structure.second_derivatives(t))
                for p, t, sl in zip(self.random, g_par, self._g_slices)]
-        d2R = [None if rs.is_linear else _contract(W[sl, sl], rs.second_derivatives(t))
-               for t, sl in zip(r_par, self._r_slices)]
+        direct = self._direct()
+        if rs is None or rs.is_linear:
+            d2R = [None for _ in r_par]
+        elif direct:
+            d2R = [(t, W[sl, sl]) for t, sl in zip(r_par, self._r_slices)]
+        else:
+            d2R = [_contract(W[sl, sl], rs.second_derivatives(t))
+                   for t, sl in zip(r_par, self._r_slices)]
         out = []
         for g in self._groups:
             nb, m = g["rows"].shape
@@ -350,8 +371,10 @@ class BlockCovariance(CovarianceSpec):
                 if M is not None:
                     H += masked_zgz(Zt, St, M)
             for mask, M in zip(g["R_masks"], d2R):
-                if M is not None:
-                    H += mask * M[g["vi"], g["vj"]]
+                if M is None:
+                    continue
+                H += mask * (rs.gather_contracted(M[0], M[1], g["vi"], g["vj"]) if direct
+                             else M[g["vi"], g["vj"]])
             out.append(H)
         return out
 
@@ -370,11 +393,11 @@ class BlockCovariance(CovarianceSpec):
                     continue
                 d2 = p.structure.second_derivatives(t)
                 H[sl, sl] = masked_zd2z(Zt, St, d2)
+            rs = None if self.residual is None else self.residual.structure
             for mask, t, sl in zip(g["R_masks"], r_par, self._r_slices):
-                if self.residual.structure.is_linear:
+                if rs.is_linear:
                     continue
-                d2 = self.residual.structure.second_derivatives(t)
-                H[sl, sl] = mask * d2[:, :, g["vi"], g["vj"]]
+                H[sl, sl] = mask * rs.gather_second_derivatives(t, g["vi"], g["vj"])
             out.append(H)
         return out
 

@@ -133,8 +133,8 @@ def collapsed_residual(model, theta):
     below ``COLLAPSE_RATIO`` times the variance of the outcome, or None."""
     scale = float(np.var(model.endog))
     res = model.residual
-    for label, R in zip(res.group_labels, model.spec.R_matrices(theta)):
-        v = float(np.min(np.diag(R)))
+    for label, t in zip(res.group_labels, model.spec.split(theta)[1]):
+        v = float(np.min(res.structure.diagonal(t)))
         if v < COLLAPSE_RATIO * scale:
             return (label if res.n_cov_groups > 1 else None), v, scale
     return None

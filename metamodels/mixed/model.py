@@ -21,6 +21,7 @@ from ..formula.checks import (inspect_design, numeric_matrix, numeric_vector, re
 from ..formula.terms import build_random_design, split_formula, terms_from_mixedlm
 from .aliasing import aliased_columns
 from .identifiability import check_identified as check_identified_model
+from .spatial import coordinate_columns, spatial_class, spatial_residual_part
 
 __all__ = ["MixedModel"]
 
@@ -111,6 +112,16 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ...; :func:`metamodels.core.structures.structure_names` lists them).
     cov_group : array_like, optional
         Separate R-side parameters per level (SAS ``GROUP=``).
+    coords : array_like (n,) or (n, k), optional
+        Coordinates of the rows for the spatial structures ``SP(EXP)``, ``SP(GAU)``,
+        ``SP(POW)``, ``SP(SPH)`` (SAS ``TYPE=SP(EXP)(x y)``): the residual covariance of
+        two rows of a subject is a function of the Euclidean distance between their
+        coordinates (see :mod:`metamodels.core.structures.spatial`).  ``repeated`` is
+        not used with them; without ``subject`` all rows form one subject (SAS
+        ``SUBJECT=INTERCEPT``).
+    local : bool
+        Add a nugget (independent measurement error) to a spatial structure, SAS's
+        ``LOCAL`` option: ``R = sigma^2 F(d) + sigma_1^2 I``.
     re_struct : str
         Structure of ``G`` for multi-column random terms (default "UN").
     weights : array_like (n,), optional
@@ -152,7 +163,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
                  weights=None, missing="none", check_identified=True, accept_singular=False,
-                 **kwargs):
+                 coords=None, local=False, **kwargs):
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -167,7 +178,16 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         super().__init__(endog, exog, missing="none", **kwargs)
         self.cov_struct = str(cov_struct).upper()
         self.random = random
-        self.residual = self._residual_part(n, repeated, subject, cov_struct, cov_group)
+        self.coords = None if coords is None else np.asarray(coords, dtype=float)
+        self.local = bool(local)
+        self.residual = self._residual_part(n, repeated, subject, cov_struct, cov_group,
+                                            coords, local)
+        # labels of the repeated levels, in the order of the structure's rows/columns
+        self.visit_labels = None if repeated is None or self.coords is not None else \
+            _codes(repeated if isinstance(repeated, pd.DataFrame) else np.asarray(repeated))[1]
+        for key, given in (("coords", coords is not None), ("local", bool(local))):
+            if given and key not in self._init_keys:
+                self._init_keys.append(key)
         if weights is not None:
             self.residual = dataclasses.replace(self.residual, weights=weights)
         self.weights = weights
@@ -209,8 +229,12 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         return RandomPart(name, Z, g, struct, tuple(cols))
 
     @staticmethod
-    def _residual_part(n, repeated, subject, cov_struct, cov_group):
+    def _residual_part(n, repeated, subject, cov_struct, cov_group, coords=None,
+                       local=False):
         struct_name = str(cov_struct).upper()
+        if spatial_class(cov_struct) is not None or coords is not None or local:
+            return spatial_residual_part(n, subject, cov_struct, cov_group, coords, local,
+                                         repeated, _codes)
         if subject is None:
             if repeated is not None:
                 raise ValueError("repeated= needs subject= (the units whose residuals are "
@@ -268,12 +292,15 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     @classmethod
     def from_formula(cls, formula, data, repeated=None, subject=None, cov_struct="ID",
                      cov_group=None, groups=None, re_formula=None, vc_formula=None,
-                     re_struct="UN", subset=None, missing="drop", weights=None, **kwargs):
+                     re_struct="UN", subset=None, missing="drop", weights=None, coords=None,
+                     **kwargs):
         """Build from an lme4-style formula, e.g.
         ``"fev1 ~ basefev1 + C(drug) + C(hour) + (1 | patient)"``.
 
         ``repeated``, ``subject`` and ``cov_group`` name columns of ``data``;
-        ``subject="patient:drug"`` forms the interaction.  ``groups``, ``re_formula``
+        ``subject="patient:drug"`` forms the interaction.  ``coords`` names the
+        coordinate column(s) of a spatial structure (``cov_struct="SP(EXP)",
+        coords=["x", "y"]``; ``local=True`` adds SAS's nugget).  ``groups``, ``re_formula``
         and ``vc_formula`` work as in statsmodels' ``smf.mixedlm``.  ``weights`` (a
         column name or an array aligned with ``data``) are SAS ``WEIGHT`` weights; rows
         whose weight is missing or not positive are left out, as SAS does.
@@ -304,6 +331,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         for spec in (repeated, subject, cov_group):
             if spec is not None:
                 cols.update(_columns_of(spec))
+        coord_cols = coordinate_columns(coords)
+        cols.update(coord_cols or ())
         missing_cols = [c for c in cols if c not in data.columns]
         if missing_cols:
             raise ValueError(f"columns not found in data: {missing_cols}")
@@ -326,10 +355,15 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             return data_kept[c] if len(c) > 1 else data_kept[c[0]].to_numpy()
 
         w_kept = None if weights is None else data_kept[_WEIGHT_COL].to_numpy()
+        xy = None if coord_cols is None else \
+            data_kept[coord_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
         mod = cls(design.endog, design.exog, random=random, repeated=col(repeated),
                   subject=col(subject), cov_struct=cov_struct, cov_group=col(cov_group),
-                  re_struct=re_struct, weights=w_kept, **kwargs)
+                  re_struct=re_struct, weights=w_kept, coords=xy, **kwargs)
         mod.formula = formula
+        mod.residual_columns = {"subject": subject, "repeated": repeated,
+                                "cov_group": cov_group, "coords": coord_cols,
+                                "weights": weights if isinstance(weights, str) else None}
         mod.n_subjects_data = n_subj
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
@@ -338,6 +372,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    residual_columns = None     # from_formula's subject/repeated/cov_group/coords columns
     aliased = None          # bool mask of aliased (not estimable) columns
 
     @property

@@ -18,6 +18,7 @@ from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
+from .conditional import ConditionalResultsMixin
 from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 __all__ = ["MixedResults"]
@@ -27,7 +28,8 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResults):
+class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventions,
+                   LikelihoodModelResults):
     """Results of :class:`~metamodels.MixedModel`.
 
     ``params`` are the fixed effects (``fe_params``); covariance parameters are in
@@ -495,11 +497,11 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         n = X0.shape[0]
         extra = self._random_effects_variance(exog, n)
         res = self.model.residual
-        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diags = [res.structure.diagonal(t) for t in self.model.spec.split(self._fit.theta)[1]]
         if exog is None:
-            diag = np.array([np.diag(R) for R in Rs])
+            diag = np.array(diags)
             return extra + diag[res.cov_group, res.visit]
-        d = np.concatenate([np.diag(R) for R in Rs])
+        d = np.concatenate(diags)
         if np.ptp(d) > 1e-12 * max(1.0, abs(d).max()):
             import warnings
             from ..exceptions import MetaModelsWarning
@@ -517,7 +519,8 @@ class MixedResults(MarginalMeansMixin, ResultsConventions, LikelihoodModelResult
         ic = self.information_criteria()
         info = {"Model:": "MixedModel", "Method:": self.method,
                 "No. observations:": str(int(m.nobs)), "No. units (blocks):": str(m.n_blocks),
-                "R-side structure:": m.residual.structure.name,
+                "R-side structure:": getattr(m.residual.structure, "label",
+                                             m.residual.structure.name),
                 "Converged:": "Yes" if self.converged else "No",
                 ("-2 Res Log Likelihood:" if self.reml else "-2 Log Likelihood:"):
                     "%.4f" % (-2 * self.llf),

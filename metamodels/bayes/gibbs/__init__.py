@@ -22,6 +22,8 @@ Priors (independent; :class:`GibbsPriors`)
   data-scaled diagonal ``Psi``, see :class:`GibbsPriors`), density
   ``|S|^(-(nu+q+1)/2) exp(-tr(Psi S^-1) / 2)``, or the
   Huang-Wand prior ``S | c ~ IW(nu + q - 1, 2 nu diag(1/c))``, ``c_k ~ IG(1/2, 1/A^2)``.
+* ``priors="sas"`` (:meth:`GibbsPriors.sas`): PROC BGLIMM's defaults -- flat ``b``,
+  ``IW(q + 3, (q + 3) I)`` on every ``q x q`` matrix and ``IG(2, 2)`` on scalar variances.
 
 ``CS`` residuals are sampled in their random-intercept form (a hidden intercept per
 subject with variance ``c`` plus independent residuals of variance ``s2``), so ``c >= 0``
@@ -36,13 +38,16 @@ gamma / inverse Wishart full conditionals.  Chains run together, vectorised.
 
 Entry point: :func:`fit_bayes` (``MixedModel.fit_bayes(**kw)``), returning
 :class:`BayesMixedResults` (draws, ``summary_frame()`` with mean, sd, HPD interval, ESS and
-R-hat, DIC, ``estimate()`` of contrasts).
+R-hat, DIC, ``estimate()`` of contrasts; ``summary(style="sas")`` prints BGLIMM's
+"Posterior Summaries and Intervals" table).
 """
 from .diagnostics import ess, hpd_interval, rhat
 from .fit import fit_bayes
 from .priors import GibbsPriors
-from .results import DIC, BayesMixedResults, GibbsSettings, PosteriorContrast
+from .results import (DIC, BayesMixedResults, GibbsSettings, PosteriorContrast,
+                      PosteriorIntervalsTable)
 from .sampler import GibbsDraws, GibbsSampler
 
 __all__ = ["fit_bayes", "GibbsPriors", "GibbsSampler", "GibbsDraws", "BayesMixedResults",
-           "DIC", "PosteriorContrast", "GibbsSettings", "ess", "rhat", "hpd_interval"]
+           "DIC", "PosteriorContrast", "GibbsSettings", "PosteriorIntervalsTable", "ess",
+           "rhat", "hpd_interval"]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...base.registry import register_fitter
 
-from .priors import GibbsPriors
+from .priors import resolve_priors
 from .results import BayesMixedResults, GibbsSettings
 from .sampler import GibbsSampler
 
@@ -39,19 +39,17 @@ def fit_bayes(model, draws=10000, burn=2000, chains=2, seed=None, thin=1, priors
         ``None`` a fresh seed is drawn and recorded in ``res.settings.seed``.
     thin : int
         Keep every ``thin``-th draw (SAS ``THIN=``).
-    priors : GibbsPriors or dict, optional
-        Prior settings (a dict is passed to :class:`GibbsPriors`).
+    priors : GibbsPriors, dict or str, optional
+        Prior settings: a :class:`GibbsPriors`, a dict of its fields, ``"sas"`` for PROC
+        BGLIMM's defaults (:meth:`GibbsPriors.sas`: flat ``b``, ``IW(q + 3, (q + 3) I)``
+        on every ``q x q`` covariance matrix, ``IG(2, 2)`` on scalar variances) or
+        ``None``/``"metamodels"`` for this package's vague defaults.
 
     Returns
     -------
     BayesMixedResults
     """
-    if priors is None:
-        priors = GibbsPriors()
-    elif isinstance(priors, dict):
-        priors = GibbsPriors(**priors)
-    elif not isinstance(priors, GibbsPriors):
-        raise TypeError("priors must be a GibbsPriors or a dict of its fields")
+    priors = resolve_priors(priors)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     sampler = GibbsSampler(model, priors)

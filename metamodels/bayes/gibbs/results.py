@@ -11,7 +11,8 @@ from ...summary import make_summary
 from .deviance import MarginalDeviance
 from .diagnostics import ess, hpd_interval, rhat
 
-__all__ = ["BayesMixedResults", "DIC", "PosteriorContrast", "GibbsSettings"]
+__all__ = ["BayesMixedResults", "DIC", "PosteriorContrast", "GibbsSettings",
+           "PosteriorIntervalsTable"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,44 @@ class PosteriorContrast:
                 + self.summary_frame().to_string(float_format=lambda v: f"{v:.4f}"))
 
     __repr__ = __str__
+
+
+class PosteriorIntervalsTable:
+    """PROC BGLIMM's "Posterior Summaries and Intervals" table (ODS ``PostSumInt``).
+
+    ``frame`` holds the numbers (:meth:`BayesMixedResults.sas_summary_frame`); ``str()``
+    prints SAS's layout: Parameter, N, Mean, Standard Deviation and the HPD interval
+    under one spanning header.
+    """
+
+    def __init__(self, frame, alpha=0.05):
+        self.frame = frame
+        self.alpha = float(alpha)
+
+    def as_text(self):
+        f = self.frame
+        names = [str(n) for n in f.index]
+        wp = max([len("Parameter")] + [len(n) for n in names])
+        num = "{:>10.4f}"
+        head_hpd = f"{100 * (1 - self.alpha):g}% HPD Interval"
+        rows = [f"{n:<{wp}}  {int(r['N']):>7d}  " + num.format(r["Mean"])
+                + "   " + num.format(r["Standard Deviation"])
+                + "  " + num.format(r["HPD Lower"]) + "  " + num.format(r["HPD Upper"])
+                for n, r in zip(names, f.to_dict("records"))]
+        width = max(len(r) for r in rows)
+        line1 = f"{'':<{wp}}  {'':>7}  {'':>10}   {'Standard':>10}"
+        line2 = (f"{'Parameter':<{wp}}  {'N':>7}  {'Mean':>10}   {'Deviation':>10}  "
+                 f"{head_hpd:^22}")
+        title = "Posterior Summaries and Intervals"
+        width = max(width, len(line1), len(title))
+        lines = [f"{title:^{width}}", "=" * width, line1, line2, "-" * width] + rows
+        return "\n".join([line.rstrip() for line in lines] + ["=" * width])
+
+    def __str__(self):
+        return self.as_text()
+
+    def __repr__(self):
+        return self.as_text()
 
 
 class BayesMixedResults:
@@ -284,8 +323,37 @@ class BayesMixedResults:
         return Rs[0] if res.n_cov_groups == 1 else dict(zip(res.group_labels, Rs))
 
     # ---------------------------------------------------------------- summary
-    def summary(self, alpha=0.05):
-        """Model and sampler information, DIC, priors and :meth:`summary_frame`."""
+    def sas_summary_frame(self, alpha=0.05):
+        """PROC BGLIMM's "Posterior Summaries and Intervals" table as a DataFrame:
+        ``N`` (pooled kept draws), ``Mean``, ``Standard Deviation`` and the ``1 - alpha``
+        HPD interval (``HPD Lower``, ``HPD Upper``), one row per parameter."""
+        sf = self.summary_frame(alpha)
+        return pd.DataFrame({"N": self.nchains * self.ndraws, "Mean": sf["mean"],
+                             "Standard Deviation": sf["sd"], "HPD Lower": sf["hpd_lower"],
+                             "HPD Upper": sf["hpd_upper"]}, index=sf.index)
+
+    def summary(self, alpha=0.05, style="default"):
+        """Summary of the posterior.
+
+        Parameters
+        ----------
+        alpha : float
+            ``1 - alpha`` HPD intervals.
+        style : {"default", "sas"}
+            ``"default"``: model and sampler information, DIC, priors and
+            :meth:`summary_frame` (with ESS and R-hat).  ``"sas"``: PROC BGLIMM's
+            "Posterior Summaries and Intervals" layout (Parameter, N, Mean, Standard
+            Deviation, HPD Interval; :meth:`sas_summary_frame`).
+
+        Returns
+        -------
+        statsmodels Summary (``"default"``) or PosteriorIntervalsTable (``"sas"``);
+        both print as text.
+        """
+        if style == "sas":
+            return PosteriorIntervalsTable(self.sas_summary_frame(alpha), alpha)
+        if style != "default":
+            raise ValueError(f"style must be 'default' or 'sas', got {style!r}")
         st = self.settings
         m = self.model
         info = {"Model:": "MixedModel (Bayesian)", "Sampler:": "Gibbs (conjugate)",

@@ -26,7 +26,14 @@ TOEPH    ``s_i s_j rho_|i-j|`` (``rho_0 = 1``)      2d - 1          no
 UN       ``sigma_ij``                               d(d+1)/2        yes
 UNR      ``s_i s_j rho_ij`` (``rho_ii = 1``)        d + d(d-1)/2    no
 ANTE1    ``s_i s_j prod_{k=i}^{j-1} rho_k``         2d - 1          no
+SP(EXP)  ``s2 exp(-d_ij / rho)``                    2 (3 LOCAL)     no
+SP(GAU)  ``s2 exp(-d_ij^2 / rho^2)``                2 (3 LOCAL)     no
+SP(POW)  ``s2 rho^d_ij``                            2 (3 LOCAL)     no
+SP(SPH)  ``s2 [1 - 1.5 t + 0.5 t^3]_{t=d_ij/rho<=1}``  2 (3 LOCAL)  no
 =======  =========================================  ==============  ==========
+
+The spatial structures (:mod:`.spatial`) hold the coordinates of their ``dim`` positions
+and ``d_ij`` is the Euclidean distance between positions ``i`` and ``j``.
 
 Positive semi-definite by construction
 --------------------------------------
@@ -57,6 +64,7 @@ from .compound import CS, CSH
 from .autoregressive import AR1, ANTE1, ARH1
 from .toeplitz import TOEP, TOEPH
 from .unstructured import UN, UNR
+from .spatial import SPEXP, SPGAU, SPPOW, SPSPH, Spatial
 from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
                   linear_structure, params_from, params_to, psd_structure, search_structure)
 from .registry import (STRUCTURES, get_structure, lookup, psd_variant, register_psd_variant,
@@ -64,7 +72,7 @@ from .registry import (STRUCTURES, get_structure, lookup, psd_variant, register_
 
 __all__ = [
     "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
-    "UN", "UNR", "ANTE1", "STRUCTURES", "get_structure", "register_structure",
+    "UN", "UNR", "ANTE1", "Spatial", "SPEXP", "SPGAU", "SPPOW", "SPSPH", "STRUCTURES", "get_structure", "register_structure",
     "register_psd_variant", "structure_names", "lookup", "psd_variant",
     "PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1", "psd_structure",
     "search_structure", "linear_structure", "params_to", "params_from", "cpc_from_correlation",

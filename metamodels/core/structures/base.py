@@ -75,6 +75,9 @@ class Structure:
     has_covariance = True
     #: metafor's ``rma.mv(struct=)`` spelling when MetaMixed offers this structure.
     metafor = None
+    #: The engine gathers sub-matrices with :meth:`gather` and friends instead of indexing
+    #: the full ``dim x dim`` matrices (structures over many positions: spatial).
+    direct_gather = False
 
     @classmethod
     def supports_gibbs(cls, role="residual", dim=None):
@@ -138,6 +141,31 @@ class Structure:
     @property
     def n_params(self):
         return len(self.param_names)
+
+    def diagonal(self, theta):
+        """The variances ``diag Sigma(theta)`` (dim,)."""
+        return np.diag(self.matrix(theta)).copy()
+
+    # The engine gathers the sub-matrices of a block's subjects at index arrays
+    # ``(vi, vj)`` (broadcast to (nb, m, m)) through these three methods; structures whose
+    # full matrix is large (the spatial ones, one position per distinct coordinate) compute
+    # the gathered entries directly.
+    def gather(self, theta, vi, vj):
+        """``Sigma(theta)[vi, vj]``."""
+        return self.matrix(theta)[vi, vj]
+
+    def gather_derivatives(self, theta, vi, vj):
+        """``dSigma/dtheta[:, vi, vj]``."""
+        return self.derivatives(theta)[:, vi, vj]
+
+    def gather_second_derivatives(self, theta, vi, vj):
+        """``d2Sigma/dtheta2[:, :, vi, vj]``."""
+        return self.second_derivatives(theta)[:, :, vi, vj]
+
+    def gather_contracted(self, theta, W, vi, vj):
+        """``sum_jk W_jk d2Sigma/dtheta_j dtheta_k`` at ``(vi, vj)``."""
+        d2 = self.second_derivatives(theta)
+        return np.tensordot(W, d2, axes=([0, 1], [0, 1]))[vi, vj]
 
     def correlation(self, theta):
         """Correlation matrix of ``Sigma(theta)`` (rows/columns of zero variance give 0
