@@ -70,7 +70,7 @@ def test_structures_answer_what_the_sampler_and_checks_ask():
 def test_metamixed_struct_names_come_from_the_registry():
     from metamodels.multivariate.model import RE_STRUCTURES
     assert RE_STRUCTURES == {"ID": "ID", "DIAG": "VC", "CS": "CS", "HCS": "CSH",
-                             "AR1": "AR1", "UN": "UN"}
+                             "AR1": "AR1", "HAR": "ARH1", "UN": "UN", "CAR": "CAR"}
 
 
 # ------------------------------------------------------------------ df methods

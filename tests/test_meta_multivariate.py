@@ -258,8 +258,9 @@ def test_bad_input():
         MetaMixed.from_formula(f, df, V=A)
     with pytest.raises(ValueError, match="strictly positive"):
         MetaMixed.from_formula(f, df.assign(vi=-df.vi), vi="vi")
-    with pytest.raises(ValueError, match="no random term"):
-        MetaMixed.from_formula("yi ~ 1", df, vi="vi")
+    # no random term is a fixed-effects GLS fit now (as rma.mv without random=), checked
+    # against metafor in test_metamixed_options.py
+    assert len(MetaMixed.from_formula("yi ~ 1", df, vi="vi").fit().theta) == 0
     with pytest.raises(ValueError, match="unknown cov_struct"):
         MetaMixed.from_formula("yi ~ 1 + (1 + year | district)", df, vi="vi", cov_struct="XX")
     with pytest.raises(ValueError, match="V has shape"):

@@ -429,3 +429,40 @@ def test_coef_table_has_the_df():
     assert tab["df"].tolist() == [9.0, 54.0]
     _close(tab["P>|t|"], res.pvalues)
     _close(tab.iloc[:, -2:], np.asarray(res.conf_int()))
+
+
+def test_blups_with_a_fixed_component_against_dense_formulas():
+    """sigma2 of the districts fixed (metafor's sigma2=c(0.05, NA)): the study BLUPs and
+    random effects from the dense V = S + s1 [same district] + s2 [same school]."""
+    res = MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", KONST, vi="vi",
+                                 sigma2=[0.05, None]).fit(tol=1e-12)
+    s1, s2 = 0.05, float(res.theta.iloc[0])
+    d, sch = KONST.district.to_numpy(), KONST.school.to_numpy()
+    D = (d[:, None] == d[None, :]).astype(float)
+    Sc = D * (sch[:, None] == sch[None, :])
+    S = np.diag(KONST.vi.to_numpy())
+    V = S + s1 * D + s2 * Sc
+    W = np.linalg.inv(V)
+    X = np.ones((len(d), 1))
+    P = W - W @ X @ np.linalg.inv(X.T @ W @ X) @ X.T @ W
+    y = KONST.yi.to_numpy()
+    b = res.blup()
+    _close(b["pred"], y - S @ P @ y, rtol=1e-10)
+    _close(b["se"], np.sqrt(np.diag(S - S @ P @ S)), rtol=1e-10)
+    Zd = (d[:, None] == np.unique(d)[None, :]).astype(float)
+    u = s1 * Zd.T @ W @ (y - X[:, 0] * float(res.params.iloc[0]))
+    var = s1 - s1 ** 2 * np.diag(Zd.T @ P @ Zd)
+    re = res.random_effects["district"]
+    _close(re["pred"], u, rtol=1e-10, atol=1e-12)
+    _close(re["se"], np.sqrt(var), rtol=1e-10)
+
+
+def test_no_random_term_refuses_random_effects():
+    d = BERKEY
+    res = MetaMixed.from_formula("yi ~ 0 + outcome", d, V=_berkey_V(d)).fit()
+    with pytest.raises(mm.exceptions.SpecificationError, match="no estimated random term"):
+        res.get_random_effects()
+    with pytest.raises(mm.exceptions.SpecificationError, match="no estimated random term"):
+        res.conf_int_variance()
+    # without random effects the BLUPs of the true effects are the fitted values
+    _close(res.blup()["pred"], np.asarray(res.fittedvalues), rtol=1e-10)

@@ -19,6 +19,7 @@ N_PARAMS = {
     "TOEP": lambda d: d, "TOEPH": lambda d: 2 * d - 1, "UN": lambda d: d * (d + 1) // 2,
     "UNR": lambda d: d * (d + 1) // 2, "ANTE1": lambda d: 2 * d - 1,
     "SPEXP": lambda d: 2, "SPGAU": lambda d: 2, "SPPOW": lambda d: 2, "SPSPH": lambda d: 2,
+    "CAR": lambda d: 2,
 }
 
 

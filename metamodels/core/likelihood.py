@@ -348,7 +348,7 @@ def _evaluate(theta, y, X, spec, reml, order, fast):
     CQ = np.zeros((q, q))       # sum_b tr(V^-1 V_k H V_j),  H = V^-1 X C X' V^-1
     UU = np.zeros((q, q))       # sum_b u'V_j V^-1 V_k u
     XU = np.zeros((q, p))       # sum_b X'V^-1 V_j u
-    dvs = spec.jacobian(theta)
+    dvs = spec.jacobian(theta) if q else []    # no parameter (known V): nothing to sum
     for (vinv, vix, viy), dv, wts in zip(cache, dvs, weights):
         u = viy - vix @ beta                               # V^-1 r per block
         if dv.ndim == 2:                                   # diagonal group: dv (q, nb)

@@ -117,6 +117,8 @@ def g_parameter_names(part):
     ``Var(col)``, ``Corr(col2,col1)``), otherwise its parameter names."""
     s = part.structure
     cols = part.column_names
+    if hasattr(s, "select"):                 # FixedParams: the base's names of the free ones
+        return s.select(g_parameter_names(replace(part, structure=s.base)))
     if hasattr(s, "labels"):
         return list(s.labels(cols))
     if s.name == "UN":

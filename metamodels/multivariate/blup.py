@@ -64,17 +64,21 @@ def random_effect_pieces(spec, theta, X, resid, cov_beta):
     return out
 
 
-def study_blup_pieces(spec, theta, X, y, resid):
+def study_blup_pieces(spec, known_spec, theta, X, y, resid):
     """``(theta_hat, Var(theta_hat - theta))`` of every row: ``y - S P y`` and
-    ``diag(S - S P S)`` (S the known sampling covariance)."""
+    ``diag(S - S P S)`` (S the known sampling covariance, from ``known_spec``: the same
+    block layout as ``spec`` without random terms)."""
     X = np.asarray(X, dtype=float)
     p = X.shape[1]
     n = y.shape[0]
     pred, var = np.empty(n), np.empty(n)
-    S_blocks = [v for _, v in _blocks(spec, np.zeros(spec.n_params))]
+    S_blocks = list(_blocks(known_spec, np.zeros(known_spec.n_params)))
     XWX = np.zeros((p, p))
     pieces = []
-    for (rows, V), S in zip(_blocks(spec, theta), S_blocks):
+    for (rows, V), (rows_s, S) in zip(_blocks(spec, theta), S_blocks):
+        if rows.shape != rows_s.shape or not np.array_equal(rows, rows_s):
+            raise RuntimeError("the known covariance and the model use different block "
+                               "layouts")
         W = np.linalg.inv(V)
         SW = S @ W
         SWX = np.einsum("bij,bjp->bip", SW, X[rows])

@@ -21,6 +21,7 @@ from ..core.structures import STRUCTURES, get_structure, psd_structure
 from ..exceptions import IdentificationWarning, SpecificationError
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
+from .options import car_part, fix_components, fixed_parameter_values
 
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
@@ -39,6 +40,7 @@ def _re_structure(name, q, arg="struct"):
     """metafor's ``struct`` as a structure that is PSD by construction (variances >= 0,
     correlations in their closed feasible range; see :mod:`metamodels.core.structures.psd`)."""
     key = str(name).upper()
+    key = {"AR": "AR1"}.get(key, key)      # metafor spells AR1 "AR"
     if key not in RE_STRUCTURES:
         raise ValueError(f"unknown {arg} {name!r}; valid values are "
                          f"{', '.join(RE_STRUCTURES)}")
@@ -162,7 +164,8 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     (``model.fixed_terms``); two terms grouping the rows identically are refused.
     """
 
-    def __init__(self, endog, exog, random, vi=None, V=None, **kwargs):
+    def __init__(self, endog, exog, random, vi=None, V=None, sigma2=None, tau2=None,
+                 rho=None, gamma2=None, phi=None, **kwargs):
         n = len(endog)
         self.known = KnownCovariance.from_input(n, vi=vi, V=V)
         super().__init__(endog, exog, missing="none", **kwargs)
@@ -178,11 +181,14 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         if n <= X.shape[1]:
             raise ValueError(f"too few effect sizes: {n} for {X.shape[1]} coefficients")
         # every G is PSD by construction (a SAS structure given by hand is mapped too)
-        self.random = [replace(p, structure=psd_structure(p.structure)) for p in random]
-        if not self.random:
-            raise ValueError("MetaMixed needs at least one random term, e.g. (1 | study); "
-                             "use MetaFixed for a fixed-effects model")
-        active, self.fixed_terms = _identified_terms(self.random)
+        self.random = fix_components(
+            [replace(p, structure=psd_structure(p.structure)) for p in random],
+            sigma2=sigma2, tau2=tau2, rho=rho, gamma2=gamma2, phi=phi)
+        #: metafor's fixed variance components / correlations, ``{label: value}``
+        self.fixed_params = fixed_parameter_values(self.random)
+        # no random term: fixed-effects GLS with the known V (metafor's rma.mv without random)
+        active, self.fixed_terms = (_identified_terms(self.random) if self.random
+                                    else ([], ()))
         self.spec = BlockCovariance(known=self.known, random=active)
         self.nobs = float(n)
         self.k_params = X.shape[1]
@@ -194,9 +200,16 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     #: level labels of each random term (by term name), set by :meth:`from_formula`
     random_levels = None
 
+    @property
+    def known_spec(self):
+        """``V = S``: the known sampling covariance alone (no random effect, fixed
+        components included), on the block layout of ``spec``."""
+        return BlockCovariance(known=self.known, random=(), block_ids=self.spec._block_ids)
+
     @classmethod
     def from_formula(cls, formula, data, vi=None, V=None, struct="UN", subset=None,
-                     missing="drop", cov_struct=None, **kwargs):
+                     missing="drop", cov_struct=None, sigma2=None, tau2=None, rho=None,
+                     gamma2=None, phi=None, **kwargs):
         """Build from ``"yi ~ moderators + (1 | district/school)"``.
 
         Parameters
@@ -210,13 +223,21 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             Known sampling covariance, rows aligned with ``data``.
         struct : str or dict
             Structure of ``G`` for multi-column random terms (UN, CS, HCS, DIAG, ID,
-            AR1), or a dict term label -> structure.
+            AR1, HAR, CAR), or a dict term label -> structure.  CAR (continuous-time
+            AR(1), ``tau2 rho^|t_i - t_j|``) takes the times from the term's numeric
+            variable: ``(0 + time | study)``.
         missing : {"drop", "raise"}
             Rows with missing values are dropped (with their rows/columns of ``V``).
         cov_struct : str or dict, optional
             Former name of ``struct`` (deprecated, with a DeprecationWarning): in
             :class:`~metamodels.MixedModel` ``cov_struct`` is the residual (R-side)
             structure, here the random-effects (G-side) one is ``struct``, as in metafor.
+        sigma2, tau2, rho, gamma2, phi : float or sequence, optional
+            Values at which variance components / correlations are fixed instead of
+            estimated, as in metafor's ``rma.mv``: ``sigma2`` the scalar terms (in order),
+            ``tau2``/``rho`` the variances/correlations of the first vector term,
+            ``gamma2``/``phi`` of the second; ``None`` entries are estimated (see
+            :mod:`metamodels.multivariate.options`).
         """
         arg = "struct"
         if cov_struct is not None:
@@ -232,8 +253,6 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             vi = resolve_column(vi, data, "vi")
         known = KnownCovariance.from_input(n_all, vi=vi, V=V)
         fixed, terms = split_formula(formula)
-        if not terms:
-            raise ValueError("the formula has no random term such as (1 | study)")
         gcols = sorted({c for t in terms for c in t.group.split(":") if c})
         missing_cols = [c for c in gcols if c not in data.columns]
         if missing_cols:
@@ -249,10 +268,14 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             q = d.Z.shape[1]
             struct_name = (struct.get(d.spec.label, "UN") if isinstance(struct, dict)
                            else struct)
+            if str(struct_name).upper() == "CAR":
+                random.append(car_part(d, d.spec.label))
+                continue
             random.append(RandomPart(d.spec.label, np.asarray(d.Z, dtype=float),
                                      np.asarray(d.groups), _re_structure(struct_name, q, arg),
                                      tuple(d.column_names)))
-        mod = cls(design.endog, design.exog, random, V=known, **kwargs)
+        mod = cls(design.endog, design.exog, random, V=known, sigma2=sigma2, tau2=tau2,
+                  rho=rho, gamma2=gamma2, phi=phi, **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
         mod.data.frame = data_kept
@@ -279,9 +302,18 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         Returns
         -------
         MetaMixedResults
+
+        Notes
+        -----
+        A model without random terms (``"yi ~ 0 + outcome"`` with a known ``V``) has no
+        variance component: the fit is the GLS estimate ``b = (X'S^-1X)^-1 X'S^-1 y`` and
+        the log-likelihood the full one, as metafor's ``rma.mv`` reports it (its method
+        "FE"); ``method`` is then ignored and reported as "ML".
         """
         from .results import MetaMixedResults, MetaMixedResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")
+        if not self.random:
+            method = "ML"
         test = _check_method(test, ("z", "t"), "test").lower()
         from .dfs import check_ddf
         ddf = check_ddf(ddf)
@@ -293,7 +325,7 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             r = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
             excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
                          - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
-            start = spec.start(excess / len(self.random))
+            start = spec.start(excess / max(1, len(self.random)))
         out = engine_fit(y, X, spec, start, method, tol, maxiter,
                          restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
                          stacklevel=2)

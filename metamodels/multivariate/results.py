@@ -17,6 +17,7 @@ from ..summary.tables import t_table
 from ..core.likelihood import evaluate
 from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions, block_diagonal)
+from ..exceptions import SpecificationError
 from ..inference import WaldTestResult
 from ..inference.constraints import linear_constraints
 from ..base.prediction import PredictionResults, check_transf, critical_value, interval_frame
@@ -188,7 +189,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def _fixed_view(self):
         """Evaluation with the random effects switched off (V = S)."""
         m = self.model
-        return evaluate(np.zeros(m.spec.n_params), m.endog, m.exog, m.spec, reml=False)
+        return evaluate(np.zeros(0), m.endog, m.exog, m.known_spec, reml=False)
 
     @cache_readonly
     def q(self):
@@ -206,8 +207,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     @cache_readonly
     def _trace_p(self):
         m = self.model
-        spec = m.spec
-        Svs = spec.build(np.zeros(spec.n_params))
+        spec = m.known_spec
+        Svs = spec.build(np.zeros(0))
         C = self._fixed_view.cov_beta
         tr, XS2X = 0.0, np.zeros((m.k_params, m.k_params))
         for rows, S in zip(spec.layout.groups, Svs):
@@ -271,6 +272,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         DataFrame
             estimate, ci_lower, ci_upper, indexed like :attr:`theta`.
         """
+        self._require_random("variance component to profile")
         names = list(self.model.spec.param_names)
         rows = [profile_conf_int(self, j, alpha) for j in range(len(names))]
         return pd.DataFrame({"estimate": np.asarray(self.theta, dtype=float),
@@ -322,6 +324,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             ``n - p`` df (``ddf="residual"``) or ``levels - p`` df (``"containment"``).
             Terms fixed to 0 (``model.fixed_terms``) are left out.
         """
+        self._require_random("random effects")
         out = {}
         for part in self.model.spec.random:
             u, var = self._re_pieces[part.name]
@@ -345,6 +348,11 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def random_effects(self):
         """:meth:`get_random_effects` at ``alpha = 0.05``."""
         return self.get_random_effects()
+
+    def _require_random(self, what):
+        if not self.model.spec.random:
+            raise SpecificationError(f"this MetaMixed model has no estimated random term, so "
+                                     f"no {what}")
 
     def random_effects_frame(self, alpha=0.05):
         """The random effects of every term in long form: columns term, level, column,
@@ -381,7 +389,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         """
         m = self.model
         resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
-        pred, var = _blup.study_blup_pieces(m.spec, self._ev.theta, m.exog, m.endog, resid)
+        pred, var = _blup.study_blup_pieces(m.spec, m.known_spec, self._ev.theta, m.exog,
+                                            m.endog, resid)
         crit = critical_value(alpha, self._prediction_df(m.exog))
         return interval_frame(pred, np.sqrt(var), crit, self._fitted_index, transf)
 
@@ -520,11 +529,15 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         if self.model.fixed_terms:
             texts.append("Fixed to 0 (single-level factor, not identified): "
                          + ", ".join(self.model.fixed_terms))
+        if self.model.fixed_params:
+            texts.append("Fixed (not estimated): " + ", ".join(
+                f"{k} = {v:g}" for k, v in self.model.fixed_params.items()))
         if self.qm_test is not None:
             texts.append(f"Test of moderators (QM): {self.qm_test}")
-        return make_summary("MetaMixed Results", info,
-                            [self.coef_table(alpha),
-                             (pd.DataFrame({"estimate": self.theta}), "%.6f")], texts)
+        tables = [self.coef_table(alpha)]
+        if len(self.theta):
+            tables.append((pd.DataFrame({"estimate": self.theta}), "%.6f"))
+        return make_summary("MetaMixed Results", info, tables, texts)
 
 
 def _level_positions(part, levels, n):

@@ -30,10 +30,16 @@ SP(EXP)  ``s2 exp(-d_ij / rho)``                    2 (3 LOCAL)     no
 SP(GAU)  ``s2 exp(-d_ij^2 / rho^2)``                2 (3 LOCAL)     no
 SP(POW)  ``s2 rho^d_ij``                            2 (3 LOCAL)     no
 SP(SPH)  ``s2 [1 - 1.5 t + 0.5 t^3]_{t=d_ij/rho<=1}``  2 (3 LOCAL)  no
+CAR      ``s2 * rho^|t_i - t_j|`` (times ``t``)       2               no
 =======  =========================================  ==============  ==========
 
 The spatial structures (:mod:`.spatial`) hold the coordinates of their ``dim`` positions
 and ``d_ij`` is the Euclidean distance between positions ``i`` and ``j``.
+CAR (metafor's continuous-time AR(1): the SP(POW) kernel on one time axis, with metafor's
+closed range ``0 <= rho <= 1``, PSD under its bounds) takes the times ``t`` as a constructor
+argument (``0, ..., d-1`` by default, where it is AR1 with ``rho >= 0``).
+:class:`FixedParams` holds some parameters of a structure at given values (metafor's
+``rho=``, ``tau2=``).
 
 Positive semi-definite by construction
 --------------------------------------
@@ -65,14 +71,17 @@ from .autoregressive import AR1, ANTE1, ARH1
 from .toeplitz import TOEP, TOEPH
 from .unstructured import UN, UNR
 from .spatial import SPEXP, SPGAU, SPPOW, SPSPH, Spatial
+from .car import CAR
 from .psd import (PSDANTE1, PSDAR1, PSDARH1, PSDCS, PSDCSH, PSDUN, PSDUNR, cpc_from_correlation,
                   linear_structure, params_from, params_to, psd_structure, search_structure)
+from .fixed import FixedParams
 from .registry import (STRUCTURES, get_structure, lookup, psd_variant, register_psd_variant,
                        register_structure, structure_names)
 
 __all__ = [
     "Structure", "ID", "VC", "DIAG", "CS", "CSH", "AR1", "ARH1", "TOEP", "TOEPH",
-    "UN", "UNR", "ANTE1", "Spatial", "SPEXP", "SPGAU", "SPPOW", "SPSPH", "STRUCTURES", "get_structure", "register_structure",
+    "UN", "UNR", "ANTE1", "Spatial", "SPEXP", "SPGAU", "SPPOW", "SPSPH", "CAR", "FixedParams",
+    "STRUCTURES", "get_structure", "register_structure",
     "register_psd_variant", "structure_names", "lookup", "psd_variant",
     "PSDUN", "PSDUNR", "PSDCS", "PSDCSH", "PSDAR1", "PSDARH1", "PSDANTE1", "psd_structure",
     "search_structure", "linear_structure", "params_to", "params_from", "cpc_from_correlation",

@@ -76,6 +76,7 @@ class ARH1(Heterogeneous):
     """
 
     name = "ARH1"
+    metafor = "HAR"
 
     def __init__(self, dim):
         super().__init__(dim)

@@ -624,6 +624,14 @@ def search_structure(structure):
     """Where a fit searches: for an unstructured matrix of dimension >= 3 the Cholesky
     factor (:class:`CholeskyUN`), otherwise the PSD variant on the ``"sd"`` scale (smooth
     at zero variances); ID and VC are returned as they are."""
+    from .fixed import FixedParams
+    if isinstance(structure, FixedParams):
+        # fixed values are given in the base's own parameters: no Cholesky search for UN
+        base = psd_structure(structure.base)
+        found = search_structure(base)
+        if isinstance(found, CholeskyUN):
+            found = base.with_scale("sd")
+        return structure if found is base else structure.with_base(found)
     s = psd_structure(structure)
     if isinstance(s, PSDUN) and s.dim >= 3:
         return CholeskyUN(s.dim)
@@ -647,6 +655,9 @@ def params_to(search, target, theta):
     :class:`CholeskyUN` and an unstructured target (PSD or SAS)."""
     if search is target:
         return np.asarray(theta, dtype=float)
+    fixed = _fixed_pair(search, target)
+    if fixed:
+        return params_to(search.base, target.base, search.full(theta))[target._free]
     if isinstance(search, CholeskyUN):
         t = search.to_psdun(theta)
         return _from_psdun_var(t, target)
@@ -661,6 +672,8 @@ def params_from(search, target, theta_target):
     """Inverse of :func:`params_to`: ``search`` parameters from ``target`` parameters."""
     if search is target:
         return np.asarray(theta_target, dtype=float)
+    if _fixed_pair(search, target):
+        return params_from(search.base, target.base, target.full(theta_target))[search._free]
     if isinstance(search, CholeskyUN):
         if isinstance(target, _PSD):
             return search.from_psdun(target.rescale(theta_target, "var"))
@@ -670,6 +683,17 @@ def params_from(search, target, theta_target):
     if isinstance(search, _PSD):
         return search.from_base(theta_target)
     return target.to_base(theta_target)
+
+
+def _fixed_pair(search, target):
+    """Both structures hold parameters fixed (:class:`~.fixed.FixedParams`) at the same
+    positions: the maps go through their bases."""
+    from .fixed import FixedParams
+    if isinstance(search, FixedParams) and isinstance(target, FixedParams):
+        if set(search.fixed) != set(target.fixed):
+            raise ValueError("the two structures fix different parameters")
+        return True
+    return False
 
 
 def _from_psdun_var(t, target):
