@@ -52,6 +52,12 @@ def test_matches_metafor(case):
     complete = pd.DataFrame(REF["datasets"][case["dataset"]]).notna().all(axis=1).to_numpy()
     np.testing.assert_allclose(r.yi, np.array(case["yi"], dtype=float)[complete], **TOL)
     np.testing.assert_allclose(r.vi, np.array(case["vi"], dtype=float)[complete], **TOL)
+    # weights in percent (metafor's weights(); it omits the tables drop00 removed from
+    # the pooled computation, which get weight 0 here)
+    w, keep = r.weights.to_numpy(), r._tables.pooled_cells()[1]
+    assert w.size == complete.sum() and np.all(w[~keep] == 0)
+    np.testing.assert_allclose(w if len(case["weights"]) == w.size else w[keep],
+                               case["weights"], **TOL)
     if case["fun"] == "mh":
         cmh, ta = r.cmh_test, r.tarone_test
         if case["MH"] is None:

@@ -220,7 +220,8 @@ def test_measure_case_insensitive_and_scalar_inputs():
     assert set(MEASURES) == {"MD", "SMD", "ROM", "OR", "RR", "RD", "ZCOR", "COR", "PLO", "PR",
                              "SMCC", "SMCR", "SMDH", "IRR", "IRD", "IRLN", "MN", "MNLN", "CVR",
                              "VR", "PHI", "PCOR", "ZPCOR", "OR2DN", "OR2DL", "D2ORN", "D2ORL",
-                             "PETO", "PLN", "PAS", "PFT", "AS", "IR", "IRS", "IRFT"}
+                             "PETO", "PLN", "PAS", "PFT", "AS", "IR", "IRS", "IRFT", "R2",
+                             "ZR2"}
 
 
 def test_table_with_group_sizes_or_both():

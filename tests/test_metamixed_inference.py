@@ -466,3 +466,19 @@ def test_no_random_term_refuses_random_effects():
         res.conf_int_variance()
     # without random effects the BLUPs of the true effects are the fitted values
     _close(res.blup()["pred"], np.asarray(res.fittedvalues), rtol=1e-10)
+
+
+def test_plot_caterpillar_uses_the_prediction_intervals():
+    import matplotlib.pyplot as plt
+    res = _konst({"test": "t", "dfs": "contain"}, False)
+    fig = res.plot_caterpillar(alpha=0.1)
+    assert len(fig.axes) == 2                       # district, district:school
+    ax = fig.axes[0]
+    segs = [c for c in ax.collections if c.get_gid() == "intervals"][0].get_segments()
+    frame = res.get_random_effects(alpha=0.1)["district"]
+    lows = sorted(min(s[:, 0]) for s in segs)
+    _close(lows, np.sort(frame["pi_lower"].to_numpy()), rtol=1e-12)
+    plt.close(fig)
+    fig = _berkey({"test": "z", "dfs": "residual"}, False).plot_caterpillar()
+    assert len(fig.axes) == 2                       # one term, columns AL and PD
+    plt.close(fig)

@@ -485,6 +485,12 @@ class MetaResidualsMixin:
         e, se, z = self._rstandard
         return pd.DataFrame({"resid": e, "se": se, "z": z}, index=self._fitted_index)
 
+    def plot_diagnostics(self, **kwargs):
+        """Standardised residuals against fitted values, their normal QQ plot and the
+        scale-location panel; see :func:`metamodels.plots.diagnostics_plot`."""
+        from ..plots import diagnostics_plot
+        return diagnostics_plot(self, **kwargs)
+
     def _label(self, values, name):
         idx = self._fitted_index
         return pd.Series(values, index=idx, name=name) if idx is not None else values

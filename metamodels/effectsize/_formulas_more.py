@@ -168,3 +168,38 @@ def fisher_z_partial(t, n, m, vtype):
     """Fisher's z of the partial correlation, variance ``1 / (n - m - 1)`` (metafor 3.8)."""
     r, _ = partial_correlation(t, n, m, vtype)
     return np.arctanh(r), 1.0 / (n - m - 1.0)
+
+
+# ------------------------------------------------- coefficients of determination
+
+
+def r2_from_f(f, n, m):
+    """``R^2`` of a regression with ``m`` predictors from its omnibus F statistic:
+    ``m F / (m F + n - m - 1)``."""
+    return m * f / (m * f + n - m - 1.0)
+
+
+def r_squared(r2, n, m, vtype):
+    """Raw coefficient of determination ``R^2`` of a regression with ``m`` predictors on
+    ``n`` cases (metafor 4's ``"R2"``).
+
+    Variances (large sample, multivariate normal data; Kendall & Stuart 1979,
+    eqs. 27.88 and 27.87 as metafor labels them): ``"LS"`` ``4 R^2 (1 - R^2)^2 / n``;
+    ``"LS2"`` ``4 R^2 (1 - R^2)^2 (n - m - 1)^2 / ((n^2 - 1)(n + 3))``; ``"AV"``/``"AV2"``
+    the same with the ``n``-weighted mean ``R^2`` over studies.
+    """
+    if vtype in ("AV", "AV2"):
+        ok = np.isfinite(r2) & np.isfinite(n)
+        base = np.sum(n[ok] * r2[ok]) / np.sum(n[ok]) if ok.any() else np.nan
+    else:
+        base = r2
+    v = 4.0 * base * (1.0 - base) ** 2 / n
+    if vtype in ("LS2", "AV2"):
+        v = v * n * (n - m - 1.0) ** 2 / ((n ** 2 - 1.0) * (n + 3.0))
+    return r2, v
+
+
+def fisher_z_r_squared(r2, n, m, vtype):
+    """``atanh(sqrt(R^2)) = 1/2 log((1 + R)/(1 - R))`` with variance ``1/n`` (Olkin & Finn
+    1995, whose ``log((1 + R)/(1 - R))`` has variance ``4/n``; metafor 4's ``"ZR2"``)."""
+    return np.arctanh(np.sqrt(r2)), 1.0 / n

@@ -38,7 +38,7 @@ vtypes : tuple of str
     Accepted values of ``vtype``; the first one (``"LS"``) is the default.
 family : str
     ``"means"``, ``"sds"``, ``"mean1"``, ``"change"``, ``"table"``, ``"rates"``,
-    ``"rate"``, ``"cor"``, ``"pcor"`` or ``"prop"``.
+    ``"rate"``, ``"cor"``, ``"pcor"``, ``"r2"`` or ``"prop"``.
 """
 
 _MEANS = (("m1i",), ("sd1i",), ("n1i",), ("m2i",), ("sd2i",), ("n2i",))
@@ -50,6 +50,7 @@ _MEAN1 = (("mi",), ("sdi",), ("ni",))
 _RATES = (("x1i",), ("t1i",), ("x2i",), ("t2i",))
 _RATE = (("xi",), ("ti",))
 _PCOR = (("ti",), ("ni",), ("mi",))
+_R2 = (("r2i", "fi"), ("ni",), ("mi",))
 
 MEASURES = MappingProxyType({
     "MD": Measure("MD", "raw mean difference m1i - m2i", _MEANS, ("LS", "HO"), "means"),
@@ -102,6 +103,9 @@ MEASURES = MappingProxyType({
     "IR": Measure("IR", "incidence rate xi / ti", _RATE, ("LS",), "rate"),
     "IRS": Measure("IRS", "square root transformed incidence rate", _RATE, ("LS",), "rate"),
     "IRFT": Measure("IRFT", "Freeman-Tukey transformed incidence rate", _RATE, ("LS",), "rate"),
+    "R2": Measure("R2", "coefficient of determination R^2 of a regression", _R2,
+                  ("LS", "LS2", "AV", "AV2"), "r2"),
+    "ZR2": Measure("ZR2", "r-to-z transformed R^2, atanh(sqrt(R^2))", _R2, ("LS",), "r2"),
 })
 """Supported measures: a read-only mapping from name to :class:`Measure`."""
 
@@ -141,6 +145,8 @@ _FORMULAS = {
     "IR": _arcsine.incidence_rate,
     "IRS": _arcsine.sqrt_incidence_rate,
     "IRFT": _arcsine.freeman_tukey_rate,
+    "R2": _more.r_squared,
+    "ZR2": _more.fisher_z_r_squared,
 }
 
 _TO_CHOICES = ("only0", "all", "if0all", "none")
@@ -168,7 +174,7 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
         ``"D2ORN"``, ``"D2ORL"``, ``"MN"``, ``"MNLN"``, ``"PETO"``, ``"PHI"``,
         ``"OR2DN"``, ``"OR2DL"``, ``"IRR"``, ``"IRD"``, ``"IRLN"``, ``"PCOR"``,
         ``"ZPCOR"``, ``"PLN"``, ``"PAS"``, ``"PFT"``, ``"AS"``, ``"IR"``, ``"IRS"``,
-        ``"IRFT"``; see :data:`MEASURES` and the Notes.
+        ``"IRFT"``, ``"R2"``, ``"ZR2"``; see :data:`MEASURES` and the Notes.
     data : pandas.DataFrame, optional
         Table holding the study-level inputs.  Inputs given as strings are
         column names of ``data``.
@@ -177,9 +183,10 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
         approximation) is available for every measure; the alternatives are
         ``"HO"`` for MD and ROM (common variance in both groups), ``"UB"`` for
         SMD, RD and PR (unbiased estimate), ``"LS2"`` for SMD (Borenstein et al.
-        2009, eq. 12.17), ``"AV"`` for SMD, ROM, RD, COR, PLO, PR (a sample-size
-        weighted average over studies in place of the study's own estimate in
-        the variance) and ``"AVHO"`` for ROM.
+        2009, eq. 12.17) and R2 (the full Kendall-Stuart equation), ``"AV"`` for
+        SMD, ROM, RD, COR, PLO, PR, R2 (a sample-size weighted average over studies
+        in place of the study's own estimate in the variance), ``"AV2"`` for R2 and
+        ``"AVHO"`` for ROM.
     add : float, default 0.5
         Amount added to counts to avoid division by zero or logs of zero
         (2x2-table measures OR, RR, RD and proportion measures PLO, PR).
@@ -210,7 +217,8 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
           sd2i, ni, ri``; SMCR: ``m1i, m2i, sd1i, ni, ri``; PETO, PHI, OR2DN,
           OR2DL: a 2x2 table; IRR, IRD: ``x1i, t1i, x2i, t2i`` (events and
           person-times); IRLN: ``xi, ti``; PCOR, ZPCOR: ``ti, ni, mi`` (t
-          statistic, sample size, number of predictors).
+          statistic, sample size, number of predictors); R2, ZR2: ``r2i`` (or
+          ``fi``, the omnibus F statistic), ``ni``, ``mi`` (number of predictors).
 
     Returns
     -------
@@ -315,6 +323,21 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
     (:mod:`metamodels.effectsize._formulas_arcsine`; back-transformations in
     :mod:`metamodels.effectsize.transforms`).
 
+    **Coefficients of determination** (metafor 4.0's R2 and ZR2; ``R^2`` of a
+    regression with ``m`` predictors on ``n`` cases, or from its omnibus F statistic,
+    ``R^2 = m F / (m F + n - m - 1)``):
+
+    * R2: :math:`y = R^2`; ``"LS"`` :math:`v = 4R^2(1-R^2)^2/n`, ``"LS2"``
+      :math:`v = 4R^2(1-R^2)^2(n-m-1)^2/((n^2-1)(n+3))` (Kendall & Stuart 1979,
+      eqs. 27.88 and 27.87 as metafor cites them); ``"AV"``/``"AV2"`` with the
+      :math:`n`-weighted mean :math:`R^2` in the variance.
+    * ZR2: :math:`y = \operatorname{atanh}(\sqrt{R^2})`, :math:`v = 1/n` (Olkin &
+      Finn 1995, with the factor 1/2).
+
+    Both assume multivariate normal data, large ``n`` and a non-zero population
+    :math:`R^2`; ``R^2`` cannot be negative, so a pooled ``R^2`` is positive by
+    construction and its test against 0 is meaningless.
+
     **Zero counts.**  As in metafor (version 3.8), the ``add``/``to`` rule is
     applied to all five count-based measures OR, RR, RD, PLO and PR: with the
     defaults, 1/2 is added to each cell of a 2x2 table that has a zero cell
@@ -335,6 +358,12 @@ def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=F
 
     Hedges, L. V., Gurevitch, J., & Curtis, P. S. (1999). The meta-analysis of
     response ratios in experimental ecology. *Ecology*, 80(4), 1150-1156.
+
+    Kendall, M., & Stuart, A. (1979). *The advanced theory of statistics*, Vol. 2
+    (4th ed.). Griffin.
+
+    Olkin, I., & Finn, J. D. (1995). Correlations redux. *Psychological Bulletin*,
+    118(1), 155-164.
 
     Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor
     package. *Journal of Statistical Software*, 36(3), 1-48.
@@ -555,6 +584,8 @@ def _validate(spec, arrays):
         if (ni <= 1).any():
             raise ValueError(f"ni must be greater than 1 for measure {spec.name!r}; "
                              f"positions {_positions(ni <= 1)}")
+    elif spec.family == "r2":
+        _validate_r2(arrays)
     elif spec.family == "prop":
         x = arrays["xi"]
         if "ni" in arrays:
@@ -583,6 +614,27 @@ def _validate(spec, arrays):
             elif ((ev + arrays[other]) == 0).any():
                 raise ValueError(f"group {group} is empty ({events} + {other} == 0) at "
                                  f"positions {_positions((ev + arrays[other]) == 0)}")
+
+
+def _validate_r2(arrays):
+    """R2/ZR2: R^2 in [0, 1] (or F >= 0), positive ``ni`` and ``mi``, ``ni - mi - 1 > 0``."""
+    if "r2i" in arrays and "fi" in arrays:
+        raise ValueError("give r2i or fi (the F statistic it is computed from), not both")
+    if "r2i" in arrays:
+        r2 = arrays["r2i"]
+        if ((r2 < 0) | (r2 > 1)).any():
+            raise ValueError(f"R^2 values r2i outside [0, 1] at positions "
+                             f"{_positions((r2 < 0) | (r2 > 1))}")
+    elif (arrays["fi"] < 0).any():
+        raise ValueError(f"negative F statistics fi at positions "
+                         f"{_positions(arrays['fi'] < 0)}")
+    ni, mi = arrays["ni"], arrays["mi"]
+    if (mi <= 0).any():
+        raise ValueError(f"the number of predictors mi must be positive; positions "
+                         f"{_positions(mi <= 0)}")
+    if (ni - mi - 1 <= 0).any():
+        raise ValueError(f"ni - mi - 1 (residual df) must be positive; positions "
+                         f"{_positions(ni - mi - 1 <= 0)}")
 
 
 def _check_sum(a_name, b_name, n_name, a, b, n):
@@ -614,7 +666,7 @@ def zero_adjustment(has_zero, add, to):
 
 _KEYS = {"means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
          "sds": ("sd1i", "n1i", "sd2i", "n2i"), "mean1": ("mi", "sdi", "ni"),
-         "pcor": ("ti", "ni", "mi"), "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+         "pcor": ("ti", "ni", "mi"), "r2": ("r2i", "ni", "mi"), "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
          "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri")}
 
 
@@ -625,6 +677,8 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
     small_n = np.zeros(n, dtype=bool)
     formula = _FORMULAS[spec.name]
     arrays = {k: np.where(missing, np.nan, v) for k, v in arrays.items()}
+    if spec.family == "r2" and "r2i" not in arrays:
+        arrays["r2i"] = _more.r2_from_f(arrays["fi"], arrays["ni"], arrays["mi"])
     keys = _KEYS.get(spec.name, _KEYS.get(spec.family))
     if keys is not None:
         yi, vi = formula(*(arrays[k] for k in keys), vtype)
@@ -644,6 +698,8 @@ def _compute(spec, arrays, vtype, add, to, drop00, missing):
         yi, vi = formula(r, ni, vtype)
         small_n = ni <= 3
         vi = np.where(small_n, np.nan, vi)
+    elif spec.family == "r2":
+        _validate_r2(arrays)
     elif spec.family == "prop":
         x = arrays["xi"]
         m = arrays["mi"] if "mi" in arrays else arrays["ni"] - x

@@ -367,6 +367,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         mod.n_subjects_data = n_subj
         mod.design_info = design.design_info
         mod.written_terms = design.written_terms
+        mod.random_levels = tuple(tuple(d.levels) for d in designs)
         mod.data.frame = data_kept if weights is None else data_kept.drop(columns=_WEIGHT_COL)
         return mod
 
@@ -385,6 +386,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     #: (``information_criteria(subjects="data")``); None for array input
     n_subjects_data = None
     written_terms = ()      # fixed-effects terms as written (orders type-1 tests)
+    random_levels = None    # level labels of each random term (formula models)
 
     # -------------------------------------------------------------------- fit
     def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,

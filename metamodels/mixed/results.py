@@ -178,6 +178,93 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return next(iter(frames.values())) if len(frames) == 1 else frames
 
     @cache_readonly
+    def random_effects_cov(self):
+        """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
+        V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
+        uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
+        them when there are several terms).
+
+        Notes
+        -----
+        ``Z_l`` holds the rows of term ``t``'s design that belong to level ``l`` (zero
+        elsewhere); ``V`` is block diagonal, so ``Z_l' V^{-1} Z_l`` sums
+        ``z_i' (V_b^{-1})_{ij} z_j`` over the pairs of rows of level ``l`` in each
+        block.  Equivalently ``(G^{-1} + Z_l' R^{-1} Z_l)^{-1}`` for a single term with
+        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.
+        """
+        m = self.model
+        spec = m.spec
+        theta = self._fit.theta
+        Gs = spec.G_matrices(theta)
+        acc = [np.zeros((int(p.groups.max()) + 1, p.Z.shape[1], p.Z.shape[1]))
+               for p in spec.random]
+        for rows, V in zip(spec.layout.groups, spec.build(theta)):
+            Vi = np.linalg.inv(V)
+            for t, part in enumerate(spec.random):
+                Z, g = part.Z[rows], part.groups[rows]
+                W = Vi * (g[:, :, None] == g[:, None, :])
+                C = np.einsum("bik,bij,bjl->bikl", Z, W, Z)
+                q = Z.shape[-1]
+                np.add.at(acc[t], g.reshape(-1), C.reshape(-1, q, q))
+        out = {part.name: G - G @ A @ G for part, G, A in zip(spec.random, Gs, acc)}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def _level_labels(self):
+        """Level labels of each random term (formula models: the grouping values, nested
+        levels joined by ":"; array input: 0, 1, ..)."""
+        parts = self.model.spec.random
+        levels = getattr(self.model, "random_levels", None)
+        if levels is not None and len(levels) == len(parts) and all(
+                len(lev) == int(p.groups.max()) + 1 for lev, p in zip(levels, parts)):
+            return [[":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in lev]
+                    for lev in levels]
+        return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
+
+    def random_effects_frame(self):
+        """EBLUPs with their conditional standard deviations in long form (lme4's
+        ``as.data.frame(ranef(fit, condVar = TRUE))``): columns term, level, column,
+        estimate, se -- the input of :func:`metamodels.plots.caterpillar_plot`."""
+        covs = self.random_effects_cov
+        spec = self.model.spec
+        if len(spec.random) == 1:
+            covs = {spec.random[0].name: covs}
+        pieces = []
+        for part, labels in zip(spec.random, self._level_labels()):
+            U = self._blups[part.name]
+            sd = np.sqrt(np.clip(np.diagonal(covs[part.name], axis1=1, axis2=2), 0, None))
+            for j, col in enumerate(part.column_names):
+                pieces.append(pd.DataFrame({"term": part.name, "level": labels,
+                                            "column": col, "estimate": U[:, j],
+                                            "se": sd[:, j]}))
+        return pd.concat(pieces, ignore_index=True)
+
+    def plot_caterpillar(self, alpha=0.05, **kwargs):
+        """Caterpillar plot of the EBLUPs with ``1 - alpha`` intervals from their
+        conditional variances (lme4's ``dotplot(ranef(fit, condVar = TRUE))``); see
+        :func:`metamodels.plots.caterpillar_plot`."""
+        from ..plots import caterpillar_plot
+        return caterpillar_plot(self, alpha=alpha, **kwargs)
+
+    def plot_diagnostics(self, **kwargs):
+        """Residuals vs fitted, normal QQ and scale-location panels of the conditional
+        Pearson residuals (``resid_pearson_conditional``); see
+        :func:`metamodels.plots.diagnostics_plot`."""
+        from ..plots import diagnostics_plot
+        return diagnostics_plot(self, **kwargs)
+
+    @cache_readonly
+    def resid_pearson_conditional(self):
+        """Conditional Pearson residuals scaled by the residual SD,
+        ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
+        ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
+        any)."""
+        res = self.model.residual
+        Rs = self.model.spec.R_matrices(self._fit.theta)
+        diag = np.array([np.diag(R) for R in Rs])[res.cov_group, res.visit]
+        w = 1.0 if res.weights is None else np.asarray(res.weights, dtype=float)
+        return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
+
+    @cache_readonly
     def fittedvalues(self):
         """Conditional fitted values ``X b + Z u``."""
         m = self.model

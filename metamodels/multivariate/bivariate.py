@@ -19,7 +19,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, LikelihoodResultsWrapper
 
@@ -36,6 +35,7 @@ from ..core.random import RandomPart
 from .equal_variance import EqualVarianceMeta
 from ..core.known import KnownCovariance
 from .model import MetaMixed
+from .region import ConfidenceRegionMixin
 
 __all__ = ["BivariateMeta", "BivariateResults", "within_corr_sensitivity"]
 
@@ -293,7 +293,8 @@ def _mm_theta(model, spec):
     return np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
 
 
-class BivariateResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
+class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsConventions,
+                       LikelihoodModelResults):
     """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
     ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
     and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
@@ -368,19 +369,11 @@ class BivariateResults(InformationCriteriaMixin, ResultsConventions, LikelihoodM
         den = np.sqrt(self._psi[0, 0] * self._psi[1, 1])
         return float(np.clip(self._psi[1, 0] / den, -1.0, 1.0)) if den > 0 else np.nan
 
-    def confidence_region(self, alpha=0.05, n_points=200, which=(0, 1)):
-        """Boundary of the joint Wald confidence ellipse of two coefficients.
-
-        Returns an (n_points, 2) array ``b + sqrt(chi2_2(1-alpha)) L u`` for unit
-        vectors ``u`` (``L L'`` the 2 x 2 covariance of the chosen coefficients).
-        """
-        i, j = which
-        b = np.asarray(self.params)[[i, j]]
-        C = np.asarray(self.cov_params())[np.ix_([i, j], [i, j])]
-        L = np.linalg.cholesky(C)
-        ang = np.linspace(0, 2 * np.pi, n_points)
-        u = np.column_stack([np.cos(ang), np.sin(ang)])
-        return b + np.sqrt(stats.chi2.ppf(1 - alpha, 2)) * u @ L.T
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of both outcomes' effects with the pooled diamond of each; see
+        :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
 
     def summary(self, alpha=0.05):
         info = {"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),

@@ -3,7 +3,12 @@
 ``Var(D_ij) = w_ij s_j^2``, ``w_ij = 1/n^T_ij + 1/n^C_ij``, ``s_1^2, s_2^2`` unknown and
 common to all studies, outcomes independent.  The ML estimates are closed form:
 ``mu_j = sum(D_ij/w_ij) / sum(1/w_ij)``, ``s_j^2 = (1/k_j) sum (D_ij - mu_j)^2 / w_ij``,
-``Var(mu_j) = s_j^2 / sum(1/w_ij)``.  Built by :meth:`BivariateMeta.from_group_sizes`.
+``Var(mu_j) = s_j^2 / sum(1/w_ij)`` (the inverse observed information: at the maximum
+the means and the variances are orthogonal).  With ``common_variance=True`` the two
+outcomes share one unit variance, ``s^2 = sum_j sum_i (D_ij - mu_j)^2 / w_ij / (k_1 + k_2)``
+(the means are unchanged); the two fits are nested, so
+``unequal.compare_lr_test(equal)`` tests ``s_1^2 = s_2^2`` on 1 df.  Built by
+:meth:`BivariateMeta.from_group_sizes`.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, Like
 from .._compat import cache_readonly
 from ..summary import make_summary
 from ..base.results import InformationCriteriaMixin, ResultsConventions
+from .region import ConfidenceRegionMixin
 
 __all__ = ["EqualVarianceMeta", "EqualVarianceResults"]
 
@@ -51,9 +57,17 @@ class EqualVarianceMeta(LikelihoodModel):
         self.df_model = 1.0
         self.df_resid = float(study.size - 2)
 
-    def fit(self):
-        """Closed-form ML fit; returns :class:`EqualVarianceResults`."""
-        return EqualVarianceResultsWrapper(EqualVarianceResults(self))
+    def fit(self, common_variance=False):
+        """Closed-form ML fit; returns :class:`EqualVarianceResults`.
+
+        Parameters
+        ----------
+        common_variance : bool
+            False (default): one unit variance per outcome, ``s_1^2, s_2^2``; True: one
+            unit variance shared by both outcomes (the restricted model of the LR test
+            ``s_1^2 = s_2^2``).
+        """
+        return EqualVarianceResultsWrapper(EqualVarianceResults(self, bool(common_variance)))
 
     def loglike(self, mu, s2=None):
         """Log-likelihood at ``mu`` (2,) and unit variances ``s2`` (2,)."""
@@ -66,25 +80,32 @@ class EqualVarianceMeta(LikelihoodModel):
         return float(np.sum(terms[ok]))
 
 
-class EqualVarianceResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
+class EqualVarianceResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsConventions,
+                           LikelihoodModelResults):
     """Results of :class:`EqualVarianceMeta` in the statsmodels interface.
 
-    ``params`` (pooled means), ``bse``, ``conf_int()``, ``unit_variance`` (``s_j^2``),
-    ``weights`` (per study and outcome), ``llf`` (maximised), ``aic``/``bic`` (4
-    parameters), ``fittedvalues``/``resid``, ``predict``/``get_prediction`` (no random
-    effects: prediction intervals equal the confidence intervals).
+    ``params`` (pooled means, labelled by outcome), ``bse``, ``cov_params()``,
+    ``conf_int()``, ``unit_variance`` (``s_j^2``; equal entries with
+    ``common_variance``), ``weights`` (per study and outcome), ``llf`` (maximised),
+    ``aic``/``bic`` (4 parameters, 3 with ``common_variance``), ``compare_lr_test``
+    (the common-variance fit against the per-outcome one), ``confidence_region()`` and
+    ``plot_confidence_region()`` (joint Wald ellipse of the two means),
+    ``fittedvalues``/``resid``, ``predict``/``get_prediction`` (no random effects:
+    prediction intervals equal the confidence intervals).
     """
 
     _llf_kind = "ML"
 
-    def __init__(self, model):
+    def __init__(self, model, common_variance=False):
         ok = np.isfinite(model.D)
         inv_w = np.where(ok, 1.0 / model.w, 0.0)
         D0 = np.where(ok, model.D, 0.0)
         sw = inv_w.sum(axis=0)
         mu = (D0 * inv_w).sum(axis=0) / sw
         k = ok.sum(axis=0)
-        s2 = (np.where(ok, (model.D - mu) ** 2, 0.0) * inv_w).sum(axis=0) / k
+        ss = (np.where(ok, (model.D - mu) ** 2, 0.0) * inv_w).sum(axis=0)
+        self.common_variance = bool(common_variance)
+        s2 = np.full(2, ss.sum() / k.sum()) if self.common_variance else ss / k
         names = list(model.names)
         self.unit_variance = pd.Series(s2, index=names)
         self.weights = pd.DataFrame(inv_w / sw, columns=names)
@@ -102,9 +123,8 @@ class EqualVarianceResults(InformationCriteriaMixin, ResultsConventions, Likelih
 
     @property
     def n_params_total(self):
-        """Two means and two unit variances."""
-        return 4
-
+        """Two means and two unit variances (one with ``common_variance``)."""
+        return 3 if self.common_variance else 4
 
     def summary(self, alpha=0.05):
         ci = np.asarray(self.conf_int(alpha))
@@ -112,9 +132,12 @@ class EqualVarianceResults(InformationCriteriaMixin, ResultsConventions, Likelih
                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1],
                             "unit variance": self.unit_variance.to_numpy()},
                            index=list(self.model.names))
+        kind = "one unit variance for both outcomes" if self.common_variance else \
+            "one unit variance per outcome"
         return make_summary("Bivariate meta-analysis, unknown common unit variances (ML)",
-                            {"Effects:": str(int(self.nobs)),
-                             "Log-likelihood:": "%.4f" % self.llf}, [tab])
+                            {"Effects:": str(int(self.nobs)), "Variances:": kind,
+                             "Log-likelihood:": "%.4f" % self.llf,
+                             "AIC:": "%.4f" % self.aic, "BIC:": "%.4f" % self.bic}, [tab])
 
 
 class EqualVarianceResultsWrapper(LikelihoodResultsWrapper):

@@ -376,6 +376,15 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
                                         "upper": f["pi_upper"].to_numpy()}))
         return pd.concat(pieces, ignore_index=True)
 
+    def plot_caterpillar(self, alpha=0.05, **kwargs):
+        """Caterpillar plot of the random effects of every term (one row of panels per
+        term, one panel per column of a vector term) with the ``1 - alpha`` prediction
+        intervals of :meth:`get_random_effects` (metafor's ``ranef.rma.mv`` intervals:
+        normal, or t with the term's df for ``test="t"``); keywords as
+        :func:`metamodels.plots.caterpillar_plot`."""
+        from ..plots import caterpillar_plot
+        return caterpillar_plot(self.random_effects_frame(alpha), alpha=alpha, **kwargs)
+
     def blup(self, alpha=0.05, transf=None):
         """BLUPs of the true effects of the fitted rows, ``x_i'b + sum_t z_ti'u_t``
         (for one random term, metafor's ``blup.rma.uni``; for ``rma.mv`` the sum of
@@ -512,6 +521,12 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         r = self._rstudent
         return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
                             index=self._fitted_index)
+
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of the effect sizes grouped by outcome (``group=``) with a pooled
+        diamond per group; see :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""

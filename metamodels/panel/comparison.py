@@ -14,6 +14,7 @@ from .results import PanelResults
 __all__ = ["HausmanTestResult", "hausman", "PanelComparison", "compare"]
 
 _SHORT_LABEL = {"fixed": "FE (within)", "twoway": "FE (two-way)", "random": "RE",
+                "time": "FE (time)", "random-time": "RE (time)",
                 "between": "Between", "pooled": "Pooled OLS",
                 "first-difference": "First diff."}
 
@@ -23,15 +24,17 @@ class HausmanTestResult:
     """Hausman specification test of random against fixed effects.
 
     ``statistic = (b_FE - b_RE)' [V_FE - V_RE]^{-1} (b_FE - b_RE) ~ chi2(df)`` over the
-    ``df`` common slope coefficients (``coef_names``).  H0: the entity effects are
-    uncorrelated with the regressors, so both estimators are consistent and random effects
-    is efficient; a small p-value favours fixed effects.
+    ``df`` common slope coefficients (``coef_names``).  H0: the entity (or, with
+    ``effect="time"``, period) effects are uncorrelated with the regressors, so both
+    estimators are consistent and random effects is efficient; a small p-value favours
+    fixed effects.
     """
 
     statistic: float
     df: int
     pvalue: float
     coef_names: Tuple[str, ...]
+    effect: str = "entity"
 
     def conclusion(self, alpha=0.05):
         """A one-line reading of the test at level ``alpha``."""
@@ -43,7 +46,7 @@ class HausmanTestResult:
 
     def __str__(self):
         return (f"Hausman test: fixed vs random effects ({', '.join(self.coef_names)})\n"
-                "H0: entity effects uncorrelated with the regressors (random effects "
+                f"H0: {self.effect} effects uncorrelated with the regressors (random effects "
                 "consistent)\n"
                 f"chi2({self.df}) = {self.statistic:.4f}, p-value = {self.pvalue:.4g}\n"
                 f"{self.conclusion()}")
@@ -71,7 +74,9 @@ def hausman(fe, re):
     Parameters
     ----------
     fe, re : PanelResults
-        ``effects="fixed"`` and ``effects="random"`` fits of the same
+        ``effects="fixed"`` and ``effects="random"`` fits (entity effects), or
+        ``effects="time"`` and ``effects="random-time"`` fits (period effects; plm's
+        ``phtest`` of ``effect="time"`` models), of the same
         :class:`~metamodels.panel.PanelModel` data (either order), both with the classical
         (``cov_type="nonrobust"``) covariance.
 
@@ -92,11 +97,13 @@ def hausman(fe, re):
     for r in (a, b):
         if not isinstance(r, PanelResults):
             raise TypeError(f"hausman() needs two PanelModel results, got {type(r).__name__}")
-    if {a.effects, b.effects} != {"fixed", "random"}:
-        raise ValueError("hausman() compares a fixed-effects (effects='fixed') and a "
-                         "random-effects (effects='random') fit of the same data; got "
+    pair = {a.effects, b.effects}
+    if pair not in ({"fixed", "random"}, {"time", "random-time"}):
+        raise ValueError("hausman() compares a fixed-effects and a random-effects fit of the "
+                         "same data: effects='fixed' with 'random' (entity effects) or "
+                         "effects='time' with 'random-time' (period effects); got "
                          f"effects={a.effects!r} and effects={b.effects!r}")
-    if a.effects == "random":
+    if a.effects in ("random", "random-time"):
         a, b = b, a
     if not _same_data(a.panel_model, b.panel_model):
         raise ValueError("hausman(): the two fits are not of the same data (response, "
@@ -122,7 +129,8 @@ def hausman(fe, re):
         raise ValueError("hausman(): V_FE - V_RE is singular; the statistic is not "
                          "defined") from None
     k = len(common)
-    return HausmanTestResult(stat, k, float(stats.chi2.sf(stat, k)), tuple(common))
+    return HausmanTestResult(stat, k, float(stats.chi2.sf(stat, k)), tuple(common),
+                             "time" if a.effects == "time" else "entity")
 
 
 # ------------------------------------------------------------------ comparison

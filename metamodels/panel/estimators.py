@@ -17,8 +17,8 @@ from ..exceptions import BoundaryWarning, SpecificationError
 from ..mixed import MixedModel
 
 __all__ = ["PanelFit", "group_means", "demean", "ols", "fit_within", "fit_twoway",
-           "fit_between", "fit_pooled", "fit_first_difference", "fit_random_swar",
-           "fit_random_likelihood", "cluster_cov", "swar_components"]
+           "fit_time", "fit_between", "fit_pooled", "fit_first_difference", "fit_random_swar",
+           "fit_random_likelihood", "fit_random_time", "cluster_cov", "swar_components"]
 
 _TOL = 1e-9   # relative norm below which a transformed column counts as identically zero
 
@@ -49,7 +49,8 @@ class PanelFit:
     sigma2: float                 # resid'resid / df_resid
     sigma2_idiosyncratic: float = np.nan
     sigma2_entity: float = np.nan
-    theta: Optional[np.ndarray] = None    # per entity (random effects)
+    theta: Optional[np.ndarray] = None    # per entity (per period for random time effects)
+    sigma2_time: float = np.nan           # period variance component (random time effects)
     re_method: Optional[str] = None
     mixed: object = None          # MixedResults of re_method "ml" / "reml"
     extra: dict = field(default_factory=dict)
@@ -204,6 +205,21 @@ def fit_twoway(y, X, names, const_idx, entity, n_entities, time, n_periods):
     return replace(fit, sigma2_idiosyncratic=fit.sigma2, extra={"n_time_effects": rank_t})
 
 
+def fit_time(y, X, names, const_idx, entity, n_entities, time, n_periods):
+    """Within estimator of period (time) fixed effects: ``y_it - ybar_t`` on
+    ``x_it - xbar_t`` (plm's ``model="within", effect="time"``), ``df = n - T - K``."""
+    cols = _slope_cols(X.shape[1], const_idx)
+    Xc = X[:, cols]
+    bad = _vanishing(demean(Xc, time, n_periods), Xc)
+    if bad.any():
+        raise SpecificationError(
+            f"regressor(s) {[names[c] for c in cols[bad]]} do not vary within periods (the "
+            "same value for every entity at a time); their effect is absorbed by the time "
+            "fixed effects. Remove them, or use effects='random-time' or 'pooled'")
+    fit = fit_within(y, X, names, const_idx, time, n_periods, entity)
+    return replace(fit, effects="time", entity=entity, time=time)
+
+
 def fit_between(y, X, names, const_idx, entity, n_entities, time):
     """Between estimator: OLS of entity means (one unweighted row per entity)."""
     Xb = group_means(X, entity, n_entities)
@@ -314,12 +330,14 @@ def _quasi_demean(A, theta_i, entity, n_entities):
     return A - (th[:, None] * M if A.ndim == 2 else th * M)
 
 
-def fit_random_swar(y, X, names, const_idx, entity, n_entities, time):
-    """Random effects by feasible GLS with Swamy-Arora components (plm's default)."""
+def fit_random_swar(y, X, names, const_idx, entity, n_entities, time, what="entity"):
+    """Random effects by feasible GLS with Swamy-Arora components (plm's default);
+    ``entity`` are the codes of the random effects' groups (periods for random time
+    effects, ``what="time"``)."""
     _check_rank(X, names, "random-effects")
     s2e, s2u, truncated = swar_components(y, X, const_idx, entity, n_entities)
     if truncated:
-        warnings.warn("Swamy-Arora estimate of sigma2_entity is negative and was set to 0 "
+        warnings.warn(f"Swamy-Arora estimate of sigma2_{what} is negative and was set to 0 "
                       "(theta = 0): the random-effects fit equals pooled OLS",
                       BoundaryWarning, stacklevel=4)
     Ti = np.bincount(entity, minlength=n_entities).astype(float)
@@ -358,6 +376,22 @@ def fit_random_likelihood(y, X, names, const_idx, entity, n_entities, time, reml
                     slope_cols=cols, slope_pos=cols, sigma2=float(e @ e) / (n - X.shape[1]),
                     sigma2_idiosyncratic=s2e, sigma2_entity=s2u, theta=theta,
                     re_method="reml" if reml else "ml", mixed=res)
+
+
+def fit_random_time(y, X, names, const_idx, entity, n_entities, time, n_periods,
+                    method="swar"):
+    """Random period (time) effects ``y_it = a + x_it'b + l_t + e_it``: the random-effects
+    estimators with the roles of entities and periods exchanged (plm's
+    ``model="random", effect="time"``): Swamy-Arora components from the period-demeaned
+    and the period-mean regressions, or (RE)ML of ``y ~ x + (1 | period)``; ``theta_t``
+    quasi-demeans by period means.  ``sigma2_time`` holds the period variance."""
+    if method == "swar":
+        fit = fit_random_swar(y, X, names, const_idx, time, n_periods, entity, what="time")
+    else:
+        fit = fit_random_likelihood(y, X, names, const_idx, time, n_periods, entity,
+                                    reml=method == "reml")
+    return replace(fit, effects="random-time", entity=entity, time=time,
+                   sigma2_time=fit.sigma2_entity, sigma2_entity=np.nan)
 
 
 # --------------------------------------------------------------- cluster sandwich

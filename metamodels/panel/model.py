@@ -15,13 +15,16 @@ from . import estimators as est
 
 __all__ = ["PanelModel", "EFFECTS", "RE_METHODS"]
 
-EFFECTS = ("fixed", "twoway", "random", "between", "pooled", "first-difference")
+EFFECTS = ("fixed", "twoway", "random", "between", "pooled", "first-difference", "time",
+           "random-time")
 RE_METHODS = ("swar", "ml", "reml")
 COV_TYPES = ("nonrobust", "cluster")
 
 _EFFECT_ALIASES = {
     "fe": "fixed", "within": "fixed", "individual": "fixed", "entity": "fixed",
     "twoways": "twoway", "two-way": "twoway", "two_way": "twoway",
+    "period": "time", "time-fixed": "time", "fixed-time": "time",
+    "random_time": "random-time", "re-time": "random-time", "time-random": "random-time",
     "re": "random", "be": "between", "pooling": "pooled", "ols": "pooled",
     "fd": "first-difference", "first_difference": "first-difference",
     "firstdifference": "first-difference", "first-differences": "first-difference",
@@ -38,10 +41,12 @@ def _check_effects(effects):
 
 
 def _check_re_method(re_method, effects, arg="method"):
+    random = effects in ("random", "random-time")
     if re_method is None:
-        return "swar" if effects == "random" else None
-    if effects != "random":
-        raise ValueError(f"{arg} applies to effects='random' only (got effects={effects!r})")
+        return "swar" if random else None
+    if not random:
+        raise ValueError(f"{arg} applies to effects='random' only (and 'random-time'; got "
+                         f"effects={effects!r})")
     key = str(re_method).lower()
     key = _RE_ALIASES.get(key, key)
     if key not in RE_METHODS:
@@ -139,6 +144,8 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
     * ``"fixed"`` (within): ``y_it - ybar_i`` on ``x_it - xbar_i``; ``u_i`` are free
       parameters, ``df = n - N - K``.  ``"twoway"`` also sweeps out period effects
       ``lambda_t`` (exactly, by Frisch-Waugh-Lovell, also for unbalanced panels).
+      ``"time"``: period effects only, ``y_it - ybar_t`` on ``x_it - xbar_t``,
+      ``df = n - T - K`` (plm's ``effect="time"``).
     * ``"random"``: GLS with ``u_i`` random and uncorrelated with ``x``, i.e. OLS of
       ``y_it - theta_i ybar_i`` on ``x_it - theta_i xbar_i`` (the intercept column becomes
       ``1 - theta_i``) with ``theta_i = 1 - sqrt(sigma2_e / (T_i sigma2_u + sigma2_e))``.
@@ -146,6 +153,9 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
       including its unbalanced-panel version) or from maximum likelihood (``"ML"``,
       ``"REML"``: the random-intercept :class:`~metamodels.MixedModel`
       ``y ~ x + (1 | entity)``).
+    * ``"random-time"``: random period effects ``lambda_t`` instead of entity effects,
+      the same estimators with entities and periods exchanged (``theta_t``, Swamy-Arora
+      or ML/REML of ``y ~ x + (1 | period)``; plm's ``model="random", effect="time"``).
     * ``"between"``: OLS of the entity means ``ybar_i`` on ``xbar_i`` (N rows).
     * ``"pooled"``: OLS ignoring the panel structure.
     * ``"first-difference"``: OLS of ``y_it - y_i,t-1`` on ``x_it - x_i,t-1`` between
@@ -299,10 +309,13 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
         ----------
         effects : str
             ``"fixed"`` (within; entity effects), ``"twoway"`` (entity and period effects),
-            ``"random"`` (GLS), ``"between"``, ``"pooled"`` or ``"first-difference"``
-            (plm's names ``"within"``, ``"twoways"``, ``"pooling"``, ``"fd"`` work too).
+            ``"time"`` (within; period effects only), ``"random"`` (GLS), ``"random-time"``
+            (GLS with random period effects), ``"between"``, ``"pooled"`` or
+            ``"first-difference"`` (plm's names ``"within"``, ``"twoways"``,
+            ``"pooling"``, ``"fd"`` work too).
         method : {"swar", "ML", "REML"}, optional
-            Variance-component estimator of ``effects="random"`` (case-insensitive):
+            Variance-component estimator of ``effects="random"`` / ``"random-time"``
+            (case-insensitive):
             Swamy-Arora (default; plm's ``random.method="swar"``) or (restricted) maximum
             likelihood of the random-intercept :class:`~metamodels.MixedModel`.
         cov_type : {"nonrobust", "cluster"}
@@ -341,6 +354,10 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
             fit = est.fit_within(*args)
         elif effects == "twoway":
             fit = est.fit_twoway(*args, self.n_periods)
+        elif effects == "time":
+            fit = est.fit_time(*args, self.n_periods)
+        elif effects == "random-time":
+            fit = est.fit_random_time(*args, self.n_periods, method=re_method)
         elif effects == "between":
             fit = est.fit_between(*args)
         elif effects == "pooled":

@@ -18,7 +18,9 @@ __all__ = ["PanelResults", "PanelResultsWrapper"]
 ESTIMATOR_LABEL = {
     "fixed": "Within (entity fixed effects)",
     "twoway": "Within (entity and time fixed effects)",
+    "time": "Within (time fixed effects)",
     "random": "Random effects (GLS)",
+    "random-time": "Random time effects (GLS)",
     "between": "Between (entity means)",
     "pooled": "Pooled OLS",
     "first-difference": "First differences",
@@ -59,7 +61,8 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
     params, bse, tvalues, pvalues, conf_int() : coefficients and Wald inference.  As plm,
         t(``df_resid``) for every estimator except random effects (normal).
     effects : str
-        The estimator: fixed, twoway, random, between, pooled or first-difference.
+        The estimator: fixed, twoway, time, random, random-time, between, pooled or
+        first-difference.
     re_method : str or None
         ``"swar"``, ``"ml"`` or ``"reml"`` for random effects.
     cov_type : {"nonrobust", "cluster"}
@@ -73,13 +76,14 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
     n_entities, n_periods : int
     sigma2 : float
         Residual variance ``e'e / df_resid`` of the transformed regression.
-    sigma2_idiosyncratic, sigma2_entity : float
-        Variance components ``sigma2_e`` and ``sigma2_u`` (random effects);
-        ``sigma2_idiosyncratic`` is also the within estimate for fixed effects.  NaN when
-        the estimator does not identify them.
+    sigma2_idiosyncratic, sigma2_entity, sigma2_time : float
+        Variance components ``sigma2_e``, ``sigma2_u`` (random effects) and
+        ``sigma2_lambda`` (random time effects); ``sigma2_idiosyncratic`` is also the
+        within estimate for fixed effects.  NaN when the estimator does not identify them.
     theta : float, pandas.Series or None
         Quasi-demeaning weight ``1 - sqrt(sigma2_e / (T_i sigma2_u + sigma2_e))``
-        (random effects): one number for balanced panels, one per entity otherwise.
+        (random effects): one number for balanced panels, one per entity otherwise (per
+        period, with ``N_t`` and ``sigma2_lambda``, for random time effects).
     """
 
     def __init__(self, model, fit, cov_type="nonrobust", cov_kwds=None):
@@ -95,6 +99,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         self.sigma2 = float(fit.sigma2)
         self.sigma2_idiosyncratic = float(fit.sigma2_idiosyncratic)
         self.sigma2_entity = float(fit.sigma2_entity)
+        self.sigma2_time = float(fit.sigma2_time)
         self.n_clusters = None
         cov = fit.cov
         kwds = dict(cov_kwds or {})
@@ -105,7 +110,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         scale = self.sigma2 if self.sigma2 > 0 else 1.0
         super().__init__(_labelled_view(model, fit.names), fit.params,
                          normalized_cov_params=cov / scale, scale=scale,
-                         use_t=fit.effects != "random", cov_type="nonrobust")
+                         use_t=not self._random, cov_type="nonrobust")
         self.panel_model = model
         if cov_type == "cluster":
             self.cov_type = "cluster"
@@ -114,6 +119,10 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
                 f"({self.n_clusters} clusters), {kwds['correction']} correction")}
 
     # ------------------------------------------------------------------ basics
+    @property
+    def _random(self):
+        return self.effects in ("random", "random-time")
+
     @cache_readonly
     def llf(self):
         """Log-likelihood.
@@ -131,7 +140,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         fit = self._fit
         if fit.mixed is not None:
             return float(fit.mixed.llf)
-        if fit.effects == "random":
+        if self._random:
             return np.nan
         n = float(fit.resid.shape[0])
         rss = float(fit.resid @ fit.resid)
@@ -141,7 +150,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
     def _llf_kind(self):
         if self._fit.mixed is not None:
             return "REML" if self.re_method == "reml" else "ML"
-        return "" if self.effects == "random" else "ML"
+        return "" if self._random else "ML"
 
     @property
     def method(self):
@@ -187,10 +196,12 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         return X0, index
 
     def _new_obs_variance(self, exog, X0):
-        """Idiosyncratic variance, plus the entity variance for random effects."""
+        """Idiosyncratic variance, plus the entity (period) variance for random (time)
+        effects."""
         s2e = self.sigma2_idiosyncratic if np.isfinite(self.sigma2_idiosyncratic) \
             else self.sigma2
-        s2u = self.sigma2_entity if self.effects == "random" else 0.0
+        s2u = {"random": self.sigma2_entity, "random-time": self.sigma2_time}.get(
+            self.effects, 0.0)
         return np.full(X0.shape[0], s2e + s2u)
 
     @property
@@ -206,7 +217,9 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         if self.balanced:
             return float(th[0])
         m = self.panel_model
-        return pd.Series(th, index=m.entity_labels.rename(m.entity_name), name="theta")
+        index = m.time_labels.rename(m.time_name) if self.effects == "random-time" else \
+            m.entity_labels.rename(m.entity_name)
+        return pd.Series(th, index=index, name="theta")
 
     def _index(self):
         m, fit = self.panel_model, self._fit
@@ -230,18 +243,23 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         return f if idx is None else pd.Series(f, index=idx, name="fitted")
 
     def fixed_effects(self):
-        """Estimated entity intercepts ``ybar_i - xbar_i'b`` (plm's ``fixef``, type "level").
+        """Estimated entity intercepts ``ybar_i - xbar_i'b`` (plm's ``fixef``, type
+        "level"); for ``effects="time"`` the period intercepts ``ybar_t - xbar_t'b``.
 
-        Only for ``effects="fixed"``.
+        Only for ``effects="fixed"`` and ``"time"``.
         """
-        if self.effects != "fixed":
-            raise ValueError("fixed_effects() is available for effects='fixed' only "
-                             f"(this fit has effects={self.effects!r})")
+        if self.effects not in ("fixed", "time"):
+            raise ValueError("fixed_effects() is available for effects='fixed' only (and "
+                             "'time', for the period intercepts; this fit has "
+                             f"effects={self.effects!r})")
         m, fit = self.panel_model, self._fit
-        yb = est.group_means(m.endog, m.entity_codes, m.n_entities)
-        Xb = est.group_means(m.exog[:, fit.slope_cols], m.entity_codes, m.n_entities)
-        return pd.Series(yb - Xb @ fit.params, index=m.entity_labels.rename(m.entity_name),
-                         name="fixed_effect")
+        if self.effects == "time":
+            codes, n, index = m.time_codes, m.n_periods, m.time_labels.rename(m.time_name)
+        else:
+            codes, n, index = m.entity_codes, m.n_entities, m.entity_labels.rename(m.entity_name)
+        yb = est.group_means(m.endog, codes, n)
+        Xb = est.group_means(m.exog[:, fit.slope_cols], codes, n)
+        return pd.Series(yb - Xb @ fit.params, index=index, name="fixed_effect")
 
     # -------------------------------------------------------------- r-squared
     @cache_readonly
@@ -328,6 +346,8 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
             info.append(("sigma2 idiosyncratic:", "%.4f" % self.sigma2_idiosyncratic))
         if np.isfinite(self.sigma2_entity):
             info.append(("sigma2 entity:", "%.4f" % self.sigma2_entity))
+        if np.isfinite(self.sigma2_time):
+            info.append(("sigma2 time:", "%.4f" % self.sigma2_time))
         th = self._theta_text()
         if th is not None:
             info.append(("theta:" if np.isscalar(self.theta) else "theta (min/med/max):", th))

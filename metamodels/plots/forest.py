@@ -1,35 +1,22 @@
-"""Forest plot of a univariate meta-analysis or meta-regression."""
+"""Forest plots: univariate meta-analysis or meta-regression (this module) and, through
+:mod:`.forest_more`, Mantel-Haenszel / Peto pooled tables and MetaMixed / BivariateMeta
+fits.  All are drawn by :func:`._forest_draw.draw_forest`."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from matplotlib import ticker, transforms
-from matplotlib.font_manager import FontProperties
-from matplotlib.collections import LineCollection
-from matplotlib.patches import Polygon
 from scipy import stats
+
+from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
+                           check_xscale, default_labels, draw_forest, fmt_num, fmt_p, q_text)
 
 __all__ = ["forest_plot"]
 
-_FONTSIZE = 9.0
-_ROW_IN = 0.27             # inches per row of a new figure
-
 
 # ---------------------------------------------------------------- helpers
-def _check_alpha(alpha):
-    try:
-        ok = 0.0 < float(alpha) < 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
-
-
-def _check_results(results):
+def _check_results(results, accepted="MetaFixed/MetaRandom"):
     model = getattr(results, "model", None)
     if model is None or not hasattr(model, "vi") or not hasattr(results, "params"):
-        raise TypeError("results must be a fitted MetaFixed/MetaRandom result, got "
+        raise TypeError(f"results must be a fitted {accepted} result, got "
                         f"{type(results).__name__}")
     return model
 
@@ -39,19 +26,6 @@ def _is_pooled(model):
     return model.k_params == 1 and bool(getattr(model, "k_constant", 1))
 
 
-def _text_width(strings, bold=False):
-    """Width in points of the widest string at the plot's font size."""
-    from matplotlib.textpath import TextToPath
-    prop = FontProperties(size=_FONTSIZE, weight="bold" if bold else "normal")
-    t2p = TextToPath()
-    return max(t2p.get_text_width_height_descent(s, prop, ismath=False)[0] for s in strings)
-
-
-def _new_figure(width, height):
-    import matplotlib.pyplot as plt  # only to create a new figure
-    return plt.figure(figsize=(width, height))
-
-
 def _study_labels(model, labels, k):
     if labels is not None:
         labels = [str(lab) for lab in labels]
@@ -59,25 +33,7 @@ def _study_labels(model, labels, k):
             raise ValueError(f"labels has {len(labels)} entries but there are {k} studies")
         return labels
     idx = getattr(getattr(model, "data", None), "row_labels", None)
-    if idx is None or len(idx) != k:
-        return [f"Study {i + 1}" for i in range(k)]
-    idx = pd.Index(idx)
-    if (pd.api.types.is_integer_dtype(idx) and idx.is_monotonic_increasing
-            and idx.size and idx[0] == 0):
-        # a default 0..n-1 index (possibly with dropped rows): number studies from 1
-        return [f"Study {int(i) + 1}" for i in idx]
-    return [str(lab) for lab in idx]
-
-
-def _fmt_num(x):
-    x = float(x)
-    return f"{x:.2f}" if x == 0 or abs(x) >= 0.01 else f"{x:.2g}"
-
-
-def _fmt_p(p):
-    if p < 0.001:
-        return "p < .001"
-    return "p = " + f"{p:.3f}".lstrip("0")
+    return default_labels(idx, k)
 
 
 def _heterogeneity_text(results, pooled):
@@ -88,46 +44,40 @@ def _heterogeneity_text(results, pooled):
         head = f"RE Model ({method})" if pooled else f"Mixed-Effects Model ({method})"
     parts = []
     if method != "FE":
-        parts.append(r"$\tau^2$ = " + _fmt_num(results.tau2))
+        parts.append(r"$\tau^2$ = " + fmt_num(results.tau2))
     i2 = getattr(results, "i2", None)
     if i2 is not None and np.isfinite(i2):
         parts.append(r"$I^2$ = " + f"{100 * i2:.1f}%")
     q = getattr(results, "q", None)
     if q is not None and np.isfinite(q):
-        name = "Q" if pooled else "QE"
-        parts.append(f"{name}({results.q_df}) = {q:.2f}, {_fmt_p(results.q_pvalue)}")
+        parts.append(q_text("Q" if pooled else "QE", q, results.q_df, results.q_pvalue))
     wt = None if pooled else getattr(results, "qm_test", None)
     if wt is not None:
-        if wt.distribution == "F":
-            parts.append(f"F({wt.df_num}, {wt.df_denom:g}) = {wt.statistic:.2f}, "
-                         f"{_fmt_p(wt.pvalue)}")
-        else:
-            parts.append(f"QM({wt.df_num}) = {wt.statistic:.2f}, {_fmt_p(wt.pvalue)}")
+        parts.append(_wald_text(wt))
     return head + ": " + ", ".join(parts)
 
 
-def _apply(transform, est, lo, hi):
-    """Transform estimates and interval ends (any monotone function)."""
-    est, lo, hi = (np.asarray(transform(np.asarray(a, dtype=float)), dtype=float)
-                   for a in (est, lo, hi))
-    return est, np.minimum(lo, hi), np.maximum(lo, hi)
-
-
-def _ci_string(e, lo, hi):
-    return f"{e:.2f} [{lo:.2f}, {hi:.2f}]"
+def _wald_text(wt):
+    if wt.distribution == "F":
+        return f"F({wt.df_num}, {wt.df_denom:g}) = {wt.statistic:.2f}, {fmt_p(wt.pvalue)}"
+    return f"QM({wt.df_num}) = {wt.statistic:.2f}, {fmt_p(wt.pvalue)}"
 
 
 # ------------------------------------------------------------------ main
 def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
-                show_prediction=True, sort=None, transform=None, xlabel="Effect size",
-                refline=0, title=None, annotate=True, xscale="linear"):
+                show_prediction=True, sort=None, transform=None, xlabel=None,
+                refline=0, title=None, annotate=True, xscale=None, **kwargs):
     """Forest plot of the study estimates and the pooled (or fitted) effects.
 
     Parameters
     ----------
     results : MetaResults
         A fitted :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom`
-        result, with or without moderators.
+        result, with or without moderators.  Mantel-Haenszel / Peto results and
+        MetaMixed / BivariateMeta results are drawn by
+        :func:`metamodels.plots.forest_more.table_forest_plot` and
+        :func:`metamodels.plots.forest_more.multivariate_forest_plot` (same
+        arguments; see there for what differs).
     ax : matplotlib.axes.Axes, optional
         Axes to draw into.  The study labels and the text columns are drawn outside
         the axes (left and right), so leave room for them.  A new figure, sized to
@@ -150,16 +100,17 @@ def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
     transform : callable, optional
         Monotone function applied to the estimates, interval ends and the reference
         line, e.g. ``np.exp`` to show risk or odds ratios from log ratios.
-    xlabel : str
+    xlabel : str, optional
+        Default "Effect size" (pooled tables: the measure's name).
     refline : float or None
         Reference line on the analysis scale (transformed like the estimates, so
         ``0`` becomes ``1`` with ``transform=np.exp``); ``None`` for no line.
     title : str, optional
     annotate : bool
         Draw the text columns ``"estimate [lower, upper]"`` (and the weights).
-    xscale : {"linear", "log"}
-        Scale of the x axis; ``"log"`` (all plotted values must be positive) suits
-        ratio measures shown with ``transform=np.exp``.
+    xscale : {"linear", "log"}, optional
+        Scale of the x axis (default linear); ``"log"`` (all plotted values must be
+        positive) suits ratio measures shown with ``transform=np.exp``.
 
     Returns
     -------
@@ -182,191 +133,79 @@ def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
     >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
     >>> fig = res.plot_forest(transform=np.exp, xlabel="Risk ratio")
     """
-    model = _check_results(results)
-    alpha = _check_alpha(alpha)
+    from . import forest_more
+    special = forest_more.dispatch(results)
+    if special is not None:
+        return special(results, ax=ax, labels=labels, alpha=alpha, show_weights=show_weights,
+                       show_prediction=show_prediction, sort=sort, transform=transform,
+                       xlabel=xlabel, refline=refline, title=title, annotate=annotate,
+                       xscale=xscale, **kwargs)
+    if kwargs:
+        raise TypeError(f"forest_plot got unexpected keyword arguments {sorted(kwargs)}")
+    if xlabel is None:
+        xlabel = "Effect size"
+    model = _check_results(results, "MetaFixed/MetaRandom, MetaMixed, BivariateMeta, "
+                                    "Mantel-Haenszel or Peto")
+    alpha = check_alpha(alpha)
     if sort not in (None, "effect", "weight"):
         raise ValueError(f"unknown sort {sort!r}; valid values are None, 'effect', 'weight'")
-    if xscale not in ("linear", "log"):
-        raise ValueError(f"unknown xscale {xscale!r}; valid values are 'linear', 'log'")
-    if transform is None:
-        transform = _identity
-    elif not callable(transform):
-        raise TypeError("transform must be a callable such as np.exp")
+    xscale = check_xscale("linear" if xscale is None else xscale)
+    transform = check_transform(transform)
 
     y = np.asarray(model.endog, dtype=float)
     v = np.asarray(model.vi, dtype=float)
     k = y.size
     labels = _study_labels(model, labels, k)
-    tau2 = float(results.tau2)
-    w = 1.0 / (v + tau2)
-    wpct = 100.0 * w / w.sum()
+    w = 1.0 / (v + float(results.tau2))
     z = stats.norm.ppf(1 - alpha / 2)
-    est, lo, hi = _apply(transform, y, y - z * np.sqrt(v), y + z * np.sqrt(v))
+    est, lo, hi = apply(transform, y, y - z * np.sqrt(v), y + z * np.sqrt(v))
+    rows = sorted_rows(y, w, sort)
 
+    pooled = _is_pooled(model)
+    frame = results.get_prediction().summary_frame(alpha)
+    summaries, fitted = [], None
+    if pooled:
+        ci = np.asarray(results.conf_int(alpha), dtype=float).reshape(-1)
+        b = float(np.asarray(results.params, dtype=float).reshape(-1)[0])
+        s_est, s_lo, s_hi = (float(a) for a in apply(transform, b, ci[0], ci[1]))
+        pred = None
+        if show_prediction and results.method != "FE":
+            _, pl, ph = apply(transform, frame["mean"].iloc[0], frame["obs_ci_lower"].iloc[0],
+                              frame["obs_ci_upper"].iloc[0])
+            pred = (float(pl), float(ph))
+        summaries.append(SummaryRow("FE Model" if results.method == "FE" else "RE Model",
+                                    s_est, s_lo, s_hi, -1.0, pred, "100.0%"))
+        bottom, het_y, ref_lo = -2.6, -2.0, -1.0
+    else:
+        fitted = apply(transform, frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(),
+                       frame["mean_ci_upper"].to_numpy())
+        bottom, het_y, ref_lo = -1.2, -0.6, -0.6
+    spec = ForestSpec(labels=labels, est=est, lo=lo, hi=hi, rows=rows, size=w,
+                      bottom=bottom, top=k + 1.4, header_y=k + 0.9,
+                      refline_span=(ref_lo, k + 0.6),
+                      weight_text=[f"{p:.1f}%" for p in 100.0 * w / w.sum()]
+                      if show_weights else None,
+                      summaries=summaries, fitted=fitted,
+                      footers=[(het_y, _heterogeneity_text(results, pooled))],
+                      separators=[0.0] if pooled else [],
+                      level=f"{100 * (1 - alpha):g}%")
+    ref = None if refline is None else float(np.asarray(transform(np.asarray(float(refline)))))
+    return draw_forest(spec, ax=ax, xlabel=xlabel, refline=ref, title=title,
+                       annotate=annotate, xscale=xscale)
+
+
+def sorted_rows(y, w, sort):
+    """Row positions ``k..1`` (top to bottom) in data order, by increasing effect, or by
+    decreasing weight."""
+    k = y.size
     if sort == "effect":
         order = np.argsort(y, kind="stable")
     elif sort == "weight":
         order = np.argsort(-w, kind="stable")
-    else:
+    elif sort is None:
         order = np.arange(k)
+    else:
+        raise ValueError(f"unknown sort {sort!r}; valid values are None, 'effect', 'weight'")
     row = np.empty(k)
     row[order] = k - np.arange(k)   # first study on top at y = k
-
-    pooled = _is_pooled(model)
-    frame = results.get_prediction().summary_frame(alpha)
-    level = f"{100 * (1 - alpha):g}%"
-
-    # text content first: it sets the figure size
-    ci_txt = [_ci_string(*t) for t in zip(est, lo, hi)]
-    summary = None
-    if pooled:
-        ci = np.asarray(results.conf_int(alpha), dtype=float).reshape(-1)
-        b = float(np.asarray(results.params, dtype=float).reshape(-1)[0])
-        s_est, s_lo, s_hi = (float(a) for a in _apply(transform, b, ci[0], ci[1]))
-        summary = (s_est, s_lo, s_hi)
-        ci_txt.append(_ci_string(*summary))
-    het = _heterogeneity_text(results, pooled)
-    show_weights = bool(show_weights and annotate)
-    gap = 14.0
-    weight_w = _text_width(["Weight", "100.0%"], bold=True) + gap if show_weights else 0.0
-    ci_w = _text_width(ci_txt + [f"Estimate [{level} CI]"], bold=True) if annotate else 0.0
-    label_w = _text_width(labels + ["Study", "RE Model"], bold=True) + 14
-    right_w = (gap + weight_w + ci_w + 8) if annotate else 10.0
-
-    if pooled:
-        bottom, top = -2.6, k + 1.4
-    else:
-        bottom, top = -1.2, k + 1.4
-    if ax is None:
-        plot_in = 4.5
-        left_in, right_in = label_w / 72 + 0.15, right_w / 72 + 0.15
-        bot_in, top_in = 0.65, 0.25 + (0.35 if title else 0.0)
-        width = left_in + plot_in + right_in
-        height = max(2.5, _ROW_IN * (top - bottom) + bot_in + top_in)
-        fig = _new_figure(width, height)
-        ax = fig.add_axes([left_in / width, bot_in / height, plot_in / width,
-                           1 - (bot_in + top_in) / height])
-    fig = ax.figure
-
-    # studies: intervals and weight-sized squares
-    segs = [[(lo[i], row[i]), (hi[i], row[i])] for i in range(k)]
-    ax.add_collection(LineCollection(segs, colors="black", linewidths=1.0, zorder=2,
-                                     gid="study_ci"))
-    side = 3.5 + 7.5 * np.sqrt(w / w.max())
-    ax.scatter(est, row, s=side ** 2, marker="s", color="black", linewidths=0, zorder=3,
-               gid="studies")
-
-    xs = [lo, hi]
-    if pooled:
-        s_est, s_lo, s_hi = summary
-        yp = -1.0
-        if show_prediction and results.method != "FE":
-            pe, pl, ph = _apply(transform, frame["mean"].iloc[0], frame["obs_ci_lower"].iloc[0],
-                                frame["obs_ci_upper"].iloc[0])
-            pl, ph = float(pl), float(ph)
-            ax.plot([pl, ph], [yp, yp], color="0.25", lw=1.2, ls="--", zorder=2,
-                    gid="prediction_interval")
-            ax.plot([pl, ph], [yp, yp], ls="none", marker="|", ms=9, mew=1.2,
-                    color="0.25", zorder=2, gid="prediction_interval_caps")
-            xs.append(np.array([pl, ph]))
-        ax.add_patch(Polygon([(s_lo, yp), (s_est, yp + 0.42), (s_hi, yp), (s_est, yp - 0.42)],
-                             closed=True, facecolor="black", edgecolor="black", zorder=4,
-                             gid="summary"))
-        xs.append(np.array([s_lo, s_hi]))
-        ax.axhline(0.0, color="black", lw=0.8, gid="separator")
-        het_y = -2.0
-    else:
-        fe, fl, fh = _apply(transform, frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(),
-                            frame["mean_ci_upper"].to_numpy())
-        for i in range(k):
-            ax.add_patch(Polygon([(fl[i], row[i]), (fe[i], row[i] + 0.3), (fh[i], row[i]),
-                                  (fe[i], row[i] - 0.3)], closed=True, facecolor="0.6",
-                                 edgecolor="0.45", lw=0.5, zorder=1, gid="fitted"))
-        xs.append(np.r_[fl, fh])
-        het_y = -0.6
-
-    if refline is not None:
-        ref = float(np.asarray(transform(np.asarray(float(refline)))))
-        ax.plot([ref, ref], [bottom + (1.6 if pooled else 0.6), k + 0.6], color="0.3",
-                lw=0.9, ls=":", zorder=0, gid="refline")
-        xs.append(np.array([ref]))
-
-    _set_xaxis(ax, np.concatenate([np.atleast_1d(a) for a in xs]), xscale)
-    ax.set_ylim(bottom, top)
-    ax.set_yticks([])
-    for side_name in ("left", "right", "top"):
-        ax.spines[side_name].set_visible(False)
-    ax.tick_params(axis="x", labelsize=_FONTSIZE)
-    ax.set_xlabel(xlabel, fontsize=_FONTSIZE + 1)
-    if title:
-        ax.set_title(title, fontsize=_FONTSIZE + 2)
-
-    # text columns (x in points relative to the axes edges, y in data units)
-    blend = transforms.blended_transform_factory(ax.transAxes, ax.transData)
-
-    def at_left(points):
-        return blend + transforms.ScaledTranslation(-points / 72, 0, fig.dpi_scale_trans)
-
-    def at_right(points):
-        return blend + transforms.ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)
-
-    def text(x_tr, yy, s, gid, ha="left", x=0.0, **kw):
-        kw.setdefault("fontsize", _FONTSIZE)
-        ax.text(x, yy, s, transform=x_tr, ha=ha, va="center", gid=gid, clip_on=False, **kw)
-
-    lab_tr = at_left(label_w)
-    header_y = k + 0.9
-    text(lab_tr, header_y, "Study", "header", fontweight="bold")
-    for i in range(k):
-        text(lab_tr, row[i], labels[i], "label_text")
-    if pooled:
-        model_name = "FE Model" if results.method == "FE" else "RE Model"
-        text(lab_tr, -1.0, model_name, "summary_label", fontweight="bold")
-    text(lab_tr, het_y, het, "heterogeneity_text", fontsize=_FONTSIZE - 0.5)
-
-    if annotate:
-        ci_tr = at_right(gap + weight_w + ci_w)
-        text(ci_tr, header_y, f"Estimate [{level} CI]", "header", x=1.0, ha="right",
-             fontweight="bold")
-        for i in range(k):
-            text(ci_tr, row[i], ci_txt[i], "estimate_text", x=1.0, ha="right")
-        if pooled:
-            text(ci_tr, -1.0, ci_txt[-1], "summary_text", x=1.0, ha="right",
-                 fontweight="bold")
-        if show_weights:
-            w_tr = at_right(weight_w)
-            text(w_tr, header_y, "Weight", "header", x=1.0, ha="right", fontweight="bold")
-            for i in range(k):
-                text(w_tr, row[i], f"{wpct[i]:.1f}%", "weight_text", x=1.0, ha="right")
-            if pooled:
-                text(w_tr, -1.0, "100.0%", "summary_weight_text", x=1.0, ha="right",
-                     fontweight="bold")
-    return fig
-
-
-def _identity(x):
-    return x
-
-
-_LOG_TICKS = np.array([1, 2, 5]) * 10.0 ** np.arange(-4, 5)[:, None]
-
-
-def _set_xaxis(ax, allx, xscale):
-    allx = allx[np.isfinite(allx)]
-    if xscale == "linear":
-        span = allx.max() - allx.min() or 1.0
-        ax.set_xlim(allx.min() - 0.04 * span, allx.max() + 0.04 * span)
-        return
-    if np.any(allx <= 0):
-        raise ValueError("xscale='log' needs positive values; use transform=np.exp for "
-                         "log ratios")
-    la = np.log(allx)
-    span = la.max() - la.min() or 1.0
-    lo, hi = np.exp(la.min() - 0.04 * span), np.exp(la.max() + 0.04 * span)
-    ax.set_xscale("log")
-    ax.set_xlim(lo, hi)
-    ticks = np.sort(_LOG_TICKS.ravel())
-    ticks = ticks[(ticks >= lo) & (ticks <= hi)]
-    if ticks.size >= 2:
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax.xaxis.set_minor_locator(ticker.NullLocator())
+    return row

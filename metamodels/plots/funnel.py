@@ -6,7 +6,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from .forest import _check_alpha, _check_results, _is_pooled, _new_figure
+from ._forest_draw import _new_figure
+from ._forest_draw import check_alpha as _check_alpha
+from .forest import _check_results, _is_pooled
 
 __all__ = ["funnel_plot"]
 

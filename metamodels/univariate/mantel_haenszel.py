@@ -61,7 +61,7 @@ from .._compat import cache_readonly
 from ..exceptions import DegenerateFitWarning
 from .tables import PooledTableResults, read_tables
 
-__all__ = ["mantel_haenszel", "MantelHaenszelResults", "TableTestResult"]
+__all__ = ["mantel_haenszel", "MantelHaenszelResults", "TableTestResult", "mh_weights"]
 
 _MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
 
@@ -111,6 +111,20 @@ def mh_estimate(cells, measure):
     P = (c * n1 ** 2 - a * n2 ** 2 + n1 * n2 * (n2 - n1) / 2) / n ** 2
     Q = (a * (n2 - c) + c * (n1 - a)) / (2 * n)
     return est, (est * P.sum() + Q.sum()) / w.sum() ** 2
+
+
+def mh_weights(cells, measure):
+    """Mantel-Haenszel weight of each table (the denominator terms ``S_i`` of the ratio
+    estimators, ``n1 n2 / n`` for RD, ``t1 t2 / T`` for IRD), as metafor's
+    ``weights.rma.mh``."""
+    if measure in ("IRR", "IRD"):
+        x1, t1, x2, t2 = cells.T
+        T = t1 + t2
+        return x2 * t1 / T if measure == "IRR" else t1 * t2 / T
+    a, b, c, d = cells.T
+    n1, n2 = a + b, c + d
+    n = n1 + n2
+    return {"OR": b * c / n, "RR": c * n1 / n}.get(measure, n1 * n2 / n)
 
 
 def cmh_statistic(cells, correct):
@@ -199,6 +213,9 @@ class MantelHaenszelResults(PooledTableResults):
         stat, df = tarone_statistic(self._pooled, self._b)
         p = float(stats.chi2.sf(stat, df)) if df > 0 else np.nan
         return TableTestResult(float(stat), df, p, "Tarone's test for heterogeneity")
+
+    def _table_weights(self, cells):
+        return mh_weights(cells, self.measure)
 
     def _test_lines(self):
         return [str(t) for t in (self.cmh_test, self.tarone_test) if t is not None]

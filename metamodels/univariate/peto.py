@@ -25,16 +25,25 @@ from .._compat import cache_readonly
 from ..exceptions import DegenerateFitWarning
 from .tables import PooledTableResults, read_tables
 
-__all__ = ["peto", "PetoResults", "peto_estimate"]
+__all__ = ["peto", "PetoResults", "peto_estimate", "peto_variances"]
+
+
+def peto_variances(cells):
+    """Hypergeometric variances ``V_i`` of ``a`` given the margins (0 when ``n <= 1``);
+    Peto's weights."""
+    a, b, c, d = cells.T
+    n1, n2, m1, m2 = a + b, c + d, a + c, b + d
+    n = n1 + n2
+    return np.where(n > 1, n1 * n2 * m1 * m2 / (n ** 2 * np.maximum(n - 1, 1)), 0.0)
 
 
 def peto_estimate(cells):
     """Pooled Peto log odds ratio and its variance from k x 4 cells."""
     a, b, c, d = cells.T
-    n1, n2, m1, m2 = a + b, c + d, a + c, b + d
-    n = n1 + n2
+    n1, m1 = a + b, a + c
+    n = n1 + c + d
     E = n1 * m1 / n
-    V = np.where(n > 1, n1 * n2 * m1 * m2 / (n ** 2 * np.maximum(n - 1, 1)), 0.0)
+    V = peto_variances(cells)
     Vs = V.sum()
     return np.sum(a - E) / Vs, 1.0 / Vs
 
@@ -52,6 +61,9 @@ class PetoResults(PooledTableResults):
     def __init__(self, estimate, variance, measure, tables, k, pooled):
         super().__init__(estimate, variance, measure, tables, k)
         self._pooled = pooled
+
+    def _table_weights(self, cells):
+        return peto_variances(cells)
 
     @cache_readonly
     def q(self):

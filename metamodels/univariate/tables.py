@@ -222,6 +222,30 @@ class PooledTableResults:
     def h2(self):
         return self.q / self.q_df if self.q_df > 0 else np.nan
 
+    @cache_readonly
+    def weights(self):
+        """Weights of the tables in the pooled estimate, in percent (metafor's
+        ``weights.rma.mh`` / ``weights.rma.peto``): the Mantel-Haenszel weights of the
+        measure or Peto's hypergeometric variances ``V_i``, from the cells of the pooled
+        computation (0 for tables it dropped)."""
+        cells, keep = self._tables.pooled_cells()
+        w = np.zeros(keep.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w[keep] = self._table_weights(cells)
+        w = np.where(np.isfinite(w), w, 0.0)
+        total = w.sum()
+        return pd.Series(100.0 * w / total if total > 0 else np.full(w.size, np.nan),
+                         index=self._tables.index, name="weights")
+
+    def _table_weights(self, cells):
+        raise NotImplementedError
+
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of the tables and the pooled estimate (ratio measures on a log axis
+        by default); see :func:`metamodels.plots.forest_more.table_forest_plot`."""
+        from ..plots import forest_plot
+        return forest_plot(self, ax=ax, **kwargs)
+
     def _test_lines(self):
         return []
 

@@ -37,7 +37,7 @@ run <- function(fun, dataset, args) {
     ci_lb = num(r$ci.lb), ci_ub = num(r$ci.ub), QE = num(r$QE), QEp = num(r$QEp),
     I2 = num(r$I2), H2 = num(r$H2), CO = num(r$CO), COp = num(r$COp), MH = num(r$MH),
     MHp = num(r$MHp), TA = num(r$TA), TAp = num(r$TAp), k = r$k, k_yi = r$k.yi,
-    yi = num(r$yi.f), vi = num(r$vi.f))
+    yi = num(r$yi.f), vi = num(r$vi.f), weights = num(weights(r)))
 }
 for (ds in c("bcg", "nielweise2007", "yusuf1985_6", "toy2x2")) {
   for (m in c("OR", "RR", "RD")) {
