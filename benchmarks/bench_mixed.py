@@ -4,6 +4,8 @@ Run by hand (not part of the test suite)::
 
     python benchmarks/bench_mixed.py [--rows 50000] [--groups 2000] [--subjects 1000]
                                      [--visits 8] [--repeats 3] [--no-r] [--no-gls]
+                                     [--crossed | --crossed-only] [--crossed-rows 100000]
+                                     [--crossed-big]
 
 Two model shapes, each fitted by REML:
 
@@ -29,6 +31,14 @@ with the fast paths switched off (``model.spec.use_fast_paths = False``), i.e. t
 before they existed.  statsmodels is timed around model construction and fit together;
 R fits are timed with ``system.time`` inside R (start-up and the CSV transfer are not
 counted).  "d llf" is the peer's REML log-likelihood minus metamodels'.
+
+With ``--crossed`` (or ``--crossed-only``): crossed random effects, subjects crossed with
+items (:func:`simulate_crossed`), ``y ~ x + (1 | subj) + (1 | item)`` at ``--crossed-rows``
+rows with 2,000 x 1,000 levels (and 10 times the rows with 20,000 x 5,000 levels with
+``--crossed-big``) and ``y ~ x + (x | subj) + (1 | item)``: metamodels' Z-space path
+(:mod:`metamodels.core.zspace`) against ``lme4::lmer`` (default settings) in the same
+run, CPU and wall times of one pass each, tracemalloc peak, and the differences in the
+REML criterion and the fixed effects.
 
 Peak memory: ``tracemalloc`` peak of building and fitting model 1 with 25 rows per group at
 ``--rows`` and 4 x ``--rows`` rows (numpy reports its buffers to tracemalloc).
@@ -82,6 +92,18 @@ def simulate_un(subjects, visits, seed, missing=0.05):
     df = pd.DataFrame(dict(subj=subj, visit=visit, trt=trt, y=y))
     keep = rng.uniform(size=len(df)) >= missing
     return df[keep].reset_index(drop=True)
+
+
+def simulate_crossed(rows, subjects, items, seed, slopes=False):
+    """Subjects crossed with items: ``y = 1 + 0.5 x + b_s + c_i (+ d_s x) + e`` with
+    ``sd(b) = 1``, ``sd(c) = 0.7``, ``sd(d) = 0.4``, ``sd(e) = 1``; uniform labels."""
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, subjects, rows)
+    i = rng.integers(0, items, rows)
+    x = rng.normal(size=rows)
+    y = (1 + 0.5 * x + rng.normal(0, 1.0, subjects)[s] + rng.normal(0, 0.7, items)[i]
+         + (rng.normal(0, 0.4, subjects)[s] * x if slopes else 0.0) + rng.normal(size=rows))
+    return pd.DataFrame(dict(y=y, x=x, subj=s, item=i))
 
 
 # -------------------------------------------------------------------- timing
@@ -154,7 +176,11 @@ def run_r(template, df, tmp, name, **fields):
     path = os.path.join(tmp, f"{name}.R")
     with open(path, "w") as fh:
         fh.write(template.format(csv=csv.replace("\\", "/"), **fields))
-    out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=3600)
+    try:
+        out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        print(f"R ({name}) did not finish within one hour", file=sys.stderr)
+        return {}
     rows = {}
     for line in out.stdout.splitlines():
         parts = line.split()
@@ -164,6 +190,66 @@ def run_r(template, df, tmp, name, **fields):
     if not rows:
         print(out.stderr, file=sys.stderr)
     return rows
+
+
+R_CROSSED = """
+suppressMessages(library(lme4))
+d <- read.csv("{csv}")
+d$subj <- factor(d$subj); d$item <- factor(d$item)
+t <- system.time(m <- lmer({formula}, data = d, REML = TRUE))
+cat("lme4", as.character(packageVersion("lme4")), t[["elapsed"]],
+    sprintf("%.10f", logLik(m)), t[["user.self"]] + t[["sys.self"]],
+    sprintf("%.12g", fixef(m)), "\\n")
+"""
+
+
+def crossed_section(args, have_r):
+    """Crossed random effects (the Z-space path): metamodels and lme4 in the same run,
+    CPU time (``time.process_time`` / R's user + system time) and wall time, one pass
+    each (the machine may be loaded: compare CPU times)."""
+    cases = [(args.crossed_rows, 2000, 1000, False)]
+    if args.crossed_big:
+        cases.append((10 * args.crossed_rows, 20000, 5000, False))
+    cases.append((args.crossed_rows, 2000, 1000, True))
+    out = []
+    for rows, ns, ni, slopes in cases:
+        df = simulate_crossed(rows, ns, ni, args.seed, slopes)
+        formula = "y ~ x + (x | subj) + (1 | item)" if slopes else \
+            "y ~ x + (1 | subj) + (1 | item)"
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        c0, w0 = time.process_time(), time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = MixedModel.from_formula(formula, df).fit()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
+        label = f"{formula.split('~')[1].strip()}, {rows} rows, {ns} x {ni}"
+        row = dict(model=label, mm_cpu=cpu, mm_wall=wall, mm_mb=peak, n_iter=res._fit.n_iter,
+                   lme4=None)
+        if have_r:
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run_r(R_CROSSED, df, tmp, "crossed", formula=formula)
+            if "lme4" in r:
+                ver, t, llf, rest = r["lme4"]
+                beta = np.asarray(rest[1:], dtype=float)
+                row["lme4"] = dict(version=ver, wall=t, cpu=rest[0], dllf=llf - res.llf,
+                                   rel_crit=abs(llf - res.llf) / abs(res.llf),
+                                   dbeta=float(np.max(np.abs(beta - res.params.to_numpy()))))
+        out.append(row)
+        print(f"  done: {label} ({cpu:.1f} s CPU)", file=sys.stderr)
+    print("crossed random effects (Z-space path), REML, one pass each:")
+    print("model | metamodels CPU s | wall s | peak MB (tracemalloc) | PLS evaluations | "
+          "lme4 CPU s | wall s | CPU ratio mm/lme4 | d REML crit (rel) | max |d beta|")
+    for r in out:
+        l4 = r["lme4"]
+        tail = ("- | - | - | - | -" if l4 is None else
+                f"{l4['cpu']:.2f} | {l4['wall']:.2f} | {r['mm_cpu'] / l4['cpu']:.2f} | "
+                f"{l4['rel_crit']:.1e} | {l4['dbeta']:.1e}")
+        print(f"{r['model']} | {r['mm_cpu']:.2f} | {r['mm_wall']:.2f} | {r['mm_mb']:.0f} | "
+              f"{r['n_iter']} | {tail}")
+    print()
 
 
 def peak_memory(rows, seed):
@@ -189,9 +275,19 @@ def main(argv=None):
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--no-gls", action="store_true", help="skip nlme::gls (slow)")
     ap.add_argument("--no-statsmodels", action="store_true")
+    ap.add_argument("--crossed", action="store_true",
+                    help="also time crossed random effects (Z-space path) against lme4")
+    ap.add_argument("--crossed-only", action="store_true", help="only the crossed section")
+    ap.add_argument("--crossed-rows", type=int, default=100000)
+    ap.add_argument("--crossed-big", action="store_true",
+                    help="add 10 x --crossed-rows rows with 20,000 x 5,000 levels")
     args = ap.parse_args(argv)
     have_r = not args.no_r and shutil.which("Rscript") is not None
     reps = args.repeats
+    if args.crossed or args.crossed_only:
+        crossed_section(args, have_r)
+        if args.crossed_only:
+            return
 
     table = []
     # ---- model 1

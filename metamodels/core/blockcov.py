@@ -107,11 +107,21 @@ class BlockCovariance(CovarianceSpec):
         self.is_linear = all(p.structure.is_linear for p in self.random) and (
             residual is None or residual.structure.is_linear)
         self._K = None if known is None else known.blocks_for(self.layout)
-        self._prepare()
 
     # ------------------------------------------------------------------ set-up
+    @property
+    def _groups(self):
+        """Per block group: rows, stacked random designs, same-level and residual masks
+        (built on first use: a single block of crossed factors would need ``n^2``
+        masks, which the Z-space path never builds)."""
+        groups = self.__dict__.get("_group_arrays")
+        if groups is None:
+            groups = self._prepare()
+            self._group_arrays = groups
+        return groups
+
     def _prepare(self):
-        self._groups = []
+        groups = []
         res = self.residual
         for rows in self.layout.groups:
             g = {"rows": rows}
@@ -126,7 +136,8 @@ class BlockCovariance(CovarianceSpec):
                                 .astype(float) for c in range(res.n_cov_groups)]
                 if res.weights is not None:
                     g["R_masks"] = [m * _weight_scale(res.weights[rows]) for m in g["R_masks"]]
-            self._groups.append(g)
+            groups.append(g)
+        return groups
 
     # ------------------------------------------------------------ parameters
     def split(self, theta):
@@ -243,6 +254,9 @@ class BlockCovariance(CovarianceSpec):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_views", None)          # rebuilt on demand; holds references to y, X
+        state.pop("_group_arrays", None)
+        state.pop("_zspace_design", None)
+        state.pop("_zspace_flag", None)
         return state
 
     def _cached_view(self, kind, y, X, make):
@@ -294,6 +308,104 @@ class BlockCovariance(CovarianceSpec):
             return view if w is None else _WeightedView(view, float(np.sum(np.log(w))))
 
         return self._cached_view("lowrank", y, X, make)
+
+    # ------------------------------------------------------------- Z space
+    #: Engine path: ``"auto"`` (Z space when the random effects are crossed so that one
+    #: independent unit holds at least :data:`~metamodels.core.zspace.ZSPACE_MIN_COLUMNS`
+    #: random-effect columns, blocks otherwise), ``"blocks"`` or ``"zspace"``.
+    path = "auto"
+
+    def zspace_eligible(self):
+        """Whether the Z-space path can represent ``V``: no known part, ``R = sigma^2 I``
+        (``sigma^2 W^{-1}`` with weights), random terms with unstructured ``G`` (or one
+        variance)."""
+        from .zspace import zspace_eligible_structure
+        return (self.known is None and bool(self.random) and self.residual is not None
+                and self._residual_is_scaled_identity()
+                and all(zspace_eligible_structure(p.structure) for p in self.random))
+
+    def zspace_active(self):
+        """Whether the engine works in Z space for this covariance (see :attr:`path`)."""
+        flag = self.__dict__.get("_zspace_flag")
+        if flag is None:
+            if self.path not in ("auto", "blocks", "zspace"):
+                raise ValueError(f"path must be 'auto', 'blocks' or 'zspace', got {self.path!r}")
+            if self.path == "blocks" or not self.use_fast_paths:
+                flag = False
+            elif self.path == "zspace":
+                if not self.zspace_eligible():
+                    raise NotImplementedError(
+                        "path='zspace' needs independent residuals (R = sigma^2 I, or "
+                        "sigma^2 W^-1 with weights), no known covariance and random terms "
+                        "with unstructured G (re_struct='UN') or one variance")
+                flag = True
+            else:
+                from .zspace import ZSPACE_MIN_COLUMNS
+                flag = self.zspace_eligible() and \
+                    self._max_block_columns() >= ZSPACE_MIN_COLUMNS
+            self._zspace_flag = flag
+        return flag
+
+    def _max_block_columns(self):
+        """Largest number of random-effect columns within one independent unit (an upper
+        bound from the largest unit's rows when that is already small)."""
+        rows = max((g.shape[1] for g in self.layout.groups), default=0)
+        bound = rows * sum(p.Z.shape[1] for p in self.random)
+        from .zspace import ZSPACE_MIN_COLUMNS
+        if bound < ZSPACE_MIN_COLUMNS:
+            return float(bound)
+        block = np.asarray(self._block_ids, dtype=np.int64)
+        nb = int(block.max()) + 1 if block.size else 0
+        total = np.zeros(nb)
+        for p in self.random:
+            codes = np.asarray(p.groups, dtype=np.int64)
+            pairs = np.unique(block * (int(codes.max()) + 1) + codes)
+            total += p.Z.shape[1] * np.bincount(pairs // (int(codes.max()) + 1),
+                                                 minlength=nb)
+        return float(total.max()) if nb else 0.0
+
+    def zspace_design(self):
+        """The :class:`~metamodels.core.zspace.ZSpaceDesign` of the random terms."""
+        design = self.__dict__.get("_zspace_design")
+        if design is None:
+            from .zspace import ZSpaceDesign, ZSpaceTerm
+            terms = [ZSpaceTerm(p.Z, p.groups, p.structure, sl)
+                     for p, sl in zip(self.random, self._g_slices)]
+            design = ZSpaceDesign(terms, self.layout.nobs, self.residual.weights)
+            self._zspace_design = design
+        return design
+
+    def zspace_view(self, y, X, force=False):
+        """The Z-space evaluator (:class:`~metamodels.core.zspace.ZSpaceView`) when the
+        engine works in Z space (``force``: whenever eligible), else ``None``."""
+        if not (self.zspace_active() or (force and self.zspace_eligible())):
+            return None
+
+        def make(y, X):
+            from .zspace import ZSpaceView
+            return ZSpaceView(self.zspace_design(), y, X, self._r_slices[0].start,
+                              self.n_params, preferred=True)
+
+        return self._cached_view("zspace", y, X, make)
+
+    def _zspace_split(self, theta):
+        from .zspace import relative_factors
+        return relative_factors(self.zspace_design(), theta, self._r_slices[0].start)
+
+    def zspace_solve(self, theta, vec):
+        """``V^{-1} vec`` in Z space, or ``None`` when the engine uses blocks."""
+        if not self.zspace_active():
+            return None
+        from .zspace import zspace_solve
+        return zspace_solve(self.zspace_design(), *self._zspace_split(theta), vec)
+
+    def zspace_sensitivities(self, theta, X):
+        """Satterthwaite's ``B_j`` from Z-space quantities, or ``None`` (blocks)."""
+        if not self.zspace_active():
+            return None
+        from .zspace import ZSpaceSensitivities
+        return ZSpaceSensitivities(self.zspace_design(), np.asarray(theta, dtype=float), X,
+                                   self._r_slices[0].start, self.n_params)
 
     def pattern_view(self, y, X):
         """Per-pattern evaluator (:class:`~metamodels.core.patterns.PatternView`) for
@@ -490,3 +602,4 @@ class _SlotCovariance:
             full[sl, sl] = rs.second_derivatives(t)
             mats.append(full)
         return self._place(mats, (q, q))
+

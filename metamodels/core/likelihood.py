@@ -449,11 +449,12 @@ def assemble(ev0, grad, T, B, CQ, UU, XU, reml, extra=None):
 def fast_view(spec, y, X):
     """The specialised evaluator a specification offers for ``(y, X)``, or ``None``.
 
-    Asks ``spec.lowrank_view(y, X)`` and then ``spec.pattern_view(y, X)``; each returns an
+    Asks ``spec.zspace_view(y, X)`` (crossed random effects, :mod:`~metamodels.core.zspace`),
+    ``spec.lowrank_view(y, X)`` and then ``spec.pattern_view(y, X)``; each returns an
     object with ``evaluate(theta, reml, order) -> Evaluation | None`` and a boolean
     ``preferred`` (estimated cheaper than the dense path), or ``None`` when not eligible.
     """
-    for name in ("lowrank_view", "pattern_view"):
+    for name in ("zspace_view", "lowrank_view", "pattern_view"):
         fn = getattr(spec, name, None)
         if fn is not None:
             view = fn(y, X)

@@ -130,5 +130,10 @@ class Sensitivities:
 
 
 def sensitivities(theta, X, spec) -> Sensitivities:
-    """:class:`Sensitivities` at ``theta`` (see module docstring)."""
+    """:class:`Sensitivities` at ``theta`` (see module docstring); in Z space (crossed
+    random effects) :class:`~metamodels.core.zspace.ZSpaceSensitivities` (``B`` only)."""
+    fn = getattr(spec, "zspace_sensitivities", None)
+    out = None if fn is None else fn(theta, X)
+    if out is not None:
+        return out
     return Sensitivities(theta, X, spec)

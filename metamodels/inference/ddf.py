@@ -215,6 +215,8 @@ class KenwardRoger(DdfMethod):
     def W(self):
         """Covariance of theta the adjustment uses."""
         inp = self.inputs
+        if not getattr(inp.sensitivities, "supports_kenward_roger", True):
+            inp.sensitivities.q_contract(None)          # raises NotImplementedError
         return inp.cov_theta if self.information == "observed" else inp.expected_cov_theta
 
     @cached_property

@@ -31,10 +31,16 @@ __all__ = ["pinv_psd", "EigenContrast", "eigen_contrast", "fstat_ddf",
 
 
 def pinv_psd(M):
-    """Inverse of a symmetric positive semi-definite ``M`` (pseudo-inverse if singular)."""
+    """Inverse of a symmetric positive semi-definite ``M`` (pseudo-inverse if singular,
+    also when it is singular to working precision: a Cholesky pivot ``d_j^2`` at most
+    ``1e-12 M_jj``, i.e. a row with ``1 - R^2 <= 1e-12`` on the previous ones, which
+    rounding can leave positive)."""
     try:
-        np.linalg.cholesky(M)
-        return np.linalg.inv(M)
+        L = np.linalg.cholesky(M)
+        d = np.diagonal(L)
+        if np.all(d * d > 1e-12 * np.diagonal(M)):
+            return np.linalg.inv(M)
+        return np.linalg.pinv(M, rcond=1e-10, hermitian=True)
     except np.linalg.LinAlgError:
         return np.linalg.pinv(M)
 

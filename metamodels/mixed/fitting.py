@@ -49,8 +49,10 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     :meth:`~metamodels.core.blockcov.BlockCovariance.psd_variant` and the optimum is mapped
     back to the SAS parameters, which the results report.  ``ddf`` is the results' default
     denominator-df method and ``cov_type`` the covariance of the fixed effects
-    (:mod:`metamodels.inference.empirical`).  The fit sequence is :func:`metamodels.base.engine.engine_fit`."""
-    from .results import MixedResults, MixedResultsWrapper
+    (:mod:`metamodels.inference.empirical`).  The fit sequence is
+    :func:`metamodels.base.engine.engine_fit`; crossed random effects go through the
+    Z-space path (:func:`_fit_zspace`) when the covariance says so
+    (``model.spec.zspace_active()``)."""
     ddf = check_ddf(ddf)
     cov_type = check_cov_type(cov_type)
     check_compatible(ddf_class(ddf), cov_type)
@@ -79,6 +81,8 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     if g_constraint not in G_CONSTRAINTS:
         raise ValueError(f"g_constraint must be one of {G_CONSTRAINTS}, got {g_constraint!r}")
     search = spec
+    if spec.zspace_active():
+        return _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf, cov_type)
     if g_constraint == "psd":
         search, to_sas, from_sas = spec.psd_variant()
         start = from_sas(start)
@@ -104,6 +108,13 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
                           "g_constraint='psd' keeps G positive semi-definite as lme4 does)",
                           BoundaryWarning, stacklevel=3)
     check_residual_scale(model, ev.theta, stacklevel=4)
+    return _results(model, ev, out, d, reml, at_lower, ddf, cov_type)
+
+
+def _results(model, ev, out, d, reml, at_lower, ddf, cov_type):
+    """Wrap an engine evaluation at the estimate into MixedResults."""
+    from .results import MixedResults, MixedResultsWrapper
+    keep = ~model.aliased
     # back to the original columns: b = D^-1 b_s, C = D^-1 C_s D^-1, and the REML term
     # -1/2 log|X'V^-1X| gains -sum(log d)
     beta, cov_beta, llf = ev.beta, ev.cov_beta, ev.llf
@@ -116,6 +127,26 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
                    ev.obs_info, ev.info, ev.grad, at_lower)
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf, cov_type=cov_type))
+
+
+def _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf, cov_type):
+    """The Z-space fit (crossed random effects, :mod:`metamodels.core.zspace`): lme4's
+    profiled deviance over the relative covariance factors, so ``G`` stays positive
+    semi-definite whatever ``g_constraint`` says; a singular ``G`` (a variance at 0 or a
+    correlation at +-1) is reported with a BoundaryWarning, as lme4's "boundary
+    (singular) fit"."""
+    from ..core.zspace import zspace_maximize
+    spec, y = model.spec, model.endog
+    out = engine_fit(y, X, spec, start, "REML" if reml else "ML", tol, maxiter,
+                     boundary=True, stacklevel=4, search=zspace_maximize)
+    ev = out.evaluation
+    for part, G in zip(spec.random, spec.G_matrices(ev.theta)):
+        if G.shape[0] > 1 and np.linalg.eigvalsh(G).min() <= 1e-8 * max(1e-300, np.abs(G).max()):
+            warnings.warn(f"the estimated G matrix of {part.name} is singular (boundary fit: "
+                          "a correlation at +-1 or a variance at 0)", BoundaryWarning,
+                          stacklevel=4)
+    check_residual_scale(model, ev.theta, stacklevel=5)
+    return _results(model, ev, out, d, reml, out.at_lower, ddf, cov_type)
 
 
 def _psd_boundary_names(spec, search, out):

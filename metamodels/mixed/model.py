@@ -149,6 +149,14 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         contrasts work as usual; a non-estimable contrast raises.  ``False`` (default)
         refuses such designs with a SpecificationError.  See
         :mod:`metamodels.mixed.aliasing`.
+    path : {"auto", "blocks", "zspace"}
+        Engine path.  ``"blocks"``: ``V`` block diagonal over the independent units
+        (connected components of all groupings).  ``"zspace"``: penalised least squares
+        in the space of the random effects, lme4's algorithm
+        (:mod:`metamodels.core.zspace`; independent residuals, unstructured ``G``, which
+        it keeps positive semi-definite; Kenward-Roger is not offered there).
+        ``"auto"`` (default) takes Z space when the random effects are crossed so that
+        one unit holds many random-effect levels, blocks otherwise.
 
     Notes
     -----
@@ -163,7 +171,7 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
                  subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
                  weights=None, missing="none", check_identified=True, accept_singular=False,
-                 coords=None, local=False, **kwargs):
+                 coords=None, local=False, path="auto", **kwargs):
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -211,6 +219,12 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         self.df_model = float(self.rank - self.k_constant)
         self.spec = BlockCovariance(random=random, residual=self.residual,
                                     block_ids=self.block_ids)
+        if path not in ("auto", "blocks", "zspace"):
+            raise ValueError(f"path must be 'auto', 'blocks' or 'zspace', got {path!r}")
+        self.spec.path = path
+        self.path = path
+        if path != "auto" and "path" not in self._init_keys:
+            self._init_keys.append("path")
         if check_identified:
             check_identified_model(self)
 
@@ -407,7 +421,8 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             are free, and a ``G`` that is not positive definite is reported with a
             ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
             semi-definite (variances >= 0, correlations in their closed range); the
-            results report the same SAS-named parameters.
+            results report the same SAS-named parameters.  The Z-space path (crossed
+            random effects, ``path=``) always keeps ``G`` positive semi-definite.
         ddf : str
             Denominator-df method of every test and interval of the results (t_test,
             f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite

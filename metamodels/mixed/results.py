@@ -168,6 +168,11 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return out
 
     @cache_readonly
+    def _blup_arrays(self):
+        """BLUPs per random term (the hook of conditional predictions)."""
+        return [self._blups[part.name] for part in self.model.spec.random]
+
+    @cache_readonly
     def random_effects(self):
         """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
         m = self.model
@@ -190,10 +195,14 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         elsewhere); ``V`` is block diagonal, so ``Z_l' V^{-1} Z_l`` sums
         ``z_i' (V_b^{-1})_{ij} z_j`` over the pairs of rows of level ``l`` in each
         block.  Equivalently ``(G^{-1} + Z_l' R^{-1} Z_l)^{-1}`` for a single term with
-        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.
+        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.  On the
+        Z-space path (crossed designs) it is computed that way
+        (:meth:`_random_effects_cov_zspace`).
         """
         m = self.model
         spec = m.spec
+        if spec.zspace_active():     # crossed designs: never form the big blocks of V
+            return self._random_effects_cov_zspace()
         theta = self._fit.theta
         Gs = spec.G_matrices(theta)
         acc = [np.zeros((int(p.groups.max()) + 1, p.Z.shape[1], p.Z.shape[1]))
@@ -207,6 +216,22 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                 q = Z.shape[-1]
                 np.add.at(acc[t], g.reshape(-1), C.reshape(-1, q, q))
         out = {part.name: G - G @ A @ G for part, G, A in zip(spec.random, Gs, acc)}
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def _random_effects_cov_zspace(self):
+        """:attr:`random_effects_cov` of a fit on the Z-space path, computed as ``s Lambda (Lambda'Z'Z Lambda + I)^{-1}_{ll} Lambda'``
+        (:mod:`metamodels.core.zspace`), for models with independent residuals
+        (weights allowed) and unstructured ``G``; other models raise NotImplementedError.
+        """
+        from ..core.zspace import relative_factors, zspace_conditional_cov
+        spec = self.model.spec
+        if not spec.zspace_eligible():
+            raise NotImplementedError("random_effects_cov needs independent residuals "
+                                      "(R = sigma^2 I or sigma^2 W^-1) and unstructured G")
+        design = spec.zspace_design()
+        lams, s = relative_factors(design, self._fit.theta, spec._r_slices[0].start)
+        covs = zspace_conditional_cov(design, lams, s)
+        out = {p.name: c for p, c in zip(spec.random, covs)}
         return next(iter(out.values())) if len(out) == 1 else out
 
     def _level_labels(self):
