@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["PredictionResults"]
+__all__ = ["PredictionResults", "critical_value", "interval_frame", "check_transf"]
 
 
 class PredictionResults:
@@ -27,6 +27,10 @@ class PredictionResults:
     extra_columns : dict, optional
         Further columns appended by :meth:`summary_frame` (functions of ``alpha``
         returning column dictionaries are allowed).
+    transf : callable, optional
+        Back-transformation (e.g. ``np.exp`` for log ratios): applied to the means and to
+        the limits of both intervals (re-ordered when ``transf`` is decreasing), standard
+        errors reported as NaN, as metafor's ``predict(..., transf=)``.
 
     Notes
     -----
@@ -36,14 +40,26 @@ class PredictionResults:
     """
 
     def __init__(self, predicted, var_mean, var_extra=0.0, df=None, index=None,
-                 extra_columns=None):
-        self.predicted = np.asarray(predicted, dtype=float)
+                 extra_columns=None, transf=None):
+        check_transf(transf)
+        self._mean = np.asarray(predicted, dtype=float)
         self.var_pred_mean = np.asarray(var_mean, dtype=float)
         self.var_extra = np.broadcast_to(np.asarray(var_extra, dtype=float),
-                                         self.predicted.shape)
+                                         self._mean.shape)
         self.df = df
         self.row_labels = index
         self._extra_columns = extra_columns
+        self.transf = transf
+
+    def _apply(self, values):
+        if self.transf is None:
+            return values
+        return np.asarray(self.transf(np.asarray(values, dtype=float)), dtype=float)
+
+    @property
+    def predicted(self):
+        """Predicted means (back-transformed with ``transf``)."""
+        return self._apply(self._mean)
 
     # statsmodels' names
     @property
@@ -52,10 +68,14 @@ class PredictionResults:
 
     @property
     def se_mean(self):
+        if self.transf is not None:
+            return np.full(self._mean.shape, np.nan)
         return np.sqrt(self.var_pred_mean)
 
     @property
     def se_obs(self):
+        if self.transf is not None:
+            return np.full(self._mean.shape, np.nan)
         return np.sqrt(self.var_pred_mean + self.var_extra)
 
     @property
@@ -67,19 +87,17 @@ class PredictionResults:
         return self.row_labels
 
     def _crit(self, alpha):
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-        if self.df is None:
-            return stats.norm.ppf(1 - alpha / 2)
-        return stats.t.ppf(1 - alpha / 2, self.df)
+        return critical_value(alpha, self.df)
 
     def conf_int(self, obs=False, alpha=0.05):
         """``(m, 2)`` array of confidence (``obs=False``) or prediction intervals."""
         if not isinstance(obs, (bool, np.bool_)):      # conf_int(alpha) positional use
             obs, alpha = False, float(obs)
         c = self._crit(alpha)
-        se = self.se_obs if obs else self.se_mean
-        return np.column_stack([self.predicted - c * se, self.predicted + c * se])
+        var = self.var_pred_mean + (self.var_extra if obs else 0.0)
+        se = np.sqrt(var)
+        lo, hi = self._apply(self._mean - c * se), self._apply(self._mean + c * se)
+        return np.column_stack([np.minimum(lo, hi), np.maximum(lo, hi)])
 
     def summary_frame(self, alpha=0.05):
         """DataFrame with mean, mean_se, mean_ci_lower/upper, obs_ci_lower/upper."""
@@ -100,3 +118,28 @@ class PredictionResults:
         """Column of :meth:`summary_frame` at ``default_alpha`` (``pred["tau"]``)."""
         return self.summary_frame(self.default_alpha)[column]
 
+
+def interval_frame(pred, se, crit, index, transf=None):
+    """DataFrame pred, se, pi_lower, pi_upper (``transf`` applied to pred and the limits,
+    se NaN, limits re-ordered, as metafor's ``transf=``)."""
+    pred, se = np.asarray(pred, dtype=float), np.asarray(se, dtype=float)
+    lo, hi = pred - crit * se, pred + crit * se
+    if check_transf(transf) is not None:
+        pred, lo, hi = (np.asarray(transf(a), dtype=float) for a in (pred, lo, hi))
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        se = np.full(pred.shape, np.nan)
+    return pd.DataFrame({"pred": pred, "se": se, "pi_lower": lo, "pi_upper": hi}, index=index)
+
+
+def critical_value(alpha, df=None):
+    """Normal (``df=None``) or t quantile ``1 - alpha/2``."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)
+
+
+def check_transf(transf):
+    """``transf`` (None or a callable such as ``np.exp``), or a TypeError."""
+    if transf is not None and not callable(transf):
+        raise TypeError(f"transf must be a callable such as np.exp, got {type(transf).__name__}")
+    return transf

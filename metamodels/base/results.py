@@ -31,7 +31,7 @@ from ..exceptions import MetaModelsWarning
 from ..inference import information_criteria
 from ..inference.compare import compare_lr
 from ..summary.tables import coef_table_of
-from .prediction import PredictionResults
+from .prediction import PredictionResults, check_transf
 from .registry import get_extension
 
 __all__ = ["ResultsConventions", "InformationCriteriaMixin", "EngineResultsMixin", "EngineMetaResultsMixin",
@@ -205,7 +205,7 @@ class ResultsConventions:
         """Variance a new observation adds around the mean (0 by default)."""
         return np.zeros(X0.shape[0])
 
-    def predict(self, exog=None, transform=True, conditional=False, **kwargs):
+    def predict(self, exog=None, transform=True, conditional=False, transf=None, **kwargs):
         """Predicted means.
 
         Parameters
@@ -219,12 +219,16 @@ class ResultsConventions:
         conditional : bool
             Random-effects models: add the BLUPs ``z'u`` of the rows' levels (lme4's
             ``re.form = NULL``); population-level ``x'b`` by default.
+        transf : callable, optional
+            Back-transformation of the predictions (e.g. ``np.exp``; metafor's ``transf``).
 
         Returns
         -------
         Series (labelled rows) or ndarray
         """
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
+        if check_transf(transf) is not None:
+            mean = np.asarray(transf(np.asarray(mean, dtype=float)), dtype=float)
         return pd.Series(mean, index=index, name="predicted") if index is not None else mean
 
     def _predicted_mean(self, exog, transform, conditional, kwargs):
@@ -238,20 +242,23 @@ class ResultsConventions:
             mean = mean + self._conditional_offset(exog)
         return X0, index, mean
 
-    def get_prediction(self, exog=None, transform=True, conditional=False, **kwargs):
+    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
+                       **kwargs):
         """Predictions with standard errors, confidence and prediction intervals.
 
-        Same arguments as :meth:`predict`.  ``summary_frame(alpha)`` has statsmodels'
+        Same arguments as :meth:`predict` (``transf`` back-transforms the means and the
+        interval limits, the standard errors becoming NaN, as metafor's ``transf=``).  ``summary_frame(alpha)`` has statsmodels'
         columns mean, mean_se, mean_ci_lower, mean_ci_upper and the prediction interval
         obs_ci_lower, obs_ci_upper of a new observation, which adds the random-effects
         variance a new unit draws (``tau^2`` in meta-analysis, metafor's ``pi.lb``/
         ``pi.ub``; ``z'Gz`` plus the residual variance in mixed models).  Conditional
         predictions keep the standard error of ``x'b`` (the BLUPs are treated as known).
         """
+        check_transf(transf)
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
         var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
         return PredictionResults(mean, var, self._new_obs_variance(exog, X0),
-                                 self._prediction_df(X0), index)
+                                 self._prediction_df(X0), index, transf=transf)
 
     # -------------------------------------------------- random-effects pieces
     def _random_parts(self):
@@ -336,7 +343,7 @@ class ResultsConventions:
             total = total + np.einsum("ij,ij->i", Z0, Urows)
         return total
 
-    def _random_effects_variance(self, exog, n):
+    def _random_effects_variance(self, exog, n, stacklevel=4):
         """``sum_t z_t' G_t z_t`` for the rows of ``exog`` (NaN where unknown)."""
         parts = self._random_parts()
         if not parts:
@@ -345,7 +352,7 @@ class ResultsConventions:
         if designs is None:
             warnings.warn("the random-effects design of the new rows is unknown (pass a "
                           "DataFrame with the random-effects variables); obs_ci_* are NaN",
-                          MetaModelsWarning, stacklevel=4)
+                          MetaModelsWarning, stacklevel=stacklevel)
             return np.full(n, np.nan)
         Gs = self.model.spec.G_matrices(self._theta_array())
         return sum(np.einsum("ij,jk,ik->i", Z0, G, Z0) for (Z0, _), G in zip(designs, Gs))

@@ -331,20 +331,24 @@ class BayesMetaResults(ResultsConventions):
         raise TypeError("BayesMeta results have no maximised likelihood: compare models with "
                         "bayes_factor() or log_marginal_likelihood instead of an LR test")
 
-    def get_prediction(self, exog=None, transform=True, conditional=False):
+    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None):
         """Posterior predictions of ``x_0'b`` (and of a new study's effect).
 
         ``summary_frame(alpha)``: posterior mean and sd of ``x_0'b`` (mean, mean_se),
         central credible interval (mean_ci_*) and the predictive interval of a new
         study's true effect ``x_0'b + u``, ``u ~ N(0, tau^2)`` (obs_ci_*), all exact
-        normal mixtures over the posterior of ``tau``.
+        normal mixtures over the posterior of ``tau``.  ``transf`` (a monotone callable
+        such as ``np.exp``) maps the posterior mean and the interval limits (the limits
+        are then the quantiles of the transformed quantity; the mean is ``transf`` of
+        the posterior mean, as metafor's ``transf``), sd NaN.
         """
         if conditional:
             raise ValueError("conditional predictions: use the study effects theta[i]")
         X0, index = self._design_rows(exog, transform)
         c = self._cond
         return BayesPrediction(self.weights, c.bhat @ X0.T,
-                               np.einsum("mi,nij,mj->nm", X0, c.bcov, X0), c.tau, index)
+                               np.einsum("mi,nij,mj->nm", X0, c.bcov, X0), c.tau, index,
+                               transf=transf)
 
     # ---------------------------------------------------- evidence / model choice
     @cache_readonly
@@ -519,13 +523,13 @@ class BayesPrediction(PredictionResults):
     ``x_0'A(tau)^-1 x_0``; the predictive interval adds ``tau^2``.
     """
 
-    def __init__(self, weights, means, variances, tau, index=None):
+    def __init__(self, weights, means, variances, tau, index=None, transf=None):
         W = np.asarray(weights, dtype=float)
         mean = W @ means
         var = W @ (variances + means ** 2) - mean ** 2
         var_obs = W @ (variances + tau[:, None] ** 2 + means ** 2) - mean ** 2
         super().__init__(mean, np.clip(var, 0, None), np.clip(var_obs - var, 0, None),
-                         None, index)
+                         None, index, transf=transf)
         self._W, self._means, self._vars, self._tau = W, means, variances, tau
 
     def conf_int(self, obs=False, alpha=0.05):
@@ -535,6 +539,10 @@ class BayesPrediction(PredictionResults):
         alpha = _check_alpha(alpha)
         extra = self._tau[:, None] ** 2 if obs else 0.0
         sds = np.sqrt(np.clip(self._vars + extra, 1e-300, None))
-        return np.array([NormalMixture(self._W, self._means[:, i], sds[:, i]).central(alpha)
-                         for i in range(self._means.shape[1])])
+        out = np.array([NormalMixture(self._W, self._means[:, i], sds[:, i]).central(alpha)
+                        for i in range(self._means.shape[1])])
+        if self.transf is None:
+            return out
+        t = self._apply(out)                    # quantiles map through monotone transf
+        return np.column_stack([t.min(axis=1), t.max(axis=1)])
 

@@ -3,10 +3,8 @@
 plot of cumulative / leave-one-out fits.  Every function returns the Figure."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from ._figures import _figure
 from .influence_plots import influence_plot, mixed_influence_plot
@@ -193,11 +191,9 @@ def _profile_univariate(results, steps, xlim):
 
 
 def _profile_mixed(results, steps, xlim):
-    from ..core.likelihood import evaluate
+    from ..multivariate.profile import profile_loglik
     m = results.model
     spec = m.spec
-    y, X = m.endog, m.exog
-    reml = results.reml
     theta_hat = np.asarray(results.theta, dtype=float)
     offset = (float(results.llf_metafor) - float(results.llf))
     names = list(results.theta.index)
@@ -211,34 +207,9 @@ def _profile_mixed(results, steps, xlim):
             lo = max(spec.lower[j], theta_hat[j] - width)
             hi = min(spec.upper[j], theta_hat[j] + width)
         grid = np.linspace(lo, hi, int(steps))
-        free = np.array([i for i in range(theta_hat.size) if i != j], dtype=int)
-        bounds = [(spec.lower[i] if np.isfinite(spec.lower[i]) else None,
-                   spec.upper[i] if np.isfinite(spec.upper[i]) else None) for i in free]
-        ll = np.full(grid.size, np.nan)
-        start = theta_hat[free]
-        for g, val in enumerate(grid):
-            def full(tf, val=val):
-                th = theta_hat.copy()
-                th[j] = val
-                th[free] = tf
-                return th
-
-            def fun(tf):
-                try:
-                    ev = evaluate(full(tf), y, X, spec, reml, order=1)
-                except np.linalg.LinAlgError:
-                    return np.inf, np.zeros(tf.size)
-                return -ev.llf, -np.asarray(ev.grad)[free]
-            if free.size == 0:
-                ll[g] = evaluate(full(start), y, X, spec, reml).llf
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sol = optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                                        options={"ftol": 1e-12, "gtol": 1e-8})
-            ll[g] = -sol.fun
-            if np.isfinite(sol.fun):
-                start = sol.x
+        ll = np.array([profile_loglik(m, results.reml, theta_hat, j, val)[0]
+                       for val in grid])
+        ll[~np.isfinite(ll)] = np.nan
         out.append((name, grid, ll + offset, theta_hat[j], float(results.llf_metafor)))
     return out
 

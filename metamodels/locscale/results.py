@@ -137,7 +137,7 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
         return np.exp(2 * lt)
 
     def get_prediction(self, exog=None, exog_scale=None, transform=True, conditional=False,
-                       alpha=None):
+                       alpha=None, transf=None):
         """Predicted mean and tau for new rows.
 
         Parameters
@@ -147,6 +147,8 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
             rows of formula models.
         exog_scale : DataFrame or array, optional
             Scale rows when they differ from ``exog`` (arrays with scale moderators).
+        transf : callable, optional
+            Back-transformation of the means and interval limits (e.g. ``np.exp``).
 
         Returns
         -------
@@ -176,7 +178,7 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
                     "tau_ci_upper": np.exp(lt + z * lt_se)}
 
         pred = PredictionResults(mean, var, np.exp(2 * lt), None, index,
-                                 extra_columns=tau_columns)
+                                 extra_columns=tau_columns, transf=transf)
         if alpha is not None:
             pred.default_alpha = float(alpha)
         return pred

@@ -197,6 +197,8 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     design_info = None
     formula = None
+    #: level labels of each random term (by term name), set by :meth:`from_formula`
+    random_levels = None
 
     @property
     def known_spec(self):
@@ -260,8 +262,9 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                             what="the grouping columns or sampling variances")
         design, data_kept = rows.design, rows.data
         known = known.subset(rows.keep) if rows.n_dropped else known
-        random = []
+        random, levels = [], {}
         for d in build_random_design(terms, data_kept):
+            levels[d.spec.label] = list(d.levels)
             q = d.Z.shape[1]
             struct_name = (struct.get(d.spec.label, "UN") if isinstance(struct, dict)
                            else struct)
@@ -276,16 +279,23 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         mod.formula = formula
         mod.design_info = design.design_info
         mod.data.frame = data_kept
+        mod.random_levels = levels
         return mod
 
-    def fit(self, method="REML", test="z", start=None, tol=1e-10, maxiter=200):
+    def fit(self, method="REML", test="z", start=None, tol=1e-10, maxiter=200,
+            ddf="residual"):
         """Estimate the variance components by REML (default) or ML.
 
         Parameters
         ----------
         method : {"REML", "ML"}
         test : {"z", "t"}
-            Normal or t(n - p) reference for the Wald tests.
+            Normal or t reference for the Wald tests (metafor's ``test``); with ``"t"``
+            the omnibus test of moderators is an F test.
+        ddf : {"residual", "containment"}
+            df of the t and F tests (metafor's ``dfs``): ``n - p`` or the containment df
+            of each coefficient (:mod:`metamodels.multivariate.dfs`; ``"contain"`` is
+            accepted too).  Giving ``"containment"`` implies ``test="t"``, as in metafor.
         start : array_like, optional
             Starting covariance parameters (in ``spec.param_names`` order).
 
@@ -305,6 +315,10 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         if not self.random:
             method = "ML"
         test = _check_method(test, ("z", "t"), "test").lower()
+        from .dfs import check_ddf
+        ddf = check_ddf(ddf)
+        if ddf == "containment":
+            test = "t"
         spec = self.spec
         y, X = self.endog, self.exog
         if start is None:
@@ -315,6 +329,6 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         out = engine_fit(y, X, spec, start, method, tol, maxiter,
                          restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
                          stacklevel=2)
-        return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test))
+        return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test, ddf))
 
 

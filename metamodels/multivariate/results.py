@@ -9,13 +9,21 @@ import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
 from ..summary import make_summary
+from ..summary.tables import t_table
 from ..core.likelihood import evaluate
 from ..base.results import (EngineResultsMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions, block_diagonal)
+from ..exceptions import SpecificationError
 from ..inference import WaldTestResult
+from ..inference.constraints import linear_constraints
+from ..base.prediction import PredictionResults, check_transf, critical_value, interval_frame
+from . import blup as _blup
+from . import dfs as _dfs
+from .profile import profile_conf_int
 
 __all__ = ["MetaMixedResults"]
 
@@ -32,14 +40,88 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
     coefficients plus the covariance parameters (``n - p`` observations under REML), as
     metafor does.
+
+    With ``test="t"`` the coefficients are tested against t distributions with the df of
+    ``ddf`` (``df_coef``: ``"residual"``, ``n - p``, or ``"containment"``, metafor's
+    ``dfs="contain"``; see :mod:`metamodels.multivariate.dfs`) and the omnibus test is an F
+    test.  metafor's ``rma.mv`` has no Knapp-Hartung adjustment (its ``test="knha"`` is
+    ``rma.uni`` only), nor does MetaMixed.
     """
 
-    def __init__(self, model, outcome, method, test):
+    def __init__(self, model, outcome, method, test, ddf="residual"):
         self._set_engine_fit(model, outcome, method)
         self.test = test
+        self.ddf = _dfs.check_ddf(ddf)
         ev = self._ev
         super().__init__(model, ev.beta, normalized_cov_params=ev.cov_beta, scale=1.0,
                          use_t=test == "t", cov_type="nonrobust")
+
+    # ------------------------------------------------------------ t tests / df
+    @cache_readonly
+    def df_coef(self):
+        """Denominator df of each coefficient under ``ddf`` (used with ``test="t"``)."""
+        m = self.model
+        return pd.Series(_dfs.coefficient_df(self.ddf, m.exog, m.spec.random),
+                         index=list(m.exog_names))
+
+    @cache_readonly
+    def pvalues(self):
+        """Two-sided p-values (normal, or t with ``df_coef`` df)."""
+        t = np.asarray(self.tvalues, dtype=float)
+        if not self.use_t:
+            return 2 * stats.norm.sf(np.abs(t))
+        return 2 * stats.t.sf(np.abs(t), self.df_coef.to_numpy())
+
+    def conf_int(self, alpha=0.05, cols=None):
+        """Wald confidence intervals (t quantiles with ``df_coef`` df for ``test="t"``)."""
+        b = np.asarray(self.params, dtype=float)
+        se = np.asarray(self.bse, dtype=float)
+        q = critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
+        out = np.column_stack([b - q * se, b + q * se])
+        return out if cols is None else out[cols]
+
+    def coef_table(self, alpha=0.05):
+        """Coefficient table; with ``test="t"`` it has a df column (``df_coef``)."""
+        if not self.use_t:
+            return super().coef_table(alpha)
+        return t_table(np.asarray(self.params, dtype=float), np.asarray(self.cov_params()),
+                       self.df_coef.to_numpy(), list(self.model.exog_names), alpha)
+
+    @property
+    def _containment(self):
+        return self.use_t and self.ddf == "containment"
+
+    def t_test(self, r_matrix, cov_p=None, use_t=None):
+        """statsmodels' ``t_test``; under containment df each contrast takes the smallest
+        df of the coefficients it involves (the rule of the predictions)."""
+        if not self._containment or cov_p is not None or use_t is not None:
+            return super().t_test(r_matrix, cov_p=cov_p, use_t=use_t)
+        m = self.model
+        L, q0 = linear_constraints(r_matrix, m.exog_names)
+        C = np.asarray(self.cov_params())
+        est = L @ np.asarray(self.params, dtype=float)
+        sd = np.sqrt(np.einsum("ip,pq,iq->i", L, C, L))
+        df = _dfs.prediction_df(self.df_coef.to_numpy(), L, int(self.nobs), m.k_params)
+        return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
+
+    def wald_test(self, r_matrix, cov_p=None, invcov=None, use_f=None, df_constraints=None,
+                  scalar=True):
+        """statsmodels' ``wald_test``; under containment df the F test's denominator df
+        are the smallest df of the coefficients involved (metafor's QM rule)."""
+        out = super().wald_test(r_matrix, cov_p=cov_p, invcov=invcov, use_f=use_f,
+                                df_constraints=df_constraints, scalar=scalar)
+        if not self._containment or out.distribution != "F":
+            return out
+        L, _ = linear_constraints(r_matrix, self.model.exog_names)
+        used = np.any(L != 0, axis=0)
+        den = float(self.df_coef.to_numpy()[used].min())
+        return ContrastResults(F=out.fvalue, df_num=out.df_num, df_denom=den)
+
+    def _prediction_df(self, X0):
+        if not self.use_t:
+            return None
+        m = self.model
+        return _dfs.prediction_df(self.df_coef.to_numpy(), X0, int(self.nobs), m.k_params)
 
     # ------------------------------------------------------ variance components
     @cache_readonly
@@ -163,8 +245,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         stat = float(b @ np.linalg.solve(vb, b))
         if self.use_t:
             f = stat / idx.size
-            return WaldTestResult(f, idx.size, self.df_resid,
-                                  float(stats.f.sf(f, idx.size, self.df_resid)), "F")
+            den = float(self.df_coef.to_numpy()[idx].min())
+            return WaldTestResult(f, idx.size, den, float(stats.f.sf(f, idx.size, den)), "F")
         return WaldTestResult(stat, idx.size, None, float(stats.chi2.sf(stat, idx.size)), "chi2")
 
     @property
@@ -175,11 +257,214 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def n_params_total(self):
         return self.model.k_params + self.model.spec.n_params
 
+    # ---------------------------------------------- variance-component CIs
+    def conf_int_variance(self, alpha=0.05):
+        """Profile-likelihood confidence intervals of every variance component
+        (metafor's ``confint.rma.mv``): each component profiled with the others
+        re-estimated (:mod:`metamodels.multivariate.profile`).
+
+        Correlations of UN terms with more than two columns are the canonical partial
+        correlations of ``theta`` (plain correlations with the first column, partial
+        correlations otherwise), so their intervals are those of these parameters.
+
+        Returns
+        -------
+        DataFrame
+            estimate, ci_lower, ci_upper, indexed like :attr:`theta`.
+        """
+        self._require_random("variance component to profile")
+        names = list(self.model.spec.param_names)
+        rows = [profile_conf_int(self, j, alpha) for j in range(len(names))]
+        return pd.DataFrame({"estimate": np.asarray(self.theta, dtype=float),
+                             "ci_lower": [r[0] for r in rows],
+                             "ci_upper": [r[1] for r in rows]}, index=names)
+
+    # ------------------------------------------------------------ BLUPs
+    def _re_crit(self, alpha, part):
+        df = None
+        if self.use_t:
+            df = _dfs.random_term_df(self.ddf, part, int(self.nobs), self.model.k_params)
+        return critical_value(alpha, df)
+
+    @cache_readonly
+    def _re_pieces(self):
+        m = self.model
+        resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
+        pieces = _blup.random_effect_pieces(m.spec, self._ev.theta, m.exog, resid,
+                                            np.asarray(self._ev.cov_beta))
+        return dict(zip((p.name for p in m.spec.random), pieces))
+
+    def _term_levels(self, part):
+        given = (self.model.random_levels or {}).get(part.name)
+        n_lev = int(np.asarray(part.groups).max()) + 1
+        if given is not None and len(given) == n_lev:
+            return _blup.level_labels(given)
+        return list(range(n_lev))
+
+    def get_random_effects(self, alpha=0.05, transf=None):
+        """Predicted random effects (BLUPs) of every term at every level, with their
+        prediction-error standard errors and ``1 - alpha`` prediction intervals
+        (metafor's ``ranef.rma.mv``; formulas in :mod:`metamodels.multivariate.blup`).
+
+        Parameters
+        ----------
+        alpha : float
+        transf : callable, optional
+            Back-transformation of pred and the limits (se NaN).
+
+        Returns
+        -------
+        DataFrame or dict of DataFrames
+            One frame per random term (a dict keyed by term name when there are
+            several, as :attr:`MixedModelResults.random_effects`), columns pred, se,
+            pi_lower, pi_upper.  Scalar terms ``(1 | g)`` are indexed by the levels of
+            ``g`` (nested levels joined by "/", as metafor); vector terms such as
+            ``(0 + outcome | trial)`` by (level, column) pairs present in the data.
+            Intervals use the normal quantile, or for ``test="t"`` the t quantile with
+            ``n - p`` df (``ddf="residual"``) or ``levels - p`` df (``"containment"``).
+            Terms fixed to 0 (``model.fixed_terms``) are left out.
+        """
+        self._require_random("random effects")
+        out = {}
+        for part in self.model.spec.random:
+            u, var = self._re_pieces[part.name]
+            levels = self._term_levels(part)
+            crit = self._re_crit(alpha, part)
+            if u.shape[1] == 1:
+                out[part.name] = interval_frame(u[:, 0], np.sqrt(var[:, 0]), crit,
+                                                      pd.Index(levels, name=part.name), transf)
+                continue
+            used = np.zeros(u.shape, dtype=bool)
+            np.logical_or.at(used, part.groups, part.Z != 0)
+            li, ci = np.nonzero(used)
+            index = pd.MultiIndex.from_arrays(
+                [[levels[i] for i in li], [part.column_names[c] for c in ci]],
+                names=[part.name, "column"])
+            out[part.name] = interval_frame(u[li, ci], np.sqrt(var[li, ci]), crit,
+                                                  index, transf)
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    @cache_readonly
+    def random_effects(self):
+        """:meth:`get_random_effects` at ``alpha = 0.05``."""
+        return self.get_random_effects()
+
+    def _require_random(self, what):
+        if not self.model.spec.random:
+            raise SpecificationError(f"this MetaMixed model has no estimated random term, so "
+                                     f"no {what}")
+
+    def random_effects_frame(self, alpha=0.05):
+        """The random effects of every term in long form: columns term, level, column,
+        estimate, se, lower, upper (the ``1 - alpha`` prediction interval of
+        :meth:`get_random_effects`), the table of a caterpillar plot."""
+        frames = self.get_random_effects(alpha)
+        if isinstance(frames, pd.DataFrame):
+            frames = {self.model.spec.random[0].name: frames}
+        pieces = []
+        for part in self.model.spec.random:
+            f = frames[part.name]
+            if isinstance(f.index, pd.MultiIndex):
+                level = [str(v) for v in f.index.get_level_values(0)]
+                column = list(f.index.get_level_values(1))
+            else:
+                level, column = [str(v) for v in f.index], list(part.column_names) * len(f)
+            pieces.append(pd.DataFrame({"term": part.name, "level": level, "column": column,
+                                        "estimate": f["pred"].to_numpy(),
+                                        "se": f["se"].to_numpy(),
+                                        "lower": f["pi_lower"].to_numpy(),
+                                        "upper": f["pi_upper"].to_numpy()}))
+        return pd.concat(pieces, ignore_index=True)
+
+    def plot_caterpillar(self, alpha=0.05, **kwargs):
+        """Caterpillar plot of the random effects of every term (one row of panels per
+        term, one panel per column of a vector term) with the ``1 - alpha`` prediction
+        intervals of :meth:`get_random_effects` (metafor's ``ranef.rma.mv`` intervals:
+        normal, or t with the term's df for ``test="t"``); keywords as
+        :func:`metamodels.plots.caterpillar_plot`."""
+        from ..plots import caterpillar_plot
+        return caterpillar_plot(self.random_effects_frame(alpha), alpha=alpha, **kwargs)
+
+    def blup(self, alpha=0.05, transf=None):
+        """BLUPs of the true effects of the fitted rows, ``x_i'b + sum_t z_ti'u_t``
+        (for one random term, metafor's ``blup.rma.uni``; for ``rma.mv`` the sum of
+        ``fitted`` and the expanded ``ranef``), with the standard error of
+        ``theta_hat - theta`` from ``Var = S - S P S`` (:mod:`metamodels.multivariate.blup`)
+        and ``1 - alpha`` intervals (normal, or t with the prediction df of each row).
+
+        Returns
+        -------
+        DataFrame with columns pred, se, pi_lower, pi_upper.
+        """
+        m = self.model
+        resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
+        pred, var = _blup.study_blup_pieces(m.spec, m.known_spec, self._ev.theta, m.exog,
+                                            m.endog, resid)
+        crit = critical_value(alpha, self._prediction_df(m.exog))
+        return interval_frame(pred, np.sqrt(var), crit, self._fitted_index, transf)
+
     # ------------------------------------------------- prediction / residuals
+    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
+                       tau2_levels=None):
+        """Predictions with confidence and prediction intervals (metafor's
+        ``predict.rma.mv``).
+
+        The prediction interval of a new effect adds the random-effects variance it
+        draws, ``sum_t z_t' G_t z_t``: the sum of the ``sigma2`` of the scalar terms plus,
+        for a vector term such as ``(0 + outcome | trial)``, the ``tau2`` of the row's
+        outcome (metafor's ``tau2.levels``; taken from the ``outcome`` column of a new
+        DataFrame, or from ``tau2_levels``).  For test="t" the intervals use the smallest
+        df of the coefficients a row involves.
+
+        Parameters
+        ----------
+        exog, transform, conditional, transf
+            As :meth:`ResultsConventions.get_prediction`.
+        tau2_levels : sequence or dict, optional
+            One column name (e.g. ``"outcome[AL]"``), column label without the factor
+            prefix (``"AL"``) or 1-based position per predicted row: the level of the
+            vector random term whose variance enters the prediction interval (metafor's
+            ``tau2.levels``; it overrides the design of that term).  With several vector
+            terms, a dict ``{term: levels}`` with an entry per term (metafor's
+            ``tau2.levels`` and ``gamma2.levels``).
+        """
+        check_transf(transf)
+        if tau2_levels is None:
+            return super().get_prediction(exog, transform, conditional, transf=transf)
+        X0, index, mean = self._predicted_mean(exog, transform, conditional, {})
+        var = np.einsum("ij,jk,ik->i", X0, self._mean_cov, X0)
+        extra = self._variance_for_levels(tau2_levels, X0.shape[0])
+        return PredictionResults(mean, var, extra, self._prediction_df(X0), index,
+                                 transf=transf)
+
+    def _variance_for_levels(self, tau2_levels, n):
+        """``sum sigma2`` plus, per vector term, the variance of the chosen level."""
+        spec = self.model.spec
+        Gs = spec.G_matrices(self._ev.theta)
+        vector = {p.name: (p, G) for p, G in zip(spec.random, Gs) if G.shape[0] > 1}
+        if isinstance(tau2_levels, dict):
+            unknown = sorted(set(tau2_levels) - set(vector))
+            if unknown or set(tau2_levels) != set(vector):
+                raise ValueError(f"tau2_levels needs one entry per vector random term "
+                                 f"({', '.join(vector)}); got {', '.join(map(str, tau2_levels))}")
+            chosen = tau2_levels
+        elif len(vector) == 1:
+            chosen = {next(iter(vector)): tau2_levels}
+        else:
+            raise ValueError("tau2_levels as a sequence needs a model with exactly one vector "
+                             "random term such as (0 + outcome | trial); with several, pass "
+                             "a dict {term: levels} (metafor's tau2.levels and gamma2.levels)")
+        total = sum(float(G0[0, 0]) for G0 in Gs if G0.shape[0] == 1) + np.zeros(n)
+        for name, levels in chosen.items():
+            part, G = vector[name]
+            total = total + np.diag(G)[_level_positions(part, levels, n)]
+        return total
+
     def _new_obs_variance(self, exog, X0):
         """Random-effects variance of a new effect (metafor's prediction interval adds the
         variance components, not a sampling variance)."""
-        return self._random_effects_variance(exog, X0.shape[0])
+        # called through get_prediction's override: one frame more to the user's line
+        return self._random_effects_variance(exog, X0.shape[0], stacklevel=5)
 
     def _submodel(self, keep):
         """The model of the rows ``keep`` (boolean mask), levels renumbered."""
@@ -199,7 +484,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             sub = self._submodel(keep)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return sub.fit(method=self.method, test=self.test, start=self._ev.theta)
+                return sub.fit(method=self.method, test=self.test, ddf=self.ddf,
+                               start=self._ev.theta)
         except (ValueError, np.linalg.LinAlgError):
             return None
 
@@ -244,7 +530,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     def summary(self, alpha=0.05):
         """Variance components, heterogeneity and the coefficient table."""
-        info = {"Model:": "MetaMixed", "Method:": self.method,
+        test = "z" if not self.use_t else f"t ({self.ddf} df)"
+        info = {"Model:": "MetaMixed", "Method:": self.method, "Test:": test,
                 "No. effect sizes:": str(int(self.nobs)),
                 "No. units (blocks):": str(self.model.spec.layout.n_blocks),
                 "Converged:": "Yes" if self.converged else "No",
@@ -266,6 +553,32 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         if len(self.theta):
             tables.append((pd.DataFrame({"estimate": self.theta}), "%.6f"))
         return make_summary("MetaMixed Results", info, tables, texts)
+
+
+def _level_positions(part, levels, n):
+    """Column positions of a vector term for ``levels`` (column names, labels without the
+    factor prefix or 1-based positions; one per predicted row, or one for all)."""
+    levels = list(levels) if np.ndim(levels) else [levels]
+    if len(levels) == 1 and n > 1:
+        levels = levels * n
+    if len(levels) != n:
+        raise ValueError(f"tau2_levels has {len(levels)} entries for {n} predicted rows")
+    cols = list(part.column_names)
+    short = [c[c.index("[") + 1:-1] if "[" in c and c.endswith("]") else c for c in cols]
+    idx = []
+    for lev in levels:
+        if isinstance(lev, (int, np.integer)) and not isinstance(lev, bool):
+            if not 1 <= lev <= len(cols):
+                raise ValueError(f"tau2_levels position {lev} outside 1..{len(cols)}")
+            idx.append(int(lev) - 1)
+        elif lev in cols:
+            idx.append(cols.index(lev))
+        elif lev in short:
+            idx.append(short.index(lev))
+        else:
+            raise ValueError(f"unknown tau2 level {lev!r} of {part.name}; valid: "
+                             f"{', '.join(short)}")
+    return np.asarray(idx, dtype=int)
 
 
 class MetaMixedResultsWrapper(LikelihoodResultsWrapper):

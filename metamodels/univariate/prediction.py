@@ -19,6 +19,9 @@ class MetaPrediction(PredictionResults):
         Between-study variance added for the prediction (credibility) interval.
     df : float or None
         Degrees of freedom of the t reference distribution (None: normal).
+    transf : callable, optional
+        Back-transformation of means and limits (see
+        :class:`~metamodels.base.prediction.PredictionResults`).
 
     Notes
     -----
@@ -28,8 +31,8 @@ class MetaPrediction(PredictionResults):
     ``ci.lb/ci.ub`` and ``pi.lb/pi.ub``.
     """
 
-    def __init__(self, exog, params, cov_params, tau2, df=None, index=None):
+    def __init__(self, exog, params, cov_params, tau2, df=None, index=None, transf=None):
         X0 = np.asarray(exog, dtype=float)
         super().__init__(X0 @ params, np.einsum("ij,jk,ik->i", X0, cov_params, X0),
-                         float(tau2), df, index)
+                         float(tau2), df, index, transf=transf)
         self.tau2 = tau2

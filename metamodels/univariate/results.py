@@ -11,10 +11,12 @@ from ..base.registry import get_extension
 from ..base.results import (InformationCriteriaMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
                             ResultsConventions)
 from ..core.scalar import DiagonalTau2
+from ..exceptions import SpecificationError
 from ..inference import WaldTestResult
 from ..inference.marginal import LinearInference, MarginalMeansMixin
 from ..summary import heterogeneity_block, make_summary, prediction_block
 from . import estimators as est
+from ..base.prediction import critical_value, interval_frame
 from .genq import GenQ
 from .prediction import MetaPrediction
 
@@ -199,7 +201,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
     def _new_obs_variance(self, exog, X0):
         return np.full(X0.shape[0], float(self.tau2))
 
-    def get_prediction(self, exog=None, transform=True, conditional=False):
+    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None):
         """Predicted (average) effects for moderator values.
 
         Parameters
@@ -211,6 +213,9 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
         conditional : bool
             With ``exog=None``: the BLUPs of the study effects (:meth:`blup`) instead of
             the average effects.
+        transf : callable, optional
+            Back-transformation (e.g. ``np.exp`` for log odds ratios) of the means and the
+            interval limits; standard errors become NaN (metafor's ``transf=``).
 
         Returns
         -------
@@ -222,11 +227,11 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
         if exog is None and not conditional and m.k_params == 1 and m.k_constant:
             X0, index = np.ones((1, 1)), None
         elif conditional:
-            return super().get_prediction(exog, transform, conditional=True)
+            return super().get_prediction(exog, transform, conditional=True, transf=transf)
         else:
             X0, index = self._design_rows(exog, transform)
         return MetaPrediction(X0, np.asarray(self.params), np.asarray(self.cov_params()),
-                              self.tau2, self._prediction_df(X0), index=index)
+                              self.tau2, self._prediction_df(X0), index=index, transf=transf)
 
     def _conditional_offset(self, exog):
         if exog is not None:
@@ -511,27 +516,75 @@ class MetaRandomResults(MetaResults):
         upper = optimize.brentq(f, that, hi, xtol=1e-14, rtol=1e-13)
         return float(lower), float(upper)
 
-    def blup(self):
-        """Best linear unbiased predictions of the true study effects.
+    def conf_int_variance(self, alpha=0.05, method=None):
+        """Confidence interval of the variance component tau^2 as a one-row DataFrame
+        (estimate, ci_lower, ci_upper), the vocabulary of MetaMixed's
+        :meth:`~metamodels.multivariate.results.MetaMixedResults.conf_int_variance`;
+        ``method`` as in :meth:`conf_int_tau2`."""
+        lo, hi = self.conf_int_tau2(alpha, method)
+        return pd.DataFrame({"estimate": [float(self.tau2)], "ci_lower": [lo],
+                             "ci_upper": [hi]}, index=["tau2"])
+
+    @cache_readonly
+    def _shrinkage(self):
+        """``lambda_i = tau^2/(tau^2 + v_i)`` and ``x_i' Var(b) x_i``."""
+        if self._fit.weights is not None:
+            raise SpecificationError("BLUPs and random effects assume the GLS coefficients of "
+                                     "weights 1/(v_i + tau^2); this fit uses user weights (or "
+                                     "weighted=False), as metafor refuses too")
+        m = self.model
+        lam = self.tau2 / (self.tau2 + m.vi)
+        X = m.exog
+        return lam, np.einsum("ij,jk,ik->i", X, np.asarray(self.cov_params()), X)
+
+    def _blup_crit(self, alpha):
+        return critical_value(alpha, self.df_resid if self.use_t else None)
+
+    def blup(self, alpha=0.05, transf=None):
+        """Best linear unbiased predictions of the true study effects (metafor's
+        ``blup.rma.uni``).
 
         ``theta_i = lambda_i y_i + (1 - lambda_i) x_i'b``, ``lambda_i = tau^2/(tau^2 + v_i)``,
-        with standard error ``sqrt(lambda_i v_i + (1 - lambda_i)^2 x_i' Var(b) x_i)``.
+        with standard error ``sqrt(lambda_i v_i + (1 - lambda_i)^2 x_i' Var(b) x_i)``
+        (``Var(b)`` with the Knapp-Hartung factor for ``test="knha"``); intervals
+        ``theta_i +- c se`` with the normal or, for ``test="t"``/``"knha"``, the t(k - p)
+        quantile.
+
+        Parameters
+        ----------
+        alpha : float
+        transf : callable, optional
+            Back-transformation of pred and the limits (se NaN), as metafor's ``transf``.
 
         Returns
         -------
-        DataFrame with columns pred, se, pi_lower, pi_upper (95%).
+        DataFrame with columns pred, se, pi_lower, pi_upper.
         """
         m = self.model
-        X, y, v = m.exog, m.endog, m.vi
-        lam = self.tau2 / (self.tau2 + v)
-        xb = X @ np.asarray(self.params)
-        pred = lam * y + (1 - lam) * xb
-        vb = np.asarray(self.cov_params())
-        se = np.sqrt(lam * v + (1 - lam) ** 2 * np.einsum("ij,jk,ik->i", X, vb, X))
-        crit = stats.t.ppf(0.975, self.df_resid) if self.use_t else stats.norm.ppf(0.975)
-        index = getattr(m.data, "row_labels", None)
-        return pd.DataFrame({"pred": pred, "se": se, "pi_lower": pred - crit * se,
-                             "pi_upper": pred + crit * se}, index=index)
+        lam, xvx = self._shrinkage
+        pred = lam * m.endog + (1 - lam) * (m.exog @ np.asarray(self.params))
+        se = np.sqrt(lam * m.vi + (1 - lam) ** 2 * xvx)
+        return interval_frame(pred, se, self._blup_crit(alpha), self._fitted_index, transf)
+
+    def get_random_effects(self, alpha=0.05, transf=None):
+        """Predicted random effects ``u_i`` (deviations of the true effects from
+        ``x_i'b``; metafor's ``ranef.rma.uni``): ``u_i = lambda_i (y_i - x_i'b)`` with
+        prediction-error variance ``lambda_i v_i + lambda_i^2 x_i' Var(b) x_i``.
+
+        Returns
+        -------
+        DataFrame with columns pred, se, pi_lower, pi_upper (one row per study).
+        """
+        m = self.model
+        lam, xvx = self._shrinkage
+        pred = lam * (m.endog - m.exog @ np.asarray(self.params))
+        se = np.sqrt(lam * m.vi + lam ** 2 * xvx)
+        return interval_frame(pred, se, self._blup_crit(alpha), self._fitted_index, transf)
+
+    @cache_readonly
+    def random_effects(self):
+        """:meth:`get_random_effects` at ``alpha = 0.05``."""
+        return self.get_random_effects()
 
 
 class MetaResultsWrapper(LikelihoodResultsWrapper):
