@@ -344,5 +344,7 @@ def test_meta_pvalues_equal_statsmodels_definition(test):
     X = np.column_stack([np.ones(25), rng.normal(size=25)])
     y = X @ [0.1, 0.05] + rng.normal(0, np.sqrt(v + 0.02))
     res = mm.MetaRandom(y, v, X).fit(method="REML", test=test)
-    generic = LikelihoodModelResults.pvalues.func(res._results)
+    prop = LikelihoodModelResults.__dict__["pvalues"]       # a cached property
+    fn = getattr(prop, "func", None) or getattr(prop, "fget")  # (functools / pandas cache)
+    generic = fn(res._results)
     np.testing.assert_allclose(np.asarray(res.pvalues), generic, rtol=1e-14, atol=0)

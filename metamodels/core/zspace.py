@@ -303,9 +303,7 @@ class ZSpaceView:
                                                  "initial_tr_radius": 0.2,
                                                  "final_tr_radius": 1e-4})
             except ValueError:                       # scipy < 1.14: no COBYQA
-                res = optimize.minimize(fun, x0, method="Powell", bounds=bounds,
-                                        options={"xtol": 1e-6, "ftol": 1e-12,
-                                                 "maxfev": max(500, 200 * x0.size)})
+                res = self._search_without_cobyqa(fun, x0, lo, bounds)
         x = np.maximum(res.x, lo)
         x, stencil, polished = self._polish(x, lo, reml, max(2, min(maxiter, 8)))
         converged = polished or bool(res.success)
@@ -314,6 +312,22 @@ class ZSpaceView:
         message = "converged" if polished else str(res.message)
         return (self.sas_theta(lams, s), message, self.n_factorizations - n0, converged,
                 (lams, s, stencil))
+
+    @staticmethod
+    def _search_without_cobyqa(fun, x0, lo, bounds):
+        """Older scipy: Powell's method, then L-BFGS-B (finite-difference gradients) from
+        its result and from the start; the lowest deviance wins.  Powell alone can stop
+        far from a boundary optimum (a singular random-slope fit: deviance 1052.8 where
+        the optimum is 958.7)."""
+        tries = [optimize.minimize(fun, x0, method="Powell", bounds=bounds,
+                                   options={"xtol": 1e-6, "ftol": 1e-12,
+                                            "maxfev": max(500, 200 * x0.size)})]
+        lb = list(zip(lo, [None] * lo.size))
+        for start in (np.maximum(tries[0].x, lo), x0):
+            tries.append(optimize.minimize(fun, start, method="L-BFGS-B", bounds=lb,
+                                           options={"ftol": 1e-15, "gtol": 1e-10,
+                                                    "maxiter": 2000}))
+        return min(tries, key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
 
     def _polish(self, x, lo, reml, steps):
         """Newton steps on the free coordinates (off their bound) with the gradient and
