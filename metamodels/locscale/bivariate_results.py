@@ -11,6 +11,7 @@ from .._compat import cache_readonly
 from ..base.results import EngineResultsMixin, ResultsConventions
 from ..summary import make_summary
 from .joint import JointCovarianceMixin
+from .results import LocationScaleResults
 
 __all__ = ["BivariateLocationScaleResults"]
 
@@ -35,10 +36,7 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         cov = np.zeros((p + q, p + q))
         cov[:p, :p] = ev.cov_beta
         J = ev.obs_info if ev.obs_info is not None else ev.info
-        try:
-            cov[p:, p:] = np.linalg.inv(J)
-        except np.linalg.LinAlgError:
-            cov[p:, p:] = np.linalg.pinv(J)
+        cov[p:, p:] = LocationScaleResults._inverse(J)
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),
                          normalized_cov_params=cov, scale=1.0, use_t=False, cov_type="nonrobust")
 
