@@ -58,15 +58,22 @@ def _dense_parts(df):
     return Y[study, outcome], X, S, study, outcome, same
 
 
-def _dense_loglik(df, theta, reml, parts=None):
-    """Explicit dense log-likelihood profiled over the means (independent code)."""
-    y, X, S, study, outcome, same = _dense_parts(df) if parts is None else parts
+def _dense_V(df, theta, parts):
+    """Explicit dense marginal covariance ``S + Sigma(theta)`` of the stacked rows."""
+    y, X, S, study, outcome, same = parts
     g, xs = df["g"].to_numpy()[study], df["x"].to_numpy()[study]
     sd = np.where(outcome == 0, np.exp(theta[0] + theta[1] * g), np.exp(theta[2]))
     rho = np.tanh(theta[3] + theta[4] * xs)
     K = np.where(same, rho[:, None], 0.0)
     np.fill_diagonal(K, 1.0)
-    V = S + K * np.outer(sd, sd)
+    return S + K * np.outer(sd, sd)
+
+
+def _dense_loglik(df, theta, reml, parts=None):
+    """Explicit dense log-likelihood profiled over the means (independent code)."""
+    parts = _dense_parts(df) if parts is None else parts
+    y, X = parts[0], parts[1]
+    V = _dense_V(df, theta, parts)
     n = y.size
     Vi = np.linalg.inv(V)
     XVX = X.T @ Vi @ X
@@ -194,14 +201,9 @@ def test_errors():
 
 def _full_loglik(df, params, parts):
     """Unprofiled dense log-likelihood of (b, theta)."""
-    y, X, S, study, outcome, same = parts
+    y, X = parts[0], parts[1]
     b, theta = params[:4], params[4:]
-    g, xs = df["g"].to_numpy()[study], df["x"].to_numpy()[study]
-    sd = np.where(outcome == 0, np.exp(theta[0] + theta[1] * g), np.exp(theta[2]))
-    rho = np.tanh(theta[3] + theta[4] * xs)
-    K = np.where(same, rho[:, None], 0.0)
-    np.fill_diagonal(K, 1.0)
-    V = S + K * np.outer(sd, sd)
+    V = _dense_V(df, theta, parts)
     r = y - X @ b
     return -0.5 * (y.size * np.log(2 * np.pi) + np.linalg.slogdet(V)[1]
                    + r @ np.linalg.solve(V, r))

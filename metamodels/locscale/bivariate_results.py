@@ -11,7 +11,7 @@ from .._compat import cache_readonly
 from ..base.results import EngineResultsMixin, ResultsConventions
 from ..summary import make_summary
 from .joint import JointCovarianceMixin
-from .results import LocationScaleResults
+from .results import engine_check_rows, engine_covariance
 
 __all__ = ["BivariateLocationScaleResults"]
 
@@ -32,13 +32,8 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
     def __init__(self, model, outcome, method):
         self._set_engine_fit(model, outcome, method)
         ev = self._ev
-        p, q = model.k_location, model.spec.n_params
-        cov = np.zeros((p + q, p + q))
-        cov[:p, :p] = ev.cov_beta
-        J = ev.obs_info if ev.obs_info is not None else ev.info
-        cov[p:, p:] = LocationScaleResults._inverse(J)
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),
-                         normalized_cov_params=cov, scale=1.0, use_t=False, cov_type="nonrobust")
+                         normalized_cov_params=engine_covariance(ev, model.k_location), scale=1.0, use_t=False, cov_type="nonrobust")
 
     @cache_readonly
     def param_names(self):
@@ -129,19 +124,8 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         """Diagnostics table (as LocationScaleMeta.check): convergence, scaled gradient,
         positive-definite information, finite SEs, dropped studies, range of the fitted
         SDs and correlations."""
-        ev = self._ev
-        J = ev.obs_info if ev.obs_info is not None else ev.info
-        eig = np.linalg.eigvalsh(J)
-        inv = np.asarray(self.cov_params())[self.model.k_location:, self.model.k_location:]
-        grad_scaled = np.abs(ev.grad) * np.sqrt(np.clip(np.diag(inv), 0, None))
         fitted = self.predict_parameters()
-        se = np.asarray(self.bse)
-        rows = [
-            ("optimizer converged", bool(self.converged), f"{self.n_iter} Newton/scoring steps"),
-            ("max |gradient| x SE", bool(grad_scaled.max() < 1e-4),
-             "%.2e" % grad_scaled.max()),
-            ("Hessian positive definite", bool(eig.min() > 0), "min eigenvalue %.3g" % eig.min()),
-            ("finite standard errors", bool(np.all(np.isfinite(se)) and np.all(se > 0)), ""),
+        rows = engine_check_rows(self) + [
             ("studies dropped", self.model.n_dropped == 0, str(self.model.n_dropped)),
             ("sd ranges", bool(np.all(np.isfinite(fitted[["sd1", "sd2"]].to_numpy()))),
              "sd1 %.4g to %.4g; sd2 %.4g to %.4g" % (fitted.sd1.min(), fitted.sd1.max(),

@@ -16,6 +16,47 @@ from .joint import JointCovarianceMixin
 __all__ = ["LocationScaleResults"]
 
 
+def _information(ev):
+    """The information of the variance parameters the covariance uses: observed when the
+    engine has it, expected otherwise."""
+    return ev.obs_info if ev.obs_info is not None else ev.info
+
+
+def _inverse(J):
+    try:
+        return np.linalg.inv(J)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(J)
+
+
+def engine_covariance(ev, p):
+    """Block-diagonal covariance of ``(b, theta)``: ``(X'V^{-1}X)^{-1}`` for the ``p``
+    location coefficients and the inverse information of the profiled likelihood for the
+    variance parameters (shared by the location-scale results classes)."""
+    q = ev.theta.shape[0]
+    cov = np.zeros((p + q, p + q))
+    cov[:p, :p] = ev.cov_beta
+    cov[p:, p:] = _inverse(_information(ev))
+    return cov
+
+
+def engine_check_rows(res):
+    """The optimiser rows of ``check()``: convergence, largest gradient times SE,
+    positive-definite information and finite standard errors."""
+    ev = res._ev
+    J = _information(ev)
+    eig = np.linalg.eigvalsh(J)
+    se = np.asarray(res.bse)
+    grad_scaled = np.abs(ev.grad) * np.sqrt(np.clip(np.diag(_inverse(J)), 0, None))
+    return [
+        ("optimizer converged", bool(res.converged), f"{res.n_iter} Newton/scoring steps"),
+        ("max |gradient| x SE", bool(grad_scaled.max() < 1e-4) if grad_scaled.size else True,
+         "%.2e" % (grad_scaled.max() if grad_scaled.size else 0.0)),
+        ("Hessian positive definite", bool(eig.min() > 0), "min eigenvalue %.3g" % eig.min()),
+        ("finite standard errors", bool(np.all(np.isfinite(se)) and np.all(se > 0)), ""),
+    ]
+
+
 class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConventions,
                            EngineResultsMixin,
                            LikelihoodModelResults):
@@ -32,19 +73,8 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
     def __init__(self, model, outcome, method):
         self._set_engine_fit(model, outcome, method)
         ev = self._ev
-        p, q = model.k_location, model.spec.n_params
-        cov = np.zeros((p + q, p + q))
-        cov[:p, :p] = ev.cov_beta
-        cov[p:, p:] = self._inverse(ev.obs_info if ev.obs_info is not None else ev.info)
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),
-                         normalized_cov_params=cov, scale=1.0, use_t=False, cov_type="nonrobust")
-
-    @staticmethod
-    def _inverse(J):
-        try:
-            return np.linalg.inv(J)
-        except np.linalg.LinAlgError:
-            return np.linalg.pinv(J)
+                         normalized_cov_params=engine_covariance(ev, model.k_location), scale=1.0, use_t=False, cov_type="nonrobust")
 
     @cache_readonly
     def param_names(self):
@@ -187,18 +217,8 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
         """Diagnostics table (as drmTMB's check_drm): optimizer convergence, largest
         scaled gradient, positive-definite Hessian, finite SEs, rows dropped, range of the
         fitted tau, and the type and conditioning of the known covariance."""
-        ev = self._ev
-        J = ev.obs_info if ev.obs_info is not None else ev.info
-        eig = np.linalg.eigvalsh(J)
-        se = np.asarray(self.bse)
-        grad_scaled = np.abs(ev.grad) * np.sqrt(np.clip(np.diag(self._inverse(J)), 0, None))
         d = self.model.known.diagonal()
-        rows = [
-            ("optimizer converged", bool(self.converged), f"{self.n_iter} Newton/scoring steps"),
-            ("max |gradient| x SE", bool(grad_scaled.max() < 1e-4) if grad_scaled.size else True,
-             "%.2e" % (grad_scaled.max() if grad_scaled.size else 0.0)),
-            ("Hessian positive definite", bool(eig.min() > 0), "min eigenvalue %.3g" % eig.min()),
-            ("finite standard errors", bool(np.all(np.isfinite(se)) and np.all(se > 0)), ""),
+        rows = engine_check_rows(self) + [
             ("rows dropped", self.model.n_dropped == 0, str(self.model.n_dropped)),
             ("tau range", bool(np.all(np.isfinite(self.tau))),
              "%.4g to %.4g" % (self.tau.min(), self.tau.max())),
