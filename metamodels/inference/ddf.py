@@ -23,7 +23,7 @@ kenward-roger-expected     ``W`` inverse expected information, as pbkrtest
 residual                   ``n - rank(X)``
 containment                SAS ``DDFM=CONTAIN``
 between-within             SAS ``DDFM=BETWITHIN`` (basic form)
-hlm                        HLM software's df (:mod:`.hlm_df`, registered there)
+hlm                        HLM software's df (:mod:`.hlm_df`, which registers itself when the package is imported)
 =========================  =============================================================
 
 Adding a df method
@@ -403,6 +403,3 @@ DDF_METHODS = ddf_methods()
 #: keep the second-derivative term R_ij)
 KR_FLAVOURS = {cls.name: (cls.information, cls.second_order)
                for cls in _METHODS.values() if issubclass(cls, KenwardRoger)}
-
-# df methods of other modules of this package (they register themselves)
-from . import hlm_df  # noqa: E402,F401  (ddf="hlm")

@@ -299,6 +299,8 @@ class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsC
     ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
     and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
 
+    forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)
+
     def __init__(self, model, method, psi, beta, cov_beta, llf, converged, on_boundary=()):
         self.method = method
         self._psi = np.asarray(psi, dtype=float)

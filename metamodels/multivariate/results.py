@@ -48,6 +48,8 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     ``rma.uni`` only), nor does MetaMixed.
     """
 
+    forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)
+
     def __init__(self, model, outcome, method, test, ddf="residual"):
         self._set_engine_fit(model, outcome, method)
         self.test = test

@@ -20,16 +20,12 @@ _DIFF = {"RD": "Risk Difference", "IRD": "Incidence Rate Difference"}
 
 def dispatch(results):
     """The forest builder for ``results`` other than MetaFixed/MetaRandom (None for those
-    and for anything unknown)."""
-    from ..univariate.tables import PooledTableResults
+    and for anything unknown).  Results classes name their layout in the class attribute
+    ``forest_layout`` (``"table"``: Mantel-Haenszel/Peto, ``"multivariate"``: MetaMixed,
+    BivariateMeta), so this layer needs no import of the model families."""
     res = getattr(results, "_results", results)       # statsmodels wrappers
-    if isinstance(res, PooledTableResults):
-        return table_forest_plot
-    from ..multivariate.bivariate import BivariateResults
-    from ..multivariate.results import MetaMixedResults
-    if isinstance(res, (MetaMixedResults, BivariateResults)):
-        return multivariate_forest_plot
-    return None
+    return {"table": table_forest_plot,
+            "multivariate": multivariate_forest_plot}.get(getattr(res, "forest_layout", None))
 
 
 def _sorted_positions(y, w, sort):

@@ -22,8 +22,7 @@ def residuals_for_plot(results):
       ``N(0, 1)`` misfit they are standard normal).
     """
     res = getattr(results, "_results", results)
-    from ..mixed.results import MixedResults
-    if isinstance(res, MixedResults):
+    if hasattr(type(res), "resid_pearson_conditional"):     # MixedModel results
         return (np.asarray(res.fittedvalues, dtype=float),
                 np.asarray(res.resid_pearson_conditional, dtype=float),
                 "Pearson residual (conditional, scaled)")

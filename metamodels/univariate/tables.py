@@ -143,6 +143,8 @@ class PooledTableResults:
         The study-level estimates and sampling variances.
     """
 
+    forest_layout = "table"   # which forest plot draws these results (plots.forest_more)
+
     _title = "Pooled tables"
     _ratio_measures = ("OR", "RR", "IRR", "PETO")
 
