@@ -300,3 +300,92 @@ def test_singular_fit_reported_as_lme4(sleep):
             ("residual", res.theta["Residual"], _vc(r, "Residual", ""), ".3f"),
             ("logLik", res.llf, r["fit"]["logLik"], ".4f")]
     _check_shown(_page("coming_from_lme4.md"), rows)
+
+
+# ---------------------------------------------------------- statsmodels page
+@pytest.fixture(scope="module")
+def mixedlm():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    sleep = mm.datasets.load("sleepstudy")
+    fev = mm.datasets.load("fev_sim")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # one model object per fit: a second fit() mutates a MixedLM model (see the page)
+        reml = smf.mixedlm("Reaction ~ Days", sleep, groups="Subject",
+                           re_formula="~Days").fit(reml=True)
+        ml = smf.mixedlm("Reaction ~ Days", sleep, groups="Subject",
+                         re_formula="~Days").fit(reml=False)
+        vc_model = smf.mixedlm("fev ~ baseval + C(drug) + C(hour)", fev, groups="patient",
+                               re_formula="1", vc_formula={"drug": "0 + C(drug)"})
+        vc = vc_model.fit()
+    return dict(reml=reml, ml=ml, vc=vc, vc_model=vc_model)
+
+
+def test_statsmodels_keywords_fit_the_lme4_formula(sleep, sleep_fits):
+    res = mm.MixedModel.from_formula("Reaction ~ Days", sleep, groups="Subject",
+                                     re_formula="1 + Days").fit(method="REML")
+    np.testing.assert_allclose(res.theta.values, sleep_fits["reml"].theta.values, rtol=1e-10)
+    assert res.llf == pytest.approx(sleep_fits["reml"].llf, rel=1e-12)
+
+
+def test_statsmodels_page_numbers(mixedlm, sleep_fits, fev_fits):
+    text = _page("coming_from_statsmodels.md")
+    sm, ours, ml = mixedlm["reml"], sleep_fits["reml"], sleep_fits["ml"]
+    # agreement with MixedLM: estimates and SEs to 1e-5, variance parameters to its
+    # convergence (5e-5), the REML criterion to 1e-9
+    np.testing.assert_allclose(sm.fe_params.values, ours.fe_params.values, rtol=1e-6)
+    np.testing.assert_allclose(sm.bse_fe.values, ours.bse.values, rtol=1e-5)
+    th = ours.theta.values
+    np.testing.assert_allclose([sm.cov_re.iloc[0, 0], sm.cov_re.iloc[1, 0], sm.cov_re.iloc[1, 1],
+                                sm.scale], th, rtol=5e-5)
+    assert sm.llf == pytest.approx(ours.llf, rel=1e-9)
+    assert np.isnan(sm.aic) and np.isfinite(ours.aic)
+    assert mixedlm["ml"].llf == pytest.approx(ml.llf, rel=1e-9)
+    ic = ml.information_criteria("lme4")
+    assert mixedlm["ml"].aic == pytest.approx(ic["aic"], rel=1e-9)
+    assert mixedlm["ml"].bic == pytest.approx(ic["bic"], rel=1e-9)
+    np.testing.assert_allclose(sm.random_effects["308"].values,
+                               ours.random_effects.iloc[0].values, rtol=1e-4)
+    # the metamodels numbers the page shows, against lme4's
+    r = R["sleepstudy"]
+    rows = [("var int", th[0], _vc(r["reml"], "Subject"), ".3f"),
+            ("cov", th[1], _vc(r["reml"], "Subject", "(Intercept)", "Days"), ".4f"),
+            ("var days", th[2], _vc(r["reml"], "Subject", "Days"), ".4f"),
+            ("resid", th[3], _vc(r["reml"], "Residual", ""), ".3f"),
+            ("llf", ours.llf, r["reml"]["fit"]["logLik"], ".4f"),
+            ("t days", ours.tvalues["Days"], r["reml"]["t"][1], ".3f"),
+            ("p days", ours.pvalues["Days"], r["reml"]["p"][1], ".2e"),
+            ("aic", ours.information_criteria("lme4")["aic"], r["reml"]["fit"]["AIC"], ".3f"),
+            ("ml llf", ml.llf, r["ml"]["fit"]["logLik"], ".4f"),
+            ("ml aic", ic["aic"], r["ml"]["fit"]["AIC"], ".3f"),
+            ("ml bic", ic["bic"], r["ml"]["fit"]["BIC"], ".3f")]
+    for name in ("aic", "bic"):
+        assert format(getattr(ours, name), ".3f") in text, name
+    # MixedLM's own numbers as the page quotes them (statsmodels 0.15; 1e-4 relative)
+    for value, fmt in ((sm.cov_re.iloc[0, 0], ".3f"), (sm.scale, ".3f"),
+                       (sm.tvalues["Days"], ".3f")):
+        shown = format(value, fmt)
+        assert shown in text or pytest.approx(value, rel=1e-4) in [
+            float(x) for x in re.findall(r"-?\d+\.\d+", text)], shown
+    # nested variance components (vc_formula)
+    vc, ours_vc, rn = mixedlm["vc"], fev_fits["nested"], R["fev_sim"]["nested"]
+    assert vc.cov_re.iloc[0, 0] == pytest.approx(ours_vc.theta["patient Var((Intercept))"], rel=1e-4)
+    assert vc.vcomp[0] == pytest.approx(ours_vc.theta["patient:drug Var((Intercept))"], rel=1e-4)
+    assert vc.llf == pytest.approx(ours_vc.llf, rel=1e-9)
+    np.testing.assert_allclose(vc.fe_params.values, ours_vc.params[vc.fe_params.index].values,
+                               rtol=1e-5)
+    # the documented difference: MixedLM's fixed-effect SEs come from the inverse of the
+    # whole Hessian; its fixed-effect block alone gives (X'V^-1X)^-1, lme4's and ours
+    ratio = vc.bse_fe["baseval"] / ours_vc.bse["baseval"]
+    assert 1.005 < ratio < 1.02
+    H = mixedlm["vc_model"].hessian(vc.params_object)[0]
+    p = vc.k_fe
+    block = np.sqrt(np.diag(np.linalg.inv(-H[:p, :p])))
+    np.testing.assert_allclose(block, ours_vc.bse[vc.fe_params.index].values, rtol=1e-4)
+    rows += [("nested base se", ours_vc.bse["baseval"], rn["se"][1], ".5f"),
+             ("nested int se", ours_vc.bse["Intercept"], rn["se"][0], ".5f"),
+             ("nested base", ours_vc.params["baseval"], rn["estimate"][1], ".5f"),
+             ("nested llf", ours_vc.llf, rn["fit"]["logLik"], ".4f")]
+    _check_shown(text, rows)
+    for value in (vc.bse_fe["baseval"], vc.bse_fe["Intercept"]):
+        assert format(value, ".5f") in text
