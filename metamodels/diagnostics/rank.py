@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from ._meta_input import meta_input
+
+if TYPE_CHECKING:
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
 
 __all__ = ["RankCorrelationResult", "rank_correlation_test", "kendall_tau_test"]
 
@@ -16,14 +21,19 @@ _EXACT_MAX_N = 1000     # beyond: the normal approximation (exact is O(n^3))
 
 @dataclass(frozen=True)
 class RankCorrelationResult:
-    """Begg and Mazumdar's test.
+    """Begg and Mazumdar's test (returned by :func:`rank_correlation_test`).
 
-    Attributes
+    Parameters
     ----------
-    statistic : Kendall's tau (tau-b) between standardised effects and variances
-    pvalue : two-sided p-value
-    exact : whether the p-value is exact (permutation distribution) or the normal
-        approximation with the tie-corrected variance
+    statistic : float
+        Kendall's tau (tau-b) between standardised effects and variances.
+    pvalue : float
+        Two-sided p-value.
+    exact : bool
+        Whether the p-value is exact (permutation distribution) or the normal
+        approximation with the tie-corrected variance.
+    k : int
+        Number of studies.
     """
 
     statistic: float
@@ -37,7 +47,13 @@ class RankCorrelationResult:
                 f"  Kendall's tau = {self.statistic:.4f}, p = {self.pvalue:.4g} ({how}, "
                 f"k = {self.k})")
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form of the test.
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
 
@@ -123,12 +139,16 @@ def kendall_tau_test(x, y, exact=None):
     return float(tau), float(2.0 * stats.norm.sf(abs(z))), False
 
 
-def rank_correlation_test(results, exact=None):
-    """Begg and Mazumdar's (1994) rank correlation test for funnel-plot asymmetry.
+def rank_correlation_test(results: MetaResults | MetaInput,
+                          exact: bool | None = None) -> RankCorrelationResult:
+    r"""Begg and Mazumdar's (1994) rank correlation test for funnel-plot asymmetry
+    (metafor's ``ranktest``).
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results (intercept-only)
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        an intercept-only model (only the data are used).
     exact : bool, optional
         Exact p-value from the permutation distribution of Kendall's statistic;
         default: exact whenever there are no ties (as metafor; k <= 1000), otherwise
@@ -137,14 +157,46 @@ def rank_correlation_test(results, exact=None):
     Returns
     -------
     RankCorrelationResult
+        ``statistic`` (Kendall's tau), ``pvalue`` and ``exact``.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        The model has moderators.
+    ValueError
+        Fewer than 3 studies, or all standardised effects (or variances) equal.
+
+    See Also
+    --------
+    egger_test : the regression test for funnel-plot asymmetry.
 
     Notes
     -----
-    With the fixed-effects estimate ``b = sum(y_i/v_i) / sum(1/v_i)`` and its variance
-    ``v_b = 1/sum(1/v_i)``, the standardised effects are
-    ``y*_i = (y_i - b) / sqrt(v_i - v_b)``; the statistic is Kendall's tau between
-    ``y*_i`` and ``v_i``.  Ties use tau-b and the tie-corrected variance of the
-    normal approximation.
+    With the fixed-effects estimate :math:`b = \sum_i (y_i/v_i) / \sum_i (1/v_i)` and
+    its variance :math:`v_b = 1/\sum_i (1/v_i)`, the standardised effects are
+
+    .. math::
+
+        y^*_i = \frac{y_i - b}{\sqrt{v_i - v_b}};
+
+    the statistic is Kendall's tau between :math:`y^*_i` and :math:`v_i`.  Ties use
+    tau-b and the tie-corrected variance of the normal approximation (Kendall 1970).
+
+    References
+    ----------
+    .. [1] Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank
+       correlation test for publication bias. *Biometrics*, 50(4), 1088-1101.
+    .. [2] Kendall, M. G. (1970). *Rank Correlation Methods* (4th ed.). Griffin.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> print(mm.rank_correlation_test(res))
+    Rank correlation test for funnel plot asymmetry (Begg and Mazumdar 1994)
+      Kendall's tau = 0.0256, p = 0.9524 (exact, k = 13)
     """
     inp = meta_input(results)
     inp.require_intercept_only("the rank correlation test")
