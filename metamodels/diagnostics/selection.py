@@ -341,8 +341,8 @@ def selection_model(results: MetaResults | MetaInput,
     before selection; it is observed with relative probability ``w(p_i)``, so the
     density of an observed study is
 
-    .. math:: f(y_i) = w(p_i)\\, \\phi(y_i; \\mu_i, s_i^2) / A_i, \\qquad
-              A_i = \\int w(p(y))\\, \\phi(y; \\mu_i, s_i^2)\\, dy .
+    .. math:: f(y_i) = w(p_i)\, \phi(y_i; \mu_i, s_i^2) / A_i, \qquad
+              A_i = \int w(p(y))\, \phi(y; \mu_i, s_i^2)\, dy .
 
     Weight functions: stepfun ``w = delta_j`` for ``a_{j-1} < p <= a_j`` with
     ``delta_1 = 1`` (``A_i`` a sum of normal probabilities); beta
