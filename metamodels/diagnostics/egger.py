@@ -56,6 +56,16 @@ class EggerTestResult:
         Reference distribution of the test.
     alpha : float, default 0.05
         Level of ``limit_ci``.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> test = mm.egger_test(res, model="lm")
+    >>> print(test.distribution, test.df, round(test.limit_estimate, 4))
+    t 11.0 -0.1909
     """
 
     statistic: float

@@ -45,6 +45,16 @@ class FailSafeNResult:
         Significance level of the target (Rosenthal, Rosenberg).
     k : int
         Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fsn = mm.fail_safe_n(res, method="rosenberg")
+    >>> print(fsn.method, fsn.k, fsn.n > 0)
+    rosenberg 13 True
     """
 
     n: int

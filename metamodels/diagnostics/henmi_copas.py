@@ -75,6 +75,16 @@ class HenmiCopasResult:
         The critical value ``t*``.
     alpha : float
         ``1 - alpha`` is the level of the interval.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> hc = mm.henmi_copas(res)
+    >>> print([round(float(x), 4) for x in hc.conf_int()], round(hc.tau2, 4))
+    [-1.1555, 0.295] 0.3088
     """
 
     estimate: float

@@ -51,6 +51,18 @@ class PermutationTestResult:
         The coefficients' statistics of every permutation, (n_permutations, p).
     perm_qm : ndarray
         The omnibus statistic of every permutation, (n_permutations,).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> perm = mm.diagnostics.permutation_test(res, exact=False, n_permutations=100,
+    ...                                        seed=2)
+    >>> print(perm.summary_frame().round(3))
+                coef  statistic  pvalue_permutation
+    Intercept -0.715     -3.974                0.01
     """
 
     params: pd.Series

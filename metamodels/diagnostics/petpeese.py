@@ -36,6 +36,21 @@ class PetPeeseResult:
         Level of PET's test in the decision rule.
     alternative : {"one-sided", "two-sided"}
         Sidedness of PET's test.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> pp = mm.pet_peese(res)
+    >>> print(pp)
+    PET-PEESE (Stanley and Doucouliagos 2014)
+      model   estimate   confidence interval
+      PET      -0.1909   [-0.6753, 0.2935]   slope -2.1120 (p = 0.1887)
+      PEESE    -0.3800   [-0.7261, -0.0338]   slope -2.3606 (p = 0.4098)
+      PET test of a zero effect: p = 0.2021 (one-sided, alpha = 0.05)
+      conditional estimate: PET = -0.1909
     """
 
     pet: EggerTestResult

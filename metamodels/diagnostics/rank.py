@@ -34,6 +34,16 @@ class RankCorrelationResult:
         approximation with the tie-corrected variance.
     k : int
         Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> test = mm.rank_correlation_test(res)
+    >>> print(round(test.statistic, 4), round(test.pvalue, 4), test.exact)
+    0.0256 0.9524 True
     """
 
     statistic: float

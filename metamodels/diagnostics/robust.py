@@ -104,6 +104,16 @@ class HTZTestResult:
         Degrees of freedom of the approximating Wishart distribution.
     test : str, default "HTZ"
         Name of the test.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> test = res.robust(cluster="alloc").wald_test("ablat = 0")
+    >>> print(test.df_num, round(test.df_denom, 3), round(test.pvalue, 4))
+    1 1.518 0.044
     """
 
     statistic: float
@@ -228,6 +238,18 @@ class RobustResults:
         Which degrees of freedom :attr:`df` gives.
     _pieces : dict
         Internal: the per-cluster pieces of the sandwich, used by :meth:`wald_test`.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> rob = res.robust(cluster="trial", cov_type="CR1p", ddf="residual")
+    >>> print(rob.summary_frame()[["coef", "se", "df"]].round(4))
+                 coef      se    df
+    Intercept  0.2515  0.1905  11.0
+    ablat     -0.0291  0.0052  11.0
     """
 
     params: pd.Series

@@ -79,6 +79,21 @@ class SelectionModelResult:
         Whether the optimiser converged.
     k : int
         Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sel = mm.selection_model(res, type="stepfun", steps=[0.025], alternative="less")
+    >>> print(sel.conf_int().round(3))
+               lower  upper
+    Intercept -1.133 -0.108
+    >>> print(sel.p_table)
+                    k
+    0 < p <= 0.025  8
+    0.025 < p <= 1  5
     """
 
     params: pd.Series

@@ -39,6 +39,18 @@ class SubgroupResult:
         The fit behind the between-group test (the fixed-effects meta-analysis of the
         subgroup estimates, whose Q is ``q_between``, or the mixed-effects
         meta-regression on the group factor).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sg = mm.subgroup_analysis(res, by="alloc", between="mixed")
+    >>> print(round(sg.q_between, 4), sg.df_between, round(sg.pvalue_between, 4))
+    1.7675 2 0.4132
+    >>> print(sorted(sg.fits))
+    ['alternate', 'random', 'systematic']
     """
 
     groups: pd.DataFrame

@@ -49,6 +49,18 @@ class TrimFillResult:
         The results the analysis started from.
     n_iter : int
         Iterations of the trimming algorithm.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> tf = mm.trim_and_fill(res)
+    >>> print(tf.k0, tf.estimator, int(tf.filled.nobs))
+    1 L0 14
+    >>> print(tf.filled.model.filled.sum())
+    1
     """
 
     k0: int

@@ -87,6 +87,15 @@ class TableTestResult:
         Upper-tail chi-square p-value.
     name : str
         Name of the test, as printed.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.mantel_haenszel(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> test = res.tarone_test
+    >>> print(test.df, round(test.statistic, 2))
+    12 171.76
     """
 
     statistic: float
@@ -217,6 +226,18 @@ class MantelHaenszelResults(PooledTableResults):
     ----------
     correct : bool
         Whether the CMH/MH test uses the continuity correction.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.mantel_haenszel(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg",
+    ...                          measure="RR")
+    >>> print(res.conf_int(exp=True).round(4))
+              lower   upper
+    log(RR)  0.5881  0.6862
+    >>> print(res.cmh_test)    # metafor reports no CMH test for RR either
+    None
     """
 
     _title = "Mantel-Haenszel fixed-effects meta-analysis"

@@ -186,6 +186,15 @@ class MetaFixedResults(MetaResults):
         The fitted model.
     fit : UnivariateFit
         The numbers of the fit (:func:`metamodels.univariate.fitting.fit_univariate`).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> fe = mm.MetaFixed.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> print(round(fe.params["Intercept"], 4), round(fe.i2, 4), round(fe.zeta2, 4))
+    -0.4303 0.9212 0.23
     """
 
     @property

@@ -74,6 +74,19 @@ class PetoResults(PooledTableResults):
         Number of tables in the pooled computation.
     pooled : ndarray
         The cells (k x 4) of the pooled computation.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.peto(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> print(round(res.q, 2), res.q_df)
+    167.73 12
+    >>> print(res.weights.round(2).head(3))
+    0    0.58
+    1    1.37
+    2    0.56
+    Name: weights, dtype: float64
     """
 
     _title = "Peto's one-step fixed-effects meta-analysis"
