@@ -108,8 +108,23 @@ class TableTestResult:
 
 
 # ------------------------------------------------------------------ kernels
-def mh_estimate(cells, measure):
-    """Mantel-Haenszel estimate (log scale for OR/RR/IRR) and its variance."""
+def mh_estimate(cells: np.ndarray, measure: str) -> tuple[float, float]:
+    """Mantel-Haenszel estimate (log scale for OR/RR/IRR) and its variance.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells: ``a, b, c, d`` of 2x2 tables or ``x1, t1, x2, t2`` of rate tables.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        The effect measure.
+
+    Returns
+    -------
+    estimate : float
+        The pooled estimate.
+    variance : float
+        Its variance.
+    """
     if measure in ("IRR", "IRD"):
         x1, t1, x2, t2 = cells.T
         T = t1 + t2
@@ -141,10 +156,23 @@ def mh_estimate(cells, measure):
     return est, (est * P.sum() + Q.sum()) / w.sum() ** 2
 
 
-def mh_weights(cells, measure):
+def mh_weights(cells: np.ndarray, measure: str) -> np.ndarray:
     """Mantel-Haenszel weight of each table (the denominator terms ``S_i`` of the ratio
     estimators, ``n1 n2 / n`` for RD, ``t1 t2 / T`` for IRD), as metafor's
-    ``weights.rma.mh``."""
+    ``weights.rma.mh``.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells: ``a, b, c, d`` of 2x2 tables or ``x1, t1, x2, t2`` of rate tables.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        The effect measure.
+
+    Returns
+    -------
+    ndarray
+        One weight per table (k,).
+    """
     if measure in ("IRR", "IRD"):
         x1, t1, x2, t2 = cells.T
         T = t1 + t2
@@ -155,8 +183,20 @@ def mh_weights(cells, measure):
     return {"OR": b * c / n, "RR": c * n1 / n}.get(measure, n1 * n2 / n)
 
 
-def cmh_statistic(cells, correct):
-    """Cochran-Mantel-Haenszel statistic of 2x2 tables (see the module Notes)."""
+def cmh_statistic(cells: np.ndarray, correct: bool) -> float:
+    """Cochran-Mantel-Haenszel statistic of 2x2 tables (see the module Notes).
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+    correct : bool
+        Subtract the continuity correction 1/2.
+
+    Returns
+    -------
+    float
+    """
     a, b, c, d = cells.T
     n1, n2, m1, m2 = a + b, c + d, a + c, b + d
     n = n1 + n2
@@ -166,8 +206,20 @@ def cmh_statistic(cells, correct):
     return dev ** 2 / V.sum()
 
 
-def mh_rate_statistic(cells, correct):
-    """Mantel-Haenszel test statistic of incidence-rate tables."""
+def mh_rate_statistic(cells: np.ndarray, correct: bool) -> float:
+    """Mantel-Haenszel test statistic of incidence-rate tables.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``x1, t1, x2, t2``.
+    correct : bool
+        Subtract the continuity correction 1/2.
+
+    Returns
+    -------
+    float
+    """
     x1, t1, x2, t2 = cells.T
     T = t1 + t2
     m = x1 + x2
@@ -189,8 +241,23 @@ def _fitted_cell(n1, n2, m1, psi):
     return np.where(inside, r1, r2)
 
 
-def tarone_statistic(cells, log_or):
-    """Tarone's corrected Breslow-Day statistic and its degrees of freedom."""
+def tarone_statistic(cells: np.ndarray, log_or: float) -> tuple[float, int]:
+    """Tarone's corrected Breslow-Day statistic and its degrees of freedom.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+    log_or : float
+        The Mantel-Haenszel log odds ratio.
+
+    Returns
+    -------
+    statistic : float
+        Tarone's statistic.
+    df : int
+        Tables with both margins positive, minus 1.
+    """
     a, b, c, d = cells.T
     n1, n2, m1, m2 = a + b, c + d, a + c, b + d
     ok = (m1 > 0) & (m2 > 0)

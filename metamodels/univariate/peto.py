@@ -35,17 +35,41 @@ if TYPE_CHECKING:
 __all__ = ["peto", "PetoResults", "peto_estimate", "peto_variances"]
 
 
-def peto_variances(cells):
+def peto_variances(cells: np.ndarray) -> np.ndarray:
     """Hypergeometric variances ``V_i`` of ``a`` given the margins (0 when ``n <= 1``);
-    Peto's weights."""
+    Peto's weights.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+
+    Returns
+    -------
+    ndarray
+        ``V_i`` (k,).
+    """
     a, b, c, d = cells.T
     n1, n2, m1, m2 = a + b, c + d, a + c, b + d
     n = n1 + n2
     return np.where(n > 1, n1 * n2 * m1 * m2 / (n ** 2 * np.maximum(n - 1, 1)), 0.0)
 
 
-def peto_estimate(cells):
-    """Pooled Peto log odds ratio and its variance from k x 4 cells."""
+def peto_estimate(cells: np.ndarray) -> tuple[float, float]:
+    """Pooled Peto log odds ratio and its variance from k x 4 cells.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+
+    Returns
+    -------
+    estimate : float
+        ``sum (O - E) / sum V``.
+    variance : float
+        ``1 / sum V``.
+    """
     a, b, c, d = cells.T
     n1, m1 = a + b, a + c
     n = n1 + c + d

@@ -1,9 +1,17 @@
 """Predicted average effects with confidence and prediction intervals."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base.prediction import PredictionResults
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    import pandas as pd
+    from numpy.typing import ArrayLike
 
 __all__ = ["MetaPrediction"]
 
@@ -13,12 +21,18 @@ class MetaPrediction(PredictionResults):
 
     Parameters
     ----------
-    exog : (m, p) array or DataFrame
-    params, cov_params : arrays
+    exog : array_like or DataFrame
+        Design rows ``x_0`` (m, p).
+    params : ndarray
+        Coefficients (p,).
+    cov_params : ndarray
+        Their covariance (p, p).
     tau2 : float
         Between-study variance added for the prediction (credibility) interval.
     df : float or None
         Degrees of freedom of the t reference distribution (None: normal).
+    index : pandas.Index or sequence, optional
+        Row labels of the predictions.
     transf : callable, optional
         Back-transformation of means and limits (see
         :class:`~metamodels.base.prediction.PredictionResults`).
@@ -31,7 +45,10 @@ class MetaPrediction(PredictionResults):
     ``ci.lb/ci.ub`` and ``pi.lb/pi.ub``.
     """
 
-    def __init__(self, exog, params, cov_params, tau2, df=None, index=None, transf=None):
+    def __init__(self, exog: ArrayLike | pd.DataFrame, params: np.ndarray,
+                 cov_params: np.ndarray, tau2: float, df: float | None = None,
+                 index: pd.Index | Sequence | None = None,
+                 transf: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         X0 = np.asarray(exog, dtype=float)
         super().__init__(X0 @ params, np.einsum("ij,jk,ik->i", X0, cov_params, X0),
                          float(tau2), df, index, transf=transf)

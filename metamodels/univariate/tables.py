@@ -24,6 +24,7 @@ from ..summary import make_summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
     from matplotlib.figure import Figure
     from statsmodels.iolib.summary2 import Summary
 
@@ -45,9 +46,24 @@ def _pair(value, name):
 
 class TableData:
     """Validated tables: ``cells`` (k x 4: a, b, c, d or x1, t1, x2, t2), row labels and
-    the study-level estimates ``yi``/``vi`` (NaN where metafor has none)."""
+    the study-level estimates ``yi``/``vi`` (NaN where metafor has none).
 
-    def __init__(self, kind, cells, index, yi, vi, add, to, drop00):
+    Parameters
+    ----------
+    kind : {"table", "rate"}
+        2x2 tables or incidence-rate tables.
+    cells : ndarray
+        The counts, (k, 4).
+    index : pandas.Index
+        Row labels.
+    yi, vi : ndarray
+        Study-level estimates and sampling variances (k,).
+    add, to, drop00 : tuple
+        metafor's zero-cell rules, (study-level value, pooled value).
+    """
+
+    def __init__(self, kind: str, cells: np.ndarray, index: pd.Index, yi: np.ndarray,
+                 vi: np.ndarray, add: tuple, to: tuple, drop00: tuple) -> None:
         self.kind = kind                  # "table" or "rate"
         self.cells = cells
         self.index = index
@@ -55,9 +71,17 @@ class TableData:
         self.vi = vi
         self.add, self.to, self.drop00 = add, to, drop00
 
-    def pooled_cells(self):
+    def pooled_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """Cells for the pooled computation: tables dropped by ``drop00`` removed, the
-        ``add``/``to`` rule applied.  Returns (cells, kept-row mask)."""
+        ``add``/``to`` rule applied.  Returns (cells, kept-row mask).
+
+        Returns
+        -------
+        cells : ndarray
+            The adjusted cells of the kept tables.
+        keep : ndarray
+            Boolean mask of the kept tables (k,).
+        """
         cells = self.cells
         if self.kind == "table":
             a, b, c, d = cells.T
@@ -76,12 +100,41 @@ class TableData:
         return cells, keep
 
 
-def read_tables(data, measure, columns, add, to, drop00):
+def read_tables(data: pd.DataFrame | None, measure: str,
+                columns: dict[str, str | ArrayLike | None], add: float | tuple,
+                to: str | tuple, drop00: bool | tuple) -> TableData:
     """Resolve, validate and clean the inputs of ``mantel_haenszel``/``peto``.
 
     ``columns`` maps metafor's argument names to column names of ``data`` or arrays.
     The study-level estimates come from :func:`~metamodels.effectsize.effect_size`
     (which also checks the inputs) with the first ``add``/``to``/``drop00`` values.
+
+    Parameters
+    ----------
+    data : DataFrame or None
+        Holds the named columns.
+    measure : str
+        ``"OR"``, ``"RR"``, ``"RD"``, ``"IRR"``, ``"IRD"`` or ``"PETO"``.
+    columns : dict
+        metafor's argument names (``ai``, ``bi``, ..., ``t2i``) to column names or arrays
+        (None for unused ones).
+    add, to, drop00 : one value or two
+        metafor's zero-cell rules (study-level estimates, pooled computation).
+
+    Returns
+    -------
+    TableData
+
+    Raises
+    ------
+    ValueError
+        Count arguments that do not belong to the measure, invalid counts or zero-cell
+        rules, or no complete table.
+
+    Warns
+    -----
+    metamodels.exceptions.MissingDataWarning
+        Tables with a missing count are left out.
     """
     add, to, drop00 = _pair(add, "add"), _pair(to, "to"), _pair(drop00, "drop00")
     for a_, t_ in zip(add, to):
