@@ -114,13 +114,31 @@ def _predictor(inp, predictor, ni):
         predictor]
 
 
-def weighted_regression(y, v, X):
+def weighted_regression(y: np.ndarray, v: np.ndarray, X: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
     """Weighted least squares with weights ``1/v_i`` and a multiplicative dispersion
     (R's ``lm(y ~ X - 1, weights = 1/v)``).
 
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+
     Returns
     -------
-    params, cov_params, df_resid
+    params : ndarray
+        Coefficients (p,).
+    cov_params : ndarray
+        Their covariance, scaled by the dispersion estimate (p, p).
+    df_resid : int
+        ``k - p``.
+
+    Raises
+    ------
+    ValueError
+        No more studies than coefficients.
     """
     w = 1.0 / v
     XtW = X.T * w

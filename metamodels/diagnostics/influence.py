@@ -41,7 +41,23 @@ def _tau2_fixed(results):
 @dataclass(frozen=True)
 class Deletions:
     """The k leave-one-out fits of a univariate model (arrays, row ``i`` = study ``i``
-    deleted)."""
+    deleted).
+
+    Parameters
+    ----------
+    tau2 : ndarray
+        tau^2 of the reduced fits (k,).
+    beta : ndarray
+        Coefficients (k, p).
+    cov : ndarray
+        ``(X'WX)^{-1}`` of the reduced data, without the Knapp-Hartung factor (k, p, p).
+    s2w : ndarray
+        Knapp-Hartung factor of the reduced fits (1 without ``"knha"``) (k,).
+    q : ndarray
+        Cochran's Q (fixed-effects weights) of the reduced data (k,).
+    trp0 : ndarray
+        ``tr P_0`` of the reduced data (I^2, H^2) (k,).
+    """
 
     tau2: np.ndarray        # tau^2 of the reduced fits
     beta: np.ndarray        # (k, p) coefficients
@@ -51,15 +67,25 @@ class Deletions:
     trp0: np.ndarray        # tr P_0 of the reduced data (I^2, H^2)
 
     @property
-    def vb(self):
+    def vb(self) -> np.ndarray:
         """Covariance of the reduced fits' coefficients (with the KnHa factor)."""
         return self.cov * self.s2w[:, None, None]
 
 
-def univariate_deletions(results):
+def univariate_deletions(results: MetaResults) -> Deletions:
     """All leave-one-out refits of a MetaFixed/MetaRandom result (:class:`Deletions`):
     tau^2 re-estimated by the same method (warm start from the full fit; kept fixed when
-    it was fixed in the fit), the rest by the batched deletion kernel."""
+    it was fixed in the fit), the rest by the batched deletion kernel.
+
+    Parameters
+    ----------
+    results : MetaResults
+        A MetaFixed/MetaRandom fit.
+
+    Returns
+    -------
+    Deletions
+    """
     y, v, X = _arrays(results)
     k, p = X.shape
     method = results.method

@@ -36,13 +36,39 @@ def _require_intercept_only(results, what):
                          "coefficients")
 
 
-def summary_columns(estimate, se, df_t, q, q_df, tau2, trp0, fixed, alpha):
+def summary_columns(estimate: np.ndarray, se: np.ndarray, df_t: ArrayLike | None,
+                    q: np.ndarray, q_df: np.ndarray, tau2: np.ndarray, trp0: np.ndarray,
+                    fixed: bool, alpha: float) -> dict[str, np.ndarray]:
     """The columns shared by ``leave_one_out`` and ``cumulative``: estimate, se,
     statistic, pvalue, ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2.
 
     ``df_t`` is the t degrees of freedom (None for z), ``q_df`` the residual df;
     ``I^2 = tau^2/(tau^2 + s^2)``, ``H^2 = (tau^2 + s^2)/s^2`` with ``s^2 = q_df/tr P_0``
     (random effects) or ``I^2 = max(0, (Q - q_df)/Q)``, ``H^2 = Q/q_df`` (fixed effects).
+
+    Parameters
+    ----------
+    estimate, se : ndarray
+        Estimates and standard errors of the fits.
+    df_t : array_like or None
+        t degrees of freedom (None: normal; a fit with ``df_t <= 0`` falls back to z).
+    q : ndarray
+        Cochran's Q of the fits.
+    q_df : ndarray
+        Residual degrees of freedom of the fits.
+    tau2 : ndarray
+        tau^2 of the fits.
+    trp0 : ndarray
+        ``tr P_0`` of the fits.
+    fixed : bool
+        Fixed-effects definitions of I^2 and H^2.
+    alpha : float
+        ``1 - alpha`` confidence intervals.
+
+    Returns
+    -------
+    dict
+        Column name to array.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = estimate / se

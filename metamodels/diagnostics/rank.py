@@ -11,6 +11,8 @@ from scipy import stats
 from ._meta_input import meta_input
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from ..univariate.results import MetaResults
     from ._meta_input import MetaInput
 
@@ -101,7 +103,8 @@ def _inversion_cdf(n):
     return np.cumsum(dist)
 
 
-def kendall_tau_test(x, y, exact=None):
+def kendall_tau_test(x: ArrayLike, y: ArrayLike, exact: bool | None = None
+                     ) -> tuple[float, float, bool]:
     """Kendall's tau-b and its two-sided p-value, following R's ``cor.test``.
 
     ``exact=None`` uses the exact permutation distribution when there are no ties (as
@@ -109,9 +112,26 @@ def kendall_tau_test(x, y, exact=None):
     can; up to n = 1000), the normal approximation with the tie-corrected variance of
     the statistic (Kendall 1970) otherwise.
 
+    Parameters
+    ----------
+    x, y : array_like
+        The two samples (n,).
+    exact : bool, optional
+        Exact p-value (ignored when there are ties); default as described above.
+
     Returns
     -------
-    tau, pvalue, exact
+    tau : float
+        Kendall's tau-b.
+    pvalue : float
+        Two-sided p-value.
+    exact : bool
+        Whether the p-value is exact.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 observations, or a constant variable.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)

@@ -119,7 +119,7 @@ class TrimFillResult:
         return self.filled.plot_funnel(**kwargs)
 
 
-def estimate_k0(centered, estimator):
+def estimate_k0(centered: np.ndarray, estimator: str) -> tuple[float, float]:
     """One step of the k0 estimators on effects centred at the current estimate.
 
     Parameters
@@ -128,10 +128,14 @@ def estimate_k0(centered, estimator):
         ``y_i - b`` on the side where studies are *present* (the missing side is
         negative).
     estimator : {"L0", "R0", "Q0"}
+        The estimator.
 
     Returns
     -------
-    k0 (unrounded), se_k0
+    k0 : float
+        The estimate, unrounded.
+    se_k0 : float
+        Its standard error.
     """
     k = centered.shape[0]
     ranks = np.empty(k)
