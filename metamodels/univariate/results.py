@@ -205,14 +205,19 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
     @cache_readonly
     def i2(self) -> float:
         """I^2 as a fraction: ``tau^2 / (tau^2 + s^2)`` with ``s^2 = (k-p)/tr(P_0)``
-        (random effects) or ``(Q - (k-p)) / Q`` truncated at 0 (fixed effects)."""
+        (random effects) or ``(Q - (k-p)) / Q`` truncated at 0 (fixed effects).
+
+        metafor's ``I2`` divided by 100 (Higgins and Thompson 2002).  For a
+        meta-regression it is the residual heterogeneity.
+        """
         if self.method == "FE":
             return max(0.0, (self.q - self.q_df) / self.q)
         return self.tau2 / (self.tau2 + self._s2)
 
     @cache_readonly
     def h2(self) -> float:
-        """H^2: ``(tau^2 + s^2) / s^2`` (random effects) or ``Q / (k-p)`` (fixed effects)."""
+        """H^2: ``(tau^2 + s^2) / s^2`` (random effects) or ``Q / (k-p)`` (fixed effects);
+        metafor's ``H2``."""
         if self.method == "FE":
             return self.q / self.q_df
         return (self.tau2 + self._s2) / self._s2
@@ -230,7 +235,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
 
     @cache_readonly
     def qm_test(self) -> WaldTestResult | None:
-        """Omnibus Wald test that all moderator coefficients are 0 (QM).
+        """Omnibus Wald test that all moderator coefficients are 0 (metafor's ``QM``).
 
         A chi-square statistic for ``test="z"``; ``QM/m`` against F(m, k-p) for
         ``"t"`` and ``"knha"``.  ``None`` for intercept-only models.
@@ -656,7 +661,9 @@ class MetaRandomResults(MetaResults):
 
     @property
     def tau2_se(self) -> float:
-        """Standard error of tau^2 (estimator-specific, as metafor)."""
+        """Standard error of tau^2 (estimator-specific, as metafor's ``se.tau2``: the
+        inverse information for ML/REML, the moment formulas of Viechtbauer (2005)
+        for the closed-form estimators; NaN when tau^2 was fixed)."""
         return self._fit.tau2_se
 
     @property
