@@ -139,6 +139,19 @@ class MetaInfluence:
     3 sqrt(p/(k-p))``, or ``P(chi2_p <= cooks_d) > 0.5``, or ``hat > 3p/k``, or any
     ``|dfbetas| > 1``.  All definitions are those of metafor 3.8 (Viechtbauer and Cheung
     2010, Research Synthesis Methods 1).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> infl = res.get_influence()
+    >>> print(infl.cooks_distance[:3].round(3))
+    [0.002 0.113 0.026]
+    >>> fig = infl.plot()          # the eight panels of metafor's plot(influence(res))
+    >>> len(fig.axes)
+    8
     """
 
     def __init__(self, results: MetaResults) -> None:

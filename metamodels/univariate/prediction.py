@@ -43,6 +43,20 @@ class MetaPrediction(PredictionResults):
     ``mean +/- c mean_se`` and prediction interval ``mean +/- c sqrt(mean_se^2 + tau^2)``,
     where ``c`` is the normal (or t with ``k - p`` df) quantile.  These are metafor's
     ``ci.lb/ci.ub`` and ``pi.lb/pi.ub``.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> pred = res.get_prediction(pd.DataFrame({"ablat": [10, 50]}), transf=np.exp)
+    >>> print(pred.summary_frame().round(3))
+        mean  mean_se  mean_ci_lower  mean_ci_upper  obs_ci_lower  obs_ci_upper
+    0  0.961      NaN          0.667          1.386         0.500         1.848
+    1  0.300      NaN          0.214          0.420         0.159         0.568
     """
 
     def __init__(self, exog: ArrayLike | pd.DataFrame, params: np.ndarray,
