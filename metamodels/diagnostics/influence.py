@@ -300,6 +300,20 @@ class MetaMixedInfluence:
     marginal covariance of all rows.  ``hat`` is the diagonal of
     ``H = X(X'M^{-1}X)^{-1}X'M^{-1}``; for clusters, the sum of its rows' hat values (the
     trace of the cluster's block, an addition to metafor).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> konst = mm.datasets.load("konstantopoulos2011")
+    >>> ml = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", konst,
+    ...                                vi="vi").fit()
+    >>> infl = ml.get_influence(cluster=konst["district"])
+    >>> print(infl.summary_frame().round(3).head(3))
+             cooks_d    hat  dfbetas_Intercept
+    cluster
+    11         0.069  0.068             -0.263
+    12         0.016  0.092             -0.121
+    18         0.042  0.085              0.199
     """
 
     def __init__(self, results: MetaMixedResults, cluster: ArrayLike | None = None,
