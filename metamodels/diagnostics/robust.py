@@ -400,7 +400,8 @@ class RobustResults:
         return str(self.summary())
 
 
-def robust(results: MetaResults | MetaMixedResults | MixedResults, cluster: str | pd.Series | ArrayLike,
+def robust(results: MetaResults | MetaMixedResults | MixedResults,
+           cluster: str | pd.Series | ArrayLike,
            cov_type: Literal["CR2", "CR1", "CR1p", "CR0", "BR", "CR3"] = "CR2",
            ddf: Literal["satterthwaite", "residual"] = "satterthwaite") -> RobustResults:
     """Cluster-robust inference for a fitted meta-analysis (``results.robust``).
