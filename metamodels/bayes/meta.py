@@ -133,6 +133,15 @@ class BayesMeta(MetaModelBase):
     tau  0.57       0.32       0.86
     >>> round(res.prob("mu", upper=0), 3)          # P(mu <= 0 | y)
     1.0
+
+    A meta-regression on absolute latitude, from a formula (flat prior on the
+    coefficients):
+
+    >>> reg = BayesMeta.from_formula("yi ~ ablat", data=es, vi="vi",
+    ...                              tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+    >>> reg.summary_frame(names=["ablat"])[["mean", "sd"]].round(3)
+            mean     sd
+    ablat -0.029  0.008
     """
 
     _min_studies = 1
