@@ -363,10 +363,17 @@ class ComponentPrior:
     psi: object = None
 
     @property
-    def has_aux(self):
+    def has_aux(self) -> bool:
+        """Whether the family carries mixing variables (half-t, Huang-Wand)."""
         return self.family in ("ht", "hw")
 
-    def describe(self):
+    def describe(self) -> str:
+        """Short text of the prior, e.g. ``"IG(shape=0.001, scale=0.001)"``.
+
+        Returns
+        -------
+        str
+        """
         if self.family == "ig":
             return f"IG(shape={self.shape:g}, scale={self.scale:g})"
         if self.family == "ht":
@@ -390,17 +397,22 @@ def _inv_gamma(rng, shape, scale):
     return scale / rng.standard_gamma(shape, size=scale.shape)
 
 
-def draw_diag(prior, ss, count, aux, rng):
+def draw_diag(prior: ComponentPrior, ss: np.ndarray, count: ArrayLike, aux: np.ndarray | None,
+              rng: np.random.Generator) -> np.ndarray:
     """Update independent variances given sums of squares.
 
     Parameters
     ----------
     prior : ComponentPrior ("ig" or "ht")
+        The prior.
     ss : ndarray (C, k, q)
         Sums of squares of the ``count[k]`` mean-zero values of each variance.
     count : ndarray (k,)
+        Number of values behind each variance.
     aux : ndarray (C, k, q) or None
         Half-t mixing variables (updated in place).
+    rng : numpy.random.Generator
+        Random number generator.
 
     Returns
     -------
@@ -426,12 +438,24 @@ def _bartlett_constants(q):
     return c
 
 
-def sample_iw(df, psi, rng, inverse=True):
+def sample_iw(df: ArrayLike, psi: np.ndarray, rng: np.random.Generator,
+              inverse: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """``S ~ IW(df, psi)`` by the Bartlett decomposition.
 
     ``df`` broadcasts against the leading axes of ``psi`` (..., q, q).  With
     ``psi = L L'`` and ``A`` lower triangular, ``A_ii^2 ~ chi2(df - i)``, ``A_ij ~ N(0, 1)``,
     ``L^-T A A' L^-1 ~ Wishart(df, psi^-1)``, so ``S = T T'`` with ``T = L A^-T``.
+
+    Parameters
+    ----------
+    df : float or array_like
+        Degrees of freedom, ``> q - 1``.
+    psi : ndarray (..., q, q)
+        Scale matrices.
+    rng : numpy.random.Generator
+        Random number generator.
+    inverse : bool
+        Also return ``S^-1``.
 
     Returns
     -------
@@ -449,17 +473,23 @@ def sample_iw(df, psi, rng, inverse=True):
     return sig, (np.linalg.inv(sig) if inverse else None), T
 
 
-def draw_full(prior, S, count, aux, rng, inverse=True):
+def draw_full(prior: ComponentPrior, S: np.ndarray, count: ArrayLike, aux: np.ndarray | None,
+              rng: np.random.Generator,
+              inverse: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Update unstructured covariance matrices given scatter matrices.
 
     Parameters
     ----------
     prior : ComponentPrior ("iw" or "hw")
+        The prior.
     S : ndarray (C, k, q, q)
         Sums of outer products of the ``count[k]`` mean-zero vectors of each matrix.
     count : ndarray (k,)
+        Number of vectors behind each matrix.
     aux : ndarray (C, k, q) or None
         Huang-Wand mixing variables (updated in place).
+    rng : numpy.random.Generator
+        Random number generator.
     inverse : bool
         Also return ``Sigma^-1``.
 
