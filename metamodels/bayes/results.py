@@ -27,15 +27,15 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from statsmodels.iolib.summary2 import Summary
 
+    from ..base.model import MetaModelBase
     from .integration import TauPosterior
-    from .meta import BayesMeta
 
 __all__ = ["BayesMetaResults", "BayesFactor", "BayesPrediction"]
 
 
 @dataclass(frozen=True)
 class BayesFactor:
-    """Bayes factor of a point null hypothesis against the full model.
+    r"""Bayes factor of a point null hypothesis against the full model.
 
     ``bf01 = p(y | H0) / p(y | H1)``: values above 1 favour the null.  Returned by
     :meth:`BayesMetaResults.bayes_factor` (and printed by its ``summary()``); ``str()``
@@ -50,6 +50,27 @@ class BayesFactor:
     method : str
         How it was computed (``"Savage-Dickey density ratio"`` or ``"marginal
         likelihood ratio"``).
+
+    Notes
+    -----
+    For a point null ``b_j = b_0`` nested in the full model (with the prior of the
+    other parameters under the null equal to their conditional prior given
+    ``b_j = b_0``), the Savage-Dickey density ratio gives
+
+    .. math::
+
+        \mathrm{BF}_{01} = \frac{p(y \mid H_0)}{p(y \mid H_1)}
+        = \frac{p(b_j = b_0 \mid y)}{p(b_j = b_0)}.
+
+    For ``tau = 0`` it is the ratio of the marginal likelihoods
+    ``m(y | tau = 0) / p(y)``.
+
+    References
+    ----------
+    Dickey JM (1971). The weighted likelihood ratio, linear hypotheses on normal
+    location parameters. Annals of Mathematical Statistics 42(1), 204-223.
+    Kass RE, Raftery AE (1995). Bayes factors. Journal of the American Statistical
+    Association 90(430), 773-795.
 
     Examples
     --------
@@ -79,7 +100,7 @@ class BayesFactor:
 
 
 class BayesMetaResults(ResultsConventions):
-    """Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
+    r"""Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
 
     Created by :meth:`BayesMeta.fit() <metamodels.bayes.BayesMeta.fit>`, not directly;
     bayesmeta's ``bayesmeta`` object (``$summary``, ``$dposterior``, ``$qposterior``,
@@ -128,6 +149,25 @@ class BayesMetaResults(ResultsConventions):
     --------
     BayesMeta : the model, with the model written out.
 
+    Notes
+    -----
+    With quadrature nodes ``tau_j`` and normalised weights ``W_j`` of the marginal
+    posterior of ``tau``, every coefficient, study effect and linear function of them
+    has a normal-mixture posterior, e.g.
+
+    .. math::
+
+        p(b \mid y) \approx \sum_j W_j \, N\!\left(b;\ \hat b(\tau_j),\ A(\tau_j)^{-1}\right),
+        \qquad A(\tau) = X' (V + \tau^2 I)^{-1} X + \Sigma_0^{-1},
+
+    (``V = diag(v_i)``; ``Sigma_0^-1 = 0`` for a flat prior) whose CDF, quantiles and
+    shortest intervals are computed exactly up to the quadrature error.
+
+    References
+    ----------
+    Roever C (2020). Bayesian random-effects meta-analysis using the bayesmeta R
+    package. Journal of Statistical Software 93(6), 1-51.
+
     Examples
     --------
     >>> import metamodels as mm
@@ -144,7 +184,7 @@ class BayesMetaResults(ResultsConventions):
     Bayes factor for mu = 0: BF01 = 0.04762 (BF10 = 21; Savage-Dickey density ratio)
     """
 
-    def __init__(self, model: BayesMeta, post: TauPosterior | None, nodes: np.ndarray,
+    def __init__(self, model: MetaModelBase, post: TauPosterior | None, nodes: np.ndarray,
                  weights: np.ndarray, cond: Conditional, zeta2_draws: np.ndarray) -> None:
         self.model = model
         self.tau_posterior = post
@@ -248,7 +288,8 @@ class BayesMetaResults(ResultsConventions):
                                       lower=0.0)
         return SampleDistribution(np.sqrt(self._zeta2_draws), lower=0.0)   # zeta
 
-    def distribution(self, name: str) -> NormalMixture | TauDistribution | SampleDistribution | PointMass:
+    def distribution(self, name: str
+                     ) -> NormalMixture | TauDistribution | SampleDistribution | PointMass:
         """The posterior distribution object of ``name``.
 
         Parameters

@@ -3,7 +3,7 @@ TRUE))``): per random term and design column, the levels' predictions sorted, wi
 intervals."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..mixed.results import MixedResults
-    from ..multivariate.results import MetaMixedResults
 
 __all__ = ["caterpillar_plot"]
 
@@ -64,7 +62,7 @@ def _panels(frame):
     return out
 
 
-def caterpillar_plot(data: MixedResults | MetaMixedResults | pd.DataFrame, alpha: float = 0.05,
+def caterpillar_plot(data: Any, alpha: float = 0.05,
                      sort: bool = True, ax: Axes | None = None,
                      figsize: tuple[float, float] | None = None,
                      refline: float | None = 0.0, max_labels: int = 60) -> Figure:

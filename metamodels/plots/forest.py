@@ -15,10 +15,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..multivariate.bivariate import BivariateResults
-    from ..multivariate.results import MetaMixedResults
-    from ..univariate.results import MetaResults
-    from ..univariate.tables import PooledTableResults
 
 __all__ = ["forest_plot"]
 
@@ -75,7 +71,7 @@ def _wald_text(wt):
 
 
 # ------------------------------------------------------------------ main
-def forest_plot(results: MetaResults | PooledTableResults | MetaMixedResults | BivariateResults,
+def forest_plot(results: Any,
                 ax: Axes | None = None, labels: Sequence[str] | None = None,
                 alpha: float = 0.05, show_weights: bool = True,
                 show_prediction: bool = True,

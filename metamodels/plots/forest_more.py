@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
 
-    from ..multivariate.bivariate import BivariateResults
-    from ..multivariate.results import MetaMixedResults
-    from ..univariate.tables import PooledTableResults
 
 __all__ = ["table_forest_plot", "multivariate_forest_plot"]
 
@@ -56,7 +53,7 @@ def _no_extra(kwargs, where):
 
 
 # ------------------------------------------------------------ pooled tables
-def table_forest_plot(results: PooledTableResults, ax: Axes | None = None,
+def table_forest_plot(results: Any, ax: Axes | None = None,
                       labels: Sequence[str] | None = None, alpha: float = 0.05,
                       show_weights: bool = True, show_prediction: bool = True,
                       sort: Literal["effect", "weight"] | None = None,
@@ -279,7 +276,7 @@ def _footer(results):
     return [first] + ([comps] if comps and len(comps) <= 90 else [])
 
 
-def multivariate_forest_plot(results: MetaMixedResults | BivariateResults,
+def multivariate_forest_plot(results: Any,
                              ax: Axes | None = None, labels: Sequence[str] | None = None,
                              alpha: float = 0.05, show_weights: bool = True,
                              show_prediction: bool = True,

@@ -1,7 +1,7 @@
 """Funnel plot (optionally contour-enhanced) of a univariate meta-analysis."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 from matplotlib.lines import Line2D
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
 
-    from ..univariate.results import MetaResults
 
 __all__ = ["funnel_plot"]
 
@@ -51,7 +50,7 @@ def _fmt_level(p):
     return f"{p:.2f}" if p >= 0.01 else f"{p:.2g}"
 
 
-def funnel_plot(results: MetaResults, ax: Axes | None = None,
+def funnel_plot(results: Any, ax: Axes | None = None,
                 yaxis: Literal["se", "vi", "inverse_se"] = "se",
                 contours: Sequence[float] | None = (0.9, 0.95, 0.99), alpha: float = 0.05,
                 xlabel: str | None = None, filled: ArrayLike | None = None) -> Figure:

@@ -1,7 +1,7 @@
 """Plot of the joint confidence region of two coefficients (bivariate meta-analysis)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -9,12 +9,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..multivariate.region import ConfidenceRegionMixin
 
 __all__ = ["confidence_region_plot"]
 
 
-def confidence_region_plot(results: ConfidenceRegionMixin,
+def confidence_region_plot(results: Any,
                            alpha: float | Sequence[float] = 0.05,
                            which: tuple[int | str, int | str] = (0, 1),
                            ax: Axes | None = None, refline: float | None = 0.0,

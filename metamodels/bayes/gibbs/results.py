@@ -89,6 +89,17 @@ class DIC:
     Spiegelhalter DJ, Best NG, Carlin BP, van der Linde A (2002). Bayesian measures of
     model complexity and fit. Journal of the Royal Statistical Society B 64(4),
     583-639.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+    >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
+    >>> print(post.dic)  # doctest: +ELLIPSIS
+    DIC = ... (pD = ..., Dbar = ..., Dhat = ...; 1000 draws)
+    >>> bool(post.dic.dic > post.dic.dbar)          # pD > 0
+    True
     """
 
     dic: float
@@ -261,7 +272,8 @@ class BayesMixedResults:
     >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
     >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
     >>> post.names
-    ['Intercept', 'Days', 'Subject Var((Intercept))', 'Subject Cov((Intercept),Days)', 'Subject Var(Days)', 'Residual']
+    ['Intercept', 'Days', 'Subject Var((Intercept))', 'Subject Cov((Intercept),Days)',
+     'Subject Var(Days)', 'Residual']
     >>> bool(abs(post.params["Days"] - 10.47) < 1)        # lme4: 10.47
     True
     >>> bool((post.rhat < 1.05).all())
