@@ -364,12 +364,14 @@ class BayesMixedResults:
     @cache_readonly
     def ess(self) -> pd.Series:
         """Effective sample size of each parameter (split chains, Geyer's initial
-        monotone sequence; Vehtari et al. 2021)."""
+        monotone sequence; Vehtari et al. 2021; R's ``posterior::ess_basic``; see
+        :func:`~metamodels.bayes.gibbs.ess`)."""
         return pd.Series(ess(self._x), index=self.names)
 
     @cache_readonly
     def rhat(self) -> pd.Series:
-        """Rank-normalised split R-hat of each parameter (Vehtari et al. 2021)."""
+        """Rank-normalised split R-hat of each parameter (Vehtari et al. 2021; R's
+        ``posterior::rhat``; see :func:`~metamodels.bayes.gibbs.rhat`)."""
         return pd.Series(rhat(self._x), index=self.names)
 
     def hpd(self, alpha: float = 0.05) -> pd.DataFrame:
