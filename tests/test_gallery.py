@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-MAX_KB = 80
+MAX_KB = 60
 
 
 def _maker():
