@@ -11,10 +11,11 @@ Console transcripts (``python`` blocks with ``>>>`` prompts) run as doctests in 
 page's namespace: each example's printed output must match what the block shows
 (``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``, as for the docstrings; ``...`` stands only for
 genuinely variable or elided output).  Plain blocks (no prompts) run as scripts; their
-output is not compared.  Signatures and pseudo-code belong in ``text`` fences, so they are not run.  A page whose
-blocks use the seed clinical trial under ``/work/shared`` (data not distributed with the
-package) is skipped, saying why, when that data is absent.  Pages that are known not to
-run yet are listed in :data:`NOT_YET_RUNNABLE` with the reason (visible, not silent).
+output is not compared.  Signatures and pseudo-code belong in ``text`` fences, so they
+are not run.  A page whose blocks use the seed clinical trial under ``/work/shared``
+(data not distributed with the package) is skipped, saying why, when that data is
+absent.  Pages that are known not to run yet are listed in :data:`NOT_YET_RUNNABLE`
+with the reason (visible, not silent).
 
 The Examples sections of the package's docstrings run as doctests, one test per module
 (``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``; the printed output is compared).
