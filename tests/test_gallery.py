@@ -61,3 +61,11 @@ def test_every_plot_method_is_in_the_gallery():
     assert "plot_forest" in names
     missing = sorted(n for n in names if f".{n}(" not in text)
     assert not missing, f"plot methods not in docs/gallery.md: {missing}"
+
+
+def test_every_plot_function_is_named_in_the_gallery():
+    import metamodels.plots
+
+    text = (DOCS / "gallery.md").read_text(encoding="utf-8")
+    missing = [n for n in metamodels.plots.__all__ if f"`{n}`" not in text]
+    assert not missing, f"metamodels.plots functions not named in docs/gallery.md: {missing}"
