@@ -28,7 +28,8 @@ except ImportError:                     # pragma: no cover - depends on the envi
     _igzip, _IsalError = None, zlib.error
 
 __all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns",
-           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
+           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes",
+           "gzip_backend", "gzip_open", "gzip_compress", "compress_backend"]
 
 #: Accepted column names (compared upper-case, without non-alphanumerics), by field.
 COLUMN_ALIASES = {
@@ -88,6 +89,26 @@ def gzip_open(path):
     if gzip_backend() == "isal":
         return _igzip.open(path, "rb")
     return gzip.open(path, "rb")
+
+
+#: Highest ``--compress-level`` that ISA-L writes (its levels are 0-3, each faster than
+#: zlib's level 1 at about the same size); higher levels use zlib.
+ISAL_MAX_LEVEL = 3
+
+
+def gzip_compress(data, level=1):
+    """One gzip member of ``data`` (``mtime=0``: the bytes depend only on the content
+    and the backend): ISA-L at ``level <= 3`` when :func:`gzip_backend` is ``"isal"``
+    (about a third of zlib's CPU time at level 1, same or smaller output), else
+    zlib.  Either decompresses to ``data``."""
+    if compress_backend(level) == "isal":
+        return _igzip.compress(data, max(int(level), 0), mtime=0)
+    return gzip.compress(data, level, mtime=0)
+
+
+def compress_backend(level):
+    """The library :func:`gzip_compress` uses at ``level``: ``"isal"`` or ``"zlib"``."""
+    return "isal" if level <= ISAL_MAX_LEVEL and gzip_backend() == "isal" else "zlib"
 
 
 def _open_binary(path):
