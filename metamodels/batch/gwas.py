@@ -40,8 +40,8 @@ from .gwas_methods import ExtraMethods, split_methods
 from .logtail import log10_chi2_sf
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
                     gc_lambda, index_study)
-from .sumstats import (GWASInputError, GWASWarning, gzip_compress, resolve_columns,
-                       scan_study, sniff)
+from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
+                       resolve_columns, scan_study, sniff)
 from .textfmt import rows_to_bytes
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
@@ -582,7 +582,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
         s["dir"] = os.path.join(scratch, f"study{i}")
         cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
         logf.write(f"# study {i + 1}: {s['path']} ({s['info']['sep_name']} separated"
-                   f"{', gzip' if s['info']['compression'] else ''}); columns: {cols}\n")
+                   f"{', gzip' if s['info']['compression'] else ''}; parser: "
+                   f"{csv_backend(s['info']['sep'])}); columns: {cols}\n")
     logf.write("# dropped rows: counted by study and reason in the summary; "
                + (f"listed one by one in {dropfile}\n" if dropfile
                   else "listed one by one with --log-dropped FILE\n"))
