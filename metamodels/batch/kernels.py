@@ -58,7 +58,7 @@ def prepare_block(beta, se, out=None, return_complete=False):
     beta, se : (b, k) arrays
         Effects and standard errors, one meta-analysis per row; a study is missing when
         either value is NaN or infinite, or ``se <= 0``.
-    out : tuple of three (k, b') float arrays with ``b' >= b``, optional
+    out : tuple of (at least) three (k, b') float arrays with ``b' >= b``, optional
         Buffers to reuse.
     return_complete : bool
         Also return whether no study is missing in any row of the block.
@@ -77,7 +77,7 @@ def prepare_block(beta, se, out=None, return_complete=False):
     if out is None:
         Y, V, W = (np.empty((k, b)) for _ in range(3))
     else:
-        Y, V, W = (a[:, :b] for a in out)
+        Y, V, W = (a[:, :b] for a in out[:3])
     np.copyto(Y, beta.T)
     np.copyto(V, se.T)
     # a complete block (the common case): three reductions instead of the masks (a
@@ -100,7 +100,7 @@ def prepare_block(beta, se, out=None, return_complete=False):
     return (Y, V, W, n, complete) if return_complete else (Y, V, W, n)
 
 
-def fixed_effect(Y, W, out=None, sw2=True):
+def fixed_effect(Y, W, out=None, sw2=True, work=None):
     """Inverse-variance fixed-effect estimates and Cochran's Q.
 
     ``b = sum w y / sum w``, ``se = 1/sqrt(sum w)``, ``Q = sum w (y - b)^2`` (two-pass,
@@ -114,6 +114,8 @@ def fixed_effect(Y, W, out=None, sw2=True):
         Where ``beta``, ``se`` and ``q`` are written.
     sw2 : bool
         Compute ``sum w^2`` (else ``None`` is returned in its place).
+    work : (k, b') float array with ``b' >= b``, optional
+        Scratch space.
 
     Returns
     -------
@@ -126,7 +128,7 @@ def fixed_effect(Y, W, out=None, sw2=True):
         beta = np.divide(np.einsum("ij,ij->j", W, Y), sw, out=b_out)
         se = np.sqrt(sw)
         se = np.divide(1.0, se, out=se_out if se_out is not None else se)
-    tmp = np.subtract(Y, beta)
+    tmp = np.subtract(Y, beta, out=None if work is None else work[:, :Y.shape[1]])
     np.multiply(tmp, tmp, out=tmp)
     with np.errstate(invalid="ignore"):
         q = np.einsum("ij,ij->j", tmp, W, out=q_out)   # W = 0 where missing

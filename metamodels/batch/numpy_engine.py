@@ -16,7 +16,7 @@ __all__ = ["analyze_arrays", "BLOCK_ROWS"]
 BLOCK_ROWS = 8192
 
 
-def _fixed_columns(Y, W, n, complete, out, sl, need_sw2, i2):
+def _fixed_columns(Y, W, n, complete, out, sl, need_sw2, i2, work=None):
     """The fixed-effect columns of rows ``sl`` written into ``out`` (and ``i2``, the
     fixed-effect I^2, if ``i2``); returns ``sw``, ``sw2`` (``None`` unless
     ``need_sw2``) for the random-effects methods.
@@ -27,7 +27,7 @@ def _fixed_columns(Y, W, n, complete, out, sl, need_sw2, i2):
     k = Y.shape[0]
     fast = complete and k >= 2
     est, se_fe, q, sw, sw2 = kn.fixed_effect(
-        Y, W, out=(out["beta"][sl], out["se"][sl], out["q"][sl]), sw2=need_sw2)
+        Y, W, out=(out["beta"][sl], out["se"][sl], out["q"][sl]), sw2=need_sw2, work=work)
     if not fast:
         q[n == 1] = 0.0
         q[n == 0] = np.nan
@@ -58,7 +58,7 @@ def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter):
     Y, V, W, n, complete = kn.prepare_block(beta, se, bufs, return_complete=True)
     need_sw2 = any(m != "FE" for m in methods)
     sw, sw2 = _fixed_columns(Y, W, n, complete, out, sl, need_sw2,
-                             i2=single in (None, "FE"))
+                             i2=single in (None, "FE"), work=bufs[3] if len(bufs) > 3 else None)
     q = out["q"][sl]
     he = None
     for m in methods:
@@ -135,7 +135,7 @@ def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
     def run(i0):
         bufs = getattr(local, "bufs", None)
         if bufs is None:
-            bufs = local.bufs = tuple(np.empty((k, min(step, m) or 1)) for _ in range(3))
+            bufs = local.bufs = tuple(np.empty((k, min(step, m) or 1)) for _ in range(4))
         _block(beta[i0:i0 + step], se[i0:i0 + step], methods, single, out, i0, bufs, tol,
                maxiter)
 
