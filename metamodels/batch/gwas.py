@@ -698,9 +698,11 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
         tm.wall["gather"] -= tm.wall["kernels"]
         tm.cpu["gather"] -= tm.kernel_thread_cpu
     cpu = {"reading (worker processes)": read_cpu}
-    cpu.update((f"{k_} (main thread)" if k_ != "kernels" or engine == "dask"
-                else "kernels (all threads)", v) for k_, v in tm.cpu.items()
-               if k_ != "read (waiting for the scans)" and v > 0)
+    # (the dask engine's kernels run in dask's threads: in the whole run only)
+    cpu.update((f"{k_} (main thread)" if k_ != "kernels" else "kernels (all threads)", v)
+               for k_, v in tm.cpu.items()
+               if k_ != "read (waiting for the scans)" and v > 0
+               and not (k_ == "kernels" and engine == "dask"))
     if writer.cpu:
         cpu["gzip output (its thread)"] = sum(writer.cpu)
     cpu["whole run (all processes)"] = _total_cpu()
