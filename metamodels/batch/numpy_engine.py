@@ -36,18 +36,12 @@ def _fixed_columns(Y, W, n, complete, out, sl, need_sw2, i2, work=None):
     with np.errstate(invalid="ignore", divide="ignore"):
         np.divide(est, se_fe, out=z)
     np.power(10.0, kn.log10_pvalue_normal(z, out=out["log10p"][sl]), out=out["pvalue"][sl])
-    if fast:
-        out["k"][sl] = k
-        out["q_df"][sl] = k - 1
-        out["q_pvalue"][sl] = kn.chi2_sf(q, float(k - 1))
-        if i2:
-            out["i2"][sl] = kn.i2_fixed(q, k)
-    else:
-        out["k"][sl] = n
-        out["q_df"][sl] = np.maximum(n - 1, 0)
-        out["q_pvalue"][sl] = kn.chi2_sf(q, n - 1.0)
-        if i2:
-            out["i2"][sl] = kn.i2_fixed(q, n)
+    kk = k if fast else n                       # one number for a complete block
+    out["k"][sl] = kk
+    out["q_df"][sl] = k - 1 if fast else np.maximum(n - 1, 0)
+    out["q_pvalue"][sl] = kn.chi2_sf(q, kk - 1.0)
+    if i2:
+        out["i2"][sl] = kn.i2_fixed(q, kk)
     return sw, sw2
 
 
