@@ -175,7 +175,8 @@ class ConditionalResultsMixin:
                                      part.structure, part.column_names))
         return BlockCovariance(random=random, residual=res)
 
-    def get_prediction_conditional(self, data, alpha=None):
+    def get_prediction_conditional(self, data: pd.DataFrame,
+                                   alpha: float | None = None) -> PredictionResults:
         """Predict the unobserved responses of ``data`` from its observed ones.
 
         Parameters
@@ -187,8 +188,8 @@ class ConditionalResultsMixin:
             predicted from the observed rows of the same independent unit (subject); the
             fitted data with missing visits appended is the usual input (mmrm's
             ``predict(fit, newdata, conditional = TRUE)``).
-        alpha : ignored
-            Intervals take ``alpha`` in ``summary_frame(alpha)``.
+        alpha : float, optional
+            Ignored: intervals take ``alpha`` in ``summary_frame(alpha)``.
 
         Returns
         -------
@@ -199,11 +200,34 @@ class ConditionalResultsMixin:
             conditional variance ``diag A``) and ``observed``.  Observed rows are
             returned as they are (mean = response, standard errors 0), as mmrm does.
 
+        Raises
+        ------
+        ValueError
+            A model not built by :meth:`MixedModel.from_formula`, new data lacking a
+            needed column, or ``repeated``/``cov_group`` values not seen in the fit.
+
         Notes
         -----
         See :mod:`metamodels.mixed.conditional` for the formulas.  ``theta`` is taken as
         known; mmrm's simulated prediction intervals (``interval = "prediction"``) also
         propagate the uncertainty in ``theta`` and are wider.
+
+        Examples
+        --------
+        Predict the age-14 distance of a subject from its first three visits (an
+        unstructured residual covariance):
+
+        >>> import metamodels as mm
+        >>> orth = mm.datasets.load("orthodont")
+        >>> res = mm.MixedModel.from_formula("distance ~ age + Sex", orth, repeated="age",
+        ...                                  subject="Subject", cov_struct="UN").fit()
+        >>> new = orth[orth.Subject == "M01"].copy()
+        >>> new.loc[new.age == 14, "distance"] = float("nan")
+        >>> frame = res.get_prediction_conditional(new).summary_frame()
+        >>> print(frame["observed"].tolist())
+        [True, True, True, False]
+        >>> print(round(frame["mean"].iloc[3], 2))
+        28.72
         """
         m = self.model
         if getattr(m, "residual_columns", None) is None or m.formula is None:
@@ -256,9 +280,23 @@ class ConditionalResultsMixin:
         return PredictionResults(mean, var_mean, cond_var, df, index,
                                  extra_columns={"observed": ~todo})
 
-    def predict_conditional(self, data):
-        """Conditional means of :meth:`get_prediction_conditional` (observed rows as
-        they are)."""
+    def predict_conditional(self, data: pd.DataFrame) -> pd.Series | np.ndarray:
+        """Predicted responses of the unobserved rows of ``data`` given its observed rows.
+
+        The conditional means of :meth:`get_prediction_conditional` (mmrm's
+        ``predict(fit, newdata, conditional = TRUE)``); observed rows are returned as
+        they are.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows in the model's long format (see :meth:`get_prediction_conditional`).
+
+        Returns
+        -------
+        pandas.Series or numpy.ndarray
+            Named ``"predicted"`` and indexed like ``data`` when the rows have labels.
+        """
         pred = self.get_prediction_conditional(data)
         index = pred.row_labels
         mean = pred.predicted_mean
