@@ -509,6 +509,24 @@ class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsC
         Whether the REML/ML search converged (True for the closed forms).
     on_boundary : sequence of str, optional
         Names of the parameters estimated on a bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> al, pd_ = b[b.outcome == "AL"], b[b.outcome == "PD"]
+    >>> y = np.column_stack([al.yi, pd_.yi])
+    >>> S = np.stack([[[a, c], [c, p]] for a, c, p in zip(al.v2i, pd_.v2i, pd_.v1i)])
+    >>> res = mm.BivariateMeta(y, S, names=("AL", "PD")).fit(method="ML")
+    >>> print(res.cov_between.round(4))
+            AL      PD
+    AL  0.0261  0.0095
+    PD  0.0095  0.0070
+    >>> print(res.conf_int().round(4))
+             0       1
+    AL -0.4943 -0.1816
+    PD  0.2479  0.4418
     """
 
     forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)

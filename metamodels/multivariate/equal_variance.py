@@ -164,6 +164,19 @@ class EqualVarianceResults(ConfidenceRegionMixin, InformationCriteriaMixin, Resu
         The fitted model.
     common_variance : bool, default False
         One unit variance shared by both outcomes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> model = mm.BivariateMeta.from_group_sizes(
+    ...     [0.5, 0.3, 0.8, 0.1], [0.2, np.nan, 0.4, 0.3],
+    ...     [20, 30, 25, 40], [22, 28, 25, 38], [20, 30, 25, 40], [22, 28, 25, 38])
+    >>> res = model.fit()
+    >>> print(res.bse.round(4))
+    y1    0.1321
+    y2    0.0424
+    dtype: float64
     """
 
     _llf_kind = "ML"

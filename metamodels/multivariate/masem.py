@@ -199,6 +199,17 @@ class MatrixRegressionResult:
         Its df (the number of predictors).
     qm_pvalue : float
         Its p-value (NaN for t tests).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> R = np.array([[1.0, 0.3, 0.5], [0.3, 1.0, 0.4], [0.5, 0.4, 1.0]])
+    >>> fit = mm.regression_from_matrix(R, y=2, x=[0, 1], n=100)
+    >>> print(fit.summary_frame()[["estimate", "se", "pvalue"]].round(4))
+        estimate      se  pvalue
+    x1    0.4176  0.0879  0.0000
+    x2    0.2747  0.0879  0.0023
     """
 
     params: pd.Series
