@@ -24,6 +24,8 @@ With ``r = y - X b`` and ``V = Z G Z' + R`` (block diagonal over the independent
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -33,8 +35,18 @@ from ..base.prediction import PredictionResults
 __all__ = ["ConditionalResultsMixin", "block_residuals"]
 
 
-def block_residuals(spec, theta, r):
+def block_residuals(spec: Any, theta: np.ndarray, r: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Pearson and normalized residuals of ``r`` under ``V(theta)`` of ``spec``.
+
+    Parameters
+    ----------
+    spec : BlockCovariance
+        The model's covariance (:class:`~metamodels.core.blockcov.BlockCovariance`).
+    theta : numpy.ndarray
+        Covariance parameters.
+    r : numpy.ndarray
+        Marginal residuals ``y - X b``, ``(n,)``.
 
     Returns
     -------

@@ -161,7 +161,7 @@ def _positive_definite(spec, theta):
     return True
 
 
-def mivque0_start(model, fallback):
+def mivque0_start(model: MixedModel, fallback: np.ndarray) -> np.ndarray:
     """MIVQUE(0) estimates as starting values.
 
     Parameters below their lower bound (negative variances) are moved to 1e-4 of the
@@ -170,6 +170,19 @@ def mivque0_start(model, fallback):
     is linear in the parameters, so ``lam theta + (1 - lam) fallback`` is positive definite
     (and every ``G`` positive semi-definite, as a ``g_constraint="psd"`` search needs)
     for some ``lam`` in (0, 1]; the largest of 1, 1/2, 1/4, ... that is, is used.
+
+    Parameters
+    ----------
+    model : MixedModel
+        Its covariance must be linear in the parameters.
+    fallback : numpy.ndarray
+        A valid (positive definite) start.
+
+    Returns
+    -------
+    numpy.ndarray
+        The start (``fallback`` when no ``lam >= 1/1024`` gives a positive definite
+        ``V``).
     """
     spec = model.spec
     theta = mivque0(model).to_numpy()
