@@ -85,7 +85,7 @@ def check_identified(model: MixedModel, stacklevel: int = 4) -> None:
 
     Raises
     ------
-    ~metamodels.exceptions.NotIdentifiedError
+    NotIdentifiedError
         Naming the term and the reason.
     """
     n = int(model.nobs)

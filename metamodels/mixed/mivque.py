@@ -86,7 +86,7 @@ def mivque0(model: MixedModel) -> pd.Series:
 
     Raises
     ------
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         A covariance that is not linear in its parameters (AR1, spatial, ...) or a
         singular MIVQUE system (parameters not identified by the design).
 

@@ -199,9 +199,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         Non-numeric, infinite or missing values in ``endog``/``exog``, invalid weights,
         ``repeated`` without ``subject``, duplicate ``repeated`` levels within a subject,
         or an unknown ``path``.
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         A rank-deficient ``exog`` without ``accept_singular=True``.
-    ~metamodels.exceptions.NotIdentifiedError
+    NotIdentifiedError
         Variance parameters the data cannot identify (``check_identified=True``).
 
     See Also
@@ -491,9 +491,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ValueError
             Columns not found in ``data``, missing values with ``missing="raise"``, or
             invalid weights.
-        ~metamodels.exceptions.SpecificationError
+        SpecificationError
             A rank-deficient design (without ``accept_singular=True``).
-        ~metamodels.exceptions.NotIdentifiedError
+        NotIdentifiedError
             Variance parameters the data cannot identify.
 
         See Also
@@ -692,17 +692,17 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ValueError
             An unknown ``method``, ``ddf``, ``cov_type`` or ``g_constraint``, a ``start``
             of the wrong length, or Kenward-Roger with an empirical covariance.
-        ~metamodels.exceptions.SpecificationError
+        SpecificationError
             ``start="mivque0"`` with a covariance that is not linear in its parameters.
 
         Warns
         -----
-        ~metamodels.exceptions.BoundaryWarning
+        BoundaryWarning
             A variance estimated at 0, or an estimated ``G`` that is not positive
             definite.
-        ~metamodels.exceptions.ConvergenceWarning
+        ConvergenceWarning
             The search stopped before meeting ``tol``.
-        ~metamodels.exceptions.DegenerateFitWarning
+        DegenerateFitWarning
             The residual variance collapsed (the outcome is fitted exactly).
 
         See Also

@@ -138,7 +138,7 @@ def spatial_residual_part(n: int, subject: ArrayLike | None, cov_struct: str,
     ------
     ValueError
         Not a spatial structure, no ``coords``, or ``repeated`` given.
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         Rows of a subject sharing their coordinates without a nugget.
     """
     cls = spatial_class(cov_struct)

@@ -339,7 +339,7 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
 
         Warns
         -----
-        ~metamodels.exceptions.BoundaryWarning
+        BoundaryWarning
             REML/ML estimate with a variance at 0 or the correlation at +-1.
         """
         method = _check_method(method, ("REML", "ML", "fixed", "MM"), "method")
@@ -683,7 +683,7 @@ def within_corr_sensitivity(y: ArrayLike, variances: ArrayLike,
 
     Warns
     -----
-    ~metamodels.exceptions.BoundaryWarning
+    BoundaryWarning
         One warning listing the correlations whose fits are on the boundary (instead of
         one per fit).
 

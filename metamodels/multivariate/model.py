@@ -172,13 +172,13 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     ValueError
         Missing or infinite effect sizes or moderators, invalid sampling variances, or
         ``n <= p``.
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         Collinear moderators, fixed values that do not fit the terms, every random term
         with a single level, or two terms grouping the rows identically.
 
     Warns
     -----
-    ~metamodels.exceptions.IdentificationWarning
+    IdentificationWarning
         A random term whose grouping factor has a single level (its variance is fixed
         to 0; ``model.fixed_terms``).
 
@@ -372,7 +372,7 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         ValueError
             Grouping columns not in ``data``, an unknown ``struct``, or missing values
             with ``missing="raise"``.
-        ~metamodels.exceptions.SpecificationError
+        SpecificationError
             See :class:`MetaMixed`.
 
         Examples
@@ -471,9 +471,9 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
         Warns
         -----
-        ~metamodels.exceptions.BoundaryWarning
+        BoundaryWarning
             A variance at 0 or a correlation on a bound.
-        ~metamodels.exceptions.ConvergenceWarning
+        ConvergenceWarning
             The search stopped before meeting ``tol``.
 
         Notes

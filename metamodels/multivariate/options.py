@@ -107,7 +107,7 @@ def fix_components(random: Sequence[RandomPart], sigma2: Any = None, tau2: Any =
 
     Raises
     ------
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         Values given for terms the model does not have, of the wrong number, or
         correlations that do not form a positive semi-definite matrix.
     """
@@ -185,7 +185,7 @@ def car_part(design: Any, name: str) -> RandomPart:
 
     Raises
     ------
-    ~metamodels.exceptions.SpecificationError
+    SpecificationError
         The term has no single numeric time variable.
     """
     Z = np.asarray(design.Z, dtype=float)

@@ -420,7 +420,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
         Raises
         ------
-        ~metamodels.exceptions.SpecificationError
+        SpecificationError
             The model has no estimated random term.
 
         Examples
@@ -492,7 +492,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
         Raises
         ------
-        ~metamodels.exceptions.SpecificationError
+        SpecificationError
             The model has no estimated random term.
 
         Examples
