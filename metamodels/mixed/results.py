@@ -350,6 +350,17 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
             values for formula models, nested levels joined by ":"; 0, 1, ... for array
             input), ``column``, ``estimate`` (the EBLUP) and ``se`` (square root of the
             diagonal of :attr:`random_effects_cov`).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> print(res.random_effects_frame().head(2).round(2))
+              term level       column  estimate     se
+        0  Subject   308  (Intercept)      2.26  12.07
+        1  Subject   309  (Intercept)    -40.40  12.07
         """
         covs = self.random_effects_cov
         spec = self.model.spec
@@ -469,6 +480,19 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         ValueError
             An unknown ``style`` or ``subjects``, or ``subjects="data"`` for a model
             built from arrays.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> ic = res.information_criteria()              # SAS: 4 covariance parameters
+        >>> print(round(float(ic["aic"]), 2), round(float(ic["bic"]), 2))
+        1751.63 1755.19
+        >>> lme4 = res.information_criteria("lme4")      # lme4: AIC(fit), 6 parameters
+        >>> print(round(float(lme4["aic"]), 2))
+        1755.63
         """
         if subjects not in ("fitted", "data"):
             raise ValueError(f"subjects must be 'fitted' or 'data', got {subjects!r}")
@@ -585,6 +609,17 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         ValueError
             An unknown ``cov_type``, or an empirical one with a Kenward-Roger
             ``default_ddf``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> emp = res.get_robustcov_results("empirical")
+        >>> print(np.round(np.asarray(emp.bse), 3), emp.cov_type)
+        [6.632 1.502] empirical
         """
         return MixedResultsWrapper(MixedResults(self.model, self._fit, ddf=self.default_ddf,
                                                 cov_type=cov_type))

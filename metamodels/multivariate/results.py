@@ -610,6 +610,17 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         -------
         pandas.DataFrame
             One row per effect size: pred, se, pi_lower, pi_upper.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+        ...                                 vi="vi").fit()
+        >>> print(res.blup().head(2).round(4))
+             pred     se  pi_lower  pi_upper
+        0 -0.0432  0.204   -0.4430    0.3566
+        1 -0.0519  0.204   -0.4517    0.3479
         """
         m = self.model
         resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
