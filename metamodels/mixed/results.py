@@ -55,8 +55,9 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
     ``fittedvalues`` and ``resid`` are conditional (``X b + Z u``), ``resid_marginal``,
     ``resid_pearson`` and ``resid_normalized`` marginal.  Predictions: ``predict``,
     ``get_prediction`` (marginal or ``conditional=True``), ``get_prediction_conditional``
-    (a subject's unobserved rows from its observed ones, mmrm), marginal means via
-    ``emmeans``.
+    (a subject's unobserved rows from its observed ones, mmrm); least-squares means and
+    their contrasts with ``marginal_means`` and ``contrast`` (SAS ``LSMEANS``, R's
+    emmeans).
 
     Made by :meth:`MixedModel.fit`; not constructed directly.
 

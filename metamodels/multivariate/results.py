@@ -53,8 +53,9 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     Heterogeneity: ``q``/``q_df``/``q_pvalue`` (Cochran's Q of residual heterogeneity),
     ``i2`` (multilevel I^2), ``qm_test`` (omnibus test of moderators).  Random effects:
     :meth:`get_random_effects` (``ranef``), :meth:`blup`; predictions with
-    :meth:`get_prediction` (``predict.rma.mv``); diagnostics (``rstudent``,
-    ``cooks_distance``, ``get_influence``, ...) from the shared mixins.
+    :meth:`get_prediction` (``predict.rma.mv``); diagnostics (:meth:`rstudent`,
+    ``rstandard``, ``get_influence`` with Cook's distances and DFBETAS,
+    ``leave_one_out``, ``plot_profile``) from the shared mixins.
 
     Made by :meth:`MetaMixed.fit`; not constructed directly.
 
