@@ -210,8 +210,9 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         pandas.DataFrame
             Indexed by the labels of :attr:`theta`; columns ``estimate``, ``std_err``
             (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue`` (one-sided,
-            ``P(Z > z)``, SAS's "Pr > Z"; a Wald test that is unreliable for variances
-            near 0 -- prefer a likelihood-ratio test there).
+            ``P(Z > z)``, for every parameter, covariances and correlations included;
+            a Wald test that is unreliable for variances near 0 -- prefer a
+            likelihood-ratio test there).
         """
         z = self.theta / self.theta_se
         return pd.DataFrame({"estimate": self.theta, "std_err": self.theta_se, "z": z,
