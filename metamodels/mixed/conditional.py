@@ -93,7 +93,7 @@ class ConditionalResultsMixin:
 
     # ----------------------------------------------------------------- residuals
     @cache_readonly
-    def resid_marginal(self):
+    def resid_marginal(self) -> np.ndarray:
         """Marginal residuals ``y - X b`` (``resid`` are the conditional ``y - Xb - Zu``)."""
         m = self.model
         return m.endog - m.exog @ np.asarray(self._fit.beta)
@@ -103,13 +103,13 @@ class ConditionalResultsMixin:
         return block_residuals(self.model.spec, self._fit.theta, self.resid_marginal)
 
     @property
-    def resid_pearson(self):
+    def resid_pearson(self) -> np.ndarray:
         """Marginal Pearson residuals ``(y_i - x_i'b) / sqrt(V_ii)`` (nlme ``gls``
         ``type="pearson"``, mmrm ``"pearson"``, SAS's marginal ``ResidualPearson``)."""
         return self._scaled_residuals[0]
 
     @property
-    def resid_normalized(self):
+    def resid_normalized(self) -> np.ndarray:
         """Normalized residuals ``L_b^{-1} (y_b - X_b b)`` with ``V_b = L_b L_b'`` per
         independent unit, rows in the unit's subject/visit order (nlme ``gls``
         ``type="normalized"``, mmrm ``"normalized"``).  Independent N(0, 1) under the

@@ -176,7 +176,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
 
     # --------------------------------------------------------------- basics
     @cache_readonly
-    def llf(self):
+    def llf(self) -> float:
         """(Restricted) log-likelihood; ``-2 llf`` is SAS's "-2 (Res) Log Likelihood"."""
         return self._fit.llf
 
@@ -186,12 +186,12 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return self.params
 
     @cache_readonly
-    def theta(self):
+    def theta(self) -> pd.Series:
         """Covariance parameters, labelled (G-side then R-side)."""
         return pd.Series(self._fit.theta, index=list(self.model.spec.param_names))
 
     @cache_readonly
-    def cov_theta(self):
+    def cov_theta(self) -> pd.DataFrame:
         """Asymptotic covariance of ``theta``: inverse observed information."""
         names = list(self.model.spec.param_names)
         return pd.DataFrame(self.inference_inputs.cov_theta, index=names, columns=names)
@@ -227,13 +227,13 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                 for p, G in zip(spec.random, spec.G_matrices(self._fit.theta))}
 
     @property
-    def cov_re(self):
+    def cov_re(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """G of the random-effects term (a dict of them when there are several)."""
         d = self.cov_re_dict
         return next(iter(d.values())) if len(d) == 1 else d
 
     @cache_readonly
-    def cov_resid(self):
+    def cov_resid(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """R of a subject observed at every repeated level (a dict over ``cov_group``)."""
         Rs = self.model.spec.R_matrices(self._fit.theta)
         res = self.model.residual
@@ -267,7 +267,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return [self._blups[part.name] for part in self.model.spec.random]
 
     @cache_readonly
-    def random_effects(self):
+    def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
         m = self.model
         frames = {}
@@ -277,7 +277,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return next(iter(frames.values())) if len(frames) == 1 else frames
 
     @cache_readonly
-    def random_effects_cov(self):
+    def random_effects_cov(self) -> np.ndarray | dict[str, np.ndarray]:
         """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
         V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
         uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
@@ -420,7 +420,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return diagnostics_plot(self, **kwargs)
 
     @cache_readonly
-    def resid_pearson_conditional(self):
+    def resid_pearson_conditional(self) -> np.ndarray:
         """Conditional Pearson residuals scaled by the residual SD,
         ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
         ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
@@ -432,7 +432,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
 
     @cache_readonly
-    def fittedvalues(self):
+    def fittedvalues(self) -> np.ndarray:
         """Conditional fitted values ``X b + Z u``."""
         m = self.model
         f = m.exog @ np.asarray(self._fit.beta)
@@ -441,7 +441,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return f
 
     @cache_readonly
-    def resid(self):
+    def resid(self) -> np.ndarray:
         """Conditional residuals ``y - X b - Z u``."""
         return self.model.endog - self.fittedvalues
 
@@ -583,7 +583,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                                     m.block_ids, self.cov_type)
 
     @cache_readonly
-    def cov_params_model_based(self):
+    def cov_params_model_based(self) -> pd.DataFrame:
         """The model-based covariance ``(X'V^{-1}X)^{-1}`` of the fixed effects, whatever
         ``cov_type`` is (DataFrame)."""
         names = self.model.exog_names
@@ -829,7 +829,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return tab if len(est) == len(names) else tab.reindex(names)
 
     @cache_readonly
-    def pvalues(self):
+    def pvalues(self) -> np.ndarray:
         """Two-sided p-values of the coefficients with ``default_ddf``."""
         return self.coef_table()["P>|t|"].to_numpy()
 

@@ -123,7 +123,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
                          index=list(m.exog_names))
 
     @cache_readonly
-    def pvalues(self):
+    def pvalues(self) -> np.ndarray:
         """Two-sided p-values (normal, or t with ``df_coef`` df)."""
         t = np.asarray(self.tvalues, dtype=float)
         if not self.use_t:
@@ -300,14 +300,14 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return pd.Series({k: float(G.iloc[0, 0]) for k, G in self.cov_re.items() if G.shape[0] == 1})
 
     @cache_readonly
-    def tau2(self):
+    def tau2(self) -> pd.Series | dict[str, pd.Series]:
         """Variances of the vector random term (a Series; a dict of them for several)."""
         out = {k: pd.Series(np.diag(G.values), index=G.index) for k, G in self.cov_re.items()
                if G.shape[0] > 1}
         return next(iter(out.values())) if len(out) == 1 else out
 
     @cache_readonly
-    def rho(self):
+    def rho(self) -> float | pd.DataFrame | dict[str, float | pd.DataFrame]:
         """Correlations of the vector random term (scalar for 2 x 2, matrix otherwise)."""
         out = {}
         for k, G in self.cov_re.items():
@@ -369,7 +369,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     # ------------------------------------------------------------------ tests
     @cache_readonly
-    def qm_test(self):
+    def qm_test(self) -> WaldTestResult | None:
         """Omnibus Wald test of the coefficients other than the intercept."""
         m = self.model
         idx = np.arange(m.k_params)
