@@ -186,3 +186,18 @@ def test_string_hypotheses_on_factor_coefficients_equal_the_matrix_form():
     assert float(ft.fvalue) == pytest.approx(ref["F"], rel=1e-6)
     assert float(ft.df_denom) == pytest.approx(ref["DenDF"], rel=1e-5)
     assert res.anova(type=3).loc["C(drug)", "F"] == pytest.approx(ref["F"], rel=1e-6)
+
+
+def test_ddf_table_of_term_methods_and_refusal_of_the_others():
+    """ddf_table gives {term: (df, columns)} for containment and between-within and a
+    clear ValueError (not an AttributeError) for the methods without a term table."""
+    orth = mm.datasets.load("orthodont")
+    res = mm.MixedModel.from_formula("distance ~ age * Sex + (1 | Subject)", orth).fit()
+    for method in ("containment", "contain", "between-within"):
+        tab = res.ddf_table(method)
+        assert set(tab) == {"Intercept", "Sex", "age", "age:Sex"}
+        assert all(np.isfinite(df) and df > 0 for df, _ in tab.values())
+        assert sorted(c for _, cols in tab.values() for c in cols) == [0, 1, 2, 3]
+    for method in ("satterthwaite", "kenward-roger", "residual"):
+        with pytest.raises(ValueError, match="per-term"):
+            res.ddf_table(method)

@@ -21,15 +21,33 @@ generalised inverse is used.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["aliased_columns", "alias_map", "estimable_rows", "expand", "expand_cov"]
 
 
-def aliased_columns(X, rank):
+def aliased_columns(X: ArrayLike, rank: int) -> np.ndarray:
     """Boolean mask of the columns of ``X`` that lie in the span of the columns before
     them (``rank`` columns are kept).  Columns are scaled to unit maximum first, so the
-    rule does not depend on units."""
+    rule does not depend on units.
+
+    Parameters
+    ----------
+    X : array_like
+        Design ``(n, p)``.
+    rank : int
+        Its rank (the number of columns kept).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(p,)``, True for the aliased columns.
+    """
     X = np.asarray(X, dtype=float)
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1.0
@@ -47,17 +65,51 @@ def aliased_columns(X, rank):
     return aliased
 
 
-def alias_map(X, aliased):
-    """``A`` (rank x p) with ``X = X[:, ~aliased] A``."""
+def alias_map(X: np.ndarray, aliased: np.ndarray) -> np.ndarray:
+    """The map from the estimable columns to all columns.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Design ``(n, p)``.
+    aliased : numpy.ndarray
+        Boolean ``(p,)`` mask of :func:`aliased_columns`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``A`` (rank x p) with ``X = X[:, ~aliased] A`` (identity on the estimable
+        columns).
+    """
     keep = ~aliased
     A, *_ = np.linalg.lstsq(X[:, keep], X, rcond=None)
     A[:, keep] = np.eye(int(keep.sum()))
     return A
 
 
-def estimable_rows(L, A, aliased, tol=1e-8):
-    """``(L_e, ok)``: the rows of ``L`` on the estimable columns and whether each row is
-    estimable (``l = l_e A`` up to ``tol`` relative to the row's size)."""
+def estimable_rows(L: ArrayLike, A: np.ndarray, aliased: np.ndarray,
+                   tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a contrast matrix on the estimable columns, and which are estimable.
+
+    Parameters
+    ----------
+    L : array_like
+        Contrast rows ``(m, p)`` (or one row).
+    A : numpy.ndarray
+        :func:`alias_map` of the design.
+    aliased : numpy.ndarray
+        Boolean ``(p,)`` mask of the aliased columns.
+    tol : float, default 1e-8
+        A row ``l`` is estimable when ``l = l_e A`` up to ``tol`` relative to the row's
+        largest entry.
+
+    Returns
+    -------
+    L_e : numpy.ndarray
+        ``(m, rank)`` rows on the estimable columns.
+    ok : numpy.ndarray
+        Boolean ``(m,)``, True for the estimable rows.
+    """
     L = np.atleast_2d(np.asarray(L, dtype=float))
     Le = L[:, ~aliased]
     resid = np.abs(L - Le @ A).max(axis=1)
@@ -65,15 +117,45 @@ def estimable_rows(L, A, aliased, tol=1e-8):
     return Le, ok
 
 
-def expand(v, aliased, fill=np.nan):
-    """A vector on the estimable columns as a full-length vector (``fill`` elsewhere)."""
+def expand(v: ArrayLike, aliased: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """A vector on the estimable columns as a full-length vector.
+
+    Parameters
+    ----------
+    v : array_like
+        Values ``(rank,)`` of the estimable columns.
+    aliased : numpy.ndarray
+        Boolean ``(p,)`` mask of the aliased columns.
+    fill : float, default NaN
+        Value of the aliased entries.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p,)`` float vector.
+    """
     out = np.full(aliased.shape[0], fill, dtype=float)
     out[~aliased] = v
     return out
 
 
-def expand_cov(C, aliased, fill=np.nan):
-    """A matrix on the estimable columns as a full ``p x p`` matrix (``fill`` elsewhere)."""
+def expand_cov(C: ArrayLike, aliased: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """A matrix on the estimable columns as a full ``p x p`` matrix.
+
+    Parameters
+    ----------
+    C : array_like
+        ``(rank, rank)`` matrix of the estimable columns.
+    aliased : numpy.ndarray
+        Boolean ``(p,)`` mask of the aliased columns.
+    fill : float, default NaN
+        Value of the rows and columns of the aliased columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p, p)`` float matrix.
+    """
     p = aliased.shape[0]
     out = np.full((p, p), fill, dtype=float)
     keep = np.flatnonzero(~aliased)

@@ -24,6 +24,8 @@ With ``r = y - X b`` and ``V = Z G Z' + R`` (block diagonal over the independent
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -33,8 +35,18 @@ from ..base.prediction import PredictionResults
 __all__ = ["ConditionalResultsMixin", "block_residuals"]
 
 
-def block_residuals(spec, theta, r):
+def block_residuals(spec: Any, theta: np.ndarray, r: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Pearson and normalized residuals of ``r`` under ``V(theta)`` of ``spec``.
+
+    Parameters
+    ----------
+    spec : BlockCovariance
+        The model's covariance (:class:`~metamodels.core.blockcov.BlockCovariance`).
+    theta : numpy.ndarray
+        Covariance parameters.
+    r : numpy.ndarray
+        Marginal residuals ``y - X b``, ``(n,)``.
 
     Returns
     -------
@@ -81,7 +93,7 @@ class ConditionalResultsMixin:
 
     # ----------------------------------------------------------------- residuals
     @cache_readonly
-    def resid_marginal(self):
+    def resid_marginal(self) -> np.ndarray:
         """Marginal residuals ``y - X b`` (``resid`` are the conditional ``y - Xb - Zu``)."""
         m = self.model
         return m.endog - m.exog @ np.asarray(self._fit.beta)
@@ -91,13 +103,13 @@ class ConditionalResultsMixin:
         return block_residuals(self.model.spec, self._fit.theta, self.resid_marginal)
 
     @property
-    def resid_pearson(self):
+    def resid_pearson(self) -> np.ndarray:
         """Marginal Pearson residuals ``(y_i - x_i'b) / sqrt(V_ii)`` (nlme ``gls``
         ``type="pearson"``, mmrm ``"pearson"``, SAS's marginal ``ResidualPearson``)."""
         return self._scaled_residuals[0]
 
     @property
-    def resid_normalized(self):
+    def resid_normalized(self) -> np.ndarray:
         """Normalized residuals ``L_b^{-1} (y_b - X_b b)`` with ``V_b = L_b L_b'`` per
         independent unit, rows in the unit's subject/visit order (nlme ``gls``
         ``type="normalized"``, mmrm ``"normalized"``).  Independent N(0, 1) under the
@@ -175,7 +187,8 @@ class ConditionalResultsMixin:
                                      part.structure, part.column_names))
         return BlockCovariance(random=random, residual=res)
 
-    def get_prediction_conditional(self, data, alpha=None):
+    def get_prediction_conditional(self, data: pd.DataFrame,
+                                   alpha: float | None = None) -> PredictionResults:
         """Predict the unobserved responses of ``data`` from its observed ones.
 
         Parameters
@@ -187,8 +200,8 @@ class ConditionalResultsMixin:
             predicted from the observed rows of the same independent unit (subject); the
             fitted data with missing visits appended is the usual input (mmrm's
             ``predict(fit, newdata, conditional = TRUE)``).
-        alpha : ignored
-            Intervals take ``alpha`` in ``summary_frame(alpha)``.
+        alpha : float, optional
+            Ignored: intervals take ``alpha`` in ``summary_frame(alpha)``.
 
         Returns
         -------
@@ -199,11 +212,34 @@ class ConditionalResultsMixin:
             conditional variance ``diag A``) and ``observed``.  Observed rows are
             returned as they are (mean = response, standard errors 0), as mmrm does.
 
+        Raises
+        ------
+        ValueError
+            A model not built by :meth:`MixedModel.from_formula`, new data lacking a
+            needed column, or ``repeated``/``cov_group`` values not seen in the fit.
+
         Notes
         -----
         See :mod:`metamodels.mixed.conditional` for the formulas.  ``theta`` is taken as
         known; mmrm's simulated prediction intervals (``interval = "prediction"``) also
         propagate the uncertainty in ``theta`` and are wider.
+
+        Examples
+        --------
+        Predict the age-14 distance of a subject from its first three visits (an
+        unstructured residual covariance):
+
+        >>> import metamodels as mm
+        >>> orth = mm.datasets.load("orthodont")
+        >>> res = mm.MixedModel.from_formula("distance ~ age + Sex", orth, repeated="age",
+        ...                                  subject="Subject", cov_struct="UN").fit()
+        >>> new = orth[orth.Subject == "M01"].copy()
+        >>> new.loc[new.age == 14, "distance"] = float("nan")
+        >>> frame = res.get_prediction_conditional(new).summary_frame()
+        >>> print(frame["observed"].tolist())
+        [True, True, True, False]
+        >>> print(round(frame["mean"].iloc[3], 2))
+        28.72
         """
         m = self.model
         if getattr(m, "residual_columns", None) is None or m.formula is None:
@@ -256,9 +292,23 @@ class ConditionalResultsMixin:
         return PredictionResults(mean, var_mean, cond_var, df, index,
                                  extra_columns={"observed": ~todo})
 
-    def predict_conditional(self, data):
-        """Conditional means of :meth:`get_prediction_conditional` (observed rows as
-        they are)."""
+    def predict_conditional(self, data: pd.DataFrame) -> pd.Series | np.ndarray:
+        """Predicted responses of the unobserved rows of ``data`` given its observed rows.
+
+        The conditional means of :meth:`get_prediction_conditional` (mmrm's
+        ``predict(fit, newdata, conditional = TRUE)``); observed rows are returned as
+        they are.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows in the model's long format (see :meth:`get_prediction_conditional`).
+
+        Returns
+        -------
+        pandas.Series or numpy.ndarray
+            Named ``"predicted"`` and indexed like ``data`` when the rows have labels.
+        """
         pred = self.get_prediction_conditional(data)
         index = pred.row_labels
         mean = pred.predicted_mean

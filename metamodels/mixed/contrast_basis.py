@@ -43,10 +43,15 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..exceptions import MetaModelsWarning
+
+if TYPE_CHECKING:
+    from .model import MixedModel
 
 __all__ = ["BASES", "check_basis", "recoded_formula", "reference_design", "in_basis"]
 
@@ -57,7 +62,24 @@ BASES = ("sas", "lmertest")
 _PLAIN = re.compile(r"^C\(\s*([A-Za-z_][\w\.]*)\s*(?:,.*)?\)$")
 
 
-def check_basis(basis):
+def check_basis(basis: str) -> str:
+    """The canonical name of an ANOVA row basis.
+
+    Parameters
+    ----------
+    basis : str
+        ``"sas"`` or ``"lmertest"`` (case, ``-`` and ``_`` ignored).
+
+    Returns
+    -------
+    str
+        ``"sas"`` or ``"lmertest"``.
+
+    Raises
+    ------
+    ValueError
+        Any other value.
+    """
     key = str(basis).lower().replace("-", "").replace("_", "")
     if key not in BASES:
         raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
@@ -74,13 +96,30 @@ def _level_ref(levels, which):
     return repr(lev)
 
 
-def recoded_formula(design_info, coding):
+def recoded_formula(design_info: Any, coding: Callable[[list], str]) -> str:
     """The right-hand side of ``design_info`` with every categorical factor re-coded.
 
     ``coding(levels)`` returns the patsy contrast to use (e.g. ``"Sum"`` or
     ``"Treatment(reference=-1)"``); a factor whose code is not ``C(name, ...)`` or a plain
     column name raises NotImplementedError.  Terms keep their order, so that the re-coded
     design's term slices pair with the original terms.
+
+    Parameters
+    ----------
+    design_info : patsy.DesignInfo
+        The fixed-effects design of a formula model.
+    coding : callable
+        ``coding(levels) -> str``, the patsy contrast of a factor with these levels.
+
+    Returns
+    -------
+    str
+        A patsy right-hand side (``"0 + ..."`` when the design has no intercept).
+
+    Raises
+    ------
+    NotImplementedError
+        A categorical factor that is not ``C(name, ...)`` or a plain column name.
     """
     pieces = []
     for term in design_info.terms:
@@ -105,10 +144,25 @@ def recoded_formula(design_info, coding):
     return " + ".join(pieces)
 
 
-def reference_design(model, which):
+def reference_design(model: MixedModel, which: Literal["first", "last"]
+                     ) -> tuple[np.ndarray, np.ndarray, list[slice]] | None:
     """``(X_ref, T, term_slices)`` of the model re-coded with treatment contrasts whose
     reference is the ``which`` ("first" or "last") level: ``X_ref = X T``.  None when the
-    re-coding is not possible or does not span the model's column space."""
+    re-coding is not possible or does not span the model's column space.
+
+    Parameters
+    ----------
+    model : MixedModel
+        Built by :meth:`MixedModel.from_formula`.
+    which : {"first", "last"}
+        Reference level of every factor (lmerTest's or SAS's).
+
+    Returns
+    -------
+    tuple or None
+        ``(X_ref, T, term_slices)``: the re-coded design, the map ``T`` with
+        ``X_ref = X T`` and the column slice of each term in ``X_ref``.
+    """
     import patsy
     di = model.design_info
     if di is None:
@@ -139,7 +193,10 @@ def doolittle_rows(L, X):
     return (C / np.diag(C)).T @ L
 
 
-def in_basis(contrasts, model, basis, type, marginal=(), X=None):  # noqa: A002
+def in_basis(contrasts: dict[str, np.ndarray], model: MixedModel, basis: str,
+             type: Literal[1, 2, 3],  # noqa: A002
+             marginal: Collection[str] = (), X: np.ndarray | None = None
+             ) -> dict[str, np.ndarray]:
     """``{term: L}`` re-expressed in the row basis of ``basis`` (see the module Notes).
 
     ``contrasts`` are the term hypotheses of :func:`metamodels.mixed.inference.
@@ -149,6 +206,28 @@ def in_basis(contrasts, model, basis, type, marginal=(), X=None):  # noqa: A002
     terms no other term contains (``marginal``), which are the identity on the term's
     columns.  ``X`` is the design the hypotheses refer to (the estimable columns of a
     design with aliased columns; the model's design by default).
+
+    Parameters
+    ----------
+    contrasts : dict
+        ``{term: L}`` in the model's coding.
+    model : MixedModel
+        The model the hypotheses belong to.
+    basis : {"sas", "lmertest"}
+        Target row basis.
+    type : {1, 2, 3}
+        Hypothesis type.
+    marginal : collection of str, optional
+        Terms no other term contains (type 2, lmerTest basis).
+    X : numpy.ndarray, optional
+        The design the hypotheses refer to.
+
+    Returns
+    -------
+    dict
+        ``{term: L}`` in the new basis (a term whose basis is unavailable keeps its
+        rows; a :class:`~metamodels.exceptions.MetaModelsWarning` says so when the basis
+        cannot be built at all).
     """
     basis = check_basis(basis)
     X = model.exog if X is None else X

@@ -8,10 +8,15 @@ imports keep working.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.blockcov import BlockCovariance
 from ..core.random import (RandomPart, ResidualPart, g_parameter_names,  # noqa: F401
                            masked_zd2z, masked_zdz, masked_zgz, random_block_arrays,
                            random_parameter_layout, search_parts)
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["RandomPart", "ResidualPart", "MixedCovariance", "g_parameter_names",
            "random_parameter_layout", "search_parts"]
@@ -30,5 +35,6 @@ class MixedCovariance(BlockCovariance):
         Independent units (connected components of the groupings and subjects).
     """
 
-    def __init__(self, random, residual, block_ids):
+    def __init__(self, random: list[RandomPart], residual: ResidualPart,
+                 block_ids: np.ndarray) -> None:
         super().__init__(random=random, residual=residual, block_ids=block_ids)

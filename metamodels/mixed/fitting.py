@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,12 +17,40 @@ from ..core.random import g_parameter_names
 from .aliasing import expand, expand_cov
 from .identifiability import check_residual_scale, collapsed_residual
 
+if TYPE_CHECKING:
+    from .model import MixedModel
+
 __all__ = ["MixedFit", "fit_mixed"]
 
 
 @dataclass(frozen=True)
 class MixedFit:
-    """Numbers of one fitted mixed model."""
+    """Numbers of one fitted mixed model (the input of
+    :class:`~metamodels.mixed.results.MixedResults`).
+
+    Attributes
+    ----------
+    theta : numpy.ndarray
+        Covariance parameters (``model.spec.param_names`` order).
+    beta : numpy.ndarray
+        Fixed effects (aliased columns 0, SAS's g2 solution).
+    cov_beta : numpy.ndarray
+        Model-based covariance ``(X'V^{-1}X)^{-1}`` of ``beta``.
+    llf : float
+        (Restricted) log-likelihood at the estimate.
+    reml : bool
+        REML (True) or ML fit.
+    converged : bool
+        Whether the search met its tolerance.
+    n_iter : int
+        Iterations used.
+    obs_info, exp_info : numpy.ndarray
+        Observed and expected information of ``theta``.
+    grad : numpy.ndarray
+        Gradient at the estimate.
+    at_lower : numpy.ndarray
+        Boolean mask of the parameters at their lower bound.
+    """
 
     theta: np.ndarray
     beta: np.ndarray
@@ -39,8 +68,9 @@ class MixedFit:
 G_CONSTRAINTS = ("sas", "psd")
 
 
-def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint="sas",
-              ddf="satterthwaite", cov_type="nonrobust"):
+def fit_mixed(model: MixedModel, reml: bool = True, start: Any = None, maxiter: int = 200,
+              tol: float = 1e-10, g_constraint: str = "sas", ddf: str = "satterthwaite",
+              cov_type: str = "nonrobust") -> Any:
     """Maximise the (restricted) likelihood of ``model`` and wrap the results.
 
     ``g_constraint="sas"`` bounds the variances only (SAS PROC MIXED: a ``G`` that is not
@@ -52,7 +82,32 @@ def fit_mixed(model, reml=True, start=None, maxiter=200, tol=1e-10, g_constraint
     (:mod:`metamodels.inference.empirical`).  The fit sequence is
     :func:`metamodels.base.engine.engine_fit`; crossed random effects go through the
     Z-space path (:func:`_fit_zspace`) when the covariance says so
-    (``model.spec.zspace_active()``)."""
+    (``model.spec.zspace_active()``).
+
+    Parameters
+    ----------
+    model : MixedModel
+        The model.
+    reml : bool, default True
+        REML (True) or ML.
+    start : array_like, "mivque0" or None
+        Starting covariance parameters (see :meth:`MixedModel.fit`).
+    maxiter : int, default 200
+        Largest number of iterations.
+    tol : float, default 1e-10
+        Relative step tolerance.
+    g_constraint : {"sas", "psd"}, default "sas"
+        Constraint on ``G``.
+    ddf : str, default "satterthwaite"
+        Default ddf method of the results.
+    cov_type : str, default "nonrobust"
+        Covariance of the fixed effects.
+
+    Returns
+    -------
+    MixedResults
+        Wrapped in statsmodels' results wrapper.
+    """
     ddf = check_ddf(ddf)
     cov_type = check_cov_type(cov_type)
     check_compatible(ddf_class(ddf), cov_type)

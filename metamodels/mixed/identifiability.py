@@ -33,10 +33,16 @@ outcome constant within groups, an exact fit) gives a
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..exceptions import DegenerateFitWarning, IdentificationWarning, NotIdentifiedError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .model import MixedModel
 
 __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 
@@ -66,9 +72,22 @@ def _same_partition(a, b):
     return pairs == na
 
 
-def check_identified(model, stacklevel=4):
+def check_identified(model: MixedModel, stacklevel: int = 4) -> None:
     """Raise :class:`NotIdentifiedError` when ``model``'s parameters are not identified
-    (a :class:`IdentificationWarning` for more random effects than observations)."""
+    (a :class:`IdentificationWarning` for more random effects than observations).
+
+    Parameters
+    ----------
+    model : MixedModel
+        The model to check (the rules are listed in the module docstring).
+    stacklevel : int, default 4
+        Of the warning, counted from this function.
+
+    Raises
+    ------
+    NotIdentifiedError
+        Naming the term and the reason.
+    """
     n = int(model.nobs)
     if n <= model.rank:
         raise NotIdentifiedError(
@@ -140,9 +159,19 @@ def collapsed_residual(model, theta):
     return None
 
 
-def check_residual_scale(model, theta, stacklevel=3):
+def check_residual_scale(model: MixedModel, theta: ArrayLike, stacklevel: int = 3) -> None:
     """Warn with :class:`DegenerateFitWarning` when a residual variance of the fit is
-    below ``COLLAPSE_RATIO`` times the variance of the outcome."""
+    below ``COLLAPSE_RATIO`` times the variance of the outcome.
+
+    Parameters
+    ----------
+    model : MixedModel
+        The fitted model.
+    theta : array_like
+        The estimated covariance parameters.
+    stacklevel : int, default 3
+        Of the warning, counted from this function.
+    """
     found = collapsed_residual(model, theta)
     if found is None:
         return

@@ -17,11 +17,16 @@ lmerTest type-3 hypothesis for full-rank designs.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from ..inference.inputs import FixedTerm, InferenceInputs, RandomEffect
 from .contrast_basis import in_basis, recoded_formula
+
+if TYPE_CHECKING:
+    from .model import MixedModel
+    from .results import MixedResults
 
 __all__ = ["build_inputs", "anova_table", "term_contrasts", "fixed_terms",
            "random_effects", "between_within_subject"]
@@ -59,8 +64,19 @@ def _column_variables(colname):
     return {_factor_variable(p.split("[")[0]) for p in parts}
 
 
-def random_effects(model):
-    """SAS-style random effects of the model (one per random-term column)."""
+def random_effects(model: MixedModel) -> tuple[RandomEffect, ...]:
+    """SAS-style random effects of the model (one per random-term column).
+
+    Parameters
+    ----------
+    model : MixedModel
+
+    Returns
+    -------
+    tuple of RandomEffect
+        Variables (grouping factors and the column's variables), groups and design
+        column of each effect (the containment method's input).
+    """
     effects = []
     for part in model.spec.random:
         gvars = set(part.name.split(":"))
@@ -91,23 +107,56 @@ def estimable_exog(model):
     return model.exog if aliased is None or not aliased.any() else model.exog[:, ~aliased]
 
 
-def fixed_terms(model):
+def fixed_terms(model: MixedModel) -> tuple[FixedTerm, ...]:
     """The fixed-effects terms of the model as :class:`FixedTerm` (on the estimable
-    columns)."""
+    columns).
+
+    Parameters
+    ----------
+    model : MixedModel
+
+    Returns
+    -------
+    tuple of FixedTerm
+        Name, column positions and variables of each term.
+    """
     return tuple(FixedTerm(name, tuple(cols), frozenset(vars_))
                  for name, cols, vars_ in _estimable_terms(model))
 
 
-def between_within_subject(model):
+def between_within_subject(model: MixedModel) -> np.ndarray:
     """Subject code per row for the between-within method: the R-side subject when there
-    are repeated measures (or no random term), else the first random term's groups."""
+    are repeated measures (or no random term), else the first random term's groups.
+
+    Parameters
+    ----------
+    model : MixedModel
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer ``(n,)`` subject codes.
+    """
     if model.residual.visit.max() > 0 or not model.spec.random:
         return model.residual.subject
     return model.spec.random[0].groups
 
 
-def build_inputs(model, fit):
-    """The frozen :class:`InferenceInputs` of a MixedModel fit."""
+def build_inputs(model: MixedModel, fit: Any) -> InferenceInputs:
+    """The frozen :class:`InferenceInputs` of a MixedModel fit.
+
+    Parameters
+    ----------
+    model : MixedModel
+    fit : MixedFit
+        The numbers of the fit (:class:`metamodels.mixed.fitting.MixedFit`).
+
+    Returns
+    -------
+    InferenceInputs
+        Estimates, covariances, information, design (estimable columns), terms,
+        random effects and subjects: everything the ddf methods use.
+    """
     keep = ~model.aliased
     beta, cov = np.asarray(fit.beta), fit.cov_beta
     if not keep.all():
@@ -211,10 +260,26 @@ def _type2_contrasts(model):
     return out
 
 
-def term_contrasts(model, type=3, basis=None):  # noqa: A002
+def term_contrasts(model: MixedModel, type: Literal[1, 2, 3] = 3,  # noqa: A002
+                   basis: str | None = None) -> dict[str, np.ndarray]:
     """Contrast matrices ``{term: L}`` of the type-1 (sequential), type-2 or type-3
     hypotheses; with ``basis`` ("sas" or "lmertest") their rows are re-expressed in that
-    basis (:mod:`metamodels.mixed.contrast_basis`)."""
+    basis (:mod:`metamodels.mixed.contrast_basis`).
+
+    Parameters
+    ----------
+    model : MixedModel
+        Built by :meth:`MixedModel.from_formula` (its terms).
+    type : {1, 2, 3}, default 3
+        Hypothesis type (see the module docstring).
+    basis : {"sas", "lmertest"}, optional
+        Row basis; the model's own coding when None.
+
+    Returns
+    -------
+    dict
+        ``{term name: L}``, ``L`` with one column per estimable fixed effect.
+    """
     out = _term_hypotheses(model, type)
     if basis is None:
         return out
@@ -266,9 +331,27 @@ def _term_hypotheses(model, type):  # noqa: A002
 
 
 # ---------------------------------------------------------------- ANOVA
-def anova_table(results, type, method, basis="sas"):  # noqa: A002
+def anova_table(results: MixedResults, type: Literal[1, 2, 3],  # noqa: A002
+                method: str, basis: str = "sas") -> pd.DataFrame:
     """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term
-    (hypothesis rows in the ``basis`` of :mod:`metamodels.mixed.contrast_basis`)."""
+    (hypothesis rows in the ``basis`` of :mod:`metamodels.mixed.contrast_basis`).
+
+    Parameters
+    ----------
+    results : MixedResults
+        The fit.
+    type : {1, 2, 3}
+        Hypothesis type.
+    method : str
+        Ddf method.
+    basis : {"sas", "lmertest"}, default "sas"
+        Row basis of the hypotheses.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by term; columns num_df, den_df, F, pvalue.
+    """
     rows = {}
     ddf = results.ddf_method(method)
     for name, L in term_contrasts(results.model, type, basis).items():

@@ -24,11 +24,16 @@ components, SAS Technical Report R-105.  SAS/STAT User's Guide, PROC MIXED, ``ME
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ..core.sensitivity import _as_dense
 from ..exceptions import SpecificationError
+
+if TYPE_CHECKING:
+    from .model import MixedModel
 
 __all__ = ["mivque0", "mivque0_start"]
 
@@ -58,8 +63,13 @@ def _system(y, X, spec):
     return S, q
 
 
-def mivque0(model):
-    """MIVQUE(0) estimates of the covariance parameters of a MixedModel.
+def mivque0(model: MixedModel) -> pd.Series:
+    r"""MIVQUE(0) estimates of the covariance parameters of a MixedModel.
+
+    SAS PROC MIXED ``METHOD=MIVQUE0``: the minimum-variance quadratic unbiased
+    estimator with a priori ``V_0 = I`` (every random-effect variance 0, residual
+    variance 1), which SAS uses as the starting values of its REML and ML iterations
+    (``MixedModel.fit(start="mivque0")`` does too).  One linear system, no iteration.
 
     Parameters
     ----------
@@ -71,7 +81,48 @@ def mivque0(model):
     Returns
     -------
     pandas.Series
-        Estimates labelled by parameter (may be negative).
+        Estimates labelled by parameter, in the order of ``MixedResults.theta``
+        (unbiased, so they may be negative or give an indefinite ``V``).
+
+    Raises
+    ------
+    SpecificationError
+        A covariance that is not linear in its parameters (AR1, spatial, ...) or a
+        singular MIVQUE system (parameters not identified by the design).
+
+    See Also
+    --------
+    metamodels.MixedModel.fit : ``start="mivque0"`` starts REML/ML from these.
+    metamodels.oneway_variance_components : ANOVA estimates of the one-way model.
+
+    Notes
+    -----
+    For ``V = sum_j theta_j V_j`` the estimates solve ``S theta = q`` with
+
+    .. math::
+
+        S_{ij} = \operatorname{tr}(M V_i M V_j), \qquad q_i = r' V_i r, \qquad
+        M = I - X (X'X)^{-1} X', \quad r = M y,
+
+    one REML Fisher-scoring step from ``V = I`` (Rao 1971; Goodnight 1978); see the
+    module docstring for the blockwise computation.
+
+    References
+    ----------
+    .. [1] Rao CR (1971). Minimum variance quadratic unbiased estimation of variance
+       components. Journal of Multivariate Analysis 1, 445-456.
+    .. [2] Goodnight JH (1978). Computing MIVQUE0 estimates of variance components. SAS
+       Technical Report R-105.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+    >>> print(mm.mixed.mivque0(model).round(1))
+    Subject Var((Intercept))    1378.2
+    Residual                     960.5
+    dtype: float64
     """
     spec = model.spec
     if not getattr(spec, "is_linear", False):
@@ -110,7 +161,7 @@ def _positive_definite(spec, theta):
     return True
 
 
-def mivque0_start(model, fallback):
+def mivque0_start(model: MixedModel, fallback: np.ndarray) -> np.ndarray:
     """MIVQUE(0) estimates as starting values.
 
     Parameters below their lower bound (negative variances) are moved to 1e-4 of the
@@ -119,6 +170,19 @@ def mivque0_start(model, fallback):
     is linear in the parameters, so ``lam theta + (1 - lam) fallback`` is positive definite
     (and every ``G`` positive semi-definite, as a ``g_constraint="psd"`` search needs)
     for some ``lam`` in (0, 1]; the largest of 1, 1/2, 1/4, ... that is, is used.
+
+    Parameters
+    ----------
+    model : MixedModel
+        Its covariance must be linear in the parameters.
+    fallback : numpy.ndarray
+        A valid (positive definite) start.
+
+    Returns
+    -------
+    numpy.ndarray
+        The start (``fallback`` when no ``lam >= 1/1024`` gives a positive definite
+        ``V``).
     """
     spec = model.spec
     theta = mivque0(model).to_numpy()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,11 @@ from ..formula.terms import build_random_design, split_formula, terms_from_mixed
 from .aliasing import aliased_columns
 from .identifiability import check_identified as check_identified_model
 from .spatial import coordinate_columns, spatial_class, spatial_residual_part
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .results import MixedResults
 
 __all__ = ["MixedModel"]
 
@@ -88,90 +95,189 @@ def _weights_column(weights, data):
 
 
 class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
-    """Linear mixed model ``y = X b + sum_t Z_t u_t + e``.
+    r"""Linear mixed model ``y = X b + sum_t Z_t u_t + e`` (SAS PROC MIXED, lme4, nlme).
+
+    Random effects on the G side (random intercepts and slopes, nested and crossed
+    grouping factors) and a structured residual covariance on the R side (SAS's
+    ``REPEATED`` statement: ``CS``, ``AR1``, ``UN``, ``TOEP``, spatial ``SP(EXP)``, ...),
+    with observation weights, fitted by REML or ML on the shared engine
+    (:mod:`metamodels.core`).  Most users build the model with :meth:`from_formula`
+    (lme4-style random terms such as ``(Days | Subject)``); the array interface below
+    follows statsmodels' ``MixedLM`` (``groups`` / ``exog_re``).  Constructing the model
+    validates the data and checks that the variance parameters are identified;
+    :meth:`fit` returns :class:`~metamodels.mixed.results.MixedResults`.
 
     Parameters
     ----------
-    endog : array_like (n,)
-    exog : array_like (n, p)
-        Fixed-effects design.
+    endog : array_like
+        Response, shape ``(n,)``.  Must be numeric and finite (missing values raise; use
+        :meth:`from_formula` with ``missing="drop"``).
+    exog : array_like
+        Fixed-effects design ``X``, shape ``(n, p)`` (include a column of ones for an
+        intercept).
     random : list of RandomPart, optional
-        Random-effects terms (built by :meth:`from_formula`; for arrays use ``groups`` /
-        ``exog_re``).
+        Random-effects terms (:class:`metamodels.core.random.RandomPart`); built by
+        :meth:`from_formula`.  For arrays use ``groups`` / ``exog_re``.
     groups : array_like, optional
-        Grouping labels for a random-effects term with design ``exog_re`` (a random
-        intercept when ``exog_re`` is None), as in statsmodels' MixedLM.
+        Grouping labels ``(n,)`` of one random-effects term with design ``exog_re`` (a
+        random intercept when ``exog_re`` is None), as in statsmodels' ``MixedLM``.
     exog_re : array_like, optional
-        Random-effects design for ``groups`` (correlated, unstructured ``G``).
+        Random-effects design ``(n, q)`` for ``groups``; with ``q > 1`` its covariance is
+        ``re_struct`` (unstructured by default).
     repeated : array_like, optional
-        Within-subject index of the residual structure (e.g. the visit).
+        Within-subject index of the residual structure (e.g. the visit), SAS's
+        ``REPEATED visit``.  Without it the rows of a subject are taken in their order.
+        Each subject may have one row per level.
     subject : array_like, optional
-        Units whose residuals are correlated (required with ``repeated``).
-    cov_struct : str
-        R-side structure: any registered SAS name (``ID``, ``VC``, ``CS``, ``AR1``, ``UN``,
-        ...; :func:`metamodels.core.structures.structure_names` lists them).
+        Units whose residuals are correlated (SAS ``SUBJECT=``); required with
+        ``repeated`` and with every ``cov_struct`` other than ``"ID"`` / ``"VC"``
+        (spatial structures excepted).  A DataFrame of several columns forms their
+        interaction.
+    cov_struct : str, default "ID"
+        R-side structure, by its SAS name (case-insensitive): ``ID``, ``VC``/``DIAG``,
+        ``CS``, ``CSH``, ``AR1``, ``ARH1``, ``ANTE1``, ``TOEP``, ``TOEPH``, ``UN``,
+        ``UNR``, or a spatial ``SP(EXP)``, ``SP(GAU)``, ``SP(POW)``, ``SP(SPH)``
+        (:func:`metamodels.core.structures.structure_names` lists them).
     cov_group : array_like, optional
         Separate R-side parameters per level (SAS ``GROUP=``).
-    coords : array_like (n,) or (n, k), optional
-        Coordinates of the rows for the spatial structures ``SP(EXP)``, ``SP(GAU)``,
-        ``SP(POW)``, ``SP(SPH)`` (SAS ``TYPE=SP(EXP)(x y)``): the residual covariance of
-        two rows of a subject is a function of the Euclidean distance between their
-        coordinates (see :mod:`metamodels.core.structures.spatial`).  ``repeated`` is
-        not used with them; without ``subject`` all rows form one subject (SAS
-        ``SUBJECT=INTERCEPT``).
-    local : bool
-        Add a nugget (independent measurement error) to a spatial structure, SAS's
-        ``LOCAL`` option: ``R = sigma^2 F(d) + sigma_1^2 I``.
-    re_struct : str
-        Structure of ``G`` for multi-column random terms (default "UN").
-    weights : array_like (n,), optional
-        Positive observation weights, as SAS's ``WEIGHT`` statement: the residual
+    re_struct : str, default "UN"
+        Structure of ``G`` for multi-column random terms (``"UN"``, ``"VC"``, ...); single
+        columns always get one variance.
+    weights : array_like, optional
+        Positive observation weights ``(n,)``, as SAS's ``WEIGHT`` statement: the residual
         covariance of a subject becomes ``W^{-1/2} R W^{-1/2}`` (``W = diag(w)``) for every
         R-side structure; with independent residuals this is weighted least squares
         (``Var(e_i) = sigma^2 / w_i``).  Random effects are not weighted.  Weights must be
         finite and positive; SAS leaves observations with missing or non-positive weights
         out of the analysis, which :meth:`from_formula` does too (with a warning); here
         they raise an error.
-    missing : {"none", "drop", "raise"}
-    check_identified : bool
+    missing : str, default "none"
+        Accepted for compatibility with statsmodels' signature; the array interface does
+        not drop rows whatever its value (missing values raise ``ValueError``).  Use
+        :meth:`from_formula` with ``missing="drop"`` to drop incomplete rows.
+    check_identified : bool, default True
         Refuse models whose variance parameters the data cannot identify (a grouping
-        factor with one level or one observation per level, more random effects than
-        observations, n <= rank(X), ...) with a
+        factor with one level or one observation per level, n <= rank(X), a random
+        intercept absorbed by a CS/UN residual structure, ...) with a
         :class:`~metamodels.exceptions.NotIdentifiedError`, as lme4 does (see
         :mod:`metamodels.mixed.identifiability`).  ``False`` skips these checks, like
         lme4's ``lmerControl(check.nobs.vs.nRE = "ignore")``; the fit is then at the
         user's risk.
-    accept_singular : bool
+    accept_singular : bool, default False
         Keep a rank-deficient fixed-effects design (mmrm's ``accept_singular``; SAS
         always does): a column in the span of the columns before it is *aliased*, the
         fit uses the others, and the aliased coefficients are reported as NaN ("not
         estimable"; their standard errors, t and p-values NaN too).  Tests of estimable
-        contrasts work as usual; a non-estimable contrast raises.  ``False`` (default)
-        refuses such designs with a SpecificationError.  See
+        contrasts work as usual; a non-estimable contrast raises.  ``False`` refuses
+        such designs with a :class:`~metamodels.exceptions.SpecificationError`.  See
         :mod:`metamodels.mixed.aliasing`.
-    path : {"auto", "blocks", "zspace"}
+    coords : array_like, optional
+        Coordinates ``(n,)`` or ``(n, k)`` of the rows for the spatial structures
+        ``SP(EXP)``, ``SP(GAU)``, ``SP(POW)``, ``SP(SPH)`` (SAS ``TYPE=SP(EXP)(x y)``):
+        the residual covariance of two rows of a subject is a function of the Euclidean
+        distance between their coordinates (see
+        :mod:`metamodels.core.structures.spatial`).  ``repeated`` is not used with them;
+        without ``subject`` all rows form one subject (SAS ``SUBJECT=INTERCEPT``).
+    local : bool, default False
+        Add a nugget (independent measurement error) to a spatial structure, SAS's
+        ``LOCAL`` option: ``R = sigma^2 F(d) + sigma_1^2 I``.
+    path : {"auto", "blocks", "zspace"}, default "auto"
         Engine path.  ``"blocks"``: ``V`` block diagonal over the independent units
         (connected components of all groupings).  ``"zspace"``: penalised least squares
         in the space of the random effects, lme4's algorithm
         (:mod:`metamodels.core.zspace`; independent residuals, unstructured ``G``, which
         it keeps positive semi-definite; Kenward-Roger is not offered there).
-        ``"auto"`` (default) takes Z space when the random effects are crossed so that
-        one unit holds many random-effect levels, blocks otherwise.
+        ``"auto"`` takes Z space when the random effects are crossed so that one unit
+        holds many random-effect levels, blocks otherwise.
+    **kwargs
+        Passed to statsmodels' :class:`~statsmodels.base.model.LikelihoodModel` (e.g.
+        ``hasconst``).
+
+    Raises
+    ------
+    ValueError
+        Non-numeric, infinite or missing values in ``endog``/``exog``, invalid weights,
+        ``repeated`` without ``subject``, duplicate ``repeated`` levels within a subject,
+        or an unknown ``path``.
+    SpecificationError
+        A rank-deficient ``exog`` without ``accept_singular=True``.
+    NotIdentifiedError
+        Variance parameters the data cannot identify (``check_identified=True``).
+
+    See Also
+    --------
+    MixedModel.from_formula : Build the model from an lme4-style formula.
+    MixedModel.fit : REML / ML estimation.
+    metamodels.mixed.results.MixedResults : The fitted model.
+    metamodels.MetaMixed : The same engine with a known sampling covariance.
 
     Notes
     -----
-    ``u_t ~ N(0, G_t)`` independently over the levels of term ``t``'s grouping factor and
-    ``e ~ N(0, R)`` with ``R`` block diagonal over subjects (``W^{-1/2} R W^{-1/2}`` with
-    weights); the marginal model is
-    ``y ~ N(Xb, V)``, ``V = sum_t Z_t (I (x) G_t) Z_t' + R``, block diagonal over the
-    independent units (connected components of all groupings).  Fitting is profiled
-    (RE)ML on the shared engine (:mod:`metamodels.core`).
+    The model is
+
+    .. math::
+
+        y = X b + \sum_t Z_t u_t + e, \qquad u_t \sim N(0, I \otimes G_t(\theta)),
+        \qquad e \sim N(0, R(\theta)),
+
+    with the random effects ``u_t`` independent over the levels of term ``t``'s grouping
+    factor and ``R`` block diagonal over subjects (``W^{-1/2} R W^{-1/2}`` with weights).
+    Marginally
+
+    .. math::
+
+        y \sim N(X b, V(\theta)), \qquad
+        V(\theta) = \sum_t Z_t (I \otimes G_t) Z_t' + R,
+
+    block diagonal over the independent units (connected components of all groupings).
+    Fitting maximises the (restricted) log-likelihood profiled over ``b``
+    (:class:`~metamodels.base.engine.EngineModelMixin`).  In SAS terms, the random terms
+    are the ``RANDOM`` statement (``TYPE=`` is ``re_struct``), ``repeated``/``subject``/
+    ``cov_struct``/``cov_group`` the ``REPEATED`` statement; in lme4 terms the formula's
+    ``(x | g)`` terms; nlme's ``correlation=``/``weights=`` map to the R side.
+
+    References
+    ----------
+    .. [1] Bates D, Maechler M, Bolker B, Walker S (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software 67(1), 1-48.
+    .. [2] Laird NM, Ware JH (1982). Random-effects models for longitudinal data.
+       Biometrics 38, 963-974.
+    .. [3] Littell RC, Milliken GA, Stroup WW, Wolfinger RD, Schabenberger O (2006). SAS
+       for Mixed Models, 2nd ed. SAS Institute.
+
+    Examples
+    --------
+    Random intercepts and slopes of ``Days`` per subject (lme4's
+    ``lmer(Reaction ~ Days + (Days | Subject), sleepstudy)``):
+
+    >>> import metamodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+    >>> res = model.fit()
+    >>> print(res.params.round(2))
+    Intercept    251.41
+    Days          10.47
+    dtype: float64
+
+    The same random intercept model with arrays, as statsmodels' ``MixedLM``:
+
+    >>> import numpy as np
+    >>> X = np.column_stack([np.ones(len(sleep)), sleep["Days"]])
+    >>> res = mm.MixedModel(sleep["Reaction"], X, groups=sleep["Subject"]).fit()
+    >>> print(np.round(res.theta.to_numpy(), 1))
+    [1378.2  960.5]
     """
 
-    def __init__(self, endog, exog, random=None, groups=None, exog_re=None, repeated=None,
-                 subject=None, cov_struct="ID", cov_group=None, re_struct="UN",
-                 weights=None, missing="none", check_identified=True, accept_singular=False,
-                 coords=None, local=False, path="auto", **kwargs):
+    def __init__(self, endog: ArrayLike, exog: ArrayLike,
+                 random: Sequence[RandomPart] | None = None, groups: ArrayLike | None = None,
+                 exog_re: ArrayLike | None = None, repeated: ArrayLike | None = None,
+                 subject: ArrayLike | None = None, cov_struct: str = "ID",
+                 cov_group: ArrayLike | None = None, re_struct: str = "UN",
+                 weights: ArrayLike | None = None, missing: str = "none",
+                 check_identified: bool = True, accept_singular: bool = False,
+                 coords: ArrayLike | None = None, local: bool = False,
+                 path: Literal["auto", "blocks", "zspace"] = "auto",
+                 **kwargs: Any) -> None:
         endog_a = numeric_vector(endog, "endog")
         n = endog_a.shape[0]
         require_rows(n, "endog")
@@ -304,20 +410,120 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     # ---------------------------------------------------------------- formula
     @classmethod
-    def from_formula(cls, formula, data, repeated=None, subject=None, cov_struct="ID",
-                     cov_group=None, groups=None, re_formula=None, vc_formula=None,
-                     re_struct="UN", subset=None, missing="drop", weights=None, coords=None,
-                     **kwargs):
-        """Build from an lme4-style formula, e.g.
-        ``"fev1 ~ basefev1 + C(drug) + C(hour) + (1 | patient)"``.
+    def from_formula(cls, formula: str, data: pd.DataFrame, repeated: str | None = None,
+                     subject: str | None = None, cov_struct: str = "ID",
+                     cov_group: str | None = None, groups: str | None = None,
+                     re_formula: str | None = None, vc_formula: dict[str, str] | None = None,
+                     re_struct: str = "UN", subset: Any = None,
+                     missing: Literal["drop", "raise"] = "drop",
+                     weights: str | ArrayLike | None = None,
+                     coords: str | Sequence[str] | None = None,
+                     **kwargs: Any) -> MixedModel:
+        """Build a mixed model from an lme4-style formula and a data frame.
 
-        ``repeated``, ``subject`` and ``cov_group`` name columns of ``data``;
-        ``subject="patient:drug"`` forms the interaction.  ``coords`` names the
-        coordinate column(s) of a spatial structure (``cov_struct="SP(EXP)",
-        coords=["x", "y"]``; ``local=True`` adds SAS's nugget).  ``groups``, ``re_formula``
-        and ``vc_formula`` work as in statsmodels' ``smf.mixedlm``.  ``weights`` (a
-        column name or an array aligned with ``data``) are SAS ``WEIGHT`` weights; rows
-        whose weight is missing or not positive are left out, as SAS does.
+        The fixed effects are a patsy formula; random terms are written in lme4's
+        notation inside the formula: ``(1 | g)`` a random intercept, ``(1 + x | g)``
+        correlated intercept and slope, ``(1 + x || g)`` independent ones, ``(1 | a/b)``
+        nested and ``(1 | a) + (1 | b)`` crossed factors (see
+        :mod:`metamodels.formula.terms`).  The R side (SAS's ``REPEATED`` statement) is
+        given by ``repeated``, ``subject``, ``cov_struct`` and ``cov_group``, which name
+        columns of ``data``.
+
+        Parameters
+        ----------
+        formula : str
+            ``"response ~ fixed effects + (random | group) ..."``, e.g.
+            ``"fev1 ~ basefev1 + C(drug) + C(hour) + (1 | patient)"``.
+        data : pandas.DataFrame
+            Long format, one row per observation.
+        repeated : str, optional
+            Column of the within-subject index of the residual structure (SAS
+            ``REPEATED hour``).  Without it the rows of a subject are taken in their order.
+        subject : str, optional
+            Column(s) of the units whose residuals are correlated (SAS ``SUBJECT=``);
+            ``"patient:drug"`` forms the interaction of two columns.
+        cov_struct : str, default "ID"
+            R-side structure (SAS ``TYPE=``): ``ID``, ``VC``/``DIAG``, ``CS``, ``CSH``,
+            ``AR1``, ``ARH1``, ``ANTE1``, ``TOEP``, ``TOEPH``, ``UN``, ``UNR`` or a spatial
+            ``SP(EXP)``, ``SP(GAU)``, ``SP(POW)``, ``SP(SPH)``; see :class:`MixedModel`.
+        cov_group : str, optional
+            Column whose levels get separate R-side parameters (SAS ``GROUP=``).
+        groups : str, optional
+            statsmodels ``smf.mixedlm`` keyword: the grouping column of the random
+            effects ``re_formula`` (a random intercept by default).
+        re_formula : str, optional
+            statsmodels keyword: random effects within ``groups`` with a correlated
+            (``re_struct``) covariance, e.g. ``"1 + Days"``.
+        vc_formula : dict of str to str, optional
+            statsmodels keyword: variance components nested in ``groups``, e.g.
+            ``{"drug": "0 + C(drug)"}`` (``(1 | groups:drug)``).
+        re_struct : str, default "UN"
+            Structure of ``G`` of the multi-column random terms (SAS ``RANDOM ...
+            / TYPE=``).
+        subset : array_like, optional
+            Row selection applied with ``data.loc[subset]`` (labels or a boolean mask)
+            before anything else.
+        missing : {"drop", "raise"}, default "drop"
+            Rows with a missing value in the formula's variables or in the grouping,
+            subject, repeated, group or coordinate columns are dropped (with a
+            :class:`~metamodels.exceptions.MissingDataWarning`) or raise ``ValueError``.
+        weights : str or array_like, optional
+            SAS ``WEIGHT`` weights: a column name or an array aligned with ``data``
+            (see :class:`MixedModel`).  Rows whose weight is missing or not positive are
+            left out with a warning, as SAS does (``missing="raise"`` raises instead).
+        coords : str or sequence of str, optional
+            Coordinate column(s) of a spatial structure (``cov_struct="SP(EXP)",
+            coords=["x", "y"]``); ``local=True`` (a keyword of :class:`MixedModel`) adds
+            SAS's nugget.
+        **kwargs
+            Further keywords of :class:`MixedModel`: ``check_identified``,
+            ``accept_singular``, ``local``, ``path``.
+
+        Returns
+        -------
+        MixedModel
+            The model; ``model.formula``, ``model.design_info`` and
+            ``model.data.frame`` (the rows used) are set, so that results can predict on
+            new data frames.
+
+        Raises
+        ------
+        ValueError
+            Columns not found in ``data``, missing values with ``missing="raise"``, or
+            invalid weights.
+        SpecificationError
+            A rank-deficient design (without ``accept_singular=True``).
+        NotIdentifiedError
+            Variance parameters the data cannot identify.
+
+        See Also
+        --------
+        MixedModel.fit : Estimate the model.
+
+        Notes
+        -----
+        The SAS statements ``MODEL y = x / DDFM=KR; RANDOM int / SUBJECT=s;
+        REPEATED v / SUBJECT=s TYPE=AR(1);`` become
+        ``from_formula("y ~ x + (1 | s)", d, repeated="v", subject="s",
+        cov_struct="AR1").fit(ddf="kenward-roger")``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> orth = mm.datasets.load("orthodont")
+        >>> model = mm.MixedModel.from_formula("distance ~ age * Sex", orth, repeated="age",
+        ...                                    subject="Subject", cov_struct="UN")
+        >>> res = model.fit()
+        >>> print(res.cov_resid.shape)
+        (4, 4)
+
+        statsmodels' keywords work too:
+
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> m2 = mm.MixedModel.from_formula("Reaction ~ Days", sleep, groups="Subject",
+        ...                                 re_formula="1 + Days")
+        >>> print(round(m2.fit().params["Days"], 3))
+        10.467
         """
         data = pd.DataFrame(data)
         if weights is not None:            # attached first, so that subset= applies to it
@@ -391,8 +597,9 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     aliased = None          # bool mask of aliased (not estimable) columns
 
     @property
-    def aliased_names(self):
-        """Names of the aliased (not estimable) fixed-effects columns."""
+    def aliased_names(self) -> list[str]:
+        """Names of the aliased (not estimable) fixed-effects columns (empty unless
+        ``accept_singular=True`` kept a rank-deficient design)."""
         return [n for n, a in zip(self.exog_names, self.aliased) if a]
     #: subjects of the data set read by :meth:`from_formula` (levels of ``subject``, else
     #: of the first random term's grouping, after ``subset``), counting those whose rows
@@ -403,36 +610,70 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     random_levels = None    # level labels of each random term (formula models)
 
     # -------------------------------------------------------------------- fit
-    def fit(self, method="REML", start=None, maxiter=200, tol=1e-10, reml=None,
-            g_constraint="sas", ddf="satterthwaite", cov_type="nonrobust"):
-        """Fit by REML (default) or ML.
+    def fit(self, method: Literal["REML", "ML"] = "REML",
+            start: ArrayLike | Literal["mivque0"] | None = None, maxiter: int = 200,
+            tol: float = 1e-10, reml: bool | None = None,
+            g_constraint: Literal["sas", "psd"] = "sas", ddf: str = "satterthwaite",
+            cov_type: str = "nonrobust") -> MixedResults:
+        r"""Estimate the covariance parameters by REML (default) or ML, and the fixed
+        effects by GLS.
+
+        The (restricted) log-likelihood profiled over the fixed effects is maximised
+        over the covariance parameters ``theta`` by projected Newton / Fisher scoring
+        with step halving on the analytic gradient and information
+        (:mod:`metamodels.core.optimize`), inside the bounds of each structure
+        (variances >= 0, correlations in range).  A solution on a bound is searched
+        again from inside and, for data sets of up to 2000 rows, over the faces of the
+        parameter box, so that a boundary maximum is not missed.  Crossed random effects
+        on the Z-space path use lme4's profiled deviance instead
+        (:mod:`metamodels.core.zspace`).  The model is not changed; every call returns
+        new results.
 
         Parameters
         ----------
-        method : {"REML", "ML"}
-        start, maxiter, tol : starting covariance parameters and optimiser controls.
-            ``start="mivque0"`` starts from the MIVQUE(0) estimates, SAS's default
-            (covariances linear in their parameters; :mod:`metamodels.mixed.mivque`).
+        method : {"REML", "ML"}, default "REML"
+            Restricted (residual) or full maximum likelihood (case-insensitive; SAS
+            ``METHOD=REML|ML``, lme4 ``REML=TRUE|FALSE``).
+        start : array_like or "mivque0", optional
+            Starting covariance parameters, in the order of ``model.spec.param_names``
+            (the labels of ``res.theta``).  ``None`` (default) starts from the OLS
+            residual variance spread over the components; ``"mivque0"`` starts from the
+            MIVQUE(0) estimates, SAS's default (covariances linear in their parameters;
+            :func:`metamodels.mixed.mivque0`).  SAS ``PARMS``.
+        maxiter : int, default 200
+            Largest number of iterations of the search.
+        tol : float, default 1e-10
+            Convergence when every step is below ``tol * (|theta_j| + se_j)``, with
+            ``se_j`` the standard error implied by the information (scale free).  A
+            search that does not converge gives a
+            :class:`~metamodels.exceptions.ConvergenceWarning` and
+            ``res.converged = False``.
         reml : bool, optional
             Former spelling (``reml=False`` is ``method="ML"``); deprecated, with a
-            DeprecationWarning.
-        g_constraint : {"sas", "psd"}
-            ``"sas"`` (default, SAS PROC MIXED): variances are bounded at 0, covariances
-            are free, and a ``G`` that is not positive definite is reported with a
-            ``BoundaryWarning``.  ``"psd"`` (lme4): every ``G`` is kept positive
-            semi-definite (variances >= 0, correlations in their closed range); the
-            results report the same SAS-named parameters.  The Z-space path (crossed
-            random effects, ``path=``) always keeps ``G`` positive semi-definite.
-        ddf : str
-            Denominator-df method of every test and interval of the results (t_test,
-            f_test, wald_test, conf_int, pvalues, bse, summary, anova): satterthwaite
-            (default, as lmerTest), kenward-roger (SAS), kenward-roger-linear,
-            kenward-roger-expected (pbkrtest), residual, containment, between-within or
-            hlm (HLM software's df of two-level models).
-            Each of those methods also takes ``ddf=`` for one call.
-        cov_type : str
+            DeprecationWarning.  ``fit(False)`` (the old positional ``reml``) is
+            understood too.
+        g_constraint : {"sas", "psd"}, default "sas"
+            ``"sas"`` (SAS PROC MIXED): variances are bounded at 0, covariances are free,
+            and a ``G`` that is not positive definite is reported with a
+            :class:`~metamodels.exceptions.BoundaryWarning`.  ``"psd"`` (lme4): every
+            ``G`` is kept positive semi-definite (variances >= 0, correlations in their
+            closed range); the results report the same SAS-named parameters.  The
+            Z-space path (crossed random effects, ``path=``) always keeps ``G`` positive
+            semi-definite.
+        ddf : str, default "satterthwaite"
+            Denominator-df method of every test and interval of the results (``t_test``,
+            ``f_test``, ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``,
+            ``anova``): ``"satterthwaite"`` (lmerTest; SAS ``DDFM=SATTERTHWAITE``),
+            ``"kenward-roger"`` (SAS ``DDFM=KR``), ``"kenward-roger-linear"`` (mmrm),
+            ``"kenward-roger-expected"`` (pbkrtest), ``"residual"`` (SAS
+            ``DDFM=RESIDUAL``), ``"containment"`` (SAS's default ``DDFM=CONTAIN``),
+            ``"between-within"`` (SAS ``DDFM=BW``) or ``"hlm"`` (HLM software's df of
+            two-level models).  SAS abbreviations (``"kr"``, ``"sat"``, ``"contain"``)
+            are accepted.  Each of those results methods also takes ``ddf=`` for one
+            call.
+        cov_type : str, default "nonrobust"
             Covariance of the fixed effects in every test and interval:
-            ``"nonrobust"`` (model-based ``(X'V^{-1}X)^{-1}``, default),
+            ``"nonrobust"`` (model-based ``(X'V^{-1}X)^{-1}``),
             ``"empirical"`` (SAS's ``EMPIRICAL`` sandwich by subject, CR0),
             ``"empirical-jackknife"`` and ``"empirical-bias-reduced"`` (mmrm's
             variants) or ``"CR2"`` (clubSandwich's bias-reduced form); the clusters are
@@ -443,6 +684,74 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         Returns
         -------
         MixedResults
+            Fixed effects in ``params``, covariance parameters in ``theta``, tests with
+            the ``ddf`` method (:class:`~metamodels.mixed.results.MixedResults`).
+
+        Raises
+        ------
+        ValueError
+            An unknown ``method``, ``ddf``, ``cov_type`` or ``g_constraint``, a ``start``
+            of the wrong length, or Kenward-Roger with an empirical covariance.
+        SpecificationError
+            ``start="mivque0"`` with a covariance that is not linear in its parameters.
+
+        Warns
+        -----
+        BoundaryWarning
+            A variance estimated at 0, or an estimated ``G`` that is not positive
+            definite.
+        ConvergenceWarning
+            The search stopped before meeting ``tol``.
+        DegenerateFitWarning
+            The residual variance collapsed (the outcome is fitted exactly).
+
+        See Also
+        --------
+        MixedModel.fit_bayes : Bayesian fit by Gibbs sampling.
+        metamodels.mixed.results.MixedResults.summary : The fitted model's tables.
+
+        Notes
+        -----
+        With ``r = y - X b(theta)`` and ``b(theta)`` the GLS estimate, the maximised
+        criteria are
+
+        .. math::
+
+            \ell_{ML}(\theta) = -\tfrac12\big[n \log 2\pi + \log|V(\theta)|
+                + r' V(\theta)^{-1} r\big], \qquad
+            \ell_{REML}(\theta) = \ell_{ML}(\theta) + \tfrac{p}{2}\log 2\pi
+                - \tfrac12 \log|X' V(\theta)^{-1} X|,
+
+        and ``b = (X'V^{-1}X)^{-1} X'V^{-1} y`` at the estimate; ``-2 llf`` is SAS's
+        "-2 Res Log Likelihood".  Satterthwaite df follow Satterthwaite (1946) as
+        implemented by lmerTest (Kuznetsova et al. 2017); Kenward-Roger df and the
+        adjusted covariance follow Kenward and Roger (1997).
+
+        References
+        ----------
+        .. [1] Bates D, Maechler M, Bolker B, Walker S (2015). Fitting linear
+           mixed-effects models using lme4. Journal of Statistical Software 67(1), 1-48.
+        .. [2] Kenward MG, Roger JH (1997). Small sample inference for fixed effects from
+           restricted maximum likelihood. Biometrics 53, 983-997.
+        .. [3] Satterthwaite FE (1946). An approximate distribution of estimates of
+           variance components. Biometrics Bulletin 2, 110-114.
+        .. [4] Kuznetsova A, Brockhoff PB, Christensen RHB (2017). lmerTest package:
+           tests in linear mixed effects models. Journal of Statistical Software 82(13),
+           1-26.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+        >>> res = model.fit(ddf="kenward-roger")
+        >>> print(res.df_fixed().round(1))
+        Intercept    17.0
+        Days         17.0
+        dtype: float64
+        >>> ml = model.fit(method="ML")
+        >>> print(round(-2 * ml.llf, 2))
+        1751.94
         """
         from ..base.model import _check_method
         from .fitting import fit_mixed
@@ -457,9 +766,32 @@ class MixedModel(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         return fit_mixed(self, reml=method == "REML", start=start, maxiter=maxiter, tol=tol,
                          g_constraint=g_constraint, ddf=ddf, cov_type=cov_type)
 
-    def fit_bayes(self, **kwargs):
-        """Bayesian fit by Gibbs sampling (see :func:`metamodels.bayes.gibbs.fit_bayes`:
-        ``draws``, ``burn``, ``chains``, ``seed``, ``thin``, ``priors``)."""
+    def fit_bayes(self, **kwargs: Any) -> Any:
+        """Bayesian fit by Gibbs sampling (SAS PROC BGLIMM's model, conjugate priors).
+
+        Runs :func:`metamodels.bayes.gibbs.fit_bayes` on this model (registered when
+        :mod:`metamodels.bayes` is imported, which ``import metamodels`` does).
+
+        Parameters
+        ----------
+        **kwargs
+            Keywords of :func:`metamodels.bayes.gibbs.fit_bayes`: ``draws``, ``burn``,
+            ``chains``, ``seed``, ``thin``, ``priors``.
+
+        Returns
+        -------
+        BayesMixedResults
+            Posterior draws and summaries
+            (:class:`metamodels.bayes.gibbs.results.BayesMixedResults`).
+
+        Raises
+        ------
+        NotImplementedError
+            A weighted model (``weights=``) or a rank-deficient design
+            (``accept_singular=True`` with aliased columns).
+        RuntimeError
+            No Bayesian fitter is registered (:mod:`metamodels.bayes` not imported).
+        """
         if self.weights is not None:
             raise NotImplementedError("fit_bayes does not support weights= yet; use fit()")
         if self.aliased.any():

@@ -1,6 +1,8 @@
 """Results of MixedModel fits (statsmodels LikelihoodModelResults)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -21,6 +23,15 @@ from . import inference as minf
 from .conditional import ConditionalResultsMixin
 from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
+    from ..inference.ddf import DdfMethod
+    from ..inference.inputs import InferenceInputs
+    from .model import MixedModel
+
 __all__ = ["MixedResults"]
 
 DDF_METHODS = ddfmod.DDF_METHODS
@@ -30,40 +41,108 @@ _check_ddf = ddfmod.check_ddf
 
 class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventions,
                    LikelihoodModelResults):
-    """Results of :class:`~metamodels.MixedModel`.
+    r"""Results of a :class:`~metamodels.MixedModel` fit (REML or ML).
 
-    ``params`` are the fixed effects (``fe_params``); covariance parameters are in
-    ``theta`` (labelled), ``cov_re`` (G per random term), ``cov_resid`` (R of a complete
-    subject) and ``scale`` (residual variance for independent residuals).  Tests of fixed
-    effects take ``ddf=`` in {"satterthwaite", "kenward-roger", "kenward-roger-linear",
-    "kenward-roger-expected", "residual", "containment", "between-within", "hlm"}.  One results
-    object uses one ddf method for every test and interval (``t_test``, ``f_test``,
-    ``wald_test``, ``conf_int``, ``pvalues``, ``bse``, ``summary``, ``anova``):
-    ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite unless told, as lmerTest);
-    each method also takes ``ddf=`` for one call.  With a Kenward-Roger default, standard
-    errors are that flavour's adjusted ones.  Kenward-Roger: ``"kenward-roger"`` is SAS's
-    ``DDFM=KR`` (``W`` the inverse observed information, second-derivative term
-    included); ``"kenward-roger-linear"`` drops the second-derivative term (mmrm's
-    "Kenward-Roger-Linear"); ``"kenward-roger-expected"`` uses the inverse expected
-    information, as pbkrtest (R) does.
+    A statsmodels :class:`~statsmodels.base.model.LikelihoodModelResults`: ``params``
+    (also ``fe_params``) are the fixed effects ``b``, ``bse``, ``tvalues``, ``pvalues``,
+    ``conf_int()``, ``t_test()``, ``f_test()`` and ``wald_test()`` test them with small-sample
+    denominator df, ``anova()`` gives SAS's / lmerTest's type 1, 2 and 3 F tests.  The
+    covariance parameters are in ``theta`` (labelled, G side then R side; SAS's
+    "Covariance Parameter Estimates", :meth:`covariance_parameters`), ``cov_re`` (``G``
+    per random term), ``cov_resid`` (``R`` of a complete subject) and ``scale`` (the
+    residual variance for independent residuals).  Random effects (EBLUPs) are in
+    ``random_effects`` with their conditional covariance ``random_effects_cov``;
+    ``fittedvalues`` and ``resid`` are conditional (``X b + Z u``), ``resid_marginal``,
+    ``resid_pearson`` and ``resid_normalized`` marginal.  Predictions: ``predict``,
+    ``get_prediction`` (marginal or ``conditional=True``), ``get_prediction_conditional``
+    (a subject's unobserved rows from its observed ones, mmrm); least-squares means and
+    their contrasts with ``marginal_means`` and ``contrast`` (SAS ``LSMEANS``, R's
+    emmeans).
 
-    ``fit(cov_type=...)`` (``"empirical"``, ``"empirical-jackknife"``,
-    ``"empirical-bias-reduced"``, ``"CR2"``; :mod:`metamodels.inference.empirical`)
-    replaces the model-based covariance of the fixed effects by a sandwich over the
-    independent units in all of these; ``get_robustcov_results(cov_type)`` gives the same
-    fit with another one.  With ``MixedModel(..., accept_singular=True)`` the aliased
-    coefficients are NaN ("not estimable", :mod:`metamodels.mixed.aliasing`).
+    Made by :meth:`MixedModel.fit`; not constructed directly.
 
-    Information criteria follow SAS PROC MIXED: with ``d`` covariance parameters (REML) or
-    covariance parameters plus ``rank(X)`` (ML), ``AIC = -2l + 2d``,
-    ``AICC = -2l + 2dn*/(n* - d - 1)`` (``n* = n - rank(X)`` under REML, ``n`` under ML) and
-    ``BIC = -2l + d log(s)`` with ``s`` the number of independent units (SAS "subjects").
-    ``information_criteria("lme4")`` gives lme4's (fixed + covariance parameters, ``log n``).
+    Parameters
+    ----------
+    model : MixedModel
+        The fitted model.
+    fit : MixedFit
+        The numbers of the fit (:class:`metamodels.mixed.fitting.MixedFit`).
+    ddf : str, default "satterthwaite"
+        Default denominator-df method of every test and interval (``default_ddf``):
+        ``"satterthwaite"``, ``"kenward-roger"``, ``"kenward-roger-linear"``,
+        ``"kenward-roger-expected"``, ``"residual"``, ``"containment"``,
+        ``"between-within"`` or ``"hlm"``.
+    cov_type : str, default "nonrobust"
+        Covariance of the fixed effects: ``"nonrobust"`` (model based) or an empirical
+        (sandwich) covariance, ``"empirical"``, ``"empirical-jackknife"``,
+        ``"empirical-bias-reduced"``, ``"CR2"`` (:mod:`metamodels.inference.empirical`).
+
+    See Also
+    --------
+    MixedModel.fit : Makes these results.
+    MixedResults.anova : F tests of the fixed-effect terms.
+    MixedResults.summary : The tables of SAS PROC MIXED.
+
+    Notes
+    -----
+    **Denominator df.**  One results object uses one ddf method for every test and
+    interval (``t_test``, ``f_test``, ``wald_test``, ``conf_int``, ``pvalues``, ``bse``,
+    ``summary``, ``anova``): ``default_ddf``, chosen by ``fit(ddf=...)`` (Satterthwaite
+    unless told, as lmerTest); each method also takes ``ddf=`` for one call.  With a
+    Kenward-Roger default, standard errors are that flavour's adjusted ones.
+    ``"kenward-roger"`` is SAS's ``DDFM=KR`` (``W`` the inverse observed information,
+    second-derivative term included); ``"kenward-roger-linear"`` drops the
+    second-derivative term (mmrm's "Kenward-Roger-Linear"); ``"kenward-roger-expected"``
+    uses the inverse expected information, as pbkrtest (R) does.
+
+    **Empirical covariance.**  ``fit(cov_type=...)`` replaces the model-based covariance
+    of the fixed effects by a sandwich over the independent units in all of these;
+    :meth:`get_robustcov_results` gives the same fit with another one.  With
+    ``MixedModel(..., accept_singular=True)`` the aliased coefficients are NaN ("not
+    estimable", :mod:`metamodels.mixed.aliasing`).
+
+    **Information criteria** follow SAS PROC MIXED: with ``d`` covariance parameters
+    (REML) or covariance parameters plus ``rank(X)`` (ML),
+
+    .. math::
+
+        AIC = -2\ell + 2d, \qquad AICC = -2\ell + \frac{2 d n^*}{n^* - d - 1}, \qquad
+        BIC = -2\ell + d \log s,
+
+    with ``n* = n - rank(X)`` under REML and ``n`` under ML, and ``s`` the number of
+    independent units (SAS "subjects").  ``information_criteria("lme4")`` gives lme4's
+    (fixed plus covariance parameters, ``log n``).
+
+    References
+    ----------
+    .. [1] Kenward MG, Roger JH (1997). Small sample inference for fixed effects from
+       restricted maximum likelihood. Biometrics 53, 983-997.
+    .. [2] Kuznetsova A, Brockhoff PB, Christensen RHB (2017). lmerTest package: tests in
+       linear mixed effects models. Journal of Statistical Software 82(13), 1-26.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep).fit()
+    >>> print(res.covariance_parameters()["estimate"].round(2))
+    Subject Var((Intercept))         612.09
+    Subject Cov((Intercept),Days)      9.60
+    Subject Var(Days)                 35.07
+    Residual                         654.94
+    Name: estimate, dtype: float64
+    >>> print(res.anova().round(3))
+          num_df  den_df       F  pvalue
+    Days       1    17.0  45.853     0.0
+    >>> test = res.t_test("Days = 10")
+    >>> print(round(float(test.tvalue[0]), 3), round(float(test.df_denom[0]), 1))
+    0.302 17.0
     """
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model, fit, ddf="satterthwaite", cov_type="nonrobust"):
+    def __init__(self, model: MixedModel, fit: Any, ddf: str = "satterthwaite",
+                 cov_type: str = "nonrobust") -> None:
         self._fit = fit
         self.default_ddf = _check_ddf(ddf)
         cov_type = emp.check_cov_type(cov_type)
@@ -97,49 +176,64 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
 
     # --------------------------------------------------------------- basics
     @cache_readonly
-    def llf(self):
+    def llf(self) -> float:
         """(Restricted) log-likelihood; ``-2 llf`` is SAS's "-2 (Res) Log Likelihood"."""
         return self._fit.llf
 
     @property
-    def fe_params(self):
+    def fe_params(self) -> pd.Series | np.ndarray:
+        """The fixed effects ``b``: the same as ``params`` (statsmodels MixedLM's name)."""
         return self.params
 
     @cache_readonly
-    def theta(self):
+    def theta(self) -> pd.Series:
         """Covariance parameters, labelled (G-side then R-side)."""
         return pd.Series(self._fit.theta, index=list(self.model.spec.param_names))
 
     @cache_readonly
-    def cov_theta(self):
+    def cov_theta(self) -> pd.DataFrame:
         """Asymptotic covariance of ``theta``: inverse observed information."""
         names = list(self.model.spec.param_names)
         return pd.DataFrame(self.inference_inputs.cov_theta, index=names, columns=names)
 
     @cache_readonly
-    def theta_se(self):
+    def theta_se(self) -> pd.Series:
+        """Asymptotic standard errors of ``theta``: square roots of the diagonal of
+        :attr:`cov_theta` (SAS's "Standard Error" of the covariance parameters)."""
         return pd.Series(np.sqrt(np.clip(np.diag(self.cov_theta), 0, None)), index=self.theta.index)
 
-    def covariance_parameters(self):
-        """SAS-style "Covariance Parameter Estimates": estimate, SE, Z, Pr > Z."""
+    def covariance_parameters(self) -> pd.DataFrame:
+        """SAS-style "Covariance Parameter Estimates" table (PROC MIXED ``COVTEST``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the labels of :attr:`theta`; columns ``estimate``, ``std_err``
+            (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue`` (one-sided,
+            ``P(Z > z)``, for every parameter, covariances and correlations included;
+            a Wald test that is unreliable for variances near 0 -- prefer a
+            likelihood-ratio test there).
+        """
         z = self.theta / self.theta_se
         return pd.DataFrame({"estimate": self.theta, "std_err": self.theta_se, "z": z,
                              "pvalue": stats.norm.sf(z)})
 
     @cache_readonly
-    def cov_re_dict(self):
+    def cov_re_dict(self) -> dict[str, pd.DataFrame]:
+        """``G`` of every random term, keyed by term name (labelled DataFrames; see
+        :attr:`cov_re`)."""
         spec = self.model.spec
         return {p.name: pd.DataFrame(G, index=list(p.column_names), columns=list(p.column_names))
                 for p, G in zip(spec.random, spec.G_matrices(self._fit.theta))}
 
     @property
-    def cov_re(self):
+    def cov_re(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """G of the random-effects term (a dict of them when there are several)."""
         d = self.cov_re_dict
         return next(iter(d.values())) if len(d) == 1 else d
 
     @cache_readonly
-    def cov_resid(self):
+    def cov_resid(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """R of a subject observed at every repeated level (a dict over ``cov_group``)."""
         Rs = self.model.spec.R_matrices(self._fit.theta)
         res = self.model.residual
@@ -173,7 +267,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return [self._blups[part.name] for part in self.model.spec.random]
 
     @cache_readonly
-    def random_effects(self):
+    def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
         m = self.model
         frames = {}
@@ -183,7 +277,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return next(iter(frames.values())) if len(frames) == 1 else frames
 
     @cache_readonly
-    def random_effects_cov(self):
+    def random_effects_cov(self) -> np.ndarray | dict[str, np.ndarray]:
         """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
         V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
         uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
@@ -245,10 +339,31 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                     for lev in levels]
         return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
 
-    def random_effects_frame(self):
-        """EBLUPs with their conditional standard deviations in long form (lme4's
-        ``as.data.frame(ranef(fit, condVar = TRUE))``): columns term, level, column,
-        estimate, se -- the input of :func:`metamodels.plots.caterpillar_plot`."""
+    def random_effects_frame(self) -> pd.DataFrame:
+        """EBLUPs with their conditional standard deviations in long form.
+
+        lme4's ``as.data.frame(ranef(fit, condVar = TRUE))``; the input of
+        :func:`metamodels.plots.caterpillar_plot`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (term, level, design column): ``term``, ``level`` (the grouping
+            values for formula models, nested levels joined by ":"; 0, 1, ... for array
+            input), ``column``, ``estimate`` (the EBLUP) and ``se`` (square root of the
+            diagonal of :attr:`random_effects_cov`).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> print(res.random_effects_frame().head(2).round(2))
+              term level       column  estimate     se
+        0  Subject   308  (Intercept)      2.26  12.07
+        1  Subject   309  (Intercept)    -40.40  12.07
+        """
         covs = self.random_effects_cov
         spec = self.model.spec
         if len(spec.random) == 1:
@@ -263,22 +378,49 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                                             "se": sd[:, j]}))
         return pd.concat(pieces, ignore_index=True)
 
-    def plot_caterpillar(self, alpha=0.05, **kwargs):
-        """Caterpillar plot of the EBLUPs with ``1 - alpha`` intervals from their
-        conditional variances (lme4's ``dotplot(ranef(fit, condVar = TRUE))``); see
-        :func:`metamodels.plots.caterpillar_plot`."""
+    def plot_caterpillar(self, alpha: float = 0.05, **kwargs: Any) -> Figure:
+        """Caterpillar plot of the EBLUPs with their conditional intervals.
+
+        lme4's ``dotplot(ranef(fit, condVar = TRUE))``: one panel per random term and
+        design column, levels sorted by their estimates.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Intervals ``estimate +/- z_{1-alpha/2} se`` from the conditional variances.
+        **kwargs
+            Further keywords of :func:`metamodels.plots.caterpillar_plot` (``sort``,
+            ``ax``, ``figsize``, ``refline``, ``max_labels``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import caterpillar_plot
         return caterpillar_plot(self, alpha=alpha, **kwargs)
 
-    def plot_diagnostics(self, **kwargs):
-        """Residuals vs fitted, normal QQ and scale-location panels of the conditional
-        Pearson residuals (``resid_pearson_conditional``); see
-        :func:`metamodels.plots.diagnostics_plot`."""
+    def plot_diagnostics(self, **kwargs: Any) -> Figure:
+        """Residuals vs fitted, normal QQ and scale-location panels.
+
+        The residuals are the conditional Pearson residuals
+        (:attr:`resid_pearson_conditional`) against the conditional fitted values, as
+        lme4's ``plot(fit)`` and SAS's ``PLOTS=RESIDUALPANEL``.
+
+        Parameters
+        ----------
+        **kwargs
+            Keywords of :func:`metamodels.plots.diagnostics_plot` (``which``,
+            ``smooth``, ``figsize``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import diagnostics_plot
         return diagnostics_plot(self, **kwargs)
 
     @cache_readonly
-    def resid_pearson_conditional(self):
+    def resid_pearson_conditional(self) -> np.ndarray:
         """Conditional Pearson residuals scaled by the residual SD,
         ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
         ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
@@ -290,7 +432,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
 
     @cache_readonly
-    def fittedvalues(self):
+    def fittedvalues(self) -> np.ndarray:
         """Conditional fitted values ``X b + Z u``."""
         m = self.model
         f = m.exog @ np.asarray(self._fit.beta)
@@ -299,24 +441,60 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return f
 
     @cache_readonly
-    def resid(self):
+    def resid(self) -> np.ndarray:
         """Conditional residuals ``y - X b - Z u``."""
         return self.model.endog - self.fittedvalues
 
     # ------------------------------------------------------- information crit.
     @cache_readonly
-    def n_cov_params(self):
+    def n_cov_params(self) -> int:
+        """Number of estimated covariance parameters (the length of :attr:`theta`)."""
         return self.model.spec.n_params
 
-    def information_criteria(self, style="sas", subjects="fitted"):
-        """AIC, AICC, BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them.
+    def information_criteria(self, style: Literal["sas", "lme4"] = "sas",
+                             subjects: Literal["fitted", "data"] = "fitted"
+                             ) -> dict[str, float]:
+        """AIC, AICC and BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them.
 
-        ``subjects`` is the count in SAS's BIC ``-2l + d log(s)``: ``"fitted"`` (default,
-        as mmrm) the independent units with at least one observation in the fit;
-        ``"data"`` the subjects of the data set the formula read (after ``subset``),
-        including those whose responses are all missing, which SAS counts in its
-        "Dimensions" table and BIC (fev_data: 200 rather than 197).  ``"data"`` needs a
-        model built by :meth:`MixedModel.from_formula`; see :attr:`MixedModel.n_subjects_data`.
+        Parameters
+        ----------
+        style : {"sas", "lme4"}, default "sas"
+            ``"sas"``: ``d`` = covariance parameters (REML) or covariance parameters
+            plus ``rank(X)`` (ML), AICC with ``n* = n - rank(X)`` (REML) or ``n`` (ML), BIC
+            with ``log(s)``, ``s`` the subjects (see the class Notes).  ``"lme4"``: ``d``
+            = fixed plus covariance parameters for REML and ML alike, BIC with
+            ``log(n)``, no AICC (NaN), as lme4's ``AIC()``/``BIC()``.
+        subjects : {"fitted", "data"}, default "fitted"
+            The count ``s`` in SAS's BIC ``-2l + d log(s)``: ``"fitted"`` (as mmrm) the
+            independent units with at least one observation in the fit; ``"data"`` the
+            subjects of the data set the formula read (after ``subset``), including
+            those whose responses are all missing, which SAS counts in its "Dimensions"
+            table and BIC (fev_data: 200 rather than 197).  ``"data"`` needs a model
+            built by :meth:`MixedModel.from_formula`.  Not used with ``"lme4"``.
+
+        Returns
+        -------
+        dict
+            ``{"aic": ..., "aicc": ..., "bic": ...}`` (floats).
+
+        Raises
+        ------
+        ValueError
+            An unknown ``style`` or ``subjects``, or ``subjects="data"`` for a model
+            built from arrays.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> ic = res.information_criteria()              # SAS: 4 covariance parameters
+        >>> print(round(float(ic["aic"]), 2), round(float(ic["bic"]), 2))
+        1751.63 1755.19
+        >>> lme4 = res.information_criteria("lme4")      # lme4: AIC(fit), 6 parameters
+        >>> print(round(float(lme4["aic"]), 2))
+        1755.63
         """
         if subjects not in ("fitted", "data"):
             raise ValueError(f"subjects must be 'fitted' or 'data', got {subjects!r}")
@@ -340,20 +518,25 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                 "bic": ll2 + d * np.log(s)}
 
     @property
-    def aic(self):
+    def aic(self) -> float:
+        """Akaike's criterion as SAS PROC MIXED computes it (:meth:`information_criteria`)."""
         return self.information_criteria()["aic"]
 
     @property
-    def aicc(self):
+    def aicc(self) -> float:
+        """Small-sample corrected AIC as SAS PROC MIXED computes it
+        (:meth:`information_criteria`)."""
         return self.information_criteria()["aicc"]
 
     @property
-    def bic(self):
+    def bic(self) -> float:
+        """Schwarz's criterion as SAS PROC MIXED computes it, ``log`` of the number of
+        independent units (:meth:`information_criteria`)."""
         return self.information_criteria()["bic"]
 
     # -------------------------------------------------------- df machinery
     @cache_readonly
-    def inference_inputs(self):
+    def inference_inputs(self) -> InferenceInputs:
         """The frozen inputs of the df methods
         (:class:`~metamodels.inference.inputs.InferenceInputs`)."""
         return minf.build_inputs(self.model, self._fit)
@@ -362,10 +545,28 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
     def _ddf_objects(self):
         return {}
 
-    def ddf_method(self, ddf=None):
-        """The df method ``ddf`` (``default_ddf`` unless given) on this fit: a
-        :class:`~metamodels.inference.ddf.DdfMethod` giving the covariance, t and F df
-        every test and interval of these results use."""
+    def ddf_method(self, ddf: str | None = None) -> DdfMethod:
+        """The denominator-df method ``ddf`` on this fit.
+
+        Parameters
+        ----------
+        ddf : str, optional
+            Any accepted spelling of a ddf method (see :meth:`MixedModel.fit`);
+            ``default_ddf`` when None.
+
+        Returns
+        -------
+        DdfMethod
+            A :class:`~metamodels.inference.ddf.DdfMethod` giving the covariance
+            (``cov()``), t df (``t_df(L)``) and F tests (``f_test(L)``) that every test and
+            interval of these results use; with an empirical ``cov_type`` it is wrapped
+            to use the sandwich covariance.  Cached per method.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``ddf``, or Kenward-Roger with an empirical covariance.
+        """
         key = _check_ddf(ddf or self.default_ddf)
         if key not in self._ddf_objects:
             method = ddfmod.get_ddf(key, self.inference_inputs)
@@ -382,18 +583,46 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                                     m.block_ids, self.cov_type)
 
     @cache_readonly
-    def cov_params_model_based(self):
+    def cov_params_model_based(self) -> pd.DataFrame:
         """The model-based covariance ``(X'V^{-1}X)^{-1}`` of the fixed effects, whatever
         ``cov_type`` is (DataFrame)."""
         names = self.model.exog_names
         return pd.DataFrame(self.normalized_cov_params * self.scale, index=names,
                             columns=names)
 
-    def get_robustcov_results(self, cov_type="empirical"):
-        """The same fit with another covariance of the fixed effects (statsmodels'
-        name): ``"nonrobust"`` (model-based), ``"empirical"`` (SAS ``EMPIRICAL``, CR0),
-        ``"empirical-jackknife"``, ``"empirical-bias-reduced"`` (mmrm) or ``"CR2"``
-        (clubSandwich); see :mod:`metamodels.inference.empirical`."""
+    def get_robustcov_results(self, cov_type: str = "empirical") -> MixedResults:
+        """The same fit with another covariance of the fixed effects (statsmodels' name).
+
+        Parameters
+        ----------
+        cov_type : str, default "empirical"
+            ``"nonrobust"`` (model-based), ``"empirical"`` (SAS ``EMPIRICAL``, CR0),
+            ``"empirical-jackknife"``, ``"empirical-bias-reduced"`` (mmrm) or ``"CR2"``
+            (clubSandwich); see :mod:`metamodels.inference.empirical`.
+
+        Returns
+        -------
+        MixedResults
+            New results sharing the estimates and ``default_ddf``; tests and intervals
+            use the chosen covariance.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``cov_type``, or an empirical one with a Kenward-Roger
+            ``default_ddf``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
+        ...                                  sleep).fit()
+        >>> emp = res.get_robustcov_results("empirical")
+        >>> print(np.round(np.asarray(emp.bse), 3), emp.cov_type)
+        [6.632 1.502] empirical
+        """
         return MixedResultsWrapper(MixedResults(self.model, self._fit, ddf=self.default_ddf,
                                                 cov_type=cov_type))
 
@@ -401,9 +630,33 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
     def _sens(self):
         return self.inference_inputs.sensitivities
 
-    def kenward_roger_parts(self, flavour="kenward-roger"):
-        """``(Phi_A, W)`` of a Kenward-Roger flavour: the adjusted covariance of the fixed
-        effects and the covariance of theta it uses (see :data:`KR_FLAVOURS`)."""
+    def kenward_roger_parts(self, flavour: str = "kenward-roger"
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The adjusted covariance and the ``W`` of a Kenward-Roger flavour.
+
+        Parameters
+        ----------
+        flavour : {"kenward-roger", "kenward-roger-linear", "kenward-roger-expected"}
+            SAS's ``DDFM=KR`` (default), without the second-derivative term (mmrm), or with
+            the inverse expected information (pbkrtest).
+
+        Returns
+        -------
+        Phi_A : numpy.ndarray
+            Adjusted covariance of the estimable fixed effects,
+            ``Phi + 2 Phi Lambda Phi`` (Kenward and Roger 1997; SAS ``DDFM=KR``'s
+            ``COVB``, pbkrtest's ``vcovAdj``).
+        W : numpy.ndarray
+            Covariance of ``theta`` the adjustment uses (inverse observed or expected
+            information).
+
+        Raises
+        ------
+        ValueError
+            ``flavour`` is not a Kenward-Roger method.
+        NotImplementedError
+            The model's path does not support Kenward-Roger (Z space).
+        """
         flavour = _check_ddf(flavour)
         if flavour not in KR_FLAVOURS:
             raise ValueError(f"{flavour!r} is not a Kenward-Roger method "
@@ -412,7 +665,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return method.cov(), method.W
 
     @cache_readonly
-    def cov_params_kr(self):
+    def cov_params_kr(self) -> np.ndarray:
         """Kenward-Roger adjusted covariance of the fixed effects as SAS's ``DDFM=KR``
         (other flavours: :meth:`kenward_roger_parts`)."""
         return self.kenward_roger_parts("kenward-roger")[0]
@@ -469,21 +722,80 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
             df[ok] = self.ddf_method(ddf).t_df(Le[ok])
         return df
 
-    def df_fixed(self, ddf=None):
-        """Denominator df of each fixed-effect coefficient."""
+    def df_fixed(self, ddf: str | None = None) -> pd.Series:
+        """Denominator df of each fixed-effect coefficient (the "DF" column of SAS's
+        "Solution for Fixed Effects", lmerTest's ``df``).
+
+        Parameters
+        ----------
+        ddf : str, optional
+            Ddf method; ``default_ddf`` when None.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by the fixed-effects names (NaN for aliased columns).
+        """
         return pd.Series(self._coef_df(np.eye(self.model.k_fe), ddf),
                          index=self.model.exog_names)
 
-    def ddf_table(self, method):
-        """``{term: (df, columns)}`` for the containment or between-within method."""
-        return self.ddf_method(method).term_table
+    def ddf_table(self, method: str) -> dict[str, tuple[float, list[int]]]:
+        """The df of each fixed-effects term under a term-based df method.
+
+        Parameters
+        ----------
+        method : {"containment", "between-within"}
+            SAS ``DDFM=CONTAIN`` or ``DDFM=BETWITHIN`` (any accepted spelling).
+
+        Returns
+        -------
+        dict
+            ``{term: (df, columns)}``: the term's denominator df and the positions of
+            its columns in ``params``.
+
+        Raises
+        ------
+        ValueError
+            ``method`` has no per-term table (Satterthwaite, Kenward-Roger, residual).
+        """
+        obj = self.ddf_method(method)
+        if not hasattr(type(obj), "term_table"):
+            raise ValueError(f"ddf method {obj.name!r} has no per-term df table; use "
+                             "'containment' or 'between-within'")
+        return obj.term_table
 
     def _cov_for(self, ddf):
         return self.ddf_method(ddf).cov()
 
-    def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
-        """Covariance of the fixed effects: the adjusted covariance when the results'
-        ``default_ddf`` is a Kenward-Roger flavour, else ``(X'V^{-1}X)^{-1}``."""
+    def cov_params(self, r_matrix: ArrayLike | None = None, column: Any = None,
+                   scale: float | None = None, cov_p: ArrayLike | None = None,
+                   other: ArrayLike | None = None) -> np.ndarray | pd.DataFrame:
+        """Covariance of the fixed effects (SAS ``COVB``, R's ``vcov``).
+
+        The Kenward-Roger adjusted covariance when ``default_ddf`` is a Kenward-Roger
+        flavour, the empirical (sandwich) one when ``cov_type`` says so, else the
+        model-based ``(X'V^{-1}X)^{-1}`` (:attr:`cov_params_model_based`).  Aliased
+        columns (``accept_singular``) have NaN rows and columns.
+
+        Parameters
+        ----------
+        r_matrix : array_like, optional
+            Return ``R C R'`` instead (statsmodels).
+        column : int or sequence of int, optional
+            Return the sub-matrix of these columns (statsmodels).
+        scale : float, optional
+            statsmodels' scale override (the model-based covariance times it).
+        cov_p : array_like, optional
+            A covariance to use instead (statsmodels).
+        other : array_like, optional
+            statsmodels' ``R C other'``.
+
+        Returns
+        -------
+        numpy.ndarray or pandas.DataFrame
+            A DataFrame labelled by the fixed-effects names for models built from
+            pandas data.
+        """
         if cov_p is None and scale is None and self.ddf_method().adjusts_cov:
             cov_p = self.ddf_method().cov()
             if self.model.aliased.any():
@@ -491,9 +803,24 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return super().cov_params(r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p,
                                   other=other)
 
-    def coef_table(self, alpha=0.05, ddf=None):
-        """Estimates, SEs, df, t values, p-values and confidence limits per coefficient
-        (the covariance and df of the ``ddf`` method; :func:`metamodels.summary.tables.t_table`)."""
+    def coef_table(self, alpha: float = 0.05, ddf: str | None = None) -> pd.DataFrame:
+        """The fixed-effects table: SAS's "Solution for Fixed Effects", lmerTest's
+        ``summary(fit)$coefficients``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits.
+        ddf : str, optional
+            Ddf method (covariance and df); ``default_ddf`` when None.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per coefficient: ``Coef.``, ``Std.Err.``, ``df``, ``t``, ``P>|t|``
+            and the confidence limits (:func:`metamodels.summary.tables.t_table`);
+            aliased coefficients are NaN.
+        """
         method = self.ddf_method(ddf)
         inp = self.inference_inputs
         names = list(self.model.exog_names)
@@ -502,13 +829,29 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return tab if len(est) == len(names) else tab.reindex(names)
 
     @cache_readonly
-    def pvalues(self):
+    def pvalues(self) -> np.ndarray:
         """Two-sided p-values of the coefficients with ``default_ddf``."""
         return self.coef_table()["P>|t|"].to_numpy()
 
-    def conf_int(self, alpha=0.05, cols=None, ddf=None):
-        """Confidence intervals of the fixed effects with ``ddf`` degrees of freedom
-        (``default_ddf`` unless given)."""
+    def conf_int(self, alpha: float = 0.05, cols: ArrayLike | None = None,
+                 ddf: str | None = None) -> np.ndarray:
+        """Confidence intervals of the fixed effects with small-sample t quantiles.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals.
+        cols : array_like, optional
+            Positions of the coefficients to return (all by default).
+        ddf : str, optional
+            Ddf method (covariance and df); ``default_ddf`` when None.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k, 2)`` lower and upper limits (a DataFrame indexed by the coefficient
+            names for models built from pandas data).
+        """
         tab = self.coef_table(alpha, ddf)
         out = tab.iloc[:, -2:].to_numpy()
         return out if cols is None else out[cols]
@@ -520,11 +863,38 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
                              "covariance and df from the ddf method (ddf=, or fit(ddf=))")
         return linear_constraints(r_matrix, self.model.exog_names, q_matrix)
 
-    def t_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, use_t=None):
-        """t tests of linear contrasts ``L b = q``, each row with its own ``ddf`` df.
+    def t_test(self, r_matrix: Any, ddf: str | None = None,
+               q_matrix: ArrayLike | None = None, cov_p: None = None,
+               use_t: None = None) -> ContrastResults:
+        """t tests of linear contrasts ``L b = q``, each row with its own df.
 
-        ``r_matrix`` takes statsmodels' forms (``"Days = 0"``, ``"a = b, c = 0"``, a matrix,
-        or ``(L, q)``); the Kenward-Roger test uses the adjusted covariance.
+        SAS's ``ESTIMATE`` / ``CONTRAST`` rows, lmerTest's ``contest1D``.
+
+        Parameters
+        ----------
+        r_matrix : str, array_like or tuple
+            statsmodels' forms: ``"Days = 0"``, ``"a = b, c = 0"``, a matrix ``L`` (one
+            row per contrast) or ``(L, q)``.
+        ddf : str, optional
+            Ddf method; ``default_ddf`` when None.  Kenward-Roger uses its adjusted
+            covariance.
+        q_matrix : array_like, optional
+            Right-hand sides ``q`` (zeros by default).
+        cov_p, use_t : None
+            Not supported (the covariance and df come from the ddf method); giving them
+            raises ``ValueError``.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            ``effect``, ``sd``, ``tvalue``, ``pvalue``, ``df_denom`` (one per row),
+            ``conf_int()``, ``summary_frame()``.
+
+        Raises
+        ------
+        ValueError
+            A malformed ``r_matrix``, ``cov_p``/``use_t`` given, or a contrast that is not
+            estimable (aliased columns).
         """
         ddf = ddf or self.default_ddf
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "use_t": use_t})
@@ -535,22 +905,64 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         df = self.ddf_method(ddf).t_df(L)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
-    def f_test(self, r_matrix, ddf=None, q_matrix=None, cov_p=None, invcov=None):
-        """F test of the joint hypothesis ``L b = q`` with ``ddf`` denominator df.
+    def f_test(self, r_matrix: Any, ddf: str | None = None,
+               q_matrix: ArrayLike | None = None, cov_p: None = None,
+               invcov: None = None) -> ContrastResults:
+        """F test of the joint hypothesis ``L b = q`` with small-sample denominator df.
 
         Satterthwaite: lmerTest's ``contestMD`` (eigen-contrasts of ``L C L'``, each with
         its t-df, combined by ``2E/(E - q)``); Kenward-Roger: the scaled F and df of
-        pbkrtest; residual, containment, between-within: the Wald F with their df.
-        Redundant rows of ``L`` are dropped (``df_num`` is the rank).
+        pbkrtest (SAS ``CONTRAST`` with ``DDFM=KR``); residual, containment,
+        between-within: the Wald F with their df.  Redundant rows of ``L`` are dropped
+        (``df_num`` is the rank).
+
+        Parameters
+        ----------
+        r_matrix : str, array_like or tuple
+            The hypothesis in statsmodels' forms (see :meth:`t_test`).
+        ddf : str, optional
+            Ddf method; ``default_ddf`` when None.
+        q_matrix : array_like, optional
+            Right-hand sides ``q`` (zeros by default).
+        cov_p, invcov : None
+            Not supported; giving them raises ``ValueError``.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            ``fvalue``, ``df_num``, ``df_denom``, ``pvalue``.
         """
         return self.wald_test(r_matrix, use_f=True, ddf=ddf, q_matrix=q_matrix, cov_p=cov_p,
                               invcov=invcov)
 
-    def wald_test(self, r_matrix, use_f=True, ddf=None, q_matrix=None, scalar=True, cov_p=None,
-                  invcov=None, df_constraints=None):
-        """Wald test of ``L b = q``: the F form of :meth:`f_test` (``use_f=True``, with
-        ``ddf`` denominator df), or the chi2 form ``q F`` with the covariance of the
-        ``ddf`` method (``use_f=False``; Kenward-Roger's adjusted covariance for KR)."""
+    def wald_test(self, r_matrix: Any, use_f: bool | None = True, ddf: str | None = None,
+                  q_matrix: ArrayLike | None = None, scalar: bool = True,
+                  cov_p: None = None, invcov: None = None,
+                  df_constraints: None = None) -> ContrastResults:
+        """Wald test of ``L b = q``, as an F or a chi-squared test.
+
+        Parameters
+        ----------
+        r_matrix : str, array_like or tuple
+            The hypothesis in statsmodels' forms (see :meth:`t_test`).
+        use_f : bool, default True
+            True (or None): the F form of :meth:`f_test` with ``ddf`` denominator df;
+            False: the chi-squared form ``q F`` with the covariance of the ``ddf`` method
+            (Kenward-Roger's adjusted covariance for KR) and ``q`` df.
+        ddf : str, optional
+            Ddf method; ``default_ddf`` when None.
+        q_matrix : array_like, optional
+            Right-hand sides ``q`` (zeros by default).
+        scalar : bool, default True
+            Accepted for statsmodels compatibility; the statistic is always a scalar.
+        cov_p, invcov, df_constraints : None
+            Not supported; giving them raises ``ValueError``.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            ``statistic``/``fvalue``, ``df_num``, ``df_denom`` and ``pvalue``.
+        """
         ddf = _check_ddf(ddf or self.default_ddf)
         L, q0 = self._constraints(r_matrix, q_matrix, {"cov_p": cov_p, "invcov": invcov,
                                                        "df_constraints": df_constraints})
@@ -563,8 +975,14 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return ContrastResults(chi2=stat, df_denom=q, statistic=stat, distribution="chi2",
                                distargs=(q,))
 
-    def anova(self, type=3, ddf=None, basis="sas"):  # noqa: A002 - statsmodels/R vocabulary
-        """F tests of fixed-effect terms with ``ddf`` denominator df.
+    def anova(self, type: Literal[1, 2, 3] = 3,  # noqa: A002 - statsmodels/R vocabulary
+              ddf: str | None = None,
+              basis: Literal["sas", "lmertest"] = "sas") -> pd.DataFrame:
+        """F tests of the fixed-effect terms with small-sample denominator df.
+
+        SAS PROC MIXED's "Type 1/2/3 Tests of Fixed Effects" (``HTYPE=``), lmerTest's
+        ``anova(fit, type = , ddf = )``.  Needs a model built by
+        :meth:`MixedModel.from_formula` (the terms of the formula).
 
         Parameters
         ----------
@@ -583,17 +1001,57 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
             types 1 and 2 in the model's own coding).  F, numerator df and Kenward-Roger
             df do not depend on it; the multi-df Satterthwaite df (Fai and Cornelius) do.
 
-        Returns a DataFrame with columns num_df, den_df, F, pvalue indexed by term.
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by term; columns ``num_df``, ``den_df``, ``F``, ``pvalue``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> orth = mm.datasets.load("orthodont")
+        >>> res = mm.MixedModel.from_formula("distance ~ age * Sex + (1 | Subject)",
+        ...                                  orth).fit()
+        >>> print(res.anova(ddf="kenward-roger").round(2))
+                 num_df  den_df       F  pvalue
+        Sex           1  103.99    0.45    0.50
+        age           1   79.00  108.36    0.00
+        age:Sex       1   79.00    6.30    0.01
         """
         return minf.anova_table(self, type, _check_ddf(ddf or self.default_ddf), basis)
 
-    def f_test_terms(self, L, ddf=None):
-        """F test of ``L b = 0`` with the chosen ddf method: (F, num_df, den_df, pvalue)."""
+    def f_test_terms(self, L: ArrayLike, ddf: str | None = None
+                     ) -> tuple[float, int, float, float]:
+        """F test of ``L b = 0`` with a ddf method, as a plain tuple.
+
+        Parameters
+        ----------
+        L : array_like
+            Hypothesis matrix, one row per constraint, a column per fixed effect.
+        ddf : str, optional
+            Ddf method; ``default_ddf`` when None.
+
+        Returns
+        -------
+        tuple
+            ``(F, num_df, den_df, pvalue)``.
+        """
         return tuple(self.ddf_method(ddf).f_test(np.atleast_2d(L)))
 
-    def wald_test_terms(self, *args, **kwargs):
+    def wald_test_terms(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not offered: use :meth:`anova` (type-1/2/3 F tests per term with the results'
-        ddf), which replaces statsmodels' residual-df ``wald_test_terms``."""
+        ddf), which replaces statsmodels' residual-df ``wald_test_terms``.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError("use anova(type=..., ddf=...) for per-term tests of a "
                                   "MixedModel fit")
 
@@ -624,8 +1082,24 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return extra + d[0]
 
     # --------------------------------------------------------------- summary
-    def summary(self, alpha=0.05, ddf=None):
-        """Model information, fit statistics, covariance parameters and fixed effects."""
+    def summary(self, alpha: float = 0.05, ddf: str | None = None) -> Summary:
+        """Model information, fit statistics, fixed effects and covariance parameters.
+
+        The tables of SAS PROC MIXED ("Fit Statistics", "Solution for Fixed Effects",
+        "Covariance Parameter Estimates"), lmerTest's ``summary(fit)``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits of the fixed effects.
+        ddf : str, optional
+            Ddf method of the fixed-effects table; ``default_ddf`` when None.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Printable (``print(res.summary())``); ``.tables`` holds the DataFrames.
+        """
         ddf = _check_ddf(ddf or self.default_ddf)
         m = self.model
         ic = self.information_criteria()

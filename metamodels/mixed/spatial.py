@@ -12,6 +12,9 @@ locations) cost nothing beyond the blocks themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
@@ -20,12 +23,26 @@ from ..core.structures import lookup
 from ..core.structures.spatial import Spatial, nearest_neighbour_distances
 from ..exceptions import SpecificationError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["spatial_class", "spatial_residual_part", "coordinate_columns"]
 
 
-def spatial_class(cov_struct):
+def spatial_class(cov_struct: str) -> type[Spatial] | None:
     """The spatial structure class named by ``cov_struct``, or None (for any other name,
-    known or not: unknown names are reported where the structure is built)."""
+    known or not: unknown names are reported where the structure is built).
+
+    Parameters
+    ----------
+    cov_struct : str
+        An R-side structure name (``"SP(EXP)"``, ``"AR1"``, ...).
+
+    Returns
+    -------
+    type or None
+        A :class:`~metamodels.core.structures.spatial.Spatial` subclass, or None.
+    """
     try:
         cls = lookup(cov_struct)
     except ValueError:
@@ -33,8 +50,23 @@ def spatial_class(cov_struct):
     return cls if issubclass(cls, Spatial) else None
 
 
-def coordinate_columns(coords):
-    """Column names given as ``coords=`` to ``from_formula`` (a name or a list), or None."""
+def coordinate_columns(coords: str | Sequence[str] | None) -> list[str] | None:
+    """Column names given as ``coords=`` to ``from_formula`` (a name or a list), or None.
+
+    Parameters
+    ----------
+    coords : str, sequence of str or None
+        One column name or several.
+
+    Returns
+    -------
+    list of str or None
+
+    Raises
+    ------
+    ValueError
+        ``coords`` is not a name or a list of names.
+    """
     if coords is None:
         return None
     cols = [coords] if isinstance(coords, str) else list(coords)
@@ -74,8 +106,9 @@ def _within_subject_spacing(c, subj):
     return float(np.median(found)) if found.size else None
 
 
-def spatial_residual_part(n, subject, cov_struct, cov_group, coords, local, repeated,
-                          codes):
+def spatial_residual_part(n: int, subject: ArrayLike | None, cov_struct: str,
+                          cov_group: ArrayLike | None, coords: ArrayLike, local: bool,
+                          repeated: None, codes: Callable[..., Any]) -> ResidualPart:
     """The :class:`~metamodels.core.random.ResidualPart` of a spatial R-side structure.
 
     Parameters
@@ -96,6 +129,17 @@ def spatial_residual_part(n, subject, cov_struct, cov_group, coords, local, repe
         Not used by spatial structures (an error if given).
     codes : callable
         Integer codes and labels of a column (the model's ``_codes``).
+
+    Returns
+    -------
+    ResidualPart
+
+    Raises
+    ------
+    ValueError
+        Not a spatial structure, no ``coords``, or ``repeated`` given.
+    SpecificationError
+        Rows of a subject sharing their coordinates without a nugget.
     """
     cls = spatial_class(cov_struct)
     if cls is None:

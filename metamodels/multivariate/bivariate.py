@@ -16,6 +16,8 @@ multivariate DerSimonian-Laird estimator.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,11 @@ from .equal_variance import EqualVarianceMeta
 from ..core.known import KnownCovariance
 from .model import MetaMixed
 from .region import ConfidenceRegionMixin
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
 
 __all__ = ["BivariateMeta", "BivariateResults", "within_corr_sensitivity"]
 
@@ -62,24 +69,94 @@ def _within_cov(k, within_cov, within_corr):
 
 
 class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
-    """Bivariate random-effects meta-analysis (see the module docstring).
+    r"""Bivariate random-effects meta-analysis of two outcomes per study (wide format).
+
+    Each study reports up to two effects with a known within-study covariance matrix;
+    the pooled effects of both outcomes and their between-study covariance ``Psi`` are
+    estimated jointly, so that a study reporting one outcome still informs the other
+    through the correlations (Riley 2009).  Studies reporting one outcome are kept (no
+    complete-case deletion).  The fit runs :class:`~metamodels.MetaMixed` on the long
+    form (REML / ML) or a closed-form estimator (``"fixed"``, ``"MM"``).  R: metafor's
+    ``rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | study, struct = "UN")``,
+    mvmeta's ``mvmeta``.
 
     Parameters
     ----------
-    y : array_like (k, 2)
-        Effects per study and outcome; NaN = outcome not reported.
-    within_cov : array_like (k, 2, 2) or (k, 2)
-        Within-study covariance matrices, or variances with ``within_corr``.
-    within_corr : float or (k,) array, optional
-        Assumed within-study correlations (Riley 2009: often unknown; see
-        :func:`within_corr_sensitivity`).
-    exog : array_like (k, r), optional
-        Study-level moderators, given outcome-specific coefficients.
-    names : pair of str
-        Outcome names.
+    y : array_like
+        Effects ``(k, 2)`` per study and outcome; NaN = outcome not reported.  Every
+        study must report one outcome at least, every outcome must have two studies.
+    within_cov : array_like
+        Within-study covariance matrices ``(k, 2, 2)``, or variances ``(k, 2)`` with
+        ``within_corr``.
+    within_corr : float or array_like, optional
+        Assumed within-study correlations, a scalar or ``(k,)`` in ``(-1, 1)``, used
+        with variances (Riley 2009: often unknown; see :func:`within_corr_sensitivity`).
+    exog : array_like, optional
+        Study-level moderators ``(k, r)`` (no constant; each outcome gets its own
+        intercept and moderator coefficients).
+    names : pair of str, default ("y1", "y2")
+        Outcome names (labels of ``params``).
+    **kwargs
+        Passed to statsmodels' :class:`~statsmodels.base.model.LikelihoodModel`.
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, a study with no outcome, non-positive within-study variances,
+        correlations outside ``(-1, 1)`` or fewer than two studies for an outcome.
+
+    See Also
+    --------
+    BivariateMeta.from_formula : Build from a wide data frame.
+    metamodels.MetaMixed : The general long-format model.
+    within_corr_sensitivity : Refit over assumed within-study correlations.
+
+    Notes
+    -----
+    For study ``i``
+
+    .. math::
+
+        y_i \sim N(X_i b, S_i + \Psi), \qquad \Psi = \begin{pmatrix} \tau_1^2 &
+        \rho\tau_1\tau_2 \\ \rho\tau_1\tau_2 & \tau_2^2 \end{pmatrix},
+
+    with the rows and columns of the outcomes the study does not report left out.
+    ``Psi`` is positive semi-definite by construction (variances >= 0, ``|rho| <= 1``).
+
+    References
+    ----------
+    .. [1] Berkey CS, Hoaglin DC, Antczak-Bouckoms A, Mosteller F, Colditz GA (1998).
+       Meta-analysis of multiple outcomes by regression with random effects. Statistics
+       in Medicine 17, 2537-2550.
+    .. [2] Riley RD (2009). Multivariate meta-analysis: the effect of ignoring
+       within-study correlation. Journal of the Royal Statistical Society A 172,
+       789-811.
+    .. [3] Jackson D, White IR, Riley RD (2013). A matrix-based method of moments for
+       fitting the multivariate random effects model for meta-analysis and
+       meta-regression. Biometrical Journal 55, 231-245.
+
+    Examples
+    --------
+    Berkey et al. (1998): attachment level (AL) and probing depth (PD) in five trials.
+
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> al, pd_ = b[b.outcome == "AL"], b[b.outcome == "PD"]
+    >>> y = np.column_stack([al.yi, pd_.yi])
+    >>> S = np.stack([[[a, c], [c, p]] for a, c, p in zip(al.v2i, pd_.v2i, pd_.v1i)])
+    >>> res = mm.BivariateMeta(y, S, names=("AL", "PD")).fit()
+    >>> print(res.params.round(4))
+    AL   -0.3392
+    PD    0.3534
+    dtype: float64
+    >>> print(res.tau2.round(4), round(res.rho_between, 3))
+    [0.0327 0.0117] 0.609
     """
 
-    def __init__(self, y, within_cov, within_corr=None, exog=None, names=("y1", "y2"), **kwargs):
+    def __init__(self, y: ArrayLike, within_cov: ArrayLike, within_corr: ArrayLike | None = None,
+                 exog: ArrayLike | None = None, names: Sequence[str] = ("y1", "y2"),
+                 **kwargs: Any) -> None:
         Y = np.asarray(y, dtype=float)
         if Y.ndim != 2 or Y.shape[1] != 2:
             raise ValueError(f"y must have shape (k, 2), got {Y.shape}")
@@ -130,8 +207,10 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
     formula = None
 
     @classmethod
-    def from_formula(cls, formula, data, within_cov, within_corr=None, subset=None,
-                     missing="drop", **kwargs):
+    def from_formula(cls, formula: str, data: pd.DataFrame, within_cov: Sequence[str] | ArrayLike,
+                     within_corr: float | ArrayLike | str | None = None, subset: Any = None,
+                     missing: Literal["drop", "raise"] = "drop",
+                     **kwargs: Any) -> BivariateMeta:
         """Build from ``"y1 + y2 ~ moderators"`` on a wide data frame (one row per study).
 
         Parameters
@@ -140,13 +219,48 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
             Two outcome columns on the left (NaN = outcome not reported), study-level
             moderators on the right (``~ 1`` for none); every outcome gets its own
             intercept and moderator coefficients.
-        data : DataFrame
-        within_cov : list of column names or array
-            ``[var1, var2]`` (with ``within_corr``) or ``[var1, cov12, var2]``, or the
-            ``(k, 2, 2)``/``(k, 2)`` array of the array interface.
-        within_corr : float, (k,) array or column name, optional
-        missing : {"drop", "raise"}
+        data : pandas.DataFrame
+            One row per study.
+        within_cov : list of str or array_like
+            Column names ``[var1, var2]`` (with ``within_corr``) or
+            ``[var1, cov12, var2]``, or the ``(k, 2, 2)``/``(k, 2)`` array of the array
+            interface (rows aligned with ``data``).
+        within_corr : float, array_like or str, optional
+            Within-study correlation(s) used with two variance columns: a scalar, a
+            ``(k,)`` array or a column name.
+        subset : array_like, optional
+            Row selection applied with ``data.loc[subset]`` first.
+        missing : {"drop", "raise"}, default "drop"
             Rows with a missing moderator are dropped (with a warning) or raise.
+        **kwargs
+            Passed to :class:`BivariateMeta`.
+
+        Returns
+        -------
+        BivariateMeta
+            The model, with ``formula``, ``design_info`` and ``data.frame`` set.
+
+        Raises
+        ------
+        ValueError
+            A left-hand side that does not name two columns, a formula without an
+            intercept, moderators patsy cannot build, or a malformed ``within_cov``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> al, pd_ = b[b.outcome == "AL"], b[b.outcome == "PD"]
+        >>> wide = pd.DataFrame({"AL": al.yi.to_numpy(), "PD": pd_.yi.to_numpy(),
+        ...                      "vAL": al.v2i.to_numpy(), "cov": pd_.v2i.to_numpy(),
+        ...                      "vPD": pd_.v1i.to_numpy()})
+        >>> model = mm.BivariateMeta.from_formula("AL + PD ~ 1", wide,
+        ...                                       within_cov=["vAL", "cov", "vPD"])
+        >>> print(model.fit().cov_between.round(4))
+                AL      PD
+        AL  0.0327  0.0119
+        PD  0.0119  0.0117
         """
 
         import patsy
@@ -197,16 +311,36 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
         return mod
 
     # ------------------------------------------------------------------ fit
-    def fit(self, method="REML", alpha=None):
-        """Estimate the pooled effects and the between-study covariance.
+    def fit(self, method: Literal["REML", "ML", "fixed", "MM"] = "REML",
+            alpha: float | None = None) -> BivariateResults:
+        """Estimate the pooled effects and the between-study covariance ``Psi``.
 
         Parameters
         ----------
-        method : {"REML", "ML", "fixed", "MM"}
+        method : {"REML", "ML", "fixed", "MM"}, default "REML"
+            ``"REML"`` / ``"ML"``: (restricted) maximum likelihood on the shared engine
+            (:class:`~metamodels.MetaMixed`); ``"fixed"``: ``Psi = 0`` (fixed-effects
+            GLS); ``"MM"``: the matrix method of moments of Jackson, White and Riley
+            (2013), a multivariate DerSimonian-Laird estimator (negative eigenvalues of
+            the moment estimate set to 0; ``llf`` NaN).  Case-insensitive.
+        alpha : float, optional
+            Ignored (intervals take ``alpha`` in ``conf_int``/``summary``).
 
         Returns
         -------
         BivariateResults
+            Pooled effects in ``params`` (GLS given ``Psi``), ``cov_between``,
+            ``tau2``, ``rho_between``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``method``.
+
+        Warns
+        -----
+        BoundaryWarning
+            REML/ML estimate with a variance at 0 or the correlation at +-1.
         """
         method = _check_method(method, ("REML", "ML", "fixed", "MM"), "method")
         mm = MetaMixed(self.endog, self.exog, self.random, V=self.known)
@@ -230,15 +364,65 @@ class BivariateMeta(FormulaPickleMixin, LikelihoodModel):
                                                         ev.beta, ev.cov_beta, llf, converged,
                                                         on_boundary))
 
-    def loglike(self, params):  # pragma: no cover
+    def loglike(self, params: ArrayLike) -> NoReturn:  # pragma: no cover
+        """Not offered: the likelihood is evaluated by :meth:`fit` (through
+        :class:`~metamodels.MetaMixed`).
+
+        Parameters
+        ----------
+        params : array_like
+            Ignored.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError("use fit()")
 
     # ------------------------------------------- unknown equal-variance model
     @staticmethod
-    def from_group_sizes(d1, d2, n1_treat, n1_ctrl, n2_treat, n2_ctrl, names=("y1", "y2")):
-        """Mean differences with unknown common unit variances: an
-        :class:`~metamodels.multivariate.equal_variance.EqualVarianceMeta` whose ``fit()``
-        returns statsmodels-style results."""
+    def from_group_sizes(d1: ArrayLike, d2: ArrayLike, n1_treat: ArrayLike,
+                         n1_ctrl: ArrayLike, n2_treat: ArrayLike, n2_ctrl: ArrayLike,
+                         names: Sequence[str] = ("y1", "y2")) -> EqualVarianceMeta:
+        """Two mean differences per study with unknown common unit variances.
+
+        ``Var(D_ij) = (1/n^T_ij + 1/n^C_ij) s_j^2`` with ``s_1^2``, ``s_2^2`` unknown and
+        common to all studies, outcomes independent; fitted in closed form by ML (see
+        :mod:`metamodels.multivariate.equal_variance`).
+
+        Parameters
+        ----------
+        d1, d2 : array_like
+            Mean differences of the two outcomes, one per study (NaN = not reported).
+        n1_treat, n1_ctrl : array_like
+            Group sizes (treatment, control) behind ``d1``; positive where ``d1`` is
+            reported.
+        n2_treat, n2_ctrl : array_like
+            Group sizes behind ``d2``.
+        names : pair of str, default ("y1", "y2")
+            Outcome names.
+
+        Returns
+        -------
+        EqualVarianceMeta
+            Its :meth:`~metamodels.multivariate.equal_variance.EqualVarianceMeta.fit`
+            returns statsmodels-style results.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> model = mm.BivariateMeta.from_group_sizes(
+        ...     [0.5, 0.3, 0.8, 0.1], [0.2, np.nan, 0.4, 0.3],
+        ...     [20, 30, 25, 40], [22, 28, 25, 38], [20, 30, 25, 40], [22, 28, 25, 38],
+        ...     names=("a", "b"))
+        >>> res = model.fit()
+        >>> print(res.params.round(4))
+        a    0.3781
+        b    0.3048
+        dtype: float64
+        """
         return EqualVarianceMeta(np.column_stack([d1, d2]),
                                  np.column_stack([n1_treat, n2_treat]),
                                  np.column_stack([n1_ctrl, n2_ctrl]), names)
@@ -295,13 +479,61 @@ def _mm_theta(model, spec):
 
 class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsConventions,
                        LikelihoodModelResults):
-    """Results of :class:`BivariateMeta`: pooled effects, ``cov_between`` (Psi), ``tau2``,
-    ``rho_between``, ``confidence_region()``; ``theta`` holds ``(Psi_11, Psi_21, Psi_22)``
-    and ``on_boundary`` the parameters estimated on a bound (REML/ML)."""
+    """Results of a :class:`BivariateMeta` fit.
+
+    Pooled effects in ``params`` (``bse``, ``conf_int()``, ``t_test()``, z tests),
+    ``cov_between`` (``Psi``), ``tau2``, ``rho_between``, the joint confidence ellipse of
+    two coefficients (``confidence_region()``, ``plot_confidence_region()``), predictions
+    whose intervals add the ``tau^2`` of the row's outcome, ``aic``/``bic`` (as metafor:
+    ``n - p`` observations under REML) and ``plot_forest()``.  ``theta`` holds
+    ``(Psi_11, Psi_21, Psi_22)`` and ``on_boundary`` the parameters estimated on a bound
+    (REML/ML).
+
+    Made by :meth:`BivariateMeta.fit`; not constructed directly.
+
+    Parameters
+    ----------
+    model : BivariateMeta
+        The fitted model.
+    method : str
+        ``"REML"``, ``"ML"``, ``"fixed"`` or ``"MM"``.
+    psi : numpy.ndarray
+        Estimated between-study covariance ``(2, 2)``.
+    beta : numpy.ndarray
+        GLS estimates of the coefficients given ``psi``.
+    cov_beta : numpy.ndarray
+        Their covariance ``(X' (S + Psi)^{-1} X)^{-1}``.
+    llf : float
+        (Restricted) log-likelihood; NaN for MM.
+    converged : bool
+        Whether the REML/ML search converged (True for the closed forms).
+    on_boundary : sequence of str, optional
+        Names of the parameters estimated on a bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> al, pd_ = b[b.outcome == "AL"], b[b.outcome == "PD"]
+    >>> y = np.column_stack([al.yi, pd_.yi])
+    >>> S = np.stack([[[a, c], [c, p]] for a, c, p in zip(al.v2i, pd_.v2i, pd_.v1i)])
+    >>> res = mm.BivariateMeta(y, S, names=("AL", "PD")).fit(method="ML")
+    >>> print(res.cov_between.round(4))
+            AL      PD
+    AL  0.0261  0.0095
+    PD  0.0095  0.0070
+    >>> print(res.conf_int().round(4))
+             0       1
+    AL -0.4943 -0.1816
+    PD  0.2479  0.4418
+    """
 
     forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)
 
-    def __init__(self, model, method, psi, beta, cov_beta, llf, converged, on_boundary=()):
+    def __init__(self, model: BivariateMeta, method: str, psi: np.ndarray, beta: np.ndarray,
+                 cov_beta: np.ndarray, llf: float, converged: bool,
+                 on_boundary: Sequence[str] = ()) -> None:
         self.method = method
         self._psi = np.asarray(psi, dtype=float)
         self.theta = np.array([psi[0, 0], psi[1, 0], psi[1, 1]])
@@ -314,7 +546,7 @@ class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsC
                          use_t=False, cov_type="nonrobust")
 
     @cache_readonly
-    def llf(self):
+    def llf(self) -> float:
         """(Restricted) log-likelihood for REML/ML/fixed fits; NaN for MM."""
         return self._llf
 
@@ -323,7 +555,7 @@ class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsC
         return {"REML": "REML", "ML": "ML", "fixed": "ML"}.get(self.method, "")
 
     @property
-    def n_params_total(self):
+    def n_params_total(self) -> int:
         """Coefficients plus the three parameters of Psi (none for ``"fixed"``)."""
         return self.model.exog.shape[1] + (0 if self.method == "fixed" else 3)
 
@@ -357,27 +589,53 @@ class BivariateResults(ConfidenceRegionMixin, InformationCriteriaMixin, ResultsC
         return np.where(first & ~second, t[0], np.where(second & ~first, t[1], np.nan))
 
     @cache_readonly
-    def cov_between(self):
+    def cov_between(self) -> pd.DataFrame:
         """Between-study covariance Psi (PSD: variances >= 0, correlation in [-1, 1])."""
         names = list(self.model.names)
         return pd.DataFrame(self._psi, index=names, columns=names)
 
     @property
-    def tau2(self):
+    def tau2(self) -> np.ndarray:
+        """Between-study variances ``(tau_1^2, tau_2^2)``, the diagonal of ``Psi``."""
         return np.array([self._psi[0, 0], self._psi[1, 1]])
 
     @property
-    def rho_between(self):
+    def rho_between(self) -> float:
+        """Between-study correlation ``Psi_21 / (tau_1 tau_2)`` (NaN when a variance
+        is 0)."""
         den = np.sqrt(self._psi[0, 0] * self._psi[1, 1])
         return float(np.clip(self._psi[1, 0] / den, -1.0, 1.0)) if den > 0 else np.nan
 
-    def plot_forest(self, ax=None, **kwargs):
-        """Forest plot of both outcomes' effects with the pooled diamond of each; see
-        :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+    def plot_forest(self, ax: Any = None, **kwargs: Any) -> Figure:
+        """Forest plot of both outcomes' effects with the pooled diamond of each.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw into (a new figure by default).
+        **kwargs
+            Keywords of :func:`metamodels.plots.forest_more.multivariate_forest_plot`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import forest_plot
         return forest_plot(self, ax=ax, **kwargs)
 
-    def summary(self, alpha=0.05):
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Studies, effects, ``tau^2``, the between-study correlation, the
+        log-likelihood and the coefficient table.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+        """
         info = {"Studies:": str(self.model.k_studies), "Effects:": str(int(self.nobs)),
                 "tau^2:": ", ".join("%.4g" % t for t in self.tau2),
                 "rho (between):": "%.4f" % self.rho_between,
@@ -393,13 +651,62 @@ class BivariateResultsWrapper(LikelihoodResultsWrapper):
 wrap.populate_wrapper(BivariateResultsWrapper, BivariateResults)
 
 
-def within_corr_sensitivity(y, variances, corrs=None, method="REML", exog=None):
-    """Refit over a grid of assumed within-study correlations (Riley 2009).
+def within_corr_sensitivity(y: ArrayLike, variances: ArrayLike,
+                            corrs: ArrayLike | None = None,
+                            method: Literal["REML", "ML", "fixed", "MM"] = "REML",
+                            exog: ArrayLike | None = None) -> pd.DataFrame:
+    """Refit a bivariate meta-analysis over a grid of assumed within-study correlations.
 
-    Returns a DataFrame indexed by the correlation with the pooled effects, their SEs,
-    tau^2, the between-study correlation and ``boundary`` (True where a variance is 0 or
-    the between-study correlation is +-1).  Instead of one warning per fit, a single
-    :class:`~metamodels.exceptions.BoundaryWarning` lists the boundary fits.
+    Within-study correlations are often not reported; Riley (2009) recommends a
+    sensitivity analysis over plausible values.  Each value ``r`` gives the
+    within-study covariances ``r sqrt(v_i1 v_i2)`` and one :class:`BivariateMeta` fit.
+
+    Parameters
+    ----------
+    y : array_like
+        Effects ``(k, 2)`` (NaN = not reported), as :class:`BivariateMeta`.
+    variances : array_like
+        Within-study variances ``(k, 2)``.
+    corrs : array_like, optional
+        Correlations to try, each in ``(-1, 1)``; default ``-0.9, -0.8, ..., 0.9``.
+    method : {"REML", "ML", "fixed", "MM"}, default "REML"
+        Estimator of each fit.
+    exog : array_like, optional
+        Study-level moderators ``(k, r)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``within_corr``: ``b1``, ``se1``, ``b2``, ``se2`` (the two outcomes'
+        intercepts and SEs), ``tau2_1``, ``tau2_2``, ``rho_between`` and ``boundary``
+        (True where a variance is 0 or the between-study correlation is +-1).
+
+    Warns
+    -----
+    BoundaryWarning
+        One warning listing the correlations whose fits are on the boundary (instead of
+        one per fit).
+
+    References
+    ----------
+    .. [1] Riley RD (2009). Multivariate meta-analysis: the effect of ignoring
+       within-study correlation. Journal of the Royal Statistical Society A 172,
+       789-811.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> al, pd_ = b[b.outcome == "AL"], b[b.outcome == "PD"]
+    >>> y = np.column_stack([al.yi, pd_.yi])
+    >>> v = np.column_stack([al.v2i, pd_.v1i])
+    >>> tab = mm.multivariate.within_corr_sensitivity(y, v, corrs=[0.0, 0.5])
+    >>> print(tab[["b1", "b2", "rho_between"]].round(4))
+                     b1      b2  rho_between
+    within_corr
+    0.0         -0.3254  0.3446       0.7752
+    0.5         -0.3453  0.3578       0.5438
     """
     corrs = np.linspace(-0.9, 0.9, 19) if corrs is None else np.asarray(corrs, dtype=float)
     rows = {}

@@ -12,7 +12,13 @@ the name below is kept for one release.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.blockcov import BlockCovariance
+
+if TYPE_CHECKING:
+    from ..core.known import KnownCovariance
+    from ..core.random import RandomPart
 
 __all__ = ["KnownPlusRandomCovariance"]
 
@@ -28,5 +34,5 @@ class KnownPlusRandomCovariance(BlockCovariance):
     random : list of RandomPart (see :mod:`metamodels.core.random`)
     """
 
-    def __init__(self, known, random):
+    def __init__(self, known: KnownCovariance, random: list[RandomPart]) -> None:
         super().__init__(known=known, random=random)

@@ -18,6 +18,9 @@ the coefficients with ``x_0j != 0`` (``n - p`` when ``x_0 = 0``).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 __all__ = ["DDF_METHODS", "check_ddf", "term_factors", "coefficient_df", "random_term_df",
@@ -27,7 +30,24 @@ __all__ = ["DDF_METHODS", "check_ddf", "term_factors", "coefficient_df", "random
 DDF_METHODS = {"residual": "residual", "containment": "containment", "contain": "containment"}
 
 
-def check_ddf(ddf):
+def check_ddf(ddf: str) -> str:
+    """The canonical name of a MetaMixed df method.
+
+    Parameters
+    ----------
+    ddf : str
+        ``"residual"``, ``"containment"`` or ``"contain"`` (case-insensitive).
+
+    Returns
+    -------
+    str
+        ``"residual"`` or ``"containment"``.
+
+    Raises
+    ------
+    ValueError
+        Any other value.
+    """
     key = str(ddf).lower()
     if key not in DDF_METHODS:
         raise ValueError(f"unknown ddf {ddf!r}; valid values are 'residual', 'containment' "
@@ -45,8 +65,20 @@ def _codes(*columns):
     return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1)
 
 
-def term_factors(part):
-    """Integer-coded factors of a random term (see the module docstring)."""
+def term_factors(part: Any) -> list[np.ndarray]:
+    """Integer-coded factors of a random term (see the module docstring).
+
+    Parameters
+    ----------
+    part : RandomPart
+        A random term.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Integer ``(n,)`` codes: the levels of the grouping factor for ``(1 | g)``; the
+        (design row, level) combinations and the levels for other terms.
+    """
     if _is_intercept_term(part):
         return [np.asarray(part.groups)]
     return [_codes(part.Z, part.groups), np.asarray(part.groups)]
@@ -62,8 +94,23 @@ def _constant_within(x, codes):
     return bool(np.all(hi - lo == 0.0))
 
 
-def coefficient_df(ddf, X, random):
-    """Denominator df of each coefficient (``ddf`` "residual" or "containment")."""
+def coefficient_df(ddf: str, X: np.ndarray, random: Sequence[Any]) -> np.ndarray:
+    """Denominator df of each coefficient (``ddf`` "residual" or "containment").
+
+    Parameters
+    ----------
+    ddf : {"residual", "containment"}
+        The df method.
+    X : numpy.ndarray
+        Design ``(n, p)``.
+    random : sequence of RandomPart
+        The model's random terms.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p,)`` df, at least 1.
+    """
     n, p = X.shape
     if check_ddf(ddf) == "residual":
         return np.full(p, max(n - p, 1), dtype=float)
@@ -75,16 +122,46 @@ def coefficient_df(ddf, X, random):
     return np.maximum(out, 1.0)
 
 
-def random_term_df(ddf, part, n, p):
-    """df of the random effects of one term (their prediction intervals)."""
+def random_term_df(ddf: str, part: Any, n: int, p: int) -> float:
+    """df of the random effects of one term (their prediction intervals).
+
+    Parameters
+    ----------
+    ddf : {"residual", "containment"}
+        The df method.
+    part : RandomPart
+        The random term.
+    n, p : int
+        Number of effect sizes and of coefficients.
+
+    Returns
+    -------
+    float
+        ``n - p`` (residual) or levels ``- p`` (containment), at least 1.
+    """
     if check_ddf(ddf) == "residual":
         return float(max(n - p, 1))
     return float(max(int(np.asarray(part.groups).max()) + 1 - p, 1))
 
 
-def prediction_df(coef_df, X0, n, p):
+def prediction_df(coef_df: np.ndarray, X0: np.ndarray, n: int, p: int) -> np.ndarray:
     """df of ``x_0'b`` for each row of ``X0``: the smallest df of the coefficients it
-    involves (``n - p`` for a row of zeros)."""
+    involves (``n - p`` for a row of zeros).
+
+    Parameters
+    ----------
+    coef_df : numpy.ndarray
+        ``(p,)`` df of the coefficients (:func:`coefficient_df`).
+    X0 : numpy.ndarray
+        Design rows ``(m, p)`` (or one row).
+    n, p : int
+        Number of effect sizes and of coefficients.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m,)`` df.
+    """
     X0 = np.atleast_2d(X0)
     out = np.full(X0.shape[0], float(max(n - p, 1)))
     for i, row in enumerate(X0):

@@ -12,6 +12,9 @@ outcomes share one unit variance, ``s^2 = sum_j sum_i (D_ij - mu_j)^2 / w_ij / (
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
@@ -22,6 +25,10 @@ from ..summary import make_summary
 from ..base.results import InformationCriteriaMixin, ResultsConventions
 from .region import ConfidenceRegionMixin
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
 __all__ = ["EqualVarianceMeta", "EqualVarianceResults"]
 
 
@@ -30,9 +37,27 @@ class EqualVarianceMeta(LikelihoodModel):
 
     ``endog`` holds the reported differences stacked outcome by outcome within study and
     ``exog`` the outcome indicators, so that ``params`` are the two pooled means.
+    Usually built by :meth:`BivariateMeta.from_group_sizes
+    <metamodels.multivariate.bivariate.BivariateMeta.from_group_sizes>`.
+
+    Parameters
+    ----------
+    D : array_like
+        Mean differences ``(k, 2)``; NaN = outcome not reported.
+    n_treat, n_ctrl : array_like
+        Group sizes ``(k, 2)`` behind each difference; positive where ``D`` is reported.
+    names : pair of str, default ("y1", "y2")
+        Outcome names.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, non-positive group sizes, or fewer than two studies for an
+        outcome.
     """
 
-    def __init__(self, D, n_treat, n_ctrl, names=("y1", "y2")):
+    def __init__(self, D: ArrayLike, n_treat: ArrayLike, n_ctrl: ArrayLike,
+                 names: Sequence[str] = ("y1", "y2")) -> None:
         D = np.asarray(D, dtype=float)
         nt, nc = np.asarray(n_treat, dtype=float), np.asarray(n_ctrl, dtype=float)
         if D.shape != nt.shape or nt.shape != nc.shape or D.ndim != 2:
@@ -57,20 +82,60 @@ class EqualVarianceMeta(LikelihoodModel):
         self.df_model = 1.0
         self.df_resid = float(study.size - 2)
 
-    def fit(self, common_variance=False):
-        """Closed-form ML fit; returns :class:`EqualVarianceResults`.
+    def fit(self, common_variance: bool = False) -> EqualVarianceResults:
+        """Closed-form ML fit.
 
         Parameters
         ----------
-        common_variance : bool
-            False (default): one unit variance per outcome, ``s_1^2, s_2^2``; True: one
-            unit variance shared by both outcomes (the restricted model of the LR test
+        common_variance : bool, default False
+            False: one unit variance per outcome, ``s_1^2, s_2^2``; True: one unit
+            variance shared by both outcomes (the restricted model of the LR test
             ``s_1^2 = s_2^2``).
+
+        Returns
+        -------
+        EqualVarianceResults
+            Pooled means in ``params``, ``unit_variance``, ``llf``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> model = mm.BivariateMeta.from_group_sizes(
+        ...     [0.5, 0.3, 0.8, 0.1], [0.2, np.nan, 0.4, 0.3],
+        ...     [20, 30, 25, 40], [22, 28, 25, 38], [20, 30, 25, 40], [22, 28, 25, 38])
+        >>> unequal, equal = model.fit(), model.fit(common_variance=True)
+        >>> print(unequal.unit_variance.round(4))
+        y1    0.9940
+        y2    0.0763
+        dtype: float64
+        >>> stat, pvalue, df = unequal.compare_lr_test(equal)
+        >>> print(round(stat, 3), round(pvalue, 4), df)
+        4.177 0.041 1
         """
         return EqualVarianceResultsWrapper(EqualVarianceResults(self, bool(common_variance)))
 
-    def loglike(self, mu, s2=None):
-        """Log-likelihood at ``mu`` (2,) and unit variances ``s2`` (2,)."""
+    def loglike(self, mu: ArrayLike, s2: ArrayLike | None = None) -> float:
+        """Log-likelihood at the means ``mu`` and unit variances ``s2``.
+
+        Parameters
+        ----------
+        mu : array_like
+            The two pooled means, shape ``(2,)``.
+        s2 : array_like
+            The two unit variances, shape ``(2,)`` (required).
+
+        Returns
+        -------
+        float
+            ``sum -1/2 [log(2 pi w_ij s_j^2) + (D_ij - mu_j)^2 / (w_ij s_j^2)]`` over the
+            reported differences.
+
+        Raises
+        ------
+        TypeError
+            ``s2`` not given.
+        """
         if s2 is None:
             raise TypeError("loglike needs the unit variances s2 as well as mu")
         ok = np.isfinite(self.D)
@@ -92,11 +157,31 @@ class EqualVarianceResults(ConfidenceRegionMixin, InformationCriteriaMixin, Resu
     ``plot_confidence_region()`` (joint Wald ellipse of the two means),
     ``fittedvalues``/``resid``, ``predict``/``get_prediction`` (no random effects:
     prediction intervals equal the confidence intervals).
+
+    Parameters
+    ----------
+    model : EqualVarianceMeta
+        The fitted model.
+    common_variance : bool, default False
+        One unit variance shared by both outcomes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> model = mm.BivariateMeta.from_group_sizes(
+    ...     [0.5, 0.3, 0.8, 0.1], [0.2, np.nan, 0.4, 0.3],
+    ...     [20, 30, 25, 40], [22, 28, 25, 38], [20, 30, 25, 40], [22, 28, 25, 38])
+    >>> res = model.fit()
+    >>> print(res.bse.round(4))
+    y1    0.1321
+    y2    0.0424
+    dtype: float64
     """
 
     _llf_kind = "ML"
 
-    def __init__(self, model, common_variance=False):
+    def __init__(self, model: EqualVarianceMeta, common_variance: bool = False) -> None:
         ok = np.isfinite(model.D)
         inv_w = np.where(ok, 1.0 / model.w, 0.0)
         D0 = np.where(ok, model.D, 0.0)
@@ -118,15 +203,28 @@ class EqualVarianceResults(ConfidenceRegionMixin, InformationCriteriaMixin, Resu
                          use_t=False, cov_type="nonrobust")
 
     @cache_readonly
-    def llf(self):
+    def llf(self) -> float:
+        """Maximised log-likelihood (:meth:`EqualVarianceMeta.loglike` at the estimates)."""
         return self._llf
 
     @property
-    def n_params_total(self):
+    def n_params_total(self) -> int:
         """Two means and two unit variances (one with ``common_variance``)."""
         return 3 if self.common_variance else 4
 
-    def summary(self, alpha=0.05):
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Effects, the variance model, log-likelihood, AIC, BIC and the table of means
+        with their unit variances.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+        """
         ci = np.asarray(self.conf_int(alpha))
         tab = pd.DataFrame({"Coef.": np.asarray(self.params), "Std.Err.": np.asarray(self.bse),
                             f"[{alpha / 2:g}": ci[:, 0], f"{1 - alpha / 2:g}]": ci[:, 1],

@@ -41,11 +41,16 @@ Olkin I, Finn JD (1990). Testing correlated correlations. Psychol Bull 108, 155-
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["correlation_covariance", "regression_from_matrix", "MatrixRegressionResult"]
 
@@ -68,8 +73,9 @@ def _olkin_finn(R, n):
     return out, pairs
 
 
-def correlation_covariance(data, ri="ri", var1="var1", var2="var2", study="study", ni="ni",
-                           rtoz=False):
+def correlation_covariance(data: pd.DataFrame, ri: str = "ri", var1: str = "var1",
+                           var2: str = "var2", study: str = "study", ni: str = "ni",
+                           rtoz: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """Within-study sampling covariances of correlation coefficients (metafor's ``rcalc``).
 
     Parameters
@@ -78,8 +84,9 @@ def correlation_covariance(data, ri="ri", var1="var1", var2="var2", study="study
         Long format: one row per correlation, with the two variable names, the study and
         its sample size (the smallest value is used if it varies within a study).
     ri, var1, var2, study, ni : str
-        Column names.
-    rtoz : bool
+        Column names: the correlation, the two variables it relates, the study and the
+        sample size (defaults ``"ri"``, ``"var1"``, ``"var2"``, ``"study"``, ``"ni"``).
+    rtoz : bool, default False
         Return Fisher's ``z = atanh(r)`` and its covariances.
 
     Returns
@@ -99,7 +106,26 @@ def correlation_covariance(data, ri="ri", var1="var1", var2="var2", study="study
     Raises
     ------
     ValueError
-        A correlation outside (-1, 1), or a pair given twice in a study.
+        A missing column, a correlation outside (-1, 1), a variable correlated with
+        itself, or a pair given twice in a study.
+
+    See Also
+    --------
+    regression_from_matrix : Stage 2 of two-stage MASEM.
+    metamodels.MetaMixed : Stage 1, pooling the correlations with this ``V``.
+
+    References
+    ----------
+    .. [1] Olkin I, Finn JD (1990). Testing correlated correlations. Psychological
+       Bulletin 108, 155-164.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> craft = mm.datasets.load("craft2003")
+    >>> frame, V = mm.correlation_covariance(craft)
+    >>> print(frame.shape[0] == V.shape[0] == len(craft))
+    True
     """
     for col in (ri, var1, var2, study, ni):
         if col not in data.columns:
@@ -152,14 +178,38 @@ def correlation_covariance(data, ri="ri", var1="var1", var2="var2", study="study
 class MatrixRegressionResult:
     """Regression from a correlation or covariance matrix.
 
-    Attributes
+    Returned by :func:`regression_from_matrix` (metafor's ``matreg`` object).
+
+    Parameters
     ----------
     params, bse, tvalues, pvalues : pandas.Series
-    conf_int : pandas.DataFrame (lower, upper)
+        Coefficients, standard errors, z or t statistics and two-sided p-values,
+        indexed by predictor (``"intercept"`` first when means were given).
+    conf_int : pandas.DataFrame
+        Columns ``lower``, ``upper``.
     cov_params : pandas.DataFrame
+        Covariance of the coefficients.
     rsquared : float
-    df : float or None  (t tests on ``n - p - 1`` df, None for z tests)
-    qm, qm_df, qm_pvalue : omnibus Wald test of the slopes (z tests only; NaN otherwise)
+        ``R^2`` of the regression.
+    df : float or None
+        Residual df of the t tests (``n - p - 1`` or ``df_resid``); None for z tests.
+    qm : float
+        Omnibus Wald statistic of the slopes (z tests only; NaN otherwise).
+    qm_df : int
+        Its df (the number of predictors).
+    qm_pvalue : float
+        Its p-value (NaN for t tests).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> R = np.array([[1.0, 0.3, 0.5], [0.3, 1.0, 0.4], [0.5, 0.4, 1.0]])
+    >>> fit = mm.regression_from_matrix(R, y=2, x=[0, 1], n=100)
+    >>> print(fit.summary_frame()[["estimate", "se", "pvalue"]].round(4))
+        estimate      se  pvalue
+    x1    0.4176  0.0879  0.0000
+    x2    0.2747  0.0879  0.0023
     """
 
     params: pd.Series
@@ -174,8 +224,15 @@ class MatrixRegressionResult:
     qm_df: int
     qm_pvalue: float
 
-    def summary_frame(self):
-        """Coefficient table: estimate, se, statistic, pvalue, ci_lower, ci_upper."""
+    def summary_frame(self) -> pd.DataFrame:
+        """Coefficient table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns estimate, se, statistic, pvalue, ci_lower, ci_upper, indexed by
+            predictor.
+        """
         return pd.DataFrame({"estimate": self.params, "se": self.bse, "statistic": self.tvalues,
                              "pvalue": self.pvalues, "ci_lower": self.conf_int["lower"],
                              "ci_upper": self.conf_int["upper"]})
@@ -200,8 +257,12 @@ def _index(names, which, what):
     return out
 
 
-def regression_from_matrix(R, y, x, V=None, n=None, cov=False, means=None, alpha=0.05,
-                           names=None, df_resid=None):
+def regression_from_matrix(R: ArrayLike | pd.DataFrame, y: int | str,
+                           x: Sequence[int | str] | int | str, V: ArrayLike | None = None,
+                           n: float | None = None, cov: bool = False,
+                           means: ArrayLike | None = None, alpha: float = 0.05,
+                           names: Sequence[str] | None = None,
+                           df_resid: float | None = None) -> MatrixRegressionResult:
     """Regression of one variable on others from a (pooled) correlation or covariance
     matrix (metafor's ``matreg``; module notes).
 
@@ -221,9 +282,10 @@ def regression_from_matrix(R, y, x, V=None, n=None, cov=False, means=None, alpha
         Sample size instead of ``V``: the usual regression SEs and t tests.
     cov : bool
         ``R`` is a covariance matrix (needs ``n``; unstandardised coefficients).
-    means : array, optional
+    means : array_like, optional
         Means of the q variables (with ``cov=True``): adds the intercept.
-    alpha : float
+    alpha : float, default 0.05
+        ``1 - alpha`` confidence intervals.
     names : sequence of str, optional
         Variable names (default: the DataFrame's columns, else ``x1 .. xq``).
     df_resid : float, optional
@@ -234,6 +296,38 @@ def regression_from_matrix(R, y, x, V=None, n=None, cov=False, means=None, alpha
     Returns
     -------
     MatrixRegressionResult
+
+    Raises
+    ------
+    ValueError
+        ``R`` not symmetric, unknown or repeated variables, both or neither of ``V``
+        and ``n``, ``cov=True`` without ``n``, a ``V`` of the wrong size, or a
+        predictors' block of ``R`` that is not positive definite.
+
+    See Also
+    --------
+    correlation_covariance : Stage 0, the covariances of the correlations.
+
+    References
+    ----------
+    .. [1] Becker BJ (1992). Using results from replicated studies to estimate linear
+       models. Journal of Educational Statistics 17, 341-362.
+    .. [2] Cheung MWL (2015). Meta-analysis: a structural equation modeling approach.
+       Wiley.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> R = np.array([[1.0, 0.3, 0.5], [0.3, 1.0, 0.4], [0.5, 0.4, 1.0]])
+    >>> fit = mm.regression_from_matrix(R, y=2, x=[0, 1], n=100,
+    ...                                 names=["a", "b", "outcome"])
+    >>> print(fit.params.round(4))
+    a    0.4176
+    b    0.2747
+    dtype: float64
+    >>> print(round(fit.rsquared, 4))
+    0.3187
     """
     if isinstance(R, pd.DataFrame):
         names = list(R.columns) if names is None else list(names)

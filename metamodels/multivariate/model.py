@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,11 @@ from ..exceptions import IdentificationWarning, SpecificationError
 from ..formula.checks import design_rank, reject_infinite
 from ..formula.terms import build_random_design, split_formula
 from .options import car_part, fix_components, fixed_parameter_values
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .results import MetaMixedResults
 
 
 __all__ = ["MetaMixed", "RE_STRUCTURES"]
@@ -123,20 +130,40 @@ def _maximize_psd(y, X, spec, start, reml, tol, maxiter, restarts=()):
 
 
 class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
-    """Multilevel / multivariate meta-analysis with known sampling covariance.
+    r"""Multilevel and multivariate meta-analysis with a known sampling covariance
+    (metafor's ``rma.mv``).
+
+    Effect sizes with known sampling variances (or a known sampling covariance matrix
+    ``V``, e.g. several outcomes per study) and random effects at one or more levels:
+    three-level models (effects within schools within districts), multivariate models
+    (a between-study covariance over outcomes), and any lme4-style combination of nested
+    and crossed random terms.  Build it with :meth:`from_formula`
+    (``"yi ~ moderators + (1 | district/school)"``); :meth:`fit` estimates the variance
+    components by REML or ML and returns
+    :class:`~metamodels.multivariate.results.MetaMixedResults`.
 
     Parameters
     ----------
-    endog : array_like (n,)
-        Effect sizes.
-    exog : array_like (n, p)
-        Fixed-effects design (moderators, outcome indicators, ...).
+    endog : array_like
+        Effect sizes ``y``, shape ``(n,)``; finite.
+    exog : array_like
+        Fixed-effects design ``X``, shape ``(n, p)`` (moderators, outcome indicators,
+        ...); full column rank, ``n > p``.
     random : list of RandomPart
-        Random-effects terms (built from lme4-style terms by :meth:`from_formula`).
-    vi : array_like (n,), optional
-        Sampling variances (independent sampling errors).
-    V : ndarray, scipy.sparse matrix or list of blocks, optional
-        Known sampling covariance (block diagonal or sparse V is never densified).
+        Random-effects terms (:class:`metamodels.core.random.RandomPart`), built from
+        lme4-style terms by :meth:`from_formula`; an empty list fits the fixed-effects
+        model with the known ``V`` (metafor's ``rma.mv`` without ``random``).
+    vi : array_like, optional
+        Sampling variances ``(n,)`` (independent sampling errors).  Give ``vi`` or ``V``.
+    V : array_like, scipy.sparse matrix or list of blocks, optional
+        Known sampling covariance ``(n, n)``; a list of per-study blocks or a sparse
+        matrix is never densified.
+    sigma2, tau2, rho, gamma2, phi : float or sequence, optional
+        Values at which variance components / correlations are fixed instead of
+        estimated, as in metafor's ``rma.mv``: ``sigma2`` the scalar terms (in order),
+        ``tau2``/``rho`` the variances/correlations of the first vector term,
+        ``gamma2``/``phi`` of the second; ``None`` entries are estimated (see
+        :mod:`metamodels.multivariate.options`).
     path : {"auto", "blocks", "zspace"}
         Engine path.  ``"blocks"``: ``V`` block diagonal over the independent units
         (connected components of the groupings and of ``V``).  ``"zspace"``: penalised
@@ -146,6 +173,30 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         as studies crossed with labs.  ``"auto"`` (default): Z space when one independent
         unit holds at least 400 random-effect columns (crossed factors), blocks
         otherwise, as :class:`~metamodels.MixedModel`.
+    **kwargs
+        Passed to statsmodels' :class:`~statsmodels.base.model.LikelihoodModel`.
+
+    Raises
+    ------
+    ValueError
+        Missing or infinite effect sizes or moderators, invalid sampling variances, or
+        ``n <= p``.
+    SpecificationError
+        Collinear moderators, fixed values that do not fit the terms, every random term
+        with a single level, or two terms grouping the rows identically.
+
+    Warns
+    -----
+    IdentificationWarning
+        A random term whose grouping factor has a single level (its variance is fixed
+        to 0; ``model.fixed_terms``).
+
+    See Also
+    --------
+    MetaMixed.from_formula : Build the model from a formula.
+    MetaMixed.fit : REML / ML estimation.
+    metamodels.BivariateMeta : Wide-format front end for two outcomes.
+    metamodels.MixedModel : The same engine with an estimated residual covariance.
 
     Notes
     -----
@@ -153,14 +204,22 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
 
     .. math::
 
-        y = X b + \\sum_t Z_t u_t + e, \\quad u_t \\sim N(0, I \\otimes G_t),
-        \\quad e \\sim N(0, S),
+        y = X b + \sum_t Z_t u_t + e, \qquad u_t \sim N(0, I \otimes G_t(\theta)),
+        \qquad e \sim N(0, S),
 
-    with ``S`` the known sampling covariance (``diag(vi)`` or ``V``).  For example
-    ``(1 | district/school)`` gives two variance components (districts, schools within
-    districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)`` gives a
-    between-trial covariance matrix over outcomes (``struct`` UN, CS, HCS, DIAG, ID
-    or AR1) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared engine.
+    with ``S`` the known sampling covariance (``diag(vi)`` or ``V``), so that
+    marginally
+
+    .. math::
+
+        y \sim N(X b, V(\theta)), \qquad V(\theta) = S + \sum_t Z_t (I \otimes G_t) Z_t'.
+
+    For example ``(1 | district/school)`` gives two variance components (districts,
+    schools within districts) as in Konstantopoulos (2011); ``(0 + outcome | trial)``
+    gives a between-trial covariance matrix over outcomes (``struct`` UN, CS, HCS, DIAG,
+    ID, AR1, HAR or CAR) as in Berkey et al. (1998).  Fitting is (RE)ML on the shared
+    engine; the log-likelihood follows the SAS/lme4 REML convention (``llf_metafor``
+    adds metafor's constant).
 
     Every ``G_t`` is positive semi-definite by construction, as in metafor: variances
     ``>= 0`` and correlations in their closed feasible range (UN: canonical partial
@@ -171,10 +230,57 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     naming it, and listed in ``results.on_boundary``.  A random term whose grouping factor
     has one level is fixed to 0 with an :class:`~metamodels.exceptions.IdentificationWarning`
     (``model.fixed_terms``); two terms grouping the rows identically are refused.
+
+    In metafor's notation ``rma.mv(yi, V, random = ~ 1 | district/school)`` is
+    ``"yi ~ 1 + (1 | district/school)"`` and ``random = ~ outcome | trial,
+    struct = "UN"`` is ``"(0 + outcome | trial)"`` with ``struct="UN"``.
+
+    References
+    ----------
+    .. [1] Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software 36(3), 1-48.
+    .. [2] Konstantopoulos S (2011). Fixed effects and variance components estimation in
+       three-level meta-analysis. Research Synthesis Methods 2, 61-76.
+    .. [3] Berkey CS, Hoaglin DC, Antczak-Bouckoms A, Mosteller F, Colditz GA (1998).
+       Meta-analysis of multiple outcomes by regression with random effects. Statistics
+       in Medicine 17, 2537-2550.
+    .. [4] Cheung MWL (2014). Modeling dependent effect sizes with three-level
+       meta-analyses: a structural equation modeling approach. Psychological Methods 19,
+       211-229.
+
+    Examples
+    --------
+    Three-level model of Konstantopoulos (2011), schools within districts:
+
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("konstantopoulos2011")
+    >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+    ...                                 vi="vi").fit()
+    >>> print(res.sigma2.round(4))
+    district           0.0651
+    district:school    0.0327
+    dtype: float64
+
+    Bivariate model of Berkey et al. (1998), two outcomes per trial with known
+    within-trial covariance blocks:
+
+    >>> b = mm.datasets.load("berkey1998")
+    >>> V = [b.loc[b.trial == t, ["v1i", "v2i"]].to_numpy() for t in b.trial.unique()]
+    >>> res = mm.MetaMixed.from_formula("yi ~ 0 + outcome + (0 + outcome | trial)", b,
+    ...                                 V=V).fit()
+    >>> print(res.params.round(4))
+    outcome[AL]   -0.3392
+    outcome[PD]    0.3534
+    dtype: float64
+    >>> print(round(res.rho, 3))
+    0.609
     """
 
-    def __init__(self, endog, exog, random, vi=None, V=None, sigma2=None, tau2=None,
-                 rho=None, gamma2=None, phi=None, path="auto", **kwargs):
+    def __init__(self, endog: ArrayLike, exog: ArrayLike, random: Sequence[RandomPart],
+                 vi: ArrayLike | None = None, V: Any = None, sigma2: Any = None,
+                 tau2: Any = None, rho: Any = None, gamma2: Any = None, phi: Any = None,
+                 path: Literal["auto", "blocks", "zspace"] = "auto",
+                 **kwargs: Any) -> None:
         n = len(endog)
         self.known = KnownCovariance.from_input(n, vi=vi, V=V)
         super().__init__(endog, exog, missing="none", **kwargs)
@@ -215,7 +321,7 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     random_levels = None
 
     @property
-    def known_spec(self):
+    def known_spec(self) -> BlockCovariance:
         """``V = S``: the known sampling covariance alone (no random effect, fixed
         components included), on the block layout of ``spec``."""
         # crossed random effects (Z-space path): the blocks of S alone, never one block of
@@ -224,27 +330,42 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         return BlockCovariance(known=self.known, random=(), block_ids=ids)
 
     @classmethod
-    def from_formula(cls, formula, data, vi=None, V=None, struct="UN", subset=None,
-                     missing="drop", cov_struct=None, sigma2=None, tau2=None, rho=None,
-                     gamma2=None, phi=None, **kwargs):
-        """Build from ``"yi ~ moderators + (1 | district/school)"``.
+    def from_formula(cls, formula: str, data: pd.DataFrame, vi: str | ArrayLike | None = None,
+                     V: Any = None, struct: str | dict[str, str] = "UN", subset: Any = None,
+                     missing: Literal["drop", "raise"] = "drop",
+                     cov_struct: str | dict[str, str] | None = None, sigma2: Any = None,
+                     tau2: Any = None, rho: Any = None, gamma2: Any = None, phi: Any = None,
+                     **kwargs: Any) -> MetaMixed:
+        """Build a multilevel / multivariate meta-analysis from a formula.
+
+        The fixed effects are a patsy formula and the random terms lme4-style terms in
+        it: ``"yi ~ moderators + (1 | district/school)"`` (metafor's
+        ``random = ~ 1 | district/school``), ``"yi ~ 0 + outcome + (0 + outcome |
+        trial)"`` (``random = ~ outcome | trial``).
 
         Parameters
         ----------
         formula : str
             Fixed effects (patsy) plus lme4-style random terms.
-        data : DataFrame
+        data : pandas.DataFrame
+            One row per effect size.
         vi : str or array_like, optional
-            Column name or array of sampling variances.
-        V : ndarray, sparse matrix or list of blocks, optional
-            Known sampling covariance, rows aligned with ``data``.
-        struct : str or dict
-            Structure of ``G`` for multi-column random terms (UN, CS, HCS, DIAG, ID,
-            AR1, HAR, CAR), or a dict term label -> structure.  CAR (continuous-time
-            AR(1), ``tau2 rho^|t_i - t_j|``) takes the times from the term's numeric
-            variable: ``(0 + time | study)``.
-        missing : {"drop", "raise"}
-            Rows with missing values are dropped (with their rows/columns of ``V``).
+            Column name or array of sampling variances.  Give ``vi`` or ``V``.
+        V : array_like, scipy.sparse matrix or list of blocks, optional
+            Known sampling covariance, rows aligned with ``data`` (a list of blocks in
+            the order of the rows, e.g. one per study).
+        struct : str or dict, default "UN"
+            Structure of ``G`` for multi-column random terms (metafor's ``struct``: UN,
+            CS, HCS, DIAG, ID, AR (= AR1), HAR, CAR), or a dict term label -> structure.
+            CAR (continuous-time AR(1), ``tau2 rho^|t_i - t_j|``) takes the times from
+            the term's numeric variable: ``(0 + time | study)``.
+        subset : array_like, optional
+            Row selection applied with ``data.loc[subset]`` first (``V`` must then be
+            aligned with the selected rows).
+        missing : {"drop", "raise"}, default "drop"
+            Rows with missing values (formula variables, grouping columns, sampling
+            variances) are dropped with their rows/columns of ``V`` (with a
+            :class:`~metamodels.exceptions.MissingDataWarning`) or raise.
         cov_struct : str or dict, optional
             Former name of ``struct`` (deprecated, with a DeprecationWarning): in
             :class:`~metamodels.MixedModel` ``cov_struct`` is the residual (R-side)
@@ -255,6 +376,30 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             ``tau2``/``rho`` the variances/correlations of the first vector term,
             ``gamma2``/``phi`` of the second; ``None`` entries are estimated (see
             :mod:`metamodels.multivariate.options`).
+        **kwargs
+            Passed to :class:`MetaMixed` (and on to statsmodels).
+
+        Returns
+        -------
+        MetaMixed
+            The model; ``formula``, ``design_info``, ``data.frame`` (the rows used) and
+            ``random_levels`` are set.
+
+        Raises
+        ------
+        ValueError
+            Grouping columns not in ``data``, an unknown ``struct``, or missing values
+            with ``missing="raise"``.
+        SpecificationError
+            See :class:`MetaMixed`.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> model = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df, vi="vi")
+        >>> print(list(model.spec.param_names))
+        ['district Var((Intercept))', 'district:school Var((Intercept))']
         """
         arg = "struct"
         if cov_struct is not None:
@@ -299,26 +444,55 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         mod.random_levels = levels
         return mod
 
-    def fit(self, method="REML", test="z", start=None, tol=1e-10, maxiter=200,
-            ddf="residual"):
-        """Estimate the variance components by REML (default) or ML.
+    def fit(self, method: Literal["REML", "ML"] = "REML", test: Literal["z", "t"] = "z",
+            start: ArrayLike | None = None, tol: float = 1e-10, maxiter: int = 200,
+            ddf: Literal["residual", "containment", "contain"] = "residual"
+            ) -> MetaMixedResults:
+        r"""Estimate the variance components by REML (default) or ML, and the fixed
+        effects by GLS (metafor's ``rma.mv(method = "REML" | "ML")``).
+
+        The (restricted) log-likelihood profiled over ``b`` is maximised over the
+        covariance parameters within their bounds (variances >= 0, correlations in
+        their feasible range); a boundary solution is searched again from the start
+        ``var(y)``.  The model is not changed.
 
         Parameters
         ----------
-        method : {"REML", "ML"}
-        test : {"z", "t"}
+        method : {"REML", "ML"}, default "REML"
+            Case-insensitive.
+        test : {"z", "t"}, default "z"
             Normal or t reference for the Wald tests (metafor's ``test``); with ``"t"``
             the omnibus test of moderators is an F test.
-        ddf : {"residual", "containment"}
+        start : array_like, optional
+            Starting covariance parameters (in ``model.spec.param_names`` order, the
+            labels of ``res.theta``).  By default the moment excess of the OLS residual
+            variance over the mean sampling variance, spread over the terms.
+        tol : float, default 1e-10
+            Convergence when every step is below ``tol * (|theta_j| + se_j)``.
+        maxiter : int, default 200
+            Largest number of iterations of the search.
+        ddf : {"residual", "containment"}, default "residual"
             df of the t and F tests (metafor's ``dfs``): ``n - p`` or the containment df
             of each coefficient (:mod:`metamodels.multivariate.dfs`; ``"contain"`` is
             accepted too).  Giving ``"containment"`` implies ``test="t"``, as in metafor.
-        start : array_like, optional
-            Starting covariance parameters (in ``spec.param_names`` order).
 
         Returns
         -------
         MetaMixedResults
+            :class:`~metamodels.multivariate.results.MetaMixedResults`.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``method``, ``test`` or ``ddf``, or a ``start`` of the wrong
+            length.
+
+        Warns
+        -----
+        BoundaryWarning
+            A variance at 0 or a correlation on a bound.
+        ConvergenceWarning
+            The search stopped before meeting ``tol``.
 
         Notes
         -----
@@ -326,6 +500,15 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         variance component: the fit is the GLS estimate ``b = (X'S^-1X)^-1 X'S^-1 y`` and
         the log-likelihood the full one, as metafor's ``rma.mv`` reports it (its method
         "FE"); ``method`` is then ignored and reported as "ML".
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> model = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df, vi="vi")
+        >>> res = model.fit(ddf="containment")
+        >>> print(res.df_coef["Intercept"], round(float(res.pvalues["Intercept"]), 4))
+        10.0 0.0538
         """
         from .results import MetaMixedResults, MetaMixedResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")

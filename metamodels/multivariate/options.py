@@ -12,7 +12,9 @@ in the information criteria.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +86,8 @@ def _fix(part, fixed, names):
         raise SpecificationError(f"{'/'.join(names)} for {part.name!r}: {exc}") from None
 
 
-def fix_components(random, sigma2=None, tau2=None, rho=None, gamma2=None, phi=None):
+def fix_components(random: Sequence[RandomPart], sigma2: Any = None, tau2: Any = None,
+                   rho: Any = None, gamma2: Any = None, phi: Any = None) -> list[RandomPart]:
     """The random parts with metafor's fixed values applied (see the module docstring).
 
     Parameters
@@ -101,6 +104,12 @@ def fix_components(random, sigma2=None, tau2=None, rho=None, gamma2=None, phi=No
     Returns
     -------
     list of RandomPart
+
+    Raises
+    ------
+    SpecificationError
+        Values given for terms the model does not have, of the wrong number, or
+        correlations that do not form a positive semi-definite matrix.
     """
     out = list(random)
     scalar = [i for i, p in enumerate(out) if p.structure.dim == 1]
@@ -133,9 +142,20 @@ def fix_components(random, sigma2=None, tau2=None, rho=None, gamma2=None, phi=No
     return out
 
 
-def fixed_parameter_values(random):
+def fixed_parameter_values(random: Sequence[RandomPart]) -> dict[str, float]:
     """``{label: value}`` of the fixed parameters, labelled as ``spec.param_names`` would
-    label them (``"trial Corr(AL,PD)"``)."""
+    label them (``"trial Corr(AL,PD)"``).
+
+    Parameters
+    ----------
+    random : sequence of RandomPart
+        The random parts after :func:`fix_components`.
+
+    Returns
+    -------
+    dict
+        Label -> fixed value (empty when nothing is fixed).
+    """
     out = {}
     for p in random:
         s = p.structure
@@ -146,13 +166,28 @@ def fixed_parameter_values(random):
     return out
 
 
-def car_part(design, name):
+def car_part(design: Any, name: str) -> RandomPart:
     """The random part of a CAR term ``(0 + time | study)``: one random effect per distinct
     time, ``G[a, b] = tau2 * rho^|t_a - t_b|`` (:class:`~metamodels.core.structures.CAR`;
     rows of a level with equal times share their effect, correlation 1, as in metafor).
 
-    ``design`` is the term's design (a numeric ``time`` column, with or without an
-    intercept column of ones, which is dropped)."""
+    Parameters
+    ----------
+    design : RandomDesign
+        The term's design (a numeric ``time`` column, with or without an intercept
+        column of ones, which is dropped): ``Z``, ``groups``, ``column_names``.
+    name : str
+        Label of the term.
+
+    Returns
+    -------
+    RandomPart
+
+    Raises
+    ------
+    SpecificationError
+        The term has no single numeric time variable.
+    """
     Z = np.asarray(design.Z, dtype=float)
     cols = list(design.column_names)
     keep = [j for j in range(Z.shape[1]) if not np.all(Z[:, j] == 1.0)]

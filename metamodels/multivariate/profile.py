@@ -16,6 +16,7 @@ search bound, ``max(10, 100 v_hat)``, marked ">").
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -23,10 +24,16 @@ from scipy import optimize, stats
 from ..core.likelihood import evaluate
 from ..exceptions import MetaModelsWarning
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .model import MetaMixed
+
 __all__ = ["profile_loglik", "profile_conf_int"]
 
 
-def profile_loglik(model, reml, theta_hat, j, value, start=None):
+def profile_loglik(model: MetaMixed, reml: bool, theta_hat: ArrayLike, j: int, value: float,
+                   start: ArrayLike | None = None) -> tuple[float, np.ndarray]:
     """Maximised (restricted) log-likelihood with ``theta_j = value``.
 
     Parameters
@@ -141,12 +148,32 @@ def _is_variance(name):
     return "Var(" in name
 
 
-def profile_conf_int(results, j, alpha=0.05, xtol=1e-12):
+def profile_conf_int(results: Any, j: int, alpha: float = 0.05,
+                     xtol: float = 1e-12) -> tuple[float, float]:
     """Profile-likelihood ``1 - alpha`` interval of component ``j`` of a MetaMixed fit.
+
+    Parameters
+    ----------
+    results : MetaMixedResults
+        The fit.
+    j : int
+        Index of the component in ``model.spec.param_names``.
+    alpha : float, default 0.05
+        ``1 - alpha`` interval: where ``2 (llf - profile llf)`` reaches
+        ``chi2_1(1 - alpha)``.
+    xtol : float, default 1e-12
+        Absolute tolerance of the root search (Brent).
 
     Returns
     -------
     (lower, upper)
+        Floats; a limit at a bound of the parameter when the profile stays above the
+        critical value there, ``inf`` (with a warning) when it does up to a large value.
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` outside ``(0, 1)``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,32 +27,86 @@ from . import blup as _blup
 from . import dfs as _dfs
 from .profile import profile_conf_int
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
+    from ..core.optimize import FitOutcome
+    from .model import MetaMixed
+
 __all__ = ["MetaMixedResults"]
 
 
 class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventions,
                        EngineResultsMixin, LikelihoodModelResults):
-    """Results of :class:`~metamodels.MetaMixed`.
+    r"""Results of a :class:`~metamodels.MetaMixed` fit (metafor's ``rma.mv`` object).
 
-    Variance components: ``sigma2`` (one per scalar random term, metafor's ``sigma2``),
-    ``tau2`` and ``rho`` (variances and correlations of vector terms), ``cov_re`` (G per
-    term), ``theta`` (all parameters, labelled: variances, then correlations, for UN the
-    canonical partial correlations, which are the correlations for two outcomes),
-    ``on_boundary`` (the parameters on a bound).  ``llf`` uses the SAS/lme4 REML convention;
-    ``llf_metafor`` adds metafor's ``1/2 log|X'X|``.  Information criteria count the
-    coefficients plus the covariance parameters (``n - p`` observations under REML), as
-    metafor does.
+    A statsmodels :class:`~statsmodels.base.model.LikelihoodModelResults`: ``params``,
+    ``bse``, ``tvalues``, ``pvalues``, ``conf_int()``, ``t_test()``, ``wald_test()`` for the
+    fixed effects (z tests, or t tests with ``test="t"``).  Variance components:
+    ``sigma2`` (one per scalar random term, metafor's ``sigma2``), ``tau2`` and ``rho``
+    (variances and correlations of vector terms), ``cov_re`` (``G`` per term), ``theta``
+    (all parameters, labelled: variances, then correlations, for UN the canonical partial
+    correlations, which are the correlations for two outcomes), ``on_boundary`` (the
+    parameters on a bound), profile-likelihood intervals in :meth:`conf_int_variance`.
+    Heterogeneity: ``q``/``q_df``/``q_pvalue`` (Cochran's Q of residual heterogeneity),
+    ``i2`` (multilevel I^2), ``qm_test`` (omnibus test of moderators).  Random effects:
+    :meth:`get_random_effects` (``ranef``), :meth:`blup`; predictions with
+    :meth:`get_prediction` (``predict.rma.mv``); diagnostics (:meth:`rstudent`,
+    ``rstandard``, ``get_influence`` with Cook's distances and DFBETAS,
+    ``leave_one_out``, ``plot_profile``) from the shared mixins.
+
+    Made by :meth:`MetaMixed.fit`; not constructed directly.
+
+    Parameters
+    ----------
+    model : MetaMixed
+        The fitted model.
+    outcome : FitOutcome
+        The engine's outcome (:class:`metamodels.core.optimize.FitOutcome`).
+    method : {"REML", "ML"}
+        The estimation method.
+    test : {"z", "t"}
+        Reference distribution of the Wald tests.
+    ddf : {"residual", "containment"}, default "residual"
+        df of the t and F tests with ``test="t"``.
+
+    See Also
+    --------
+    MetaMixed.fit : Makes these results.
+
+    Notes
+    -----
+    ``llf`` uses the SAS/lme4 REML convention; ``llf_metafor`` adds metafor's
+    ``1/2 log|X'X|``.  Information criteria count the coefficients plus the covariance
+    parameters (``n - p`` observations under REML), as metafor does.
 
     With ``test="t"`` the coefficients are tested against t distributions with the df of
     ``ddf`` (``df_coef``: ``"residual"``, ``n - p``, or ``"containment"``, metafor's
     ``dfs="contain"``; see :mod:`metamodels.multivariate.dfs`) and the omnibus test is an F
     test.  metafor's ``rma.mv`` has no Knapp-Hartung adjustment (its ``test="knha"`` is
     ``rma.uni`` only), nor does MetaMixed.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("konstantopoulos2011")
+    >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+    ...                                 vi="vi").fit()
+    >>> print(res.i2.round(3))
+    district           0.633
+    district:school    0.319
+    total              0.952
+    dtype: float64
+    >>> print(round(res.q, 2), res.q_df)
+    578.86 55
     """
 
     forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)
 
-    def __init__(self, model, outcome, method, test, ddf="residual"):
+    def __init__(self, model: MetaMixed, outcome: FitOutcome, method: str, test: str,
+                 ddf: str = "residual") -> None:
         self._set_engine_fit(model, outcome, method)
         self.test = test
         self.ddf = _dfs.check_ddf(ddf)
@@ -60,30 +116,58 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     # ------------------------------------------------------------ t tests / df
     @cache_readonly
-    def df_coef(self):
+    def df_coef(self) -> pd.Series:
         """Denominator df of each coefficient under ``ddf`` (used with ``test="t"``)."""
         m = self.model
         return pd.Series(_dfs.coefficient_df(self.ddf, m.exog, m.spec.random),
                          index=list(m.exog_names))
 
     @cache_readonly
-    def pvalues(self):
+    def pvalues(self) -> np.ndarray:
         """Two-sided p-values (normal, or t with ``df_coef`` df)."""
         t = np.asarray(self.tvalues, dtype=float)
         if not self.use_t:
             return 2 * stats.norm.sf(np.abs(t))
         return 2 * stats.t.sf(np.abs(t), self.df_coef.to_numpy())
 
-    def conf_int(self, alpha=0.05, cols=None):
-        """Wald confidence intervals (t quantiles with ``df_coef`` df for ``test="t"``)."""
+    def conf_int(self, alpha: float = 0.05, cols: ArrayLike | None = None) -> np.ndarray:
+        """Wald confidence intervals of the coefficients (metafor's ``ci.lb``, ``ci.ub``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals: normal quantiles, or t quantiles with ``df_coef``
+            df for ``test="t"``.
+        cols : array_like, optional
+            Positions of the coefficients to return (all by default).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k, 2)`` lower and upper limits (a DataFrame indexed by the coefficient
+            names for models built from pandas data).
+        """
         b = np.asarray(self.params, dtype=float)
         se = np.asarray(self.bse, dtype=float)
         q = critical_value(alpha, self.df_coef.to_numpy() if self.use_t else None)
         out = np.column_stack([b - q * se, b + q * se])
         return out if cols is None else out[cols]
 
-    def coef_table(self, alpha=0.05):
-        """Coefficient table; with ``test="t"`` it has a df column (``df_coef``)."""
+    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The coefficient table of :meth:`summary`.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Estimates, standard errors, z (or t, with a ``df`` column from
+            ``df_coef`` for ``test="t"``), p-values and confidence limits, indexed by
+            coefficient name.
+        """
         if not self.use_t:
             return super().coef_table(alpha)
         return t_table(np.asarray(self.params, dtype=float), np.asarray(self.cov_params()),
@@ -93,9 +177,28 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
     def _containment(self):
         return self.use_t and self.ddf == "containment"
 
-    def t_test(self, r_matrix, cov_p=None, use_t=None):
-        """statsmodels' ``t_test``; under containment df each contrast takes the smallest
-        df of the coefficients it involves (the rule of the predictions)."""
+    def t_test(self, r_matrix: Any, cov_p: ArrayLike | None = None,
+               use_t: bool | None = None) -> ContrastResults:
+        """Tests of linear contrasts ``L b = q`` (statsmodels' ``t_test``; metafor's
+        ``anova(res, X = L)`` row tests).
+
+        Under containment df each contrast takes the smallest df of the coefficients it
+        involves (the rule of the predictions); otherwise statsmodels' ``t_test`` with
+        the results' ``use_t`` and ``df_resid``.
+
+        Parameters
+        ----------
+        r_matrix : str, array_like or tuple
+            statsmodels' forms: ``"x = 0"``, ``"a = b"``, a matrix ``L`` or ``(L, q)``.
+        cov_p : array_like, optional
+            A covariance to use instead of ``cov_params()`` (statsmodels' test).
+        use_t : bool, optional
+            Override the t/z choice of the fit (statsmodels' test).
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+        """
         if not self._containment or cov_p is not None or use_t is not None:
             return super().t_test(r_matrix, cov_p=cov_p, use_t=use_t)
         m = self.model
@@ -106,10 +209,33 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         df = _dfs.prediction_df(self.df_coef.to_numpy(), L, int(self.nobs), m.k_params)
         return ContrastResults(effect=est - q0, t=(est - q0) / sd, sd=sd, df_denom=df)
 
-    def wald_test(self, r_matrix, cov_p=None, invcov=None, use_f=None, df_constraints=None,
-                  scalar=True):
-        """statsmodels' ``wald_test``; under containment df the F test's denominator df
-        are the smallest df of the coefficients involved (metafor's QM rule)."""
+    def wald_test(self, r_matrix: Any, cov_p: ArrayLike | None = None,
+                  invcov: ArrayLike | None = None, use_f: bool | None = None,
+                  df_constraints: int | None = None,
+                  scalar: bool = True) -> ContrastResults:
+        """Joint Wald test of ``L b = q`` (statsmodels' ``wald_test``; metafor's
+        ``anova(res, btt = )``).
+
+        Under containment df the F test's denominator df are the smallest df of the
+        coefficients involved (metafor's QM rule).
+
+        Parameters
+        ----------
+        r_matrix : str, array_like or tuple
+            The hypothesis in statsmodels' forms (see :meth:`t_test`).
+        cov_p, invcov : array_like, optional
+            statsmodels' covariance overrides.
+        use_f : bool, optional
+            F (True) or chi-squared (False) test; by default F for ``test="t"``.
+        df_constraints : int, optional
+            statsmodels' number of constraints override.
+        scalar : bool, default True
+            Return scalar statistic and p-value (statsmodels).
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+        """
         out = super().wald_test(r_matrix, cov_p=cov_p, invcov=invcov, use_f=use_f,
                                 df_constraints=df_constraints, scalar=scalar)
         if not self._containment or out.distribution != "F":
@@ -127,11 +253,17 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     # ------------------------------------------------------ variance components
     @cache_readonly
-    def theta(self):
+    def theta(self) -> pd.Series:
+        """All covariance parameters, labelled as ``model.spec.param_names``: variances,
+        then correlations (for UN terms of more than two columns the canonical partial
+        correlations).  Fixed parameters (``sigma2=`` ...) are not included."""
         return pd.Series(self._ev.theta, index=list(self.model.spec.param_names))
 
     @cache_readonly
-    def cov_theta(self):
+    def cov_theta(self) -> pd.DataFrame:
+        """Asymptotic covariance of :attr:`theta`: the inverse observed information (the
+        expected information when the observed one is unavailable; a pseudo-inverse when
+        singular, e.g. on the boundary)."""
         J = self._ev.obs_info if self._ev.obs_info is not None else self._ev.info
         names = list(self.model.spec.param_names)
         try:
@@ -141,7 +273,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return pd.DataFrame(inv, index=names, columns=names)
 
     @cache_readonly
-    def cov_re(self):
+    def cov_re(self) -> dict[str, pd.DataFrame]:
         """G of each random term, labelled, keyed by term (in the model's term order; terms
         fixed to 0 as not identified, ``model.fixed_terms``, give zero matrices)."""
         spec = self.model.spec
@@ -155,7 +287,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return out
 
     @cache_readonly
-    def on_boundary(self):
+    def on_boundary(self) -> list[str]:
         """Names of the covariance parameters estimated on a bound of their range (a
         variance at 0, a correlation at -1 or +1 or at -1/(m-1) for CS/HCS)."""
         o, spec = self._outcome, self.model.spec
@@ -163,19 +295,19 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return [spec.param_names[i] for i in np.flatnonzero(hit)]
 
     @cache_readonly
-    def sigma2(self):
+    def sigma2(self) -> pd.Series:
         """Variance components of the scalar random terms (metafor's ``sigma2``)."""
         return pd.Series({k: float(G.iloc[0, 0]) for k, G in self.cov_re.items() if G.shape[0] == 1})
 
     @cache_readonly
-    def tau2(self):
+    def tau2(self) -> pd.Series | dict[str, pd.Series]:
         """Variances of the vector random term (a Series; a dict of them for several)."""
         out = {k: pd.Series(np.diag(G.values), index=G.index) for k, G in self.cov_re.items()
                if G.shape[0] > 1}
         return next(iter(out.values())) if len(out) == 1 else out
 
     @cache_readonly
-    def rho(self):
+    def rho(self) -> float | pd.DataFrame | dict[str, float | pd.DataFrame]:
         """Correlations of the vector random term (scalar for 2 x 2, matrix otherwise)."""
         out = {}
         for k, G in self.cov_re.items():
@@ -194,16 +326,19 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return evaluate(np.zeros(0), m.endog, m.exog, m.known_spec, reml=False)
 
     @cache_readonly
-    def q(self):
+    def q(self) -> float:
         """Test statistic for residual heterogeneity ``(y - Xb_S)' S^{-1} (y - Xb_S)``."""
         return self._fixed_view.rss
 
     @property
-    def q_df(self):
+    def q_df(self) -> int:
+        """Degrees of freedom of :attr:`q`, ``n - p`` (metafor's ``QEdf``)."""
         return int(self.nobs - self.model.k_params)
 
     @cache_readonly
-    def q_pvalue(self):
+    def q_pvalue(self) -> float:
+        """p-value of the test of residual heterogeneity, ``P(chi2(q_df) > q)``
+        (metafor's ``QEp``)."""
         return float(stats.chi2.sf(self.q, self.q_df))
 
     @cache_readonly
@@ -221,7 +356,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return tr - float(np.sum(C * XS2X))
 
     @cache_readonly
-    def i2(self):
+    def i2(self) -> pd.Series:
         """Multilevel I^2 per scalar variance component and in total, as fractions:
         ``sigma2_l / (sum sigma2 + (k - p)/tr(P))`` with ``P`` from the known ``S``
         (Cheung 2014; metafor's recommended definition)."""
@@ -234,7 +369,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     # ------------------------------------------------------------------ tests
     @cache_readonly
-    def qm_test(self):
+    def qm_test(self) -> WaldTestResult | None:
         """Omnibus Wald test of the coefficients other than the intercept."""
         m = self.model
         idx = np.arange(m.k_params)
@@ -252,15 +387,19 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return WaldTestResult(stat, idx.size, None, float(stats.chi2.sf(stat, idx.size)), "chi2")
 
     @property
-    def qm(self):
+    def qm(self) -> float:
+        """Statistic of :attr:`qm_test` (metafor's ``QM``; an F value with ``test="t"``),
+        NaN for an intercept-only model."""
         return np.nan if self.qm_test is None else self.qm_test.statistic
 
     @cache_readonly
-    def n_params_total(self):
+    def n_params_total(self) -> int:
+        """Coefficients plus estimated covariance parameters (the parameter count of
+        the information criteria, as metafor's)."""
         return self.model.k_params + self.model.spec.n_params
 
     # ---------------------------------------------- variance-component CIs
-    def conf_int_variance(self, alpha=0.05):
+    def conf_int_variance(self, alpha: float = 0.05) -> pd.DataFrame:
         """Profile-likelihood confidence intervals of every variance component
         (metafor's ``confint.rma.mv``): each component profiled with the others
         re-estimated (:mod:`metamodels.multivariate.profile`).
@@ -269,10 +408,32 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         correlations of ``theta`` (plain correlations with the first column, partial
         correlations otherwise), so their intervals are those of these parameters.
 
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals: the parameter values where the profile
+            log-likelihood drops by ``chi2_1(1 - alpha) / 2``.
+
         Returns
         -------
-        DataFrame
+        pandas.DataFrame
             estimate, ci_lower, ci_upper, indexed like :attr:`theta`.
+
+        Raises
+        ------
+        SpecificationError
+            The model has no estimated random term.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+        ...                                 vi="vi").fit()
+        >>> print(res.conf_int_variance().round(4))
+                                          estimate  ci_lower  ci_upper
+        district Var((Intercept))           0.0651    0.0222    0.2072
+        district:school Var((Intercept))    0.0327    0.0163    0.0628
         """
         self._require_random("variance component to profile")
         names = list(self.model.spec.param_names)
@@ -303,28 +464,49 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             return _blup.level_labels(given)
         return list(range(n_lev))
 
-    def get_random_effects(self, alpha=0.05, transf=None):
+    def get_random_effects(self, alpha: float = 0.05,
+                           transf: Callable[[np.ndarray], np.ndarray] | None = None
+                           ) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """Predicted random effects (BLUPs) of every term at every level, with their
         prediction-error standard errors and ``1 - alpha`` prediction intervals
         (metafor's ``ranef.rma.mv``; formulas in :mod:`metamodels.multivariate.blup`).
 
         Parameters
         ----------
-        alpha : float
+        alpha : float, default 0.05
+            ``1 - alpha`` prediction intervals.
         transf : callable, optional
-            Back-transformation of pred and the limits (se NaN).
+            Back-transformation of pred and the limits (se NaN), metafor's ``transf``.
 
         Returns
         -------
         DataFrame or dict of DataFrames
             One frame per random term (a dict keyed by term name when there are
-            several, as :attr:`MixedModelResults.random_effects`), columns pred, se,
+            several, as :attr:`MixedResults.random_effects
+            <metamodels.mixed.results.MixedResults.random_effects>`), columns pred, se,
             pi_lower, pi_upper.  Scalar terms ``(1 | g)`` are indexed by the levels of
             ``g`` (nested levels joined by "/", as metafor); vector terms such as
             ``(0 + outcome | trial)`` by (level, column) pairs present in the data.
             Intervals use the normal quantile, or for ``test="t"`` the t quantile with
             ``n - p`` df (``ddf="residual"``) or ``levels - p`` df (``"containment"``).
             Terms fixed to 0 (``model.fixed_terms``) are left out.
+
+        Raises
+        ------
+        SpecificationError
+            The model has no estimated random term.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+        ...                                 vi="vi").fit()
+        >>> print(res.get_random_effects()["district"].head(2).round(4))
+                    pred      se  pi_lower  pi_upper
+        district
+        11       -0.1900  0.1665   -0.5164    0.1364
+        12       -0.0847  0.1241   -0.3279    0.1585
         """
         self._require_random("random effects")
         out = {}
@@ -347,7 +529,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return next(iter(out.values())) if len(out) == 1 else out
 
     @cache_readonly
-    def random_effects(self):
+    def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """:meth:`get_random_effects` at ``alpha = 0.05``."""
         return self.get_random_effects()
 
@@ -356,10 +538,20 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             raise SpecificationError(f"this MetaMixed model has no estimated random term, so "
                                      f"no {what}")
 
-    def random_effects_frame(self, alpha=0.05):
-        """The random effects of every term in long form: columns term, level, column,
-        estimate, se, lower, upper (the ``1 - alpha`` prediction interval of
-        :meth:`get_random_effects`), the table of a caterpillar plot."""
+    def random_effects_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The random effects of every term in long form, the table of a caterpillar
+        plot.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` prediction intervals of :meth:`get_random_effects`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns term, level, column, estimate, se, lower, upper.
+        """
         frames = self.get_random_effects(alpha)
         if isinstance(frames, pd.DataFrame):
             frames = {self.model.spec.random[0].name: frames}
@@ -378,25 +570,58 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
                                         "upper": f["pi_upper"].to_numpy()}))
         return pd.concat(pieces, ignore_index=True)
 
-    def plot_caterpillar(self, alpha=0.05, **kwargs):
-        """Caterpillar plot of the random effects of every term (one row of panels per
-        term, one panel per column of a vector term) with the ``1 - alpha`` prediction
-        intervals of :meth:`get_random_effects` (metafor's ``ranef.rma.mv`` intervals:
-        normal, or t with the term's df for ``test="t"``); keywords as
-        :func:`metamodels.plots.caterpillar_plot`."""
+    def plot_caterpillar(self, alpha: float = 0.05, **kwargs: Any) -> Figure:
+        """Caterpillar plot of the random effects of every term.
+
+        One row of panels per term, one panel per column of a vector term, with the
+        ``1 - alpha`` prediction intervals of :meth:`get_random_effects` (metafor's
+        ``ranef.rma.mv`` intervals: normal, or t with the term's df for ``test="t"``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals.
+        **kwargs
+            Keywords of :func:`metamodels.plots.caterpillar_plot` (``sort``, ``ax``,
+            ``figsize``, ``refline``, ``max_labels``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import caterpillar_plot
         return caterpillar_plot(self.random_effects_frame(alpha), alpha=alpha, **kwargs)
 
-    def blup(self, alpha=0.05, transf=None):
+    def blup(self, alpha: float = 0.05,
+             transf: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
         """BLUPs of the true effects of the fitted rows, ``x_i'b + sum_t z_ti'u_t``
         (for one random term, metafor's ``blup.rma.uni``; for ``rma.mv`` the sum of
         ``fitted`` and the expanded ``ranef``), with the standard error of
         ``theta_hat - theta`` from ``Var = S - S P S`` (:mod:`metamodels.multivariate.blup`)
         and ``1 - alpha`` intervals (normal, or t with the prediction df of each row).
 
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals.
+        transf : callable, optional
+            Back-transformation of pred and the limits (se NaN), metafor's ``transf``.
+
         Returns
         -------
-        DataFrame with columns pred, se, pi_lower, pi_upper.
+        pandas.DataFrame
+            One row per effect size: pred, se, pi_lower, pi_upper.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> res = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", df,
+        ...                                 vi="vi").fit()
+        >>> print(res.blup().head(2).round(4))
+             pred     se  pi_lower  pi_upper
+        0 -0.0432  0.204   -0.4430    0.3566
+        1 -0.0519  0.204   -0.4517    0.3479
         """
         m = self.model
         resid = m.endog - m.exog @ np.asarray(self.params, dtype=float)
@@ -406,8 +631,11 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return interval_frame(pred, np.sqrt(var), crit, self._fitted_index, transf)
 
     # ------------------------------------------------- prediction / residuals
-    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
-                       tau2_levels=None):
+    def get_prediction(self, exog: pd.DataFrame | ArrayLike | None = None,
+                       transform: bool = True, conditional: bool = False,
+                       transf: Callable[[np.ndarray], np.ndarray] | None = None,
+                       tau2_levels: Sequence[Any] | dict[str, Sequence[Any]] | None = None
+                       ) -> PredictionResults:
         """Predictions with confidence and prediction intervals (metafor's
         ``predict.rma.mv``).
 
@@ -420,8 +648,15 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
         Parameters
         ----------
-        exog, transform, conditional, transf
-            As :meth:`ResultsConventions.get_prediction`.
+        exog : pandas.DataFrame or array_like, optional
+            None: the fitted rows.  A DataFrame of the formula variables or design rows
+            (see :meth:`~metamodels.base.results.ResultsConventions.predict`).
+        transform : bool, default True
+            Build the design from a DataFrame through the formula.
+        conditional : bool, default False
+            Add the BLUPs of the rows' levels.
+        transf : callable, optional
+            Back-transformation of the means and limits (standard errors NaN).
         tau2_levels : sequence or dict, optional
             One column name (e.g. ``"outcome[AL]"``), column label without the factor
             prefix (``"AL"``) or 1-based position per predicted row: the level of the
@@ -429,6 +664,31 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
             ``tau2.levels``; it overrides the design of that term).  With several vector
             terms, a dict ``{term: levels}`` with an entry per term (metafor's
             ``tau2.levels`` and ``gamma2.levels``).
+
+        Returns
+        -------
+        PredictionResults
+            ``summary_frame(alpha)`` has mean, mean_se, mean_ci_lower/upper and the
+            prediction interval obs_ci_lower/upper (metafor's ``pi.lb``/``pi.ub``).
+
+        Raises
+        ------
+        ValueError
+            Unknown ``tau2_levels`` or a number of them that does not match the rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> V = [b.loc[b.trial == t, ["v1i", "v2i"]].to_numpy() for t in b.trial.unique()]
+        >>> res = mm.MetaMixed.from_formula("yi ~ 0 + outcome + (0 + outcome | trial)", b,
+        ...                                 V=V).fit()
+        >>> pred = res.get_prediction(np.eye(2), tau2_levels=["AL", "PD"])
+        >>> print(pred.summary_frame()[["mean", "obs_ci_lower", "obs_ci_upper"]].round(4))
+             mean  obs_ci_lower  obs_ci_upper
+        0 -0.3392       -0.7331        0.0546
+        1  0.3534        0.1118        0.5950
         """
         check_transf(transf)
         if tau2_levels is None:
@@ -509,29 +769,65 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
         return out
 
     @property
-    def resid_studentized(self):
+    def resid_studentized(self) -> pd.Series | np.ndarray:
         """Externally studentised residuals (metafor's ``rstudent.rma.mv``, one row deleted
         at a time)."""
         return self._label(self._rstudent[:, 2], "resid_studentized")
 
-    def rstudent(self):
-        """metafor's ``rstudent`` for ``rma.mv``: each row deleted in turn and the variance
-        components re-estimated; ``resid = y_i - x_i'b_(-i)``,
-        ``se = sqrt(M_ii(theta_(-i)) + x_i' Var(b_(-i)) x_i)`` with ``M`` the marginal
-        covariance of the full data at the reduced fit's variance components.  NaN for rows
-        whose deletion leaves an unfittable model.  Costs one fit per row."""
+    def rstudent(self) -> pd.DataFrame:
+        """Externally studentised residuals, metafor's ``rstudent`` for ``rma.mv``.
+
+        Each row deleted in turn and the variance components re-estimated;
+        ``resid = y_i - x_i'b_(-i)``, ``se = sqrt(M_ii(theta_(-i)) + x_i' Var(b_(-i)) x_i)``
+        with ``M`` the marginal covariance of the full data at the reduced fit's variance
+        components.  NaN for rows whose deletion leaves an unfittable model.  Costs one
+        fit per row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns resid, se, z, one row per effect size.
+        """
         r = self._rstudent
         return pd.DataFrame({"resid": r[:, 0], "se": r[:, 1], "z": r[:, 2]},
                             index=self._fitted_index)
 
-    def plot_forest(self, ax=None, **kwargs):
-        """Forest plot of the effect sizes grouped by outcome (``group=``) with a pooled
-        diamond per group; see :func:`metamodels.plots.forest_more.multivariate_forest_plot`."""
+    def plot_forest(self, ax: Any = None, **kwargs: Any) -> Figure:
+        """Forest plot of the effect sizes grouped by outcome with a pooled diamond per
+        group (metafor's ``forest.rma``).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw into (a new figure by default).
+        **kwargs
+            Keywords of :func:`metamodels.plots.forest_plot` /
+            :func:`metamodels.plots.forest_more.multivariate_forest_plot` (e.g.
+            ``group=``, ``labels=``, ``alpha=``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import forest_plot
         return forest_plot(self, ax=ax, **kwargs)
 
-    def summary(self, alpha=0.05):
-        """Variance components, heterogeneity and the coefficient table."""
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Variance components, heterogeneity and the coefficient table (metafor's
+        ``print.rma.mv``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits of the coefficients.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Printable: model information, fit statistics, Q test, coefficient table,
+            the covariance parameters and notes (boundary estimates, fixed components,
+            the test of moderators).
+        """
         test = "z" if not self.use_t else f"t ({self.ddf} df)"
         info = {"Model:": "MetaMixed", "Method:": self.method, "Test:": test,
                 "No. effect sizes:": str(int(self.nobs)),
