@@ -158,8 +158,8 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
 
     .. math::
 
-        \\operatorname{logit} p_{ij} = \\alpha_i + g_j\\, x_i'b + c_j u_i, \\quad
-        u_i \\sim N(0, \\tau^2),
+        \operatorname{logit} p_{ij} = \alpha_i + g_j\, x_i'b + c_j u_i, \quad
+        u_i \sim N(0, \tau^2),
 
     ``alpha_i`` fixed study effects, ``c_1 = coding`` and ``c_2 = coding - 1``: the log
     odds ratio of study ``i`` is ``x_i'b + u_i``.  See Stijnen et al. [1]_ and van
