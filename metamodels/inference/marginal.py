@@ -36,6 +36,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -416,22 +417,76 @@ class MarginalMeansMixin:
     def _linear_inference(self, ddf=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def marginal_means(self, specs, at=None, by=None, weights="equal", ddf=None, alpha=0.05,
-                       adjust="none"):
-        """Estimated marginal means (SAS ``LSMEANS``, emmeans) of ``specs``.
+    def marginal_means(self, specs: str | Sequence[str], at: dict | None = None,
+                       by: str | Sequence[str] | None = None,
+                       weights: Literal["equal", "proportional", "cells"] = "equal",
+                       ddf: str | None = None, alpha: float = 0.05,
+                       adjust: str = "none") -> MarginalMeans:
+        """Estimated marginal means (SAS ``LSMEANS``, emmeans' ``emmeans``) of ``specs``.
 
         The reference grid crosses the levels of every factor with each covariate at its
         mean (or at ``at=`` values); the mean of a level of ``specs`` averages the grid
         over the factors not named (``weights="equal"``, emmeans' and SAS's default;
         ``"proportional"`` to their frequencies in the data; ``"cells"``).  SEs, df and
         t tests follow the ``ddf`` method (the results' default unless given).  See
-        :mod:`metamodels.inference.marginal`.
+        :mod:`metamodels.inference.marginal`.  Needs a model fitted from a formula.
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Variables (factors) whose levels get a mean.
+        at : dict, optional
+            Values of covariates (a scalar or a list) and levels of factors that define
+            the reference grid (default: covariates at their means, all factor levels).
+        by : str or list of str, optional
+            Variables whose levels form separate families (means and adjustments per
+            level).
+        weights : {"equal", "proportional", "cells"}, default "equal"
+            How the factors not named are averaged: equally (emmeans/SAS default), in
+            proportion to their marginal frequencies in the data, or by the cell
+            frequencies of the data.
+        ddf : str, optional
+            MixedModel results: denominator df method (``"satterthwaite"``,
+            ``"kenward-roger"``, ``"residual"``, ``"containment"``, ``"between-within"``,
+            ...; default: the fit's).  Meta-analysis results take the reference
+            distribution from ``fit(test=...)`` and refuse ``ddf``.
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+        adjust : str, default "none"
+            Multiplicity adjustment of the means' p-values and intervals: none, tukey,
+            sidak, bonferroni, holm or fdr.
 
         Returns
         -------
         MarginalMeans
             ``summary_frame()`` has estimate, se, df, statistic, pvalue, ci_lower,
             ci_upper; ``contrast(method, adjust=)`` and ``pairs()`` compare the means.
+
+        Raises
+        ------
+        metamodels.exceptions.SpecificationError
+            A model not fitted from a formula, rows dropped for missing values,
+            ``specs``/``by`` that are not distinct variables of the fixed effects, or
+            empty cells with ``weights="cells"``/``"proportional"``.
+        ValueError
+            Unknown ``weights``, ``adjust`` or ``ddf``.
+
+        See Also
+        --------
+        contrast
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> means = res.marginal_means("alloc")
+        >>> print(means.summary_frame()[["alloc", "estimate", "se"]].round(4))
+                alloc  estimate      se
+        0   alternate   -0.5180  0.4412
+        1      random   -0.9658  0.2672
+        2  systematic   -0.4289  0.3449
         """
         m = self.model
         frame = getattr(getattr(m, "data", None), "frame", None)
@@ -445,15 +500,56 @@ class MarginalMeansMixin:
                               weights=weights, alpha=alpha, adjust=adjust,
                               response=getattr(m, "endog_names", None))
 
-    def contrast(self, specs, method="pairwise", at=None, by=None, weights="equal", ddf=None,
-                 alpha=0.05, adjust=None, ref=0):
-        """Contrasts of the marginal means of ``specs``: shorthand for
-        ``marginal_means(specs, at, by, weights, ddf, alpha).contrast(method, adjust, ref)``
-        (``"pairwise"`` differences with Tukey's adjustment unless told).
+    def contrast(self, specs: str | Sequence[str], method: str | dict = "pairwise",
+                 at: dict | None = None, by: str | Sequence[str] | None = None,
+                 weights: Literal["equal", "proportional", "cells"] = "equal",
+                 ddf: str | None = None, alpha: float = 0.05, adjust: str | None = None,
+                 ref: Any = 0) -> MarginalContrasts:
+        """Contrasts of the marginal means of ``specs`` (emmeans' ``contrast``, SAS
+        ``LSMEANS / DIFF``).
+
+        Shorthand for ``marginal_means(specs, at, by, weights, ddf,
+        alpha).contrast(method, adjust, ref)`` (``"pairwise"`` differences with Tukey's
+        adjustment unless told).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Variables whose marginal means are compared.
+        method : str or dict, default "pairwise"
+            ``"pairwise"``, ``"revpairwise"``, ``"trt.vs.ctrl"``, ``"consec"``,
+            ``"eff"``, or ``{label: coefficients}`` (one coefficient per mean of a
+            ``by`` group).
+        at, by, weights, ddf, alpha
+            As in :meth:`marginal_means`.
+        adjust : str, optional
+            none, tukey, sidak, bonferroni, holm or fdr; default ``"tukey"`` for
+            pairwise families, ``"holm"`` otherwise.
+        ref : int or level label, default 0
+            Reference level of ``"trt.vs.ctrl"`` (default the first).
 
         Returns
         -------
         MarginalContrasts
+            ``summary_frame()`` with contrast, estimate, se, df, statistic, pvalue,
+            ci_lower, ci_upper.
+
+        Raises
+        ------
+        metamodels.exceptions.SpecificationError, ValueError
+            As :meth:`marginal_means`, or an unknown ``method``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> diffs = res.contrast("alloc", method="trt.vs.ctrl")
+        >>> print(diffs.summary_frame()[["contrast", "estimate", "pvalue"]].round(4))
+                          contrast  estimate  pvalue
+        0      random - alternate   -0.4478  0.7706
+        1  systematic - alternate    0.0890  0.8737
         """
         mm_ = self.marginal_means(specs, at=at, by=by, weights=weights, ddf=ddf, alpha=alpha)
         return mm_.contrast(method, adjust=adjust, ref=ref)
