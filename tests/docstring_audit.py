@@ -1,9 +1,9 @@
 """Audit of the public API's docstrings and type hints.
 
-The public API is everything named in ``__all__`` of :mod:`metamodels` and of its
-user-facing subpackages, every results class (a class whose name ends in ``Result``
-or ``Results``), and every public method and property those classes define or
-inherit from a metamodels class. For each definition the audit checks:
+The public API is what :func:`metamodels._public_api.public_objects` lists (the names
+in ``__all__`` of :mod:`metamodels` and its user-facing subpackages, and every results
+class), with every public method and property those classes define or inherit from a
+metamodels class. For each definition the audit checks:
 
 * ``nodoc``: it has a docstring;
 * ``params``: a callable with parameters has a numpydoc ``Parameters`` section naming
@@ -18,56 +18,17 @@ to list the gaps; ``tests/test_docstrings.py`` asserts there are none.
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
-import pkgutil
 import re
 import textwrap
 from collections import Counter
 
 from statsmodels.tools.docstring import NumpyDocString
 
-PUBLIC_PACKAGES = ["metamodels"] + [
-    f"metamodels.{name}" for name in (
-        "batch", "bayes", "datasets", "diagnostics", "effectsize", "exceptions",
-        "formula", "glmm", "inference", "locscale", "mixed", "multivariate", "panel",
-        "plots", "summary", "univariate")]
+from metamodels._public_api import is_ours as _ours
+from metamodels._public_api import public_objects
 
-_RESULTS_NAME = re.compile(r"Results?$")
 _RETURNS_VALUE = re.compile(r"^\s*(return|yield)\s+(?!None\s*$)\S", re.M)
-
-
-def _ours(obj) -> bool:
-    return getattr(obj, "__module__", "").startswith("metamodels")
-
-
-def public_objects() -> dict:
-    """Top-level public functions and classes, keyed by qualified name."""
-    import metamodels
-    objs = {}
-
-    def add(o):
-        if (inspect.isfunction(o) or inspect.isclass(o)) and _ours(o):
-            objs[f"{o.__module__}.{o.__qualname__}"] = o
-
-    for pkg in PUBLIC_PACKAGES:
-        mod = importlib.import_module(pkg)
-        for name in getattr(mod, "__all__", []):
-            o = getattr(mod, name)
-            if inspect.ismodule(o):
-                names = getattr(o, "__all__",
-                                [k for k in vars(o) if not k.startswith("_")])
-                for n2 in names:
-                    add(getattr(o, n2))
-            else:
-                add(o)
-    for info in pkgutil.walk_packages(metamodels.__path__, "metamodels."):
-        mod = importlib.import_module(info.name)
-        for name, o in vars(mod).items():
-            if (inspect.isclass(o) and o.__module__ == mod.__name__
-                    and not name.startswith("_") and _RESULTS_NAME.search(name)):
-                add(o)
-    return objs
 
 
 def _unwrap(attr):
@@ -87,7 +48,8 @@ def _unwrap(attr):
 def definitions():
     """Yield (qualified name, kind, function or class, docstring) once per definition."""
     seen = set()
-    for key, obj in sorted(public_objects().items()):
+    objs = {f"{o.__module__}.{o.__qualname__}": o for o in public_objects().values()}
+    for key, obj in sorted(objs.items()):
         if inspect.isfunction(obj):
             if key not in seen:
                 seen.add(key)
