@@ -470,6 +470,42 @@ def meta_analyze_files(paths: Sequence[str | os.PathLike], out: str | os.PathLik
     GWASWarning
         Rows dropped as out of range, a study none of whose rows can be used, or an
         implausible genomic-control lambda (outside :data:`LAMBDA_PLAUSIBLE`).
+
+    See Also
+    --------
+    meta_analyze : the same meta-analysis of in-memory arrays.
+
+    Notes
+    -----
+    The fixed-effect analysis is METAL's ``SCHEME STDERR`` (or ``SAMPLESIZE``) of
+    Willer et al. [1]_, with allele alignment and genomic control as METAL does them;
+    ``docs/gwas.md`` compares the output with METAL's.
+
+    References
+    ----------
+    .. [1] Willer, C. J., Li, Y., & Abecasis, G. R. (2010). METAL: fast and efficient
+       meta-analysis of genomewide association scans. Bioinformatics, 26(17),
+       2190-2191.
+
+    Examples
+    --------
+    Two tiny studies (the second reports rs1 with the alleles swapped):
+
+    >>> import warnings
+    >>> from metamodels.batch import meta_analyze_files
+    >>> with open("study1.txt", "w") as f:
+    ...     _ = f.write("SNP\\tA1\\tA2\\tBETA\\tSE\\nrs1\\tA\\tG\\t0.10\\t0.02\\n"
+    ...                 "rs2\\tC\\tT\\t-0.05\\t0.03\\n")
+    >>> with open("study2.txt", "w") as f:
+    ...     _ = f.write("SNP\\tA1\\tA2\\tBETA\\tSE\\nrs1\\tG\\tA\\t-0.12\\t0.03\\n"
+    ...                 "rs2\\tC\\tT\\t-0.02\\t0.02\\n")
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")   # lambda of two variants is meaningless
+    ...     result = meta_analyze_files(["study1.txt", "study2.txt"], "meta.txt")
+    >>> result.n_variants
+    2
+    >>> print(open("meta.txt").read().splitlines()[1].split())
+    ['rs1', 'A', 'G', '2', '++', '0.106154', '0.016641', '1.78187e-10', '0.307692', '0.5791', '0']
     """
     t0 = time.perf_counter()
     paths = [os.fspath(p) for p in paths]

@@ -492,6 +492,16 @@ def distance_from_frequencies(freq: ArrayLike) -> np.ndarray:
     ValueError
         A pair of studies without any variant in common, or frequencies outside
         [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.batch import distance_from_frequencies
+    >>> freq = np.array([[0.1, 0.2, 0.5], [0.3, 0.3, 0.6]])
+    >>> distance_from_frequencies(freq).round(3)
+    array([[0.  , 0.05, 0.35],
+           [0.05, 0.  , 0.3 ],
+           [0.35, 0.3 , 0.  ]])
     """
     f = np.atleast_2d(np.asarray(freq, dtype=np.float64))
     if np.any((f < 0) | (f > 1)):
