@@ -36,6 +36,16 @@ class LRTestResult:
     See Also
     --------
     lr_test
+
+    Examples
+    --------
+    >>> from metamodels.inference import lr_test
+    >>> result = lr_test(-7.69, -12.67, 1, method="ML")
+    >>> print(result)
+    Likelihood-ratio test: chi2(1) = 9.9600, p = 0.0016 (llf full -7.6900, restricted -12.6700)
+    >>> stat, pvalue, df = result
+    >>> result.df_diff
+    1
     """
 
     statistic: float

@@ -44,6 +44,19 @@ class HausmanTestResult:
         The coefficients compared.
     effect : {"entity", "time"}
         The effects tested.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> test = mm.hausman(model.fit(effects="fixed"), model.fit(effects="random"))
+    >>> print(test)
+    Hausman test: fixed vs random effects (value, capital)
+    H0: entity effects uncorrelated with the regressors (random effects consistent)
+    chi2(2) = 2.3304, p-value = 0.3119
+    H0 not rejected at 0.05: no evidence against random effects (consistent and efficient)
     """
 
     statistic: float
@@ -214,6 +227,18 @@ class PanelComparison:
         model does not estimate the coefficient).
     info : DataFrame
         Estimator, observations, entities, R-squared values and covariance per model.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> table = mm.compare([model.fit(effects="pooled"), model.fit(effects="between")])
+    >>> print(table.info.loc[["Estimator", "N"]])
+                  Model 1  Model 2
+    Estimator  Pooled OLS  Between
+    N               200.0     10.0
     """
 
     def __init__(self, results: Mapping[str, Any] | Sequence[Any]) -> None:

@@ -72,6 +72,18 @@ def coef_table_of(results: Any, alpha: float = 0.05) -> pd.DataFrame:
     -------
     pandas.DataFrame
         The coefficient table of :func:`coef_table`.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+    >>> from metamodels.summary import coef_table_of
+    >>> print(coef_table_of(res)[["Coef.", "P>|z|"]].round(4))
+                Coef.   P>|z|
+    Intercept  0.2515  0.3127
+    ablat     -0.0291  0.0001
     """
     stat = "t" if getattr(results, "use_t", False) else "z"
     names = list(getattr(results, "param_names", None) or results.model.exog_names)
