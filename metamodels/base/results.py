@@ -503,13 +503,13 @@ class ResultsConventions:
 
     # ------------------------------------------------------------- residuals
     @cache_readonly
-    def fittedvalues(self):
+    def fittedvalues(self) -> pd.Series | np.ndarray:
         """Marginal fitted values ``X b`` (labelled like the data)."""
         return self.predict()
 
     @cache_readonly
-    def resid(self):
-        """Raw (marginal) residuals ``y - X b``."""
+    def resid(self) -> pd.Series | np.ndarray:
+        """Raw (marginal) residuals ``y - X b`` (metafor's ``residuals``)."""
         f = self.fittedvalues
         y = np.asarray(self.model.endog, dtype=float)
         if isinstance(f, pd.Series):
@@ -531,18 +531,21 @@ class InformationCriteriaMixin:
         return information_criteria(self.llf, self.n_params_total, self._ic_nobs)
 
     @property
-    def aic(self):
-        """Akaike information criterion, ``-2 llf + 2 n_params_total``."""
+    def aic(self) -> float:
+        """Akaike information criterion, ``-2 llf + 2 d`` with ``d = n_params_total``
+        (coefficients and variance parameters)."""
         return self._ic[0]
 
     @property
-    def bic(self):
-        """Bayesian information criterion."""
+    def bic(self) -> float:
+        """Bayesian information criterion, ``-2 llf + d log(n)`` with ``n`` the
+        observations (``n - p`` under REML, as metafor)."""
         return self._ic[1]
 
     @property
-    def aicc(self):
-        """Small-sample corrected AIC."""
+    def aicc(self) -> float:
+        """Small-sample corrected AIC, ``-2 llf + 2 d m / (m - d - 1)`` with
+        ``m = max(n, d + 2)`` (metafor's convention)."""
         return self._ic[2]
 
 
@@ -568,12 +571,13 @@ class EngineResultsMixin(InformationCriteriaMixin):
         self.df_model = model.df_model
 
     @cache_readonly
-    def llf(self):
-        """Maximised (restricted) log-likelihood, SAS/lme4 REML convention."""
+    def llf(self) -> float:
+        """Maximised (restricted) log-likelihood, SAS/lme4 REML convention (without
+        metafor's ``+1/2 log|X'X|``; see :attr:`llf_metafor`)."""
         return self._ev.llf
 
     @cache_readonly
-    def llf_metafor(self):
+    def llf_metafor(self) -> float:
         """Log-likelihood on metafor's scale (REML adds ``1/2 log|X'X|``)."""
         if not self.reml:
             return self.llf
@@ -607,7 +611,7 @@ class MetaResidualsMixin:
     """
 
     @cache_readonly
-    def resid_pearson(self):
+    def resid_pearson(self) -> pd.Series | np.ndarray:
         """``e_i / sqrt(V_ii)`` (metafor's ``residuals(type = "pearson")``)."""
         e = np.asarray(self.resid, dtype=float)
         return self._label(e / np.sqrt(self._marginal_variance), "resid_pearson")
@@ -620,7 +624,7 @@ class MetaResidualsMixin:
         return e, se, z
 
     @property
-    def resid_standardized(self):
+    def resid_standardized(self) -> pd.Series | np.ndarray:
         """Internally standardised residuals (metafor's ``rstandard``)."""
         return self._label(self._rstandard[2], "resid_standardized")
 
