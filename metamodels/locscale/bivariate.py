@@ -357,8 +357,10 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
             maxiter: int = 200) -> BivariateLocationScaleResults:
         """Fit by profiled REML (default) or ML.
 
-        Newton steps on the analytic observed information, from ``start`` and from a
-        second start with the SDs halved (the better optimum is kept).  The model is
+        Newton steps on the analytic observed information
+        (:func:`metamodels.core.optimize.maximize`: should the solution lie on a bound,
+        the search is repeated from ``start`` and from a start with ``log 2`` subtracted
+        from every scale coefficient, and the highest likelihood kept).  The model is
         not modified.
 
         Parameters

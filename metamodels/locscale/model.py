@@ -331,9 +331,10 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         """Fit by profiled REML (default) or ML.
 
         The log-likelihood, profiled over the location coefficients, is maximised over
-        the scale coefficients by Newton steps on the analytic observed information,
-        from ``start`` and from a second start with ``tau`` doubled (the better optimum
-        is kept).  The model is not modified.
+        the scale coefficients by Newton steps on the analytic observed information
+        (:func:`metamodels.core.optimize.maximize`: should the solution lie on a bound,
+        the search is repeated from ``start`` and from a start with ``tau`` doubled, and
+        the highest likelihood kept).  The model is not modified.
 
         Parameters
         ----------
