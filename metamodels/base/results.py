@@ -177,8 +177,12 @@ class ResultsConventions:
         Raises
         ------
         ValueError
-            Clusters that split a block of the covariance, an unknown ``cov_type``, or
-            a model for which robust inference is not available.
+            Invalid cluster labels (not a column, wrong length, missing labels), fewer
+            than two clusters, clusters that split a block of the covariance, or an
+            unknown ``cov_type`` or ``ddf``.
+        TypeError
+            A model for which robust inference is not available (e.g. location-scale,
+            bivariate or Bayesian fits).
 
         Examples
         --------

@@ -343,8 +343,9 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             Compare models differing in their location moderators with ML fits.
         start : array_like, optional
             Starting values of the scale coefficients (``a`` then ``c``, in the order of
-            ``model.spec.param_names``).  Default: ``log(tau)`` from the DerSimonian-Laird
-            estimate in the intercept, other coefficients 0.
+            ``model.spec.param_names``).  Default: the log of the DerSimonian-Laird
+            ``tau`` in the first scale coefficient (with groups, ``tau^2`` split evenly
+            between ``tau`` and ``omega``), other coefficients 0.
         tol : float, default 1e-10
             Convergence tolerance of the optimiser.
         maxiter : int, default 200
