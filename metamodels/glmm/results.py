@@ -56,20 +56,30 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
 
     Attributes
     ----------
-    params, bse, tvalues, pvalues : model coefficients (z tests), ``conf_int()``,
-        ``t_test``, ``wald_test`` as in statsmodels.
-    tau2, tau2_se : between-study variance of the effects and its delta-method standard
-        error from the observed information (metafor gives ``se.tau2`` for ``CM.EL``).
-    sigma2 : variance of the random study intercepts (``UM.RS``), else NaN.
-    llf : log-likelihood of the fit (quadrature / Laplace approximation as used).
-    llf_metafor : metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
-    q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : Wald and likelihood-ratio tests of
-        heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``; see :mod:`metamodels.glmm.fitting`;
-        ``q_wald`` is NaN for ``UM.RS`` with a zero cell).
-    qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept);
-        with ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
-    i2, h2 : I^2 (a fraction) and H^2.
+    params, bse, tvalues, pvalues : pandas.Series
+        Model coefficients with z (or t) tests; ``conf_int()``, ``t_test``,
+        ``wald_test`` as in statsmodels.
+    tau2, tau2_se : float
+        Between-study variance of the effects and its delta-method standard error from
+        the observed information (metafor gives ``se.tau2`` for ``CM.EL``).
+    sigma2 : float
+        Variance of the random study intercepts (``UM.RS``), else NaN.
+    llf : float
+        Log-likelihood of the fit (quadrature / Laplace approximation as used).
+    llf_metafor : float
+        metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
+    q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : float
+        Wald and likelihood-ratio tests of heterogeneity (metafor's ``QE.Wld``,
+        ``QE.LRT``; see :mod:`metamodels.glmm.fitting`; ``q_wald`` is NaN for ``UM.RS``
+        with a zero cell).
+    qm, qm_df, qm_pvalue : float
+        Wald test of the moderators (all coefficients but the intercept); with
+        ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
+    i2, h2 : float
+        I^2 (a fraction) and H^2.
 
+    Notes
+    -----
     ``predict``/``get_prediction(exog)`` give ``x'b`` with its confidence interval and the
     prediction interval with ``tau^2`` added (metafor's ``predict.rma``), on the model's
     scale (``np.exp`` back-transforms OR, IRR and IRLN).

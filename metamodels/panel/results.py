@@ -76,14 +76,17 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
 
     Attributes
     ----------
-    params, bse, tvalues, pvalues, conf_int() : coefficients and Wald inference.  As plm,
-        t(``df_resid``) for every estimator except random effects (normal).
+    params, bse, tvalues, pvalues : pandas.Series
+        Coefficients and Wald inference (also ``conf_int()``, ``t_test``,
+        ``wald_test``).  As plm, t(``df_resid``) for every estimator except random
+        effects (normal).
     effects : str
         The estimator: fixed, twoway, time, random, random-time, between, pooled or
         first-difference.
     re_method : str or None
         ``"swar"``, ``"ml"`` or ``"reml"`` for random effects.
     cov_type : {"nonrobust", "cluster"}
+        Classical or cluster-robust (Arellano) covariance.
     nobs : float
         Observations of the estimated (transformed) regression: ``n`` for the within,
         random and pooled estimators, ``N`` for between, ``n - N`` (fewer with single-period
@@ -92,6 +95,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         ``n - N - K`` (within), ``n - N - (T - 1) - K`` (two-way), ``N - p`` (between),
         ``n - p`` (random, pooled), ``n_fd - p`` (first differences).
     n_entities, n_periods : int
+        Numbers of entities and of periods of the panel.
     sigma2 : float
         Residual variance ``e'e / df_resid`` of the transformed regression.
     sigma2_idiosyncratic, sigma2_entity, sigma2_time : float
