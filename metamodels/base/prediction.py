@@ -137,6 +137,15 @@ class PredictionResults:
         numpy.ndarray
             ``(m, 2)`` lower and upper limits (back-transformed with ``transf``, in
             increasing order).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> pred = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit().get_prediction()
+        >>> pred.conf_int(obs=True, alpha=0.1)[0].round(4)     # 90% prediction interval
+        array([-1.6815,  0.2524])
         """
         if not isinstance(obs, (bool, np.bool_)):      # conf_int(alpha) positional use
             obs, alpha = False, float(obs)

@@ -239,6 +239,19 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
             ll, dev (``-2 (ll - ll_sat)``), AIC, BIC, AICc from :attr:`llf_metafor`,
             with metafor's parameter and observation counts (which leave out ``rho`` of
             ``cor=True`` fits); named ``ML``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> res = mm.MetaGLMM("OR", data=mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                   ci="cpos", di="cneg").fit()
+        >>> print(res.fit_stats_metafor().round(3))
+        ll      -70.968
+        dev       3.594
+        AIC     171.936
+        BIC     190.807
+        AICc    219.936
+        Name: ML, dtype: float64
         """
         ll = self.llf_metafor
         n = self.n_params_total

@@ -159,6 +159,22 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         ------
         ValueError
             ``newdata`` that is not a DataFrame or lacks a variable of the formulas.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+        >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+        >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+        ...                      "cov": pd_.v2i})
+        >>> res = mm.BivariateLocationScaleMeta.from_formula(
+        ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov")).fit()
+        >>> new = pd.DataFrame({"year": [1990]})        # constant model: any row
+        >>> print(res.predict_parameters(new)[["mean1", "sd1", "rho"]].round(4))
+            mean1     sd1     rho
+        0  0.3534  0.1083  0.6088
         """
         s = self._slices
         p1 = self.model.dims["p1"]

@@ -316,6 +316,20 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
             convergence, largest gradient times SE (ok below 1e-4), positive-definite
             Hessian, finite SEs, rows dropped (ok when none), range of the fitted tau, and
             the type and conditioning of the known covariance.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bangertdrowns2004")
+        >>> dat["lni"] = np.log(dat["ni"])
+        >>> res = mm.LocationScaleMeta.from_formula("yi ~ meta", dat, vi="vi",
+        ...                                         scale_formula="~ lni").fit()
+        >>> table = res.check()
+        >>> print(table.loc["rows dropped", "detail"])      # two rows lack 'meta'
+        2
+        >>> bool(table.loc["Hessian positive definite", "ok"])
+        True
         """
         d = self.model.known.diagonal()
         rows = engine_check_rows(self) + [
@@ -342,6 +356,20 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
             log-likelihood, AIC, BIC), the location table and the scale table with the
             SD ratios ``exp(a)`` (and the group-scale table with ``exp(c)``); ``print``
             it or call ``as_text()``/``as_html()``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bangertdrowns2004")
+        >>> dat["lni"] = np.log(dat["ni"])
+        >>> res = mm.LocationScaleMeta.from_formula("yi ~ meta", dat, vi="vi",
+        ...                                         scale_formula="~ lni").fit()
+        >>> smry = res.summary()
+        >>> print(smry.tables[2][["Coef.", "SD ratio exp(a)"]].round(4))
+                          Coef.  SD ratio exp(a)
+        scale:Intercept  0.4055           1.5001
+        scale:lni       -0.4173           0.6588
         """
         tab = self.coef_table(alpha)
         s0, s1, s2 = self._slices

@@ -303,6 +303,18 @@ class PanelComparison:
             One column per model: coefficient rows with the SE in parentheses
             underneath, then the model information (estimator, N, entities, R-squared
             values, covariance).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> table = mm.compare({"FE": model.fit(), "RE": model.fit(effects="random")})
+        >>> print(table.summary_frame(stars=False).iloc[2:4])    # estimate, (SE)
+                     FE        RE
+        value    0.1101    0.1098
+               (0.0119)  (0.0105)
         """
         rows, index = [], []
         for name in self.params.index:

@@ -406,6 +406,16 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
             Estimator, observations, entities, periods, covariance, R-squared values
             (plm's and Stata's within/between/overall), variance components, theta,
             log-likelihood, then the coefficient table.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> smry = model.fit(effects="fixed").summary()
+        >>> smry.tables[0].iloc[1, 1]
+        'Within (entity fixed effects)'
         """
         m = self.panel_model
         Ti = m.entity_sizes
