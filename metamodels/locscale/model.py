@@ -264,7 +264,7 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         >>> model = mm.LocationScaleMeta.from_formula("yi ~ 1", df, vi="vi",
         ...                                           groups="district")
         >>> model.fit().param_names
-        ['Intercept', 'scale:Intercept', 'group_scale:w0']
+        ['Intercept', 'scale:Intercept', 'group_scale:Intercept']
         """
         if subset is not None:
             data = data.loc[subset]
@@ -304,7 +304,8 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                   groups=None if groups is None else kept[groups].to_numpy(),
                   exog_group_scale=None if Wg is None else Wg.to_numpy(),
                   scale_names=list(Zs.columns),
-                  group_scale_names=None if Wg is None else list(Wg.columns),
+                  group_scale_names=(["Intercept"] if groups is not None else None)
+                  if Wg is None else list(Wg.columns),
                   weights=None if weights is None else weights[keep], **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
