@@ -474,3 +474,19 @@ def test_bcg_reference_tables_agree():
     assert list(ref.columns) == list(df.columns)
     for col in df.columns:
         assert list(df[col]) == list(ref[col]), col
+
+
+def test_datasets_page_lists_every_dataset():
+    """docs/datasets.md has a row for every bundled dataset, with its shape and columns."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "datasets.md").read_text("utf-8")
+    for name in datasets.list_datasets():
+        df = datasets.load(name)
+        shape = re.search(rf"^\| `{name}` \| (\d+) × (\d+) \|", text, flags=re.M)
+        assert shape, f"{name}: no row in the table of datasets"
+        assert (int(shape.group(1)), int(shape.group(2))) == df.shape, name
+        cols = re.search(rf"^\| `{name}` \| `([^|`]+)`[^|]*\|$", text, flags=re.M)
+        assert cols, f"{name}: no row in the table of columns"
+        assert [c.strip() for c in cols.group(1).split(",")] == list(df.columns), name

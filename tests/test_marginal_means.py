@@ -200,7 +200,7 @@ def test_refusals(fits):
         res.marginal_means("drug", weights="outer")
     e = res.marginal_means("drug")
     with pytest.raises(ValueError, match="unknown contrast"):
-        e.contrast("poly")
+        e.contrast("helmert")
     with pytest.raises(ValueError, match="3 coefficients"):
         e.contrast({"x": [1, -1]})
     with pytest.raises(ValueError, match="ref="):

@@ -13,6 +13,7 @@ sidak       ``1 - (1 - p_i)^m``               ``t_df(1 - a/2)``, ``a = 1-(1-alph
 bonferroni  ``min(1, m p_i)``                 ``t_df(1 - alpha / (2m))``
 holm        Holm's step-down ``p``            Bonferroni's
 fdr         Benjamini-Hochberg ``p``          Bonferroni's
+mvt         ``P(max_j |T_j| >= |t_i|)``       ``c``: ``P(max_j |T_j| < c) = 1 - alpha``
 ==========  ================================  ==========================================
 
 ``Q_{k,df}`` is the studentized range of ``k`` means (:mod:`.studentized_range`; Tukey's
@@ -20,27 +21,38 @@ HSD, exact for pairwise differences of ``k`` means; emmeans uses it for pairwise
 only and Sidak's adjustment for any other family, and so do we).  Holm and FDR adjust p-values only;
 their intervals are Bonferroni's, as emmeans does.
 
+``mvt`` is the single-step adjustment (Hothorn, Bretz and Westfall 2008; emmeans'
+``adjust = "mvt"``, multcomp's ``"single-step"``): ``T`` is multivariate t with the
+family's correlation matrix (from the covariance of the estimates) and each row's df
+(:mod:`.mvt`). It is exact for any family: for ``trt.vs.ctrl`` contrasts it is Dunnett's
+(1955) test (``adjust="dunnett"`` is accepted as its name; emmeans' default
+``"dunnettx"`` is an approximation of it), for pairwise contrasts of independent means
+Tukey's.
+
 References
 ----------
 Tukey JW (1953); Sidak Z (1967) JASA 62; Holm S (1979) Scand J Statist 6;
-Benjamini Y, Hochberg Y (1995) JRSS-B 57; Lenth RV, emmeans (R package), ``summary.emmGrid``.
+Benjamini Y, Hochberg Y (1995) JRSS-B 57; Dunnett CW (1955) JASA 50; Hothorn T, Bretz F,
+Westfall P (2008) Biometrical J 50; Lenth RV, emmeans (R package), ``summary.emmGrid``.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
+from .mvt import box_quantile, single_step_pvalues
 from .studentized_range import ptukey, qtukey
 
 __all__ = ["ADJUSTMENTS", "check_adjust", "adjust_family"]
 
-ADJUSTMENTS = ("none", "tukey", "sidak", "bonferroni", "holm", "fdr")
+ADJUSTMENTS = ("none", "tukey", "sidak", "bonferroni", "holm", "fdr", "mvt")
 
 
 def check_adjust(adjust):
     """Canonical name of a multiplicity adjustment."""
     key = "none" if adjust is None else str(adjust).lower()
-    key = {"bh": "fdr", "benjamini-hochberg": "fdr", "hsd": "tukey", "bonf": "bonferroni"}.get(
+    key = {"bh": "fdr", "benjamini-hochberg": "fdr", "hsd": "tukey", "bonf": "bonferroni",
+           "dunnett": "mvt", "single-step": "mvt"}.get(
         key, key)
     if key not in ADJUSTMENTS:
         raise ValueError(f"unknown adjust {adjust!r}; valid values are "
@@ -73,7 +85,18 @@ def _tukey(t, df, k, alpha):
     return np.clip(p, 0.0, 1.0), crit
 
 
-def adjust_family(t, df, alpha, adjust, n_means=None):
+def _single_step(t, df, alpha, corr):
+    if corr is None:
+        raise ValueError("the mvt (single-step / Dunnett) adjustment needs the family's "
+                         "correlation matrix")
+    p = single_step_pvalues(t, corr, df)
+    crit = np.empty(t.size)
+    for d in np.unique(df):
+        crit[df == d] = box_quantile(1.0 - alpha, corr, d)
+    return p, crit
+
+
+def adjust_family(t, df, alpha, adjust, n_means=None, corr=None):
     """``(pvalues, critical values)`` of one family of t statistics.
 
     Parameters
@@ -87,6 +110,13 @@ def adjust_family(t, df, alpha, adjust, n_means=None):
         is the pairwise differences of ``n_means`` means).
     n_means : int, optional
         Number of means of a pairwise family (Tukey's ``k``).
+    corr : (m, m) array, optional
+        Correlation matrix of the family's estimates (needed by ``"mvt"``).
+
+    Returns
+    -------
+    pvalues, crit : (m,) arrays
+        Adjusted p-values and the critical values of the simultaneous intervals.
     """
     t = np.asarray(t, dtype=float)
     df = np.asarray(df, dtype=float)
@@ -96,6 +126,8 @@ def adjust_family(t, df, alpha, adjust, n_means=None):
         if n_means is None or n_means < 2:
             raise ValueError("Tukey's adjustment is for pairwise families; use sidak")
         return _tukey(t, df, int(n_means), alpha)
+    if adjust == "mvt" and m > 1:
+        return _single_step(t, df, alpha, corr)
     if adjust == "none" or m <= 1:
         return p, stats.t.ppf(1.0 - alpha / 2.0, df)
     if adjust == "sidak":

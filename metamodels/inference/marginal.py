@@ -49,7 +49,7 @@ __all__ = ["MarginalMeans", "MarginalContrasts", "MarginalTable", "LinearInferen
            "reference_grid", "marginal_means", "WEIGHTS", "CONTRASTS"]
 
 WEIGHTS = ("equal", "proportional", "cells")
-CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "consec", "eff")
+CONTRASTS = ("pairwise", "revpairwise", "trt.vs.ctrl", "consec", "eff", "poly")
 _COLUMNS = ["estimate", "se", "df", "statistic", "pvalue", "ci_lower", "ci_upper"]
 
 
@@ -234,7 +234,13 @@ def _infer(source, L, labels, by, alpha, adjust, n_means=None):
     crit = np.empty(len(est))
     used = "sidak" if adjust == "tukey" and n_means is None else adjust
     for rows in _families(labels, by):
-        p[rows], crit[rows] = adjust_family(t[rows], df[rows], alpha, used, n_means)
+        corr = None
+        if used == "mvt":
+            Lr = np.atleast_2d(L)[rows]
+            cov = Lr @ source.cov @ Lr.T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                corr = cov / np.outer(se[rows], se[rows])
+        p[rows], crit[rows] = adjust_family(t[rows], df[rows], alpha, used, n_means, corr)
     return est, se, df, t, p, crit, used
 
 
@@ -261,10 +267,14 @@ class MarginalMeans(MarginalTable):
         ----------
         method : str or dict
             ``"pairwise"``, ``"revpairwise"``, ``"trt.vs.ctrl"``, ``"consec"``, ``"eff"``,
-            or ``{label: coefficients}`` (one coefficient per mean of a ``by`` group).
+            ``"poly"`` (orthogonal polynomial contrasts of equally spaced levels, in
+            integers, up to degree ``min(6, k - 1)``, as emmeans' ``poly``), or
+            ``{label: coefficients}`` (one coefficient per mean of a ``by`` group).
         adjust : str, optional
-            none, tukey, sidak, bonferroni, holm or fdr; default ``"tukey"`` for pairwise
-            families, ``"holm"`` otherwise.  Tukey applies to pairwise families only
+            none, tukey, sidak, bonferroni, holm, fdr or mvt (single-step multivariate t,
+            exact for the family's correlation; ``"dunnett"`` is its name for
+            ``trt.vs.ctrl``); default ``"tukey"`` for pairwise families, ``"none"`` for
+            ``"poly"``, ``"holm"`` otherwise.  Tukey applies to pairwise families only
             (elsewhere Sidak is used, as emmeans does).
         ref : int or level label
             Reference level of ``"trt.vs.ctrl"`` (default the first).
@@ -273,7 +283,8 @@ class MarginalMeans(MarginalTable):
         """
         alpha = self.alpha if alpha is None else alpha
         pairwise = method in ("pairwise", "revpairwise")
-        adjust = check_adjust(("tukey" if pairwise else "holm") if adjust is None else adjust)
+        default = "tukey" if pairwise else ("none" if method == "poly" else "holm")
+        adjust = check_adjust(default if adjust is None else adjust)
         parts = self.labels[list(self.specs)].astype(str)
         for c in parts.columns:            # numeric levels named: "hour1 - hour2" (emmeans)
             if pd.to_numeric(parts[c], errors="coerce").notna().all():
@@ -332,8 +343,32 @@ def _contrast_coefficients(method, levels, ref):
         return {f"{levels[i]} - {levels[i - 1]}": e[i] - e[i - 1] for i in range(1, k)}
     if method == "eff":
         return {f"{levels[i]} effect": e[i] - 1.0 / k for i in range(k)}
+    if method == "poly":
+        return dict(zip(_POLY_NAMES, _poly_coefficients(k)))
     raise ValueError(f"unknown contrast method {method!r}; valid values are "
                      f"{', '.join(CONTRASTS)} or a dict of coefficients")
+
+
+_POLY_NAMES = ("linear", "quadratic", "cubic", "quartic", "degree 5", "degree 6")
+
+
+def _poly_coefficients(k):
+    """Orthogonal polynomial contrasts of ``k`` equally spaced levels, degrees 1 to
+    ``min(6, k - 1)``, each scaled to the smallest integers (the textbook tables, and
+    emmeans' ``poly``), last coefficient positive."""
+    if k < 2:
+        raise ValueError("polynomial contrasts need at least two levels")
+    x = np.arange(1.0, k + 1.0)
+    q, _ = np.linalg.qr(np.vander(x - x.mean(), min(6, k - 1) + 1, increasing=True))
+    out = []
+    for j in range(1, q.shape[1]):
+        c = q[:, j] / np.min(np.abs(q[np.abs(q[:, j]) > 1e-8, j]))
+        for mult in range(1, 10001):
+            if np.allclose(c * mult, np.round(c * mult), atol=1e-6):
+                c = np.round(c * mult)
+                break
+        out.append(c if c[-1] > 0 else -c)
+    return out
 
 
 # --------------------------------------------------------------- main entry
