@@ -489,7 +489,7 @@ class MarginalMeansMixin:
             ``1 - alpha`` confidence intervals.
         adjust : str, default "none"
             Multiplicity adjustment of the means' p-values and intervals: none, tukey,
-            sidak, bonferroni, holm or fdr.
+            sidak, bonferroni, holm, fdr or mvt (single-step multivariate t).
 
         Returns
         -------
@@ -553,13 +553,15 @@ class MarginalMeansMixin:
             Variables whose marginal means are compared.
         method : str or dict, default "pairwise"
             ``"pairwise"``, ``"revpairwise"``, ``"trt.vs.ctrl"``, ``"consec"``,
-            ``"eff"``, or ``{label: coefficients}`` (one coefficient per mean of a
-            ``by`` group).
+            ``"eff"``, ``"poly"`` (orthogonal polynomials of equally spaced levels), or
+            ``{label: coefficients}`` (one coefficient per mean of a ``by`` group); see
+            :meth:`MarginalMeans.contrast`.
         at, by, weights, ddf, alpha
             As in :meth:`marginal_means`.
         adjust : str, optional
-            none, tukey, sidak, bonferroni, holm or fdr; default ``"tukey"`` for
-            pairwise families, ``"holm"`` otherwise.
+            none, tukey, sidak, bonferroni, holm, fdr or mvt (``"dunnett"`` for
+            ``trt.vs.ctrl``); default ``"tukey"`` for pairwise families, ``"none"`` for
+            ``"poly"``, ``"holm"`` otherwise.
         ref : int or level label, default 0
             Reference level of ``"trt.vs.ctrl"`` (default the first).
 
