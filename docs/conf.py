@@ -6,6 +6,7 @@ Build from the repository root with ``python -m sphinx -W --keep-going -b html d
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -88,6 +89,8 @@ def _write_api_pages(outdir: Path) -> None:
     from metamodels._public_api import public_objects, section_of
 
     outdir.mkdir(exist_ok=True)
+    # stale pages of names that moved or went private would be orphans (a warning)
+    shutil.rmtree(outdir / "generated", ignore_errors=True)
     groups: dict = {}
     for name, obj in public_objects().items():
         groups.setdefault(section_of(obj), []).append((name, obj))

@@ -3,7 +3,7 @@
 Public are the names in ``__all__`` of :mod:`metamodels` and of its user-facing
 subpackages (modules named there contribute their own public names), and every results
 class (a class whose name ends in ``Result`` or ``Results``), because users reach those
-through ``fit()``.
+through ``fit()``, and the other classes public methods return (:data:`RETURNED_CLASSES`).
 """
 from __future__ import annotations
 
@@ -19,6 +19,22 @@ PUBLIC_PACKAGES = ("metamodels",) + tuple(
         "plots", "summary", "univariate"))
 
 _RESULTS_NAME = re.compile(r"Results?$")
+
+# Classes users receive from public methods without importing them (tables, frames,
+# influence and prediction objects, test outcomes), documented like results classes.
+RETURNED_CLASSES = (
+    "metamodels.bayes.gibbs.results.PosteriorContrast",
+    "metamodels.bayes.gibbs.results.PosteriorIntervalsTable",
+    "metamodels.bayes.results.BayesPrediction",
+    "metamodels.diagnostics.frames.SequentialFrame",
+    "metamodels.diagnostics.influence.MetaInfluence",
+    "metamodels.diagnostics.influence.MetaMixedInfluence",
+    "metamodels.diagnostics.selection.SelectionLRTest",
+    "metamodels.inference.ddf.FTest",
+    "metamodels.inference.marginal.MarginalMeans",
+    "metamodels.inference.marginal.MarginalContrasts",
+    "metamodels.univariate.prediction.MetaPrediction",
+)
 
 
 def is_ours(obj) -> bool:
@@ -65,6 +81,9 @@ def public_objects() -> dict:
             if (inspect.isclass(obj) and obj.__module__ == mod.__name__
                     and not name.startswith("_") and _RESULTS_NAME.search(name)):
                 add(f"{obj.__module__}.{obj.__qualname__}", obj)
+    for dotted in RETURNED_CLASSES:
+        module, name = dotted.rsplit(".", 1)
+        add(dotted, getattr(importlib.import_module(module), name))
     return dict(sorted(found.values(), key=lambda t: t[0]))
 
 

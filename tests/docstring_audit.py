@@ -20,10 +20,15 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import sys
 import textwrap
 from collections import Counter
+from pathlib import Path
 
-from statsmodels.tools.docstring import NumpyDocString
+# audit the checkout this file belongs to, not whatever metamodels is installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from statsmodels.tools.docstring import NumpyDocString  # noqa: E402
 
 from metamodels._public_api import is_ours as _ours
 from metamodels._public_api import public_objects

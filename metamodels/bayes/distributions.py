@@ -15,28 +15,70 @@ monotone on the support).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import optimize, special, stats
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .integration import TauPosterior
 
 __all__ = ["NormalMixture", "TauDistribution", "SampleDistribution", "PointMass"]
 
 
 class _Base:
+    """Shared interface: ``mean`` and ``var`` attributes, ``bounds`` of the support,
+    ``exact`` (False for Monte Carlo distributions)."""
+
     exact = True
     bounds = (-np.inf, np.inf)
 
     @property
-    def sd(self):
+    def sd(self) -> float:
+        """Standard deviation (``inf``/``nan`` when the variance does not exist)."""
         v = self.var
         return float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else float(v)
 
-    def median(self):
+    def median(self) -> float:
+        """The 0.5 quantile.
+
+        Returns
+        -------
+        float
+        """
         return float(self.ppf(0.5))
 
-    def central(self, alpha):
+    def central(self, alpha: float) -> tuple[float, float]:
+        """Equal-tailed ``1 - alpha`` interval.
+
+        Parameters
+        ----------
+        alpha : float
+            Tail probability, ``alpha / 2`` on each side.
+
+        Returns
+        -------
+        tuple of float
+            The ``alpha / 2`` and ``1 - alpha / 2`` quantiles.
+        """
         return float(self.ppf(alpha / 2)), float(self.ppf(1 - alpha / 2))
 
-    def hpd(self, alpha):
+    def hpd(self, alpha: float) -> tuple[float, float]:
+        """Shortest ``1 - alpha`` interval (highest density, for a unimodal density).
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the probability of the interval.
+
+        Returns
+        -------
+        tuple of float
+            ``(Q(p), Q(p + 1 - alpha))`` with ``f(Q(p)) = f(Q(p + 1 - alpha))`` (or
+            ``p`` at an end of its range when the density is monotone).
+        """
         lo_b, hi_b = self.bounds
         p_min = 0.0 if np.isfinite(lo_b) else alpha * 1e-4
         p_max = alpha if np.isfinite(hi_b) else alpha * (1 - 1e-4)
@@ -60,18 +102,60 @@ class _Base:
             p = grid[j]
         return float(self.ppf(p)), float(self.ppf(p + 1 - alpha))
 
-    def pdf(self, x):
+    def pdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Density, ``exp(logpdf(x))``.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.logpdf(x))
 
-    def ppf_many(self, q):
+    def ppf_many(self, q: ArrayLike) -> np.ndarray:
+        """Quantiles at several probabilities.
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities.
+
+        Returns
+        -------
+        ndarray
+            One quantile per entry of ``q`` (1-d).
+        """
         return np.array([self.ppf(p) for p in np.ravel(q)])
 
 
 class NormalMixture(_Base):
-    """``sum_j w_j N(means_j, sds_j^2)``; ``mean``/``var`` may be given (e.g. ``inf``)."""
+    """``sum_j w_j N(means_j, sds_j^2)``; ``mean``/``var`` may be given (e.g. ``inf``).
 
-    def __init__(self, weights, means, sds, mean=None, var=None):
+    Parameters
+    ----------
+    weights : ndarray (n,)
+        Mixture weights (normalised here; components below ``1e-18`` of the largest
+        weight are dropped).
+    means, sds : array_like (n,)
+        Means and standard deviations (positive) of the components.
+    mean, var : float, optional
+        Moments to report instead of the mixture's own (``inf``/``nan`` when the
+        posterior moment does not exist although the finite mixture has one).
+
+    Raises
+    ------
+    ValueError
+        If a standard deviation is not positive.
+    """
+
+    def __init__(self, weights: np.ndarray, means: ArrayLike, sds: ArrayLike,
+                 mean: float | None = None, var: float | None = None) -> None:
         keep = weights > 1e-18 * weights.max()       # the rest carry < 1e-15 in total
         self.w = weights[keep] / weights[keep].sum()
         self.m = np.asarray(means, dtype=float)[keep]
@@ -86,7 +170,19 @@ class NormalMixture(_Base):
         self._lo = float(np.min(self.m - 40 * self.s))
         self._hi = float(np.max(self.m + 40 * self.s))
 
-    def cdf(self, x):
+    def cdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Distribution function.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=float)
         z = (x.reshape(-1, 1) - self.m) / self.s
         out = special.ndtr(z) @ self.w
@@ -112,18 +208,52 @@ class NormalMixture(_Base):
         phi = np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * self.s)
         return special.ndtr(z) @ self.w, phi @ self.w
 
-    def logpdf(self, x):
+    def logpdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Log density (log-sum-exp over the components).
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=float)
         z = (x.reshape(-1, 1) - self.m) / self.s
         lp = -0.5 * z * z - np.log(self.s) - 0.5 * np.log(2 * np.pi) + np.log(self.w)
         out = special.logsumexp(lp, axis=1)
         return out.reshape(x.shape) if x.ndim else float(out[0])
 
-    def ppf(self, q):
+    def ppf(self, q: float) -> float:
+        """Quantile at probability ``q``.
+
+        Parameters
+        ----------
+        q : float
+            Probability in ``[0, 1]`` (0 and 1 give ``-inf`` and ``inf``).
+
+        Returns
+        -------
+        float
+        """
         return float(self.ppf_many(np.array([float(q)]))[0])
 
-    def ppf_many(self, q):
-        """Quantiles by vectorised safeguarded Newton iterations (bisection fallback)."""
+    def ppf_many(self, q: ArrayLike) -> np.ndarray:
+        """Quantiles by vectorised safeguarded Newton iterations (bisection fallback).
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities.
+
+        Returns
+        -------
+        ndarray
+            One quantile per entry of ``q`` (1-d), to about ``1e-14`` relative.
+        """
         q = np.asarray(q, dtype=float).ravel()
         out = np.where(q <= 0, -np.inf, np.inf)
         todo = (q > 0) & (q < 1)
@@ -148,7 +278,13 @@ class NormalMixture(_Base):
         out[todo] = x
         return out
 
-    def mode(self):
+    def mode(self) -> float:
+        """Maximiser of the density (grid search, then bounded scalar minimisation).
+
+        Returns
+        -------
+        float
+        """
         x = np.linspace(self.ppf(0.002), self.ppf(0.998), 2001)
         j = int(np.argmax(self.logpdf(x)))
         a, b = x[max(j - 1, 0)], x[min(j + 1, x.size - 1)]
@@ -158,9 +294,20 @@ class NormalMixture(_Base):
 
 
 class TauDistribution(_Base):
-    """Posterior of ``tau**power`` from a :class:`~metamodels.bayes.integration.TauPosterior`."""
+    """Posterior of ``tau**power`` from a :class:`~metamodels.bayes.integration.TauPosterior`.
 
-    def __init__(self, post, power=1, mean=np.nan, var=np.nan):
+    Parameters
+    ----------
+    post : TauPosterior
+        The quadrature of the marginal posterior of ``tau``.
+    power : int
+        1 for ``tau``, 2 for ``tau^2``.
+    mean, var : float
+        Posterior mean and variance of ``tau**power`` (computed by the caller).
+    """
+
+    def __init__(self, post: TauPosterior, power: int = 1, mean: float = np.nan,
+                 var: float = np.nan) -> None:
         self.post, self.power = post, int(power)
         self.mean, self.var = float(mean), float(var)
         self.bounds = (post.lo ** power, post.hi ** power)
@@ -168,16 +315,62 @@ class TauDistribution(_Base):
     def _t(self, x):
         return np.asarray(x, dtype=float) ** (1.0 / self.power)
 
-    def cdf(self, x):
+    def cdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Distribution function.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         return self.post.cdf(self._t(x))
 
-    def ppf(self, q):
+    def ppf(self, q: float) -> float:
+        """Quantile at probability ``q``.
+
+        Parameters
+        ----------
+        q : float
+            Probability in ``[0, 1]``.
+
+        Returns
+        -------
+        float
+        """
         return float(self.post.ppf(float(q))) ** self.power
 
-    def ppf_many(self, q):
+    def ppf_many(self, q: ArrayLike) -> np.ndarray:
+        """Quantiles at several probabilities.
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities.
+
+        Returns
+        -------
+        ndarray
+        """
         return self.post.ppf(np.ravel(q)) ** self.power
 
-    def logpdf(self, x):
+    def logpdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Log density (with the Jacobian of ``tau -> tau**power``).
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=float)
         t = self._t(x)
         out = self.post.logpdf(t)
@@ -186,7 +379,13 @@ class TauDistribution(_Base):
                 out = out - np.log(self.power) + (1.0 / self.power - 1.0) * np.log(x)
         return out if np.ndim(out) else float(out)
 
-    def mode(self):
+    def mode(self) -> float:
+        """Maximiser of the density (the lower bound when the density decreases there).
+
+        Returns
+        -------
+        float
+        """
         if self.power == 1:
             return self.post.mode
         lo, hi = self.bounds
@@ -202,36 +401,105 @@ class TauDistribution(_Base):
 
 
 class SampleDistribution(_Base):
-    """Empirical distribution of Monte Carlo draws (quantiles, HPD, reflected KDE)."""
+    """Empirical distribution of Monte Carlo draws (quantiles, HPD, reflected KDE).
+
+    Parameters
+    ----------
+    draws : array_like
+        The draws.
+    mean, var : float, optional
+        Exact moments to report instead of the draws' (e.g. from quadrature).
+    lower : float
+        Lower bound of the support; the kernel density estimate is reflected there.
+    """
 
     exact = False
 
-    def __init__(self, draws, mean=None, var=None, lower=-np.inf):
+    def __init__(self, draws: ArrayLike, mean: float | None = None, var: float | None = None,
+                 lower: float = -np.inf) -> None:
         self.draws = np.sort(np.asarray(draws, dtype=float))
         self.mean = float(self.draws.mean()) if mean is None else float(mean)
         self.var = float(self.draws.var()) if var is None else float(var)
         self.bounds = (float(lower), np.inf)
         self._kde = None
 
-    def cdf(self, x):
+    def cdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Empirical distribution function of the draws.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         x = np.asarray(x, dtype=float)
         out = np.searchsorted(self.draws, x, side="right") / self.draws.size
         return out if out.ndim else float(out)
 
-    def ppf(self, q):
+    def ppf(self, q: float) -> float:
+        """Sample quantile (numpy's default, linear interpolation).
+
+        Parameters
+        ----------
+        q : float
+            Probability in ``[0, 1]``.
+
+        Returns
+        -------
+        float
+        """
         return float(np.quantile(self.draws, float(q)))
 
-    def ppf_many(self, q):
+    def ppf_many(self, q: ArrayLike) -> np.ndarray:
+        """Sample quantiles at several probabilities.
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities.
+
+        Returns
+        -------
+        ndarray
+        """
         return np.quantile(self.draws, np.ravel(q))
 
-    def hpd(self, alpha):
+    def hpd(self, alpha: float) -> tuple[float, float]:
+        """Shortest interval between two draws containing ``ceil((1 - alpha) n)`` draws.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the probability of the interval.
+
+        Returns
+        -------
+        tuple of float
+        """
         n = self.draws.size
         m = int(np.ceil((1 - alpha) * n))
         width = self.draws[m - 1:] - self.draws[:n - m + 1]
         j = int(np.argmin(width))
         return float(self.draws[j]), float(self.draws[j + m - 1])
 
-    def logpdf(self, x):
+    def logpdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Log of a Gaussian kernel density estimate (at most ~20,000 draws), reflected
+        at the lower bound.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         if self._kde is None:
             sub = self.draws[:: max(1, self.draws.size // 20000)]
             self._kde = stats.gaussian_kde(sub)
@@ -244,31 +512,100 @@ class SampleDistribution(_Base):
             out = np.log(dens).reshape(x.shape)
         return out if out.ndim else float(out)
 
-    def mode(self):
+    def mode(self) -> float:
+        """Maximiser of the kernel density estimate on a grid.
+
+        Returns
+        -------
+        float
+        """
         x = np.linspace(self.draws[0], self.ppf(0.99), 2001)
         return float(x[int(np.argmax(self.logpdf(x)))])
 
 
 class PointMass(_Base):
-    """A degenerate distribution at ``value``."""
+    """A degenerate distribution at ``value``.
 
-    def __init__(self, value):
+    Parameters
+    ----------
+    value : float
+        The point.
+    """
+
+    def __init__(self, value: float) -> None:
         self.value = float(value)
         self.mean, self.var = self.value, 0.0
         self.bounds = (self.value, self.value)
 
-    def cdf(self, x):
+    def cdf(self, x: ArrayLike) -> float | np.ndarray:
+        """1 where ``x >= value``, else 0.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Values of the quantity.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``x``, else an array of the shape of ``x``.
+        """
         out = (np.asarray(x, dtype=float) >= self.value).astype(float)
         return out if out.ndim else float(out)
 
-    def ppf(self, q):
+    def ppf(self, q: float) -> float:
+        """The point, whatever ``q``.
+
+        Parameters
+        ----------
+        q : float
+            Probability (ignored).
+
+        Returns
+        -------
+        float
+        """
         return self.value
 
-    def hpd(self, alpha):
+    def hpd(self, alpha: float) -> tuple[float, float]:
+        """``(value, value)``.
+
+        Parameters
+        ----------
+        alpha : float
+            Ignored.
+
+        Returns
+        -------
+        tuple of float
+        """
         return self.value, self.value
 
-    def logpdf(self, x):
+    def logpdf(self, x: ArrayLike) -> float | np.ndarray:
+        """Not defined: a point mass has no density.
+
+        Parameters
+        ----------
+        x : float or array_like
+            Ignored.
+
+        Returns
+        -------
+        float or ndarray
+            Never returns.
+
+        Raises
+        ------
+        ValueError
+            Always.
+        """
         raise ValueError("the posterior is a point mass (fixed tau^2): it has no density")
 
-    def mode(self):
+    def mode(self) -> float:
+        """The point.
+
+        Returns
+        -------
+        float
+        """
         return self.value

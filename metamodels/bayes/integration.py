@@ -21,11 +21,15 @@ a Gauss-Legendre integral over the partial one).
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from scipy import optimize
 
 from ..exceptions import ConvergenceWarning
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["TauPosterior"]
 
@@ -40,7 +44,8 @@ class TauPosterior:
     ----------
     logh : callable
         Vectorised unnormalised log posterior density of ``tau``.
-    support : (lo, hi)
+    support : tuple of float
+        ``(lo, hi)``, the support of ``tau`` (``hi`` may be ``inf``).
     scale : float or sequence of float
         Typical scales of ``tau`` (e.g. a typical standard error and the spread of the
         estimates), used to search for the mode on log-spaced grids.
@@ -50,9 +55,26 @@ class TauPosterior:
     rtol : float
         Target relative error of the normalising constant and moments.
     max_intervals : int
+        Cap on the number of intervals (a
+        :class:`~metamodels.exceptions.ConvergenceWarning` when reached before
+        ``rtol``).
+
+    Attributes
+    ----------
+    nodes, weights : ndarray
+        Quadrature rule of the posterior (weights sum to 1).
+    log_norm : float
+        Log of the normalising constant ``int h(tau) dtau`` (the log marginal
+        likelihood when ``h`` is a proper prior times the likelihood).
+    rel_error : float
+        Estimated relative error of the integration.
+    mode : float
+        Posterior mode of ``tau``.
     """
 
-    def __init__(self, logh, support, scale, n_moments=2, rtol=1e-10, max_intervals=4000):
+    def __init__(self, logh: Callable[[np.ndarray], np.ndarray], support: tuple[float, float],
+                 scale: float | Sequence[float], n_moments: int = 2, rtol: float = 1e-10,
+                 max_intervals: int = 4000) -> None:
         self.logh = logh
         self.lo, self.hi = float(support[0]), float(support[1])
         self.finite = bool(np.isfinite(self.hi))
@@ -60,7 +82,18 @@ class TauPosterior:
         self._integrate(int(n_moments), float(rtol), int(max_intervals))
 
     # ------------------------------------------------------------------ transform
-    def to_tau(self, u):
+    def to_tau(self, u: ArrayLike) -> np.ndarray:
+        """``tau`` for integration variables ``u`` in ``[0, 1]``.
+
+        Parameters
+        ----------
+        u : array_like
+            Values in ``[0, 1]``.
+
+        Returns
+        -------
+        ndarray
+        """
         u = np.asarray(u, dtype=float)
         if self.finite:
             return self.lo + (self.hi - self.lo) * u * u
@@ -68,7 +101,19 @@ class TauPosterior:
             r = u / (1.0 - u)
         return self.lo + self.s * r * r
 
-    def to_u(self, tau):
+    def to_u(self, tau: ArrayLike) -> np.ndarray:
+        """Integration variable ``u`` in ``[0, 1]`` for values of ``tau`` (inverse of
+        :meth:`to_tau`).
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of ``tau``.
+
+        Returns
+        -------
+        ndarray
+        """
         tau = np.asarray(tau, dtype=float)
         z = np.clip(tau - self.lo, 0.0, None)
         if self.finite:
@@ -185,12 +230,34 @@ class TauPosterior:
         self.nodes_u, self.nodes, self.weights = u[keep], tau[keep], w[keep] / w[keep].sum()
 
     # ---------------------------------------------------------------- functionals
-    def pdf(self, tau):
+    def pdf(self, tau: ArrayLike) -> np.ndarray:
+        """Normalised posterior density of ``tau``.
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of ``tau``.
+
+        Returns
+        -------
+        ndarray
+        """
         tau = np.asarray(tau, dtype=float)
         with np.errstate(over="ignore"):
             return np.exp(self.logh(tau) - self.log_norm)
 
-    def logpdf(self, tau):
+    def logpdf(self, tau: ArrayLike) -> np.ndarray:
+        """Normalised log posterior density of ``tau``.
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of ``tau``.
+
+        Returns
+        -------
+        ndarray
+        """
         return self.logh(np.asarray(tau, dtype=float)) - self.log_norm
 
     def _partial(self, a, u):
@@ -198,7 +265,20 @@ class TauPosterior:
         f, _ = self._f(mid[:, None] + half[:, None] * _X24[None, :])
         return half * (f @ _W24) / self.norm
 
-    def cdf(self, tau):
+    def cdf(self, tau: ArrayLike) -> float | np.ndarray:
+        """Posterior CDF of ``tau`` (full intervals plus a Gauss-Legendre integral over
+        the partial one).
+
+        Parameters
+        ----------
+        tau : float or array_like
+            Values of ``tau``.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``tau``.
+        """
         tau = np.asarray(tau, dtype=float)
         u = np.atleast_1d(self.to_u(tau)).ravel()
         j = np.clip(np.searchsorted(self.b, u, side="left"), 0, self.a.size - 1)
@@ -206,9 +286,20 @@ class TauPosterior:
         out = np.clip(out, 0.0, 1.0).reshape(np.shape(tau))
         return out if out.ndim else float(out)
 
-    def ppf(self, q):
+    def ppf(self, q: float | ArrayLike) -> float | np.ndarray:
         """Quantile function: vectorised safeguarded Newton iterations on the exact CDF
-        inside the interval that holds each quantile."""
+        inside the interval that holds each quantile.
+
+        Parameters
+        ----------
+        q : float or array_like
+            Probabilities (0 and 1 give the ends of the support).
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``q``, else a 1-d array.
+        """
         scalar = np.ndim(q) == 0
         q = np.atleast_1d(np.asarray(q, dtype=float)).ravel()
         out = np.where(q <= 0, self.lo, self.hi)
@@ -235,13 +326,38 @@ class TauPosterior:
             out[todo] = self.to_tau(u)
         return float(out[0]) if scalar else out
 
-    def expect(self, values):
-        """Posterior expectation of ``values`` (an array over the rule's nodes)."""
+    def expect(self, values: ArrayLike) -> np.ndarray:
+        """Posterior expectation of ``values`` (an array over the rule's nodes).
+
+        Parameters
+        ----------
+        values : array_like (nodes, ...)
+            A function of ``tau`` evaluated at :attr:`nodes` (first axis).
+
+        Returns
+        -------
+        ndarray
+            ``sum_j W_j values_j``.
+        """
         return np.tensordot(self.weights, values, axes=(0, 0))
 
-    def sample(self, n, rng, m=8192):
+    def sample(self, n: int, rng: np.random.Generator, m: int = 8192) -> np.ndarray:
         """``n`` draws by inverse CDF: the CDF on ``m`` equal steps in ``u`` (8-point
-        Gauss-Legendre per step), linearly interpolated in between."""
+        Gauss-Legendre per step), linearly interpolated in between.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws (stratified uniforms, randomly permuted).
+        rng : numpy.random.Generator
+            Random number generator.
+        m : int
+            Number of steps of the tabulated CDF.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
         edges = np.linspace(0.0, 1.0, m + 1)
         x8, w8 = np.polynomial.legendre.leggauss(8)
         half, mid = 0.5 * np.diff(edges), 0.5 * (edges[1:] + edges[:-1])

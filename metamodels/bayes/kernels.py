@@ -8,8 +8,14 @@ them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    CoefPrior = tuple[np.ndarray, np.ndarray, float] | None
 
 __all__ = ["Conditional", "conditional", "zeta2_moments", "draw_joint", "zeta2_draws"]
 
@@ -22,6 +28,19 @@ class Conditional:
 
     ``b | tau, y ~ N(bhat, bcov)``; ``lam = tau^2 / (tau^2 + v)`` (n, k) are the
     shrinkage fractions and ``logm`` the log likelihood integrated over ``b``.
+
+    Parameters
+    ----------
+    tau : ndarray (n,)
+        The values of ``tau``.
+    lam : ndarray (n, k)
+        Shrinkage fractions ``tau^2 / (tau^2 + v_i)``.
+    bhat : ndarray (n, p)
+        Conditional posterior means of the coefficients.
+    bcov : ndarray (n, p, p)
+        Conditional posterior covariances ``A(tau)^-1``.
+    logm : ndarray (n,)
+        ``log m(y | tau)``.
     """
 
     tau: np.ndarray
@@ -30,15 +49,30 @@ class Conditional:
     bcov: np.ndarray
     logm: np.ndarray
 
-    def theta_moments(self, y, v, X):
-        """Means (n, k) and variances (n, k) of the study effects ``theta_i``."""
+    def theta_moments(self, y: np.ndarray, v: np.ndarray,
+                      X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Means (n, k) and variances (n, k) of the study effects ``theta_i``.
+
+        Parameters
+        ----------
+        y, v : ndarray (k,)
+            Effect sizes and sampling variances.
+        X : ndarray (k, p)
+            Design.
+
+        Returns
+        -------
+        mean, var : ndarray (n, k)
+            ``lam y + (1 - lam) x'bhat`` and ``lam v + (1 - lam)^2 x'bcov x``.
+        """
         fitted = self.bhat @ X.T
         mean = self.lam * y + (1 - self.lam) * fitted
         xbx = np.einsum("ki,nij,kj->nk", X, self.bcov, X)
         return mean, self.lam * v + (1 - self.lam) ** 2 * xbx
 
 
-def conditional(y, v, X, cprior, tau):
+def conditional(y: np.ndarray, v: np.ndarray, X: np.ndarray, cprior: CoefPrior,
+                tau: ArrayLike) -> Conditional:
     """Conditional posterior of the coefficients given each value of ``tau``.
 
     With ``W = diag(1/(v_i + tau^2))`` and a normal prior ``b ~ N(b0, P0^-1)``
@@ -47,6 +81,21 @@ def conditional(y, v, X, cprior, tau):
     ``log m = -1/2 [k log 2pi + sum log(v_i + tau^2) + log|A| + r'Wr
     + (bhat - b0)'P0(bhat - b0)] + 1/2 log|P0|`` (``+ p/2 log 2pi`` for the flat prior,
     whose density is taken as 1).
+
+    Parameters
+    ----------
+    y, v : ndarray (k,)
+        Effect sizes and sampling variances.
+    X : ndarray (k, p)
+        Design.
+    cprior : tuple or None
+        ``(b0, P0, log|P0|)`` of a normal prior, ``None`` for the flat prior.
+    tau : float or array_like
+        Values of ``tau``.
+
+    Returns
+    -------
+    Conditional
     """
     tau = np.atleast_1d(np.asarray(tau, dtype=float)).ravel()
     k, p = X.shape
@@ -74,7 +123,8 @@ def conditional(y, v, X, cprior, tau):
     return Conditional(tau, tau[:, None] ** 2 * w, bhat, Ainv, logm)
 
 
-def zeta2_moments(cond, y, v, X):
+def zeta2_moments(cond: Conditional, y: np.ndarray, v: np.ndarray,
+                  X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact conditional mean and variance of ``zeta^2`` given each ``tau``.
 
     ``zeta^2 = theta'M theta`` with ``M = (W0 - w0 w0'/S)/S``, ``w0 = 1/v``,
@@ -83,6 +133,20 @@ def zeta2_moments(cond, y, v, X):
     ``Var = 2 tr(MCMC) + 4 m'MCMm``.  ``MC`` is written as ``diag(a) + L R'`` with
     ``a = w0 lam v / S``, ``L = [W0 U bcov / S, -w0/S^2]`` and
     ``R = [U, w0 lam v + U bcov U'w0]`` (rank p + 1), so the traces cost O(k p^2).
+
+    Parameters
+    ----------
+    cond : Conditional
+        Conditional posterior at the values of ``tau``.
+    y, v : ndarray (k,)
+        Effect sizes and sampling variances.
+    X : ndarray (k, p)
+        Design.
+
+    Returns
+    -------
+    mean, var : ndarray (n,)
+        Conditional mean and variance of ``zeta^2`` at each ``tau``.
     """
     w0 = 1.0 / v
     S = w0.sum()
@@ -110,8 +174,28 @@ def zeta2_moments(cond, y, v, X):
     return tr_mc + mMm, 2 * tr_mcmc + 4 * uCu
 
 
-def draw_joint(y, v, X, cprior, tau, rng):
-    """Draws of ``(b, theta)`` given draws of ``tau`` (exact conditional sampling)."""
+def draw_joint(y: np.ndarray, v: np.ndarray, X: np.ndarray, cprior: CoefPrior,
+               tau: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of ``(b, theta)`` given draws of ``tau`` (exact conditional sampling).
+
+    Parameters
+    ----------
+    y, v : ndarray (k,)
+        Effect sizes and sampling variances.
+    X : ndarray (k, p)
+        Design.
+    cprior : tuple or None
+        ``(b0, P0, log|P0|)`` of a normal prior, ``None`` for the flat prior.
+    tau : ndarray (n,)
+        Draws of ``tau``.
+    rng : numpy.random.Generator
+        Random number generator.
+
+    Returns
+    -------
+    b : ndarray (n, p)
+    theta : ndarray (n, k)
+    """
     cond = conditional(y, v, X, cprior, tau)
     chol = np.linalg.cholesky(cond.bcov)
     b = cond.bhat + np.einsum("nij,nj->ni", chol, rng.standard_normal(cond.bhat.shape))
@@ -121,7 +205,30 @@ def draw_joint(y, v, X, cprior, tau, rng):
     return b, theta
 
 
-def zeta2_draws(y, v, X, cprior, tau, rng, chunk=20_000):
+def zeta2_draws(y: np.ndarray, v: np.ndarray, X: np.ndarray, cprior: CoefPrior,
+                tau: np.ndarray, rng: np.random.Generator, chunk: int = 20_000) -> np.ndarray:
+    """Draws of ``zeta^2 = sum w_i (theta_i - beta_F)^2 / sum w_i`` (``w_i = 1/v_i``)
+    given draws of ``tau``, in chunks of ``chunk`` draws.
+
+    Parameters
+    ----------
+    y, v : ndarray (k,)
+        Effect sizes and sampling variances.
+    X : ndarray (k, p)
+        Design.
+    cprior : tuple or None
+        ``(b0, P0, log|P0|)`` of a normal prior, ``None`` for the flat prior.
+    tau : ndarray (n,)
+        Draws of ``tau``.
+    rng : numpy.random.Generator
+        Random number generator.
+    chunk : int
+        Draws per vectorised batch (memory).
+
+    Returns
+    -------
+    ndarray (n,)
+    """
     w0 = 1.0 / v
     out = np.empty(tau.size)
     for s in range(0, tau.size, chunk):

@@ -4,9 +4,12 @@ The posterior of the normal-normal hierarchical model is (p + 1)-dimensional; gi
 ``tau`` the coefficients are conjugate normal, so everything reduces to one
 numerical integral over ``tau`` (Roever 2020, bayesmeta).  This module holds the
 model class; the array-level kernels (conditional posterior given ``tau``, moments of
-``zeta^2``, joint draws) are in :mod:`.kernels` and :mod:`.results` builds the summaries.
+``zeta^2``, joint draws) are in :mod:`metamodels.bayes.kernels` and
+:mod:`metamodels.bayes.results` builds the summaries.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -18,25 +21,57 @@ from .integration import TauPosterior
 from .kernels import Conditional, conditional, draw_joint, zeta2_draws, zeta2_moments
 from .results import BayesMetaResults
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["BayesMeta", "Conditional", "conditional", "zeta2_moments", "draw_joint"]
 
 class BayesMeta(MetaModelBase):
-    """Bayesian random-effects meta-analysis and meta-regression (no MCMC).
+    r"""Bayesian random-effects meta-analysis and meta-regression (no MCMC).
+
+    The posterior of the normal-normal hierarchical model is computed by numerical
+    integration over the heterogeneity ``tau`` and exact normal conjugacy for
+    everything else, as R's bayesmeta (``bayesmeta(y, sigma, mu.prior, tau.prior)``),
+    so results are deterministic to quadrature accuracy; only the quantiles of the
+    spread ``zeta`` of the study effects use Monte Carlo draws.
 
     Parameters
     ----------
     endog : array_like
-        Effect sizes ``y_i``.
+        Effect sizes ``y_i``, one per study.
     vi : array_like
         Known sampling variances ``v_i > 0``.
     exog : array_like, optional
-        Moderators (k, p); intercept only (``mu``) when omitted.
+        Moderators (k, p) including the intercept column if wanted; intercept only
+        (``mu``) when omitted.
     mu_prior : None, priors.Flat, priors.Normal or priors.MultivariateNormal
-        Prior of ``mu`` (of the coefficients ``b`` with ``exog``); ``None`` is flat.
-    tau_prior : priors.TauPrior or callable
-        Prior of the heterogeneity ``tau`` (see :mod:`metamodels.bayes.priors`); a
-        callable is taken as an (unnormalised) density on ``tau``.
+        Prior of ``mu`` (of the coefficients ``b`` with ``exog``); ``None`` (default) is
+        flat.
+    tau_prior : priors.TauPrior, frozen scipy distribution or callable
+        Prior of the heterogeneity standard deviation ``tau`` (see
+        :mod:`metamodels.bayes.priors`; required).  A callable is taken as an
+        (unnormalised) density on ``tau`` (:func:`~metamodels.bayes.priors.as_tau_prior`).
     missing : {"none", "drop", "raise"}
+        Handling of missing values in the inputs (statsmodels' ``missing``); default
+        ``"none"``.
+
+    Raises
+    ------
+    ValueError
+        If ``tau_prior`` is missing, ``endog`` is not one-dimensional, an input is not
+        finite, a sampling variance is not positive, or the priors are malformed.
+    TypeError
+        If ``mu_prior`` or ``tau_prior`` is of an unsupported type.
+    metamodels.exceptions.SpecificationError
+        If the moderators are collinear.
+    metamodels.bayes.priors.ImproperPosteriorError
+        If the prior combination gives an improper posterior (see Notes).
+
+    See Also
+    --------
+    prior_sensitivity : the same analysis under many priors.
+    metamodels.MetaRandom : the frequentist random-effects model.
+    metamodels.bayes.gibbs.fit_bayes : Bayesian linear mixed models by Gibbs sampling.
 
     Notes
     -----
@@ -44,15 +79,16 @@ class BayesMeta(MetaModelBase):
 
     .. math::
 
-        y_i \\mid \\theta_i \\sim N(\\theta_i, v_i), \\quad
-        \\theta_i \\mid b, \\tau \\sim N(x_i'b, \\tau^2), \\quad
-        b \\sim N(b_0, \\Sigma_0) \\text{ or flat}, \\quad \\tau \\sim p(\\tau),
+        y_i \mid \theta_i \sim N(\theta_i, v_i), \quad
+        \theta_i \mid b, \tau \sim N(x_i'b, \tau^2), \quad
+        b \sim N(b_0, \Sigma_0) \text{ or flat}, \quad \tau \sim p(\tau),
 
     with ``b`` and ``tau`` independent a priori (``x_i'b = mu`` without moderators).
     Integrating out ``theta`` and, by conjugacy, ``b`` leaves the one-dimensional
-    marginal posterior ``p(tau | y) ∝ p(tau) m(y | tau)`` (see :func:`conditional`),
-    which is integrated by adaptive Gauss-Legendre quadrature with an error estimate
-    (:mod:`.integration`).  Every other posterior is a mixture over ``tau``:
+    marginal posterior ``p(tau | y) ∝ p(tau) m(y | tau)`` (see
+    :func:`~metamodels.bayes.kernels.conditional`), which is integrated by adaptive
+    Gauss-Legendre quadrature with an error estimate
+    (:mod:`metamodels.bayes.integration`).  Every other posterior is a mixture over ``tau``:
 
     * ``b | tau, y ~ N(bhat(tau), A(tau)^-1)``;
     * ``theta_i | tau, y ~ N(lam_i y_i + (1 - lam_i) x_i'bhat,
@@ -63,7 +99,8 @@ class BayesMeta(MetaModelBase):
       ``theta``, is a normal mixture;
     * ``zeta^2 = sum w_i (theta_i - beta_F)^2 / sum w_i`` is a quadratic form in the
       normal vector ``theta | tau, y``: its mean and variance are exact (quadrature of
-      the conditional moments, :func:`zeta2_moments`), its quantiles, intervals and
+      the conditional moments, :func:`~metamodels.bayes.kernels.zeta2_moments`), its
+      quantiles, intervals and
       density come from Monte Carlo draws of the joint posterior (``tau`` by inverse
       CDF, then ``b`` and ``theta`` from their conditional normals).
 
@@ -74,24 +111,45 @@ class BayesMeta(MetaModelBase):
 
     References
     ----------
-    Roever C (2020). Bayesian random-effects meta-analysis using the bayesmeta R
-    package. J Stat Softw 93(6). Gelman A (2006). Prior distributions for variance
-    parameters in hierarchical models. Bayesian Analysis 1(3).
+    .. [1] Roever C (2020). Bayesian random-effects meta-analysis using the bayesmeta R
+       package. Journal of Statistical Software 93(6), 1-51.
+    .. [2] Gelman A (2006). Prior distributions for variance parameters in hierarchical
+       models. Bayesian Analysis 1(3), 515-534.
 
     Examples
     --------
+    The BCG vaccine trials (log risk ratios) with a normal prior on ``mu`` and a
+    half-normal prior on ``tau``:
+
     >>> import metamodels as mm
     >>> from metamodels.bayes import BayesMeta, priors
     >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
     ...                     ci="cpos", di="cneg")
     >>> res = BayesMeta(es["yi"], es["vi"], mu_prior=priors.Normal(0, 4),
-    ...                 tau_prior=priors.HalfNormal(0.5)).fit()
-    >>> res.summary_frame().loc[["mu", "tau"]]  # doctest: +SKIP
+    ...                 tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+    >>> res.summary_frame(names=["mu", "tau"])[["mean", "hpd_lower", "hpd_upper"]].round(2)
+         mean  hpd_lower  hpd_upper
+    mu  -0.71      -1.08      -0.34
+    tau  0.57       0.32       0.86
+    >>> round(res.prob("mu", upper=0), 3)          # P(mu <= 0 | y)
+    1.0
+
+    A meta-regression on absolute latitude, from a formula (flat prior on the
+    coefficients):
+
+    >>> reg = BayesMeta.from_formula("yi ~ ablat", data=es, vi="vi",
+    ...                              tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+    >>> reg.summary_frame(names=["ablat"])[["mean", "sd"]].round(3)
+            mean     sd
+    ablat -0.029  0.008
     """
 
     _min_studies = 1
 
-    def __init__(self, endog, vi, exog=None, mu_prior=None, tau_prior=None, missing="none"):
+    def __init__(self, endog: ArrayLike, vi: ArrayLike, exog: ArrayLike | None = None,
+                 mu_prior: pr.Flat | pr.Normal | pr.MultivariateNormal | None = None,
+                 tau_prior: pr.TauPrior | Any = None,
+                 missing: Literal["none", "drop", "raise"] = "none") -> None:
         self.mu_prior = pr.Flat() if mu_prior is None else mu_prior
         tau_prior_in = pr.as_tau_prior(tau_prior)
         super().__init__(endog, vi, exog=exog, missing=missing)
@@ -146,32 +204,85 @@ class BayesMeta(MetaModelBase):
             return float(apost)
         return -np.inf
 
-    def moment_exists(self, r):
-        """Whether ``E[tau^r | y]`` is finite."""
+    def moment_exists(self, r: float) -> bool:
+        """Whether ``E[tau^r | y]`` is finite.
+
+        Decided from the power-law exponent of the posterior density of ``tau`` at
+        infinity (prior tail times the likelihood's ``tau^-(k - p_flat)``).
+
+        Parameters
+        ----------
+        r : float
+            Order of the moment.
+
+        Returns
+        -------
+        bool
+        """
         return bool(self.tail_exponent + r < -1)
 
-    def loglike_tau(self, tau):
-        """Log likelihood of ``tau`` with ``b`` integrated out against its prior."""
+    def loglike_tau(self, tau: ArrayLike) -> np.ndarray:
+        """Log likelihood of ``tau`` with ``b`` integrated out against its prior.
+
+        ``log m(y | tau)``, the marginal likelihood of ``tau`` given by the normal
+        conjugacy of ``b`` (with a flat prior on ``b``: up to a constant, the
+        restricted likelihood of ``tau^2``).
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of ``tau >= 0``.
+
+        Returns
+        -------
+        ndarray
+            ``log m(y | tau)``, one value per entry of ``tau`` (1-d).
+        """
         return conditional(self.endog, self.vi, self.exog, self.coef_prior, tau).logm
 
-    def fit(self, rtol=1e-10, n_draws=100_000, random_state=0, max_intervals=4000):
+    def fit(self, rtol: float = 1e-10, n_draws: int = 100_000,
+            random_state: int | np.random.Generator | None = 0,
+            max_intervals: int = 4000) -> BayesMetaResults:
         """Compute the posterior.
+
+        The marginal posterior of ``tau`` is integrated by adaptive Gauss-Legendre
+        quadrature (the moments of ``tau`` up to order 2 that exist are part of the
+        error control); every other posterior is a normal mixture over the quadrature
+        nodes.  The model is not changed.
 
         Parameters
         ----------
         rtol : float
-            Target relative error of the quadrature over ``tau``.
+            Target relative error of the quadrature over ``tau`` (default ``1e-10``).
         n_draws : int
             Monte Carlo draws of the joint posterior used for the quantiles, intervals
-            and density of ``zeta^2`` (and ``zeta``) and by nothing else.
+            and density of ``zeta^2`` (and ``zeta``) and by nothing else; at least
+            1000 (default 100,000).
         random_state : int, numpy Generator or None
-            Seed of those draws (results are reproducible by default).
+            Seed of those draws (default 0: results are reproducible).
         max_intervals : int
-            Cap on the number of quadrature intervals.
+            Cap on the number of quadrature intervals (default 4000).
 
         Returns
         -------
         BayesMetaResults
+            Posterior summaries, densities, marginal likelihood and draws.
+
+        Raises
+        ------
+        ValueError
+            If ``n_draws < 1000``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> from metamodels.bayes import BayesMeta, priors
+        >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                     ci="cpos", di="cneg")
+        >>> res = BayesMeta(es["yi"], es["vi"], tau_prior=priors.HalfCauchy(0.5)).fit(
+        ...     n_draws=2000)
+        >>> res.integration_error < 1e-8
+        True
         """
         if int(n_draws) < 1000:
             raise ValueError(f"n_draws must be at least 1000, got {n_draws!r}")

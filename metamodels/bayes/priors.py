@@ -13,7 +13,8 @@ Two families:
   :class:`Fixed` (a point mass) and :class:`Custom` (any user density; a plain
   callable is wrapped automatically).
 
-Every ``tau`` prior reports its support, whether it is proper and the power-law
+Every ``tau`` prior reports its support (``support``), whether it is proper (``proper``)
+and the power-law
 exponents of its density at 0 and at infinity (``p(tau) ~ tau^a0`` as
 ``tau -> 0``, ``p(tau) ~ tau^a_inf`` as ``tau -> inf``; ``-inf`` means faster than
 any power).  :class:`~metamodels.bayes.BayesMeta` uses the exponents to decide
@@ -21,15 +22,28 @@ whether the posterior is proper: the likelihood integrated over ``mu`` is positi
 and finite at ``tau = 0`` and decays like ``tau^-(k - p_flat)`` (``p_flat`` = number of
 coefficients with a flat prior), so the posterior is proper iff ``a0 > -1`` (when the
 support reaches 0) and ``a_inf - (k - p_flat) < -1`` (when it reaches infinity).
+
+Examples
+--------
+>>> from metamodels.bayes import priors
+>>> prior = priors.HalfNormal(0.5)
+>>> prior, prior.proper, prior.support
+(HalfNormal(scale=0.5), True, (0.0, inf))
+>>> print(priors.Jeffreys().tails)          # p(tau) ~ tau at 0 and ~ 1/tau at infinity
+(1.0, -1.0)
 """
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from scipy import integrate, special, stats
 
 from ..exceptions import SpecificationError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "ImproperPosteriorError", "Flat", "Normal", "MultivariateNormal", "TauPrior",
@@ -55,7 +69,18 @@ def _positive(value, name, allow_inf=False):
 
 # --------------------------------------------------------------------------- mu priors
 class Flat:
-    """Improper uniform prior on ``mu`` (or on every meta-regression coefficient)."""
+    """Improper uniform prior on ``mu`` (or on every meta-regression coefficient).
+
+    ``p(b) = 1``; the default of :class:`~metamodels.bayes.BayesMeta` (``mu_prior=None``
+    is the same).  With a flat prior the posterior needs more studies than coefficients,
+    and the marginal likelihood and Bayes factors for ``mu`` are undefined.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.Flat(), priors.Flat.proper
+    (Flat(), False)
+    """
 
     proper = False
 
@@ -69,13 +94,32 @@ class Normal:
     Parameters
     ----------
     loc, scale : float or array_like
-        Mean and standard deviation; scalars are broadcast to every coefficient of a
-        meta-regression, arrays must have one entry per coefficient.
+        Mean and standard deviation (defaults 0 and 1); scalars are broadcast to every
+        coefficient of a meta-regression, arrays must have one entry per coefficient.
+
+    Raises
+    ------
+    ValueError
+        If ``loc`` is not finite or ``scale`` is not positive and finite.
+
+    See Also
+    --------
+    MultivariateNormal : correlated normal prior on the coefficients.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.Normal(0, 4)
+    >>> prior
+    Normal(loc=0, scale=4)
+    >>> mean, cov = prior.mean_cov(2)      # two coefficients: independent N(0, 16)
+    >>> mean.tolist(), cov.tolist()
+    ([0.0, 0.0], [[16.0, 0.0], [0.0, 16.0]])
     """
 
     proper = True
 
-    def __init__(self, loc=0.0, scale=1.0):
+    def __init__(self, loc: ArrayLike = 0.0, scale: ArrayLike = 1.0) -> None:
         self.loc = np.asarray(loc, dtype=float)
         self.scale = np.asarray(scale, dtype=float)
         if not (np.all(np.isfinite(self.loc)) and np.all(np.isfinite(self.scale))
@@ -83,8 +127,26 @@ class Normal:
             raise ValueError("Normal prior needs finite loc and positive finite scale, got "
                              f"loc={loc!r}, scale={scale!r}")
 
-    def mean_cov(self, p):
-        """Prior mean (p,) and covariance (p, p) for ``p`` coefficients."""
+    def mean_cov(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prior mean and covariance for ``p`` coefficients.
+
+        Parameters
+        ----------
+        p : int
+            Number of coefficients of the model.
+
+        Returns
+        -------
+        mean : ndarray, shape (p,)
+            ``loc`` broadcast to ``p`` entries.
+        cov : ndarray, shape (p, p)
+            ``diag(scale^2)``.
+
+        Raises
+        ------
+        ValueError
+            If ``loc`` or ``scale`` cannot be broadcast to ``p`` entries.
+        """
         try:
             loc = np.broadcast_to(self.loc, (p,)).astype(float)
             scale = np.broadcast_to(self.scale, (p,)).astype(float)
@@ -100,11 +162,32 @@ class Normal:
 
 
 class MultivariateNormal:
-    """Multivariate normal prior ``N(mean, cov)`` on the meta-regression coefficients."""
+    """Multivariate normal prior ``N(mean, cov)`` on the meta-regression coefficients.
+
+    Parameters
+    ----------
+    mean : array_like, shape (p,)
+        Prior mean, one entry per coefficient (in the model's column order).
+    cov : array_like, shape (p, p)
+        Prior covariance, symmetric positive definite.
+
+    Raises
+    ------
+    ValueError
+        If ``cov`` is not a symmetric positive definite ``(p, p)`` matrix or ``mean`` is
+        not finite.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.MultivariateNormal([0, 0], [[1, 0.5], [0.5, 1]])
+    >>> prior.mean_cov(2)[1].tolist()
+    [[1.0, 0.5], [0.5, 1.0]]
+    """
 
     proper = True
 
-    def __init__(self, mean, cov):
+    def __init__(self, mean: ArrayLike, cov: ArrayLike) -> None:
         self.mean = np.atleast_1d(np.asarray(mean, dtype=float))
         self.cov = np.atleast_2d(np.asarray(cov, dtype=float))
         p = self.mean.size
@@ -114,7 +197,24 @@ class MultivariateNormal:
             raise ValueError("MultivariateNormal prior needs a finite mean and a positive "
                              "definite covariance")
 
-    def mean_cov(self, p):
+    def mean_cov(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prior mean and covariance (copies), checked against ``p`` coefficients.
+
+        Parameters
+        ----------
+        p : int
+            Number of coefficients of the model.
+
+        Returns
+        -------
+        mean : ndarray, shape (p,)
+        cov : ndarray, shape (p, p)
+
+        Raises
+        ------
+        ValueError
+            If the prior does not have ``p`` entries.
+        """
         if self.mean.size != p:
             raise ValueError(f"the MultivariateNormal prior has {self.mean.size} entries but "
                              f"the model has {p} coefficients")
@@ -142,14 +242,37 @@ class TauPrior:
 
     Subclasses define ``_logpdf`` on the interior of ``support``; ``logpdf`` returns
     ``-inf`` outside.  For proper priors the density is normalised.
+
+    Attributes
+    ----------
+    proper : bool
+        Whether the density integrates to 1 (improper priors are unnormalised).
+    support : tuple of float
+        ``(lower, upper)`` limits of ``tau`` where the density is positive.
+    tails : tuple of float
+        Power-law exponents ``(a0, a_inf)`` of the density at 0 and at infinity
+        (``p(tau) ~ tau^a0`` as ``tau -> 0``; ``-inf`` means faster than any power);
+        :class:`~metamodels.bayes.BayesMeta` uses them to check that the posterior is
+        proper.
     """
 
     proper = True
     support = (0.0, np.inf)
     tails = (0.0, -np.inf)   # power-law exponents of the density at 0 and at infinity
 
-    def logpdf(self, tau):
-        """Log prior density of ``tau`` (vectorised; ``-inf`` outside the support)."""
+    def logpdf(self, tau: ArrayLike) -> np.ndarray:
+        """Log prior density of ``tau`` (vectorised; ``-inf`` outside the support).
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of the heterogeneity standard deviation.
+
+        Returns
+        -------
+        ndarray
+            ``log p(tau)``, same shape as ``tau`` (unnormalised for improper priors).
+        """
         tau = np.asarray(tau, dtype=float)
         lo, hi = self.support
         out = np.full(tau.shape, -np.inf)
@@ -159,12 +282,37 @@ class TauPrior:
                 out[inside] = self._logpdf(tau[inside])
         return out
 
-    def pdf(self, tau):
-        """Prior density of ``tau``."""
+    def pdf(self, tau: ArrayLike) -> np.ndarray:
+        """Prior density of ``tau``.
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of the heterogeneity standard deviation.
+
+        Returns
+        -------
+        ndarray
+            ``p(tau) = exp(logpdf(tau))``, same shape as ``tau``.
+        """
         return np.exp(self.logpdf(tau))
 
-    def bind(self, vi):
-        """The prior specialised to sampling variances ``vi`` (data-dependent priors)."""
+    def bind(self, vi: ArrayLike) -> TauPrior:
+        """The prior specialised to sampling variances ``vi`` (data-dependent priors).
+
+        :class:`~metamodels.bayes.BayesMeta` calls this with the studies' sampling
+        variances; priors that do not depend on the data return themselves.
+
+        Parameters
+        ----------
+        vi : array_like
+            Sampling variances of the studies.
+
+        Returns
+        -------
+        TauPrior
+            ``self`` for data-independent priors, else a new bound prior.
+        """
         return self
 
     def _logpdf(self, tau):  # pragma: no cover - abstract
@@ -180,9 +328,42 @@ class TauPrior:
 
 
 class HalfNormal(TauPrior):
-    """Half-normal prior: ``p(tau) = 2/scale * phi(tau/scale)``, ``tau >= 0``."""
+    r"""Half-normal prior: ``p(tau) = 2/scale * phi(tau/scale)``, ``tau >= 0``.
 
-    def __init__(self, scale=1.0):
+    Parameters
+    ----------
+    scale : float
+        Scale (the standard deviation of the parent normal), positive; default 1.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not positive and finite.
+
+    Notes
+    -----
+    .. math::
+
+        p(\tau) = \frac{2}{s}\,\phi(\tau / s), \quad \tau \ge 0,
+
+    proper, with prior median ``0.674 s``.  bayesmeta's ``dhalfnormal``; a common
+    weakly informative choice for log odds or risk ratios is ``s = 0.5`` (Roever et al.
+    2021).
+
+    References
+    ----------
+    Roever C, Bender R, Dias S, et al. (2021). On weakly informative prior distributions
+    for the heterogeneity parameter in Bayesian random-effects meta-analysis. Research
+    Synthesis Methods 12(4), 448-474.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.HalfNormal(0.5).pdf([0.0, 0.5]).round(4)
+    array([1.5958, 0.9679])
+    """
+
+    def __init__(self, scale: float = 1.0) -> None:
         self.scale = _positive(scale, "scale")
 
     def _logpdf(self, tau):
@@ -193,9 +374,41 @@ class HalfNormal(TauPrior):
 
 
 class HalfT(TauPrior):
-    """Half-Student-t prior with ``df`` degrees of freedom and scale ``scale``."""
+    r"""Half-Student-t prior with ``df`` degrees of freedom and scale ``scale``.
 
-    def __init__(self, df=3.0, scale=1.0):
+    Parameters
+    ----------
+    df : float
+        Degrees of freedom ``nu > 0`` (default 3).
+    scale : float
+        Scale ``s > 0`` (default 1).
+
+    Raises
+    ------
+    ValueError
+        If ``df`` or ``scale`` is not positive and finite.
+
+    Notes
+    -----
+    .. math::
+
+        p(\tau) = \frac{2}{s}\, t_\nu(\tau / s), \quad \tau \ge 0,
+
+    with ``t_nu`` the Student-t density; it decays like ``tau^-(nu + 1)`` (Gelman 2006).
+
+    References
+    ----------
+    Gelman A (2006). Prior distributions for variance parameters in hierarchical
+    models. Bayesian Analysis 1(3), 515-534.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.HalfT(3, 0.5)
+    HalfT(df=3, scale=0.5)
+    """
+
+    def __init__(self, df: float = 3.0, scale: float = 1.0) -> None:
         self.df = _positive(df, "df")
         self.scale = _positive(scale, "scale")
         self.tails = (0.0, -(self.df + 1.0))
@@ -208,9 +421,41 @@ class HalfT(TauPrior):
 
 
 class HalfCauchy(HalfT):
-    """Half-Cauchy prior ``p(tau) = 2 / (pi scale (1 + (tau/scale)^2))`` (half-t, 1 df)."""
+    r"""Half-Cauchy prior ``p(tau) = 2 / (pi scale (1 + (tau/scale)^2))`` (half-t, 1 df).
 
-    def __init__(self, scale=1.0):
+    Parameters
+    ----------
+    scale : float
+        Scale ``s > 0`` (default 1), the prior median of ``tau``.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not positive and finite.
+
+    Notes
+    -----
+    .. math::
+
+        p(\tau) = \frac{2}{\pi s \,(1 + (\tau / s)^2)}, \quad \tau \ge 0.
+
+    Proper, but with no finite mean: posterior moments of ``tau`` exist only thanks to
+    the likelihood (Gelman 2006; bayesmeta's ``dhalfcauchy``).
+
+    References
+    ----------
+    Gelman A (2006). Prior distributions for variance parameters in hierarchical
+    models. Bayesian Analysis 1(3), 515-534.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.HalfCauchy(0.5)
+    >>> prior, prior.tails
+    (HalfCauchy(scale=0.5), (0.0, -2.0))
+    """
+
+    def __init__(self, scale: float = 1.0) -> None:
         super().__init__(1.0, scale)
 
     def _args(self):
@@ -218,9 +463,31 @@ class HalfCauchy(HalfT):
 
 
 class Uniform(TauPrior):
-    """Uniform prior on ``tau`` over ``[lower, upper]``; improper when ``upper`` is None."""
+    """Uniform prior on ``tau`` over ``[lower, upper]``; improper when ``upper`` is None.
 
-    def __init__(self, lower=0.0, upper=None):
+    Parameters
+    ----------
+    lower : float
+        Lower limit, ``>= 0`` (default 0).
+    upper : float or None
+        Upper limit, ``> lower``; ``None`` (default) gives the improper flat prior on
+        ``(lower, inf)``, whose posterior is proper only with more than
+        ``p_flat + 1`` studies (see :mod:`metamodels.bayes.priors`).
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= lower < upper``.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.Uniform(0, 10)
+    >>> round(float(prior.pdf(2.0)), 6), float(prior.pdf(11.0)), prior.proper
+    (0.1, 0.0, True)
+    """
+
+    def __init__(self, lower: float = 0.0, upper: float | None = None) -> None:
         lower = float(lower)
         upper = np.inf if upper is None else float(upper)
         if not (0 <= lower < upper):
@@ -239,7 +506,7 @@ class Uniform(TauPrior):
 
 
 class Jeffreys(TauPrior):
-    """Jeffreys prior for ``tau`` in the normal-normal model (bayesmeta's ``"Jeffreys"``).
+    r"""Jeffreys prior for ``tau`` in the normal-normal model (bayesmeta's ``"Jeffreys"``).
 
     ``p(tau) ∝ sqrt(I(tau))`` with the Fisher information of ``tau`` in the marginal
     model ``y_i ~ N(mu, v_i + tau^2)``, ``I(tau) = 2 sum_i tau^2 / (v_i + tau^2)^2``
@@ -249,19 +516,61 @@ class Jeffreys(TauPrior):
     improper.  ``overall=True`` gives the "overall" Jeffreys prior
     ``sqrt(det I(mu, tau)) ∝ p(tau) sqrt(sum_i 1/(v_i + tau^2))``, which decays like
     ``tau^-2`` and is proper (normalised numerically).
+
+    Parameters
+    ----------
+    overall : bool
+        ``False`` (default): the Jeffreys prior of ``tau`` alone (improper);
+        ``True``: the overall Jeffreys prior of ``(mu, tau)`` (proper).
+
+    Notes
+    -----
+    .. math::
+
+        p(\tau) \propto \sqrt{\sum_i \left(\frac{\tau}{v_i + \tau^2}\right)^2},
+        \qquad
+        p_{\text{overall}}(\tau) \propto p(\tau) \sqrt{\sum_i \frac{1}{v_i + \tau^2}}.
+
+    The prior is evaluated only after :meth:`bind` (``BayesMeta`` binds it to the
+    data's sampling variances); an unbound prior raises ``ValueError`` when evaluated.
+
+    References
+    ----------
+    Bodnar O, Link A, Arendacka B, Possolo A, Elster C (2017). Bayesian estimation in
+    random effects meta-analysis using a non-informative prior. Statistics in Medicine
+    36(2), 378-399.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.Jeffreys().bind([0.1, 0.2, 0.3])
+    >>> prior.logpdf([0.1]).round(4)
+    array([0.073])
     """
 
     proper = False
     tails = (1.0, -1.0)
 
-    def __init__(self, overall=False):
+    def __init__(self, overall: bool = False) -> None:
         self.overall = bool(overall)
         self._vi = None
         self._lognorm = 0.0
         if self.overall:
             self.proper, self.tails = True, (1.0, -2.0)
 
-    def bind(self, vi):
+    def bind(self, vi: ArrayLike) -> Jeffreys:
+        """A copy of the prior bound to the sampling variances ``vi``.
+
+        Parameters
+        ----------
+        vi : array_like
+            Sampling variances of the studies.
+
+        Returns
+        -------
+        Jeffreys
+            The bound prior (normalised numerically when ``overall=True``).
+        """
         new = Jeffreys(self.overall)
         new._vi = np.asarray(vi, dtype=float)
         if new.overall:
@@ -293,9 +602,28 @@ class LogUniformTau2(TauPrior):
     On ``tau``: ``p(tau) = 2 / (tau log(upper/lower))`` for
     ``sqrt(lower) <= tau <= sqrt(upper)``.  ``lower=0`` or ``upper=None`` give the
     improper ``1/tau^2`` prior; with ``lower=0`` the posterior is always improper.
+
+    Parameters
+    ----------
+    lower : float
+        Lower limit of ``tau^2``, ``>= 0``.
+    upper : float or None
+        Upper limit of ``tau^2``, ``> lower``; ``None`` (default) for no upper limit.
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= lower < upper``.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.LogUniformTau2(1e-4, 100)
+    >>> [float(t) for t in prior.support], prior.proper
+    ([0.01, 10.0], True)
     """
 
-    def __init__(self, lower, upper=None):
+    def __init__(self, lower: float, upper: float | None = None) -> None:
         lower = float(lower)
         upper = np.inf if upper is None else float(upper)
         if not (0 <= lower < upper):
@@ -320,9 +648,31 @@ class GammaPrecision(TauPrior):
     On ``tau``: ``p(tau) = 2 b^a / Gamma(a) tau^-(2a+1) exp(-b/tau^2)``.  The classic
     "vague" choice ``GammaPrecision(0.001, 0.001)`` is proper but nearly improper and
     far from uninformative on ``tau`` (Gelman 2006).
+
+    Parameters
+    ----------
+    shape, rate : float
+        ``a > 0`` and ``b > 0`` of the gamma distribution of ``1/tau^2`` (defaults
+        0.001 and 0.001).
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` or ``rate`` is not positive and finite.
+
+    References
+    ----------
+    Gelman A (2006). Prior distributions for variance parameters in hierarchical
+    models. Bayesian Analysis 1(3), 515-534.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.GammaPrecision(0.001, 0.001)
+    GammaPrecision(shape=0.001, rate=0.001)
     """
 
-    def __init__(self, shape=0.001, rate=0.001):
+    def __init__(self, shape: float = 0.001, rate: float = 0.001) -> None:
         self.shape = _positive(shape, "shape")
         self.rate = _positive(rate, "rate")
         self.tails = (np.inf, -(2 * self.shape + 1))
@@ -341,9 +691,27 @@ class UniformPrecision(TauPrior):
     On ``tau``: ``p(tau) = 2 tau^-3 / (upper - lower)`` for
     ``upper^-1/2 <= tau <= lower^-1/2``.  ``upper=None`` is the improper flat prior on
     the precision, whose ``tau^-3`` spike at 0 always gives an improper posterior.
+
+    Parameters
+    ----------
+    upper : float or None
+        Upper limit of the precision (default ``None``: no limit, improper).
+    lower : float
+        Lower limit of the precision, ``>= 0`` (default 0).
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= lower < upper``.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.UniformPrecision(upper=100).support          # tau between 0.1 and inf
+    (0.1, inf)
     """
 
-    def __init__(self, upper=None, lower=0.0):
+    def __init__(self, upper: float | None = None, lower: float = 0.0) -> None:
         lower = float(lower)
         upper = np.inf if upper is None else float(upper)
         if not (0 <= lower < upper):
@@ -367,9 +735,28 @@ class ParetoPrecision(TauPrior):
     """Pareto(shape, scale) prior on the precision ``1/tau^2`` (``1/tau^2 >= scale``).
 
     On ``tau``: ``p(tau) = 2 a s^a tau^(2a - 1)`` for ``0 < tau <= s^-1/2``.
+
+    Parameters
+    ----------
+    shape : float
+        Pareto shape ``a > 0`` (default 1).
+    scale : float
+        Pareto scale ``s > 0`` (default 1): the smallest precision, so
+        ``tau <= s^-1/2``.
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` or ``scale`` is not positive and finite.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> priors.ParetoPrecision(1, 4).support
+    (0.0, 0.5)
     """
 
-    def __init__(self, shape=1.0, scale=1.0):
+    def __init__(self, shape: float = 1.0, scale: float = 1.0) -> None:
         self.shape = _positive(shape, "shape")
         self.scale = _positive(scale, "scale")
         self.support = (0.0, self.scale ** -0.5)
@@ -384,9 +771,31 @@ class ParetoPrecision(TauPrior):
 
 
 class Fixed(TauPrior):
-    """Point mass at ``tau^2 = tau2``: the conditional (empirical-Bayes-like) analysis."""
+    """Point mass at ``tau^2 = tau2``: the conditional (empirical-Bayes-like) analysis.
 
-    def __init__(self, tau2):
+    With a fixed ``tau`` every posterior is exactly normal (no quadrature); with
+    ``tau2=0`` the model is the Bayesian fixed-effect (common-effect) model.
+
+    Parameters
+    ----------
+    tau2 : float
+        The heterogeneity variance, finite and ``>= 0`` (e.g. the REML estimate, for
+        an empirical-Bayes analysis).
+
+    Raises
+    ------
+    ValueError
+        If ``tau2`` is negative or not finite.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.Fixed(0.04)
+    >>> prior.tau, prior.logpdf([0.2, 0.3]).tolist()
+    (0.2, [0.0, -inf])
+    """
+
+    def __init__(self, tau2: float) -> None:
         tau2 = float(tau2)
         if not (np.isfinite(tau2) and tau2 >= 0):
             raise ValueError(f"Fixed prior needs a non-negative finite tau2, got {tau2!r}")
@@ -395,8 +804,19 @@ class Fixed(TauPrior):
         self.support = (self.tau, self.tau)
         self.tails = (np.inf, -np.inf)
 
-    def logpdf(self, tau):
-        """Not a density: a point mass (returns 0 at ``tau`` and ``-inf`` elsewhere)."""
+    def logpdf(self, tau: ArrayLike) -> np.ndarray:
+        """Not a density: a point mass (returns 0 at ``tau`` and ``-inf`` elsewhere).
+
+        Parameters
+        ----------
+        tau : array_like
+            Values of the heterogeneity standard deviation.
+
+        Returns
+        -------
+        ndarray
+            0 where ``tau`` equals the fixed value, ``-inf`` elsewhere.
+        """
         tau = np.asarray(tau, dtype=float)
         return np.where(tau == self.tau, 0.0, -np.inf)
 
@@ -412,11 +832,20 @@ class Custom(TauPrior):
     density : callable
         ``density(tau)`` returning the (log, with ``log=True``) density; called with
         an array, or element-wise if that fails.
-    support : (lower, upper)
-        Where the density is positive.
+    support : tuple of float
+        ``(lower, upper)``, where the density is positive (default ``(0, inf)``).
     log : bool
-        Whether ``density`` returns the log density.
+        Whether ``density`` returns the log density (default False).
     label : str, optional
+        Name shown by ``repr`` and in summaries.
+
+    Raises
+    ------
+    TypeError
+        If ``density`` is not callable.
+    ValueError
+        Unless ``0 <= lower < upper``; when bound (by ``BayesMeta``), if the density is
+        negative or a proper density cannot be integrated.
 
     Notes
     -----
@@ -425,10 +854,22 @@ class Custom(TauPrior):
     of ``log p`` against ``log tau`` between ``1e-10`` and ``1e-8``, and between
     ``1e8`` and ``1e10``, times the typical standard error), so densities with
     logarithmic factors at the boundary can be misjudged.  Proper densities are
-    normalised by adaptive quadrature.
+    normalised by adaptive quadrature.  Whether the prior is proper is unknown
+    (``proper is None``) until :meth:`bind`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.bayes import priors
+    >>> prior = priors.Custom(lambda t: np.exp(-t), label="exponential(1)")
+    >>> bound = prior.bind([0.1, 0.2])
+    >>> bound, bound.proper, round(float(bound.pdf(0.0)), 6)
+    (exponential(1), True, 1.0)
     """
 
-    def __init__(self, density, support=(0.0, np.inf), log=False, label=None):
+    def __init__(self, density: Callable[[np.ndarray], ArrayLike],
+                 support: tuple[float, float] = (0.0, np.inf), log: bool = False,
+                 label: str | None = None) -> None:
         if not callable(density):
             raise TypeError(f"density must be callable, got {density!r}")
         lo, hi = (float(support[0]), float(support[1]))
@@ -458,7 +899,26 @@ class Custom(TauPrior):
     def _logpdf(self, tau):
         return self._raw(tau) - self._lognorm
 
-    def bind(self, vi):
+    def bind(self, vi: ArrayLike) -> Custom:
+        """A copy whose tails, propriety and normalisation are determined numerically.
+
+        The scale of the checks is ``sqrt(median(vi))`` (see Notes of the class).
+
+        Parameters
+        ----------
+        vi : array_like
+            Sampling variances of the studies.
+
+        Returns
+        -------
+        Custom
+            The bound prior (``self`` if already bound).
+
+        Raises
+        ------
+        ValueError
+            If a proper density cannot be integrated to a positive finite value.
+        """
         if self._bound:
             return self
         new = Custom(self.density, self.support, self.log, self.label)
@@ -494,9 +954,37 @@ def _slope(logf, t1, t2):
     return float((l2 - l1) / (np.log(t2) - np.log(t1)))
 
 
-def as_tau_prior(prior):
-    """Coerce ``prior`` (a :class:`TauPrior`, a callable density on ``tau`` or a frozen
-    scipy distribution) to a :class:`TauPrior`."""
+def as_tau_prior(prior: TauPrior | Callable[..., Any] | Any) -> TauPrior:
+    """Coerce ``prior`` to a :class:`TauPrior`.
+
+    Parameters
+    ----------
+    prior : TauPrior, frozen scipy distribution or callable
+        A :class:`TauPrior` is returned unchanged; a frozen ``scipy.stats``
+        distribution (anything with ``logpdf`` and ``support()``) becomes a
+        :class:`Custom` log density on its support (cut at 0); any other callable is
+        taken as an unnormalised density on ``tau`` (:class:`Custom`).
+
+    Returns
+    -------
+    TauPrior
+
+    Raises
+    ------
+    ValueError
+        If ``prior`` is None (a ``tau`` prior is required).
+    TypeError
+        If ``prior`` is none of the above.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> from metamodels.bayes import priors
+    >>> priors.as_tau_prior(priors.HalfNormal(0.5))
+    HalfNormal(scale=0.5)
+    >>> priors.as_tau_prior(stats.halfnorm(scale=0.5))
+    scipy halfnorm
+    """
     if isinstance(prior, TauPrior):
         return prior
     if prior is None:

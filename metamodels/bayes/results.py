@@ -2,9 +2,11 @@
 marginal likelihood, Bayes factors, draws and plots."""
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Callable, Literal, NoReturn, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,16 +19,65 @@ from ..base.results import ResultsConventions
 from ..exceptions import MetaModelsWarning
 from . import priors as pr
 from .distributions import NormalMixture, PointMass, SampleDistribution, TauDistribution
-from .kernels import conditional, draw_joint, zeta2_moments
+from .kernels import Conditional, conditional, draw_joint, zeta2_moments
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
+    from ..base.model import MetaModelBase
+    from .integration import TauPosterior
 
 __all__ = ["BayesMetaResults", "BayesFactor", "BayesPrediction"]
 
 
 @dataclass(frozen=True)
 class BayesFactor:
-    """Bayes factor of a point null hypothesis against the full model.
+    r"""Bayes factor of a point null hypothesis against the full model.
 
-    ``bf01 = p(y | H0) / p(y | H1)``: values above 1 favour the null.
+    ``bf01 = p(y | H0) / p(y | H1)``: values above 1 favour the null.  Returned by
+    :meth:`BayesMetaResults.bayes_factor` (and printed by its ``summary()``); ``str()``
+    gives a one-line report.
+
+    Parameters
+    ----------
+    hypothesis : str
+        The null hypothesis, e.g. ``"mu = 0"`` or ``"tau = 0"``.
+    log_bf01 : float
+        Natural logarithm of ``bf01``.
+    method : str
+        How it was computed (``"Savage-Dickey density ratio"`` or ``"marginal
+        likelihood ratio"``).
+
+    Notes
+    -----
+    For a point null ``b_j = b_0`` nested in the full model (with the prior of the
+    other parameters under the null equal to their conditional prior given
+    ``b_j = b_0``), the Savage-Dickey density ratio gives
+
+    .. math::
+
+        \mathrm{BF}_{01} = \frac{p(y \mid H_0)}{p(y \mid H_1)}
+        = \frac{p(b_j = b_0 \mid y)}{p(b_j = b_0)}.
+
+    For ``tau = 0`` it is the ratio of the marginal likelihoods
+    ``m(y | tau = 0) / p(y)``.
+
+    References
+    ----------
+    Dickey JM (1971). The weighted likelihood ratio, linear hypotheses on normal
+    location parameters. Annals of Mathematical Statistics 42(1), 204-223.
+    Kass RE, Raftery AE (1995). Bayes factors. Journal of the American Statistical
+    Association 90(430), 773-795.
+
+    Examples
+    --------
+    >>> from metamodels.bayes import BayesFactor
+    >>> bf = BayesFactor("mu = 0", -3.0, "Savage-Dickey density ratio")
+    >>> round(bf.bf10, 2)
+    20.09
     """
 
     hypothesis: str
@@ -34,11 +85,13 @@ class BayesFactor:
     method: str
 
     @property
-    def bf01(self):
+    def bf01(self) -> float:
+        """Bayes factor of the null against the full model, ``p(y | H0) / p(y | H1)``."""
         return float(np.exp(self.log_bf01))
 
     @property
-    def bf10(self):
+    def bf10(self) -> float:
+        """Bayes factor of the full model against the null, ``1 / bf01``."""
         return float(np.exp(-self.log_bf01))
 
     def __str__(self):
@@ -47,7 +100,11 @@ class BayesFactor:
 
 
 class BayesMetaResults(ResultsConventions):
-    """Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
+    r"""Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
+
+    Created by :meth:`BayesMeta.fit() <metamodels.bayes.BayesMeta.fit>`, not directly;
+    bayesmeta's ``bayesmeta`` object (``$summary``, ``$dposterior``, ``$qposterior``,
+    ``$post.interval``, ``$bayesfactor``, ``$marginal.likelihood``, ``$rposterior``).
 
     Quantities (``names``): ``"mu"`` (or the coefficient names of a meta-regression),
     ``"tau"``, ``"tau2"``, ``"theta[i]"`` for each study (``i`` = position 0..k-1 or
@@ -68,9 +125,67 @@ class BayesMetaResults(ResultsConventions):
         Estimated relative error of the quadrature (0 for a fixed ``tau^2``).
     tau_posterior : TauPosterior or None
         The quadrature object (density, CDF and quantiles of ``tau``).
+    n_draws : int
+        Number of Monte Carlo draws behind the ``zeta2``/``zeta`` quantiles.
+    coef_names : list of str
+        ``["mu"]`` or the meta-regression coefficient names.
+    study_labels : list
+        Labels of the studies (row labels of pandas input, else positions).
+
+    Parameters
+    ----------
+    model : BayesMeta
+        The fitted model.
+    post : TauPosterior or None
+        Quadrature of the marginal posterior of ``tau`` (``None`` for a fixed ``tau^2``).
+    nodes, weights : ndarray
+        Quadrature nodes (values of ``tau``) and normalised weights.
+    cond : Conditional
+        Conditional posterior of the coefficients at every node.
+    zeta2_draws : ndarray
+        Monte Carlo draws of ``zeta^2`` from the joint posterior.
+
+    See Also
+    --------
+    BayesMeta : the model, with the model written out.
+
+    Notes
+    -----
+    With quadrature nodes ``tau_j`` and normalised weights ``W_j`` of the marginal
+    posterior of ``tau``, every coefficient, study effect and linear function of them
+    has a normal-mixture posterior, e.g.
+
+    .. math::
+
+        p(b \mid y) \approx \sum_j W_j \, N\!\left(b;\ \hat b(\tau_j),\ A(\tau_j)^{-1}\right),
+        \qquad A(\tau) = X' (V + \tau^2 I)^{-1} X + \Sigma_0^{-1},
+
+    (``V = diag(v_i)``; ``Sigma_0^-1 = 0`` for a flat prior) whose CDF, quantiles and
+    shortest intervals are computed exactly up to the quadrature error.
+
+    References
+    ----------
+    Roever C (2020). Bayesian random-effects meta-analysis using the bayesmeta R
+    package. Journal of Statistical Software 93(6), 1-51.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.bayes import BayesMeta, priors
+    >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                     ci="cpos", di="cneg")
+    >>> res = BayesMeta(es["yi"], es["vi"], mu_prior=priors.Normal(0, 4),
+    ...                 tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+    >>> res.names[:7]
+    ['mu', 'tau', 'tau2', 'theta_new', 'beta_F', 'zeta2', 'zeta']
+    >>> round(res.posterior_mean("mu"), 3), [round(x, 3) for x in res.hpd("tau")]
+    (-0.71, [0.32, 0.859])
+    >>> print(res.bayes_factor("mu"))
+    Bayes factor for mu = 0: BF01 = 0.04762 (BF10 = 21; Savage-Dickey density ratio)
     """
 
-    def __init__(self, model, post, nodes, weights, cond, zeta2_draws):
+    def __init__(self, model: MetaModelBase, post: TauPosterior | None, nodes: np.ndarray,
+                 weights: np.ndarray, cond: Conditional, zeta2_draws: np.ndarray) -> None:
         self.model = model
         self.tau_posterior = post
         self.nodes, self.weights = nodes, weights
@@ -93,8 +208,12 @@ class BayesMetaResults(ResultsConventions):
 
     # ------------------------------------------------------------------ names
     @property
-    def names(self):
-        """All quantities with a posterior distribution."""
+    def names(self) -> list[str]:
+        """All quantities with a posterior distribution (the ``name`` arguments).
+
+        Coefficients, ``tau``, ``tau2``, ``theta_new`` (intercept-only models),
+        ``beta_F``, ``zeta2``, ``zeta`` and ``theta[0]`` .. ``theta[k-1]``.
+        """
         extra = ["theta_new"] if self.model.intercept_only else []
         return (self.coef_names + ["tau", "tau2"] + extra + ["beta_F", "zeta2", "zeta"]
                 + [f"theta[{i}]" for i in range(self.k)])
@@ -169,35 +288,109 @@ class BayesMetaResults(ResultsConventions):
                                       lower=0.0)
         return SampleDistribution(np.sqrt(self._zeta2_draws), lower=0.0)   # zeta
 
-    def distribution(self, name):
-        """The posterior distribution object of ``name`` (see :mod:`.distributions`)."""
+    def distribution(self, name: str
+                     ) -> NormalMixture | TauDistribution | SampleDistribution | PointMass:
+        """The posterior distribution object of ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`; ``"theta[i]"`` also accepts a study label.
+
+        Returns
+        -------
+        NormalMixture, TauDistribution, SampleDistribution or PointMass
+            Objects of :mod:`metamodels.bayes.distributions` with ``mean``, ``sd``,
+            ``cdf``, ``ppf``, ``pdf``, ``logpdf``, ``hpd`` and ``mode`` (cached).
+
+        Raises
+        ------
+        ValueError
+            For an unknown quantity or study (or ``theta_new`` with moderators).
+        TypeError
+            If ``name`` is not a string.
+        """
         key = self._resolve(name)
         if key not in self._dists:
             self._dists[key] = self._build(key)
         return self._dists[key]
 
     # ---------------------------------------------------------------- summaries
-    def posterior_mean(self, name):
-        """Posterior mean (``inf``/``nan`` with a warning if it does not exist)."""
+    def posterior_mean(self, name: str) -> float:
+        """Posterior mean of ``name`` (bayesmeta's ``$summary["mean", ]``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+
+        Returns
+        -------
+        float
+            ``inf``/``nan``, with a :class:`~metamodels.exceptions.MetaModelsWarning`,
+            when the mean does not exist (heavy posterior tail).
+        """
         value = self.distribution(name).mean
         if not np.isfinite(value):
             warnings.warn(f"the posterior mean of {name} does not exist (heavy tail)",
                           MetaModelsWarning, stacklevel=2)
         return value
 
-    def posterior_sd(self, name):
-        """Posterior standard deviation (``inf`` with a warning if infinite)."""
+    def posterior_sd(self, name: str) -> float:
+        """Posterior standard deviation of ``name`` (bayesmeta's ``$summary["sd", ]``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+
+        Returns
+        -------
+        float
+            ``inf``, with a :class:`~metamodels.exceptions.MetaModelsWarning`, when the
+            variance is infinite.
+        """
         value = self.distribution(name).sd
         if not np.isfinite(value):
             warnings.warn(f"the posterior variance of {name} is infinite (heavy tail)",
                           MetaModelsWarning, stacklevel=2)
         return value
 
-    def posterior_median(self, name):
+    def posterior_median(self, name: str) -> float:
+        """Posterior median of ``name`` (bayesmeta's ``$summary["median", ]``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+
+        Returns
+        -------
+        float
+        """
         return self.distribution(name).median()
 
-    def posterior_quantile(self, name, q):
-        """Posterior quantile(s) at probabilities ``q``."""
+    def posterior_quantile(self, name: str, q: ArrayLike) -> float | np.ndarray:
+        """Posterior quantile(s) of ``name`` at probabilities ``q`` (bayesmeta's
+        ``$qposterior``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+        q : float or array_like
+            Probabilities in ``[0, 1]``.
+
+        Returns
+        -------
+        float or ndarray
+            A float for scalar ``q``, else an array of the shape of ``q``.
+
+        Raises
+        ------
+        ValueError
+            If a probability lies outside ``[0, 1]``.
+        """
         dist = self.distribution(name)
         qs = np.asarray(q, dtype=float)
         if np.any((qs < 0) | (qs > 1)):
@@ -205,33 +398,131 @@ class BayesMetaResults(ResultsConventions):
         out = np.array([dist.ppf(p) for p in qs.ravel()]).reshape(qs.shape)
         return float(out) if out.ndim == 0 else out
 
-    def posterior_cdf(self, name, x):
-        """Posterior probability that ``name <= x``."""
+    def posterior_cdf(self, name: str, x: ArrayLike) -> float | np.ndarray:
+        """Posterior probability that ``name <= x`` (bayesmeta's ``$pposterior``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+        x : float or array_like
+            Values at which to evaluate the posterior CDF.
+
+        Returns
+        -------
+        float or ndarray
+        """
         return self.distribution(name).cdf(x)
 
-    def posterior_pdf(self, name):
-        """The posterior density of ``name`` as a vectorised callable."""
+    def posterior_pdf(self, name: str) -> Callable[[ArrayLike], np.ndarray]:
+        """The posterior density of ``name`` as a vectorised callable (bayesmeta's
+        ``$dposterior``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+
+        Returns
+        -------
+        callable
+            ``f(x)`` returning the posterior density at ``x`` (for ``zeta2``/``zeta`` a
+            kernel density estimate from the Monte Carlo draws).
+
+        Raises
+        ------
+        ValueError
+            If the posterior is a point mass (``tau``/``tau2`` under a fixed ``tau^2``).
+        """
         dist = self.distribution(name)
         if isinstance(dist, PointMass):
             raise ValueError(f"the posterior of {name} is a point mass (fixed tau^2)")
         return dist.pdf
 
-    def posterior_mode(self, name):
+    def posterior_mode(self, name: str) -> float:
+        """Posterior mode of ``name`` (bayesmeta's ``$summary["mode", ]``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+
+        Returns
+        -------
+        float
+            The maximiser of the posterior density (for ``zeta2``/``zeta``: of a kernel
+            density estimate from the draws).
+        """
         return self.distribution(name).mode()
 
-    def central_interval(self, name, alpha=0.05):
-        """Equal-tailed ``1 - alpha`` credible interval."""
+    def central_interval(self, name: str, alpha: float = 0.05) -> tuple[float, float]:
+        """Equal-tailed ``1 - alpha`` credible interval of ``name`` (bayesmeta's
+        ``post.interval(method="central")``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+        alpha : float
+            ``1 - alpha`` is the posterior probability of the interval (default 0.05).
+
+        Returns
+        -------
+        tuple of float
+            ``(lower, upper)``, the ``alpha/2`` and ``1 - alpha/2`` quantiles.
+
+        Raises
+        ------
+        ValueError
+            Unless ``0 < alpha < 1``.
+        """
         return self.distribution(name).central(_check_alpha(alpha))
 
-    def hpd(self, name, alpha=0.05):
-        """Shortest (highest posterior density) ``1 - alpha`` credible interval."""
+    def hpd(self, name: str, alpha: float = 0.05) -> tuple[float, float]:
+        """Shortest (highest posterior density) ``1 - alpha`` credible interval of
+        ``name`` (bayesmeta's ``post.interval(method="shortest")``).
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+        alpha : float
+            ``1 - alpha`` is the posterior probability of the interval (default 0.05).
+
+        Returns
+        -------
+        tuple of float
+            ``(lower, upper)``; the shortest interval assuming a unimodal density (see
+            :mod:`metamodels.bayes.distributions`).
+
+        Raises
+        ------
+        ValueError
+            Unless ``0 < alpha < 1``.
+        """
         return self.distribution(name).hpd(_check_alpha(alpha))
 
-    def summary_frame(self, alpha=0.05, names=None):
+    def summary_frame(self, alpha: float = 0.05,
+                      names: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per quantity: mean, sd, median, central and shortest intervals.
 
         ``zeta2`` and ``zeta`` quantiles and intervals (and the mean and sd of
         ``zeta``) are Monte Carlo estimates from ``n_draws`` joint posterior draws.
+        Moments that do not exist appear as ``inf``/``nan`` (without the warnings of
+        :meth:`posterior_mean`).
+
+        Parameters
+        ----------
+        alpha : float
+            ``1 - alpha`` intervals (default 0.05).
+        names : sequence of str, optional
+            Quantities (rows); default all of :attr:`names`.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``mean``, ``sd``, ``median``, ``ci_lower``, ``ci_upper`` (central
+            interval), ``hpd_lower``, ``hpd_upper`` (shortest interval).
         """
         alpha = _check_alpha(alpha)
         names = self.names if names is None else [self._resolve(n) for n in names]
@@ -246,8 +537,20 @@ class BayesMetaResults(ResultsConventions):
         return pd.DataFrame(rows, index=names, columns=["mean", "sd", "median", "ci_lower",
                                                         "ci_upper", "hpd_lower", "hpd_upper"])
 
-    def prob(self, name, lower=-np.inf, upper=np.inf):
-        """Posterior probability that ``lower < name <= upper``."""
+    def prob(self, name: str, lower: float = -np.inf, upper: float = np.inf) -> float:
+        """Posterior probability that ``lower < name <= upper``.
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names`.
+        lower, upper : float
+            Limits (default the whole line).
+
+        Returns
+        -------
+        float
+        """
         d = self.distribution(name)
         return float(d.cdf(upper) if np.isfinite(upper) else 1.0) - \
             float(d.cdf(lower) if np.isfinite(lower) else 0.0)
@@ -267,9 +570,18 @@ class BayesMetaResults(ResultsConventions):
         return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.coef_names,
                          name="posterior sd")
 
-    def cov_params(self):
-        """Posterior covariance of the coefficients:
-        ``E[A(tau)^-1 | y] + Cov(bhat(tau) | y)`` over the quadrature of ``tau``."""
+    def cov_params(self) -> pd.DataFrame:
+        """Posterior covariance of the coefficients.
+
+        ``E[A(tau)^-1 | y] + Cov(bhat(tau) | y)`` over the quadrature of ``tau``
+        (``bhat(tau)``, ``A(tau)^-1``: conditional posterior mean and covariance).
+
+        Returns
+        -------
+        DataFrame
+            ``(p, p)``, indexed by the coefficient names; when a posterior variance is
+            infinite (heavy tails) the diagonal holds the variances and the rest NaN.
+        """
         c, W = self._cond, self.weights
         mean = W @ c.bhat
         second = np.einsum("n,nij->ij", W, c.bcov) + np.einsum("n,ni,nj->ij", W, c.bhat, c.bhat)
@@ -281,14 +593,26 @@ class BayesMetaResults(ResultsConventions):
             cov = np.where(np.eye(len(var), dtype=bool), var, np.nan)
         return pd.DataFrame(cov, index=self.coef_names, columns=self.coef_names)
 
-    def conf_int(self, alpha=0.05, kind="central"):
-        """Credible intervals of the coefficients.
+    def conf_int(self, alpha: float = 0.05,
+                 kind: Literal["central", "hpd"] = "central") -> pd.DataFrame:
+        """Credible intervals of the coefficients (statsmodels' ``conf_int``).
 
         Parameters
         ----------
         alpha : float
+            ``1 - alpha`` intervals (default 0.05).
         kind : {"central", "hpd"}
-            Equal-tailed or shortest (highest posterior density) ``1 - alpha`` intervals.
+            Equal-tailed (default) or shortest (highest posterior density) intervals.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``0`` (lower) and ``1`` (upper), one row per coefficient.
+
+        Raises
+        ------
+        ValueError
+            Unless ``0 < alpha < 1`` and ``kind`` is ``"central"`` or ``"hpd"``.
         """
         alpha = _check_alpha(alpha)
         if kind not in ("central", "hpd"):
@@ -308,8 +632,14 @@ class BayesMetaResults(ResultsConventions):
         p = np.array([float(self.distribution(n).cdf(0.0)) for n in self.coef_names])
         return pd.Series(2 * np.minimum(p, 1 - p), index=self.coef_names)
 
-    def save(self, fname):
-        """Pickle the results to ``fname`` (a path or a writable binary file)."""
+    def save(self, fname: str | os.PathLike | IO[bytes]) -> None:
+        """Pickle the results to ``fname``.
+
+        Parameters
+        ----------
+        fname : str, path-like or file
+            A path or a writable binary file.
+        """
         import pickle
         if hasattr(fname, "write"):
             pickle.dump(self, fname)
@@ -318,20 +648,45 @@ class BayesMetaResults(ResultsConventions):
                 pickle.dump(self, fh)
 
     @classmethod
-    def load(cls, fname):
-        """Load results pickled by :meth:`save`."""
+    def load(cls, fname: str | os.PathLike | IO[bytes]) -> BayesMetaResults:
+        """Load results pickled by :meth:`save`.
+
+        Parameters
+        ----------
+        fname : str, path-like or file
+            A path or a readable binary file.
+
+        Returns
+        -------
+        BayesMetaResults
+        """
         import pickle
         if hasattr(fname, "read"):
             return pickle.load(fname)
         with open(fname, "rb") as fh:
             return pickle.load(fh)
 
-    def compare_lr_test(self, restricted):
-        """Not defined: a Bayesian fit has no maximised likelihood."""
+    def compare_lr_test(self, restricted: object) -> NoReturn:
+        """Not defined: a Bayesian fit has no maximised likelihood.
+
+        Parameters
+        ----------
+        restricted : object
+            Ignored.
+
+        Raises
+        ------
+        TypeError
+            Always; compare models with :meth:`bayes_factor` or
+            :attr:`log_marginal_likelihood`.
+        """
         raise TypeError("BayesMeta results have no maximised likelihood: compare models with "
                         "bayes_factor() or log_marginal_likelihood instead of an LR test")
 
-    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None):
+    def get_prediction(self, exog: ArrayLike | pd.DataFrame | None = None,
+                       transform: bool = True, conditional: bool = False,
+                       transf: Callable[[np.ndarray], np.ndarray] | None = None,
+                       ) -> BayesPrediction:
         """Posterior predictions of ``x_0'b`` (and of a new study's effect).
 
         ``summary_frame(alpha)``: posterior mean and sd of ``x_0'b`` (mean, mean_se),
@@ -340,7 +695,44 @@ class BayesMetaResults(ResultsConventions):
         normal mixtures over the posterior of ``tau``.  ``transf`` (a monotone callable
         such as ``np.exp``) maps the posterior mean and the interval limits (the limits
         are then the quantiles of the transformed quantity; the mean is ``transf`` of
-        the posterior mean, as metafor's ``transf``), sd NaN.
+        the posterior mean, as metafor's ``transf``), sd NaN.  bayesmeta's
+        ``$summary[, "theta"]`` (prediction) and ``pred.interval``.
+
+        Parameters
+        ----------
+        exog : array_like or DataFrame, optional
+            Design rows ``x_0`` (or new data for a formula model); default the studies'
+            own rows.
+        transform : bool
+            Build the design from new data through the model's formula (default True).
+        conditional : bool
+            Must be False; study-specific (conditional) effects are the ``theta[i]``.
+        transf : callable, optional
+            Monotone back-transformation of the means and limits, e.g. ``np.exp``.
+
+        Returns
+        -------
+        BayesPrediction
+            ``summary_frame(alpha)`` and ``conf_int(obs, alpha)`` as statsmodels'
+            prediction results.
+
+        Raises
+        ------
+        ValueError
+            If ``conditional`` is true or the new design cannot be built.
+
+        Examples
+        --------
+        >>> import numpy as np, metamodels as mm
+        >>> from metamodels.bayes import BayesMeta, priors
+        >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                     ci="cpos", di="cneg")
+        >>> res = BayesMeta(es["yi"], es["vi"], mu_prior=priors.Normal(0, 4),
+        ...                 tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+        >>> sf = res.get_prediction(np.ones((1, 1)), transf=np.exp).summary_frame()
+        >>> sf[["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_upper"]].round(2)
+           mean  mean_ci_lower  mean_ci_upper  obs_ci_upper
+        0  0.49           0.34           0.71          1.68
         """
         if conditional:
             raise ValueError("conditional predictions: use the study effects theta[i]")
@@ -352,8 +744,12 @@ class BayesMetaResults(ResultsConventions):
 
     # ---------------------------------------------------- evidence / model choice
     @cache_readonly
-    def log_marginal_likelihood(self):
-        """``log p(y)`` (needs proper priors on ``mu``/``b`` and on ``tau``)."""
+    def log_marginal_likelihood(self) -> float:
+        """``log p(y)``, the log evidence (bayesmeta's ``$marginal.likelihood``, logged).
+
+        Needs proper priors on ``mu``/``b`` and on ``tau``; raises ``ValueError``
+        otherwise (the evidence of an improper prior is arbitrary).
+        """
         if self.model.coef_prior is None:
             raise ValueError("the marginal likelihood is undefined with a flat mu prior; use "
                              "a proper priors.Normal mu prior")
@@ -365,11 +761,14 @@ class BayesMetaResults(ResultsConventions):
         return float(self.tau_posterior.log_norm)
 
     @property
-    def marginal_likelihood(self):
+    def marginal_likelihood(self) -> float:
+        """``p(y)``, ``exp`` of :attr:`log_marginal_likelihood` (may underflow to 0)."""
         return float(np.exp(self.log_marginal_likelihood))
 
-    def bayes_factor(self, name="mu", value=0.0):
+    def bayes_factor(self, name: str = "mu", value: float = 0.0) -> BayesFactor:
         """Bayes factor of ``name = value`` (``BF01``) against the fitted model.
+
+        bayesmeta's ``$bayesfactor`` (which reports both ``tau = 0`` and ``mu = 0``).
 
         * ``name`` = ``"mu"`` or a coefficient: Savage-Dickey density ratio
           ``p(b_j = value | y) / p(b_j = value)``; needs a proper (normal) prior on
@@ -379,6 +778,37 @@ class BayesMetaResults(ResultsConventions):
         * ``name="tau"`` (``value`` must be 0): ``m(y | tau = 0) / p(y)``, i.e. the
           fixed-effect model against the random-effects model; needs a proper ``tau``
           prior (the ``mu`` prior may be flat: its constant cancels).
+
+        Parameters
+        ----------
+        name : str
+            ``"mu"`` (default), a coefficient name or ``"tau"``.
+        value : float
+            The null value (default 0; must be 0 for ``tau``).
+
+        Returns
+        -------
+        BayesFactor
+            With ``bf01``, ``bf10`` and ``log_bf01``.
+
+        Raises
+        ------
+        ValueError
+            If the needed prior is flat, improper or fixed, ``value != 0`` for ``tau``,
+            or ``name`` is another quantity.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> from metamodels.bayes import BayesMeta, priors
+        >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                     ci="cpos", di="cneg")
+        >>> res = BayesMeta(es["yi"], es["vi"], mu_prior=priors.Normal(0, 4),
+        ...                 tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
+        >>> round(res.bayes_factor("mu", 0).bf10, 1)
+        21.0
+        >>> res.bayes_factor("tau", 0).bf01 < 1e-20      # heterogeneity: overwhelming
+        True
         """
         key = self._resolve(name)
         value = float(value)
@@ -406,9 +836,27 @@ class BayesMetaResults(ResultsConventions):
                          f"tau, not {name!r}")
 
     # ------------------------------------------------------------------ draws
-    def sample(self, n=10_000, random_state=None):
-        """``n`` draws of the joint posterior (DataFrame; ``tau`` by inverse CDF, then
-        the coefficients and the ``theta_i`` from their conditional normals)."""
+    def sample(self, n: int = 10_000,
+               random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """``n`` draws of the joint posterior (bayesmeta's ``$rposterior``).
+
+        ``tau`` by inverse CDF of its quadrature, then the coefficients and the
+        ``theta_i`` from their conditional normals given ``tau``; ``theta_new``,
+        ``beta_F`` and ``zeta2`` are computed from those.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws (default 10,000).
+        random_state : int, numpy Generator or None
+            Seed (default None: not reproducible).
+
+        Returns
+        -------
+        DataFrame
+            One row per draw; columns ``tau``, the coefficients, ``theta_new``
+            (intercept-only models), ``beta_F``, ``zeta2`` and ``theta[i]``.
+        """
         rng = np.random.default_rng(random_state)
         m = self.model
         if self.tau_posterior is None:
@@ -428,8 +876,25 @@ class BayesMetaResults(ResultsConventions):
         return pd.DataFrame(out)
 
     # ----------------------------------------------------------------- display
-    def summary(self, alpha=0.05, title=None):
-        """Summary tables: priors and numerics, then :meth:`summary_frame`."""
+    def summary(self, alpha: float = 0.05, title: str | None = None) -> Summary:
+        """Summary tables: priors and numerics, then :meth:`summary_frame`.
+
+        The header lists the priors, the quadrature size and error and the log marginal
+        likelihood (when defined); with a normal ``mu`` prior the Bayes factors of
+        ``b_j = 0`` follow the table (as bayesmeta's ``print``/``summary``).
+
+        Parameters
+        ----------
+        alpha : float
+            ``1 - alpha`` intervals (default 0.05).
+        title : str, optional
+            Title (default "Bayesian random-effects meta-analysis").
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Prints as text.
+        """
         info = [("Model:", "BayesMeta (normal-normal)"), ("No. studies:", str(self.k)),
                 ("mu prior:", repr(self.mu_prior)), ("tau prior:", repr(self.tau_prior))]
         if self.tau_posterior is not None:
@@ -446,11 +911,42 @@ class BayesMetaResults(ResultsConventions):
         return make_summary(title or "Bayesian random-effects meta-analysis", info,
                             [self.summary_frame(alpha)], texts)
 
-    def plot(self, name="tau", ax=None, prior=True, alpha=0.05, npoints=400):
+    def plot(self, name: str = "tau", ax: Axes | None = None, prior: bool = True,
+             alpha: float = 0.05, npoints: int = 400) -> Figure:
         """Posterior density of ``name`` (default ``tau``) with the prior overlaid.
 
         The shortest ``1 - alpha`` interval is shaded and the median marked.  Improper
-        priors are drawn rescaled to the height of the posterior.  Returns the Figure.
+        priors are drawn rescaled to the height of the posterior (bayesmeta's
+        ``plot(x, which=...)`` panels).  A point-mass posterior is drawn as a vertical
+        line.
+
+        Parameters
+        ----------
+        name : str
+            A quantity of :attr:`names` (default ``"tau"``).
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw into; a new 6 x 4 inch figure when omitted.
+        prior : bool
+            Overlay the prior density (for ``tau``, ``tau2`` and coefficients with a
+            normal prior; default True).
+        alpha : float
+            The shaded interval has posterior probability ``1 - alpha``.
+        npoints : int
+            Grid points of the density curve.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> from metamodels.bayes import BayesMeta, priors
+        >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                     ci="cpos", di="cneg")
+        >>> res = BayesMeta(es["yi"], es["vi"], tau_prior=priors.HalfNormal(0.5)).fit(
+        ...     n_draws=2000)
+        >>> fig = res.plot("tau")
         """
         key = self._resolve(name)
         dist = self.distribution(key)
@@ -521,9 +1017,24 @@ class BayesPrediction(PredictionResults):
 
     ``means``, ``variances`` are (nodes, m) arrays of ``x_0'bhat(tau)`` and
     ``x_0'A(tau)^-1 x_0``; the predictive interval adds ``tau^2``.
+
+    Parameters
+    ----------
+    weights : array_like (nodes,)
+        Quadrature weights of the posterior of ``tau``.
+    means, variances : ndarray (nodes, m)
+        Conditional posterior means and variances of ``x_0'b`` at each node.
+    tau : ndarray (nodes,)
+        The nodes.
+    index : pandas Index, optional
+        Row labels of the predictions.
+    transf : callable, optional
+        Monotone back-transformation of the means and interval limits.
     """
 
-    def __init__(self, weights, means, variances, tau, index=None, transf=None):
+    def __init__(self, weights: ArrayLike, means: np.ndarray, variances: np.ndarray,
+                 tau: np.ndarray, index: pd.Index | None = None,
+                 transf: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         W = np.asarray(weights, dtype=float)
         mean = W @ means
         var = W @ (variances + means ** 2) - mean ** 2
@@ -532,8 +1043,23 @@ class BayesPrediction(PredictionResults):
                          None, index, transf=transf)
         self._W, self._means, self._vars, self._tau = W, means, variances, tau
 
-    def conf_int(self, obs=False, alpha=0.05):
-        """Central credible (``obs=False``) or predictive intervals, ``(m, 2)``."""
+    def conf_int(self, obs: bool | float = False, alpha: float = 0.05) -> np.ndarray:
+        """Central credible (``obs=False``) or predictive intervals, ``(m, 2)``.
+
+        Parameters
+        ----------
+        obs : bool
+            False: interval of ``x_0'b``; True: predictive interval of a new study's
+            effect ``x_0'b + u``.  A float here is taken as ``alpha`` (statsmodels'
+            positional ``conf_int(alpha)``).
+        alpha : float
+            ``1 - alpha`` intervals (default 0.05).
+
+        Returns
+        -------
+        ndarray (m, 2)
+            Exact quantiles of the normal mixtures (transformed by ``transf``).
+        """
         if not isinstance(obs, (bool, np.bool_)):
             obs, alpha = False, float(obs)
         alpha = _check_alpha(alpha)

@@ -18,6 +18,7 @@ Plain functions on arrays ``y`` (k,), ``v`` (k,), ``X`` (k, p).
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,19 +27,50 @@ from ..core.tau2 import dl, global_maximum, score_upper_bound
 from ..univariate import estimators as est
 from ..univariate.fitting import fit_univariate
 
+if TYPE_CHECKING:
+    from ..multivariate.results import MetaMixedResults
+
 __all__ = ["refit_tau2", "deleted_tau2_ml_reml", "deleted_states", "prefix_fit"]
 
 #: deletions processed per block (bounds the (block, k) weight matrix)
 BLOCK = 512
 
 
-def refit_tau2(method, y, v, X, start=None, tol=1e-10, maxiter=200, problem=None):
+def refit_tau2(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarray,
+               start: float | None = None, tol: float = 1e-10, maxiter: int = 200,
+               problem: DiagonalTau2 | None = None) -> float:
     """tau^2 of the data ``(y, v, X)`` by ``method`` (FE: 0).
 
     ML and REML: :meth:`DiagonalTau2.maximize` (the global maximiser, the full fit's
     algorithm), with the general optimiser of :func:`fit_univariate` should it not
     converge; EB iterates from ``start``.  Returns NaN when the reduced data cannot be
     fitted (fewer studies than coefficients, singular design).
+
+    Parameters
+    ----------
+    method : str
+        The estimator of the full fit (``"FE"``, ``"DL"``, ``"REML"``, ...).
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    start : float, optional
+        Starting value of the empirical Bayes iteration.
+    tol : float, default 1e-10
+        Convergence tolerance.
+    maxiter : int, default 200
+        Iteration limit.
+    problem : DiagonalTau2, optional
+        The scalar kernel of ``(y, v, X)`` when already built.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``.
     """
     k, p = X.shape
     if method == "FE":
@@ -72,7 +104,8 @@ def refit_tau2(method, y, v, X, start=None, tol=1e-10, maxiter=200, problem=None
     raise ValueError(f"unknown method {method!r}")
 
 
-def deleted_tau2_ml_reml(y, v, X, reml=True, tol=1e-10, maxiter=100):
+def deleted_tau2_ml_reml(y: np.ndarray, v: np.ndarray, X: np.ndarray, reml: bool = True,
+                         tol: float = 1e-10, maxiter: int = 100) -> np.ndarray:
     """(RE)ML tau^2 of the k data sets without one row each, all at once.
 
     The global search of the single fits (:func:`metamodels.core.tau2.global_maximum`,
@@ -84,10 +117,24 @@ def deleted_tau2_ml_reml(y, v, X, reml=True, tol=1e-10, maxiter=100):
     the full data's DerSimonian-Laird estimate, is shared by all problems) minus row
     ``i``'s term -- no reduced data set is ever built.
 
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    reml : bool, default True
+        REML (else ML).
+    tol : float, default 1e-10
+        Convergence tolerance.
+    maxiter : int, default 100
+        Iteration limit of the global search.
+
     Returns
     -------
-    tau2 : (k,) array
-        NaN where a reduced data set has no residual degrees of freedom.
+    tau2 : ndarray
+        One estimate per deletion (k,); NaN where a reduced data set has no
+        residual degrees of freedom.
     """
     k, p = X.shape
     if k - 1 <= p:
@@ -141,29 +188,33 @@ def deleted_tau2_ml_reml(y, v, X, reml=True, tol=1e-10, maxiter=100):
     return np.asarray(t, dtype=float)
 
 
-def deleted_states(y, v, X, t, with_trace=False, drop=None):
+def deleted_states(y: np.ndarray, v: np.ndarray, X: np.ndarray, t: np.ndarray,
+                   with_trace: bool = False, drop: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """GLS fits of the data without row ``drop[i]`` at ``t[i]``, for all ``i`` at once.
 
     Parameters
     ----------
-    y, v : (k,) arrays
-    X : (k, p) array
-    t : (n,) array
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    t : ndarray
         tau^2 of each reduced fit (NaN rows give NaN results).
-    with_trace : bool
+    with_trace : bool, default False
         Also return ``tr P`` of each reduced fit (for I^2 and H^2).
     drop : (n,) int array, optional
         Row deleted in fit ``i`` (``arange(k)`` by default, ``n = k``).
 
     Returns
     -------
-    beta : (n, p)
-        Coefficients of the reduced fits.
-    cov : (n, p, p)
-        ``(X_(-i)' W X_(-i))^{-1}`` (no Knapp-Hartung factor).
-    q : (n,)
-        Generalised Q ``r'Wr`` of the reduced fits.
-    trp : (n,) or None
+    beta : ndarray
+        Coefficients of the reduced fits (n, p).
+    cov : ndarray
+        ``(X_(-i)' W X_(-i))^{-1}`` (no Knapp-Hartung factor) (n, p, p).
+    q : ndarray
+        Generalised Q ``r'Wr`` of the reduced fits (n,).
+    trp : ndarray or None
         ``tr P = sum w - tr((X'WX)^{-1} X'W^2X)`` of the reduced fits.
     """
     k, p = X.shape
@@ -224,10 +275,41 @@ def _safe_inv(a):
         return np.full(a.shape, np.nan)
 
 
-def prefix_fit(y, v, X, method, start, tol=1e-10):
+def prefix_fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str,
+               start: float | None, tol: float = 1e-10
+               ) -> tuple[float, np.ndarray, np.ndarray, float, float, float]:
     """tau^2, coefficients, ``(X'WX)^{-1}``, generalised Q, fixed-effects Q and
     ``tr P_0`` of one (prefix) data set; ``method`` is replaced by FE when there are no
-    residual degrees of freedom (a single study, as metafor's ``cumul``)."""
+    residual degrees of freedom (a single study, as metafor's ``cumul``).
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    method : str
+        The estimator.
+    start : float or None
+        Starting value of the iterative estimators.
+    tol : float, default 1e-10
+        Convergence tolerance.
+
+    Returns
+    -------
+    tau2 : float
+        The estimate (0 without residual df).
+    beta : ndarray
+        Coefficients (p,).
+    cov : ndarray
+        ``(X'WX)^{-1}`` (p, p).
+    genq : float
+        Generalised Q at ``tau2``.
+    q0 : float
+        Cochran's Q (fixed-effects weights).
+    trp0 : float
+        ``tr P_0`` (NaN without residual df).
+    """
     k, p = X.shape
     problem = DiagonalTau2(y, v, X)
     if k <= p:
@@ -239,11 +321,29 @@ def prefix_fit(y, v, X, method, start, tol=1e-10):
     return tau2, st.beta, st.cov, st.q, q0, trp0
 
 
-def mixed_deletion_fits(results, codes, n_units, reestimate=True):
+def mixed_deletion_fits(results: MetaMixedResults, codes: np.ndarray, n_units: int,
+                        reestimate: bool = True) -> list:
     """Fits of a MetaMixed model without unit ``j`` (rows with ``codes == j``), for
     ``j = 0..n_units-1``: results objects, or ``SimpleNamespace(params, theta, ...)``
     evaluated at the full fit's variance components when ``reestimate`` is False; None
-    for reduced data that cannot be fitted."""
+    for reduced data that cannot be fitted.
+
+    Parameters
+    ----------
+    results : MetaMixedResults
+        The full fit.
+    codes : ndarray
+        Unit code of each row (integers ``0..n_units-1``).
+    n_units : int
+        Number of units.
+    reestimate : bool, default True
+        Refit the variance components after each deletion.
+
+    Returns
+    -------
+    list
+        One entry per unit.
+    """
     from ..core.likelihood import evaluate
     out = []
     for j in range(n_units):

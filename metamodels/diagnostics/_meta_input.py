@@ -8,18 +8,35 @@ studies).  That rule lives here once.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..exceptions import BoundaryWarning, SpecificationError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
+
 __all__ = ["MetaInput", "meta_input", "refit", "sample_sizes", "check_alpha"]
 
 
 class MetaInput:
-    """Arrays and estimator of a fitted univariate meta-analysis."""
+    """Arrays and estimator of a fitted univariate meta-analysis.
 
-    def __init__(self, results):
+    Parameters
+    ----------
+    results : MetaResults
+        A MetaFixed/MetaRandom fit.
+
+    Raises
+    ------
+    TypeError
+        Anything else.
+    """
+
+    def __init__(self, results: MetaResults) -> None:
         model = getattr(results, "model", None)
         if model is None or not hasattr(model, "vi") or not hasattr(results, "tau2") \
                 or getattr(model, "exog", None) is None or np.ndim(model.endog) != 1:
@@ -38,29 +55,72 @@ class MetaInput:
         self.tau2 = float(results.tau2)
 
     @property
-    def k(self):
+    def k(self) -> int:
+        """Number of studies."""
         return self.y.shape[0]
 
     @property
-    def intercept_only(self):
+    def intercept_only(self) -> bool:
+        """Whether the model has only an intercept."""
         return self.X.shape[1] == 1 and np.allclose(self.X[:, 0], 1.0)
 
-    def require_intercept_only(self, what):
+    def require_intercept_only(self, what: str) -> None:
+        """Raise unless the model is intercept-only.
+
+        Parameters
+        ----------
+        what : str
+            The method, named in the error message.
+
+        Raises
+        ------
+        metamodels.exceptions.SpecificationError
+            The model has moderators.
+        """
         if not self.intercept_only:
             raise SpecificationError(f"{what} is defined for models without moderators "
                                      "(intercept-only); fit 'yi ~ 1'")
 
 
-def meta_input(results):
-    """:class:`MetaInput` of ``results`` (a clear TypeError for anything else)."""
+def meta_input(results: MetaResults | MetaInput) -> MetaInput:
+    """:class:`MetaInput` of ``results`` (a clear TypeError for anything else).
+
+    Parameters
+    ----------
+    results : MetaResults or MetaInput
+        A MetaFixed/MetaRandom fit (a MetaInput is returned as it is).
+
+    Returns
+    -------
+    MetaInput
+    """
     return results if isinstance(results, MetaInput) else MetaInput(results)
 
 
-def refit(inp, y, v, X=None, method=None, test=None, **model_kwargs):
+def refit(inp: MetaInput, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None,
+          method: str | None = None, test: str | None = None,
+          **model_kwargs: Any) -> MetaResults:
     """Fit the model of ``inp`` (same estimator, test and fixed tau^2, unless ``method``
     or ``test`` say otherwise) to new data.
 
     Boundary warnings of the refit are silenced: the caller reports what matters.
+
+    Parameters
+    ----------
+    inp : MetaInput
+        The original fit.
+    y, v : ndarray
+        New effect sizes and sampling variances.
+    X : ndarray, optional
+        New design (intercept only when omitted).
+    method, test : str, optional
+        Override the estimator or the test.
+    **model_kwargs
+        Passed to the model constructor (e.g. ``filled=``).
+
+    Returns
+    -------
+    MetaResults
     """
     from ..univariate import MetaFixed, MetaRandom
 
@@ -75,11 +135,28 @@ def refit(inp, y, v, X=None, method=None, test=None, **model_kwargs):
         return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2)
 
 
-def sample_sizes(inp, ni):
+def sample_sizes(inp: MetaInput, ni: ArrayLike | str | None) -> np.ndarray:
     """Sample sizes aligned with the studies of the fit: an array of length k, or the
     name of a column of the data frame the model was built from (``from_formula``).
     Without ``ni``, a column named ``"ni"`` of that data frame is used (as metafor uses
-    the ``ni`` attribute that ``escalc`` attaches to the effect sizes)."""
+    the ``ni`` attribute that ``escalc`` attaches to the effect sizes).
+
+    Parameters
+    ----------
+    inp : MetaInput
+        The fit.
+    ni : array_like, str or None
+        Sample sizes, a column name, or None for the column ``"ni"``.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        No sample sizes, a missing column, wrong length, or non-positive values.
+    """
     frame = getattr(inp.model.data, "frame", None)
     if ni is None and frame is not None and "ni" in frame:
         ni = "ni"
@@ -101,7 +178,23 @@ def sample_sizes(inp, ni):
     return arr
 
 
-def check_alpha(alpha):
+def check_alpha(alpha: float) -> float:
+    """The level ``alpha`` as a float strictly between 0 and 1.
+
+    Parameters
+    ----------
+    alpha : float
+        The level.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` outside (0, 1).
+    """
     alpha = float(alpha)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")

@@ -6,6 +6,7 @@ Plain functions on arrays; :mod:`.selection` builds the likelihood from them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import special, stats
@@ -25,30 +26,88 @@ _P_BREAK = 1e-5
 _BOUND_SD = 13.0          # mass of N(0,1) beyond 13 sd: 1e-38
 
 
-def n_delta(kind, n_steps):
+def n_delta(kind: str, n_steps: int) -> int:
+    """Number of selection parameters (stepfun: one per interval, the first fixed at 1).
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+    n_steps : int
+        Number of p-value intervals (stepfun).
+
+    Returns
+    -------
+    int
+    """
     return {"stepfun": n_steps, "beta": 2}.get(kind, 1)
 
 
-def null_delta(kind, n_steps):
-    """delta under no selection."""
+def null_delta(kind: str, n_steps: int) -> np.ndarray:
+    """delta under no selection.
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+    n_steps : int
+        Number of p-value intervals (stepfun).
+
+    Returns
+    -------
+    ndarray
+    """
     if kind in ("stepfun", "beta"):
         return np.ones(n_delta(kind, n_steps))
     return np.zeros(1)
 
 
-def delta_bounds(kind):
+def delta_bounds(kind: str) -> tuple[float, float]:
     """Bounds of each delta (metafor's defaults): [1e-5, 100] for beta, [0, 100]
-    otherwise."""
+    otherwise.
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)``.
+    """
     return (1e-5 if kind == "beta" else 0.0), 100.0
 
 
-def default_pval_min(kind):
-    """Censoring of p-values near 0 and 1 where w is unbounded (beta) or 0 (power)."""
+def default_pval_min(kind: str) -> float:
+    """Censoring of p-values near 0 and 1 where w is unbounded (beta) or 0 (power).
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+
+    Returns
+    -------
+    float
+    """
     return 1e-5 if kind in ("beta", "power") else 0.0
 
 
-def log_p_pair(z, alternative):
-    """log p and log(1 - p) of the test statistic ``z = y/sqrt(v)``."""
+def log_p_pair(z: np.ndarray, alternative: str) -> tuple[np.ndarray, np.ndarray]:
+    """log p and log(1 - p) of the test statistic ``z = y/sqrt(v)``.
+
+    Parameters
+    ----------
+    z : ndarray
+        Test statistics.
+    alternative : {"greater", "less", "two-sided"}
+        Sidedness of the p-values.
+
+    Returns
+    -------
+    logp, log1mp : ndarray
+    """
     if alternative == "greater":
         return special.log_ndtr(-z), special.log_ndtr(z)
     if alternative == "less":
@@ -68,9 +127,26 @@ def _shift(logp, log1mp, threshold):
         return np.log(ps), np.log1p(-ps)
 
 
-def log_weight(kind, delta, logp, log1mp, threshold=None):
+def log_weight(kind: str, delta: np.ndarray, logp: np.ndarray, log1mp: np.ndarray,
+               threshold: float | None = None) -> np.ndarray:
     """log w(p) of the continuous weight functions; with a threshold alpha, w = 1 for
-    p <= alpha and w(p - alpha) above it."""
+    p <= alpha and w(p - alpha) above it.
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+    delta : ndarray
+        Selection parameters.
+    logp, log1mp : ndarray
+        ``log p`` and ``log(1 - p)`` of the studies.
+    threshold : float, optional
+        The threshold ``alpha``.
+
+    Returns
+    -------
+    ndarray
+    """
     below = None
     if threshold is not None:
         below = logp <= np.log(threshold)
@@ -140,8 +216,26 @@ def critical_values(sei, alpha, alternative):
     return sei * stats.norm.isf(alpha / 2.0)
 
 
-def step_probabilities(mu, s, sei, steps, alternative):
-    """(k, c) probabilities of the p-value intervals (0, a_1], ..., (a_{c-1}, a_c = 1]."""
+def step_probabilities(mu: np.ndarray, s: np.ndarray, sei: np.ndarray,
+                       steps: Sequence[float], alternative: str) -> np.ndarray:
+    """(k, c) probabilities of the p-value intervals (0, a_1], ..., (a_{c-1}, a_c = 1].
+
+    Parameters
+    ----------
+    mu, s : ndarray
+        Means and standard deviations of the effects (k,).
+    sei : ndarray
+        Standard errors ``sqrt(v_i)`` that define the p-values (k,).
+    steps : sequence of float
+        The cut points ``a_1 < ... < a_c = 1``.
+    alternative : {"greater", "less", "two-sided"}
+        Sidedness of the p-values.
+
+    Returns
+    -------
+    ndarray
+        (k, c).
+    """
     cum = np.empty((mu.shape[0], len(steps)))
     for j, a in enumerate(steps):
         if a >= 1.0:
@@ -189,8 +283,21 @@ def _segments(mu, s, sei, alternative, threshold, pval_min):
     return np.sort(np.column_stack([lo] + inner + [hi]), axis=1), closed
 
 
-def censor(logp, log1mp, pval_min):
-    """p-values censored to [pval_min, 1 - pval_min] (metafor's ``pval.min``)."""
+def censor(logp: np.ndarray, log1mp: np.ndarray, pval_min: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """p-values censored to [pval_min, 1 - pval_min] (metafor's ``pval.min``).
+
+    Parameters
+    ----------
+    logp, log1mp : ndarray
+        ``log p`` and ``log(1 - p)`` of the studies.
+    pval_min : float
+        The censoring bound (no censoring when <= 0).
+
+    Returns
+    -------
+    logp, log1mp : ndarray
+    """
     if pval_min <= 0:
         return logp, log1mp
     lo, hi = np.log(pval_min), np.log1p(-pval_min)
@@ -209,11 +316,37 @@ def _rule(panels, nodes):
     return u, np.tile(gw / 2.0, panels) / panels
 
 
-def log_normaliser(kind, delta, mu, s, sei, alternative, threshold=None, pval_min=0.0,
-                   coarse=False):
+def log_normaliser(kind: str, delta: np.ndarray, mu: np.ndarray, s: np.ndarray,
+                   sei: np.ndarray, alternative: str, threshold: float | None = None,
+                   pval_min: float = 0.0, coarse: bool = False) -> np.ndarray:
     """log A_i = log E[w(p(y))], y ~ N(mu_i, s_i^2), by panel-wise Gauss-Legendre
     quadrature in the standardised variable (closed form for the part with w = 1).
-    ``coarse=True``: a cheaper rule (accurate to ~1e-9) for the first optimisation phase."""
+    ``coarse=True``: a cheaper rule (accurate to ~1e-9) for the first optimisation phase.
+
+    Parameters
+    ----------
+    kind : str
+        The weight function (one of :data:`WEIGHT_FUNCTIONS`).
+    delta : ndarray
+        Selection parameters.
+    mu, s : ndarray
+        Means and standard deviations of the effects (k,).
+    sei : ndarray
+        Standard errors that define the p-values (k,).
+    alternative : {"greater", "less", "two-sided"}
+        Sidedness of the p-values.
+    threshold : float, optional
+        The threshold ``alpha`` (w = 1 below it).
+    pval_min : float, default 0.0
+        Censoring bound of the p-values.
+    coarse : bool, default False
+        Use the cheaper quadrature rule.
+
+    Returns
+    -------
+    ndarray
+        ``log A_i`` (k,).
+    """
     brk, closed = _segments(mu, s, sei, alternative, threshold, pval_min)
     total = closed.copy()
     u, wq = _rule(*(_COARSE if coarse else _FINE))

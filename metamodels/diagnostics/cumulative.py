@@ -1,12 +1,19 @@
 """Cumulative meta-analysis (metafor's ``cumul.rma.uni``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ._deletion import prefix_fit
 from .frames import SequentialFrame
 from .leave1out import _check_alpha, _require_intercept_only, summary_columns
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
 
 __all__ = ["cumulative"]
 
@@ -26,17 +33,25 @@ def _order(order, k, index):
     return np.argsort(vals, kind="stable")           # sort by the values (ties: data order)
 
 
-def cumulative(results, order=None, alpha=0.05):
-    """Cumulative meta-analysis: the model refitted to the first 1, 2, ..., k studies.
+def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
+               alpha: float = 0.05) -> SequentialFrame:
+    """Cumulative meta-analysis: the model refitted to the first 1, 2, ..., k studies
+    (metafor's ``cumul.rma.uni``).
+
+    Shows how the evidence accumulated over time (with ``order`` the publication
+    year) or how the estimate depends on, e.g., study size or quality.
 
     Parameters
     ----------
-    results : MetaFixed/MetaRandom results without moderators
+    results : MetaResults
+        A :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` fit
+        without moderators.
     order : array_like, optional
         One value per study (e.g. the publication year): studies are added in increasing
         order of it (ties in data order).  A permutation of ``0..k-1`` is used as the
         order of positions itself.  Data order when omitted.
-    alpha : float
+    alpha : float, default 0.05
+        ``1 - alpha`` confidence intervals.
 
     Returns
     -------
@@ -45,11 +60,42 @@ def cumulative(results, order=None, alpha=0.05):
         estimate, se, statistic, pvalue, ci_lower, ci_upper, q, q_pvalue, tau2, i2
         (fraction), h2; ``.plot_forest()`` draws it.
 
+    Raises
+    ------
+    ValueError
+        A model with moderators; ``order`` of the wrong length or with missing
+        values; ``alpha`` outside (0, 1).
+
+    See Also
+    --------
+    leave_one_out : the model refitted without each study in turn.
+
     Notes
     -----
     Each fit uses the method and test of ``results`` (tau^2 re-estimated; ML and REML
     start from the previous fit's tau^2).  The first fit, of one study, has no residual
     degrees of freedom: tau^2 = 0 and Q = 0, as in metafor.
+
+    References
+    ----------
+    .. [1] Lau, J., Schmid, C. H., & Chalmers, T. C. (1995). Cumulative meta-analysis of
+       clinical trials builds evidence for exemplary medical care. *Journal of
+       Clinical Epidemiology*, 48(1), 45-57.
+
+    Examples
+    --------
+    The BCG trials in order of publication:
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> cum = mm.diagnostics.cumulative(res, order=dat["year"])
+    >>> print(cum[["estimate", "ci_lower", "ci_upper"]].round(3).head(3))
+       estimate  ci_lower  ci_upper
+    0    -0.889    -2.008     0.229
+    1    -1.325    -2.009    -0.641
+    5    -0.972    -1.453    -0.491
     """
     alpha = _check_alpha(alpha)
     _require_intercept_only(results, "cumulative")

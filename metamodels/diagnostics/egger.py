@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy import stats
 
 from ._meta_input import check_alpha, meta_input, refit, sample_sizes
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
 
 __all__ = ["EggerTestResult", "egger_test", "weighted_regression"]
 
@@ -19,17 +26,46 @@ _LABEL = {"sei": "standard error", "vi": "sampling variance", "ni": "sample size
 
 @dataclass(frozen=True)
 class EggerTestResult:
-    """Regression test for funnel-plot asymmetry.
+    """Regression test for funnel-plot asymmetry (returned by :func:`egger_test`).
 
-    Attributes
+    Frozen; ``print(result)`` shows the test as metafor's ``regtest`` does.
+
+    Parameters
     ----------
-    statistic, pvalue : test of the predictor's coefficient (z or t)
-    df : residual df of the t test (``None`` for a z test)
-    slope : the predictor's coefficient
-    limit_estimate, limit_se, limit_ci : the intercept, i.e. the estimate for a study of
-        infinite precision, with its confidence interval (intercept-only models with
-        a predictor that vanishes as the study grows; NaN otherwise)
-    model, predictor, distribution : what was fitted ("z" or "t")
+    statistic : float
+        z or t statistic of the predictor's coefficient (the test of asymmetry).
+    pvalue : float
+        Its two-sided p-value.
+    df : float or None
+        Residual degrees of freedom of the t test (``None`` for a z test).
+    slope : float
+        The predictor's coefficient.
+    limit_estimate : float
+        The intercept, i.e. the estimate for a study of infinite precision
+        (intercept-only models with a predictor that vanishes as the study grows:
+        sei, vi, ninv, sqrtninv; NaN otherwise).
+    limit_se : float
+        Standard error of ``limit_estimate`` (NaN when it is NaN).
+    limit_ci : tuple of float
+        ``(lower, upper)`` ``1 - alpha`` confidence interval of ``limit_estimate``.
+    model : {"rma", "lm"}
+        The test model fitted.
+    predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
+        The predictor added.
+    distribution : {"z", "t"}
+        Reference distribution of the test.
+    alpha : float, default 0.05
+        Level of ``limit_ci``.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> test = mm.egger_test(res, model="lm")
+    >>> print(test.distribution, test.df, round(test.limit_estimate, 4))
+    t 11.0 -0.1909
     """
 
     statistic: float
@@ -58,7 +94,13 @@ class EggerTestResult:
                        f"({100 * (1 - self.alpha):g}% CI {lo:.4f} to {hi:.4f})")
         return "\n".join(out)
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form of the test (as metafor's ``print.regtest``).
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
 
@@ -72,13 +114,31 @@ def _predictor(inp, predictor, ni):
         predictor]
 
 
-def weighted_regression(y, v, X):
+def weighted_regression(y: np.ndarray, v: np.ndarray, X: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
     """Weighted least squares with weights ``1/v_i`` and a multiplicative dispersion
     (R's ``lm(y ~ X - 1, weights = 1/v)``).
 
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+
     Returns
     -------
-    params, cov_params, df_resid
+    params : ndarray
+        Coefficients (p,).
+    cov_params : ndarray
+        Their covariance, scaled by the dispersion estimate (p, p).
+    df_resid : int
+        ``k - p``.
+
+    Raises
+    ------
+    ValueError
+        No more studies than coefficients.
     """
     w = 1.0 / v
     XtW = X.T * w
@@ -93,13 +153,21 @@ def weighted_regression(y, v, X):
     return b, s2 * np.linalg.inv(A), df
 
 
-def egger_test(results, model="rma", predictor="sei", ni=None, alpha=0.05):
-    """Regression test for funnel-plot asymmetry (Egger et al. 1997; metafor's ``regtest``).
+def egger_test(results: MetaResults | MetaInput, model: Literal["rma", "lm"] = "rma",
+               predictor: Literal["sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"] = "sei",
+               ni: ArrayLike | str | None = None, alpha: float = 0.05) -> EggerTestResult:
+    r"""Regression test for funnel-plot asymmetry (Egger et al. 1997; metafor's ``regtest``).
+
+    Small studies with systematically larger (or smaller) effects make the funnel plot
+    asymmetric, a sign of publication bias or other small-study effects.  The test
+    regresses the effects on a measure of precision and tests its coefficient.
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results
-        The fitted meta-analysis (moderators, if any, are kept in the test model).
+    results : MetaResults
+        The fitted meta-analysis (:class:`~metamodels.MetaFixed` or
+        :class:`~metamodels.MetaRandom` results; moderators, if any, are kept in the
+        test model).
     model : {"rma", "lm"}
         ``"rma"``: the predictor is added to the meta-regression, refitted with the same
         tau^2 estimator and test (z, t or Knapp-Hartung).  ``"lm"``: Egger's classical
@@ -112,20 +180,74 @@ def egger_test(results, model="rma", predictor="sei", ni=None, alpha=0.05):
         Sample sizes for the ``n``-based predictors: one value per study of the fit, or
         the name of a column of the data the model was built from; by default the
         column ``"ni"`` of that data, if there is one.
-    alpha : float
-        Level of the interval of the limit estimate.
+    alpha : float, default 0.05
+        ``1 - alpha`` interval of the limit estimate.
 
     Returns
     -------
     EggerTestResult
+        ``statistic``, ``pvalue``, ``slope``, ``limit_estimate`` and ``limit_ci``.
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a univariate meta-analysis fit.
+    ValueError
+        Unknown ``model`` or ``predictor``; ``alpha`` outside (0, 1); sample sizes
+        needed but missing or invalid; a constant predictor (or one collinear with the
+        moderators); too few studies (need more than ``p + 1``).
+
+    See Also
+    --------
+    rank_correlation_test : Begg and Mazumdar's rank correlation test.
+    pet_peese : the conditional PET-PEESE estimate.
+    trim_and_fill : trim-and-fill adjustment.
 
     Notes
     -----
-    The test model is ``y_i = x_i'b + beta_a a_i + u_i + e_i`` with ``a_i`` the predictor
-    (``u_i`` absent for ``model="lm"``, where instead ``Var(e_i) = phi v_i``); asymmetry
-    is ``H0: beta_a = 0``.  For intercept-only models and predictors that vanish for an
+    The test model is
+
+    .. math::
+
+        y_i = x_i'\beta + \beta_a a_i + u_i + e_i, \qquad u_i \sim N(0, \tau^2),
+        \qquad e_i \sim N(0, v_i),
+
+    with ``a_i`` the predictor (``u_i`` absent for ``model="lm"``, where instead
+    :math:`\operatorname{Var}(e_i) = \phi v_i`); asymmetry is tested by
+    :math:`H_0: \beta_a = 0`.  ``model="rma"`` refits with the estimator and test of
+    ``results``.  For intercept-only models and predictors that vanish for an
     infinitely precise study (sei, vi, ninv, sqrtninv), the intercept is the "limit
     estimate": PET (sei) and PEESE (vi) of Stanley and Doucouliagos (2014).
+
+    References
+    ----------
+    .. [1] Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in
+       meta-analysis detected by a simple, graphical test. *BMJ*, 315(7109), 629-634.
+    .. [2] Sterne, J. A. C., & Egger, M. (2005). Regression methods to detect
+       publication and other bias in meta-analysis. In H. R. Rothstein, A. J. Sutton,
+       & M. Borenstein (Eds.), *Publication Bias in Meta-Analysis* (pp. 99-110).
+       Wiley.
+    .. [3] Stanley, T. D., & Doucouliagos, H. (2014). Meta-regression approximations
+       to reduce publication selection bias. *Research Synthesis Methods*, 5(1),
+       60-78.
+
+    Examples
+    --------
+    metafor: ``regtest(rma(yi, vi, data=dat))`` on the BCG trials.
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> test = mm.egger_test(res)
+    >>> print(round(test.statistic, 4), round(test.pvalue, 4))
+    -0.8033 0.4218
+    >>> print(mm.egger_test(res, model="lm"))
+    Regression test for funnel plot asymmetry
+      model: weighted regression with multiplicative dispersion
+      predictor: standard error
+      test for asymmetry: t = -1.4013, df = 11, p = 0.1887
+      limit estimate (as precision -> infinity): -0.1909 (95% CI -0.6753 to 0.2935)
     """
     inp = meta_input(results)
     alpha = check_alpha(alpha)

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy import stats
 
 from ..exceptions import MissingDataWarning
 from ._meta_input import check_alpha, meta_input
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
 
 __all__ = ["FailSafeNResult", "fail_safe_n"]
 
@@ -17,13 +23,16 @@ METHODS = ("rosenthal", "orwin", "rosenberg")
 
 @dataclass(frozen=True)
 class FailSafeNResult:
-    """Fail-safe N.
+    """Fail-safe N (returned by :func:`fail_safe_n`).
 
-    Attributes
+    Frozen; ``print(result)`` shows it as metafor's ``fsn`` does.
+
+    Parameters
     ----------
     n : int
         Number of unpublished null studies that would overturn the conclusion.
     method : {"rosenthal", "orwin", "rosenberg"}
+        The approach.
     pvalue : float
         p-value of the observed combined test (Rosenthal: one-sided Stouffer;
         Rosenberg: two-sided fixed-effects z); NaN for Orwin.
@@ -33,7 +42,19 @@ class FailSafeNResult:
     target : float
         Orwin's target effect; NaN otherwise.
     alpha : float
+        Significance level of the target (Rosenthal, Rosenberg).
     k : int
+        Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fsn = mm.fail_safe_n(res, method="rosenberg")
+    >>> print(fsn.method, fsn.k, fsn.n > 0)
+    rosenberg 13 True
     """
 
     n: int
@@ -57,7 +78,13 @@ class FailSafeNResult:
                        f"{self.alpha:g}")
         return "\n".join(out)
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form of the result.
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
 
@@ -83,7 +110,10 @@ def _as_arrays(yi, vi):
     return y, v
 
 
-def fail_safe_n(yi, vi=None, method="rosenthal", alpha=0.05, target=None, weighted=False):
+def fail_safe_n(yi: ArrayLike | MetaResults, vi: ArrayLike | None = None,
+                method: Literal["rosenthal", "orwin", "rosenberg"] = "rosenthal",
+                alpha: float = 0.05, target: float | None = None,
+                weighted: bool = False) -> FailSafeNResult:
     """Fail-safe N: how many unpublished studies averaging a null result it would take
     to overturn the conclusion (metafor's ``fsn``).
 
@@ -94,18 +124,34 @@ def fail_safe_n(yi, vi=None, method="rosenthal", alpha=0.05, target=None, weight
     vi : array_like, optional
         Sampling variances.  Studies with a missing ``yi`` or ``vi`` are dropped with a
         :class:`~metamodels.exceptions.MissingDataWarning`.
-    method : {"rosenthal", "orwin", "rosenberg"}
-    alpha : float
+    method : {"rosenthal", "orwin", "rosenberg"}, default "rosenthal"
+        The approach (case-insensitive); see the Notes.
+    alpha : float, default 0.05
         Significance level (one-sided for Rosenthal, two-sided for Rosenberg).
     target : float, optional
         Orwin's target effect size (its sign is taken from the average effect);
         default half the average effect.
-    weighted : bool
+    weighted : bool, default False
         Orwin: inverse-variance weighted (fixed-effects) instead of the unweighted mean.
 
     Returns
     -------
     FailSafeNResult
+        ``n``, with ``pvalue``, ``estimate`` and ``target`` as the method defines them.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``; ``alpha`` outside (0, 1); ``yi`` and ``vi`` of different
+        lengths, infinite values, ``vi <= 0`` or no complete study; a zero target or
+        average effect for Orwin's method.
+    TypeError
+        ``vi`` omitted and ``yi`` is not a univariate meta-analysis fit.
+
+    Warns
+    -----
+    metamodels.exceptions.MissingDataWarning
+        Studies with a missing ``yi`` or ``vi`` are dropped.
 
     Notes
     -----
@@ -117,6 +163,35 @@ def fail_safe_n(yi, vi=None, method="rosenthal", alpha=0.05, target=None, weight
       ``N = ((sum w_i y_i / z_{1-alpha/2})^2 - sum w_i) / wbar``.
 
     N is rounded up and truncated at 0, as metafor.
+
+    The fail-safe N is a crude sensitivity measure that assumes the missing studies
+    average exactly the null (or target) effect; selection models
+    (:func:`selection_model`) and trim-and-fill (:func:`trim_and_fill`) model the
+    missing studies instead.
+
+    References
+    ----------
+    .. [1] Rosenthal, R. (1979). The file drawer problem and tolerance for null
+       results. *Psychological Bulletin*, 86(3), 638-641.
+    .. [2] Orwin, R. G. (1983). A fail-safe N for effect size in meta-analysis.
+       *Journal of Educational Statistics*, 8(2), 157-159.
+    .. [3] Rosenberg, M. S. (2005). The file-drawer problem revisited: A general
+       weighted method for calculating fail-safe numbers in meta-analysis.
+       *Evolution*, 59(2), 464-468.
+
+    Examples
+    --------
+    metafor: ``fsn(yi, vi, data=dat)`` gives 598 for the BCG trials.
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> print(mm.fail_safe_n(dat["yi"], dat["vi"]).n)
+    598
+    >>> print(mm.fail_safe_n(dat["yi"], dat["vi"], method="orwin"))
+    Fail-safe N calculation using the Orwin approach
+      fail-safe N: 13 (k = 13)
+      average effect: -0.7407, target: -0.3703
     """
     method = str(method).lower()
     if method not in METHODS:

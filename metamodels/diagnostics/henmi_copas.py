@@ -43,27 +43,48 @@ robustness to publication bias. Stat Med 29, 2969-2983.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import integrate, optimize, stats
 
 from ._meta_input import check_alpha, meta_input
 
+if TYPE_CHECKING:
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
+
 __all__ = ["HenmiCopasResult", "henmi_copas"]
 
 
 @dataclass(frozen=True)
 class HenmiCopasResult:
-    """Henmi-Copas estimate and interval.
+    """Henmi-Copas estimate and interval (returned by :func:`henmi_copas`).
 
-    Attributes
+    Parameters
     ----------
-    estimate, se : fixed-effects mean and its standard error under heterogeneity
-        ``sqrt(a' Sigma a)``
-    ci_lower, ci_upper : the ``1 - alpha`` interval
-    tau2 : DerSimonian-Laird tau^2 used
-    t_crit : the critical value ``t*``
+    estimate : float
+        The fixed-effects (inverse-variance) mean.
+    se : float
+        Its standard error under heterogeneity, ``sqrt(a' Sigma a)``.
+    ci_lower, ci_upper : float
+        The ``1 - alpha`` confidence interval ``estimate -/+ t* se``.
+    tau2 : float
+        The DerSimonian-Laird tau^2 used.
+    t_crit : float
+        The critical value ``t*``.
     alpha : float
+        ``1 - alpha`` is the level of the interval.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> hc = mm.henmi_copas(res)
+    >>> print([round(float(x), 4) for x in hc.conf_int()], round(hc.tau2, 4))
+    [-1.1555, 0.295] 0.3088
     """
 
     estimate: float
@@ -74,7 +95,14 @@ class HenmiCopasResult:
     t_crit: float
     alpha: float
 
-    def conf_int(self):
+    def conf_int(self) -> tuple[float, float]:
+        """The confidence interval.
+
+        Returns
+        -------
+        tuple of float
+            ``(ci_lower, ci_upper)``.
+        """
         return self.ci_lower, self.ci_upper
 
     def __str__(self):
@@ -128,21 +156,70 @@ def _critical_value(y, v, alpha, tol):
     return beta, np.sqrt(V), tau2, t
 
 
-def henmi_copas(results, alpha=0.05, tol=1e-12):
-    """Henmi-Copas estimate and confidence interval (metafor's ``hc``).
+def henmi_copas(results: MetaResults | MetaInput, alpha: float = 0.05,
+                tol: float = 1e-12) -> HenmiCopasResult:
+    r"""Henmi-Copas estimate and confidence interval (metafor's ``hc``).
+
+    The fixed-effects mean, which gives small studies less weight than the
+    random-effects mean and so is less affected by their selective publication, with a
+    confidence interval that allows for heterogeneity.
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results of an intercept-only model
-        Only the data are used: the method always uses the fixed-effects mean and the
-        DerSimonian-Laird tau^2 (module notes).
-    alpha : float
-    tol : float
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        an intercept-only model.  Only the data are used: the method always uses the
+        fixed-effects mean and the DerSimonian-Laird tau^2.
+    alpha : float, default 0.05
+        ``1 - alpha`` confidence interval.
+    tol : float, default 1e-12
         Accuracy of the critical value.
 
     Returns
     -------
     HenmiCopasResult
+        ``estimate``, ``se``, ``ci_lower``, ``ci_upper``, ``tau2``, ``t_crit``.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        The model has moderators.
+    ValueError
+        Fewer than 3 studies, or ``alpha`` outside (0, 1).
+    TypeError
+        ``results`` is not a univariate meta-analysis fit.
+
+    See Also
+    --------
+    metamodels.univariate.results.MetaResults.henmi_copas : the same as a method.
+
+    Notes
+    -----
+    With :math:`w_i = 1/v_i`, :math:`W = \sum_i w_i` and :math:`a = w/W`, the estimate
+    is :math:`\hat\beta = a'y` with :math:`V = a'\Sigma a`,
+    :math:`\Sigma = \operatorname{diag}(v_i + \hat\tau^2_{DL})`.  The interval is
+    :math:`\hat\beta \mp t^* \sqrt{V}` where :math:`t^*` solves
+    :math:`P(T > t^*) = \alpha/2` for the statistic
+    :math:`T = (\hat\beta - \beta)/\sqrt{\hat V(Q)}`, whose distribution is derived
+    from the joint distribution of :math:`\hat\beta` and Cochran's Q (gamma
+    approximation of Q given :math:`\hat\beta`; Henmi and Copas 2010, section 3).  The
+    derivation is written out in the module documentation
+    (:mod:`metamodels.diagnostics.henmi_copas`).
+
+    References
+    ----------
+    .. [1] Henmi, M., & Copas, J. B. (2010). Confidence intervals for random effects
+       meta-analysis and robustness to publication bias. *Statistics in Medicine*,
+       29(29), 2969-2983.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> print(mm.henmi_copas(res))
+    Henmi-Copas: estimate -0.4303 (SE 0.2835), 95% CI [-1.1555, 0.2950], tau^2 (DL) 0.3088
     """
     check_alpha(alpha)
     inp = meta_input(results)

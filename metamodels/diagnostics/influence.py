@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,13 @@ from scipy import stats
 
 from ..core.scalar import DiagonalTau2
 from ._deletion import deleted_states, deleted_tau2_ml_reml, mixed_deletion_fits, refit_tau2
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..multivariate.results import MetaMixedResults
+    from ..univariate.results import MetaResults
 
 __all__ = ["MetaInfluence", "MetaMixedInfluence", "get_influence", "univariate_deletions"]
 
@@ -33,7 +41,23 @@ def _tau2_fixed(results):
 @dataclass(frozen=True)
 class Deletions:
     """The k leave-one-out fits of a univariate model (arrays, row ``i`` = study ``i``
-    deleted)."""
+    deleted).
+
+    Parameters
+    ----------
+    tau2 : ndarray
+        tau^2 of the reduced fits (k,).
+    beta : ndarray
+        Coefficients (k, p).
+    cov : ndarray
+        ``(X'WX)^{-1}`` of the reduced data, without the Knapp-Hartung factor (k, p, p).
+    s2w : ndarray
+        Knapp-Hartung factor of the reduced fits (1 without ``"knha"``) (k,).
+    q : ndarray
+        Cochran's Q (fixed-effects weights) of the reduced data (k,).
+    trp0 : ndarray
+        ``tr P_0`` of the reduced data (I^2, H^2) (k,).
+    """
 
     tau2: np.ndarray        # tau^2 of the reduced fits
     beta: np.ndarray        # (k, p) coefficients
@@ -43,15 +67,25 @@ class Deletions:
     trp0: np.ndarray        # tr P_0 of the reduced data (I^2, H^2)
 
     @property
-    def vb(self):
+    def vb(self) -> np.ndarray:
         """Covariance of the reduced fits' coefficients (with the KnHa factor)."""
         return self.cov * self.s2w[:, None, None]
 
 
-def univariate_deletions(results):
+def univariate_deletions(results: MetaResults) -> Deletions:
     """All leave-one-out refits of a MetaFixed/MetaRandom result (:class:`Deletions`):
     tau^2 re-estimated by the same method (warm start from the full fit; kept fixed when
-    it was fixed in the fit), the rest by the batched deletion kernel."""
+    it was fixed in the fit), the rest by the batched deletion kernel.
+
+    Parameters
+    ----------
+    results : MetaResults
+        A MetaFixed/MetaRandom fit.
+
+    Returns
+    -------
+    Deletions
+    """
     y, v, X = _arrays(results)
     k, p = X.shape
     method = results.method
@@ -82,6 +116,7 @@ class MetaInfluence:
     Parameters
     ----------
     results : MetaResults
+        A MetaFixed/MetaRandom fit.
 
     Notes
     -----
@@ -104,9 +139,22 @@ class MetaInfluence:
     3 sqrt(p/(k-p))``, or ``P(chi2_p <= cooks_d) > 0.5``, or ``hat > 3p/k``, or any
     ``|dfbetas| > 1``.  All definitions are those of metafor 3.8 (Viechtbauer and Cheung
     2010, Research Synthesis Methods 1).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> infl = res.get_influence()
+    >>> print(infl.cooks_distance[:3].round(3))
+    [0.002 0.113 0.026]
+    >>> fig = infl.plot()          # the eight panels of metafor's plot(influence(res))
+    >>> len(fig.axes)
+    8
     """
 
-    def __init__(self, results):
+    def __init__(self, results: MetaResults) -> None:
         self.results = results
         self.k, self.p = results.model.exog.shape
 
@@ -126,7 +174,7 @@ class MetaInfluence:
         return y, v, X, w, b, vb, hat
 
     @cached_property
-    def hat_matrix_diag(self):
+    def hat_matrix_diag(self) -> np.ndarray:
         """Diagonal of ``H = X(X'WX)^{-1}X'W`` (metafor's ``hatvalues``)."""
         return self._full[6]
 
@@ -166,43 +214,65 @@ class MetaInfluence:
         frame["is_influential"] = flag
         return frame
 
-    def summary_frame(self):
-        """DataFrame of all diagnostics, one row per study: rstudent, dffits, cooks_d,
-        cov_ratio, tau2_deleted, q_deleted, hat, weight (percent), dfbetas_<name> per
-        coefficient and is_influential."""
+    def summary_frame(self) -> pd.DataFrame:
+        """All diagnostics, one row per study (metafor's ``influence.rma.uni``).
+
+        Returns
+        -------
+        DataFrame
+            Columns rstudent, dffits, cooks_d, cov_ratio, tau2_deleted, q_deleted, hat,
+            weight (percent), ``dfbetas_<name>`` per coefficient and is_influential.
+        """
         return self._table.copy()
 
     # statsmodels-style attributes
     @property
-    def resid_studentized_external(self):
+    def resid_studentized_external(self) -> np.ndarray:
+        """Externally studentised residuals (metafor's ``rstudent``)."""
         return self._table["rstudent"].to_numpy()
 
     @property
-    def dffits(self):
+    def dffits(self) -> np.ndarray:
+        """DFFITS of each study."""
         return self._table["dffits"].to_numpy()
 
     @property
-    def cooks_distance(self):
+    def cooks_distance(self) -> np.ndarray:
+        """Cook's distances."""
         return self._table["cooks_d"].to_numpy()
 
     @property
-    def cov_ratio(self):
+    def cov_ratio(self) -> np.ndarray:
+        """Covariance ratios ``det Var(b_(-i)) / det Var(b)``."""
         return self._table["cov_ratio"].to_numpy()
 
     @property
-    def dfbetas(self):
+    def dfbetas(self) -> np.ndarray:
+        """DFBETAS, (k, p)."""
         cols = [c for c in self._table.columns if c.startswith("dfbetas_")]
         return self._table[cols].to_numpy()
 
     @property
-    def is_influential(self):
+    def is_influential(self) -> np.ndarray:
+        """Boolean flags of influential studies (metafor's asterisk; class Notes)."""
         return self._table["is_influential"].to_numpy()
 
-    def plot(self, which="influence", **kwargs):
-        """metafor's ``plot.infl.rma.uni``: ``which="influence"`` draws the eight panels
-        (rstudent, dffits, cooks_d, cov_ratio, tau2_deleted, q_deleted, hat, weight),
-        ``"dfbetas"`` one panel per coefficient; influential studies in red.  See
-        :func:`metamodels.diagnostics.plots.influence_plot`."""
+    def plot(self, which: str = "influence", **kwargs: Any) -> Figure:
+        """Index plots of the diagnostics (metafor's ``plot.infl.rma.uni``).
+
+        Parameters
+        ----------
+        which : {"influence", "dfbetas"}
+            ``"influence"``: the eight panels (rstudent, dffits, cooks_d, cov_ratio,
+            tau2_deleted, q_deleted, hat, weight); ``"dfbetas"``: one panel per
+            coefficient.  Influential studies are red.
+        **kwargs
+            ``figsize``; see :func:`metamodels.diagnostics.plots.influence_plot`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .influence_plots import influence_plot
         return influence_plot(self, which=which, **kwargs)
 
@@ -230,9 +300,24 @@ class MetaMixedInfluence:
     marginal covariance of all rows.  ``hat`` is the diagonal of
     ``H = X(X'M^{-1}X)^{-1}X'M^{-1}``; for clusters, the sum of its rows' hat values (the
     trace of the cluster's block, an addition to metafor).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> konst = mm.datasets.load("konstantopoulos2011")
+    >>> ml = mm.MetaMixed.from_formula("yi ~ 1 + (1 | district/school)", konst,
+    ...                                vi="vi").fit()
+    >>> infl = ml.get_influence(cluster=konst["district"])
+    >>> print(infl.summary_frame().round(3).head(3))
+             cooks_d    hat  dfbetas_Intercept
+    cluster
+    11         0.069  0.068             -0.263
+    12         0.016  0.092             -0.121
+    18         0.042  0.085              0.199
     """
 
-    def __init__(self, results, cluster=None, reestimate=True):
+    def __init__(self, results: MetaMixedResults, cluster: ArrayLike | None = None,
+                 reestimate: bool = True) -> None:
         self.results = results
         n = int(results.model.nobs)
         if cluster is None:
@@ -282,26 +367,44 @@ class MetaMixedInfluence:
             frame[f"dfbetas_{name}"] = dfbetas[:, j]
         return frame
 
-    def summary_frame(self):
-        """DataFrame with cooks_d, hat and dfbetas_<name> per coefficient, one row per
-        deleted unit (row or cluster)."""
+    def summary_frame(self) -> pd.DataFrame:
+        """The diagnostics, one row per deleted unit (row or cluster).
+
+        Returns
+        -------
+        DataFrame
+            Columns cooks_d, hat and ``dfbetas_<name>`` per coefficient.
+        """
         return self._table.copy()
 
     @property
-    def cooks_distance(self):
+    def cooks_distance(self) -> np.ndarray:
+        """Cook's distances (metafor's ``cooks.distance.rma.mv``)."""
         return self._table["cooks_d"].to_numpy()
 
     @property
-    def dfbetas(self):
+    def dfbetas(self) -> np.ndarray:
+        """DFBETAS, (units, p) (metafor's ``dfbetas.rma.mv``)."""
         cols = [c for c in self._table.columns if c.startswith("dfbetas_")]
         return self._table[cols].to_numpy()
 
     @property
-    def hat_matrix_diag(self):
+    def hat_matrix_diag(self) -> np.ndarray:
+        """Hat values (per cluster: the sum over its rows)."""
         return self._table["hat"].to_numpy()
 
-    def plot(self, **kwargs):
-        """Index plots of Cook's distance, hat values and DFBETAS."""
+    def plot(self, **kwargs: Any) -> Figure:
+        """Index plots of Cook's distance, hat values and DFBETAS.
+
+        Parameters
+        ----------
+        **kwargs
+            ``figsize``; see :func:`metamodels.diagnostics.influence_plots.mixed_influence_plot`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .influence_plots import mixed_influence_plot
         return mixed_influence_plot(self, **kwargs)
 
@@ -324,10 +427,63 @@ def mixed_hat_values(results):
     return np.einsum("ij,jk,ik->i", X, C, MiX)
 
 
-def get_influence(results, cluster=None, reestimate=True):
-    """Influence diagnostics of a fitted meta-analysis: :class:`MetaInfluence`
-    (MetaFixed/MetaRandom) or :class:`MetaMixedInfluence` (MetaMixed, by row or by
-    ``cluster``)."""
+def get_influence(results: MetaResults | MetaMixedResults, cluster: ArrayLike | None = None,
+                  reestimate: bool = True) -> MetaInfluence | MetaMixedInfluence:
+    """Influence diagnostics of a fitted meta-analysis (metafor's ``influence``).
+
+    Leave-one-out diagnostics in the manner of statsmodels' ``OLSInfluence``:
+    externally studentised residuals, DFFITS, Cook's distances, covariance ratios,
+    DFBETAS, leave-one-out tau^2 and Q, hat values and weights (Viechtbauer and Cheung
+    2010).  Also available as ``results.get_influence()``.
+
+    Parameters
+    ----------
+    results : MetaResults or MetaMixedResults
+        A :class:`~metamodels.MetaFixed`, :class:`~metamodels.MetaRandom` or
+        :class:`~metamodels.MetaMixed` fit.
+    cluster : array_like, optional
+        MetaMixed only: one label per row; whole clusters are deleted at a time.
+    reestimate : bool, default True
+        MetaMixed only: re-estimate the variance components after each deletion
+        (metafor's default); else keep them at the full fit's values.
+
+    Returns
+    -------
+    MetaInfluence or MetaMixedInfluence
+        ``summary_frame()`` gives the table, ``plot()`` the index plots; the formulas
+        are in the Notes of :class:`MetaInfluence` and :class:`MetaMixedInfluence`.
+
+    Raises
+    ------
+    ValueError
+        ``cluster`` with a univariate model, or of the wrong length.
+    TypeError
+        ``results`` is not a MetaFixed, MetaRandom or MetaMixed fit.
+
+    See Also
+    --------
+    leave_one_out, baujat_plot
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence
+       diagnostics for meta-analysis. *Research Synthesis Methods*, 1(2), 112-125.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> infl = mm.diagnostics.get_influence(res)
+    >>> print(infl.summary_frame()[["rstudent", "cooks_d", "hat"]].round(3).head(3))
+       rstudent  cooks_d    hat
+    0    -0.218    0.002  0.051
+    1    -1.292    0.113  0.064
+    2    -0.755    0.026  0.044
+    >>> print(infl.is_influential.any())
+    False
+    """
     if hasattr(results.model, "vi") and hasattr(results, "_fit"):
         if cluster is not None:
             raise ValueError("cluster= applies to MetaMixed fits; a univariate model has one "

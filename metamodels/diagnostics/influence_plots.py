@@ -2,10 +2,17 @@
 from an influence object's ``summary_frame()``.  Every function returns the Figure."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 from scipy import stats
 
 from ._figures import _figure, _index_panel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .influence import MetaInfluence, MetaMixedInfluence
 
 __all__ = ["influence_plot", "mixed_influence_plot"]
 
@@ -14,12 +21,15 @@ _INFL_PANELS = [("rstudent", "rstudent"), ("dffits", "dffits"), ("cooks_d", "coo
                 ("hat", "hat"), ("weight", "weight")]
 
 
-def influence_plot(influence, which="influence", figsize=None):
+def influence_plot(influence: MetaInfluence,
+                   which: Literal["influence", "dfbetas"] = "influence",
+                   figsize: tuple[float, float] | None = None) -> Figure:
     """metafor's ``plot.infl.rma.uni``.
 
     Parameters
     ----------
     influence : MetaInfluence
+        From :func:`get_influence` of a MetaFixed/MetaRandom fit.
     which : {"influence", "dfbetas"}
         The eight panels rstudent, dffits, cooks_d, cov_ratio, tau2_deleted,
         q_deleted, hat, weight (4 x 2), or one panel of DFBETAS per coefficient.
@@ -27,10 +37,16 @@ def influence_plot(influence, which="influence", figsize=None):
         metafor's cut-offs (``+-1.96``; ``+-3 sqrt(p/(k-p))``; the median of chi2_p;
         1; the full fit's tau^2 and Q; ``p/k`` and ``3p/k``; ``100/k``).
     figsize : tuple, optional
+        Figure size in inches.
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Unknown ``which``.
     """
     frame = influence.summary_frame()
     flags = frame["is_influential"].to_numpy(dtype=bool)
@@ -60,8 +76,21 @@ def influence_plot(influence, which="influence", figsize=None):
     return fig
 
 
-def mixed_influence_plot(influence, figsize=None):
-    """Index plots of Cook's distance, hat values and DFBETAS of a MetaMixed fit."""
+def mixed_influence_plot(influence: MetaMixedInfluence,
+                         figsize: tuple[float, float] | None = None) -> Figure:
+    """Index plots of Cook's distance, hat values and DFBETAS of a MetaMixed fit.
+
+    Parameters
+    ----------
+    influence : MetaMixedInfluence
+        From :func:`get_influence` of a MetaMixed fit.
+    figsize : tuple, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     frame = influence.summary_frame()
     cols = ["cooks_d", "hat"] + [c for c in frame.columns if c.startswith("dfbetas_")]
     fig, axes = _figure(len(cols), 1, figsize or (6, 2.2 * len(cols)))

@@ -3,6 +3,7 @@ leaving out one row or one cluster at a time)."""
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,12 @@ from scipy import stats
 from .frames import SequentialFrame
 from ._deletion import mixed_deletion_fits
 from .influence import univariate_deletions
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..multivariate.results import MetaMixedResults
+    from ..univariate.results import MetaResults
 
 __all__ = ["leave_one_out", "summary_columns", "mixed_deletion_fits"]
 
@@ -29,13 +36,39 @@ def _require_intercept_only(results, what):
                          "coefficients")
 
 
-def summary_columns(estimate, se, df_t, q, q_df, tau2, trp0, fixed, alpha):
+def summary_columns(estimate: np.ndarray, se: np.ndarray, df_t: ArrayLike | None,
+                    q: np.ndarray, q_df: np.ndarray, tau2: np.ndarray, trp0: np.ndarray,
+                    fixed: bool, alpha: float) -> dict[str, np.ndarray]:
     """The columns shared by ``leave_one_out`` and ``cumulative``: estimate, se,
     statistic, pvalue, ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2.
 
     ``df_t`` is the t degrees of freedom (None for z), ``q_df`` the residual df;
     ``I^2 = tau^2/(tau^2 + s^2)``, ``H^2 = (tau^2 + s^2)/s^2`` with ``s^2 = q_df/tr P_0``
     (random effects) or ``I^2 = max(0, (Q - q_df)/Q)``, ``H^2 = Q/q_df`` (fixed effects).
+
+    Parameters
+    ----------
+    estimate, se : ndarray
+        Estimates and standard errors of the fits.
+    df_t : array_like or None
+        t degrees of freedom (None: normal; a fit with ``df_t <= 0`` falls back to z).
+    q : ndarray
+        Cochran's Q of the fits.
+    q_df : ndarray
+        Residual degrees of freedom of the fits.
+    tau2 : ndarray
+        tau^2 of the fits.
+    trp0 : ndarray
+        ``tr P_0`` of the fits.
+    fixed : bool
+        Fixed-effects definitions of I^2 and H^2.
+    alpha : float
+        ``1 - alpha`` confidence intervals.
+
+    Returns
+    -------
+    dict
+        Column name to array.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = estimate / se
@@ -114,23 +147,57 @@ def _mixed(results, cluster, alpha):
     return frame
 
 
-def leave_one_out(results, cluster=None, alpha=0.05):
-    """Leave-one-out sensitivity analysis.
+def leave_one_out(results: MetaResults | MetaMixedResults, cluster: ArrayLike | None = None,
+                  alpha: float = 0.05) -> SequentialFrame:
+    """Leave-one-out sensitivity analysis (metafor's ``leave1out``).
+
+    The model is refitted without each study (or, for MetaMixed, each row or cluster)
+    in turn, with the same estimator and test (tau^2 or the variance components
+    re-estimated), to show how much the pooled estimate depends on single studies.
 
     Parameters
     ----------
-    results : MetaFixed/MetaRandom or MetaMixed results (models without moderators)
+    results : MetaResults or MetaMixedResults
+        A :class:`~metamodels.MetaFixed`, :class:`~metamodels.MetaRandom` or
+        :class:`~metamodels.MetaMixed` fit of a model without moderators.
     cluster : array_like, optional
-        MetaMixed only: leave out all rows of one cluster at a time.
-    alpha : float
+        MetaMixed only: leave out all rows of one cluster at a time (one label per
+        row).
+    alpha : float, default 0.05
         ``1 - alpha`` confidence intervals.
 
     Returns
     -------
-    DataFrame
-        One row per left-out study (cluster): estimate, se, statistic, pvalue, ci_lower,
-        ci_upper, q, q_pvalue, tau2, i2 (fraction), h2 (MetaMixed: the variance
-        components by name instead of tau2, i2, h2).
+    SequentialFrame
+        A DataFrame with one row per left-out study (cluster): estimate, se, statistic,
+        pvalue, ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2 (MetaMixed:
+        the variance components by name instead of tau2, i2, h2);
+        ``.plot_forest()`` draws it.
+
+    Raises
+    ------
+    ValueError
+        A model with moderators; ``cluster`` with a univariate model or of the wrong
+        length; ``alpha`` outside (0, 1).
+    TypeError
+        ``results`` is not a MetaFixed, MetaRandom or MetaMixed fit.
+
+    See Also
+    --------
+    cumulative, get_influence
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> l1o = mm.diagnostics.leave_one_out(res)
+    >>> print(l1o[["estimate", "ci_lower", "ci_upper", "tau2"]].round(3).head(3))
+       estimate  ci_lower  ci_upper   tau2
+    0    -0.707    -1.079    -0.335  0.336
+    1    -0.654    -1.008    -0.300  0.293
+    2    -0.686    -1.050    -0.322  0.321
     """
     alpha = _check_alpha(alpha)
     if hasattr(results.model, "vi") and hasattr(results, "_fit"):

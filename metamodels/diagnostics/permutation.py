@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import factorial, prod
+from typing import TYPE_CHECKING, Literal
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from ..univariate.fitting import fit_univariate
+
+if TYPE_CHECKING:
+    from ..univariate.results import MetaResults
 
 __all__ = ["PermutationTestResult", "permutation_test"]
 
@@ -29,7 +33,7 @@ MAX_EXACT = 2_000_000
 class PermutationTestResult:
     """Outcome of :func:`permutation_test`.
 
-    Attributes
+    Parameters
     ----------
     params, statistic : Series
         Coefficients and their z (or t) statistics in the original fit.
@@ -43,8 +47,22 @@ class PermutationTestResult:
         Permutations evaluated (the identity included).
     exact : bool
         Whether all (distinct) permutations were evaluated.
-    perm_statistics : ndarray (n_permutations, p)
-    perm_qm : ndarray (n_permutations,)
+    perm_statistics : ndarray
+        The coefficients' statistics of every permutation, (n_permutations, p).
+    perm_qm : ndarray
+        The omnibus statistic of every permutation, (n_permutations,).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> perm = mm.diagnostics.permutation_test(res, exact=False, n_permutations=100,
+    ...                                        seed=2)
+    >>> print(perm.summary_frame().round(3))
+                coef  statistic  pvalue_permutation
+    Intercept -0.715     -3.974                0.01
     """
 
     params: pd.Series
@@ -57,8 +75,15 @@ class PermutationTestResult:
     perm_statistics: np.ndarray
     perm_qm: np.ndarray
 
-    def summary_frame(self):
-        """Coefficient table with the permutation p-values."""
+    def summary_frame(self) -> pd.DataFrame:
+        """Coefficient table with the permutation p-values.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``coef``, ``statistic`` and ``pvalue_permutation``, one row per
+            coefficient.
+        """
         return pd.DataFrame({"coef": self.params, "statistic": self.statistic,
                              "pvalue_permutation": self.pvalues})
 
@@ -106,13 +131,23 @@ def _sign_patterns(k):
         yield np.where(bits == 1, -1.0, 1.0)
 
 
-def permutation_test(results, n_permutations=1000, exact="auto", seed=None):
-    """Permutation test of the coefficients and of the omnibus moderator test.
+def permutation_test(results: MetaResults, n_permutations: int = 1000,
+                     exact: Literal["auto"] | bool = "auto",
+                     seed: int | np.random.Generator | None = None
+                     ) -> PermutationTestResult:
+    r"""Permutation test of the coefficients and of the omnibus moderator test
+    (metafor's ``permutest.rma.uni``).
+
+    Tests that do not rely on the normal (or t) reference distribution of the Wald
+    statistics, which can be inaccurate with few studies or heterogeneous effects.
 
     Parameters
     ----------
-    results : MetaFixed/MetaRandom results
-    n_permutations : int
+    results : MetaResults
+        A :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` fit; each
+        permuted data set is refitted with its method and test (tau^2 re-estimated,
+        or kept when it was fixed).
+    n_permutations : int, default 1000
         Random permutations (the first is the original data, so no p-value is 0).
     exact : {"auto", True, False}
         ``True``: evaluate every distinct permutation (``2^k`` sign patterns, or the
@@ -120,10 +155,51 @@ def permutation_test(results, n_permutations=1000, exact="auto", seed=None):
         of repeated rows); ``"auto"``: exact when that number is at most
         ``n_permutations`` (metafor's rule); ``False``: random permutations.
     seed : int or numpy Generator, optional
+        Seed of the random permutations.
 
     Returns
     -------
     PermutationTestResult
+        ``pvalues`` per coefficient, ``qm_pvalue``, ``exact`` and ``summary_frame()``.
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a MetaFixed/MetaRandom fit.
+    ValueError
+        ``n_permutations < 2``; invalid ``exact``; an exact test with more than
+        2,000,000 permutations.
+
+    Notes
+    -----
+    Without moderators the signs of the effects are flipped (Follmann and Proschan
+    1999): under :math:`H_0: \mu = 0` the distribution of each :math:`y_i` is
+    symmetric about 0.  With moderators the rows of the design matrix are permuted
+    relative to :math:`(y_i, v_i)` (Higgins and Thompson 2004).  The p-value of a
+    coefficient is the share of permutations whose statistic is at least as large in
+    absolute value as the observed one,
+    :math:`p = \#\{|z^{(b)}| \ge |z^{obs}|\} / B`; likewise for ``QM``.
+
+    References
+    ----------
+    .. [1] Follmann, D. A., & Proschan, M. A. (1999). Valid inference in random
+       effects meta-analysis. *Biometrics*, 55(3), 732-737.
+    .. [2] Higgins, J. P. T., & Thompson, S. G. (2004). Controlling the risk of
+       spurious findings from meta-regression. *Statistics in Medicine*, 23(11),
+       1663-1682.
+    .. [3] Viechtbauer, W., Lopez-Lopez, J. A., Sanchez-Meca, J., & Marin-Martinez, F.
+       (2015). A comparison of procedures to test for moderators in mixed-effects
+       meta-regression models. *Psychological Methods*, 20(3), 360-374.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> perm = mm.diagnostics.permutation_test(res, n_permutations=200, seed=1)
+    >>> print(perm.exact, perm.n_permutations, round(perm.qm_pvalue, 3))
+    False 200 0.01
     """
     if not hasattr(results, "_fit") or not hasattr(results.model, "vi"):
         raise TypeError("permutation_test needs a MetaFixed/MetaRandom result")

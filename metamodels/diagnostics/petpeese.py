@@ -3,20 +3,26 @@ weighted regressions on the standard error (PET) and the variance (PEESE)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from scipy import stats
 
 from ._meta_input import check_alpha, meta_input
 from .egger import EggerTestResult, egger_test
 
+if TYPE_CHECKING:
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
+
 __all__ = ["PetPeeseResult", "pet_peese"]
 
 
 @dataclass(frozen=True)
 class PetPeeseResult:
-    """PET, PEESE and the conditional PET-PEESE estimate.
+    """PET, PEESE and the conditional PET-PEESE estimate (returned by
+    :func:`pet_peese`).
 
-    Attributes
+    Parameters
     ----------
     pet, peese : EggerTestResult
         The two regressions (``limit_estimate``, ``limit_ci``; ``statistic`` and
@@ -25,8 +31,26 @@ class PetPeeseResult:
         p-value of PET's test of ``H0: intercept = 0`` (one- or two-sided, see
         ``alternative``).
     chosen : {"PET", "PEESE"}
-    estimate, conf_int : the conditional estimate and its interval
-    alpha, alternative : decision rule
+        The estimate the conditional rule picks.
+    alpha : float
+        Level of PET's test in the decision rule.
+    alternative : {"one-sided", "two-sided"}
+        Sidedness of PET's test.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> pp = mm.pet_peese(res)
+    >>> print(pp)
+    PET-PEESE (Stanley and Doucouliagos 2014)
+      model   estimate   confidence interval
+      PET      -0.1909   [-0.6753, 0.2935]   slope -2.1120 (p = 0.1887)
+      PEESE    -0.3800   [-0.7261, -0.0338]   slope -2.3606 (p = 0.4098)
+      PET test of a zero effect: p = 0.2021 (one-sided, alpha = 0.05)
+      conditional estimate: PET = -0.1909
     """
 
     pet: EggerTestResult
@@ -37,11 +61,14 @@ class PetPeeseResult:
     alternative: str
 
     @property
-    def estimate(self):
+    def estimate(self) -> float:
+        """The conditional estimate: the limit estimate of the chosen regression."""
         return (self.peese if self.chosen == "PEESE" else self.pet).limit_estimate
 
     @property
-    def conf_int(self):
+    def conf_int(self) -> tuple[float, float]:
+        """``(lower, upper)`` confidence interval of the conditional estimate (a
+        property, not a method)."""
         return (self.peese if self.chosen == "PEESE" else self.pet).limit_ci
 
     def __str__(self):
@@ -58,37 +85,87 @@ class PetPeeseResult:
             f"alpha = {self.alpha:g})",
             f"  conditional estimate: {self.chosen} = {self.estimate:.4f}"])
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form: both regressions, PET's test and the conditional estimate.
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
 
-def pet_peese(results, alpha=0.05, alternative="one-sided", ci_alpha=0.05):
-    """PET-PEESE conditional limit estimate (Stanley and Doucouliagos 2014).
+def pet_peese(results: MetaResults | MetaInput, alpha: float = 0.05,
+              alternative: Literal["one-sided", "two-sided"] = "one-sided",
+              ci_alpha: float = 0.05) -> PetPeeseResult:
+    r"""PET-PEESE conditional limit estimate (Stanley and Doucouliagos 2014).
+
+    An estimate of the effect corrected for small-study effects: the intercept of a
+    weighted regression of the effects on their standard errors (PET) or, when PET
+    finds a genuine effect, on their variances (PEESE).
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results (intercept-only)
-    alpha : float
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        an intercept-only model (only the data are used).
+    alpha : float, default 0.05
         Level of PET's test of a zero genuine effect.
     alternative : {"one-sided", "two-sided"}
         Stanley and Doucouliagos (2014) test PET's intercept one-sided (a genuine
         effect in the direction of the PET estimate, ``p = P(T > |t|)``); ``"two-sided"``
         doubles that p-value (equivalently, one-sided at ``alpha/2``).
-    ci_alpha : float
-        Level of the intervals of the limit estimates.
+    ci_alpha : float, default 0.05
+        ``1 - ci_alpha`` intervals of the limit estimates.
 
     Returns
     -------
     PetPeeseResult
+        ``pet``, ``peese``, ``chosen``, ``estimate`` and ``conf_int``.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        The model has moderators.
+    ValueError
+        Unknown ``alternative``, ``alpha`` outside (0, 1), or too few studies (need
+        at least 3).
+
+    See Also
+    --------
+    egger_test : the regression test behind PET and PEESE.
 
     Notes
     -----
-    PET is the weighted least-squares regression ``y_i = b0 + b1 se_i + e_i`` with
-    weights ``1/v_i`` and a multiplicative dispersion (``egger_test(model="lm",
-    predictor="sei")``); PEESE replaces ``se_i`` by ``v_i``.  The intercepts estimate
-    the effect of a study of infinite precision.  Conditional rule: if PET rejects
-    ``H0: b0 = 0`` there is a genuine effect and PEESE's intercept (less biased when
-    the effect is not zero) is reported, otherwise PET's.
+    PET is the weighted least-squares regression
+
+    .. math::
+
+        y_i = b_0 + b_1 \sqrt{v_i} + e_i, \qquad
+        \operatorname{Var}(e_i) = \phi v_i,
+
+    (weights ``1/v_i``, multiplicative dispersion ``phi``;
+    ``egger_test(model="lm", predictor="sei")``); PEESE replaces :math:`\sqrt{v_i}` by
+    :math:`v_i`.  The intercepts estimate the effect of a study of infinite precision.
+    Conditional rule: if PET rejects :math:`H_0: b_0 = 0` there is a genuine effect and
+    PEESE's intercept (less biased when the effect is not zero) is reported, otherwise
+    PET's.
+
+    References
+    ----------
+    .. [1] Stanley, T. D., & Doucouliagos, H. (2014). Meta-regression approximations
+       to reduce publication selection bias. *Research Synthesis Methods*, 5(1),
+       60-78.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> pp = mm.pet_peese(res)
+    >>> print(pp.chosen, round(pp.estimate, 4), round(pp.pet_intercept_pvalue, 4))
+    PET -0.1909 0.2021
     """
     inp = meta_input(results)
     inp.require_intercept_only("PET-PEESE")

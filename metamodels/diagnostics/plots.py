@@ -3,11 +3,22 @@
 plot of cumulative / leave-one-out fits.  Every function returns the Figure."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 from scipy import stats
 
 from ._figures import _figure
 from .influence_plots import influence_plot, mixed_influence_plot
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..multivariate.results import MetaMixedResults
+    from ..univariate.results import MetaResults
 
 __all__ = ["influence_plot", "mixed_influence_plot", "baujat_plot", "radial_plot", "qq_plot",
            "profile_plot", "sequential_forest_plot"]
@@ -21,23 +32,58 @@ def _univariate(results, what):
     return m
 
 
-def baujat_plot(results, ax=None, annotate=True, labels=None):
-    """Baujat plot (Baujat et al. 2002), as metafor's ``baujat``.
+def baujat_plot(results: MetaResults, ax: Axes | None = None, annotate: bool = True,
+                labels: Sequence[str] | None = None) -> Figure:
+    r"""Baujat plot (Baujat et al. 2002), as metafor's ``baujat``.
 
-    x: contribution of study ``i`` to the (residual) heterogeneity,
-    ``(y_i - x_i'b)^2 / (v_i + tau^2)``; y: its influence on the fit,
-    ``(x_i'b_(-i) - x_i'b)^2 / x_i'Var(b_(-i))x_i`` from the leave-one-out refits.
+    Studies in the upper right both contribute much to the heterogeneity and move the
+    pooled estimate much.  Also available as ``results.plot_baujat()``.
 
     Parameters
     ----------
-    annotate : bool
+    results : MetaResults
+        A :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` fit.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    annotate : bool, default True
         Label the points (by default with the study's position 1..k, as metafor).
     labels : sequence of str, optional
         One label per study (e.g. ``res.model.data.row_labels``).
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a MetaFixed/MetaRandom fit.
+    ValueError
+        ``labels`` of the wrong length.
+
+    Notes
+    -----
+    The x coordinate of study ``i`` is its contribution to the (residual)
+    heterogeneity, :math:`(y_i - x_i'\hat\beta)^2 / (v_i + \hat\tau^2)`; the y
+    coordinate its influence on the fit,
+    :math:`(x_i'\hat\beta_{(-i)} - x_i'\hat\beta)^2 /
+    x_i'\operatorname{Var}(\hat\beta_{(-i)})x_i`, from the leave-one-out refits.
+
+    References
+    ----------
+    .. [1] Baujat, B., Mahe, C., Pignon, J.-P., & Hill, C. (2002). A graphical method
+       for exploring heterogeneity in meta-analyses: Application to a meta-analysis of
+       65 trials. *Statistics in Medicine*, 21(18), 2641-2652.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fig = mm.diagnostics.baujat_plot(res)
+    >>> len(fig.axes)
+    1
     """
     from .influence import univariate_deletions
     m = _univariate(results, "plot_baujat")
@@ -71,16 +117,49 @@ def baujat_plot(results, ax=None, annotate=True, labels=None):
     return ax.figure
 
 
-def radial_plot(results, ax=None, alpha=0.05):
-    """Radial (Galbraith) plot of a model without moderators.
+def radial_plot(results: MetaResults, ax: Axes | None = None, alpha: float = 0.05) -> Figure:
+    """Radial (Galbraith) plot of a model without moderators, as metafor's ``radial``.
 
     Each study at ``(1/sqrt(v_i + tau^2), y_i/sqrt(v_i + tau^2))``; the pooled estimate
     is the slope of the line through the origin, with the band ``+-z_{1-alpha/2}``
-    around it (studies outside it are outlying), as metafor's ``radial``.
+    around it (studies outside it are outlying).  Also available as
+    ``results.plot_radial()``.
+
+    Parameters
+    ----------
+    results : MetaResults
+        A :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` fit
+        without moderators.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    alpha : float, default 0.05
+        Width of the band, ``+-z_{1-alpha/2}``.
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a MetaFixed/MetaRandom fit.
+    ValueError
+        The model has moderators.
+
+    References
+    ----------
+    .. [1] Galbraith, R. F. (1988). A note on graphical presentation of estimated odds
+       ratios from several clinical trials. *Statistics in Medicine*, 7(8), 889-894.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fig = mm.diagnostics.radial_plot(res)
+    >>> len(fig.axes)
+    1
     """
     m = _univariate(results, "plot_radial")
     if m.exog.shape[1] != 1:
@@ -110,19 +189,30 @@ def radial_plot(results, ax=None, alpha=0.05):
     return ax.figure
 
 
-def qq_plot(results, ax=None, envelope=True, n_sim=1000, alpha=0.05, seed=None,
-            kind="rstandard"):
+def qq_plot(results: MetaResults, ax: Axes | None = None, envelope: bool = True,
+            n_sim: int = 1000, alpha: float = 0.05,
+            seed: int | np.random.Generator | None = None,
+            kind: Literal["rstandard", "rstudent"] = "rstandard") -> Figure:
     """Normal QQ plot of the standardised residuals (metafor's ``qqnorm.rma.uni``).
+
+    Also available as ``results.plot_qq()``.
 
     Parameters
     ----------
-    results : MetaFixed/MetaRandom results
-    envelope : bool
+    results : MetaResults
+        A :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` fit.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    envelope : bool, default True
         Add the pseudo confidence envelope: ``n_sim`` vectors of independent standard
         normal deviates ``z`` are turned into residuals ``(I - H) z`` (``H`` the
         symmetric hat matrix ``W^{1/2}X(X'WX)^{-1}X'W^{1/2}``), sorted, and the
         ``alpha/2`` and ``1 - alpha/2`` quantiles of each order statistic are drawn
         (Cook and Weisberg 1982).
+    n_sim : int, default 1000
+        Simulated residual vectors of the envelope.
+    alpha : float, default 0.05
+        The envelope joins the ``alpha/2`` and ``1 - alpha/2`` quantiles.
     seed : int or Generator, optional
         Seed of the simulated envelope (reproducible plots).
     kind : {"rstandard", "rstudent"}
@@ -130,7 +220,29 @@ def qq_plot(results, ax=None, envelope=True, n_sim=1000, alpha=0.05, seed=None,
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a MetaFixed/MetaRandom fit.
+    ValueError
+        Unknown ``kind``.
+
+    References
+    ----------
+    .. [1] Cook, R. D., & Weisberg, S. (1982). *Residuals and Influence in
+       Regression*. Chapman and Hall.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fig = mm.diagnostics.qq_plot(res, seed=1)
+    >>> len(fig.axes)
+    1
     """
     m = _univariate(results, "plot_qq")
     if kind == "rstandard":
@@ -214,26 +326,50 @@ def _profile_mixed(results, steps, xlim):
     return out
 
 
-def profile_plot(results, steps=20, xlim=None, figsize=None):
+def profile_plot(results: MetaResults | MetaMixedResults, steps: int = 20,
+                 xlim: tuple[float, float] | None = None,
+                 figsize: tuple[float, float] | None = None) -> Figure:
     """Profile (restricted) log-likelihood of each variance component.
 
     MetaRandom: the (RE)ML log-likelihood of ``tau^2`` over a grid (REML for REML
     fits, ML otherwise; on metafor's scale); MetaMixed: one panel per variance component,
     the other components re-estimated at each grid value (metafor's
     ``profile.rma.uni`` / ``profile.rma.mv``).  The estimate is marked by a dotted
-    vertical line, the maximum by a dotted horizontal line.
+    vertical line, the maximum by a dotted horizontal line.  Also available as
+    ``results.plot_profile()``.
 
     Parameters
     ----------
-    steps : int
+    results : MetaResults or MetaMixedResults
+        A :class:`~metamodels.MetaRandom` or :class:`~metamodels.MetaMixed` fit.
+    steps : int, default 20
         Grid points per component.
     xlim : (float, float), optional
         Range of the grid (default: around the estimate and its Q-profile interval for
         tau^2, estimate +- 3 standard errors otherwise).
+    figsize : (float, float), optional
+        Figure size in inches (default: 5.5 wide, 3.2 high per panel).
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A fixed-effects model (no variance component).
+    TypeError
+        Results of another kind of model.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> fig = mm.diagnostics.profile_plot(res, steps=10)
+    >>> len(fig.axes)
+    1
     """
     m = getattr(results, "model", None)
     if m is not None and hasattr(m, "vi") and hasattr(results, "_fit"):
@@ -259,23 +395,39 @@ def profile_plot(results, steps=20, xlim=None, figsize=None):
 
 
 # ------------------------------------------------------ sequential forest
-def sequential_forest_plot(frame, ax=None, transform=None, xlabel="Estimate", refline=0.0,
-                           title=None):
+def sequential_forest_plot(frame: pd.DataFrame, ax: Axes | None = None,
+                           transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                           xlabel: str = "Estimate", refline: float | None = 0.0,
+                           title: str | None = None) -> Figure:
     """Forest plot of cumulative or leave-one-out fits (metafor's
     ``forest.cumul.rma``): one row per fit, the estimate and its confidence interval,
     labelled by the study added (cumulative) or left out.
 
     Parameters
     ----------
-    frame : DataFrame with estimate, ci_lower, ci_upper (from ``cumulative`` or
-        ``leave_one_out``)
+    frame : DataFrame
+        With columns estimate, ci_lower, ci_upper (from :func:`cumulative` or
+        :func:`leave_one_out`).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
     transform : callable, optional
-        e.g. ``np.exp`` for ratio measures.
-    refline : float or None
+        Applied to the estimates, limits and reference line, e.g. ``np.exp`` for
+        ratio measures.
+    xlabel : str, default "Estimate"
+        Label of the x axis.
+    refline : float or None, default 0.0
+        Reference line (on the analysis scale); None for none.
+    title : str, optional
+        Title of the axes.
 
     Returns
     -------
-    Figure
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``frame`` lacks one of the columns.
     """
     for c in ("estimate", "ci_lower", "ci_upper"):
         if c not in frame.columns:

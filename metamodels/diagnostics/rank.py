@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from ._meta_input import meta_input
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
 
 __all__ = ["RankCorrelationResult", "rank_correlation_test", "kendall_tau_test"]
 
@@ -16,14 +23,29 @@ _EXACT_MAX_N = 1000     # beyond: the normal approximation (exact is O(n^3))
 
 @dataclass(frozen=True)
 class RankCorrelationResult:
-    """Begg and Mazumdar's test.
+    """Begg and Mazumdar's test (returned by :func:`rank_correlation_test`).
 
-    Attributes
+    Parameters
     ----------
-    statistic : Kendall's tau (tau-b) between standardised effects and variances
-    pvalue : two-sided p-value
-    exact : whether the p-value is exact (permutation distribution) or the normal
-        approximation with the tie-corrected variance
+    statistic : float
+        Kendall's tau (tau-b) between standardised effects and variances.
+    pvalue : float
+        Two-sided p-value.
+    exact : bool
+        Whether the p-value is exact (permutation distribution) or the normal
+        approximation with the tie-corrected variance.
+    k : int
+        Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> test = mm.rank_correlation_test(res)
+    >>> print(round(test.statistic, 4), round(test.pvalue, 4), test.exact)
+    0.0256 0.9524 True
     """
 
     statistic: float
@@ -37,7 +59,13 @@ class RankCorrelationResult:
                 f"  Kendall's tau = {self.statistic:.4f}, p = {self.pvalue:.4g} ({how}, "
                 f"k = {self.k})")
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form of the test.
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
 
@@ -75,7 +103,8 @@ def _inversion_cdf(n):
     return np.cumsum(dist)
 
 
-def kendall_tau_test(x, y, exact=None):
+def kendall_tau_test(x: ArrayLike, y: ArrayLike, exact: bool | None = None
+                     ) -> tuple[float, float, bool]:
     """Kendall's tau-b and its two-sided p-value, following R's ``cor.test``.
 
     ``exact=None`` uses the exact permutation distribution when there are no ties (as
@@ -83,9 +112,26 @@ def kendall_tau_test(x, y, exact=None):
     can; up to n = 1000), the normal approximation with the tie-corrected variance of
     the statistic (Kendall 1970) otherwise.
 
+    Parameters
+    ----------
+    x, y : array_like
+        The two samples (n,).
+    exact : bool, optional
+        Exact p-value (ignored when there are ties); default as described above.
+
     Returns
     -------
-    tau, pvalue, exact
+    tau : float
+        Kendall's tau-b.
+    pvalue : float
+        Two-sided p-value.
+    exact : bool
+        Whether the p-value is exact.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 observations, or a constant variable.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -123,12 +169,16 @@ def kendall_tau_test(x, y, exact=None):
     return float(tau), float(2.0 * stats.norm.sf(abs(z))), False
 
 
-def rank_correlation_test(results, exact=None):
-    """Begg and Mazumdar's (1994) rank correlation test for funnel-plot asymmetry.
+def rank_correlation_test(results: MetaResults | MetaInput,
+                          exact: bool | None = None) -> RankCorrelationResult:
+    r"""Begg and Mazumdar's (1994) rank correlation test for funnel-plot asymmetry
+    (metafor's ``ranktest``).
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results (intercept-only)
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        an intercept-only model (only the data are used).
     exact : bool, optional
         Exact p-value from the permutation distribution of Kendall's statistic;
         default: exact whenever there are no ties (as metafor; k <= 1000), otherwise
@@ -137,14 +187,46 @@ def rank_correlation_test(results, exact=None):
     Returns
     -------
     RankCorrelationResult
+        ``statistic`` (Kendall's tau), ``pvalue`` and ``exact``.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        The model has moderators.
+    ValueError
+        Fewer than 3 studies, or all standardised effects (or variances) equal.
+
+    See Also
+    --------
+    egger_test : the regression test for funnel-plot asymmetry.
 
     Notes
     -----
-    With the fixed-effects estimate ``b = sum(y_i/v_i) / sum(1/v_i)`` and its variance
-    ``v_b = 1/sum(1/v_i)``, the standardised effects are
-    ``y*_i = (y_i - b) / sqrt(v_i - v_b)``; the statistic is Kendall's tau between
-    ``y*_i`` and ``v_i``.  Ties use tau-b and the tie-corrected variance of the
-    normal approximation.
+    With the fixed-effects estimate :math:`b = \sum_i (y_i/v_i) / \sum_i (1/v_i)` and
+    its variance :math:`v_b = 1/\sum_i (1/v_i)`, the standardised effects are
+
+    .. math::
+
+        y^*_i = \frac{y_i - b}{\sqrt{v_i - v_b}};
+
+    the statistic is Kendall's tau between :math:`y^*_i` and :math:`v_i`.  Ties use
+    tau-b and the tie-corrected variance of the normal approximation (Kendall 1970).
+
+    References
+    ----------
+    .. [1] Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank
+       correlation test for publication bias. *Biometrics*, 50(4), 1088-1101.
+    .. [2] Kendall, M. G. (1970). *Rank Correlation Methods* (4th ed.). Griffin.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> print(mm.rank_correlation_test(res))
+    Rank correlation test for funnel plot asymmetry (Begg and Mazumdar 1994)
+      Kendall's tau = 0.0256, p = 0.9524 (exact, k = 13)
     """
     inp = meta_input(results)
     inp.require_intercept_only("the rank correlation test")

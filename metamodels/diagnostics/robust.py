@@ -52,6 +52,7 @@ Statistics, 36(4), 672-683.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,16 @@ from ..mixed import MixedModel
 from ..multivariate import MetaMixed
 from ..univariate import MetaFixed, MetaRandom
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
+    from ..mixed.results import MixedResults
+    from ..multivariate.results import MetaMixedResults
+    from ..univariate.results import MetaResults
+
 __all__ = ["robust", "RobustResults", "HTZTestResult", "cluster_robust_pieces"]
 
 _SUPPORTED = (MetaFixed, MetaRandom, MetaMixed, MixedModel)
@@ -75,9 +86,10 @@ _DDF = ("satterthwaite", "residual")
 # --------------------------------------------------------------- test result
 @dataclass(frozen=True)
 class HTZTestResult:
-    """Cluster-robust Wald test with the HTZ small-sample approximation.
+    """Cluster-robust Wald test with the HTZ small-sample approximation (returned by
+    :meth:`RobustResults.wald_test`; clubSandwich's ``Wald_test(test = "HTZ")``).
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         The F statistic ``(eta - q + 1) / (eta q) * Q``.
@@ -90,8 +102,18 @@ class HTZTestResult:
         Hotelling's ``Q = (Cb - c)' (C V C')^{-1} (Cb - c)`` (the naive Wald chi-square).
     eta : float
         Degrees of freedom of the approximating Wishart distribution.
-    test : str
-        ``"HTZ"``.
+    test : str, default "HTZ"
+        Name of the test.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> test = res.robust(cluster="alloc").wald_test("ablat = 0")
+    >>> print(test.df_num, round(test.df_denom, 3), round(test.pvalue, 4))
+    1 1.518 0.044
     """
 
     statistic: float
@@ -196,26 +218,38 @@ def _cluster_codes(res, cluster):
 class RobustResults:
     """Cluster-robust inference on a fitted model (frozen; from ``res.robust(...)``).
 
-    Attributes
+    Created by :func:`robust`; the formulas are in the module Notes
+    (:mod:`metamodels.diagnostics.robust`).
+
+    Parameters
     ----------
     params : Series
         The model's estimates (unchanged).
     cov_params_robust : DataFrame
         The cluster-robust covariance ``V^{CR}`` (see the module Notes).
-    bse : Series
-        Cluster-robust standard errors.
-    tvalues : Series
     df_satterthwaite : Series
         Satterthwaite degrees of freedom of each coefficient (clubSandwich's
         ``coef_test(test = "Satterthwaite")``).
-    df : Series
-        Degrees of freedom used by ``pvalues`` and ``conf_int``: ``df_satterthwaite``
-        (``ddf="satterthwaite"``) or ``m - p`` for every coefficient (``ddf="residual"``,
-        metafor's ``robust()`` without clubSandwich).
-    pvalues : Series
-        Two-sided t p-values.
-    cov_type, ddf : str
+    cov_type : str
+        The adjustment (``"CR2"``, ``"CR1"``, ...).
     n_clusters : int
+        Number of clusters ``m``.
+    ddf : {"satterthwaite", "residual"}
+        Which degrees of freedom :attr:`df` gives.
+    _pieces : dict
+        Internal: the per-cluster pieces of the sandwich, used by :meth:`wald_test`.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> rob = res.robust(cluster="trial", cov_type="CR1p", ddf="residual")
+    >>> print(rob.summary_frame()[["coef", "se", "df"]].round(4))
+                 coef      se    df
+    Intercept  0.2515  0.1905  11.0
+    ablat     -0.0291  0.0052  11.0
     """
 
     params: pd.Series
@@ -227,42 +261,67 @@ class RobustResults:
     _pieces: dict = field(repr=False)
 
     @property
-    def param_names(self):
+    def param_names(self) -> list[str]:
+        """Names of the coefficients."""
         return list(self.params.index)
 
     @property
-    def df(self):
+    def df(self) -> pd.Series:
+        """Degrees of freedom used by :attr:`pvalues` and :meth:`conf_int`:
+        ``df_satterthwaite`` (``ddf="satterthwaite"``) or ``m - p`` for every
+        coefficient (``ddf="residual"``, metafor's ``robust()`` without clubSandwich)."""
         if self.ddf == "residual":
             return pd.Series(float(self.n_clusters - len(self.params)), index=self.params.index,
                              name="df")
         return self.df_satterthwaite
 
     @property
-    def bse(self):
+    def bse(self) -> pd.Series:
+        """Cluster-robust standard errors."""
         return pd.Series(np.sqrt(np.diag(self.cov_params_robust.to_numpy())),
                          index=self.params.index, name="bse")
 
     @property
-    def tvalues(self):
+    def tvalues(self) -> pd.Series:
+        """t statistics ``params / bse``."""
         return pd.Series(self.params.to_numpy() / self.bse.to_numpy(), index=self.params.index,
                          name="tvalues")
 
     @property
-    def pvalues(self):
+    def pvalues(self) -> pd.Series:
+        """Two-sided t p-values on :attr:`df` degrees of freedom."""
         p = 2 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df.to_numpy())
         return pd.Series(p, index=self.params.index, name="pvalues")
 
-    def cov_params(self):
-        """The cluster-robust covariance matrix (DataFrame)."""
+    def cov_params(self) -> pd.DataFrame:
+        """The cluster-robust covariance matrix (clubSandwich's ``vcovCR``).
+
+        Returns
+        -------
+        DataFrame
+        """
         return self.cov_params_robust
 
-    def conf_int(self, alpha=0.05):
-        """Confidence limits ``b -/+ t_{1-alpha/2, df_k} se_k`` (``df_k`` from ``df``)."""
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Confidence limits ``b -/+ t_{1-alpha/2, df_k} se_k`` (``df_k`` from
+        :attr:`df`; clubSandwich's ``conf_int``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``lower`` and ``upper``, one row per coefficient.
+        """
         q = stats.t.ppf(1 - alpha / 2, self.df.to_numpy())
         b, se = self.params.to_numpy(), self.bse.to_numpy()
         return pd.DataFrame({"lower": b - q * se, "upper": b + q * se}, index=self.params.index)
 
-    def wald_test(self, r_matrix, q_matrix=None):
+    def wald_test(self, r_matrix: str | Sequence[str] | ArrayLike,
+                  q_matrix: ArrayLike | None = None) -> HTZTestResult:
         """HTZ test of linear constraints ``R b = q``.
 
         Parameters
@@ -272,10 +331,16 @@ class RobustResults:
             ``"a = 0, b = 0"``, a list of strings, or a ``q x p`` array (then
             ``q_matrix`` gives the right-hand sides, zero by default).
         q_matrix : array_like, optional
+            Right-hand sides of array constraints (zero by default).
 
         Returns
         -------
         HTZTestResult
+
+        Raises
+        ------
+        ValueError
+            An array of the wrong width, or linearly dependent constraints.
         """
         names = self.param_names
         if isinstance(r_matrix, (str, list, tuple)) and all(
@@ -292,15 +357,38 @@ class RobustResults:
             raise ValueError("the constraints are linearly dependent")
         return htz_test(self._pieces, self.params.to_numpy(), C, c0)
 
-    def summary_frame(self, alpha=0.05):
-        """Coefficient table: coef, robust se, t, Satterthwaite df, p and CI."""
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Coefficient table (clubSandwich's ``coef_test``).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``coef``, ``se`` (robust), ``t``, ``df``, ``pvalue``, ``ci_lower``,
+            ``ci_upper``.
+        """
         ci = self.conf_int(alpha)
         return pd.DataFrame({"coef": self.params, "se": self.bse, "t": self.tvalues,
                              "df": self.df, "pvalue": self.pvalues,
                              "ci_lower": ci["lower"], "ci_upper": ci["upper"]})
 
-    def summary(self, alpha=0.05):
-        """Printable summary (a statsmodels ``Summary``)."""
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Printable summary: a title with the adjustment and the number of clusters,
+        then :meth:`summary_frame`.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+        """
         from statsmodels.iolib import summary2
         s = summary2.Summary()
         s.add_title(f"Cluster-robust inference ({self.cov_type}, {self.n_clusters} clusters, "
@@ -312,8 +400,16 @@ class RobustResults:
         return str(self.summary())
 
 
-def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
+def robust(results: MetaResults | MetaMixedResults | MixedResults,
+           cluster: str | pd.Series | ArrayLike,
+           cov_type: Literal["CR2", "CR1", "CR1p", "CR0", "BR", "CR3"] = "CR2",
+           ddf: Literal["satterthwaite", "residual"] = "satterthwaite") -> RobustResults:
     """Cluster-robust inference for a fitted meta-analysis (``results.robust``).
+
+    Standard errors, t tests and Wald tests that stay valid when the working model
+    (the fitted covariance) is wrong, as long as clusters are independent: the
+    approach of robust variance estimation for dependent effect sizes (Hedges,
+    Tipton and Johnson 2010) with the small-sample corrections of clubSandwich.
 
     Parameters
     ----------
@@ -336,6 +432,48 @@ def robust(results, cluster, cov_type="CR2", ddf="satterthwaite"):
     Returns
     -------
     RobustResults
+        ``params``, ``bse``, ``df``, ``pvalues``, ``conf_int()``, ``wald_test()``,
+        ``summary()``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``cov_type`` or ``ddf``; cluster labels that do not match the fitted
+        rows or have missing values; fewer than two clusters, or not more clusters
+        than coefficients with ``CR1p`` or ``ddf="residual"``.
+    TypeError
+        A fit of an unsupported model.
+
+    References
+    ----------
+    .. [1] Hedges, L. V., Tipton, E., & Johnson, M. C. (2010). Robust variance
+       estimation in meta-regression with dependent effect size estimates.
+       *Research Synthesis Methods*, 1(1), 39-65.
+    .. [2] Tipton, E., & Pustejovsky, J. E. (2015). Small-sample adjustments for tests
+       of moderators and model fit using robust variance estimation in
+       meta-regression. *Journal of Educational and Behavioral Statistics*, 40(6),
+       604-634.
+    .. [3] Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for
+       cluster-robust variance estimation and hypothesis testing in fixed effects
+       models. *Journal of Business & Economic Statistics*, 36(4), 672-683.
+
+    Examples
+    --------
+    The BCG meta-regression with trials clustered by allocation method (three
+    clusters: a toy example; the Satterthwaite df show how little information that
+    leaves):
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ ablat", data=dat, vi="vi").fit()
+    >>> rob = res.robust(cluster="alloc")
+    >>> print(rob.summary_frame()[["coef", "se", "df", "pvalue"]].round(4))
+                 coef      se      df  pvalue
+    Intercept  0.2515  0.0917  1.6888  0.1332
+    ablat     -0.0291  0.0045  1.5177  0.0440
+    >>> print(rob.wald_test("ablat = 0"))
+    HTZ F(1, 1.518) = 41.6088, p = 0.04404
     """
     if cov_type not in _COV_TYPES:
         raise ValueError(f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}")

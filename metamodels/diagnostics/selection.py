@@ -4,7 +4,9 @@ weight functions of Preston et al. (2004), fitted by maximum likelihood."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,10 @@ from ..exceptions import ConvergenceWarning, SpecificationError
 from . import _selection_kernels as kern
 from ._meta_input import meta_input, refit
 
+if TYPE_CHECKING:
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
+
 __all__ = ["SelectionModelResult", "SelectionLRTest", "selection_model"]
 
 _ALTERNATIVES = ("greater", "less", "two-sided")
@@ -21,7 +27,17 @@ _ALTERNATIVES = ("greater", "less", "two-sided")
 
 @dataclass(frozen=True)
 class SelectionLRTest:
-    """Likelihood-ratio test of no selection (all delta at their null values)."""
+    """Likelihood-ratio test of no selection (all delta at their null values).
+
+    Parameters
+    ----------
+    statistic : float
+        ``2 (llf - llf_null)``, truncated at 0.
+    pvalue : float
+        Upper-tail chi-square p-value.
+    df : int
+        Number of free selection parameters.
+    """
 
     statistic: float
     pvalue: float
@@ -30,9 +46,11 @@ class SelectionLRTest:
 
 @dataclass(frozen=True)
 class SelectionModelResult:
-    """A fitted selection model.
+    """A fitted selection model (returned by :func:`selection_model`).
 
-    Attributes
+    Frozen; ``print(result)`` shows :meth:`summary`.
+
+    Parameters
     ----------
     params, bse : pandas.Series
         Coefficients (adjusted for selection) and their standard errors.
@@ -43,12 +61,39 @@ class SelectionModelResult:
         interval, the first fixed at 1; beta: delta_1, delta_2; others: delta).
     llf : float
         Maximised log-likelihood.
+    llf_null : float
+        Log-likelihood of the model without selection (at the ML fit).
     lr_test_selection : SelectionLRTest
         LR test against the model without selection.
-    type, steps, alternative : the model fitted
+    type : str
+        The weight function (``"stepfun"``, ``"beta"``, ...).
+    steps : tuple of float
+        The p-value cut points (stepfun) or the threshold (others; empty without).
+    alternative : {"greater", "less", "two-sided"}
+        Sidedness of the p-values.
+    random_effects : bool
+        Whether tau^2 was estimated.
     p_table : pandas.DataFrame or None
         stepfun: number of studies whose p-value falls in each interval.
     converged : bool
+        Whether the optimiser converged.
+    k : int
+        Number of studies.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sel = mm.selection_model(res, type="stepfun", steps=[0.025], alternative="less")
+    >>> print(sel.conf_int().round(3))
+               lower  upper
+    Intercept -1.133 -0.108
+    >>> print(sel.p_table)
+                    k
+    0 < p <= 0.025  8
+    0.025 < p <= 1  5
     """
 
     params: pd.Series
@@ -68,14 +113,32 @@ class SelectionModelResult:
     converged: bool
     k: int
 
-    def conf_int(self, alpha=0.05):
-        """Wald intervals of the coefficients."""
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals of the coefficients, ``b -/+ z_{1-alpha/2} se``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` intervals.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``lower`` and ``upper``, one row per coefficient.
+        """
         z = stats.norm.isf(alpha / 2)
         return pd.DataFrame({"lower": self.params - z * self.bse,
                              "upper": self.params + z * self.bse})
 
-    def summary(self):
-        """Printable tables (coefficients, tau^2, delta and the LR test)."""
+    def summary(self) -> str:
+        """Printable tables: coefficients, tau^2, the selection parameters with 95%
+        Wald intervals, the studies per p-value interval and the LR test (metafor's
+        ``print.rma.uni.selmodel``).
+
+        Returns
+        -------
+        str
+        """
         z = self.params / self.bse
         p = 2 * stats.norm.sf(np.abs(z))
         ci = self.conf_int()
@@ -226,16 +289,27 @@ def _num_hess(f, x, h=1e-4):
     return H
 
 
-def selection_model(results, type="stepfun", steps=None, alternative="greater",
-                    pval_min=None, tol=1e-12, maxiter=2000):
-    """Fit a selection model to a univariate meta-analysis (metafor's ``selmodel``).
+def selection_model(results: MetaResults | MetaInput,
+                    type: Literal["stepfun", "beta", "halfnorm", "negexp", "logistic",
+                                  "power"] = "stepfun",
+                    steps: Sequence[float] | float | None = None,
+                    alternative: Literal["greater", "less", "two-sided"] = "greater",
+                    pval_min: float | None = None, tol: float = 1e-12,
+                    maxiter: int = 2000) -> SelectionModelResult:
+    r"""Fit a selection model to a univariate meta-analysis (metafor's ``selmodel``).
+
+    A model of publication bias: studies are published with a probability that
+    depends on their p-value, through a weight function whose parameters are
+    estimated jointly with the effect and tau^2.
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results
-        The model without selection; it is refitted by maximum likelihood (tau^2
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        the model without selection; it is refitted by maximum likelihood (tau^2
         kept at 0 for fixed-effects fits).  Moderators are kept.
     type : {"stepfun", "beta", "halfnorm", "negexp", "logistic", "power"}
+        The weight function (case-insensitive); see the Notes.
     steps : sequence of float
         stepfun: the p-value cut points ``a_1 < ... < a_c`` (1 is appended when
         missing).  halfnorm, negexp, logistic, power: optionally one threshold
@@ -247,11 +321,34 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
         p-values are censored to ``[pval_min, 1 - pval_min]`` in the weight function
         (Citkowicz and Vevea 2017): default 1e-5 for beta and power (where ``w`` is
         unbounded or 0 at the ends), 0 otherwise, as metafor.
-    tol, maxiter : optimiser controls.
+    tol : float, default 1e-12
+        Convergence tolerance of the final Newton steps.
+    maxiter : int, default 2000
+        Iteration limit of the L-BFGS-B phase.
 
     Returns
     -------
     SelectionModelResult
+        ``params``, ``bse``, ``tau2``, ``delta``, ``lr_test_selection``, ``summary()``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``type`` or ``alternative``; invalid ``steps`` (missing for stepfun,
+        not increasing in (0, 1], given for beta) or ``pval_min``.
+    metamodels.exceptions.SpecificationError
+        A p-value interval without studies (its selection probability is not
+        identified), a threshold with studies on one side only, or a fit with tau^2
+        fixed.
+
+    Warns
+    -----
+    metamodels.exceptions.ConvergenceWarning
+        The optimiser did not converge.
+
+    See Also
+    --------
+    trim_and_fill, egger_test, pet_peese
 
     Notes
     -----
@@ -259,8 +356,8 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     before selection; it is observed with relative probability ``w(p_i)``, so the
     density of an observed study is
 
-    .. math:: f(y_i) = w(p_i)\\, \\phi(y_i; \\mu_i, s_i^2) / A_i, \\qquad
-              A_i = \\int w(p(y))\\, \\phi(y; \\mu_i, s_i^2)\\, dy .
+    .. math:: f(y_i) = w(p_i)\, \phi(y_i; \mu_i, s_i^2) / A_i, \qquad
+              A_i = \int w(p(y))\, \phi(y; \mu_i, s_i^2)\, dy .
 
     Weight functions: stepfun ``w = delta_j`` for ``a_{j-1} < p <= a_j`` with
     ``delta_1 = 1`` (``A_i`` a sum of normal probabilities); beta
@@ -274,6 +371,35 @@ def selection_model(results, type="stepfun", steps=None, alternative="greater",
     ``delta`` in [0, 100], on a coarser quadrature, then Newton steps on the exact
     one); standard errors come from the numerical Hessian.  The LR test compares with
     the ML fit without selection (df = number of delta parameters).
+
+    References
+    ----------
+    .. [1] Vevea, J. L., & Hedges, L. V. (1995). A general linear model for estimating
+       effect size in the presence of publication bias. *Psychometrika*, 60(3),
+       419-435.
+    .. [2] Citkowicz, M., & Vevea, J. L. (2017). A parsimonious weight function for
+       modeling publication bias. *Psychological Methods*, 22(1), 28-41.
+    .. [3] Preston, C., Ashby, D., & Smyth, R. (2004). Adjusting for publication bias:
+       Modelling the selection process. *Journal of Evaluation in Clinical Practice*,
+       10(2), 313-322.
+    .. [4] Hedges, L. V. (1992). Modeling publication selection effects in
+       meta-analysis. *Statistical Science*, 7(2), 246-255.
+
+    Examples
+    --------
+    A step function with one cut at p = 0.025 (one-sided p-values for negative
+    effects, since the BCG vaccine lowers the risk):
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sel = mm.selection_model(res, type="stepfun", steps=[0.025], alternative="less")
+    >>> print(sel.params.round(3), sel.delta.round(2))
+    Intercept   -0.621
+    dtype: float64 [1.   0.64]
+    >>> print(round(sel.lr_test_selection.pvalue, 2))
+    0.62
     """
     inp = meta_input(results)
     kind = str(type).lower()

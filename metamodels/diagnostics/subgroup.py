@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 import warnings
 
 import numpy as np
@@ -10,6 +11,11 @@ from scipy import stats
 
 from ..univariate import MetaFixed, MetaRandom
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..univariate.results import MetaResults
+
 __all__ = ["SubgroupResult", "subgroup_analysis"]
 
 
@@ -17,7 +23,7 @@ __all__ = ["SubgroupResult", "subgroup_analysis"]
 class SubgroupResult:
     """Outcome of :func:`subgroup_analysis`.
 
-    Attributes
+    Parameters
     ----------
     groups : DataFrame
         One row per subgroup: k, estimate, se, statistic, pvalue, ci_lower, ci_upper,
@@ -28,10 +34,23 @@ class SubgroupResult:
         Test of the differences between subgroups (chi-square; F for ``test="t"`` or
         ``"knha"`` with ``between="mixed"``).
     between : {"fixed", "mixed"}
-    between_fit : results
+        How the subgroups were compared (see :func:`subgroup_analysis`).
+    between_fit : MetaResults
         The fit behind the between-group test (the fixed-effects meta-analysis of the
         subgroup estimates, whose Q is ``q_between``, or the mixed-effects
         meta-regression on the group factor).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sg = mm.subgroup_analysis(res, by="alloc", between="mixed")
+    >>> print(round(sg.q_between, 4), sg.df_between, round(sg.pvalue_between, 4))
+    1.7675 2 0.4132
+    >>> print(sorted(sg.fits))
+    ['alternate', 'random', 'systematic']
     """
 
     groups: pd.DataFrame
@@ -40,9 +59,17 @@ class SubgroupResult:
     df_between: int
     pvalue_between: float
     between: str
-    between_fit: object
+    between_fit: Any
 
-    def summary_frame(self):
+    def summary_frame(self) -> pd.DataFrame:
+        """The table of the subgroup fits (a copy of :attr:`groups`).
+
+        Returns
+        -------
+        DataFrame
+            One row per subgroup: k, estimate, se, statistic, pvalue, ci_lower,
+            ci_upper, tau2, q, q_pvalue, i2.
+        """
         return self.groups.copy()
 
     def __repr__(self):
@@ -92,12 +119,14 @@ def _fit(y, v, X, method, test):
         return MetaRandom(y, v, X).fit(method=method, test=test)
 
 
-def subgroup_analysis(res_or_model, by, between="fixed", alpha=0.05):
-    """Fit the model within each subgroup and test whether the subgroups differ.
+def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
+                      by: str | ArrayLike, between: Literal["fixed", "mixed"] = "fixed",
+                      alpha: float = 0.05) -> SubgroupResult:
+    r"""Fit the model within each subgroup and test whether the subgroups differ.
 
     Parameters
     ----------
-    res_or_model : MetaFixed/MetaRandom results or model
+    res_or_model : MetaResults, MetaFixed or MetaRandom
         A model without moderators (its method and test are reused; REML for a
         MetaRandom model that was not fitted).
     by : str or array_like
@@ -109,11 +138,62 @@ def subgroup_analysis(res_or_model, by, between="fixed", alpha=0.05):
         method="FE")``).  ``"mixed"``: one tau^2 shared by all subgroups, the
         mixed-effects meta-regression on the group factor and its omnibus moderator
         test (``rma(yi, vi, mods=~group)``).
-    alpha : float
+    alpha : float, default 0.05
+        ``1 - alpha`` confidence intervals of the subgroup estimates.
 
     Returns
     -------
     SubgroupResult
+        ``groups`` (one row per subgroup), ``fits``, ``q_between``, ``df_between``,
+        ``pvalue_between``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``between``; a model with moderators; ``by`` not a column of the
+        model's data or of the wrong length, or with missing values; a single group;
+        a subgroup with one study for a random-effects fit.
+    TypeError
+        ``res_or_model`` is not a MetaFixed/MetaRandom model or results.
+
+    Notes
+    -----
+    With ``between="fixed"`` each subgroup ``g`` gets its own fit,
+    :math:`y_i = \mu_g + u_i + e_i`, :math:`u_i \sim N(0, \tau^2_g)`, and the test of
+    differences is
+
+    .. math::
+
+        Q_{between} = \sum_g \frac{(\hat\mu_g - \bar\mu)^2}{SE(\hat\mu_g)^2}
+        \sim \chi^2_{G-1},
+
+    :math:`\bar\mu` the inverse-variance weighted mean of the :math:`\hat\mu_g`.
+    With ``between="mixed"`` one :math:`\tau^2` is shared and the test is the omnibus
+    moderator test of the meta-regression on the group factor.  Subgroup fits with
+    ``test="knha"`` for fixed effects use ``test="t"``.
+
+    References
+    ----------
+    .. [1] Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+       *Introduction to Meta-Analysis*, chapter 19. Wiley.
+
+    Examples
+    --------
+    The BCG trials by treatment allocation:
+
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> sg = mm.subgroup_analysis(res, by="alloc")
+    >>> print(sg.groups[["k", "estimate", "tau2"]].round(3))
+                k  estimate   tau2
+    alloc
+    alternate   2    -0.541  0.133
+    random      7    -0.971  0.393
+    systematic  4    -0.424  0.400
+    >>> print(round(sg.q_between, 4), sg.df_between, round(sg.pvalue_between, 4))
+    1.8614 2 0.3943
     """
     if between not in ("fixed", "mixed"):
         raise ValueError(f"between must be 'fixed' or 'mixed', got {between!r}")

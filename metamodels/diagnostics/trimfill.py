@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
 from ._meta_input import meta_input, refit
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from ..univariate.results import MetaResults
+    from ._meta_input import MetaInput
 
 __all__ = ["TrimFillResult", "trim_and_fill", "estimate_k0"]
 
@@ -16,9 +24,11 @@ ESTIMATORS = ("L0", "R0", "Q0")
 
 @dataclass(frozen=True)
 class TrimFillResult:
-    """Trim-and-fill analysis.
+    """Trim-and-fill analysis (returned by :func:`trim_and_fill`).
 
-    Attributes
+    Frozen; ``print(result)`` shows k0 and the original and filled estimates.
+
+    Parameters
     ----------
     k0 : int
         Estimated number of missing studies.
@@ -30,6 +40,7 @@ class TrimFillResult:
     side : {"left", "right"}
         Side of the funnel on which studies were judged missing and filled.
     estimator : {"L0", "R0", "Q0"}
+        The estimator of k0.
     filled : MetaResults
         The model refitted (same estimator and test) to the observed plus the filled
         studies; ``filled.model.filled`` flags the filled rows, which
@@ -37,6 +48,19 @@ class TrimFillResult:
     original : MetaResults
         The results the analysis started from.
     n_iter : int
+        Iterations of the trimming algorithm.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> tf = mm.trim_and_fill(res)
+    >>> print(tf.k0, tf.estimator, int(tf.filled.nobs))
+    1 L0 14
+    >>> print(tf.filled.model.filled.sum())
+    1
     """
 
     k0: int
@@ -49,8 +73,8 @@ class TrimFillResult:
     n_iter: int
 
     @property
-    def params(self):
-        """Estimate of the filled data."""
+    def params(self) -> np.ndarray | pd.Series:
+        """Estimate of the filled data (``filled.params``)."""
         return self.filled.params
 
     def __str__(self):
@@ -69,15 +93,33 @@ class TrimFillResult:
                 f"tau^2 = {float(f.tau2):.4f}, k = {int(f.nobs)}"]
         return "\n".join(out)
 
-    def summary(self):
+    def summary(self) -> str:
+        """The printed form of the analysis.
+
+        Returns
+        -------
+        str
+        """
         return str(self)
 
-    def plot_funnel(self, **kwargs):
-        """Funnel plot of the filled data (filled studies as open circles)."""
+    def plot_funnel(self, **kwargs: Any) -> Figure:
+        """Funnel plot of the filled data (filled studies as open circles), as metafor's
+        ``funnel(trimfill(...))``.
+
+        Parameters
+        ----------
+        **kwargs
+            Options of :func:`metamodels.plots.funnel_plot` (``ax``, ``yaxis``,
+            ``contours``, ...).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         return self.filled.plot_funnel(**kwargs)
 
 
-def estimate_k0(centered, estimator):
+def estimate_k0(centered: np.ndarray, estimator: str) -> tuple[float, float]:
     """One step of the k0 estimators on effects centred at the current estimate.
 
     Parameters
@@ -86,10 +128,14 @@ def estimate_k0(centered, estimator):
         ``y_i - b`` on the side where studies are *present* (the missing side is
         negative).
     estimator : {"L0", "R0", "Q0"}
+        The estimator.
 
     Returns
     -------
-    k0 (unrounded), se_k0
+    k0 : float
+        The estimate, unrounded.
+    se_k0 : float
+        Its standard error.
     """
     k = centered.shape[0]
     ranks = np.empty(k)
@@ -123,21 +169,50 @@ def _auto_side(inp):
     return "right" if slope < 0 else "left"
 
 
-def trim_and_fill(results, side=None, estimator="L0", maxiter=100):
-    """Trim-and-fill method of Duval and Tweedie (2000).
+def trim_and_fill(results: MetaResults | MetaInput,
+                  side: Literal["left", "right"] | None = None,
+                  estimator: Literal["L0", "R0", "Q0"] = "L0",
+                  maxiter: int = 100) -> TrimFillResult:
+    """Trim-and-fill method of Duval and Tweedie (2000; metafor's ``trimfill``).
+
+    Estimates how many studies are missing from one side of the funnel plot, imputes
+    their mirror images and refits the model: a sensitivity analysis of the pooled
+    effect to publication bias.
 
     Parameters
     ----------
-    results : MetaFixed or MetaRandom results (intercept-only)
+    results : MetaResults
+        :class:`~metamodels.MetaFixed` or :class:`~metamodels.MetaRandom` results of
+        an intercept-only model; the refits use its tau^2 estimator and test.
     side : {"left", "right"}, optional
         Side of the funnel where studies are missing; chosen from the sign of the
         standard-error slope of Egger's regression (same estimator) when omitted.
-    estimator : {"L0", "R0", "Q0"}
-    maxiter : int
+    estimator : {"L0", "R0", "Q0"}, default "L0"
+        Estimator of the number of missing studies k0 (case-insensitive).
+    maxiter : int, default 100
+        Iteration limit of the trimming algorithm.
 
     Returns
     -------
     TrimFillResult
+        ``k0``, ``se_k0``, ``filled`` (the refitted results, with ``plot_funnel()``)
+        and ``original``.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        The model has moderators.
+    ValueError
+        Unknown ``estimator`` or ``side``.
+
+    Warns
+    -----
+    metamodels.exceptions.ConvergenceWarning
+        k0 did not settle in ``maxiter`` iterations.
+
+    See Also
+    --------
+    egger_test, selection_model
 
     Notes
     -----
@@ -155,6 +230,28 @@ def trim_and_fill(results, side=None, estimator="L0", maxiter=100):
     studies are then mirrored about the last ``b`` (``2b - y_i``, same ``v_i``) and the
     model is refitted to all ``k + k0`` studies.  Standard errors of k0 are those of
     Duval and Tweedie (2000a), as reported by metafor.
+
+    References
+    ----------
+    .. [1] Duval, S., & Tweedie, R. (2000a). Trim and fill: A simple funnel-plot-based
+       method of testing and adjusting for publication bias in meta-analysis.
+       *Biometrics*, 56(2), 455-463.
+    .. [2] Duval, S., & Tweedie, R. (2000b). A nonparametric "trim and fill" method of
+       accounting for publication bias in meta-analysis. *Journal of the American
+       Statistical Association*, 95(449), 89-98.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ 1", data=dat, vi="vi").fit()
+    >>> print(mm.trim_and_fill(res))
+    Trim-and-fill analysis (Duval and Tweedie 2000)
+      estimator: L0, side: right
+      estimated missing studies: k0 = 1 (SE = 2.4528)
+      original estimate: -0.7145
+      filled estimate:   -0.6571 (SE 0.1785, 95% CI -1.0070 to -0.3072), tau^2 = 0.3313, k = 14
     """
     inp = meta_input(results)
     inp.require_intercept_only("trim-and-fill")

@@ -19,7 +19,7 @@ pandas error escape from deep inside:
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,26 @@ __all__ = ["row_index", "numeric_vector", "numeric_matrix", "reject_infinite", "
 SCALE_RATIO = 1e8
 
 
-def numeric_matrix(values, name):
+def numeric_matrix(values: object, name: str) -> np.ndarray:
     """``values`` as a float array, or a SpecificationError naming the column and the rows
-    that are not numbers."""
+    that are not numbers.
+
+    Parameters
+    ----------
+    values : array_like or DataFrame
+        The values.
+    name : str
+        What they are, for the message.
+
+    Returns
+    -------
+    ndarray of float
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        If a value is not a number.
+    """
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError):
@@ -54,16 +71,39 @@ def numeric_matrix(values, name):
     raise SpecificationError(f"{name} must be numeric")
 
 
-def require_rows(n, what="the data"):
-    """SpecificationError when there are no observations."""
+def require_rows(n: int, what: str = "the data") -> None:
+    """SpecificationError when there are no observations.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    what : str
+        What has no rows, for the message.
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        If ``n == 0``.
+    """
     if n == 0:
         raise SpecificationError(f"no observations: {what} has no rows")
 
 
-def column_scales(X):
+def column_scales(X: object) -> np.ndarray:
     """Power-of-two scale of each column of ``X`` (``2^e`` with ``max|x_j| = f 2^e``,
     ``0.5 <= f < 1``; 1 for a zero column).  Dividing by them is exact in floating
-    point."""
+    point.
+
+    Parameters
+    ----------
+    X : array_like (n, p)
+        Design matrix.
+
+    Returns
+    -------
+    ndarray (p,)
+    """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] == 0:
         return np.ones(X.shape[1] if X.ndim == 2 else 0)
@@ -80,10 +120,21 @@ def _svd_rank(X):
     return int(np.sum(s > s.max() * max(X.shape) * np.finfo(float).eps))
 
 
-def design_rank(X, _colmax=None):
+def design_rank(X: object, _colmax: np.ndarray | None = None) -> int:
     """Numerical rank of ``X`` after scaling each column to unit maximum (by powers of
     two): a scale-free version of numpy's ``matrix_rank`` rule.  Columns within a factor
-    1e4 of each other are ranked as they are (the same answer, without the copy)."""
+    1e4 of each other are ranked as they are (the same answer, without the copy).
+
+    Parameters
+    ----------
+    X : array_like (n, p)
+        Design matrix.
+
+    Returns
+    -------
+    int
+        0 for an empty matrix.
+    """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] == 0 or X.shape[0] == 0:
         return 0
@@ -104,14 +155,34 @@ class DesignCheck(NamedTuple):
     scales: object
 
 
-def inspect_design(X, names=None, stacklevel=3):
+def inspect_design(X: object, names: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+                   stacklevel: int = 3) -> DesignCheck:
     """Scale-free rank of ``X`` (:func:`design_rank`), the scales to fit on, and
     :func:`warn_column_scales`' warning.
 
     The singular values of ``X`` itself settle the common case: when ``X`` has full
     column rank and condition number ``s_max / s_min <= 1e4``, no two column scales can
     differ by more than ``1e4 sqrt(n)`` (a column's norm lies in ``[s_min, s_max]``), so
-    neither the rescaling nor the warning applies."""
+    neither the rescaling nor the warning applies.
+
+    Parameters
+    ----------
+    X : array_like (n, p)
+        Design matrix.
+    names : sequence of str or callable, optional
+        Column names (or a callable returning them, evaluated only when needed).
+    stacklevel : int
+        ``stacklevel`` of the warning.
+
+    Returns
+    -------
+    DesignCheck
+
+    Raises
+    ------
+    metamodels.exceptions.SpecificationError
+        If a column's magnitude lies outside ``[1e-150, 1e150]``.
+    """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         return DesignCheck(0, None)
@@ -137,15 +208,42 @@ def inspect_design(X, names=None, stacklevel=3):
     return DesignCheck(design_rank(X, _colmax=m), scales)
 
 
-def checked_rank(X, names=None, stacklevel=3):
-    """The rank of :func:`inspect_design` (with its warning)."""
+def checked_rank(X: object, names: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+                 stacklevel: int = 3) -> int:
+    """The rank of :func:`inspect_design` (with its warning).
+
+    Parameters
+    ----------
+    X : array_like (n, p)
+        Design matrix.
+    names : sequence of str or callable, optional
+        Column names for the warning.
+    stacklevel : int
+        ``stacklevel`` of the warning.
+
+    Returns
+    -------
+    int
+    """
     return inspect_design(X, names, stacklevel + 1).rank
 
 
-def warn_column_scales(X, names=None, stacklevel=3, _colmax=None):
+def warn_column_scales(X: object,
+                       names: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+                       stacklevel: int = 3, _colmax: np.ndarray | None = None) -> None:
     """DesignScaleWarning when the largest and smallest non-zero column scales of ``X``
     differ by more than ``SCALE_RATIO``.  ``names`` may be a callable (evaluated only
-    when warning)."""
+    when warning).
+
+    Parameters
+    ----------
+    X : array_like (n, p)
+        Design matrix.
+    names : sequence of str or callable, optional
+        Column names for the message.
+    stacklevel : int
+        ``stacklevel`` of the warning.
+    """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] < 2:
         return

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -9,41 +10,98 @@ import patsy
 
 from .checks import numeric_vector, reject_infinite, require_rows
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["Design", "build_design", "design_for_prediction"]
 
 
 @dataclass(frozen=True)
 class Design:
-    """Response, fixed-effects design and the kept rows of a formula."""
+    """Response, fixed-effects design and the kept rows of a formula.
+
+    Returned by :func:`build_design`.
+
+    Parameters
+    ----------
+    endog : Series
+        The response, indexed by the kept rows' labels.
+    exog : DataFrame
+        The fixed-effects design matrix (patsy column names), same index.
+    design_info : patsy.DesignInfo
+        patsy's description of the design, to rebuild rows for new data
+        (:func:`design_for_prediction`).
+    kept : Index
+        Labels of the rows of ``data`` that were kept.
+    positions : ndarray
+        Their integer positions in ``data``.
+    written_terms : tuple
+        patsy terms of the right-hand side in the written order.
+    """
 
     endog: pd.Series
     exog: pd.DataFrame
-    design_info: object
+    design_info: patsy.DesignInfo
     kept: pd.Index          # labels of the rows of ``data`` that were kept
     positions: np.ndarray   # their integer positions in ``data``
     written_terms: tuple = ()   # patsy terms of the right-hand side in the written order
 
 
-def build_design(formula, data, missing="drop", extra=None, eval_env=0):
+def build_design(formula: str, data: pd.DataFrame | Mapping[str, ArrayLike],
+                 missing: Literal["drop", "raise", "none"] = "drop",
+                 extra: Mapping[str, ArrayLike] | None = None,
+                 eval_env: int = 0) -> tuple[Design, dict[str, np.ndarray]]:
     """Evaluate ``formula`` on ``data``.
+
+    The fixed-effects part of every ``from_formula`` (R's ``model.frame`` +
+    ``model.matrix`` with ``na.action``): patsy builds the response and design matrix,
+    then rows with a missing value in a formula variable or in an ``extra`` array are
+    dropped (or reported) together, so all arrays stay aligned.
 
     Parameters
     ----------
     formula : str
         ``"y ~ x1 + C(g)"`` (patsy syntax).
-    data : DataFrame
-    missing : {"drop", "raise"}
-        Rows where a formula variable or an ``extra`` array is missing.
+    data : DataFrame or dict of columns
+        The data; other inputs are converted with ``pd.DataFrame(data)``.  Row labels
+        may repeat.
+    missing : {"drop", "raise", "none"}
+        Rows where a formula variable or an ``extra`` array is missing: dropped
+        (default) or an error (``"raise"``; ``"none"`` behaves like ``"raise"``).
+        Infinite values in ``extra`` are always an error.
     extra : dict of name -> (n,) arrays, optional
         Further row-aligned arrays (e.g. sampling variances) that take part in the
-        missing-value handling.
+        missing-value handling; 2-d arrays count a row as missing when any entry is.
     eval_env : int
-        Frames above the caller in which to look up functions used in the formula.
+        Frames above the caller in which to look up functions used in the formula
+        (default 0: the caller's namespace).
 
     Returns
     -------
-    Design, dict
-        The design and the ``extra`` arrays restricted to the kept rows.
+    design : Design
+        Response, design matrix (indexed by the kept rows' labels), design info and
+        the kept rows.
+    extra : dict
+        The ``extra`` arrays restricted to the kept rows (float arrays).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``missing``, an unusable formula, a non-numeric or
+        multi-column response, missing values with ``missing="raise"``, infinite
+        values in ``extra``, or no rows left.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.formula import build_design
+    >>> dat = mm.datasets.load("bcg")
+    >>> design, extra = build_design("tpos ~ ablat + alloc", dat,
+    ...                              extra={"n": dat["tneg"] + dat["tpos"]})
+    >>> design.exog.columns.tolist()
+    ['Intercept', 'alloc[T.random]', 'alloc[T.systematic]', 'ablat']
+    >>> design.exog.shape, extra["n"].shape
+    ((13, 4), (13,))
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
@@ -93,6 +151,41 @@ def build_design(formula, data, missing="drop", extra=None, eval_env=0):
     return design, extra_kept
 
 
-def design_for_prediction(design_info, newdata):
-    """Fixed-effects design rows for new data (a DataFrame or dict of columns)."""
+def design_for_prediction(design_info: patsy.DesignInfo,
+                          newdata: pd.DataFrame | Mapping[str, ArrayLike]) -> pd.DataFrame:
+    """Fixed-effects design rows for new data.
+
+    The design of a fitted formula evaluated on new values (R's
+    ``model.matrix(delete.response(terms(fit)), newdata)``); factor levels and
+    stateful transforms (``center``, ``standardize``, splines) keep the coding of the
+    original data.
+
+    Parameters
+    ----------
+    design_info : patsy.DesignInfo
+        ``Design.design_info`` of the original formula (``model.design_info``).
+    newdata : DataFrame or dict of columns
+        Values of the right-hand-side variables; the response is not needed.
+
+    Returns
+    -------
+    DataFrame
+        One row per row of ``newdata``, the original design's columns.
+
+    Raises
+    ------
+    patsy.PatsyError
+        If a variable is missing or a factor has a level unseen in the original data.
+
+    Examples
+    --------
+    >>> import pandas as pd, metamodels as mm
+    >>> from metamodels.formula import build_design, design_for_prediction
+    >>> design, _ = build_design("tpos ~ ablat + alloc", mm.datasets.load("bcg"))
+    >>> new = pd.DataFrame({"ablat": [20, 40], "alloc": ["random", "random"]})
+    >>> design_for_prediction(design.design_info, new)
+       Intercept  alloc[T.random]  alloc[T.systematic]  ablat
+    0        1.0              1.0                  0.0   20.0
+    1        1.0              1.0                  0.0   40.0
+    """
     return patsy.dmatrix(design_info, newdata, return_type="dataframe")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -132,14 +133,26 @@ class RandomTermDesign:
 
     @property
     def label(self) -> str:
+        """The term's label (``spec.label``)."""
         return self.spec.label
 
     @property
     def n_columns(self) -> int:
+        """Number of design columns ``q``."""
         return self.Z.shape[1]
 
-    def match_levels(self, data) -> np.ndarray:
-        """Codes of this term's levels in ``data``; -1 for levels not seen in fitting."""
+    def match_levels(self, data: pd.DataFrame | Mapping) -> np.ndarray:
+        """Codes of this term's levels in ``data``; -1 for levels not seen in fitting.
+
+        Parameters
+        ----------
+        data : DataFrame or dict of columns
+            New data holding the grouping columns.
+
+        Returns
+        -------
+        ndarray of int, shape (n,)
+        """
         cols = _group_columns(self.spec, _as_frame(data))
         lookup = {lev: i for i, lev in enumerate(self.levels)}
         keys = zip(*[c.tolist() for c in cols]) if len(cols) > 1 else cols[0].tolist()
@@ -310,7 +323,8 @@ def _bar_terms(inner, expand_double_bar):
     return [RandomTermSpec(expr, g, correlated=(bar == "|")) for g in groups]
 
 
-def split_formula(formula: str, expand_double_bar: bool = True):
+def split_formula(formula: str,
+                  expand_double_bar: bool = True) -> tuple[str, list[RandomTermSpec]]:
     """Separate the random-effects bar terms from a mixed-model formula.
 
     Parameters
@@ -332,9 +346,20 @@ def split_formula(formula: str, expand_double_bar: bool = True):
 
     Raises
     ------
+    TypeError
+        If ``formula`` is not a string.
     ValueError
         Unbalanced parentheses, empty grouping, nothing left of the bar, bar terms
         that are not separate summands, an unparsable term expression.
+
+    Examples
+    --------
+    >>> from metamodels.formula.terms import split_formula
+    >>> fixed, terms = split_formula("y ~ x + (1 + x || g) + (1 | a/b)")
+    >>> fixed
+    'y ~ x'
+    >>> [str(t) for t in terms]
+    ['(1 | g)', '(0 + x | g)', '(1 | a)', '(1 | a:b)']
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string, got {type(formula).__name__}")
@@ -406,12 +431,14 @@ def _group_codes(cols):
     return codes.reshape(-1).astype(np.intp), level_tuples
 
 
-def build_random_design(terms, data, eval_env=0):
+def build_random_design(terms: Sequence[RandomTermSpec], data: pd.DataFrame | Mapping,
+                        eval_env: int = 0) -> list[RandomTermDesign]:
     """Evaluate random-effects terms on ``data``.
 
     Parameters
     ----------
     terms : list of RandomTermSpec
+        The terms (e.g. from :func:`split_formula`).
     data : DataFrame
         Already restricted to complete rows.
     eval_env : int
@@ -485,8 +512,10 @@ def _vc_to_spec(name, formula, groups, data, allow_vc):
         "(columns independent with one shared variance)")
 
 
-def terms_from_mixedlm(groups, re_formula=None, vc_formula=None, *, data=None,
-                       allow_vc=False):
+def terms_from_mixedlm(groups: str, re_formula: str | None = None,
+                       vc_formula: Mapping[str, str] | None = None, *,
+                       data: pd.DataFrame | None = None,
+                       allow_vc: bool = False) -> list[RandomTermSpec]:
     """Random-effects terms equivalent to statsmodels ``MixedLM.from_formula`` keywords.
 
     Parameters
@@ -516,8 +545,17 @@ def terms_from_mixedlm(groups, re_formula=None, vc_formula=None, *, data=None,
 
     Raises
     ------
+    TypeError
+        If ``groups`` is not a column name.
     NotImplementedError
         A ``vc_formula`` entry without lme4 equivalent and ``allow_vc=False``.
+
+    Examples
+    --------
+    >>> from metamodels.formula.terms import terms_from_mixedlm
+    >>> [str(t) for t in terms_from_mixedlm("g", re_formula="1 + x",
+    ...                                      vc_formula={"c": "0 + C(c)"})]
+    ['(1 + x | g)', '(1 | g:c)']
     """
     if not isinstance(groups, str):
         raise TypeError("groups must be the name of a column of data; add an array of "

@@ -3,12 +3,19 @@ TRUE))``): per random term and design column, the levels' predictions sorted, wi
 intervals."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from scipy import stats
 
 from ._forest_draw import check_alpha
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 __all__ = ["caterpillar_plot"]
 
@@ -55,8 +62,10 @@ def _panels(frame):
     return out
 
 
-def caterpillar_plot(data, alpha=0.05, sort=True, ax=None, figsize=None, refline=0.0,
-                     max_labels=60):
+def caterpillar_plot(data: Any, alpha: float = 0.05,
+                     sort: bool = True, ax: Axes | None = None,
+                     figsize: tuple[float, float] | None = None,
+                     refline: float | None = 0.0, max_labels: int = 60) -> Figure:
     """Caterpillar plot: each level's prediction with its interval, one panel per random
     term and design column.
 
@@ -77,6 +86,7 @@ def caterpillar_plot(data, alpha=0.05, sort=True, ax=None, figsize=None, refline
     ax : matplotlib.axes.Axes, optional
         Axes for a single panel (one term, one column).
     figsize : tuple, optional
+        ``(width, height)`` in inches of a new figure (default: sized to the panels).
     refline : float or None
         Vertical reference line (0: no deviation from the fixed effects).
     max_labels : int
@@ -90,6 +100,14 @@ def caterpillar_plot(data, alpha=0.05, sort=True, ax=None, figsize=None, refline
         panel's title is the column name and the y-label of the first panel of a row
         the term.
 
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither a DataFrame nor results with ``random_effects_frame()``.
+    ValueError
+        If required columns are missing, levels repeat within a panel, ``alpha`` is
+        invalid, or ``ax`` is given for more than one panel.
+
     Notes
     -----
     For :class:`~metamodels.MixedModel` fits the estimates are the EBLUPs
@@ -97,6 +115,16 @@ def caterpillar_plot(data, alpha=0.05, sort=True, ax=None, figsize=None, refline
     conditional covariance ``G - G Z_l' V^{-1} Z_l G``
     (:attr:`~metamodels.mixed.results.MixedResults.random_effects_cov`), the
     ``condsd`` of lme4's ``as.data.frame(ranef(fit, condVar = TRUE))``.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.plots import caterpillar_plot
+    >>> ss = mm.datasets.load("sleepstudy")
+    >>> fit = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", ss).fit()
+    >>> fig = caterpillar_plot(fit)           # as fit.plot_caterpillar()
+    >>> [a.get_title() for a in fig.axes]
+    ['(Intercept)', 'Days']
     """
     alpha = check_alpha(alpha)
     frame, has_ci = _as_frame(data)

@@ -3,11 +3,18 @@
 fits.  All are drawn by :func:`._forest_draw.draw_forest`."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+
 import numpy as np
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
                            check_xscale, default_labels, draw_forest, fmt_num, fmt_p, q_text)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 __all__ = ["forest_plot"]
 
@@ -64,10 +71,18 @@ def _wald_text(wt):
 
 
 # ------------------------------------------------------------------ main
-def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
-                show_prediction=True, sort=None, transform=None, xlabel=None,
-                refline=0, title=None, annotate=True, xscale=None, **kwargs):
+def forest_plot(results: Any,
+                ax: Axes | None = None, labels: Sequence[str] | None = None,
+                alpha: float = 0.05, show_weights: bool = True,
+                show_prediction: bool = True,
+                sort: Literal["effect", "weight"] | None = None,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                xlabel: str | None = None, refline: float | None = 0,
+                title: str | None = None, annotate: bool = True,
+                xscale: Literal["linear", "log"] | None = None, **kwargs: Any) -> Figure:
     """Forest plot of the study estimates and the pooled (or fitted) effects.
+
+    metafor's ``forest.rma``; drawn by ``res.plot_forest()`` of the results classes.
 
     Parameters
     ----------
@@ -106,15 +121,33 @@ def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
         Reference line on the analysis scale (transformed like the estimates, so
         ``0`` becomes ``1`` with ``transform=np.exp``); ``None`` for no line.
     title : str, optional
+        Title above the plot.
     annotate : bool
         Draw the text columns ``"estimate [lower, upper]"`` (and the weights).
     xscale : {"linear", "log"}, optional
         Scale of the x axis (default linear); ``"log"`` (all plotted values must be
         positive) suits ratio measures shown with ``transform=np.exp``.
+    **kwargs
+        Passed on to :func:`~metamodels.plots.forest_more.multivariate_forest_plot`
+        (``group=``) for MetaMixed / BivariateMeta results; an error otherwise.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into (a new one when ``ax`` is omitted).
+
+    Raises
+    ------
+    TypeError
+        If ``results`` is not a supported fitted result, ``transform`` is not callable
+        or an unknown keyword argument is given.
+    ValueError
+        For an invalid ``alpha``, ``sort`` or ``xscale``, or ``labels`` of the wrong
+        length.
+
+    See Also
+    --------
+    funnel_plot : funnel plot of the same results.
 
     Notes
     -----
@@ -194,7 +227,8 @@ def forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
                        annotate=annotate, xscale=xscale)
 
 
-def sorted_rows(y, w, sort):
+def sorted_rows(y: np.ndarray, w: np.ndarray,
+                sort: Literal["effect", "weight"] | None) -> np.ndarray:
     """Row positions ``k..1`` (top to bottom) in data order, by increasing effect, or by
     decreasing weight."""
     k = y.size

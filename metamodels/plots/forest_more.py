@@ -4,12 +4,20 @@ multivariate fits (MetaMixed, BivariateMeta), drawn with the machinery of
 :func:`~metamodels.plots.forest_plot`)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
                            check_xscale, default_labels, draw_forest, fmt_num, q_text)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
 
 __all__ = ["table_forest_plot", "multivariate_forest_plot"]
 
@@ -18,7 +26,7 @@ _RATIO = {"OR": "Odds Ratio", "RR": "Risk Ratio", "IRR": "Incidence Rate Ratio",
 _DIFF = {"RD": "Risk Difference", "IRD": "Incidence Rate Difference"}
 
 
-def dispatch(results):
+def dispatch(results: Any) -> Callable[..., Figure] | None:
     """The forest builder for ``results`` other than MetaFixed/MetaRandom (None for those
     and for anything unknown).  Results classes name their layout in the class attribute
     ``forest_layout`` (``"table"``: Mantel-Haenszel/Peto, ``"multivariate"``: MetaMixed,
@@ -45,9 +53,14 @@ def _no_extra(kwargs, where):
 
 
 # ------------------------------------------------------------ pooled tables
-def table_forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
-                      show_prediction=True, sort=None, transform=None, xlabel=None,
-                      refline=0, title=None, annotate=True, xscale=None, **kwargs):
+def table_forest_plot(results: Any, ax: Axes | None = None,
+                      labels: Sequence[str] | None = None, alpha: float = 0.05,
+                      show_weights: bool = True, show_prediction: bool = True,
+                      sort: Literal["effect", "weight"] | None = None,
+                      transform: Callable[[np.ndarray], np.ndarray] | Literal[False] | None = None,
+                      xlabel: str | None = None, refline: float | None = 0,
+                      title: str | None = None, annotate: bool = True,
+                      xscale: Literal["linear", "log"] | None = None, **kwargs: Any) -> Figure:
     """Forest plot of a Mantel-Haenszel or Peto fixed-effects analysis (metafor's
     ``forest.rma.mh`` / ``forest.rma.peto``).
 
@@ -59,19 +72,59 @@ def table_forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=Tr
 
     Parameters
     ----------
+    results : MantelHaenszelResults or PetoResults
+        Results of :func:`metamodels.mantel_haenszel` or :func:`metamodels.peto`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    labels : sequence of str, optional
+        One label per table (default: the row labels, or "Study 1", ...).
+    alpha : float
+        ``1 - alpha`` is the level of all intervals.
+    show_weights : bool
+        Show the weights (percent) as a text column.
+    show_prediction : bool
+        Ignored: a fixed-effects analysis has no prediction interval.
+    sort : {None, "effect", "weight"}
+        Study order from top to bottom: data order, increasing effect, decreasing
+        weight.
     transform : callable, False or None
         None: ratio measures (OR, RR, IRR, Peto's OR) are exponentiated and drawn on a
         log axis, differences (RD, IRD) as they are; False: the analysis scale (log
         ratios); a callable: applied to every number, as in :func:`forest_plot`.
     xlabel : str, optional
         Defaults to the measure ("Odds Ratio (log scale)", "Risk Difference", ...).
-
-    Other parameters as :func:`~metamodels.plots.forest_plot` (``show_prediction`` is
-    ignored: a fixed-effects analysis has no prediction interval).
+    refline : float or None
+        Reference line on the analysis scale (transformed like the estimates).
+    title : str, optional
+        Title above the plot.
+    annotate : bool
+        Draw the text columns.
+    xscale : {"linear", "log"}, optional
+        Scale of the x axis (default: log for exponentiated ratios, else linear).
+    **kwargs
+        Not accepted (an error): present so that :func:`forest_plot` can forward its
+        arguments.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        For unknown keyword arguments or a non-callable ``transform``.
+    ValueError
+        For an invalid ``alpha``, ``sort`` or ``xscale``, or ``labels`` of the wrong
+        length.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.plots import table_forest_plot
+    >>> dat = mm.datasets.load("bcg")
+    >>> mh = mm.mantel_haenszel(dat, ai="tpos", bi="tneg", ci="cpos", di="cneg",
+    ...                         measure="OR")
+    >>> fig = table_forest_plot(mh)           # as mh.plot_forest()
     """
     _no_extra(kwargs, "table_forest_plot")
     alpha = check_alpha(alpha)
@@ -223,10 +276,16 @@ def _footer(results):
     return [first] + ([comps] if comps and len(comps) <= 90 else [])
 
 
-def multivariate_forest_plot(results, ax=None, labels=None, alpha=0.05, show_weights=True,
-                             show_prediction=True, sort=None, transform=None,
-                             xlabel=None, refline=0, title=None, annotate=True,
-                             xscale=None, group=None):
+def multivariate_forest_plot(results: Any,
+                             ax: Axes | None = None, labels: Sequence[str] | None = None,
+                             alpha: float = 0.05, show_weights: bool = True,
+                             show_prediction: bool = True,
+                             sort: Literal["effect", "weight"] | None = None,
+                             transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                             xlabel: str | None = None, refline: float | None = 0,
+                             title: str | None = None, annotate: bool = True,
+                             xscale: Literal["linear", "log"] | None = None,
+                             group: str | ArrayLike | None = None) -> Figure:
     """Forest plot of a MetaMixed or BivariateMeta fit: the effect sizes grouped by
     outcome (or any grouping), with a pooled estimate per group.
 
@@ -242,24 +301,64 @@ def multivariate_forest_plot(results, ax=None, labels=None, alpha=0.05, show_wei
     first row).  Otherwise each row carries a grey diamond of its fitted value, as in a
     meta-regression.
 
+    metafor's ``forest.rma`` on an ``rma.mv`` fit, with the weights of
+    ``weights.rma.mv``.
+
     Parameters
     ----------
     results : MetaMixedResults or BivariateResults
+        A fitted :class:`~metamodels.MetaMixed` or :class:`~metamodels.BivariateMeta`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    labels : sequence of str, optional
+        One label per row (default: the data's row labels; the study for BivariateMeta).
+    alpha : float
+        ``1 - alpha`` is the level of all intervals.
+    show_weights : bool
+        Show the weights (percent) as a text column.
+    show_prediction : bool
+        Draw the prediction interval through each group's diamond.
+    sort : {None, "effect", "weight"}
+        Order within each group.
+    transform : callable, optional
+        Monotone function applied to every plotted number (e.g. ``np.exp``).
+    xlabel : str, optional
+        Default "Effect size".
+    refline : float or None
+        Reference line on the analysis scale (``None``: none).
+    title : str, optional
+        Title above the plot.
+    annotate : bool
+        Draw the text columns.
+    xscale : {"linear", "log"}, optional
+        Scale of the x axis (default linear).
     group : str or array_like, optional
         Grouping of the rows: a column of the model's data or one value per row.
         Defaults: the outcome for BivariateMeta; for MetaMixed, the coefficient when each
         design row is the indicator of one coefficient (``yi ~ 0 + outcome``), else a
         single group.
-    labels : sequence of str, optional
-        One label per row (default: the data's row labels; the study for BivariateMeta).
-    sort : {None, "effect", "weight"}
-        Order within each group.
-
-    Other parameters as :func:`~metamodels.plots.forest_plot`.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For an invalid ``alpha``, ``sort`` or ``xscale``, ``labels`` or ``group`` of the
+        wrong length, an unknown ``group`` column or missing group values.
+    TypeError
+        If ``transform`` is not callable.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.plots import multivariate_forest_plot
+    >>> b = mm.datasets.load("berkey1998")
+    >>> blocks = [b.loc[b.trial == t, ["v1i", "v2i"]].to_numpy() for t in b.trial.unique()]
+    >>> mv = mm.MetaMixed.from_formula("yi ~ 0 + outcome + (0 + outcome | trial)", b,
+    ...                                V=blocks).fit()
+    >>> fig = multivariate_forest_plot(mv, xlabel="Mean difference (mm)")
     """
     alpha = check_alpha(alpha)
     transform = check_transform(transform)

@@ -1,6 +1,8 @@
 """Funnel plot (optionally contour-enhanced) of a univariate meta-analysis."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -9,6 +11,12 @@ from scipy import stats
 from ._forest_draw import _new_figure
 from ._forest_draw import check_alpha as _check_alpha
 from .forest import _check_results, _is_pooled
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
 
 __all__ = ["funnel_plot"]
 
@@ -42,9 +50,14 @@ def _fmt_level(p):
     return f"{p:.2f}" if p >= 0.01 else f"{p:.2g}"
 
 
-def funnel_plot(results, ax=None, yaxis="se", contours=(0.9, 0.95, 0.99), alpha=0.05,
-                xlabel=None, filled=None):
+def funnel_plot(results: Any, ax: Axes | None = None,
+                yaxis: Literal["se", "vi", "inverse_se"] = "se",
+                contours: Sequence[float] | None = (0.9, 0.95, 0.99), alpha: float = 0.05,
+                xlabel: str | None = None, filled: ArrayLike | None = None) -> Figure:
     """Funnel plot of effect sizes (or residuals) against their precision.
+
+    metafor's ``funnel`` (with ``level=`` contours: ``funnel(res, level=c(90, 95, 99),
+    shade=...)``); drawn by ``res.plot_funnel()``.
 
     Parameters
     ----------
@@ -75,6 +88,20 @@ def funnel_plot(results, ax=None, yaxis="se", contours=(0.9, 0.95, 0.99), alpha=
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        If ``results`` is not a fitted MetaFixed/MetaRandom result.
+    ValueError
+        For an invalid ``alpha``, ``yaxis`` or ``contours`` (levels in (0, 1), at most
+        5), or ``filled`` of the wrong length.
+
+    References
+    ----------
+    Peters JL, Sutton AJ, Jones DR, Abrams KR, Rushton L (2008). Contour-enhanced
+    meta-analysis funnel plots help distinguish publication bias from other causes of
+    asymmetry. Journal of Clinical Epidemiology 61(10), 991-996.
 
     Notes
     -----

@@ -1,26 +1,44 @@
 """Plot of the joint confidence region of two coefficients (bivariate meta-analysis)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 __all__ = ["confidence_region_plot"]
 
 
-def confidence_region_plot(results, alpha=0.05, which=(0, 1), ax=None, refline=0.0,
-                           n_points=200, marginal=True):
-    """Joint Wald confidence region(s) of two coefficients with the point estimate.
+def confidence_region_plot(results: Any,
+                           alpha: float | Sequence[float] = 0.05,
+                           which: tuple[int | str, int | str] = (0, 1),
+                           ax: Axes | None = None, refline: float | None = 0.0,
+                           n_points: int = 200, marginal: bool = True) -> Figure:
+    r"""Joint Wald confidence region(s) of two coefficients with the point estimate.
+
+    Drawn by ``res.plot_confidence_region()`` (mvmeta / car's ``confidenceEllipse`` in
+    R).
 
     Parameters
     ----------
     results : BivariateResults or EqualVarianceResults
-        Anything with ``confidence_region(alpha, n_points, which)``, ``params`` and
-        ``conf_int(alpha)``.
+        Results with the confidence-region interface of
+        :mod:`metamodels.multivariate.region` (``confidence_region(alpha, n_points,
+        which)``), ``conf_int(alpha)`` and ``model.exog_names``.
     alpha : float or sequence of float
         One ellipse per level ``1 - alpha`` (``gid="region"``, labelled in a legend).
     which : pair of int or str
-        The two coefficients (x axis, y axis).
+        The two coefficients (x axis, y axis), by position or name.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new 5.2 x 4.8 inch figure when omitted.
     refline : float or None
         Dashed reference lines at this value on both axes (``gid="refline"``).
+    n_points : int
+        Points on each ellipse.
     marginal : bool
         Draw the marginal ``1 - alpha`` confidence intervals (of the first level) as a
         cross through the estimate (``gid="marginal_ci"``): the ellipse is wider than the
@@ -29,6 +47,31 @@ def confidence_region_plot(results, alpha=0.05, which=(0, 1), ax=None, refline=0
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``which`` does not name two different coefficients, ``alpha`` is not in
+        ``(0, 1)`` or the covariance of the two coefficients is not positive definite.
+
+    Notes
+    -----
+    The region is
+    :math:`\{b : (b - \hat b)' \widehat{\mathrm{Cov}}(\hat b)^{-1} (b - \hat b) \le
+    \chi^2_{2, 1-\alpha}\}` for the two selected coefficients.
+
+    Examples
+    --------
+    >>> import numpy as np, metamodels as mm
+    >>> from metamodels.plots import confidence_region_plot
+    >>> b = mm.datasets.load("berkey1998")
+    >>> pd_, al = b[b.outcome == "PD"], b[b.outcome == "AL"]
+    >>> y = np.column_stack([al.yi, pd_.yi])
+    >>> S = np.stack([[[a, c], [c, p]] for a, c, p in zip(al.v2i, pd_.v2i, pd_.v1i)])
+    >>> fit = mm.BivariateMeta(y, S, names=("AL", "PD")).fit()
+    >>> fig = confidence_region_plot(fit, alpha=[0.05, 0.5])
+    >>> [line.get_gid() for line in fig.axes[0].lines][:2]
+    ['region', 'region']
     """
     levels = [float(a) for a in np.atleast_1d(alpha)]
     if ax is None:

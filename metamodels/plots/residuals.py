@@ -3,15 +3,20 @@ values, a normal QQ plot and a scale-location plot, for MixedModel and the meta-
 results (MetaFixed, MetaRandom, MetaMixed, LocationScaleMeta)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["diagnostics_plot", "residuals_for_plot"]
 
 _PANELS = ("fitted", "qq", "scale")
 
 
-def residuals_for_plot(results):
+def residuals_for_plot(results: Any) -> tuple[np.ndarray, np.ndarray, str]:
     """``(fitted, residuals, label)`` the panels show.
 
     * MixedModel: conditional fitted values ``X b + Z u`` and conditional Pearson
@@ -20,6 +25,23 @@ def residuals_for_plot(results):
     * Meta-analysis results: fitted values ``X b`` and metafor's standardised
       residuals ``rstandard()["z"]`` (residual over its standard error; without
       ``N(0, 1)`` misfit they are standard normal).
+
+    Parameters
+    ----------
+    results : MixedResults or meta-analysis results
+        A fitted result (statsmodels wrappers are unwrapped).
+
+    Returns
+    -------
+    fitted : ndarray
+    residuals : ndarray
+    label : str
+        The y-axis label of the residual panels.
+
+    Raises
+    ------
+    TypeError
+        For results with neither kind of residuals.
     """
     res = getattr(results, "_results", results)
     if hasattr(type(res), "resid_pearson_conditional"):     # MixedModel results
@@ -42,14 +64,29 @@ def _smooth(ax, x, y):
     ax.plot(fit[:, 0], fit[:, 1], color="#c0392b", lw=1.1, gid="smooth")
 
 
-def ppoints(n):
-    """R's ``ppoints``: ``(i - a) / (n + 1 - 2a)``, ``a = 3/8`` for ``n <= 10`` else 1/2."""
+def ppoints(n: int) -> np.ndarray:
+    """R's ``ppoints``: ``(i - a) / (n + 1 - 2a)``, ``a = 3/8`` for ``n <= 10`` else 1/2.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+
+    Returns
+    -------
+    ndarray (n,)
+        Probabilities for a normal QQ plot.
+    """
     a = 3 / 8 if n <= 10 else 0.5
     return (np.arange(1, n + 1) - a) / (n + 1 - 2 * a)
 
 
-def diagnostics_plot(results, which=_PANELS, smooth=True, figsize=None):
+def diagnostics_plot(results: Any, which: Sequence[str] = _PANELS, smooth: bool = True,
+                     figsize: tuple[float, float] | None = None) -> Figure:
     """Residual diagnostics in one row of panels.
+
+    lme4's ``plot(fit)`` and ``qqnorm`` panels, metafor's ``plot.rma`` residual panels;
+    drawn by ``res.plot_diagnostics()``.  Non-finite residuals are left out.
 
     Parameters
     ----------
@@ -63,11 +100,29 @@ def diagnostics_plot(results, which=_PANELS, smooth=True, figsize=None):
     smooth : bool
         Add a lowess curve (``gid="smooth"``) to the fitted-value panels.
     figsize : tuple, optional
+        ``(width, height)`` in inches (default 4.2 inches per panel by 3.9).
 
     Returns
     -------
     matplotlib.figure.Figure
         Points carry ``gid="points"``, the zero / identity lines ``gid="refline"``.
+
+    Raises
+    ------
+    ValueError
+        If ``which`` is empty or names an unknown panel.
+    TypeError
+        For results with neither kind of residuals.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.plots import diagnostics_plot
+    >>> ss = mm.datasets.load("sleepstudy")
+    >>> fit = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", ss).fit()
+    >>> fig = diagnostics_plot(fit, which=("fitted", "qq"))
+    >>> [a.get_title() for a in fig.axes]
+    ['Residuals vs fitted', 'Normal Q-Q']
     """
     which = tuple(which)
     bad = [w for w in which if w not in _PANELS]

@@ -29,7 +29,35 @@ TESTS = ("z", "t", "knha")
 
 @dataclass(frozen=True)
 class UnivariateFit:
-    """Numbers of one fitted univariate meta-analytic model."""
+    """Numbers of one fitted univariate meta-analytic model.
+
+    Parameters
+    ----------
+    method : str
+        The tau^2 estimator (``"FE"`` for fixed effects).
+    test : {"z", "t", "knha"}
+        The test of the fit.
+    params : ndarray
+        Coefficients (p,).
+    cov_params : ndarray
+        Their covariance (p, p), including the Knapp-Hartung factor.
+    tau2 : float
+        Between-study variance (0 for FE).
+    tau2_se : float
+        Its standard error (NaN when not defined).
+    llf : float
+        ML log-likelihood, or the REML log-likelihood (lme4/SAS convention) for REML.
+    knha_factor : float
+        ``s^2_w`` of Knapp-Hartung (1 unless ``test == "knha"``).
+    converged : bool
+        Whether the tau^2 iteration converged.
+    n_iter : int
+        Iterations of the tau^2 estimator.
+    tau2_fixed : bool
+        Whether tau^2 was fixed by the user.
+    weights : ndarray, optional
+        User weights of the coefficient estimator (None: ``1/(v + tau^2)``).
+    """
 
     method: str
     test: str
@@ -104,22 +132,29 @@ def _weighted_state(y, v, X, tau2, a, reml):
     return beta, 0.5 * (cov + cov.T), llf
 
 
-def fit_univariate(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200,
-                   weights=None, tau2_init=None):
+def fit_univariate(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str = "REML",
+                   test: str = "z", tau2: float | None = None, tol: float = 1e-10,
+                   maxiter: int = 200, weights: np.ndarray | None = None,
+                   tau2_init: float | None = None) -> UnivariateFit:
     """Fit a fixed- or random-effects meta-regression.
 
     Parameters
     ----------
-    y, v : (k,) arrays
-        Effect sizes and their known sampling variances.
-    X : (k, p) array
-    method : str
+    y, v : ndarray
+        Effect sizes and their known sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    method : str, default "REML"
         One of :data:`METHODS` (already normalised).
-    test : {"z", "t", "knha"}
+    test : {"z", "t", "knha"}, default "z"
+        Normal, t(k - p) or Knapp-Hartung inference.
     tau2 : float, optional
         Fix tau^2 at this value instead of estimating it.
-    tol, maxiter : iteration controls of the iterative estimators.
-    weights : (k,) array, optional
+    tol : float, default 1e-10
+        Convergence tolerance of the iterative estimators.
+    maxiter : int, default 200
+        Iteration limit of the iterative estimators.
+    weights : ndarray, optional
         User weights ``a_i`` of the coefficient estimator (and of the GENQ/GENQM
         estimators of tau^2, which require them); ``None`` uses ``1/(v_i + tau^2)``.
     tau2_init : float, optional
@@ -147,7 +182,8 @@ def _dot(a, b):
     return float(np.einsum("i,i->", a, b))
 
 
-def fit_intercept_only(y, v, method, test):
+def fit_intercept_only(y: np.ndarray, v: np.ndarray, method: str, test: str
+                       ) -> UnivariateFit:
     """FE or DL fit of the intercept-only model (``X = 1``) in closed form: the same
     numbers as :func:`fit_general` without its cross-product machinery.
 
@@ -158,6 +194,19 @@ def fit_intercept_only(y, v, method, test):
     ``b = sum w_t y / sum w_t``, ``Var(b) = 1 / sum w_t`` with ``w_t = 1/(v + tau^2)``
     and the ML log-likelihood at ``tau^2`` (as the general path reports for FE and DL).
     Long sums avoid BLAS (:func:`_dot`).
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    method : {"FE", "DL"}
+        The estimator.
+    test : {"z", "t", "knha"}
+        The test.
+
+    Returns
+    -------
+    UnivariateFit
     """
     k = y.shape[0]
     ybar = float(np.add.reduce(y)) / k
@@ -190,10 +239,38 @@ def fit_intercept_only(y, v, method, test):
                          factor, True, 0, False)
 
 
-def fit_general(y, v, X, method="REML", test="z", tau2=None, tol=1e-10, maxiter=200,
-                weights=None, tau2_init=None):
+def fit_general(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str = "REML",
+                test: str = "z", tau2: float | None = None, tol: float = 1e-10,
+                maxiter: int = 200, weights: np.ndarray | None = None,
+                tau2_init: float | None = None) -> UnivariateFit:
     """:func:`fit_univariate` for any design, estimator and weights (the cross-product
-    kernel :class:`~metamodels.core.scalar.DiagonalTau2` and the engine)."""
+    kernel :class:`~metamodels.core.scalar.DiagonalTau2` and the engine).
+
+    Parameters
+    ----------
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    method : str, default "REML"
+        One of :data:`METHODS` (already normalised).
+    test : {"z", "t", "knha"}, default "z"
+        The test.
+    tau2 : float, optional
+        Fix tau^2 at this value instead of estimating it.
+    tol : float, default 1e-10
+        Convergence tolerance of the iterative estimators.
+    maxiter : int, default 200
+        Iteration limit of the iterative estimators.
+    weights : ndarray, optional
+        User weights ``a_i`` of the coefficient estimator.
+    tau2_init : float, optional
+        Starting value of the Sidik-Jonkman estimators.
+
+    Returns
+    -------
+    UnivariateFit
+    """
     k, p = X.shape
     problem = DiagonalTau2(y, v, X)
     reml = method == "REML"

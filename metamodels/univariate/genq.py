@@ -46,14 +46,38 @@ meta-analysis. European Congress of Methodology, Valencia.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import integrate, optimize, stats
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["weighted_chi2_cdf", "GenQ", "check_weights"]
 
 
-def check_weights(weights, k, name="weights"):
-    """Validated user weights: a finite, positive float vector of length ``k``."""
+def check_weights(weights: ArrayLike, k: int, name: str = "weights") -> np.ndarray:
+    """Validated user weights: a finite, positive float vector of length ``k``.
+
+    Parameters
+    ----------
+    weights : array_like
+        The weights.
+    k : int
+        Required length.
+    name : str, default "weights"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        Non-numeric, wrong length, non-finite or non-positive weights.
+    """
     try:
         a = np.asarray(weights, dtype=float).reshape(-1)
     except (TypeError, ValueError):
@@ -65,17 +89,20 @@ def check_weights(weights, k, name="weights"):
     return a
 
 
-def weighted_chi2_cdf(x, lam):
+def weighted_chi2_cdf(x: float, lam: ArrayLike) -> float:
     """``P(sum_j lam_j chi2_1 <= x)`` for positive ``lam`` (Imhof's integral).
 
     Parameters
     ----------
     x : float
-    lam : 1-d array of positive coefficients
+        The point at which the distribution function is evaluated.
+    lam : array_like
+        Positive coefficients (1-d).
 
     Returns
     -------
-    float in [0, 1]
+    float
+        A probability in [0, 1].
     """
     lam = np.asarray(lam, dtype=float)
     if x <= 0:
@@ -134,13 +161,15 @@ class GenQ:
 
     Parameters
     ----------
-    y, v : (k,) arrays
-        Effect sizes and sampling variances.
-    X : (k, p) array
-    a : (k,) array of positive weights
+    y, v : ndarray
+        Effect sizes and sampling variances (k,).
+    X : ndarray
+        Design matrix (k, p).
+    a : ndarray
+        Positive weights (k,).
     """
 
-    def __init__(self, y, v, X, a):
+    def __init__(self, y: np.ndarray, v: np.ndarray, X: np.ndarray, a: np.ndarray) -> None:
         self.y, self.v, self.X, self.a = y, v, X, a
         k, p = X.shape
         self.k, self.p = k, p
@@ -151,24 +180,59 @@ class GenQ:
         self.trp = float(np.trace(self.P))
         self.trpv = float(np.diagonal(self.P) @ v)
 
-    def moment_estimate(self):
-        """GENQ: ``max(0, (Q_a - tr(P_a V)) / tr(P_a))``."""
+    def moment_estimate(self) -> float:
+        """GENQ: ``max(0, (Q_a - tr(P_a V)) / tr(P_a))``.
+
+        Returns
+        -------
+        float
+        """
         return max(0.0, (self.q - self.trpv) / self.trp)
 
-    def moment_se(self, tau2):
-        """``sqrt(Var Q_a) / tr(P_a)`` at ``tau2``, ``Var Q_a = 2 tr((P_a Sigma)^2)``."""
+    def moment_se(self, tau2: float) -> float:
+        """``sqrt(Var Q_a) / tr(P_a)`` at ``tau2``, ``Var Q_a = 2 tr((P_a Sigma)^2)``.
+
+        Parameters
+        ----------
+        tau2 : float
+            Between-study variance.
+
+        Returns
+        -------
+        float
+        """
         ps = self.P * (self.v + tau2)[None, :]
         return float(np.sqrt(2.0 * np.sum(ps * ps.T)) / self.trp)
 
-    def eigenvalues(self, tau2):
-        """Non-zero eigenvalues of ``Sigma^{1/2} P_a Sigma^{1/2}`` (``k - p`` of them)."""
+    def eigenvalues(self, tau2: float) -> np.ndarray:
+        """Non-zero eigenvalues of ``Sigma^{1/2} P_a Sigma^{1/2}`` (``k - p`` of them).
+
+        Parameters
+        ----------
+        tau2 : float
+            Between-study variance.
+
+        Returns
+        -------
+        ndarray
+        """
         s = np.sqrt(self.v + tau2)
         lam = np.linalg.eigvalsh(self.P * s[:, None] * s[None, :])
         lam = np.sort(lam)[::-1][: self.k - self.p]
         return lam[lam > lam[0] * 1e-12] if lam.size else lam
 
-    def cdf(self, tau2):
-        """``P(Q_a <= q_observed)`` when the heterogeneity is ``tau2`` (decreasing)."""
+    def cdf(self, tau2: float) -> float:
+        """``P(Q_a <= q_observed)`` when the heterogeneity is ``tau2`` (decreasing).
+
+        Parameters
+        ----------
+        tau2 : float
+            Between-study variance.
+
+        Returns
+        -------
+        float
+        """
         return weighted_chi2_cdf(self.q, self.eigenvalues(tau2))
 
     def _root(self, target, upper_hint):
@@ -185,11 +249,27 @@ class GenQ:
             raise RuntimeError("no upper bound found for the generalised Q root")
         return float(optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-11))
 
-    def median_estimate(self):
-        """GENQM: the ``tau^2`` at which ``Q_a`` is the median of its distribution."""
+    def median_estimate(self) -> float:
+        """GENQM: the ``tau^2`` at which ``Q_a`` is the median of its distribution.
+
+        Returns
+        -------
+        float
+        """
         return self._root(0.5, 10.0 * max(self.moment_estimate(), float(np.var(self.y))))
 
-    def conf_int(self, alpha=0.05):
-        """Exact ``1 - alpha`` interval: ``cdf(lower) = 1 - alpha/2``, ``cdf(upper) = alpha/2``."""
+    def conf_int(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Exact ``1 - alpha`` interval: ``cdf(lower) = 1 - alpha/2``, ``cdf(upper) = alpha/2``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` interval.
+
+        Returns
+        -------
+        tuple of float
+            ``(lower, upper)``.
+        """
         hint = 10.0 * max(self.moment_estimate(), float(np.var(self.y)))
         return self._root(1.0 - alpha / 2.0, hint), self._root(alpha / 2.0, hint)

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy import stats
@@ -61,6 +62,12 @@ from .._compat import cache_readonly
 from ..exceptions import DegenerateFitWarning
 from .tables import PooledTableResults, read_tables
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
+    from .tables import TableData
+
 __all__ = ["mantel_haenszel", "MantelHaenszelResults", "TableTestResult", "mh_weights"]
 
 _MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
@@ -68,7 +75,28 @@ _MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
 
 @dataclass(frozen=True)
 class TableTestResult:
-    """A chi-square test on pooled tables (CMH, MH or Tarone)."""
+    """A chi-square test on pooled tables (CMH, MH or Tarone).
+
+    Parameters
+    ----------
+    statistic : float
+        The chi-square statistic.
+    df : int
+        Its degrees of freedom.
+    pvalue : float
+        Upper-tail chi-square p-value.
+    name : str
+        Name of the test, as printed.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.mantel_haenszel(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> test = res.tarone_test
+    >>> print(test.df, round(test.statistic, 2))
+    12 171.76
+    """
 
     statistic: float
     df: int
@@ -80,8 +108,23 @@ class TableTestResult:
 
 
 # ------------------------------------------------------------------ kernels
-def mh_estimate(cells, measure):
-    """Mantel-Haenszel estimate (log scale for OR/RR/IRR) and its variance."""
+def mh_estimate(cells: np.ndarray, measure: str) -> tuple[float, float]:
+    """Mantel-Haenszel estimate (log scale for OR/RR/IRR) and its variance.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells: ``a, b, c, d`` of 2x2 tables or ``x1, t1, x2, t2`` of rate tables.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        The effect measure.
+
+    Returns
+    -------
+    estimate : float
+        The pooled estimate.
+    variance : float
+        Its variance.
+    """
     if measure in ("IRR", "IRD"):
         x1, t1, x2, t2 = cells.T
         T = t1 + t2
@@ -113,10 +156,23 @@ def mh_estimate(cells, measure):
     return est, (est * P.sum() + Q.sum()) / w.sum() ** 2
 
 
-def mh_weights(cells, measure):
+def mh_weights(cells: np.ndarray, measure: str) -> np.ndarray:
     """Mantel-Haenszel weight of each table (the denominator terms ``S_i`` of the ratio
     estimators, ``n1 n2 / n`` for RD, ``t1 t2 / T`` for IRD), as metafor's
-    ``weights.rma.mh``."""
+    ``weights.rma.mh``.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells: ``a, b, c, d`` of 2x2 tables or ``x1, t1, x2, t2`` of rate tables.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        The effect measure.
+
+    Returns
+    -------
+    ndarray
+        One weight per table (k,).
+    """
     if measure in ("IRR", "IRD"):
         x1, t1, x2, t2 = cells.T
         T = t1 + t2
@@ -127,8 +183,20 @@ def mh_weights(cells, measure):
     return {"OR": b * c / n, "RR": c * n1 / n}.get(measure, n1 * n2 / n)
 
 
-def cmh_statistic(cells, correct):
-    """Cochran-Mantel-Haenszel statistic of 2x2 tables (see the module Notes)."""
+def cmh_statistic(cells: np.ndarray, correct: bool) -> float:
+    """Cochran-Mantel-Haenszel statistic of 2x2 tables (see the module Notes).
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+    correct : bool
+        Subtract the continuity correction 1/2.
+
+    Returns
+    -------
+    float
+    """
     a, b, c, d = cells.T
     n1, n2, m1, m2 = a + b, c + d, a + c, b + d
     n = n1 + n2
@@ -138,8 +206,20 @@ def cmh_statistic(cells, correct):
     return dev ** 2 / V.sum()
 
 
-def mh_rate_statistic(cells, correct):
-    """Mantel-Haenszel test statistic of incidence-rate tables."""
+def mh_rate_statistic(cells: np.ndarray, correct: bool) -> float:
+    """Mantel-Haenszel test statistic of incidence-rate tables.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``x1, t1, x2, t2``.
+    correct : bool
+        Subtract the continuity correction 1/2.
+
+    Returns
+    -------
+    float
+    """
     x1, t1, x2, t2 = cells.T
     T = t1 + t2
     m = x1 + x2
@@ -161,8 +241,23 @@ def _fitted_cell(n1, n2, m1, psi):
     return np.where(inside, r1, r2)
 
 
-def tarone_statistic(cells, log_or):
-    """Tarone's corrected Breslow-Day statistic and its degrees of freedom."""
+def tarone_statistic(cells: np.ndarray, log_or: float) -> tuple[float, int]:
+    """Tarone's corrected Breslow-Day statistic and its degrees of freedom.
+
+    Parameters
+    ----------
+    cells : ndarray
+        (k, 4) cells ``a, b, c, d``.
+    log_or : float
+        The Mantel-Haenszel log odds ratio.
+
+    Returns
+    -------
+    statistic : float
+        Tarone's statistic.
+    df : int
+        Tables with both margins positive, minus 1.
+    """
     a, b, c, d = cells.T
     n1, n2, m1, m2 = a + b, c + d, a + c, b + d
     ok = (m1 > 0) & (m2 > 0)
@@ -179,25 +274,51 @@ def tarone_statistic(cells, log_or):
 class MantelHaenszelResults(PooledTableResults):
     """Results of :func:`mantel_haenszel` (see :class:`~.tables.PooledTableResults`).
 
+    Parameters
+    ----------
+    estimate, variance : float
+        The Mantel-Haenszel estimate (log scale for OR, RR, IRR) and its variance.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        The effect measure.
+    tables : TableData
+        The validated tables.
+    k : int
+        Number of tables in the pooled computation.
+    pooled : ndarray
+        The cells (k x 4) of the pooled computation.
+    correct : bool
+        Continuity correction of the CMH/MH test.
+
     Attributes
     ----------
-    cmh_test : TableTestResult or None
-        Cochran-Mantel-Haenszel test (OR) or Mantel-Haenszel test (IRR) of no
-        association; None for RR, RD and IRD (as in metafor).
-    tarone_test : TableTestResult or None
-        Tarone's test of homogeneity of the odds ratios (OR only).
     correct : bool
+        Whether the CMH/MH test uses the continuity correction.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.mantel_haenszel(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg",
+    ...                          measure="RR")
+    >>> print(res.conf_int(exp=True).round(4))
+              lower   upper
+    log(RR)  0.5881  0.6862
+    >>> print(res.cmh_test)    # metafor reports no CMH test for RR either
+    None
     """
 
     _title = "Mantel-Haenszel fixed-effects meta-analysis"
 
-    def __init__(self, estimate, variance, measure, tables, k, pooled, correct):
+    def __init__(self, estimate: float, variance: float, measure: str, tables: TableData,
+                 k: int, pooled: np.ndarray, correct: bool) -> None:
         super().__init__(estimate, variance, measure, tables, k)
         self._pooled = pooled
         self.correct = bool(correct)
 
     @cache_readonly
-    def cmh_test(self):
+    def cmh_test(self) -> TableTestResult | None:
+        """Cochran-Mantel-Haenszel test (OR) or Mantel-Haenszel test (IRR) of no
+        association, chi-square on 1 df; None for RR, RD and IRD (as in metafor)."""
         if self.measure == "OR":
             stat, name = cmh_statistic(self._pooled, self.correct), "Cochran-Mantel-Haenszel test"
         elif self.measure == "IRR":
@@ -207,7 +328,9 @@ class MantelHaenszelResults(PooledTableResults):
         return TableTestResult(float(stat), 1, float(stats.chi2.sf(stat, 1)), name)
 
     @cache_readonly
-    def tarone_test(self):
+    def tarone_test(self) -> TableTestResult | None:
+        """Tarone's (1985) corrected Breslow-Day test of homogeneity of the odds ratios
+        (OR only; None otherwise or when the estimate is undefined)."""
         if self.measure != "OR" or not np.isfinite(self._b):
             return None
         stat, df = tarone_statistic(self._pooled, self._b)
@@ -221,10 +344,22 @@ class MantelHaenszelResults(PooledTableResults):
         return [str(t) for t in (self.cmh_test, self.tarone_test) if t is not None]
 
 
-def mantel_haenszel(data=None, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None,
-                    x1i=None, t1i=None, x2i=None, t2i=None, measure="OR", correct=True,
-                    add=(0.5, 0.0), to=("only0", "none"), drop00=(True, False)):
-    """Mantel-Haenszel fixed-effects meta-analysis (metafor's ``rma.mh``).
+def mantel_haenszel(data: pd.DataFrame | None = None, *, ai: str | ArrayLike | None = None,
+                    bi: str | ArrayLike | None = None, ci: str | ArrayLike | None = None,
+                    di: str | ArrayLike | None = None, n1i: str | ArrayLike | None = None,
+                    n2i: str | ArrayLike | None = None, x1i: str | ArrayLike | None = None,
+                    t1i: str | ArrayLike | None = None, x2i: str | ArrayLike | None = None,
+                    t2i: str | ArrayLike | None = None,
+                    measure: Literal["OR", "RR", "RD", "IRR", "IRD"] = "OR",
+                    correct: bool = True, add: float | tuple[float, float] = (0.5, 0.0),
+                    to: str | tuple[str, str] = ("only0", "none"),
+                    drop00: bool | tuple[bool, bool] = (True, False)
+                    ) -> MantelHaenszelResults:
+    r"""Mantel-Haenszel fixed-effects meta-analysis (metafor's ``rma.mh``).
+
+    Pools 2x2 tables (odds ratio, risk ratio, risk difference) or incidence-rate
+    tables (rate ratio, rate difference) directly, without study-level effect sizes,
+    which makes it suited to sparse data.
 
     Parameters
     ----------
@@ -232,11 +367,15 @@ def mantel_haenszel(data=None, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
         Holds the columns named by the count arguments.
     ai, bi, ci, di : str or array_like
         2x2 tables: events and non-events in group 1, events and non-events in group 2
-        (``n1i``/``n2i``, the group sizes, may replace ``bi``/``di``).
+        (column names of ``data`` or arrays).
+    n1i, n2i : str or array_like
+        Group sizes; they may replace ``bi``/``di`` (``bi = n1i - ai``,
+        ``di = n2i - ci``).
     x1i, t1i, x2i, t2i : str or array_like
         Incidence rates: events and person-times of the two groups (IRR, IRD).
-    measure : {"OR", "RR", "RD", "IRR", "IRD"}
-    correct : bool
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}, default "OR"
+        Effect measure (case-insensitive).
+    correct : bool, default True
         Continuity correction of the CMH/MH test (metafor's ``correct``).
     add, to, drop00 : one value or two
         metafor's zero-cell rules, the first for the study-level estimates (Q, I^2), the
@@ -248,12 +387,69 @@ def mantel_haenszel(data=None, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
     Returns
     -------
     MantelHaenszelResults
+        ``params`` (log OR/RR/IRR, or RD/IRD), ``bse``, ``conf_int(exp=...)``,
+        ``summary_frame()``, Cochran's ``q``, ``i2``, ``cmh_test``, ``tarone_test``,
+        ``weights`` and ``summary()``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``measure``; count arguments that do not belong to the measure;
+        invalid counts or ``add``/``to``/``drop00`` values; no complete table, or no
+        table left after ``drop00``.
+
+    Warns
+    -----
+    metamodels.exceptions.MissingDataWarning
+        Tables with a missing count are left out.
+    metamodels.exceptions.DegenerateFitWarning
+        The estimate is undefined (for example no events in one of the arms of every
+        table for OR and RR); it is set to NaN.
+
+    See Also
+    --------
+    peto : Peto's one-step odds ratio.
+    metamodels.effect_size : study-level effect sizes for :class:`~metamodels.MetaFixed`
+        and :class:`~metamodels.MetaRandom`.
 
     Notes
     -----
-    Formulas in :mod:`metamodels.univariate.mantel_haenszel`.  The estimate is NaN, with
-    a :class:`~metamodels.exceptions.DegenerateFitWarning`, when it is undefined (for
-    example no events in one of the arms of every table for OR and RR).
+    For table ``i`` with cells ``a_i, b_i, c_i, d_i`` and total ``n_i``, the
+    Mantel-Haenszel odds ratio is
+
+    .. math::
+
+        \widehat{OR}_{MH} = \frac{\sum_i a_i d_i / n_i}{\sum_i b_i c_i / n_i},
+
+    with the variance of its logarithm by Robins, Breslow and Greenland (1986); the
+    risk ratio, risk difference and the rate measures are the analogous weighted
+    ratios.  All formulas, the CMH test and Tarone's test are written out in the
+    module documentation (:mod:`metamodels.univariate.mantel_haenszel`).
+
+    References
+    ----------
+    .. [1] Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of
+       data from retrospective studies of disease. *Journal of the National Cancer
+       Institute*, 22, 719-748.
+    .. [2] Robins, J., Breslow, N., & Greenland, S. (1986). Estimators of the
+       Mantel-Haenszel variance consistent in both sparse data and large-strata
+       limiting models. *Biometrics*, 42(2), 311-323.
+    .. [3] Greenland, S., & Robins, J. M. (1985). Estimation of a common effect
+       parameter from sparse follow-up data. *Biometrics*, 41(1), 55-68.
+
+    Examples
+    --------
+    The BCG vaccine trials (metafor: ``rma.mh(ai=tpos, bi=tneg, ci=cpos, di=cneg,
+    data=dat.bcg)``):
+
+    >>> import metamodels as mm
+    >>> bcg = mm.datasets.load("bcg")
+    >>> res = mm.mantel_haenszel(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> print(res.summary_frame()[["estimate", "se", "exp_estimate"]].round(4))
+             estimate     se  exp_estimate
+    log(OR)   -0.4734  0.041        0.6229
+    >>> print(res.cmh_test)
+    Cochran-Mantel-Haenszel test: chi2(1) = 135.6889, p = 2.334e-31
     """
     measure = str(measure).upper()
     if measure not in _MEASURES:

@@ -8,7 +8,14 @@ followed by batched Cholesky factorisations of the independent blocks.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ...mixed.model import MixedModel
 
 __all__ = ["MarginalDeviance"]
 
@@ -21,11 +28,17 @@ class MarginalDeviance:
     Parameters
     ----------
     model : MixedModel
+        A model whose covariance is linear in ``theta``.
     max_elements : int
         Memory budget (array elements) of one batch of ``V`` matrices.
+
+    Raises
+    ------
+    NotImplementedError
+        If the covariance model is not linear in ``theta``.
     """
 
-    def __init__(self, model, max_elements=2_000_000):
+    def __init__(self, model: MixedModel, max_elements: int = 2_000_000) -> None:
         spec = model.spec
         if not spec.is_linear:
             raise NotImplementedError("the marginal deviance needs a linear covariance model")
@@ -35,9 +48,21 @@ class MarginalDeviance:
         self.groups = [(rows, D) for rows, D in zip(spec.layout.groups, spec.jacobian(theta0))]
         self.max_elements = int(max_elements)
 
-    def __call__(self, beta, theta):
+    def __call__(self, beta: ArrayLike, theta: ArrayLike) -> np.ndarray:
         """Deviance at each row of ``beta`` (S, p) and ``theta`` (S, m); ``inf`` where
-        ``V`` is not positive definite."""
+        ``V`` is not positive definite.
+
+        Parameters
+        ----------
+        beta : array_like (S, p)
+            Fixed effects.
+        theta : array_like (S, m)
+            Covariance parameters (``res.theta`` order).
+
+        Returns
+        -------
+        ndarray (S,)
+        """
         beta = np.atleast_2d(np.asarray(beta, dtype=float))
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         S = beta.shape[0]

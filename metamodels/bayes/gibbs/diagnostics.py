@@ -17,8 +17,13 @@ several quantities at once, returning one value per quantity).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["hpd_interval", "ess", "rhat", "autocorrelation"]
 
@@ -33,20 +38,41 @@ def _as_3d(x):
     return x, squeeze
 
 
-def hpd_interval(x, alpha=0.05):
+def hpd_interval(x: ArrayLike, alpha: float = 0.05) -> np.ndarray:
     """Highest posterior density interval(s) from draws.
+
+    The shortest interval between two draws that contains ``ceil((1 - alpha) S)`` of
+    the ``S`` pooled draws (Chen and Shao 1999), as SAS's HPD intervals.
 
     Parameters
     ----------
     x : array_like (S,), (chains, S) or (chains, S, k)
         Draws (chains are pooled).
     alpha : float
+        ``1 - alpha`` intervals (default 0.05).
 
     Returns
     -------
     ndarray (2,) or (k, 2)
         Lower and upper limits of the shortest interval containing at least
         ``1 - alpha`` of the draws.
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 < alpha < 1``.
+
+    References
+    ----------
+    Chen M-H, Shao Q-M (1999). Monte Carlo estimation of Bayesian credible and HPD
+    intervals. Journal of Computational and Graphical Statistics 8(1), 69-92.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.bayes.gibbs import hpd_interval
+    >>> hpd_interval(np.arange(100.0), alpha=0.1)
+    array([ 0., 89.])
     """
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
@@ -61,8 +87,19 @@ def hpd_interval(x, alpha=0.05):
     return out[0] if squeeze else out
 
 
-def autocorrelation(x):
-    """Autocorrelation of each chain (last axis = lag), ``(chains, S)`` -> ``(chains, S)``."""
+def autocorrelation(x: ArrayLike) -> np.ndarray:
+    """Autocorrelation of each chain (last axis = lag), ``(chains, S)`` -> ``(chains, S)``.
+
+    Parameters
+    ----------
+    x : array_like (..., S)
+        Draws; the last axis is the iteration.
+
+    Returns
+    -------
+    ndarray (..., S)
+        Autocorrelations at lags ``0 .. S - 1`` (biased estimator, by FFT).
+    """
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
     c = x - x.mean(axis=-1, keepdims=True)
@@ -106,16 +143,48 @@ def _ess_one(x):
     return m * n / tau
 
 
-def ess(x):
-    """Effective sample size (pooled over chains) of each quantity.
+def ess(x: ArrayLike) -> float | np.ndarray:
+    r"""Effective sample size (pooled over chains) of each quantity.
+
+    The split-chain ESS of Vehtari et al. (2021) without rank normalisation (the
+    "bulk" ESS of the mean), as ``posterior::ess_basic`` in R.
 
     Parameters
     ----------
     x : array_like (chains, S) or (chains, S, k)
+        Draws; a 1-d array is one chain.
 
     Returns
     -------
     float or ndarray (k,)
+        ``nan`` for fewer than 4 draws per half-chain, non-finite or constant draws.
+
+    Notes
+    -----
+    With ``M`` split chains of ``N`` draws,
+
+    .. math::
+
+        \hat\rho_t = 1 - \frac{W - \frac{1}{M}\sum_m \hat\gamma_{m,t}}{\widehat{\mathrm{var}}^+},
+        \qquad
+        \mathrm{ESS} = \frac{M N}{-1 + 2 \sum_{k} \hat P_k},
+
+    with ``W`` the mean within-chain variance, ``var+`` the pooled variance estimate and
+    ``P_k = rho_2k + rho_2k+1`` truncated by Geyer's initial monotone sequence.
+
+    References
+    ----------
+    Vehtari A, Gelman A, Simpson D, Carpenter B, Buerkner P-C (2021).
+    Rank-normalization, folding, and localization: an improved R-hat for assessing
+    convergence of MCMC. Bayesian Analysis 16(2), 667-718.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.bayes.gibbs import ess
+    >>> x = np.random.default_rng(0).standard_normal((2, 1000))   # independent draws
+    >>> bool(1500 < ess(x) < 2500)
+    True
     """
     x3, squeeze = _as_3d(x)
     xs = _split(x3)
@@ -140,17 +209,36 @@ def _rank_normal(x):
     return special.ndtri((r - 0.375) / (x.size + 0.25))
 
 
-def rhat(x):
+def rhat(x: ArrayLike) -> float | np.ndarray:
     """Rank-normalised split R-hat (Vehtari et al. 2021) of each quantity.
+
+    The maximum of the split R-hat of the rank-normalised draws (bulk) and of the
+    rank-normalised ``|x - median|`` (tail), as ``posterior::rhat`` in R.
 
     Parameters
     ----------
     x : array_like (chains, S) or (chains, S, k)
+        Draws; a 1-d array is one chain.
 
     Returns
     -------
     float or ndarray (k,)
-        ``nan`` for constant draws; values above 1.01 signal non-convergence.
+        ``nan`` for constant or non-finite draws; values above 1.01 signal
+        non-convergence.
+
+    References
+    ----------
+    Vehtari A, Gelman A, Simpson D, Carpenter B, Buerkner P-C (2021).
+    Rank-normalization, folding, and localization: an improved R-hat for assessing
+    convergence of MCMC. Bayesian Analysis 16(2), 667-718.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.bayes.gibbs import rhat
+    >>> x = np.random.default_rng(0).standard_normal((4, 500))
+    >>> bool(rhat(x) < 1.01), bool(rhat(x + np.arange(4)[:, None]) > 1.1)
+    (True, True)
     """
     x3, squeeze = _as_3d(x)
     xs = _split(x3)

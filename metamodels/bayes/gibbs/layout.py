@@ -20,8 +20,13 @@ the frequentist ``model.spec`` (``res.theta`` order and names).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ...mixed.model import MixedModel
+    from .priors import GibbsPriors
 
 __all__ = ["Component", "TermBlock", "GibbsLayout", "build_layout"]
 
@@ -97,7 +102,7 @@ class GibbsLayout:
         Flat-state position of each covariance parameter of ``model.spec``.
     """
 
-    def __init__(self, model, priors):
+    def __init__(self, model: MixedModel, priors: GibbsPriors) -> None:
         self.model = model
         self.priors = priors
         self.y = np.asarray(model.endog, dtype=float)
@@ -355,8 +360,14 @@ class GibbsLayout:
         self.mis_slots = np.flatnonzero(~self.obs.ravel())
 
     # ------------------------------------------------------------- utilities
-    def describe_priors(self):
-        """``{component: prior}`` strings, for the summary."""
+    def describe_priors(self) -> dict[str, str]:
+        """``{component: prior}`` strings, for the summary.
+
+        Returns
+        -------
+        dict
+            ``"fixed effects"`` then one entry per variance component.
+        """
         out = {"fixed effects": "flat" if not np.any(self.beta_prec) else
                "normal(mean, precision)"}
         for comp in self.components:
@@ -365,6 +376,25 @@ class GibbsLayout:
         return out
 
 
-def build_layout(model, priors):
-    """:class:`GibbsLayout` of ``model`` under ``priors`` (a :class:`GibbsPriors`)."""
+def build_layout(model: MixedModel, priors: GibbsPriors) -> GibbsLayout:
+    """:class:`GibbsLayout` of ``model`` under ``priors`` (a :class:`GibbsPriors`).
+
+    Parameters
+    ----------
+    model : MixedModel
+        The model.
+    priors : GibbsPriors
+        The priors.
+
+    Returns
+    -------
+    GibbsLayout
+
+    Raises
+    ------
+    NotImplementedError
+        For covariance structures without a conjugate update.
+    ValueError
+        For invalid ``fixed`` priors.
+    """
     return GibbsLayout(model, priors)

@@ -24,8 +24,12 @@ update as ``c | v ~ IG((nu + 1)/2, nu/v + 1/A^2)`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["GibbsPriors", "ComponentPrior", "resolve_priors", "draw_diag", "draw_full",
            "sample_iw"]
@@ -43,7 +47,7 @@ _SAS_EXTRA_DF = 3.0
 
 @dataclass(frozen=True)
 class GibbsPriors:
-    """Prior distributions of :func:`~metamodels.bayes.gibbs.fit_bayes`.
+    r"""Prior distributions of :func:`~metamodels.bayes.gibbs.fit_bayes`.
 
     The model is ``y = X b + sum_t Z_t u_t + e`` with ``u_t ~ N(0, I (x) G_t)`` and
     ``e ~ N(0, R)``; the priors are independent across ``b``, the ``G_t`` and ``R``.
@@ -105,23 +109,54 @@ class GibbsPriors:
     All defaults are vague and this package's own choices.  PROC BGLIMM shares the
     families (a flat prior on ``b``, inverse gamma priors on scalar variances, inverse
     Wishart priors on ``UN`` matrices) with informative hyperparameters;
-    :meth:`GibbsPriors.sas` (``fit_bayes(priors="sas")``) reproduces them.  With few random-effect levels ``IG(0.001, 0.001)`` can be
-    influential (Gelman 2006); ``variance="half-t"`` is then the usual alternative.
+    :meth:`GibbsPriors.sas` (``fit_bayes(priors="sas")``) reproduces them.  With few
+    random-effect levels ``IG(0.001, 0.001)`` can be influential (Gelman 2006);
+    ``variance="half-t"`` is then the usual alternative.
+
+    .. math::
+
+        b \sim N(m, P^{-1}) \text{ or } p(b) \propto 1, \quad
+        p(v) = \frac{b^a}{\Gamma(a)} v^{-a-1} e^{-b/v}, \quad
+        p(S) \propto |S|^{-(\nu + q + 1)/2} e^{-\operatorname{tr}(\Psi S^{-1})/2}.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``variance``, ``covariance`` or ``defaults``, non-positive
+        hyperparameters, or ``fixed`` that is not a dict.
+
+    References
+    ----------
+    Gelman A (2006). Prior distributions for variance parameters in hierarchical
+    models. Bayesian Analysis 1(3), 515-534.
+    Huang A, Wand MP (2013). Simple marginally noninformative prior distributions for
+    covariance matrices. Bayesian Analysis 8(2), 439-452.
+    Kass RE, Natarajan R (2006). A default conjugate prior for variance components in
+    generalized linear mixed models. Bayesian Analysis 1(3), 535-542.
+
+    Examples
+    --------
+    >>> from metamodels.bayes.gibbs import GibbsPriors
+    >>> GibbsPriors.sas().ig_shape, GibbsPriors.sas().defaults
+    (2.0, 'sas')
+    >>> pri = GibbsPriors(beta_precision=1e-4, variance="half-t", half_t_scale=1.0)
+    >>> pri.component("diag", 1, y_scale=2.0).describe()
+    'half-t(df=1, scale=1) on the SD'
     """
 
-    beta_mean: object = 0.0
-    beta_precision: object = None
-    variance: str = "igamma"
+    beta_mean: float | ArrayLike = 0.0
+    beta_precision: float | ArrayLike | None = None
+    variance: Literal["igamma", "half-t"] = "igamma"
     ig_shape: float = 0.001
     ig_scale: float = 0.001
     half_t_df: float = 1.0
-    half_t_scale: object = None
-    covariance: str = "iwishart"
-    iw_df: object = None
-    iw_scale: object = None
+    half_t_scale: float | None = None
+    covariance: Literal["iwishart", "half-t"] = "iwishart"
+    iw_df: float | None = None
+    iw_scale: float | ArrayLike | None = None
     hw_df: float = 2.0
-    defaults: str = "metamodels"
-    fixed: object = None
+    defaults: Literal["metamodels", "sas"] = "metamodels"
+    fixed: Mapping[str, float] | None = None
 
     def __post_init__(self):
         if str(self.variance).lower() not in _VARIANCE:
@@ -140,7 +175,7 @@ class GibbsPriors:
             raise ValueError("fixed must be a dict {parameter name: value}")
 
     @classmethod
-    def sas(cls, **overrides):
+    def sas(cls, **overrides: Any) -> GibbsPriors:
         """PROC BGLIMM's default priors for normal data (``fit_bayes(priors="sas")``).
 
         * fixed effects: flat, ``p(b) = 1`` (BGLIMM ``CPRIOR=CONSTANT``, documented
@@ -158,6 +193,16 @@ class GibbsPriors:
         option pages were not available to confirm them.  Keyword arguments override
         fields (e.g. ``GibbsPriors.sas(beta_precision=1e-4)`` for ``CPRIOR=NORMAL``).
 
+        Parameters
+        ----------
+        **overrides
+            Fields of :class:`GibbsPriors` to set differently.
+
+        Returns
+        -------
+        GibbsPriors
+            With ``defaults="sas"`` and ``ig_shape = ig_scale = 2``.
+
         Notes
         -----
         ``IW(q + 3, (q + 3) I)`` has prior mean ``(q + 3) / 2 I``, and ``IG(2, 2)`` prior
@@ -171,8 +216,25 @@ class GibbsPriors:
         return cls(**kw)
 
     # -------------------------------------------------------------- fixed effects
-    def beta_prior(self, p):
-        """``(mean (p,), precision (p, p))`` of the normal prior (zero precision if flat)."""
+    def beta_prior(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean (p,), precision (p, p))`` of the normal prior (zero precision if flat).
+
+        Parameters
+        ----------
+        p : int
+            Number of fixed effects.
+
+        Returns
+        -------
+        mean : ndarray (p,)
+        precision : ndarray (p, p)
+            Symmetrised; all zeros for the flat prior.
+
+        Raises
+        ------
+        ValueError
+            If ``beta_precision`` has the wrong shape or is not positive semi-definite.
+        """
         mean = np.broadcast_to(np.asarray(self.beta_mean, dtype=float), (p,)).copy()
         if self.beta_precision is None:
             return mean, np.zeros((p, p))
@@ -188,10 +250,32 @@ class GibbsPriors:
         return mean, 0.5 * (P + P.T)
 
     # ------------------------------------------------------------ components
-    def component(self, kind, q, y_scale, psi_default=None):
-        """The :class:`ComponentPrior` of a ``"diag"`` or ``"full"`` component of size q
-        (``psi_default``: the data-scaled inverse Wishart scale used when ``iw_scale`` is
-        None)."""
+    def component(self, kind: Literal["diag", "full"], q: int, y_scale: float,
+                  psi_default: np.ndarray | None = None) -> ComponentPrior:
+        """The resolved prior of one variance component.
+
+        Parameters
+        ----------
+        kind : {"diag", "full"}
+            Independent scalar variances, or an unstructured ``q x q`` matrix.
+        q : int
+            Size of the component.
+        y_scale : float
+            Scale used for ``half_t_scale=None`` (the response's standard deviation).
+        psi_default : ndarray (q, q), optional
+            The data-scaled inverse Wishart scale used when ``iw_scale`` is None (and
+            ``defaults="metamodels"``); the identity when omitted.
+
+        Returns
+        -------
+        ComponentPrior
+
+        Raises
+        ------
+        ValueError
+            If ``iw_df <= q - 1`` or ``iw_scale`` has the wrong shape;
+            ``numpy.linalg.LinAlgError`` if it is not positive definite.
+        """
         A = float(self.half_t_scale) if self.half_t_scale is not None else float(y_scale)
         if kind == "diag":
             fam = _VARIANCE[str(self.variance).lower()]
@@ -223,11 +307,28 @@ class GibbsPriors:
         return ComponentPrior("iw", q, df=df, psi=S)
 
 
-def resolve_priors(priors):
+def resolve_priors(priors: GibbsPriors | dict[str, Any] | str | None) -> GibbsPriors:
     """A :class:`GibbsPriors` from ``None`` (this package's defaults), ``"sas"``
     (:meth:`GibbsPriors.sas`), ``"metamodels"``, a dict of fields (with
     ``defaults="sas"`` it starts from :meth:`GibbsPriors.sas`) or a
-    :class:`GibbsPriors`."""
+    :class:`GibbsPriors`.
+
+    Parameters
+    ----------
+    priors : GibbsPriors, dict, str or None
+        The prior specification of :func:`~metamodels.bayes.gibbs.fit_bayes`.
+
+    Returns
+    -------
+    GibbsPriors
+
+    Raises
+    ------
+    ValueError
+        For an unknown string.
+    TypeError
+        For any other type.
+    """
     if priors is None:
         return GibbsPriors()
     if isinstance(priors, GibbsPriors):
@@ -262,10 +363,17 @@ class ComponentPrior:
     psi: object = None
 
     @property
-    def has_aux(self):
+    def has_aux(self) -> bool:
+        """Whether the family carries mixing variables (half-t, Huang-Wand)."""
         return self.family in ("ht", "hw")
 
-    def describe(self):
+    def describe(self) -> str:
+        """Short text of the prior, e.g. ``"IG(shape=0.001, scale=0.001)"``.
+
+        Returns
+        -------
+        str
+        """
         if self.family == "ig":
             return f"IG(shape={self.shape:g}, scale={self.scale:g})"
         if self.family == "ht":
@@ -289,17 +397,22 @@ def _inv_gamma(rng, shape, scale):
     return scale / rng.standard_gamma(shape, size=scale.shape)
 
 
-def draw_diag(prior, ss, count, aux, rng):
+def draw_diag(prior: ComponentPrior, ss: np.ndarray, count: ArrayLike, aux: np.ndarray | None,
+              rng: np.random.Generator) -> np.ndarray:
     """Update independent variances given sums of squares.
 
     Parameters
     ----------
     prior : ComponentPrior ("ig" or "ht")
+        The prior.
     ss : ndarray (C, k, q)
         Sums of squares of the ``count[k]`` mean-zero values of each variance.
     count : ndarray (k,)
+        Number of values behind each variance.
     aux : ndarray (C, k, q) or None
         Half-t mixing variables (updated in place).
+    rng : numpy.random.Generator
+        Random number generator.
 
     Returns
     -------
@@ -325,12 +438,24 @@ def _bartlett_constants(q):
     return c
 
 
-def sample_iw(df, psi, rng, inverse=True):
+def sample_iw(df: ArrayLike, psi: np.ndarray, rng: np.random.Generator,
+              inverse: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """``S ~ IW(df, psi)`` by the Bartlett decomposition.
 
     ``df`` broadcasts against the leading axes of ``psi`` (..., q, q).  With
     ``psi = L L'`` and ``A`` lower triangular, ``A_ii^2 ~ chi2(df - i)``, ``A_ij ~ N(0, 1)``,
     ``L^-T A A' L^-1 ~ Wishart(df, psi^-1)``, so ``S = T T'`` with ``T = L A^-T``.
+
+    Parameters
+    ----------
+    df : float or array_like
+        Degrees of freedom, ``> q - 1``.
+    psi : ndarray (..., q, q)
+        Scale matrices.
+    rng : numpy.random.Generator
+        Random number generator.
+    inverse : bool
+        Also return ``S^-1``.
 
     Returns
     -------
@@ -348,17 +473,23 @@ def sample_iw(df, psi, rng, inverse=True):
     return sig, (np.linalg.inv(sig) if inverse else None), T
 
 
-def draw_full(prior, S, count, aux, rng, inverse=True):
+def draw_full(prior: ComponentPrior, S: np.ndarray, count: ArrayLike, aux: np.ndarray | None,
+              rng: np.random.Generator,
+              inverse: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Update unstructured covariance matrices given scatter matrices.
 
     Parameters
     ----------
     prior : ComponentPrior ("iw" or "hw")
+        The prior.
     S : ndarray (C, k, q, q)
         Sums of outer products of the ``count[k]`` mean-zero vectors of each matrix.
     count : ndarray (k,)
+        Number of vectors behind each matrix.
     aux : ndarray (C, k, q) or None
         Huang-Wand mixing variables (updated in place).
+    rng : numpy.random.Generator
+        Random number generator.
     inverse : bool
         Also return ``Sigma^-1``.
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,13 +12,38 @@ from ...summary import make_summary
 from .deviance import MarginalDeviance
 from .diagnostics import ess, hpd_interval, rhat
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from statsmodels.iolib.summary2 import Summary
+
+    from ...mixed.model import MixedModel
+    from .layout import GibbsLayout
+    from .priors import GibbsPriors
+    from .sampler import GibbsDraws
+
 __all__ = ["BayesMixedResults", "DIC", "PosteriorContrast", "GibbsSettings",
            "PosteriorIntervalsTable"]
 
 
 @dataclass(frozen=True)
 class GibbsSettings:
-    """Sampler settings of a fit (``seed`` is the one actually used)."""
+    """Sampler settings of a fit (``seed`` is the one actually used); ``res.settings``.
+
+    Parameters
+    ----------
+    draws : int
+        Iterations per chain after burn-in (SAS ``NMC=``).
+    burn : int
+        Burn-in iterations per chain (SAS ``NBI=``).
+    thin : int
+        Thinning interval (SAS ``THIN=``).
+    chains : int
+        Number of chains.
+    seed : int
+        Seed of the random number generator (drawn and recorded when none was given).
+    seconds : float
+        Wall-clock sampling time.
+    """
 
     draws: int
     burn: int
@@ -29,12 +55,51 @@ class GibbsSettings:
 
 @dataclass(frozen=True)
 class DIC:
-    """Deviance information criterion (Spiegelhalter et al. 2002).
+    r"""Deviance information criterion (Spiegelhalter et al. 2002).
 
     ``D(b, theta) = -2 log p(y | b, theta)`` is the *marginal* deviance (random effects
     integrated out, as in ``-2 llf`` of an ML fit); ``dbar`` is its posterior mean,
     ``dhat`` its value at the posterior mean of ``(b, theta)``, ``pd = dbar - dhat`` and
     ``dic = dbar + pd``.  ``n_draws`` draws (evenly spaced over all chains) were used.
+    SAS PROC BGLIMM's ``DIC`` option reports the same four numbers.
+
+    Parameters
+    ----------
+    dic : float
+        Deviance information criterion ``dbar + pd`` (smaller is better).
+    pd : float
+        Effective number of parameters ``dbar - dhat``.
+    dbar : float
+        Posterior mean of the deviance.
+    dhat : float
+        Deviance at the posterior means.
+    n_draws : int
+        Number of posterior draws used.
+
+    Notes
+    -----
+    .. math::
+
+        D(\beta, \theta) = -2 \log p(y \mid \beta, \theta), \quad
+        \bar D = E[D \mid y], \quad \hat D = D(E[\beta \mid y], E[\theta \mid y]), \quad
+        p_D = \bar D - \hat D, \quad \mathrm{DIC} = \bar D + p_D.
+
+    References
+    ----------
+    Spiegelhalter DJ, Best NG, Carlin BP, van der Linde A (2002). Bayesian measures of
+    model complexity and fit. Journal of the Royal Statistical Society B 64(4),
+    583-639.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+    >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
+    >>> print(post.dic)  # doctest: +ELLIPSIS
+    DIC = ... (pD = ..., Dbar = ..., Dhat = ...; 1000 draws)
+    >>> bool(post.dic.dic > post.dic.dbar)          # pD > 0
+    True
     """
 
     dic: float
@@ -52,13 +117,19 @@ class DIC:
 class PosteriorContrast:
     """Posterior of linear contrasts ``L b - c`` of the fixed effects.
 
-    Attributes
+    Returned by :meth:`BayesMixedResults.estimate` (SAS ``ESTIMATE`` statement of PROC
+    BGLIMM); prints as a table.
+
+    Parameters
     ----------
     names : tuple of str
+        One name per contrast.
     mean, sd, hpd_lower, hpd_upper, prob_positive : ndarray (k,)
         Posterior mean, standard deviation, HPD limits and ``P(L b - c > 0 | y)``.
     alpha : float
+        The HPD intervals contain ``1 - alpha`` of the draws.
     draws : ndarray (chains, S, k)
+        Posterior draws of the contrasts.
     """
 
     names: tuple
@@ -70,8 +141,14 @@ class PosteriorContrast:
     alpha: float
     draws: np.ndarray
 
-    def summary_frame(self):
-        """One row per contrast: mean, sd, hpd_lower, hpd_upper, prob_positive."""
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per contrast: mean, sd, hpd_lower, hpd_upper, prob_positive.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by the contrast names.
+        """
         return pd.DataFrame({"mean": self.mean, "sd": self.sd, "hpd_lower": self.hpd_lower,
                              "hpd_upper": self.hpd_upper, "prob_positive": self.prob_positive},
                             index=list(self.names))
@@ -88,14 +165,28 @@ class PosteriorIntervalsTable:
 
     ``frame`` holds the numbers (:meth:`BayesMixedResults.sas_summary_frame`); ``str()``
     prints SAS's layout: Parameter, N, Mean, Standard Deviation and the HPD interval
-    under one spanning header.
+    under one spanning header.  Returned by ``BayesMixedResults.summary(style="sas")``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``N``, ``Mean``, ``Standard Deviation``, ``HPD Lower``, ``HPD Upper``,
+        one row per parameter.
+    alpha : float
+        The HPD intervals are ``1 - alpha`` intervals (for the header).
     """
 
-    def __init__(self, frame, alpha=0.05):
+    def __init__(self, frame: pd.DataFrame, alpha: float = 0.05) -> None:
         self.frame = frame
         self.alpha = float(alpha)
 
-    def as_text(self):
+    def as_text(self) -> str:
+        """The table as text, in SAS's layout.
+
+        Returns
+        -------
+        str
+        """
         f = self.frame
         names = [str(n) for n in f.index]
         wp = max([len("Parameter")] + [len(n) for n in names])
@@ -127,18 +218,72 @@ class BayesMixedResults:
 
     Parameters are the fixed effects ``b`` (``model.exog_names``) and the covariance
     parameters ``theta`` named and ordered like the frequentist ``res.theta`` (G side, then
-    R side).  All summaries pool the chains.
+    R side).  All summaries pool the chains.  The counterpart of SAS PROC BGLIMM's
+    output: ``summary(style="sas")`` is its "Posterior Summaries and Intervals" table,
+    :attr:`draws` its ``OUTPOST=`` data set, :meth:`estimate` its ``ESTIMATE``
+    statement and :attr:`dic` its ``DIC`` option.
 
     Attributes
     ----------
     model : MixedModel
+        The model that was sampled.
     priors : GibbsPriors
+        The priors used.
     settings : GibbsSettings
+        Draws, burn-in, thinning, chains, seed and sampling time.
     names : list of str
         Parameter names: fixed effects first (model order), then covariance parameters.
+    fe_names, theta_names : list of str
+        The fixed-effect and covariance-parameter names.
+
+    Parameters
+    ----------
+    model : MixedModel
+        The sampled model.
+    layout : GibbsLayout
+        The sampler's layout of the model (random terms, residual classes, priors).
+    raw : GibbsDraws
+        Raw draws of :meth:`GibbsSampler.run`.
+    settings : GibbsSettings
+        Sampler settings.
+    priors : GibbsPriors
+        The priors.
+
+    See Also
+    --------
+    fit_bayes : creates these results (``MixedModel.fit_bayes``).
+
+    Notes
+    -----
+    The model and the priors are written out in :mod:`metamodels.bayes.gibbs` and
+    :func:`fit_bayes`.  HPD intervals are the shortest intervals containing
+    ``1 - alpha`` of the pooled draws; ESS and R-hat follow Vehtari et al. (2021).
+
+    References
+    ----------
+    Vehtari A, Gelman A, Simpson D, Carpenter B, Buerkner P-C (2021).
+    Rank-normalization, folding, and localization: an improved R-hat for assessing
+    convergence of MCMC. Bayesian Analysis 16(2), 667-718.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+    >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
+    >>> post.names
+    ['Intercept', 'Days', 'Subject Var((Intercept))', 'Subject Cov((Intercept),Days)',
+     'Subject Var(Days)', 'Residual']
+    >>> bool(abs(post.params["Days"] - 10.47) < 1)        # lme4: 10.47
+    True
+    >>> bool((post.rhat < 1.05).all())
+    True
+    >>> post.summary_frame().columns.tolist()
+    ['mean', 'sd', 'hpd_lower', 'hpd_upper', 'ess', 'rhat']
     """
 
-    def __init__(self, model, layout, raw, settings, priors):
+    def __init__(self, model: MixedModel, layout: GibbsLayout, raw: GibbsDraws,
+                 settings: GibbsSettings, priors: GibbsPriors) -> None:
         self.model = model
         self.priors = priors
         self.settings = settings
@@ -152,16 +297,17 @@ class BayesMixedResults:
 
     # ----------------------------------------------------------------- draws
     @property
-    def nchains(self):
+    def nchains(self) -> int:
+        """Number of chains."""
         return self._x.shape[0]
 
     @property
-    def ndraws(self):
+    def ndraws(self) -> int:
         """Kept draws per chain."""
         return self._x.shape[1]
 
     @cache_readonly
-    def draws(self):
+    def draws(self) -> pd.DataFrame:
         """All kept draws as a DataFrame (like SAS ``OUTPOST=``): columns ``chain``,
         ``iteration`` (after burn-in) and one per parameter."""
         C, S, k = self._x.shape
@@ -170,57 +316,104 @@ class BayesMixedResults:
         frame.insert(0, "chain", np.repeat(np.arange(C), S))
         return frame
 
-    def chain_array(self, name=None):
-        """Draws as ``(chains, S)`` for one parameter, or ``(chains, S, k)`` for all."""
+    def chain_array(self, name: str | None = None) -> np.ndarray:
+        """Draws as ``(chains, S)`` for one parameter, or ``(chains, S, k)`` for all.
+
+        Parameters
+        ----------
+        name : str, optional
+            A parameter of :attr:`names`; all parameters when omitted.
+
+        Returns
+        -------
+        ndarray
+            ``(chains, S)`` or ``(chains, S, k)`` (columns in :attr:`names` order); a
+            view of the stored draws, not a copy.
+        """
         if name is None:
             return self._x
         return self._x[..., self.names.index(name)]
 
     # ------------------------------------------------------------- summaries
     @cache_readonly
-    def posterior_mean(self):
+    def posterior_mean(self) -> pd.Series:
+        """Posterior means of all parameters (pooled chains), indexed by :attr:`names`."""
         return pd.Series(self._x.mean(axis=(0, 1)), index=self.names)
 
     @cache_readonly
-    def posterior_sd(self):
+    def posterior_sd(self) -> pd.Series:
+        """Posterior standard deviations of all parameters (pooled chains, ``ddof=1``)."""
         flat = self._x.reshape(-1, self._x.shape[-1])
         return pd.Series(flat.std(axis=0, ddof=1), index=self.names)
 
     @property
-    def params(self):
+    def params(self) -> pd.Series:
         """Posterior means of the fixed effects."""
         return self.posterior_mean[self.fe_names]
 
     @property
-    def bse(self):
+    def bse(self) -> pd.Series:
         """Posterior standard deviations of the fixed effects."""
         return self.posterior_sd[self.fe_names]
 
     @property
-    def theta(self):
+    def theta(self) -> pd.Series:
         """Posterior means of the covariance parameters (``res.theta`` names)."""
         return self.posterior_mean[self.theta_names]
 
     @cache_readonly
-    def ess(self):
+    def ess(self) -> pd.Series:
         """Effective sample size of each parameter (split chains, Geyer's initial
-        monotone sequence; Vehtari et al. 2021)."""
+        monotone sequence; Vehtari et al. 2021; R's ``posterior::ess_basic``; see
+        :func:`~metamodels.bayes.gibbs.ess`)."""
         return pd.Series(ess(self._x), index=self.names)
 
     @cache_readonly
-    def rhat(self):
-        """Rank-normalised split R-hat of each parameter (Vehtari et al. 2021)."""
+    def rhat(self) -> pd.Series:
+        """Rank-normalised split R-hat of each parameter (Vehtari et al. 2021; R's
+        ``posterior::rhat``; see :func:`~metamodels.bayes.gibbs.rhat`)."""
         return pd.Series(rhat(self._x), index=self.names)
 
-    def hpd(self, alpha=0.05):
-        """HPD intervals of all parameters: DataFrame with columns lower, upper."""
+    def hpd(self, alpha: float = 0.05) -> pd.DataFrame:
+        """HPD intervals of all parameters (pooled chains).
+
+        Parameters
+        ----------
+        alpha : float
+            Each interval is the shortest containing ``1 - alpha`` of the draws
+            (default 0.05).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``lower``, ``upper``, indexed by :attr:`names`.
+
+        Raises
+        ------
+        ValueError
+            Unless ``0 < alpha < 1``.
+        """
         return pd.DataFrame(hpd_interval(self._x, alpha), index=self.names,
                             columns=["lower", "upper"])
 
-    def summary_frame(self, alpha=0.05):
-        """One row per parameter (fixed effects first in model order, then covariance
-        parameters in ``res.theta`` order): posterior mean, sd, ``1 - alpha`` HPD limits,
-        effective sample size and R-hat."""
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Posterior summary table, one row per parameter.
+
+        Fixed effects first in model order, then covariance parameters in ``res.theta``
+        order: posterior mean, sd, ``1 - alpha`` HPD limits, effective sample size and
+        R-hat.
+
+        Parameters
+        ----------
+        alpha : float
+            ``1 - alpha`` HPD intervals (default 0.05).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``mean``, ``sd``, ``hpd_lower``, ``hpd_upper``, ``ess``, ``rhat``
+            (a copy).
+        """
         key = float(alpha)
         if key not in self._summaries:
             h = hpd_interval(self._x, alpha)
@@ -244,7 +437,8 @@ class BayesMixedResults:
                              f"effect: {self.fe_names})")
         return L, np.zeros(L.shape[0]), tuple(f"L{i + 1}" for i in range(L.shape[0]))
 
-    def estimate(self, L, alpha=0.05, names=None):
+    def estimate(self, L: str | Sequence[str] | ArrayLike, alpha: float = 0.05,
+                 names: Sequence[str] | None = None) -> PosteriorContrast:
         """Posterior of linear contrasts of the fixed effects (SAS ``ESTIMATE``).
 
         Parameters
@@ -255,10 +449,29 @@ class BayesMixedResults:
         alpha : float
             The HPD intervals contain ``1 - alpha`` of the posterior.
         names : list of str, optional
+            Names of the contrasts (default: the strings, or ``L1``, ``L2``, ...).
 
         Returns
         -------
         PosteriorContrast
+            Posterior mean, sd, HPD interval and ``P(L b - c > 0 | y)`` per contrast,
+            with the draws.
+
+        Raises
+        ------
+        ValueError
+            If a coefficient row does not have one entry per fixed effect or ``alpha``
+            is not in ``(0, 1)``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("sleepstudy")
+        >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+        >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
+        >>> con = post.estimate(["Days = 10"])
+        >>> con.names, bool(con.prob_positive[0] > 0.5)
+        (('Days = 10',), True)
         """
         Lm, c0, default = self._contrast_matrix(L)
         beta = self._raw.beta                                           # (C, S, p)
@@ -270,8 +483,19 @@ class BayesMixedResults:
                                  (flat > 0).mean(axis=0), float(alpha), draws)
 
     # ------------------------------------------------------------------ DIC
-    def deviance_information(self, max_draws=2000):
-        """:class:`DIC` from at most ``max_draws`` evenly spaced draws (``None``: all)."""
+    def deviance_information(self, max_draws: int | None = 2000) -> DIC:
+        """:class:`DIC` from at most ``max_draws`` evenly spaced draws.
+
+        Parameters
+        ----------
+        max_draws : int or None
+            Maximum number of pooled draws at which the marginal deviance is evaluated
+            (default 2000); ``None`` uses all.
+
+        Returns
+        -------
+        DIC
+        """
         flat = self._x.reshape(-1, self._x.shape[-1])
         if max_draws is not None and flat.shape[0] > max_draws:
             flat = flat[np.linspace(0, flat.shape[0] - 1, int(max_draws)).astype(int)]
@@ -284,15 +508,18 @@ class BayesMixedResults:
         return DIC(dbar + (dbar - dhat), dbar - dhat, dbar, dhat, flat.shape[0])
 
     @cache_readonly
-    def dic(self):
+    def dic(self) -> DIC:
         """:class:`DIC` (marginal deviance; 2,000 draws)."""
         return self.deviance_information()
 
     # ------------------------------------------------------ random effects
     @cache_readonly
-    def random_effects(self):
+    def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """Posterior means of the random effects, one DataFrame per term (levels x
-        columns; a dict for several terms)."""
+        columns; a dict keyed by term for several terms).
+
+        Rows are the levels in the order of the term's grouping codes (indexed 0, 1,
+        ...), columns the term's design columns."""
         lay = self._layout
         u = self._raw.u_mean.mean(axis=0)
         frames = {}
@@ -307,7 +534,7 @@ class BayesMixedResults:
         return frames
 
     @cache_readonly
-    def cov_re(self):
+    def cov_re(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """Posterior mean of ``G`` per random term (DataFrame; a dict for several)."""
         spec = self.model.spec
         Gs = spec.G_matrices(self.theta.to_numpy())
@@ -316,23 +543,34 @@ class BayesMixedResults:
         return next(iter(d.values())) if len(d) == 1 else d
 
     @cache_readonly
-    def cov_resid(self):
+    def cov_resid(self) -> pd.DataFrame | dict[object, pd.DataFrame]:
         """Posterior mean of ``R`` of a complete subject (a dict over ``cov_group``)."""
         Rs = [pd.DataFrame(R) for R in self.model.spec.R_matrices(self.theta.to_numpy())]
         res = self.model.residual
         return Rs[0] if res.n_cov_groups == 1 else dict(zip(res.group_labels, Rs))
 
     # ---------------------------------------------------------------- summary
-    def sas_summary_frame(self, alpha=0.05):
-        """PROC BGLIMM's "Posterior Summaries and Intervals" table as a DataFrame:
-        ``N`` (pooled kept draws), ``Mean``, ``Standard Deviation`` and the ``1 - alpha``
-        HPD interval (``HPD Lower``, ``HPD Upper``), one row per parameter."""
+    def sas_summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """PROC BGLIMM's "Posterior Summaries and Intervals" table as a DataFrame.
+
+        Parameters
+        ----------
+        alpha : float
+            ``1 - alpha`` HPD intervals (default 0.05).
+
+        Returns
+        -------
+        DataFrame
+            ``N`` (pooled kept draws), ``Mean``, ``Standard Deviation`` and the HPD
+            interval (``HPD Lower``, ``HPD Upper``), one row per parameter.
+        """
         sf = self.summary_frame(alpha)
         return pd.DataFrame({"N": self.nchains * self.ndraws, "Mean": sf["mean"],
                              "Standard Deviation": sf["sd"], "HPD Lower": sf["hpd_lower"],
                              "HPD Upper": sf["hpd_upper"]}, index=sf.index)
 
-    def summary(self, alpha=0.05, style="default"):
+    def summary(self, alpha: float = 0.05,
+                style: Literal["default", "sas"] = "default") -> Summary | PosteriorIntervalsTable:
         """Summary of the posterior.
 
         Parameters
@@ -347,8 +585,28 @@ class BayesMixedResults:
 
         Returns
         -------
-        statsmodels Summary (``"default"``) or PosteriorIntervalsTable (``"sas"``);
-        both print as text.
+        Summary or PosteriorIntervalsTable
+            A statsmodels ``Summary`` (``"default"``) or a
+            :class:`PosteriorIntervalsTable` (``"sas"``); both print as text.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``style``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("sleepstudy")
+        >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+        >>> post = model.fit_bayes(draws=500, burn=200, chains=2, seed=1)
+        >>> print(post.summary(style="sas"))  # doctest: +ELLIPSIS
+                                   Posterior Summaries and Intervals
+        =====================================================...
+                                                               Standard
+        Parameter                            N        Mean    Deviation     95% HPD Interval
+        ---------------------------------------------------------...
+        Intercept                         1000    ...
         """
         if style == "sas":
             return PosteriorIntervalsTable(self.sas_summary_frame(alpha), alpha)

@@ -30,11 +30,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .layout import build_layout
 from .priors import GibbsPriors, draw_diag, draw_full
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ...mixed.model import MixedModel
 
 __all__ = ["GibbsSampler", "GibbsDraws"]
 
@@ -45,7 +51,7 @@ _GEMM_SINGLE = 250_000      # m * n * k below which OpenBLAS's GEMM runs single-
 class GibbsDraws:
     """Raw output of :meth:`GibbsSampler.run`.
 
-    Attributes
+    Parameters
     ----------
     beta : ndarray (chains, kept, p)
         Fixed effects.
@@ -227,19 +233,43 @@ class _Chains:
 class GibbsSampler:
     """Gibbs sampler of a :class:`~metamodels.MixedModel`.
 
+    The blocked sampler of :mod:`metamodels.bayes.gibbs.sampler`: per iteration
+    ``(b, u)`` jointly, the missing repeated measures of ``UN`` residuals, then ``R`` and
+    each ``G_t`` from their conjugate full conditionals, for all chains at once.  Most
+    users call :func:`fit_bayes` (``MixedModel.fit_bayes``) instead.
+
     Parameters
     ----------
     model : MixedModel
+        The model; random terms and residual structure as listed in :func:`fit_bayes`.
     priors : GibbsPriors, optional
+        Prior settings (default ``GibbsPriors()``).
+
+    Raises
+    ------
+    NotImplementedError
+        For covariance structures without a conjugate prior.
+    ValueError
+        For invalid ``fixed`` priors.
 
     Notes
     -----
     The layout (design, precomputed precision basis, priors) is built once; :meth:`run`
     can be called repeatedly, also with other responses of the same design (``y=`` with one
     response per chain, as used for simulation-based calibration).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> from metamodels.bayes.gibbs import GibbsSampler
+    >>> df = mm.datasets.load("sleepstudy")
+    >>> model = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", data=df)
+    >>> raw = GibbsSampler(model).run(draws=200, burn=100, chains=2, seed=1)
+    >>> raw.beta.shape, raw.theta.shape        # (chains, kept, parameters)
+    ((2, 200, 2), (2, 200, 4))
     """
 
-    def __init__(self, model, priors=None):
+    def __init__(self, model: MixedModel, priors: GibbsPriors | None = None) -> None:
         self.priors = priors if priors is not None else GibbsPriors()
         self.layout = build_layout(model, self.priors)
 
@@ -274,7 +304,9 @@ class GibbsSampler:
         return mats, invs, auxs
 
     # -------------------------------------------------------------------- run
-    def run(self, draws=1000, burn=500, thin=1, chains=2, seed=None, y=None):
+    def run(self, draws: int = 1000, burn: int = 500, thin: int = 1, chains: int = 2,
+            seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+            y: ArrayLike | None = None) -> GibbsDraws:
         """Run the chains.
 
         Parameters
@@ -284,8 +316,11 @@ class GibbsSampler:
         burn : int
             Burn-in iterations per chain (SAS ``NBI=``).
         thin : int
+            Keep every ``thin``-th iteration (SAS ``THIN=``).
         chains : int
+            Number of chains, run together (vectorised).
         seed : int, SeedSequence or Generator, optional
+            Seed or generator of the random numbers (None: fresh entropy).
         y : array_like (n,) or (chains, n), optional
             Response(s); default the model's.  One row per chain runs independent
             analyses of different data sets in one vectorised sweep.
@@ -293,6 +328,12 @@ class GibbsSampler:
         Returns
         -------
         GibbsDraws
+            ``draws // thin`` kept draws per chain.
+
+        Raises
+        ------
+        ValueError
+            Unless ``draws >= thin >= 1``, ``burn >= 0`` and ``chains >= 1``.
         """
         lay = self.layout
         draws, burn, thin, chains = int(draws), int(burn), int(thin), int(chains)
