@@ -200,9 +200,15 @@ class MarginalTable:
     alpha: float
     by: tuple = ()
 
-    def summary_frame(self):
-        """The table: label columns then estimate, se, df, statistic, pvalue, ci_lower,
-        ci_upper."""
+    def summary_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (emmeans' ``summary``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The label columns, then estimate, se, df, statistic, pvalue, ci_lower,
+            ci_upper, one row per estimate.
+        """
         out = self.labels.reset_index(drop=True).copy()
         for c in _COLUMNS:
             out[c] = getattr(self, c)
@@ -246,7 +252,42 @@ def _infer(source, L, labels, by, alpha, adjust, n_means=None):
 
 @dataclass(frozen=True, repr=False)
 class MarginalContrasts(MarginalTable):
-    """Contrasts of marginal means (:meth:`MarginalMeans.contrast`); ``method`` names them."""
+    """Contrasts of marginal means (:meth:`MarginalMeans.contrast`); ``method`` names them.
+
+    Built by :meth:`MarginalMeans.contrast` (emmeans' ``contrast``); users do not create
+    it.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        What each row is (the levels of ``specs`` and ``by``, or ``contrast`` and
+        ``by``).
+    estimate, se, df, statistic, pvalue, ci_lower, ci_upper : numpy.ndarray
+        The columns of :meth:`summary_frame` (see :class:`MarginalTable`).
+    L : numpy.ndarray
+        The linear functions of the fixed effects, one row per estimate.
+    ddf, adjust : str
+        The df method and the multiplicity adjustment used.
+    alpha : float
+        ``1 - alpha`` confidence limits.
+    by : tuple of str
+        Variables defining the families.
+    method : str, default "pairwise"
+        The contrast family (``"custom"`` for coefficients given as a dict).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+    >>> diffs = res.marginal_means("alloc").pairs()
+    >>> print(diffs.summary_frame()[["contrast", "estimate", "pvalue"]].round(4))
+                     contrast  estimate  pvalue
+    0      alternate - random    0.4478  0.6604
+    1  alternate - systematic   -0.0890  0.9862
+    2     random - systematic   -0.5369  0.4352
+    """
 
     method: str = "pairwise"
 
@@ -254,14 +295,54 @@ class MarginalContrasts(MarginalTable):
 @dataclass(frozen=True, repr=False)
 class MarginalMeans(MarginalTable):
     """Estimated marginal means (:func:`marginal_means`); ``weights`` says how the other
-    factors were averaged.  :meth:`contrast` and :meth:`pairs` compare them."""
+    factors were averaged.  :meth:`contrast` and :meth:`pairs` compare them.
+
+    Built by the results' ``marginal_means`` (SAS ``LSMEANS``, emmeans' ``emmeans``);
+    users do not create it.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        What each row is (the levels of ``specs`` and ``by``, or ``contrast`` and
+        ``by``).
+    estimate, se, df, statistic, pvalue, ci_lower, ci_upper : numpy.ndarray
+        The columns of :meth:`summary_frame` (see :class:`MarginalTable`).
+    L : numpy.ndarray
+        The linear functions of the fixed effects, one row per estimate.
+    ddf, adjust : str
+        The df method and the multiplicity adjustment used.
+    alpha : float
+        ``1 - alpha`` confidence limits.
+    by : tuple of str
+        Variables defining the families.
+    weights : {"equal", "proportional", "cells"}
+        How the factors not named were averaged.
+    specs : tuple of str
+        The variables whose levels have a mean.
+    source : LinearInference
+        Estimates, covariance and df of the fit (for contrasts).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+    >>> means = res.marginal_means("alloc")
+    >>> print(means.summary_frame()[["alloc", "estimate"]].round(4))
+            alloc  estimate
+    0   alternate   -0.5180
+    1      random   -0.9658
+    2  systematic   -0.4289
+    """
 
     weights: str = "equal"
     specs: tuple = ()
     source: LinearInference = field(default=None, compare=False)
 
-    def contrast(self, method="pairwise", adjust=None, ref=0, alpha=None):
-        """Contrasts of the means within each ``by`` group.
+    def contrast(self, method: str | dict = "pairwise", adjust: str | None = None,
+                 ref: Any = 0, alpha: float | None = None) -> MarginalContrasts:
+        """Contrasts of the means within each ``by`` group (emmeans' ``contrast``).
 
         Parameters
         ----------
@@ -280,6 +361,31 @@ class MarginalMeans(MarginalTable):
             Reference level of ``"trt.vs.ctrl"`` (default the first).
         alpha : float, optional
             Defaults to the means' ``alpha``.
+
+        Returns
+        -------
+        MarginalContrasts
+            One row per contrast: ``summary_frame()`` with contrast, estimate, se, df,
+            statistic, pvalue, ci_lower, ci_upper.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``method`` or ``adjust``, coefficients of the wrong length, or an
+            unknown reference level.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> means = res.marginal_means("alloc")
+        >>> diffs = means.contrast("trt.vs.ctrl", adjust="dunnett")
+        >>> print(diffs.summary_frame()[["contrast", "pvalue"]].round(4))
+                         contrast  pvalue
+        0      random - alternate  0.5588
+        1  systematic - alternate  0.9786
         """
         alpha = self.alpha if alpha is None else alpha
         pairwise = method in ("pairwise", "revpairwise")
@@ -309,8 +415,21 @@ class MarginalMeans(MarginalTable):
                                  L, self.ddf, used, alpha, self.by,
                                  method=method if isinstance(method, str) else "custom")
 
-    def pairs(self, adjust="tukey", alpha=None):
-        """Pairwise differences ``a - b`` (Tukey-adjusted unless told)."""
+    def pairs(self, adjust: str = "tukey", alpha: float | None = None) -> MarginalContrasts:
+        """Pairwise differences ``a - b`` (Tukey-adjusted unless told; emmeans' ``pairs``).
+
+        Parameters
+        ----------
+        adjust : str, default "tukey"
+            Multiplicity adjustment (as :meth:`contrast`).
+        alpha : float, optional
+            Defaults to the means' ``alpha``.
+
+        Returns
+        -------
+        MarginalContrasts
+            ``contrast(method="pairwise", adjust=adjust, alpha=alpha)``.
+        """
         return self.contrast("pairwise", adjust=adjust, alpha=alpha)
 
 
