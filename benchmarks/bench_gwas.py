@@ -254,9 +254,14 @@ def main(argv=None):
             out = os.path.join(d, "meta.tsv.gz")
             cmd = [sys.executable, "-m", "metamodels", "gwas", *paths, "--out", out,
                    "--method", args.methods, "--engine", args.engine, "--no-progress"]
-            env = dict(os.environ, PYTHONPATH=str(HERE.parent))
-            times, peaks = [], []
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [str(HERE.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+            print("  " + backends())
+            import resource
+
+            times, peaks, cpus = [], [], []
             for _ in range(args.repeats):
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)
@@ -264,14 +269,18 @@ def main(argv=None):
                 _, err = proc.communicate()
                 peak = mon.stop()
                 times.append(time.perf_counter() - t)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
                 peaks.append(peak / 1e6)
                 if proc.returncode:
                     print(err.decode())
                     raise SystemExit(proc.returncode)
             print(f"metamodels gwas --method {args.methods} --engine {args.engine}: best "
-                  f"{min(times):.1f} s (passes: {', '.join(f'{x:.1f}' for x in times)}), "
-                  f"peak memory of the process tree {max(peaks):.0f} MB, output "
-                  f"{os.path.getsize(out) / 1e6:.0f} MB")
+                  f"{min(times):.1f} s wall (passes: {', '.join(f'{x:.1f}' for x in times)}), "
+                  f"CPU {min(cpus):.1f} s (all processes; passes: "
+                  f"{', '.join(f'{x:.1f}' for x in cpus)}), peak memory of the process "
+                  f"tree {max(peaks):.0f} MB, output {os.path.getsize(out) / 1e6:.0f} MB; "
+                  f"load average {os.getloadavg()[0]:.1f}")
             print("\n".join("  " + line for line in err.decode().strip().splitlines()))
             if not args.skip_metal:
                 bench_metal(paths, out, d, args.repeats, args.metal_heterogeneity)
@@ -281,6 +290,17 @@ def main(argv=None):
         if bad:
             ap.error(f"--het-cases: unknown {sorted(bad)}; choose from {', '.join(HET_CASES)}")
         bench_heterogeneity(m, args.het_subsample or m, args.missing, args.seed, cases)
+
+
+def backends():
+    """The optional fast paths the file part uses (they change the speed, not the
+    output): ISA-L gzip (metamodels[fast]) and pyarrow's CSV reader
+    (metamodels[arrow])."""
+    from metamodels.batch.sumstats import compress_backend, csv_backend, gzip_backend
+
+    return (f"gzip decompression: {gzip_backend()}, output compression: "
+            f"{compress_backend(1)} (level 1), CSV parser of tab files: {csv_backend(chr(9))}"
+            " (set METAMODELS_GZIP=zlib / METAMODELS_CSV=pandas to compare)")
 
 
 METAL_SCRIPT = """SCHEME STDERR
@@ -369,8 +389,9 @@ def bench_peers(m, k, repeats, seed):
     random-effects columns) against PyMARE's parallel-datasets estimators
     (``WeightedLeastSquares(tau2=0)`` and ``DerSimonianLaird()`` on ``y`` of shape
     ``(k, m)``: estimates only; given pre-transposed contiguous arrays, and once on
-    the transposed views of the ``(m, k)`` input).  CPU time (``time.process_time``),
-    interleaved passes, best kept."""
+    the transposed views of the ``(m, k)`` input).  CPU time (``time.process_time``,
+    all threads: metamodels' default uses a thread per CPU, and also runs with
+    ``n_threads=1``) and wall time, interleaved passes, best kept."""
     beta, se = simulate_arrays(m, k, 0.0, seed)
     print(f"\nin memory, peers: {m:,} complete rows x {k} studies, CPU seconds (best of "
           f"{repeats} interleaved passes)")
@@ -384,6 +405,8 @@ def bench_peers(m, k, repeats, seed):
     cases = [
         ("FE", "metamodels", "meta_analyze(beta, se, 'FE')",
          lambda: meta_analyze(beta, se, "FE")["beta"].to_numpy()),
+        ("FE", "metamodels", "  the same with n_threads=1",
+         lambda: meta_analyze(beta, se, "FE", n_threads=1)["beta"].to_numpy()),
         ("FE", f"PyMARE {pymare.__version__}", "WeightedLeastSquares(tau2=0).fit(y, v, X)",
          lambda: WeightedLeastSquares(tau2=0).fit(y=Y, v=V, X=X).params_["fe_params"][0]),
         ("FE", f"PyMARE {pymare.__version__}", "  the same on beta.T, (se**2).T (m x k input)",
@@ -395,22 +418,26 @@ def bench_peers(m, k, repeats, seed):
          lambda: DerSimonianLaird().fit(y=Y, v=V, X=X).params_["tau2"].ravel()),
     ]
     best, vals = [np.inf] * len(cases), [None] * len(cases)
+    walls = [np.inf] * len(cases)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(repeats):
             for i, (*_, fn) in enumerate(cases):
-                c = time.process_time()
+                c, t = time.process_time(), time.perf_counter()
                 vals[i] = fn()
                 best[i] = min(best[i], time.process_time() - c)
+                walls[i] = min(walls[i], time.perf_counter() - t)
+    print(f"  {'':3s} {'tool':14s} {'call':45s} {'CPU':>9s}  {'ratio':>7s}  {'wall':>7s}")
     for i, (kind, tool, what, _) in enumerate(cases):
-        j = 0 if kind == "FE" else 3                       # the metamodels row
+        j = 0 if kind == "FE" else 4                       # the metamodels row
         ref = best[j]
         agree = "" if tool == "metamodels" else (
             f"  max |diff| {np.max(np.abs(vals[i] - vals[j])):.1e}")
-        print(f"  {kind:3s} {tool:14s} {what:45s} {best[i]:7.3f} s  "
-              f"{best[i] / ref:5.2f} x{agree}")
+        print(f"  {kind:3s} {tool:14s} {what:45s} {best[i]:7.3f} s  {best[i] / ref:5.2f} x  "
+              f"{walls[i]:5.3f} s{agree}")
+    print(f"  (CPU: time.process_time, all threads; load average {os.getloadavg()[0]:.1f})")
 
 
 def simulate_gwas(m, k, missing, seed, signal=0.001):

@@ -12,6 +12,7 @@ from scipy import special, stats
 
 import metamodels as mm
 from metamodels.batch import meta_analyze, meta_analyze_files
+from metamodels.batch.gwas import log_path
 from metamodels.batch.alleles import AMBIGUOUS, MISMATCH, OK, AlleleTable, align
 from metamodels.batch.kernels import chi2_sf, log10_pvalue_normal
 from metamodels.batch.sumstats import extract_field, hash_ids
@@ -894,3 +895,122 @@ def test_gwas_gzip_backends_give_identical_output(backend, tmp_path, monkeypatch
         bad, message = _bad_gwas_inputs(tmp_path, good)[case]
         with pytest.raises(mm.batch.GWASInputError, match=re.escape(message)):
             meta_analyze_files(list(map(str, bad)), tmp_path / "x.tsv", jobs=1)
+
+
+@pytest.mark.parametrize("backend", ["pandas", "arrow"])
+def test_gwas_csv_parsers_give_identical_output(backend, study_files, tmp_path,
+                                                monkeypatch):
+    """pyarrow's CSV reader (metamodels[arrow]) and pandas' give the same output bytes
+    (tab, comma and whitespace files, missing values, lower-case alleles, duplicates,
+    file orders) and the same one-line errors for malformed files."""
+    from metamodels.batch import sumstats
+
+    if backend == "arrow":
+        pytest.importorskip("pyarrow.csv")
+    _, paths, _ = study_files
+    monkeypatch.setenv("METAMODELS_CSV", "pandas")
+    refs = []
+    for order in (paths, paths[::-1]):
+        ref = tmp_path / f"ref{len(refs)}.tsv"
+        meta_analyze_files(order, ref, methods="FE,DL", jobs=1)
+        refs.append(ref.read_bytes())
+    monkeypatch.setenv("METAMODELS_CSV", backend)
+    assert sumstats.csv_backend("\t") == backend
+    assert sumstats.csv_backend(r"\s+") == "pandas"
+    for order, ref in zip((paths, paths[::-1]), refs):
+        out = tmp_path / "out.tsv"
+        meta_analyze_files(order, out, methods="FE,DL", jobs=2)
+        assert out.read_bytes() == ref
+        assert f"parser: {backend}" in Path(log_path(str(out))).read_text()
+    good = _tsv(tmp_path / "a.tsv", _null_rows(50, 8))
+    for case in ("text", "fields"):
+        bad, message = _bad_gwas_inputs(tmp_path, good)[case]
+        with pytest.raises(mm.batch.GWASInputError, match=re.escape(message)):
+            meta_analyze_files(list(map(str, bad)), tmp_path / "x.tsv", jobs=1)
+
+
+def test_gwas_csv_parsers_agree_on_values(tmp_path, monkeypatch):
+    """Both parsers read the same doubles: NA markers, exponents, signs, integers,
+    ids of any width, blank and CRLF lines."""
+    pytest.importorskip("pyarrow.csv")
+    from metamodels.batch import sumstats
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    beta = rng.normal(0, 0.05, n) * 10.0 ** rng.integers(-8, 3, n)
+    se = rng.uniform(0.001, 0.2, n)
+    lines = ["SNP\tA1\tA2\tBETA\tSE\tN"]
+    nas = ["NA", "", ".", "nan", "NaN", "-"]
+    for i in range(n):
+        b = f"{beta[i]:.{int(rng.integers(1, 17))}g}" if i % 97 else nas[i % len(nas)]
+        lines.append(f"{'rs' + str(i) * (1 + i % 5)}\t{'ACGT'[i % 4]}\t{'acgt'[(i + 1) % 4]}"
+                     f"\t{b}\t{float(se[i])!r}\t{int(rng.integers(100, 10 ** 6))}")
+    text = "\r\n".join(lines[:2000]) + "\r\n\n" + "\n".join(lines[2000:]) + "\n"
+    path = tmp_path / "v.tsv"
+    path.write_text(text)
+    info = sumstats.sniff(str(path))
+    cols = sumstats.resolve_columns(info["fields"], str(path))
+    got = {}
+    for backend in ("pandas", "arrow"):
+        monkeypatch.setenv("METAMODELS_CSV", backend)
+        got[backend] = list(sumstats.read_chunks(str(path), info, cols, 1000))
+    assert len(got["pandas"]) == len(got["arrow"]) > 1
+    for (ids_p, df_p), (ids_a, df_a) in zip(got["pandas"], got["arrow"]):
+        assert np.array_equal(ids_p, ids_a)
+        for f in ("beta", "se", "n"):
+            assert np.array_equal(df_p[f].to_numpy(), df_a[f].to_numpy(), equal_nan=True)
+        for f in ("a1", "a2"):
+            assert list(np.asarray(df_p[f], dtype=object)) == \
+                list(np.asarray(df_a[f], dtype=object))
+
+
+def test_gwas_gzip_output_backends_same_text(study_files, tmp_path, monkeypatch):
+    """A .gz output compressed by ISA-L (levels <= 3, when installed) or zlib holds the
+    same text; the log says which compressed it."""
+    from metamodels.batch import sumstats
+
+    _, paths, _ = study_files
+    texts = {}
+    for backend, level in (("zlib", 1), ("isal", 1), ("isal", 6)):
+        if backend == "isal" and sumstats._igzip is None:
+            continue
+        monkeypatch.setenv("METAMODELS_GZIP", backend)
+        out = tmp_path / f"{backend}{level}.tsv.gz"
+        meta_analyze_files(paths, out, methods="FE,DL", compresslevel=level, jobs=1)
+        texts[backend, level] = gzip.open(out).read()
+        used = sumstats.compress_backend(level)
+        assert used == ("isal" if backend == "isal" and level <= 3 else "zlib")
+        assert f"gzip compression of the output: {used}, level {level}" in \
+            Path(log_path(str(out))).read_text()
+    assert len(set(texts.values())) == 1
+
+
+@pytest.mark.parametrize("method", ["FE", "FE,DL,REML"])
+def test_complete_blocks_fast_path_bit_identical(method):
+    """Complete blocks skip the masks of missing studies and of mixed df: every row's
+    results are the same bits whether its block is complete or not, whatever the
+    block size (the fast path changes the speed only)."""
+    rng = np.random.default_rng(11)
+    m, k = 3000, 7
+    se = rng.uniform(0.01, 0.1, (m, k))
+    beta = rng.normal(0, 0.05, (m, k))
+    ref = meta_analyze(beta, se, method, as_frame=False, block_rows=1000)
+    beta2 = beta.copy()
+    beta2[[5, 1500, 2999], 3] = np.nan          # every block now takes the masked path
+    got = meta_analyze(beta2, se, method, as_frame=False, block_rows=1000)
+    rows = np.setdiff1d(np.arange(m), [5, 1500, 2999])
+    one = meta_analyze(beta, se, method, as_frame=False, block_rows=7)
+    for name, col in ref.items():
+        assert col.tobytes() == one[name].tobytes(), name
+        assert col[rows].tobytes() == got[name][rows].tobytes(), name
+    assert np.all(got["k"][[5, 1500, 2999]] == k - 1)
+    # the one-df chi-square series and the in-place log10 p-values agree with the
+    # general paths bit for bit
+    q = ref["q"]
+    mixed = np.full(m, k - 1.0)
+    mixed[0] = 2.0
+    assert chi2_sf(q, float(k - 1))[1:].tobytes() == chi2_sf(q, mixed)[1:].tobytes()
+    z = ref["z"]
+    buf = np.empty(m)
+    assert log10_pvalue_normal(z, out=buf) is buf
+    assert buf.tobytes() == log10_pvalue_normal(z).tobytes()

@@ -478,7 +478,8 @@ def test_sas_priors_reproduce_the_bglimm_example():
     assert np.sum(np.abs(z) < 0.15) >= 5, dict(zip(names, z.round(3)))
     assert sf["rhat"].max() < 1.01
     # posterior SDs of the fixed effects: 8-15 % above SAS's (a gap we cannot close with
-    # the documented prior families; see docs/bayes_mixed.md)
+    # the documented prior families or missing-data rules, and not a sampler error: see
+    # test_sas_priors_sds_agree_with_an_independent_augmented_sampler, docs/bayes_mixed.md)
     for name in names[:4]:
         ratio = sf.loc[name, "sd"] / SAS_BGLIMM[name][1]
         assert 1.0 < ratio < 1.2, (name, ratio)
@@ -486,6 +487,72 @@ def test_sas_priors_reproduce_the_bglimm_example():
     sv = vague.summary_frame().loc[names]
     zv = (sv["mean"].to_numpy() - sas_mean) / sv["sd"].to_numpy()
     assert np.sum(np.abs(zv) > 1.5) >= 3 and np.abs(zv).max() > 2.5, dict(zip(names, zv))
+
+
+def _augmented_reference_sampler(df, draws, burn, seed, nu=11.0, psi=11.0, a=2.0, b=2.0):
+    """Independent textbook data-augmentation Gibbs sampler (Tanner and Wong 1987) of the
+    BGLIMM example model -- fev ~ baseval + drug + hour, patient random intercept
+    IG(a, b), 8 x 8 UN R per patient:drug IW(nu, psi I), flat b -- on the complete
+    patient x drug x hour grid: missing visits y_m | y_o, b, u, R are imputed from their
+    conditional normal, then (b, u) are drawn from the complete data with the full R^-1
+    (the way PROC BGLIMM documents its MAR handling), R and the patient variance from
+    their conjugate conditionals.  Returns draws of (b_0..b_3, R_77, R_88, patient var)."""
+    rng = np.random.default_rng(seed)
+    units = df.groupby(["patient", "drug"], sort=True).baseval.first().reset_index()
+    N, d = len(units), 8
+    grid = units.loc[units.index.repeat(d)].reset_index(drop=True)
+    grid["hour"] = np.tile(np.arange(1, d + 1), N)
+    grid = grid.merge(df[["patient", "drug", "hour", "fev"]], how="left",
+                      on=["patient", "drug", "hour"])
+    obs = grid.fev.notna().to_numpy().reshape(N, d)
+    Y = grid.fev.fillna(0.0).to_numpy().reshape(N, d)
+    X = np.column_stack([np.ones(len(grid)), grid.baseval, grid.drug == "a",
+                         grid.drug == "c"] + [grid.hour == h for h in range(1, d)])
+    pats, pid = np.unique(grid.patient, return_inverse=True)
+    Wd = np.hstack([X.astype(float), np.eye(len(pats))[pid]]).reshape(N, d, -1)
+    p, K = X.shape[1], Wd.shape[2]
+    R, g, Yc, out = 0.2 * np.eye(d), 0.2, Y.copy(), []
+    mis_eye = np.eye(d) * ~obs[:, None, :]
+    for it in range(burn + draws):
+        Ri = np.linalg.inv(R)
+        RW = Ri @ Wd                                                    # (N, d, K)
+        P = np.einsum("uik,uil->kl", Wd, RW)
+        P[p:, p:] += np.eye(K - p) / g
+        L = np.linalg.cholesky(P)
+        bu = np.linalg.solve(P, np.einsum("uik,ui->k", RW, Yc) + L @ rng.standard_normal(K))
+        mu = Wd @ bu
+        # y_m | y_o: draw eps ~ N(0, R), condition it on the observed residuals
+        eps = rng.standard_normal((N, d)) @ np.linalg.cholesky(R).T
+        Roo = np.linalg.inv(np.where(obs[:, :, None] & obs[:, None, :], R, 0.0) + mis_eye)
+        k = np.einsum("uij,uj->ui", Roo - mis_eye, np.where(obs, Y - mu - eps, 0.0))
+        Yc = np.where(obs, Y, mu + eps + k @ R)
+        E = Yc - mu
+        R = _iw(rng, nu + N, psi * np.eye(d) + E.T @ E)
+        u = bu[p:]
+        g = _inv_gamma(rng, a + 0.5 * len(u), b + 0.5 * u @ u)
+        if it >= burn:
+            out.append(np.r_[bu[:4], R[6, 6], R[7, 7], g])
+    return np.array(out)
+
+
+@pytest.mark.skipif(not BGLIMM_CSV.exists(), reason=shared_skip_reason(
+    "data", "fev_bglimm.csv", what="the seed trial data: SAS's PROC BGLIMM example"))
+def test_sas_priors_sds_agree_with_an_independent_augmented_sampler():
+    """The fixed effects' posterior SDs under priors="sas" (8-15 % above SAS's printed
+    ones) are those of the posterior: an independent sampler of another design -- the
+    textbook data augmentation, (b, u) drawn from the completed data -- gives the same
+    means and SDs.  Monte Carlo error: effective sample sizes >= 2000 for both runs, so
+    an SD ratio has an SE of about 2 % (0.98-1.05 over three seed pairs); the tolerance
+    is 6 %."""
+    df = pd.read_csv(BGLIMM_CSV)
+    model = MixedModel.from_formula(SAS_FEV, df, **UN)
+    names = list(SAS_BGLIMM)
+    sf = fit_bayes(model, draws=3000, burn=500, chains=2, seed=11,
+                   priors="sas").summary_frame().loc[names]
+    ref = _augmented_reference_sampler(df, draws=4000, burn=500, seed=12)
+    np.testing.assert_allclose(sf["sd"].to_numpy()[:4] / ref[:, :4].std(0), 1.0, atol=0.06)
+    z = (sf["mean"].to_numpy() - ref.mean(0)) / ref.std(0)
+    assert np.all(np.abs(z) < 0.15), dict(zip(names, z.round(3)))
 
 
 def test_sas_prior_preset():

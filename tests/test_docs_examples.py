@@ -7,11 +7,15 @@ matplotlib on the Agg backend and every figure closed afterwards.  A failure nam
 page and the block number (1-based, counting only ``python`` blocks) and shows the
 block's traceback.
 
-Console transcripts (``>>>`` lines) run their code; the output shown is not
-compared.  Signatures and pseudo-code belong in ``text`` fences, so they are not run.  A page whose
-blocks use the seed clinical trial under ``/work/shared`` (data not distributed with the
-package) is skipped, saying why, when that data is absent.  Pages that are known not to
-run yet are listed in :data:`NOT_YET_RUNNABLE` with the reason (visible, not silent).
+Console transcripts (``python`` blocks with ``>>>`` prompts) run as doctests in the
+page's namespace: each example's printed output must match what the block shows
+(``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``, as for the docstrings; ``...`` stands only for
+genuinely variable or elided output).  Plain blocks (no prompts) run as scripts; their
+output is not compared.  Signatures and pseudo-code belong in ``text`` fences, so they
+are not run.  A page whose blocks use the seed clinical trial under ``/work/shared``
+(data not distributed with the package) is skipped, saying why, when that data is
+absent.  Pages that are known not to run yet are listed in :data:`NOT_YET_RUNNABLE`
+with the reason (visible, not silent).
 
 The Examples sections of the package's docstrings run as doctests, one test per module
 (``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``; the printed output is compared).
@@ -19,6 +23,7 @@ The Examples sections of the package's docstrings run as doctests, one test per 
 from __future__ import annotations
 
 import contextlib
+import doctest
 import os
 import re
 import traceback
@@ -37,20 +42,30 @@ _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})[ \t]*(?P<info>[^
 _SHARED = re.compile(r"""['"](?P<path>/work/shared/[^'"]+)['"]""")
 
 
+#: doctest options of the transcripts on the pages (and of the docstring Examples)
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def is_transcript(src):
+    """Whether a block is a console transcript (some line starts with ``>>>``)."""
+    return any(line.startswith(">>>") for line in src.splitlines())
+
+
 def _strip_prompts(src):
     """The code of a console transcript (``>>>``/``...`` lines; output lines dropped)."""
     lines = src.splitlines()
-    if not any(line.startswith(">>>") for line in lines):
+    if not is_transcript(src):
         return src
     return "\n".join(line[4:] for line in lines if line.startswith((">>> ", "... "))
                      or line in (">>>", "..."))
 
 
-def python_blocks(text):
+def python_blocks(text, raw=False):
     """The ``python`` fenced code blocks of Markdown ``text``, in order, dedented.
 
     Returns a list of ``(line_number, source)``; ``line_number`` is the 1-based line of
-    the opening fence.
+    the opening fence.  Transcripts are returned as code only (prompts and output lines
+    dropped) unless ``raw=True``, which returns every block as written.
     """
     blocks = []
     lines = text.splitlines()
@@ -74,7 +89,8 @@ def python_blocks(text):
             i += 1
         i += 1
         if lang in ("python", "py", "python3"):
-            blocks.append((start + 1, _strip_prompts("\n".join(body)) + "\n"))
+            src = "\n".join(body)
+            blocks.append((start + 1, (src if raw else _strip_prompts(src)) + "\n"))
     return blocks
 
 
@@ -130,6 +146,20 @@ def test_block_extraction():
     assert python_blocks(text) == [(2, "x = 1\n"), (11, "y = x + 1\n")]
     transcript = "```python\n>>> f(1,\n...   2)\n3\n>>> g()\n```\n"
     assert python_blocks(transcript) == [(1, "f(1,\n  2)\ng()\n")]
+    assert python_blocks(transcript, raw=True) == [(1, transcript[10:-4])]
+    assert is_transcript(transcript[10:]) and not is_transcript("x = 1  # >>> no\n")
+
+
+def test_transcript_output_is_compared():
+    """A transcript whose shown output differs from the real one fails; one that
+    matches (up to whitespace and ``...``) passes; the namespace is the page's."""
+    ns = {"x": 41}
+    assert _run_transcript(">>> print(x + 1)\n42\n", ns, "p", 1, 1) == ""
+    assert _run_transcript(">>> y = [x] * 30\n>>> y\n[41, 41, ..., 41]\n", ns, "p", 1, 1) == ""
+    assert ns["y"] == [41] * 30
+    report = _run_transcript(">>> print(x + 1)\n43\n", ns, "p", 2, 7)
+    assert "Expected:" in report and "43" in report and "42" in report
+    assert "p: python block 2 (fence at line 7)" in report
 
 
 @pytest.mark.parametrize("page", _params())
@@ -152,7 +182,13 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     namespace = {"__name__": "__main__"}
     try:
         with _one_blas_thread():
-            for k, (line, src) in enumerate(blocks, start=1):
+            for k, (line, src) in enumerate(python_blocks(page.read_text(encoding="utf-8"),
+                                                          raw=True), start=1):
+                if is_transcript(src):
+                    report = _run_transcript(src, namespace, pid, k, line)
+                    if report:
+                        pytest.fail(report, pytrace=False)
+                    continue
                 try:
                     code = compile(src, f"{pid}:block{k}(line {line})", "exec")
                     exec(code, namespace)
@@ -161,6 +197,21 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
                                 f"{traceback.format_exc(limit=-6)}", pytrace=False)
     finally:
         plt.close("all")
+
+
+def _run_transcript(src, namespace, pid, k, line):
+    """Run a ``>>>`` transcript as a doctest in ``namespace`` (kept, not copied).
+
+    Returns ``""`` when every example prints what the block shows, else the doctest
+    report naming the page and the block.
+    """
+    name = f"{pid}: python block {k} (fence at line {line})"
+    test = doctest.DocTestParser().get_doctest(src, namespace, name, pid, line)
+    test.globs = namespace          # DocTest copies its globals; the page's must persist
+    runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
+    out = []
+    runner.run(test, out=out.append, clear_globs=False)
+    return "".join(out) if runner.summarize(verbose=False).failed else ""
 
 
 # --------------------------------------------------------------------------
@@ -186,7 +237,6 @@ def _modules_with_doctests():
 @pytest.mark.parametrize("module", _modules_with_doctests())
 def test_docstring_examples(module, tmp_path, monkeypatch):
     """The Examples sections of the docstrings of ``module`` run and print what they show."""
-    import doctest
     import importlib
 
     import matplotlib
@@ -197,7 +247,7 @@ def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     mod = importlib.import_module(module)
     tests = [t for t in doctest.DocTestFinder().find(mod, module) if t.examples]
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
     report = []
     try:
         for t in tests:

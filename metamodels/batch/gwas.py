@@ -41,7 +41,8 @@ from .gwas_methods import ExtraMethods, split_methods
 from .logtail import log10_chi2_sf
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
                     gc_lambda, index_study)
-from .sumstats import GWASInputError, GWASWarning, resolve_columns, scan_study, sniff
+from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
+                       resolve_columns, scan_study, sniff)
 from .textfmt import rows_to_bytes
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
@@ -164,6 +165,7 @@ class GWASResult:
     peak_mb: tuple
     columns: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    cpu: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """The end-of-run summary (also at the end of the log).
@@ -204,6 +206,8 @@ class GWASResult:
         if self.timings and self.elapsed >= 1:
             lines.append("time (s): " + ", ".join(f"{k} {v:.1f}"
                                                    for k, v in self.timings.items()))
+        if self.cpu and self.elapsed >= 1:
+            lines.append("CPU (s): " + ", ".join(f"{k} {v:.1f}" for k, v in self.cpu.items()))
         lines.append(f"log: {self.log}")
         return "\n".join(lines)
 
@@ -214,11 +218,12 @@ def _fmt_lambda(lam):
 
 class _Writer:
     """Ordered output; gzip members are compressed on threads when ``path`` ends in
-    ``.gz`` (``mtime=0``: the bytes depend only on the content)."""
+    ``.gz`` (:func:`~.sumstats.gzip_compress`: ISA-L when installed)."""
 
     def __init__(self, path, compresslevel=1, threads=1):
         self.fh = open(path, "wb")
         self.level = compresslevel
+        self.cpu = []                     # CPU seconds of each compression
         self.pool = None
         if path.endswith(".gz"):
             from concurrent.futures import ThreadPoolExecutor
@@ -231,9 +236,15 @@ class _Writer:
         if self.pool is None:
             self.fh.write(data)
             return
-        self.pending.append(self.pool.submit(gzip.compress, data, self.level, mtime=0))
+        self.pending.append(self.pool.submit(self._compress, data))
         while len(self.pending) > self.threads:
             self.fh.write(self.pending.popleft().result())
+
+    def _compress(self, data):
+        c = time.thread_time()
+        out = gzip_compress(data, self.level)
+        self.cpu.append(time.thread_time() - c)
+        return out
 
     def close(self):
         try:
@@ -641,26 +652,34 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
         from .sumstats import gzip_backend
 
         logf.write(f"# gzip decompression: {gzip_backend()}\n")
+    if out.endswith(".gz"):
+        from .sumstats import compress_backend
+
+        logf.write(f"# gzip compression of the output: {compress_backend(compresslevel)}, "
+                   f"level {compresslevel}\n")
     if extra:
         logf.write(f"# heterogeneity-aware methods: {extra.describe()}\n")
     for i, s in enumerate(specs):
         s["dir"] = os.path.join(scratch, f"study{i}")
         cols = ", ".join(f"{f}={c}" for f, c in s["columns"].items())
         logf.write(f"# study {i + 1}: {s['path']} ({s['info']['sep_name']} separated"
-                   f"{', gzip' if s['info']['compression'] else ''}); columns: {cols}\n")
+                   f"{', gzip' if s['info']['compression'] else ''}; parser: "
+                   f"{csv_backend(s['info']['sep'])}); columns: {cols}\n")
     logf.write("# dropped rows: counted by study and reason in the summary; "
                + (f"listed one by one in {dropfile}\n" if dropfile
                   else "listed one by one with --log-dropped FILE\n"))
 
     state = MergeState(AlleleTable(), with_freq=all("freq" in s["columns"] for s in specs))
     stores, studies = [], []
-    tm = dict.fromkeys(("read (waiting for the scans)", "index", "drop log", "gather",
-                        "kernels", "format", "write"), 0.0)
+    tm = _Laps(("read (waiting for the scans)", "index", "drop log", "gather", "kernels",
+                "format", "write"))
+    read_cpu = 0.0
     bar = Progress(k, "reading studies", "files", progress)
     try:
-        tick = time.perf_counter()
+        tm.mark()
         for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar):
-            tick = _lap(tm, "read (waiting for the scans)", tick)
+            tm.lap("read (waiting for the scans)")
+            read_cpu += r.get("cpu_seconds", 0.0)
             i = r["index"]
             store = r["store"]
             gid, sign, drops, ref_gid, stats = index_study(
@@ -670,14 +689,14 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             store.save("sign", sign)
             del gid, sign
             _trim()
-            tick = _lap(tm, "index", tick)
+            tm.lap("index")
             if dropf is not None:
                 _write_drops(dropf, i, store, drops, ref_gid, state)
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})
             _warn_study(i, r["path"], stats, gcontrol)
-            tick = _lap(tm, "drop log", tick)
+            tm.lap("drop log")
     finally:
         bar.close()
     gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
@@ -718,19 +737,19 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             results = (_chunk(stores, loaders, c0, min(c0 + chunk_size, n_var), scheme, gc,
                               with_n, methods, tm, extra)
                        for c0 in range(0, n_var, chunk_size))
-        tick = time.perf_counter()
+        tm.mark()
         glob = state.alleles.as_bytes()
         for c0, y, nn, res in results:
-            tick = _lap(tm, "kernels" if engine == "dask" else "gather", tick)
+            tm.lap("kernels" if engine == "dask" else "gather")
             c1 = c0 + y.shape[0]
             names = _names(stores, state, c0, c1)
             a1 = glob[state.ref_a1.values[c0:c1]]
             a2 = glob[state.ref_a2.values[c0:c1]]
             for text in _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits,
                                       sep, threads, extra):
-                tick = _lap(tm, "format", tick)
+                tm.lap("format")
                 writer.write(text)
-                tick = _lap(tm, "write", tick)
+                tm.lap("write")
             z = res["z"]
             z2.append((z[np.isfinite(z)] ** 2))
             k_counts += np.bincount(res["k"], minlength=k + 1)
@@ -739,7 +758,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             del res, y, nn, names
             _trim()
             bar.update(c1 - c0)
-            tick = _lap(tm, "format", tick)
+            tm.lap("format")
     finally:
         quiet.__exit__(None, None, None)
         bar.close()
@@ -757,11 +776,21 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     if implausible:
         _warn_lambda("the meta-analysis", lam, allz.size, 4)
     if engine != "dask":
-        tm["gather"] -= tm["kernels"]
+        tm.wall["gather"] -= tm.wall["kernels"]
+        tm.cpu["gather"] -= tm.kernel_thread_cpu
+    cpu = {"reading (worker processes)": read_cpu}
+    # (the dask engine's kernels run in dask's threads: in the whole run only)
+    cpu.update((f"{k_} (main thread)" if k_ != "kernels" else "kernels (all threads)", v)
+               for k_, v in tm.cpu.items()
+               if k_ != "read (waiting for the scans)" and v > 0
+               and not (k_ == "kernels" and engine == "dask"))
+    if writer.cpu:
+        cpu["gzip output (its thread)"] = sum(writer.cpu)
+    cpu["whole run (all processes)"] = _total_cpu()
     result = GWASResult(out, logfile, int(n_var), lam, studies,
                         {i: int(c) for i, c in enumerate(k_counts) if c},
                         time.perf_counter() - t0, peak_memory_mb(), cols,
-                        {k_: v for k_, v in tm.items() if v > 0})
+                        {k_: v for k_, v in tm.wall.items() if v > 0}, cpu)
     text = result.summary()
     logf.write("# summary\n" + "".join(f"# {line}\n" for line in text.splitlines()))
     if gcontrol:
@@ -808,19 +837,46 @@ def _trim():
 _TRIM = None
 
 
-def _lap(tm, key, tick):
-    now = time.perf_counter()
-    tm[key] += now - tick
-    return now
+class _Laps:
+    """Wall and main-thread CPU seconds of the phases (``lap(key)``: since the last
+    mark or lap); the kernels add the CPU time of their threads with ``add``."""
+
+    def __init__(self, keys):
+        self.wall = dict.fromkeys(keys, 0.0)
+        self.cpu = dict.fromkeys(keys, 0.0)
+        self.kernel_thread_cpu = 0.0
+        self.mark()
+
+    def mark(self):
+        self.t, self.c = time.perf_counter(), time.thread_time()
+
+    def lap(self, key):
+        t, c = time.perf_counter(), time.thread_time()
+        self.wall[key] += t - self.t
+        self.cpu[key] += c - self.c
+        self.t, self.c = t, c
+
+
+def _total_cpu():
+    """User + system CPU seconds of this process and its finished children."""
+    try:
+        import resource
+    except ImportError:                                   # pragma: no cover (Windows)
+        return time.process_time()
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                  resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _chunk(stores, loaders, c0, c1, scheme, gc, with_n, methods, tm, extra=None):
     y, s, nn = gather_chunk(stores, loaders[0], loaders[1], c0, c1, scheme, gc, with_n)
-    t = time.perf_counter()
+    t, c, ct = time.perf_counter(), time.process_time(), time.thread_time()
     res = meta_analyze(y, s, list(methods), as_frame=False)
     if extra:
         res.update(extra.compute(y, s))
-    tm["kernels"] += time.perf_counter() - t
+    tm.wall["kernels"] += time.perf_counter() - t
+    tm.cpu["kernels"] += time.process_time() - c       # all threads of the process
+    tm.kernel_thread_cpu += time.thread_time() - ct
     return c0, y, nn, res
 
 

@@ -55,7 +55,7 @@ LN2 = float(np.log(2.0))
 CHI2_1_MEDIAN = 0.45493642311957283
 
 
-def prepare_block(beta, se, out=None):
+def prepare_block(beta, se, out=None, return_complete=False):
     """Study-major working arrays of a block of rows.
 
     Parameters
@@ -63,8 +63,10 @@ def prepare_block(beta, se, out=None):
     beta, se : (b, k) arrays
         Effects and standard errors, one meta-analysis per row; a study is missing when
         either value is NaN or infinite, or ``se <= 0``.
-    out : tuple of three (k, b') float arrays with ``b' >= b``, optional
+    out : tuple of (at least) three (k, b') float arrays with ``b' >= b``, optional
         Buffers to reuse.
+    return_complete : bool
+        Also return whether no study is missing in any row of the block.
 
     Returns
     -------
@@ -73,62 +75,83 @@ def prepare_block(beta, se, out=None):
         ``1/V``.
     n : (b,) int array
         Number of contributing studies ``k_i``.
+    complete : bool
+        Only with ``return_complete``: ``n == k`` in every row.
     """
     b, k = beta.shape
     if out is None:
         Y, V, W = (np.empty((k, b)) for _ in range(3))
     else:
-        Y, V, W = (a[:, :b] for a in out)
+        Y, V, W = (a[:, :b] for a in out[:3])
     np.copyto(Y, beta.T)
     np.copyto(V, se.T)
-    miss = ~np.isfinite(Y)                # NaN or infinite beta
-    with np.errstate(invalid="ignore"):
-        miss |= ~(V > 0)                  # NaN or se <= 0
-        miss |= V == np.inf
-    np.multiply(V, V, out=V)
-    if miss.any():
+    # a complete block (the common case): three reductions instead of the masks (a
+    # sum that overflows only sends the block to the masks, which give the same result)
+    complete = bool(beta.size and V.min() > 0 and np.isfinite(V.sum() + Y.sum()))
+    if complete:
+        np.multiply(V, V, out=V)
+        n = np.full(b, k, dtype=np.int64)
+    else:
+        miss = ~np.isfinite(Y)                # NaN or infinite beta
+        with np.errstate(invalid="ignore"):
+            miss |= ~(V > 0)                  # NaN or se <= 0
+            miss |= V == np.inf
+        with np.errstate(over="ignore"):      # se^2 beyond the double range: weight 0
+            np.multiply(V, V, out=V)
         np.copyto(Y, 0.0, where=miss)
         np.copyto(V, np.inf, where=miss)
         n = k - miss.sum(axis=0)
-    else:                                 # a complete block (the common case)
-        n = np.full(b, k, dtype=np.int64)
     np.divide(1.0, V, out=W)
-    return Y, V, W, n
+    return (Y, V, W, n, complete) if return_complete else (Y, V, W, n)
 
 
-def fixed_effect(Y, W):
+def fixed_effect(Y, W, out=None, sw2=True, work=None):
     """Inverse-variance fixed-effect estimates and Cochran's Q.
 
     ``b = sum w y / sum w``, ``se = 1/sqrt(sum w)``, ``Q = sum w (y - b)^2`` (two-pass,
     without the cancellation of ``sum w y^2 - (sum w y)^2 / sum w``).
+
+    Parameters
+    ----------
+    Y, W : (k, b) arrays
+        As returned by :func:`prepare_block`.
+    out : tuple of three (b,) float arrays, optional
+        Where ``beta``, ``se`` and ``q`` are written.
+    sw2 : bool
+        Compute ``sum w^2`` (else ``None`` is returned in its place).
+    work : (k, b') float array with ``b' >= b``, optional
+        Scratch space.
 
     Returns
     -------
     beta, se, q, sw, sw2 : (b,) arrays
         ``sw = sum w`` and ``sw2 = sum w^2`` are reused by the tau^2 estimators.
     """
+    b_out, se_out, q_out = (None, None, None) if out is None else out
     sw = W.sum(axis=0)
-    tmp = W * Y
     with np.errstate(invalid="ignore", divide="ignore"):
-        beta = tmp.sum(axis=0) / sw
-        se = 1.0 / np.sqrt(sw)
-    np.subtract(Y, beta, out=tmp)
+        beta = np.divide(np.einsum("ij,ij->j", W, Y), sw, out=b_out)
+        se = np.sqrt(sw)
+        se = np.divide(1.0, se, out=se_out if se_out is not None else se)
+    tmp = np.subtract(Y, beta, out=None if work is None else work[:, :Y.shape[1]])
     np.multiply(tmp, tmp, out=tmp)
     with np.errstate(invalid="ignore"):
-        np.multiply(tmp, W, out=tmp)     # W = 0 where missing: no contribution
-    q = tmp.sum(axis=0)
-    np.multiply(W, W, out=tmp)
-    sw2 = tmp.sum(axis=0)
-    return beta, se, q, sw, sw2
+        q = np.einsum("ij,ij->j", tmp, W, out=q_out)   # W = 0 where missing
+    return beta, se, q, sw, (np.einsum("ij,ij->j", W, W) if sw2 else None)
 
 
 def i2_fixed(q, n):
-    """``I^2 = max(0, (Q - (k-1)) / Q)`` (0 when ``Q = 0``; NaN when ``k < 2``)."""
+    """``I^2 = max(0, (Q - (k-1)) / Q)`` (0 when ``Q = 0``; NaN when ``k < 2``); ``n``
+    an array or one number for all rows."""
     df = n - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         i2 = np.maximum(0.0, (q - df) / q)
     i2[q == 0] = 0.0
-    i2[n < 2] = np.nan
+    if np.ndim(n) == 0:
+        if n < 2:
+            i2[...] = np.nan
+    else:
+        i2[n < 2] = np.nan
     return i2
 
 
@@ -340,7 +363,7 @@ def tau2_ml_reml(Y, V, n, start=None, reml=True, tol=1e-10, maxiter=100):
 
 
 # -------------------------------------------------------------------- p-values
-def log10_pvalue_normal(z: ArrayLike) -> np.ndarray:
+def log10_pvalue_normal(z: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
     """Two-sided normal p-value on the log10 scale, without underflow.
 
     ``log10 p = (log 2 + log Phi(-|z|)) / log 10`` with ``log Phi`` from
@@ -351,11 +374,13 @@ def log10_pvalue_normal(z: ArrayLike) -> np.ndarray:
     ----------
     z : array_like
         z statistics.
+    out : numpy.ndarray, optional
+        An array of the shape of ``z`` to write into (the same operations, in place).
 
     Returns
     -------
     numpy.ndarray
-        ``log10`` of the two-sided p-values (same shape as ``z``).
+        ``log10`` of the two-sided p-values (same shape as ``z``; ``out`` when given).
 
     Examples
     --------
@@ -363,7 +388,14 @@ def log10_pvalue_normal(z: ArrayLike) -> np.ndarray:
     >>> log10_pvalue_normal([1.96, 50.0]).round(2)
     array([  -1.3 , -544.67])
     """
-    return (LN2 + special.log_ndtr(-np.abs(z))) / LN10
+    if out is None:
+        return (LN2 + special.log_ndtr(-np.abs(z))) / LN10
+    np.abs(z, out=out)                    # the same operations, in place
+    np.negative(out, out=out)
+    special.log_ndtr(out, out=out)
+    out += LN2
+    out /= LN10
+    return out
 
 
 def chi2_sf(x: ArrayLike, df: ArrayLike) -> np.ndarray:
@@ -396,6 +428,11 @@ def chi2_sf(x: ArrayLike, df: ArrayLike) -> np.ndarray:
     """
     x = np.asarray(x, dtype=float)
     df = np.asarray(df, dtype=float)
+    if df.ndim == 0 and x.size and 1 <= df <= 64 and df == np.floor(df) \
+            and x.min() >= 0 and x.max() < 1000:    # one df (complete blocks): one series
+        m = int(df) // 2
+        half = 0.5 * x
+        return _chi2_sf_one_df(x, half, np.exp(-half), m, df != 2 * m)
     shape = np.broadcast(x, df).shape
     x = np.broadcast_to(x, shape)
     df = np.broadcast_to(df, shape)
@@ -420,6 +457,8 @@ def _chi2_sf_int(x, df):
     m = np.floor(0.5 * df)
     mmax = int(m.max()) if m.size else 0
     odd = df != 2.0 * m
+    if m.size and df.min() == df.max():       # one df (complete blocks): one series
+        return _chi2_sf_one_df(x, half, e, mmax, bool(odd.flat[0]))
     # even df = 2m:  exp(-x/2) * sum_{j=0}^{m-1} (x/2)^j / j!
     acc = np.ones_like(x)
     term = np.ones_like(x)
@@ -441,3 +480,27 @@ def _chi2_sf_int(x, df):
     oacc *= 2.0 / np.sqrt(2.0 * np.pi)
     oacc += special.erfc(np.sqrt(half))
     return np.minimum(np.where(odd, oacc, acc), 1.0)
+
+
+def _chi2_sf_one_df(x, half, e, m, odd):
+    """:func:`_chi2_sf_int` when every element has the same df (``2m`` or ``2m + 1``):
+    the same series and operations, without the masks of mixed df."""
+    if not odd:
+        acc = np.ones_like(x)
+        term = np.ones_like(x)
+        for j in range(1, m):
+            term *= half
+            term *= 1.0 / j
+            acc += term
+        acc *= e
+        return np.minimum(acc, 1.0, out=acc)
+    oterm = np.sqrt(x)
+    oacc = np.zeros_like(x)
+    for j in range(1, m + 1):
+        oacc += oterm
+        oterm *= x
+        oterm *= 1.0 / (2 * j + 1)
+    oacc *= e
+    oacc *= 2.0 / np.sqrt(2.0 * np.pi)
+    oacc += special.erfc(np.sqrt(half))
+    return np.minimum(oacc, 1.0, out=oacc)

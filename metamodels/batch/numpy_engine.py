@@ -13,30 +13,47 @@ from .methods import output_columns
 __all__ = ["analyze_arrays", "BLOCK_ROWS"]
 
 #: Rows per block: the working arrays of a block stay in the CPU caches.
-BLOCK_ROWS = 16384
+BLOCK_ROWS = 8192
+
+
+def _fixed_columns(Y, W, n, complete, out, sl, need_sw2, i2, work=None):
+    """The fixed-effect columns of rows ``sl`` written into ``out`` (and ``i2``, the
+    fixed-effect I^2, if ``i2``); returns ``sw``, ``sw2`` (``None`` unless
+    ``need_sw2``) for the random-effects methods.
+
+    A complete block (``n = k >= 2`` in every row) skips the masks of missing studies
+    and of mixed df; the values are the same.
+    """
+    k = Y.shape[0]
+    fast = complete and k >= 2
+    est, se_fe, q, sw, sw2 = kn.fixed_effect(
+        Y, W, out=(out["beta"][sl], out["se"][sl], out["q"][sl]), sw2=need_sw2, work=work)
+    if not fast:
+        q[n == 1] = 0.0
+        q[n == 0] = np.nan
+        se_fe[n == 0] = np.nan
+    z = out["z"][sl]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(est, se_fe, out=z)
+    np.power(10.0, kn.log10_pvalue_normal(z, out=out["log10p"][sl]), out=out["pvalue"][sl])
+    kk = k if fast else n                       # one number for a complete block
+    out["k"][sl] = kk
+    out["q_df"][sl] = k - 1 if fast else np.maximum(n - 1, 0)
+    out["q_pvalue"][sl] = kn.chi2_sf(q, kk - 1.0)
+    if i2:
+        out["i2"][sl] = kn.i2_fixed(q, kk)
+    return sw, sw2
 
 
 def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter):
     """Fill rows ``i0:i0+len(beta)`` of the output arrays ``out`` (dict)."""
     b = beta.shape[0]
     sl = slice(i0, i0 + b)
-    Y, V, W, n = kn.prepare_block(beta, se, bufs)
-    est, se_fe, q, sw, sw2 = kn.fixed_effect(Y, W)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = est / se_fe
-    q[n == 1] = 0.0
-    q[n == 0] = np.nan
-    se_fe[n == 0] = np.nan
-    out["k"][sl] = n
-    out["beta"][sl] = est
-    out["se"][sl] = se_fe
-    out["z"][sl] = z
-    out["log10p"][sl] = kn.log10_pvalue_normal(z)
-    out["q"][sl] = q
-    out["q_df"][sl] = np.maximum(n - 1, 0)
-    out["q_pvalue"][sl] = kn.chi2_sf(q, n - 1.0)
-    if single in (None, "FE"):
-        out["i2"][sl] = kn.i2_fixed(q, n)
+    Y, V, W, n, complete = kn.prepare_block(beta, se, bufs, return_complete=True)
+    need_sw2 = any(m != "FE" for m in methods)
+    sw, sw2 = _fixed_columns(Y, W, n, complete, out, sl, need_sw2,
+                             i2=single in (None, "FE"), work=bufs[3] if len(bufs) > 3 else None)
+    q = out["q"][sl]
     he = None
     for m in methods:
         if m == "FE":
@@ -64,7 +81,8 @@ def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter):
         out["beta" + sfx][sl] = b_re
         out["se" + sfx][sl] = s_re
         out["z" + sfx][sl] = z_re
-        out["log10p" + sfx][sl] = kn.log10_pvalue_normal(z_re)
+        lp = kn.log10_pvalue_normal(z_re, out=out["log10p" + sfx][sl])
+        np.power(10.0, lp, out=out["pvalue" + sfx][sl])
         if conv is not None:
             out["converged" if single is not None else f"converged_{m}"][sl] = conv
 
@@ -111,11 +129,9 @@ def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
     def run(i0):
         bufs = getattr(local, "bufs", None)
         if bufs is None:
-            bufs = local.bufs = tuple(np.empty((k, min(step, m) or 1)) for _ in range(3))
+            bufs = local.bufs = tuple(np.empty((k, min(step, m) or 1)) for _ in range(4))
         _block(beta[i0:i0 + step], se[i0:i0 + step], methods, single, out, i0, bufs, tol,
                maxiter)
 
     run_threaded(run, starts, n_threads)
-    for name in [c for c, _ in cols if c.startswith("log10p")]:
-        out[name.replace("log10p", "pvalue")] = np.power(10.0, out[name])
     return out

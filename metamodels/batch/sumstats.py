@@ -28,7 +28,8 @@ except ImportError:                     # pragma: no cover - depends on the envi
     _igzip, _IsalError = None, zlib.error
 
 __all__ = ["GWASInputError", "GWASWarning", "COLUMN_ALIASES", "sniff", "resolve_columns",
-           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes"]
+           "scan_study", "StudyStore", "hash_ids", "read_chunks", "extract_field", "to_bytes",
+           "gzip_backend", "gzip_open", "gzip_compress", "compress_backend", "csv_backend"]
 
 #: Accepted column names (compared upper-case, without non-alphanumerics), by field.
 COLUMN_ALIASES = {
@@ -83,11 +84,47 @@ def gzip_backend():
     return "zlib"
 
 
+def csv_backend(sep):
+    """The parser of the numeric and allele columns of a file with separator ``sep``:
+    ``"arrow"`` (pyarrow's CSV reader, ``pip install 'metamodels[arrow]'``) for a tab
+    or comma separated file when pyarrow is installed and the environment variable
+    ``METAMODELS_CSV`` is not ``pandas``; otherwise ``"pandas"`` (its C reader).  Both
+    give the same values; a block that pyarrow cannot parse goes to pandas, whose
+    error messages name the row and column."""
+    if sep in ("\t", ",") and os.environ.get("METAMODELS_CSV", "").lower() != "pandas":
+        try:
+            import pyarrow.csv  # noqa: F401
+        except ImportError:
+            return "pandas"
+        return "arrow"
+    return "pandas"
+
+
 def gzip_open(path):
     """A gzipped file opened for reading bytes with :func:`gzip_backend`."""
     if gzip_backend() == "isal":
         return _igzip.open(path, "rb")
     return gzip.open(path, "rb")
+
+
+#: Highest ``--compress-level`` that ISA-L writes (its levels are 0-3, each faster than
+#: zlib's level 1 at about the same size); higher levels use zlib.
+ISAL_MAX_LEVEL = 3
+
+
+def gzip_compress(data, level=1):
+    """One gzip member of ``data`` (``mtime=0``: the bytes depend only on the content
+    and the backend): ISA-L at ``level <= 3`` when :func:`gzip_backend` is ``"isal"``
+    (about a third of zlib's CPU time at level 1, same or smaller output), else
+    zlib.  Either decompresses to ``data``."""
+    if compress_backend(level) == "isal":
+        return _igzip.compress(data, max(int(level), 0), mtime=0)
+    return gzip.compress(data, level, mtime=0)
+
+
+def compress_backend(level):
+    """The library :func:`gzip_compress` uses at ``level``: ``"isal"`` or ``"zlib"``."""
+    return "isal" if level <= ISAL_MAX_LEVEL and gzip_backend() == "isal" else "zlib"
 
 
 def _open_binary(path):
@@ -345,7 +382,9 @@ def read_chunks(path, info, columns, chunk_size):
             rename.setdefault(c, []).append(k)
 
     def parse(block, cols):
-        dtype = {c: str for k, c in columns.items() if k in ("snp", "a1", "a2")}
+        # alleles as categories: pandas' parser codes them without a string per row
+        dtype = {c: "category" for k, c in columns.items() if k in ("a1", "a2")}
+        dtype[snp] = str
         dtype.update({c: np.float64 for k, c in columns.items() if k in NUMERIC})
         na = {c: _NA for k, c in columns.items() if k in NUMERIC}
         return pd.read_csv(io.BytesIO(block), sep=info["sep"], header=None, names=names,
@@ -354,6 +393,8 @@ def read_chunks(path, info, columns, chunk_size):
                            engine="c", low_memory=False)
 
     other = list(rename)
+    arrow = _ArrowParser(names, columns, info["sep"]) \
+        if csv_backend(info["sep"]) == "arrow" else None
     rows0 = 0                                           # data rows before the block
     blocks = _line_blocks(path, info, chunk_size)
     while True:
@@ -364,6 +405,12 @@ def read_chunks(path, info, columns, chunk_size):
                                  f"{_first_line(exc)}") from exc
         if block is None:
             return
+        parsed = arrow.parse(block) if arrow is not None else None
+        if parsed is not None:
+            ids, df = parsed
+            rows0 += len(df)
+            yield ids, df
+            continue
         try:
             ids = extract_field(block, pos, info["sep"])
             df = parse(block, other if ids is not None else other + [snp])
@@ -376,6 +423,74 @@ def read_chunks(path, info, columns, chunk_size):
             raise GWASInputError(f"{path}: {why}") from exc
         rows0 += len(df)
         yield ids, pd.DataFrame({k: df[c] for c, ks in rename.items() for k in ks})
+
+
+class _ArrowParser:
+    """Blocks of lines parsed by pyarrow's CSV reader (one thread: the studies are read
+    in parallel processes) into what :func:`read_chunks` yields: the ids as a
+    fixed-width bytes array (from the offsets of pyarrow's binary column, no string
+    per row), the alleles as categoricals (pyarrow's dictionary encoding), the
+    numbers as float64 with NaN for the missing-value markers of the pandas path."""
+
+    def __init__(self, names, columns, sep):
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        self.pa, self.pcsv = pa, pcsv
+        self.columns = columns
+        types = {c: pa.binary() for k, c in columns.items() if k in ("snp", "a1", "a2")}
+        types.update({c: pa.float64() for k, c in columns.items() if k in NUMERIC})
+        self.parse_options = pcsv.ParseOptions(delimiter=sep)
+        self.convert_options = pcsv.ConvertOptions(
+            include_columns=list(dict.fromkeys(columns.values())), column_types=types,
+            null_values=_NA, strings_can_be_null=False)
+        self.names = names
+
+    def parse(self, block):
+        """``(ids, frame)`` of a block, or None if pyarrow cannot parse it (the pandas
+        path then parses it or says why not)."""
+        import pandas as pd
+
+        pa, pcsv = self.pa, self.pcsv
+        try:
+            table = pcsv.read_csv(
+                pa.py_buffer(block),
+                read_options=pcsv.ReadOptions(column_names=self.names, use_threads=False,
+                                              block_size=len(block) + 1),
+                parse_options=self.parse_options, convert_options=self.convert_options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+            return None
+        out = {}
+        ids = None
+        for key, col in self.columns.items():
+            values = table.column(col).combine_chunks()
+            if key == "snp":
+                ids = _binary_to_fixed(values)
+            elif key in ("a1", "a2"):
+                enc = values.dictionary_encode()
+                cats = [v.decode("utf-8", errors="replace") for v in enc.dictionary.to_pylist()]
+                codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+                if len(set(cats)) != len(cats):
+                    return None
+                out[key] = pd.Categorical.from_codes(codes, categories=cats)
+            else:
+                out[key] = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return ids, pd.DataFrame(out, copy=False)
+
+
+def _binary_to_fixed(values):
+    """A pyarrow binary array -> fixed-width numpy bytes array (NUL padded)."""
+    n = len(values)
+    _, off_buf, data_buf = values.buffers()
+    off = np.frombuffer(off_buf, dtype=np.int32)[values.offset:values.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None \
+        else np.zeros(0, dtype=np.uint8)
+    lens = np.diff(off)
+    width = max(int(lens.max()) if n else 1, 1)
+    padded = np.concatenate([data, np.zeros(width, dtype=np.uint8)])
+    out = np.lib.stride_tricks.sliding_window_view(padded, width)[off[:-1]]
+    out *= np.arange(width, dtype=np.int64) < lens[:, None]
+    return out.view(f"S{width}").ravel()
 
 
 def _first_line(exc):
@@ -553,7 +668,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             key[ids == b""] = 0
             key.tofile(handles["key"])
             for a in ("a1", "a2"):
-                _local_codes(df[a].to_numpy(), local, alleles).tofile(handles[a])
+                _local_codes(df[a], local, alleles).tofile(handles[a])
             for f in NUMERIC:
                 if f in columns:
                     np.asarray(df[f].to_numpy(), dtype=np.float64).tofile(handles[f])
@@ -570,11 +685,15 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
 
 
 def _local_codes(values, local, alleles):
-    """Codes of allele strings in the study's own list (upper-cased, stripped; a
-    missing value is the empty string)."""
+    """Codes of allele strings (a Series, categorical or not) in the study's own list
+    (upper-cased, stripped; a missing value is the empty string)."""
     import pandas as pd
 
-    idx, uniq = pd.factorize(np.asarray(values, dtype=object))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        idx = values.cat.codes.to_numpy()
+        uniq = values.cat.categories
+    else:
+        idx, uniq = pd.factorize(np.asarray(values, dtype=object))
     table = np.empty(len(uniq) + 1, dtype=np.int32)
     for i, u in enumerate(list(uniq) + [""]):
         key = str(u).strip().upper()
