@@ -153,6 +153,9 @@ class GWASResult:
         Columns of the output file.
     timings : dict
         Seconds spent per stage.
+    cpu : dict
+        CPU seconds per stage (reading workers, main thread stages, kernel threads,
+        output compression), printed by :meth:`summary` for runs of a second or more.
     """
 
     out: str
