@@ -47,7 +47,12 @@ __all__ = ["ResultsConventions", "InformationCriteriaMixin", "EngineResultsMixin
 
 # ------------------------------------------------------------ block helpers
 def block_solve(spec, theta, vec):
-    """``V(theta)^{-1} vec`` block by block for an engine covariance ``spec``."""
+    """``V(theta)^{-1} vec`` block by block for an engine covariance ``spec`` (in Z space
+    when the engine works there: crossed random effects)."""
+    solve = getattr(spec, "zspace_solve", None)
+    out = None if solve is None else solve(theta, vec)
+    if out is not None:
+        return out
     out = np.empty(vec.shape[0], dtype=float)
     for rows, v in zip(spec.layout.groups, spec.build(theta)):
         if np.ndim(v) == 1:
@@ -59,6 +64,10 @@ def block_solve(spec, theta, vec):
 
 def block_diagonal(spec, theta):
     """Diagonal of ``V(theta)`` (marginal variances of the observations)."""
+    diag = getattr(spec, "zspace_diagonal", None)
+    out = None if diag is None else diag(theta)
+    if out is not None:
+        return out
     out = np.empty(spec.layout.nobs, dtype=float)
     for rows, v in zip(spec.layout.groups, spec.build(theta)):
         if np.ndim(v) == 1:

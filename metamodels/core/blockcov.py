@@ -106,7 +106,17 @@ class BlockCovariance(CovarianceSpec):
         self.upper = np.concatenate(upper) if upper else np.zeros(0)
         self.is_linear = all(p.structure.is_linear for p in self.random) and (
             residual is None or residual.structure.is_linear)
-        self._K = None if known is None else known.blocks_for(self.layout)
+
+    @property
+    def _K(self):
+        """Blocks of the known part (built on first use: the Z-space path of a crossed
+        meta-analysis, one block of all rows, never builds them)."""
+        if self.known is None:
+            return None
+        K = self.__dict__.get("_known_blocks")
+        if K is None:
+            K = self._known_blocks = self.known.blocks_for(self.layout)
+        return K
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -257,6 +267,8 @@ class BlockCovariance(CovarianceSpec):
         state.pop("_group_arrays", None)
         state.pop("_zspace_design", None)
         state.pop("_zspace_flag", None)
+        state.pop("_known_blocks", None)
+        state.pop("_whitener", None)
         return state
 
     def _cached_view(self, kind, y, X, make):
@@ -318,8 +330,12 @@ class BlockCovariance(CovarianceSpec):
     def zspace_eligible(self):
         """Whether the Z-space path can represent ``V``: no known part, ``R = sigma^2 I``
         (``sigma^2 W^{-1}`` with weights), random terms with unstructured ``G`` (or one
-        variance)."""
+        variance); or a known part ``S`` and no residual part, one term nesting the blocks
+        of ``S`` (:mod:`metamodels.core.zspace_known`)."""
         from .zspace import zspace_eligible_structure
+        if self._known_zspace:
+            from .zspace_known import known_zspace_eligible
+            return known_zspace_eligible(self.random, self.known.components())
         return (self.known is None and bool(self.random) and self.residual is not None
                 and self._residual_is_scaled_identity()
                 and all(zspace_eligible_structure(p.structure) for p in self.random))
@@ -335,9 +351,11 @@ class BlockCovariance(CovarianceSpec):
             elif self.path == "zspace":
                 if not self.zspace_eligible():
                     raise NotImplementedError(
-                        "path='zspace' needs independent residuals (R = sigma^2 I, or "
-                        "sigma^2 W^-1 with weights), no known covariance and random terms "
-                        "with unstructured G (re_struct='UN') or one variance")
+                        "path='zspace' needs random terms with unstructured G (UN) or one "
+                        "variance, none of them fixed, and either independent residuals "
+                        "(R = sigma^2 I, or sigma^2 W^-1 with weights) and no known "
+                        "covariance, or a known covariance, no residual part and a random "
+                        "term whose levels each hold whole blocks of the known covariance")
                 flag = True
             else:
                 from .zspace import ZSPACE_MIN_COLUMNS
@@ -364,14 +382,34 @@ class BlockCovariance(CovarianceSpec):
                                                  minlength=nb)
         return float(total.max()) if nb else 0.0
 
+    @property
+    def _known_zspace(self):
+        """Known part and random terms, no residual part (meta-analysis)."""
+        return self.known is not None and self.residual is None and bool(self.random)
+
+    def _zspace_whitener(self):
+        """``S = L L'`` (:class:`~metamodels.core.zspace_known.Whitener`)."""
+        w = self.__dict__.get("_whitener")
+        if w is None:
+            from .zspace_known import Whitener
+            w = self._whitener = Whitener.from_known(self.known)
+        return w
+
     def zspace_design(self):
-        """The :class:`~metamodels.core.zspace.ZSpaceDesign` of the random terms."""
+        """The :class:`~metamodels.core.zspace.ZSpaceDesign` of the random terms (on the
+        whitened design ``c L^{-1} Z`` when ``S`` is known)."""
         design = self.__dict__.get("_zspace_design")
         if design is None:
             from .zspace import ZSpaceDesign, ZSpaceTerm
             terms = [ZSpaceTerm(p.Z, p.groups, p.structure, sl)
                      for p, sl in zip(self.random, self._g_slices)]
-            design = ZSpaceDesign(terms, self.layout.nobs, self.residual.weights)
+            if self._known_zspace:
+                from .zspace_known import nesting_terms
+                w = self._zspace_whitener()
+                design = ZSpaceDesign(terms, self.layout.nobs, whiten=w.c * w.Linv,
+                                      eliminable=nesting_terms(self.random, w.components))
+            else:
+                design = ZSpaceDesign(terms, self.layout.nobs, self.residual.weights)
             self._zspace_design = design
         return design
 
@@ -383,12 +421,20 @@ class BlockCovariance(CovarianceSpec):
 
         def make(y, X):
             from .zspace import ZSpaceView
+            if self._known_zspace:
+                from .zspace_known import KnownZSpaceView
+                return KnownZSpaceView(self.zspace_design(), self._zspace_whitener(), y, X,
+                                       self.n_params)
             return ZSpaceView(self.zspace_design(), y, X, self._r_slices[0].start,
                               self.n_params, preferred=True)
 
         return self._cached_view("zspace", y, X, make)
 
     def _zspace_split(self, theta):
+        if self._known_zspace:
+            from .zspace_known import absolute_factors
+            return absolute_factors(self.zspace_design(), theta,
+                                    self._zspace_whitener().c), 1.0
         from .zspace import relative_factors
         return relative_factors(self.zspace_design(), theta, self._r_slices[0].start)
 
@@ -396,13 +442,42 @@ class BlockCovariance(CovarianceSpec):
         """``V^{-1} vec`` in Z space, or ``None`` when the engine uses blocks."""
         if not self.zspace_active():
             return None
+        if self._known_zspace:
+            from .zspace_known import known_zspace_solve
+            return known_zspace_solve(self.zspace_design(), self._zspace_whitener(),
+                                      self._zspace_split(theta)[0], vec)
         from .zspace import zspace_solve
         return zspace_solve(self.zspace_design(), *self._zspace_split(theta), vec)
+
+    def zspace_diagonal(self, theta, inverse=False):
+        """Diagonal of ``V`` (``inverse``: of ``V^{-1}``) without forming ``V``, or
+        ``None`` when the engine uses blocks."""
+        if not self.zspace_active():
+            return None
+        theta = np.asarray(theta, dtype=float)
+        from .zspace_known import known_marginal_diagonal
+        if inverse:
+            if not self._known_zspace:
+                raise NotImplementedError("the diagonal of V^-1 on the Z-space path needs a "
+                                          "known covariance")
+            from .zspace_known import known_inverse_diagonal
+            return known_inverse_diagonal(self.zspace_design(), self._zspace_whitener(),
+                                          self._zspace_split(theta)[0])
+        if self._known_zspace:
+            base = self.known.diagonal()
+        else:
+            s = float(theta[self._r_slices[0].start])
+            w = self.residual.weights
+            base = np.full(self.layout.nobs, s) if w is None else s / np.asarray(w)
+        return known_marginal_diagonal(base, self.random, self.G_matrices(theta))
 
     def zspace_sensitivities(self, theta, X):
         """Satterthwaite's ``B_j`` from Z-space quantities, or ``None`` (blocks)."""
         if not self.zspace_active():
             return None
+        if self._known_zspace:
+            raise NotImplementedError("Satterthwaite sensitivities are not available with a "
+                                      "known covariance on the Z-space path")
         from .zspace import ZSpaceSensitivities
         return ZSpaceSensitivities(self.zspace_design(), np.asarray(theta, dtype=float), X,
                                    self._r_slices[0].start, self.n_params)

@@ -124,7 +124,7 @@ class ZSpaceDesign:
     level by level (``k_t`` columns per level).
     """
 
-    def __init__(self, terms, n, weights=None):
+    def __init__(self, terms, n, weights=None, whiten=None, eliminable=None):
         self.terms = list(terms)
         self.n = int(n)
         # observation weights (SAS WEIGHT, Var(e_i) = s / w_i): the design is kept for the
@@ -133,7 +133,8 @@ class ZSpaceDesign:
         self.levels = [int(np.max(t.codes)) + 1 if self.n else 0 for t in self.terms]
         self.ks = [int(t.Z.shape[1]) for t in self.terms]
         widths = [L * k for L, k in zip(self.levels, self.ks)]
-        self.e = int(np.argmax(widths))
+        cand = range(len(self.terms)) if eliminable is None else list(eliminable)
+        self.e = int(max(cand, key=lambda t: widths[t]))
         self.order = [self.e] + [t for t in range(len(self.terms)) if t != self.e]
         self.offsets = {}
         pos = 0
@@ -159,15 +160,22 @@ class ZSpaceDesign:
         self.Zs = sparse.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self.n, self.q))
-        te = self.terms[self.e]
-        Ze_rows = te.Z if self.root_w is None else te.Z * self.root_w[:, None]
         ke, Le = self.ks[self.e], self.levels[self.e]
-        De = np.zeros((Le, ke, ke))
-        codes_e = np.asarray(te.codes, dtype=np.int64)
-        for a in range(ke):
-            for b in range(a + 1):
-                De[:, a, b] = De[:, b, a] = np.bincount(
-                    codes_e, weights=Ze_rows[:, a] * Ze_rows[:, b], minlength=Le)
+        if whiten is None:
+            te = self.terms[self.e]
+            Ze_rows = te.Z if self.root_w is None else te.Z * self.root_w[:, None]
+            De = np.zeros((Le, ke, ke))
+            codes_e = np.asarray(te.codes, dtype=np.int64)
+            for a in range(ke):
+                for b in range(a + 1):
+                    De[:, a, b] = De[:, b, a] = np.bincount(
+                        codes_e, weights=Ze_rows[:, a] * Ze_rows[:, b], minlength=Le)
+        else:
+            # known covariance S = L L' (meta-analysis): Z~ = L^{-1} Z (``whiten`` is the
+            # sparse block-diagonal L^{-1}); the eliminated term must nest S's blocks so
+            # that Z~_e'Z~_e stays block diagonal over its levels
+            self.Zs = sparse.csr_matrix(whiten @ self.Zs)
+            De = _diagonal_blocks(self.Zs[:, :self.q_e], ke, Le)
         self.De = De
         Zcsc = self.Zs.tocsc()
         Ze, Zr = Zcsc[:, :self.q_e], Zcsc[:, self.q_e:]
@@ -226,6 +234,20 @@ class ZSpaceDesign:
         """Split a q-vector (internal order) into per-term ``(levels, k)`` arrays."""
         return [vec[self.offsets[t]:self.offsets[t] + L * k].reshape(L, k)
                 for t, (L, k) in enumerate(zip(self.levels, self.ks))]
+
+
+def _diagonal_blocks(Ze, k, L):
+    """The ``k x k`` diagonal blocks of ``Ze'Ze`` (``L`` levels); a ValueError when
+    ``Ze'Ze`` has entries off these blocks (the term does not nest the rows' coupling)."""
+    C = sparse.coo_matrix(Ze.T @ Ze)
+    lr, lc = C.row // k, C.col // k
+    off = (lr != lc) & (C.data != 0)
+    if np.any(off):
+        raise ValueError("the eliminated Z-space term does not nest the blocks of the "
+                         "known covariance")
+    De = np.zeros((L, k, k))
+    np.add.at(De, (lr, C.row % k, C.col % k), C.data)
+    return De
 
 
 def _schur_factor(d, lams, BM, chunk=1024):

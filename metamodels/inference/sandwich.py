@@ -181,6 +181,10 @@ def working_blocks(spec, theta, codes):
     covariance ``spec`` (:class:`~metamodels.core.blockcov.BlockCovariance`); ``codes``
     (n,) are cluster codes ``0..m-1``, each cluster a union of whole blocks of ``V``
     (ValueError otherwise)."""
+    if getattr(spec, "zspace_active", lambda: False)():
+        raise NotImplementedError(
+            "cluster-robust inference needs clusters holding whole independent blocks of V; "
+            "with crossed random effects (the Z-space path) all rows form one block")
     m = int(codes.max()) + 1
     rows = [np.flatnonzero(codes == j) for j in range(m)]
     full = {}

@@ -36,6 +36,11 @@ def _blocks(spec, theta):
 def random_effect_pieces(spec, theta, X, resid, cov_beta):
     """Per active random term: (BLUPs (L, q), prediction-error variances (L, q))."""
     X = np.asarray(X, dtype=float)
+    if spec.zspace_active():           # crossed random effects: never form V
+        from ..core.zspace_known import known_random_effects
+        return known_random_effects(spec.zspace_design(), spec._zspace_whitener(),
+                                    spec._zspace_split(theta)[0], spec.G_matrices(theta),
+                                    spec.random, X, resid, cov_beta)
     p = X.shape[1]
     Gs = spec.G_matrices(theta)
     acc = []
@@ -69,6 +74,11 @@ def study_blup_pieces(spec, known_spec, theta, X, y, resid):
     ``diag(S - S P S)`` (S the known sampling covariance, from ``known_spec``: the same
     block layout as ``spec`` without random terms)."""
     X = np.asarray(X, dtype=float)
+    if spec.zspace_active():           # crossed random effects: never form V
+        from ..core.zspace_known import known_true_effects
+        C = np.linalg.inv(X.T @ spec.zspace_solve(theta, X))
+        return known_true_effects(spec.zspace_design(), spec._zspace_whitener(),
+                                  spec._zspace_split(theta)[0], X, y, resid, C)
     p = X.shape[1]
     n = y.shape[0]
     pred, var = np.empty(n), np.empty(n)

@@ -137,6 +137,15 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         Sampling variances (independent sampling errors).
     V : ndarray, scipy.sparse matrix or list of blocks, optional
         Known sampling covariance (block diagonal or sparse V is never densified).
+    path : {"auto", "blocks", "zspace"}
+        Engine path.  ``"blocks"``: ``V`` block diagonal over the independent units
+        (connected components of the groupings and of ``V``).  ``"zspace"``: penalised
+        least squares in the space of the random effects on the data whitened by the
+        known covariance (:mod:`metamodels.core.zspace_known`; scalar or unstructured
+        terms, one of them nesting the blocks of ``V``), for crossed random effects such
+        as studies crossed with labs.  ``"auto"`` (default): Z space when one independent
+        unit holds at least 400 random-effect columns (crossed factors), blocks
+        otherwise, as :class:`~metamodels.MixedModel`.
 
     Notes
     -----
@@ -165,7 +174,7 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """
 
     def __init__(self, endog, exog, random, vi=None, V=None, sigma2=None, tau2=None,
-                 rho=None, gamma2=None, phi=None, **kwargs):
+                 rho=None, gamma2=None, phi=None, path="auto", **kwargs):
         n = len(endog)
         self.known = KnownCovariance.from_input(n, vi=vi, V=V)
         super().__init__(endog, exog, missing="none", **kwargs)
@@ -190,6 +199,11 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
         active, self.fixed_terms = (_identified_terms(self.random) if self.random
                                     else ([], ()))
         self.spec = BlockCovariance(known=self.known, random=active)
+        if path not in ("auto", "blocks", "zspace"):
+            raise ValueError(f"path must be 'auto', 'blocks' or 'zspace', got {path!r}")
+        self.spec.path = self.path = path
+        if path != "auto" and "path" not in self._init_keys:
+            self._init_keys.append("path")
         self.nobs = float(n)
         self.k_params = X.shape[1]
         self.df_resid = float(n - X.shape[1])
@@ -204,7 +218,10 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     def known_spec(self):
         """``V = S``: the known sampling covariance alone (no random effect, fixed
         components included), on the block layout of ``spec``."""
-        return BlockCovariance(known=self.known, random=(), block_ids=self.spec._block_ids)
+        # crossed random effects (Z-space path): the blocks of S alone, never one block of
+        # all rows
+        ids = None if self.spec.zspace_active() else self.spec._block_ids
+        return BlockCovariance(known=self.known, random=(), block_ids=ids)
 
     @classmethod
     def from_formula(cls, formula, data, vi=None, V=None, struct="UN", subset=None,
@@ -326,8 +343,12 @@ class MetaMixed(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             excess = max(float(r @ r) / max(1.0, len(y) - X.shape[1])
                          - float(np.mean(self.known.diagonal())), 1e-3 * float(np.var(y)) + 1e-8)
             start = spec.start(excess / max(1, len(self.random)))
+        search = _maximize_psd
+        if spec.zspace_active():        # crossed random effects: penalised least squares
+            from ..core.zspace import zspace_maximize
+            search = zspace_maximize
         out = engine_fit(y, X, spec, start, method, tol, maxiter,
-                         restarts=[spec.start(float(np.var(y)))], search=_maximize_psd,
+                         restarts=[spec.start(float(np.var(y)))], search=search,
                          stacklevel=2)
         return MetaMixedResultsWrapper(MetaMixedResults(self, out, method, test, ddf))
 

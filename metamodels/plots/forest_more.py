@@ -195,6 +195,8 @@ def _marginal_weights(results):
             rows = np.flatnonzero(m.study == i)
             o = m.outcome[rows]
             d[rows] = np.diag(np.linalg.inv(m.S[i][np.ix_(o, o)] + psi[np.ix_(o, o)]))
+    elif getattr(m.spec, "zspace_active", lambda: False)():    # crossed: never form V
+        d = m.spec.zspace_diagonal(np.asarray(results.theta, dtype=float), inverse=True)
     else:
         spec = m.spec
         for rows, blocks in zip(spec.layout.groups,
