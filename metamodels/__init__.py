@@ -3,6 +3,22 @@
 Every model is one linear Gaussian model ``y ~ N(X b, V(theta))`` with ``V`` block
 diagonal; model classes specify ``V(theta)`` and share one likelihood engine
 (:mod:`metamodels.core`).
+
+Examples
+--------
+A random-effects meta-regression of the BCG vaccine trials (metafor's
+``rma(yi, vi, mods = ~ ablat, data = dat)``):
+
+>>> import metamodels as mm
+>>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+...                      ci="cpos", di="cneg")
+>>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit(method="REML")
+>>> print(res.params.round(4))
+Intercept    0.2515
+ablat       -0.0291
+dtype: float64
+>>> print(round(res.tau2, 4))
+0.0763
 """
 from . import batch, bayes, datasets, diagnostics, exceptions
 from ._version import __version__

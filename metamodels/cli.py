@@ -25,6 +25,7 @@ import argparse
 import os
 import sys
 import warnings
+from typing import Sequence
 
 __all__ = ["main", "CLIError"]
 
@@ -380,8 +381,14 @@ class _UsageError(Exception):
         self.parser = parser
 
 
-def build_parser():
-    """The argument parser of ``metamodels`` (one sub-parser per command)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``metamodels`` (one sub-parser per command).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Usage errors raise (they are reported by :func:`main`) instead of exiting.
+    """
     from ._version import __version__
 
     parser = _Parser(prog=PROG,
@@ -399,13 +406,31 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {message}", file=sys.stderr if file is None else file)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line interface; returns the exit code.
+
+    The console script ``metamodels`` (and ``python -m metamodels``) calls it; see
+    ``docs/cli.md`` for the commands.  Warnings are printed as one line
+    ``metamodels: warning: ...``; user errors as ``metamodels: error: ...``.
 
     Parameters
     ----------
     argv : list of str, optional
         The arguments (without the program name); ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a usage or input error (or a command's own code).
+
+    Examples
+    --------
+    >>> from metamodels.cli import main
+    >>> main(["--version"])
+    metamodels ...
+    0
+    >>> main(["meta", "no-such-file.csv"])
+    2
     """
     parser = build_parser()
     try:

@@ -4,6 +4,24 @@ Every warning that metamodels emits is a subclass of :class:`MetaModelsWarning`,
 users can silence or escalate all of them at once
 (``warnings.simplefilter("error", mm.exceptions.MetaModelsWarning)``) or pick a
 specific class.
+
+Examples
+--------
+Escalate every metamodels warning to an error, or catch the errors by class:
+
+>>> import warnings
+>>> import metamodels as mm
+>>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+...                      ci="cpos", di="cneg")
+>>> dat["ablat2"] = 2 * dat["ablat"]
+>>> try:
+...     mm.MetaRandom.from_formula("yi ~ ablat + ablat2", dat, vi="vi")
+... except mm.exceptions.SpecificationError as exc:
+...     print(exc)
+singular design: the moderators are collinear (rank 2 < 3 columns)
+>>> with warnings.catch_warnings():
+...     warnings.simplefilter("error", mm.exceptions.MetaModelsWarning)
+...     res = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit()
 """
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as _SMConvergenceWarning
 
@@ -42,7 +60,10 @@ class DesignScaleWarning(MetaModelsWarning):
 
 
 class SpecificationError(ValueError):
-    """The model cannot be built from the given inputs (a clear message says why)."""
+    """The model cannot be built from the given inputs (a clear message says why).
+
+    A subclass of :class:`ValueError`, so ``except ValueError`` catches it too.
+    """
 
 
 class NotIdentifiedError(SpecificationError):

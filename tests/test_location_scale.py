@@ -77,6 +77,8 @@ def test_group_random_effect_equals_three_level_model():
     assert ls.llf == pytest.approx(ml.llf, rel=1e-9)
     assert ls.omega[0] ** 2 == pytest.approx(ml.sigma2["district"], rel=1e-6)
     assert ls.tau[0] ** 2 == pytest.approx(ml.sigma2["district:school"], rel=1e-6)
+    # the constant group scale is labelled as the formula's would be (was "group_scale:w0")
+    assert ls.param_names[-1] == "group_scale:Intercept"
     # a group-level scale model: log(omega) depends on a district-level variable
     df = df.assign(recent=(df.year > 1985).astype(float))
     g = LocationScaleMeta.from_formula("yi ~ 1", df, vi="vi", groups="district",

@@ -21,6 +21,7 @@ An *engine model* states its covariance ``V(theta)`` as a core specification
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ..core.likelihood import NotPositiveDefiniteError, evaluate
 from ..core.optimize import maximize
 from ..exceptions import BoundaryWarning, ConvergenceWarning
 from .model import _check_method
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["EngineModelMixin", "engine_fit", "check_start", "boundary_items",
            "warn_boundary"]
@@ -140,7 +144,8 @@ class EngineModelMixin:
     equals ``res.llf``.
     """
 
-    def loglike(self, params, method="REML"):
+    def loglike(self, params: ArrayLike,
+                method: Literal["REML", "ML"] = "REML") -> float:
         """Profiled (RE)ML log-likelihood at the covariance parameters ``params``.
 
         Parameters
@@ -148,16 +153,30 @@ class EngineModelMixin:
         params : (q,) array_like
             Covariance parameters ``theta`` in ``model.spec.param_names`` order (the
             ``theta`` of a fit's results), not the fixed effects: these are profiled out.
-        method : {"REML", "ML"}
+        method : {"REML", "ML"}, default "REML"
+            Restricted or full log-likelihood.
 
         Returns
         -------
         float
+            The profiled log-likelihood (SAS/lme4 convention for REML; see Notes of the
+            class).
 
         Raises
         ------
         NotPositiveDefiniteError
             When ``V(theta)`` is not positive definite.
+        ValueError
+            ``params`` of the wrong length or an unknown ``method``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bangertdrowns2004")
+        >>> res = mm.LocationScaleMeta.from_formula("yi ~ 1", dat, vi="vi").fit()
+        >>> theta = res.params["scale:Intercept"]
+        >>> bool(abs(res.model.loglike([theta], method="REML") - res.llf) < 1e-8)
+        True
         """
         method = _check_method(method, ("REML", "ML"), "method")
         theta = check_start(self.spec, params, "params (theta)")

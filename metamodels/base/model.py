@@ -1,6 +1,7 @@
 """Shared data handling for meta-analytic models on statsmodels' LikelihoodModel."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from ..formula.checks import (checked_rank, numeric_matrix, numeric_vector, reje
                               require_rows, row_index)
 from .formula import formula_rows, warn_dropped
 from .pickling import FormulaPickleMixin
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["MetaModelBase", "resolve_column"]
 
@@ -71,7 +75,9 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
     design_info = None  # set by from_formula
     formula = None
 
-    def __init__(self, endog, vi, exog=None, missing="none", **kwargs):
+    def __init__(self, endog: ArrayLike, vi: ArrayLike, exog: ArrayLike | None = None,
+                 missing: Literal["none", "drop", "raise"] = "none",
+                 **kwargs: Any) -> None:
         default_exog = exog is None
         n_in = len(endog)
         require_rows(n_in, "endog (the effect sizes)")
@@ -200,23 +206,54 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
                 "single-fit kernel; check the data (mm.batch.meta_analyze handles such rows)")
 
     @classmethod
-    def from_formula(cls, formula, data, vi, subset=None, missing="drop", eval_env=0,
-                     **kwargs):
+    def from_formula(cls, formula: str, data: pd.DataFrame, vi: str | ArrayLike,
+                     subset: Any = None, missing: Literal["drop", "raise"] = "drop",
+                     eval_env: int = 0, **kwargs: Any) -> MetaModelBase:
         """Build the model from a patsy formula ``"yi ~ x1 + C(group)"``.
+
+        The left-hand side names the effect sizes, the right-hand side the moderators
+        (``"yi ~ 1"``: no moderators), as metafor's ``rma(yi, vi, mods = ~ x1, data=)``.
 
         Parameters
         ----------
         formula : str
+            patsy formula; the intercept is included unless removed with ``- 1``.
         data : pandas.DataFrame
+            One row per effect size.
         vi : str or array_like
             Column name of the sampling variances, or an array aligned with ``data``.
         subset : array_like, optional
-            Row selection applied to ``data`` first.
-        missing : {"drop", "raise"}
+            Row selection applied to ``data`` first (``data.loc[subset]``).
+        missing : {"drop", "raise"}, default "drop"
             Rows with a missing value in the formula variables or ``vi`` are dropped
             (with a :class:`~metamodels.exceptions.MissingDataWarning`) or raise.
-        eval_env : int
+        eval_env : int, default 0
             Extra frames above the caller for looking up functions in the formula.
+        **kwargs
+            Passed to the model's constructor (e.g. ``MetaRandom``'s options).
+
+        Returns
+        -------
+        MetaModelBase
+            A model of the calling class, with ``formula`` and ``design_info`` set (so
+            that ``predict`` and ``get_prediction`` accept DataFrames of the moderators).
+
+        Raises
+        ------
+        ValueError
+            ``vi`` not a column of ``data``, of the wrong length, or missing values with
+            ``missing="raise"``.
+        metamodels.exceptions.SpecificationError
+            Text or infinite values in ``vi``, a singular design, or no complete rows.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> model = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi")
+        >>> model.exog_names
+        ['Intercept', 'ablat']
         """
         if subset is not None:
             data = data.loc[subset]
@@ -234,7 +271,8 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         return mod
 
     # statsmodels' LikelihoodModel API: the likelihood lives in the engine.
-    def loglike(self, params, method="REML"):
+    def loglike(self, params: ArrayLike,
+                method: Literal["REML", "ML"] = "REML") -> float:
         """Profiled (RE)ML log-likelihood at the between-study variance ``params = [tau2]``.
 
         Parameters
@@ -242,7 +280,18 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         params : array_like of length 1 (or a float)
             ``tau^2 >= 0`` (``[0]`` for the fixed-effects model); the coefficients are
             profiled out by GLS.
-        method : {"REML", "ML"}
+        method : {"REML", "ML"}, default "REML"
+            Restricted or full log-likelihood.
+
+        Returns
+        -------
+        float
+            The profiled log-likelihood.
+
+        Raises
+        ------
+        ValueError
+            ``params`` not one finite non-negative number, or an unknown ``method``.
 
         Notes
         -----
@@ -251,6 +300,15 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         ``l_REML = -1/2 [(k-p) log 2pi + log|V| + log|X'V^-1 X| + r'V^-1 r]`` (the SAS /
         lme4 convention, without metafor's ``+1/2 log|X'X|``).  At the estimate it equals
         ``results.llf`` of a fit by the same method.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit()
+        >>> bool(abs(res.model.loglike([res.tau2]) - res.llf) < 1e-10)
+        True
         """
         from ..core.likelihood import profiled_llf
         method = _check_method(method, ("REML", "ML"), "method")

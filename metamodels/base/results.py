@@ -21,6 +21,7 @@ fit contribute 0 (lme4's ``allow.new.levels``).
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,12 @@ from ..inference.compare import compare_lr
 from ..summary.tables import coef_table_of
 from .prediction import PredictionResults, check_transf
 from .registry import get_extension
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..inference.tests import LRTestResult
 
 __all__ = ["ResultsConventions", "InformationCriteriaMixin", "EngineResultsMixin", "EngineMetaResultsMixin",
            "MetaResidualsMixin", "MetaDiagnosticsMixin", "block_solve", "block_diagonal", "standardized_residuals"]
@@ -108,19 +115,50 @@ class ResultsConventions:
     _coef_slice = slice(None)
 
     # ------------------------------------------------------------- comparison
-    def compare_lr_test(self, restricted):
+    def compare_lr_test(self, restricted: Any) -> LRTestResult:
         """Likelihood-ratio test against a nested, restricted fit.
 
-        Returns an :class:`~metamodels.inference.LRTestResult` that unpacks like
-        statsmodels' result, ``stat, pvalue, df_diff = res.compare_lr_test(r)``, and also
-        carries ``llf_full``, ``llf_restricted``, ``method`` and ``check`` (the rule of
-        :func:`metamodels.inference.compare.check_lr_comparable`: same method; REML fits
-        need the same fixed-effects column space).
+        ``2 (llf - restricted.llf)`` is referred to a chi-square distribution with the
+        difference in the number of parameters as degrees of freedom (R's
+        ``anova(full, restricted)``; metafor's ``anova.rma``).
+
+        Parameters
+        ----------
+        restricted : results
+            The fit of the nested model with fewer parameters, on the same data and by
+            the same method.  REML fits must have the same fixed-effects column space
+            (compare models that differ in their fixed effects with ML fits).
+
+        Returns
+        -------
+        LRTestResult
+            Unpacks like statsmodels' result, ``stat, pvalue, df_diff =
+            res.compare_lr_test(r)``, and also carries ``llf_full``, ``llf_restricted``,
+            ``method`` and ``check`` (the rule of
+            :func:`metamodels.inference.compare.check_lr_comparable`).
+
+        Raises
+        ------
+        ValueError
+            The fits are not comparable (different methods, data, or REML fits with
+            different fixed effects), or ``restricted`` does not have fewer parameters.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> full = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit(method="ML")
+        >>> null = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit(method="ML")
+        >>> stat, pvalue, df = full.compare_lr_test(null)
+        >>> print(round(stat, 3), round(pvalue, 4), df)
+        9.959 0.0016 1
         """
         return compare_lr(self, restricted)
 
     # ------------------------------------------------------------- extensions
-    def robust(self, cluster, cov_type="CR2", **kwargs):
+    def robust(self, cluster: str | ArrayLike, cov_type: str = "CR2",
+               **kwargs: Any) -> Any:
         """Cluster-robust (sandwich) inference with small-sample corrections.
 
         Implemented in :mod:`metamodels.diagnostics.robust` (clubSandwich's ``vcovCR``,
@@ -144,14 +182,58 @@ class ResultsConventions:
         RobustResults
             ``params``, ``bse``, ``df_satterthwaite``, ``tvalues``, ``pvalues``,
             ``conf_int(alpha)``, ``wald_test(r_matrix)`` (HTZ) and ``summary()``.
+
+        Raises
+        ------
+        ValueError
+            Invalid cluster labels (not a column, wrong length, missing labels), fewer
+            than two clusters, clusters that split a block of the covariance, or an
+            unknown ``cov_type`` or ``ddf``.
+        TypeError
+            A model for which robust inference is not available (e.g. location-scale,
+            bivariate or Bayesian fits).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+        >>> rob = res.robust(cluster=dat["alloc"])
+        >>> print(rob.bse.round(4))
+        Intercept    0.0917
+        ablat        0.0045
+        Name: bse, dtype: float64
         """
         return get_extension("robust")(self, cluster, cov_type=cov_type, **kwargs)
 
     # ------------------------------------------------------------- tables
-    def coef_table(self, alpha=0.05):
-        """The coefficient table every ``summary()`` prints: Coef., Std.Err., z or t,
-        P>|z| or P>|t| and the ``1 - alpha`` confidence limits, indexed by name
-        (built by :func:`metamodels.summary.coef_table_of`)."""
+    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The coefficient table every ``summary()`` prints, as a DataFrame.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence limits.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns Coef., Std.Err., z or t, P>|z| or P>|t| and the confidence limits
+            (``[0.025``, ``0.975]`` at the default level), indexed by parameter name
+            (built by :func:`metamodels.summary.coef_table_of`).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+        >>> print(res.coef_table().round(4))
+                    Coef.  Std.Err.       z   P>|z|  [0.025  0.975]
+        Intercept  0.2515    0.2491  1.0095  0.3127 -0.2367  0.7397
+        ablat     -0.0291    0.0072 -4.0445  0.0001 -0.0432 -0.0150
+        """
         return coef_table_of(self, alpha)
 
     # ------------------------------------------------------------- designs
@@ -214,26 +296,54 @@ class ResultsConventions:
         """Variance a new observation adds around the mean (0 by default)."""
         return np.zeros(X0.shape[0])
 
-    def predict(self, exog=None, transform=True, conditional=False, transf=None, **kwargs):
-        """Predicted means.
+    def predict(self, exog: pd.DataFrame | ArrayLike | None = None, transform: bool = True,
+                conditional: bool = False, transf: Callable | None = None,
+                **kwargs: Any) -> pd.Series | np.ndarray:
+        """Predicted means ``x_0'b`` (metafor's ``predict``, statsmodels' ``predict``).
 
         Parameters
         ----------
         exog : None, DataFrame or array_like
-            None: the fitted rows.  A DataFrame of the formula variables (formula models;
+            None (default): the fitted rows.  A DataFrame of the formula variables (formula models;
             the design is built with the model's patsy design) or design rows (an array
             with all columns, or without the constant column).
-        transform : bool
+        transform : bool, default True
             Build the design from a DataFrame through the formula (statsmodels' meaning).
-        conditional : bool
+        conditional : bool, default False
             Random-effects models: add the BLUPs ``z'u`` of the rows' levels (lme4's
             ``re.form = NULL``); population-level ``x'b`` by default.
         transf : callable, optional
             Back-transformation of the predictions (e.g. ``np.exp``; metafor's ``transf``).
+        **kwargs
+            Not accepted (a TypeError names them); present for statsmodels' signature.
 
         Returns
         -------
-        Series (labelled rows) or ndarray
+        pandas.Series or numpy.ndarray
+            A Series named ``predicted`` when the rows are labelled, else an array.
+
+        Raises
+        ------
+        ValueError
+            A design that cannot be built from ``exog`` (missing variables, wrong number
+            of columns), or ``conditional=True`` for a model without random effects.
+
+        See Also
+        --------
+        get_prediction : standard errors and intervals.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+        >>> print(res.predict(pd.DataFrame({"ablat": [10, 50]}), transf=np.exp).round(4))
+        0    0.9612
+        1    0.3001
+        Name: predicted, dtype: float64
         """
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
         if check_transf(transf) is not None:
@@ -251,17 +361,55 @@ class ResultsConventions:
             mean = mean + self._conditional_offset(exog)
         return X0, index, mean
 
-    def get_prediction(self, exog=None, transform=True, conditional=False, transf=None,
-                       **kwargs):
+    def get_prediction(self, exog: pd.DataFrame | ArrayLike | None = None,
+                       transform: bool = True, conditional: bool = False,
+                       transf: Callable | None = None, **kwargs: Any) -> PredictionResults:
         """Predictions with standard errors, confidence and prediction intervals.
 
-        Same arguments as :meth:`predict` (``transf`` back-transforms the means and the
-        interval limits, the standard errors becoming NaN, as metafor's ``transf=``).  ``summary_frame(alpha)`` has statsmodels'
-        columns mean, mean_se, mean_ci_lower, mean_ci_upper and the prediction interval
-        obs_ci_lower, obs_ci_upper of a new observation, which adds the random-effects
-        variance a new unit draws (``tau^2`` in meta-analysis, metafor's ``pi.lb``/
-        ``pi.ub``; ``z'Gz`` plus the residual variance in mixed models).  Conditional
-        predictions keep the standard error of ``x'b`` (the BLUPs are treated as known).
+        The prediction interval of a new observation adds the random-effects variance a
+        new unit draws (``tau^2`` in meta-analysis, metafor's ``pi.lb``/``pi.ub``;
+        ``z'Gz`` plus the residual variance in mixed models).  Conditional predictions
+        keep the standard error of ``x'b`` (the BLUPs are treated as known).
+
+        Parameters
+        ----------
+        exog : None, DataFrame or array_like
+            None (default): the fitted rows; otherwise as in :meth:`predict`.
+        transform : bool, default True
+            Build the design from a DataFrame through the formula.
+        conditional : bool, default False
+            Random-effects models: predictions conditional on the BLUPs.
+        transf : callable, optional
+            Back-transformation of the means and the interval limits (e.g. ``np.exp``),
+            the standard errors becoming NaN, as metafor's ``transf=``.
+        **kwargs
+            Not accepted (a TypeError names them).
+
+        Returns
+        -------
+        PredictionResults
+            ``summary_frame(alpha)`` has statsmodels' columns mean, mean_se,
+            mean_ci_lower, mean_ci_upper, obs_ci_lower, obs_ci_upper; also
+            ``conf_int(obs=, alpha=)``, ``predicted_mean``, ``se_mean``.
+
+        Raises
+        ------
+        ValueError
+            A design that cannot be built from ``exog``.
+        TypeError
+            ``transf`` not callable, or unknown keyword arguments.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> import pandas as pd
+        >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+        >>> pred = res.get_prediction(pd.DataFrame({"ablat": [10, 50]}))
+        >>> print(pred.conf_int(obs=True).round(4))
+        [[-0.693   0.6139]
+         [-1.8412 -0.5661]]
         """
         check_transf(transf)
         X0, index, mean = self._predicted_mean(exog, transform, conditional, kwargs)
@@ -368,13 +516,13 @@ class ResultsConventions:
 
     # ------------------------------------------------------------- residuals
     @cache_readonly
-    def fittedvalues(self):
+    def fittedvalues(self) -> pd.Series | np.ndarray:
         """Marginal fitted values ``X b`` (labelled like the data)."""
         return self.predict()
 
     @cache_readonly
-    def resid(self):
-        """Raw (marginal) residuals ``y - X b``."""
+    def resid(self) -> pd.Series | np.ndarray:
+        """Raw (marginal) residuals ``y - X b`` (metafor's ``residuals``)."""
         f = self.fittedvalues
         y = np.asarray(self.model.endog, dtype=float)
         if isinstance(f, pd.Series):
@@ -396,18 +544,21 @@ class InformationCriteriaMixin:
         return information_criteria(self.llf, self.n_params_total, self._ic_nobs)
 
     @property
-    def aic(self):
-        """Akaike information criterion, ``-2 llf + 2 n_params_total``."""
+    def aic(self) -> float:
+        """Akaike information criterion, ``-2 llf + 2 d`` with ``d = n_params_total``
+        (coefficients and variance parameters)."""
         return self._ic[0]
 
     @property
-    def bic(self):
-        """Bayesian information criterion."""
+    def bic(self) -> float:
+        """Bayesian information criterion, ``-2 llf + d log(n)`` with ``n`` the
+        observations (``n - p`` under REML, as metafor)."""
         return self._ic[1]
 
     @property
-    def aicc(self):
-        """Small-sample corrected AIC."""
+    def aicc(self) -> float:
+        """Small-sample corrected AIC, ``-2 llf + 2 d m / (m - d - 1)`` with
+        ``m = max(n, d + 2)`` (metafor's convention)."""
         return self._ic[2]
 
 
@@ -433,12 +584,13 @@ class EngineResultsMixin(InformationCriteriaMixin):
         self.df_model = model.df_model
 
     @cache_readonly
-    def llf(self):
-        """Maximised (restricted) log-likelihood, SAS/lme4 REML convention."""
+    def llf(self) -> float:
+        """Maximised (restricted) log-likelihood, SAS/lme4 REML convention (without
+        metafor's ``+1/2 log|X'X|``; see :attr:`llf_metafor`)."""
         return self._ev.llf
 
     @cache_readonly
-    def llf_metafor(self):
+    def llf_metafor(self) -> float:
         """Log-likelihood on metafor's scale (REML adds ``1/2 log|X'X|``)."""
         if not self.reml:
             return self.llf
@@ -472,7 +624,7 @@ class MetaResidualsMixin:
     """
 
     @cache_readonly
-    def resid_pearson(self):
+    def resid_pearson(self) -> pd.Series | np.ndarray:
         """``e_i / sqrt(V_ii)`` (metafor's ``residuals(type = "pearson")``)."""
         e = np.asarray(self.resid, dtype=float)
         return self._label(e / np.sqrt(self._marginal_variance), "resid_pearson")
@@ -485,18 +637,50 @@ class MetaResidualsMixin:
         return e, se, z
 
     @property
-    def resid_standardized(self):
+    def resid_standardized(self) -> pd.Series | np.ndarray:
         """Internally standardised residuals (metafor's ``rstandard``)."""
         return self._label(self._rstandard[2], "resid_standardized")
 
-    def rstandard(self):
-        """metafor's ``rstandard``: DataFrame with resid, se and z."""
+    def rstandard(self) -> pd.DataFrame:
+        """Internally standardised residuals (metafor's ``rstandard``).
+
+        ``z_i = e_i / sqrt(V_ii - x_i'(X'V^{-1}X)^{-1}x_i)`` with ``e = y - X b`` and ``V``
+        the fitted marginal covariance (sampling plus random-effects variances).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns resid, se and z, one row per effect size (labelled like the data).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ ablat", dat, vi="vi").fit()
+        >>> print(res.rstandard().head(3).round(3))
+           resid     se      z
+        0  0.140  0.618  0.226
+        1 -0.236  0.480 -0.492
+        2 -0.377  0.689 -0.548
+        """
         e, se, z = self._rstandard
         return pd.DataFrame({"resid": e, "se": se, "z": z}, index=self._fitted_index)
 
-    def plot_diagnostics(self, **kwargs):
-        """Standardised residuals against fitted values, their normal QQ plot and the
-        scale-location panel; see :func:`metamodels.plots.diagnostics_plot`."""
+    def plot_diagnostics(self, **kwargs: Any) -> Figure:
+        """Residual diagnostic panels: standardised residuals against fitted values,
+        their normal QQ plot and the scale-location panel.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`metamodels.plots.diagnostics_plot`: ``which`` (panels),
+            ``smooth`` (bool, a lowess line), ``figsize``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plots import diagnostics_plot
         return diagnostics_plot(self, **kwargs)
 
@@ -511,7 +695,8 @@ class MetaDiagnosticsMixin:
     (MetaFixed, MetaRandom, MetaMixed), implemented in :mod:`metamodels.diagnostics`
     and looked up in the extensions registry."""
 
-    def get_influence(self, cluster=None, reestimate=True):
+    def get_influence(self, cluster: ArrayLike | None = None,
+                      reestimate: bool = True) -> Any:
         """Leave-one-out influence diagnostics (metafor's ``influence.rma.uni``;
         ``cooks.distance``/``dfbetas``/``hatvalues`` of ``rma.mv``).
 
@@ -535,10 +720,24 @@ class MetaDiagnosticsMixin:
         See Also
         --------
         metamodels.diagnostics.influence.MetaInfluence : definitions (Notes).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit()
+        >>> frame = res.get_influence().summary_frame()
+        >>> print(frame[["cooks_d", "hat"]].head(3).round(4))
+           cooks_d     hat
+        0   0.0017  0.0506
+        1   0.1132  0.0636
+        2   0.0260  0.0444
         """
         return get_extension("get_influence")(self, cluster=cluster, reestimate=reestimate)
 
-    def leave_one_out(self, cluster=None, alpha=0.05):
+    def leave_one_out(self, cluster: ArrayLike | None = None,
+                      alpha: float = 0.05) -> pd.DataFrame:
         """Leave-one-out sensitivity analysis (metafor's ``leave1out``), for models
         without moderators.
 
@@ -555,20 +754,34 @@ class MetaDiagnosticsMixin:
             A DataFrame, one row per left-out study: estimate, se, statistic, pvalue,
             ci_lower, ci_upper, q, q_pvalue, tau2, i2 (fraction), h2 (MetaMixed: the
             variance components by name instead of tau2, i2, h2); ``.plot_forest()``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ 1", dat, vi="vi").fit()
+        >>> print(res.leave_one_out()[["estimate", "se"]].head(3).round(4))
+           estimate      se
+        0   -0.7071  0.1900
+        1   -0.6540  0.1807
+        2   -0.6856  0.1857
         """
         return get_extension("leave_one_out")(self, cluster=cluster, alpha=alpha)
 
-    def plot_profile(self, steps=20, xlim=None, figsize=None):
+    def plot_profile(self, steps: int = 20, xlim: tuple[float, float] | None = None,
+                     figsize: tuple[float, float] | None = None) -> Figure:
         """Profile (restricted) log-likelihood of tau^2 (MetaRandom) or of each variance
         component (MetaMixed, the others re-estimated), as metafor's ``profile``.
 
         Parameters
         ----------
-        steps : int
+        steps : int, default 20
             Grid points per component.
         xlim : (float, float), optional
-            Grid range.
+            Grid range (default: around the estimate).
         figsize : tuple, optional
+            Figure size in inches (matplotlib's ``figsize``).
 
         Returns
         -------

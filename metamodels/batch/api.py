@@ -1,6 +1,8 @@
 """``meta_analyze``: millions of intercept-only meta-analyses from (m, k) arrays."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
 
 from . import dask_engine, re2
@@ -12,8 +14,15 @@ __all__ = ["meta_analyze", "METHODS", "RANDOM_METHODS", "ITERATIVE_METHODS",
            "output_columns", "normalize_methods"]
 
 
-def meta_analyze(beta, se, method="FE", *, as_frame=True, index=None, tol=1e-10,
-                 maxiter=100, block_rows=BLOCK_ROWS, n_threads=None):
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
+
+def meta_analyze(beta: ArrayLike, se: ArrayLike, method: str | Sequence[str] = "FE", *,
+                 as_frame: bool = True, index: ArrayLike | None = None, tol: float = 1e-10,
+                 maxiter: int = 100, block_rows: int = BLOCK_ROWS,
+                 n_threads: int | None = None) -> pd.DataFrame | dict[str, Any]:
     """Intercept-only fixed- or random-effects meta-analysis of every row.
 
     Parameters

@@ -48,6 +48,8 @@ patterns of at most 64 variants are computed exactly).  p-values are capped at 1
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal
+
 
 import numpy as np
 from scipy import special
@@ -199,8 +201,16 @@ def _fisher(p_pos, p_neg, df4):
     return chi2, np.where(df4, np.exp(-half) * (1.0 + half), np.exp(-half))
 
 
-def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_frame=True,
-          index=None):
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
+
+def asset(beta: ArrayLike, se: ArrayLike, side: Literal["one", "two"] = "one",
+          n: ArrayLike | None = None, *,
+          weights: Literal["inverse-variance", "n"] | None = None, dlm_below: float = 0.05,
+          as_frame: bool = True,
+          index: ArrayLike | None = None) -> pd.DataFrame | dict[str, Any]:
     """ASSET subset-based meta-analysis of every variant.
 
     Parameters
@@ -216,8 +226,12 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
     weights : {"inverse-variance", "n"}, optional
         Subset statistics with inverse-variance weights (default) or ASSET's
         ``sqrt(n_i)`` weights on the study z-scores (default when ``n`` is given).
-    dlm_below : float
+    dlm_below : float, default 0.05
         Rows whose Bonferroni bound is below this get their own DLM p-value.
+    as_frame : bool, default True
+        DataFrame (default) or dict of arrays.
+    index : array_like, optional
+        Row labels of the frame (default: those of ``beta`` if it is a DataFrame).
 
     Returns
     -------
@@ -228,9 +242,28 @@ def asset(beta, se, side="one", n=None, *, weights=None, dlm_below=0.05, as_fram
         empty group), ``subset_pos``, ``subset_neg``, ``k_pos``, ``k_neg`` and the
         Fisher statistic ``chi2`` (on 4 df, 2 when a group is empty).
 
+    Raises
+    ------
+    ValueError
+        Unknown ``side`` or ``weights``, ``weights="n"`` without ``n``, or too many
+        studies for the subset search.
+
     Notes
     -----
-    See :mod:`metamodels.batch.asset` for the statistics and the p-values.
+    See :mod:`metamodels.batch.asset` for the statistics and the p-values (R's ASSET
+    package, Bhattacharjee et al. 2012).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.batch import asset
+    >>> beta = np.array([[0.30, 0.25, 0.02], [0.10, 0.12, 0.09]])
+    >>> se = np.full((2, 3), 0.05)
+    >>> out = asset(beta, se)
+    >>> print(out[["k", "subset"]])
+       k subset
+    0  3    110
+    1  3    111
     """
     if side not in ("one", "two"):
         raise ValueError(f"side must be 'one' or 'two', got {side!r}")

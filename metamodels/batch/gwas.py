@@ -31,6 +31,7 @@ import time
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
+from typing import IO, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -127,7 +128,35 @@ class Progress:
 
 @dataclass
 class GWASResult:
-    """What :func:`meta_analyze_files` did."""
+    """What :func:`meta_analyze_files` did (returned by it; the command line's summary).
+
+    Parameters
+    ----------
+    out : str
+        The output file.
+    log : str
+        The log file.
+    n_variants : int
+        Variants written.
+    lambda_meta : float
+        Genomic-control lambda of the meta-analysis p-values.
+    studies : list of dict
+        Per study: ``path``, ``stats`` (rows read, used, swapped, dropped by reason)
+        and ``lambda``.
+    k_counts : dict
+        Number of variants by number of contributing studies.
+    elapsed : float
+        Wall time in seconds.
+    peak_mb : tuple
+        Peak memory (MB) of the main process and of the scan workers.
+    columns : list of str
+        Columns of the output file.
+    timings : dict
+        Seconds spent per stage.
+    cpu : dict
+        CPU seconds per stage (reading workers, main thread stages, kernel threads,
+        output compression), printed by :meth:`summary` for runs of a second or more.
+    """
 
     out: str
     log: str
@@ -141,8 +170,16 @@ class GWASResult:
     timings: dict = field(default_factory=dict)
     cpu: dict = field(default_factory=dict)
 
-    def summary(self):
-        """The end-of-run summary (also at the end of the log)."""
+    def summary(self) -> str:
+        """The end-of-run summary (also at the end of the log).
+
+        Returns
+        -------
+        str
+            Per-study counts (rows read, used, swapped, strand-flipped, palindromic,
+            dropped by reason, lambda), variants by number of studies, the meta-analysis
+            lambda and the peak memory, one line each.
+        """
         head = ["study", "file", "rows", "used", "swapped", "strand", "palindromic"] + \
             list(DROP_ORDER) + ["lambda"]
         table = [head]
@@ -351,11 +388,17 @@ def _write_drops(fh, study, store, drops, ref_gid, state):
             fh.write(join_columns(mats))
 
 
-def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_control=False,
-                       columns=None, chunk_size=500_000, engine="numpy", jobs=None,
-                       progress=None, keep_ambiguous=False, maf_max=0.4, digits=6,
-                       compresslevel=1, log=None, log_dropped=None, tmpdir=None, stream=None,
-                       command=None, extra=None):
+def meta_analyze_files(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+                       methods: str | Sequence[str] = "FE", scheme: str = "stderr",
+                       genomic_control: bool = False,
+                       columns: Mapping[str, str] | None = None, chunk_size: int = 500_000,
+                       engine: str = "numpy", jobs: int | None = None,
+                       progress: bool | None = None, keep_ambiguous: bool = False,
+                       maf_max: float = 0.4, digits: int = 6, compresslevel: int = 1,
+                       log: str | None = None, log_dropped: str | None = None,
+                       tmpdir: str | None = None, stream: IO[str] | None = None,
+                       command: str | None = None,
+                       extra: Mapping[str, Any] | None = None) -> GWASResult:
     """Meta-analyse GWAS summary-statistics files into one output file.
 
     Parameters
@@ -394,8 +437,12 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     progress : bool
         Show progress bars on stderr (``metamodels gwas``: when stderr is a
         terminal); default False.
-    keep_ambiguous, maf_max :
-        Strand-ambiguous variants, see :func:`metamodels.batch.alleles.align`.
+    keep_ambiguous : bool, default False
+        Keep palindromic (strand-ambiguous) variants that frequencies cannot resolve,
+        assuming the same strand (METAL); see :func:`metamodels.batch.alleles.align`.
+    maf_max : float, default 0.4
+        Palindromic variants are resolved by frequency only when both minor-allele
+        frequencies are below this (in ``(0, 0.5]``).
     digits : int
         Significant digits written (at most 6).
     compresslevel : int
@@ -423,6 +470,7 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     Returns
     -------
     GWASResult
+        Output and log paths, counts, lambda of the meta-analysis; ``summary()``.
 
     Raises
     ------
@@ -436,6 +484,42 @@ def meta_analyze_files(paths, out, *, methods="FE", scheme="stderr", genomic_con
     GWASWarning
         Rows dropped as out of range, a study none of whose rows can be used, or an
         implausible genomic-control lambda (outside :data:`LAMBDA_PLAUSIBLE`).
+
+    See Also
+    --------
+    meta_analyze : the same meta-analysis of in-memory arrays.
+
+    Notes
+    -----
+    The fixed-effect analysis is METAL's ``SCHEME STDERR`` (or ``SAMPLESIZE``) of
+    Willer et al. [1]_, with allele alignment and genomic control as METAL does them;
+    ``docs/gwas.md`` compares the output with METAL's.
+
+    References
+    ----------
+    .. [1] Willer, C. J., Li, Y., & Abecasis, G. R. (2010). METAL: fast and efficient
+       meta-analysis of genomewide association scans. Bioinformatics, 26(17),
+       2190-2191.
+
+    Examples
+    --------
+    Two tiny studies (the second reports rs1 with the alleles swapped):
+
+    >>> import warnings
+    >>> from metamodels.batch import meta_analyze_files
+    >>> with open("study1.txt", "w") as f:
+    ...     _ = f.write("SNP\\tA1\\tA2\\tBETA\\tSE\\nrs1\\tA\\tG\\t0.10\\t0.02\\n"
+    ...                 "rs2\\tC\\tT\\t-0.05\\t0.03\\n")
+    >>> with open("study2.txt", "w") as f:
+    ...     _ = f.write("SNP\\tA1\\tA2\\tBETA\\tSE\\nrs1\\tG\\tA\\t-0.12\\t0.03\\n"
+    ...                 "rs2\\tC\\tT\\t-0.02\\t0.02\\n")
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")   # lambda of two variants is meaningless
+    ...     result = meta_analyze_files(["study1.txt", "study2.txt"], "meta.txt")
+    >>> result.n_variants
+    2
+    >>> print(open("meta.txt").read().splitlines()[1].split())
+    ['rs1', 'A', 'G', '2', '++', '0.106154', '0.016641', '1.78187e-10', '0.307692', '0.5791', '0']
     """
     t0 = time.perf_counter()
     paths = [os.fspath(p) for p in paths]

@@ -33,10 +33,15 @@ own, ``Q = 0`` on 0 df and everything that needs ``k >= 2`` is NaN.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special
 
 from ..core.tau2 import Pieces, dl, global_maximum, he, q_equation_root, score_upper_bound
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "prepare_block", "fixed_effect", "tau2_dl", "tau2_he", "tau2_pm", "tau2_ml_reml",
@@ -358,13 +363,30 @@ def tau2_ml_reml(Y, V, n, start=None, reml=True, tol=1e-10, maxiter=100):
 
 
 # -------------------------------------------------------------------- p-values
-def log10_pvalue_normal(z, out=None):
+def log10_pvalue_normal(z: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
     """Two-sided normal p-value on the log10 scale, without underflow.
 
     ``log10 p = (log 2 + log Phi(-|z|)) / log 10`` with ``log Phi`` from
     :func:`scipy.special.log_ndtr`, finite for any finite ``z`` (``z = 50`` gives about
-    -545.8); NaN where ``z`` is NaN.  ``out``: an array of the shape of ``z`` to
-    write into.
+    -544.7); NaN where ``z`` is NaN.
+
+    Parameters
+    ----------
+    z : array_like
+        z statistics.
+    out : numpy.ndarray, optional
+        An array of the shape of ``z`` to write into (the same operations, in place).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``log10`` of the two-sided p-values (same shape as ``z``; ``out`` when given).
+
+    Examples
+    --------
+    >>> from metamodels.batch import log10_pvalue_normal
+    >>> log10_pvalue_normal([1.96, 50.0]).round(2)
+    array([  -1.3 , -544.67])
     """
     if out is None:
         return (LN2 + special.log_ndtr(-np.abs(z))) / LN10
@@ -376,7 +398,7 @@ def log10_pvalue_normal(z, out=None):
     return out
 
 
-def chi2_sf(x, df):
+def chi2_sf(x: ArrayLike, df: ArrayLike) -> np.ndarray:
     """Upper tail of the chi-square distribution, ``P(chi2_df > x)``, elementwise.
 
     Integer ``df <= 64`` (and ``x < 1000``, beyond which the leading ``exp(-x/2)``
@@ -385,6 +407,24 @@ def chi2_sf(x, df):
     ``exp(-x/2) sum_{j<m} (x/2)^j / j!``; odd ``df = 2m + 1``:
     ``erfc(sqrt(x/2)) + 2 phi(sqrt x) sum_{j=1}^{m} x^{j-1/2} / (1 3 ... (2j-1))``.
     Others go to :func:`scipy.special.chdtrc`.  NaN where ``df < 1`` or ``x`` is NaN.
+
+    Parameters
+    ----------
+    x : array_like
+        Chi-square statistics.
+    df : array_like
+        Degrees of freedom (broadcast against ``x``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Upper-tail probabilities, shape of ``x`` and ``df`` broadcast.
+
+    Examples
+    --------
+    >>> from metamodels.batch import chi2_sf
+    >>> chi2_sf([3.84, 10.0], 1).round(4)
+    array([0.05  , 0.0016])
     """
     x = np.asarray(x, dtype=float)
     df = np.asarray(df, dtype=float)

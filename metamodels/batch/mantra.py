@@ -49,12 +49,17 @@ remaining studies and their distances).  The enumeration is exact up to
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy import special
 
 from .numpy_engine import run_threaded
 from .subsets import check_k, missing_patterns, study_arrays, valid_mask
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
 
 __all__ = ["mantra", "mantra_detail", "distance_from_frequencies", "cluster_prior",
            "partitions", "MANTRA_MAX_K", "MantraDetail"]
@@ -248,7 +253,9 @@ def _check_inputs(beta, se, distance):
     return beta, se, D
 
 
-def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_threads=None):
+def mantra(beta: ArrayLike, se: ArrayLike, distance: ArrayLike, *, mu_sd: float = 1.0,
+           as_frame: bool = True, index: ArrayLike | None = None,
+           n_threads: int | None = None) -> pd.DataFrame | dict[str, Any]:
     """MANTRA-class Bayes factors of every variant, by exact enumeration.
 
     Parameters
@@ -262,6 +269,8 @@ def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_thread
         Prior standard deviation of the mean effect ``mu`` (default 1).
     as_frame : bool
         DataFrame (default) or dict of arrays.
+    index : array_like, optional
+        Row labels of the frame (default: those of ``beta`` if it is a DataFrame).
     n_threads : int, optional
         Threads working on blocks of variants (default: CPUs, at most 8).
 
@@ -283,7 +292,20 @@ def mantra(beta, se, distance, *, mu_sd=1.0, as_frame=True, index=None, n_thread
     The model and its computation are given in :mod:`metamodels.batch.mantra`.
     Per variant and partition the cost is one trapezoid rule of about 40 nodes over
     the clusters; for ``k = 6`` about 60 microseconds of CPU a variant (MANTRA's MCMC
-    takes minutes).
+    takes minutes).  The model is that of Morris (2011), Genetic Epidemiology 35(8),
+    809-822.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.batch import mantra
+    >>> beta = np.array([[0.30, 0.25, 0.02], [0.10, 0.12, 0.09]])
+    >>> se = np.full((2, 3), 0.05)
+    >>> D = np.array([[0, 0.1, 0.3], [0.1, 0, 0.25], [0.3, 0.25, 0]])
+    >>> print(mantra(beta, se, D)[["log10_bf", "p_heterogeneous"]].round(3))
+       log10_bf  p_heterogeneous
+    0     9.753            0.995
+    1     0.848            0.063
     """
     if index is None and hasattr(beta, "index") and hasattr(beta, "columns"):
         index = beta.index
@@ -356,7 +378,8 @@ class MantraDetail:
                 f"p_heterogeneous={self.p_heterogeneous:.4g})")
 
 
-def mantra_detail(beta, se, distance, *, mu_sd=1.0, names=None):
+def mantra_detail(beta: ArrayLike, se: ArrayLike, distance: ArrayLike, *,
+                  mu_sd: float = 1.0, names: Sequence[str] | None = None) -> MantraDetail:
     """The MANTRA-class posterior of one variant in detail.
 
     Parameters
@@ -364,6 +387,7 @@ def mantra_detail(beta, se, distance, *, mu_sd=1.0, names=None):
     beta, se : array_like, shape (k,)
         One variant's effects and standard errors (NaN: missing study).
     distance : array_like, shape (k, k)
+        Distances between the study populations (as :func:`mantra`).
     mu_sd : float
         Prior standard deviation of the mean effect.
     names : list of str, optional
@@ -449,7 +473,7 @@ def mantra_detail(beta, se, distance, *, mu_sd=1.0, names=None):
         effects=eff, partitions=parts.reset_index(drop=True))
 
 
-def distance_from_frequencies(freq):
+def distance_from_frequencies(freq: ArrayLike) -> np.ndarray:
     """Distance matrix of the study populations from their allele frequencies.
 
     Parameters
@@ -468,6 +492,16 @@ def distance_from_frequencies(freq):
     ValueError
         A pair of studies without any variant in common, or frequencies outside
         [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.batch import distance_from_frequencies
+    >>> freq = np.array([[0.1, 0.2, 0.5], [0.3, 0.3, 0.6]])
+    >>> distance_from_frequencies(freq).round(3)
+    array([[0.  , 0.05, 0.35],
+           [0.05, 0.  , 0.3 ],
+           [0.35, 0.3 , 0.  ]])
     """
     f = np.atleast_2d(np.asarray(freq, dtype=np.float64))
     if np.any((f < 0) | (f > 1)):

@@ -22,6 +22,8 @@ A missing study is left out of its variant's configurations (NaN m-value).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 from scipy import special
 
@@ -34,8 +36,14 @@ MVALUE_MAX_K = 16
 _CELLS = 1 << 22
 
 
-def mvalues(beta, se, *, prior_sd=0.2, prior_a=1.0, prior_b=1.0, as_frame=True,
-            index=None, columns=None):
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
+
+def mvalues(beta: ArrayLike, se: ArrayLike, *, prior_sd: float = 0.2, prior_a: float = 1.0,
+            prior_b: float = 1.0, as_frame: bool = True, index: ArrayLike | None = None,
+            columns: Sequence[str] | None = None) -> pd.DataFrame | np.ndarray:
     """m-values of every study of every variant (Han and Eskin 2012).
 
     Parameters
@@ -49,15 +57,36 @@ def mvalues(beta, se, *, prior_sd=0.2, prior_a=1.0, prior_b=1.0, as_frame=True,
     as_frame : bool
         DataFrame with columns ``m_1 .. m_k`` (or ``m_<column>`` when ``beta`` is a
         DataFrame or ``columns`` is given) or an ``(m, k)`` array.
+    index : array_like, optional
+        Row labels of the frame (default: those of ``beta`` if it is a DataFrame).
+    columns : list of str, optional
+        Study names for the column labels (default: the columns of ``beta`` if it is
+        a DataFrame, else ``1..k``).
 
     Returns
     -------
     DataFrame or ndarray
         Posterior probabilities that each study has an effect (NaN: missing study).
 
+    Raises
+    ------
+    ValueError
+        Non-positive prior parameters, or too many studies for the enumeration.
+
     Notes
     -----
-    See :mod:`metamodels.batch.mvalues` for the model.
+    See :mod:`metamodels.batch.mvalues` for the model (METASOFT's m-values).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metamodels.batch import mvalues
+    >>> beta = np.array([[0.30, 0.25, 0.02], [0.10, 0.12, 0.09]])
+    >>> se = np.full((2, 3), 0.05)
+    >>> print(mvalues(beta, se).round(3))
+         m_1    m_2    m_3
+    0  1.000  1.000  0.001
+    1  0.926  0.958  0.901
     """
     if columns is None and hasattr(beta, "columns"):
         columns = list(beta.columns)

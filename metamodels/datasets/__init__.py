@@ -49,18 +49,48 @@ __all__ = ["list_datasets", "load", "get_module"] + list(_DATASETS)
 
 
 def list_datasets() -> List[str]:
-    """Return the names of the bundled datasets, sorted."""
+    """Return the names of the bundled datasets, sorted.
+
+    Returns
+    -------
+    list of str
+        The names accepted by :func:`load` and :func:`get_module` (also the
+        sub-module names, ``metamodels.datasets.<name>``).
+
+    Examples
+    --------
+    >>> from metamodels import datasets
+    >>> "bcg" in datasets.list_datasets()
+    True
+    """
     return sorted(_DATASETS)
 
 
 def get_module(name: str) -> ModuleType:
     """Return the module of dataset ``name`` (with ``load``, ``DESCR``, ...).
 
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_datasets`.
+
+    Returns
+    -------
+    module
+        The dataset's module: ``load()``, ``DESCR`` (description of the variables,
+        size and source), ``SOURCE`` (citations) and ``TITLE``.
+
     Raises
     ------
     ValueError
         If ``name`` is not a bundled dataset; the message lists the valid
         names.
+
+    Examples
+    --------
+    >>> from metamodels import datasets
+    >>> datasets.get_module("grunfeld").TITLE
+    'Grunfeld investment data: 10 US firms, 1935-1954'
     """
     if not isinstance(name, str) or name not in _DATASETS:
         raise ValueError(
@@ -75,10 +105,27 @@ def load(name: str) -> pd.DataFrame:
 
     Equivalent to ``metamodels.datasets.<name>.load()``.
 
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_datasets`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call; the columns are described by the dataset module's
+        ``load`` and ``DESCR``.
+
     Raises
     ------
     ValueError
         If ``name`` is not a bundled dataset.
+
+    Examples
+    --------
+    >>> from metamodels import datasets
+    >>> datasets.load("bcg").shape
+    (13, 9)
     """
     return get_module(name).load()
 

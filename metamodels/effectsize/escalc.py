@@ -3,10 +3,13 @@
 The single entry point is :func:`effect_size`; :data:`MEASURES` describes the
 supported measures (their inputs and variance types).
 """
+from __future__ import annotations
+
 import warnings
 from collections import namedtuple
 from functools import partial
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,9 @@ try:  # the package-wide warning base class (needs statsmodels)
     from metamodels.exceptions import MetaModelsWarning as _Warning
 except Exception:  # pragma: no cover - fallback when metamodels.exceptions is unavailable
     _Warning = UserWarning
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["effect_size", "MEASURES", "Measure", "zero_adjustment", "check_add_to"]
 
@@ -158,8 +164,9 @@ _SDS = ("sd1i", "sd2i", "sdi")
 _TIMES = ("t1i", "t2i", "ti")
 
 
-def effect_size(measure, data=None, *, vtype="LS", add=0.5, to="only0", drop00=False,
-                **columns):
+def effect_size(measure: str, data: pd.DataFrame | None = None, *, vtype: str = "LS",
+                add: float = 0.5, to: str = "only0", drop00: bool = False,
+                **columns: str | ArrayLike | float) -> pd.DataFrame:
     r"""Compute effect sizes ``yi`` and sampling variances ``vi`` for a meta-analysis.
 
     A Python counterpart of metafor's ``escalc``, with the same argument names

@@ -6,29 +6,40 @@
 * :func:`to_long` / :func:`to_table` -- metafor's ``to.long`` / ``to.table``: one row per
   group (arm) or one small table per study, from the inputs :func:`effect_size` takes.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .escalc import _choose_inputs, _common_length, _get_measure, _resolve_input, _to_float
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["summarize_effect_sizes", "to_long", "to_table"]
 
 
-def summarize_effect_sizes(data, alpha=0.05, transf=None, yi="yi", vi="vi"):
+def summarize_effect_sizes(data: pd.DataFrame, alpha: float = 0.05,
+                           transf: Callable | None = None, yi: str = "yi",
+                           vi: str = "vi") -> pd.DataFrame:
     """Standard error, z statistic, p-value and confidence interval of each effect size.
+
+    metafor's ``summary.escalc``.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Output of :func:`effect_size` (or any table with effect sizes and variances).
-    alpha : float
+    alpha : float, default 0.05
         ``1 - alpha`` confidence intervals.
     transf : callable, optional
         Back-transformation applied to ``yi`` and the interval bounds (e.g. ``np.exp`` or
         a function of :mod:`metamodels.effectsize.transforms`); the analysis-scale columns
         ``vi``, ``sei``, ``zi`` and ``pvalue`` are then dropped, as metafor does.
-    yi, vi : str
+    yi, vi : str, default "yi", "vi"
         Column names of the effect sizes and sampling variances.
 
     Returns
@@ -36,6 +47,24 @@ def summarize_effect_sizes(data, alpha=0.05, transf=None, yi="yi", vi="vi"):
     pandas.DataFrame
         A copy of ``data`` with ``sei = sqrt(vi)``, ``zi = yi / sei``, two-sided
         ``pvalue``, ``ci_lower = yi - z_{1-alpha/2} sei`` and ``ci_upper``.
+
+    Raises
+    ------
+    ValueError
+        ``data`` not a DataFrame, ``yi``/``vi`` not among its columns, ``alpha`` outside
+        (0, 1), or negative variances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> table = mm.summarize_effect_sizes(dat, transf=np.exp)
+    >>> print(table[["yi", "ci_lower", "ci_upper"]].head(2).round(4))
+           yi  ci_lower  ci_upper
+    0  0.4109    0.1343    1.2574
+    1  0.2049    0.0863    0.4864
     """
     if not isinstance(data, pd.DataFrame):
         raise ValueError("data must be a pandas DataFrame (the output of effect_size)")
@@ -100,8 +129,11 @@ def _groups(spec, a):
                      f"({spec.family} inputs): there are no group-level counts or means")
 
 
-def to_long(measure, data=None, **columns):
+def to_long(measure: str, data: pd.DataFrame | None = None,
+            **columns: str | ArrayLike | float) -> pd.DataFrame:
     """One row per study and group, from the inputs of :func:`effect_size`.
+
+    metafor's ``to.long``.
 
     Parameters
     ----------
@@ -120,6 +152,24 @@ def to_long(measure, data=None, **columns):
     pandas.DataFrame
         ``data``'s columns (if given), then ``study`` (1-based position), ``group`` (1 or
         2, two-group measures only) and the group-level columns.
+
+    Raises
+    ------
+    ValueError
+        Invalid inputs (as :func:`effect_size`), or a measure without group-level
+        counts or means (e.g. correlations).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.datasets.load("bcg").head(2)
+    >>> long = mm.to_long("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> print(long[["trial", "study", "group", "out1", "out2"]])
+       trial  study  group  out1   out2
+    0      1      1      1   4.0  119.0
+    1      1      1      2  11.0  128.0
+    2      2      2      1   6.0  300.0
+    3      2      2      2  29.0  274.0
     """
     spec, a, n = _inputs(measure, data, columns)
     names, groups = _groups(spec, a)
@@ -139,13 +189,41 @@ def to_long(measure, data=None, **columns):
     return long
 
 
-def to_table(measure, data=None, **columns):
+def to_table(measure: str, data: pd.DataFrame | None = None,
+             **columns: str | ArrayLike | float) -> np.ndarray:
     """One small table per study: an array of shape ``(k, groups, columns)``.
 
-    For 2x2 tables ``out[i] = [[ai, bi], [ci, di]]`` (rows: groups; columns: events,
-    non-events), for two-group rates ``[[x1i, t1i], [x2i, t2i]]``, for two-group means
-    ``[[m1i, sd1i, n1i], [m2i, sd2i, n2i]]``; single-group measures give one row.
-    (metafor's ``to.table`` returns the transposed ``rows x columns x k`` array.)
+    metafor's ``to.table`` (which returns the transposed ``rows x columns x k`` array).
+
+    Parameters
+    ----------
+    measure : str
+        Determines which inputs are read, as in :func:`effect_size`.
+    data : pandas.DataFrame, optional
+        Inputs given as strings are its columns.
+    **columns
+        The inputs under metafor's names.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, groups, columns)``: for 2x2 tables ``out[i] = [[ai, bi], [ci, di]]``
+        (rows: groups; columns: events, non-events), for two-group rates
+        ``[[x1i, t1i], [x2i, t2i]]``, for two-group means
+        ``[[m1i, sd1i, n1i], [m2i, sd2i, n2i]]``; single-group measures give one row.
+
+    Raises
+    ------
+    ValueError
+        As :func:`to_long`.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.datasets.load("bcg").head(2)
+    >>> mm.to_table("RR", dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")[0]
+    array([[  4., 119.],
+           [ 11., 128.]])
     """
     spec, a, n = _inputs(measure, data, columns)
     _, groups = _groups(spec, a)

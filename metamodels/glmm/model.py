@@ -8,6 +8,7 @@ random effects in :mod:`metamodels.glmm.quadrature`; heterogeneity tests in
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,11 @@ from ..effectsize import effect_size
 from ..exceptions import ConvergenceWarning, DegenerateFitError, MissingDataWarning, SpecificationError
 from .designs import build_design
 from .fitting import fit_glmm
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .results import MetaGLMMResults
 
 __all__ = ["MetaGLMM", "MEASURES", "MODELS"]
 
@@ -80,6 +86,10 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     r"""Meta-analysis of 2x2 tables, incidence rates or proportions by GLMMs (metafor's
     ``rma.glmm``).
 
+    Instead of normal approximations of study-level effect sizes, the counts themselves
+    are modelled (binomial, Poisson or conditional likelihoods) with normal random
+    effects, which suits sparse data (small counts, zero cells).
+
     Parameters
     ----------
     measure : {"OR", "IRR", "PLO", "IRLN"}
@@ -91,6 +101,7 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         hypergeometric; for IRR the binomial of ``x1i`` given ``x1i + x2i``) or the
         approximate binomial likelihood (``CM.AL``, OR).  Ignored by PLO and IRLN.
     data : DataFrame, optional
+        Table of the counts; string count arguments are its column names.
     ai, bi, ci, di, n1i, n2i : str or array_like
         OR: events/non-events in groups 1 and 2 (``n1i``/``n2i`` may replace ``bi``/``di``).
     x1i, x2i, t1i, t2i : str or array_like
@@ -101,16 +112,38 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     exog : array_like, optional
         Moderator design (k, p) with its own intercept column; intercept only when
         omitted.  :meth:`from_formula` builds it from a formula.
-    add, to, drop00 :
-        metafor's rules for the study-level ``yi``/``vi`` that enter ``I^2`` (and nothing
-        else); tables with no events (or only events) in both groups are left out of
-        the fit when ``drop00`` (OR and IRR, as metafor).
+    add : float, default 0.5
+        metafor's continuity correction of the study-level ``yi``/``vi`` that enter
+        ``I^2`` (and nothing else).
+    to : {"only0", "all", "if0all", "none"}, default "only0"
+        Which tables get ``add`` (as :func:`~metamodels.effect_size`).
+    drop00 : bool, default True
+        Tables with no events (or only events) in both groups are left out of the fit
+        (OR and IRR, as metafor), with a
+        :class:`~metamodels.exceptions.MissingDataWarning`.
     coding : {0.5, 1, 0}
         ``UM.FS``/``UM.RS``: the random effect enters group 1 with ``+coding`` and group 2
         with ``coding - 1`` (metafor's ``coding``; 1/2 is symmetric).
-    cor : bool
+    cor : bool, default False
         ``UM.RS``: correlated random study intercepts and effects (metafor's ``cor``);
         ``rho`` is reported.
+    **counts : str or array_like
+        The count inputs of ``measure`` by name (``ai``, ``bi``, ... above).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``measure``, ``model`` or ``coding``; count inputs not used by
+        ``measure`` or missing; too few studies.
+    metamodels.exceptions.SpecificationError
+        Counts that are not non-negative integers, person-times that are not positive,
+        or a singular moderator design.
+
+    See Also
+    --------
+    MetaGLMM.from_formula : moderators from a formula.
+    metamodels.glmm.MetaGLMMResults
+    metamodels.effect_size : study-level effect sizes for ``MetaRandom``.
 
     Notes
     -----
@@ -118,20 +151,50 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
     likelihood: ``fit(method="ML")`` with normal random effects (integrated out by
     adaptive Gauss-Hermite quadrature with ``nagq`` points per study, the Laplace
     approximation for ``UM.RS`` as metafor, and a 31-point rule, exact to ~1e-10, for
-    ``CM.EL`` with odds ratios), ``fit(method="EE")`` without.
+    ``CM.EL`` with odds ratios), ``fit(method="EE")`` without.  For instance the
+    unconditional model with fixed study effects (``UM.FS``) for odds ratios has, in
+    study ``i`` and group ``j`` (``g_j = 1, 0`` for groups 1 and 2), binomial counts
+    with
+
+    .. math::
+
+        \operatorname{logit} p_{ij} = \alpha_i + g_j\, x_i'b + c_j u_i, \quad
+        u_i \sim N(0, \tau^2),
+
+    ``alpha_i`` fixed study effects, ``c_1 = coding`` and ``c_2 = coding - 1``: the log
+    odds ratio of study ``i`` is ``x_i'b + u_i``.  See Stijnen et al. [1]_ and van
+    Houwelingen et al. [2]_.
 
     References
     ----------
-    Stijnen, T., Hamza, T. H., & Ozdemir, P. (2010). Random effects meta-analysis of event
-    outcome in the framework of the generalized linear mixed model with applications in
-    sparse data. Statistics in Medicine, 29(29), 3046-3067.
+    .. [1] Stijnen, T., Hamza, T. H., & Ozdemir, P. (2010). Random effects meta-analysis
+       of event outcome in the framework of the generalized linear mixed model with
+       applications in sparse data. Statistics in Medicine, 29(29), 3046-3067.
+    .. [2] van Houwelingen, H. C., Zwinderman, K. H., & Stijnen, T. (1993). A bivariate
+       approach to meta-analysis. Statistics in Medicine, 12(24), 2273-2284.
 
-    van Houwelingen, H. C., Zwinderman, K. H., & Stijnen, T. (1993). A bivariate approach to
-    meta-analysis. Statistics in Medicine, 12(24), 2273-2284.
+    Examples
+    --------
+    Odds ratios of the BCG vaccine trials, binomial-normal model with fixed study
+    effects (metafor's ``rma.glmm(measure="OR", model="UM.FS")``):
+
+    >>> import metamodels as mm
+    >>> dat = mm.datasets.load("bcg")
+    >>> model = mm.MetaGLMM("OR", data=dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> res = model.fit(method="ML")
+    >>> print(res.params.round(4))
+    intrcpt   -0.745
+    dtype: float64
+    >>> print(round(res.tau2, 4))
+    0.2949
     """
 
-    def __init__(self, measure, model="UM.FS", data=None, *, exog=None, add=0.5, to="only0",
-                 drop00=True, coding=0.5, cor=False, **counts):
+    def __init__(self, measure: Literal["OR", "IRR", "PLO", "IRLN"],
+                 model: Literal["UM.FS", "UM.RS", "CM.EL", "CM.AL"] = "UM.FS",
+                 data: pd.DataFrame | None = None, *, exog: ArrayLike | None = None,
+                 add: float = 0.5, to: str = "only0", drop00: bool = True,
+                 coding: float = 0.5, cor: bool = False,
+                 **counts: str | ArrayLike | None) -> None:
         measure = str(measure).upper()
         if measure not in MEASURES:
             raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
@@ -195,9 +258,47 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         self.df_resid = float(k - p)
 
     @classmethod
-    def from_formula(cls, formula, data, measure, model="UM.FS", **kwargs):
-        """Moderators from a one-sided patsy formula (``"~ ablat + C(alloc)"``); count
-        arguments as in the constructor (column names of ``data``)."""
+    def from_formula(cls, formula: str, data: pd.DataFrame,
+                     measure: Literal["OR", "IRR", "PLO", "IRLN"],
+                     model: Literal["UM.FS", "UM.RS", "CM.EL", "CM.AL"] = "UM.FS",
+                     **kwargs: Any) -> MetaGLMM:
+        """Build the model with moderators from a one-sided patsy formula.
+
+        Parameters
+        ----------
+        formula : str
+            Right-hand side of the moderators, e.g. ``"~ ablat + C(alloc)"`` (the ``~``
+            may be omitted); the intercept is named ``intrcpt`` as in metafor.
+        data : pandas.DataFrame
+            One row per study, with the moderators and the counts.
+        measure : {"OR", "IRR", "PLO", "IRLN"}
+            The outcome measure (see :class:`MetaGLMM`).
+        model : {"UM.FS", "UM.RS", "CM.EL", "CM.AL"}, default "UM.FS"
+            The GLMM (see :class:`MetaGLMM`).
+        **kwargs
+            Count arguments (column names of ``data``) and the other options of the
+            constructor.
+
+        Returns
+        -------
+        MetaGLMM
+            The model, with ``formula`` and ``design_info`` set.
+
+        Raises
+        ------
+        ValueError
+            A formula that cannot be evaluated on ``data``, and the errors of the
+            constructor.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bcg")
+        >>> model = mm.MetaGLMM.from_formula("~ ablat", dat, "OR", ai="tpos", bi="tneg",
+        ...                                  ci="cpos", di="cneg")
+        >>> model.exog_names
+        ['intrcpt', 'ablat']
+        """
         if "~" not in formula:
             formula = "~ " + formula
         rhs = formula.split("~", 1)[1]
@@ -237,8 +338,12 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                 M[j0, j] = -m / s
         return Xs, M
 
-    def fit(self, method="ML", nagq=7, test="z"):
-        """Maximum-likelihood fit.
+    def fit(self, method: Literal["ML", "EE"] = "ML", nagq: int = 7,
+            test: Literal["z", "t"] = "z") -> MetaGLMMResults:
+        """Maximum-likelihood fit (metafor's ``rma.glmm(..., method=)``).
+
+        Non-dummy moderators are standardised during the fit and the estimates
+        transformed back (metafor's ``scaleX``).  The model is not modified.
 
         Parameters
         ----------
@@ -256,6 +361,29 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
         Returns
         -------
         MetaGLMMResults
+            Coefficients, ``tau2``, heterogeneity and moderator tests, ``summary()``.
+
+        Raises
+        ------
+        ValueError
+            Unknown ``method`` or ``test``, ``nagq < 1``, or too few studies.
+        metamodels.exceptions.DegenerateFitError
+            Counts with no finite maximum-likelihood estimate (e.g. no events in any
+            study).
+
+        Warns
+        -----
+        metamodels.exceptions.ConvergenceWarning
+            The fit did not converge or a standard error is not finite.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bcg")
+        >>> model = mm.MetaGLMM("OR", data=dat, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+        >>> res = model.fit(method="ML")
+        >>> print(round(res.tau2, 4), round(res.i2, 4))
+        0.2949 0.9102
         """
         from .results import MetaGLMMResults, MetaGLMMResultsWrapper
         method = str(method).upper()
@@ -306,6 +434,18 @@ class MetaGLMM(FormulaPickleMixin, LikelihoodModel):
                 raise DegenerateFitError(f"{what} in every study: the {self.measure} estimate "
                                          "is infinite (no finite maximum-likelihood estimate)")
 
-    def loglike(self, params):
+    def loglike(self, params: ArrayLike) -> float:
+        """Not available: the log-likelihood integrates over the random effects.
+
+        Parameters
+        ----------
+        params : array_like
+            Ignored.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; use :meth:`fit` (the results' ``llf``).
+        """
         raise NotImplementedError("MetaGLMM's log-likelihood integrates over random effects; "
                                   "use fit()")

@@ -7,6 +7,8 @@ study-level estimates of :func:`~metamodels.effect_size` (with ``add``/``to``/``
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -18,6 +20,11 @@ from ..base.results import ResultsConventions
 from ..summary import make_summary
 from .fitting import cholesky_factor
 
+if TYPE_CHECKING:
+    from statsmodels.iolib.summary2 import Summary
+
+    from .model import MetaGLMM
+
 __all__ = ["MetaGLMMResults", "MetaGLMMResultsWrapper"]
 
 _LABELS = {"OR": "log odds ratio", "IRR": "log incidence rate ratio",
@@ -25,30 +32,73 @@ _LABELS = {"OR": "log odds ratio", "IRR": "log incidence rate ratio",
 
 
 class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
-    """Results of :meth:`MetaGLMM.fit`.
+    """Results of :meth:`MetaGLMM.fit` (metafor's ``rma.glmm`` object).
+
+    Created by :meth:`MetaGLMM.fit`, not by users.
+
+    Parameters
+    ----------
+    model : MetaGLMM
+        The fitted model.
+    out : object
+        The optimiser's outcome (:mod:`metamodels.glmm.fitting`).
+    M : numpy.ndarray
+        Back-transformation of the coefficients from the standardised moderators,
+        ``b = M b_fit``.
+    method : {"ML", "EE"}
+        The estimation method.
+    nagq : int
+        Quadrature points used.
+    design : object
+        The GLMM design (:mod:`metamodels.glmm.designs`).
+    use_t : bool, default False
+        t (``k - p`` df) instead of z inference.
 
     Attributes
     ----------
-    params, bse, tvalues, pvalues : model coefficients (z tests), ``conf_int()``,
-        ``t_test``, ``wald_test`` as in statsmodels.
-    tau2, tau2_se : between-study variance of the effects and its delta-method standard
-        error from the observed information (metafor gives ``se.tau2`` for ``CM.EL``).
-    sigma2 : variance of the random study intercepts (``UM.RS``), else NaN.
-    llf : log-likelihood of the fit (quadrature / Laplace approximation as used).
-    llf_metafor : metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
-    q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : Wald and likelihood-ratio tests of
-        heterogeneity (metafor's ``QE.Wld``, ``QE.LRT``; see :mod:`metamodels.glmm.fitting`;
-        ``q_wald`` is NaN for ``UM.RS`` with a zero cell).
-    qm, qm_df, qm_pvalue : Wald test of the moderators (all coefficients but the intercept);
-        with ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
-    i2, h2 : I^2 (a fraction) and H^2.
+    params, bse, tvalues, pvalues : pandas.Series
+        Model coefficients with z (or t) tests; ``conf_int()``, ``t_test``,
+        ``wald_test`` as in statsmodels.
+    tau2, tau2_se : float
+        Between-study variance of the effects and its delta-method standard error from
+        the observed information (metafor gives ``se.tau2`` for ``CM.EL``).
+    sigma2 : float
+        Variance of the random study intercepts (``UM.RS``), else NaN.
+    llf : float
+        Log-likelihood of the fit (quadrature / Laplace approximation as used).
+    llf_metafor : float
+        metafor's printed log-likelihood (see :meth:`fit_stats_metafor`).
+    q_wald, q_lrt, q_df, q_wald_pvalue, q_lrt_pvalue : float
+        Wald and likelihood-ratio tests of heterogeneity (metafor's ``QE.Wld``,
+        ``QE.LRT``; see :mod:`metamodels.glmm.fitting`; ``q_wald`` is NaN for ``UM.RS``
+        with a zero cell).
+    qm, qm_df, qm_pvalue : float
+        Wald test of the moderators (all coefficients but the intercept); with
+        ``test="t"`` metafor's ``F = QM / m`` on ``(m, k - p)`` degrees of freedom.
+    i2, h2 : float
+        I^2 (a fraction) and H^2.
 
+    Notes
+    -----
     ``predict``/``get_prediction(exog)`` give ``x'b`` with its confidence interval and the
     prediction interval with ``tau^2`` added (metafor's ``predict.rma``), on the model's
     scale (``np.exp`` back-transforms OR, IRR and IRLN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> dat = mm.datasets.load("bcg")
+    >>> res = mm.MetaGLMM("OR", data=dat, ai="tpos", bi="tneg", ci="cpos",
+    ...                   di="cneg").fit()
+    >>> print(res.predict(transf=np.exp).iloc[0].round(4))
+    0.4747
+    >>> print(round(res.q_lrt, 3), res.q_df)
+    176.954 12
     """
 
-    def __init__(self, model, out, M, method, nagq, design, use_t=False):
+    def __init__(self, model: MetaGLMM, out: Any, M: np.ndarray, method: str, nagq: int,
+                 design: Any, use_t: bool = False) -> None:
         self._out = out
         self.method = method
         self.model_type = model.model_type
@@ -91,7 +141,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return out, rho
 
     @cache_readonly
-    def tau2(self):
+    def tau2(self) -> float:
+        """Between-study variance ``tau^2`` of the effects (0 for EE fits)."""
         return self._components[0].get("tau", (0.0 if self.method == "EE" else np.nan, np.nan))[0]
 
     @cache_readonly
@@ -100,7 +151,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return self._components[0].get("tau", (np.nan, np.nan))[1]
 
     @cache_readonly
-    def sigma2(self):
+    def sigma2(self) -> float:
+        """Variance of the random study intercepts (``UM.RS``), else NaN."""
         return self._components[0].get("sigma", (np.nan, np.nan))[0]
 
     @cache_readonly
@@ -111,7 +163,8 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
 
     # ------------------------------------------------------------ likelihoods
     @cache_readonly
-    def llf(self):
+    def llf(self) -> float:
+        """Log-likelihood of the fit (quadrature or Laplace approximation as used)."""
         return float(self._out.llf)
 
     @cache_readonly
@@ -161,21 +214,45 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
                 -2 * llf + 2 * n * big / (big - n - 1))
 
     @property
-    def aic(self):
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 llf + 2 n_params_total``."""
         return self._criteria(self.llf)[0]
 
     @property
-    def bic(self):
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 llf + n_params_total log(k')`` with ``k'``
+        the number of binomial/Poisson observations (``2k`` for two-group unconditional
+        models, as metafor)."""
         return self._criteria(self.llf)[1]
 
     @property
-    def aicc(self):
+    def aicc(self) -> float:
+        """Small-sample corrected AIC (metafor's AICc)."""
         return self._criteria(self.llf)[2]
 
-    def fit_stats_metafor(self):
-        """metafor's ``fitstats``: ll, deviance (``-2 (ll - ll_sat)``), AIC, BIC, AICc
-        from :attr:`llf_metafor`, with metafor's parameter and observation counts (which
-        leave out ``rho`` of ``cor=True`` fits)."""
+    def fit_stats_metafor(self) -> pd.Series:
+        """Fit statistics as metafor's ``fitstats`` prints them.
+
+        Returns
+        -------
+        pandas.Series
+            ll, dev (``-2 (ll - ll_sat)``), AIC, BIC, AICc from :attr:`llf_metafor`,
+            with metafor's parameter and observation counts (which leave out ``rho`` of
+            ``cor=True`` fits); named ``ML``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> res = mm.MetaGLMM("OR", data=mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                   ci="cpos", di="cneg").fit()
+        >>> print(res.fit_stats_metafor().round(3))
+        ll      -70.968
+        dev       3.594
+        AIC     171.936
+        BIC     190.807
+        AICc    219.936
+        Name: ML, dtype: float64
+        """
         ll = self.llf_metafor
         n = self.n_params_total
         if np.isfinite(self.rho):
@@ -187,27 +264,34 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
 
     # ------------------------------------------------------------ heterogeneity
     @property
-    def q_df(self):
+    def q_df(self) -> int:
+        """Degrees of freedom of the heterogeneity tests, ``k - p``."""
         return int(self.k - self.model.k_params)
 
     def _qp(self, q):
         return float(stats.chi2.sf(q, self.q_df)) if self.q_df > 0 else 1.0
 
     @cache_readonly
-    def q_wald(self):
+    def q_wald(self) -> float:
+        """Wald test of heterogeneity (metafor's ``QE.Wld``; NaN for ``UM.RS`` with a
+        zero cell)."""
         q = self._out.q_wald
         return max(0.0, q) if np.isfinite(q) else np.nan
 
     @cache_readonly
-    def q_wald_pvalue(self):
+    def q_wald_pvalue(self) -> float:
+        """Chi-square (``q_df``) p-value of :attr:`q_wald`."""
         return self._qp(self.q_wald)
 
     @cache_readonly
-    def q_lrt(self):
+    def q_lrt(self) -> float:
+        """Likelihood-ratio test of heterogeneity, saturated against equal-effects model
+        (metafor's ``QE.LRT``)."""
         return max(0.0, 2 * (self._out.llf_sat - self._out.llf_ee))
 
     @cache_readonly
-    def q_lrt_pvalue(self):
+    def q_lrt_pvalue(self) -> float:
+        """Chi-square (``q_df``) p-value of :attr:`q_lrt`."""
         return self._qp(self.q_lrt)
 
     @cache_readonly
@@ -221,11 +305,14 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return (ok.sum() - X.shape[1]) / trP
 
     @cache_readonly
-    def i2(self):
+    def i2(self) -> float:
+        """``I^2 = tau^2 / (tau^2 + s^2)`` as a fraction, ``s^2`` the typical sampling
+        variance of the study-level estimates (module notes)."""
         return self.tau2 / (self.tau2 + self._s2)
 
     @cache_readonly
-    def h2(self):
+    def h2(self) -> float:
+        """``H^2 = 1 + tau^2 / s^2``."""
         return 1.0 + self.tau2 / self._s2
 
     # ------------------------------------------------------------ moderators
@@ -237,7 +324,9 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return idx if len(idx) and X.shape[1] > 1 else np.arange(X.shape[1])
 
     @cache_readonly
-    def qm(self):
+    def qm(self) -> float:
+        """Wald test of the moderators (all coefficients but the intercept; the intercept
+        in intercept-only models), metafor's ``QM``; ``F = QM / m`` with ``test="t"``."""
         j = self._btt
         b = np.asarray(self.params)[j]
         V = np.asarray(self.cov_params())[np.ix_(j, j)]
@@ -245,17 +334,33 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
         return chi2 / len(j) if self.use_t else chi2
 
     @property
-    def qm_df(self):
+    def qm_df(self) -> int:
+        """Number of coefficients tested by :attr:`qm`."""
         return len(self._btt)
 
     @cache_readonly
-    def qm_pvalue(self):
+    def qm_pvalue(self) -> float:
+        """p-value of :attr:`qm` (chi-square, or F on ``(qm_df, k - p)`` with t tests)."""
         if self.use_t:
             return float(stats.f.sf(self.qm, self.qm_df, self.df_resid)) if self.df_resid > 0 else np.nan
         return float(stats.chi2.sf(self.qm, self.qm_df))
 
     # ------------------------------------------------------------ output
-    def summary(self, alpha=0.05):
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Summary tables as metafor prints an ``rma.glmm`` fit.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Measure, model, method, number of studies, ``tau^2``, ``I^2``, ``H^2``,
+            log-likelihood (and ``sigma^2``, ``rho`` of ``UM.RS``), the coefficient table
+            and the heterogeneity (Wald and LRT) and moderator tests.
+        """
         from ..summary import coef_table_of
         info = {"Measure:": f"{self.measure} ({_LABELS[self.measure]})",
                 "Model:": self.model_type if self.measure in ("OR", "IRR") else "binomial-normal"

@@ -20,6 +20,8 @@ difference).
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -146,25 +148,50 @@ def compare_lr(full, restricted):
     return lr_test(full.llf, restricted.llf, df, method=kind, check=check)
 
 
-def lr_test_table(*results, names=None):
-    """Likelihood-ratio tests of a sequence of nested models.
+def lr_test_table(*results: Any, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Likelihood-ratio tests of a sequence of nested models (R's ``anova(m1, m2, ...)``).
+
+    Exported as :func:`metamodels.lr_test`.
 
     Parameters
     ----------
     *results : fitted results (MixedModel, MetaFixed/MetaRandom, ...)
-        Sorted internally from fewest to most parameters; each is tested against the
-        preceding (smaller) one.
+        At least two.  Sorted internally from fewest to most parameters; each is tested
+        against the preceding (smaller) one.
     names : list of str, optional
+        Row labels, one per model in the order given (default ``model 1``, ...).
 
     Returns
     -------
-    DataFrame with columns npar, llf, -2llf, aic, bic, chi2, df, pvalue.
+    pandas.DataFrame
+        One row per model, fewest parameters first, with columns npar, llf, -2llf, aic,
+        bic, chi2, df, pvalue (NaN in the first row).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two fits, ``names`` of the wrong length, fits that are not
+        comparable (method, data, REML with different fixed effects) or not nested.
 
     Notes
     -----
     All fits must use the same estimation method and data.  REML log-likelihoods are
     only comparable between models with the same fixed effects (a ValueError says so);
     refit with ML to compare fixed effects (see :func:`check_lr_comparable`).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> fits = [mm.MetaRandom.from_formula(f, dat, vi="vi").fit(method="ML")
+    ...         for f in ("yi ~ 1", "yi ~ ablat", "yi ~ ablat + year")]
+    >>> table = mm.lr_test(*fits, names=["null", "ablat", "ablat+year"])
+    >>> print(table[["npar", "llf", "chi2", "pvalue"]].round(4))
+                npar      llf    chi2  pvalue
+    null           2 -12.6651     NaN     NaN
+    ablat          3  -7.6857  9.9588  0.0016
+    ablat+year     4  -7.6461  0.0791  0.7785
     """
     if len(results) < 2:
         raise ValueError("lr_test needs at least two fitted models")

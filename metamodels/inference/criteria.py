@@ -12,8 +12,11 @@ import numpy as np
 __all__ = ["information_criteria"]
 
 
-def information_criteria(llf, n_params, n):
-    """Return ``(aic, bic, aicc)``.
+def information_criteria(llf: float, n_params: int,
+                         n: float) -> tuple[float, float, float]:
+    """Akaike, Bayesian and small-sample corrected Akaike information criteria.
+
+    The formulas are those of the module docstring (metafor's conventions).
 
     Parameters
     ----------
@@ -23,6 +26,18 @@ def information_criteria(llf, n_params, n):
         Number of estimated parameters ``d``.
     n : int
         Effective sample size (``k`` under ML, ``k - p`` under REML).
+
+    Returns
+    -------
+    tuple of float
+        ``(aic, bic, aicc)``.
+
+    Examples
+    --------
+    >>> from metamodels.inference import information_criteria
+    >>> aic, bic, aicc = information_criteria(-12.5, 2, 13)
+    >>> print(round(aic, 2), round(bic, 4), round(aicc, 2))
+    29.0 30.1299 30.2
     """
     d = float(n_params)
     m = max(float(n), d + 2.0)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -199,9 +200,15 @@ class MarginalTable:
     alpha: float
     by: tuple = ()
 
-    def summary_frame(self):
-        """The table: label columns then estimate, se, df, statistic, pvalue, ci_lower,
-        ci_upper."""
+    def summary_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (emmeans' ``summary``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The label columns, then estimate, se, df, statistic, pvalue, ci_lower,
+            ci_upper, one row per estimate.
+        """
         out = self.labels.reset_index(drop=True).copy()
         for c in _COLUMNS:
             out[c] = getattr(self, c)
@@ -245,7 +252,42 @@ def _infer(source, L, labels, by, alpha, adjust, n_means=None):
 
 @dataclass(frozen=True, repr=False)
 class MarginalContrasts(MarginalTable):
-    """Contrasts of marginal means (:meth:`MarginalMeans.contrast`); ``method`` names them."""
+    """Contrasts of marginal means (:meth:`MarginalMeans.contrast`); ``method`` names them.
+
+    Built by :meth:`MarginalMeans.contrast` (emmeans' ``contrast``); users do not create
+    it.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        What each row is (the levels of ``specs`` and ``by``, or ``contrast`` and
+        ``by``).
+    estimate, se, df, statistic, pvalue, ci_lower, ci_upper : numpy.ndarray
+        The columns of :meth:`summary_frame` (see :class:`MarginalTable`).
+    L : numpy.ndarray
+        The linear functions of the fixed effects, one row per estimate.
+    ddf, adjust : str
+        The df method and the multiplicity adjustment used.
+    alpha : float
+        ``1 - alpha`` confidence limits.
+    by : tuple of str
+        Variables defining the families.
+    method : str, default "pairwise"
+        The contrast family (``"custom"`` for coefficients given as a dict).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+    >>> diffs = res.marginal_means("alloc").pairs()
+    >>> print(diffs.summary_frame()[["contrast", "estimate", "pvalue"]].round(4))
+                     contrast  estimate  pvalue
+    0      alternate - random    0.4478  0.6604
+    1  alternate - systematic   -0.0890  0.9862
+    2     random - systematic   -0.5369  0.4352
+    """
 
     method: str = "pairwise"
 
@@ -253,14 +295,54 @@ class MarginalContrasts(MarginalTable):
 @dataclass(frozen=True, repr=False)
 class MarginalMeans(MarginalTable):
     """Estimated marginal means (:func:`marginal_means`); ``weights`` says how the other
-    factors were averaged.  :meth:`contrast` and :meth:`pairs` compare them."""
+    factors were averaged.  :meth:`contrast` and :meth:`pairs` compare them.
+
+    Built by the results' ``marginal_means`` (SAS ``LSMEANS``, emmeans' ``emmeans``);
+    users do not create it.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        What each row is (the levels of ``specs`` and ``by``, or ``contrast`` and
+        ``by``).
+    estimate, se, df, statistic, pvalue, ci_lower, ci_upper : numpy.ndarray
+        The columns of :meth:`summary_frame` (see :class:`MarginalTable`).
+    L : numpy.ndarray
+        The linear functions of the fixed effects, one row per estimate.
+    ddf, adjust : str
+        The df method and the multiplicity adjustment used.
+    alpha : float
+        ``1 - alpha`` confidence limits.
+    by : tuple of str
+        Variables defining the families.
+    weights : {"equal", "proportional", "cells"}
+        How the factors not named were averaged.
+    specs : tuple of str
+        The variables whose levels have a mean.
+    source : LinearInference
+        Estimates, covariance and df of the fit (for contrasts).
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+    ...                      ci="cpos", di="cneg")
+    >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+    >>> means = res.marginal_means("alloc")
+    >>> print(means.summary_frame()[["alloc", "estimate"]].round(4))
+            alloc  estimate
+    0   alternate   -0.5180
+    1      random   -0.9658
+    2  systematic   -0.4289
+    """
 
     weights: str = "equal"
     specs: tuple = ()
     source: LinearInference = field(default=None, compare=False)
 
-    def contrast(self, method="pairwise", adjust=None, ref=0, alpha=None):
-        """Contrasts of the means within each ``by`` group.
+    def contrast(self, method: str | dict = "pairwise", adjust: str | None = None,
+                 ref: Any = 0, alpha: float | None = None) -> MarginalContrasts:
+        """Contrasts of the means within each ``by`` group (emmeans' ``contrast``).
 
         Parameters
         ----------
@@ -279,6 +361,31 @@ class MarginalMeans(MarginalTable):
             Reference level of ``"trt.vs.ctrl"`` (default the first).
         alpha : float, optional
             Defaults to the means' ``alpha``.
+
+        Returns
+        -------
+        MarginalContrasts
+            One row per contrast: ``summary_frame()`` with contrast, estimate, se, df,
+            statistic, pvalue, ci_lower, ci_upper.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``method`` or ``adjust``, coefficients of the wrong length, or an
+            unknown reference level.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> means = res.marginal_means("alloc")
+        >>> diffs = means.contrast("trt.vs.ctrl", adjust="dunnett")
+        >>> print(diffs.summary_frame()[["contrast", "pvalue"]].round(4))
+                         contrast  pvalue
+        0      random - alternate  0.5588
+        1  systematic - alternate  0.9786
         """
         alpha = self.alpha if alpha is None else alpha
         pairwise = method in ("pairwise", "revpairwise")
@@ -308,8 +415,21 @@ class MarginalMeans(MarginalTable):
                                  L, self.ddf, used, alpha, self.by,
                                  method=method if isinstance(method, str) else "custom")
 
-    def pairs(self, adjust="tukey", alpha=None):
-        """Pairwise differences ``a - b`` (Tukey-adjusted unless told)."""
+    def pairs(self, adjust: str = "tukey", alpha: float | None = None) -> MarginalContrasts:
+        """Pairwise differences ``a - b`` (Tukey-adjusted unless told; emmeans' ``pairs``).
+
+        Parameters
+        ----------
+        adjust : str, default "tukey"
+            Multiplicity adjustment (as :meth:`contrast`).
+        alpha : float, optional
+            Defaults to the means' ``alpha``.
+
+        Returns
+        -------
+        MarginalContrasts
+            ``contrast(method="pairwise", adjust=adjust, alpha=alpha)``.
+        """
         return self.contrast("pairwise", adjust=adjust, alpha=alpha)
 
 
@@ -451,22 +571,76 @@ class MarginalMeansMixin:
     def _linear_inference(self, ddf=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def marginal_means(self, specs, at=None, by=None, weights="equal", ddf=None, alpha=0.05,
-                       adjust="none"):
-        """Estimated marginal means (SAS ``LSMEANS``, emmeans) of ``specs``.
+    def marginal_means(self, specs: str | Sequence[str], at: dict | None = None,
+                       by: str | Sequence[str] | None = None,
+                       weights: Literal["equal", "proportional", "cells"] = "equal",
+                       ddf: str | None = None, alpha: float = 0.05,
+                       adjust: str = "none") -> MarginalMeans:
+        """Estimated marginal means (SAS ``LSMEANS``, emmeans' ``emmeans``) of ``specs``.
 
         The reference grid crosses the levels of every factor with each covariate at its
         mean (or at ``at=`` values); the mean of a level of ``specs`` averages the grid
         over the factors not named (``weights="equal"``, emmeans' and SAS's default;
         ``"proportional"`` to their frequencies in the data; ``"cells"``).  SEs, df and
         t tests follow the ``ddf`` method (the results' default unless given).  See
-        :mod:`metamodels.inference.marginal`.
+        :mod:`metamodels.inference.marginal`.  Needs a model fitted from a formula.
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Variables (factors) whose levels get a mean.
+        at : dict, optional
+            Values of covariates (a scalar or a list) and levels of factors that define
+            the reference grid (default: covariates at their means, all factor levels).
+        by : str or list of str, optional
+            Variables whose levels form separate families (means and adjustments per
+            level).
+        weights : {"equal", "proportional", "cells"}, default "equal"
+            How the factors not named are averaged: equally (emmeans/SAS default), in
+            proportion to their marginal frequencies in the data, or by the cell
+            frequencies of the data.
+        ddf : str, optional
+            MixedModel results: denominator df method (``"satterthwaite"``,
+            ``"kenward-roger"``, ``"residual"``, ``"containment"``, ``"between-within"``,
+            ...; default: the fit's).  Meta-analysis results take the reference
+            distribution from ``fit(test=...)`` and refuse ``ddf``.
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+        adjust : str, default "none"
+            Multiplicity adjustment of the means' p-values and intervals: none, tukey,
+            sidak, bonferroni, holm, fdr or mvt (single-step multivariate t).
 
         Returns
         -------
         MarginalMeans
             ``summary_frame()`` has estimate, se, df, statistic, pvalue, ci_lower,
             ci_upper; ``contrast(method, adjust=)`` and ``pairs()`` compare the means.
+
+        Raises
+        ------
+        metamodels.exceptions.SpecificationError
+            A model not fitted from a formula, rows dropped for missing values,
+            ``specs``/``by`` that are not distinct variables of the fixed effects, or
+            empty cells with ``weights="cells"``/``"proportional"``.
+        ValueError
+            Unknown ``weights``, ``adjust`` or ``ddf``.
+
+        See Also
+        --------
+        contrast
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> means = res.marginal_means("alloc")
+        >>> print(means.summary_frame()[["alloc", "estimate", "se"]].round(4))
+                alloc  estimate      se
+        0   alternate   -0.5180  0.4412
+        1      random   -0.9658  0.2672
+        2  systematic   -0.4289  0.3449
         """
         m = self.model
         frame = getattr(getattr(m, "data", None), "frame", None)
@@ -480,15 +654,58 @@ class MarginalMeansMixin:
                               weights=weights, alpha=alpha, adjust=adjust,
                               response=getattr(m, "endog_names", None))
 
-    def contrast(self, specs, method="pairwise", at=None, by=None, weights="equal", ddf=None,
-                 alpha=0.05, adjust=None, ref=0):
-        """Contrasts of the marginal means of ``specs``: shorthand for
-        ``marginal_means(specs, at, by, weights, ddf, alpha).contrast(method, adjust, ref)``
-        (``"pairwise"`` differences with Tukey's adjustment unless told).
+    def contrast(self, specs: str | Sequence[str], method: str | dict = "pairwise",
+                 at: dict | None = None, by: str | Sequence[str] | None = None,
+                 weights: Literal["equal", "proportional", "cells"] = "equal",
+                 ddf: str | None = None, alpha: float = 0.05, adjust: str | None = None,
+                 ref: Any = 0) -> MarginalContrasts:
+        """Contrasts of the marginal means of ``specs`` (emmeans' ``contrast``, SAS
+        ``LSMEANS / DIFF``).
+
+        Shorthand for ``marginal_means(specs, at, by, weights, ddf,
+        alpha).contrast(method, adjust, ref)`` (``"pairwise"`` differences with Tukey's
+        adjustment unless told).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Variables whose marginal means are compared.
+        method : str or dict, default "pairwise"
+            ``"pairwise"``, ``"revpairwise"``, ``"trt.vs.ctrl"``, ``"consec"``,
+            ``"eff"``, ``"poly"`` (orthogonal polynomials of equally spaced levels), or
+            ``{label: coefficients}`` (one coefficient per mean of a ``by`` group); see
+            :meth:`MarginalMeans.contrast`.
+        at, by, weights, ddf, alpha
+            As in :meth:`marginal_means`.
+        adjust : str, optional
+            none, tukey, sidak, bonferroni, holm, fdr or mvt (``"dunnett"`` for
+            ``trt.vs.ctrl``); default ``"tukey"`` for pairwise families, ``"none"`` for
+            ``"poly"``, ``"holm"`` otherwise.
+        ref : int or level label, default 0
+            Reference level of ``"trt.vs.ctrl"`` (default the first).
 
         Returns
         -------
         MarginalContrasts
+            ``summary_frame()`` with contrast, estimate, se, df, statistic, pvalue,
+            ci_lower, ci_upper.
+
+        Raises
+        ------
+        metamodels.exceptions.SpecificationError, ValueError
+            As :meth:`marginal_means`, or an unknown ``method``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
+        ...                      ci="cpos", di="cneg")
+        >>> res = mm.MetaRandom.from_formula("yi ~ alloc", dat, vi="vi").fit()
+        >>> diffs = res.contrast("alloc", method="trt.vs.ctrl")
+        >>> print(diffs.summary_frame()[["contrast", "estimate", "pvalue"]].round(4))
+                          contrast  estimate  pvalue
+        0      random - alternate   -0.4478  0.7706
+        1  systematic - alternate    0.0890  0.8737
         """
         mm_ = self.marginal_means(specs, at=at, by=by, weights=weights, ddf=ddf, alpha=alpha)
         return mm_.contrast(method, adjust=adjust, ref=ref)

@@ -2,6 +2,8 @@
 mean and for its heterogeneity SD, and a regression for their correlation."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 import patsy
@@ -13,6 +15,11 @@ from ..base.pickling import FormulaPickleMixin
 from ..core.known import KnownCovariance
 from ..exceptions import SpecificationError
 from .bivariate_covariance import BivariateLocationScaleCovariance
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .bivariate_results import BivariateLocationScaleResults
 
 __all__ = ["BivariateLocationScaleMeta"]
 
@@ -40,6 +47,11 @@ def _sampling_blocks(V, k, data=None):
 class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     """Bivariate location-scale meta-analysis (drmTMB's bivariate model).
 
+    Two outcomes per study with known 2 x 2 sampling covariances (a study may report one
+    outcome only); each outcome's mean, each outcome's heterogeneity SD and the
+    correlation of the two random effects have a regression of their own.  Most users
+    build the model with :meth:`from_formula` from a wide table (one row per study).
+
     Parameters
     ----------
     endog : (k, 2) array
@@ -55,8 +67,26 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
     names : dict, optional
         Column names of each design (``"mean1"``, ``"mean2"``, ``"scale1"``, ``"scale2"``,
         ``"corr"``).
-    outcomes : tuple of str
-        Names of the two outcomes (labels).
+    outcomes : tuple of str, default ("y1", "y2")
+        Names of the two outcomes (labels of the parameters, e.g. ``y1:x0``).
+    **kwargs
+        Passed to :class:`statsmodels.base.model.LikelihoodModel`.
+
+    Raises
+    ------
+    ValueError
+        Inputs of the wrong shape, missing values in a design, a study reporting neither
+        outcome, non-positive sampling variances or sampling correlations outside
+        (-1, 1), or too few effect sizes for the parameters.
+    metamodels.exceptions.SpecificationError
+        A singular location or scale design, or a correlation design not identified by
+        the studies reporting both outcomes.
+
+    See Also
+    --------
+    LocationScaleMeta : one outcome.
+    BivariateMeta : the bivariate random-effects model (constant SDs and correlation).
+    metamodels.locscale.bivariate_results.BivariateLocationScaleResults
 
     Notes
     -----
@@ -75,11 +105,42 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
     likelihood.  Fitting is profiled ML or REML on the shared engine (Newton steps with
     the analytic observed information); a constant-scale, constant-correlation model is
     the bivariate random-effects model (``MetaMixed`` with an unstructured 2 x 2 random
-    term).
+    term; metafor's ``rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | study,
+    struct = "UN")``).  The univariate model is that of Viechtbauer & López-López [1]_.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & López-López, J. A. (2022). Location-scale models for
+       meta-analysis. Research Synthesis Methods, 13(6), 697-715.
+
+    Examples
+    --------
+    Probing depth (PD) and attachment level (AL) in five periodontal trials (Berkey et
+    al. 1998), with their within-trial sampling covariances:
+
+    >>> import pandas as pd
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+    >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+    >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+    ...                      "cov": pd_.v2i})
+    >>> model = mm.BivariateLocationScaleMeta.from_formula(
+    ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov"))
+    >>> res = model.fit(method="REML")
+    >>> print(res.params.round(4))
+    PD:Intercept          0.3534
+    AL:Intercept         -0.3392
+    scale:PD:Intercept   -2.2227
+    scale:AL:Intercept   -1.7109
+    corr:Intercept        0.7070
+    dtype: float64
     """
 
-    def __init__(self, endog, exog1, exog2, V, exog_scale1, exog_scale2, exog_corr,
-                 names=None, outcomes=("y1", "y2"), **kwargs):
+    def __init__(self, endog: ArrayLike, exog1: ArrayLike, exog2: ArrayLike,
+                 V: ArrayLike, exog_scale1: ArrayLike, exog_scale2: ArrayLike,
+                 exog_corr: ArrayLike, names: Mapping[str, Sequence[str]] | None = None,
+                 outcomes: tuple[str, str] = ("y1", "y2"), **kwargs: Any) -> None:
         Y = np.asarray(endog, dtype=float)
         if Y.ndim != 2 or Y.shape[1] != 2:
             raise ValueError(f"endog must be a (k, 2) array of the two outcomes, got {Y.shape}")
@@ -171,17 +232,21 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
     scale2_design_info = corr_design_info = None
 
     @property
-    def design_infos(self):
+    def design_infos(self) -> dict | None:
         """patsy DesignInfo of each design (formula models; None for array input)."""
         keys = ("mean1", "mean2", "scale1", "scale2", "corr")
         infos = {k: getattr(self, f"{k}_design_info") for k in keys}
         return None if all(v is None for v in infos.values()) else infos
 
     @classmethod
-    def from_formula(cls, formula, data, outcomes=("y1", "y2"), V=None,
-                     scale_formula=("~ 1", "~ 1"), corr_formula="~ 1", missing="drop",
-                     **kwargs):
-        """Build from a wide table (one row per study).
+    def from_formula(cls, formula: str | tuple[str, str], data: pd.DataFrame,
+                     outcomes: tuple[str, str] = ("y1", "y2"),
+                     V: ArrayLike | tuple[str, str, str] | None = None,
+                     scale_formula: str | tuple[str, str] = ("~ 1", "~ 1"),
+                     corr_formula: str = "~ 1",
+                     missing: Literal["drop", "raise"] = "drop",
+                     **kwargs: Any) -> BivariateLocationScaleMeta:
+        """Build from a wide table (one row per study) and formulas.
 
         Parameters
         ----------
@@ -198,7 +263,38 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
         corr_formula : str
             Design of ``atanh(rho)``.
         missing : {"drop", "raise"}
-            Studies with a missing moderator are dropped (with their outcomes) or refused.
+            Studies with a missing moderator (or no outcome) are dropped (with their
+            outcomes) or refused.
+        **kwargs
+            Passed to the constructor.
+
+        Returns
+        -------
+        BivariateLocationScaleMeta
+            The model, with ``formula``, the designs' ``design_infos`` and ``n_dropped``
+            set.
+
+        Raises
+        ------
+        ValueError
+            An outcome or ``V`` column not in ``data``, ``V`` of the wrong shape, rows
+            with missing moderators when ``missing="raise"``, or the errors of the
+            constructor.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+        >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+        >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+        ...                      "cov": pd_.v2i})
+        >>> model = mm.BivariateLocationScaleMeta.from_formula(
+        ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov"))
+        >>> res = model.fit(method="REML")
+        >>> res.model.k_studies
+        5
         """
         data = pd.DataFrame(data).reset_index(drop=True)
         for c in outcomes:
@@ -256,12 +352,56 @@ class BivariateLocationScaleMeta(EngineModelMixin, FormulaPickleMixin, Likelihoo
                 a[off + const[0]] = 0.5 * np.log(t2)
         return np.concatenate([a, np.zeros(d["qc"])])
 
-    def fit(self, method="REML", start=None, tol=1e-10, maxiter=200):
-        """Fit by REML (default) or ML.
+    def fit(self, method: Literal["REML", "ML"] = "REML",
+            start: ArrayLike | None = None, tol: float = 1e-10,
+            maxiter: int = 200) -> BivariateLocationScaleResults:
+        """Fit by profiled REML (default) or ML.
+
+        Newton steps on the analytic observed information
+        (:func:`metamodels.core.optimize.maximize`: should the solution lie on a bound,
+        the search is repeated from ``start`` and from a start with ``log 2`` subtracted
+        from every scale coefficient, and the highest likelihood kept).  The model is
+        not modified.
+
+        Parameters
+        ----------
+        method : {"REML", "ML"}, default "REML"
+            Restricted or full maximum likelihood.
+        start : array_like, optional
+            Starting values of the scale and correlation coefficients (order of
+            ``model.spec.param_names``).  Default: each outcome's log DerSimonian-Laird
+            SD in its constant column, everything else 0.
+        tol : float, default 1e-10
+            Convergence tolerance of the optimiser.
+        maxiter : int, default 200
+            Maximum number of iterations.
 
         Returns
         -------
         BivariateLocationScaleResults
+
+        Raises
+        ------
+        ValueError
+            Unknown ``method`` or ``start`` of the wrong length.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+        >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+        >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+        ...                      "cov": pd_.v2i})
+        >>> model = mm.BivariateLocationScaleMeta.from_formula(
+        ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov"))
+        >>> res = model.fit(method="REML")
+        >>> print(res.predict_parameters().loc[0, ["sd1", "sd2", "rho"]].round(4))
+        sd1    0.1083
+        sd2    0.1807
+        rho    0.6088
+        Name: 0, dtype: float64
         """
         from .bivariate_results import (BivariateLocationScaleResults,
                                         BivariateLocationScaleResultsWrapper)

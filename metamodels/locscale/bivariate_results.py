@@ -1,6 +1,8 @@
 """Results of BivariateLocationScaleMeta fits."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -12,6 +14,11 @@ from ..base.results import EngineResultsMixin, ResultsConventions
 from ..summary import make_summary
 from .joint import JointCovarianceMixin
 from .results import engine_check_rows, engine_covariance
+
+if TYPE_CHECKING:
+    from statsmodels.iolib.summary2 import Summary
+
+    from .bivariate import BivariateLocationScaleMeta
 
 __all__ = ["BivariateLocationScaleResults"]
 
@@ -26,17 +33,54 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
     (conditional on the variance parameters, as metafor's location-scale models) and the
     inverse observed information of the profiled (restricted) likelihood for the rest;
     :meth:`cov_params_joint` (ML) inverts the joint observed information instead
-    (drmTMB's choice; :mod:`metamodels.locscale.joint`).
+    (drmTMB's choice; :mod:`metamodels.locscale.joint`).  Inference uses the normal
+    distribution.  Created by :meth:`BivariateLocationScaleMeta.fit`.
+
+    Parameters
+    ----------
+    model : BivariateLocationScaleMeta
+        The fitted model.
+    outcome : metamodels.core.optimize.FitOutcome
+        The optimiser's outcome.
+    method : {"REML", "ML"}
+        The estimation method.
+
+    See Also
+    --------
+    BivariateLocationScaleMeta.fit
+    LocationScaleResults
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import metamodels as mm
+    >>> b = mm.datasets.load("berkey1998")
+    >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+    >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+    >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+    ...                      "cov": pd_.v2i})
+    >>> model = mm.BivariateLocationScaleMeta.from_formula(
+    ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov"))
+    >>> res = model.fit(method="REML")
+    >>> print(res.bse.round(4))
+    PD:Intercept          0.0588
+    AL:Intercept          0.0879
+    scale:PD:Intercept    0.5815
+    scale:AL:Intercept    0.3737
+    corr:Intercept        0.7444
+    dtype: float64
     """
 
-    def __init__(self, model, outcome, method):
+    def __init__(self, model: BivariateLocationScaleMeta, outcome: Any, method: str) -> None:
         self._set_engine_fit(model, outcome, method)
         ev = self._ev
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),
                          normalized_cov_params=engine_covariance(ev, model.k_location), scale=1.0, use_t=False, cov_type="nonrobust")
 
     @cache_readonly
-    def param_names(self):
+    def param_names(self) -> list[str]:
+        """Names of ``params``: ``<outcome>:<column>`` location names, then ``scale:``
+        and ``corr:`` names."""
         return list(self.model.data.param_names)
 
     @property
@@ -51,22 +95,25 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         return pd.Series(np.asarray(self.params)[sl], index=self.param_names[sl])
 
     @property
-    def params_location(self):
+    def params_location(self) -> pd.Series:
+        """Location coefficients of both outcomes, labelled ``<outcome>:<column>``."""
         return self._series(self._slices[0])
 
     @property
-    def params_scale(self):
+    def params_scale(self) -> pd.Series:
         """Coefficients of ``log(sd1)`` then ``log(sd2)``."""
         s = self._slices
         return pd.concat([self._series(s[1]), self._series(s[2])])
 
     @property
-    def params_corr(self):
+    def params_corr(self) -> pd.Series:
         """Coefficients of ``atanh(rho)``."""
         return self._series(self._slices[3])
 
     @cache_readonly
-    def n_params_total(self):
+    def n_params_total(self) -> int:
+        """Number of estimated parameters (location, scale and correlation
+        coefficients), used by the information criteria."""
         return self.model.k_location + self.model.spec.n_params
 
     # -------------------------------------------------------------- predictions
@@ -90,15 +137,44 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         C = np.asarray(self.cov_params())[sl, sl]
         return A @ b, np.sqrt(np.einsum("ij,jk,ik->i", A, C, A))
 
-    def predict_parameters(self, newdata=None, alpha=0.05):
+    def predict_parameters(self, newdata: pd.DataFrame | None = None,
+                           alpha: float = 0.05) -> pd.DataFrame:
         """Means, heterogeneity SDs and correlation for new moderator values.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Moderator values (formula models only); default: the fitted studies.
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals (normal quantiles).
 
         Returns
         -------
         DataFrame
             ``mean1, mean1_se, mean1_ci_lower/upper`` (and for outcome 2), ``sd1`` and
             ``sd2`` with intervals (delta method on the log scale), ``rho`` with its
-            interval (on the ``atanh`` scale).
+            interval (on the ``atanh`` scale).  Indexed like ``newdata``.
+
+        Raises
+        ------
+        ValueError
+            ``newdata`` that is not a DataFrame or lacks a variable of the formulas.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import metamodels as mm
+        >>> b = mm.datasets.load("berkey1998")
+        >>> pd_ = b[b.outcome == "PD"].reset_index(drop=True)
+        >>> al = b[b.outcome == "AL"].reset_index(drop=True)
+        >>> wide = pd.DataFrame({"PD": pd_.yi, "AL": al.yi, "vPD": pd_.vi, "vAL": al.vi,
+        ...                      "cov": pd_.v2i})
+        >>> res = mm.BivariateLocationScaleMeta.from_formula(
+        ...     "~ 1", data=wide, outcomes=("PD", "AL"), V=("vPD", "vAL", "cov")).fit()
+        >>> new = pd.DataFrame({"year": [1990]})        # constant model: any row
+        >>> print(res.predict_parameters(new)[["mean1", "sd1", "rho"]].round(4))
+            mean1     sd1     rho
+        0  0.3534  0.1083  0.6088
         """
         s = self._slices
         p1 = self.model.dims["p1"]
@@ -120,10 +196,16 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         return pd.DataFrame(out, index=index)
 
     # ----------------------------------------------------------------- checks
-    def check(self):
-        """Diagnostics table (as LocationScaleMeta.check): convergence, scaled gradient,
-        positive-definite information, finite SEs, dropped studies, range of the fitted
-        SDs and correlations."""
+    def check(self) -> pd.DataFrame:
+        """Diagnostics table of the fit (as :meth:`LocationScaleResults.check`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``check`` with columns ``ok`` and ``detail``: convergence, scaled
+            gradient, positive-definite information, finite SEs, dropped studies, range
+            of the fitted SDs and correlations (ok when ``|rho| < 0.999``).
+        """
         fitted = self.predict_parameters()
         rows = engine_check_rows(self) + [
             ("studies dropped", self.model.n_dropped == 0, str(self.model.n_dropped)),
@@ -135,7 +217,20 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
         ]
         return pd.DataFrame(rows, columns=["check", "ok", "detail"]).set_index("check")
 
-    def summary(self, alpha=0.05):
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Summary tables: fit statistics, location, scale and correlation coefficients.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Fit information, the location table, the scale table with SD ratios
+            ``exp(a)`` and the ``atanh(rho)`` table.
+        """
         tab = self.coef_table(alpha)
         s = self._slices
         info = {"Method:": self.method, "No. studies:": str(self.model.k_studies),

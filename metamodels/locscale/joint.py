@@ -57,10 +57,32 @@ def joint_information(spec, y, X, beta, theta):
 class JointCovarianceMixin:
     """``cov_params_joint()`` and ``bse_joint`` for results of engine fits."""
 
-    def cov_params_joint(self):
-        """Covariance of all parameters from the joint observed information (ML fits;
-        module :mod:`metamodels.locscale.joint`).  The default ``cov_params()`` holds the
-        location block conditional on the variance parameters (as metafor)."""
+    def cov_params_joint(self) -> pd.DataFrame:
+        """Covariance of all parameters from the joint observed information (ML fits).
+
+        The default ``cov_params()`` holds the location block conditional on the variance
+        parameters (as metafor); this inverts the observed information of location and
+        scale parameters together (as drmTMB / TMB), see :mod:`metamodels.locscale.joint`.
+        The joint location standard errors are never smaller than the conditional ones.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Symmetric covariance matrix labelled by ``param_names``.
+
+        Raises
+        ------
+        ValueError
+            For REML fits (the REML criterion has no location parameters).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bangertdrowns2004")
+        >>> res = mm.LocationScaleMeta.from_formula("yi ~ 1", dat, vi="vi").fit(method="ML")
+        >>> res.cov_params_joint().shape
+        (2, 2)
+        """
         if self.method != "ML":
             raise ValueError("the joint information is defined for ML fits (the REML "
                              "criterion has no location parameters); refit with method='ML'")
@@ -76,7 +98,7 @@ class JointCovarianceMixin:
         return pd.DataFrame(0.5 * (cov + cov.T), index=names, columns=names)
 
     @property
-    def bse_joint(self):
+    def bse_joint(self) -> pd.Series:
         """Standard errors from :meth:`cov_params_joint`."""
         return pd.Series(np.sqrt(np.diag(self.cov_params_joint().to_numpy())),
                          index=list(self.param_names))

@@ -1,6 +1,7 @@
 """LocationScaleMeta: meta-regression of the mean and of log(tau)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,46 +17,128 @@ from ..core.scalar import DiagonalTau2
 from ..exceptions import SpecificationError
 from .covariance import LocationScaleCovariance
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .results import LocationScaleResults
+
 __all__ = ["LocationScaleMeta"]
 
 
 class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
-    """Location-scale meta-analysis (heterogeneity modelled by its own regression).
+    """Location-scale meta-analysis: a regression for the mean and one for log(tau).
+
+    The heterogeneity of the effect sizes gets its own regression: each effect size has
+    its own between-study SD ``tau_i`` with ``log(tau_i)`` linear in the scale moderators
+    (metafor's ``rma(yi, vi, mods = ~ x, scale = ~ z)``).  Optionally a study-level
+    (group) random effect is added whose log-SD has a regression of its own on
+    group-level variables.  Known sampling variances ``vi`` or a known sampling
+    covariance ``V`` (dense, sparse or a list of per-study blocks, never densified) are
+    given.  Most users build the model with :meth:`from_formula`.
 
     Parameters
     ----------
-    endog : (n,) effect sizes
-    exog : (n, p) location design
-    exog_scale : (n, qa) design of ``log(tau)``
-    vi, V : known sampling variances or covariance (dense, sparse or blocks)
-    groups : (n,) array, optional
-        Study (group) labels of an extra random effect ``u_g``.
-    exog_group_scale : (n, qc) array, optional
-        Design of ``log(omega_g)``; must be constant within each group.
+    endog : array_like
+        Effect sizes ``y_i``, shape ``(n,)``.
+    exog : array_like
+        Location design ``X``, shape ``(n, p)`` (include the intercept column).
+    exog_scale : array_like
+        Design ``Z`` of ``log(tau_i)``, shape ``(n, qa)`` (a column of ones for a constant
+        heterogeneity).
+    vi : array_like, optional
+        Known sampling variances ``v_i`` (``(n,)``, positive).  Give ``vi`` or ``V``.
+    V : array_like, scipy.sparse matrix or list of arrays, optional
+        Known sampling covariance ``S``: an ``(n, n)`` dense or sparse matrix, or a list of
+        square blocks (one per independent study, in row order).
+    groups : array_like, optional
+        Group (study) labels, ``(n,)``, of an extra random effect ``u_g`` shared by the
+        rows of a group.  Default None: no group effect.
+    exog_group_scale : array_like, optional
+        Design ``W`` of ``log(omega_g)``, shape ``(n, qc)``; must be constant within each
+        group.  Needs ``groups``; default: a constant ``omega``.
+    scale_names : list of str, optional
+        Names of the columns of ``exog_scale`` (default ``z0, z1, ...``); the parameters
+        are labelled ``scale:<name>``.
+    group_scale_names : list of str, optional
+        Names of the columns of ``exog_group_scale`` (default ``w0, w1, ...``), labelled
+        ``group_scale:<name>``.
+    weights : array_like, optional
+        Likelihood weights, ``(n,)``, positive: the log-likelihood contribution of each
+        independent unit is multiplied by its weight (constant within units).  Weights
+        are *not* variances: ``weights=2`` counts a study twice (as if duplicated) and
+        leaves its sampling variance unchanged, whereas halving ``vi`` would claim it is
+        twice as precise and change the heterogeneity it implies.
+    **kwargs
+        Passed to :class:`statsmodels.base.model.LikelihoodModel` (e.g. ``hasconst``).
 
-    weights : (n,) array, optional
-        Likelihood weights: the log-likelihood contribution of each independent unit is
-        multiplied by its weight (constant within units).  Weights are *not* variances:
-        ``weights=2`` counts a study twice (as if duplicated) and leaves its sampling
-        variance unchanged, whereas halving ``vi`` would claim it is twice as precise and
-        change the heterogeneity it implies.
+    Raises
+    ------
+    ValueError
+        Missing values in the arrays (use :meth:`from_formula` with ``missing="drop"``),
+        a group scale design not constant within groups, ``exog_group_scale`` without
+        ``groups``, invalid weights, or too few effect sizes for the coefficients.
+    metamodels.exceptions.SpecificationError
+        A singular location or scale design (collinear columns).
+
+    See Also
+    --------
+    LocationScaleMeta.from_formula : build the model from formulas.
+    metamodels.locscale.LocationScaleResults : the results of :meth:`fit`.
+    BivariateLocationScaleMeta : two outcomes with their own scale models.
+    MetaRandom : the constant-heterogeneity special case.
 
     Notes
     -----
+    The model for effect size ``i`` in group ``g(i)`` is
+
     .. math::
 
         y_i = x_i'b + u_{g(i)} + e_i + s_i, \\quad s \\sim N(0, S), \\quad
         e_i \\sim N(0, \\tau_i^2), \\ \\log\\tau_i = z_i'a, \\quad
-        u_g \\sim N(0, \\omega_g^2), \\ \\log\\omega_g = w_g'c.
+        u_g \\sim N(0, \\omega_g^2), \\ \\log\\omega_g = w_g'c,
 
-    metafor's ``rma(scale=)`` models ``log(tau^2) = z'alpha``, so ``a = alpha / 2``.
-    Fitting is profiled ML or REML on the shared engine (Newton with the analytic
-    observed information, second derivatives included).
+    so that without groups and with a diagonal ``S``,
+    ``y_i ~ N(x_i'b, v_i + tau_i^2)``.  The marginal covariance
+    ``V = S + diag(tau_i^2) + sum_g omega_g^2 J_g`` is block diagonal over independent
+    units.
+
+    metafor's ``rma(scale = ~ z)`` models ``log(tau^2) = z'alpha``, so ``a = alpha / 2``
+    (and ``exp(a)`` is the multiplicative effect on tau).  Fitting is profiled ML or REML
+    on the shared engine (Newton with the analytic observed information, second
+    derivatives included); the location coefficients are profiled out by GLS.  The
+    model and its parametrisation follow Viechtbauer & López-López [1]_.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & López-López, J. A. (2022). Location-scale models for
+       meta-analysis. Research Synthesis Methods, 13(6), 697-715.
+
+    Examples
+    --------
+    Writing-to-learn interventions (Bangert-Drowns et al. 2004): does the heterogeneity
+    shrink with the sample size?
+
+    >>> import numpy as np
+    >>> import metamodels as mm
+    >>> dat = mm.datasets.load("bangertdrowns2004")
+    >>> dat["lni"] = np.log(dat["ni"])
+    >>> model = mm.LocationScaleMeta.from_formula("yi ~ meta", dat, vi="vi",
+    ...                                           scale_formula="~ lni")
+    >>> res = model.fit(method="REML")
+    >>> print(res.params.round(4))
+    Intercept          0.0946
+    meta               0.1861
+    scale:Intercept    0.4055
+    scale:lni         -0.4173
+    dtype: float64
     """
 
-    def __init__(self, endog, exog, exog_scale, vi=None, V=None, groups=None,
-                 exog_group_scale=None, scale_names=None, group_scale_names=None,
-                 weights=None, **kwargs):
+    def __init__(self, endog: ArrayLike, exog: ArrayLike, exog_scale: ArrayLike,
+                 vi: ArrayLike | None = None, V: Any = None, groups: ArrayLike | None = None,
+                 exog_group_scale: ArrayLike | None = None,
+                 scale_names: Sequence[str] | None = None,
+                 group_scale_names: Sequence[str] | None = None,
+                 weights: ArrayLike | None = None, **kwargs: Any) -> None:
         n = len(endog)
         known = KnownCovariance.from_input(n, vi=vi, V=V)
         super().__init__(endog, exog, missing="none", **kwargs)
@@ -115,13 +198,73 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
     formula = None
 
     @classmethod
-    def from_formula(cls, formula, data, vi=None, V=None, scale_formula="~ 1", groups=None,
-                     group_scale_formula=None, weights=None, subset=None, missing="drop",
-                     **kwargs):
-        """Build from ``"yi ~ habitat + duration"`` with ``scale_formula="~ habitat"``.
+    def from_formula(cls, formula: str, data: pd.DataFrame,
+                     vi: str | ArrayLike | None = None, V: Any = None,
+                     scale_formula: str = "~ 1", groups: str | None = None,
+                     group_scale_formula: str | None = None,
+                     weights: str | ArrayLike | None = None,
+                     subset: Any = None, missing: Literal["drop", "raise"] = "drop",
+                     **kwargs: Any) -> LocationScaleMeta:
+        """Build the model from a formula for the mean and one for ``log(tau)``.
 
-        ``groups`` names a column (study-level random effect); ``group_scale_formula``
-        models its log-SD with study-level variables.
+        Parameters
+        ----------
+        formula : str
+            patsy formula of the effect sizes and the location moderators,
+            e.g. ``"yi ~ habitat + duration"``.
+        data : pandas.DataFrame
+            One row per effect size.
+        vi : str or array_like, optional
+            Column name of the sampling variances, or an array aligned with ``data``.
+            Give ``vi`` or ``V``.
+        V : array_like, scipy.sparse matrix or list of arrays, optional
+            Known sampling covariance of all rows of ``data`` (``(n, n)`` dense or sparse,
+            or per-study blocks); rows dropped for missing values are removed from it.
+        scale_formula : str, default "~ 1"
+            Right-hand side of the ``log(tau)`` regression, e.g. ``"~ habitat"``; the
+            default is a constant heterogeneity.
+        groups : str, optional
+            Column of ``data`` with the group (study) labels of an extra random effect.
+        group_scale_formula : str, optional
+            Right-hand side of the ``log(omega)`` regression of the group effect, with
+            variables constant within groups (needs ``groups``).  Default: constant.
+        weights : str or array_like, optional
+            Likelihood weights (column name or array), see :class:`LocationScaleMeta`.
+        subset : array_like, optional
+            Row selection applied to ``data`` first (``data.loc[subset]``).
+        missing : {"drop", "raise"}, default "drop"
+            Rows with a missing value in any formula variable, ``vi``, the weights or the
+            groups are dropped (with a
+            :class:`~metamodels.exceptions.MissingDataWarning`) or raise.
+        **kwargs
+            Passed to the constructor.
+
+        Returns
+        -------
+        LocationScaleMeta
+            The model; ``formula``, ``design_info``, ``scale_design_info`` and
+            ``n_dropped`` are set, and ``data.frame`` holds the rows used.
+
+        Raises
+        ------
+        ValueError
+            ``groups`` not a column of ``data``, ``weights`` of the wrong length, or
+            the errors of the constructor.
+        metamodels.exceptions.SpecificationError
+            A singular location or scale design.
+
+        See Also
+        --------
+        LocationScaleMeta.fit
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("konstantopoulos2011")
+        >>> model = mm.LocationScaleMeta.from_formula("yi ~ 1", df, vi="vi",
+        ...                                           groups="district")
+        >>> model.fit().param_names
+        ['Intercept', 'scale:Intercept', 'group_scale:Intercept']
         """
         if subset is not None:
             data = data.loc[subset]
@@ -161,7 +304,8 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
                   groups=None if groups is None else kept[groups].to_numpy(),
                   exog_group_scale=None if Wg is None else Wg.to_numpy(),
                   scale_names=list(Zs.columns),
-                  group_scale_names=None if Wg is None else list(Wg.columns),
+                  group_scale_names=(["Intercept"] if groups is not None else None)
+                  if Wg is None else list(Wg.columns),
                   weights=None if weights is None else weights[keep], **kwargs)
         mod.formula = formula
         mod.design_info = design.design_info
@@ -182,8 +326,63 @@ class LocationScaleMeta(EngineModelMixin, FormulaPickleMixin, LikelihoodModel):
             c[0] = 0.5 * np.log(0.5 * tau2)
         return np.concatenate([a, c])
 
-    def fit(self, method="REML", start=None, tol=1e-10, maxiter=200):
-        """Fit by REML (default) or ML; returns :class:`LocationScaleResults`."""
+    def fit(self, method: Literal["REML", "ML"] = "REML",
+            start: ArrayLike | None = None, tol: float = 1e-10,
+            maxiter: int = 200) -> LocationScaleResults:
+        """Fit by profiled REML (default) or ML.
+
+        The log-likelihood, profiled over the location coefficients, is maximised over
+        the scale coefficients by Newton steps on the analytic observed information
+        (:func:`metamodels.core.optimize.maximize`: should the solution lie on a bound,
+        the search is repeated from ``start`` and from a start with ``tau`` doubled, and
+        the highest likelihood kept).  The model is not modified.
+
+        Parameters
+        ----------
+        method : {"REML", "ML"}, default "REML"
+            Restricted or full maximum likelihood (metafor's ``method="REML"``/``"ML"``).
+            Compare models differing in their location moderators with ML fits.
+        start : array_like, optional
+            Starting values of the scale coefficients (``a`` then ``c``, in the order of
+            ``model.spec.param_names``).  Default: the log of the DerSimonian-Laird
+            ``tau`` in the first scale coefficient (with groups, ``tau^2`` split evenly
+            between ``tau`` and ``omega``), other coefficients 0.
+        tol : float, default 1e-10
+            Convergence tolerance of the optimiser.
+        maxiter : int, default 200
+            Maximum number of Newton/scoring iterations.
+
+        Returns
+        -------
+        LocationScaleResults
+            Estimates, standard errors, ``tau``, predictions and ``check()``.
+
+        Raises
+        ------
+        ValueError
+            Unknown ``method`` or ``start`` of the wrong length.
+
+        Warns
+        -----
+        metamodels.exceptions.ConvergenceWarning
+            The optimiser stopped before converging.
+        metamodels.exceptions.BoundaryWarning
+            A parameter ended on a bound of its space.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import metamodels as mm
+        >>> dat = mm.datasets.load("bangertdrowns2004")
+        >>> dat["lni"] = np.log(dat["ni"])
+        >>> model = mm.LocationScaleMeta.from_formula("yi ~ 1", dat, vi="vi",
+        ...                                           scale_formula="~ lni")
+        >>> res = model.fit(method="ML")
+        >>> print(res.sd_ratios.round(3))
+        scale:Intercept    2.382
+        scale:lni          0.599
+        dtype: float64
+        """
         from .results import LocationScaleResults, LocationScaleResultsWrapper
         method = _check_method(method, ("REML", "ML"), "method")
         start = check_start(self.spec, self._start() if start is None else start)

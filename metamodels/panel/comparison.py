@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,9 @@ from scipy import stats
 from statsmodels.iolib import summary2
 
 from .results import PanelResults
+
+if TYPE_CHECKING:
+    from statsmodels.iolib.summary2 import Summary
 
 __all__ = ["HausmanTestResult", "hausman", "PanelComparison", "compare"]
 
@@ -27,7 +30,33 @@ class HausmanTestResult:
     ``df`` common slope coefficients (``coef_names``).  H0: the entity (or, with
     ``effect="time"``, period) effects are uncorrelated with the regressors, so both
     estimators are consistent and random effects is efficient; a small p-value favours
-    fixed effects.
+    fixed effects.  Returned by :func:`hausman`; ``print`` shows the test and its reading.
+
+    Parameters
+    ----------
+    statistic : float
+        The chi-square statistic.
+    df : int
+        Degrees of freedom (number of common slope coefficients).
+    pvalue : float
+        Upper-tail chi-square probability of ``statistic``.
+    coef_names : tuple of str
+        The coefficients compared.
+    effect : {"entity", "time"}
+        The effects tested.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> test = mm.hausman(model.fit(effects="fixed"), model.fit(effects="random"))
+    >>> print(test)
+    Hausman test: fixed vs random effects (value, capital)
+    H0: entity effects uncorrelated with the regressors (random effects consistent)
+    chi2(2) = 2.3304, p-value = 0.3119
+    H0 not rejected at 0.05: no evidence against random effects (consistent and efficient)
     """
 
     statistic: float
@@ -36,8 +65,19 @@ class HausmanTestResult:
     coef_names: Tuple[str, ...]
     effect: str = "entity"
 
-    def conclusion(self, alpha=0.05):
-        """A one-line reading of the test at level ``alpha``."""
+    def conclusion(self, alpha: float = 0.05) -> str:
+        """A one-line reading of the test at level ``alpha``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Significance level.
+
+        Returns
+        -------
+        str
+            Whether H0 is rejected, and the estimator it points to.
+        """
         if self.pvalue < alpha:
             return (f"H0 rejected at {alpha:g}: the random-effects estimates are inconsistent; "
                     "use fixed effects")
@@ -68,7 +108,7 @@ def _same_data(ma, mb):
     return list(ma._full_names) == list(mb._full_names)
 
 
-def hausman(fe, re):
+def hausman(fe: Any, re: Any) -> HausmanTestResult:
     """Hausman test of a fixed-effects fit against a random-effects fit (plm's ``phtest``).
 
     Parameters
@@ -83,6 +123,19 @@ def hausman(fe, re):
     Returns
     -------
     HausmanTestResult
+        ``statistic``, ``df``, ``pvalue``, ``coef_names``; ``conclusion(alpha)``.
+
+    Raises
+    ------
+    TypeError
+        Arguments that are not PanelModel results.
+    ValueError
+        Not a fixed/random pair, fits of different data, cluster-robust covariances, no
+        common slopes, or a singular ``V_FE - V_RE``.
+
+    See Also
+    --------
+    compare : the two fits side by side.
 
     Notes
     -----
@@ -91,7 +144,25 @@ def hausman(fe, re):
     plm's default ``phtest(method="chisq")``, each covariance is that of its own fit (for
     Swamy-Arora random effects the residual variance of the quasi-demeaned regression) and
     the absolute value is taken (``V_FE - V_RE`` need not be positive definite in finite
-    samples).
+    samples).  The test is that of Hausman [1]_.
+
+    References
+    ----------
+    .. [1] Hausman, J. A. (1978). Specification tests in econometrics. Econometrica,
+       46(6), 1251-1271.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> fe, re = model.fit(effects="fixed"), model.fit(effects="random")
+    >>> test = mm.hausman(fe, re)
+    >>> print(round(test.statistic, 4), round(test.pvalue, 4), test.df)
+    2.3304 0.3119 2
+    >>> test.conclusion(alpha=0.05)
+    'H0 not rejected at 0.05: no evidence against random effects (consistent and efficient)'
     """
     a, b = _unwrap(fe), _unwrap(re)
     for r in (a, b):
@@ -143,6 +214,12 @@ def _stars(p):
 class PanelComparison:
     """Side-by-side comparison of several fits (built by :func:`compare`).
 
+    Parameters
+    ----------
+    results : dict of name -> results, or a sequence of results
+        The fits (PanelModel results, or other statsmodels results with ``params``,
+        ``bse`` and ``pvalues``); a sequence is labelled ``Model 1``, ``Model 2``, ...
+
     Attributes
     ----------
     params, bse, pvalues : DataFrame
@@ -150,9 +227,21 @@ class PanelComparison:
         model does not estimate the coefficient).
     info : DataFrame
         Estimator, observations, entities, R-squared values and covariance per model.
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> table = mm.compare([model.fit(effects="pooled"), model.fit(effects="between")])
+    >>> print(table.info.loc[["Estimator", "N"]])
+                  Model 1  Model 2
+    Estimator  Pooled OLS  Between
+    N               200.0     10.0
     """
 
-    def __init__(self, results):
+    def __init__(self, results: Mapping[str, Any] | Sequence[Any]) -> None:
         if isinstance(results, dict):
             items = list(results.items())
         else:
@@ -198,9 +287,35 @@ class PanelComparison:
                 "R-sq. overall": get("rsquared_overall"),
                 "Covariance": getattr(r, "cov_type", "")}
 
-    def summary_frame(self, stars=True, float_format="%.4f"):
-        """The comparison table as a DataFrame of strings (coefficient rows with the SE in
-        parentheses underneath, then the model information)."""
+    def summary_frame(self, stars: bool = True, float_format: str = "%.4f") -> pd.DataFrame:
+        """The comparison table as a DataFrame of strings.
+
+        Parameters
+        ----------
+        stars : bool, default True
+            Append ``*``, ``**``, ``***`` to the estimates with p < 0.1, 0.05, 0.01.
+        float_format : str, default "%.4f"
+            printf-style format of the numbers.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per model: coefficient rows with the SE in parentheses
+            underneath, then the model information (estimator, N, entities, R-squared
+            values, covariance).
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> table = mm.compare({"FE": model.fit(), "RE": model.fit(effects="random")})
+        >>> print(table.summary_frame(stars=False).iloc[2:4])    # estimate, (SE)
+                     FE        RE
+        value    0.1101    0.1098
+               (0.0119)  (0.0105)
+        """
         rows, index = [], []
         for name in self.params.index:
             est_row, se_row = [], []
@@ -230,8 +345,25 @@ class PanelComparison:
             index.append(key)
         return pd.DataFrame(rows, index=index, columns=list(self.params.columns))
 
-    def summary(self, stars=True, float_format="%.4f", title="Panel model comparison"):
-        """A statsmodels :class:`~statsmodels.iolib.summary2.Summary` of the table."""
+    def summary(self, stars: bool = True, float_format: str = "%.4f",
+                title: str = "Panel model comparison") -> Summary:
+        """The comparison table as a statsmodels summary.
+
+        Parameters
+        ----------
+        stars : bool, default True
+            Significance stars, as in :meth:`summary_frame`.
+        float_format : str, default "%.4f"
+            printf-style format of the numbers.
+        title : str, default "Panel model comparison"
+            Title of the table.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            The table of :meth:`summary_frame` with a note on the standard errors and
+            the stars.
+        """
         smry = summary2.Summary()
         smry.add_title(title)
         smry.add_df(self.summary_frame(stars, float_format), header=True, index=True)
@@ -247,7 +379,7 @@ class PanelComparison:
         return f"<PanelComparison of {', '.join(self.results)}>"
 
 
-def compare(results):
+def compare(results: Mapping[str, Any] | Sequence[Any]) -> PanelComparison:
     """Compare fits side by side.
 
     Parameters
@@ -261,8 +393,22 @@ def compare(results):
     PanelComparison
         With ``.summary()``, ``.params``, ``.bse``, ``.pvalues`` and ``.info``.
 
+    See Also
+    --------
+    hausman
+
     Examples
     --------
-    >>> compare({"FE": fe, "RE": re}).summary()  # doctest: +SKIP
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> fe, re = model.fit(effects="fixed"), model.fit(effects="random")
+    >>> table = mm.compare({"FE": fe, "RE": re})
+    >>> print(table.params.round(4))
+                   FE       RE
+    Intercept     NaN -57.8344
+    value      0.1101   0.1098
+    capital    0.3101   0.3081
     """
     return PanelComparison(results)

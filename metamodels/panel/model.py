@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,11 @@ from ..base.pickling import FormulaPickleMixin
 from ..formula.checks import (numeric_matrix, numeric_vector, reject_infinite, require_rows,
                               row_index)
 from . import estimators as est
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .results import PanelResults
 
 __all__ = ["PanelModel", "EFFECTS", "RE_METHODS"]
 
@@ -114,9 +120,14 @@ def _labels_array(values, n, what):
 class PanelModel(FormulaPickleMixin, LikelihoodModel):
     """Linear panel-data model ``y_it = x_it'b + u_i + e_it`` with a choice of estimators.
 
+    The model holds the data; :meth:`fit` chooses the estimator (fixed, two-way, time,
+    random, random-time, between, pooled or first-difference), as R's ``plm(...,
+    model=)``.  Most users build it with :meth:`from_formula`.
+
     Parameters
     ----------
     endog : array_like (n,)
+        Response ``y_it``.
     exog : array_like (n, p)
         Regressors including the intercept column (formulas add it).
     entity : array_like (n,)
@@ -128,6 +139,21 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
         ``"drop"`` removes rows with a missing or non-finite value (in ``endog``, ``exog``,
         ``entity`` or ``time``) with a :class:`~metamodels.exceptions.MissingDataWarning`;
         otherwise such rows raise.
+    **kwargs
+        Passed to :class:`statsmodels.base.model.LikelihoodModel`.
+
+    Raises
+    ------
+    ValueError
+        Rows of different lengths, missing values (without ``missing="drop"``), fewer
+        than two entities, or duplicate (entity, period) pairs.
+
+    See Also
+    --------
+    PanelModel.fit : the estimators.
+    metamodels.panel.hausman : the Hausman test of fixed against random effects.
+    metamodels.panel.compare : side-by-side tables.
+    MixedModel : the random-intercept model by (RE)ML.
 
     Notes
     -----
@@ -162,6 +188,19 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
       consecutive available periods of each entity; an intercept becomes the constant of
       the differenced equation (a linear trend in levels), as in plm.
 
+    The estimators and their R counterparts follow Croissant & Millo [1]_; the Hausman
+    test is that of Hausman [2]_ and the Swamy-Arora variance components those of [3]_.
+
+    References
+    ----------
+    .. [1] Croissant, Y., & Millo, G. (2008). Panel data econometrics in R: The plm
+       package. Journal of Statistical Software, 27(2), 1-43.
+    .. [2] Hausman, J. A. (1978). Specification tests in econometrics. Econometrica,
+       46(6), 1251-1271.
+    .. [3] Swamy, P. A. V. B., & Arora, S. S. (1972). The exact finite sample properties
+       of the estimators of coefficients in the error components regression models.
+       Econometrica, 40(2), 261-275.
+
     Examples
     --------
     >>> import metamodels as mm
@@ -176,7 +215,9 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
     design_info = None
     formula = None
 
-    def __init__(self, endog, exog, entity, time=None, missing="none", **kwargs):
+    def __init__(self, endog: ArrayLike, exog: ArrayLike, entity: ArrayLike,
+                 time: ArrayLike | None = None,
+                 missing: Literal["none", "drop", "raise"] = "none", **kwargs: Any) -> None:
         if missing not in ("none", "drop", "raise"):
             raise ValueError(f"missing must be 'none', 'drop' or 'raise', got {missing!r}")
         if exog is None:
@@ -244,8 +285,10 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
 
     # ---------------------------------------------------------------- formula
     @classmethod
-    def from_formula(cls, formula, data, entity, time=None, subset=None, missing="drop",
-                     eval_env=0, **kwargs):
+    def from_formula(cls, formula: str, data: pd.DataFrame, entity: str | ArrayLike,
+                     time: str | ArrayLike | None = None, subset: Any = None,
+                     missing: Literal["drop", "raise"] = "drop", eval_env: int = 0,
+                     **kwargs: Any) -> PanelModel:
         """Build the model from a patsy formula, e.g. ``"inv ~ value + capital"``.
 
         Parameters
@@ -254,6 +297,7 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
             Response and regressors (patsy syntax; an intercept is included unless
             removed with ``- 1``/``0 +``).
         data : pandas.DataFrame
+            One row per (entity, period).
         entity : str or array_like
             Column of ``data`` (or an array aligned with it) identifying the entities.
         time : str or array_like, optional
@@ -263,6 +307,30 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
         missing : {"drop", "raise"}
             Rows with a missing value in a formula variable, ``entity`` or ``time`` are
             dropped with a :class:`~metamodels.exceptions.MissingDataWarning`, or raise.
+        eval_env : int, default 0
+            Extra frames above the caller for looking up functions in the formula.
+        **kwargs
+            Passed to the constructor.
+
+        Returns
+        -------
+        PanelModel
+            The model, with ``formula`` and ``design_info`` set.
+
+        Raises
+        ------
+        ValueError
+            ``entity`` or ``time`` not a column of ``data`` (or of the wrong length), and
+            the errors of the constructor.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> model.n_entities, model.n_periods, model.balanced
+        (10, 20, True)
         """
         if subset is not None:
             data = data.loc[subset]
@@ -301,9 +369,12 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
             return None
         return int(np.atleast_1d(idx)[0])
 
-    def fit(self, effects="fixed", method=None, cov_type="nonrobust", cov_kwds=None,
-            re_method=None):
-        """Fit one panel estimator.
+    def fit(self, effects: str = "fixed", method: str | None = None,
+            cov_type: Literal["nonrobust", "cluster"] = "nonrobust",
+            cov_kwds: dict | None = None, re_method: str | None = None) -> PanelResults:
+        """Fit one panel estimator (R's ``plm(..., model=, effect=)``).
+
+        The model is not modified; fit it several times to compare estimators.
 
         Parameters
         ----------
@@ -334,6 +405,29 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
         Returns
         -------
         PanelResults
+            Coefficients with t (normal for random effects) inference, variance
+            components, R-squared values, ``summary()``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``effects``, ``method`` or ``cov_type``, ``method`` with a
+            non-random estimator, or invalid ``cov_kwds``.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> fe = model.fit(effects="fixed")
+        >>> print(fe.params.round(4))
+        value      0.1101
+        capital    0.3101
+        dtype: float64
+        >>> re = model.fit(effects="random", method="swar")
+        >>> round(re.theta, 4), round(re.sigma2_entity, 2)
+        (0.8612, 7089.8)
         """
         from .results import PanelResults, PanelResultsWrapper
         effects = _check_effects(effects)
@@ -371,6 +465,18 @@ class PanelModel(FormulaPickleMixin, LikelihoodModel):
             fit = est.fit_random_likelihood(*args, reml=re_method == "reml")
         return PanelResultsWrapper(PanelResults(self, fit, cov_type, cov_kwds))
 
-    def loglike(self, params):  # pragma: no cover - documented as not applicable
+    def loglike(self, params: ArrayLike) -> float:  # pragma: no cover - not applicable
+        """Not available: the panel estimators are least squares on transformed data.
+
+        Parameters
+        ----------
+        params : array_like
+            Ignored.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; use :meth:`fit` (the results' ``llf`` holds the log-likelihood).
+        """
         raise NotImplementedError("panel estimators are least squares on transformed data; "
                                   "use fit()")

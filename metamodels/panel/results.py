@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,11 @@ from .._compat import cache_readonly
 from ..summary import make_summary
 from ..base.results import InformationCriteriaMixin, ResultsConventions
 from . import estimators as est
+
+if TYPE_CHECKING:
+    from statsmodels.iolib.summary2 import Summary
+
+    from .model import PanelModel
 
 __all__ = ["PanelResults", "PanelResultsWrapper"]
 
@@ -54,18 +60,33 @@ def _corr2(a, b):
 class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModelResults):
     """Results of a :class:`~metamodels.panel.PanelModel` fit.
 
-    Built once by ``fit()``; derived quantities are cached properties.
+    Built once by :meth:`PanelModel.fit`; derived quantities are cached properties.  The
+    counterpart of R's ``summary(plm(...))``.
+
+    Parameters
+    ----------
+    model : PanelModel
+        The fitted model.
+    fit : object
+        The estimator's outcome (:mod:`metamodels.panel.estimators`).
+    cov_type : {"nonrobust", "cluster"}
+        Covariance of the coefficients.
+    cov_kwds : dict, optional
+        ``cluster`` and ``correction`` of the cluster-robust covariance.
 
     Attributes
     ----------
-    params, bse, tvalues, pvalues, conf_int() : coefficients and Wald inference.  As plm,
-        t(``df_resid``) for every estimator except random effects (normal).
+    params, bse, tvalues, pvalues : pandas.Series
+        Coefficients and Wald inference (also ``conf_int()``, ``t_test``,
+        ``wald_test``).  As plm, t(``df_resid``) for every estimator except random
+        effects (normal).
     effects : str
         The estimator: fixed, twoway, time, random, random-time, between, pooled or
         first-difference.
     re_method : str or None
         ``"swar"``, ``"ml"`` or ``"reml"`` for random effects.
     cov_type : {"nonrobust", "cluster"}
+        Classical or cluster-robust (Arellano) covariance.
     nobs : float
         Observations of the estimated (transformed) regression: ``n`` for the within,
         random and pooled estimators, ``N`` for between, ``n - N`` (fewer with single-period
@@ -74,6 +95,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         ``n - N - K`` (within), ``n - N - (T - 1) - K`` (two-way), ``N - p`` (between),
         ``n - p`` (random, pooled), ``n_fd - p`` (first differences).
     n_entities, n_periods : int
+        Numbers of entities and of periods of the panel.
     sigma2 : float
         Residual variance ``e'e / df_resid`` of the transformed regression.
     sigma2_idiosyncratic, sigma2_entity, sigma2_time : float
@@ -84,9 +106,30 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         Quasi-demeaning weight ``1 - sqrt(sigma2_e / (T_i sigma2_u + sigma2_e))``
         (random effects): one number for balanced panels, one per entity otherwise (per
         period, with ``N_t`` and ``sigma2_lambda``, for random time effects).
+
+    See Also
+    --------
+    PanelModel.fit
+    metamodels.panel.hausman
+    metamodels.panel.compare
+
+    Examples
+    --------
+    >>> import metamodels as mm
+    >>> df = mm.datasets.load("grunfeld")
+    >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+    ...                                    time="year")
+    >>> res = model.fit(effects="twoway")
+    >>> print(res.params.round(4))
+    value      0.1177
+    capital    0.3579
+    dtype: float64
+    >>> res.nobs, res.df_resid
+    (200.0, 169.0)
     """
 
-    def __init__(self, model, fit, cov_type="nonrobust", cov_kwds=None):
+    def __init__(self, model: PanelModel, fit: Any, cov_type: str = "nonrobust",
+                 cov_kwds: dict | None = None) -> None:
         self._fit = fit
         self.effects = fit.effects
         self.re_method = fit.re_method
@@ -210,7 +253,13 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         return self._fit.mixed
 
     @cache_readonly
-    def theta(self):
+    def theta(self) -> float | pd.Series | None:
+        """Quasi-demeaning weight of random effects, ``1 - sqrt(sigma2_e / (T_i sigma2_u
+        + sigma2_e))`` (plm's ``theta``).
+
+        One number for balanced panels, a Series per entity otherwise (per period for
+        ``effects="random-time"``); None for the other estimators.
+        """
         th = self._fit.theta
         if th is None:
             return None
@@ -242,11 +291,35 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         idx = self._index()
         return f if idx is None else pd.Series(f, index=idx, name="fitted")
 
-    def fixed_effects(self):
+    def fixed_effects(self) -> pd.Series:
         """Estimated entity intercepts ``ybar_i - xbar_i'b`` (plm's ``fixef``, type
         "level"); for ``effects="time"`` the period intercepts ``ybar_t - xbar_t'b``.
 
         Only for ``effects="fixed"`` and ``"time"``.
+
+        Returns
+        -------
+        pandas.Series
+            One intercept per entity (period), indexed by its label, named
+            ``fixed_effect``.
+
+        Raises
+        ------
+        ValueError
+            For the other estimators.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> print(model.fit(effects="fixed").fixed_effects().head(3).round(3))
+        firm
+        1    -70.297
+        2    101.906
+        3   -235.572
+        Name: fixed_effect, dtype: float64
         """
         if self.effects not in ("fixed", "time"):
             raise ValueError("fixed_effects() is available for effects='fixed' only (and "
@@ -317,10 +390,32 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
         v = np.asarray(th)
         return "%.4f / %.4f / %.4f" % (v.min(), np.median(v), v.max())
 
-    def summary(self, alpha=0.05, title=None):
+    def summary(self, alpha: float = 0.05, title: str | None = None) -> Summary:
         """Model information, R-squared values, variance components and the coefficients.
 
-        Returns a statsmodels :class:`~statsmodels.iolib.summary2.Summary`.
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            ``1 - alpha`` confidence intervals of the coefficient table.
+        title : str, optional
+            Title of the summary (default: ``PanelModel Results: <estimator>``).
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+            Estimator, observations, entities, periods, covariance, R-squared values
+            (plm's and Stata's within/between/overall), variance components, theta,
+            log-likelihood, then the coefficient table.
+
+        Examples
+        --------
+        >>> import metamodels as mm
+        >>> df = mm.datasets.load("grunfeld")
+        >>> model = mm.PanelModel.from_formula("inv ~ value + capital", df, entity="firm",
+        ...                                    time="year")
+        >>> smry = model.fit(effects="fixed").summary()
+        >>> smry.tables[0].iloc[1, 1]
+        'Within (entity fixed effects)'
         """
         m = self.panel_model
         Ti = m.entity_sizes

@@ -1,5 +1,12 @@
 """BCG vaccine trials (Colditz et al., 1994)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -68,6 +75,40 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the BCG trial data as a new pandas DataFrame (13 x 9)."""
+def load() -> pd.DataFrame:
+    """Return the BCG trial data as a new pandas DataFrame (13 x 9).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 13 (one per trial); 9
+        columns. The columns:
+
+        - ``trial``: int, trial number (1-13)
+        - ``author``: str, author(s) of the trial report
+        - ``year``: int, publication year
+        - ``tpos``: int, tuberculosis positive cases in the vaccinated group
+        - ``tneg``: int, tuberculosis negative cases in the vaccinated group
+        - ``cpos``: int, tuberculosis positive cases in the control group
+        - ``cneg``: int, tuberculosis negative cases in the control group
+        - ``ablat``: int, absolute latitude of the study location (degrees)
+        - ``alloc``: str, method of treatment allocation: "random", "alternate"
+          or "systematic"
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Colditz, G. A., Brewer, T. F., Berkey, C. S., Wilson, M. E., Burdick, E.,
+    Fineberg, H. V., & Mosteller, F. (1994). Efficacy of BCG vaccine in the
+    prevention of tuberculosis: Meta-analysis of the published literature. JAMA,
+    271(9), 698-702.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import bcg
+    >>> bcg.load().shape
+    (13, 9)
+    """
     return load_csv(__name__, "bcg.csv", _DTYPES)

@@ -1,5 +1,12 @@
 """Periodontal disease trials with two outcomes (Berkey et al., 1998)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -69,6 +76,41 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Berkey et al. (1998) data as a new DataFrame (10 x 9)."""
+def load() -> pd.DataFrame:
+    """Return the Berkey et al. (1998) data as a new DataFrame (10 x 9).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 10 (5 trials x 2
+        outcomes); 9 columns. The columns:
+
+        - ``trial``: int, trial identifier (1-5)
+        - ``author``: str, study author(s)
+        - ``year``: int, publication year
+        - ``ni``: int, number of patients
+        - ``outcome``: str, outcome of the row: "PD" (probing depth) or "AL"
+          (attachment level)
+        - ``yi``: float, observed outcome (mean difference, mm)
+        - ``vi``: float, sampling variance of yi
+        - ``v1i``: float, within-trial (co)variance of yi with the trial's PD
+          outcome
+        - ``v2i``: float, within-trial (co)variance of yi with the trial's AL
+          outcome
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Berkey, C. S., Hoaglin, D. C., Antczak-Bouckoms, A., Mosteller, F., & Colditz,
+    G. A. (1998). Meta-analysis of multiple outcomes by regression with random
+    effects. Statistics in Medicine, 17(22), 2537-2550.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import berkey1998
+    >>> berkey1998.load().shape
+    (10, 9)
+    """
     return load_csv(__name__, "berkey1998.csv", _DTYPES)

@@ -1,5 +1,12 @@
 """Simulated three-drug crossover asthma trial (design of the SAS PROC MIXED example)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -42,7 +49,38 @@ Source
 """ + SOURCE
 
 
-def load():
-    """Return the simulated trial as a new DataFrame."""
+def load() -> pd.DataFrame:
+    """Return the simulated asthma crossover trial as a new DataFrame (427 x 5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 427; 5 columns. The
+        columns:
+
+        - ``patient``: int, patient id (201-224)
+        - ``baseval``: float, baseline FEV1 of the patient for that drug period
+        - ``drug``: str, "a", "c" (active) or "p" (placebo)
+        - ``hour``: int, hour after dosing (1-8)
+        - ``fev``: float, FEV1
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Simulated by metamodels (metamodels/datasets/fev_sim/make_fev_sim.py, seed
+    20261122). The design follows the asthma example of the SAS/STAT documentation
+    (PROC MIXED and PROC BGLIMM; Littell, Stroup and Freund, SAS System for Linear
+    Models): 24 patients, three drugs (a, c active; p placebo), FEV1 at hours 1-8
+    after dosing, a baseline FEV1 per patient and drug. No values are copied from
+    that data.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import fev_sim
+    >>> fev_sim.load().shape
+    (427, 5)
+    """
     return load_csv(__name__, "fev_sim.csv", {"patient": "int64", "baseval": "float64",
                                                "drug": str, "hour": "int64", "fev": "float64"})

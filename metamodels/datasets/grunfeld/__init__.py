@@ -1,5 +1,12 @@
 """Grunfeld investment data (plm::Grunfeld)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -56,6 +63,35 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Grunfeld data as a new pandas DataFrame (200 x 5)."""
+def load() -> pd.DataFrame:
+    """Return the Grunfeld data as a new pandas DataFrame (200 x 5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 200 (10 firms x 20
+        years); 5 columns. The columns:
+
+        - ``firm``: int, firm identifier (1-10): General Motors, US Steel,
+          General Electric, Chrysler, Atlantic Refining, IBM, Union Oil,
+          Westinghouse, Goodyear, Diamond Match
+        - ``year``: int, year (1935-1954)
+        - ``inv``: float, gross investment
+        - ``value``: float, market value of the firm
+        - ``capital``: float, stock of plant and equipment
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Grunfeld, Y. (1958). The Determinants of Corporate Investment. PhD thesis,
+    Department of Economics, University of Chicago.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import grunfeld
+    >>> grunfeld.load().shape
+    (200, 5)
+    """
     return load_csv(__name__, "grunfeld.csv", _DTYPES)

@@ -1,5 +1,12 @@
 """Warfarin versus placebo or control for atrial fibrillation (Hart et al., 1999)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -65,6 +72,41 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Hart et al. (1999) data as a new pandas DataFrame (6 x 12)."""
+def load() -> pd.DataFrame:
+    """Return the Hart et al. (1999) data as a new pandas DataFrame (6 x 12).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 6 (one per trial); 12
+        columns. The columns:
+
+        - ``trial``: int, trial number
+        - ``study``: str, trial name
+        - ``year``: int, publication year
+        - ``x1i``: int, number of strokes in the warfarin group
+        - ``n1i``: int, number of patients in the warfarin group
+        - ``t1i``: int, person-years in the warfarin group
+        - ``x2i``: int, number of strokes in the placebo/control group
+        - ``n2i``: int, number of patients in the placebo/control group
+        - ``t2i``: int, person-years in the placebo/control group
+        - ``compgrp``: str, comparison group ("placebo" or "control")
+        - ``prevtype``: str, primary or secondary prevention
+        - ``trinr``: str, target range of the international normalized ratio
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Hart, R. G., Benavente, O., McBride, R., & Pearce, L. A. (1999). Antithrombotic
+    therapy to prevent stroke in patients with atrial fibrillation: A meta-analysis.
+    Annals of Internal Medicine, 131(7), 492-501.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import hart1999
+    >>> hart1999.load().shape
+    (6, 12)
+    """
     return load_csv(__name__, "hart1999.csv", _DTYPES)

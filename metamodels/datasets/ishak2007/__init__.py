@@ -1,5 +1,12 @@
 """Deep-brain stimulation in Parkinson's disease, UPDRS change over time (Ishak et al., 2007)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -54,6 +61,34 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Ishak et al. (2007) data as a new pandas DataFrame (82 x 6)."""
+def load() -> pd.DataFrame:
+    """Return the Ishak et al. (2007) data as a new pandas DataFrame (82 x 6).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 82; 6 columns. The
+        columns:
+
+        - ``study``: str, study (first author and year)
+        - ``time``: int, time point 1-4
+        - ``months``: int, months after the operation (3, 6, 12 or 24)
+        - ``yi``: float, mean change in the UPDRS motor score
+        - ``vi``: float, sampling variance of yi
+        - ``mdur``: float, mean disease duration (years)
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Ishak, K. J., Platt, R. W., Joseph, L., Hanley, J. A., & Caro, J. J. (2007).
+    Meta-analysis of longitudinal studies. Clinical Trials, 4(5), 525-539.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import ishak2007
+    >>> ishak2007.load().shape
+    (82, 6)
+    """
     return load_csv(__name__, "ishak2007.csv", _DTYPES)

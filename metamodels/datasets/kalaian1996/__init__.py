@@ -1,5 +1,12 @@
 """Studies of coaching for the SAT, verbal and math subtests (Kalaian & Raudenbush, 1996)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -70,6 +77,43 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Kalaian and Raudenbush (1996) data as a new DataFrame (67 x 12)."""
+def load() -> pd.DataFrame:
+    """Return the Kalaian and Raudenbush (1996) data as a new DataFrame (67 x 12).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 67 (effect sizes); 12
+        columns. The columns:
+
+        - ``id``: int, row (effect size) identifier
+        - ``study``: str, study identifier
+        - ``year``: int, publication year
+        - ``n1i``: int, number of participants in the coached group
+        - ``n2i``: int, number of participants in the uncoached group
+        - ``outcome``: str, subtest, "verbal" or "math"
+        - ``yi``: float, standardised mean difference
+        - ``vi``: float, sampling variance of yi
+        - ``hrs``: float, hours of coaching (missing for 2 rows)
+        - ``ets``: int, study conducted by the Educational Testing Service (0/1)
+        - ``homework``: str, homework assigned outside the coaching course
+          ("0"/"1"; kept as text as in metadat, where two rows read "l")
+        - ``type``: int, design (1 randomised, 2 matched, 3 nonequivalent
+          groups)
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Kalaian, H. A., & Raudenbush, S. W. (1996). A multivariate mixed linear model
+    for meta-analysis. Psychological Methods, 1(3), 227-235.
+    https://doi.org/10.1037/1082-989X.1.3.227
+
+    Examples
+    --------
+    >>> from metamodels.datasets import kalaian1996
+    >>> kalaian1996.load().shape
+    (67, 12)
+    """
     return load_csv(__name__, "kalaian1996.csv", _DTYPES)

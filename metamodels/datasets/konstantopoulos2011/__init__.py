@@ -1,5 +1,12 @@
 """Modified school calendars, three-level data (Konstantopoulos, 2011)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -60,6 +67,35 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Konstantopoulos (2011) data as a new DataFrame (56 x 6)."""
+def load() -> pd.DataFrame:
+    """Return the Konstantopoulos (2011) data as a new DataFrame (56 x 6).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 56 (one per
+        study/school); 6 columns. The columns:
+
+        - ``district``: int, school district identifier (11 districts)
+        - ``school``: int, school identifier within district
+        - ``study``: int, study identifier (1-56)
+        - ``year``: int, year of the study
+        - ``yi``: float, standardised mean difference (positive values indicate
+          higher achievement under the modified calendar)
+        - ``vi``: float, sampling variance of yi
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Konstantopoulos, S. (2011). Fixed effects and variance components estimation in
+    three-level meta-analysis. Research Synthesis Methods, 2(1), 61-76.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import konstantopoulos2011
+    >>> konstantopoulos2011.load().shape
+    (56, 6)
+    """
     return load_csv(__name__, "konstantopoulos2011.csv", _DTYPES)

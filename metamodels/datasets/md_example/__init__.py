@@ -1,5 +1,12 @@
 """Six-study mean-difference example (zinc lozenges, duration of colds)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -85,6 +92,38 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the six-study mean-difference example as a new DataFrame (6 x 7)."""
+def load() -> pd.DataFrame:
+    """Return the six-study mean-difference example as a new DataFrame (6 x 7).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 6 (one per comparison);
+        7 columns. The columns:
+
+        - ``study``: str, study label ("Turner 2000c", "Turner 2000b", "Prasad
+          2008", "Prasad 2000", "Petrus 1998", "Douglas 1987")
+        - ``n1i``: int, sample size, group 1 (treatment)
+        - ``m1i``: float, mean, group 1
+        - ``sd1i``: float, standard deviation, group 1
+        - ``n2i``: int, sample size, group 2 (placebo)
+        - ``m2i``: float, mean, group 2
+        - ``sd2i``: float, standard deviation, group 2
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Summary statistics supplied with the project as a worked mean-difference
+    example. The study labels and group means correspond to randomised, placebo-controlled
+    trials of zinc lozenges for the common cold, with the duration of
+    cold symptoms (days) as outcome (``SOURCE`` lists the studies).
+
+    Examples
+    --------
+    >>> from metamodels.datasets import md_example
+    >>> md_example.load().shape
+    (6, 7)
+    """
     return load_csv(__name__, "md_example.csv", _DTYPES)

@@ -1,5 +1,12 @@
 """Counts of ovarian follicles in mares over the oestrus cycle (nlme::Ovary)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -47,6 +54,31 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the Ovary data as a new pandas DataFrame (308 x 3)."""
+def load() -> pd.DataFrame:
+    """Return the Ovary data as a new pandas DataFrame (308 x 3).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 308; 3 columns. The
+        columns:
+
+        - ``Mare``: str, mare (1 to 11)
+        - ``Time``: float, time in the oestrus cycle (0 and 1 are ovulations)
+        - ``follicles``: int, number of follicles larger than 10 mm
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Pierson, R. A., & Ginther, O. J. (1987). Follicular populations during the
+    estrous cycle in mares. Animal Reproduction Science, 14, 219-231.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import ovary
+    >>> ovary.load().shape
+    (308, 3)
+    """
     return load_csv(__name__, "ovary.csv", _DTYPES)

@@ -1,5 +1,12 @@
 """Reaction times in a sleep deprivation study (lme4::sleepstudy)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metamodels.datasets._utils import load_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load", "DESCR", "SOURCE", "TITLE"]
 
@@ -52,6 +59,34 @@ _DTYPES = {
 }
 
 
-def load():
-    """Return the sleepstudy data as a new pandas DataFrame (180 x 3)."""
+def load() -> pd.DataFrame:
+    """Return the sleepstudy data as a new pandas DataFrame (180 x 3).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new object on every call (modify it freely). Rows: 180 (18 subjects x 10
+        days); 3 columns. The columns:
+
+        - ``Reaction``: float, average reaction time (ms)
+        - ``Days``: int, day of the study (0-9)
+        - ``Subject``: str, subject identifier ("308", "309", ..., "372"); kept
+          as text so that it is treated as a grouping label
+
+    Notes
+    -----
+    The module's ``DESCR`` describes the data in full and ``SOURCE`` gives the
+    citations.  Source:
+
+    Belenky, G., Wesensten, N. J., Thorne, D. R., Thomas, M. L., Sing, H. C.,
+    Redmond, D. P., Russo, M. B., & Balkin, T. J. (2003). Patterns of performance
+    degradation and restoration during sleep restriction and subsequent recovery: A
+    sleep dose-response study. Journal of Sleep Research, 12(1), 1-12.
+
+    Examples
+    --------
+    >>> from metamodels.datasets import sleepstudy
+    >>> sleepstudy.load().shape
+    (180, 3)
+    """
     return load_csv(__name__, "sleepstudy.csv", _DTYPES)
