@@ -50,10 +50,12 @@ def _unwrap(attr):
     return None, None, None
 
 
-def definitions():
-    """Yield (qualified name, kind, function or class, docstring) once per definition."""
+def definitions(objs=None):
+    """Yield (qualified name, kind, function or class, docstring) once per definition
+    of ``objs`` (default: the public API)."""
     seen = set()
-    objs = {f"{o.__module__}.{o.__qualname__}": o for o in public_objects().values()}
+    if objs is None:
+        objs = {f"{o.__module__}.{o.__qualname__}": o for o in public_objects().values()}
     for key, obj in sorted(objs.items()):
         if inspect.isfunction(obj):
             if key not in seen:
@@ -107,9 +109,15 @@ def _has_returns(doc: str) -> bool:
 
 
 def audit():
-    """List of (qualified name, problem kind, detail)."""
+    """List of (qualified name, problem kind, detail) for the public API."""
+    return audit_objects(None)
+
+
+def audit_objects(objs):
+    """List of (qualified name, problem kind, detail) for ``objs`` (a dict of name to
+    function or class; ``None`` for the public API)."""
     problems = []
-    for qual, kind, obj, doc in definitions():
+    for qual, kind, obj, doc in definitions(objs):
         if not doc or not doc.strip():
             problems.append((qual, "nodoc", ""))
         if kind == "property" or obj is None:
