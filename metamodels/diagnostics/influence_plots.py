@@ -2,7 +2,7 @@
 from an influence object's ``summary_frame()``.  Every function returns the Figure."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -12,7 +12,6 @@ from ._figures import _figure, _index_panel
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .influence import MetaInfluence, MetaMixedInfluence
 
 __all__ = ["influence_plot", "mixed_influence_plot"]
 
@@ -21,7 +20,7 @@ _INFL_PANELS = [("rstudent", "rstudent"), ("dffits", "dffits"), ("cooks_d", "coo
                 ("hat", "hat"), ("weight", "weight")]
 
 
-def influence_plot(influence: MetaInfluence,
+def influence_plot(influence: Any,
                    which: Literal["influence", "dfbetas"] = "influence",
                    figsize: tuple[float, float] | None = None) -> Figure:
     """metafor's ``plot.infl.rma.uni``.
@@ -76,7 +75,7 @@ def influence_plot(influence: MetaInfluence,
     return fig
 
 
-def mixed_influence_plot(influence: MetaMixedInfluence,
+def mixed_influence_plot(influence: Any,
                          figsize: tuple[float, float] | None = None) -> Figure:
     """Index plots of Cook's distance, hat values and DFBETAS of a MetaMixed fit.
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import (LikelihoodModel, LikelihoodModelResults,
+                                     LikelihoodResultsWrapper)
 
 from .._compat import cache_readonly
 from ..base.results import ResultsConventions
@@ -23,7 +24,6 @@ from .fitting import cholesky_factor
 if TYPE_CHECKING:
     from statsmodels.iolib.summary2 import Summary
 
-    from .model import MetaGLMM
 
 __all__ = ["MetaGLMMResults", "MetaGLMMResultsWrapper"]
 
@@ -97,7 +97,7 @@ class MetaGLMMResults(ResultsConventions, LikelihoodModelResults):
     176.954 12
     """
 
-    def __init__(self, model: MetaGLMM, out: Any, M: np.ndarray, method: str, nagq: int,
+    def __init__(self, model: LikelihoodModel, out: Any, M: np.ndarray, method: str, nagq: int,
                  design: Any, use_t: bool = False) -> None:
         self._out = out
         self.method = method

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import (LikelihoodModel, LikelihoodModelResults,
+                                     LikelihoodResultsWrapper)
 
 from .._compat import cache_readonly
 from ..base.results import EngineResultsMixin, ResultsConventions
@@ -18,7 +19,6 @@ from .results import engine_check_rows, engine_covariance
 if TYPE_CHECKING:
     from statsmodels.iolib.summary2 import Summary
 
-    from .bivariate import BivariateLocationScaleMeta
 
 __all__ = ["BivariateLocationScaleResults"]
 
@@ -71,7 +71,7 @@ class BivariateLocationScaleResults(JointCovarianceMixin, ResultsConventions, En
     dtype: float64
     """
 
-    def __init__(self, model: BivariateLocationScaleMeta, outcome: Any, method: str) -> None:
+    def __init__(self, model: LikelihoodModel, outcome: Any, method: str) -> None:
         self._set_engine_fit(model, outcome, method)
         ev = self._ev
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import (LikelihoodModel, LikelihoodModelResults,
+                                     LikelihoodResultsWrapper)
 
 from .._compat import cache_readonly
 from ..summary import make_summary
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from statsmodels.iolib.summary2 import Summary
 
-    from .model import LocationScaleMeta
 
 __all__ = ["LocationScaleResults"]
 
@@ -121,7 +121,7 @@ class LocationScaleResults(JointCovarianceMixin, MetaResidualsMixin, ResultsConv
     [0.272 0.344 0.224]
     """
 
-    def __init__(self, model: LocationScaleMeta, outcome: Any, method: str) -> None:
+    def __init__(self, model: LikelihoodModel, outcome: Any, method: str) -> None:
         self._set_engine_fit(model, outcome, method)
         ev = self._ev
         super().__init__(model, np.concatenate([ev.beta, ev.theta]),

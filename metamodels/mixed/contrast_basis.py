@@ -51,7 +51,7 @@ import numpy as np
 from ..exceptions import MetaModelsWarning
 
 if TYPE_CHECKING:
-    from .model import MixedModel
+    from statsmodels.base.model import LikelihoodModel
 
 __all__ = ["BASES", "check_basis", "recoded_formula", "reference_design", "in_basis"]
 
@@ -144,7 +144,7 @@ def recoded_formula(design_info: Any, coding: Callable[[list], str]) -> str:
     return " + ".join(pieces)
 
 
-def reference_design(model: MixedModel, which: Literal["first", "last"]
+def reference_design(model: LikelihoodModel, which: Literal["first", "last"]
                      ) -> tuple[np.ndarray, np.ndarray, list[slice]] | None:
     """``(X_ref, T, term_slices)`` of the model re-coded with treatment contrasts whose
     reference is the ``which`` ("first" or "last") level: ``X_ref = X T``.  None when the
@@ -193,7 +193,7 @@ def doolittle_rows(L, X):
     return (C / np.diag(C)).T @ L
 
 
-def in_basis(contrasts: dict[str, np.ndarray], model: MixedModel, basis: str,
+def in_basis(contrasts: dict[str, np.ndarray], model: LikelihoodModel, basis: str,
              type: Literal[1, 2, 3],  # noqa: A002
              marginal: Collection[str] = (), X: np.ndarray | None = None
              ) -> dict[str, np.ndarray]:

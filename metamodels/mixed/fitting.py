@@ -18,7 +18,7 @@ from .aliasing import expand, expand_cov
 from .identifiability import check_residual_scale, collapsed_residual
 
 if TYPE_CHECKING:
-    from .model import MixedModel
+    from statsmodels.base.model import LikelihoodModel
 
 __all__ = ["MixedFit", "fit_mixed"]
 
@@ -68,7 +68,7 @@ class MixedFit:
 G_CONSTRAINTS = ("sas", "psd")
 
 
-def fit_mixed(model: MixedModel, reml: bool = True, start: Any = None, maxiter: int = 200,
+def fit_mixed(model: LikelihoodModel, reml: bool = True, start: Any = None, maxiter: int = 200,
               tol: float = 1e-10, g_constraint: str = "sas", ddf: str = "satterthwaite",
               cov_type: str = "nonrobust") -> Any:
     """Maximise the (restricted) likelihood of ``model`` and wrap the results.

@@ -40,9 +40,9 @@ import numpy as np
 from ..exceptions import DegenerateFitWarning, IdentificationWarning, NotIdentifiedError
 
 if TYPE_CHECKING:
+    from statsmodels.base.model import LikelihoodModel
     from numpy.typing import ArrayLike
 
-    from .model import MixedModel
 
 __all__ = ["check_identified", "check_residual_scale", "COLLAPSE_RATIO"]
 
@@ -72,7 +72,7 @@ def _same_partition(a, b):
     return pairs == na
 
 
-def check_identified(model: MixedModel, stacklevel: int = 4) -> None:
+def check_identified(model: LikelihoodModel, stacklevel: int = 4) -> None:
     """Raise :class:`NotIdentifiedError` when ``model``'s parameters are not identified
     (a :class:`IdentificationWarning` for more random effects than observations).
 
@@ -159,7 +159,7 @@ def collapsed_residual(model, theta):
     return None
 
 
-def check_residual_scale(model: MixedModel, theta: ArrayLike, stacklevel: int = 3) -> None:
+def check_residual_scale(model: LikelihoodModel, theta: ArrayLike, stacklevel: int = 3) -> None:
     """Warn with :class:`DegenerateFitWarning` when a residual variance of the fit is
     below ``COLLAPSE_RATIO`` times the variance of the outcome.
 

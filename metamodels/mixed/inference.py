@@ -25,8 +25,8 @@ from ..inference.inputs import FixedTerm, InferenceInputs, RandomEffect
 from .contrast_basis import in_basis, recoded_formula
 
 if TYPE_CHECKING:
-    from .model import MixedModel
-    from .results import MixedResults
+    from statsmodels.base.model import LikelihoodModelResults
+    from statsmodels.base.model import LikelihoodModel
 
 __all__ = ["build_inputs", "anova_table", "term_contrasts", "fixed_terms",
            "random_effects", "between_within_subject"]
@@ -64,7 +64,7 @@ def _column_variables(colname):
     return {_factor_variable(p.split("[")[0]) for p in parts}
 
 
-def random_effects(model: MixedModel) -> tuple[RandomEffect, ...]:
+def random_effects(model: LikelihoodModel) -> tuple[RandomEffect, ...]:
     """SAS-style random effects of the model (one per random-term column).
 
     Parameters
@@ -107,7 +107,7 @@ def estimable_exog(model):
     return model.exog if aliased is None or not aliased.any() else model.exog[:, ~aliased]
 
 
-def fixed_terms(model: MixedModel) -> tuple[FixedTerm, ...]:
+def fixed_terms(model: LikelihoodModel) -> tuple[FixedTerm, ...]:
     """The fixed-effects terms of the model as :class:`FixedTerm` (on the estimable
     columns).
 
@@ -124,7 +124,7 @@ def fixed_terms(model: MixedModel) -> tuple[FixedTerm, ...]:
                  for name, cols, vars_ in _estimable_terms(model))
 
 
-def between_within_subject(model: MixedModel) -> np.ndarray:
+def between_within_subject(model: LikelihoodModel) -> np.ndarray:
     """Subject code per row for the between-within method: the R-side subject when there
     are repeated measures (or no random term), else the first random term's groups.
 
@@ -142,7 +142,7 @@ def between_within_subject(model: MixedModel) -> np.ndarray:
     return model.spec.random[0].groups
 
 
-def build_inputs(model: MixedModel, fit: Any) -> InferenceInputs:
+def build_inputs(model: LikelihoodModel, fit: Any) -> InferenceInputs:
     """The frozen :class:`InferenceInputs` of a MixedModel fit.
 
     Parameters
@@ -260,7 +260,7 @@ def _type2_contrasts(model):
     return out
 
 
-def term_contrasts(model: MixedModel, type: Literal[1, 2, 3] = 3,  # noqa: A002
+def term_contrasts(model: LikelihoodModel, type: Literal[1, 2, 3] = 3,  # noqa: A002
                    basis: str | None = None) -> dict[str, np.ndarray]:
     """Contrast matrices ``{term: L}`` of the type-1 (sequential), type-2 or type-3
     hypotheses; with ``basis`` ("sas" or "lmertest") their rows are re-expressed in that
@@ -331,7 +331,7 @@ def _term_hypotheses(model, type):  # noqa: A002
 
 
 # ---------------------------------------------------------------- ANOVA
-def anova_table(results: MixedResults, type: Literal[1, 2, 3],  # noqa: A002
+def anova_table(results: LikelihoodModelResults, type: Literal[1, 2, 3],  # noqa: A002
                 method: str, basis: str = "sas") -> pd.DataFrame:
     """Type-1, -2 or -3 ANOVA table: num_df, den_df, F, pvalue per fixed-effects term
     (hypothesis rows in the ``basis`` of :mod:`metamodels.mixed.contrast_basis`).

@@ -33,7 +33,7 @@ from ..core.sensitivity import _as_dense
 from ..exceptions import SpecificationError
 
 if TYPE_CHECKING:
-    from .model import MixedModel
+    from statsmodels.base.model import LikelihoodModel
 
 __all__ = ["mivque0", "mivque0_start"]
 
@@ -63,7 +63,7 @@ def _system(y, X, spec):
     return S, q
 
 
-def mivque0(model: MixedModel) -> pd.Series:
+def mivque0(model: LikelihoodModel) -> pd.Series:
     r"""MIVQUE(0) estimates of the covariance parameters of a MixedModel.
 
     SAS PROC MIXED ``METHOD=MIVQUE0``: the minimum-variance quadratic unbiased
@@ -161,7 +161,7 @@ def _positive_definite(spec, theta):
     return True
 
 
-def mivque0_start(model: MixedModel, fallback: np.ndarray) -> np.ndarray:
+def mivque0_start(model: LikelihoodModel, fallback: np.ndarray) -> np.ndarray:
     """MIVQUE(0) estimates as starting values.
 
     Parameters below their lower bound (negative variances) are moved to 1e-4 of the

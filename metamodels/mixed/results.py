@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import (LikelihoodModel, LikelihoodModelResults,
+                                     LikelihoodResultsWrapper)
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from ..inference.ddf import DdfMethod
     from ..inference.inputs import InferenceInputs
-    from .model import MixedModel
 
 __all__ = ["MixedResults"]
 
@@ -141,7 +141,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
 
     default_ddf = "satterthwaite"
 
-    def __init__(self, model: MixedModel, fit: Any, ddf: str = "satterthwaite",
+    def __init__(self, model: LikelihoodModel, fit: Any, ddf: str = "satterthwaite",
                  cov_type: str = "nonrobust") -> None:
         self._fit = fit
         self.default_ddf = _check_ddf(ddf)
@@ -859,7 +859,7 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
     def _constraints(self, r_matrix, q_matrix=None, overrides=None):
         given = sorted(k for k, v in (overrides or {}).items() if v is not None)
         if given:
-            raise ValueError(f"{', '.join(given)} not supported: MixedModel tests take their "
+            raise ValueError(f"{', '.join(given)} not supported: LikelihoodModel tests take their "
                              "covariance and df from the ddf method (ddf=, or fit(ddf=))")
         return linear_constraints(r_matrix, self.model.exog_names, q_matrix)
 

@@ -25,14 +25,14 @@ from ..core.likelihood import evaluate
 from ..exceptions import MetaModelsWarning
 
 if TYPE_CHECKING:
+    from statsmodels.base.model import LikelihoodModel
     from numpy.typing import ArrayLike
 
-    from .model import MetaMixed
 
 __all__ = ["profile_loglik", "profile_conf_int"]
 
 
-def profile_loglik(model: MetaMixed, reml: bool, theta_hat: ArrayLike, j: int, value: float,
+def profile_loglik(model: LikelihoodModel, reml: bool, theta_hat: ArrayLike, j: int, value: float,
                    start: ArrayLike | None = None) -> tuple[float, np.ndarray]:
     """Maximised (restricted) log-likelihood with ``theta_j = value``.
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import (LikelihoodModel, LikelihoodModelResults,
+                                     LikelihoodResultsWrapper)
 from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from statsmodels.iolib.summary2 import Summary
 
     from ..core.optimize import FitOutcome
-    from .model import MetaMixed
 
 __all__ = ["MetaMixedResults"]
 
@@ -105,7 +105,7 @@ class MetaMixedResults(MetaDiagnosticsMixin, MetaResidualsMixin, ResultsConventi
 
     forest_layout = "multivariate"   # which forest plot draws these results (plots.forest_more)
 
-    def __init__(self, model: MetaMixed, outcome: FitOutcome, method: str, test: str,
+    def __init__(self, model: LikelihoodModel, outcome: FitOutcome, method: str, test: str,
                  ddf: str = "residual") -> None:
         self._set_engine_fit(model, outcome, method)
         self.test = test

@@ -15,9 +15,9 @@ from ..base.results import InformationCriteriaMixin, ResultsConventions
 from . import estimators as est
 
 if TYPE_CHECKING:
+    from statsmodels.base.model import LikelihoodModel
     from statsmodels.iolib.summary2 import Summary
 
-    from .model import PanelModel
 
 __all__ = ["PanelResults", "PanelResultsWrapper"]
 
@@ -128,7 +128,7 @@ class PanelResults(InformationCriteriaMixin, ResultsConventions, LikelihoodModel
     (200.0, 169.0)
     """
 
-    def __init__(self, model: PanelModel, fit: Any, cov_type: str = "nonrobust",
+    def __init__(self, model: LikelihoodModel, fit: Any, cov_type: str = "nonrobust",
                  cov_kwds: dict | None = None) -> None:
         self._fit = fit
         self.effects = fit.effects

@@ -23,6 +23,7 @@ from .genq import GenQ
 from .prediction import MetaPrediction
 
 if TYPE_CHECKING:
+    from statsmodels.base.model import LikelihoodModel
     from collections.abc import Sequence
 
     from matplotlib.axes import Axes
@@ -30,11 +31,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from statsmodels.iolib.summary2 import Summary
 
-    from ..diagnostics.frames import SequentialFrame
-    from ..diagnostics.henmi_copas import HenmiCopasResult
-    from ..diagnostics.permutation import PermutationTestResult
     from ..univariate.fitting import UnivariateFit
-    from .models import MetaFixed, MetaRandom
 
 __all__ = ["MetaResults", "MetaRandomResults"]
 
@@ -104,7 +101,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
     1 -1.204        -1.841        -0.566
     """
 
-    def __init__(self, model: MetaFixed | MetaRandom, fit: UnivariateFit) -> None:
+    def __init__(self, model: LikelihoodModel | LikelihoodModel, fit: UnivariateFit) -> None:
         self._fit = fit
         self.method = fit.method
         self.test = fit.test
@@ -414,7 +411,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
 
     # ------------------------------------------- diagnostics (extensions)
     def cumulative(self, order: ArrayLike | pd.Series | None = None,
-                   alpha: float = 0.05) -> SequentialFrame:
+                   alpha: float = 0.05) -> pd.DataFrame:
         """Cumulative meta-analysis (metafor's ``cumul``): the model refitted to the
         first 1, 2, ..., k studies.
 
@@ -441,7 +438,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
     def permutation_test(self, n_permutations: int = 1000,
                          exact: Literal["auto"] | bool = "auto",
                          seed: int | np.random.Generator | None = None
-                         ) -> PermutationTestResult:
+                         ) -> Any:
         """Permutation test of the coefficients and the omnibus test (metafor's
         ``permutest``): signs of the effects permuted (no moderators) or rows of the
         design permuted (meta-regression), the model refitted each time.
@@ -468,7 +465,7 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
         return get_extension("permutation_test")(self, n_permutations=n_permutations,
                                                  exact=exact, seed=seed)
 
-    def henmi_copas(self, alpha: float = 0.05) -> HenmiCopasResult:
+    def henmi_copas(self, alpha: float = 0.05) -> Any:
         """Henmi-Copas estimate and interval, robust to small-study effects
         (:func:`metamodels.henmi_copas`; metafor's ``hc``).
 
