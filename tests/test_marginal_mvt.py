@@ -101,6 +101,22 @@ def test_one_estimate_is_the_t_test():
     assert crit[0] == pytest.approx(stats.t.ppf(0.975, 12))
 
 
+def test_shared_lattice_equals_separate_calls_and_undefined_df():
+    """single_step (p-values and critical values from one lattice per df) equals the
+    separate functions; a row with undefined df gets NaN, the others are unaffected."""
+    from metamodels.inference.mvt import _primes, single_step
+
+    R = CORR["R3"]
+    t, df = np.array([2.2, -1.0, 3.1]), np.array([12.0, 12.0, 30.0])
+    p, crit = single_step(t, R, df, 0.95)
+    np.testing.assert_allclose(p, single_step_pvalues(t, R, df))
+    np.testing.assert_allclose(crit, [box_quantile(0.95, R, d) for d in df])
+    p2, crit2 = single_step(t, R, np.array([12.0, np.nan, 30.0]), 0.95)
+    assert np.isnan(p2[1]) and np.isnan(crit2[1])
+    assert np.all(np.isfinite(p2[[0, 2]])) and np.all(np.isfinite(crit2[[0, 2]]))
+    assert list(_primes(8)) == [2, 3, 5, 7, 11, 13, 17, 19] and _primes(60)[-1] == 281
+
+
 def test_names_and_refusals():
     assert check_adjust("dunnett") == "mvt"
     assert check_adjust("single-step") == "mvt"

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .mvt import box_quantile, single_step_pvalues
+from .mvt import single_step
 from .studentized_range import ptukey, qtukey
 
 __all__ = ["ADJUSTMENTS", "check_adjust", "adjust_family"]
@@ -89,11 +89,7 @@ def _single_step(t, df, alpha, corr):
     if corr is None:
         raise ValueError("the mvt (single-step / Dunnett) adjustment needs the family's "
                          "correlation matrix")
-    p = single_step_pvalues(t, corr, df)
-    crit = np.empty(t.size)
-    for d in np.unique(df):
-        crit[df == d] = box_quantile(1.0 - alpha, corr, d)
-    return p, crit
+    return single_step(t, corr, df, 1.0 - alpha)
 
 
 def adjust_family(t, df, alpha, adjust, n_means=None, corr=None):

@@ -38,19 +38,22 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special, stats
 
-__all__ = ["box_probability", "box_quantile", "single_step_pvalues"]
+__all__ = ["box_probability", "box_quantile", "single_step", "single_step_pvalues"]
 
-_PRIMES = np.array([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67,
-                    71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149,
-                    151, 157, 163, 167, 173, 179, 181, 191, 193, 197, 199, 211, 223, 227, 229])
+def _primes(count):
+    """The first ``count`` primes (the lattice's generators are their square roots)."""
+    found = []
+    k = 2
+    while len(found) < count:
+        if all(k % q for q in found if q * q <= k):
+            found.append(k)
+        k += 1
+    return np.array(found, dtype=float)
 
 
 def _points(dim, n, shifts, seed=20261206):
     """``(shifts, n, dim)`` baker-transformed, randomly shifted Richtmyer lattice points."""
-    if dim > _PRIMES.size:
-        raise ValueError(f"families of more than {_PRIMES.size - 1} estimates are not "
-                         "supported by the single-step (mvt) adjustment")
-    gen = np.sqrt(_PRIMES[:dim].astype(float))
+    gen = np.sqrt(_primes(dim))
     k = np.arange(1, n + 1, dtype=float)[:, None]
     base = np.mod(k * gen, 1.0)
     shift = np.random.default_rng(seed).random((shifts, 1, dim))
@@ -62,8 +65,9 @@ def _cholesky(corr, tol=1e-10):
 
     A singular family (pairwise differences of ``k`` means: rank ``k - 1``; ``eff``
     contrasts, which sum to zero) has estimates that are exact linear functions of the
-    earlier ones: their pivots are zero, their columns of ``L`` are set to zero, and the
-    integrand treats them as indicator constraints (Genz and Bretz 2009, sec. 2.3).
+    earlier ones: their pivots are zero and their columns of ``L`` are set to zero
+    (``_Box._integral`` turns their constraints into bounds on the last free variable
+    they depend on; Genz and Bretz 2009, sec. 2.3).
     """
     corr = np.asarray(corr, dtype=float)
     m = corr.shape[0]
@@ -188,7 +192,59 @@ def box_probability(c, corr, df=np.inf, n=16384, shifts=8):
     return _Box(corr, df, n, shifts)(c)
 
 
-def single_step_pvalues(t, corr, df):
+def _boxes(corr, df):
+    """One :class:`_Box` per distinct df of a family (each row uses its own df; rows
+    whose df is undefined get no box and NaN results)."""
+    df = np.asarray(df, dtype=float)
+    return {d: _Box(corr, d) for d in np.unique(df[~np.isnan(df)])}
+
+
+def _quantile(box, level):
+    """The ``c`` with ``box(c) = level``, between the unadjusted and the Bonferroni
+    critical values."""
+    alpha = 1.0 - level
+    lo = stats.t.ppf(1.0 - alpha / 2.0, box.df)
+    hi = stats.t.ppf(1.0 - alpha / (2.0 * box.m), box.df)
+    if box.m == 1:
+        return float(lo)
+    f = lambda c: box(c)[0] - level  # noqa: E731
+    if f(hi) <= 0:
+        return float(hi)
+    if f(lo) >= 0:
+        return float(lo)
+    return float(optimize.brentq(f, lo, hi, xtol=1e-10))
+
+
+def single_step(t, corr, df, level):
+    """Single-step adjusted p-values and simultaneous critical values of one family.
+
+    Parameters
+    ----------
+    t : (m,) array_like
+        t statistics.
+    corr : (m, m) array_like
+        Correlation matrix of the family's estimates.
+    df : float or (m,) array_like
+        Degrees of freedom of each row.
+    level : float
+        Joint coverage of the intervals (``1 - alpha``).
+
+    Returns
+    -------
+    pvalues, crit : (m,) numpy.ndarray
+        As :func:`single_step_pvalues` and :func:`box_quantile`, sharing the lattice
+        work of each df.
+    """
+    t = np.asarray(t, dtype=float)
+    df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
+    boxes = _boxes(corr, df)
+    crit = np.full(t.size, np.nan)
+    for d, box in boxes.items():
+        crit[df == d] = _quantile(box, level)
+    return single_step_pvalues(t, corr, df, boxes), crit
+
+
+def single_step_pvalues(t, corr, df, boxes=None):
     """Single-step adjusted p-values ``P(max_j |T_j| >= |t_i|)`` of one family.
 
     Each row uses its own ``df`` (as emmeans' ``adjust = "mvt"`` and Tukey's adjustment
@@ -200,13 +256,17 @@ def single_step_pvalues(t, corr, df):
     df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
     m = t.size
     p_unadj = 2.0 * stats.t.sf(t, df)
+    if boxes is None:
+        boxes = _boxes(corr, df)
     out = np.empty(m)
-    boxes = {}
     for i in range(m):
-        if not np.isfinite(t[i]):
-            out[i] = np.nan if np.isnan(t[i]) else 0.0
+        if np.isnan(t[i]) or np.isnan(df[i]):
+            out[i] = np.nan
             continue
-        box = boxes.get(df[i]) or boxes.setdefault(df[i], _Box(corr, df[i]))
+        if np.isinf(t[i]):
+            out[i] = 0.0
+            continue
+        box = boxes[df[i]]
         out[i] = 1.0 - box(t[i])[0]
         if out[i] < 1e-4:            # below the lattice's absolute accuracy: the tail
             out[i] = box.exceed(t[i])  # sum keeps relative accuracy
@@ -230,17 +290,4 @@ def box_quantile(level, corr, df=np.inf):
     float
         The critical value; between the unadjusted and the Bonferroni one.
     """
-    corr = np.atleast_2d(np.asarray(corr, dtype=float))
-    m = corr.shape[0]
-    alpha = 1.0 - level
-    lo = stats.t.ppf(1.0 - alpha / 2.0, df)
-    hi = stats.t.ppf(1.0 - alpha / (2.0 * m), df)
-    if m == 1:
-        return float(lo)
-    box = _Box(corr, df)
-    f = lambda c: box(c)[0] - level  # noqa: E731
-    if f(hi) <= 0:
-        return float(hi)
-    if f(lo) >= 0:
-        return float(lo)
-    return float(optimize.brentq(f, lo, hi, xtol=1e-10))
+    return _quantile(_Box(corr, df), level)
