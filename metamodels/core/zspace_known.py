@@ -42,7 +42,7 @@ from scipy import sparse
 
 from .blocks import BlockLayout
 from .likelihood import Evaluation, NotPositiveDefiniteError, profiled_llf
-from .zspace import ZSpaceView, _solve_scaled, zspace_conditional_cov
+from .zspace import ZSpaceView, _solve_scaled, _structure_params, zspace_conditional_cov
 from .zspace_factor import psd_factor, single_threaded_blas, zspace_eligible_structure
 
 __all__ = ["Whitener", "KnownZSpaceView", "known_zspace_eligible", "nesting_terms",
@@ -172,7 +172,7 @@ class KnownZSpaceView(ZSpaceView):
         theta = np.zeros(self.n_params)
         c2 = self.whitener.c ** 2
         for t, lam in zip(self.design.terms, lams):
-            theta[t.params] = _params_of(t.structure, c2 * lam @ lam.T)
+            theta[t.params] = _structure_params(t.structure, c2 * lam @ lam.T)
         return theta
 
     def evaluate(self, theta, reml=True, order=0):
@@ -232,12 +232,6 @@ class KnownZSpaceView(ZSpaceView):
     def solve(self, theta, vec):
         """``V^{-1} vec``."""
         return known_zspace_solve(self.design, self.whitener, self._split(theta)[0], vec)
-
-
-def _params_of(structure, G):
-    if hasattr(structure, "theta_from_matrix"):
-        return structure.theta_from_matrix(G)
-    return np.array([G[0, 0]])
 
 
 def known_zspace_solve(design, whitener, lams, vec):
