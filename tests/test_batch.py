@@ -847,7 +847,7 @@ def test_gwas_hopeless_rows_counted_without_numpy_warnings(tmp_path):
                         r"estimate", str(w.message))
     got = _read(tmp_path / "o.tsv")
     assert (got["k"] == 2).all() and np.isfinite(got["beta"]).all()
-    from metamodels.batch.gwas import _failures
+    from metamodels.batch.output_pool import failures as _failures
 
     res = {"k": np.array([0, 1, 2, 2, 3]), "beta": np.array([np.nan, 1, 1, 1, np.nan]),
            "beta_DL": np.array([np.nan, 1, np.nan, 1, 1]),

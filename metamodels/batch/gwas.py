@@ -36,14 +36,14 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 
 from .alleles import AlleleTable
-from .api import ITERATIVE_METHODS, meta_analyze, normalize_methods
+from .api import ITERATIVE_METHODS, normalize_methods
 from .gwas_methods import ExtraMethods, split_methods
-from .logtail import log10_chi2_sf
-from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gather_chunk,
-                    gc_lambda, index_study)
+from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
+                    index_study)
+from .output_pool import (WORKER_STAGES, Laps, OutputContext, analyze_chunk, chunk_stats,
+                          format_chunk, parallel_chunks, task_bounds, use_pool)
 from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
                        resolve_columns, scan_study, sniff)
-from .textfmt import rows_to_bytes
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
 
@@ -220,28 +220,38 @@ def _fmt_lambda(lam):
 
 
 class _Writer:
-    """Ordered output; gzip members are compressed on threads when ``path`` ends in
-    ``.gz`` (:func:`~.sumstats.gzip_compress`: ISA-L when installed)."""
+    """Ordered output; for a ``.gz`` ``path`` every write is one gzip member
+    (:func:`~.sumstats.gzip_compress`: ISA-L when installed), compressed on
+    ``threads`` threads (0: in the calling thread); :meth:`write_member` writes text
+    already compressed (by the output workers)."""
 
     def __init__(self, path, compresslevel=1, threads=1):
         self.fh = open(path, "wb")
         self.level = compresslevel
         self.cpu = []                     # CPU seconds of each compression
         self.pool = None
-        if path.endswith(".gz"):
+        self.gz = path.endswith(".gz")
+        if self.gz and threads > 0:
             from concurrent.futures import ThreadPoolExecutor
 
-            self.pool = ThreadPoolExecutor(max(1, threads))
-            self.threads = max(1, threads)
+            self.pool = ThreadPoolExecutor(threads)
+            self.threads = threads
         self.pending = deque()
 
     def write(self, data):
-        if self.pool is None:
+        if not self.gz:
             self.fh.write(data)
-            return
-        self.pending.append(self.pool.submit(self._compress, data))
-        while len(self.pending) > self.threads:
+        elif self.pool is None:
+            self.fh.write(self._compress(data))
+        else:
+            self.pending.append(self.pool.submit(self._compress, data))
+            while len(self.pending) > self.threads:
+                self.fh.write(self.pending.popleft().result())
+
+    def write_member(self, data):
+        while self.pending:
             self.fh.write(self.pending.popleft().result())
+        self.fh.write(data)
 
     def _compress(self, data):
         c = time.thread_time()
@@ -270,51 +280,6 @@ def _output_columns(methods, scheme, with_n):
         cols += [f"beta_{m}", f"se_{m}"] if scheme == "stderr" else [f"z_{m}"]
         cols += [f"pvalue_{m}"] + ([f"converged_{m}"] if m in ITERATIVE_METHODS else [])
     return cols
-
-
-def _direction(y):
-    """METAL's direction string of each row: ``+``, ``-``, ``0`` or ``?`` per study."""
-    d = np.full(y.shape, ord("?"), dtype=np.uint8)
-    d[y > 0] = ord("+")
-    d[y < 0] = ord("-")
-    d[y == 0] = ord("0")
-    return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
-
-
-def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threads,
-                  extra=None):
-    spec = [("bytes", names, None), ("bytes", a1, None), ("bytes", a2, None),
-            ("int", res["k"], None)]
-    if nn is not None:
-        tot = nn
-        spec.append(("float", tot, 6) if np.any(tot != np.rint(tot))
-                    else ("int", np.rint(tot), None))
-    spec.append(("bytes", _direction(y), None))
-    if scheme == "stderr":
-        spec += [("float", res["beta"], digits), ("float", res["se"], digits)]
-    else:
-        spec.append(("float", res["z"], digits))
-    spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
-             ("log10", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]), digits),
-             ("float", res["i2"], digits)]
-    for m in methods:
-        if m == "FE":
-            continue
-        spec += [("float", res[f"tau2_{m}"], digits), ("float", res[f"i2_{m}"], digits)]
-        if scheme == "stderr":
-            spec += [("float", res[f"beta_{m}"], digits), ("float", res[f"se_{m}"], digits)]
-        else:
-            spec.append(("float", res[f"z_{m}"], digits))
-        spec.append(("log10", res[f"log10p_{m}"], digits))
-        if m in ITERATIVE_METHODS:
-            spec.append(("bytes", np.where(res[f"converged_{m}"], b"TRUE", b"FALSE"), None))
-    if extra:
-        spec += extra.spec(res, digits)
-    step = 65536 * max(1, threads)
-    for i0 in range(0, len(names), step):
-        yield rows_to_bytes([(kind, v[i0:i0 + step], o if kind != "int" or o is None
-                              else o[i0:i0 + step]) for kind, v, o in spec],
-                            sep=sep, n_threads=threads)
 
 
 def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
@@ -674,8 +639,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
 
     state = MergeState(AlleleTable(), with_freq=all("freq" in s["columns"] for s in specs))
     stores, studies = [], []
-    tm = _Laps(("read (waiting for the scans)", "index", "drop log", "gather", "kernels",
-                "format", "write"))
+    tm = Laps(("read (waiting for the scans)", "index", "drop log", "gather", "kernels",
+               "format", "write"))
     read_cpu = 0.0
     bar = Progress(k, "reading studies", "files", progress)
     try:
@@ -710,58 +675,79 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
                              f"rows in {logfile})")
     state.index = None                     # the id index is not needed any more
     _trim()
-    writer = _Writer(out, compresslevel, threads=1)
+    ctx = OutputContext(stores, state.ref_study.values, state.ref_row.values,
+                        state.ref_a1.values, state.ref_a2.values, state.alleles.as_bytes(),
+                        scheme, gc, with_n, methods, digits, sep, extra)
+    parallel = use_pool(jobs, n_var)
+    # parallel: the workers compress the pieces, the main process only writes them
+    writer = _Writer(out, compresslevel, threads=0 if parallel else 1)
     cols = _output_columns(methods, scheme, with_n) + extra.columns()
-    threads = 1                          # formatting holds the GIL (bytes.translate)
     z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
-    bar = Progress(n_var, "meta-analysis", "variants", progress)
     failed = dict.fromkeys(methods, 0)
+    worker_cpu = dict.fromkeys(WORKER_STAGES, 0.0)
+
+    def tally(z2_, k_counts_, failed_):
+        nonlocal k_counts
+        z2.append(z2_)
+        k_counts = k_counts + k_counts_
+        for m, count in failed_.items():
+            failed[m] += count
+
+    bar = Progress(n_var, "meta-analysis", "variants", progress)
     # The kernels answer hopeless rows (e.g. REML on studies whose standard errors
     # differ by 1e40) with NaN and converged = False, counted below and warned about
-    # once; numpy's RuntimeWarnings of those rows (from the kernel threads too) are
-    # not shown.
+    # once; numpy's RuntimeWarnings of those rows (from the kernel threads and the
+    # output workers too) are not shown.
     quiet = warnings.catch_warnings()
     quiet.__enter__()
     warnings.simplefilter("ignore", RuntimeWarning)
     try:
         writer.write(sep.join(c.encode() for c in cols) + b"\n")
-        loaders = ([(lambda st=st: st.load("gid")) for st in stores],
-                   [(lambda st=st: st.load("sign")) for st in stores])
+        loaders = ctx.loaders()
         extra.prepare(stores, loaders[0], loaders[1], n_var, chunk_size)
         if extra.D is not None and "MANTRA" in extra.methods:
             logf.write("# MANTRA distances between the studies:\n" + "".join(
                 "#   " + " ".join(f"{x:.5g}" for x in row) + "\n" for row in extra.D))
-        if engine == "dask":
-            from .dask_engine import chunk_results
-
-            results = chunk_results(stores, loaders, n_var, chunk_size, scheme, gc, with_n,
-                                    methods)
-        else:
-            results = (_chunk(stores, loaders, c0, min(c0 + chunk_size, n_var), scheme, gc,
-                              with_n, methods, tm, extra)
-                       for c0 in range(0, n_var, chunk_size))
         tm.mark()
-        glob = state.alleles.as_bytes()
-        for c0, y, nn, res in results:
-            tm.lap("kernels" if engine == "dask" else "gather")
-            c1 = c0 + y.shape[0]
-            names = _names(stores, state, c0, c1)
-            a1 = glob[state.ref_a1.values[c0:c1]]
-            a2 = glob[state.ref_a2.values[c0:c1]]
-            for text in _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits,
-                                      sep, threads, extra):
-                tm.lap("format")
-                writer.write(text)
+        if parallel:
+            logf.flush()
+            if dropf is not None:
+                dropf.flush()
+            ctx.compresslevel = compresslevel if writer.gz else None
+            wait = f"output ({jobs} worker processes)"
+            for co in parallel_chunks(ctx, task_bounds(n_var, chunk_size, jobs), jobs,
+                                      engine):
+                tm.lap(wait)
+                for piece in co.pieces:
+                    writer.write_member(piece)
+                tally(co.z2, co.k_counts, co.failed)
+                for st, v in co.cpu.items():
+                    worker_cpu[st] += v
+                bar.update(co.c1 - co.c0)
+                del co
                 tm.lap("write")
-            z = res["z"]
-            z2.append((z[np.isfinite(z)] ** 2))
-            k_counts += np.bincount(res["k"], minlength=k + 1)
-            for m, count in _failures(res, methods).items():
-                failed[m] += count
-            del res, y, nn, names
-            _trim()
-            bar.update(c1 - c0)
-            tm.lap("format")
+            tm.cpu["write"] += tm.cpu.pop(wait)     # the main thread only waits
+        else:
+            if engine == "dask":
+                from .dask_engine import chunk_results
+
+                results = chunk_results(stores, loaders, n_var, chunk_size, scheme, gc,
+                                        with_n, methods)
+            else:
+                results = (analyze_chunk(ctx, c0, c1, tm)
+                           for c0, c1 in task_bounds(n_var, chunk_size, 1))
+            for c0, y, nn, res in results:
+                if engine == "dask":
+                    tm.lap("kernels")
+                for text in format_chunk(ctx, c0, y, nn, res):
+                    tm.lap("format")
+                    writer.write(text)
+                    tm.lap("write")
+                tally(*chunk_stats(ctx, res))
+                bar.update(y.shape[0])
+                del res, y, nn
+                _trim()
+                tm.lap("format")
     finally:
         quiet.__exit__(None, None, None)
         bar.close()
@@ -778,17 +764,17 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     lam, implausible = gc_lambda(allz)
     if implausible:
         _warn_lambda("the meta-analysis", lam, allz.size, 4)
-    if engine != "dask":
-        tm.wall["gather"] -= tm.wall["kernels"]
-        tm.cpu["gather"] -= tm.kernel_thread_cpu
     cpu = {"reading (worker processes)": read_cpu}
     # (the dask engine's kernels run in dask's threads: in the whole run only)
     cpu.update((f"{k_} (main thread)" if k_ != "kernels" else "kernels (all threads)", v)
                for k_, v in tm.cpu.items()
                if k_ != "read (waiting for the scans)" and v > 0
                and not (k_ == "kernels" and engine == "dask"))
-    if writer.cpu:
+    if writer.cpu and writer.pool is not None:
         cpu["gzip output (its thread)"] = sum(writer.cpu)
+    if parallel:
+        cpu["output workers (processes)"] = sum(worker_cpu.values())
+        cpu.update((f"{st} (output workers)", v) for st, v in worker_cpu.items() if v > 0)
     cpu["whole run (all processes)"] = _total_cpu()
     result = GWASResult(out, logfile, int(n_var), lam, studies,
                         {i: int(c) for i, c in enumerate(k_counts) if c},
@@ -804,22 +790,6 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     else:
         logger.info(text)
     return result
-
-
-def _failures(res, methods):
-    """Per method, the variants with studies but without a finite (and, for iterative
-    estimators, converged) estimate."""
-    k = res["k"]
-    out = {"FE": int(np.count_nonzero((k > 0) & ~np.isfinite(res["beta"])))}
-    for m in methods:
-        if m == "FE":
-            continue
-        bad = (k > 0) & ~np.isfinite(res[f"beta_{m}"])
-        bad |= (k > 1) & ~np.isfinite(res[f"tau2_{m}"])
-        if m in ITERATIVE_METHODS:
-            bad |= ~res[f"converged_{m}"]
-        out[m] = int(np.count_nonzero(bad))
-    return out
 
 
 def _trim():
@@ -840,26 +810,6 @@ def _trim():
 _TRIM = None
 
 
-class _Laps:
-    """Wall and main-thread CPU seconds of the phases (``lap(key)``: since the last
-    mark or lap); the kernels add the CPU time of their threads with ``add``."""
-
-    def __init__(self, keys):
-        self.wall = dict.fromkeys(keys, 0.0)
-        self.cpu = dict.fromkeys(keys, 0.0)
-        self.kernel_thread_cpu = 0.0
-        self.mark()
-
-    def mark(self):
-        self.t, self.c = time.perf_counter(), time.thread_time()
-
-    def lap(self, key):
-        t, c = time.perf_counter(), time.thread_time()
-        self.wall[key] += t - self.t
-        self.cpu[key] += c - self.c
-        self.t, self.c = t, c
-
-
 def _total_cpu():
     """User + system CPU seconds of this process and its finished children."""
     try:
@@ -869,32 +819,3 @@ def _total_cpu():
     own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
                                                   resource.RUSAGE_CHILDREN))
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _chunk(stores, loaders, c0, c1, scheme, gc, with_n, methods, tm, extra=None):
-    y, s, nn = gather_chunk(stores, loaders[0], loaders[1], c0, c1, scheme, gc, with_n)
-    t, c, ct = time.perf_counter(), time.process_time(), time.thread_time()
-    res = meta_analyze(y, s, list(methods), as_frame=False)
-    if extra:
-        res.update(extra.compute(y, s))
-    tm.wall["kernels"] += time.perf_counter() - t
-    tm.cpu["kernels"] += time.process_time() - c       # all threads of the process
-    tm.kernel_thread_cpu += time.thread_time() - ct
-    return c0, y, nn, res
-
-
-def _names(stores, state, c0, c1):
-    """Ids of gids ``c0..c1`` (from the store of each variant's reference study)."""
-    rs = state.ref_study.values[c0:c1]
-    rr = state.ref_row.values[c0:c1]
-    parts = {}
-    width = 1
-    for s in np.unique(rs):
-        sel = rs == s
-        ids = stores[s].ids(rr[sel])
-        parts[s] = (sel, ids)
-        width = max(width, ids.dtype.itemsize)
-    out = np.zeros(c1 - c0, dtype=f"S{width}")
-    for sel, ids in parts.values():
-        out[sel] = ids
-    return out

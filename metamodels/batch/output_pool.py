@@ -1,0 +1,459 @@
+"""Output phase of ``metamodels gwas``: chunks of variants gathered, meta-analysed,
+formatted and (for a ``.gz`` output) compressed, serially or on worker processes.
+
+Once every study is indexed (:func:`metamodels.batch.merge.index_study`), each chunk
+of global variant ids ``c0 <= gid < c1`` is independent of the others:
+
+* :func:`analyze_chunk` gathers the ``(m, k)`` matrices of the chunk
+  (:func:`~metamodels.batch.merge.gather_chunk`) and runs the kernels
+  (:func:`~metamodels.batch.meta_analyze` and the heterogeneity-aware ``extra``
+  methods);
+* :func:`format_chunk` writes its rows as text (:mod:`.textfmt`), 65,536 rows a piece;
+* :func:`chunk_stats` keeps what the run summary needs (``z^2`` for the lambda of the
+  meta-analysis, variants by number of studies, failed estimates).
+
+:func:`run_chunk` does all three for one chunk in a worker process and gzip-compresses
+the pieces (one gzip member per piece, as :class:`metamodels.batch.gwas._Writer`
+writes them in the main process).  :func:`parallel_chunks` runs it on a pool of
+``jobs`` processes, forked after the indexing so that the workers share the stores and
+the merged variant table with the main process copy-on-write (spawned, with the
+:class:`OutputContext` pickled to them, where fork is unavailable), with the numpy
+engine (``concurrent.futures``) or the dask engine (``dask.compute`` with the
+``"processes"`` scheduler on the same pool); the results come back in chunk order and
+at most a few chunks are in flight, which bounds the memory.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .api import ITERATIVE_METHODS, meta_analyze
+from .logtail import log10_chi2_sf
+from .merge import gather_chunk
+from .sumstats import GWASInputError, gzip_compress
+from .textfmt import rows_to_bytes
+
+__all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
+           "task_bounds", "use_pool", "analyze_chunk", "format_chunk", "chunk_stats",
+           "run_chunk", "parallel_chunks", "Laps"]
+
+#: Fewer variants than this are written serially whatever ``jobs`` is: starting the
+#: worker processes would cost more than it saves.
+PARALLEL_MIN_VARIANTS = 200_000
+#: Rows formatted (and compressed) at a time: one piece of text, one gzip member.
+PIECE_ROWS = 65536
+#: CPU stages of the output workers, as reported in the run summary.
+WORKER_STAGES = ("gather", "kernels", "format", "gzip")
+
+
+class GWASWorkerError(RuntimeError):
+    """An output worker process failed (its error is chained as ``__cause__``)."""
+
+
+@dataclass
+class OutputContext:
+    """Everything a chunk of the output needs (shared by fork, pickled by spawn).
+
+    Parameters
+    ----------
+    stores : list of StudyStore
+        The indexed studies (``gid`` and ``sign`` columns saved).
+    ref_study, ref_row : ndarray
+        Per gid, the study and row its id is read from.
+    ref_a1, ref_a2 : ndarray
+        Per gid, the codes of its reference alleles in ``alleles``.
+    alleles : ndarray of bytes
+        The allele table (global codes).
+    scheme : {"stderr", "samplesize"}
+    gc : list of float
+        Per-study genomic-control factors.
+    with_n : bool
+        Write the total sample size.
+    methods : tuple of str
+        Kernel methods (``"FE"`` first).
+    digits : int
+        Significant digits written.
+    sep : bytes
+        Column separator.
+    extra : ExtraMethods
+        Heterogeneity-aware methods (may be empty).
+    compresslevel : int or None
+        gzip level of the pieces :func:`run_chunk` returns (None: not compressed).
+    """
+
+    stores: list
+    ref_study: np.ndarray
+    ref_row: np.ndarray
+    ref_a1: np.ndarray
+    ref_a2: np.ndarray
+    alleles: np.ndarray
+    scheme: str
+    gc: list
+    with_n: bool
+    methods: tuple
+    digits: int
+    sep: bytes
+    extra: Any
+    compresslevel: int | None = None
+
+    @property
+    def k(self):
+        """Number of studies."""
+        return len(self.stores)
+
+    def loaders(self):
+        """Per study, callables loading its ``gid`` and ``sign`` columns."""
+        return ([(lambda st=st: st.load("gid")) for st in self.stores],
+                [(lambda st=st: st.load("sign")) for st in self.stores])
+
+
+@dataclass
+class ChunkOutput:
+    """What :func:`run_chunk` sends back to the main process.
+
+    Parameters
+    ----------
+    c0, c1 : int
+        The chunk's gids ``c0 <= gid < c1``.
+    pieces : list of bytes
+        Its text (gzip members when the context's ``compresslevel`` is set).
+    z2 : ndarray
+        Squared finite z-scores.
+    k_counts : ndarray
+        Variants by number of studies.
+    failed : dict
+        Per method, variants without a (converged) finite estimate.
+    cpu : dict
+        CPU seconds per stage of :data:`WORKER_STAGES`.
+    warnings : list of tuple
+        ``(message, category, filename, lineno)`` of the warnings raised.
+    """
+
+    c0: int
+    c1: int
+    pieces: list
+    z2: np.ndarray
+    k_counts: np.ndarray
+    failed: dict
+    cpu: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+class Laps:
+    """Wall and main-thread CPU seconds of stages (``lap(key)``: since the last mark
+    or lap); :func:`analyze_chunk` adds the CPU time of the kernel threads."""
+
+    def __init__(self, keys=()):
+        self.wall = dict.fromkeys(keys, 0.0)
+        self.cpu = dict.fromkeys(keys, 0.0)
+        self.mark()
+
+    def mark(self):
+        """Start timing the next stage."""
+        self.t, self.c = time.perf_counter(), time.thread_time()
+
+    def lap(self, key):
+        """Charge the time since the last mark or lap to ``key``."""
+        t, c = time.perf_counter(), time.thread_time()
+        self.add(key, t - self.t, c - self.c)
+        self.t, self.c = t, c
+
+    def add(self, key, wall, cpu):
+        """Add ``wall`` and ``cpu`` seconds to ``key``."""
+        self.wall[key] = self.wall.get(key, 0.0) + wall
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu
+
+
+def task_bounds(n_var, chunk_size, jobs):
+    """Chunks ``(c0, c1)`` of ``n_var`` gids: ``chunk_size`` each when serial; on
+    ``jobs > 1`` workers, a multiple of ``jobs`` chunks of at most ``chunk_size``
+    gids and of equal sizes, so that the workers finish together."""
+    if jobs <= 1 or n_var <= 0:
+        return [(c0, min(c0 + chunk_size, n_var)) for c0 in range(0, n_var, chunk_size)]
+    n = -(-n_var // chunk_size)
+    n = -(-n // jobs) * jobs
+    size = -(-n_var // n)
+    return [(c0, min(c0 + size, n_var)) for c0 in range(0, n_var, size)]
+
+
+def use_pool(jobs, n_var):
+    """Whether the output is written by ``jobs`` worker processes."""
+    return jobs > 1 and n_var >= PARALLEL_MIN_VARIANTS
+
+
+def analyze_chunk(ctx, c0, c1, laps=None, n_threads=None):
+    """Gather and meta-analyse gids ``c0 <= gid < c1``.
+
+    Parameters
+    ----------
+    ctx : OutputContext
+    c0, c1 : int
+    laps : Laps, optional
+        Charged ``gather`` and ``kernels`` (the CPU of all kernel threads).
+    n_threads : int, optional
+        Kernel threads (default: the CPUs).
+
+    Returns
+    -------
+    c0 : int
+    y : ndarray
+        ``(c1 - c0, k)`` aligned effects.
+    nn : ndarray or None
+        Total sample sizes.
+    res : dict
+        Result columns of the kernels and of ``ctx.extra``.
+    """
+    gids, signs = ctx.loaders()
+    y, s, nn = gather_chunk(ctx.stores, gids, signs, c0, c1, ctx.scheme, ctx.gc, ctx.with_n)
+    if laps is not None:
+        laps.lap("gather")
+    t, c = time.perf_counter(), time.process_time()
+    res = meta_analyze(y, s, list(ctx.methods), as_frame=False, n_threads=n_threads)
+    if ctx.extra:
+        res.update(ctx.extra.compute(y, s))
+    if laps is not None:
+        laps.add("kernels", time.perf_counter() - t, time.process_time() - c)
+        laps.mark()
+    return c0, y, nn, res
+
+
+def _direction(y):
+    """METAL's direction string of each row: ``+``, ``-``, ``0`` or ``?`` per study."""
+    d = np.full(y.shape, ord("?"), dtype=np.uint8)
+    d[y > 0] = ord("+")
+    d[y < 0] = ord("-")
+    d[y == 0] = ord("0")
+    return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
+
+
+def _names(ctx, c0, c1):
+    """Ids of gids ``c0..c1`` (from the store of each variant's reference study)."""
+    rs = ctx.ref_study[c0:c1]
+    rr = ctx.ref_row[c0:c1]
+    parts = {}
+    width = 1
+    for s in np.unique(rs):
+        sel = rs == s
+        ids = ctx.stores[s].ids(rr[sel])
+        parts[s] = (sel, ids)
+        width = max(width, ids.dtype.itemsize)
+    out = np.zeros(c1 - c0, dtype=f"S{width}")
+    for sel, ids in parts.values():
+        out[sel] = ids
+    return out
+
+
+def format_chunk(ctx, c0, y, nn, res, threads=1):
+    """Yield the text of the chunk's rows, :data:`PIECE_ROWS` rows (times
+    ``threads``) a piece, in the columns of ``metamodels.batch.gwas._output_columns``
+    followed by those of ``ctx.extra``."""
+    c1 = c0 + y.shape[0]
+    digits, scheme = ctx.digits, ctx.scheme
+    names = _names(ctx, c0, c1)
+    spec = [("bytes", names, None), ("bytes", ctx.alleles[ctx.ref_a1[c0:c1]], None),
+            ("bytes", ctx.alleles[ctx.ref_a2[c0:c1]], None), ("int", res["k"], None)]
+    if nn is not None:
+        spec.append(("float", nn, 6) if np.any(nn != np.rint(nn))
+                    else ("int", np.rint(nn), None))
+    spec.append(("bytes", _direction(y), None))
+    if scheme == "stderr":
+        spec += [("float", res["beta"], digits), ("float", res["se"], digits)]
+    else:
+        spec.append(("float", res["z"], digits))
+    spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
+             ("log10", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]), digits),
+             ("float", res["i2"], digits)]
+    for m in ctx.methods:
+        if m == "FE":
+            continue
+        spec += [("float", res[f"tau2_{m}"], digits), ("float", res[f"i2_{m}"], digits)]
+        if scheme == "stderr":
+            spec += [("float", res[f"beta_{m}"], digits), ("float", res[f"se_{m}"], digits)]
+        else:
+            spec.append(("float", res[f"z_{m}"], digits))
+        spec.append(("log10", res[f"log10p_{m}"], digits))
+        if m in ITERATIVE_METHODS:
+            spec.append(("bytes", np.where(res[f"converged_{m}"], b"TRUE", b"FALSE"), None))
+    if ctx.extra:
+        spec += ctx.extra.spec(res, digits)
+    step = PIECE_ROWS * max(1, threads)
+    for i0 in range(0, c1 - c0, step):
+        yield rows_to_bytes([(kind, v[i0:i0 + step], o if kind != "int" or o is None
+                              else o[i0:i0 + step]) for kind, v, o in spec],
+                            sep=ctx.sep, n_threads=threads)
+
+
+def failures(res, methods):
+    """Per method, the variants with studies but without a finite (and, for iterative
+    estimators, converged) estimate."""
+    k = res["k"]
+    out = {"FE": int(np.count_nonzero((k > 0) & ~np.isfinite(res["beta"])))}
+    for m in methods:
+        if m == "FE":
+            continue
+        bad = (k > 0) & ~np.isfinite(res[f"beta_{m}"])
+        bad |= (k > 1) & ~np.isfinite(res[f"tau2_{m}"])
+        if m in ITERATIVE_METHODS:
+            bad |= ~res[f"converged_{m}"]
+        out[m] = int(np.count_nonzero(bad))
+    return out
+
+
+def chunk_stats(ctx, res):
+    """``(z2, k_counts, failed)`` of a chunk's results (see :class:`ChunkOutput`)."""
+    z = res["z"]
+    return (z[np.isfinite(z)] ** 2, np.bincount(res["k"], minlength=ctx.k + 1),
+            failures(res, ctx.methods))
+
+
+#: The context of the worker processes (set before they fork, or by _init_worker).
+_CTX: OutputContext | None = None
+
+
+def _init_worker(ctx):
+    global _CTX
+    if ctx is not None:                    # spawned: the pickled context
+        _CTX = ctx
+
+
+def run_chunk(c0, c1):
+    """Worker task: chunk ``c0 <= gid < c1`` analysed (one kernel thread), formatted
+    and compressed (:class:`ChunkOutput`); warnings are recorded and sent back."""
+    ctx = _CTX
+    if ctx is None:                        # pragma: no cover (a misconfigured pool)
+        raise GWASWorkerError("the output worker has no context")
+    cpu = dict.fromkeys(WORKER_STAGES, 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", RuntimeWarning)
+        laps = Laps()
+        _, y, nn, res = analyze_chunk(ctx, c0, c1, laps, n_threads=1)
+        pieces = []
+        for text in format_chunk(ctx, c0, y, nn, res):
+            laps.lap("format")
+            if ctx.compresslevel is not None:
+                text = gzip_compress(text, ctx.compresslevel)
+                laps.lap("gzip")
+            pieces.append(text)
+        z2, k_counts, failed = chunk_stats(ctx, res)
+        laps.lap("format")
+    for key, v in laps.cpu.items():
+        cpu[key] += v
+    return ChunkOutput(c0, c1, pieces, z2, k_counts, failed, cpu,
+                       [(str(w.message), w.category, w.filename, w.lineno) for w in caught])
+
+
+def _pool(jobs, ctx):
+    """A process pool for :func:`run_chunk`: forked (the context inherited) on Linux,
+    else spawned with the context pickled to each worker."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _CTX
+    _CTX = ctx
+    if sys.platform.startswith("linux"):
+        return ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"),
+                                   initializer=_init_worker, initargs=(None,))
+    return ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                               initializer=_init_worker, initargs=(ctx,))
+
+
+def _fail(exc, c0, c1):
+    """The error to raise in the main process for a failed chunk."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, BrokenProcessPool):
+        return GWASWorkerError(f"an output worker process died while writing variants "
+                               f"{c0 + 1:,}-{c1:,} (out of memory? try a smaller "
+                               "--chunk-size or fewer --jobs)")
+    if isinstance(exc, (GWASInputError, GWASWorkerError)):
+        return exc
+    return GWASWorkerError(f"output worker failed on variants {c0 + 1:,}-{c1:,}: "
+                           f"{type(exc).__name__}: {exc}")
+
+
+def _numpy_results(pool, bounds, jobs):
+    pending = deque()
+    it = iter(bounds)
+    for b in it:
+        pending.append((b, pool.submit(run_chunk, *b)))
+        if len(pending) > jobs:
+            break
+    while pending:
+        (c0, c1), fut = pending.popleft()
+        try:
+            out = fut.result()
+        except Exception as exc:
+            raise _fail(exc, c0, c1) from exc
+        b = next(it, None)
+        if b is not None:
+            pending.append((b, pool.submit(run_chunk, *b)))
+        yield out
+
+
+def _dask_results(pool, bounds, jobs):
+    """Windows of ``jobs`` chunks computed by dask (``"processes"`` scheduler on
+    ``pool``); the next window is computed while the current one is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+
+    task = dask.delayed(run_chunk, pure=True)
+
+    def window(i):
+        try:
+            return dask.compute(*[task(*b) for b in bounds[i:i + jobs]],
+                                scheduler="processes", pool=pool)
+        except Exception as exc:
+            c0, c1 = bounds[i][0], bounds[min(i + jobs, len(bounds)) - 1][1]
+            raise _fail(exc, c0, c1) from exc
+
+    with ThreadPoolExecutor(1) as ahead:
+        nxt = ahead.submit(window, 0)
+        for i in range(0, len(bounds), jobs):
+            cur = nxt.result()
+            if i + jobs < len(bounds):
+                nxt = ahead.submit(window, i + jobs)
+            yield from cur
+
+
+def parallel_chunks(ctx, bounds, jobs, engine="numpy"):
+    """Yield the :class:`ChunkOutput` of every chunk of ``bounds``, in order, computed
+    by :func:`run_chunk` on ``jobs`` worker processes.
+
+    Parameters
+    ----------
+    ctx : OutputContext
+    bounds : list of (int, int)
+        The chunks (:func:`task_bounds`).
+    jobs : int
+        Worker processes.
+    engine : {"numpy", "dask"}
+        Tasks submitted to the pool directly (at most ``jobs + 1`` in flight), or
+        computed by dask in windows of ``jobs`` chunks (two windows in flight).
+
+    Raises
+    ------
+    GWASWorkerError
+        A worker failed (its exception chained) or died; the pool is shut down.
+    """
+    pool = _pool(jobs, ctx)
+    gen = None
+    try:
+        gen = (_dask_results if engine == "dask" else _numpy_results)(pool, bounds, jobs)
+        for out in gen:
+            for msg, cat, fname, lineno in out.warnings:
+                warnings.warn_explicit(msg, cat, fname, lineno)
+            yield out
+    finally:
+        if gen is not None:
+            gen.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+        global _CTX
+        _CTX = None
+
