@@ -16,9 +16,10 @@ from .gwas import GWASResult, meta_analyze_files
 from .kernels import chi2_sf, log10_pvalue_normal
 from .mantra import distance_from_frequencies, mantra, mantra_detail
 from .mvalues import mvalues
+from .output_pool import GWASWorkerError
 from .sumstats import GWASInputError, GWASWarning
 
 __all__ = ["meta_analyze", "meta_analyze_files", "GWASResult", "GWASInputError",
-           "GWASWarning", "METHODS",
+           "GWASWarning", "GWASWorkerError", "METHODS",
            "log10_pvalue_normal", "chi2_sf", "mvalues", "mantra", "mantra_detail",
            "distance_from_frequencies", "asset"]

@@ -69,8 +69,8 @@ def add_gwas_arguments(p):
     p.add_argument("--engine", default="numpy", type=str.lower, choices=("numpy", "dask"),
                    help="run the chunks with numpy (default) or as dask tasks")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="worker processes reading the files (default: CPUs, at most 4; "
-                        "1 for small inputs)")
+                   help="worker processes reading the files and writing the output "
+                        "(default: CPUs, at most 4; 1 for small inputs)")
     p.add_argument("--digits", type=int, default=6, metavar="D",
                    help="significant digits in the output, 1-6 (default: %(default)s)")
     p.add_argument("--compress-level", type=int, default=1, metavar="L",

@@ -12,7 +12,8 @@ size:
 3. **meta-analysis** (chunks of ``chunk_size`` variants): each study's rows of the
    chunk are gathered into ``(m, k)`` matrices, analysed by the vectorised kernels
    (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and
-   written (gzip members compressed on threads).
+   written (gzip members compressed on a thread); with ``jobs > 1`` on worker
+   processes, written in order by the main process (:mod:`.output_pool`).
 
 The memory in use is the id index (about 40 bytes a variant) plus a few arrays per
 chunk, whatever the size of the files.
@@ -398,7 +399,9 @@ def meta_analyze_files(paths: Sequence[str | os.PathLike], out: str | os.PathLik
         ``"dask"`` runs the scans and the chunk kernels as dask tasks
         (:mod:`metamodels.batch.dask_engine`); the output is identical.
     jobs : int, optional
-        Worker processes for the scan (default: CPUs, at most 4, 1 for small inputs).
+        Worker processes for the scan and, from
+        :data:`~.output_pool.PARALLEL_MIN_VARIANTS` variants on, for the output
+        (default: CPUs, at most 4, 1 for small inputs).
     progress : bool
         Show progress bars on stderr (``metamodels gwas``: when stderr is a
         terminal); default False.
@@ -443,6 +446,8 @@ def meta_analyze_files(paths: Sequence[str | os.PathLike], out: str | os.PathLik
         An input problem: a missing, unreadable, corrupt or header-only file, the same
         file given twice, a column not found, a malformed line or a non-numeric value
         (the message names the file, column and row), or no row usable at all.
+    GWASWorkerError
+        An output worker process failed (its exception chained) or died.
 
     Warns
     -----

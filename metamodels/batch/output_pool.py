@@ -48,6 +48,9 @@ __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARI
 PARALLEL_MIN_VARIANTS = 200_000
 #: Rows formatted (and compressed) at a time: one piece of text, one gzip member.
 PIECE_ROWS = 65536
+#: Start method of the worker processes: None for fork on Linux (the context shared
+#: copy-on-write), spawn elsewhere (the context pickled to every worker).
+START_METHOD: str | None = None
 #: CPU stages of the output workers, as reported in the run summary.
 WORKER_STAGES = ("gather", "kernels", "format", "gzip")
 
@@ -349,18 +352,16 @@ def run_chunk(c0, c1):
 
 
 def _pool(jobs, ctx):
-    """A process pool for :func:`run_chunk`: forked (the context inherited) on Linux,
-    else spawned with the context pickled to each worker."""
+    """A process pool for :func:`run_chunk` (see :data:`START_METHOD`)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     global _CTX
+    method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
     _CTX = ctx
-    if sys.platform.startswith("linux"):
-        return ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"),
-                                   initializer=_init_worker, initargs=(None,))
-    return ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
-                               initializer=_init_worker, initargs=(ctx,))
+    return ProcessPoolExecutor(jobs, mp_context=mp.get_context(method),
+                               initializer=_init_worker,
+                               initargs=(None if method == "fork" else ctx,))
 
 
 def _fail(exc, c0, c1):
