@@ -42,7 +42,8 @@ from .gwas_methods import ExtraMethods, split_methods
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
                     index_study)
 from .output_pool import (WORKER_STAGES, Laps, OutputContext, analyze_chunk, chunk_stats,
-                          format_chunk, parallel_chunks, task_bounds, use_pool)
+                          format_chunk, parallel_chunks, task_bounds, trim as _trim,
+                          use_pool)
 from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
                        resolve_columns, scan_study, sniff)
 
@@ -149,7 +150,8 @@ class GWASResult:
     elapsed : float
         Wall time in seconds.
     peak_mb : tuple
-        Peak memory (MB) of the main process and of the scan workers.
+        Peak memory (MB) of the main process and of the largest worker process
+        (reading or output; pages shared with the main process included).
     columns : list of str
         Columns of the output file.
     timings : dict
@@ -206,7 +208,8 @@ class GWASResult:
         lines.append("genomic control lambda of the meta-analysis: "
                      + _fmt_lambda(self.lambda_meta))
         lines.append(f"peak memory: {self.peak_mb[0]:.0f} MB (main process), "
-                     f"{self.peak_mb[1]:.0f} MB (largest reading process)")
+                     f"{self.peak_mb[1]:.0f} MB (largest worker process, shared pages "
+                     "included)")
         if self.timings and self.elapsed >= 1:
             lines.append("time (s): " + ", ".join(f"{k} {v:.1f}"
                                                    for k, v in self.timings.items()))
@@ -795,24 +798,6 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     else:
         logger.info(text)
     return result
-
-
-def _trim():
-    """Give freed heap memory back to the system (glibc ``malloc_trim``; no-op
-    elsewhere), so the resident size follows the live data between phases."""
-    global _TRIM
-    if _TRIM is None:
-        try:
-            import ctypes
-
-            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _TRIM = False
-    if _TRIM:
-        _TRIM(0)
-
-
-_TRIM = None
 
 
 def _total_cpu():

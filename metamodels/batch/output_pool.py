@@ -41,7 +41,7 @@ from .textfmt import rows_to_bytes
 
 __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
            "task_bounds", "use_pool", "analyze_chunk", "format_chunk", "chunk_stats",
-           "run_chunk", "parallel_chunks", "Laps"]
+           "run_chunk", "parallel_chunks", "Laps", "trim"]
 
 #: Fewer variants than this are written serially whatever ``jobs`` is: starting the
 #: worker processes would cost more than it saves.
@@ -315,6 +315,24 @@ def chunk_stats(ctx, res):
             failures(res, ctx.methods))
 
 
+def trim():
+    """Give freed heap memory back to the system (glibc ``malloc_trim``; no-op
+    elsewhere), so the resident size follows the live data between phases."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None
+
+
 #: The context of the worker processes (set before they fork, or by _init_worker).
 _CTX: OutputContext | None = None
 
@@ -332,6 +350,7 @@ def run_chunk(c0, c1):
     if ctx is None:                        # pragma: no cover (a misconfigured pool)
         raise GWASWorkerError("the output worker has no context")
     cpu = dict.fromkeys(WORKER_STAGES, 0.0)
+    trim()                                 # e.g. the last result's pickling buffers
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", RuntimeWarning)
         laps = Laps()
@@ -344,6 +363,8 @@ def run_chunk(c0, c1):
                 laps.lap("gzip")
             pieces.append(text)
         z2, k_counts, failed = chunk_stats(ctx, res)
+        del y, nn, res
+        trim()
         laps.lap("format")
     for key, v in laps.cpu.items():
         cpu[key] += v
