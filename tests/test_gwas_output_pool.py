@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import multiprocessing
 import os
+import time
 import warnings
 
 import numpy as np
@@ -95,6 +96,29 @@ def test_parallel_output_is_the_serial_output_byte_for_byte(studies, tmp_path, p
                      engine=engines[-1], chunk_size=97)
     assert data == ref
     assert not multiprocessing.active_children()
+
+
+def _gather_and_log_pid(*args, **kwargs):
+    with open(os.environ["OUTPOOL_PID_LOG"], "a") as fh:
+        fh.write(f"{os.getpid()}\n")
+    time.sleep(0.3)               # the other worker takes the other chunk meanwhile
+    return _gather(*args, **kwargs)
+
+
+_gather = output_pool.gather_chunk
+
+
+@pytest.mark.parametrize("engine", ["numpy", "dask"])
+def test_the_chunks_run_in_every_worker(studies, tmp_path, parallel, monkeypatch, engine):
+    if engine == "dask":
+        pytest.importorskip("dask")
+    log = tmp_path / "pids.txt"
+    monkeypatch.setenv("OUTPOOL_PID_LOG", str(log))
+    monkeypatch.setattr(output_pool, "gather_chunk", _gather_and_log_pid)
+    _run(studies, tmp_path / "o.tsv", jobs=2, chunk_size=10 ** 6, engine=engine)
+    pids = log.read_text().split()                  # two chunks, one per worker
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert len(set(pids)) == 2
 
 
 def test_extra_method_and_dropped_log_in_the_workers(studies, tmp_path, parallel):

@@ -429,8 +429,10 @@ def _dask_results(pool, bounds, jobs):
 
     def window(i):
         try:
+            # chunksize=1: one task per submission (dask batches 6 by default, which
+            # would run a whole window in one worker)
             return dask.compute(*[task(*b) for b in bounds[i:i + jobs]],
-                                scheduler="processes", pool=pool)
+                                scheduler="processes", pool=pool, chunksize=1)
         except Exception as exc:
             c0, c1 = bounds[i][0], bounds[min(i + jobs, len(bounds)) - 1][1]
             raise _fail(exc, c0, c1) from exc
