@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import MetaModelsWarning
+from .fields import extract_field
 
 try:                                    # optional extra metamodels[fast]: ISA-L's gzip
     from isal import igzip as _igzip
@@ -237,7 +238,10 @@ def _unique_names(fields):
 
 
 def _line_blocks(path, info, chunk_size):
-    """Blocks of whole data lines (bytes) of about ``chunk_size`` rows each."""
+    """Blocks of whole data lines (bytes) of about ``chunk_size`` rows each.
+
+    The file is read into one reused buffer (the partial line at the end of a block
+    moves to its front), so a block costs one copy of its bytes."""
     fh = gzip_open(path) if info["compression"] == "gzip" else open(path, "rb")
     with fh:
         for _ in range(info["skiprows"] + 1):
@@ -246,119 +250,27 @@ def _line_blocks(path, info, chunk_size):
         nl = head.count(b"\n")
         avg = len(head) / nl if nl else 64.0
         target = max(int(chunk_size * avg), 1 << 16)
-        left = head
+        buf = bytearray(target + len(head))
+        buf[:len(head)] = head
+        filled = len(head)
         while True:
-            data = fh.read(target)
-            buf = left + data
-            if not data:
-                if buf.strip():
-                    yield buf if buf.endswith(b"\n") else buf + b"\n"
-                return
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:
-                left = buf
-                continue
-            yield buf[:cut]
-            left = buf[cut:]
-
-
-_SPACE = np.zeros(256, dtype=bool)
-_SPACE[[9, 13, 32]] = True
-_ONES = np.uint64(0x0101010101010101)
-_HIGH = np.uint64(0x8080808080808080)
-
-
-def _words_at(padded, pos):
-    """The 8 bytes at every ``pos`` (unaligned) as little-endian uint64 words."""
-    return np.ascontiguousarray(
-        np.lib.stride_tricks.sliding_window_view(padded, 8)[pos]).view(np.uint64).ravel()
-
-
-def _first_byte(padded, pos, ends, code):
-    """Offset from ``pos`` of the first byte equal to ``code`` (or of ``ends``), for
-    every line, 8 bytes at a time: in ``x = word ^ (code * 0x01..01)`` the lowest byte
-    flagged by ``(x - 0x01..01) & ~x & 0x80..80`` is the first zero byte of ``x``."""
-    out = ends - pos
-    todo = np.flatnonzero(out > 0)
-    off = np.zeros(todo.size, dtype=np.int64)
-    pat = np.uint64(code) * _ONES
-    with np.errstate(over="ignore"):
-        while todo.size:
-            x = _words_at(padded, pos[todo] + off) ^ pat
-            t = (x - _ONES) & ~x & _HIGH
-            hit = t != 0
-            low = t[hit] & (~t[hit] + np.uint64(1))
-            j = np.zeros(todo.size, dtype=np.int64)
-            j[hit] = (np.log2(low.astype(np.float64)).astype(np.int64) - 7) // 8
-            cand = off + np.where(hit, j, 8)
-            done = hit | (cand >= out[todo])
-            out[todo[done]] = np.minimum(cand[done], out[todo[done]])
-            todo, off = todo[~done], off[~done] + 8
-    return out
-
-
-def _first_in(padded, pos, ends, table):
-    """Like :func:`_first_byte` for a set of bytes (``table[b]`` true)."""
-    out = ends - pos
-    todo = np.flatnonzero(out > 0)
-    off = 0
-    while todo.size:
-        b = padded[pos[todo] + off]
-        done = table[b] | (off + 1 >= out[todo])
-        stop = table[b]
-        out[todo[stop]] = off
-        todo = todo[~done]
-        off += 1
-    return out
-
-
-def extract_field(block, index, sep):
-    """Field ``index`` of every non-blank line of ``block`` as a fixed-width bytes
-    array, with numpy (no Python string per row); None if the block has quotes or
-    a line with too few fields.
-
-    Lines end at ``\\n`` (a ``\\r`` before it is dropped).  ``sep`` is one
-    character, or ``r"\\s+"`` for runs of spaces and tabs (leading ones ignored).
-    Separators are searched from each line's start, 8 bytes at a time with a
-    word-level zero-byte test, so the cost grows with the width of the fields up to
-    the one wanted, not with the number of separators in the block.
-    """
-    if b'"' in block:
-        return None
-    arr = np.frombuffer(block, dtype=np.uint8)
-    padded = np.concatenate([arr, np.zeros(64, dtype=np.uint8)])
-    ends = np.flatnonzero(arr == 10)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    ends = ends - (arr[np.maximum(ends - 1, 0)] == 13)
-    if sep == r"\s+":
-        fs = starts + _first_in(padded, starts, ends, ~_SPACE)   # skip leading blanks
-        keep = fs < ends                                           # blank lines skipped
-        fs, ends = fs[keep], ends[keep]
-        for _ in range(index):
-            fs = fs + _first_in(padded, fs, ends, _SPACE)
-            fs = fs + _first_in(padded, fs, ends, ~_SPACE)
-            if np.any(fs >= ends):
-                return None
-        lens = _first_in(padded, fs, ends, _SPACE)
-    else:
-        code = ord(sep)
-        keep = ends > starts
-        fs, ends = starts[keep], ends[keep]
-        for _ in range(index):
-            fs = fs + _first_byte(padded, fs, ends, code)
-            if np.any(fs >= ends):
-                return None
-            fs = fs + 1
-        lens = _first_byte(padded, fs, ends, code)
-    n = fs.size
-    width = max(int(lens.max()) if n else 1, 1)
-    if width > 64:
-        padded = np.concatenate([arr, np.zeros(width, dtype=np.uint8)])
-    out = np.lib.stride_tricks.sliding_window_view(padded, width)[fs]
-    out *= np.arange(width, dtype=np.int64) < lens[:, None]
-    return out.view(f"S{width}").ravel()
+            if len(buf) - filled < target // 2:         # a line longer than the rest
+                buf.extend(bytes(target))
+            with memoryview(buf) as mv:
+                got = fh.readinto(mv[filled:filled + target])
+                filled += got
+                if not got:
+                    block = bytes(mv[:filled])
+                    if block.strip():
+                        yield block if block.endswith(b"\n") else block + b"\n"
+                    return
+                cut = buf.rfind(b"\n", 0, filled) + 1
+                if cut == 0:
+                    continue
+                block = bytes(mv[:cut])
+            buf[:filled - cut] = buf[cut:filled]
+            filled -= cut
+            yield block
 
 
 def read_chunks(path, info, columns, chunk_size):
@@ -390,7 +302,7 @@ def read_chunks(path, info, columns, chunk_size):
         return pd.read_csv(io.BytesIO(block), sep=info["sep"], header=None, names=names,
                            usecols=cols, dtype={c: dtype[c] for c in cols},
                            keep_default_na=False, na_values={c: na[c] for c in cols if c in na},
-                           engine="c", low_memory=False)
+                           engine="c", low_memory=True)
 
     other = list(rename)
     arrow = _ArrowParser(names, columns, info["sep"]) \
