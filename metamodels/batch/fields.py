@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["extract_field"]
+__all__ = ["extract_field", "fixed_width"]
 
 #: Bytes gathered per line and step of the separator search (a field longer than
 #: this takes more steps, for the lines that have one).
-WINDOW = 16
+WINDOW = 16                                  # a multiple of 8 (see _masked)
 
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[9, 13, 32]] = True
@@ -118,25 +118,27 @@ def extract_field(block, index, sep):
                 return None
             fs = fs + 1
     lens, win = _first(arr, fs, ends, is_sep)
+    return fixed_width(arr, fs, lens, win)
+
+
+def fixed_width(arr, starts, lens, win=None):
+    """The byte strings ``arr[s:s + l]`` for ascending ``starts`` and ``lens`` as a
+    fixed-width bytes array (NUL padded, width the longest, at least 1); ``win``
+    optionally holds the bytes at ``starts`` already (:func:`_first`'s windows)."""
     width = max(int(lens.max()) if lens.size else 1, 1)
-    if win is None or width > WINDOW:
-        win = _windows(arr, fs, width)
+    if win is None or width > win.shape[1]:
+        win = _windows(arr, starts, -(-width // 8) * 8)
     return _masked(win, lens, width)
-
-
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _masked(win, lens, width):
     """The first ``lens`` bytes of every row of ``win`` (NUL padded) as a bytes array
-    of width ``width`` (NUL bytes are masked 8 at a time in little-endian words)."""
-    w8 = -(-win.shape[1] // 8) * 8
-    if win.shape[1] != w8:
-        win = np.concatenate([win, np.zeros((win.shape[0], w8 - win.shape[1]), np.uint8)],
-                             axis=1)
+    of width ``width``: the rows, as little-endian 64-bit words, are and-ed with the
+    masks of their lengths (one table lookup per row)."""
+    w8 = -(-width // 8) * 8
+    win = win[:, :w8]                   # rows of a multiple of 8 bytes: WINDOW is one
+    masks = (np.arange(w8) < np.arange(w8 + 1)[:, None]).astype(np.uint8) * np.uint8(255)
     words = np.ascontiguousarray(win).view(np.uint64)
-    for k in range(words.shape[1]):
-        bits = (np.clip(lens - 8 * k, 0, 8) * 8).astype(np.uint64)
-        words[:, k] &= ~(_ALL << bits)
+    words &= masks.view(np.uint64)[np.minimum(lens, w8)]
     out = words.view(f"S{w8}").ravel()
     return out if w8 == width else out.astype(f"S{width}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import MetaModelsWarning
-from .fields import extract_field
+from .fields import extract_field, fixed_width
 
 try:                                    # optional extra metamodels[fast]: ISA-L's gzip
     from isal import igzip as _igzip
@@ -59,6 +59,9 @@ NUMERIC = ("beta", "se", "pvalue", "n", "freq")
 #: Rows parsed at a time by :func:`scan_study` (at most; smaller blocks parse as fast
 #: and keep the reading processes small).
 READ_BLOCK_ROWS = 200_000
+#: Bytes that pyarrow's CSV reader parses at a time within a block (its buffers then
+#: stay in the CPU caches: about a fifth faster than one piece per block).
+ARROW_BLOCK_BYTES = 1 << 18
 
 
 class GWASInputError(ValueError):
@@ -368,7 +371,7 @@ class _ArrowParser:
             table = pcsv.read_csv(
                 pa.py_buffer(block),
                 read_options=pcsv.ReadOptions(column_names=self.names, use_threads=False,
-                                              block_size=len(block) + 1),
+                                              block_size=ARROW_BLOCK_BYTES),
                 parse_options=self.parse_options, convert_options=self.convert_options)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
             return None
@@ -397,12 +400,7 @@ def _binary_to_fixed(values):
     off = np.frombuffer(off_buf, dtype=np.int32)[values.offset:values.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None \
         else np.zeros(0, dtype=np.uint8)
-    lens = np.diff(off)
-    width = max(int(lens.max()) if n else 1, 1)
-    padded = np.concatenate([data, np.zeros(width, dtype=np.uint8)])
-    out = np.lib.stride_tricks.sliding_window_view(padded, width)[off[:-1]]
-    out *= np.arange(width, dtype=np.int64) < lens[:, None]
-    return out.view(f"S{width}").ravel()
+    return fixed_width(data, off[:-1].astype(np.int64), np.diff(off))
 
 
 def _first_line(exc):
@@ -606,12 +604,10 @@ def _local_codes(values, local, alleles):
         uniq = values.cat.categories
     else:
         idx, uniq = pd.factorize(np.asarray(values, dtype=object))
-    table = np.empty(len(uniq) + 1, dtype=np.int32)
-    for i, u in enumerate(list(uniq) + [""]):
-        key = str(u).strip().upper()
-        code = local.get(key)
-        if code is None:
-            code = local[key] = len(alleles)
+    keys = [str(u).strip().upper() for u in uniq]
+    for key in sorted(set(keys) - set(local)) + [""]:   # new ones in sorted order: the
+        if key not in local:                             # list does not depend on the
+            local[key] = len(alleles)                    # parser's order of categories
             alleles.append(key)
-        table[i] = code
+    table = np.array([local[k] for k in keys + [""]], dtype=np.int32)
     return table[idx]                            # idx = -1 (missing) -> the last entry
