@@ -454,12 +454,15 @@ _K = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix(h):
-    """splitmix64 finaliser."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * _M1
-    h = h ^ (h >> np.uint64(27))
-    h = h * _M2
-    return h ^ (h >> np.uint64(31))
+    """splitmix64 finaliser, in place (``h``: a uint64 array; returned)."""
+    t = np.empty_like(h)
+    with np.errstate(over="ignore"):
+        for shift, mult in ((30, _M1), (27, _M2), (31, None)):
+            np.right_shift(h, np.uint64(shift), out=t)
+            h ^= t
+            if mult is not None:
+                h *= mult
+    return h
 
 
 def hash_ids(ids):
@@ -480,8 +483,12 @@ def hash_ids(ids):
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
             x = words[:, j]
-            h = np.where(x != 0, _mix(h ^ (x * _K)), h)
-        return _mix(h)
+            folded = _mix(np.multiply(x, _K) ^ h)
+            zero = x == 0                        # NUL padding: the hash is unchanged
+            if zero.any():
+                folded[zero] = h[zero]
+            h = folded
+    return _mix(h)
 
 
 @dataclass
