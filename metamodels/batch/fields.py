@@ -69,6 +69,11 @@ def _first(arr, pos, ends, match):
     return out, win
 
 
+def _nonblank(fs, ends, keep):
+    """``fs`` and ``ends`` of the lines of ``keep`` (no copy when all are kept)."""
+    return (fs, ends) if keep.all() else (fs[keep], ends[keep])
+
+
 def extract_field(block, index, sep):
     """Field ``index`` of every non-blank line of ``block`` as a fixed-width bytes
     array, with numpy (no Python string per row); None if the block has quotes or
@@ -97,8 +102,7 @@ def extract_field(block, index, sep):
             return _NONSPACE[w]
 
         fs = starts + _first(arr, starts, ends, not_sep)[0]     # skip leading blanks
-        keep = fs < ends                                          # blank lines skipped
-        fs, ends = fs[keep], ends[keep]
+        fs, ends = _nonblank(fs, ends, fs < ends)
         for _ in range(index):
             fs = fs + _first(arr, fs, ends, is_sep)[0]
             fs = fs + _first(arr, fs, ends, not_sep)[0]
@@ -110,8 +114,7 @@ def extract_field(block, index, sep):
         def is_sep(w):
             return w == code
 
-        keep = ends > starts
-        fs, ends = starts[keep], ends[keep]
+        fs, ends = _nonblank(starts, ends, ends > starts)
         for _ in range(index):
             fs = fs + _first(arr, fs, ends, is_sep)[0]
             if np.any(fs >= ends):

@@ -240,6 +240,18 @@ def _unique_names(fields):
     return out
 
 
+def _read_into(fh, view, piece=1 << 20):
+    """Fill ``view`` from ``fh`` (short only at the end of the file), a MB at a time
+    (the decompressor's output then stays in the CPU caches); returns the bytes read."""
+    done = 0
+    while done < len(view):
+        got = fh.readinto(view[done:done + piece])
+        if not got:
+            break
+        done += got
+    return done
+
+
 def _line_blocks(path, info, chunk_size):
     """Blocks of whole data lines (bytes) of about ``chunk_size`` rows each.
 
@@ -260,7 +272,7 @@ def _line_blocks(path, info, chunk_size):
             if len(buf) - filled < target // 2:         # a line longer than the rest
                 buf.extend(bytes(target))
             with memoryview(buf) as mv:
-                got = fh.readinto(mv[filled:filled + target])
+                got = _read_into(fh, mv[filled:filled + target])
                 filled += got
                 if not got:
                     block = bytes(mv[:filled])
