@@ -75,14 +75,34 @@ def _nonblank(fs, ends, keep):
 
 
 def extract_field(block, index, sep):
-    """Field ``index`` of every non-blank line of ``block`` as a fixed-width bytes
-    array, with numpy (no Python string per row); None if the block has quotes or
-    a line with too few fields.
+    """Field ``index`` of every non-blank line of ``block``, with numpy (no Python
+    string per row).
 
-    Lines end at ``\\n`` (a ``\\r`` before it is dropped; text after the last
-    ``\\n`` is ignored).  ``sep`` is one character, or ``r"\\s+"`` for runs of
-    spaces and tabs (leading ones ignored).  A line is blank if it is empty (one
-    character separators) or has only spaces and tabs (``r"\\s+"``).
+    Parameters
+    ----------
+    block : bytes
+        Whole lines: each ends at ``\\n`` (a ``\\r`` before it is dropped; text
+        after the last ``\\n`` is ignored).
+    index : int
+        Position of the field (0 for the first).
+    sep : str
+        One character, or ``r"\\s+"`` for runs of spaces and tabs (leading ones
+        ignored).  A line is blank if it is empty (one-character separators) or has
+        only spaces and tabs (``r"\\s+"``).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Fixed-width bytes array (``S<w>``, ``w`` the longest value, at least 1; NUL
+        padded), one value per non-blank line; None if the block has a double quote
+        or a line with fewer than ``index + 1`` fields (the caller's general parser
+        then handles the block).
+
+    Notes
+    -----
+    Separators are searched from each line's current position in windows of
+    :data:`WINDOW` bytes gathered for all lines at once, so the cost grows with the
+    width of the fields up to the one wanted, not with the length of the lines.
     """
     if b'"' in block:
         return None
@@ -125,9 +145,24 @@ def extract_field(block, index, sep):
 
 
 def fixed_width(arr, starts, lens, win=None):
-    """The byte strings ``arr[s:s + l]`` for ascending ``starts`` and ``lens`` as a
-    fixed-width bytes array (NUL padded, width the longest, at least 1); ``win``
-    optionally holds the bytes at ``starts`` already (:func:`_first`'s windows)."""
+    """Byte strings of a buffer as a fixed-width bytes array.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        The buffer (uint8).
+    starts, lens : numpy.ndarray
+        Ascending start offsets and lengths of the strings (within ``arr``).
+    win : numpy.ndarray, optional
+        The bytes at ``starts`` already gathered (rows of a multiple of 8 bytes, as
+        :func:`_first` returns them); used if at least as wide as the longest string.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``arr[s:s + l]`` for every string, dtype ``S<w>`` (``w`` the longest length,
+        at least 1), NUL padded.
+    """
     width = max(int(lens.max()) if lens.size else 1, 1)
     if win is None or width > win.shape[1]:
         win = _windows(arr, starts, -(-width // 8) * 8)
