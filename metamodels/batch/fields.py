@@ -172,11 +172,14 @@ def fixed_width(arr, starts, lens, win=None):
 def _masked(win, lens, width):
     """The first ``lens`` bytes of every row of ``win`` (NUL padded) as a bytes array
     of width ``width``: the rows, as little-endian 64-bit words, are and-ed with the
-    masks of their lengths (one table lookup per row)."""
+    masks of their lengths (table lookups)."""
     w8 = -(-width // 8) * 8
     win = win[:, :w8]                   # rows of a multiple of 8 bytes: WINDOW is one
     masks = (np.arange(w8) < np.arange(w8 + 1)[:, None]).astype(np.uint8) * np.uint8(255)
+    masks = np.ascontiguousarray(masks.view(np.uint64).T)     # word k of length l: [k, l]
     words = np.ascontiguousarray(win).view(np.uint64)
-    words &= masks.view(np.uint64)[np.minimum(lens, w8)]
+    lens = np.minimum(lens, w8)
+    for k in range(w8 // 8):
+        words[:, k] &= np.take(masks[k], lens)
     out = words.view(f"S{w8}").ravel()
     return out if w8 == width else out.astype(f"S{width}")
