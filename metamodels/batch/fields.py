@@ -20,7 +20,6 @@ WINDOW = 16                                  # a multiple of 8 (see _masked)
 
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[9, 13, 32]] = True
-_NONSPACE = ~_SPACE
 
 
 def _windows(arr, pos, width):
@@ -67,6 +66,27 @@ def _first(arr, pos, ends, match):
         todo = todo[~done]
         off += WINDOW
     return out, win
+
+
+def _next_field(arr, pos, ends, is_sep, not_sep):
+    """Offset from ``pos`` of the first non-separator after the first separator (the
+    start of the next field with ``r"\\s+"``), or of ``ends``: both searches in one
+    window per line; lines that the window does not settle take the two steps."""
+    lim = ends - pos
+    win = _windows(arr, pos, WINDOW)
+    sep = is_sep(win)
+    j1 = sep.argmax(axis=1)
+    after = ~sep
+    after &= np.arange(WINDOW) > j1[:, None]
+    j2 = after.argmax(axis=1)
+    found = (j2 > 0) & ((j1 > 0) | sep[:, 0])
+    out = np.where(found, np.minimum(j2, lim), lim)
+    rest = np.flatnonzero(~found & (lim > WINDOW))
+    if rest.size:
+        p, e = pos[rest], ends[rest]
+        a = _first(arr, p, e, is_sep)[0]
+        out[rest] = a + _first(arr, p + a, e, not_sep)[0]
+    return out
 
 
 def _nonblank(fs, ends, keep):
@@ -116,16 +136,18 @@ def extract_field(block, index, sep):
     ends -= arr[np.maximum(ends - 1, 0)] == 13
     if sep == r"\s+":
         def is_sep(w):
-            return _SPACE[w]
+            return (w == 32) | (w == 9) | (w == 13)
 
         def not_sep(w):
-            return _NONSPACE[w]
+            return (w != 32) & (w != 9) & (w != 13)
 
-        fs = starts + _first(arr, starts, ends, not_sep)[0]     # skip leading blanks
+        fs = starts.copy()                                      # skip leading blanks
+        lead = np.flatnonzero(_SPACE[arr[starts]])
+        if lead.size:
+            fs[lead] += _first(arr, starts[lead], ends[lead], not_sep)[0]
         fs, ends = _nonblank(fs, ends, fs < ends)
         for _ in range(index):
-            fs = fs + _first(arr, fs, ends, is_sep)[0]
-            fs = fs + _first(arr, fs, ends, not_sep)[0]
+            fs = fs + _next_field(arr, fs, ends, is_sep, not_sep)
             if np.any(fs >= ends):
                 return None
     else:
