@@ -251,3 +251,30 @@ def test_g_parameter_labels(sleepstudy):
     # one variance shared by two columns is a G variance, not the residual
     idg = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy, re_struct="ID")
     assert idg.spec.param_names == ("Subject Var", "Residual")
+
+
+def test_random_effects_rows_are_labelled_by_level(sleepstudy, sleep_fit):
+    re_ = sleep_fit.random_effects
+    assert re_.index.name == "Subject"
+    assert list(re_.index) == sorted(sleepstudy["Subject"].unique())
+    # the same numbers as the long form, row for row
+    frame = sleep_fit.random_effects_frame()
+    first = frame[frame["column"] == "(Intercept)"]
+    assert list(first["level"]) == [str(v) for v in re_.index]
+    np.testing.assert_array_equal(first["estimate"].to_numpy(), re_["(Intercept)"].to_numpy())
+    subject = re_.index[3]
+    assert re_.loc[subject, "Days"] == re_["Days"].iloc[3]
+
+
+def test_random_effects_of_nested_terms_and_array_input():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"school": np.repeat(["a", "b", "c", "d"], 12),
+                       "cls": np.tile(np.repeat(["x", "y", "z"], 4), 4)})
+    df["y"] = rng.normal(size=len(df)) + np.repeat(rng.normal(size=4), 12)
+    res = MixedModel.from_formula("y ~ 1 + (1 | school/cls)", df).fit()
+    nested = res.random_effects["school:cls"]
+    assert list(nested.index[:2]) == ["a:x", "a:y"]
+    assert list(res.random_effects["school"].index) == ["a", "b", "c", "d"]
+    arr = MixedModel(df["y"].to_numpy(), np.ones((len(df), 1)),
+                     groups=pd.factorize(df["school"])[0]).fit()
+    assert list(arr.random_effects.index) == [0, 1, 2, 3]

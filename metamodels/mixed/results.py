@@ -22,6 +22,7 @@ from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
 from .conditional import ConditionalResultsMixin
+from .levels import level_index, level_labels
 from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 if TYPE_CHECKING:
@@ -268,12 +269,18 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
 
     @cache_readonly
     def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
+        """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term).
+
+        Rows are labelled by the levels of the grouping factor (formula models; nested
+        levels joined by ":", as lme4's row names), columns by the term's design
+        columns; array input gives levels 0, 1, ....
+        """
         m = self.model
         frames = {}
-        for part in m.spec.random:
-            frames[part.name] = pd.DataFrame(self._blups[part.name],
-                                             columns=list(part.column_names))
+        for t, part in enumerate(m.spec.random):
+            U = self._blups[part.name]
+            frames[part.name] = pd.DataFrame(U, columns=list(part.column_names),
+                                             index=level_index(m, t, U.shape[0]))
         return next(iter(frames.values())) if len(frames) == 1 else frames
 
     @cache_readonly
@@ -328,17 +335,6 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         out = {p.name: c for p, c in zip(spec.random, covs)}
         return next(iter(out.values())) if len(out) == 1 else out
 
-    def _level_labels(self):
-        """Level labels of each random term (formula models: the grouping values, nested
-        levels joined by ":"; array input: 0, 1, ..)."""
-        parts = self.model.spec.random
-        levels = getattr(self.model, "random_levels", None)
-        if levels is not None and len(levels) == len(parts) and all(
-                len(lev) == int(p.groups.max()) + 1 for lev, p in zip(levels, parts)):
-            return [[":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in lev]
-                    for lev in levels]
-        return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
-
     def random_effects_frame(self) -> pd.DataFrame:
         """EBLUPs with their conditional standard deviations in long form.
 
@@ -369,8 +365,9 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         if len(spec.random) == 1:
             covs = {spec.random[0].name: covs}
         pieces = []
-        for part, labels in zip(spec.random, self._level_labels()):
+        for t, part in enumerate(spec.random):
             U = self._blups[part.name]
+            labels = level_labels(self.model, t, U.shape[0])
             sd = np.sqrt(np.clip(np.diagonal(covs[part.name], axis1=1, axis2=2), 0, None))
             for j, col in enumerate(part.column_names):
                 pieces.append(pd.DataFrame({"term": part.name, "level": labels,
