@@ -278,3 +278,14 @@ def test_random_effects_of_nested_terms_and_array_input():
     arr = MixedModel(df["y"].to_numpy(), np.ones((len(df), 1)),
                      groups=pd.factorize(df["school"])[0]).fit()
     assert list(arr.random_effects.index) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("g_constraint", ["sas", "psd"])
+def test_on_boundary_names_the_parameters_of_the_boundary_warning(g_constraint, sleep_fit):
+    assert sleep_fit.on_boundary == []
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"g": np.repeat(np.arange(10), 5), "y": rng.normal(size=50)})
+    with pytest.warns(BoundaryWarning, match=r"g Var\(\(Intercept\)\) = 0"):
+        res = MixedModel.from_formula("y ~ 1 + (1 | g)", df).fit(g_constraint=g_constraint)
+    assert res.on_boundary == ["g Var((Intercept))"]
+    assert res.theta["g Var((Intercept))"] == 0

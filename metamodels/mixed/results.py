@@ -268,6 +268,15 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         return [self._blups[part.name] for part in self.model.spec.random]
 
     @cache_readonly
+    def on_boundary(self) -> list[str]:
+        """Names of the covariance parameters estimated on a bound of their range (a
+        variance at 0; with ``g_constraint="psd"`` or on the Z-space path also a
+        correlation at -1 or +1), as named by the fit's BoundaryWarning; empty for an
+        interior estimate.  ``bool(res.on_boundary)`` is lme4's ``isSingular`` for
+        fits that keep ``G`` positive semi-definite."""
+        return [item.split(" = ")[0] for item in getattr(self._fit, "boundary", ())]
+
+    @cache_readonly
     def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term).
 
