@@ -289,3 +289,16 @@ def test_on_boundary_names_the_parameters_of_the_boundary_warning(g_constraint, 
         res = MixedModel.from_formula("y ~ 1 + (1 | g)", df).fit(g_constraint=g_constraint)
     assert res.on_boundary == ["g Var((Intercept))"]
     assert res.theta["g Var((Intercept))"] == 0
+
+
+def test_covariance_parameter_pvalues_are_one_sided_only_for_variances(sleep_fit):
+    from scipy import stats
+
+    tab = sleep_fit.covariance_parameters()
+    z = tab["z"]
+    var = [n for n in tab.index if "Var(" in n or n == "Residual"]
+    cov = [n for n in tab.index if "Cov(" in n]
+    assert cov and var
+    np.testing.assert_allclose(tab.loc[var, "pvalue"], stats.norm.sf(z[var]), rtol=1e-12)
+    np.testing.assert_allclose(tab.loc[cov, "pvalue"], 2 * stats.norm.sf(np.abs(z[cov])),
+                               rtol=1e-12)

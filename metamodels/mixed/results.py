@@ -210,14 +210,17 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         -------
         pandas.DataFrame
             Indexed by the labels of :attr:`theta`; columns ``estimate``, ``std_err``
-            (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue`` (one-sided,
-            ``P(Z > z)``, for every parameter, covariances and correlations included;
-            a Wald test that is unreliable for variances near 0 -- prefer a
-            likelihood-ratio test there).
+            (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue``: as SAS's "Pr Z",
+            one-sided ``P(Z > z)`` for the parameters bounded below by 0 (variances,
+            the residual variance) and two-sided ``P(|Z| > |z|)`` for the others
+            (covariances, correlations).  A Wald test that is unreliable for variances
+            near 0 -- prefer a likelihood-ratio test there.
         """
         z = self.theta / self.theta_se
+        lower = np.asarray(self.model.spec.lower, dtype=float)
+        p = np.where(lower == 0, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.theta, "std_err": self.theta_se, "z": z,
-                             "pvalue": stats.norm.sf(z)})
+                             "pvalue": p})
 
     @cache_readonly
     def cov_re_dict(self) -> dict[str, pd.DataFrame]:
