@@ -274,14 +274,11 @@ def _output_columns(methods, scheme, with_n):
 
 def _direction(y):
     """METAL's direction string of each row: ``+``, ``-``, ``0`` or ``?`` per study."""
-    code = (y > 0).view(np.uint8)
-    code |= (y < 0).view(np.uint8) << 1
-    code |= (y == 0).view(np.uint8) * np.uint8(3)
-    d = np.take(_DIRECTION, code)
-    return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
-
-
-_DIRECTION = np.frombuffer(b"?+-0", dtype=np.uint8)
+    d = np.full(y.shape, ord("?"), dtype=np.uint8)        # NaN: the study lacks it
+    d -= (y > 0).view(np.uint8) * np.uint8(ord("?") - ord("+"))
+    d -= (y < 0).view(np.uint8) * np.uint8(ord("?") - ord("-"))
+    d -= (y == 0).view(np.uint8) * np.uint8(ord("?") - ord("0"))
+    return d.view(f"S{y.shape[1]}").ravel()
 
 
 def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threads,

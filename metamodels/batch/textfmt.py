@@ -82,13 +82,9 @@ def _trailing_zeros_table():
     return tz
 
 
-#: Classes of decimal exponents: fixed notation for -4 <= e <= 5 (classes 0..9),
-#: scientific (class 10); ``_ECLASS[sig][clip(e, -5, 6) + 5]`` is 7 * class.
+#: Classes of decimal exponents: fixed notation for -4 <= e <= 5 (classes e + 4),
+#: scientific (class 10).
 _SCI_CLASS = 10
-_ECLASS = [None] + [np.array([7 * (e + 4 if -4 <= e < sig else _SCI_CLASS)
-                              for e in range(-5, 7)], dtype=np.intp)
-                    for sig in range(1, 7)]
-
 
 def _layout_table():
     """Per case ``c = 77 neg + 7 class + tz`` (class: exponent ``e + 4`` for fixed
@@ -134,6 +130,7 @@ def _digits(mant):
     global _TZ6
     if _TZ6 is None:
         _TZ6 = _trailing_zeros_table()
+    mant = mant.astype(np.intp, copy=False)
     hi = mant // 1000
     w = np.take(_D3LO, mant - hi * 1000)
     w |= np.take(_D3, hi)
@@ -159,9 +156,14 @@ def _render(neg, e, mant, sig, out):
         raise ValueError(f"sig must be between 1 and {MAX_SIG}")
     n = mant.shape[0]
     W, tz = _digits(mant)
-    c = np.take(_ECLASS[sig], np.clip(e, -5, 6) + 5)
+    c = _clip(e, -4, 5).astype(np.intp)
+    c *= 7
     c += tz
     c += neg.view(np.uint8) * np.intp(77)
+    c += 28
+    sidx = np.flatnonzero((e < -4) | (e >= sig))
+    if sidx.size:
+        c[sidx] = 7 * _SCI_CLASS + tz[sidx]
     words = np.empty((n, 2), dtype=np.uint64)
     np.take(_PREFIX, c, out=words[:, 0])
     body = words[:, 1]
@@ -169,17 +171,16 @@ def _render(neg, e, mant, sig, out):
     body <<= _B8
     body |= W & np.take(_LEAD, c)
     body |= np.take(_DOT, c)
-    sidx = np.flatnonzero((e < -4) | (e >= sig))
     wide = None
     if sidx.size:
         es = e[sidx]
         ng = neg[sidx].view(np.uint8).astype(np.uint64)
         words[sidx, 0] = (body[sidx] << (_B8 * ng)) | (ng * _U64(ord("-")))
-        words[sidx, 1] = np.take(_EXPS, np.clip(es, -_EXP_MAX, _EXP_MAX) + _EXP_MAX)
+        words[sidx, 1] = np.take(_EXPS, _clip(es, -_EXP_MAX, _EXP_MAX) + _EXP_MAX)
         big = np.flatnonzero(np.abs(es) > _EXP_MAX)
         if big.size:
             wide = _wide_exponents(words, sidx[big], es[big], out.shape[1] > FLOAT_WORDS)
-    out[:, :FLOAT_WORDS] = words.view(np.uint32)
+    _copy_words(out[:, :FLOAT_WORDS], words.view(np.uint32))
     if out.shape[1] > FLOAT_WORDS:
         out[:, FLOAT_WORDS:] = 0
         if wide is not None:
@@ -202,6 +203,22 @@ def _wide_exponents(words, rows, e, allow_wide):
     return rows[~fits], text[~fits].view(np.uint32).reshape(-1, 3)
 
 
+def _clip(a, lo, hi):
+    """``np.clip`` without its Python-level overhead."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
+def _copy_words(dst, src):
+    """``dst[...] = src`` for ``(n, w)`` uint32 word matrices: rows copied as single
+    ``4w``-byte items when ``dst`` is a column range of a wider matrix (one strided
+    copy instead of ``w``)."""
+    w = src.shape[1]
+    if dst.ndim == 2 and dst.strides[1] == 4 and src.flags.c_contiguous and w > 1:
+        dst.view(f"V{4 * w}")[:, 0] = src.view(f"V{4 * w}")[:, 0]
+    else:
+        dst[...] = src
+
+
 def _scale(a, p):
     """``a * 10^p`` for integer arrays ``p``: one table factor within 1e+-300, else
     two (no overflow or underflow for any double ``a``)."""
@@ -216,12 +233,12 @@ def _mantissa(a, e, sig):
     top = 10 ** sig
     mant = np.rint(_scale(a, sig - 1 - e)).astype(np.int32)
     for _ in range(2):                     # floor(log10) can be one off; rint may carry
-        bad = (mant >= top) | (mant < top // 10)
-        if not bad.any():
-            break
+        # mant outside [top/10, top): one unsigned comparison
+        if not np.any((mant - np.int32(top // 10)).view(np.uint32) >= top - top // 10):
+            return mant, e
         e = np.where(mant >= top, e + 1, np.where(mant < top // 10, e - 1, e))
         mant = np.rint(_scale(a, sig - 1 - e)).astype(np.int32)
-    return np.clip(mant, top // 10, top - 1), e
+    return _clip(mant, top // 10, top - 1), e
 
 
 def _six(mant, sig):
@@ -242,9 +259,9 @@ def format_float(x, sig=6, out=None):
     if out is None:
         out = np.empty((x.shape[0], FLOAT_WORDS), dtype=np.uint32)
     a = np.abs(x)
-    ok = np.isfinite(a) & (a > 0)
-    allok = ok.all()
+    allok = bool(a.size == 0 or (a.min() > 0 and a.max() < np.inf))   # NaN: False
     if not allok:
+        ok = np.isfinite(a) & (a > 0)
         a = np.where(ok, a, 1.0)
     with np.errstate(divide="ignore"):
         e = np.floor(np.log10(a)).astype(np.int32)
@@ -289,9 +306,11 @@ def format_log10(lg, sig=6, out=None):
     lg = np.asarray(lg, dtype=np.float64)
     if out is None:
         out = np.empty((lg.shape[0], log10_words(lg)), dtype=np.uint32)
-    ok = np.isfinite(lg) & (lg > -LOG10_EXP_MAX) & (lg < LOG10_EXP_MAX)
-    allok = ok.all()
-    lgf = np.where(ok, lg, 0.0) if not allok else lg
+    allok = bool(lg.size == 0 or (lg.min() > -LOG10_EXP_MAX and lg.max() < LOG10_EXP_MAX))
+    lgf = lg
+    if not allok:                                       # NaN, +-inf, beyond the range
+        ok = np.isfinite(lg) & (lg > -LOG10_EXP_MAX) & (lg < LOG10_EXP_MAX)
+        lgf = np.where(ok, lg, 0.0)
     e = np.floor(lgf).astype(np.int64)
     top = 10 ** sig
     mant = np.rint(np.power(10.0, lgf - e + (sig - 1))).astype(np.int32)
@@ -299,7 +318,7 @@ def format_log10(lg, sig=6, out=None):
     if carry.any():
         e = np.where(carry, e + 1, e)
         mant = np.where(carry, mant // 10, mant)
-    mant = _six(np.clip(mant, top // 10, top - 1), sig)
+    mant = _six(_clip(mant, top // 10, top - 1), sig)
     if not allok:
         mant[~ok] = 0
         e[~ok] = 0
@@ -361,7 +380,7 @@ def format_bytes(s, out=None):
     words = np.ascontiguousarray(s, dtype=f"S{w}").view(np.uint32).reshape(s.shape[0], w // 4)
     if out is None:
         return words
-    out[...] = words
+    _copy_words(out, words)
     return out
 
 
