@@ -397,6 +397,13 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
         weighted ``Z = sum sqrt(N_i) z_i / sqrt(sum N_i)``.
     ntot : float array or None
         Total sample size of the studies that have the variant.
+
+    Notes
+    -----
+    Each study's rows of the chunk are found by one scan of its gids and read from
+    its store; the values are first written into ``(k, m)`` arrays (one contiguous
+    row per study) and transposed once, so memory is about four ``(m, k)`` float
+    arrays at the peak.
     """
     from scipy import special
 
@@ -413,7 +420,7 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
         rows = np.flatnonzero(d.view(f"u{d.dtype.itemsize}") < m)  # c0 <= g < c1
         if rows.size == 0:
             continue
-        loc = d[rows]
+        loc = d[rows].astype(np.intp)             # one conversion for three scatters
         sg = signs[j]() if callable(signs[j]) else signs[j]
         sg = np.asarray(sg)[rows].astype(np.float64)
         beta = st.take("beta", rows)

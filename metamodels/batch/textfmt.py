@@ -2,11 +2,14 @@
 
 ``DataFrame.to_csv`` formats each float with Python (about 1 microsecond a value),
 which would dominate a file-to-file GWAS meta-analysis (tens of millions of values).
-Here a block of rows becomes one ``(n, words)`` matrix of 4-byte words holding ASCII
-codes padded with NUL bytes: every column is written into its own range of words
-(3-digit groups of a number are looked up in tables of words), the separators
-between them, and the NUL bytes are squeezed out of the whole block at once
-(``bytes.translate``).
+Here a block of a few thousand rows becomes one ``(n, words)`` matrix of 4-byte
+words holding ASCII codes padded with NUL bytes: every column is written into its own
+range of words, the separators into the last byte of a column where that byte is
+always NUL (else into a word of their own), and the NUL bytes are squeezed out of the
+whole block at once (``bytes.translate``).  A float becomes 16 bytes: its six
+mantissa digits are looked up as two 3-digit groups of 64-bit words, and masks and
+constants looked up by sign, exponent and trailing zeros place the decimal point,
+drop trailing zeros and give the ``-0.000`` prefix (see :func:`_render`).
 
 Numbers are written like C's ``%.{sig}g``: ``sig <= 6`` significant digits, trailing
 zeros dropped, fixed notation for decimal exponents ``-4 <= e < sig`` and scientific
@@ -85,6 +88,7 @@ def _trailing_zeros_table():
 #: Classes of decimal exponents: fixed notation for -4 <= e <= 5 (classes e + 4),
 #: scientific (class 10).
 _SCI_CLASS = 10
+
 
 def _layout_table():
     """Per case ``c = 77 neg + 7 class + tz`` (class: exponent ``e + 4`` for fixed
@@ -190,8 +194,8 @@ def _render(neg, e, mant, sig, out):
 
 def _wide_exponents(words, rows, e, allow_wide):
     """Exponents beyond +-9999 (rare: p-values below 1e-9999), written with Python:
-    into ``words`` when they fit 7 bytes (the last byte stays free), else returned as ``(rows, (m, 3) words)``
-    for wider output (``allow_wide``)."""
+    into ``words`` when they fit 7 bytes (the last byte stays free), else returned
+    as ``(rows, (m, 3) words)`` for wider output (``allow_wide``)."""
     text = np.array([f"e{int(v):+d}".encode() for v in e], dtype="S12")
     fits = np.char.str_len(text) <= 7
     words[rows[fits], 1] = np.ascontiguousarray(text[fits], dtype="S8").view(np.uint64)
