@@ -403,11 +403,6 @@ def join_columns(mats, sep=b"\t"):
     return M.tobytes().translate(None, b"\0")
 
 
-def _squeeze(M):
-    """The bytes of ``M`` without its NUL bytes."""
-    return M.tobytes().translate(None, b"\0")
-
-
 def _width(kind, values):
     if kind == "float":
         return FLOAT_WORDS
@@ -451,7 +446,9 @@ def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
         widths = [_width(kind, v) for kind, v, _ in vals]
         own = [not (short and _free_last_byte(kind, v, w))
                for (kind, v, _), w in zip(vals, widths)]
-        M = np.empty((len(vals[0][1]), sum(widths) + sum(own)), dtype=np.uint32)
+        nb, width = len(vals[0][1]), sum(widths) + sum(own)
+        buf = bytearray(4 * nb * width)      # squeezed in place of a bytes copy
+        M = np.frombuffer(buf, dtype=np.uint32).reshape(nb, width)
         B = M.view(np.uint8)
         pos = 0
         for j, ((kind, v, opt), w) in enumerate(zip(vals, widths)):
@@ -471,7 +468,8 @@ def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
                 pos += 1
             else:
                 B[:, 4 * pos - 1] = 10 if last else sep[0]
-        return _squeeze(M)
+        del M, B
+        return buf.translate(None, b"\0")
 
     starts = range(0, n, block)
     if n_threads > 1 and len(starts) > 1:
