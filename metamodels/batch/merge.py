@@ -402,8 +402,8 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
     -----
     Each study's rows of the chunk are found by one scan of its gids and read from
     its store; the values are first written into ``(k, m)`` arrays (one contiguous
-    row per study) and transposed once, so memory is about four ``(m, k)`` float
-    arrays at the peak.
+    row per study) and transposed once (``s`` into the memory of the first), so
+    memory is three ``(m, k)`` float arrays at the peak.
     """
     from scipy import special
 
@@ -438,8 +438,8 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
             S[j, loc] = st.take("se", rows) * f
             if with_n:
                 ntot[loc] += st.take("n", rows)
-    y = np.ascontiguousarray(Y.T)
-    del Y
-    s = np.ascontiguousarray(S.T)
+    y = Y.T.copy()                           # always a copy (Y is reused below)
+    s = Y.reshape(m, k)                      # Y's memory (already paged in) for s
+    np.copyto(s, S.T)
     return y, s, ntot
 
