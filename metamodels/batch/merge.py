@@ -397,34 +397,49 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
         weighted ``Z = sum sqrt(N_i) z_i / sqrt(sum N_i)``.
     ntot : float array or None
         Total sample size of the studies that have the variant.
+
+    Notes
+    -----
+    Each study's rows of the chunk are found by one scan of its gids and read from
+    its store; the values are first written into ``(k, m)`` arrays (one contiguous
+    row per study) and transposed once (``s`` into the memory of the first), so
+    memory is three ``(m, k)`` float arrays at the peak.
     """
     from scipy import special
 
     m, k = c1 - c0, len(stores)
-    y = np.full((m, k), np.nan)
-    s = np.full((m, k), np.nan)
+    # studies along the rows while gathering: each study's values are written into
+    # one contiguous row (a scatter into a column of an (m, k) array touches a cache
+    # line per value), transposed once at the end
+    Y = np.full((k, m), np.nan)
+    S = np.full((k, m), np.nan)
     ntot = np.zeros(m) if with_n else None
     for j, st in enumerate(stores):
-        g = gids[j]() if callable(gids[j]) else gids[j]
-        rows = np.flatnonzero((g >= c0) & (g < c1))
+        g = np.asarray(gids[j]() if callable(gids[j]) else gids[j])
+        d = g - g.dtype.type(c0)
+        rows = np.flatnonzero(d.view(f"u{d.dtype.itemsize}") < m)  # c0 <= g < c1
         if rows.size == 0:
             continue
-        loc = g[rows] - c0
+        loc = d[rows].astype(np.intp)             # one conversion for three scatters
         sg = signs[j]() if callable(signs[j]) else signs[j]
-        sg = sg[rows].astype(np.float64)
+        sg = np.asarray(sg)[rows].astype(np.float64)
         beta = st.take("beta", rows)
         f = 1.0 if gc is None else gc[j]
         if scheme == "samplesize":
             p = st.take("pvalue", rows)
             n_ = st.take("n", rows)
             z = -special.ndtri(0.5 * p) * np.sign(beta) * sg / f
-            y[loc, j] = z / np.sqrt(n_)
-            s[loc, j] = 1.0 / np.sqrt(n_)
+            Y[j, loc] = z / np.sqrt(n_)
+            S[j, loc] = 1.0 / np.sqrt(n_)
             if with_n:
                 ntot[loc] += n_
         else:
-            y[loc, j] = beta * sg
-            s[loc, j] = st.take("se", rows) * f
+            Y[j, loc] = beta * sg
+            S[j, loc] = st.take("se", rows) * f
             if with_n:
                 ntot[loc] += st.take("n", rows)
+    y = Y.T.copy()                           # always a copy (Y is reused below)
+    s = Y.reshape(m, k)                      # Y's memory (already paged in) for s
+    np.copyto(s, S.T)
     return y, s, ntot
+
