@@ -84,14 +84,19 @@ def prepare_block(beta, se, out=None, return_complete=False):
     else:
         Y, V, W = (a[:, :b] for a in out[:3])
     np.copyto(Y, beta.T)
-    np.copyto(V, se.T)
-    # a complete block (the common case): three reductions instead of the masks (a
-    # sum that overflows only sends the block to the masks, which give the same result)
-    complete = bool(beta.size and V.min() > 0 and np.isfinite(V.sum() + Y.sum()))
+    # a complete block (the common case: every se in (0, inf), every beta finite) skips
+    # the masks: se > 0 (and not NaN) is one reduction of the input; V = se^2 is squared
+    # straight from it, and sum y v is finite only if every y and v is (an overflowing
+    # sum or se^2 only sends the block to the masks, which give the same result)
+    complete = False
+    if beta.size and se.min() > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.multiply(se.T, se.T, out=V)
+            complete = bool(np.isfinite(np.einsum("ij,ij->", Y, V)))
     if complete:
-        np.multiply(V, V, out=V)
         n = np.full(b, k, dtype=np.int64)
     else:
+        np.copyto(V, se.T)
         miss = ~np.isfinite(Y)                # NaN or infinite beta
         with np.errstate(invalid="ignore"):
             miss |= ~(V > 0)                  # NaN or se <= 0
@@ -134,9 +139,8 @@ def fixed_effect(Y, W, out=None, sw2=True, work=None):
         se = np.sqrt(sw)
         se = np.divide(1.0, se, out=se_out if se_out is not None else se)
     tmp = np.subtract(Y, beta, out=None if work is None else work[:, :Y.shape[1]])
-    np.multiply(tmp, tmp, out=tmp)
     with np.errstate(invalid="ignore"):
-        q = np.einsum("ij,ij->j", tmp, W, out=q_out)   # W = 0 where missing
+        q = np.einsum("ij,ij,ij->j", tmp, tmp, W, out=q_out)   # W = 0 where missing
     return beta, se, q, sw, (np.einsum("ij,ij->j", W, W) if sw2 else None)
 
 
