@@ -144,13 +144,15 @@ def fixed_effect(Y, W, out=None, sw2=True, work=None):
     return beta, se, q, sw, (np.einsum("ij,ij->j", W, W) if sw2 else None)
 
 
-def i2_fixed(q, n):
+def i2_fixed(q, n, out=None):
     """``I^2 = max(0, (Q - (k-1)) / Q)`` (0 when ``Q = 0``; NaN when ``k < 2``); ``n``
-    an array or one number for all rows."""
+    an array or one number for all rows; written into ``out`` if given."""
     df = n - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        i2 = np.maximum(0.0, (q - df) / q)
-    i2[q == 0] = 0.0
+        i2 = np.subtract(q, df, out=out)
+        np.divide(i2, q, out=i2)
+        np.maximum(0.0, i2, out=i2)
+    np.copyto(i2, 0.0, where=q == 0)
     if np.ndim(n) == 0:
         if n < 2:
             i2[...] = np.nan
@@ -499,12 +501,14 @@ def _chi2_sf_one_df(x, half, e, m, odd):
         acc *= e
         return np.minimum(acc, 1.0, out=acc)
     oterm = np.sqrt(x)
-    oacc = np.zeros_like(x)
-    for j in range(1, m + 1):
-        oacc += oterm
+    if m == 0:                                # df = 1: erfc alone
+        return np.minimum(special.erfc(np.sqrt(half, out=oterm), out=oterm), 1.0, out=oterm)
+    oacc = oterm.copy()                       # the j = 1 term (0 + t = t)
+    for j in range(1, m):
         oterm *= x
         oterm *= 1.0 / (2 * j + 1)
+        oacc += oterm
     oacc *= e
     oacc *= 2.0 / np.sqrt(2.0 * np.pi)
-    oacc += special.erfc(np.sqrt(half))
+    oacc += special.erfc(np.sqrt(half, out=oterm), out=oterm)
     return np.minimum(oacc, 1.0, out=oacc)
