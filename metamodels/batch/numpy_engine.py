@@ -19,6 +19,17 @@ BLOCK_ROWS = 8192
 TASK_BLOCKS = 4
 
 
+def spans(n, step):
+    """``(start, stop)`` of consecutive pieces of ``range(n)`` of ``step >= 2`` rows, a
+    last piece of one row joined to the one before (``step + 1`` rows): numpy sums a
+    ``(k, 1)`` block in another order than wider ones, so a row alone could differ in
+    the last bit from the same row among others."""
+    bounds = list(range(0, n, step)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def _fixed_sums(Y, W, n, fast, out, sl, need_sw2, work=None):
     """The study sums of rows ``sl``: fixed-effect ``beta``, ``se`` and ``q`` written
     into ``out``; returns ``sw``, ``sw2`` (``None`` unless ``need_sw2``) for the
@@ -99,9 +110,9 @@ def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter, sub):
     b, k = beta.shape
     need_sw2 = any(m != "FE" for m in methods)
     ns, all_fast = [], True
-    for j0 in range(0, b, sub):
-        sl = slice(i0 + j0, i0 + min(b, j0 + sub))
-        Y, V, W, n, complete = kn.prepare_block(beta[j0:j0 + sub], se[j0:j0 + sub], bufs,
+    for j0, j1 in spans(b, sub):
+        sl = slice(i0 + j0, i0 + j1)
+        Y, V, W, n, complete = kn.prepare_block(beta[j0:j1], se[j0:j1], bufs,
                                                 return_complete=True)
         fast = complete and k >= 2
         all_fast &= fast
@@ -163,18 +174,17 @@ def analyze_arrays(beta, se, methods, single, tol=1e-10, maxiter=100,
     :func:`metamodels.batch.meta_analyze`)."""
     m, k = beta.shape
     out = allocate_columns(output_columns(methods, single), m)
-    sub = max(1, int(block_rows))
-    step = TASK_BLOCKS * sub
-    starts = range(0, m, step)
+    sub = max(2, int(block_rows))
     local = threading.local()
 
-    def run(i0):
+    def run(span):
+        i0, i1 = span
         bufs = getattr(local, "bufs", None)
         if bufs is None:
             nbuf = 4 if any(meth != "FE" for meth in methods) else 3
-            bufs = local.bufs = tuple(np.empty((k, min(sub, m) or 1)) for _ in range(nbuf))
-        _block(beta[i0:i0 + step], se[i0:i0 + step], methods, single, out, i0, bufs, tol,
-               maxiter, sub)
+            bufs = local.bufs = tuple(np.empty((k, min(sub + 1, m) or 1))
+                                      for _ in range(nbuf))
+        _block(beta[i0:i1], se[i0:i1], methods, single, out, i0, bufs, tol, maxiter, sub)
 
-    run_threaded(run, starts, n_threads)
+    run_threaded(run, spans(m, TASK_BLOCKS * sub), n_threads)
     return out
