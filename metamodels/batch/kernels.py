@@ -85,15 +85,14 @@ def prepare_block(beta, se, out=None, return_complete=False):
         Y, V, W = (a[:, :b] for a in out[:3])
     np.copyto(Y, beta.T)
     # a complete block (the common case: every se in (0, inf), every beta finite) skips
-    # the masks: se > 0 (and not NaN) is one reduction of the input; V = se^2 is squared
-    # straight from it, and sum y v is finite only if every y and v is (an overflowing
-    # sum or se^2 only sends the block to the masks, which give the same result)
-    complete = False
-    if beta.size and se.min() > 0:
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.multiply(se.T, se.T, out=V)
-            complete = bool(np.isfinite(np.einsum("ij,ij->", Y, V)))
+    # the masks, by three reductions of the contiguous inputs (NaN fails every test; a
+    # sum of finite betas that overflows only sends the block to the masks, which give
+    # the same result), and V = se^2 is squared straight from the input
+    complete = bool(beta.size and se.min() > 0 and se.max() < np.inf
+                    and np.isfinite(beta.sum()))
     if complete:
+        with np.errstate(over="ignore"):  # se^2 beyond the double range: weight 0
+            np.multiply(se.T, se.T, out=V)
         n = np.full(b, k, dtype=np.int64)
     else:
         np.copyto(V, se.T)
