@@ -135,3 +135,25 @@ def test_chi2_one_df_is_erfc_and_odd_series_matches_general_path():
         assert chi2_sf(x, float(df))[1:].tobytes() == chi2_sf(x, mixed)[1:].tobytes()
         np.testing.assert_allclose(chi2_sf(x, float(df)), special.chdtrc(df, x),
                                    rtol=1e-11, atol=1e-300)
+
+
+def test_chi2_rows_sorted_by_df_equal_the_mixed_series():
+    """Long vectors with several df take one series per df (rows sorted by df); short
+    ones the masked mixed-df series: the same bits, any df from 1 to 64 (and NaN
+    outside)."""
+    rng = np.random.default_rng(8)
+    m = 5000
+    x = rng.chisquare(3, m) * rng.uniform(0, 40, m)
+    x[:4] = [0.0, 1e-300, 999.0, np.nan]
+    for top in (3, 11, 65):
+        df = rng.integers(0, top, m).astype(float)
+        df[10:20] = 2.5                                   # not an integer: chdtrc
+        x[20:25] = 2000.0                                 # beyond the series: chdtrc
+        long = chi2_sf(x, df)
+        short = np.concatenate([chi2_sf(x[i:i + 500], df[i:i + 500])
+                                for i in range(0, m, 500)])
+        assert long.tobytes() == short.tobytes()
+        ok = df >= 1
+        np.testing.assert_allclose(long[ok], special.chdtrc(df[ok], x[ok]), rtol=1e-10,
+                                   atol=1e-300)
+        assert np.all(np.isnan(long[~ok]))
