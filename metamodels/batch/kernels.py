@@ -85,13 +85,14 @@ def prepare_block(beta, se, out=None, return_complete=False):
         Y, V, W = (np.empty((k, b)) for _ in range(3))
     else:
         Y, V, W = (a.reshape(-1)[:k * b].reshape(k, b) for a in out[:3])
-    np.copyto(Y, beta.T)
     # a complete block (the common case: every se in (0, inf), every beta finite) skips
     # the masks, by three reductions of the contiguous inputs (NaN fails every test; a
     # sum of finite betas that overflows only sends the block to the masks, which give
-    # the same result), and V = se^2 is squared straight from the input
+    # the same result; they also bring the inputs into the cache for the transposed
+    # copies), and V = se^2 is squared straight from the input
     complete = bool(beta.size and se.min() > 0 and se.max() < np.inf
                     and np.isfinite(beta.sum()))
+    np.copyto(Y, beta.T)
     if complete:
         with np.errstate(over="ignore"):  # se^2 beyond the double range: weight 0
             np.multiply(se.T, se.T, out=V)
