@@ -157,3 +157,12 @@ def test_chi2_rows_sorted_by_df_equal_the_mixed_series():
         np.testing.assert_allclose(long[ok], special.chdtrc(df[ok], x[ok]), rtol=1e-10,
                                    atol=1e-300)
         assert np.all(np.isnan(long[~ok]))
+
+
+def test_spans_cover_the_rows_without_one_row_pieces():
+    for n in (0, 1, 2, 5, 8, 9, 16, 17, 100):
+        for step in (2, 4, 8):
+            pieces = numpy_engine.spans(n, step)
+            assert [i for a, b in pieces for i in range(a, b)] == list(range(n))
+            assert all(b - a >= 2 for a, b in pieces) or n == 1
+            assert all(b - a <= step + 1 for a, b in pieces)
