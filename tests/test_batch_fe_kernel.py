@@ -166,3 +166,17 @@ def test_spans_cover_the_rows_without_one_row_pieces():
             assert [i for a, b in pieces for i in range(a, b)] == list(range(n))
             assert all(b - a >= 2 for a, b in pieces) or n == 1
             assert all(b - a <= step + 1 for a, b in pieces)
+
+
+def test_default_threads_follow_the_usable_cpus(monkeypatch):
+    import os
+    if hasattr(os, "sched_getaffinity"):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+        assert numpy_engine.usable_cpus() == 1
+        assert numpy_engine._n_threads(None, 100) == 1
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+        assert numpy_engine._n_threads(None, 100) == 8
+        assert numpy_engine._n_threads(None, 3) == 3
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert numpy_engine.usable_cpus() == (os.cpu_count() or 1)
+    assert numpy_engine._n_threads(2, 100) == 2

@@ -128,15 +128,25 @@ def _block(beta, se, methods, single, out, i0, bufs, tol, maxiter, sub):
            single)
 
 
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask where the OS has one, e.g. in a
+    container limited to fewer CPUs than the machine has), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _n_threads(n_threads, n_blocks):
     if n_threads is None:
-        n_threads = min(os.cpu_count() or 1, 8)
+        n_threads = min(usable_cpus(), 8)
     return max(1, min(int(n_threads), n_blocks))
 
 
 def run_threaded(run, tasks, n_threads=None):
-    """``run(task)`` for every task, in a thread pool of ``n_threads`` (default: the CPUs,
-    at most 8) when there is more than one task; the kernels release the GIL in numpy."""
+    """``run(task)`` for every task, in a thread pool of ``n_threads`` (default: the CPUs
+    the process may use, at most 8) when there is more than one task; the kernels
+    release the GIL in numpy."""
     tasks = list(tasks)
     threads = _n_threads(n_threads, len(tasks))
     if threads <= 1:
