@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AlleleTable", "align", "complement", "DROP_REASONS", "OK", "MISMATCH",
-           "AMBIGUOUS"]
+__all__ = ["AlleleTable", "align", "align_alleles", "complement", "is_missing",
+           "DROP_REASONS", "OK", "MISMATCH", "AMBIGUOUS"]
 
 _COMP = str.maketrans("ACGT", "TGCA")
 _MISSING = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
@@ -39,6 +39,11 @@ _MISSING = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
 #: Status codes of :func:`align`.
 OK, MISMATCH, AMBIGUOUS = 0, 1, 2
 DROP_REASONS = {MISMATCH: "allele_mismatch", AMBIGUOUS: "strand_ambiguous"}
+
+
+def is_missing(allele):
+    """Whether an allele string is a missing-value marker (``""``, ``NA``, ``.``, ...)."""
+    return str(allele).strip().upper() in _MISSING
 
 
 def complement(allele):
@@ -131,7 +136,105 @@ def align(a1, a2, r1, r2, comp, freq=None, ref_freq=None, maf_max=0.4,
         :data:`OK`, :data:`MISMATCH` or :data:`AMBIGUOUS`.
     strand : bool array
         Rows matched on the opposite strand.
+
+    See Also
+    --------
+    align_alleles : the same without the frequencies, and which rows need them.
     """
+    sign, status, strand, need = align_alleles(a1, a2, r1, r2, comp, keep_ambiguous)
+    if need.size:
+        f = None if freq is None else np.asarray(freq, dtype=float)[need]
+        fr = None if ref_freq is None else np.asarray(ref_freq, dtype=float)[need]
+        sign[need], status[need], strand[need] = _align_rows(
+            a1[need], a2[need], r1[need], r2[need], comp, f, fr, maf_max, keep_ambiguous)
+    return sign, status, strand
+
+
+#: Allele codes below this are aligned by table lookup (:func:`align_alleles`).
+_TABLE_CODES = 16
+_TABLES = {}
+
+
+def _table(comp, keep_ambiguous):
+    """:func:`_align_rows` of every ``(a1, a2, r1, r2)`` with codes below
+    :data:`_TABLE_CODES`, packed in one byte per entry (indexed by
+    ``a1 << 12 | a2 << 8 | r1 << 4 | r2``): ``sign + 1`` (bits 0-1), status (bits
+    2-3), strand (bit 4), palindromic and matching directly (bit 5: the result
+    depends on the frequencies)."""
+    m = _TABLE_CODES
+    c = np.full(m, -1, dtype=np.int64)
+    c[:min(m, comp.size)] = comp[:m]
+    tag = (c.tobytes(), bool(keep_ambiguous))
+    table = _TABLES.get(tag)
+    if table is None:
+        g = np.indices((m,) * 4).reshape(4, -1)
+        sign, status, strand = _align_rows(g[0], g[1], g[2], g[3], c, None, None, 0.4,
+                                           keep_ambiguous)
+        need = (c[g[0]] == g[1]) & (((g[0] == g[2]) & (g[1] == g[3]))
+                                    | ((g[0] == g[3]) & (g[1] == g[2])))
+        table = ((sign + 1) | (status << 2) | (strand.astype(np.int8) << 4)
+                 | (need.astype(np.int8) << 5)).astype(np.uint8)
+        _TABLES.clear()
+        _TABLES[tag] = table
+    return table
+
+
+def align_alleles(a1, a2, r1, r2, comp, keep_ambiguous=False):
+    """:func:`align` from the alleles alone: its results where they do not depend on
+    the allele frequencies, and the rows where they do (A/T or C/G alleles that
+    match the reference's).
+
+    Rows whose codes are all below 16 (the SNP alleles, usually) are looked up in a
+    table of every combination, built once with :func:`align`'s rules; the others
+    are compared code by code.
+
+    Returns
+    -------
+    sign, status, strand : arrays
+        As :func:`align` returns them (without frequencies) except at ``need``.
+    need : int array
+        The rows whose result depends on the frequencies, ascending.
+    """
+    a1, a2, r1, r2 = (np.asarray(x) if np.asarray(x).dtype.itemsize >= 4
+                      else np.asarray(x, dtype=np.int32) for x in (a1, a2, r1, r2))
+    comp = np.asarray(comp)
+    m = _TABLE_CODES
+    if a1.size < 4096:
+        sel = None
+    elif comp.size <= m:
+        sel = slice(None)
+    else:
+        sel = np.flatnonzero((a1 < m) & (a2 < m) & (r1 < m) & (r2 < m))
+    if sel is None:
+        sign, status, strand = _align_rows(a1, a2, r1, r2, comp, None, None, 0.4,
+                                           keep_ambiguous)
+        need = (comp[a1] == a2) & (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1)))
+        return sign, status, strand, np.flatnonzero(need)
+    t = _table(comp, keep_ambiguous)
+    if isinstance(sel, slice):
+        code = t[(a1 << 12) | (a2 << 8) | (r1 << 4) | r2]
+    else:
+        code = np.zeros(a1.size, dtype=np.uint8)
+        code[sel] = t[(a1[sel] << 12) | (a2[sel] << 8) | (r1[sel] << 4) | r2[sel]]
+    sign = (code & 3).view(np.int8) - np.int8(1)
+    status = ((code >> 2) & 3).view(np.int8)
+    strand = (code & 16) != 0
+    need = np.flatnonzero(code & 32)
+    if not isinstance(sel, slice):
+        rest = np.ones(a1.size, dtype=bool)
+        rest[sel] = False
+        rest = np.flatnonzero(rest)
+        if rest.size:
+            x1, x2, y1, y2 = a1[rest], a2[rest], r1[rest], r2[rest]
+            sign[rest], status[rest], strand[rest] = _align_rows(
+                x1, x2, y1, y2, comp, None, None, 0.4, keep_ambiguous)
+            more = (comp[x1] == x2) & (((x1 == y1) & (x2 == y2)) | ((x1 == y2) & (x2 == y1)))
+            need = np.union1d(need, rest[more])
+    return sign, status, strand, need
+
+
+def _align_rows(a1, a2, r1, r2, comp, freq, ref_freq, maf_max, keep_ambiguous):
+    """:func:`align`, row by row with array operations (any codes)."""
     same = (a1 == r1) & (a2 == r2)
     swap = (a1 == r2) & (a2 == r1)
     pal = comp[a1] == a2                      # palindromic (comp = -1 never equals a code)

@@ -317,19 +317,20 @@ def _format_chunk(res, names, a1, a2, y, nn, methods, scheme, digits, sep, threa
                             sep=sep, n_threads=threads)
 
 
-def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
-    """Yield the scan results of the studies in order (parallel when jobs > 1)."""
+def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress, prepare=None):
+    """Yield the scan results of the studies in order (parallel when jobs > 1);
+    ``prepare``: options of :func:`.prepare.prepare_study`, run after each scan."""
     args = [(s["path"], i, s["columns"], s["info"], s["dir"]) for i, s in enumerate(specs)]
     if engine == "dask":
         from .dask_engine import scan_studies
 
-        for r in scan_studies(args, chunk_size, scheme, jobs):
+        for r in scan_studies(args, chunk_size, scheme, jobs, prepare):
             progress.update(1)
             yield r
         return
     if jobs <= 1:
         for a in args:
-            r = scan_study(*a, chunk_size=chunk_size, scheme=scheme)
+            r = scan_study(*a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
             progress.update(1)
             yield r
         return
@@ -339,7 +340,8 @@ def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method))
     try:
-        futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme) for a in args]
+        futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
+                for a in args]
         for f in futs:
             r = f.result()
             progress.update(1)
@@ -680,7 +682,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     bar = Progress(k, "reading studies", "files", progress)
     try:
         tm.mark()
-        for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar):
+        for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar,
+                              {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous}):
             tm.lap("read (waiting for the scans)")
             read_cpu += r.get("cpu_seconds", 0.0)
             i = r["index"]
