@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AlleleTable", "align", "align_alleles", "complement", "is_missing",
+__all__ = ["AlleleTable", "align", "align_alleles", "resolve_palindromic", "complement",
+           "is_missing",
            "DROP_REASONS", "OK", "MISMATCH", "AMBIGUOUS"]
 
 _COMP = str.maketrans("ACGT", "TGCA")
@@ -141,12 +142,12 @@ def align(a1, a2, r1, r2, comp, freq=None, ref_freq=None, maf_max=0.4,
     --------
     align_alleles : the same without the frequencies, and which rows need them.
     """
-    sign, status, strand, need = align_alleles(a1, a2, r1, r2, comp, keep_ambiguous)
+    sign, status, strand, need = align_alleles(a1, a2, r1, r2, comp)
     if need.size:
         f = None if freq is None else np.asarray(freq, dtype=float)[need]
         fr = None if ref_freq is None else np.asarray(ref_freq, dtype=float)[need]
-        sign[need], status[need], strand[need] = _align_rows(
-            a1[need], a2[need], r1[need], r2[need], comp, f, fr, maf_max, keep_ambiguous)
+        sign[need], status[need], strand[need] = resolve_palindromic(
+            sign[need], f, fr, maf_max, keep_ambiguous)
     return sign, status, strand
 
 
@@ -155,34 +156,35 @@ _TABLE_CODES = 16
 _TABLES = {}
 
 
-def _table(comp, keep_ambiguous):
-    """:func:`_align_rows` of every ``(a1, a2, r1, r2)`` with codes below
+def _table(comp):
+    """:func:`align_alleles` of every ``(a1, a2, r1, r2)`` with codes below
     :data:`_TABLE_CODES`, packed in one byte per entry (indexed by
     ``a1 << 12 | a2 << 8 | r1 << 4 | r2``): ``sign + 1`` (bits 0-1), status (bits
-    2-3), strand (bit 4), palindromic and matching directly (bit 5: the result
-    depends on the frequencies)."""
+    2-3), strand (bit 4), palindromic and matching directly (bit 5)."""
     m = _TABLE_CODES
     c = np.full(m, -1, dtype=np.int64)
     c[:min(m, comp.size)] = comp[:m]
-    tag = (c.tobytes(), bool(keep_ambiguous))
+    tag = c.tobytes()
     table = _TABLES.get(tag)
     if table is None:
         g = np.indices((m,) * 4).reshape(4, -1)
-        sign, status, strand = _align_rows(g[0], g[1], g[2], g[3], c, None, None, 0.4,
-                                           keep_ambiguous)
-        need = (c[g[0]] == g[1]) & (((g[0] == g[2]) & (g[1] == g[3]))
-                                    | ((g[0] == g[3]) & (g[1] == g[2])))
+        sign, status, strand = _align_rows(g[0], g[1], g[2], g[3], c, None, None, 0.4, True)
         table = ((sign + 1) | (status << 2) | (strand.astype(np.int8) << 4)
-                 | (need.astype(np.int8) << 5)).astype(np.uint8)
+                 | (_direct_palindromic(g[0], g[1], g[2], g[3], c).astype(np.int8) << 5))
+        table = table.astype(np.uint8)
         _TABLES.clear()
         _TABLES[tag] = table
     return table
 
 
-def align_alleles(a1, a2, r1, r2, comp, keep_ambiguous=False):
+def _direct_palindromic(a1, a2, r1, r2, comp):
+    """A/T or C/G rows whose alleles match the reference's directly or swapped."""
+    return (comp[a1] == a2) & (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1)))
+
+
+def align_alleles(a1, a2, r1, r2, comp):
     """:func:`align` from the alleles alone: its results where they do not depend on
-    the allele frequencies, and the rows where they do (A/T or C/G alleles that
-    match the reference's).
+    the allele frequencies, and the rows where they do.
 
     Rows whose codes are all below 16 (the SNP alleles, usually) are looked up in a
     table of every combination, built once with :func:`align`'s rules; the others
@@ -191,9 +193,11 @@ def align_alleles(a1, a2, r1, r2, comp, keep_ambiguous=False):
     Returns
     -------
     sign, status, strand : arrays
-        As :func:`align` returns them (without frequencies) except at ``need``.
+        As :func:`align` returns them without frequencies, except at ``need``.
     need : int array
-        The rows whose result depends on the frequencies, ascending.
+        The A/T or C/G rows that match the reference's alleles (ascending): their
+        result depends on the frequencies (:func:`resolve_palindromic`); ``sign``
+        holds their sign if the strands are the same, ``status`` is OK.
     """
     a1, a2, r1, r2 = (np.asarray(x) if np.asarray(x).dtype.itemsize >= 4
                       else np.asarray(x, dtype=np.int32) for x in (a1, a2, r1, r2))
@@ -206,11 +210,10 @@ def align_alleles(a1, a2, r1, r2, comp, keep_ambiguous=False):
     else:
         sel = np.flatnonzero((a1 < m) & (a2 < m) & (r1 < m) & (r2 < m))
     if sel is None:
-        sign, status, strand = _align_rows(a1, a2, r1, r2, comp, None, None, 0.4,
-                                           keep_ambiguous)
-        need = (comp[a1] == a2) & (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1)))
-        return sign, status, strand, np.flatnonzero(need)
-    t = _table(comp, keep_ambiguous)
+        sign, status, strand = _align_rows(a1, a2, r1, r2, comp, None, None, 0.4, True)
+        return sign, status, strand, np.flatnonzero(_direct_palindromic(a1, a2, r1, r2,
+                                                                        comp))
+    t = _table(comp)
     if isinstance(sel, slice):
         code = t[(a1 << 12) | (a2 << 8) | (r1 << 4) | r2]
     else:
@@ -227,10 +230,38 @@ def align_alleles(a1, a2, r1, r2, comp, keep_ambiguous=False):
         if rest.size:
             x1, x2, y1, y2 = a1[rest], a2[rest], r1[rest], r2[rest]
             sign[rest], status[rest], strand[rest] = _align_rows(
-                x1, x2, y1, y2, comp, None, None, 0.4, keep_ambiguous)
-            more = (comp[x1] == x2) & (((x1 == y1) & (x2 == y2)) | ((x1 == y2) & (x2 == y1)))
-            need = np.union1d(need, rest[more])
+                x1, x2, y1, y2, comp, None, None, 0.4, True)
+            need = np.union1d(need, rest[_direct_palindromic(x1, x2, y1, y2, comp)])
     return sign, status, strand, need
+
+
+def resolve_palindromic(sign_a, freq, ref_freq, maf_max, keep_ambiguous):
+    """:func:`align` of A/T or C/G rows whose alleles match the reference's.
+
+    Reading A (same strand) gives ``sign_a``, reading B (other strand) its
+    opposite; the frequencies decide when both studies have one with a minor-allele
+    frequency below ``maf_max``: the reading whose implied reference-allele
+    frequency is closer to the reference's wins.  Unresolved rows are
+    :data:`AMBIGUOUS` (sign 0), or reading A with ``keep_ambiguous``.
+
+    Returns
+    -------
+    sign, status, strand : arrays
+    """
+    choose_b = np.zeros(sign_a.size, dtype=bool)
+    resolved = np.zeros(sign_a.size, dtype=bool)
+    if freq is not None and ref_freq is not None:
+        f = np.asarray(freq, dtype=float)
+        fr = np.asarray(ref_freq, dtype=float)
+        fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
+        with np.errstate(invalid="ignore"):
+            maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
+            resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
+            choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
+    keep = resolved | keep_ambiguous
+    sign = np.where(keep, np.where(choose_b, -sign_a, sign_a), 0).astype(np.int8)
+    status = np.where(keep, OK, AMBIGUOUS).astype(np.int8)
+    return sign, status, choose_b
 
 
 def _align_rows(a1, a2, r1, r2, comp, freq, ref_freq, maf_max, keep_ambiguous):
@@ -256,19 +287,8 @@ def _align_rows(a1, a2, r1, r2, comp, freq, ref_freq, maf_max, keep_ambiguous):
         strand[idx] = True
     amb = np.flatnonzero(pal & direct)        # same/swap and other-strand readings agree
     if amb.size:
-        sign_a = sign[amb]                    # reading A: same strand
-        choose_b = np.zeros(amb.size, dtype=bool)
-        resolved = np.zeros(amb.size, dtype=bool)
-        if freq is not None and ref_freq is not None:
-            f = np.asarray(freq, dtype=float)[amb]
-            fr = np.asarray(ref_freq, dtype=float)[amb]
-            fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
-            with np.errstate(invalid="ignore"):
-                maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
-                resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
-                choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
-        keep = resolved | keep_ambiguous
-        sign[amb] = np.where(keep, np.where(choose_b, -sign_a, sign_a), 0)
-        strand[amb] = choose_b
-        status[amb] = np.where(keep, OK, AMBIGUOUS)
+        sign[amb], status[amb], strand[amb] = resolve_palindromic(
+            sign[amb], None if freq is None else np.asarray(freq, dtype=float)[amb],
+            None if ref_freq is None else np.asarray(ref_freq, dtype=float)[amb],
+            maf_max, keep_ambiguous)
     return sign, status, strand

@@ -56,8 +56,38 @@ class HashIndex:
         used = self.keys != 0
         keys, vals = self.keys[used], self.vals[used]
         self._alloc(max(self.n + extra, 2 * self.n))
-        order = np.argsort(vals, kind="stable")
-        self._place(keys[order], vals[order])
+        self._fill(keys, vals)
+
+    def _fill(self, keys, vals):
+        """Store distinct keys in an empty table: sorted by home slot, key ``i``
+        goes to ``max(home_i, slot_(i-1) + 1)`` (one sort and a running maximum, in
+        place of probing rounds); the few pushed past the end wrap around by
+        :meth:`_place`."""
+        m = keys.size
+        if m == 0:
+            return
+        home = self._home(keys)
+        ib = max(int(m - 1).bit_length(), 1)
+        if self.bits + ib > 63:                              # pragma: no cover
+            self._place(keys, vals)
+            return
+        packed = np.sort((home.view(np.uint64) << np.uint64(ib))
+                         | np.arange(m, dtype=np.uint64))
+        order = (packed & np.uint64((1 << ib) - 1)).view(np.int64)
+        h = (packed >> np.uint64(ib)).view(np.int64)
+        del packed
+        step = np.arange(m, dtype=np.int64)
+        h -= step
+        np.maximum.accumulate(h, out=h)
+        h += step                                            # the slots, ascending
+        inside = int(np.searchsorted(h, self.keys.size))
+        pos = h[:inside]
+        sel = order[:inside]
+        self.keys[pos] = keys[sel]
+        self.vals[pos] = vals[sel]
+        if inside < m:
+            over = order[inside:]
+            self._place(keys[over], vals[over])
 
     def _place(self, keys, vals):
         """Store distinct keys that are not in the table."""
@@ -91,9 +121,10 @@ class HashIndex:
         tk, tv, mask = self.keys, self.vals, self.mask
         slot = self._home(keys)
         k = tk[slot]
-        hit = k == keys
+        full = k != 0
+        hit = (k == keys) & full
         out[hit] = tv[slot[hit]]
-        pend = np.flatnonzero(~hit & (k != 0) & (keys != 0))
+        pend = np.flatnonzero(full & ~hit & (keys != 0))
         while pend.size:
             slot_p = (slot[pend] + 1) & mask
             slot[pend] = slot_p
@@ -120,6 +151,10 @@ class HashIndex:
         first = self.n
         if keys.size:
             self._reserve(keys.size)
-            self._place(keys, np.arange(first, first + keys.size, dtype=np.int32))
+            vals = np.arange(first, first + keys.size, dtype=np.int32)
+            if first == 0:
+                self._fill(keys, vals)
+            else:
+                self._place(keys, vals)
             self.n += keys.size
         return first

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from .alleles import DROP_REASONS as ALIGN_DROPS
-from .alleles import MISMATCH, _align_rows, align_alleles
+from .alleles import MISMATCH, align_alleles, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
-                      VALUE_MAX, gc_lambda, load_prepared, resolvable)
+                      VALUE_MAX, gc_lambda, load_prepared, prepared_alleles, resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
            "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
@@ -135,8 +135,7 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     rows = store.load("p_rows")
     key = store.load("p_key")
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
-    a1 = gmap[store.load("p_a1")]
-    a2 = gmap[store.load("p_a2")]
+    a1, a2 = (gmap[x] for x in prepared_alleles(store))
     has_freq = "freq" in store.fields
     n0 = state.n
     if n0 == 0:
@@ -161,8 +160,7 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         state.ref_row.extend(nrows)
         if state.ref_freq is not None:
             if has_freq:
-                state.ref_freq.extend(store.take("p_freq", np.flatnonzero(new))
-                                      if new is not None else store.load("p_freq"))
+                state.ref_freq.extend(store.take("freq", nrows))
             else:
                 state.ref_freq.extend(np.full(nrows.size, np.nan))
     gid = np.full(n, -1, dtype=np.int32)
@@ -179,16 +177,14 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         orows, og = rows[old], g[old]
         s, status, strand, need = align_alleles(
             a1[old], a2[old], state.ref_a1.values[og], state.ref_a2.values[og],
-            state.alleles.comp, keep_ambiguous)
-        if need.size:
+            state.alleles.comp)
+        if need.size:                         # A/T, C/G: the frequencies decide
             f = rf = None
             if has_freq and state.ref_freq is not None:
-                f = store.take("p_freq", old[need])
+                f = store.take("freq", orows[need])
                 rf = state.ref_freq.values[og[need]]
-            on = og[need]
-            s[need], status[need], strand[need] = _align_rows(
-                a1[old[need]], a2[old[need]], state.ref_a1.values[on],
-                state.ref_a2.values[on], state.alleles.comp, f, rf, maf_max, keep_ambiguous)
+            s[need], status[need], strand[need] = resolve_palindromic(
+                s[need], f, rf, maf_max, keep_ambiguous)
         sign[orows] = s
         bad = np.flatnonzero(status != 0)
         nbad = bad.size

@@ -4,9 +4,9 @@
 (:func:`.sumstats.scan_study`): it drops the rows with invalid or out-of-range
 values, without an id, with invalid alleles, strand-ambiguous ones (unless kept)
 and repeated ids, computes the study's genomic-control lambda on the rows left and
-saves them in the study's store (``p_rows``, ``p_key``, ``p_a1``, ``p_a2``,
-``p_freq``: the rows that enter the alignment, their id hashes, allele codes of the
-study's own list and frequencies; ``p_drops``: the dropped rows, reason by reason).
+saves them in the study's store (``p_rows``, ``p_key``, ``p_a1``, ``p_a2``: the rows
+that enter the alignment, their id hashes and allele codes of the study's own list;
+``p_drops``: the dropped rows, reason by reason).
 What needs the other studies (global variant ids, alignment to the reference
 alleles, ``allele_mismatch``) is left to :func:`.merge.index_study`, which runs
 study by study in the main process.
@@ -23,7 +23,7 @@ import numpy as np
 from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
-__all__ = ["prepare_study", "load_prepared", "DROP_REASONS", "DROP_ORDER", "STUDY_DROPS",
+__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "DROP_REASONS", "DROP_ORDER", "STUDY_DROPS",
            "resolvable", "gc_lambda", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE"]
 
 #: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
@@ -80,18 +80,22 @@ def _valid_values(store, scheme):
     return ok, inrange, stat
 
 
-def _chi2(stat, rows, scheme):
-    """``chi2 = (beta/se)^2`` (finite: the rows are valid and within SE_MIN,
-    VALUE_MAX), or the 1-df quantile of the p-value (sample-size scheme)."""
+def _chi2(stat, alive, scheme):
+    """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
+    are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
+    (sample-size scheme)."""
     from scipy import special
 
     if scheme == "samplesize":
-        return special.chdtri(1.0, stat[rows])
+        return special.chdtri(1.0, stat[alive])
     beta, se = stat
-    return (beta[rows] / se[rows]) ** 2
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        z = np.divide(beta, se)
+    np.square(z, out=z)
+    return z[alive]
 
 
-def gc_lambda(chi2, level=0.999):
+def gc_lambda(chi2, level=0.999, copy=True):
     """Genomic-control inflation factor and whether it is implausible.
 
     ``lambda = median(chi2) / 0.4549364`` (the median of chi-square with 1 df).  When
@@ -100,6 +104,8 @@ def gc_lambda(chi2, level=0.999):
     x_(n+1-j)``, ``j`` the largest with ``P(Bin(n, 1/2) <= j - 1) <= (1 - level)/2``)
     tells whether the data exclude the plausible range or the lambda may be a
     chance result of few variants.
+
+    ``copy=False`` lets it reorder ``chi2`` (a float array) in place.
 
     Returns
     -------
@@ -112,11 +118,11 @@ def gc_lambda(chi2, level=0.999):
 
     from .kernels import CHI2_1_MEDIAN
 
-    chi2 = np.asarray(chi2, dtype=float)
+    chi2 = np.array(chi2, dtype=float) if copy else np.asarray(chi2, dtype=float)
     n = chi2.size
     if n == 0:
         return float("nan"), False
-    lam = float(np.median(chi2) / CHI2_1_MEDIAN)
+    lam = float(np.median(chi2, overwrite_input=True) / CHI2_1_MEDIAN)
     lo, hi = LAMBDA_PLAUSIBLE
     if lo <= lam <= hi or not np.isfinite(lam):
         return lam, False
@@ -139,10 +145,14 @@ def resolvable(a1, a2, comp, freq, maf_max):
     numbers come out does not depend on the order of the files.
     """
     pal = comp[a1] == a2
+    out = ~pal
     if freq is None:
-        return ~pal
+        return out
+    rows = np.flatnonzero(pal)
+    f = np.asarray(freq)[rows]
     with np.errstate(invalid="ignore"):
-        return ~pal | (np.minimum(freq, 1.0 - freq) < maf_max)
+        out[rows] = np.minimum(f, 1.0 - f) < maf_max
+    return out
 
 
 def local_alleles(alleles):
@@ -248,24 +258,31 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
         rows, key = rows[first], key[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    lam, implausible = gc_lambda(_chi2(stat, rows, scheme)) if rows.size \
+    lam, implausible = gc_lambda(_chi2(stat, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
     del stat
     a1, a2 = la1[rows], la2[rows]
     store.save("p_rows", rows)
     store.save("p_key", key)
-    store.save("p_a1", a1)
-    store.save("p_a2", a2)
-    if freq is not None:
-        store.save("p_freq", freq[rows])
+    adt = np.uint8 if len(store.alleles) <= 256 else np.int32
+    a1.astype(adt).tofile(store.path("p_a1"))
+    a2.astype(adt).tofile(store.path("p_a2"))
     store.save("p_drops", np.concatenate(dropped))
     store.prepared = {
         "options": (scheme, float(maf_max), bool(keep_ambiguous)),
+        "allele_dtype": np.dtype(adt).str,
         "counts": dict(zip(STUDY_DROPS, (int(d.size) for d in dropped))),
         "rows": int(rows.size),
         "palindromic": int(np.count_nonzero(comp[a1] == a2)) if comp.size else 0,
         "lambda": lam, "lambda_variants": int(rows.size), "lambda_implausible": implausible}
     return store.prepared
+
+
+def prepared_alleles(store):
+    """The allele codes (of the study's own list) of the rows saved by
+    :func:`prepare_study`: ``(a1, a2)``."""
+    dt = np.dtype(store.prepared["allele_dtype"])
+    return tuple(np.fromfile(store.path(f"p_{a}"), dtype=dt) for a in ("a1", "a2"))
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):

@@ -595,7 +595,6 @@ class StudyStore:
     DTYPES = {"key": np.uint64, "a1": np.int32, "a2": np.int32, "beta": np.float64,
               "se": np.float64, "pvalue": np.float64, "n": np.float64, "freq": np.float64,
               "gid": np.int32, "sign": np.int8, "p_rows": np.int32, "p_key": np.uint64,
-              "p_a1": np.int32, "p_a2": np.int32, "p_freq": np.float64,
               "p_drops": np.int32}
 
     def path(self, name):
