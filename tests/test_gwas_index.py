@@ -291,3 +291,23 @@ def test_worker_side_rules_agree_with_the_rules_row_by_row(tmp_path, scheme, kee
     seen = {k for e in expect for k in DROP_ORDER if e[4][k]}
     assert seen >= set(DROP_ORDER) - ({"strand_ambiguous"} if keep else set()) - \
         ({"out_of_range"} if scheme == "samplesize" else set())
+
+
+def test_variant_index_guesses_from_file_order():
+    """Keys in nearly the same order as the index (the usual case) take the guessing
+    path, shuffled ones the hash table alone: the same gids either way."""
+    rng = np.random.default_rng(3)
+    base = rng.permutation(np.unique(rng.integers(1, 2 ** 64 - 1, 30_000, dtype=np.uint64)))
+    v = VariantIndex()
+    v.add(base[:20_000])
+    v.add(base[20_000:25_000])
+    new = base[25_000:]
+    # a later study: most variants in order, some missing, some new ones in between
+    keep = base[:25_000][rng.random(25_000) < 0.9]
+    study = np.insert(keep, rng.integers(0, keep.size, new.size), new)
+    study = np.insert(study, [0, 100, 5000], np.uint64(0))       # rows without an id
+    truth = {int(k): i for i, k in enumerate(base[:25_000])}
+    for q in (study, rng.permutation(study), study[::-1], study[:300]):
+        expect = np.array([truth.get(int(k), -1) for k in q])
+        np.testing.assert_array_equal(v.lookup(q), expect)
+        np.testing.assert_array_equal(v.table.lookup(q), expect)

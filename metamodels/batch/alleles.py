@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AlleleTable", "align", "align_alleles", "resolve_palindromic", "complement",
-           "is_missing",
+__all__ = ["AlleleTable", "align", "align_alleles", "align_pairs", "pair_codes",
+           "resolve_palindromic", "complement", "is_missing", "NO_PAIR",
            "DROP_REASONS", "OK", "MISMATCH", "AMBIGUOUS"]
 
 _COMP = str.maketrans("ACGT", "TGCA")
@@ -182,13 +182,25 @@ def _direct_palindromic(a1, a2, r1, r2, comp):
     return (comp[a1] == a2) & (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1)))
 
 
+def pair_codes(a1, a2):
+    """One byte per allele pair: ``a1 << 4 | a2`` when both codes are below 16 (the
+    table of :func:`align_pairs`), else :data:`NO_PAIR` (255, the pair of two equal
+    alleles, which never reaches the alignment)."""
+    a1, a2 = np.asarray(a1), np.asarray(a2)
+    p = ((a1 & 15) << 4 | (a2 & 15)).astype(np.uint8)
+    big = (a1 >= _TABLE_CODES) | (a2 >= _TABLE_CODES)
+    if big.any():
+        p[big] = NO_PAIR
+    return p
+
+
+#: :func:`pair_codes` of a pair with a code of 16 or more.
+NO_PAIR = 255
+
+
 def align_alleles(a1, a2, r1, r2, comp):
     """:func:`align` from the alleles alone: its results where they do not depend on
     the allele frequencies, and the rows where they do.
-
-    Rows whose codes are all below 16 (the SNP alleles, usually) are looked up in a
-    table of every combination, built once with :func:`align`'s rules; the others
-    are compared code by code.
 
     Returns
     -------
@@ -199,39 +211,37 @@ def align_alleles(a1, a2, r1, r2, comp):
         result depends on the frequencies (:func:`resolve_palindromic`); ``sign``
         holds their sign if the strands are the same, ``status`` is OK.
     """
-    a1, a2, r1, r2 = (np.asarray(x) if np.asarray(x).dtype.itemsize >= 4
-                      else np.asarray(x, dtype=np.int32) for x in (a1, a2, r1, r2))
+    a1, a2, r1, r2 = (np.asarray(x) for x in (a1, a2, r1, r2))
     comp = np.asarray(comp)
-    m = _TABLE_CODES
     if a1.size < 4096:
-        sel = None
-    elif comp.size <= m:
-        sel = slice(None)
-    else:
-        sel = np.flatnonzero((a1 < m) & (a2 < m) & (r1 < m) & (r2 < m))
-    if sel is None:
         sign, status, strand = _align_rows(a1, a2, r1, r2, comp, None, None, 0.4, True)
         return sign, status, strand, np.flatnonzero(_direct_palindromic(a1, a2, r1, r2,
                                                                         comp))
-    t = _table(comp)
-    if isinstance(sel, slice):
-        code = t[(a1 << 12) | (a2 << 8) | (r1 << 4) | r2]
-    else:
-        code = np.zeros(a1.size, dtype=np.uint8)
-        code[sel] = t[(a1[sel] << 12) | (a2[sel] << 8) | (r1[sel] << 4) | r2[sel]]
+    return align_pairs(pair_codes(a1, a2), pair_codes(r1, r2), comp,
+                       lambda rows: (a1[rows], a2[rows], r1[rows], r2[rows]))
+
+
+def align_pairs(pairs, ref_pairs, comp, codes):
+    """:func:`align_alleles` of rows given by their :func:`pair_codes`.
+
+    Rows whose pairs are both known are looked up in a table of every combination
+    of codes below 16 (the SNP alleles, usually), built once with :func:`align`'s
+    rules; the others are compared code by code: ``codes(rows)`` gives their
+    ``(a1, a2, r1, r2)``.
+    """
+    t = _table(np.asarray(comp))
+    code = t[(pairs.astype(np.uint16) << 8) | ref_pairs]
     sign = (code & 3).view(np.int8) - np.int8(1)
     status = ((code >> 2) & 3).view(np.int8)
     strand = (code & 16) != 0
     need = np.flatnonzero(code & 32)
-    if not isinstance(sel, slice):
-        rest = np.ones(a1.size, dtype=bool)
-        rest[sel] = False
-        rest = np.flatnonzero(rest)
-        if rest.size:
-            x1, x2, y1, y2 = a1[rest], a2[rest], r1[rest], r2[rest]
-            sign[rest], status[rest], strand[rest] = _align_rows(
-                x1, x2, y1, y2, comp, None, None, 0.4, True)
-            need = np.union1d(need, rest[_direct_palindromic(x1, x2, y1, y2, comp)])
+    rest = np.flatnonzero((pairs == NO_PAIR) | (ref_pairs == NO_PAIR))
+    if rest.size:
+        x1, x2, y1, y2 = codes(rest)
+        sign[rest], status[rest], strand[rest] = _align_rows(
+            x1, x2, y1, y2, comp, None, None, 0.4, True)
+        more = rest[_direct_palindromic(x1, x2, y1, y2, comp)]
+        need = np.union1d(need[~np.isin(need, rest)], more)
     return sign, status, strand, need
 
 

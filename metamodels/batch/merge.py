@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from .alleles import DROP_REASONS as ALIGN_DROPS
-from .alleles import MISMATCH, align_alleles, resolve_palindromic
+from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
-                      VALUE_MAX, gc_lambda, load_prepared, prepared_alleles, resolvable)
+                      VALUE_MAX, _view, gc_lambda, load_prepared, prepared_alleles,
+                      resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
            "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
@@ -55,10 +56,21 @@ class Growable:
 
 class VariantIndex:
     """Index ``64-bit id hash -> gid`` that grows study by study (a
-    :class:`.hashindex.HashIndex`; key 0, "no id", is never stored)."""
+    :class:`.hashindex.HashIndex`; key 0, "no id", is never stored).
+
+    Studies usually list their variants in the same order (by position): then the
+    gid of a row is mostly the gid of the row ``j`` places before it plus ``j``.
+    :meth:`lookup` finds the gids of every :data:`STRIDE`-th key in the hash table
+    and checks that guess for the keys between them against the keys by gid (a
+    nearly sequential read); only the keys whose guess fails go to the hash table.
+    """
+
+    #: Distance between the keys looked up in the hash table first.
+    STRIDE = 8
 
     def __init__(self):
         self.table = HashIndex()
+        self.keys = Growable(np.uint64)
 
     @property
     def n(self):
@@ -67,7 +79,28 @@ class VariantIndex:
 
     def lookup(self, keys):
         """gids of ``keys`` (int32; -1 where unknown)."""
-        return self.table.lookup(keys)
+        keys = np.asarray(keys, dtype=np.uint64)
+        S = self.STRIDE
+        if keys.size < 64 * S or self.n == 0:
+            return self.table.lookup(keys)
+        anchors = self.table.lookup(keys[::S])
+        # guesses pay when most anchors S rows apart are about S gids apart
+        d = np.diff(anchors)
+        if np.count_nonzero((d > 0) & (d <= 2 * S)) < 0.5 * d.size:
+            return self.table.lookup(keys)
+        guess = (anchors[:, None] + np.arange(S, dtype=np.int32)).ravel()[:keys.size]
+        np.clip(guess, 0, self.n - 1, out=guess)
+        bykey = self.keys.values
+        ok = bykey[guess] == keys                 # keys are distinct: a match is the gid
+        rest = np.flatnonzero(~ok)
+        # then from the next anchor backwards
+        back = np.append(anchors[1:], -1)[rest // S] - (S - rest % S).astype(np.int32)
+        np.clip(back, 0, self.n - 1, out=back)
+        ok = bykey[back] == keys[rest]
+        guess[rest[ok]] = back[ok]
+        rest = rest[~ok]
+        guess[rest] = self.table.lookup(keys[rest])
+        return guess
 
     def add_if_unique(self, keys):
         """Start an empty index with ``keys`` if they are distinct and not 0; returns
@@ -78,8 +111,7 @@ class VariantIndex:
         s = np.sort(keys)
         if s.size and (s[0] == 0 or np.any(s[1:] == s[:-1])):
             return False
-        self.table = HashIndex(keys.size)
-        self.table.add(keys)
+        self.add(keys)
         return True
 
     def add(self, keys):
@@ -88,6 +120,7 @@ class VariantIndex:
         keys = np.asarray(keys, dtype=np.uint64)
         if keys.size and not np.all(keys):
             raise ValueError("key 0 (no id) cannot enter the index")
+        self.keys.extend(keys)
         return self.table.add(keys)
 
 
@@ -99,6 +132,7 @@ class MergeState:
         self.alleles = alleles                      # AlleleTable (global codes)
         self.ref_a1 = Growable(np.int32)
         self.ref_a2 = Growable(np.int32)
+        self.ref_pair = Growable(np.uint8)          # pair_codes(ref_a1, ref_a2)
         self.ref_study = Growable(np.int16)
         self.ref_row = Growable(np.int32)
         self.ref_freq = Growable(np.float64, np.nan) if with_freq else None
@@ -132,10 +166,11 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     n = store.n_rows
     prep, drops = load_prepared(store, scheme, maf_max, keep_ambiguous)
     ref_gid = {r: np.full(drops[r].size, -1, dtype=np.int64) for r in STUDY_DROPS}
-    rows = store.load("p_rows")
-    key = store.load("p_key")
+    rows = _view(store, "p_rows")
+    key = _view(store, "p_key")
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
-    a1, a2 = (gmap[x] for x in prepared_alleles(store))
+    la1, la2 = prepared_alleles(store)
+    pairs = _pairs(la1, la2, gmap)
     has_freq = "freq" in store.fields
     n0 = state.n
     if n0 == 0:
@@ -154,30 +189,34 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     nsel = slice(None) if new is None else new
     nrows = rows[nsel]
     if nrows.size:
-        state.ref_a1.extend(a1[nsel])
-        state.ref_a2.extend(a2[nsel])
+        state.ref_a1.extend(gmap[la1[nsel]])
+        state.ref_a2.extend(gmap[la2[nsel]])
+        state.ref_pair.extend(pairs[nsel])
         state.ref_study.extend(np.full(nrows.size, study, dtype=np.int16))
         state.ref_row.extend(nrows)
         if state.ref_freq is not None:
-            if has_freq:
-                state.ref_freq.extend(store.take("freq", nrows))
-            else:
-                state.ref_freq.extend(np.full(nrows.size, np.nan))
+            state.ref_freq.extend(store.take("freq", nrows) if has_freq
+                                  else np.full(nrows.size, np.nan))
     gid = np.full(n, -1, dtype=np.int32)
     gid[rows] = g
     sign = np.zeros(n, dtype=np.int8)
     sign[nrows] = 1
     stats = {"read": n, "new": int(nrows.size), "swapped": 0, "strand_flipped": 0,
              "palindromic_aligned": prep["palindromic"]}
-    drops[ALIGN_DROPS[MISMATCH]] = np.empty(0, dtype=np.int64)
-    ref_gid[ALIGN_DROPS[MISMATCH]] = np.empty(0, dtype=np.int64)
+    mismatch = ALIGN_DROPS[MISMATCH]
+    drops[mismatch] = ref_gid[mismatch] = np.empty(0, dtype=np.int64)
     nbad = 0
     if new is not None and nrows.size < rows.size:
         old = np.flatnonzero(~new)
         orows, og = rows[old], g[old]
-        s, status, strand, need = align_alleles(
-            a1[old], a2[old], state.ref_a1.values[og], state.ref_a2.values[og],
-            state.alleles.comp)
+
+        def codes(i):
+            """Global allele codes of old rows ``i`` and of their references."""
+            return (gmap[la1[old[i]]], gmap[la2[old[i]]], state.ref_a1.values[og[i]],
+                    state.ref_a2.values[og[i]])
+
+        s, status, strand, need = align_pairs(pairs[old], state.ref_pair.values[og],
+                                              state.alleles.comp, codes)
         if need.size:                         # A/T, C/G: the frequencies decide
             f = rf = None
             if has_freq and state.ref_freq is not None:
@@ -192,15 +231,15 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
             brows = orows[bad]
             gid[brows] = -1
             sign[brows] = 0
-            bg = og[bad]
+            x1, x2 = codes(bad)[:2]
             stats["palindromic_aligned"] -= int(np.count_nonzero(
-                state.alleles.palindromic(a1[old[bad]], a2[old[bad]])))
+                state.alleles.palindromic(x1, x2)))
             for code, reason in ALIGN_DROPS.items():
                 m = status[bad] == code
                 if not m.any():
                     continue
                 r_ = np.concatenate([drops[reason], brows[m].astype(np.int64)])
-                rg = np.concatenate([ref_gid[reason], bg[m].astype(np.int64)])
+                rg = np.concatenate([ref_gid[reason], og[bad][m].astype(np.int64)])
                 order = np.argsort(r_, kind="stable")
                 drops[reason], ref_gid[reason] = r_[order], rg[order]
         ok = status == 0
@@ -214,6 +253,19 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     stats["lambda_variants"] = prep["lambda_variants"]
     stats["lambda_implausible"] = prep["lambda_implausible"]
     return gid, sign, drops, ref_gid, stats
+
+
+def _pairs(la1, la2, gmap):
+    """:func:`.alleles.pair_codes` of the global codes of rows given by the codes of
+    their study's allele list (``gmap``: local -> global), through a table of the
+    study's pairs when its list is short."""
+    m = gmap.size
+    if m <= 16:
+        table = pair_codes(np.repeat(gmap, m), np.tile(gmap, m))
+        lp = la1.astype(np.uint8) * np.uint8(m)
+        lp += la2
+        return table[lp]
+    return pair_codes(gmap[la1], gmap[la2])
 
 
 def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):

@@ -60,39 +60,87 @@ DROP_ORDER = tuple(DROP_REASONS)
 STUDY_DROPS = DROP_ORDER[:DROP_ORDER.index("duplicate") + 1]
 
 
-def _valid_values(store, scheme):
-    """Masks of the rows with valid values and of those within the computable range,
-    and the chi-square statistic of every row (for :func:`gc_lambda`)."""
-    beta = store.load("beta")
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ok = np.isfinite(beta)
+def _view(store, name):
+    """Column ``name`` of a store as a read-only array mapped from its file (no copy:
+    pages come from the page cache as they are read)."""
+    dt = np.dtype(store.DTYPES[name])
+    if store.n_rows == 0:
+        return np.empty(0, dtype=dt)
+    return np.memmap(store.path(name), dtype=dt, mode="r").view(np.ndarray)
+
+
+def _value_drops(store, scheme):
+    """Rows with invalid values and rows out of the computable range (ascending), and
+    the mask of the others.
+
+    Every comparison with NaN is false, so the rows within range (``se`` and
+    ``|beta|`` between :data:`SE_MIN` and :data:`VALUE_MAX`; ``0 < p <= 1`` and ``N``
+    between their squares) have valid values; only the others are told apart.
+    """
+    beta = _view(store, "beta")
+    with np.errstate(invalid="ignore"):
         if scheme == "samplesize":
-            p = store.load("pvalue")
-            nn = store.load("n")
-            ok &= (p > 0) & (p <= 1) & np.isfinite(nn) & (nn > 0)
-            inrange = (nn >= SE_MIN ** 2) & (nn <= VALUE_MAX ** 2)
-            stat = p
+            p, nn = _view(store, "pvalue"), _view(store, "n")
+            good = np.greater_equal(nn, SE_MIN ** 2)
+            good &= nn <= VALUE_MAX ** 2
+            good &= p > 0
+            good &= p <= 1
+            good &= np.isfinite(beta)
+            bad = np.flatnonzero(~good)
+            b, pb, nb = beta[bad], p[bad], nn[bad]
+            valid = np.isfinite(b) & (pb > 0) & (pb <= 1) & np.isfinite(nb) & (nb > 0)
         else:
-            se = store.load("se")
-            ok &= np.isfinite(se) & (se > 0)
-            inrange = (se >= SE_MIN) & (se <= VALUE_MAX) & (np.abs(beta) <= VALUE_MAX)
-            stat = (beta, se)
-    return ok, inrange, stat
+            se = _view(store, "se")
+            good = np.greater_equal(se, SE_MIN)
+            good &= se <= VALUE_MAX
+            good &= np.abs(beta) <= VALUE_MAX
+            bad = np.flatnonzero(~good)
+            b, sb = beta[bad], se[bad]
+            valid = np.isfinite(b) & np.isfinite(sb) & (sb > 0)
+    return bad[~valid], bad[valid], good
 
 
-def _chi2(stat, alive, scheme):
+def _chi2(store, alive, scheme):
     """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
     are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
     (sample-size scheme)."""
     from scipy import special
 
     if scheme == "samplesize":
-        return special.chdtri(1.0, stat[alive])
-    beta, se = stat
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        z = np.divide(beta, se)
-    np.square(z, out=z)
-    return z[alive]
+        return special.chdtri(1.0, _view(store, "pvalue")[alive])
+    z = _view(store, "beta")[alive]
+    z /= _view(store, "se")[alive]
+    return np.square(z, out=z)
+
+
+def median(x):
+    """``np.median`` of a 1-d float array without NaN, by selection: the order
+    statistics it needs lie, with overwhelming probability, between two quantiles
+    of a sample of ``x``; they are picked from the few values between them (else,
+    and for NaN or small arrays, from the whole array).  Exact: the same value as
+    ``np.median(x)``."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n < 50_000:
+        return float(np.median(x))
+    k = (n - 1) // 2, n // 2                       # the middle order statistics
+    rng = np.random.default_rng(n)
+    sample = np.sort(x[rng.integers(0, n, 4000)])
+    if np.isnan(sample[-1]):
+        return float(np.median(x))
+    lo, hi = sample[2000 - 200], sample[2000 + 200]
+    below = int(np.count_nonzero(x < lo))
+    above = int(np.count_nonzero(x > hi))
+    inside = x >= lo
+    inside &= x <= hi
+    mid = x[inside]
+    j = (k[0] - below, k[1] - below)
+    if below + mid.size + above != n or j[0] < 0 or j[1] >= mid.size:   # NaN, or missed
+        return float(np.median(x))
+    part = np.partition(mid, j)
+    if j[0] == j[1]:
+        return float(part[j[0]])
+    return float(np.mean(part[list(j)]))
 
 
 def gc_lambda(chi2, level=0.999, copy=True):
@@ -122,7 +170,7 @@ def gc_lambda(chi2, level=0.999, copy=True):
     n = chi2.size
     if n == 0:
         return float("nan"), False
-    lam = float(np.median(chi2, overwrite_input=True) / CHI2_1_MEDIAN)
+    lam = median(chi2) / CHI2_1_MEDIAN
     lo, hi = LAMBDA_PLAUSIBLE
     if lo <= lam <= hi or not np.isfinite(lam):
         return lam, False
@@ -223,28 +271,24 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
         ``lambda``, ``lambda_variants``, ``lambda_implausible``.
     """
     n = store.n_rows
-    alive = np.ones(n, dtype=bool)
-    dropped = []
+    invalid, out_of_range, alive = _value_drops(store, scheme)
+    dropped = [invalid.astype(np.int32), out_of_range.astype(np.int32)]
 
     def drop(mask):
-        mask &= alive
-        dropped.append(np.flatnonzero(mask).astype(np.int32))
-        alive[mask] = False
+        rows_ = np.flatnonzero(mask & alive)
+        alive[rows_] = False
+        dropped.append(rows_.astype(np.int32))
 
-    valid, inrange, stat = _valid_values(store, scheme)
-    drop(~valid)
-    drop(~inrange)
-    del valid, inrange
-    key = store.load("key")
+    key = _view(store, "key")
     drop(key == 0)
-    la1, la2 = store.load("a1"), store.load("a2")
+    la1, la2 = _view(store, "a1"), _view(store, "a2")
     missing, comp = local_alleles(store.alleles)
     if missing.size:
         drop(missing[la1] | missing[la2] | (la1 == la2))
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    freq = store.load("freq") if "freq" in store.fields else None
     if not keep_ambiguous:
+        freq = _view(store, "freq") if "freq" in store.fields else None
         drop(~resolvable(la1, la2, comp, freq, maf_max))
     else:
         dropped.append(np.empty(0, dtype=np.int32))
@@ -258,9 +302,8 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
         rows, key = rows[first], key[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    lam, implausible = gc_lambda(_chi2(stat, alive, scheme), copy=False) if rows.size \
+    lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
-    del stat
     a1, a2 = la1[rows], la2[rows]
     store.save("p_rows", rows)
     store.save("p_key", key)
@@ -282,7 +325,10 @@ def prepared_alleles(store):
     """The allele codes (of the study's own list) of the rows saved by
     :func:`prepare_study`: ``(a1, a2)``."""
     dt = np.dtype(store.prepared["allele_dtype"])
-    return tuple(np.fromfile(store.path(f"p_{a}"), dtype=dt) for a in ("a1", "a2"))
+    if not store.prepared["rows"]:
+        return np.empty(0, dtype=dt), np.empty(0, dtype=dt)
+    return tuple(np.memmap(store.path(f"p_{a}"), dtype=dt, mode="r").view(np.ndarray)
+                 for a in ("a1", "a2"))
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
