@@ -18,6 +18,8 @@ their codes are equal; the missing markers and complements are those of
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
@@ -60,13 +62,14 @@ DROP_ORDER = tuple(DROP_REASONS)
 STUDY_DROPS = DROP_ORDER[:DROP_ORDER.index("duplicate") + 1]
 
 
-def _view(store, name):
+def _view(store, name, dtype=None):
     """Column ``name`` of a store as a read-only array mapped from its file (no copy:
     pages come from the page cache as they are read)."""
-    dt = np.dtype(store.DTYPES[name])
-    if store.n_rows == 0:
+    dt = np.dtype(store.DTYPES[name] if dtype is None else dtype)
+    path = store.path(name)
+    if os.path.getsize(path) == 0:
         return np.empty(0, dtype=dt)
-    return np.memmap(store.path(name), dtype=dt, mode="r").view(np.ndarray)
+    return np.memmap(path, dtype=dt, mode="r").view(np.ndarray)
 
 
 def _value_drops(store, scheme):
@@ -324,11 +327,8 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
 def prepared_alleles(store):
     """The allele codes (of the study's own list) of the rows saved by
     :func:`prepare_study`: ``(a1, a2)``."""
-    dt = np.dtype(store.prepared["allele_dtype"])
-    if not store.prepared["rows"]:
-        return np.empty(0, dtype=dt), np.empty(0, dtype=dt)
-    return tuple(np.memmap(store.path(f"p_{a}"), dtype=dt, mode="r").view(np.ndarray)
-                 for a in ("a1", "a2"))
+    dt = store.prepared["allele_dtype"]
+    return _view(store, "p_a1", dt), _view(store, "p_a2", dt)
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
