@@ -166,7 +166,8 @@ def _studies(rng, m=400):
             elif v < 0.08:
                 n_ = rng.choice([0.0, -5.0, 1e60])
             freq = rng.choice([np.nan, round(rng.uniform(0.01, 0.99), 3),
-                               round(rng.uniform(0.41, 0.59), 3), round(rng.uniform(0.01, 0.2), 3)])
+                               round(rng.uniform(0.41, 0.59), 3),
+                               round(rng.uniform(0.01, 0.2), 3)])
             snp = ids[i] if rng.random() > 0.01 else ""
             rows.append((snp, a1, a2, freq, beta, se, p, n_))
         # repeated ids: a copy later in the file (sometimes of a row that is dropped)

@@ -678,7 +678,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     stores, studies = [], []
     tm = _Laps(("read (waiting for the scans)", "index", "drop log", "gather", "kernels",
                 "format", "write"))
-    read_cpu = 0.0
+    read_cpu = prep_cpu = 0.0
     bar = Progress(k, "reading studies", "files", progress)
     try:
         tm.mark()
@@ -686,6 +686,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
                               {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous}):
             tm.lap("read (waiting for the scans)")
             read_cpu += r.get("cpu_seconds", 0.0)
+            prep_cpu += r.get("prepare_seconds", 0.0)
             i = r["index"]
             store = r["store"]
             gid, sign, drops, ref_gid, stats = index_study(
@@ -784,7 +785,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     if engine != "dask":
         tm.wall["gather"] -= tm.wall["kernels"]
         tm.cpu["gather"] -= tm.kernel_thread_cpu
-    cpu = {"reading (worker processes)": read_cpu}
+    cpu = {"reading (worker processes)": read_cpu,
+           "of which per-study rules": prep_cpu}
     # (the dask engine's kernels run in dask's threads: in the whole run only)
     cpu.update((f"{k_} (main thread)" if k_ != "kernels" else "kernels (all threads)", v)
                for k_, v in tm.cpu.items()

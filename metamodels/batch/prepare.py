@@ -25,8 +25,9 @@ import numpy as np
 from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
-__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "DROP_REASONS", "DROP_ORDER", "STUDY_DROPS",
-           "resolvable", "gc_lambda", "SE_MIN", "VALUE_MAX", "LAMBDA_PLAUSIBLE"]
+__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "DROP_REASONS", "DROP_ORDER",
+           "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
+           "LAMBDA_PLAUSIBLE"]
 
 #: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
 #: (``out_of_range``): within these bounds every term of the kernels stays a finite
@@ -293,21 +294,22 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     if not keep_ambiguous:
         freq = _view(store, "freq") if "freq" in store.fields else None
         drop(~resolvable(la1, la2, comp, freq, maf_max))
+        del freq
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     rows = np.flatnonzero(alive).astype(np.int32)
-    key = key[rows]
+    key, a1, a2 = key[rows], la1[rows], la2[rows]        # (the mapped columns let go)
+    del la1, la2
     first = _first_rows(key)
     if not first.all():
         dup = np.zeros(n, dtype=bool)
         dup[rows[~first]] = True
         drop(dup)
-        rows, key = rows[first], key[first]
+        rows, key, a1, a2 = rows[first], key[first], a1[first], a2[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
-    a1, a2 = la1[rows], la2[rows]
     store.save("p_rows", rows)
     store.save("p_key", key)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32

@@ -690,7 +690,8 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
         from .prepare import prepare_study
 
         prepare_study(store, scheme, **prepare)
-    return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path, "index": index, "columns": columns,
+    return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
+            "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
             "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
