@@ -9,7 +9,9 @@ next slots (linear probing).  Inserts and lookups are vectorised over all the ke
 of a call, one probe step per round: a round gathers the slots of the keys still
 pending, settles those that found their key or an empty slot, and moves the others
 one slot on.  Inserting claims empty slots by scatter and verifies by gather which
-key won each slot; the others move on.
+key won each slot; the others move on.  Keys that go into an empty table (the first
+study's, or a rehash when the table grows) are placed without probing rounds: sorted
+by home slot, each takes the first free slot from its home on, a running maximum.
 """
 from __future__ import annotations
 
