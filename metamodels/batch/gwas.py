@@ -4,17 +4,20 @@
 size:
 
 1. **scan** (parallel, one task per study): every file is read once, block by
-   block, into a binary store in a scratch directory (:mod:`.sumstats`);
+   block, into a binary store in a scratch directory (:mod:`.sumstats`); the rules
+   that depend on the study only (invalid values, missing ids and alleles,
+   strand-ambiguous variants, repeated ids) and its genomic-control lambda are
+   applied there (:mod:`.prepare`);
 2. **index** (sequential, in study order, overlapping the scans of later studies):
    variant ids get global ids in order of first appearance, alleles are aligned to
-   the first study that has the variant, the study's genomic-control lambda is
-   computed and dropped rows are written to the log (:mod:`.merge`);
+   the first study that has the variant and dropped rows are written to the log
+   (:mod:`.merge`);
 3. **meta-analysis** (chunks of ``chunk_size`` variants): each study's rows of the
    chunk are gathered into ``(m, k)`` matrices, analysed by the vectorised kernels
    (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and
    written (gzip members compressed on threads).
 
-The memory in use is the id index (about 40 bytes a variant) plus a few arrays per
+The memory in use is the id index (about 70 bytes a variant) plus a few arrays per
 chunk, whatever the size of the files.
 """
 from __future__ import annotations
