@@ -13,6 +13,7 @@ from metamodels.batch.hashindex import HashIndex
 from metamodels.batch.kernels import CHI2_1_MEDIAN
 from metamodels.batch.merge import (DROP_ORDER, SE_MIN, VALUE_MAX, MergeState, VariantIndex,
                                     index_study)
+from metamodels.batch.prepare import median
 from metamodels.batch.sumstats import resolve_columns, scan_study, sniff
 
 
@@ -124,12 +125,15 @@ def test_align_agrees_with_the_rules_row_by_row(n):
 _NA = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
 
 
-def _studies(rng, m=400):
+def _studies(rng, m=400, many_alleles=False):
     """Three studies with every drop reason, repeated ids (the first copy invalid in
     places), A/T and C/G variants with and without usable frequencies, other strands,
     swaps, indels, lower-case and missing alleles."""
-    pairs = [("A", "C"), ("A", "G"), ("C", "T"), ("G", "T"), ("A", "T"), ("C", "G"),
-             ("I", "D"), ("AC", "GT"), ("AT", "G")]
+    pairs = [("A", "C"), ("A", "G"), ("C", "T"), ("G", "T"), ("A", "T"), ("C", "G")] * 3 + [
+        ("I", "D"), ("AC", "GT"), ("AT", "G")]
+    if many_alleles:             # more than 16 codes: the row-by-row path of the alignment
+        pairs += [("AAT", "A"), ("CCG", "C"), ("GGT", "G"), ("TTA", "T"), ("ACGT", "A"),
+                  ("AAAC", "A"), ("X1", "X2"), ("X3", "X4"), ("ATTA", "TAAT")]
     ids = [f"rs{i}" for i in range(m)]
     ref = [pairs[i] for i in rng.integers(0, len(pairs), m)]
     frames = []
@@ -250,12 +254,14 @@ def _reference(frames, scheme, maf_max, keep, with_freq):
     return out
 
 
-@pytest.mark.parametrize("scheme, keep, with_freq", [
-    ("stderr", False, True), ("stderr", False, False), ("stderr", True, True),
-    ("samplesize", False, True)])
-def test_worker_side_rules_agree_with_the_rules_row_by_row(tmp_path, scheme, keep, with_freq):
+@pytest.mark.parametrize("scheme, keep, with_freq, many", [
+    ("stderr", False, True, False), ("stderr", False, False, False),
+    ("stderr", True, True, False), ("samplesize", False, True, False),
+    ("stderr", False, True, True), ("stderr", True, True, True)])
+def test_worker_side_rules_agree_with_the_rules_row_by_row(tmp_path, scheme, keep, with_freq,
+                                                           many):
     rng = np.random.default_rng(7)
-    frames = _studies(rng)
+    frames = _studies(rng, many_alleles=many)
     paths = []
     for j, f in enumerate(frames):
         p = tmp_path / f"s{j}.tsv"
@@ -312,3 +318,22 @@ def test_variant_index_guesses_from_file_order():
         expect = np.array([truth.get(int(k), -1) for k in q])
         np.testing.assert_array_equal(v.lookup(q), expect)
         np.testing.assert_array_equal(v.table.lookup(q), expect)
+
+
+@pytest.mark.parametrize("n", [7, 50_000, 120_001, 300_000])
+def test_median_by_selection_is_numpys(n):
+    rng = np.random.default_rng(n)
+    for kind in ("chi2", "ties", "nan", "constant", "sorted", "inf"):
+        x = rng.chisquare(1, n)
+        if kind == "ties":
+            x = np.round(x, 1)
+        elif kind == "nan":
+            x[rng.integers(0, n)] = np.nan
+        elif kind == "constant":
+            x[:] = 3.0
+        elif kind == "sorted":
+            x = np.sort(x)[::-1].copy()
+        elif kind == "inf":
+            x[: n // 3] = np.inf
+        got, want = median(x.copy()), float(np.median(x))
+        assert got == want or (np.isnan(got) and np.isnan(want)), kind
