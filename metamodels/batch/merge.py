@@ -18,7 +18,7 @@ from .alleles import DROP_REASONS as ALIGN_DROPS
 from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
-                      VALUE_MAX, _view, gc_lambda, load_prepared, prepared_alleles,
+                      VALUE_MAX, gc_lambda, load_prepared, mapped_column, prepared_alleles,
                       resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
@@ -166,8 +166,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     n = store.n_rows
     prep, drops = load_prepared(store, scheme, maf_max, keep_ambiguous)
     ref_gid = {r: np.full(drops[r].size, -1, dtype=np.int64) for r in STUDY_DROPS}
-    rows = _view(store, "p_rows")
-    key = _view(store, "p_key")
+    rows = mapped_column(store, "p_rows")
+    key = mapped_column(store, "p_key")
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
     la1, la2 = prepared_alleles(store)
     pairs = _pairs(la1, la2, gmap)

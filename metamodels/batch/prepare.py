@@ -25,7 +25,8 @@ import numpy as np
 from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
-__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "DROP_REASONS", "DROP_ORDER",
+__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "mapped_column",
+           "DROP_REASONS", "DROP_ORDER",
            "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
@@ -63,9 +64,22 @@ DROP_ORDER = tuple(DROP_REASONS)
 STUDY_DROPS = DROP_ORDER[:DROP_ORDER.index("duplicate") + 1]
 
 
-def _view(store, name, dtype=None):
+def mapped_column(store, name, dtype=None):
     """Column ``name`` of a store as a read-only array mapped from its file (no copy:
-    pages come from the page cache as they are read)."""
+    pages come from the page cache as they are read).
+
+    Parameters
+    ----------
+    store : StudyStore
+    name : str
+        A column of ``StudyStore.DTYPES`` (or any file ``<name>.bin`` of the store,
+        with ``dtype``).
+    dtype : numpy dtype, optional
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     dt = np.dtype(store.DTYPES[name] if dtype is None else dtype)
     path = store.path(name)
     if os.path.getsize(path) == 0:
@@ -81,10 +95,10 @@ def _value_drops(store, scheme):
     ``|beta|`` between :data:`SE_MIN` and :data:`VALUE_MAX`; ``0 < p <= 1`` and ``N``
     between their squares) have valid values; only the others are told apart.
     """
-    beta = _view(store, "beta")
+    beta = mapped_column(store, "beta")
     with np.errstate(invalid="ignore"):
         if scheme == "samplesize":
-            p, nn = _view(store, "pvalue"), _view(store, "n")
+            p, nn = mapped_column(store, "pvalue"), mapped_column(store, "n")
             good = np.greater_equal(nn, SE_MIN ** 2)
             good &= nn <= VALUE_MAX ** 2
             good &= p > 0
@@ -94,7 +108,7 @@ def _value_drops(store, scheme):
             b, pb, nb = beta[bad], p[bad], nn[bad]
             valid = np.isfinite(b) & (pb > 0) & (pb <= 1) & np.isfinite(nb) & (nb > 0)
         else:
-            se = _view(store, "se")
+            se = mapped_column(store, "se")
             good = np.greater_equal(se, SE_MIN)
             good &= se <= VALUE_MAX
             good &= np.abs(beta) <= VALUE_MAX
@@ -111,9 +125,9 @@ def _chi2(store, alive, scheme):
     from scipy import special
 
     if scheme == "samplesize":
-        return special.chdtri(1.0, _view(store, "pvalue")[alive])
-    z = _view(store, "beta")[alive]
-    z /= _view(store, "se")[alive]
+        return special.chdtri(1.0, mapped_column(store, "pvalue")[alive])
+    z = mapped_column(store, "beta")[alive]
+    z /= mapped_column(store, "se")[alive]
     return np.square(z, out=z)
 
 
@@ -283,16 +297,16 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
         alive[rows_] = False
         dropped.append(rows_.astype(np.int32))
 
-    key = _view(store, "key")
+    key = mapped_column(store, "key")
     drop(key == 0)
-    la1, la2 = _view(store, "a1"), _view(store, "a2")
+    la1, la2 = mapped_column(store, "a1"), mapped_column(store, "a2")
     missing, comp = local_alleles(store.alleles)
     if missing.size:
         drop(missing[la1] | missing[la2] | (la1 == la2))
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     if not keep_ambiguous:
-        freq = _view(store, "freq") if "freq" in store.fields else None
+        freq = mapped_column(store, "freq") if "freq" in store.fields else None
         drop(~resolvable(la1, la2, comp, freq, maf_max))
         del freq
     else:
@@ -330,7 +344,7 @@ def prepared_alleles(store):
     """The allele codes (of the study's own list) of the rows saved by
     :func:`prepare_study`: ``(a1, a2)``."""
     dt = store.prepared["allele_dtype"]
-    return _view(store, "p_a1", dt), _view(store, "p_a2", dt)
+    return mapped_column(store, "p_a1", dt), mapped_column(store, "p_a2", dt)
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
