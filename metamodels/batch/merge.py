@@ -70,7 +70,6 @@ class VariantIndex:
 
     def __init__(self):
         self.table = HashIndex()
-        self.keys = Growable(np.uint64)
 
     @property
     def n(self):
@@ -90,7 +89,7 @@ class VariantIndex:
             return self.table.lookup(keys)
         guess = (anchors[:, None] + np.arange(S, dtype=np.int32)).ravel()[:keys.size]
         np.clip(guess, 0, self.n - 1, out=guess)
-        bykey = self.keys.values
+        bykey = self.table.keys
         ok = bykey[guess] == keys                 # keys are distinct: a match is the gid
         rest = np.flatnonzero(~ok)
         # then from the next anchor backwards
@@ -120,7 +119,6 @@ class VariantIndex:
         keys = np.asarray(keys, dtype=np.uint64)
         if keys.size and not np.all(keys):
             raise ValueError("key 0 (no id) cannot enter the index")
-        self.keys.extend(keys)
         return self.table.add(keys)
 
 
