@@ -17,7 +17,7 @@ size:
    (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and
    written (gzip members compressed on threads).
 
-The memory in use is the id index (about 70 bytes a variant) plus a few arrays per
+The memory in use is the id index (about 45 bytes a variant) plus a few arrays per
 chunk, whatever the size of the files.
 """
 from __future__ import annotations
