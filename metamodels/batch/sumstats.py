@@ -512,7 +512,8 @@ class StudyStore:
     Files ``<field>.bin`` hold ``key`` (uint64 id hashes), ``a1``/``a2`` (int32 codes
     of the study's own allele list ``alleles``) and the numeric fields (float64);
     ``ids.bin`` holds the ids in fixed-width blocks described by ``id_blocks``
-    (``(first row, rows, width, byte offset)``).
+    (``(first row, rows, width, byte offset)``).  ``prepared`` holds what
+    :func:`.prepare.prepare_study` found (its ``p_*`` columns are in the directory).
     """
 
     directory: str
@@ -520,10 +521,12 @@ class StudyStore:
     fields: tuple = ()
     alleles: list = field(default_factory=list)
     id_blocks: list = field(default_factory=list)
+    prepared: dict = field(default_factory=dict)
 
     DTYPES = {"key": np.uint64, "a1": np.int32, "a2": np.int32, "beta": np.float64,
               "se": np.float64, "pvalue": np.float64, "n": np.float64, "freq": np.float64,
-              "gid": np.int32, "sign": np.int8}
+              "gid": np.int32, "sign": np.int8, "p_rows": np.int32, "p_key": np.uint64,
+              "p_drops": np.int32}
 
     def path(self, name):
         return os.path.join(self.directory, f"{name}.bin")
@@ -566,11 +569,14 @@ class StudyStore:
         return out
 
 
-def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme="stderr"):
+def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme="stderr",
+               prepare=None):
     """Read one study block by block into a :class:`StudyStore` (worker function).
 
-    Blocks have at most ``min(chunk_size, READ_BLOCK_ROWS)`` rows.  ``scheme`` is
-    accepted for symmetry with the callers (the store holds every column read).
+    Blocks have at most ``min(chunk_size, READ_BLOCK_ROWS)`` rows.  With ``prepare``
+    (a dict of ``maf_max`` and ``keep_ambiguous``), the rules that depend on this
+    study only are then applied by :func:`.prepare.prepare_study` with ``scheme``
+    (its time is in the returned ``prepare_seconds``, included in the others).
 
     Returns
     -------
@@ -610,7 +616,13 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
         ids_fh.close()
     store.n_rows = n
     store.alleles = alleles
-    return {"store": store, "path": path, "index": index, "columns": columns,
+    t1 = time.process_time()
+    if prepare is not None:
+        from .prepare import prepare_study
+
+        prepare_study(store, scheme, **prepare)
+    return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
+            "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
             "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
