@@ -25,7 +25,7 @@ _RESULTS_NAME = re.compile(r"Results?$")
 RETURNED_CLASSES = (
     "metamodels.bayes.gibbs.results.PosteriorContrast",
     "metamodels.bayes.gibbs.results.PosteriorIntervalsTable",
-    "metamodels.bayes.results.BayesPrediction",
+    "metamodels.bayes.prediction.BayesPrediction",
     "metamodels.diagnostics.frames.SequentialFrame",
     "metamodels.diagnostics.influence.MetaInfluence",
     "metamodels.diagnostics.influence.MetaMixedInfluence",

@@ -115,6 +115,10 @@ def test_random_intercept_with_fixed_variances_gives_gls_and_blups(sleepstudy):
     u = post.random_effects.iloc[:, 0].to_numpy()
     assert np.max(np.abs(u - blup)) < 0.05 * np.sqrt(g)
     assert list(post.random_effects.columns) == ["(Intercept)"]
+    # rows labelled by subject, as MixedResults.random_effects
+    reml = model.fit()
+    assert post.random_effects.index.equals(reml.random_effects.index)
+    assert post.random_effects.index.name == "Subject"
 
 
 def test_un_residual_with_missing_visits_and_fixed_covariance_is_gls(fev_model, fev_reml):

@@ -251,3 +251,54 @@ def test_g_parameter_labels(sleepstudy):
     # one variance shared by two columns is a G variance, not the residual
     idg = MixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleepstudy, re_struct="ID")
     assert idg.spec.param_names == ("Subject Var", "Residual")
+
+
+def test_random_effects_rows_are_labelled_by_level(sleepstudy, sleep_fit):
+    re_ = sleep_fit.random_effects
+    assert re_.index.name == "Subject"
+    assert list(re_.index) == sorted(sleepstudy["Subject"].unique())
+    # the same numbers as the long form, row for row
+    frame = sleep_fit.random_effects_frame()
+    first = frame[frame["column"] == "(Intercept)"]
+    assert list(first["level"]) == [str(v) for v in re_.index]
+    np.testing.assert_array_equal(first["estimate"].to_numpy(), re_["(Intercept)"].to_numpy())
+    subject = re_.index[3]
+    assert re_.loc[subject, "Days"] == re_["Days"].iloc[3]
+
+
+def test_random_effects_of_nested_terms_and_array_input():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"school": np.repeat(["a", "b", "c", "d"], 12),
+                       "cls": np.tile(np.repeat(["x", "y", "z"], 4), 4)})
+    df["y"] = rng.normal(size=len(df)) + np.repeat(rng.normal(size=4), 12)
+    res = MixedModel.from_formula("y ~ 1 + (1 | school/cls)", df).fit()
+    nested = res.random_effects["school:cls"]
+    assert list(nested.index[:2]) == ["a:x", "a:y"]
+    assert list(res.random_effects["school"].index) == ["a", "b", "c", "d"]
+    arr = MixedModel(df["y"].to_numpy(), np.ones((len(df), 1)),
+                     groups=pd.factorize(df["school"])[0]).fit()
+    assert list(arr.random_effects.index) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("g_constraint", ["sas", "psd"])
+def test_on_boundary_names_the_parameters_of_the_boundary_warning(g_constraint, sleep_fit):
+    assert sleep_fit.on_boundary == []
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"g": np.repeat(np.arange(10), 5), "y": rng.normal(size=50)})
+    with pytest.warns(BoundaryWarning, match=r"g Var\(\(Intercept\)\) = 0"):
+        res = MixedModel.from_formula("y ~ 1 + (1 | g)", df).fit(g_constraint=g_constraint)
+    assert res.on_boundary == ["g Var((Intercept))"]
+    assert res.theta["g Var((Intercept))"] == 0
+
+
+def test_covariance_parameter_pvalues_are_one_sided_only_for_variances(sleep_fit):
+    from scipy import stats
+
+    tab = sleep_fit.covariance_parameters()
+    z = tab["z"]
+    var = [n for n in tab.index if "Var(" in n or n == "Residual"]
+    cov = [n for n in tab.index if "Cov(" in n]
+    assert cov and var
+    np.testing.assert_allclose(tab.loc[var, "pvalue"], stats.norm.sf(z[var]), rtol=1e-12)
+    np.testing.assert_allclose(tab.loc[cov, "pvalue"], 2 * stats.norm.sf(np.abs(z[cov])),
+                               rtol=1e-12)

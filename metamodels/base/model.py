@@ -39,6 +39,8 @@ def resolve_column(value, data, name, what="values"):
 
 
 def _check_method(value, valid, what):
+    if type(value) is str and value in valid:     # already canonical: no table
+        return value
     key = str(value).upper()
     table = {v.upper(): v for v in valid}
     if key not in table:

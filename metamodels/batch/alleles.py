@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AlleleTable", "align", "complement", "DROP_REASONS", "OK", "MISMATCH",
-           "AMBIGUOUS"]
+__all__ = ["AlleleTable", "align", "align_alleles", "align_pairs", "pair_codes",
+           "resolve_palindromic", "complement", "is_missing", "NO_PAIR",
+           "DROP_REASONS", "OK", "MISMATCH", "AMBIGUOUS"]
 
 _COMP = str.maketrans("ACGT", "TGCA")
 _MISSING = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
@@ -39,6 +40,11 @@ _MISSING = {"", "NA", "NAN", ".", "0", "?", "-9", "N/A", "NULL", "NONE"}
 #: Status codes of :func:`align`.
 OK, MISMATCH, AMBIGUOUS = 0, 1, 2
 DROP_REASONS = {MISMATCH: "allele_mismatch", AMBIGUOUS: "strand_ambiguous"}
+
+
+def is_missing(allele):
+    """Whether an allele string is a missing-value marker (``""``, ``NA``, ``.``, ...)."""
+    return str(allele).strip().upper() in _MISSING
 
 
 def complement(allele):
@@ -131,7 +137,145 @@ def align(a1, a2, r1, r2, comp, freq=None, ref_freq=None, maf_max=0.4,
         :data:`OK`, :data:`MISMATCH` or :data:`AMBIGUOUS`.
     strand : bool array
         Rows matched on the opposite strand.
+
+    See Also
+    --------
+    align_alleles : the same without the frequencies, and which rows need them.
     """
+    sign, status, strand, need = align_alleles(a1, a2, r1, r2, comp)
+    if need.size:
+        f = None if freq is None else np.asarray(freq, dtype=float)[need]
+        fr = None if ref_freq is None else np.asarray(ref_freq, dtype=float)[need]
+        sign[need], status[need], strand[need] = resolve_palindromic(
+            sign[need], f, fr, maf_max, keep_ambiguous)
+    return sign, status, strand
+
+
+#: Allele codes below this are aligned by table lookup (:func:`align_alleles`).
+_TABLE_CODES = 16
+_TABLES = {}
+
+
+def _table(comp):
+    """:func:`align_alleles` of every ``(a1, a2, r1, r2)`` with codes below
+    :data:`_TABLE_CODES`, packed in one byte per entry (indexed by
+    ``a1 << 12 | a2 << 8 | r1 << 4 | r2``): ``sign + 1`` (bits 0-1), status (bits
+    2-3), strand (bit 4), palindromic and matching directly (bit 5)."""
+    m = _TABLE_CODES
+    c = np.full(m, -1, dtype=np.int64)
+    c[:min(m, comp.size)] = comp[:m]
+    tag = c.tobytes()
+    table = _TABLES.get(tag)
+    if table is None:
+        g = np.indices((m,) * 4).reshape(4, -1)
+        sign, status, strand = _align_rows(g[0], g[1], g[2], g[3], c, None, None, 0.4, True)
+        table = ((sign + 1) | (status << 2) | (strand.astype(np.int8) << 4)
+                 | (_direct_palindromic(g[0], g[1], g[2], g[3], c).astype(np.int8) << 5))
+        table = table.astype(np.uint8)
+        _TABLES.clear()
+        _TABLES[tag] = table
+    return table
+
+
+def _direct_palindromic(a1, a2, r1, r2, comp):
+    """A/T or C/G rows whose alleles match the reference's directly or swapped."""
+    return (comp[a1] == a2) & (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1)))
+
+
+def pair_codes(a1, a2):
+    """One byte per allele pair: ``a1 << 4 | a2`` when both codes are below 16 (the
+    table of :func:`align_pairs`), else :data:`NO_PAIR` (255, the pair of two equal
+    alleles, which never reaches the alignment)."""
+    a1, a2 = np.asarray(a1), np.asarray(a2)
+    p = ((a1 & 15) << 4 | (a2 & 15)).astype(np.uint8)
+    big = (a1 >= _TABLE_CODES) | (a2 >= _TABLE_CODES)
+    if big.any():
+        p[big] = NO_PAIR
+    return p
+
+
+#: :func:`pair_codes` of a pair with a code of 16 or more.
+NO_PAIR = 255
+
+
+def align_alleles(a1, a2, r1, r2, comp):
+    """:func:`align` from the alleles alone: its results where they do not depend on
+    the allele frequencies, and the rows where they do.
+
+    Returns
+    -------
+    sign, status, strand : arrays
+        As :func:`align` returns them without frequencies, except at ``need``.
+    need : int array
+        The A/T or C/G rows that match the reference's alleles (ascending): their
+        result depends on the frequencies (:func:`resolve_palindromic`); ``sign``
+        holds their sign if the strands are the same, ``status`` is OK.
+    """
+    a1, a2, r1, r2 = (np.asarray(x) for x in (a1, a2, r1, r2))
+    comp = np.asarray(comp)
+    if a1.size < 4096:
+        sign, status, strand = _align_rows(a1, a2, r1, r2, comp, None, None, 0.4, True)
+        return sign, status, strand, np.flatnonzero(_direct_palindromic(a1, a2, r1, r2,
+                                                                        comp))
+    return align_pairs(pair_codes(a1, a2), pair_codes(r1, r2), comp,
+                       lambda rows: (a1[rows], a2[rows], r1[rows], r2[rows]))
+
+
+def align_pairs(pairs, ref_pairs, comp, codes):
+    """:func:`align_alleles` of rows given by their :func:`pair_codes`.
+
+    Rows whose pairs are both known are looked up in a table of every combination
+    of codes below 16 (the SNP alleles, usually), built once with :func:`align`'s
+    rules; the others are compared code by code: ``codes(rows)`` gives their
+    ``(a1, a2, r1, r2)``.
+    """
+    t = _table(np.asarray(comp))
+    code = t[(pairs.astype(np.uint16) << 8) | ref_pairs]
+    sign = (code & 3).view(np.int8) - np.int8(1)
+    status = ((code >> 2) & 3).view(np.int8)
+    strand = (code & 16) != 0
+    need = np.flatnonzero(code & 32)
+    rest = np.flatnonzero((pairs == NO_PAIR) | (ref_pairs == NO_PAIR))
+    if rest.size:
+        x1, x2, y1, y2 = codes(rest)
+        sign[rest], status[rest], strand[rest] = _align_rows(
+            x1, x2, y1, y2, comp, None, None, 0.4, True)
+        more = rest[_direct_palindromic(x1, x2, y1, y2, comp)]
+        need = np.union1d(need[~np.isin(need, rest)], more)
+    return sign, status, strand, need
+
+
+def resolve_palindromic(sign_a, freq, ref_freq, maf_max, keep_ambiguous):
+    """:func:`align` of A/T or C/G rows whose alleles match the reference's.
+
+    Reading A (same strand) gives ``sign_a``, reading B (other strand) its
+    opposite; the frequencies decide when both studies have one with a minor-allele
+    frequency below ``maf_max``: the reading whose implied reference-allele
+    frequency is closer to the reference's wins.  Unresolved rows are
+    :data:`AMBIGUOUS` (sign 0), or reading A with ``keep_ambiguous``.
+
+    Returns
+    -------
+    sign, status, strand : arrays
+    """
+    choose_b = np.zeros(sign_a.size, dtype=bool)
+    resolved = np.zeros(sign_a.size, dtype=bool)
+    if freq is not None and ref_freq is not None:
+        f = np.asarray(freq, dtype=float)
+        fr = np.asarray(ref_freq, dtype=float)
+        fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
+        with np.errstate(invalid="ignore"):
+            maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
+            resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
+            choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
+    keep = resolved | keep_ambiguous
+    sign = np.where(keep, np.where(choose_b, -sign_a, sign_a), 0).astype(np.int8)
+    status = np.where(keep, OK, AMBIGUOUS).astype(np.int8)
+    return sign, status, choose_b
+
+
+def _align_rows(a1, a2, r1, r2, comp, freq, ref_freq, maf_max, keep_ambiguous):
+    """:func:`align`, row by row with array operations (any codes)."""
     same = (a1 == r1) & (a2 == r2)
     swap = (a1 == r2) & (a2 == r1)
     pal = comp[a1] == a2                      # palindromic (comp = -1 never equals a code)
@@ -153,19 +297,8 @@ def align(a1, a2, r1, r2, comp, freq=None, ref_freq=None, maf_max=0.4,
         strand[idx] = True
     amb = np.flatnonzero(pal & direct)        # same/swap and other-strand readings agree
     if amb.size:
-        sign_a = sign[amb]                    # reading A: same strand
-        choose_b = np.zeros(amb.size, dtype=bool)
-        resolved = np.zeros(amb.size, dtype=bool)
-        if freq is not None and ref_freq is not None:
-            f = np.asarray(freq, dtype=float)[amb]
-            fr = np.asarray(ref_freq, dtype=float)[amb]
-            fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
-            with np.errstate(invalid="ignore"):
-                maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
-                resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
-                choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
-        keep = resolved | keep_ambiguous
-        sign[amb] = np.where(keep, np.where(choose_b, -sign_a, sign_a), 0)
-        strand[amb] = choose_b
-        status[amb] = np.where(keep, OK, AMBIGUOUS)
+        sign[amb], status[amb], strand[amb] = resolve_palindromic(
+            sign[amb], None if freq is None else np.asarray(freq, dtype=float)[amb],
+            None if ref_freq is None else np.asarray(ref_freq, dtype=float)[amb],
+            maf_max, keep_ambiguous)
     return sign, status, strand

@@ -46,10 +46,12 @@ def meta_analyze(beta: ArrayLike, se: ArrayLike, method: str | Sequence[str] = "
         Convergence controls of REML, ML (``tol`` relative to ``tau^2 + se(tau^2)``)
         and PM (relative step ``min(tol, 1e-12)``).
     block_rows : int
-        Rows processed together (memory and cache use; results do not depend on it).
+        Rows processed together (memory and cache use; at least 2; results do not
+        depend on it, to the bit).
     n_threads : int, optional
         Threads working on blocks (numpy and scipy release the GIL); default: the
-        number of CPUs, at most 8.
+        number of CPUs the process may use (its affinity mask), at most 8.  Results
+        do not depend on it, to the bit.
 
     Returns
     -------

@@ -78,9 +78,10 @@ def meta_analyze_dask(beta, se, method="FE", tol=1e-10, maxiter=100):
     return {name: rec[name] for name in dt.names}
 
 
-def scan_studies(args, chunk_size, scheme, jobs):
+def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
     """Scan the studies as dask tasks (on a pool of ``jobs`` processes when
-    ``jobs > 1``, forked where possible and shut down afterwards)."""
+    ``jobs > 1``, forked where possible and shut down afterwards); ``prepare``: see
+    :func:`.sumstats.scan_study`."""
     import multiprocessing as mp
     import sys
     from concurrent.futures import ProcessPoolExecutor
@@ -89,7 +90,7 @@ def scan_studies(args, chunk_size, scheme, jobs):
 
     from .sumstats import scan_study
 
-    tasks = [dask.delayed(scan_study)(*a, chunk_size=chunk_size, scheme=scheme)
+    tasks = [dask.delayed(scan_study)(*a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
              for a in args]
     if jobs <= 1:
         return dask.compute(*tasks, scheduler="synchronous")

@@ -4,18 +4,21 @@
 size:
 
 1. **scan** (parallel, one task per study): every file is read once, block by
-   block, into a binary store in a scratch directory (:mod:`.sumstats`);
+   block, into a binary store in a scratch directory (:mod:`.sumstats`); the rules
+   that depend on the study only (invalid values, missing ids and alleles,
+   strand-ambiguous variants, repeated ids) and its genomic-control lambda are
+   applied there (:mod:`.prepare`);
 2. **index** (sequential, in study order, overlapping the scans of later studies):
    variant ids get global ids in order of first appearance, alleles are aligned to
-   the first study that has the variant, the study's genomic-control lambda is
-   computed and dropped rows are written to the log (:mod:`.merge`);
+   the first study that has the variant and dropped rows are written to the log
+   (:mod:`.merge`);
 3. **meta-analysis** (chunks of ``chunk_size`` variants): each study's rows of the
    chunk are gathered into ``(m, k)`` matrices, analysed by the vectorised kernels
    (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and
    written (gzip members compressed on a thread); with ``jobs > 1`` on worker
    processes, written in order by the main process (:mod:`.output_pool`).
 
-The memory in use is the id index (about 40 bytes a variant) plus a few arrays per
+The memory in use is the id index (about 45 bytes a variant) plus a few arrays per
 chunk, whatever the size of the files.
 """
 from __future__ import annotations
@@ -286,19 +289,20 @@ def _output_columns(methods, scheme, with_n):
     return cols
 
 
-def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
-    """Yield the scan results of the studies in order (parallel when jobs > 1)."""
+def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress, prepare=None):
+    """Yield the scan results of the studies in order (parallel when jobs > 1);
+    ``prepare``: options of :func:`.prepare.prepare_study`, run after each scan."""
     args = [(s["path"], i, s["columns"], s["info"], s["dir"]) for i, s in enumerate(specs)]
     if engine == "dask":
         from .dask_engine import scan_studies
 
-        for r in scan_studies(args, chunk_size, scheme, jobs):
+        for r in scan_studies(args, chunk_size, scheme, jobs, prepare):
             progress.update(1)
             yield r
         return
     if jobs <= 1:
         for a in args:
-            r = scan_study(*a, chunk_size=chunk_size, scheme=scheme)
+            r = scan_study(*a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
             progress.update(1)
             yield r
         return
@@ -308,7 +312,8 @@ def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress):
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method))
     try:
-        futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme) for a in args]
+        futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
+                for a in args]
         for f in futs:
             r = f.result()
             progress.update(1)
@@ -649,13 +654,15 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     stores, studies = [], []
     tm = Laps(("read (waiting for the scans)", "index", "drop log", "gather", "kernels",
                "format", "write"))
-    read_cpu = 0.0
+    read_cpu = prep_cpu = 0.0
     bar = Progress(k, "reading studies", "files", progress)
     try:
         tm.mark()
-        for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar):
+        for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar,
+                              {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous}):
             tm.lap("read (waiting for the scans)")
             read_cpu += r.get("cpu_seconds", 0.0)
+            prep_cpu += r.get("prepare_seconds", 0.0)
             i = r["index"]
             store = r["store"]
             gid, sign, drops, ref_gid, stats = index_study(
@@ -772,7 +779,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     lam, implausible = gc_lambda(allz)
     if implausible:
         _warn_lambda("the meta-analysis", lam, allz.size, 4)
-    cpu = {"reading (worker processes)": read_cpu}
+    cpu = {"reading (worker processes)": read_cpu,
+           "of which per-study rules": prep_cpu}
     # (the dask engine's kernels run in dask's threads: in the whole run only)
     cpu.update((f"{k_} (main thread)" if k_ != "kernels" else "kernels (all threads)", v)
                for k_, v in tm.cpu.items()

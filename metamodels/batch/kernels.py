@@ -63,8 +63,10 @@ def prepare_block(beta, se, out=None, return_complete=False):
     beta, se : (b, k) arrays
         Effects and standard errors, one meta-analysis per row; a study is missing when
         either value is NaN or infinite, or ``se <= 0``.
-    out : tuple of (at least) three (k, b') float arrays with ``b' >= b``, optional
-        Buffers to reuse.
+    out : tuple of (at least) three C-contiguous float arrays of ``>= k b`` elements
+        (e.g. ``(k, b')`` with ``b' >= b``), optional
+        Buffers to reuse (their first ``k b`` elements, as contiguous ``(k, b)``
+        arrays).
     return_complete : bool
         Also return whether no study is missing in any row of the block.
 
@@ -82,25 +84,33 @@ def prepare_block(beta, se, out=None, return_complete=False):
     if out is None:
         Y, V, W = (np.empty((k, b)) for _ in range(3))
     else:
-        Y, V, W = (a[:, :b] for a in out[:3])
+        Y, V, W = (a.reshape(-1)[:k * b].reshape(k, b) for a in out[:3])
+    # a complete block (the common case: every se in (0, inf), every beta finite) skips
+    # the masks, by three reductions of the contiguous inputs (NaN fails every test; a
+    # sum of finite betas that overflows only sends the block to the masks, which give
+    # the same result; they also bring the inputs into the cache for the transposed
+    # copies), and V = se^2 is squared straight from the input
+    complete = bool(beta.size and se.min() > 0 and se.max() < np.inf
+                    and np.isfinite(beta.sum()))
     np.copyto(Y, beta.T)
-    np.copyto(V, se.T)
-    # a complete block (the common case): three reductions instead of the masks (a
-    # sum that overflows only sends the block to the masks, which give the same result)
-    complete = bool(beta.size and V.min() > 0 and np.isfinite(V.sum() + Y.sum()))
     if complete:
-        np.multiply(V, V, out=V)
+        with np.errstate(over="ignore"):  # se^2 beyond the double range: weight 0
+            np.multiply(se.T, se.T, out=V)
         n = np.full(b, k, dtype=np.int64)
     else:
-        miss = ~np.isfinite(Y)                # NaN or infinite beta
+        np.copyto(V, se.T)
+        ok = np.isfinite(Y)                   # finite beta,
+        tmp = np.empty_like(ok)
         with np.errstate(invalid="ignore"):
-            miss |= ~(V > 0)                  # NaN or se <= 0
-            miss |= V == np.inf
+            ok &= np.greater(V, 0.0, out=tmp)     # se > 0 (not NaN)
+            ok &= np.less(V, np.inf, out=tmp)     # and finite
         with np.errstate(over="ignore"):      # se^2 beyond the double range: weight 0
             np.multiply(V, V, out=V)
-        np.copyto(Y, 0.0, where=miss)
-        np.copyto(V, np.inf, where=miss)
-        n = k - miss.sum(axis=0)
+        # the few missing cells by their flat indices (a masked copy scans every cell)
+        miss = np.flatnonzero(np.logical_not(ok, out=tmp))
+        Y.reshape(-1)[miss] = 0.0
+        V.reshape(-1)[miss] = np.inf
+        n = ok.sum(axis=0)
     np.divide(1.0, V, out=W)
     return (Y, V, W, n, complete) if return_complete else (Y, V, W, n)
 
@@ -133,20 +143,22 @@ def fixed_effect(Y, W, out=None, sw2=True, work=None):
         beta = np.divide(np.einsum("ij,ij->j", W, Y), sw, out=b_out)
         se = np.sqrt(sw)
         se = np.divide(1.0, se, out=se_out if se_out is not None else se)
-    tmp = np.subtract(Y, beta, out=None if work is None else work[:, :Y.shape[1]])
-    np.multiply(tmp, tmp, out=tmp)
+    tmp = np.subtract(Y, beta, out=None if work is None
+                      else work.reshape(-1)[:Y.size].reshape(Y.shape))
     with np.errstate(invalid="ignore"):
-        q = np.einsum("ij,ij->j", tmp, W, out=q_out)   # W = 0 where missing
+        q = np.einsum("ij,ij,ij->j", tmp, tmp, W, out=q_out)   # W = 0 where missing
     return beta, se, q, sw, (np.einsum("ij,ij->j", W, W) if sw2 else None)
 
 
-def i2_fixed(q, n):
+def i2_fixed(q, n, out=None):
     """``I^2 = max(0, (Q - (k-1)) / Q)`` (0 when ``Q = 0``; NaN when ``k < 2``); ``n``
-    an array or one number for all rows."""
+    an array or one number for all rows; written into ``out`` if given."""
     df = n - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        i2 = np.maximum(0.0, (q - df) / q)
-    i2[q == 0] = 0.0
+        i2 = np.subtract(q, df, out=out)
+        np.divide(i2, q, out=i2)
+        np.maximum(0.0, i2, out=i2)
+    np.copyto(i2, 0.0, where=q == 0)
     if np.ndim(n) == 0:
         if n < 2:
             i2[...] = np.nan
@@ -452,6 +464,8 @@ def chi2_sf(x: ArrayLike, df: ArrayLike) -> np.ndarray:
 
 def _chi2_sf_int(x, df):
     """Closed forms of :func:`chi2_sf` for integer ``1 <= df <= 64``."""
+    if x.ndim == 1 and x.size >= 1024 and df.min() != df.max():
+        return _chi2_sf_by_df(x, df)          # a few df values among many rows
     half = 0.5 * x
     e = np.exp(-half)
     m = np.floor(0.5 * df)
@@ -482,6 +496,29 @@ def _chi2_sf_int(x, df):
     return np.minimum(np.where(odd, oacc, acc), 1.0)
 
 
+def _chi2_sf_by_df(x, df):
+    """:func:`_chi2_sf_int` of a vector with several df: the rows sorted by df (a
+    radix sort of small integers) and each run given :func:`_chi2_sf_one_df` (the
+    terms the mixed series adds beyond a row's own df are exact zeros, so the values
+    are the same)."""
+    d = df.astype(np.uint8)                   # 1 <= df <= 64
+    order = np.argsort(d, kind="stable")
+    xs = x[order]
+    res = np.empty_like(xs)
+    start = 0
+    for value, count in enumerate(np.bincount(d)):
+        if count:
+            seg = xs[start:start + count]
+            half = 0.5 * seg
+            m = value // 2
+            res[start:start + count] = _chi2_sf_one_df(seg, half, np.exp(-half), m,
+                                                       value != 2 * m)
+            start += count
+    out = np.empty_like(x)
+    out[order] = res
+    return out
+
+
 def _chi2_sf_one_df(x, half, e, m, odd):
     """:func:`_chi2_sf_int` when every element has the same df (``2m`` or ``2m + 1``):
     the same series and operations, without the masks of mixed df."""
@@ -495,12 +532,14 @@ def _chi2_sf_one_df(x, half, e, m, odd):
         acc *= e
         return np.minimum(acc, 1.0, out=acc)
     oterm = np.sqrt(x)
-    oacc = np.zeros_like(x)
-    for j in range(1, m + 1):
-        oacc += oterm
+    if m == 0:                                # df = 1: erfc alone
+        return np.minimum(special.erfc(np.sqrt(half, out=oterm), out=oterm), 1.0, out=oterm)
+    oacc = oterm.copy()                       # the j = 1 term (0 + t = t)
+    for j in range(1, m):
         oterm *= x
         oterm *= 1.0 / (2 * j + 1)
+        oacc += oterm
     oacc *= e
     oacc *= 2.0 / np.sqrt(2.0 * np.pi)
-    oacc += special.erfc(np.sqrt(half))
+    oacc += special.erfc(np.sqrt(half, out=oterm), out=oterm)
     return np.minimum(oacc, 1.0, out=oacc)

@@ -2,53 +2,28 @@
 
 Variants get global ids (gids) in order of first appearance: the rows of the first
 study in file order, then the variants that only later studies have, in their order.
-:func:`index_study` assigns the gids of one study's rows, aligns its alleles to the
-reference (the first study that has the variant) and records why rows are dropped;
-:func:`gather_chunk` then builds the ``(m, k)`` matrices of aligned effects and
-standard errors of a range of gids, reading from each study's store only the rows
-it needs.
+The rules that depend on one study only (invalid values, missing ids and alleles,
+strand-ambiguous variants, repeated ids, the genomic-control lambda) are applied
+where the study is read (:func:`.prepare.prepare_study`); :func:`index_study` then
+assigns the gids of the rows left, aligns their alleles to the reference (the first
+study that has the variant) and records why rows are dropped; :func:`gather_chunk`
+builds the ``(m, k)`` matrices of aligned effects and standard errors of a range of
+gids, reading from each study's store only the rows it needs.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .alleles import AMBIGUOUS, MISMATCH, align
 from .alleles import DROP_REASONS as ALIGN_DROPS
+from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
+from .hashindex import HashIndex
+from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
+                      VALUE_MAX, gc_lambda, load_prepared, mapped_column, prepared_alleles,
+                      resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
            "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE", "gc_lambda"]
-
-#: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
-#: (``out_of_range``): within these bounds every term of the kernels stays a finite
-#: double (the largest, in the ML/REML observed information, is ``(sum w^2 r)^2 ~
-#: se^-8 beta^2 <= 1e250`` with ``w = 1/se^2``), whatever the number of studies.  Real
-#: standard errors are many orders of magnitude inside.
-SE_MIN = 1e-25
-VALUE_MAX = 1e25
-#: Genomic-control lambdas outside this range, when the data exclude it (see
-#: :func:`gc_lambda`), give a warning: a study's lambda is usually 0.9-1.3, and far
-#: outside its standard errors are likely wrong.
-LAMBDA_PLAUSIBLE = (0.5, 2.0)
-
-#: Why a row is dropped: one vocabulary for the log, the summary table's headers and
-#: ``GWASResult.studies[i]["stats"]``; in the order the rules are applied.
-DROP_REASONS = {
-    "invalid_value": "missing or non-finite beta or se, se <= 0 (samplesize scheme: "
-                     "p outside (0, 1], N <= 0)",
-    "out_of_range": f"|beta| or se above {VALUE_MAX:g}, or se below {SE_MIN:g} (N outside "
-                    f"[{SE_MIN ** 2:g}, {VALUE_MAX ** 2:g}]): weights beyond double precision",
-    "missing_id": "no variant id",
-    "invalid_alleles": "missing or identical alleles",
-    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant whose strand cannot be settled: no "
-                            "allele frequency, or a minor-allele frequency of at least "
-                            "--maf-max (in every study alike; kept with "
-                            "--keep-ambiguous)",
-    "duplicate": "repeated variant id (the first row is kept)",
-    ALIGN_DROPS[MISMATCH]: "alleles match neither the reference alleles nor their "
-                           "complements",
-}
-DROP_ORDER = tuple(DROP_REASONS)
 
 
 class Growable:
@@ -80,62 +55,71 @@ class Growable:
 
 
 class VariantIndex:
-    """Hash index ``64-bit id hash -> gid`` that grows study by study.
+    """Index ``64-bit id hash -> gid`` that grows study by study (a
+    :class:`.hashindex.HashIndex`; key 0, "no id", is never stored).
 
-    The keys of the first study form the base :class:`pandas.Index` (its hash table
-    is built once); keys added later go to a second index rebuilt after each study
-    (folded into the base when it gets large).
+    Studies usually list their variants in the same order (by position): then the
+    gid of a row is mostly the gid of the row ``j`` places before it plus ``j``.
+    :meth:`lookup` finds the gids of every :data:`STRIDE`-th key in the hash table
+    and checks that guess for the keys between them against the keys by gid (a
+    nearly sequential read); only the keys whose guess fails go to the hash table.
     """
 
-    def __init__(self):
-        import pandas as pd
+    #: Distance between the keys looked up in the hash table first.
+    STRIDE = 8
 
-        self._pd = pd
-        self.base = pd.Index(np.empty(0, dtype=np.uint64))
-        self.extra = []
-        self.extra_index = pd.Index(np.empty(0, dtype=np.uint64))
-        self.n = 0
+    def __init__(self):
+        self.table = HashIndex()
+
+    @property
+    def n(self):
+        """Number of keys (the next gid)."""
+        return self.table.n
 
     def lookup(self, keys):
-        """gids of ``keys`` (-1 where unknown)."""
-        g = self.base.get_indexer(keys) if len(self.base) else np.full(len(keys), -1)
-        g = g.astype(np.int64)
-        miss = g < 0
-        if miss.any() and len(self.extra_index):
-            h = self.extra_index.get_indexer(keys[miss])
-            g[miss] = np.where(h >= 0, h + len(self.base), -1)
-        return g
+        """gids of ``keys`` (int32; -1 where unknown)."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        S = self.STRIDE
+        if keys.size < 64 * S or self.n == 0:
+            return self.table.lookup(keys)
+        anchors = self.table.lookup(keys[::S])
+        # guesses pay when most anchors S rows apart are about S gids apart
+        d = np.diff(anchors)
+        if np.count_nonzero((d > 0) & (d <= 2 * S)) < 0.5 * d.size:
+            return self.table.lookup(keys)
+        guess = (anchors[:, None] + np.arange(S, dtype=np.int32)).ravel()[:keys.size]
+        np.clip(guess, 0, self.n - 1, out=guess)
+        bykey = self.table.keys
+        ok = bykey[guess] == keys                 # keys are distinct: a match is the gid
+        rest = np.flatnonzero(~ok)
+        # then from the next anchor backwards
+        back = np.append(anchors[1:], -1)[rest // S] - (S - rest % S).astype(np.int32)
+        np.clip(back, 0, self.n - 1, out=back)
+        ok = bykey[back] == keys[rest]
+        guess[rest[ok]] = back[ok]
+        rest = rest[~ok]
+        guess[rest] = self.table.lookup(keys[rest])
+        return guess
 
     def add_if_unique(self, keys):
-        """Start an empty index with ``keys`` if they are distinct (one hash table
-        build serves the check and later lookups); returns whether it did."""
+        """Start an empty index with ``keys`` if they are distinct and not 0; returns
+        whether it did."""
         if self.n:
             raise ValueError("the index is not empty")
-        idx = self._pd.Index(np.asarray(keys, dtype=np.uint64))
-        if not idx.is_unique:
+        keys = np.asarray(keys, dtype=np.uint64)
+        s = np.sort(keys)
+        if s.size and (s[0] == 0 or np.any(s[1:] == s[:-1])):
             return False
-        self.base = idx
-        self.n = len(idx)
+        self.add(keys)
         return True
 
     def add(self, keys):
-        """Append new distinct keys; returns the gid of the first one."""
-        first = self.n
-        if len(keys) == 0:
-            return first
-        pd = self._pd
-        if self.n == 0:
-            self.base = pd.Index(np.asarray(keys, dtype=np.uint64))
-        else:
-            self.extra.append(np.asarray(keys, dtype=np.uint64))
-            allx = np.concatenate(self.extra)
-            if allx.size > max(len(self.base) // 2, 1_000_000):
-                self.base = pd.Index(np.concatenate([self.base.to_numpy(), allx]))
-                self.extra = []
-                allx = allx[:0]
-            self.extra_index = pd.Index(allx)
-        self.n += len(keys)
-        return first
+        """Append new distinct keys (not 0, not in the index); returns the gid of the
+        first one."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        if keys.size and not np.all(keys):
+            raise ValueError("key 0 (no id) cannot enter the index")
+        return self.table.add(keys)
 
 
 class MergeState:
@@ -146,6 +130,7 @@ class MergeState:
         self.alleles = alleles                      # AlleleTable (global codes)
         self.ref_a1 = Growable(np.int32)
         self.ref_a2 = Growable(np.int32)
+        self.ref_pair = Growable(np.uint8)          # pair_codes(ref_a1, ref_a2)
         self.ref_study = Growable(np.int16)
         self.ref_row = Growable(np.int32)
         self.ref_freq = Growable(np.float64, np.nan) if with_freq else None
@@ -155,93 +140,19 @@ class MergeState:
         return self.index.n
 
 
-def _valid_values(store, scheme):
-    """Masks of the rows with valid values and of those within the computable range."""
-    beta = store.load("beta")
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(beta)
-        if scheme == "samplesize":
-            p = store.load("pvalue")
-            nn = store.load("n")
-            ok &= (p > 0) & (p <= 1) & np.isfinite(nn) & (nn > 0)
-            inrange = (nn >= SE_MIN ** 2) & (nn <= VALUE_MAX ** 2)
-        else:
-            se = store.load("se")
-            ok &= np.isfinite(se) & (se > 0)
-            inrange = (se >= SE_MIN) & (se <= VALUE_MAX) & (np.abs(beta) <= VALUE_MAX)
-    return ok, inrange
-
-
-def _gc_lambda(store, rows, scheme):
-    """Genomic-control lambda of the rows (see :func:`gc_lambda`): ``chi2 =
-    (beta/se)^2`` (finite: the rows are valid and within SE_MIN, VALUE_MAX), or the
-    1-df quantile of the p-value (sample-size scheme)."""
-    from scipy import special
-
-    if scheme == "samplesize":
-        chi2 = special.chdtri(1.0, store.take("pvalue", rows))
-    else:
-        chi2 = (store.take("beta", rows) / store.take("se", rows)) ** 2
-    return gc_lambda(chi2)
-
-
-def gc_lambda(chi2, level=0.999):
-    """Genomic-control inflation factor and whether it is implausible.
-
-    ``lambda = median(chi2) / 0.4549364`` (the median of chi-square with 1 df).  When
-    it is outside :data:`LAMBDA_PLAUSIBLE`, the distribution-free ``level``
-    confidence interval of the median (order statistics ``x_(j) <= median <=
-    x_(n+1-j)``, ``j`` the largest with ``P(Bin(n, 1/2) <= j - 1) <= (1 - level)/2``)
-    tells whether the data exclude the plausible range or the lambda may be a
-    chance result of few variants.
-
-    Returns
-    -------
-    lam : float
-        NaN without rows.
-    implausible : bool
-        The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
-    """
-    from scipy import stats
-
-    from .kernels import CHI2_1_MEDIAN
-
-    chi2 = np.asarray(chi2, dtype=float)
-    n = chi2.size
-    if n == 0:
-        return float("nan"), False
-    lam = float(np.median(chi2) / CHI2_1_MEDIAN)
-    lo, hi = LAMBDA_PLAUSIBLE
-    if lo <= lam <= hi or not np.isfinite(lam):
-        return lam, False
-    j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))    # P(X <= j) >= alpha/2
-    if stats.binom.cdf(j, n, 0.5) > (1 - level) / 2:
-        j -= 1
-    j += 1                                   # x_(j), 1-based: P(X <= j - 1) <= alpha/2
-    if j < 1:
-        return lam, False
-    x = np.partition(chi2, [j - 1, n - j])
-    ci = (x[j - 1] / CHI2_1_MEDIAN, x[n - j] / CHI2_1_MEDIAN)
-    return lam, bool(ci[0] > hi or ci[1] < lo)
-
-
 def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     """Assign gids to the rows of one study and align them (sequential step).
 
-    The study's genomic-control lambda (``stats["lambda"]``, with
-    ``lambda_variants`` and ``lambda_implausible``, see :func:`gc_lambda`) is
-    computed from the rows that enter the alignment: valid values within range, an
-    id, valid alleles whose strand can be settled (:func:`resolvable`), the first of
-    repeated ids.  Rows are dropped for the reasons of :data:`DROP_REASONS`, in its
-    order: invalid values (missing or non-finite beta, ``se <= 0``; for the
-    sample-size scheme ``p`` outside (0, 1] or ``N <= 0``), values out of the
-    computable range (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or
-    identical alleles, A/T or C/G alleles whose strand cannot be settled (unless
-    ``keep_ambiguous``; the same rule in every study, the first included), a
-    repeated id (the first row is kept), and alleles that match neither the
-    reference alleles nor their complements.  Surviving rows get their gid and the
-    sign that aligns ``beta`` to the reference's effect allele; rows of variants new
-    to the merge define the reference.
+    The rows that depend on the study only are dropped, and its genomic-control
+    lambda computed, by :func:`.prepare.prepare_study` (in the reading worker; here
+    if the store has not been prepared with these options): for the reasons of
+    :data:`DROP_REASONS` up to ``duplicate``, in that order.  The rows left get their
+    gid and the sign that aligns ``beta`` to the reference's effect allele
+    (:func:`.alleles.align`); rows of variants new to the merge define the
+    reference; rows whose alleles match neither the reference alleles nor their
+    complements are dropped (``allele_mismatch``), as are A/T or C/G rows whose
+    strand the frequencies cannot settle (``strand_ambiguous``, unless
+    ``keep_ambiguous``).
 
     Returns
     -------
@@ -251,126 +162,108 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     none), stats : dict of counts
     """
     n = store.n_rows
-    key = store.load("key")
+    prep, drops = load_prepared(store, scheme, maf_max, keep_ambiguous)
+    ref_gid = {r: np.full(drops[r].size, -1, dtype=np.int64) for r in STUDY_DROPS}
+    rows = mapped_column(store, "p_rows")
+    key = mapped_column(store, "p_key")
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
-    a1 = gmap[store.load("a1")]
-    a2 = gmap[store.load("a2")]
-    freq = store.load("freq") if "freq" in store.fields else None
-    drops = {}
-    ref_gid = {}
-    alive = np.ones(n, dtype=bool)
-
-    def drop(reason, mask, ref=None):
-        """Drop the live rows of ``mask``; ``ref``: the gids whose reference alleles
-        they failed (aligned with the dropped rows), else -1."""
-        mask = mask & alive
-        rows_ = np.flatnonzero(mask)
-        ref = np.full(rows_.size, -1, dtype=np.int64) if ref is None else ref
-        if reason in drops:                      # a second rule with the same reason
-            rows_ = np.concatenate([drops[reason], rows_])
-            ref = np.concatenate([ref_gid[reason], ref])
-            order = np.argsort(rows_, kind="stable")
-            rows_, ref = rows_[order], ref[order]
-        drops[reason], ref_gid[reason] = rows_, ref
-        alive[mask] = False
-
-    valid, inrange = _valid_values(store, scheme)
-    drop("invalid_value", ~valid)
-    drop("out_of_range", ~inrange)
-    del valid, inrange
-    drop("missing_id", key == 0)
-    drop("invalid_alleles", ~state.alleles.valid_pair(a1, a2))
-    if not keep_ambiguous:
-        drop(ALIGN_DROPS[AMBIGUOUS], ~resolvable(a1, a2, state.alleles.comp, freq, maf_max))
-    rows = np.flatnonzero(alive).astype(np.int32)
+    la1, la2 = prepared_alleles(store)
+    pairs = _pairs(la1, la2, gmap)
+    has_freq = "freq" in store.fields
     n0 = state.n
-    if n0 == 0 and state.index.add_if_unique(key[rows]):
-        g = np.arange(rows.size, dtype=np.int32)      # first study, no repeated ids
+    if n0 == 0:
+        state.index.add(key)                    # distinct: repeated ids are dropped
+        g = np.arange(rows.size, dtype=np.int32)
+        new = None
     else:
-        g = state.index.lookup(key[rows]).astype(np.int32)
-        miss = g < 0
-        if miss.any():
-            import pandas as pd
-
-            codes, uniq = pd.factorize(key[rows][miss])
-            state.index.add(uniq)
-            g[miss] = n0 + codes
-    # repeated ids within the study: one row per gid is kept (the first: the reversed
-    # scatter below writes the earliest row last)
+        g = state.index.lookup(key)
+        new = g < 0
+        nnew = int(np.count_nonzero(new))
+        if nnew:
+            state.index.add(key[new])         # distinct, in order of first appearance
+            g[new] = np.arange(n0, n0 + nnew, dtype=np.int32)
     del key
-    first = np.full(state.n, -1, dtype=np.int32)
-    first[g[::-1]] = rows[::-1]
-    dup = first[g] != rows
-    del first
-    dmask = np.zeros(n, dtype=bool)
-    dmask[rows[dup]] = True
-    drop("duplicate", dmask)
-    keep = ~dup
-    rows, g = rows[keep], g[keep]
-    lam, implausible = _gc_lambda(store, rows, scheme) if rows.size else (np.nan, False)
-    rows_lam = rows.size
-    new = g >= n0
     # new variants: this study is the reference
-    nrows = rows[new]
+    nsel = slice(None) if new is None else new
+    nrows = rows[nsel]
     if nrows.size:
-        gn = g[new]
-        if gn.size > 1 and not np.all(gn[1:] > gn[:-1]):
-            nrows = nrows[np.argsort(gn, kind="stable")]
-        state.ref_a1.extend(a1[nrows])
-        state.ref_a2.extend(a2[nrows])
+        state.ref_a1.extend(gmap[la1[nsel]])
+        state.ref_a2.extend(gmap[la2[nsel]])
+        state.ref_pair.extend(pairs[nsel])
         state.ref_study.extend(np.full(nrows.size, study, dtype=np.int16))
         state.ref_row.extend(nrows)
         if state.ref_freq is not None:
-            state.ref_freq.extend(freq[nrows] if freq is not None else np.nan)
+            state.ref_freq.extend(store.take("freq", nrows) if has_freq
+                                  else np.full(nrows.size, np.nan))
+    gid = np.full(n, -1, dtype=np.int32)
+    gid[rows] = g
     sign = np.zeros(n, dtype=np.int8)
     sign[nrows] = 1
-    old = ~new
-    orows, og = rows[old], g[old]
     stats = {"read": n, "new": int(nrows.size), "swapped": 0, "strand_flipped": 0,
-             "palindromic_aligned": 0}
-    if orows.size:
-        rf = state.ref_freq.values[og] if state.ref_freq is not None else None
-        f = freq[orows] if freq is not None else None
-        s, status, strand = align(a1[orows], a2[orows], state.ref_a1.values[og],
-                                  state.ref_a2.values[og], state.alleles.comp, f, rf,
-                                  maf_max=maf_max, keep_ambiguous=keep_ambiguous)
+             "palindromic_aligned": prep["palindromic"]}
+    mismatch = ALIGN_DROPS[MISMATCH]
+    drops[mismatch] = ref_gid[mismatch] = np.empty(0, dtype=np.int64)
+    nbad = 0
+    if new is not None and nrows.size < rows.size:
+        old = np.flatnonzero(~new)
+        orows, og = rows[old], g[old]
+
+        def codes(i):
+            """Global allele codes of old rows ``i`` and of their references."""
+            return (gmap[la1[old[i]]], gmap[la2[old[i]]], state.ref_a1.values[og[i]],
+                    state.ref_a2.values[og[i]])
+
+        s, status, strand, need = align_pairs(pairs[old], state.ref_pair.values[og],
+                                              state.alleles.comp, codes)
+        if need.size:                         # A/T, C/G: the frequencies decide
+            f = rf = None
+            if has_freq and state.ref_freq is not None:
+                f = store.take("freq", orows[need])
+                rf = state.ref_freq.values[og[need]]
+            s[need], status[need], strand[need] = resolve_palindromic(
+                s[need], f, rf, maf_max, keep_ambiguous)
         sign[orows] = s
-        for code, reason in ALIGN_DROPS.items():
-            m = np.zeros(n, dtype=bool)
-            m[orows[status == code]] = True
-            drop(reason, m, og[status == code])
+        bad = np.flatnonzero(status != 0)
+        nbad = bad.size
+        if bad.size:
+            brows = orows[bad]
+            gid[brows] = -1
+            sign[brows] = 0
+            x1, x2 = codes(bad)[:2]
+            stats["palindromic_aligned"] -= int(np.count_nonzero(
+                state.alleles.palindromic(x1, x2)))
+            for code, reason in ALIGN_DROPS.items():
+                m = status[bad] == code
+                if not m.any():
+                    continue
+                r_ = np.concatenate([drops[reason], brows[m].astype(np.int64)])
+                rg = np.concatenate([ref_gid[reason], og[bad][m].astype(np.int64)])
+                order = np.argsort(r_, kind="stable")
+                drops[reason], ref_gid[reason] = r_[order], rg[order]
         ok = status == 0
         stats["swapped"] = int(np.count_nonzero(ok & (s < 0)))
         stats["strand_flipped"] = int(np.count_nonzero(ok & strand))
-    stats["palindromic_aligned"] = int(np.count_nonzero(
-        state.alleles.palindromic(a1[alive], a2[alive])))
-    for reason in DROP_ORDER:
-        drops.setdefault(reason, np.empty(0, dtype=np.int64))
-        ref_gid.setdefault(reason, np.full(drops[reason].size, -1, dtype=np.int64))
-    gid = np.full(n, -1, dtype=np.int32)
-    gid[rows] = g
-    gid[~alive] = -1
-    sign[~alive] = 0
-    stats["used"] = int(np.count_nonzero(alive))
+    drops = {r: drops[r] for r in DROP_ORDER}
+    ref_gid = {r: ref_gid[r] for r in DROP_ORDER}
+    stats["used"] = int(rows.size - nbad)
     stats.update({r: int(drops[r].size) for r in DROP_ORDER})
-    stats["lambda"] = lam
-    stats["lambda_variants"] = int(rows_lam)
-    stats["lambda_implausible"] = implausible
+    stats["lambda"] = prep["lambda"]
+    stats["lambda_variants"] = prep["lambda_variants"]
+    stats["lambda_implausible"] = prep["lambda_implausible"]
     return gid, sign, drops, ref_gid, stats
 
 
-def resolvable(a1, a2, comp, freq, maf_max):
-    """Rows whose strand can be settled: not A/T or C/G (``comp[a1] != a2``), or with
-    an effect-allele frequency whose minor-allele frequency is below ``maf_max``.
-
-    The same rule for every study, the first included, so that which variants and
-    numbers come out does not depend on the order of the files.
-    """
-    pal = comp[a1] == a2
-    if freq is None:
-        return ~pal
-    with np.errstate(invalid="ignore"):
-        return ~pal | (np.minimum(freq, 1.0 - freq) < maf_max)
+def _pairs(la1, la2, gmap):
+    """:func:`.alleles.pair_codes` of the global codes of rows given by the codes of
+    their study's allele list (``gmap``: local -> global), through a table of the
+    study's pairs when its list is short."""
+    m = gmap.size
+    if m <= 16:
+        table = pair_codes(np.repeat(gmap, m), np.tile(gmap, m))
+        lp = la1.astype(np.uint8) * np.uint8(m)
+        lp += la2
+        return table[lp]
+    return pair_codes(gmap[la1], gmap[la2])
 
 
 def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):
@@ -397,34 +290,49 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
         weighted ``Z = sum sqrt(N_i) z_i / sqrt(sum N_i)``.
     ntot : float array or None
         Total sample size of the studies that have the variant.
+
+    Notes
+    -----
+    Each study's rows of the chunk are found by one scan of its gids and read from
+    its store; the values are first written into ``(k, m)`` arrays (one contiguous
+    row per study) and transposed once (``s`` into the memory of the first), so
+    memory is three ``(m, k)`` float arrays at the peak.
     """
     from scipy import special
 
     m, k = c1 - c0, len(stores)
-    y = np.full((m, k), np.nan)
-    s = np.full((m, k), np.nan)
+    # studies along the rows while gathering: each study's values are written into
+    # one contiguous row (a scatter into a column of an (m, k) array touches a cache
+    # line per value), transposed once at the end
+    Y = np.full((k, m), np.nan)
+    S = np.full((k, m), np.nan)
     ntot = np.zeros(m) if with_n else None
     for j, st in enumerate(stores):
-        g = gids[j]() if callable(gids[j]) else gids[j]
-        rows = np.flatnonzero((g >= c0) & (g < c1))
+        g = np.asarray(gids[j]() if callable(gids[j]) else gids[j])
+        d = g - g.dtype.type(c0)
+        rows = np.flatnonzero(d.view(f"u{d.dtype.itemsize}") < m)  # c0 <= g < c1
         if rows.size == 0:
             continue
-        loc = g[rows] - c0
+        loc = d[rows].astype(np.intp)             # one conversion for three scatters
         sg = signs[j]() if callable(signs[j]) else signs[j]
-        sg = sg[rows].astype(np.float64)
+        sg = np.asarray(sg)[rows].astype(np.float64)
         beta = st.take("beta", rows)
         f = 1.0 if gc is None else gc[j]
         if scheme == "samplesize":
             p = st.take("pvalue", rows)
             n_ = st.take("n", rows)
             z = -special.ndtri(0.5 * p) * np.sign(beta) * sg / f
-            y[loc, j] = z / np.sqrt(n_)
-            s[loc, j] = 1.0 / np.sqrt(n_)
+            Y[j, loc] = z / np.sqrt(n_)
+            S[j, loc] = 1.0 / np.sqrt(n_)
             if with_n:
                 ntot[loc] += n_
         else:
-            y[loc, j] = beta * sg
-            s[loc, j] = st.take("se", rows) * f
+            Y[j, loc] = beta * sg
+            S[j, loc] = st.take("se", rows) * f
             if with_n:
                 ntot[loc] += st.take("n", rows)
+    y = Y.T.copy()                           # always a copy (Y is reused below)
+    s = Y.reshape(m, k)                      # Y's memory (already paged in) for s
+    np.copyto(s, S.T)
     return y, s, ntot
+

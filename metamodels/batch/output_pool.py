@@ -228,11 +228,11 @@ def analyze_chunk(ctx, c0, c1, laps=None, n_threads=None):
 
 def _direction(y):
     """METAL's direction string of each row: ``+``, ``-``, ``0`` or ``?`` per study."""
-    d = np.full(y.shape, ord("?"), dtype=np.uint8)
-    d[y > 0] = ord("+")
-    d[y < 0] = ord("-")
-    d[y == 0] = ord("0")
-    return np.ascontiguousarray(d).view(f"S{y.shape[1]}").ravel()
+    d = np.full(y.shape, ord("?"), dtype=np.uint8)        # NaN: the study lacks it
+    d -= (y > 0).view(np.uint8) * np.uint8(ord("?") - ord("+"))
+    d -= (y < 0).view(np.uint8) * np.uint8(ord("?") - ord("-"))
+    d -= (y == 0).view(np.uint8) * np.uint8(ord("?") - ord("0"))
+    return d.view(f"S{y.shape[1]}").ravel()
 
 
 def _names(ctx, c0, c1):

@@ -2,11 +2,14 @@
 
 ``DataFrame.to_csv`` formats each float with Python (about 1 microsecond a value),
 which would dominate a file-to-file GWAS meta-analysis (tens of millions of values).
-Here a block of rows becomes one ``(n, words)`` matrix of 4-byte words holding ASCII
-codes padded with NUL bytes: every column is written into its own range of words
-(3-digit groups of a number are looked up in tables of words), the separators
-between them, and the NUL bytes are squeezed out of the whole block at once
-(``bytes.translate``).
+Here a block of a few thousand rows becomes one ``(n, words)`` matrix of 4-byte
+words holding ASCII codes padded with NUL bytes: every column is written into its own
+range of words, the separators into the last byte of a column where that byte is
+always NUL (else into a word of their own), and the NUL bytes are squeezed out of the
+whole block at once (``bytes.translate``).  A float becomes 16 bytes: its six
+mantissa digits are looked up as two 3-digit groups of 64-bit words, and masks and
+constants looked up by sign, exponent and trailing zeros place the decimal point,
+drop trailing zeros and give the ``-0.000`` prefix (see :func:`_render`).
 
 Numbers are written like C's ``%.{sig}g``: ``sig <= 6`` significant digits, trailing
 zeros dropped, fixed notation for decimal exponents ``-4 <= e < sig`` and scientific
@@ -38,111 +41,186 @@ def _table(texts):
 #: [2000, 3000) "000".."999" (units group after a thousands group).
 _INT = _table([str(i) for i in range(1000)] + [f"-{i}" for i in range(1000)]
               + [f"{i:03d}" for i in range(1000)])
-#: Thousands word: as _INT without the zero entries.
-_THOU = _INT[:2000].copy()
-_THOU[[0, 1000]] = 0
-#: First fraction word: [0, 1000) ".ddd", [1000, 2000) the same without trailing
-#: zeros (and without the point for 0): used when the later groups are zero.
-_FRAC1 = _table([f".{i:03d}" for i in range(1000)]
-                + [f".{i:03d}".rstrip("0").rstrip(".") for i in range(1000)])
-#: Other fraction words: [0, 1000) "ddd", [1000, 2000) without trailing zeros.
-_FRAC = _table([f"{i:03d}" for i in range(1000)] + [f"{i:03d}".rstrip("0") for i in range(1000)])
-_LUT4 = _table(f"{i:04d}" for i in range(10000))             # "0000" .. "9999"
-#: Scientific head "d.d" / "d" / "-d.d" / "-d": block 2 * neg + short of 100.
-_SCI = _table([("-" if neg else "") + (f"{i // 10}" if short else f"{i // 10}.{i % 10}")
-               for neg in (0, 1) for short in (0, 1) for i in range(100)])
-#: Trailing decimal zeros of 0..999 (3 for 0).
-_TZ3 = np.array([3 if i == 0 else len(str(i)) - len(str(i).rstrip("0")) for i in range(1000)],
-                dtype=np.int32)
-_EXP_MAX = 9999
+_POW10 = 10.0 ** np.arange(-300, 301)
+_SPECIAL = {"nan": _word("NA"), "inf": _word("inf"), "-inf": _word("-inf"), "0": _word("0")}
 #: Largest exponent :func:`format_log10` writes (10 digits, three words); below
 #: ``10**-LOG10_EXP_MAX`` the log10 of a p-value (a double near ``-1e10``) no longer
 #: determines the 6 significant digits, and the value is written as ``0``.
 LOG10_EXP_MAX = 9_999_999_999
-#: "e-9999" ... "e+9999": exponent strings as two words each (wider ones: _wide_exps).
-_EXPS = np.array([[_word(t[:4]), _word(t[4:])]
-                  for t in (f"e{e:+03d}" for e in range(-_EXP_MAX, _EXP_MAX + 1))],
-                 dtype=np.uint32)
-#: Byte masks of the 4-digit word of the scientific notation by nz (keeps nz - 2).
-_SMASK = np.array([0, 0, 0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF], dtype=np.uint32)
-_POW10 = 10.0 ** np.arange(-300, 301)
-_P10 = 10 ** np.arange(10, dtype=np.int32)
-_SPECIAL = {"nan": _word("NA"), "inf": _word("inf"), "-inf": _word("-inf"), "0": _word("0")}
-#: Words of one formatted number.  Fixed notation: [sign and thousands] [sign and
-#: units or 3 digits] [. and 3 decimals] [3 decimals] [3 decimals]; scientific:
-#: [sign d.d] [4 digits] [exponent] [exponent] [exponent or empty].
+#: Words of one number written by :func:`format_float` (at most 13 characters:
+#: ``-1.23457e-308``, ``-0.000123457``) and by :func:`format_log10` when its decimal
+#: exponents have at most 5 digits; WORDS: with wider exponents (up to 10 digits).
+FLOAT_WORDS = 4
 WORDS = 5
 MAX_SIG = 6
+_U64 = np.uint64
+_B8 = _U64(8)
 
 
-def _decimal(neg, e, mant, sig, out):
-    """Write the words of ``(-1)^neg mant 10^(e-sig+1)`` into ``out`` (n, WORDS).
+def _bytes_mask(nbytes):
+    """uint64 mask of the low ``nbytes`` bytes."""
+    return (1 << (8 * nbytes)) - 1
 
-    ``mant`` (int32) has exactly ``sig`` digits and ``e`` is the decimal exponent of
-    the leading digit.  Fixed notation (``-4 <= e < sig``): with ``s = 5 - e``
-    fraction digits in the 6-digit mantissa, the integer part ``mant // 10^s`` and
-    the 9-digit fraction ``(mant mod 10^s) 10^(9-s)`` are cut into 3-digit groups,
-    each one lookup in a table of words indexed by the group's value and by whether
-    the groups after it are zero (trailing zeros dropped).  Scientific notation for
-    the other rows.
+
+def _word8(text):
+    """Up to 8 ASCII bytes as one little-endian uint64 (NUL padded)."""
+    return int.from_bytes(text.encode().ljust(8, b"\0"), "little")
+
+
+#: "000" .. "999" in ASCII, first digit in the low byte (high half of a mantissa).
+_D3 = np.array([_word8(f"{i:03d}") for i in range(1000)], dtype=np.uint64)
+#: The same three bytes up (low half of a mantissa).
+_D3LO = _D3 << _U64(24)
+_TZ6 = None                                      # built on first use (1 MB)
+
+
+def _trailing_zeros_table():
+    """Trailing zero digits of ``%06d`` of ``[0, 10^6)`` (6 for 0), int8."""
+    m = np.arange(10 ** 6, dtype=np.int32)
+    tz = np.zeros(m.size, dtype=np.int8)
+    trailing = np.ones(m.size, dtype=bool)
+    for k in range(6):
+        trailing &= (m // 10 ** k) % 10 == 0
+        tz += trailing
+    return tz
+
+
+#: Classes of decimal exponents: fixed notation for -4 <= e <= 5 (classes e + 4),
+#: scientific (class 10).
+_SCI_CLASS = 10
+
+
+def _layout_table():
+    """Per case ``c = 77 neg + 7 class + tz`` (class: exponent ``e + 4`` for fixed
+    notation, ``-4 <= e <= 5``, or 10 for the mantissa ``d.ddddd`` of the scientific
+    notation, written as ``e = 0`` without sign; ``tz`` trailing zeros of the
+    6-digit mantissa, 6 for the number 0): the masks and constants that turn the
+    digit word into text (see :func:`_render`).
+
+    Columns: ``lead`` (digits before the point), ``rest`` (digits after it, moved
+    up by one byte), ``dot`` (the point, or 0 without fraction digits) and
+    ``prefix`` (sign and the ``0.000`` of negative exponents, in the word before
+    the digits).
+    """
+    rows = []
+    for neg in (0, 1):
+        for e in list(range(-4, 6)) + [None]:
+            for tz in range(7):
+                sign = "-" if neg and e is not None else ""
+                if e is not None and e < 0:   # 0.000ddd: all digits after the point
+                    keep = 6 - tz
+                    rows.append((_bytes_mask(keep), 0, 0,
+                                 _word8(sign + "0." + "0" * (-e - 1))))
+                else:                          # ddd.ddd: point after digit e
+                    p = e or 0
+                    keep = max(p + 1, 6 - tz)
+                    lead = _bytes_mask(p + 1)
+                    rest = _bytes_mask(keep) & ~lead
+                    dot = ord(".") << (8 * (p + 1)) if keep > p + 1 else 0
+                    rows.append((lead, rest, dot, _word8(sign)))
+    return [np.ascontiguousarray(col) for col in np.array(rows, dtype=np.uint64).T]
+
+
+_LEAD, _REST, _DOT, _PREFIX = _layout_table()
+#: Exponent words "e-9999" ... "e+9999" of the scientific notation.
+_EXP_MAX = 9999
+_EXPS = np.array([_word8(f"e{e:+03d}") for e in range(-_EXP_MAX, _EXP_MAX + 1)],
+                 dtype=np.uint64)
+
+
+def _digits(mant):
+    """Digit words of 6-digit mantissas (or 0): ``%06d`` in ASCII, first digit in the
+    low byte; and the counts of trailing zero digits (6 for 0)."""
+    global _TZ6
+    if _TZ6 is None:
+        _TZ6 = _trailing_zeros_table()
+    mant = mant.astype(np.intp, copy=False)
+    hi = mant // 1000
+    w = np.take(_D3LO, mant - hi * 1000)
+    w |= np.take(_D3, hi)
+    return w, np.take(_TZ6, mant)
+
+
+def _render(neg, e, mant, sig, out):
+    """Write the text of ``(-1)^neg mant 10^(e-5)`` into the words ``out``.
+
+    ``mant`` (integers) has exactly 6 digits, or is 0 with ``e = 0`` for the
+    number 0; ``e`` is the decimal exponent of the leading digit.  The six
+    digits come from table lookups (with their count of trailing zeros), and
+    lookups by sign, exponent and trailing zeros give masks that keep the digits
+    written, move those after the decimal point one byte up and put the point in
+    between (fixed notation, ``-4 <= e < sig``), and the ``0.000`` prefix of
+    negative exponents.  Scientific notation (``1.5e-08``) for the other rows: the
+    mantissa written as with ``e = 0`` and the sign, then the exponent.  ``out``
+    (``(n, FLOAT_WORDS)`` or wider, uint32) receives 16 bytes per row, NUL padded:
+    the prefix (or signed mantissa) in the first 8, the digits (or exponent) in the
+    next 8; wider ``out`` gets NUL words, or exponents beyond 5 digits.
     """
     if not 1 <= sig <= MAX_SIG:
         raise ValueError(f"sig must be between 1 and {MAX_SIG}")
-    if sig < MAX_SIG:
-        mant = mant * np.int32(10 ** (MAX_SIG - sig))
-    sgn = neg.view(np.int8).astype(np.int32)
-    ef = np.clip(e, -4, 5)
-    s = 5 - ef                                            # fraction digits in mant
-    ip, fp = np.divmod(mant, _P10[s])
-    fp *= _P10[9 - s]
-    hi, lo = np.divmod(ip, 1000)
-    out[:, 0] = _THOU[hi + 1000 * sgn]
-    sgn[hi > 0] = 2
-    out[:, 1] = _INT[lo + 1000 * sgn]
-    f1, rem = np.divmod(fp, 1000000)
-    f2, f3 = np.divmod(rem, 1000)
-    z3 = (f3 == 0).view(np.int8).astype(np.int32)
-    out[:, 4] = _FRAC[f3 + 1000]
-    out[:, 3] = _FRAC[f2 + 1000 * z3]
-    z3 &= (f2 == 0)
-    out[:, 2] = _FRAC1[f1 + 1000 * z3]
+    n = mant.shape[0]
+    W, tz = _digits(mant)
+    c = _clip(e, -4, 5).astype(np.intp)
+    c *= 7
+    c += tz
+    c += neg.view(np.uint8) * np.intp(77)
+    c += 28
     sidx = np.flatnonzero((e < -4) | (e >= sig))
     if sidx.size:
-        m, ng = mant[sidx], neg[sidx]
-        hi, lo = np.divmod(m, 1000)
-        tz = np.where(lo == 0, 3 + _TZ3[hi], _TZ3[lo])
-        nz = MAX_SIG - np.minimum(tz, MAX_SIG - 1)        # significant digits written
-        head, rest = np.divmod(m, 10000)                  # head = d0 d1, rest = d2..d5
-        W = np.zeros((sidx.size, WORDS), dtype=np.uint32)
-        W[:, 0] = _SCI[head + 100 * (2 * ng + (nz == 1))]
-        W[:, 1] = _LUT4[rest] & _SMASK[nz]
+        c[sidx] = 7 * _SCI_CLASS + tz[sidx]
+    words = np.empty((n, 2), dtype=np.uint64)
+    np.take(_PREFIX, c, out=words[:, 0])
+    body = words[:, 1]
+    np.bitwise_and(W, np.take(_REST, c), out=body)
+    body <<= _B8
+    body |= W & np.take(_LEAD, c)
+    body |= np.take(_DOT, c)
+    wide = None
+    if sidx.size:
         es = e[sidx]
-        W[:, 2:4] = _EXPS[np.clip(es, -_EXP_MAX, _EXP_MAX) + _EXP_MAX]
-        wide = np.flatnonzero(np.abs(es) > _EXP_MAX)
-        if wide.size:
-            W[wide, 2:5] = _wide_exps(es[wide])
-        out[sidx] = W
+        ng = neg[sidx].view(np.uint8).astype(np.uint64)
+        words[sidx, 0] = (body[sidx] << (_B8 * ng)) | (ng * _U64(ord("-")))
+        words[sidx, 1] = np.take(_EXPS, _clip(es, -_EXP_MAX, _EXP_MAX) + _EXP_MAX)
+        big = np.flatnonzero(np.abs(es) > _EXP_MAX)
+        if big.size:
+            wide = _wide_exponents(words, sidx[big], es[big], out.shape[1] > FLOAT_WORDS)
+    _copy_words(out[:, :FLOAT_WORDS], words.view(np.uint32))
+    if out.shape[1] > FLOAT_WORDS:
+        out[:, FLOAT_WORDS:] = 0
+        if wide is not None:
+            out[wide[0], 2:5] = wide[1]
     return out
 
 
-def _wide_exps(e):
-    """Three words ``e-12345`` ... ``e-9999999999`` of exponents beyond +-9999 (rare:
-    p-values below 1e-9999; one Python string each)."""
+def _wide_exponents(words, rows, e, allow_wide):
+    """Exponents beyond +-9999 (rare: p-values below 1e-9999), written with Python:
+    into ``words`` when they fit 7 bytes (the last byte stays free), else returned
+    as ``(rows, (m, 3) words)`` for wider output (``allow_wide``)."""
     text = np.array([f"e{int(v):+d}".encode() for v in e], dtype="S12")
-    return text.view(np.uint32).reshape(-1, 3)
+    fits = np.char.str_len(text) <= 7
+    words[rows[fits], 1] = np.ascontiguousarray(text[fits], dtype="S8").view(np.uint64)
+    if fits.all():
+        return None
+    if not allow_wide:
+        raise ValueError("exponents of more than 5 digits need WORDS words")
+    words[rows[~fits], 1] = 0
+    return rows[~fits], text[~fits].view(np.uint32).reshape(-1, 3)
 
 
-def _special(out, x):
-    """Overwrite NaN (``NA``), infinities and zeros of ``x`` in the words ``out``."""
-    rows = np.flatnonzero(~np.isfinite(x) | (x == 0))
-    if rows.size:
-        v = x[rows]
-        w = np.where(np.isnan(v), _SPECIAL["nan"],
-                     np.where(v == np.inf, _SPECIAL["inf"],
-                              np.where(v == -np.inf, _SPECIAL["-inf"], _SPECIAL["0"])))
-        out[rows] = 0
-        out[rows, 0] = w
-    return out
+def _clip(a, lo, hi):
+    """``np.clip`` without its Python-level overhead."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
+def _copy_words(dst, src):
+    """``dst[...] = src`` for ``(n, w)`` uint32 word matrices: rows copied as single
+    ``4w``-byte items when ``dst`` is a column range of a wider matrix (one strided
+    copy instead of ``w``)."""
+    w = src.shape[1]
+    if dst.ndim == 2 and dst.strides[1] == 4 and src.flags.c_contiguous and w > 1:
+        dst.view(f"V{4 * w}")[:, 0] = src.view(f"V{4 * w}")[:, 0]
+    else:
+        dst[...] = src
 
 
 def _scale(a, p):
@@ -159,33 +237,63 @@ def _mantissa(a, e, sig):
     top = 10 ** sig
     mant = np.rint(_scale(a, sig - 1 - e)).astype(np.int32)
     for _ in range(2):                     # floor(log10) can be one off; rint may carry
-        bad = (mant >= top) | (mant < top // 10)
-        if not bad.any():
-            break
+        # mant outside [top/10, top): one unsigned comparison
+        if not np.any((mant - np.int32(top // 10)).view(np.uint32) >= top - top // 10):
+            return mant, e
         e = np.where(mant >= top, e + 1, np.where(mant < top // 10, e - 1, e))
         mant = np.rint(_scale(a, sig - 1 - e)).astype(np.int32)
-    return np.clip(mant, top // 10, top - 1), e
+    return _clip(mant, top // 10, top - 1), e
+
+
+def _six(mant, sig):
+    """Mantissas of ``sig`` digits as 6-digit ones."""
+    if not 1 <= sig <= MAX_SIG:
+        raise ValueError(f"sig must be between 1 and {MAX_SIG}")
+    return mant * np.int32(10 ** (MAX_SIG - sig)) if sig < MAX_SIG else mant
 
 
 def format_float(x, sig=6, out=None):
-    """Words (NUL padded, ``(n, WORDS)``) of ``%.{sig}g`` renderings of ``x``.
+    """Words (NUL padded, ``(n, FLOAT_WORDS)``) of ``%.{sig}g`` renderings of ``x``.
 
     The mantissa is ``rint(|x| 10^(sig - 1 - e))`` with ``e = floor(log10 |x|)``
-    (corrected when rounding carries into a new digit).  ``out``: a ``(n, WORDS)``
-    uint32 array (or view) to write into.
+    (corrected when rounding carries into a new digit).  ``out``: a uint32 array
+    (or view) of ``(n, FLOAT_WORDS)`` or more words to write into.
     """
     x = np.asarray(x, dtype=np.float64)
     if out is None:
-        out = np.empty((x.shape[0], WORDS), dtype=np.uint32)
+        out = np.empty((x.shape[0], FLOAT_WORDS), dtype=np.uint32)
     a = np.abs(x)
-    ok = np.isfinite(a) & (a > 0)
-    if not ok.all():
+    allok = bool(a.size == 0 or (a.min() > 0 and a.max() < np.inf))   # NaN: False
+    if not allok:
+        ok = np.isfinite(a) & (a > 0)
         a = np.where(ok, a, 1.0)
     with np.errstate(divide="ignore"):
         e = np.floor(np.log10(a)).astype(np.int32)
     mant, e = _mantissa(a, e, sig)
-    _decimal(np.signbit(x) & ok, e, mant, sig, out)
-    return _special(out, x) if not ok.all() else out
+    mant = _six(mant, sig)
+    neg = np.signbit(x)
+    if not allok:
+        neg &= ok                       # zeros (and -0.0) as 0
+        mant[~ok] = 0
+        e[~ok] = 0
+    _render(neg, e, mant, sig, out)
+    if not allok:
+        bad = np.flatnonzero(~np.isfinite(x))
+        if bad.size:
+            v = x[bad]
+            out[bad] = 0
+            out[bad, 0] = np.where(np.isnan(v), _SPECIAL["nan"],
+                                   np.where(v > 0, _SPECIAL["inf"], _SPECIAL["-inf"]))
+    return out
+
+
+def log10_words(lg):
+    """Words :func:`format_log10` needs for the log10 values ``lg``: FLOAT_WORDS
+    unless a decimal exponent has more than 5 digits."""
+    lg = np.asarray(lg, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        wide = lg.size and bool(np.any(np.abs(lg) > 99_998))
+    return WORDS if wide else FLOAT_WORDS
 
 
 def format_log10(lg, sig=6, out=None):
@@ -196,13 +304,17 @@ def format_log10(lg, sig=6, out=None):
     instead of underflowing to 0, and ``z = 252.5`` as ``1.01e-13847``.  Exponents of
     up to 10 digits are written (:data:`LOG10_EXP_MAX`); below that (``lg <
     -9999999999``, where a double no longer fixes the mantissa) and for
-    ``lg = -inf`` the value is written as ``0``.  NaN gives ``NA``.
+    ``lg = -inf`` the value is written as ``0``.  NaN gives ``NA``.  ``out``: see
+    :func:`log10_words` for the words needed.
     """
     lg = np.asarray(lg, dtype=np.float64)
     if out is None:
-        out = np.empty((lg.shape[0], WORDS), dtype=np.uint32)
-    ok = np.isfinite(lg) & (lg > -LOG10_EXP_MAX) & (lg < LOG10_EXP_MAX)
-    lgf = np.where(ok, lg, 0.0) if not ok.all() else lg
+        out = np.empty((lg.shape[0], log10_words(lg)), dtype=np.uint32)
+    allok = bool(lg.size == 0 or (lg.min() > -LOG10_EXP_MAX and lg.max() < LOG10_EXP_MAX))
+    lgf = lg
+    if not allok:                                       # NaN, +-inf, beyond the range
+        ok = np.isfinite(lg) & (lg > -LOG10_EXP_MAX) & (lg < LOG10_EXP_MAX)
+        lgf = np.where(ok, lg, 0.0)
     e = np.floor(lgf).astype(np.int64)
     top = 10 ** sig
     mant = np.rint(np.power(10.0, lgf - e + (sig - 1))).astype(np.int32)
@@ -210,14 +322,17 @@ def format_log10(lg, sig=6, out=None):
     if carry.any():
         e = np.where(carry, e + 1, e)
         mant = np.where(carry, mant // 10, mant)
-    mant = np.clip(mant, top // 10, top - 1)
-    _decimal(np.zeros(lg.shape, dtype=bool), e, mant, sig, out)
-    if not ok.all():
-        rows = np.flatnonzero(~ok)
-        v = lg[rows]
-        out[rows] = 0
-        out[rows, 0] = np.where(np.isnan(v), _SPECIAL["nan"],
-                                np.where(v >= LOG10_EXP_MAX, _SPECIAL["inf"], _SPECIAL["0"]))
+    mant = _six(_clip(mant, top // 10, top - 1), sig)
+    if not allok:
+        mant[~ok] = 0
+        e[~ok] = 0
+    _render(np.zeros(lg.shape, dtype=bool), e, mant, sig, out)
+    if not allok:
+        rows = np.flatnonzero(np.isnan(lg) | (lg >= LOG10_EXP_MAX))
+        if rows.size:
+            v = lg[rows]
+            out[rows] = 0
+            out[rows, 0] = np.where(np.isnan(v), _SPECIAL["nan"], _SPECIAL["inf"])
     return out
 
 
@@ -269,7 +384,7 @@ def format_bytes(s, out=None):
     words = np.ascontiguousarray(s, dtype=f"S{w}").view(np.uint32).reshape(s.shape[0], w // 4)
     if out is None:
         return words
-    out[...] = words
+    _copy_words(out, words)
     return out
 
 
@@ -289,8 +404,10 @@ def join_columns(mats, sep=b"\t"):
 
 
 def _width(kind, values):
-    if kind in ("float", "log10"):
-        return WORDS
+    if kind == "float":
+        return FLOAT_WORDS
+    if kind == "log10":
+        return log10_words(values)
     if kind == "int":
         return int_words(values)
     if kind == "bytes":
@@ -298,24 +415,43 @@ def _width(kind, values):
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-def rows_to_bytes(columns, sep=b"\t", block=65536, n_threads=1):
+def _free_last_byte(kind, values, width):
+    """Whether the last byte of a column's words is NUL in every row (the separator
+    can go there instead of into a word of its own)."""
+    if kind in ("float", "int"):
+        return True
+    if kind == "log10":
+        return width == FLOAT_WORDS
+    return values.dtype.kind == "S" and values.dtype.itemsize < 4 * width
+
+
+def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
     """Text of a table given as a list of ``(kind, values, option)`` column specs.
 
     ``kind`` is ``"float"`` (option: significant digits), ``"log10"`` (values are
     log10 of the numbers to write; option: digits), ``"int"`` (option: missing
     mask or None) or ``"bytes"``.  Rows are formatted ``block`` at a time (bounding
-    the memory of the word matrix), on ``n_threads`` threads.
+    the memory of the word matrix; blocks of a few thousand rows keep the
+    temporaries in the CPU caches), on ``n_threads`` threads.  A one-byte separator
+    (and the newline) is written into the last byte of a column's words where that
+    byte is always NUL, else into a word of its own.
     """
     n = len(columns[0][1])
     sepw, nlw = _word(sep.decode()), _word("\n")
+    short = len(sep) == 1
 
     def one(i0):
         sl = slice(i0, i0 + block)
         vals = [(kind, v[sl], opt) for kind, v, opt in columns]
         widths = [_width(kind, v) for kind, v, _ in vals]
-        M = np.empty((len(vals[0][1]), sum(widths) + len(widths)), dtype=np.uint32)
+        own = [not (short and _free_last_byte(kind, v, w))
+               for (kind, v, _), w in zip(vals, widths)]
+        nb, width = len(vals[0][1]), sum(widths) + sum(own)
+        buf = bytearray(4 * nb * width)      # squeezed in place of a bytes copy
+        M = np.frombuffer(buf, dtype=np.uint32).reshape(nb, width)
+        B = M.view(np.uint8)
         pos = 0
-        for (kind, v, opt), w in zip(vals, widths):
+        for j, ((kind, v, opt), w) in enumerate(zip(vals, widths)):
             view = M[:, pos:pos + w]
             if kind == "float":
                 format_float(v, opt or 6, out=view)
@@ -326,10 +462,14 @@ def rows_to_bytes(columns, sep=b"\t", block=65536, n_threads=1):
             else:
                 format_bytes(v, out=view)
             pos += w
-            M[:, pos] = sepw
-            pos += 1
-        M[:, -1] = nlw
-        return M.tobytes().translate(None, b"\0")
+            last = j == len(vals) - 1
+            if own[j]:
+                M[:, pos] = nlw if last else sepw
+                pos += 1
+            else:
+                B[:, 4 * pos - 1] = 10 if last else sep[0]
+        del M, B
+        return buf.translate(None, b"\0")
 
     starts = range(0, n, block)
     if n_threads > 1 and len(starts) > 1:

@@ -17,6 +17,7 @@ from ..base.model import MetaModelBase
 from ..exceptions import SpecificationError
 from ..formula.checks import design_rank
 from . import priors as pr
+from .mu_priors import coefficient_prior
 from .integration import TauPosterior
 from .kernels import Conditional, conditional, draw_joint, zeta2_draws, zeta2_moments
 from .results import BayesMetaResults
@@ -153,7 +154,7 @@ class BayesMeta(MetaModelBase):
         self.mu_prior = pr.Flat() if mu_prior is None else mu_prior
         tau_prior_in = pr.as_tau_prior(tau_prior)
         super().__init__(endog, vi, exog=exog, missing=missing)
-        self.coef_prior = pr.coefficient_prior(self.mu_prior, self.k_params)
+        self.coef_prior = coefficient_prior(self.mu_prior, self.k_params)
         self.p_flat = self.k_params if self.coef_prior is None else 0
         self.tau_prior = tau_prior_in.bind(self.vi)
         self.intercept_only = bool(self.k_params == 1 and self.k_constant)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Callable, Literal, NoReturn, Sequence
 
 import numpy as np
@@ -14,12 +13,13 @@ from scipy import stats
 
 from .._compat import cache_readonly
 from ..summary import make_summary
-from ..base.prediction import PredictionResults
 from ..base.results import ResultsConventions
 from ..exceptions import MetaModelsWarning
 from . import priors as pr
 from .distributions import NormalMixture, PointMass, SampleDistribution, TauDistribution
-from .kernels import Conditional, conditional, draw_joint, zeta2_moments
+from .evidence import BayesFactor, EvidenceMixin
+from .kernels import Conditional, draw_joint, zeta2_moments
+from .prediction import BayesPrediction, _check_alpha
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,73 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["BayesMetaResults", "BayesFactor", "BayesPrediction"]
 
 
-@dataclass(frozen=True)
-class BayesFactor:
-    r"""Bayes factor of a point null hypothesis against the full model.
-
-    ``bf01 = p(y | H0) / p(y | H1)``: values above 1 favour the null.  Returned by
-    :meth:`BayesMetaResults.bayes_factor` (and printed by its ``summary()``); ``str()``
-    gives a one-line report.
-
-    Parameters
-    ----------
-    hypothesis : str
-        The null hypothesis, e.g. ``"mu = 0"`` or ``"tau = 0"``.
-    log_bf01 : float
-        Natural logarithm of ``bf01``.
-    method : str
-        How it was computed (``"Savage-Dickey density ratio"`` or ``"marginal
-        likelihood ratio"``).
-
-    Notes
-    -----
-    For a point null ``b_j = b_0`` nested in the full model (with the prior of the
-    other parameters under the null equal to their conditional prior given
-    ``b_j = b_0``), the Savage-Dickey density ratio gives
-
-    .. math::
-
-        \mathrm{BF}_{01} = \frac{p(y \mid H_0)}{p(y \mid H_1)}
-        = \frac{p(b_j = b_0 \mid y)}{p(b_j = b_0)}.
-
-    For ``tau = 0`` it is the ratio of the marginal likelihoods
-    ``m(y | tau = 0) / p(y)``.
-
-    References
-    ----------
-    Dickey JM (1971). The weighted likelihood ratio, linear hypotheses on normal
-    location parameters. Annals of Mathematical Statistics 42(1), 204-223.
-    Kass RE, Raftery AE (1995). Bayes factors. Journal of the American Statistical
-    Association 90(430), 773-795.
-
-    Examples
-    --------
-    >>> from metamodels.bayes import BayesFactor
-    >>> bf = BayesFactor("mu = 0", -3.0, "Savage-Dickey density ratio")
-    >>> round(bf.bf10, 2)
-    20.09
-    """
-
-    hypothesis: str
-    log_bf01: float
-    method: str
-
-    @property
-    def bf01(self) -> float:
-        """Bayes factor of the null against the full model, ``p(y | H0) / p(y | H1)``."""
-        return float(np.exp(self.log_bf01))
-
-    @property
-    def bf10(self) -> float:
-        """Bayes factor of the full model against the null, ``1 / bf01``."""
-        return float(np.exp(-self.log_bf01))
-
-    def __str__(self):
-        return (f"Bayes factor for {self.hypothesis}: BF01 = {self.bf01:.4g} "
-                f"(BF10 = {self.bf10:.4g}; {self.method})")
-
-
-class BayesMetaResults(ResultsConventions):
+class BayesMetaResults(EvidenceMixin, ResultsConventions):
     r"""Posterior of a :class:`~metamodels.bayes.BayesMeta` model.
 
     Created by :meth:`BayesMeta.fit() <metamodels.bayes.BayesMeta.fit>`, not directly;
@@ -742,99 +676,6 @@ class BayesMetaResults(ResultsConventions):
                                np.einsum("mi,nij,mj->nm", X0, c.bcov, X0), c.tau, index,
                                transf=transf)
 
-    # ---------------------------------------------------- evidence / model choice
-    @cache_readonly
-    def log_marginal_likelihood(self) -> float:
-        """``log p(y)``, the log evidence (bayesmeta's ``$marginal.likelihood``, logged).
-
-        Needs proper priors on ``mu``/``b`` and on ``tau``; raises ``ValueError``
-        otherwise (the evidence of an improper prior is arbitrary).
-        """
-        if self.model.coef_prior is None:
-            raise ValueError("the marginal likelihood is undefined with a flat mu prior; use "
-                             "a proper priors.Normal mu prior")
-        if isinstance(self.tau_prior, pr.Fixed):
-            return float(self._cond.logm[0])
-        if not self.tau_prior.proper:
-            raise ValueError(f"the marginal likelihood is undefined with the improper tau prior "
-                             f"{self.tau_prior!r}")
-        return float(self.tau_posterior.log_norm)
-
-    @property
-    def marginal_likelihood(self) -> float:
-        """``p(y)``, ``exp`` of :attr:`log_marginal_likelihood` (may underflow to 0)."""
-        return float(np.exp(self.log_marginal_likelihood))
-
-    def bayes_factor(self, name: str = "mu", value: float = 0.0) -> BayesFactor:
-        """Bayes factor of ``name = value`` (``BF01``) against the fitted model.
-
-        bayesmeta's ``$bayesfactor`` (which reports both ``tau = 0`` and ``mu = 0``).
-
-        * ``name`` = ``"mu"`` or a coefficient: Savage-Dickey density ratio
-          ``p(b_j = value | y) / p(b_j = value)``; needs a proper (normal) prior on
-          the coefficients (an error for the flat prior).  The ``tau`` prior is common
-          to both hypotheses and may be improper (under a multivariate normal prior
-          the null keeps the conditional prior of the other coefficients).
-        * ``name="tau"`` (``value`` must be 0): ``m(y | tau = 0) / p(y)``, i.e. the
-          fixed-effect model against the random-effects model; needs a proper ``tau``
-          prior (the ``mu`` prior may be flat: its constant cancels).
-
-        Parameters
-        ----------
-        name : str
-            ``"mu"`` (default), a coefficient name or ``"tau"``.
-        value : float
-            The null value (default 0; must be 0 for ``tau``).
-
-        Returns
-        -------
-        BayesFactor
-            With ``bf01``, ``bf10`` and ``log_bf01``.
-
-        Raises
-        ------
-        ValueError
-            If the needed prior is flat, improper or fixed, ``value != 0`` for ``tau``,
-            or ``name`` is another quantity.
-
-        Examples
-        --------
-        >>> import metamodels as mm
-        >>> from metamodels.bayes import BayesMeta, priors
-        >>> es = mm.effect_size("RR", mm.datasets.load("bcg"), ai="tpos", bi="tneg",
-        ...                     ci="cpos", di="cneg")
-        >>> res = BayesMeta(es["yi"], es["vi"], mu_prior=priors.Normal(0, 4),
-        ...                 tau_prior=priors.HalfNormal(0.5)).fit(n_draws=2000)
-        >>> round(res.bayes_factor("mu", 0).bf10, 1)
-        21.0
-        >>> res.bayes_factor("tau", 0).bf01 < 1e-20      # heterogeneity: overwhelming
-        True
-        """
-        key = self._resolve(name)
-        value = float(value)
-        if key in self.coef_names:
-            if self.model.coef_prior is None:
-                raise ValueError("Bayes factors for mu need a proper mu prior; the flat prior "
-                                 "gives an arbitrary Bayes factor")
-            b0, P0, _ = self.model.coef_prior
-            j = self.coef_names.index(key)
-            sd0 = float(np.sqrt(np.linalg.inv(P0)[j, j]))
-            log_bf = (self.distribution(key).logpdf(value)
-                      - stats.norm.logpdf(value, b0[j], sd0))
-            return BayesFactor(f"{key} = {value:g}", float(log_bf), "Savage-Dickey density ratio")
-        if key == "tau":
-            if value != 0:
-                raise ValueError("the Bayes factor for tau is defined for tau = 0 only")
-            if isinstance(self.tau_prior, pr.Fixed) or not self.tau_prior.proper:
-                raise ValueError("the Bayes factor for tau = 0 needs a proper (non-fixed) tau "
-                                 "prior")
-            m = self.model
-            logm0 = float(conditional(m.endog, m.vi, m.exog, m.coef_prior, 0.0).logm[0])
-            return BayesFactor("tau = 0", logm0 - self.tau_posterior.log_norm,
-                               "marginal likelihood ratio")
-        raise ValueError(f"Bayes factors are available for {', '.join(self.coef_names)} and "
-                         f"tau, not {name!r}")
-
     # ------------------------------------------------------------------ draws
     def sample(self, n: int = 10_000,
                random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
@@ -1003,72 +844,3 @@ class BayesMetaResults(ResultsConventions):
     def __repr__(self):
         return (f"<BayesMetaResults: {self.k} studies, mu prior {self.mu_prior!r}, "
                 f"tau prior {self.tau_prior!r}>")
-
-
-def _check_alpha(alpha):
-    alpha = float(alpha)
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return alpha
-
-
-class BayesPrediction(PredictionResults):
-    """Posterior predictions: per row a normal mixture over the quadrature nodes of tau.
-
-    ``means``, ``variances`` are (nodes, m) arrays of ``x_0'bhat(tau)`` and
-    ``x_0'A(tau)^-1 x_0``; the predictive interval adds ``tau^2``.
-
-    Parameters
-    ----------
-    weights : array_like (nodes,)
-        Quadrature weights of the posterior of ``tau``.
-    means, variances : ndarray (nodes, m)
-        Conditional posterior means and variances of ``x_0'b`` at each node.
-    tau : ndarray (nodes,)
-        The nodes.
-    index : pandas Index, optional
-        Row labels of the predictions.
-    transf : callable, optional
-        Monotone back-transformation of the means and interval limits.
-    """
-
-    def __init__(self, weights: ArrayLike, means: np.ndarray, variances: np.ndarray,
-                 tau: np.ndarray, index: pd.Index | None = None,
-                 transf: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
-        W = np.asarray(weights, dtype=float)
-        mean = W @ means
-        var = W @ (variances + means ** 2) - mean ** 2
-        var_obs = W @ (variances + tau[:, None] ** 2 + means ** 2) - mean ** 2
-        super().__init__(mean, np.clip(var, 0, None), np.clip(var_obs - var, 0, None),
-                         None, index, transf=transf)
-        self._W, self._means, self._vars, self._tau = W, means, variances, tau
-
-    def conf_int(self, obs: bool | float = False, alpha: float = 0.05) -> np.ndarray:
-        """Central credible (``obs=False``) or predictive intervals, ``(m, 2)``.
-
-        Parameters
-        ----------
-        obs : bool
-            False: interval of ``x_0'b``; True: predictive interval of a new study's
-            effect ``x_0'b + u``.  A float here is taken as ``alpha`` (statsmodels'
-            positional ``conf_int(alpha)``).
-        alpha : float
-            ``1 - alpha`` intervals (default 0.05).
-
-        Returns
-        -------
-        ndarray (m, 2)
-            Exact quantiles of the normal mixtures (transformed by ``transf``).
-        """
-        if not isinstance(obs, (bool, np.bool_)):
-            obs, alpha = False, float(obs)
-        alpha = _check_alpha(alpha)
-        extra = self._tau[:, None] ** 2 if obs else 0.0
-        sds = np.sqrt(np.clip(self._vars + extra, 1e-300, None))
-        out = np.array([NormalMixture(self._W, self._means[:, i], sds[:, i]).central(alpha)
-                        for i in range(self._means.shape[1])])
-        if self.transf is None:
-            return out
-        t = self._apply(out)                    # quantiles map through monotone transf
-        return np.column_stack([t.min(axis=1), t.max(axis=1)])
-

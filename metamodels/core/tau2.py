@@ -212,6 +212,18 @@ def score_upper_bound(rss, m, vmin, vmax):
     return np.maximum(1.01 * (s - vmin), 0.0)
 
 
+def _tangent_crossing(Xa, Xb, Sa, Sb, Ya, Yb, ta, tb, h):
+    """Where the tangents of a convex piece ``X`` at the cell ends (slopes ``-2 Sa``,
+    ``-2 Sb``) cross: whether that point lies inside ``(ta, tb)``, the tangent value
+    there and the chord of the other piece ``Y`` there."""
+    dS = 2.0 * (Sa - Sb)
+    tk = np.where(dS > 0, (Xa - Xb + 2.0 * Sa * ta - 2.0 * Sb * tb) / dS, ta)
+    inside = (tk > ta) & (tk < tb)
+    xk = Xa - 2.0 * Sa * (tk - ta)
+    yk = Ya + (Yb - Ya) * (tk - ta) / h
+    return inside, xk, yk
+
+
 def score_bounds(ta, tb, Pa, Pb):
     """Lower and upper bounds of ``2g`` over each cell ``[ta, tb]`` (module notes)."""
     h = tb - ta
@@ -219,20 +231,12 @@ def score_bounds(ta, tb, Pa, Pb):
     # F above its tangents, G below its chord: the lower bound is convex piecewise
     # linear, smallest at an end or where the F tangents cross
     lo = np.minimum(Pa.F - Pa.G, Pb.F - Pb.G)
-    dH = 2.0 * (Pa.H - Pb.H)
-    tk = np.where(dH > 0, (Pa.F - Pb.F + 2.0 * Pa.H * ta - 2.0 * Pb.H * tb) / dH, ta)
-    inside = (tk > ta) & (tk < tb)
-    fk = Pa.F - 2.0 * Pa.H * (tk - ta)
-    gk = Pa.G + (Pb.G - Pa.G) * (tk - ta) / h
+    inside, fk, gk = _tangent_crossing(Pa.F, Pb.F, Pa.H, Pb.H, Pa.G, Pb.G, ta, tb, h)
     lo = np.where(inside, np.minimum(lo, fk - gk), lo)
     # F below its chord, G above its tangents: concave, largest at an end or where
     # the G tangents cross
     hi = np.maximum(Pa.F - Pa.G, Pb.F - Pb.G)
-    dK = 2.0 * (Pa.K - Pb.K)
-    tk = np.where(dK > 0, (Pa.G - Pb.G + 2.0 * Pa.K * ta - 2.0 * Pb.K * tb) / dK, ta)
-    inside = (tk > ta) & (tk < tb)
-    gk = Pa.G - 2.0 * Pa.K * (tk - ta)
-    fk = Pa.F + (Pb.F - Pa.F) * (tk - ta) / h
+    inside, gk, fk = _tangent_crossing(Pa.G, Pb.G, Pa.K, Pb.K, Pa.F, Pb.F, ta, tb, h)
     hi = np.where(inside, np.maximum(hi, fk - gk), hi)
     return lo, hi
 

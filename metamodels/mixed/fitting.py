@@ -50,6 +50,9 @@ class MixedFit:
         Gradient at the estimate.
     at_lower : numpy.ndarray
         Boolean mask of the parameters at their lower bound.
+    boundary : tuple of str
+        ``"name = value"`` of every covariance parameter estimated on a bound of its
+        range (those named by the fit's BoundaryWarning).
     """
 
     theta: np.ndarray
@@ -63,6 +66,7 @@ class MixedFit:
     exp_info: np.ndarray
     grad: np.ndarray
     at_lower: np.ndarray
+    boundary: tuple = ()
 
 
 G_CONSTRAINTS = ("sas", "psd")
@@ -148,8 +152,9 @@ def fit_mixed(model: LikelihoodModel, reml: bool = True, start: Any = None, maxi
     out = engine_fit(y, X, search, start, "REML" if reml else "ML", tol, maxiter,
                      boundary=False, stacklevel=3, degenerate=degenerate)
     ev = out.evaluation
-    warn_boundary(boundary_items(search, out) if search is spec
-                  else _psd_boundary_names(spec, search, out), stacklevel=3)
+    boundary = (boundary_items(search, out) if search is spec
+                else _psd_boundary_names(spec, search, out))
+    warn_boundary(boundary, stacklevel=3)
     at_lower = out.at_lower
     if search is not spec:
         ev = evaluate(to_sas(ev.theta), y, X, spec, reml, order=1)
@@ -163,10 +168,10 @@ def fit_mixed(model: LikelihoodModel, reml: bool = True, start: Any = None, maxi
                           "g_constraint='psd' keeps G positive semi-definite as lme4 does)",
                           BoundaryWarning, stacklevel=3)
     check_residual_scale(model, ev.theta, stacklevel=4)
-    return _results(model, ev, out, d, reml, at_lower, ddf, cov_type)
+    return _results(model, ev, out, d, reml, at_lower, ddf, cov_type, boundary)
 
 
-def _results(model, ev, out, d, reml, at_lower, ddf, cov_type):
+def _results(model, ev, out, d, reml, at_lower, ddf, cov_type, boundary=()):
     """Wrap an engine evaluation at the estimate into MixedResults."""
     from .results import MixedResults, MixedResultsWrapper
     keep = ~model.aliased
@@ -180,7 +185,7 @@ def _results(model, ev, out, d, reml, at_lower, ddf, cov_type):
         beta, cov_beta = expand(beta, model.aliased, 0.0), expand_cov(cov_beta, model.aliased,
                                                                      0.0)
     fit = MixedFit(ev.theta, beta, cov_beta, llf, reml, out.converged, out.n_iter,
-                   ev.obs_info, ev.info, ev.grad, at_lower)
+                   ev.obs_info, ev.info, ev.grad, at_lower, tuple(boundary))
     return MixedResultsWrapper(MixedResults(model, fit, ddf=ddf, cov_type=cov_type))
 
 
@@ -201,7 +206,8 @@ def _fit_zspace(model, X, d, start, reml, tol, maxiter, ddf, cov_type):
                           "a correlation at +-1 or a variance at 0)", BoundaryWarning,
                           stacklevel=4)
     check_residual_scale(model, ev.theta, stacklevel=5)
-    return _results(model, ev, out, d, reml, out.at_lower, ddf, cov_type)
+    return _results(model, ev, out, d, reml, out.at_lower, ddf, cov_type,
+                    boundary_items(spec, out))
 
 
 def _psd_boundary_names(spec, search, out):

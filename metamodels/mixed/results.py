@@ -13,7 +13,6 @@ from statsmodels.stats.contrast import ContrastResults
 
 from .._compat import cache_readonly
 from ..base.results import ResultsConventions
-from ..core.blocks import solve_blocks
 from ..inference import ddf as ddfmod
 from ..inference import empirical as emp
 from ..inference.constraints import linear_constraints
@@ -22,10 +21,11 @@ from ..summary import make_summary
 from ..summary.tables import t_table
 from . import inference as minf
 from .conditional import ConditionalResultsMixin
+from .criteria import InformationCriteriaMixin
+from .ranef import RandomEffectsMixin
 from .aliasing import alias_map, estimable_rows, expand, expand_cov
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
     from statsmodels.iolib.summary2 import Summary
 
@@ -39,8 +39,8 @@ KR_FLAVOURS = ddfmod.KR_FLAVOURS
 _check_ddf = ddfmod.check_ddf
 
 
-class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventions,
-                   LikelihoodModelResults):
+class MixedResults(RandomEffectsMixin, InformationCriteriaMixin, ConditionalResultsMixin,
+                   MarginalMeansMixin, ResultsConventions, LikelihoodModelResults):
     r"""Results of a :class:`~metamodels.MixedModel` fit (REML or ML).
 
     A statsmodels :class:`~statsmodels.base.model.LikelihoodModelResults`: ``params``
@@ -209,14 +209,17 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
         -------
         pandas.DataFrame
             Indexed by the labels of :attr:`theta`; columns ``estimate``, ``std_err``
-            (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue`` (one-sided,
-            ``P(Z > z)``, for every parameter, covariances and correlations included;
-            a Wald test that is unreliable for variances near 0 -- prefer a
-            likelihood-ratio test there).
+            (:attr:`theta_se`), ``z`` (estimate / SE) and ``pvalue``: as SAS's "Pr Z",
+            one-sided ``P(Z > z)`` for the parameters bounded below by 0 (variances,
+            the residual variance) and two-sided ``P(|Z| > |z|)`` for the others
+            (covariances, correlations).  A Wald test that is unreliable for variances
+            near 0 -- prefer a likelihood-ratio test there.
         """
         z = self.theta / self.theta_se
+        lower = np.asarray(self.model.spec.lower, dtype=float)
+        p = np.where(lower == 0, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.theta, "std_err": self.theta_se, "z": z,
-                             "pvalue": stats.norm.sf(z)})
+                             "pvalue": p})
 
     @cache_readonly
     def cov_re_dict(self) -> dict[str, pd.DataFrame]:
@@ -242,297 +245,14 @@ class MixedResults(ConditionalResultsMixin, MarginalMeansMixin, ResultsConventio
             return frames[0]
         return dict(zip(res.group_labels, frames))
 
-    # --------------------------------------------------- conditional quantities
     @cache_readonly
-    def _vinv_resid(self):
-        m = self.model
-        r = m.endog - m.exog @ np.asarray(self._fit.beta)
-        return solve_blocks(m.spec, self._fit.theta, r)
-
-    @cache_readonly
-    def _blups(self):
-        m = self.model
-        u = self._vinv_resid
-        out = {}
-        for part, G in zip(m.spec.random, m.spec.G_matrices(self._fit.theta)):
-            n_lev = int(part.groups.max()) + 1
-            S = np.zeros((n_lev, part.Z.shape[1]))
-            np.add.at(S, part.groups, part.Z * u[:, None])
-            out[part.name] = S @ G
-        return out
-
-    @cache_readonly
-    def _blup_arrays(self):
-        """BLUPs per random term (the hook of conditional predictions)."""
-        return [self._blups[part.name] for part in self.model.spec.random]
-
-    @cache_readonly
-    def random_effects(self) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        """EBLUPs ``G Z' V^{-1}(y - Xb)`` per level (a DataFrame, or a dict per term)."""
-        m = self.model
-        frames = {}
-        for part in m.spec.random:
-            frames[part.name] = pd.DataFrame(self._blups[part.name],
-                                             columns=list(part.column_names))
-        return next(iter(frames.values())) if len(frames) == 1 else frames
-
-    @cache_readonly
-    def random_effects_cov(self) -> np.ndarray | dict[str, np.ndarray]:
-        """Conditional covariance of each level's EBLUPs, ``Var(u_l | y) = G - G Z_l'
-        V^{-1} Z_l G`` at the estimates (lme4's ``ranef(condVar = TRUE)``; the
-        uncertainty of ``b`` is not added): a (levels, q, q) array per term (a dict of
-        them when there are several terms).
-
-        Notes
-        -----
-        ``Z_l`` holds the rows of term ``t``'s design that belong to level ``l`` (zero
-        elsewhere); ``V`` is block diagonal, so ``Z_l' V^{-1} Z_l`` sums
-        ``z_i' (V_b^{-1})_{ij} z_j`` over the pairs of rows of level ``l`` in each
-        block.  Equivalently ``(G^{-1} + Z_l' R^{-1} Z_l)^{-1}`` for a single term with
-        independent residuals, lme4's ``sigma^2 Lambda (L L')^{-1} Lambda'``.  On the
-        Z-space path (crossed designs) it is computed that way
-        (:meth:`_random_effects_cov_zspace`).
-        """
-        m = self.model
-        spec = m.spec
-        if spec.zspace_active():     # crossed designs: never form the big blocks of V
-            return self._random_effects_cov_zspace()
-        theta = self._fit.theta
-        Gs = spec.G_matrices(theta)
-        acc = [np.zeros((int(p.groups.max()) + 1, p.Z.shape[1], p.Z.shape[1]))
-               for p in spec.random]
-        for rows, V in zip(spec.layout.groups, spec.build(theta)):
-            Vi = np.linalg.inv(V)
-            for t, part in enumerate(spec.random):
-                Z, g = part.Z[rows], part.groups[rows]
-                W = Vi * (g[:, :, None] == g[:, None, :])
-                C = np.einsum("bik,bij,bjl->bikl", Z, W, Z)
-                q = Z.shape[-1]
-                np.add.at(acc[t], g.reshape(-1), C.reshape(-1, q, q))
-        out = {part.name: G - G @ A @ G for part, G, A in zip(spec.random, Gs, acc)}
-        return next(iter(out.values())) if len(out) == 1 else out
-
-    def _random_effects_cov_zspace(self):
-        """:attr:`random_effects_cov` of a fit on the Z-space path, computed as ``s Lambda (Lambda'Z'Z Lambda + I)^{-1}_{ll} Lambda'``
-        (:mod:`metamodels.core.zspace`), for models with independent residuals
-        (weights allowed) and unstructured ``G``; other models raise NotImplementedError.
-        """
-        from ..core.zspace import relative_factors, zspace_conditional_cov
-        spec = self.model.spec
-        if not spec.zspace_eligible():
-            raise NotImplementedError("random_effects_cov needs independent residuals "
-                                      "(R = sigma^2 I or sigma^2 W^-1) and unstructured G")
-        design = spec.zspace_design()
-        lams, s = relative_factors(design, self._fit.theta, spec._r_slices[0].start)
-        covs = zspace_conditional_cov(design, lams, s)
-        out = {p.name: c for p, c in zip(spec.random, covs)}
-        return next(iter(out.values())) if len(out) == 1 else out
-
-    def _level_labels(self):
-        """Level labels of each random term (formula models: the grouping values, nested
-        levels joined by ":"; array input: 0, 1, ..)."""
-        parts = self.model.spec.random
-        levels = getattr(self.model, "random_levels", None)
-        if levels is not None and len(levels) == len(parts) and all(
-                len(lev) == int(p.groups.max()) + 1 for lev, p in zip(levels, parts)):
-            return [[":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in lev]
-                    for lev in levels]
-        return [[str(i) for i in range(int(p.groups.max()) + 1)] for p in parts]
-
-    def random_effects_frame(self) -> pd.DataFrame:
-        """EBLUPs with their conditional standard deviations in long form.
-
-        lme4's ``as.data.frame(ranef(fit, condVar = TRUE))``; the input of
-        :func:`metamodels.plots.caterpillar_plot`.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per (term, level, design column): ``term``, ``level`` (the grouping
-            values for formula models, nested levels joined by ":"; 0, 1, ... for array
-            input), ``column``, ``estimate`` (the EBLUP) and ``se`` (square root of the
-            diagonal of :attr:`random_effects_cov`).
-
-        Examples
-        --------
-        >>> import metamodels as mm
-        >>> sleep = mm.datasets.load("sleepstudy")
-        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
-        ...                                  sleep).fit()
-        >>> print(res.random_effects_frame().head(2).round(2))
-              term level       column  estimate     se
-        0  Subject   308  (Intercept)      2.26  12.07
-        1  Subject   309  (Intercept)    -40.40  12.07
-        """
-        covs = self.random_effects_cov
-        spec = self.model.spec
-        if len(spec.random) == 1:
-            covs = {spec.random[0].name: covs}
-        pieces = []
-        for part, labels in zip(spec.random, self._level_labels()):
-            U = self._blups[part.name]
-            sd = np.sqrt(np.clip(np.diagonal(covs[part.name], axis1=1, axis2=2), 0, None))
-            for j, col in enumerate(part.column_names):
-                pieces.append(pd.DataFrame({"term": part.name, "level": labels,
-                                            "column": col, "estimate": U[:, j],
-                                            "se": sd[:, j]}))
-        return pd.concat(pieces, ignore_index=True)
-
-    def plot_caterpillar(self, alpha: float = 0.05, **kwargs: Any) -> Figure:
-        """Caterpillar plot of the EBLUPs with their conditional intervals.
-
-        lme4's ``dotplot(ranef(fit, condVar = TRUE))``: one panel per random term and
-        design column, levels sorted by their estimates.
-
-        Parameters
-        ----------
-        alpha : float, default 0.05
-            Intervals ``estimate +/- z_{1-alpha/2} se`` from the conditional variances.
-        **kwargs
-            Further keywords of :func:`metamodels.plots.caterpillar_plot` (``sort``,
-            ``ax``, ``figsize``, ``refline``, ``max_labels``).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from ..plots import caterpillar_plot
-        return caterpillar_plot(self, alpha=alpha, **kwargs)
-
-    def plot_diagnostics(self, **kwargs: Any) -> Figure:
-        """Residuals vs fitted, normal QQ and scale-location panels.
-
-        The residuals are the conditional Pearson residuals
-        (:attr:`resid_pearson_conditional`) against the conditional fitted values, as
-        lme4's ``plot(fit)`` and SAS's ``PLOTS=RESIDUALPANEL``.
-
-        Parameters
-        ----------
-        **kwargs
-            Keywords of :func:`metamodels.plots.diagnostics_plot` (``which``,
-            ``smooth``, ``figsize``).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from ..plots import diagnostics_plot
-        return diagnostics_plot(self, **kwargs)
-
-    @cache_readonly
-    def resid_pearson_conditional(self) -> np.ndarray:
-        """Conditional Pearson residuals scaled by the residual SD,
-        ``(y - X b - Z u) sqrt(w) / sqrt(R_ii)`` (lme4's
-        ``residuals(type = "pearson", scaled = TRUE)``; ``w`` the observation weights, if
-        any)."""
-        res = self.model.residual
-        Rs = self.model.spec.R_matrices(self._fit.theta)
-        diag = np.array([np.diag(R) for R in Rs])[res.cov_group, res.visit]
-        w = 1.0 if res.weights is None else np.asarray(res.weights, dtype=float)
-        return np.asarray(self.resid, dtype=float) * np.sqrt(w / diag)
-
-    @cache_readonly
-    def fittedvalues(self) -> np.ndarray:
-        """Conditional fitted values ``X b + Z u``."""
-        m = self.model
-        f = m.exog @ np.asarray(self._fit.beta)
-        for part in m.spec.random:
-            f = f + np.einsum("ij,ij->i", part.Z, self._blups[part.name][part.groups])
-        return f
-
-    @cache_readonly
-    def resid(self) -> np.ndarray:
-        """Conditional residuals ``y - X b - Z u``."""
-        return self.model.endog - self.fittedvalues
-
-    # ------------------------------------------------------- information crit.
-    @cache_readonly
-    def n_cov_params(self) -> int:
-        """Number of estimated covariance parameters (the length of :attr:`theta`)."""
-        return self.model.spec.n_params
-
-    def information_criteria(self, style: Literal["sas", "lme4"] = "sas",
-                             subjects: Literal["fitted", "data"] = "fitted"
-                             ) -> dict[str, float]:
-        """AIC, AICC and BIC as SAS PROC MIXED (``"sas"``) or lme4 (``"lme4"``) define them.
-
-        Parameters
-        ----------
-        style : {"sas", "lme4"}, default "sas"
-            ``"sas"``: ``d`` = covariance parameters (REML) or covariance parameters
-            plus ``rank(X)`` (ML), AICC with ``n* = n - rank(X)`` (REML) or ``n`` (ML), BIC
-            with ``log(s)``, ``s`` the subjects (see the class Notes).  ``"lme4"``: ``d``
-            = fixed plus covariance parameters for REML and ML alike, BIC with
-            ``log(n)``, no AICC (NaN), as lme4's ``AIC()``/``BIC()``.
-        subjects : {"fitted", "data"}, default "fitted"
-            The count ``s`` in SAS's BIC ``-2l + d log(s)``: ``"fitted"`` (as mmrm) the
-            independent units with at least one observation in the fit; ``"data"`` the
-            subjects of the data set the formula read (after ``subset``), including
-            those whose responses are all missing, which SAS counts in its "Dimensions"
-            table and BIC (fev_data: 200 rather than 197).  ``"data"`` needs a model
-            built by :meth:`MixedModel.from_formula`.  Not used with ``"lme4"``.
-
-        Returns
-        -------
-        dict
-            ``{"aic": ..., "aicc": ..., "bic": ...}`` (floats).
-
-        Raises
-        ------
-        ValueError
-            An unknown ``style`` or ``subjects``, or ``subjects="data"`` for a model
-            built from arrays.
-
-        Examples
-        --------
-        >>> import metamodels as mm
-        >>> sleep = mm.datasets.load("sleepstudy")
-        >>> res = mm.MixedModel.from_formula("Reaction ~ Days + (Days | Subject)",
-        ...                                  sleep).fit()
-        >>> ic = res.information_criteria()              # SAS: 4 covariance parameters
-        >>> print(round(float(ic["aic"]), 2), round(float(ic["bic"]), 2))
-        1751.63 1755.19
-        >>> lme4 = res.information_criteria("lme4")      # lme4: AIC(fit), 6 parameters
-        >>> print(round(float(lme4["aic"]), 2))
-        1755.63
-        """
-        if subjects not in ("fitted", "data"):
-            raise ValueError(f"subjects must be 'fitted' or 'data', got {subjects!r}")
-        m = self.model
-        ll2 = -2.0 * self.llf
-        n = m.nobs
-        if style == "lme4":
-            d = self.n_cov_params + m.rank
-            return {"aic": ll2 + 2 * d, "bic": ll2 + d * np.log(n), "aicc": np.nan}
-        if style != "sas":
-            raise ValueError(f"unknown style {style!r}; valid values are 'sas', 'lme4'")
-        d = self.n_cov_params + (0 if self.reml else m.rank)
-        nstar = n - m.rank if self.reml else n
-        s = m.n_blocks
-        if subjects == "data":
-            s = getattr(m, "n_subjects_data", None)
-            if s is None:
-                raise ValueError("subjects='data' needs a model built by "
-                                 "MixedModel.from_formula (the data set's subjects)")
-        return {"aic": ll2 + 2 * d, "aicc": ll2 + 2 * d * nstar / (nstar - d - 1),
-                "bic": ll2 + d * np.log(s)}
-
-    @property
-    def aic(self) -> float:
-        """Akaike's criterion as SAS PROC MIXED computes it (:meth:`information_criteria`)."""
-        return self.information_criteria()["aic"]
-
-    @property
-    def aicc(self) -> float:
-        """Small-sample corrected AIC as SAS PROC MIXED computes it
-        (:meth:`information_criteria`)."""
-        return self.information_criteria()["aicc"]
-
-    @property
-    def bic(self) -> float:
-        """Schwarz's criterion as SAS PROC MIXED computes it, ``log`` of the number of
-        independent units (:meth:`information_criteria`)."""
-        return self.information_criteria()["bic"]
+    def on_boundary(self) -> list[str]:
+        """Names of the covariance parameters estimated on a bound of their range (a
+        variance at 0; with ``g_constraint="psd"`` or on the Z-space path also a
+        correlation at -1 or +1), as named by the fit's BoundaryWarning; empty for an
+        interior estimate.  ``bool(res.on_boundary)`` is lme4's ``isSingular`` for
+        fits that keep ``G`` positive semi-definite."""
+        return [item.split(" = ")[0] for item in getattr(self._fit, "boundary", ())]
 
     # -------------------------------------------------------- df machinery
     @cache_readonly

@@ -61,6 +61,19 @@ def identity(x):
     return x
 
 
+def sort_order(y, w, sort):
+    """Order of the study rows from top to bottom: data order (``sort=None``),
+    increasing effect (``"effect"``) or decreasing weight (``"weight"``; ties keep
+    data order)."""
+    if sort is None:
+        return np.arange(np.asarray(y).size)
+    if sort == "effect":
+        return np.argsort(y, kind="stable")
+    if sort == "weight":
+        return np.argsort(-np.asarray(w), kind="stable")
+    raise ValueError(f"unknown sort {sort!r}; valid values are None, 'effect', 'weight'")
+
+
 def apply(transform, est, lo, hi):
     """Transform estimates and interval ends (any monotone function)."""
     est, lo, hi = (np.asarray(transform(np.asarray(a, dtype=float)), dtype=float)

@@ -9,7 +9,8 @@ import numpy as np
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
-                           check_xscale, default_labels, draw_forest, fmt_num, fmt_p, q_text)
+                           check_xscale, default_labels, draw_forest, fmt_num, fmt_p, q_text,
+                           sort_order)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -232,14 +233,7 @@ def sorted_rows(y: np.ndarray, w: np.ndarray,
     """Row positions ``k..1`` (top to bottom) in data order, by increasing effect, or by
     decreasing weight."""
     k = y.size
-    if sort == "effect":
-        order = np.argsort(y, kind="stable")
-    elif sort == "weight":
-        order = np.argsort(-w, kind="stable")
-    elif sort is None:
-        order = np.arange(k)
-    else:
-        raise ValueError(f"unknown sort {sort!r}; valid values are None, 'effect', 'weight'")
+    order = sort_order(y, w, sort)
     row = np.empty(k)
     row[order] = k - np.arange(k)   # first study on top at y = k
     return row

@@ -11,7 +11,8 @@ import pandas as pd
 from scipy import stats
 
 from ._forest_draw import (ForestSpec, SummaryRow, apply, check_alpha, check_transform,
-                           check_xscale, default_labels, draw_forest, fmt_num, q_text)
+                           check_xscale, default_labels, draw_forest, fmt_num, q_text,
+                           sort_order)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,17 +35,6 @@ def dispatch(results: Any) -> Callable[..., Figure] | None:
     res = getattr(results, "_results", results)       # statsmodels wrappers
     return {"table": table_forest_plot,
             "multivariate": multivariate_forest_plot}.get(getattr(res, "forest_layout", None))
-
-
-def _sorted_positions(y, w, sort):
-    """Order of the rows from top to bottom (data order, increasing y, decreasing w)."""
-    if sort is None:
-        return np.arange(y.size)
-    if sort == "effect":
-        return np.argsort(y, kind="stable")
-    if sort == "weight":
-        return np.argsort(-w, kind="stable")
-    raise ValueError(f"unknown sort {sort!r}; valid values are None, 'effect', 'weight'")
 
 
 def _no_extra(kwargs, where):
@@ -156,7 +146,7 @@ def table_forest_plot(results: Any, ax: Axes | None = None,
     k = y.size
     z = stats.norm.ppf(1 - alpha / 2)
     est, lo, hi = apply(transform, y, y - z * np.sqrt(v), y + z * np.sqrt(v))
-    order = _sorted_positions(y, w, sort)
+    order = sort_order(y, w, sort)
     rows = np.empty(k)
     rows[order] = k - np.arange(k)
 
@@ -391,7 +381,7 @@ def multivariate_forest_plot(results: Any,
         members = np.flatnonzero(codes == g)
         if names is not None:
             lines.append(("header", g))
-        order = members[_sorted_positions(y[members], w[members], sort)]
+        order = members[sort_order(y[members], w[members], sort)]
         lines.extend(("row", i) for i in order)
         if overall:
             pooled[g] = members[0]

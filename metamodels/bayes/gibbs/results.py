@@ -518,17 +518,23 @@ class BayesMixedResults:
         """Posterior means of the random effects, one DataFrame per term (levels x
         columns; a dict keyed by term for several terms).
 
-        Rows are the levels in the order of the term's grouping codes (indexed 0, 1,
-        ...), columns the term's design columns."""
+        Rows are labelled by the levels of the grouping factor, as
+        :attr:`MixedResults.random_effects <metamodels.mixed.results.MixedResults.random_effects>`
+        (0, 1, ... for array input), columns by the term's design columns."""
+        from ...mixed.levels import level_index
+
         lay = self._layout
         u = self._raw.u_mean.mean(axis=0)
+        names = [p.name for p in self.model.spec.random]
         frames = {}
         for tb in lay.terms:
             if tb.hidden:
                 continue
             block = u[tb.offset - lay.p:tb.offset - lay.p + tb.n_levels * tb.q]
+            index = (level_index(self.model, names.index(tb.name), tb.n_levels)
+                     if tb.name in names else None)
             frames[tb.name] = pd.DataFrame(block.reshape(tb.n_levels, tb.q),
-                                           columns=list(tb.column_names))
+                                           columns=list(tb.column_names), index=index)
         if len(frames) == 1:
             return next(iter(frames.values()))
         return frames

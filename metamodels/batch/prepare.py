@@ -1,0 +1,369 @@
+"""The rules that depend on one study only, applied where the study is read.
+
+:func:`prepare_study` runs in the reading worker right after a study is scanned
+(:func:`.sumstats.scan_study`): it drops the rows with invalid or out-of-range
+values, without an id, with invalid alleles, strand-ambiguous ones (unless kept)
+and repeated ids, computes the study's genomic-control lambda on the rows left and
+saves them in the study's store (``p_rows``, ``p_key``, ``p_a1``, ``p_a2``: the rows
+that enter the alignment, their id hashes and allele codes of the study's own list;
+``p_drops``: the dropped rows, reason by reason).
+What needs the other studies (global variant ids, alignment to the reference
+alleles, ``allele_mismatch``) is left to :func:`.merge.index_study`, which runs
+study by study in the main process.
+
+Alleles are compared here through the study's own allele list
+(``StudyStore.alleles``, upper-cased strings): two rows have the same allele when
+their codes are equal; the missing markers and complements are those of
+:class:`.alleles.AlleleTable`, so every rule gives what it gives on the global codes.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
+from .alleles import DROP_REASONS as ALIGN_DROPS
+
+__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "mapped_column",
+           "DROP_REASONS", "DROP_ORDER",
+           "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
+           "LAMBDA_PLAUSIBLE"]
+
+#: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
+#: (``out_of_range``): within these bounds every term of the kernels stays a finite
+#: double (the largest, in the ML/REML observed information, is ``(sum w^2 r)^2 ~
+#: se^-8 beta^2 <= 1e250`` with ``w = 1/se^2``), whatever the number of studies.  Real
+#: standard errors are many orders of magnitude inside.
+SE_MIN = 1e-25
+VALUE_MAX = 1e25
+#: Genomic-control lambdas outside this range, when the data exclude it (see
+#: :func:`gc_lambda`), give a warning: a study's lambda is usually 0.9-1.3, and far
+#: outside its standard errors are likely wrong.
+LAMBDA_PLAUSIBLE = (0.5, 2.0)
+
+#: Why a row is dropped: one vocabulary for the log, the summary table's headers and
+#: ``GWASResult.studies[i]["stats"]``; in the order the rules are applied.
+DROP_REASONS = {
+    "invalid_value": "missing or non-finite beta or se, se <= 0 (samplesize scheme: "
+                     "p outside (0, 1], N <= 0)",
+    "out_of_range": f"|beta| or se above {VALUE_MAX:g}, or se below {SE_MIN:g} (N outside "
+                    f"[{SE_MIN ** 2:g}, {VALUE_MAX ** 2:g}]): weights beyond double precision",
+    "missing_id": "no variant id",
+    "invalid_alleles": "missing or identical alleles",
+    ALIGN_DROPS[AMBIGUOUS]: "A/T or C/G variant whose strand cannot be settled: no "
+                            "allele frequency, or a minor-allele frequency of at least "
+                            "--maf-max (in every study alike; kept with "
+                            "--keep-ambiguous)",
+    "duplicate": "repeated variant id (the first row is kept)",
+    ALIGN_DROPS[MISMATCH]: "alleles match neither the reference alleles nor their "
+                           "complements",
+}
+DROP_ORDER = tuple(DROP_REASONS)
+#: The reasons applied by :func:`prepare_study` (all but the alignment's mismatch).
+STUDY_DROPS = DROP_ORDER[:DROP_ORDER.index("duplicate") + 1]
+
+
+def mapped_column(store, name, dtype=None):
+    """Column ``name`` of a store as a read-only array mapped from its file (no copy:
+    pages come from the page cache as they are read).
+
+    Parameters
+    ----------
+    store : StudyStore
+    name : str
+        A column of ``StudyStore.DTYPES`` (or any file ``<name>.bin`` of the store,
+        with ``dtype``).
+    dtype : numpy dtype, optional
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    dt = np.dtype(store.DTYPES[name] if dtype is None else dtype)
+    path = store.path(name)
+    if os.path.getsize(path) == 0:
+        return np.empty(0, dtype=dt)
+    return np.memmap(path, dtype=dt, mode="r").view(np.ndarray)
+
+
+def _value_drops(store, scheme):
+    """Rows with invalid values and rows out of the computable range (ascending), and
+    the mask of the others.
+
+    Every comparison with NaN is false, so the rows within range (``se`` and
+    ``|beta|`` between :data:`SE_MIN` and :data:`VALUE_MAX`; ``0 < p <= 1`` and ``N``
+    between their squares) have valid values; only the others are told apart.
+    """
+    beta = mapped_column(store, "beta")
+    with np.errstate(invalid="ignore"):
+        if scheme == "samplesize":
+            p, nn = mapped_column(store, "pvalue"), mapped_column(store, "n")
+            good = np.greater_equal(nn, SE_MIN ** 2)
+            good &= nn <= VALUE_MAX ** 2
+            good &= p > 0
+            good &= p <= 1
+            good &= np.isfinite(beta)
+            bad = np.flatnonzero(~good)
+            b, pb, nb = beta[bad], p[bad], nn[bad]
+            valid = np.isfinite(b) & (pb > 0) & (pb <= 1) & np.isfinite(nb) & (nb > 0)
+        else:
+            se = mapped_column(store, "se")
+            good = np.greater_equal(se, SE_MIN)
+            good &= se <= VALUE_MAX
+            good &= np.abs(beta) <= VALUE_MAX
+            bad = np.flatnonzero(~good)
+            b, sb = beta[bad], se[bad]
+            valid = np.isfinite(b) & np.isfinite(sb) & (sb > 0)
+    return bad[~valid], bad[valid], good
+
+
+def _chi2(store, alive, scheme):
+    """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
+    are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
+    (sample-size scheme)."""
+    from scipy import special
+
+    if scheme == "samplesize":
+        return special.chdtri(1.0, mapped_column(store, "pvalue")[alive])
+    z = mapped_column(store, "beta")[alive]
+    z /= mapped_column(store, "se")[alive]
+    return np.square(z, out=z)
+
+
+def median(x):
+    """``np.median`` of a 1-d float array without NaN, by selection: the order
+    statistics it needs lie, with overwhelming probability, between two quantiles
+    of a sample of ``x``; they are picked from the few values between them (else,
+    and for NaN or small arrays, from the whole array).  Exact: the same value as
+    ``np.median(x)``."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n < 50_000:
+        return float(np.median(x))
+    k = (n - 1) // 2, n // 2                       # the middle order statistics
+    rng = np.random.default_rng(n)
+    sample = np.sort(x[rng.integers(0, n, 4000)])
+    if np.isnan(sample[-1]):
+        return float(np.median(x))
+    lo, hi = sample[2000 - 200], sample[2000 + 200]
+    below = int(np.count_nonzero(x < lo))
+    above = int(np.count_nonzero(x > hi))
+    inside = x >= lo
+    inside &= x <= hi
+    mid = x[inside]
+    j = (k[0] - below, k[1] - below)
+    if below + mid.size + above != n or j[0] < 0 or j[1] >= mid.size:   # NaN, or missed
+        return float(np.median(x))
+    part = np.partition(mid, j)
+    if j[0] == j[1]:
+        return float(part[j[0]])
+    return float(np.mean(part[list(j)]))
+
+
+def gc_lambda(chi2, level=0.999, copy=True):
+    """Genomic-control inflation factor and whether it is implausible.
+
+    ``lambda = median(chi2) / 0.4549364`` (the median of chi-square with 1 df).  When
+    it is outside :data:`LAMBDA_PLAUSIBLE`, the distribution-free ``level``
+    confidence interval of the median (order statistics ``x_(j) <= median <=
+    x_(n+1-j)``, ``j`` the largest with ``P(Bin(n, 1/2) <= j - 1) <= (1 - level)/2``)
+    tells whether the data exclude the plausible range or the lambda may be a
+    chance result of few variants.
+
+    ``copy=False`` lets it reorder ``chi2`` (a float array) in place.
+
+    Returns
+    -------
+    lam : float
+        NaN without rows.
+    implausible : bool
+        The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
+    """
+    from scipy import stats
+
+    from .kernels import CHI2_1_MEDIAN
+
+    chi2 = np.array(chi2, dtype=float) if copy else np.asarray(chi2, dtype=float)
+    n = chi2.size
+    if n == 0:
+        return float("nan"), False
+    lam = median(chi2) / CHI2_1_MEDIAN
+    lo, hi = LAMBDA_PLAUSIBLE
+    if lo <= lam <= hi or not np.isfinite(lam):
+        return lam, False
+    j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))    # P(X <= j) >= alpha/2
+    if stats.binom.cdf(j, n, 0.5) > (1 - level) / 2:
+        j -= 1
+    j += 1                                   # x_(j), 1-based: P(X <= j - 1) <= alpha/2
+    if j < 1:
+        return lam, False
+    x = np.partition(chi2, [j - 1, n - j])
+    ci = (x[j - 1] / CHI2_1_MEDIAN, x[n - j] / CHI2_1_MEDIAN)
+    return lam, bool(ci[0] > hi or ci[1] < lo)
+
+
+def resolvable(a1, a2, comp, freq, maf_max):
+    """Rows whose strand can be settled: not A/T or C/G (``comp[a1] != a2``), or with
+    an effect-allele frequency whose minor-allele frequency is below ``maf_max``.
+
+    The same rule for every study, the first included, so that which variants and
+    numbers come out does not depend on the order of the files.
+    """
+    pal = comp[a1] == a2
+    out = ~pal
+    if freq is None:
+        return out
+    rows = np.flatnonzero(pal)
+    f = np.asarray(freq)[rows]
+    with np.errstate(invalid="ignore"):
+        out[rows] = np.minimum(f, 1.0 - f) < maf_max
+    return out
+
+
+def local_alleles(alleles):
+    """Missing-allele mask and complement codes of a study's own allele list.
+
+    Parameters
+    ----------
+    alleles : list of str
+        Upper-cased, stripped allele strings, each once (``StudyStore.alleles``).
+
+    Returns
+    -------
+    missing : bool array
+        The allele is a missing marker (``""``, ``NA``, ``.``, ...).
+    comp : int32 array
+        Code of the allele's strand complement in the list, -1 if it has none or
+        the list lacks it (then no row can be its complement pair).
+    """
+    pos = {a: i for i, a in enumerate(alleles)}
+    missing = np.array([is_missing(a) for a in alleles] + [True], dtype=bool)[:-1]
+    comp = np.full(len(alleles), -1, dtype=np.int32)
+    for i, a in enumerate(alleles):
+        c = complement(a) if not missing[i] else None
+        if c is not None and c in pos:
+            comp[i] = pos[c]
+    return missing, comp
+
+
+def _first_rows(key):
+    """Positions of the first occurrence of every value of ``key`` (a mask)."""
+    first = np.ones(key.size, dtype=bool)
+    if key.size < 2:
+        return first
+    s = np.sort(key)
+    if not np.any(s[1:] == s[:-1]):                  # the usual case: no repeats
+        return first
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    first[order[1:]] = sk[1:] != sk[:-1]
+    return first
+
+
+def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
+    """Apply the rules of one study and save the rows that enter the alignment.
+
+    Rows are dropped for the reasons of :data:`STUDY_DROPS`, in order: invalid values
+    (missing or non-finite beta, ``se <= 0``; for the sample-size scheme ``p``
+    outside (0, 1] or ``N <= 0``), values out of the computable range
+    (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or identical alleles,
+    A/T or C/G alleles whose strand cannot be settled (:func:`resolvable`; unless
+    ``keep_ambiguous``), a repeated id (its first row left by the earlier rules is
+    kept).  The genomic-control lambda (:func:`gc_lambda`) is computed on the rows
+    left.
+
+    Parameters
+    ----------
+    store : StudyStore
+        A scanned study; its ``prepared`` attribute is set and ``p_*`` columns saved.
+    scheme : {"stderr", "samplesize"}
+    maf_max : float
+    keep_ambiguous : bool
+
+    Returns
+    -------
+    dict
+        ``store.prepared``: ``options`` (the arguments), ``counts`` (rows dropped
+        by reason), ``rows`` (rows left), ``palindromic`` (of them, A/T or C/G),
+        ``lambda``, ``lambda_variants``, ``lambda_implausible``.
+    """
+    n = store.n_rows
+    invalid, out_of_range, alive = _value_drops(store, scheme)
+    dropped = [invalid.astype(np.int32), out_of_range.astype(np.int32)]
+
+    def drop(mask):
+        rows_ = np.flatnonzero(mask & alive)
+        alive[rows_] = False
+        dropped.append(rows_.astype(np.int32))
+
+    key = mapped_column(store, "key")
+    drop(key == 0)
+    la1, la2 = mapped_column(store, "a1"), mapped_column(store, "a2")
+    missing, comp = local_alleles(store.alleles)
+    if missing.size:
+        drop(missing[la1] | missing[la2] | (la1 == la2))
+    else:
+        dropped.append(np.empty(0, dtype=np.int32))
+    if not keep_ambiguous:
+        freq = mapped_column(store, "freq") if "freq" in store.fields else None
+        drop(~resolvable(la1, la2, comp, freq, maf_max))
+        del freq
+    else:
+        dropped.append(np.empty(0, dtype=np.int32))
+    rows = np.flatnonzero(alive).astype(np.int32)
+    key, a1, a2 = key[rows], la1[rows], la2[rows]        # (the mapped columns let go)
+    del la1, la2
+    first = _first_rows(key)
+    if not first.all():
+        dup = np.zeros(n, dtype=bool)
+        dup[rows[~first]] = True
+        drop(dup)
+        rows, key, a1, a2 = rows[first], key[first], a1[first], a2[first]
+    else:
+        dropped.append(np.empty(0, dtype=np.int32))
+    lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
+        else (float("nan"), False)
+    store.save("p_rows", rows)
+    store.save("p_key", key)
+    adt = np.uint8 if len(store.alleles) <= 256 else np.int32
+    a1.astype(adt).tofile(store.path("p_a1"))
+    a2.astype(adt).tofile(store.path("p_a2"))
+    store.save("p_drops", np.concatenate(dropped))
+    store.prepared = {
+        "options": (scheme, float(maf_max), bool(keep_ambiguous)),
+        "allele_dtype": np.dtype(adt).str,
+        "counts": dict(zip(STUDY_DROPS, (int(d.size) for d in dropped))),
+        "rows": int(rows.size),
+        "palindromic": int(np.count_nonzero(comp[a1] == a2)) if comp.size else 0,
+        "lambda": lam, "lambda_variants": int(rows.size), "lambda_implausible": implausible}
+    return store.prepared
+
+
+def prepared_alleles(store):
+    """The allele codes (of the study's own list) of the rows saved by
+    :func:`prepare_study`: ``(a1, a2)``."""
+    dt = store.prepared["allele_dtype"]
+    return mapped_column(store, "p_a1", dt), mapped_column(store, "p_a2", dt)
+
+
+def load_prepared(store, scheme, maf_max, keep_ambiguous):
+    """The results of :func:`prepare_study` (computed now if the store lacks them or
+    was prepared with other options) and the dropped rows by reason.
+
+    Returns
+    -------
+    prepared : dict
+    drops : dict
+        Reason of :data:`STUDY_DROPS` -> ascending int64 rows.
+    """
+    prep = getattr(store, "prepared", None)
+    if not prep or prep["options"] != (scheme, float(maf_max), bool(keep_ambiguous)):
+        prep = prepare_study(store, scheme, maf_max, keep_ambiguous)
+    allrows = store.load("p_drops").astype(np.int64)
+    drops, i0 = {}, 0
+    for reason in STUDY_DROPS:
+        c = prep["counts"][reason]
+        drops[reason] = allrows[i0:i0 + c]
+        i0 += c
+    return prep, drops
