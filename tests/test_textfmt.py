@@ -5,7 +5,7 @@ from decimal import Decimal, getcontext
 import numpy as np
 import pytest
 
-from metamodels.batch.gwas import _direction
+from metamodels.batch.output_pool import _direction
 from metamodels.batch.merge import gather_chunk
 from metamodels.batch.sumstats import StudyStore
 from metamodels.batch.textfmt import (FLOAT_WORDS, WORDS, format_bytes, format_float,
