@@ -193,3 +193,28 @@ def test_rows_with_two_interior_maxima_single_and_batch_agree():
         if found >= 20:
             break
     assert found >= 5
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_rows_at_the_floating_point_limits_are_given_up_not_subdivided_forever(method):
+    """An effect of 1e300 (or +-1e200) with standard errors of 1: the bounds of the score
+    are useless there; the search used to double its cells every round (8 M cells, 2.5 GB,
+    MemoryError).  Now the row is reported as not converged, in bounded memory, and the
+    ordinary row beside it is unaffected."""
+    import tracemalloc
+
+    beta = np.array([[1e300, 2.0, 3.0], [1e200, -1e200, 3.0], [0.1, 0.3, 0.2]])
+    se = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.1, 0.1, 0.1]])
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = meta_analyze(beta, se, method, as_frame=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6
+    assert list(res["converged"]) == [False, False, True]
+    ok = meta_analyze(beta[2:], se[2:], method, as_frame=False)
+    assert res["tau2"][2] == ok["tau2"][0] and res["beta"][2] == ok["beta"][0]
+    assert T.MAX_CELLS >= 1024

@@ -89,6 +89,11 @@ RATIO = 256.0
 CENTRE_FACTORS = np.array([0.5, 0.8, 0.93, 1.0, 1.07, 1.25, 2.0])
 #: A cell over which the log-likelihood varies by less than this is resolved.
 LLF_TOL = 1e-11
+#: Cells of one problem beyond which :func:`global_maximum` gives it up (not converged):
+#: a well-posed problem is settled with a few dozen; values near the floating-point
+#: limits (an effect of 1e300 with a standard error of 1) make the bounds useless and
+#: the cells would otherwise double every round.
+MAX_CELLS = 4096
 
 
 class Pieces(NamedTuple):
@@ -545,6 +550,17 @@ def _global_maximum(pieces, loglik, U, tol, maxiter, max_rounds, grid, ratio, ce
         if split.size == 0:
             crow = crow[:0]
             break
+        if split.size > MAX_CELLS:
+            over = np.bincount(crow[split], minlength=n) > MAX_CELLS
+            if over.any():                 # given up: their cells' ends are candidates
+                gone = split[over[crow[split]]]
+                conv[crow[gone]] = False
+                cand_rows.append(crow[gone])
+                cand_t.append(np.where(Pa.g[gone] > 0, tb[gone], ta[gone]))
+                split = split[~over[crow[split]]]
+                if split.size == 0:
+                    crow = crow[:0]
+                    break
         a, b = ta[split], tb[split]
         mid = np.where(a > 0, np.sqrt(a * b), 0.125 * b)
         mid = np.where((mid > a) & (mid < b), mid, 0.5 * (a + b))
