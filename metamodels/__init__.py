@@ -20,26 +20,59 @@ dtype: float64
 >>> print(round(res.tau2, 4))
 0.0763
 """
-from . import batch, bayes, datasets, diagnostics, exceptions
+import importlib as _importlib
+
 from ._version import __version__
-# publication bias (issue 14)
-from .diagnostics import (egger_test, fail_safe_n, henmi_copas, pet_peese,
-                          rank_correlation_test, selection_model, trim_and_fill)
-from .bayes import BayesMeta, priors
-from .effectsize import effect_size, summarize_effect_sizes, to_long, to_table
-from .effectsize import transforms as transf
-from .inference.compare import lr_test_table as lr_test
-from .locscale import BivariateLocationScaleMeta, LocationScaleMeta
-from .mixed import MixedModel
-from .mixed.anova_vc import oneway_variance_components
-from .multivariate import BivariateMeta, MetaMixed
-from .multivariate.masem import correlation_covariance, regression_from_matrix
-from .panel import PanelModel, compare, hausman
-from .univariate import MetaFixed, MetaRandom
-from .univariate.mantel_haenszel import mantel_haenszel
-from .univariate.peto import peto
-from .glmm import MetaGLMM
-from .diagnostics import subgroup_analysis
+
+#: Public names and where they live; imported on first use (PEP 562), so that
+#: ``import metamodels`` and the command line (``metamodels gwas`` needs only the batch
+#: engine) do not pay for every family's imports up front.
+_LAZY = {
+    "egger_test": ".diagnostics", "fail_safe_n": ".diagnostics",
+    "henmi_copas": ".diagnostics", "pet_peese": ".diagnostics",
+    "rank_correlation_test": ".diagnostics", "selection_model": ".diagnostics",
+    "trim_and_fill": ".diagnostics", "subgroup_analysis": ".diagnostics",
+    "BayesMeta": ".bayes", "priors": ".bayes",
+    "effect_size": ".effectsize", "summarize_effect_sizes": ".effectsize",
+    "to_long": ".effectsize", "to_table": ".effectsize",
+    "transf": (".effectsize", "transforms"),
+    "lr_test": (".inference.compare", "lr_test_table"),
+    "BivariateLocationScaleMeta": ".locscale", "LocationScaleMeta": ".locscale",
+    "MixedModel": ".mixed",
+    "oneway_variance_components": ".mixed.anova_vc",
+    "BivariateMeta": ".multivariate", "MetaMixed": ".multivariate",
+    "correlation_covariance": ".multivariate.masem",
+    "regression_from_matrix": ".multivariate.masem",
+    "PanelModel": ".panel", "compare": ".panel", "hausman": ".panel",
+    "MetaFixed": ".univariate", "MetaRandom": ".univariate",
+    "mantel_haenszel": ".univariate.mantel_haenszel", "peto": ".univariate.peto",
+    "MetaGLMM": ".glmm",
+}
+_SUBPACKAGES = ("batch", "bayes", "datasets", "diagnostics", "exceptions")
+
+
+def __getattr__(name):
+    """Import a public name (or a subpackage) the first time it is used."""
+    where = _LAZY.get(name)
+    if where is not None:
+        module, attr = where if isinstance(where, tuple) else (where, name)
+        value = getattr(_importlib.import_module(module, __name__), attr)
+    elif not name.startswith("__"):
+        try:
+            value = _importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))
+
 
 __all__ = ["__version__", "MetaFixed", "MetaRandom", "MixedModel", "LocationScaleMeta", "PanelModel", "hausman", "compare", "BayesMeta", "priors", "bayes", "batch", "MetaMixed", "BivariateMeta", "lr_test", "oneway_variance_components", "effect_size", "datasets", "exceptions", "mantel_haenszel", "peto", "MetaGLMM",
            # publication bias (issue 14)

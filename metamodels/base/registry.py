@@ -15,6 +15,16 @@ __all__ = ["register_fitter", "get_fitter", "register_extension", "get_extension
 
 _FITTERS = {}
 _EXTENSIONS = {}
+#: The layers that register fitters and extensions when imported; ``import metamodels``
+#: loads them lazily, so a lookup that misses imports them and looks again.
+_PROVIDERS = ("metamodels.bayes", "metamodels.diagnostics")
+
+
+def _load_providers():
+    import importlib
+
+    for name in _PROVIDERS:
+        importlib.import_module(name)
 
 
 def register_fitter(name, func):
@@ -25,6 +35,8 @@ def register_fitter(name, func):
 
 def get_fitter(name):
     """The fitter registered under ``name``; a clear error if none is."""
+    if name not in _FITTERS:
+        _load_providers()
     try:
         return _FITTERS[name]
     except KeyError:
@@ -40,6 +52,8 @@ def register_extension(name, func):
 
 def get_extension(name):
     """The results method registered under ``name``; a clear error if none is."""
+    if name not in _EXTENSIONS:
+        _load_providers()
     try:
         return _EXTENSIONS[name]
     except KeyError:
