@@ -180,8 +180,6 @@ def gc_lambda(chi2, level=0.999, copy=True):
     implausible : bool
         The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
     """
-    from scipy import stats
-
     from .kernels import CHI2_1_MEDIAN
 
     chi2 = np.array(chi2, dtype=float) if copy else np.asarray(chi2, dtype=float)
@@ -192,6 +190,8 @@ def gc_lambda(chi2, level=0.999, copy=True):
     lo, hi = LAMBDA_PLAUSIBLE
     if lo <= lam <= hi or not np.isfinite(lam):
         return lam, False
+    from scipy import stats        # only here: a worker process need not import it
+
     j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))    # P(X <= j) >= alpha/2
     if stats.binom.cdf(j, n, 0.5) > (1 - level) / 2:
         j -= 1
