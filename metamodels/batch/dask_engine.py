@@ -95,7 +95,10 @@ def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
     if jobs <= 1:
         return dask.compute(*tasks, scheduler="synchronous")
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method)) as pool:
+    from .output_pool import tune_malloc
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method),
+                             initializer=tune_malloc) as pool:
         # chunksize=1: one study per submission (dask's default batches of 6 studies
         # left one worker reading 6 of 10 files while the other read 4)
         return dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1)

@@ -310,7 +310,9 @@ def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress, prepare=None)
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method))
+    from .output_pool import tune_malloc
+
+    ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=tune_malloc)
     try:
         futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
                 for a in args]
