@@ -97,7 +97,7 @@ def run_gwas(args):
     import sys
 
     from .gwas import meta_analyze_files
-    from .output_pool import tune_malloc
+    from .memory import tune_malloc
 
     tune_malloc()                 # this process is ours: see tune_malloc
 

@@ -95,7 +95,7 @@ def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
     if jobs <= 1:
         return dask.compute(*tasks, scheduler="synchronous")
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    from .output_pool import tune_malloc
+    from .memory import tune_malloc
 
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method),
                              initializer=tune_malloc) as pool:

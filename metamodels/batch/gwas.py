@@ -310,7 +310,7 @@ def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress, prepare=None)
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    from .output_pool import tune_malloc
+    from .memory import tune_malloc
 
     ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=tune_malloc)
     try:

@@ -37,6 +37,7 @@ from .api import ITERATIVE_METHODS, meta_analyze
 from .logtail import log10_chi2_sf
 from .merge import gather_chunk
 from .sumstats import GWASInputError, gzip_compress
+from .memory import trim, tune_malloc
 from .textfmt import rows_to_bytes
 
 __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
@@ -313,46 +314,6 @@ def chunk_stats(ctx, res):
     z = res["z"]
     return (z[np.isfinite(z)] ** 2, np.bincount(res["k"], minlength=ctx.k + 1),
             failures(res, ctx.methods))
-
-
-def trim():
-    """Give freed heap memory back to the system (glibc ``malloc_trim``; no-op
-    elsewhere), so the resident size follows the live data between phases."""
-    global _TRIM
-    if _TRIM is None:
-        try:
-            import ctypes
-
-            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _TRIM = False
-    if _TRIM:
-        _TRIM(0)
-
-
-_TRIM = None
-#: glibc's mallopt parameters (malloc.h) and the values :func:`tune_malloc` sets.
-_MALLOPT = ((-3, 32 << 20),       # M_MMAP_THRESHOLD: blocks up to 32 MB come from the heap
-            (-1, 256 << 20),      # M_TRIM_THRESHOLD: free() keeps up to 256 MB on top
-            (-2, 64 << 20))       # M_TOP_PAD: the heap grows 64 MB at a time
-
-
-def tune_malloc():
-    """Let this process reuse freed memory for the arrays of the next block or chunk
-    (glibc: arrays up to 32 MB from the heap, 256 MB kept on free) instead of mapping
-    and page-faulting fresh pages each time: about 1.3 s less system time on the
-    10-study benchmark, the same peak memory (:func:`trim` still hands freed memory
-    back between phases).  Called in the worker processes of ``metamodels gwas`` and
-    by its command line, not by the Python API in the caller's process; a no-op
-    without glibc."""
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    for param, value in _MALLOPT:
-        mallopt(param, value)
 
 
 #: The context of the worker processes (set before they fork, or by _init_worker).
