@@ -97,7 +97,7 @@ def run_gwas(args):
     import sys
 
     from .gwas import meta_analyze_files
-    from .memory import tune_malloc
+    from .workers import tune_malloc
 
     tune_malloc()                 # this process is ours: see tune_malloc
 

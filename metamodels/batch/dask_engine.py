@@ -82,23 +82,16 @@ def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
     """Scan the studies as dask tasks (on a pool of ``jobs`` processes when
     ``jobs > 1``, forked where possible and shut down afterwards); ``prepare``: see
     :func:`.sumstats.scan_study`."""
-    import multiprocessing as mp
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-
     import dask
 
     from .sumstats import scan_study
+    from .workers import worker_pool
 
     tasks = [dask.delayed(scan_study)(*a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
              for a in args]
     if jobs <= 1:
         return dask.compute(*tasks, scheduler="synchronous")
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    from .memory import tune_malloc
-
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method),
-                             initializer=tune_malloc) as pool:
+    with worker_pool(jobs) as pool:
         # chunksize=1: one study per submission (dask's default batches of 6 studies
         # left one worker reading 6 of 10 files while the other read 4)
         return dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1)

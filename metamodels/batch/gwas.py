@@ -306,13 +306,9 @@ def _scan_tasks(specs, jobs, engine, chunk_size, scheme, progress, prepare=None)
             progress.update(1)
             yield r
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from .workers import worker_pool
 
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    from .memory import tune_malloc
-
-    ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=tune_malloc)
+    ex = worker_pool(jobs)
     try:
         futs = [ex.submit(scan_study, *a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
                 for a in args]

@@ -24,7 +24,6 @@ at most a few chunks are in flight, which bounds the memory.
 """
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from collections import deque
@@ -37,7 +36,7 @@ from .api import ITERATIVE_METHODS, meta_analyze
 from .logtail import log10_chi2_sf
 from .merge import gather_chunk
 from .sumstats import GWASInputError, gzip_compress
-from .memory import trim, tune_malloc
+from .workers import start_method, trim, tune_malloc, worker_pool
 from .textfmt import rows_to_bytes
 
 __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
@@ -358,15 +357,10 @@ def run_chunk(c0, c1):
 
 def _pool(jobs, ctx):
     """A process pool for :func:`run_chunk` (see :data:`START_METHOD`)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     global _CTX
-    method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
+    method = start_method(START_METHOD)
     _CTX = ctx
-    return ProcessPoolExecutor(jobs, mp_context=mp.get_context(method),
-                               initializer=_init_worker,
-                               initargs=(None if method == "fork" else ctx,))
+    return worker_pool(jobs, method, _init_worker, (None if method == "fork" else ctx,))
 
 
 def _fail(exc, c0, c1):

@@ -1,9 +1,30 @@
-"""Memory of the processes of ``metamodels gwas``: handing freed heap memory back to the
-system between phases (:func:`trim`) and letting a worker reuse freed blocks instead of
-page-faulting fresh ones (:func:`tune_malloc`).  glibc only; no-ops elsewhere."""
+"""The processes of ``metamodels gwas``: one rule for starting the worker pools
+(:func:`worker_pool`, :func:`start_method`), and their memory: handing freed heap
+memory back to the system between phases (:func:`trim`) and letting a worker reuse
+freed blocks instead of page-faulting fresh ones (:func:`tune_malloc`; glibc only,
+no-ops elsewhere)."""
 from __future__ import annotations
 
-__all__ = ["trim", "tune_malloc"]
+import sys
+
+__all__ = ["trim", "tune_malloc", "start_method", "worker_pool"]
+
+
+def start_method(preferred=None):
+    """``preferred`` if given, else ``"fork"`` on Linux (the workers share the parent's
+    data copy-on-write) and ``"spawn"`` elsewhere."""
+    return preferred or ("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def worker_pool(jobs, method=None, initializer=None, initargs=()):
+    """A ``ProcessPoolExecutor`` of ``jobs`` workers started with
+    :func:`start_method` (``method``); each worker runs ``initializer(*initargs)``, by
+    default :func:`tune_malloc`."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(jobs, mp_context=mp.get_context(start_method(method)),
+                               initializer=initializer or tune_malloc, initargs=initargs)
 
 
 def trim():
