@@ -13,7 +13,7 @@ from metamodels.batch.hashindex import HashIndex
 from metamodels.batch.kernels import CHI2_1_MEDIAN
 from metamodels.batch.merge import (DROP_ORDER, SE_MIN, VALUE_MAX, MergeState, VariantIndex,
                                     index_study)
-from metamodels.batch.prepare import median
+from metamodels.batch.prepare import median, row_alleles
 from metamodels.batch.sumstats import resolve_columns, scan_study, sniff
 
 
@@ -270,31 +270,40 @@ def test_worker_side_rules_agree_with_the_rules_row_by_row(tmp_path, scheme, kee
         paths.append(str(p))
     expect = _reference(frames, scheme, 0.4, keep, with_freq)
     required = ("snp", "a1", "a2", "beta") + (("se",) if scheme == "stderr" else ("pvalue", "n"))
-    for where in ("worker", "main"):
-        state = MergeState(AlleleTable(), with_freq=with_freq)
-        for j, p in enumerate(paths):
-            info = sniff(p)
-            cols = resolve_columns(info["fields"], p, required=required, optional=("freq",))
-            if not with_freq:
-                cols.pop("freq")
-            prep = {"maf_max": 0.4, "keep_ambiguous": keep} if where == "worker" else None
-            r = scan_study(p, j, cols, info, str(tmp_path / f"{where}{j}"), scheme=scheme,
-                           prepare=prep)
-            assert bool(r["store"].prepared) == (where == "worker")
-            gid, sign, drops, ref_gid, stats = index_study(state, r["store"], j, scheme=scheme,
-                                                           maf_max=0.4, keep_ambiguous=keep)
-            egid, esign, edrops, eref, estats = expect[j]
-            estats = dict(estats)
-            np.testing.assert_array_equal(gid, egid, err_msg=f"{where} {j}")
-            np.testing.assert_array_equal(sign, esign, err_msg=f"{where} {j}")
-            assert list(drops) == list(DROP_ORDER)
-            for k in DROP_ORDER:
-                assert drops[k].tolist() == edrops[k], (where, j, k)
-                assert ref_gid[k].tolist() == eref[k], (where, j, k)
-            lam = stats.pop("lambda")
-            assert lam == pytest.approx(estats.pop("lambda"), rel=1e-14)
-            assert not stats.pop("lambda_implausible")
-            assert stats == estats, (where, j)
+    text = [pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False) for p in paths]
+    state = MergeState(AlleleTable(), with_freq=with_freq)
+    for j, p in enumerate(paths):
+        info = sniff(p)
+        cols = resolve_columns(info["fields"], p, required=required, optional=("freq",))
+        if not with_freq:
+            cols.pop("freq")
+        # the rules run where the study is read (prepare=None: the default options)
+        prep = {"maf_max": 0.4, "keep_ambiguous": keep} if keep or j % 2 else None
+        r = scan_study(p, j, cols, info, str(tmp_path / f"study{j}"), scheme=scheme,
+                       prepare=prep)
+        assert r["store"].prepared["options"] == (scheme, 0.4, keep)
+        with pytest.raises(ValueError, match="not scanned with the options"):
+            index_study(state, r["store"], j, scheme=scheme, maf_max=0.3, keep_ambiguous=keep)
+        gid, sign, drops, ref_gid, stats = index_study(state, r["store"], j, scheme=scheme,
+                                                       maf_max=0.4, keep_ambiguous=keep)
+        egid, esign, edrops, eref, estats = expect[j]
+        estats = dict(estats)
+        np.testing.assert_array_equal(gid, egid, err_msg=f"study {j}")
+        np.testing.assert_array_equal(sign, esign, err_msg=f"study {j}")
+        assert list(drops) == list(DROP_ORDER)
+        for k in DROP_ORDER:
+            assert drops[k].tolist() == edrops[k], (j, k)
+            assert ref_gid[k].tolist() == eref[k], (j, k)
+            # the alleles of every dropped row, as read (for the log of dropped rows)
+            a1, a2 = row_alleles(r["store"], drops[k])
+            local = np.array(r["store"].alleles, dtype=object)
+            raw = text[j].iloc[drops[k]]
+            assert local[a1].tolist() == raw.A1.str.strip().str.upper().tolist(), (j, k)
+            assert local[a2].tolist() == raw.A2.str.strip().str.upper().tolist(), (j, k)
+        lam = stats.pop("lambda")
+        assert lam == pytest.approx(estats.pop("lambda"), rel=1e-14)
+        assert not stats.pop("lambda_implausible")
+        assert stats == estats, j
     # every reason occurs somewhere
     seen = {k for e in expect for k in DROP_ORDER if e[4][k]}
     assert seen >= set(DROP_ORDER) - ({"strand_ambiguous"} if keep else set()) - \

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from metamodels.batch.output_pool import _direction
-from metamodels.batch.merge import gather_chunk
+from metamodels.batch.merge import gather_chunk, load_map, save_map, sorted_map
 from metamodels.batch.sumstats import StudyStore
 from metamodels.batch.textfmt import (FLOAT_WORDS, WORDS, format_bytes, format_float,
                                       format_int, format_log10, join_columns,
@@ -206,22 +206,21 @@ def test_gather_chunk_equals_a_row_by_row_reference(tmp_path, scheme):
         (tmp_path / f"s{j}").mkdir()
         for name, v in col.items():
             st.save(name, v)
-        st.save("gid", g)
-        st.save("sign", sign)
+        save_map(st, g, sign)
         stores.append(st)
         columns.append(col)
         gids.append(g)
         signs.append(sign)
     gc = [1.0, 1.2, 1.05]
-    loaders = ([(lambda st=st: st.load("gid")) for st in stores],
-               [(lambda st=st: st.load("sign")) for st in stores])
-    for c0, c1 in [(0, 50), (0, 17), (17, 34), (34, 50), (20, 21), (49, 50)]:
-        for g_in, s_in in [loaders, (gids, signs)]:
-            y, s, nt = gather_chunk(stores, g_in, s_in, c0, c1, scheme, gc, with_n=True)
+    saved = [(lambda st=st: load_map(st)) for st in stores]
+    in_memory = [sorted_map(g, sg) for g, sg in zip(gids, signs)]
+    for c0, c1 in [(0, 50), (0, 17), (17, 34), (34, 50), (20, 21), (49, 50), (50, 50)]:
+        for maps in (saved, in_memory):
+            y, s, nt = gather_chunk(stores, maps, c0, c1, scheme, gc, with_n=True)
             ry, rs, rn = _gather_reference(columns, gids, signs, c0, c1, scheme, gc, True)
             assert y.flags.c_contiguous and s.flags.c_contiguous
             np.testing.assert_array_equal(y, ry)
             np.testing.assert_array_equal(s, rs)
             np.testing.assert_array_equal(nt, rn)
-        y, s, nt = gather_chunk(stores, gids, signs, c0, c1, scheme)
+        y, s, nt = gather_chunk(stores, in_memory, c0, c1, scheme)
         assert nt is None and y.shape == (c1 - c0, 3)

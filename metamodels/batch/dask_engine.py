@@ -97,7 +97,7 @@ def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
         return dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1)
 
 
-def chunk_results(stores, loaders, n_var, chunk_size, scheme, gc, with_n, methods,
+def chunk_results(stores, maps, n_var, chunk_size, scheme, gc, with_n, methods,
                   window=1):
     """Yield ``(c0, y, nn, results)`` per chunk of variants, in order.
 
@@ -116,7 +116,7 @@ def chunk_results(stores, loaders, n_var, chunk_size, scheme, gc, with_n, method
     if not starts:
         return
     sizes = [min(c0 + chunk_size, n_var) - c0 for c0 in starts]
-    gathered = [dask.delayed(gather_chunk, pure=True)(stores, loaders[0], loaders[1], c0,
+    gathered = [dask.delayed(gather_chunk, pure=True)(stores, maps, c0,
                                                       c0 + m, scheme, gc, with_n)
                 for c0, m in zip(starts, sizes)]
     part = dask.delayed(_part, pure=True)

@@ -43,7 +43,8 @@ from .alleles import AlleleTable
 from .api import ITERATIVE_METHODS, normalize_methods
 from .gwas_methods import ExtraMethods, split_methods
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
-                    index_study)
+                    index_study, save_map)
+from .prepare import row_alleles
 from .output_pool import (WORKER_STAGES, Laps, OutputContext, analyze_chunk, chunk_stats,
                           format_chunk, parallel_chunks, task_bounds, trim as _trim,
                           use_pool)
@@ -338,16 +339,14 @@ def _write_drops(fh, study, store, drops, ref_gid, state):
 
     local = np.array([a.encode() for a in store.alleles] or [b""], dtype="S")
     glob = state.alleles.as_bytes()
-    a1s = a2s = None
     for reason in DROP_ORDER:
         rows = drops[reason]
         if rows.size == 0:
             continue
-        if a1s is None:
-            a1s, a2s = store.load("a1"), store.load("a2")
         for i0 in range(0, rows.size, 200_000):
             r = rows[i0:i0 + 200_000]
-            al = np.char.add(np.char.add(local[a1s[r]], b"/"), local[a2s[r]])
+            a1s, a2s = row_alleles(store, r)
+            al = np.char.add(np.char.add(local[a1s], b"/"), local[a2s])
             g = ref_gid[reason][i0:i0 + 200_000]
             known = g >= 0
             gk = np.where(known, g, 0)
@@ -666,10 +665,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             gid, sign, drops, ref_gid, stats = index_study(
                 state, store, i, scheme=scheme, maf_max=maf_max,
                 keep_ambiguous=keep_ambiguous)
-            store.save("gid", gid)
-            store.save("sign", sign)
+            save_map(store, gid, sign)
             del gid, sign
-            _trim()
             tm.lap("index")
             if dropf is not None:
                 _write_drops(dropf, i, store, drops, ref_gid, state)
@@ -716,8 +713,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     warnings.simplefilter("ignore", RuntimeWarning)
     try:
         writer.write(sep.join(c.encode() for c in cols) + b"\n")
-        loaders = ctx.loaders()
-        extra.prepare(stores, loaders[0], loaders[1], n_var, chunk_size)
+        maps = ctx.maps()
+        extra.prepare(stores, maps, n_var, chunk_size)
         if extra.D is not None and "MANTRA" in extra.methods:
             logf.write("# MANTRA distances between the studies:\n" + "".join(
                 "#   " + " ".join(f"{x:.5g}" for x in row) + "\n" for row in extra.D))
@@ -744,7 +741,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             if engine == "dask":
                 from .dask_engine import chunk_results
 
-                results = chunk_results(stores, loaders, n_var, chunk_size, scheme, gc,
+                results = chunk_results(stores, maps, n_var, chunk_size, scheme, gc,
                                         with_n, methods)
             else:
                 results = (analyze_chunk(ctx, c0, c1, tm)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .merge import chunk_rows
 from .sumstats import GWASInputError
 
 __all__ = ["EXTRA_METHODS", "split_methods", "ExtraMethods", "read_distance"]
@@ -99,7 +100,7 @@ class ExtraMethods:
             out.append("RE2" + (" with m-values" if self.mvalues else ""))
         return ", ".join(out)
 
-    def prepare(self, stores, gids, signs, n_var, chunk_size):
+    def prepare(self, stores, maps, n_var, chunk_size):
         """Distances from the aligned allele frequencies (``--frequencies``)."""
         if "MANTRA" not in self.methods or self.D is not None:
             return
@@ -109,12 +110,10 @@ class ExtraMethods:
             c1 = min(c0 + chunk_size, n_var)
             f = np.full((c1 - c0, k), np.nan)
             for j, st in enumerate(stores):
-                g = gids[j]()
-                rows = np.flatnonzero((g >= c0) & (g < c1))
+                rows, loc, sg = chunk_rows(maps[j], c0, c1)
                 if rows.size:
                     fj = st.take("freq", rows)
-                    sg = signs[j]()[rows]
-                    f[g[rows] - c0, j] = np.where(sg < 0, 1.0 - fj, fj)
+                    f[loc, j] = np.where(sg < 0, 1.0 - fj, fj)
             ok = np.isfinite(f)
             fz = np.where(ok, f, 0.0)
             for i in range(k):

@@ -22,6 +22,7 @@ from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_
                       resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
+           "sorted_map", "save_map", "load_map", "chunk_rows", "MAP_FILES",
            "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
@@ -266,15 +267,65 @@ def _pairs(la1, la2, gmap):
     return pair_codes(gmap[la1], gmap[la2])
 
 
-def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=False):
+def sorted_map(gid, sign):
+    """The used rows of a study sorted by gid: ``(gids, rows, signs)``.
+
+    Parameters
+    ----------
+    gid : int array
+        Per row, its gid (-1: dropped), as :func:`index_study` returns it.
+    sign : int8 array
+        Per row, the sign that aligns its ``beta`` to the reference.
+
+    Returns
+    -------
+    gids : int32 array (ascending), rows : int32 array, signs : int8 array
+        The rows of gids ``c0 <= g < c1`` are one slice (:func:`chunk_rows`).
+    """
+    gid = np.asarray(gid)
+    used = np.flatnonzero(gid >= 0)
+    order = np.argsort(gid[used], kind="stable")   # nearly sorted: a fast merge sort
+    rows = used[order]
+    return gid[rows].astype(np.int32), rows.astype(np.int32), \
+        np.asarray(sign)[rows].astype(np.int8)
+
+
+#: Files of a study's :func:`sorted_map` in its store.
+MAP_FILES = ("m_gid", "m_row", "m_sign")
+
+
+def save_map(store, gid, sign):
+    """Save :func:`sorted_map` of ``gid``, ``sign`` in the store (files
+    :data:`MAP_FILES`)."""
+    for name, values in zip(MAP_FILES, sorted_map(gid, sign)):
+        values.tofile(store.path(name))
+
+
+def load_map(store):
+    """The saved :func:`sorted_map` of a store, mapped from its files (only the
+    pages a chunk reads are read)."""
+    return tuple(mapped_column(store, name, dt)
+                 for name, dt in zip(MAP_FILES, (np.int32, np.int32, np.int8)))
+
+
+def chunk_rows(smap, c0, c1):
+    """``(rows, loc, signs)`` of the rows with gids ``c0 <= g < c1`` of a
+    :func:`sorted_map` (``loc = g - c0``), in order of gid."""
+    gids, rows, signs = smap() if callable(smap) else smap
+    lo, hi = np.searchsorted(gids, [c0, c1])
+    return (np.asarray(rows[lo:hi], dtype=np.intp),
+            np.asarray(gids[lo:hi], dtype=np.intp) - c0, np.asarray(signs[lo:hi]))
+
+
+def gather_chunk(stores, maps, c0, c1, scheme="stderr", gc=None, with_n=False):
     """``(c1 - c0, k)`` matrices of the aligned studies for gids ``c0 <= g < c1``.
 
     Parameters
     ----------
     stores : list of StudyStore
-    gids, signs : list of callables or arrays
-        Per study, the gid and sign of each row (see :func:`index_study`); callables
-        are called to load them (so they need not stay in memory).
+    maps : list
+        Per study, its :func:`sorted_map` or a callable returning it (e.g.
+        :func:`load_map`), so that it need not stay in memory.
     gc : list of float, optional
         Per-study genomic-control factors ``sqrt(lambda)`` (1 when not applied).
     with_n : bool
@@ -293,10 +344,10 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
 
     Notes
     -----
-    Each study's rows of the chunk are found by one scan of its gids and read from
-    its store; the values are first written into ``(k, m)`` arrays (one contiguous
-    row per study) and transposed once (``s`` into the memory of the first), so
-    memory is three ``(m, k)`` float arrays at the peak.
+    Each study's rows of the chunk are one slice of its map (rows sorted by gid)
+    and are read from its store; the values are first written into ``(k, m)``
+    arrays (one contiguous row per study) and transposed once (``s`` into the
+    memory of the first), so memory is three ``(m, k)`` float arrays at the peak.
     """
     from scipy import special
 
@@ -308,14 +359,10 @@ def gather_chunk(stores, gids, signs, c0, c1, scheme="stderr", gc=None, with_n=F
     S = np.full((k, m), np.nan)
     ntot = np.zeros(m) if with_n else None
     for j, st in enumerate(stores):
-        g = np.asarray(gids[j]() if callable(gids[j]) else gids[j])
-        d = g - g.dtype.type(c0)
-        rows = np.flatnonzero(d.view(f"u{d.dtype.itemsize}") < m)  # c0 <= g < c1
+        rows, loc, sg = chunk_rows(maps[j], c0, c1)
         if rows.size == 0:
             continue
-        loc = d[rows].astype(np.intp)             # one conversion for three scatters
-        sg = signs[j]() if callable(signs[j]) else signs[j]
-        sg = np.asarray(sg)[rows].astype(np.float64)
+        sg = sg.astype(np.float64)
         beta = st.take("beta", rows)
         f = 1.0 if gc is None else gc[j]
         if scheme == "samplesize":

@@ -34,7 +34,7 @@ import numpy as np
 
 from .api import ITERATIVE_METHODS, meta_analyze
 from .logtail import log10_chi2_sf
-from .merge import gather_chunk
+from .merge import gather_chunk, load_map
 from .sumstats import GWASInputError, gzip_compress
 from .workers import start_method, trim, tune_malloc, worker_pool
 from .textfmt import rows_to_bytes
@@ -66,7 +66,7 @@ class OutputContext:
     Parameters
     ----------
     stores : list of StudyStore
-        The indexed studies (``gid`` and ``sign`` columns saved).
+        The indexed studies (their rows sorted by gid saved: :func:`.merge.save_map`).
     ref_study, ref_row : ndarray
         Per gid, the study and row its id is read from.
     ref_a1, ref_a2 : ndarray
@@ -110,10 +110,9 @@ class OutputContext:
         """Number of studies."""
         return len(self.stores)
 
-    def loaders(self):
-        """Per study, callables loading its ``gid`` and ``sign`` columns."""
-        return ([(lambda st=st: st.load("gid")) for st in self.stores],
-                [(lambda st=st: st.load("sign")) for st in self.stores])
+    def maps(self):
+        """Per study, a callable mapping its rows sorted by gid (:func:`.merge.load_map`)."""
+        return [(lambda st=st: load_map(st)) for st in self.stores]
 
 
 @dataclass
@@ -212,8 +211,7 @@ def analyze_chunk(ctx, c0, c1, laps=None, n_threads=None):
     res : dict
         Result columns of the kernels and of ``ctx.extra``.
     """
-    gids, signs = ctx.loaders()
-    y, s, nn = gather_chunk(ctx.stores, gids, signs, c0, c1, ctx.scheme, ctx.gc, ctx.with_n)
+    y, s, nn = gather_chunk(ctx.stores, ctx.maps(), c0, c1, ctx.scheme, ctx.gc, ctx.with_n)
     if laps is not None:
         laps.lap("gather")
     t, c = time.perf_counter(), time.process_time()

@@ -25,8 +25,8 @@ import numpy as np
 from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
-__all__ = ["prepare_study", "load_prepared", "prepared_alleles", "mapped_column",
-           "DROP_REASONS", "DROP_ORDER",
+__all__ = ["prepare_study", "value_drops", "load_prepared", "prepared_alleles",
+           "row_alleles", "mapped_column", "DROP_REASONS", "DROP_ORDER",
            "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
@@ -87,18 +87,25 @@ def mapped_column(store, name, dtype=None):
     return np.memmap(path, dtype=dt, mode="r").view(np.ndarray)
 
 
-def _value_drops(store, scheme):
-    """Rows with invalid values and rows out of the computable range (ascending), and
-    the mask of the others.
+def value_drops(cols, scheme):
+    """Rows of a block with invalid values and rows out of the computable range
+    (ascending), and the mask of the others.
 
-    Every comparison with NaN is false, so the rows within range (``se`` and
-    ``|beta|`` between :data:`SE_MIN` and :data:`VALUE_MAX`; ``0 < p <= 1`` and ``N``
-    between their squares) have valid values; only the others are told apart.
+    ``cols`` has the block's float arrays ``beta`` and ``se`` (``scheme="stderr"``)
+    or ``beta``, ``pvalue`` and ``n`` (``"samplesize"``).  Every comparison with NaN
+    is false, so the rows within range (``se`` and ``|beta|`` between :data:`SE_MIN`
+    and :data:`VALUE_MAX`; ``0 < p <= 1`` and ``N`` between their squares) have valid
+    values; only the others are told apart.
+
+    Returns
+    -------
+    invalid, out_of_range : int64 arrays
+    good : bool array
     """
-    beta = mapped_column(store, "beta")
+    beta = cols["beta"]
     with np.errstate(invalid="ignore"):
         if scheme == "samplesize":
-            p, nn = mapped_column(store, "pvalue"), mapped_column(store, "n")
+            p, nn = cols["pvalue"], cols["n"]
             good = np.greater_equal(nn, SE_MIN ** 2)
             good &= nn <= VALUE_MAX ** 2
             good &= p > 0
@@ -108,7 +115,7 @@ def _value_drops(store, scheme):
             b, pb, nb = beta[bad], p[bad], nn[bad]
             valid = np.isfinite(b) & (pb > 0) & (pb <= 1) & np.isfinite(nb) & (nb > 0)
         else:
-            se = mapped_column(store, "se")
+            se = cols["se"]
             good = np.greater_equal(se, SE_MIN)
             good &= se <= VALUE_MAX
             good &= np.abs(beta) <= VALUE_MAX
@@ -261,7 +268,8 @@ def _first_rows(key):
     return first
 
 
-def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
+def prepare_study(store, key, la1, la2, values, scheme="stderr", maf_max=0.4,
+                  keep_ambiguous=False):
     """Apply the rules of one study and save the rows that enter the alignment.
 
     Rows are dropped for the reasons of :data:`STUDY_DROPS`, in order: invalid values
@@ -276,7 +284,17 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     Parameters
     ----------
     store : StudyStore
-        A scanned study; its ``prepared`` attribute is set and ``p_*`` columns saved.
+        A scanned study (its numeric columns saved); its ``prepared`` attribute is
+        set and the ``p_*`` columns saved: ``p_rows``, ``p_key``, ``p_a1``, ``p_a2``
+        (the rows left, their id hashes and allele codes), ``p_drops`` (the dropped
+        rows, reason by reason) and ``p_drop_a1``, ``p_drop_a2`` (their allele codes,
+        for the log of dropped rows).
+    key : uint64 array
+        Id hashes of all rows (0: no id).
+    la1, la2 : int array
+        Allele codes of all rows in the study's own list (``store.alleles``).
+    values : tuple
+        ``(invalid, out_of_range, good)`` of all rows (:func:`value_drops`).
     scheme : {"stderr", "samplesize"}
     maf_max : float
     keep_ambiguous : bool
@@ -289,17 +307,15 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
         ``lambda``, ``lambda_variants``, ``lambda_implausible``.
     """
     n = store.n_rows
-    invalid, out_of_range, alive = _value_drops(store, scheme)
-    dropped = [invalid.astype(np.int32), out_of_range.astype(np.int32)]
+    invalid, out_of_range, alive = values
+    dropped = [np.asarray(invalid, dtype=np.int32), np.asarray(out_of_range, dtype=np.int32)]
 
     def drop(mask):
         rows_ = np.flatnonzero(mask & alive)
         alive[rows_] = False
         dropped.append(rows_.astype(np.int32))
 
-    key = mapped_column(store, "key")
     drop(key == 0)
-    la1, la2 = mapped_column(store, "a1"), mapped_column(store, "a2")
     missing, comp = local_alleles(store.alleles)
     if missing.size:
         drop(missing[la1] | missing[la2] | (la1 == la2))
@@ -312,24 +328,25 @@ def prepare_study(store, scheme="stderr", maf_max=0.4, keep_ambiguous=False):
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     rows = np.flatnonzero(alive).astype(np.int32)
-    key, a1, a2 = key[rows], la1[rows], la2[rows]        # (the mapped columns let go)
-    del la1, la2
-    first = _first_rows(key)
+    pkey, a1, a2 = key[rows], la1[rows], la2[rows]
+    first = _first_rows(pkey)
     if not first.all():
         dup = np.zeros(n, dtype=bool)
         dup[rows[~first]] = True
         drop(dup)
-        rows, key, a1, a2 = rows[first], key[first], a1[first], a2[first]
+        rows, pkey, a1, a2 = rows[first], pkey[first], a1[first], a2[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
+    drows = np.concatenate(dropped)
     store.save("p_rows", rows)
-    store.save("p_key", key)
+    store.save("p_key", pkey)
+    store.save("p_drops", drows)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32
-    a1.astype(adt).tofile(store.path("p_a1"))
-    a2.astype(adt).tofile(store.path("p_a2"))
-    store.save("p_drops", np.concatenate(dropped))
+    for name, codes in (("p_a1", a1), ("p_a2", a2), ("p_drop_a1", la1[drows]),
+                        ("p_drop_a2", la2[drows])):
+        codes.astype(adt).tofile(store.path(name))
     store.prepared = {
         "options": (scheme, float(maf_max), bool(keep_ambiguous)),
         "allele_dtype": np.dtype(adt).str,
@@ -348,8 +365,13 @@ def prepared_alleles(store):
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
-    """The results of :func:`prepare_study` (computed now if the store lacks them or
-    was prepared with other options) and the dropped rows by reason.
+    """The results of :func:`prepare_study` and the dropped rows by reason.
+
+    Raises
+    ------
+    ValueError
+        The store was not prepared, or with other options (the study is prepared
+        where it is read: :func:`.sumstats.scan_study`).
 
     Returns
     -------
@@ -359,7 +381,8 @@ def load_prepared(store, scheme, maf_max, keep_ambiguous):
     """
     prep = getattr(store, "prepared", None)
     if not prep or prep["options"] != (scheme, float(maf_max), bool(keep_ambiguous)):
-        prep = prepare_study(store, scheme, maf_max, keep_ambiguous)
+        raise ValueError(f"the study in {store.directory} was not scanned with the options "
+                         f"{(scheme, maf_max, keep_ambiguous)}")
     allrows = store.load("p_drops").astype(np.int64)
     drops, i0 = {}, 0
     for reason in STUDY_DROPS:
@@ -367,3 +390,21 @@ def load_prepared(store, scheme, maf_max, keep_ambiguous):
         drops[reason] = allrows[i0:i0 + c]
         i0 += c
     return prep, drops
+
+
+def row_alleles(store, rows):
+    """Allele codes (of the study's own list) of any rows of a prepared study, kept
+    or dropped: ``(a1, a2)`` (for the log of dropped rows)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    dt = store.prepared["allele_dtype"]
+    out1 = np.zeros(rows.size, dtype=dt)
+    out2 = np.zeros(rows.size, dtype=dt)
+    for names in (("p_rows", "p_a1", "p_a2"), ("p_drops", "p_drop_a1", "p_drop_a2")):
+        where = store.load(names[0])
+        order = np.argsort(where, kind="stable")
+        pos = np.minimum(np.searchsorted(where, rows, sorter=order), max(where.size - 1, 0))
+        found = (where[order[pos]] == rows) if where.size else np.zeros(rows.size, bool)
+        idx = order[pos[found]]
+        out1[found] = mapped_column(store, names[1], dt)[idx]
+        out2[found] = mapped_column(store, names[2], dt)[idx]
+    return out1, out2

@@ -509,11 +509,12 @@ def hash_ids(ids):
 class StudyStore:
     """Binary columns of one study in a scratch directory (file order).
 
-    Files ``<field>.bin`` hold ``key`` (uint64 id hashes), ``a1``/``a2`` (int32 codes
-    of the study's own allele list ``alleles``) and the numeric fields (float64);
+    Files ``<field>.bin`` hold the numeric fields (float64) of every row;
     ``ids.bin`` holds the ids in fixed-width blocks described by ``id_blocks``
     (``(first row, rows, width, byte offset)``).  ``prepared`` holds what
-    :func:`.prepare.prepare_study` found (its ``p_*`` columns are in the directory).
+    :func:`.prepare.prepare_study` found; its ``p_*`` columns (the rows that enter
+    the alignment, their id hashes and allele codes of the study's own list
+    ``alleles``; the dropped rows and their allele codes) are in the directory.
     """
 
     directory: str
@@ -523,9 +524,8 @@ class StudyStore:
     id_blocks: list = field(default_factory=list)
     prepared: dict = field(default_factory=dict)
 
-    DTYPES = {"key": np.uint64, "a1": np.int32, "a2": np.int32, "beta": np.float64,
-              "se": np.float64, "pvalue": np.float64, "n": np.float64, "freq": np.float64,
-              "gid": np.int32, "sign": np.int8, "p_rows": np.int32, "p_key": np.uint64,
+    DTYPES = {"beta": np.float64, "se": np.float64, "pvalue": np.float64, "n": np.float64,
+              "freq": np.float64, "p_rows": np.int32, "p_key": np.uint64,
               "p_drops": np.int32}
 
     def path(self, name):
@@ -536,8 +536,8 @@ class StudyStore:
         return np.fromfile(self.path(name), dtype=self.DTYPES[name])
 
     def take(self, name, rows):
-        """Values of column ``name`` at ascending ``rows`` (a memory map is opened and
-        closed, so only the pages touched are read)."""
+        """Values of column ``name`` at ``rows`` (a memory map is opened and closed, so
+        only the pages touched are read; mostly ascending rows read them in order)."""
         if len(rows) == 0:
             return np.empty(0, dtype=self.DTYPES[name])
         mm = np.memmap(self.path(name), dtype=self.DTYPES[name], mode="r")
@@ -571,12 +571,16 @@ class StudyStore:
 
 def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme="stderr",
                prepare=None):
-    """Read one study block by block into a :class:`StudyStore` (worker function).
+    """Read one study block by block into a prepared :class:`StudyStore` (worker
+    function).
 
-    Blocks have at most ``min(chunk_size, READ_BLOCK_ROWS)`` rows.  With ``prepare``
-    (a dict of ``maf_max`` and ``keep_ambiguous``), the rules that depend on this
-    study only are then applied by :func:`.prepare.prepare_study` with ``scheme``
-    (its time is in the returned ``prepare_seconds``, included in the others).
+    Blocks have at most ``min(chunk_size, READ_BLOCK_ROWS)`` rows.  The numeric
+    columns go to the store as they are read; the id hashes and allele codes stay
+    in memory until the rules that depend on this study only have been applied by
+    :func:`.prepare.prepare_study` with ``scheme`` and ``prepare`` (a dict of
+    ``maf_max`` and ``keep_ambiguous``; defaults 0.4 and False), which saves what
+    the alignment needs (its time is in the returned ``prepare_seconds``, included
+    in the others).
 
     Returns
     -------
@@ -584,14 +588,18 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     """
     import time
 
+    from .prepare import prepare_study, value_drops
+
+    prepare = {"maf_max": 0.4, "keep_ambiguous": False, **(prepare or {})}
     t0, c0 = time.perf_counter(), time.process_time()
     os.makedirs(directory, exist_ok=True)
     store = StudyStore(directory, fields=tuple(columns))
     local = {}
     alleles = []
-    names = ["key", "a1", "a2"] + [f for f in NUMERIC if f in columns]
+    names = [f for f in NUMERIC if f in columns]
     handles = {nm: open(store.path(nm), "wb") for nm in names}
     ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
+    keys, a1s, a2s, invalid, out_of_range, good = [], [], [], [], [], []
     n = 0
     offset = 0
     try:
@@ -603,12 +611,16 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             offset += m * w
             key = hash_ids(ids)
             key[ids == b""] = 0
-            key.tofile(handles["key"])
-            for a in ("a1", "a2"):
-                _local_codes(df[a], local, alleles).tofile(handles[a])
-            for f in NUMERIC:
-                if f in columns:
-                    np.asarray(df[f].to_numpy(), dtype=np.float64).tofile(handles[f])
+            keys.append(key)
+            a1s.append(_local_codes(df["a1"], local, alleles))
+            a2s.append(_local_codes(df["a2"], local, alleles))
+            cols = {f: np.asarray(df[f].to_numpy(), dtype=np.float64) for f in names}
+            for f in names:
+                cols[f].tofile(handles[f])
+            bad, far, ok = value_drops(cols, scheme)
+            invalid.append(bad + n)
+            out_of_range.append(far + n)
+            good.append(ok)
             n += m
     finally:
         for fh in handles.values():
@@ -617,10 +629,10 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     store.n_rows = n
     store.alleles = alleles
     t1 = time.process_time()
-    if prepare is not None:
-        from .prepare import prepare_study
-
-        prepare_study(store, scheme, **prepare)
+    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dtype=dt))
+    prepare_study(store, cat(keys, np.uint64), cat(a1s, np.int32), cat(a2s, np.int32),
+                  (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool)),
+                  scheme, **prepare)
     return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
             "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
