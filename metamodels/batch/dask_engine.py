@@ -79,9 +79,14 @@ def meta_analyze_dask(beta, se, method="FE", tol=1e-10, maxiter=100):
 
 
 def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
-    """Scan the studies as dask tasks (on a pool of ``jobs`` processes when
-    ``jobs > 1``, forked where possible and shut down afterwards); ``prepare``: see
-    :func:`.sumstats.scan_study`."""
+    """Yield the scans of the studies in order, each a dask task (on a pool of
+    ``jobs`` processes when ``jobs > 1``, forked where possible and shut down
+    afterwards); ``prepare``: see :func:`.sumstats.scan_study`.
+
+    With a pool, each study is computed by its own ``dask.compute`` call (``jobs``
+    at a time, from as many threads), so a study is yielded, and indexed by the
+    caller, while the next ones are read (one graph of every study would only
+    return when the last one is read)."""
     import dask
 
     from .sumstats import scan_study
@@ -90,11 +95,22 @@ def scan_studies(args, chunk_size, scheme, jobs, prepare=None):
     tasks = [dask.delayed(scan_study)(*a, chunk_size=chunk_size, scheme=scheme, prepare=prepare)
              for a in args]
     if jobs <= 1:
-        return dask.compute(*tasks, scheduler="synchronous")
-    with worker_pool(jobs) as pool:
-        # chunksize=1: one study per submission (dask's default batches of 6 studies
-        # left one worker reading 6 of 10 files while the other read 4)
-        return dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1)
+        for t in tasks:
+            yield dask.compute(t, scheduler="synchronous")[0]
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(task):
+        return dask.compute(task, scheduler="processes", pool=pool)[0]
+
+    with worker_pool(jobs) as pool, ThreadPoolExecutor(jobs) as threads:
+        futs = [threads.submit(one, t) for t in tasks]
+        try:
+            for f in futs:
+                yield f.result()
+        finally:
+            for f in futs:
+                f.cancel()
 
 
 def chunk_results(stores, maps, n_var, chunk_size, scheme, gc, with_n, methods,

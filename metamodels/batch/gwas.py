@@ -656,7 +656,8 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
     try:
         tm.mark()
         for r in _scan_tasks(specs, jobs, engine, chunk_size, scheme, bar,
-                              {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous}):
+                              {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous,
+                               "freq_column": bool(extra.frequencies)}):
             tm.lap("read (waiting for the scans)")
             read_cpu += r.get("cpu_seconds", 0.0)
             prep_cpu += r.get("prepare_seconds", 0.0)
@@ -670,6 +671,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             tm.lap("index")
             if dropf is not None:
                 _write_drops(dropf, i, store, drops, ref_gid, state)
+            store.release()
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})

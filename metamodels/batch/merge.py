@@ -18,7 +18,8 @@ from .alleles import DROP_REASONS as ALIGN_DROPS
 from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
-                      VALUE_MAX, gc_lambda, load_prepared, mapped_column, prepared_alleles,
+                      VALUE_MAX, gc_lambda, load_prepared, mapped_column, palindromic_freq,
+                      prepared_alleles,
                       resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
@@ -165,8 +166,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     n = store.n_rows
     prep, drops = load_prepared(store, scheme, maf_max, keep_ambiguous)
     ref_gid = {r: np.full(drops[r].size, -1, dtype=np.int64) for r in STUDY_DROPS}
-    rows = mapped_column(store, "p_rows")
-    key = mapped_column(store, "p_key")
+    rows = store.arrays["p_rows"]
+    key = store.arrays["p_key"]
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
     la1, la2 = prepared_alleles(store)
     pairs = _pairs(la1, la2, gmap)
@@ -194,8 +195,16 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         state.ref_study.extend(np.full(nrows.size, study, dtype=np.int16))
         state.ref_row.extend(nrows)
         if state.ref_freq is not None:
-            state.ref_freq.extend(store.take("freq", nrows) if has_freq
-                                  else np.full(nrows.size, np.nan))
+            # only A/T and C/G references are ever compared by frequency
+            f = np.full(nrows.size, np.nan)
+            if has_freq:
+                pal = store.arrays["p_pal"]              # positions in rows, ascending
+                if new is None:
+                    f[pal] = palindromic_freq(store, pal)
+                else:
+                    pal = pal[new[pal]]
+                    f[np.searchsorted(np.flatnonzero(new), pal)] = palindromic_freq(store, pal)
+            state.ref_freq.extend(f)
     gid = np.full(n, -1, dtype=np.int32)
     gid[rows] = g
     sign = np.zeros(n, dtype=np.int8)
@@ -219,7 +228,7 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
         if need.size:                         # A/T, C/G: the frequencies decide
             f = rf = None
             if has_freq and state.ref_freq is not None:
-                f = store.take("freq", orows[need])
+                f = palindromic_freq(store, old[need])
                 rf = state.ref_freq.values[og[need]]
             s[need], status[need], strand[need] = resolve_palindromic(
                 s[need], f, rf, maf_max, keep_ambiguous)

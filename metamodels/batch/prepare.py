@@ -26,7 +26,7 @@ from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["prepare_study", "value_drops", "load_prepared", "prepared_alleles",
-           "row_alleles", "mapped_column", "DROP_REASONS", "DROP_ORDER",
+           "palindromic_freq", "row_alleles", "mapped_column", "DROP_REASONS", "DROP_ORDER",
            "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
@@ -268,8 +268,8 @@ def _first_rows(key):
     return first
 
 
-def prepare_study(store, key, la1, la2, values, scheme="stderr", maf_max=0.4,
-                  keep_ambiguous=False):
+def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr",
+                  maf_max=0.4, keep_ambiguous=False):
     """Apply the rules of one study and save the rows that enter the alignment.
 
     Rows are dropped for the reasons of :data:`STUDY_DROPS`, in order: invalid values
@@ -285,16 +285,21 @@ def prepare_study(store, key, la1, la2, values, scheme="stderr", maf_max=0.4,
     ----------
     store : StudyStore
         A scanned study (its numeric columns saved); its ``prepared`` attribute is
-        set and the ``p_*`` columns saved: ``p_rows``, ``p_key``, ``p_a1``, ``p_a2``
-        (the rows left, their id hashes and allele codes), ``p_drops`` (the dropped
-        rows, reason by reason) and ``p_drop_a1``, ``p_drop_a2`` (their allele codes,
-        for the log of dropped rows).
+        set, and its ``arrays`` (sent to the main process with the store, not
+        saved): ``p_rows``, ``p_key``, ``p_a1``, ``p_a2`` (the rows left, their id
+        hashes and allele codes), ``p_drops`` (the dropped rows, reason by reason),
+        ``p_drop_a1``, ``p_drop_a2`` (their allele codes, for the log of dropped
+        rows), ``p_pal`` (positions in ``p_rows`` of the A/T and C/G rows) and, with
+        ``freq_values``, ``p_pal_freq`` (their effect-allele frequencies: the only
+        ones the alignment reads).
     key : uint64 array
         Id hashes of all rows (0: no id).
     la1, la2 : int array
         Allele codes of all rows in the study's own list (``store.alleles``).
     values : tuple
         ``(invalid, out_of_range, good)`` of all rows (:func:`value_drops`).
+    freq_values : float array, optional
+        Effect-allele frequencies of all rows.
     scheme : {"stderr", "samplesize"}
     maf_max : float
     keep_ambiguous : bool
@@ -322,9 +327,7 @@ def prepare_study(store, key, la1, la2, values, scheme="stderr", maf_max=0.4,
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     if not keep_ambiguous:
-        freq = mapped_column(store, "freq") if "freq" in store.fields else None
-        drop(~resolvable(la1, la2, comp, freq, maf_max))
-        del freq
+        drop(~resolvable(la1, la2, comp, freq_values, maf_max))
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     rows = np.flatnonzero(alive).astype(np.int32)
@@ -340,28 +343,42 @@ def prepare_study(store, key, la1, la2, values, scheme="stderr", maf_max=0.4,
     lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
     drows = np.concatenate(dropped)
-    store.save("p_rows", rows)
-    store.save("p_key", pkey)
-    store.save("p_drops", drows)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32
-    for name, codes in (("p_a1", a1), ("p_a2", a2), ("p_drop_a1", la1[drows]),
-                        ("p_drop_a2", la2[drows])):
-        codes.astype(adt).tofile(store.path(name))
+    pal = np.flatnonzero(comp[a1] == a2).astype(np.int32) if comp.size \
+        else np.empty(0, dtype=np.int32)
+    store.arrays = {"p_rows": rows, "p_key": pkey, "p_a1": a1.astype(adt),
+                    "p_a2": a2.astype(adt), "p_drops": drows,
+                    "p_drop_a1": la1[drows].astype(adt), "p_drop_a2": la2[drows].astype(adt),
+                    "p_pal": pal}
+    if freq_values is not None:
+        store.arrays["p_pal_freq"] = np.asarray(freq_values)[rows[pal]].astype(np.float64)
     store.prepared = {
         "options": (scheme, float(maf_max), bool(keep_ambiguous)),
         "allele_dtype": np.dtype(adt).str,
         "counts": dict(zip(STUDY_DROPS, (int(d.size) for d in dropped))),
         "rows": int(rows.size),
-        "palindromic": int(np.count_nonzero(comp[a1] == a2)) if comp.size else 0,
+        "palindromic": int(pal.size),
         "lambda": lam, "lambda_variants": int(rows.size), "lambda_implausible": implausible}
     return store.prepared
 
 
 def prepared_alleles(store):
-    """The allele codes (of the study's own list) of the rows saved by
+    """The allele codes (of the study's own list) of the rows kept by
     :func:`prepare_study`: ``(a1, a2)``."""
-    dt = store.prepared["allele_dtype"]
-    return mapped_column(store, "p_a1", dt), mapped_column(store, "p_a2", dt)
+    return store.arrays["p_a1"], store.arrays["p_a2"]
+
+
+def palindromic_freq(store, positions):
+    """Effect-allele frequencies of kept A/T or C/G rows (``positions`` in
+    ``p_rows``), or None when the study has none."""
+    arr = store.arrays
+    if "p_pal_freq" not in arr:
+        return None
+    pal = arr["p_pal"]
+    at = np.searchsorted(pal, positions)
+    if at.size and (at.max() >= pal.size or np.any(pal[at] != positions)):
+        raise ValueError("frequencies asked for rows that are not A/T or C/G")
+    return arr["p_pal_freq"][at]
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
@@ -383,7 +400,7 @@ def load_prepared(store, scheme, maf_max, keep_ambiguous):
     if not prep or prep["options"] != (scheme, float(maf_max), bool(keep_ambiguous)):
         raise ValueError(f"the study in {store.directory} was not scanned with the options "
                          f"{(scheme, maf_max, keep_ambiguous)}")
-    allrows = store.load("p_drops").astype(np.int64)
+    allrows = store.arrays["p_drops"].astype(np.int64)
     drops, i0 = {}, 0
     for reason in STUDY_DROPS:
         c = prep["counts"][reason]
@@ -396,15 +413,18 @@ def row_alleles(store, rows):
     """Allele codes (of the study's own list) of any rows of a prepared study, kept
     or dropped: ``(a1, a2)`` (for the log of dropped rows)."""
     rows = np.asarray(rows, dtype=np.int64)
+    arr = store.arrays
     dt = store.prepared["allele_dtype"]
     out1 = np.zeros(rows.size, dtype=dt)
     out2 = np.zeros(rows.size, dtype=dt)
     for names in (("p_rows", "p_a1", "p_a2"), ("p_drops", "p_drop_a1", "p_drop_a2")):
-        where = store.load(names[0])
+        where = arr[names[0]]
+        if where.size == 0:
+            continue
         order = np.argsort(where, kind="stable")
-        pos = np.minimum(np.searchsorted(where, rows, sorter=order), max(where.size - 1, 0))
-        found = (where[order[pos]] == rows) if where.size else np.zeros(rows.size, bool)
+        pos = np.minimum(np.searchsorted(where, rows, sorter=order), where.size - 1)
+        found = where[order[pos]] == rows
         idx = order[pos[found]]
-        out1[found] = mapped_column(store, names[1], dt)[idx]
-        out2[found] = mapped_column(store, names[2], dt)[idx]
+        out1[found] = arr[names[1]][idx]
+        out2[found] = arr[names[2]][idx]
     return out1, out2

@@ -511,10 +511,11 @@ class StudyStore:
 
     Files ``<field>.bin`` hold the numeric fields (float64) of every row;
     ``ids.bin`` holds the ids in fixed-width blocks described by ``id_blocks``
-    (``(first row, rows, width, byte offset)``).  ``prepared`` holds what
-    :func:`.prepare.prepare_study` found; its ``p_*`` columns (the rows that enter
-    the alignment, their id hashes and allele codes of the study's own list
-    ``alleles``; the dropped rows and their allele codes) are in the directory.
+    (``(first row, rows, width, byte offset)``).  The column ``freq`` is saved
+    only when asked for (``--frequencies``).  ``prepared`` holds what
+    :func:`.prepare.prepare_study` found and ``arrays`` the rows it keeps and drops
+    (in memory: they go to the main process with the store, which indexes them
+    and lets them go).
     """
 
     directory: str
@@ -523,10 +524,14 @@ class StudyStore:
     alleles: list = field(default_factory=list)
     id_blocks: list = field(default_factory=list)
     prepared: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
 
     DTYPES = {"beta": np.float64, "se": np.float64, "pvalue": np.float64, "n": np.float64,
-              "freq": np.float64, "p_rows": np.int32, "p_key": np.uint64,
-              "p_drops": np.int32}
+              "freq": np.float64}
+
+    def release(self):
+        """Let go of the in-memory ``arrays`` (once the study is indexed)."""
+        self.arrays = {}
 
     def path(self, name):
         return os.path.join(self.directory, f"{name}.bin")
@@ -578,9 +583,10 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     columns go to the store as they are read; the id hashes and allele codes stay
     in memory until the rules that depend on this study only have been applied by
     :func:`.prepare.prepare_study` with ``scheme`` and ``prepare`` (a dict of
-    ``maf_max`` and ``keep_ambiguous``; defaults 0.4 and False), which saves what
-    the alignment needs (its time is in the returned ``prepare_seconds``, included
-    in the others).
+    ``maf_max`` and ``keep_ambiguous``, defaults 0.4 and False, and ``freq_column``:
+    save every row's frequency, default False), which keeps what the alignment
+    needs (its time is in the returned ``prepare_seconds``, included in the
+    others).
 
     Returns
     -------
@@ -591,15 +597,17 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     from .prepare import prepare_study, value_drops
 
     prepare = {"maf_max": 0.4, "keep_ambiguous": False, **(prepare or {})}
+    freq_column = prepare.pop("freq_column", False)
     t0, c0 = time.perf_counter(), time.process_time()
     os.makedirs(directory, exist_ok=True)
     store = StudyStore(directory, fields=tuple(columns))
     local = {}
     alleles = []
     names = [f for f in NUMERIC if f in columns]
-    handles = {nm: open(store.path(nm), "wb") for nm in names}
+    handles = {nm: open(store.path(nm), "wb") for nm in names
+               if nm != "freq" or freq_column}
     ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
-    keys, a1s, a2s, invalid, out_of_range, good = [], [], [], [], [], []
+    keys, a1s, a2s, freqs, invalid, out_of_range, good = [], [], [], [], [], [], []
     n = 0
     offset = 0
     try:
@@ -615,8 +623,10 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             a1s.append(_local_codes(df["a1"], local, alleles))
             a2s.append(_local_codes(df["a2"], local, alleles))
             cols = {f: np.asarray(df[f].to_numpy(), dtype=np.float64) for f in names}
-            for f in names:
-                cols[f].tofile(handles[f])
+            for f, fh in handles.items():
+                cols[f].tofile(fh)
+            if "freq" in cols:
+                freqs.append(cols["freq"])
             bad, far, ok = value_drops(cols, scheme)
             invalid.append(bad + n)
             out_of_range.append(far + n)
@@ -632,7 +642,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dtype=dt))
     prepare_study(store, cat(keys, np.uint64), cat(a1s, np.int32), cat(a2s, np.int32),
                   (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool)),
-                  scheme, **prepare)
+                  cat(freqs, np.float64) if "freq" in names else None, scheme, **prepare)
     return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
             "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
