@@ -347,3 +347,25 @@ def test_median_by_selection_is_numpys(n):
             x[: n // 3] = np.inf
         got, want = median(x.copy()), float(np.median(x))
         assert got == want or (np.isnan(got) and np.isnan(want)), kind
+
+
+def test_chunk_rows_of_the_sorted_map_are_a_brute_force_selection():
+    """The compact map (a bit per gid, signed rows in order of gid) gives, for any
+    range of gids, the rows, positions and signs of a scan of every row."""
+    from metamodels.batch.merge import chunk_rows, sorted_map
+
+    rng = np.random.default_rng(11)
+    for n_rows, n_var in [(0, 10), (1, 1), (37, 50), (1000, 3000), (5000, 5003)]:
+        gid = np.full(n_rows, -1, dtype=np.int32)
+        take = rng.random(n_rows) < 0.8
+        gid[take] = rng.choice(n_var, int(take.sum()), replace=False)
+        sign = np.where(rng.random(n_rows) < 0.5, -1, 1).astype(np.int8)
+        smap = sorted_map(gid, sign)
+        cuts = sorted({0, n_var, n_var + 9, *rng.integers(0, n_var + 1, 12).tolist()})
+        for c0, c1 in zip(cuts[:-1], cuts[1:]):
+            rows, loc, sg = chunk_rows(smap, c0, c1)
+            expect = np.flatnonzero((gid >= c0) & (gid < c1))
+            expect = expect[np.argsort(gid[expect], kind="stable")]
+            np.testing.assert_array_equal(rows, expect)
+            np.testing.assert_array_equal(loc, gid[expect] - c0)
+            np.testing.assert_array_equal(sg, sign[expect])

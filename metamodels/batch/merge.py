@@ -277,7 +277,7 @@ def _pairs(la1, la2, gmap):
 
 
 def sorted_map(gid, sign):
-    """The used rows of a study sorted by gid: ``(gids, rows, signs)``.
+    """The used rows of a study in order of gid, compactly: ``(bits, rows)``.
 
     Parameters
     ----------
@@ -288,42 +288,56 @@ def sorted_map(gid, sign):
 
     Returns
     -------
-    gids : int32 array (ascending), rows : int32 array, signs : int8 array
-        The rows of gids ``c0 <= g < c1`` are one slice (:func:`chunk_rows`).
+    bits : uint8 array
+        Bit ``g`` (``np.packbits`` order) is set when the study has gid ``g``.
+    rows : int32 array
+        The rows of the set bits in order of gid, ``row`` for sign +1 and ``-1 - row``
+        for sign -1.  The rows of gids ``c0 <= g < c1`` are one slice
+        (:func:`chunk_rows`).
     """
     gid = np.asarray(gid)
     used = np.flatnonzero(gid >= 0)
-    order = np.argsort(gid[used], kind="stable")   # nearly sorted: a fast merge sort
-    rows = used[order]
-    return gid[rows].astype(np.int32), rows.astype(np.int32), \
-        np.asarray(sign)[rows].astype(np.int8)
+    g = gid[used]
+    order = np.argsort(g, kind="stable")        # nearly sorted: a fast merge sort
+    rows = used[order].astype(np.int32)
+    neg = np.asarray(sign)[rows] < 0
+    np.subtract(-1, rows, out=rows, where=neg)
+    present = np.zeros(int(g.max()) + 1 if g.size else 0, dtype=bool)
+    present[g] = True
+    return np.packbits(present), rows
 
 
 #: Files of a study's :func:`sorted_map` in its store.
-MAP_FILES = ("m_gid", "m_row", "m_sign")
+MAP_FILES = (("m_bits", np.uint8), ("m_rows", np.int32))
 
 
 def save_map(store, gid, sign):
     """Save :func:`sorted_map` of ``gid``, ``sign`` in the store (files
     :data:`MAP_FILES`)."""
-    for name, values in zip(MAP_FILES, sorted_map(gid, sign)):
-        values.tofile(store.path(name))
+    for (name, dt), values in zip(MAP_FILES, sorted_map(gid, sign)):
+        values.astype(dt, copy=False).tofile(store.path(name))
 
 
 def load_map(store):
     """The saved :func:`sorted_map` of a store, mapped from its files (only the
     pages a chunk reads are read)."""
-    return tuple(mapped_column(store, name, dt)
-                 for name, dt in zip(MAP_FILES, (np.int32, np.int32, np.int8)))
+    return tuple(mapped_column(store, name, dt) for name, dt in MAP_FILES)
 
 
 def chunk_rows(smap, c0, c1):
     """``(rows, loc, signs)`` of the rows with gids ``c0 <= g < c1`` of a
     :func:`sorted_map` (``loc = g - c0``), in order of gid."""
-    gids, rows, signs = smap() if callable(smap) else smap
-    lo, hi = np.searchsorted(gids, [c0, c1])
-    return (np.asarray(rows[lo:hi], dtype=np.intp),
-            np.asarray(gids[lo:hi], dtype=np.intp) - c0, np.asarray(signs[lo:hi]))
+    bits, srows = smap() if callable(smap) else smap
+    b0, r0 = divmod(c0, 8)
+    before = np.count_nonzero(np.unpackbits(np.asarray(bits[:b0]))) if b0 else 0
+    have = np.unpackbits(np.asarray(bits[b0:-(-c1 // 8)]))[r0:r0 + max(c1 - c0, 0)]
+    if r0:
+        before += int(np.count_nonzero(np.unpackbits(np.asarray(bits[b0:b0 + 1]))[:r0]))
+    loc = np.flatnonzero(have)
+    v = np.asarray(srows[before:before + loc.size], dtype=np.intp)
+    neg = v < 0
+    np.subtract(-1, v, out=v, where=neg)
+    return v, loc, np.where(neg, np.int8(-1), np.int8(1))
 
 
 def gather_chunk(stores, maps, c0, c1, scheme="stderr", gc=None, with_n=False):

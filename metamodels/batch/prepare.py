@@ -26,7 +26,7 @@ from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["prepare_study", "value_drops", "load_prepared", "prepared_alleles",
-           "palindromic_freq", "row_alleles", "mapped_column", "DROP_REASONS", "DROP_ORDER",
+           "palindromic_freq", "row_alleles", "block_chi2", "mapped_column", "DROP_REASONS", "DROP_ORDER",
            "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
@@ -125,17 +125,19 @@ def value_drops(cols, scheme):
     return bad[~valid], bad[valid], good
 
 
-def _chi2(store, alive, scheme):
-    """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
-    are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
-    (sample-size scheme)."""
-    from scipy import special
-
+def block_chi2(cols, good, scheme):
+    """``chi2 = (beta/se)^2`` of a block's rows (NaN where not ``good``), or the
+    1-df quantile of the p-value (sample-size scheme): the statistics of the
+    genomic-control lambda (:func:`gc_lambda`)."""
     if scheme == "samplesize":
-        return special.chdtri(1.0, mapped_column(store, "pvalue")[alive])
-    z = mapped_column(store, "beta")[alive]
-    z /= mapped_column(store, "se")[alive]
-    return np.square(z, out=z)
+        from scipy import special
+
+        out = np.full(good.size, np.nan)
+        out[good] = special.chdtri(1.0, cols["pvalue"][good])
+        return out
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = cols["beta"] / cols["se"]
+        return np.square(z, out=z)
 
 
 def median(x):
@@ -297,7 +299,8 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
     la1, la2 : int array
         Allele codes of all rows in the study's own list (``store.alleles``).
     values : tuple
-        ``(invalid, out_of_range, good)`` of all rows (:func:`value_drops`).
+        ``(invalid, out_of_range, good, chi2)`` of all rows (:func:`value_drops`,
+        :func:`block_chi2`).
     freq_values : float array, optional
         Effect-allele frequencies of all rows.
     scheme : {"stderr", "samplesize"}
@@ -312,7 +315,7 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
         ``lambda``, ``lambda_variants``, ``lambda_implausible``.
     """
     n = store.n_rows
-    invalid, out_of_range, alive = values
+    invalid, out_of_range, alive, chi2 = values
     dropped = [np.asarray(invalid, dtype=np.int32), np.asarray(out_of_range, dtype=np.int32)]
 
     def drop(mask):
@@ -340,7 +343,7 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
         rows, pkey, a1, a2 = rows[first], pkey[first], a1[first], a2[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
+    lam, implausible = gc_lambda(chi2[alive], copy=False) if rows.size \
         else (float("nan"), False)
     drows = np.concatenate(dropped)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32

@@ -594,7 +594,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     """
     import time
 
-    from .prepare import prepare_study, value_drops
+    from .prepare import block_chi2, prepare_study, value_drops
 
     prepare = {"maf_max": 0.4, "keep_ambiguous": False, **(prepare or {})}
     freq_column = prepare.pop("freq_column", False)
@@ -607,7 +607,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     handles = {nm: open(store.path(nm), "wb") for nm in names
                if nm != "freq" or freq_column}
     ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
-    keys, a1s, a2s, freqs, invalid, out_of_range, good = [], [], [], [], [], [], []
+    keys, a1s, a2s, freqs, invalid, out_of_range, good, chi2 = ([] for _ in range(8))
     n = 0
     offset = 0
     try:
@@ -631,6 +631,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             invalid.append(bad + n)
             out_of_range.append(far + n)
             good.append(ok)
+            chi2.append(block_chi2(cols, ok, scheme))
             n += m
     finally:
         for fh in handles.values():
@@ -641,7 +642,8 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     t1 = time.process_time()
     cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dtype=dt))
     prepare_study(store, cat(keys, np.uint64), cat(a1s, np.int32), cat(a2s, np.int32),
-                  (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool)),
+                  (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool),
+                   cat(chi2, np.float64)),
                   cat(freqs, np.float64) if "freq" in names else None, scheme, **prepare)
     return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
             "index": index, "columns": columns,
