@@ -355,12 +355,19 @@ def test_chunk_rows_of_the_sorted_map_are_a_brute_force_selection():
     from metamodels.batch.merge import chunk_rows, sorted_map
 
     rng = np.random.default_rng(11)
-    for n_rows, n_var in [(0, 10), (1, 1), (37, 50), (1000, 3000), (5000, 5003)]:
+    for n_rows, n_var in [(0, 10), (1, 1), (37, 50), (1000, 3000), (5000, 5003), (300, 300)]:
         gid = np.full(n_rows, -1, dtype=np.int32)
         take = rng.random(n_rows) < 0.8
         gid[take] = rng.choice(n_var, int(take.sum()), replace=False)
         sign = np.where(rng.random(n_rows) < 0.5, -1, 1).astype(np.int8)
+        # a later study: its new variants (gids from first_new on) follow the rows
+        first_new = n_var // 2
+        new = np.flatnonzero(gid >= first_new)
+        gid[new] = np.sort(gid[new])
         smap = sorted_map(gid, sign)
+        for other in (sorted_map(gid, sign, first_new), sorted_map(gid, sign, n_var)):
+            for a, b in zip(smap, other):
+                np.testing.assert_array_equal(a, b)
         cuts = sorted({0, n_var, n_var + 9, *rng.integers(0, n_var + 1, 12).tolist()})
         for c0, c1 in zip(cuts[:-1], cuts[1:]):
             rows, loc, sg = chunk_rows(smap, c0, c1)

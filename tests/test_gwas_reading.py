@@ -156,22 +156,30 @@ def test_pandas_and_arrow_stores_identical(tmp_path, monkeypatch):
     got = {b: _store_bytes(path, tmp_path / b, monkeypatch, b) for b in ("pandas", "arrow")}
     assert got["pandas"][3] == 5000 and len(got["pandas"][2]) > 2
     assert got["pandas"] == got["arrow"]
-    assert set(got["pandas"][0]) >= {"key.bin", "a1.bin", "beta.bin", "ids.bin", "n.bin"}
+    assert set(got["pandas"][0]) >= {"p_key.bin", "p_a1.bin", "beta.bin", "ids.bin", "n.bin"}
 
 
 def test_local_allele_codes_ignore_category_order():
     from metamodels.batch.sumstats import _local_codes
 
+    from metamodels.batch.prepare import local_alleles
+
     values = ["G", "a", "T", None, "a", "c"]
     out = []
     for cats in (["G", "T", "a", "c"], ["c", "a", "T", "G"]):
-        local, alleles = {}, []
+        local, alleles, comp = {}, [], []
         s = pd.Series(pd.Categorical(values, categories=cats))
-        codes = _local_codes(s, local, alleles)
-        out.append((list(codes), alleles))
+        codes = _local_codes(s, local, alleles, comp)
+        out.append((list(codes), alleles, comp))
     assert out[0] == out[1]
     assert out[0][1] == ["A", "C", "G", "T", ""]
     assert [out[0][1][c] for c in out[0][0]] == ["G", "A", "T", "", "A", "C"]
+    # complements kept up to date as alleles arrive, block by block, in any order
+    local, alleles, comp = {}, [], []
+    for block in (["A", "AG", "NA"], ["CT", "T", "."], ["G", "TA", "C"]):
+        _local_codes(pd.Series(block), local, alleles, comp)
+        assert comp == local_alleles(alleles)[1].tolist()
+    assert alleles[comp[alleles.index("AG")]] == "CT"
 
 
 def test_stderr_run_does_not_read_the_p_column(tmp_path):

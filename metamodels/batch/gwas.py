@@ -44,7 +44,7 @@ from .api import ITERATIVE_METHODS, normalize_methods
 from .gwas_methods import ExtraMethods, split_methods
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
                     index_study, save_map)
-from .prepare import row_alleles
+from .prepare import release_prepared, row_alleles
 from .output_pool import (WORKER_STAGES, Laps, OutputContext, analyze_chunk, chunk_stats,
                           format_chunk, parallel_chunks, task_bounds, trim as _trim,
                           use_pool)
@@ -663,15 +663,16 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             prep_cpu += r.get("prepare_seconds", 0.0)
             i = r["index"]
             store = r["store"]
+            first_new = state.n
             gid, sign, drops, ref_gid, stats = index_study(
                 state, store, i, scheme=scheme, maf_max=maf_max,
                 keep_ambiguous=keep_ambiguous)
-            save_map(store, gid, sign)
+            save_map(store, gid, sign, first_new)
             del gid, sign
             tm.lap("index")
             if dropf is not None:
                 _write_drops(dropf, i, store, drops, ref_gid, state)
-            store.release()
+            release_prepared(store)
             stores.append(store)
             studies.append({"path": r["path"], "stats": stats, "lambda": stats["lambda"],
                             "read_seconds": r["seconds"]})

@@ -19,7 +19,7 @@ from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
                       VALUE_MAX, gc_lambda, load_prepared, mapped_column, palindromic_freq,
-                      prepared_alleles,
+                      prepared_alleles, prepared_column,
                       resolvable)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
@@ -166,8 +166,8 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
     n = store.n_rows
     prep, drops = load_prepared(store, scheme, maf_max, keep_ambiguous)
     ref_gid = {r: np.full(drops[r].size, -1, dtype=np.int64) for r in STUDY_DROPS}
-    rows = store.arrays["p_rows"]
-    key = store.arrays["p_key"]
+    rows = prepared_column(store, "p_rows")
+    key = prepared_column(store, "p_key")
     gmap = np.array([state.alleles.code(a) for a in store.alleles] or [0], dtype=np.int32)
     la1, la2 = prepared_alleles(store)
     pairs = _pairs(la1, la2, gmap)
@@ -198,7 +198,7 @@ def index_study(state, store, study, scheme="stderr", maf_max=0.4, keep_ambiguou
             # only A/T and C/G references are ever compared by frequency
             f = np.full(nrows.size, np.nan)
             if has_freq:
-                pal = store.arrays["p_pal"]              # positions in rows, ascending
+                pal = prepared_column(store, "p_pal")    # positions in rows, ascending
                 if new is None:
                     f[pal] = palindromic_freq(store, pal)
                 else:
@@ -276,7 +276,7 @@ def _pairs(la1, la2, gmap):
     return pair_codes(gmap[la1], gmap[la2])
 
 
-def sorted_map(gid, sign):
+def sorted_map(gid, sign, first_new=None):
     """The used rows of a study in order of gid, compactly: ``(bits, rows)``.
 
     Parameters
@@ -285,6 +285,11 @@ def sorted_map(gid, sign):
         Per row, its gid (-1: dropped), as :func:`index_study` returns it.
     sign : int8 array
         Per row, the sign that aligns its ``beta`` to the reference.
+    first_new : int, optional
+        The first gid the study's own new variants got (the index's size before
+        it): those gids follow the row order, so only the rows of older gids need
+        sorting, and none when they are in order already (studies that list their
+        variants in the same order).
 
     Returns
     -------
@@ -298,8 +303,17 @@ def sorted_map(gid, sign):
     gid = np.asarray(gid)
     used = np.flatnonzero(gid >= 0)
     g = gid[used]
-    order = np.argsort(g, kind="stable")        # nearly sorted: a fast merge sort
-    rows = used[order].astype(np.int32)
+    old = None if first_new is None else g < first_new
+    if old is not None and not old.all():
+        o, nw = np.flatnonzero(old), np.flatnonzero(~old)
+        go = g[o]
+        if go.size > 1 and not np.all(go[1:] > go[:-1]):
+            o = o[np.argsort(go, kind="stable")]
+        rows = used[np.concatenate([o, nw])].astype(np.int32)
+    elif g.size > 1 and not np.all(g[1:] > g[:-1]):
+        rows = used[np.argsort(g, kind="stable")].astype(np.int32)   # a merge sort
+    else:
+        rows = used.astype(np.int32)
     neg = np.asarray(sign)[rows] < 0
     np.subtract(-1, rows, out=rows, where=neg)
     present = np.zeros(int(g.max()) + 1 if g.size else 0, dtype=bool)
@@ -311,10 +325,10 @@ def sorted_map(gid, sign):
 MAP_FILES = (("m_bits", np.uint8), ("m_rows", np.int32))
 
 
-def save_map(store, gid, sign):
+def save_map(store, gid, sign, first_new=None):
     """Save :func:`sorted_map` of ``gid``, ``sign`` in the store (files
     :data:`MAP_FILES`)."""
-    for (name, dt), values in zip(MAP_FILES, sorted_map(gid, sign)):
+    for (name, dt), values in zip(MAP_FILES, sorted_map(gid, sign, first_new)):
         values.astype(dt, copy=False).tofile(store.path(name))
 
 

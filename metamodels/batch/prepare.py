@@ -26,7 +26,8 @@ from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["prepare_study", "value_drops", "load_prepared", "prepared_alleles",
-           "palindromic_freq", "row_alleles", "block_chi2", "mapped_column", "DROP_REASONS", "DROP_ORDER",
+           "palindromic_freq", "row_alleles", "prepared_column",
+           "release_prepared", "mapped_column", "DROP_REASONS", "DROP_ORDER",
            "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
@@ -125,19 +126,18 @@ def value_drops(cols, scheme):
     return bad[~valid], bad[valid], good
 
 
-def block_chi2(cols, good, scheme):
-    """``chi2 = (beta/se)^2`` of a block's rows (NaN where not ``good``), or the
-    1-df quantile of the p-value (sample-size scheme): the statistics of the
-    genomic-control lambda (:func:`gc_lambda`)."""
+def _chi2(store, alive, scheme):
+    """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
+    are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
+    (sample-size scheme): the statistics of the genomic-control lambda.  The
+    columns are read back from the store (a copy from the page cache)."""
     if scheme == "samplesize":
         from scipy import special
 
-        out = np.full(good.size, np.nan)
-        out[good] = special.chdtri(1.0, cols["pvalue"][good])
-        return out
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        z = cols["beta"] / cols["se"]
-        return np.square(z, out=z)
+        return special.chdtri(1.0, store.load("pvalue")[alive])
+    z = store.load("beta")[alive]
+    z /= store.load("se")[alive]
+    return np.square(z, out=z)
 
 
 def median(x):
@@ -270,7 +270,7 @@ def _first_rows(key):
     return first
 
 
-def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr",
+def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
                   maf_max=0.4, keep_ambiguous=False):
     """Apply the rules of one study and save the rows that enter the alignment.
 
@@ -287,22 +287,22 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
     ----------
     store : StudyStore
         A scanned study (its numeric columns saved); its ``prepared`` attribute is
-        set, and its ``arrays`` (sent to the main process with the store, not
-        saved): ``p_rows``, ``p_key``, ``p_a1``, ``p_a2`` (the rows left, their id
-        hashes and allele codes), ``p_drops`` (the dropped rows, reason by reason),
+        set, and these columns saved (read back with :func:`prepared_column`):
+        ``p_rows``, ``p_key``, ``p_a1``, ``p_a2`` (the rows left, their id hashes and
+        allele codes), ``p_drops`` (the dropped rows, reason by reason),
         ``p_drop_a1``, ``p_drop_a2`` (their allele codes, for the log of dropped
         rows), ``p_pal`` (positions in ``p_rows`` of the A/T and C/G rows) and, with
-        ``freq_values``, ``p_pal_freq`` (their effect-allele frequencies: the only
-        ones the alignment reads).
+        frequencies, ``p_pal_freq`` (their effect-allele frequencies: the only ones
+        the alignment reads).
     key : uint64 array
         Id hashes of all rows (0: no id).
     la1, la2 : int array
         Allele codes of all rows in the study's own list (``store.alleles``).
     values : tuple
-        ``(invalid, out_of_range, good, chi2)`` of all rows (:func:`value_drops`,
-        :func:`block_chi2`).
-    freq_values : float array, optional
-        Effect-allele frequencies of all rows.
+        ``(invalid, out_of_range, good)`` of all rows (:func:`value_drops`).
+    palindromic : tuple
+        ``(rows, freq)``: the A/T and C/G rows (ascending) and their effect-allele
+        frequencies (None without a frequency column).
     scheme : {"stderr", "samplesize"}
     maf_max : float
     keep_ambiguous : bool
@@ -315,7 +315,8 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
         ``lambda``, ``lambda_variants``, ``lambda_implausible``.
     """
     n = store.n_rows
-    invalid, out_of_range, alive, chi2 = values
+    invalid, out_of_range, alive = values
+    pal_rows, pal_freq = palindromic
     dropped = [np.asarray(invalid, dtype=np.int32), np.asarray(out_of_range, dtype=np.int32)]
 
     def drop(mask):
@@ -330,11 +331,19 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     if not keep_ambiguous:
-        drop(~resolvable(la1, la2, comp, freq_values, maf_max))
+        # resolvable() on the A/T and C/G rows only
+        settled = np.zeros(pal_rows.size, dtype=bool)
+        if pal_freq is not None:
+            with np.errstate(invalid="ignore"):
+                settled = np.minimum(pal_freq, 1.0 - pal_freq) < maf_max
+        unsettled = np.zeros(n, dtype=bool)
+        unsettled[pal_rows[~settled]] = True
+        drop(unsettled)
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     rows = np.flatnonzero(alive).astype(np.int32)
     pkey, a1, a2 = key[rows], la1[rows], la2[rows]
+    del key, values                               # (the caller keeps no reference)
     first = _first_rows(pkey)
     if not first.all():
         dup = np.zeros(n, dtype=bool)
@@ -343,45 +352,67 @@ def prepare_study(store, key, la1, la2, values, freq_values=None, scheme="stderr
         rows, pkey, a1, a2 = rows[first], pkey[first], a1[first], a2[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    lam, implausible = gc_lambda(chi2[alive], copy=False) if rows.size \
+    lam, implausible = gc_lambda(_chi2(store, alive, scheme), copy=False) if rows.size \
         else (float("nan"), False)
     drows = np.concatenate(dropped)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32
     pal = np.flatnonzero(comp[a1] == a2).astype(np.int32) if comp.size \
         else np.empty(0, dtype=np.int32)
-    store.arrays = {"p_rows": rows, "p_key": pkey, "p_a1": a1.astype(adt),
-                    "p_a2": a2.astype(adt), "p_drops": drows,
-                    "p_drop_a1": la1[drows].astype(adt), "p_drop_a2": la2[drows].astype(adt),
-                    "p_pal": pal}
-    if freq_values is not None:
-        store.arrays["p_pal_freq"] = np.asarray(freq_values)[rows[pal]].astype(np.float64)
+    saved = {"p_rows": rows, "p_key": pkey, "p_a1": a1.astype(adt), "p_a2": a2.astype(adt),
+             "p_drops": drows, "p_drop_a1": la1[drows].astype(adt),
+             "p_drop_a2": la2[drows].astype(adt), "p_pal": pal}
+    if pal_freq is not None:
+        at = np.minimum(np.searchsorted(pal_rows, rows[pal]), max(pal_rows.size - 1, 0))
+        if pal.size and not np.array_equal(pal_rows[at], rows[pal]):   # pragma: no cover
+            raise RuntimeError("the A/T and C/G rows of the scan and of the rules differ")
+        saved["p_pal_freq"] = pal_freq[at]
+    for name, values in saved.items():
+        values.tofile(store.path(name))
     store.prepared = {
         "options": (scheme, float(maf_max), bool(keep_ambiguous)),
         "allele_dtype": np.dtype(adt).str,
         "counts": dict(zip(STUDY_DROPS, (int(d.size) for d in dropped))),
         "rows": int(rows.size),
         "palindromic": int(pal.size),
-        "lambda": lam, "lambda_variants": int(rows.size), "lambda_implausible": implausible}
+        "lambda": lam, "lambda_variants": int(rows.size), "lambda_implausible": implausible,
+        "saved": {name: values.dtype.str for name, values in saved.items()}}
     return store.prepared
+
+
+def prepared_column(store, name):
+    """A column saved by :func:`prepare_study` (mapped from its file), or None if
+    it was not saved (``p_pal_freq`` without frequencies)."""
+    dt = store.prepared["saved"].get(name)
+    return None if dt is None else mapped_column(store, name, dt)
+
+
+def release_prepared(store):
+    """Delete the columns saved by :func:`prepare_study` (once the study is
+    indexed; arrays mapped from them stay valid)."""
+    for name in store.prepared.get("saved", ()):
+        try:
+            os.remove(store.path(name))
+        except OSError:
+            pass
 
 
 def prepared_alleles(store):
     """The allele codes (of the study's own list) of the rows kept by
     :func:`prepare_study`: ``(a1, a2)``."""
-    return store.arrays["p_a1"], store.arrays["p_a2"]
+    return prepared_column(store, "p_a1"), prepared_column(store, "p_a2")
 
 
 def palindromic_freq(store, positions):
     """Effect-allele frequencies of kept A/T or C/G rows (``positions`` in
     ``p_rows``), or None when the study has none."""
-    arr = store.arrays
-    if "p_pal_freq" not in arr:
+    freq = prepared_column(store, "p_pal_freq")
+    if freq is None:
         return None
-    pal = arr["p_pal"]
+    pal = prepared_column(store, "p_pal")
     at = np.searchsorted(pal, positions)
     if at.size and (at.max() >= pal.size or np.any(pal[at] != positions)):
         raise ValueError("frequencies asked for rows that are not A/T or C/G")
-    return arr["p_pal_freq"][at]
+    return freq[at]
 
 
 def load_prepared(store, scheme, maf_max, keep_ambiguous):
@@ -403,7 +434,7 @@ def load_prepared(store, scheme, maf_max, keep_ambiguous):
     if not prep or prep["options"] != (scheme, float(maf_max), bool(keep_ambiguous)):
         raise ValueError(f"the study in {store.directory} was not scanned with the options "
                          f"{(scheme, maf_max, keep_ambiguous)}")
-    allrows = store.arrays["p_drops"].astype(np.int64)
+    allrows = prepared_column(store, "p_drops").astype(np.int64)
     drops, i0 = {}, 0
     for reason in STUDY_DROPS:
         c = prep["counts"][reason]
@@ -416,18 +447,17 @@ def row_alleles(store, rows):
     """Allele codes (of the study's own list) of any rows of a prepared study, kept
     or dropped: ``(a1, a2)`` (for the log of dropped rows)."""
     rows = np.asarray(rows, dtype=np.int64)
-    arr = store.arrays
     dt = store.prepared["allele_dtype"]
     out1 = np.zeros(rows.size, dtype=dt)
     out2 = np.zeros(rows.size, dtype=dt)
     for names in (("p_rows", "p_a1", "p_a2"), ("p_drops", "p_drop_a1", "p_drop_a2")):
-        where = arr[names[0]]
+        where = prepared_column(store, names[0])
         if where.size == 0:
             continue
         order = np.argsort(where, kind="stable")
         pos = np.minimum(np.searchsorted(where, rows, sorter=order), where.size - 1)
         found = where[order[pos]] == rows
         idx = order[pos[found]]
-        out1[found] = arr[names[1]][idx]
-        out2[found] = arr[names[2]][idx]
+        out1[found] = prepared_column(store, names[1])[idx]
+        out2[found] = prepared_column(store, names[2])[idx]
     return out1, out2

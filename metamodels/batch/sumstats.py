@@ -513,9 +513,8 @@ class StudyStore:
     ``ids.bin`` holds the ids in fixed-width blocks described by ``id_blocks``
     (``(first row, rows, width, byte offset)``).  The column ``freq`` is saved
     only when asked for (``--frequencies``).  ``prepared`` holds what
-    :func:`.prepare.prepare_study` found and ``arrays`` the rows it keeps and drops
-    (in memory: they go to the main process with the store, which indexes them
-    and lets them go).
+    :func:`.prepare.prepare_study` found; the rows it keeps and drops are in its
+    ``p_*`` columns until the study is indexed.
     """
 
     directory: str
@@ -524,14 +523,9 @@ class StudyStore:
     alleles: list = field(default_factory=list)
     id_blocks: list = field(default_factory=list)
     prepared: dict = field(default_factory=dict)
-    arrays: dict = field(default_factory=dict)
 
     DTYPES = {"beta": np.float64, "se": np.float64, "pvalue": np.float64, "n": np.float64,
               "freq": np.float64}
-
-    def release(self):
-        """Let go of the in-memory ``arrays`` (once the study is indexed)."""
-        self.arrays = {}
 
     def path(self, name):
         return os.path.join(self.directory, f"{name}.bin")
@@ -547,7 +541,7 @@ class StudyStore:
             return np.empty(0, dtype=self.DTYPES[name])
         mm = np.memmap(self.path(name), dtype=self.DTYPES[name], mode="r")
         try:
-            return np.array(mm[rows])
+            return mm.view(np.ndarray).take(rows)        # one copy
         finally:
             del mm
 
@@ -594,7 +588,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     """
     import time
 
-    from .prepare import block_chi2, prepare_study, value_drops
+    from .prepare import prepare_study, value_drops
 
     prepare = {"maf_max": 0.4, "keep_ambiguous": False, **(prepare or {})}
     freq_column = prepare.pop("freq_column", False)
@@ -602,12 +596,14 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     os.makedirs(directory, exist_ok=True)
     store = StudyStore(directory, fields=tuple(columns))
     local = {}
-    alleles = []
+    alleles, comp = [], []
     names = [f for f in NUMERIC if f in columns]
     handles = {nm: open(store.path(nm), "wb") for nm in names
                if nm != "freq" or freq_column}
     ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
-    keys, a1s, a2s, freqs, invalid, out_of_range, good, chi2 = ([] for _ in range(8))
+    # kept in memory: per row 11 bytes (id hash, allele codes, value check), and the
+    # rows and frequencies of the A/T and C/G rows (the only frequencies used)
+    keys, a1s, a2s, pal_rows, pal_freq, invalid, out_of_range, good = ([] for _ in range(8))
     n = 0
     offset = 0
     try:
@@ -620,19 +616,25 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             key = hash_ids(ids)
             key[ids == b""] = 0
             keys.append(key)
-            a1s.append(_local_codes(df["a1"], local, alleles))
-            a2s.append(_local_codes(df["a2"], local, alleles))
+            a1 = _local_codes(df["a1"], local, alleles, comp)
+            a2 = _local_codes(df["a2"], local, alleles, comp)
+            a1s.append(a1)
+            a2s.append(a2)
+            pal = np.flatnonzero(np.array(comp, dtype=np.int32)[a1] == a2)
+            pal_rows.append((pal + n).astype(np.int32))
             cols = {f: np.asarray(df[f].to_numpy(), dtype=np.float64) for f in names}
             for f, fh in handles.items():
                 cols[f].tofile(fh)
             if "freq" in cols:
-                freqs.append(cols["freq"])
+                pal_freq.append(cols["freq"][pal])
             bad, far, ok = value_drops(cols, scheme)
             invalid.append(bad + n)
             out_of_range.append(far + n)
             good.append(ok)
-            chi2.append(block_chi2(cols, ok, scheme))
             n += m
+        del ids, df, cols, key, a1, a2, pal, bad, far, ok   # the last block, for prepare
+    except NameError:                             # no block: nothing to let go
+        pass
     finally:
         for fh in handles.values():
             fh.close()
@@ -640,21 +642,31 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     store.n_rows = n
     store.alleles = alleles
     t1 = time.process_time()
-    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dtype=dt))
+
+    def cat(parts, dt):
+        """The blocks as one array; the blocks let go at once (memory)."""
+        out = np.concatenate(parts) if parts else np.empty(0, dtype=dt)
+        parts.clear()
+        return out
+
     prepare_study(store, cat(keys, np.uint64), cat(a1s, np.int32), cat(a2s, np.int32),
-                  (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool),
-                   cat(chi2, np.float64)),
-                  cat(freqs, np.float64) if "freq" in names else None, scheme, **prepare)
+                  (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool)),
+                  (cat(pal_rows, np.int32), cat(pal_freq, np.float64) if "freq" in names
+                   else None), scheme, **prepare)
     return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
             "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
             "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
-def _local_codes(values, local, alleles):
+def _local_codes(values, local, alleles, comp):
     """Codes of allele strings (a Series, categorical or not) in the study's own list
-    (upper-cased, stripped; a missing value is the empty string)."""
+    (upper-cased, stripped; a missing value is the empty string); ``comp`` (a list
+    along ``alleles``) gets the code of each new allele's strand complement, -1 for
+    none (as :func:`.prepare.local_alleles` gives it for the whole list)."""
     import pandas as pd
+
+    from .alleles import complement, is_missing
 
     if isinstance(values.dtype, pd.CategoricalDtype):
         idx = values.cat.codes.to_numpy()
@@ -664,7 +676,13 @@ def _local_codes(values, local, alleles):
     keys = [str(u).strip().upper() for u in uniq]
     for key in sorted(set(keys) - set(local)) + [""]:   # new ones in sorted order: the
         if key not in local:                             # list does not depend on the
-            local[key] = len(alleles)                    # parser's order of categories
+            i = local[key] = len(alleles)                # parser's order of categories
             alleles.append(key)
-    table = np.array([local[k] for k in keys + [""]], dtype=np.int32)
+            c = None if is_missing(key) else complement(key)
+            j = local.get(c, -1) if c is not None else -1
+            comp.append(j)
+            if j >= 0:
+                comp[j] = i
+    table = np.array([local[k] for k in keys + [""]],
+                     dtype=np.uint8 if len(alleles) <= 256 else np.int32)
     return table[idx]                            # idx = -1 (missing) -> the last entry
