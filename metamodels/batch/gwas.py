@@ -10,8 +10,9 @@ size:
    applied there (:mod:`.prepare`);
 2. **index** (sequential, in study order, overlapping the scans of later studies):
    variant ids get global ids in order of first appearance, alleles are aligned to
-   the first study that has the variant and dropped rows are written to the log
-   (:mod:`.merge`);
+   the first study that has the variant and dropped rows are written to the log;
+   each study's used rows are saved in order of global id, so that a chunk's rows
+   are one slice (:mod:`.merge`);
 3. **meta-analysis** (chunks of ``chunk_size`` variants): each study's rows of the
    chunk are gathered into ``(m, k)`` matrices, analysed by the vectorised kernels
    (:func:`metamodels.batch.meta_analyze`), formatted (:mod:`.textfmt`) and

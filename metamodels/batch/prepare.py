@@ -6,7 +6,9 @@ values, without an id, with invalid alleles, strand-ambiguous ones (unless kept)
 and repeated ids, computes the study's genomic-control lambda on the rows left and
 saves them in the study's store (``p_rows``, ``p_key``, ``p_a1``, ``p_a2``: the rows
 that enter the alignment, their id hashes and allele codes of the study's own list;
-``p_drops``: the dropped rows, reason by reason).
+``p_drops``: the dropped rows, reason by reason; ``p_pal``, ``p_pal_freq``: the A/T
+and C/G rows and their frequencies), read back by the main process with
+:func:`prepared_column` and deleted once the study is indexed.
 What needs the other studies (global variant ids, alignment to the reference
 alleles, ``allele_mismatch``) is left to :func:`.merge.index_study`, which runs
 study by study in the main process.

@@ -3,11 +3,12 @@
 A file is read once, a block of rows at a time (memory bounded by the block, not the
 file), by :func:`scan_study`, which can run in a worker process.  The variant ids are
 cut out of the raw text with numpy (:func:`extract_field`: no Python string per
-row), the other columns are parsed by pandas' C reader.  The study's columns go in
-file order to binary files in a scratch directory (:class:`StudyStore`): 64-bit
-hashes of the ids, allele codes, the numeric columns, and the ids themselves in
-fixed-width blocks; the alignment and the meta-analysis then read back only what
-each chunk of variants needs.
+row), the other columns are parsed by pandas' C reader.  The numeric columns go in
+file order to binary files in a scratch directory (:class:`StudyStore`), the ids in
+fixed-width blocks; the 64-bit hashes of the ids and the allele codes stay in memory
+(11 bytes a row) until the study's own rules have kept the rows that enter the
+alignment (:mod:`.prepare`, which saves them); the alignment and the meta-analysis
+then read back only what each chunk of variants needs.
 """
 from __future__ import annotations
 
