@@ -25,9 +25,7 @@ singular design: the moderators are collinear (rank 2 < 3 columns)
 """
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as _SMConvergenceWarning
 
-
-class MetaModelsWarning(UserWarning):
-    """Base class of all metamodels warnings."""
+from ._warning_base import MetaModelsWarning
 
 
 class ConvergenceWarning(MetaModelsWarning, _SMConvergenceWarning):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib
 import gzip
 import logging
 import os
@@ -41,16 +42,14 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 
 from .alleles import AlleleTable
-from .api import ITERATIVE_METHODS, normalize_methods
+from .methods import ITERATIVE_METHODS, normalize_methods
 from .gwas_methods import ExtraMethods, split_methods
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
                     index_study, save_map)
 from .prepare import release_prepared, row_alleles
-from .output_pool import (WORKER_STAGES, Laps, OutputContext, analyze_chunk, chunk_stats,
-                          format_chunk, parallel_chunks, task_bounds, trim as _trim,
-                          use_pool)
 from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
                        resolve_columns, scan_study, sniff)
+from .workers import Laps
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
 
@@ -660,6 +659,9 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
                               {"maf_max": maf_max, "keep_ambiguous": keep_ambiguous,
                                "freq_column": bool(extra.frequencies)}):
             tm.lap("read (waiting for the scans)")
+            # the output's modules (scipy, the kernels) are loaded while the workers
+            # read: the reading processes start without them (they need pandas only)
+            importlib.import_module(".output_pool", __package__)
             read_cpu += r.get("cpu_seconds", 0.0)
             prep_cpu += r.get("prepare_seconds", 0.0)
             i = r["index"]
@@ -681,6 +683,10 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             tm.lap("drop log")
     finally:
         bar.close()
+    from .output_pool import (WORKER_STAGES, OutputContext, analyze_chunk, chunk_stats,
+                              format_chunk, parallel_chunks, task_bounds, trim as _trim,
+                              use_pool)
+
     gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
           for s in studies]
     n_var = state.n

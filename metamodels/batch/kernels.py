@@ -51,8 +51,7 @@ __all__ = [
 
 LN10 = float(np.log(10.0))
 LN2 = float(np.log(2.0))
-#: Median of the chi-square distribution with 1 df (genomic control).
-CHI2_1_MEDIAN = 0.45493642311957283
+from .methods import CHI2_1_MEDIAN  # noqa: E402  (re-exported)
 
 
 def prepare_block(beta, se, out=None, return_complete=False):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["METHODS", "RANDOM_METHODS", "ITERATIVE_METHODS", "normalize_methods",
-           "output_columns", "single_method"]
+           "output_columns", "single_method", "CHI2_1_MEDIAN"]
+
+#: Median of the chi-square distribution with 1 df (genomic control).
+CHI2_1_MEDIAN = 0.45493642311957283
 
 METHODS = ("FE", "DL", "HE", "REML", "ML", "PM")
 RANDOM_METHODS = METHODS[1:]

@@ -36,7 +36,7 @@ from .api import ITERATIVE_METHODS, meta_analyze
 from .logtail import log10_chi2_sf
 from .merge import gather_chunk, load_map
 from .sumstats import GWASInputError, gzip_compress
-from .workers import start_method, trim, tune_malloc, worker_pool
+from .workers import Laps, start_method, trim, tune_malloc, worker_pool
 from .textfmt import rows_to_bytes
 
 __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
@@ -145,31 +145,6 @@ class ChunkOutput:
     failed: dict
     cpu: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
-
-
-class Laps:
-    """Wall and main-thread CPU seconds of stages (``lap(key)``: since the last mark
-    or lap); :func:`analyze_chunk` adds the CPU time of the kernel threads."""
-
-    def __init__(self, keys=()):
-        self.wall = dict.fromkeys(keys, 0.0)
-        self.cpu = dict.fromkeys(keys, 0.0)
-        self.mark()
-
-    def mark(self):
-        """Start timing the next stage."""
-        self.t, self.c = time.perf_counter(), time.thread_time()
-
-    def lap(self, key):
-        """Charge the time since the last mark or lap to ``key``."""
-        t, c = time.perf_counter(), time.thread_time()
-        self.add(key, t - self.t, c - self.c)
-        self.t, self.c = t, c
-
-    def add(self, key, wall, cpu):
-        """Add ``wall`` and ``cpu`` seconds to ``key``."""
-        self.wall[key] = self.wall.get(key, 0.0) + wall
-        self.cpu[key] = self.cpu.get(key, 0.0) + cpu
 
 
 def task_bounds(n_var, chunk_size, jobs):

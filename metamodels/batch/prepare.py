@@ -191,7 +191,7 @@ def gc_lambda(chi2, level=0.999, copy=True):
     implausible : bool
         The whole interval lies outside :data:`LAMBDA_PLAUSIBLE`.
     """
-    from .kernels import CHI2_1_MEDIAN
+    from .methods import CHI2_1_MEDIAN
 
     chi2 = np.array(chi2, dtype=float) if copy else np.asarray(chi2, dtype=float)
     n = chi2.size

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exceptions import MetaModelsWarning
+from .._warning_base import MetaModelsWarning
 from .fields import extract_field, fixed_width
 
 try:                                    # optional extra metamodels[fast]: ISA-L's gzip

@@ -6,8 +6,9 @@ no-ops elsewhere)."""
 from __future__ import annotations
 
 import sys
+import time
 
-__all__ = ["trim", "tune_malloc", "start_method", "worker_pool"]
+__all__ = ["trim", "tune_malloc", "start_method", "worker_pool", "Laps"]
 
 
 def start_method(preferred=None):
@@ -65,3 +66,29 @@ def tune_malloc():
         return
     for param, value in _MALLOPT:
         mallopt(param, value)
+
+
+class Laps:
+    """Wall and main-thread CPU seconds of stages (``lap(key)``: since the last mark
+    or lap); :func:`.output_pool.analyze_chunk` adds the CPU time of the kernel
+    threads."""
+
+    def __init__(self, keys=()):
+        self.wall = dict.fromkeys(keys, 0.0)
+        self.cpu = dict.fromkeys(keys, 0.0)
+        self.mark()
+
+    def mark(self):
+        """Start timing the next stage."""
+        self.t, self.c = time.perf_counter(), time.thread_time()
+
+    def lap(self, key):
+        """Charge the time since the last mark or lap to ``key``."""
+        t, c = time.perf_counter(), time.thread_time()
+        self.add(key, t - self.t, c - self.c)
+        self.t, self.c = t, c
+
+    def add(self, key, wall, cpu):
+        """Add ``wall`` and ``cpu`` seconds to ``key``."""
+        self.wall[key] = self.wall.get(key, 0.0) + wall
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu
