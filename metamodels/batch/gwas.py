@@ -35,7 +35,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Mapping, Sequence
 
@@ -47,8 +46,8 @@ from .gwas_methods import ExtraMethods, split_methods
 from .merge import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, MergeState, gc_lambda,
                     index_study, save_map)
 from .prepare import release_prepared, row_alleles
-from .sumstats import (GWASInputError, GWASWarning, csv_backend, gzip_compress,
-                       resolve_columns, scan_study, sniff)
+from .sumstats import (GWASInputError, GWASWarning, csv_backend, resolve_columns,
+                       scan_study, sniff)
 from .workers import Laps
 
 __all__ = ["meta_analyze_files", "GWASResult", "log_path", "Progress", "peak_memory_mb"]
@@ -225,56 +224,6 @@ class GWASResult:
 
 def _fmt_lambda(lam):
     return f"{lam:.4f}" if 1e-3 <= lam < 1e4 else f"{lam:.4g}"
-
-
-class _Writer:
-    """Ordered output; for a ``.gz`` ``path`` every write is one gzip member
-    (:func:`~.sumstats.gzip_compress`: ISA-L when installed), compressed on
-    ``threads`` threads (0: in the calling thread); :meth:`write_member` writes text
-    already compressed (by the output workers)."""
-
-    def __init__(self, path, compresslevel=1, threads=1):
-        self.fh = open(path, "wb")
-        self.level = compresslevel
-        self.cpu = []                     # CPU seconds of each compression
-        self.pool = None
-        self.gz = path.endswith(".gz")
-        if self.gz and threads > 0:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(threads)
-            self.threads = threads
-        self.pending = deque()
-
-    def write(self, data):
-        if not self.gz:
-            self.fh.write(data)
-        elif self.pool is None:
-            self.fh.write(self._compress(data))
-        else:
-            self.pending.append(self.pool.submit(self._compress, data))
-            while len(self.pending) > self.threads:
-                self.fh.write(self.pending.popleft().result())
-
-    def write_member(self, data):
-        while self.pending:
-            self.fh.write(self.pending.popleft().result())
-        self.fh.write(data)
-
-    def _compress(self, data):
-        c = time.thread_time()
-        out = gzip_compress(data, self.level)
-        self.cpu.append(time.thread_time() - c)
-        return out
-
-    def close(self):
-        try:
-            while self.pending:
-                self.fh.write(self.pending.popleft().result())
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown()
-            self.fh.close()
 
 
 def _output_columns(methods, scheme, with_n):
@@ -683,9 +632,9 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
             tm.lap("drop log")
     finally:
         bar.close()
-    from .output_pool import (WORKER_STAGES, OutputContext, analyze_chunk, chunk_stats,
-                              format_chunk, parallel_chunks, task_bounds, trim as _trim,
-                              use_pool)
+    from .output_pool import (WORKER_STAGES, OutputContext, OutputWriter, analyze_chunk,
+                              chunk_stats, format_chunk, parallel_chunks, task_bounds,
+                              trim as _trim, use_pool)
 
     gc = [float(np.sqrt(s["lambda"])) if gcontrol and s["lambda"] > 1 else 1.0
           for s in studies]
@@ -700,7 +649,7 @@ def _run(specs, out, logfile, logf, dropf, dropfile, methods, scheme, gcontrol, 
                         scheme, gc, with_n, methods, digits, sep, extra)
     parallel = use_pool(jobs, n_var)
     # parallel: the workers compress the pieces, the main process only writes them
-    writer = _Writer(out, compresslevel, threads=0 if parallel else 1)
+    writer = OutputWriter(out, compresslevel, threads=0 if parallel else 1)
     cols = _output_columns(methods, scheme, with_n) + extra.columns()
     z2, k_counts = [], np.zeros(k + 1, dtype=np.int64)
     failed = dict.fromkeys(methods, 0)

@@ -13,7 +13,7 @@ of global variant ids ``c0 <= gid < c1`` is independent of the others:
   meta-analysis, variants by number of studies, failed estimates).
 
 :func:`run_chunk` does all three for one chunk in a worker process and gzip-compresses
-the pieces (one gzip member per piece, as :class:`metamodels.batch.gwas._Writer`
+the pieces (one gzip member per piece, as :class:`OutputWriter`
 writes them in the main process).  :func:`parallel_chunks` runs it on a pool of
 ``jobs`` processes, forked after the indexing so that the workers share the stores and
 the merged variant table with the main process copy-on-write (spawned, with the
@@ -41,7 +41,7 @@ from .textfmt import rows_to_bytes
 
 __all__ = ["OutputContext", "ChunkOutput", "GWASWorkerError", "PARALLEL_MIN_VARIANTS",
            "task_bounds", "use_pool", "analyze_chunk", "format_chunk", "chunk_stats",
-           "run_chunk", "parallel_chunks", "Laps", "trim"]
+           "run_chunk", "parallel_chunks", "Laps", "trim", "OutputWriter"]
 
 #: Fewer variants than this are written serially whatever ``jobs`` is: starting the
 #: worker processes would cost more than it saves.
@@ -145,6 +145,56 @@ class ChunkOutput:
     failed: dict
     cpu: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+
+
+class OutputWriter:
+    """Ordered output; for a ``.gz`` ``path`` every write is one gzip member
+    (:func:`~.sumstats.gzip_compress`: ISA-L when installed), compressed on
+    ``threads`` threads (0: in the calling thread); :meth:`write_member` writes text
+    already compressed (by the output workers)."""
+
+    def __init__(self, path, compresslevel=1, threads=1):
+        self.fh = open(path, "wb")
+        self.level = compresslevel
+        self.cpu = []                     # CPU seconds of each compression
+        self.pool = None
+        self.gz = path.endswith(".gz")
+        if self.gz and threads > 0:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(threads)
+            self.threads = threads
+        self.pending = deque()
+
+    def write(self, data):
+        if not self.gz:
+            self.fh.write(data)
+        elif self.pool is None:
+            self.fh.write(self._compress(data))
+        else:
+            self.pending.append(self.pool.submit(self._compress, data))
+            while len(self.pending) > self.threads:
+                self.fh.write(self.pending.popleft().result())
+
+    def write_member(self, data):
+        while self.pending:
+            self.fh.write(self.pending.popleft().result())
+        self.fh.write(data)
+
+    def _compress(self, data):
+        c = time.thread_time()
+        out = gzip_compress(data, self.level)
+        self.cpu.append(time.thread_time() - c)
+        return out
+
+    def close(self):
+        try:
+            while self.pending:
+                self.fh.write(self.pending.popleft().result())
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+            self.fh.close()
 
 
 def task_bounds(n_var, chunk_size, jobs):
