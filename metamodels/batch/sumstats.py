@@ -633,13 +633,12 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             out_of_range.append(far + n)
             good.append(ok)
             n += m
-        del ids, df, cols, key, a1, a2, pal, bad, far, ok   # the last block, for prepare
-    except NameError:                             # no block: nothing to let go
-        pass
     finally:
         for fh in handles.values():
             fh.close()
         ids_fh.close()
+    # the last block's arrays let go before the rules run (their peak memory)
+    ids = df = cols = key = a1 = a2 = pal = bad = far = ok = None  # noqa: F841
     store.n_rows = n
     store.alleles = alleles
     t1 = time.process_time()
