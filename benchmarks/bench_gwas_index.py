@@ -1,10 +1,12 @@
 """CPU time of the index stage of ``metamodels gwas`` alone (issue 19, point 2).
 
-The files are scanned once into a scratch directory (what the reading processes do,
-without the per-study rules); then, timed with ``resource.getrusage`` (user + system
-seconds, page faults), the per-study rules of the reading processes
-(``metamodels.batch.prepare.prepare_study``, when the checkout has them) and the
-main process's ``index_study`` calls, study by study in file order.  Run it with
+The files are scanned once into a scratch directory (what the reading processes do;
+since the sixth session the scan applies the per-study rules itself, and their CPU
+time is the scan's ``prepare_seconds``); then, timed with ``resource.getrusage``
+(user + system seconds, page faults), the per-study rules of the reading processes
+(``metamodels.batch.prepare.prepare_study``, for checkouts where it runs on a
+scanned store) and the main process's ``index_study`` calls, study by study in file
+order.  Run it with
 ``PYTHONPATH`` pointing at another checkout to compare versions (the scan is redone:
 the stores' layout may differ).
 
@@ -15,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import resource
 import shutil
@@ -51,20 +54,28 @@ def main(argv=None):
     except ImportError:                     # a checkout from before the worker-side rules
         prepare_study = None
 
+    # checkouts before the sixth session: prepare_study(store, scheme, maf_max, keep)
+    # runs on a scanned store; since then the scan applies the rules itself
+    separate = prepare_study is not None and \
+        list(inspect.signature(prepare_study).parameters)[1:2] == ["scheme"]
     print(f"metamodels from {os.path.dirname(metamodels.__file__)}")
     scratch = args.scratch or tempfile.mkdtemp(prefix="bench-gwas-index-")
     try:
-        stores = []
+        stores, rules = [], 0.0
         for i, p in enumerate(args.files):
             info = sniff(p)
             cols = resolve_columns(info["fields"], p, None,
                                    required=("snp", "a1", "a2", "beta", "se"),
                                    optional=("pvalue", "n", "freq"))
             cols.pop("pvalue", None)
-            stores.append(scan_study(p, i, cols, info, os.path.join(scratch, f"s{i}"))["store"])
+            r = scan_study(p, i, cols, info, os.path.join(scratch, f"s{i}"))
+            stores.append(r["store"])
+            rules += r.get("prepare_seconds", 0.0)
+        if prepare_study is not None and not separate:
+            print(f"per-study rules (reading processes, within the scan): CPU {rules:.2f} s")
         with_freq = all("freq" in st.fields for st in stores)
         for rep in range(args.repeats):
-            if prepare_study is not None:
+            if separate:
                 t0 = _usage()
                 for st in stores:
                     prepare_study(st, "stderr", 0.4, False)
