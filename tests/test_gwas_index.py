@@ -13,7 +13,7 @@ from metamodels.batch.hashindex import HashIndex
 from metamodels.batch.kernels import CHI2_1_MEDIAN
 from metamodels.batch.merge import (DROP_ORDER, SE_MIN, VALUE_MAX, MergeState, VariantIndex,
                                     index_study)
-from metamodels.batch.prepare import median, row_alleles
+from metamodels.batch.prepare import gc_lambda, median, row_alleles
 from metamodels.batch.sumstats import resolve_columns, scan_study, sniff
 
 
@@ -376,3 +376,28 @@ def test_chunk_rows_of_the_sorted_map_are_a_brute_force_selection():
             np.testing.assert_array_equal(rows, expect)
             np.testing.assert_array_equal(loc, gid[expect] - c0)
             np.testing.assert_array_equal(sg, sign[expect])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 3999, 4001, 4002, 20001, 150_000])
+def test_sample_size_lambda_from_a_band_equals_the_full_computation(n):
+    """The sample-size scheme's lambda takes chdtri(1, p) of a band of p-values around
+    the median only: the same value (and flag) as the median of all of them, with
+    ties, skewed and implausible p-values (those take the full computation)."""
+    from metamodels.batch.prepare import study_lambda
+
+    class _Store:
+        def __init__(self, p):
+            self.p = p
+
+        def load(self, name):
+            assert name == "pvalue"
+            return self.p
+
+    rng = np.random.default_rng(n)
+    for p in (rng.uniform(0, 1, n), np.maximum(np.round(rng.uniform(0, 1, n), 3), 1e-3),
+              rng.beta(0.5, 1, n), rng.uniform(0, 1, n) ** 3, 10 ** -rng.uniform(0, 300, n)):
+        alive = rng.random(n) < 0.9
+        alive[0] = True
+        got = study_lambda(_Store(p), alive, "samplesize")
+        expect = gc_lambda(special.chdtri(1.0, p[alive]))
+        assert got == expect or (np.isnan(got[0]) and np.isnan(expect[0]))
