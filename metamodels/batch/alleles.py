@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["AlleleTable", "align", "align_alleles", "align_pairs", "pair_codes",
-           "resolve_palindromic", "complement", "is_missing", "NO_PAIR",
+           "resolve_palindromic", "maf_below", "complement", "is_missing", "NO_PAIR",
            "DROP_REASONS", "OK", "MISMATCH", "AMBIGUOUS"]
 
 _COMP = str.maketrans("ACGT", "TGCA")
@@ -245,6 +245,14 @@ def align_pairs(pairs, ref_pairs, comp, codes):
     return sign, status, strand, need
 
 
+def maf_below(freq, maf_max):
+    """Whether effect-allele frequencies settle the strand of an A/T or C/G variant:
+    minor-allele frequency ``min(f, 1 - f)`` below ``maf_max`` (False for NaN)."""
+    f = np.asarray(freq, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.minimum(f, 1.0 - f) < maf_max
+
+
 def resolve_palindromic(sign_a, freq, ref_freq, maf_max, keep_ambiguous):
     """:func:`align` of A/T or C/G rows whose alleles match the reference's.
 
@@ -265,7 +273,7 @@ def resolve_palindromic(sign_a, freq, ref_freq, maf_max, keep_ambiguous):
         fr = np.asarray(ref_freq, dtype=float)
         fa = np.where(sign_a > 0, f, 1.0 - f)   # implied frequency of r1, reading A
         with np.errstate(invalid="ignore"):
-            maf_ok = (np.minimum(f, 1 - f) < maf_max) & (np.minimum(fr, 1 - fr) < maf_max)
+            maf_ok = maf_below(f, maf_max) & maf_below(fr, maf_max)
             resolved = maf_ok & np.isfinite(fa) & np.isfinite(fr)
             choose_b = resolved & (np.abs((1.0 - fa) - fr) < np.abs(fa - fr))
     keep = resolved | keep_ambiguous

@@ -19,12 +19,11 @@ from .alleles import MISMATCH, align_pairs, pair_codes, resolve_palindromic
 from .hashindex import HashIndex
 from .prepare import (DROP_ORDER, DROP_REASONS, LAMBDA_PLAUSIBLE, SE_MIN, STUDY_DROPS,
                       VALUE_MAX, gc_lambda, load_prepared, mapped_column, palindromic_freq,
-                      prepared_alleles, prepared_column,
-                      resolvable)
+                      prepared_alleles, prepared_column)
 
 __all__ = ["VariantIndex", "Growable", "MergeState", "index_study", "gather_chunk",
            "sorted_map", "save_map", "load_map", "chunk_rows", "MAP_FILES",
-           "DROP_REASONS", "DROP_ORDER", "resolvable", "SE_MIN", "VALUE_MAX",
+           "DROP_REASONS", "DROP_ORDER", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE", "gc_lambda"]
 
 
@@ -303,17 +302,14 @@ def sorted_map(gid, sign, first_new=None):
     gid = np.asarray(gid)
     used = np.flatnonzero(gid >= 0)
     g = gid[used]
-    old = None if first_new is None else g < first_new
-    if old is not None and not old.all():
-        o, nw = np.flatnonzero(old), np.flatnonzero(~old)
-        go = g[o]
-        if go.size > 1 and not np.all(go[1:] > go[:-1]):
-            o = o[np.argsort(go, kind="stable")]
-        rows = used[np.concatenate([o, nw])].astype(np.int32)
-    elif g.size > 1 and not np.all(g[1:] > g[:-1]):
-        rows = used[np.argsort(g, kind="stable")].astype(np.int32)   # a merge sort
-    else:
-        rows = used.astype(np.int32)
+    # the rows of older gids (all without first_new), sorted unless in order already
+    # (a merge sort: nearly sorted), then the new ones, whose gids follow the rows
+    new = np.zeros(g.size, dtype=bool) if first_new is None else g >= first_new
+    o, nw = np.flatnonzero(~new), np.flatnonzero(new)
+    go = g[o]
+    if go.size > 1 and not np.all(go[1:] > go[:-1]):
+        o = o[np.argsort(go, kind="stable")]
+    rows = used[np.concatenate([o, nw])].astype(np.int32)
     neg = np.asarray(sign)[rows] < 0
     np.subtract(-1, rows, out=rows, where=neg)
     present = np.zeros(int(g.max()) + 1 if g.size else 0, dtype=bool)

@@ -24,13 +24,13 @@ import os
 
 import numpy as np
 
-from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing
+from .alleles import AMBIGUOUS, MISMATCH, complement, is_missing, maf_below
 from .alleles import DROP_REASONS as ALIGN_DROPS
 
 __all__ = ["prepare_study", "value_drops", "load_prepared", "prepared_alleles",
            "palindromic_freq", "row_alleles", "prepared_column",
            "release_prepared", "mapped_column", "DROP_REASONS", "DROP_ORDER",
-           "STUDY_DROPS", "resolvable", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
+           "STUDY_DROPS", "gc_lambda", "median", "SE_MIN", "VALUE_MAX",
            "LAMBDA_PLAUSIBLE"]
 
 #: Standard errors below SE_MIN, or |beta| and se above VALUE_MAX, are dropped
@@ -255,24 +255,6 @@ def gc_lambda(chi2, level=0.999, copy=True):
     return lam, bool(ci[0] > hi or ci[1] < lo)
 
 
-def resolvable(a1, a2, comp, freq, maf_max):
-    """Rows whose strand can be settled: not A/T or C/G (``comp[a1] != a2``), or with
-    an effect-allele frequency whose minor-allele frequency is below ``maf_max``.
-
-    The same rule for every study, the first included, so that which variants and
-    numbers come out does not depend on the order of the files.
-    """
-    pal = comp[a1] == a2
-    out = ~pal
-    if freq is None:
-        return out
-    rows = np.flatnonzero(pal)
-    f = np.asarray(freq)[rows]
-    with np.errstate(invalid="ignore"):
-        out[rows] = np.minimum(f, 1.0 - f) < maf_max
-    return out
-
-
 def local_alleles(alleles):
     """Missing-allele mask and complement codes of a study's own allele list.
 
@@ -321,7 +303,7 @@ def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
     (missing or non-finite beta, ``se <= 0``; for the sample-size scheme ``p``
     outside (0, 1] or ``N <= 0``), values out of the computable range
     (:data:`SE_MIN`, :data:`VALUE_MAX`), a missing id, missing or identical alleles,
-    A/T or C/G alleles whose strand cannot be settled (:func:`resolvable`; unless
+    A/T or C/G alleles whose strand cannot be settled (:func:`.alleles.maf_below`; unless
     ``keep_ambiguous``), a repeated id (its first row left by the earlier rules is
     kept).  The genomic-control lambda (:func:`gc_lambda`) is computed on the rows
     left.
@@ -368,17 +350,17 @@ def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
         dropped.append(rows_.astype(np.int32))
 
     drop(key == 0)
-    missing, comp = local_alleles(store.alleles)
+    missing = local_alleles(store.alleles)[0]
     if missing.size:
         drop(missing[la1] | missing[la2] | (la1 == la2))
     else:
         dropped.append(np.empty(0, dtype=np.int32))
     if not keep_ambiguous:
-        # resolvable() on the A/T and C/G rows only
-        settled = np.zeros(pal_rows.size, dtype=bool)
-        if pal_freq is not None:
-            with np.errstate(invalid="ignore"):
-                settled = np.minimum(pal_freq, 1.0 - pal_freq) < maf_max
+        # A/T and C/G rows whose strand the frequency cannot settle, in every study
+        # alike (the first included), so that what comes out does not depend on the
+        # order of the files
+        settled = np.zeros(pal_rows.size, dtype=bool) if pal_freq is None \
+            else maf_below(pal_freq, maf_max)
         unsettled = np.zeros(n, dtype=bool)
         unsettled[pal_rows[~settled]] = True
         drop(unsettled)
@@ -399,16 +381,15 @@ def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
         else (float("nan"), False)
     drows = np.concatenate(dropped)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32
-    pal = np.flatnonzero(comp[a1] == a2).astype(np.int32) if comp.size \
+    # the kept A/T and C/G rows: positions in rows of the scan's palindromic rows
+    at = np.minimum(np.searchsorted(pal_rows, rows), max(pal_rows.size - 1, 0))
+    pal = np.flatnonzero(pal_rows[at] == rows).astype(np.int32) if pal_rows.size \
         else np.empty(0, dtype=np.int32)
     saved = {"p_rows": rows, "p_key": pkey, "p_a1": a1.astype(adt), "p_a2": a2.astype(adt),
              "p_drops": drows, "p_drop_a1": la1[drows].astype(adt),
              "p_drop_a2": la2[drows].astype(adt), "p_pal": pal}
     if pal_freq is not None:
-        at = np.minimum(np.searchsorted(pal_rows, rows[pal]), max(pal_rows.size - 1, 0))
-        if pal.size and not np.array_equal(pal_rows[at], rows[pal]):   # pragma: no cover
-            raise RuntimeError("the A/T and C/G rows of the scan and of the rules differ")
-        saved["p_pal_freq"] = pal_freq[at]
+        saved["p_pal_freq"] = pal_freq[at[pal]]
     for name, values in saved.items():
         values.tofile(store.path(name))
     store.prepared = {
