@@ -385,19 +385,11 @@ def test_sample_size_lambda_from_a_band_equals_the_full_computation(n):
     ties, skewed and implausible p-values (those take the full computation)."""
     from metamodels.batch.prepare import study_lambda
 
-    class _Store:
-        def __init__(self, p):
-            self.p = p
-
-        def load(self, name):
-            assert name == "pvalue"
-            return self.p
-
     rng = np.random.default_rng(n)
     for p in (rng.uniform(0, 1, n), np.maximum(np.round(rng.uniform(0, 1, n), 3), 1e-3),
               rng.beta(0.5, 1, n), rng.uniform(0, 1, n) ** 3, 10 ** -rng.uniform(0, 300, n)):
         alive = rng.random(n) < 0.9
         alive[0] = True
-        got = study_lambda(_Store(p), alive, "samplesize")
+        got = study_lambda(p, alive, "samplesize")
         expect = gc_lambda(special.chdtri(1.0, p[alive]))
         assert got == expect or (np.isnan(got[0]) and np.isnan(expect[0]))

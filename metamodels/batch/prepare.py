@@ -128,22 +128,21 @@ def value_drops(cols, scheme):
     return bad[~valid], bad[valid], good
 
 
-def _chi2(store, alive, scheme):
-    """``chi2 = (beta/se)^2`` of the rows of the mask ``alive`` (finite: the rows
-    are valid and within SE_MIN, VALUE_MAX), or the 1-df quantile of the p-value
-    (sample-size scheme): the statistics of the genomic-control lambda.  The
-    columns are read back from the store (a copy from the page cache)."""
+def lambda_statistic(cols, scheme):
+    """The statistic of the genomic-control lambda of a block's rows (``cols`` as in
+    :func:`value_drops`): ``chi2 = (beta/se)^2`` or, for the sample-size scheme, the
+    p-value (:func:`study_lambda` takes the 1-df quantiles of the few it needs)."""
     if scheme == "samplesize":
-        from scipy import special
-
-        return special.chdtri(1.0, store.load("pvalue")[alive])
-    z = store.load("beta")[alive]
-    z /= store.load("se")[alive]
-    return np.square(z, out=z)
+        return np.array(cols["pvalue"], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = np.divide(cols["beta"], cols["se"])
+        return np.square(z, out=z)
 
 
-def study_lambda(store, alive, scheme):
-    """:func:`gc_lambda` of the study's rows ``alive``.
+def study_lambda(stat, alive, scheme):
+    """:func:`gc_lambda` of the study's rows ``alive``; ``stat`` holds every row's
+    :func:`lambda_statistic` (finite for the rows ``alive``: they are valid and
+    within SE_MIN, VALUE_MAX).
 
     For the sample-size scheme the 1-df chi-square quantiles ``chdtri(1, p)`` (a few
     microseconds each) decrease with ``p``, so their median comes from the p-values
@@ -155,8 +154,8 @@ def study_lambda(store, alive, scheme):
     other order statistics) or the band does not hold the middle.
     """
     if scheme != "samplesize":
-        return gc_lambda(_chi2(store, alive, scheme), copy=False)
-    p = store.load("pvalue")[alive]
+        return gc_lambda(stat[alive], copy=False)
+    p = stat[alive]
     n = p.size
     m = max(1000, n // 20)
     if n > 4 * m:
@@ -295,7 +294,7 @@ def _first_rows(key):
     return first
 
 
-def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
+def prepare_study(store, key, la1, la2, values, palindromic, stat, scheme="stderr",
                   maf_max=0.4, keep_ambiguous=False):
     """Apply the rules of one study and save the rows that enter the alignment.
 
@@ -328,6 +327,8 @@ def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
     palindromic : tuple
         ``(rows, freq)``: the A/T and C/G rows (ascending) and their effect-allele
         frequencies (None without a frequency column).
+    stat : float array
+        The :func:`lambda_statistic` of all rows.
     scheme : {"stderr", "samplesize"}
     maf_max : float
     keep_ambiguous : bool
@@ -377,19 +378,20 @@ def prepare_study(store, key, la1, la2, values, palindromic, scheme="stderr",
         rows, pkey, a1, a2 = rows[first], pkey[first], a1[first], a2[first]
     else:
         dropped.append(np.empty(0, dtype=np.int32))
-    lam, implausible = study_lambda(store, alive, scheme) if rows.size \
+    lam, implausible = study_lambda(stat, alive, scheme) if rows.size \
         else (float("nan"), False)
     drows = np.concatenate(dropped)
     adt = np.uint8 if len(store.alleles) <= 256 else np.int32
     # the kept A/T and C/G rows: positions in rows of the scan's palindromic rows
-    at = np.minimum(np.searchsorted(pal_rows, rows), max(pal_rows.size - 1, 0))
-    pal = np.flatnonzero(pal_rows[at] == rows).astype(np.int32) if pal_rows.size \
-        else np.empty(0, dtype=np.int32)
+    is_pal = np.zeros(n, dtype=bool)
+    is_pal[pal_rows] = True
+    pal = np.flatnonzero(is_pal[rows]).astype(np.int32)
     saved = {"p_rows": rows, "p_key": pkey, "p_a1": a1.astype(adt), "p_a2": a2.astype(adt),
              "p_drops": drows, "p_drop_a1": la1[drows].astype(adt),
              "p_drop_a2": la2[drows].astype(adt), "p_pal": pal}
     if pal_freq is not None:
-        saved["p_pal_freq"] = pal_freq[at[pal]]
+        # pal_rows ascending: the kept ones' positions among them
+        saved["p_pal_freq"] = pal_freq[np.searchsorted(pal_rows, rows[pal])]
     for name, values in saved.items():
         values.tofile(store.path(name))
     store.prepared = {

@@ -589,7 +589,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     """
     import time
 
-    from .prepare import prepare_study, value_drops
+    from .prepare import lambda_statistic, prepare_study, value_drops
 
     prepare = {"maf_max": 0.4, "keep_ambiguous": False, **(prepare or {})}
     freq_column = prepare.pop("freq_column", False)
@@ -602,9 +602,11 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     handles = {nm: open(store.path(nm), "wb") for nm in names
                if nm != "freq" or freq_column}
     ids_fh = open(os.path.join(directory, "ids.bin"), "wb")
-    # kept in memory: per row 11 bytes (id hash, allele codes, value check), and the
-    # rows and frequencies of the A/T and C/G rows (the only frequencies used)
-    keys, a1s, a2s, pal_rows, pal_freq, invalid, out_of_range, good = ([] for _ in range(8))
+    # kept in memory: per row 19 bytes (id hash, allele codes, value check, statistic
+    # of the genomic-control lambda), and the rows and frequencies of the A/T and C/G
+    # rows (the only frequencies used)
+    keys, a1s, a2s, pal_rows, pal_freq, invalid, out_of_range, good, stats = \
+        ([] for _ in range(9))
     n = 0
     offset = 0
     try:
@@ -632,6 +634,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
             invalid.append(bad + n)
             out_of_range.append(far + n)
             good.append(ok)
+            stats.append(lambda_statistic(cols, scheme))
             n += m
     finally:
         for fh in handles.values():
@@ -652,7 +655,7 @@ def scan_study(path, index, columns, info, directory, chunk_size=500_000, scheme
     prepare_study(store, cat(keys, np.uint64), cat(a1s, np.int32), cat(a2s, np.int32),
                   (cat(invalid, np.int64), cat(out_of_range, np.int64), cat(good, bool)),
                   (cat(pal_rows, np.int32), cat(pal_freq, np.float64) if "freq" in names
-                   else None), scheme, **prepare)
+                   else None), cat(stats, np.float64), scheme, **prepare)
     return {"store": store, "prepare_seconds": time.process_time() - t1, "path": path,
             "index": index, "columns": columns,
             "sep_name": info["sep_name"], "compression": info["compression"],
