@@ -151,6 +151,37 @@ def test_rows_to_bytes_is_the_columns_side_by_side(sep, block):
     assert per_col[1][:3] == [("NA" if m else str(v)) for v, m in zip(ints[:3], miss[:3])]
 
 
+@pytest.mark.parametrize("share", [0.0, 0.1, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("block", [8192, 64, 1])
+def test_columns_copied_where_equal_are_formatted_alike(share, block):
+    """A float or log10 column given an earlier one (a fourth spec item) copies its
+    words where the values are equal and formats the others: the same text as
+    formatting every value, whatever the share of equal rows, with NaN, -0.0 and
+    log10 values whose wide exponents make the two columns' widths differ."""
+    rng = np.random.default_rng(int(share * 10) + block)
+    n = 500
+    x = rng.normal(size=n) * 10.0 ** rng.integers(-12, 12, n)
+    x[::17] = np.nan
+    x[::23] = 0.0
+    y = np.where(rng.random(n) < share, x, rng.normal(size=n))
+    y[::19] = -0.0
+    y[::41] = np.nan                              # NaN never equals: formatted
+    lg = -rng.exponential(5, n)
+    lg2 = np.where(rng.random(n) < share, lg, -rng.exponential(5, n))
+    lg[::29] = -rng.uniform(1e5, 1e9, lg[::29].size)      # wide in one column only
+    lg2[::37] = -rng.uniform(1e5, 1e9, lg2[::37].size)
+    plain = [("float", x, 6), ("log10", lg, 6), ("bytes", np.full(n, b"ab"), None),
+             ("float", y, 6), ("log10", lg2, 6)]
+    copied = plain[:3] + [("float", y, 6, 0), ("log10", lg2, 6, 1)]
+    expect = rows_to_bytes(plain, block=block)
+    assert rows_to_bytes(copied, block=block) == expect
+    assert expect.decode().split("\n")[0].split("\t")[3] == _lines(format_float(y[:1]))[0]
+    with pytest.raises(ValueError, match="cannot copy"):
+        rows_to_bytes(plain[:3] + [("float", y, 4, 0)])          # other digits
+    with pytest.raises(ValueError, match="cannot copy"):
+        rows_to_bytes(plain[:3] + [("float", y, 6, 1)])          # other kind
+
+
 def test_format_int_with_missing():
     x = np.array([0, 7, -12, 1000, -1000, 999_999, 10 ** 15, -(10 ** 18), 5])
     miss = np.zeros(x.size, dtype=bool)

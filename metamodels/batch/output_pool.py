@@ -288,30 +288,41 @@ def format_chunk(ctx, c0, y, nn, res, threads=1):
         spec.append(("float", nn, 6) if np.any(nn != np.rint(nn))
                     else ("int", np.rint(nn), None))
     spec.append(("bytes", _direction(y), None))
-    if scheme == "stderr":
-        spec += [("float", res["beta"], digits), ("float", res["se"], digits)]
-    else:
-        spec.append(("float", res["z"], digits))
-    spec += [("log10", res["log10p"], digits), ("float", res["q"], digits),
-             ("log10", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]), digits),
-             ("float", res["i2"], digits)]
+    at = {}                                   # positions of the fixed-effect columns
+
+    def add(kind, key, values=None):
+        at[key] = len(spec)
+        spec.append((kind, res[key] if values is None else values, digits))
+
+    for key in (("beta", "se") if scheme == "stderr" else ("z",)):
+        add("float", key)
+    add("log10", "log10p")
+    add("float", "q")
+    add("log10", "q_log10p", log10_chi2_sf(res["q"], res["q_df"], res["q_pvalue"]))
+    add("float", "i2")
+
+    def same(kind, name, fe_key):
+        """A random-effects column: where it equals the fixed-effect one (tau^2 = 0)
+        the text is copied (:func:`.textfmt.rows_to_bytes`)."""
+        return (kind, res[name], digits, at[fe_key])
+
     for m in ctx.methods:
         if m == "FE":
             continue
-        spec += [("float", res[f"tau2_{m}"], digits), ("float", res[f"i2_{m}"], digits)]
+        spec += [("float", res[f"tau2_{m}"], digits), same("float", f"i2_{m}", "i2")]
         if scheme == "stderr":
-            spec += [("float", res[f"beta_{m}"], digits), ("float", res[f"se_{m}"], digits)]
+            spec += [same("float", f"beta_{m}", "beta"), same("float", f"se_{m}", "se")]
         else:
-            spec.append(("float", res[f"z_{m}"], digits))
-        spec.append(("log10", res[f"log10p_{m}"], digits))
+            spec.append(same("float", f"z_{m}", "z"))
+        spec.append(same("log10", f"log10p_{m}", "log10p"))
         if m in ITERATIVE_METHODS:
             spec.append(("bytes", np.where(res[f"converged_{m}"], b"TRUE", b"FALSE"), None))
     if ctx.extra:
         spec += ctx.extra.spec(res, digits)
     step = PIECE_ROWS * max(1, threads)
     for i0 in range(0, c1 - c0, step):
-        yield rows_to_bytes([(kind, v[i0:i0 + step], o if kind != "int" or o is None
-                              else o[i0:i0 + step]) for kind, v, o in spec],
+        yield rows_to_bytes([(c[0], c[1][i0:i0 + step], c[2] if c[0] != "int" or c[2] is None
+                              else c[2][i0:i0 + step]) + tuple(c[3:]) for c in spec],
                             sep=ctx.sep, n_threads=threads)
 
 

@@ -214,10 +214,10 @@ def _clip(a, lo, hi):
 
 def _copy_words(dst, src):
     """``dst[...] = src`` for ``(n, w)`` uint32 word matrices: rows copied as single
-    ``4w``-byte items when ``dst`` is a column range of a wider matrix (one strided
+    ``4w``-byte items when they are column ranges of wider matrices (one strided
     copy instead of ``w``)."""
     w = src.shape[1]
-    if dst.ndim == 2 and dst.strides[1] == 4 and src.flags.c_contiguous and w > 1:
+    if dst.ndim == 2 and dst.strides[1] == 4 and src.strides[1] == 4 and w > 1:
         dst.view(f"V{4 * w}")[:, 0] = src.view(f"V{4 * w}")[:, 0]
     else:
         dst[...] = src
@@ -425,12 +425,34 @@ def _free_last_byte(kind, values, width):
     return values.dtype.kind == "S" and values.dtype.itemsize < 4 * width
 
 
+def _copy_equal(view, ref_view, v, ref_v, fmt):
+    """``fmt(v, out=view)``, with the words of the rows where ``v == ref_v`` copied
+    from ``ref_view`` (already written) and only the others formatted."""
+    same = v == ref_v
+    if same.all():
+        _copy_words(view, ref_view)
+        return
+    rows = np.flatnonzero(~same)
+    if rows.size * 4 > v.size * 3:                 # few equal: format them all
+        fmt(v, view)
+        return
+    _copy_words(view, ref_view)
+    part = np.zeros((rows.size, view.shape[1]), dtype=np.uint32)   # as the zeroed block
+    fmt(v[rows], part)
+    view[rows] = part
+
+
 def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
     """Text of a table given as a list of ``(kind, values, option)`` column specs.
 
     ``kind`` is ``"float"`` (option: significant digits), ``"log10"`` (values are
     log10 of the numbers to write; option: digits), ``"int"`` (option: missing
-    mask or None) or ``"bytes"``.  Rows are formatted ``block`` at a time (bounding
+    mask or None) or ``"bytes"``.  A ``"float"`` or ``"log10"`` spec may have a
+    fourth item, the position of an earlier column of the same kind and option:
+    where the two columns' values are equal (``==``: the same number, so the same
+    text), that column's words are copied instead of formatted again (a
+    random-effects column equals its fixed-effect one wherever tau^2 = 0).
+    Rows are formatted ``block`` at a time (bounding
     the memory of the word matrix; blocks of a few thousand rows keep the
     temporaries in the CPU caches), on ``n_threads`` threads.  A one-byte separator
     (and the newline) is written into the last byte of a column's words where that
@@ -440,9 +462,15 @@ def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
     sepw, nlw = _word(sep.decode()), _word("\n")
     short = len(sep) == 1
 
+    refs = [c[3] if len(c) > 3 else None for c in columns]
+    for j, r in enumerate(refs):
+        if r is not None and not (0 <= r < j and columns[r][0] == columns[j][0]
+                                  in ("float", "log10") and columns[r][2] == columns[j][2]):
+            raise ValueError(f"column {j} cannot copy column {r}")
+
     def one(i0):
         sl = slice(i0, i0 + block)
-        vals = [(kind, v[sl], opt) for kind, v, opt in columns]
+        vals = [(c[0], c[1][sl], c[2]) for c in columns]
         widths = [_width(kind, v) for kind, v, _ in vals]
         own = [not (short and _free_last_byte(kind, v, w))
                for (kind, v, _), w in zip(vals, widths)]
@@ -451,9 +479,17 @@ def rows_to_bytes(columns, sep=b"\t", block=8192, n_threads=1):
         M = np.frombuffer(buf, dtype=np.uint32).reshape(nb, width)
         B = M.view(np.uint8)
         pos = 0
+        starts = []
         for j, ((kind, v, opt), w) in enumerate(zip(vals, widths)):
             view = M[:, pos:pos + w]
-            if kind == "float":
+            starts.append(pos)
+            r = refs[j]
+            if r is not None and widths[r] == w:
+                _copy_equal(view, M[:, starts[r]:starts[r] + w], v, vals[r][1],
+                            lambda x, out, kind=kind, opt=opt:
+                            (format_float if kind == "float" else format_log10)(
+                                x, opt or 6, out=out))
+            elif kind == "float":
                 format_float(v, opt or 6, out=view)
             elif kind == "log10":
                 format_log10(v, opt or 6, out=view)
