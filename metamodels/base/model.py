@@ -84,6 +84,10 @@ class MetaModelBase(FormulaPickleMixin, LikelihoodModel):
         n_in = len(endog)
         require_rows(n_in, "endog (the effect sizes)")
         cls = type(self).__name__
+        if "weights" in kwargs:
+            raise TypeError(f"weights= belongs to {cls}(...).fit(weights=w) (metafor's "
+                            "rma(..., weights=w)), not to the model: the model would "
+                            "keep it unused")
         vi = numeric_vector(vi, "vi", hint=(
             f"; the second argument of {cls}(endog, vi, exog) is vi, the sampling "
             "variances, not exog as in statsmodels: pass the moderators as exog=X"))

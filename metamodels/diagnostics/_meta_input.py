@@ -53,6 +53,11 @@ class MetaInput:
         fit = getattr(results, "_fit", None)
         self.tau2_fixed = bool(getattr(fit, "tau2_fixed", False))
         self.tau2 = float(results.tau2)
+        #: User weights of the coefficient estimator (``fit(weights=)``,
+        #: ``weighted=False``), None for inverse-variance weights; a refit to some of
+        #: the studies keeps theirs (:func:`refit`).
+        w = getattr(fit, "weights", None)
+        self.weights = None if w is None else np.asarray(w, dtype=float)
 
     @property
     def k(self) -> int:
@@ -99,9 +104,13 @@ def meta_input(results: MetaResults | MetaInput) -> MetaInput:
 
 def refit(inp: MetaInput, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None,
           method: str | None = None, test: str | None = None,
-          **model_kwargs: Any) -> MetaResults:
+          weights: np.ndarray | None = None, **model_kwargs: Any) -> MetaResults:
     """Fit the model of ``inp`` (same estimator, test and fixed tau^2, unless ``method``
     or ``test`` say otherwise) to new data.
+
+    A fit with user weights (``inp.weights``) must be refitted with the weights of the
+    studies in ``y`` (``weights``, in their order): a refit without them would be
+    another estimator.
 
     Boundary warnings of the refit are silenced: the caller reports what matters.
 
@@ -115,6 +124,8 @@ def refit(inp: MetaInput, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = N
         New design (intercept only when omitted).
     method, test : str, optional
         Override the estimator or the test.
+    weights : ndarray, optional
+        The user weights of the studies in ``y`` (required when ``inp`` has them).
     **model_kwargs
         Passed to the model constructor (e.g. ``filled=``).
 
@@ -127,12 +138,16 @@ def refit(inp: MetaInput, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = N
     X = np.ones((len(y), 1)) if X is None else X
     method = inp.method if method is None else method
     test = inp.test if test is None else test
+    if (inp.weights is None) != (weights is None):
+        raise ValueError("a refit of a fit with user weights needs the weights of its "
+                         "studies (and one without them none)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BoundaryWarning)
         if method == "FE":
-            return MetaFixed(y, v, X, **model_kwargs).fit(test=test)
+            return MetaFixed(y, v, X, **model_kwargs).fit(test=test, weights=weights)
         tau2 = inp.tau2 if inp.tau2_fixed else None
-        return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2)
+        return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2,
+                                                       weights=weights)
 
 
 def sample_sizes(inp: MetaInput, ni: ArrayLike | str | None) -> np.ndarray:

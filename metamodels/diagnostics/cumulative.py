@@ -73,7 +73,8 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
     Notes
     -----
     Each fit uses the method and test of ``results`` (tau^2 re-estimated; ML and REML
-    start from the previous fit's tau^2).  The first fit, of one study, has no residual
+    start from the previous fit's tau^2) and its user weights, if any (``fit(weights=)``:
+    each study keeps its weight).  The first fit, of one study, has no residual
     degrees of freedom: tau^2 = 0 and Q = 0, as in metafor.
 
     References
@@ -105,6 +106,7 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
     index = results._fitted_index
     idx = _order(order, k, index)
     fixed_tau2 = getattr(getattr(results, "_fit", None), "tau2_fixed", False)
+    a = getattr(getattr(results, "_fit", None), "weights", None)   # user weights
     rows = np.empty((k, 6))
     start = float(results.tau2)
     for j in range(1, k + 1):
@@ -121,6 +123,10 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
         if np.isfinite(tau2) and tau2 > 0:
             start = tau2
         s2w = gq / (j - p) if (results.test == "knha" and j > p) else 1.0
+        if a is not None:                 # user weights: b = sum a y / sum a (no KnHa)
+            aa = a[sel]
+            beta = [float(aa @ y[sel]) / aa.sum()]
+            cov = np.array([[float(aa * aa @ (v[sel] + tau2)) / aa.sum() ** 2]])
         rows[j - 1] = beta[0], np.sqrt(s2w * cov[0, 0]), tau2, q0, trp0, j - p
     q_df = rows[:, 5]
     df_t = q_df if results.use_t else None

@@ -268,7 +268,7 @@ def egger_test(results: MetaResults | MetaInput, model: Literal["rma", "lm"] = "
         raise ValueError(f"the predictor {predictor!r} is constant (or collinear with the "
                          "moderators): the regression test is not defined")
     if model == "rma":
-        fit = refit(inp, inp.y, inp.v, X)
+        fit = refit(inp, inp.y, inp.v, X, weights=inp.weights)
         b = np.asarray(fit.params)
         se = np.asarray(fit.bse)
         use_t = bool(fit.use_t)

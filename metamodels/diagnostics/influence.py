@@ -38,6 +38,20 @@ def _tau2_fixed(results):
     return bool(getattr(fit, "tau2_fixed", False))
 
 
+def _user_weights(results):
+    """The user weights of a fit (``fit(weights=)``, ``weighted=False``), or None."""
+    w = getattr(getattr(results, "_fit", None), "weights", None)
+    return None if w is None else np.asarray(w, dtype=float)
+
+
+def weighted_gls(y, m, X, a):
+    """Coefficients and covariance of the weighted estimator ``b = (X'AX)^{-1} X'Ay``
+    of data with marginal variances ``m``: ``(X'AX)^{-1} X'AMAX (X'AX)^{-1}``."""
+    B = np.linalg.inv(X.T @ (a[:, None] * X))
+    H = B @ (X.T * a)                              # b = H y
+    return H @ y, (H * m) @ H.T
+
+
 @dataclass(frozen=True)
 class Deletions:
     """The k leave-one-out fits of a univariate model (arrays, row ``i`` = study ``i``
@@ -88,6 +102,7 @@ def univariate_deletions(results: MetaResults) -> Deletions:
     """
     y, v, X = _arrays(results)
     k, p = X.shape
+    rows_all = np.arange(k)
     method = results.method
     if method == "FE" or _tau2_fixed(results):
         tau2 = np.full(k, float(results.tau2))
@@ -103,6 +118,11 @@ def univariate_deletions(results: MetaResults) -> Deletions:
                                  problem=full.subset(keep))
     beta, cov, genq, _ = deleted_states(y, v, X, tau2)
     _, _, q0, trp0 = deleted_states(y, v, X, np.zeros(k), with_trace=True)
+    a = _user_weights(results)
+    if a is not None:               # user weights: the reduced fits keep them (no KnHa)
+        for i in range(k):
+            keep = rows_all != i
+            beta[i], cov[i] = weighted_gls(y[keep], v[keep] + tau2[i], X[keep], a[keep])
     df = k - 1 - p
     with np.errstate(divide="ignore", invalid="ignore"):
         s2w = genq / df if results.test == "knha" else np.ones(k)
@@ -169,7 +189,12 @@ class MetaInfluence:
         w = 1.0 / (v + float(res.tau2))
         b = np.asarray(res.params, dtype=float)
         vb = np.asarray(res.cov_params(), dtype=float)
-        C = vb / res._fit.knha_factor
+        a = _user_weights(res)
+        if a is not None:                  # H = X(X'AX)^{-1}X'A with the user weights
+            w = a
+            C = np.linalg.inv(X.T @ (a[:, None] * X))
+        else:
+            C = vb / res._fit.knha_factor
         hat = w * np.einsum("ij,jk,ik->i", X, C, X)
         return y, v, X, w, b, vb, hat
 
@@ -190,15 +215,24 @@ class MetaInfluence:
         resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
         rstudent = resid / np.sqrt(d.s2w * (v + d.tau2) + vpred_del)
         dfb = b[None, :] - d.beta
-        dffits = np.einsum("ij,ij->i", X, dfb) / np.sqrt(d.s2w * hat * (d.tau2 + v))
         cooks = np.einsum("ij,jk,ik->i", dfb, np.linalg.inv(vb), dfb)
         with np.errstate(invalid="ignore"):
             cov_ratio = np.linalg.det(vb_del) / np.linalg.det(vb)
-        # (X'W_(-i)X)^{-1} over all k studies at tau^2_(-i): add study i back (rank one)
-        wi = 1.0 / (v + d.tau2)
-        Cx = np.einsum("ijk,ik->ij", d.cov, X)
-        denom = 1.0 + wi * np.einsum("ij,ij->i", X, Cx)
-        full_del = d.cov - (wi / denom)[:, None, None] * Cx[:, :, None] * Cx[:, None, :]
+        a = _user_weights(self.results)
+        if a is not None:
+            # the covariance of the weighted estimator on all k studies at tau^2_(-i)
+            full_del = np.array([weighted_gls(y, v + t, X, a)[1] for t in d.tau2])
+        else:
+            # (X'W_(-i)X)^{-1} over all k studies at tau^2_(-i): add study i back
+            wi = 1.0 / (v + d.tau2)
+            Cx = np.einsum("ijk,ik->ij", d.cov, X)
+            denom = 1.0 + wi * np.einsum("ij,ij->i", X, Cx)
+            full_del = d.cov - (wi / denom)[:, None, None] * Cx[:, :, None] * Cx[:, None, :]
+        # the change of the fitted value over its SD on all studies at tau^2_(-i)
+        # (with inverse-variance weights that SD is sqrt(s2w hat (tau^2_(-i) + v)))
+        dpred = np.einsum("ij,ij->i", X, dfb)
+        dffits = dpred / (np.sqrt(np.einsum("ij,ijk,ik->i", X, full_del, X)) if a is not None
+                          else np.sqrt(d.s2w * hat * (d.tau2 + v)))
         dfbetas = dfb / np.sqrt(d.s2w[:, None] * np.diagonal(full_del, axis1=1, axis2=2))
         weight = 100.0 * w / w.sum()
         frame = pd.DataFrame({"rstudent": rstudent, "dffits": dffits, "cooks_d": cooks,

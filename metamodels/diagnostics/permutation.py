@@ -131,6 +131,38 @@ def _sign_patterns(k):
         yield np.where(bits == 1, -1.0, 1.0)
 
 
+#: Estimators whose intercept-only fits the batch kernels compute
+#: (:func:`metamodels.batch.meta_analyze`): the sign-flip refits are done all at once.
+BATCH_METHODS = ("FE", "DL", "HE", "REML", "ML", "PM")
+
+
+#: Sign patterns fitted per batch call (memory: a few times ``BATCH_ROWS x k`` doubles).
+BATCH_ROWS = 65536
+
+
+def _sign_pattern_rows(k, c0, c1):
+    """Patterns ``c0 <= code < c1`` of :func:`_sign_patterns` as rows of an array."""
+    bits = (np.arange(c0, c1)[:, None] >> np.arange(k)) & 1
+    return np.where(bits == 1, -1.0, 1.0)
+
+
+def _batch_sign_flips(S, y, v, method, refit):
+    """``(z, QM)`` of the intercept-only fits of every sign pattern (rows of ``S``)
+    by the batch kernels (one call instead of a fit per pattern; the same estimates
+    to about 1e-11); a pattern they leave without a finite, converged estimate is
+    refitted on its own (``refit``)."""
+    from ..batch import meta_analyze
+
+    out = meta_analyze(S * y, np.broadcast_to(np.sqrt(v), S.shape), method, as_frame=False)
+    z = np.array(out["z" if method == "FE" else "z_re"], dtype=float)
+    ok = np.isfinite(z)
+    if method in ("REML", "ML", "PM"):
+        ok &= np.asarray(out["converged"], dtype=bool)
+    for i in np.flatnonzero(~ok):
+        z[i] = refit(S[i] * y, np.ones((y.size, 1)))[0][0]
+    return z[:, None], z * z
+
+
 def permutation_test(results: MetaResults, n_permutations: int = 1000,
                      exact: Literal["auto"] | bool = "auto",
                      seed: int | np.random.Generator | None = None
@@ -223,10 +255,14 @@ def permutation_test(results: MetaResults, n_permutations: int = 1000,
         raise ValueError(f"an exact test needs {n_exact} permutations (more than "
                          f"{MAX_EXACT}); use exact=False")
     rng = np.random.default_rng(seed)
+    # user weights stay with their studies (the effects are permuted or sign-flipped,
+    # the weights not), as metafor's permutest
+    weights = fit0.weights
 
     def refit(yy, XX):
         try:
-            return _stats(fit_univariate(yy, v, XX, fit0.method, fit0.test, tau2=tau2), idx)
+            return _stats(fit_univariate(yy, v, XX, fit0.method, fit0.test, tau2=tau2,
+                                         weights=weights), idx)
         except np.linalg.LinAlgError:
             return np.full(p, np.nan), np.nan
 
@@ -238,6 +274,15 @@ def permutation_test(results: MetaResults, n_permutations: int = 1000,
             signs = (_sign_patterns(k) if do_exact else
                      (np.ones(k) if i == 0 else rng.choice([-1.0, 1.0], size=k)
                       for i in range(n_permutations)))
+            if fit0.method in BATCH_METHODS and fit0.test == "z" and tau2 is None \
+                    and weights is None:
+                chunks = (_sign_pattern_rows(k, c0, min(c0 + BATCH_ROWS, 2 ** k))
+                          for c0 in range(0, 2 ** k, BATCH_ROWS)) if do_exact \
+                    else [np.array(list(signs))]
+                parts = [_batch_sign_flips(S, y, v, fit0.method, refit) for S in chunks]
+                zs = list(np.concatenate([z for z, _ in parts]))
+                qms = list(np.concatenate([q for _, q in parts]))
+                signs = ()
             for s in signs:
                 z, qm = refit(s * y, X)
                 zs.append(z)

@@ -59,6 +59,7 @@ import pandas as pd
 import patsy
 from scipy import linalg, stats
 
+from ..exceptions import SpecificationError
 from ..inference.sandwich import (cluster_robust_pieces, inv_sqrt_psd, p_array,
                                   satterthwaite_df, working_blocks)
 from ..mixed import MixedModel
@@ -443,6 +444,8 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
         than coefficients with ``CR1p`` or ``ddf="residual"``.
     TypeError
         A fit of an unsupported model.
+    metamodels.exceptions.SpecificationError
+        A MetaFixed/MetaRandom fit with user weights (not implemented).
 
     References
     ----------
@@ -481,6 +484,12 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
     if not isinstance(model, _SUPPORTED):
         raise TypeError("robust() supports MetaFixed, MetaRandom, MetaMixed and MixedModel "
                         f"fits; got a {type(model).__name__} fit")
+    if getattr(getattr(results, "_fit", None), "weights", None) is not None:
+        # the sandwich here weights by the working model (W = Phi^-1); a fit with user
+        # weights would need their bread and clubSandwich's CR2 for W != Phi^-1
+        raise SpecificationError("robust() is not available for a fit with user weights "
+                                 "(weights= or weighted=False): its estimator is not the "
+                                 "working model's GLS; refit without them")
     X = np.asarray(model.exog, dtype=float)
     p = X.shape[1]
     beta = np.asarray(results.params, dtype=float)[:p]

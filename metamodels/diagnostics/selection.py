@@ -493,6 +493,10 @@ def selection_model(results: MetaResults | MetaInput,
 
 def _ml_fit(inp):
     """The ML fit without selection (the input itself if it is ML or fixed effects)."""
+    if inp.weights is not None:
+        raise SpecificationError("a selection model is a likelihood with inverse-variance "
+                                 "weights: it is not defined for a fit with user weights "
+                                 "(weights= or weighted=False), as in metafor's selmodel")
     if inp.method in ("FE", "ML"):
         return inp.results
     return refit(inp, inp.y, inp.v, inp.X, method="ML", test="z")

@@ -165,7 +165,7 @@ def _auto_side(inp):
     meta-regression (same estimator) picks the side: a positive slope (small studies
     with larger effects) means studies are missing on the left."""
     X = np.column_stack([np.ones(inp.k), np.sqrt(inp.v)])
-    slope = float(np.asarray(refit(inp, inp.y, inp.v, X).params)[1])
+    slope = float(np.asarray(refit(inp, inp.y, inp.v, X, weights=inp.weights).params)[1])
     return "right" if slope < 0 else "left"
 
 
@@ -267,12 +267,16 @@ def trim_and_fill(results: MetaResults | MetaInput,
     ys = sign * inp.y
     order = np.argsort(ys, kind="stable")
     ys, vs = ys[order], inp.v[order]
+    # user weights go with their studies; a filled study has the weight of the study
+    # it mirrors (as metafor)
+    ws = None if inp.weights is None else inp.weights[order]
     k = inp.k
     k0, k0_prev, it, se_k0, b = 0, -1, 0, np.nan, np.nan
     while k0 != k0_prev and it < maxiter:
         k0_prev = k0
         it += 1
-        fit = refit(inp, ys[: k - k0], vs[: k - k0])
+        fit = refit(inp, ys[: k - k0], vs[: k - k0],
+                    weights=None if ws is None else ws[: k - k0])
         b = float(np.asarray(fit.params)[0])
         k0_raw, se_k0 = estimate_k0(ys - b, estimator)
         k0 = int(max(0, np.round(k0_raw)))
@@ -290,5 +294,6 @@ def trim_and_fill(results: MetaResults | MetaInput,
     y_all = np.r_[inp.y, yfill]
     v_all = np.r_[inp.v, vfill]
     mask = np.r_[np.zeros(k, bool), np.ones(k0, bool)]
-    filled = refit(inp, y_all, v_all, filled=mask)
+    w_all = None if ws is None else np.r_[inp.weights, ws[k - k0:] if k0 else []]
+    filled = refit(inp, y_all, v_all, weights=w_all, filled=mask)
     return TrimFillResult(k0, float(se_k0), float(pk0), side, estimator, filled, results, it)

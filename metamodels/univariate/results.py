@@ -339,10 +339,12 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
         y, v, X = m.endog, m.vi, m.exog
         k = y.shape[0]
         tau2 = self.tau2 if self._fit.tau2_fixed else None
+        a = self._fit.weights                   # user weights stay with their studies
         out = np.empty((k, 3))
         for i in range(k):
             keep = np.arange(k) != i
-            f = fit_univariate(y[keep], v[keep], X[keep], self.method, self.test, tau2=tau2)
+            f = fit_univariate(y[keep], v[keep], X[keep], self.method, self.test, tau2=tau2,
+                               weights=None if a is None else a[keep])
             e = y[i] - X[i] @ f.params
             se = np.sqrt(f.knha_factor * (v[i] + f.tau2) + X[i] @ f.cov_params @ X[i])
             out[i] = e, se, e / se
