@@ -135,10 +135,31 @@ def test_subgroups_keep_the_weights():
 def test_selection_models_and_the_constructor_refuse_user_weights():
     with pytest.raises(SpecificationError, match="user weights"):
         D.selection_model(_fit("REML"), "beta")
-    with pytest.raises(SpecificationError, match="user weights"):        # not implemented
+    with pytest.raises(SpecificationError, match="user weights"):   # CR2 needs W = Phi^-1
         _fit("REML").robust(cluster=np.arange(13))
+    with pytest.raises(SpecificationError, match="user weights"):
+        _fit("REML").robust(cluster=np.arange(13), cov_type="CR1p")    # Satterthwaite df
     unweighted = mm.MetaRandom.from_formula("yi ~ 1", data=DAT, vi="vi").fit()
     assert unweighted.robust(cluster=np.arange(13)).n_clusters == 13
+
+
+@pytest.mark.parametrize("cov_type", ["CR1p", "CR0"])
+def test_cluster_robust_inference_of_weighted_fits(cov_type):
+    """The sandwich of the weighted estimator (X'AX)^-1 X'A, as metafor's robust()
+    (adjust=TRUE is CR1p, FALSE CR0; t tests on m - p df); no HTZ test."""
+    ref = REF["robust"][cov_type]
+    alloc = REF["subgroups"]["alloc"]
+    r1 = _fit("REML", "yi ~ ablat", data=DAT.assign(alloc=alloc))
+    rb = r1.robust(cluster="alloc", cov_type=cov_type, ddf="residual")
+    f = rb.summary_frame()
+    for col, key in (("se", "se"), ("t", "t"), ("df", "df"), ("pvalue", "p")):
+        np.testing.assert_allclose(f[col], ref["mods"][key], rtol=1e-9, err_msg=col)
+    rb0 = _fit("REML").robust(cluster=np.arange(13), cov_type=cov_type, ddf="residual")
+    f0 = rb0.summary_frame()
+    for col, key in (("se", "se"), ("t", "t"), ("df", "df"), ("pvalue", "p")):
+        np.testing.assert_allclose(f0[col], ref["intercept"][key], rtol=1e-9, err_msg=col)
+    with pytest.raises(SpecificationError, match="HTZ"):
+        rb.wald_test("ablat = 0")
     with pytest.raises(TypeError, match="fit\\(weights=w\\)"):
         mm.MetaRandom.from_formula("yi ~ 1", data=DAT, vi="vi", weights=W)
     with pytest.raises(TypeError, match="fit\\(weights=w\\)"):

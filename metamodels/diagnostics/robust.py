@@ -187,6 +187,26 @@ def _working_blocks(res, codes):
                     f"(MetaFixed, MetaRandom, MetaMixed); got {type(res).__name__}")
 
 
+#: Covariances :func:`robust` gives for fits with user weights (with ``ddf="residual"``).
+_WEIGHTED_COV_TYPES = ("CR0", "CR1", "CR1p")
+
+
+def _weighted_pieces(X, resid, a, codes, m, cov_type):
+    """The sandwich of the weighted estimator ``b = M X'Ay`` (``M = (X'AX)^{-1}``):
+    ``sum_j E_j e_j e_j' E_j'`` with ``E_j = c M X_j' A_j``, ``c^2`` 1 (CR0),
+    ``m/(m-1)`` (CR1) or ``m/(m-p)`` (CR1p).  No small-sample adjustment matrices, so
+    no Satterthwaite df or HTZ test (``"weighted"`` marks the pieces)."""
+    p = X.shape[1]
+    M = np.linalg.inv(X.T @ (a[:, None] * X))
+    c = {"CR0": 1.0, "CR1": m / (m - 1), "CR1p": m / (m - p)}[cov_type] ** 0.5
+    rows = [np.flatnonzero(codes == j) for j in range(m)]
+    E = [c * (M @ (X[r] * a[r, None]).T) for r in rows]
+    meat = np.array([Ej @ resid[r] for Ej, r in zip(E, rows)])
+    cov = meat.T @ meat
+    return {"cov": (cov + cov.T) / 2, "M": M, "E": E, "X": [X[r] for r in rows],
+            "resid": [resid[r] for r in rows], "weighted": True}
+
+
 def _cluster_codes(res, cluster):
     """Integer cluster codes for the fitted rows (a column name of the model's data, a
     Series aligned on the data's index, or an array with one value per fitted row)."""
@@ -356,6 +376,10 @@ class RobustResults:
                   else np.asarray(q_matrix, dtype=float).reshape(-1))
         if np.linalg.matrix_rank(C) < C.shape[0]:
             raise ValueError("the constraints are linearly dependent")
+        if self._pieces.get("weighted"):
+            raise SpecificationError("the HTZ test needs the working model's GLS; this "
+                                     "fit has user weights (use the coefficient table, "
+                                     "with m - p df)")
         return htz_test(self._pieces, self.params.to_numpy(), C, c0)
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -445,7 +469,10 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
     TypeError
         A fit of an unsupported model.
     metamodels.exceptions.SpecificationError
-        A MetaFixed/MetaRandom fit with user weights (not implemented).
+        A MetaFixed/MetaRandom fit with user weights and a ``cov_type`` other than
+        CR0, CR1, CR1p or ``ddf`` other than ``"residual"`` (for such fits the
+        sandwich of the weighted estimator ``(X'AX)^{-1}X'A`` is used, without the
+        small-sample adjustments that assume the working model's GLS).
 
     References
     ----------
@@ -484,12 +511,15 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
     if not isinstance(model, _SUPPORTED):
         raise TypeError("robust() supports MetaFixed, MetaRandom, MetaMixed and MixedModel "
                         f"fits; got a {type(model).__name__} fit")
-    if getattr(getattr(results, "_fit", None), "weights", None) is not None:
-        # the sandwich here weights by the working model (W = Phi^-1); a fit with user
-        # weights would need their bread and clubSandwich's CR2 for W != Phi^-1
-        raise SpecificationError("robust() is not available for a fit with user weights "
-                                 "(weights= or weighted=False): its estimator is not the "
-                                 "working model's GLS; refit without them")
+    user_w = getattr(getattr(results, "_fit", None), "weights", None)
+    if user_w is not None and (cov_type not in _WEIGHTED_COV_TYPES or ddf != "residual"):
+        # the small-sample corrections (CR2, BR, CR3), Satterthwaite df and HTZ tests
+        # here assume the working model's GLS (W = Phi^-1)
+        raise SpecificationError(
+            "for a fit with user weights (weights= or weighted=False) robust() gives "
+            "the plain sandwich of the weighted estimator: cov_type 'CR0', 'CR1' or "
+            "'CR1p' with ddf='residual' (metafor's robust(); CR1p is its adjust=TRUE), "
+            f"not cov_type={cov_type!r} with ddf={ddf!r}")
     X = np.asarray(model.exog, dtype=float)
     p = X.shape[1]
     beta = np.asarray(results.params, dtype=float)[:p]
@@ -503,10 +533,15 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
                          f"coefficients ({p})")
     if m < 2:
         raise ValueError("cluster-robust inference needs at least two clusters")
-    rows, Phi = _working_blocks(results, codes)
-    pieces = cluster_robust_pieces(X, resid, Phi, rows, cov_type)
     names = list(getattr(results, "param_names", None) or model.exog_names)[:p]
-    df = satterthwaite_df(pieces, np.eye(p))
+    if user_w is not None:
+        pieces = _weighted_pieces(X, resid, np.asarray(user_w, dtype=float), codes, m,
+                                  cov_type)
+        df = np.full(p, float(m - p))
+    else:
+        rows, Phi = _working_blocks(results, codes)
+        pieces = cluster_robust_pieces(X, resid, Phi, rows, cov_type)
+        df = satterthwaite_df(pieces, np.eye(p))
     return RobustResults(params=pd.Series(beta, index=names, name="params"),
                          cov_params_robust=pd.DataFrame(pieces["cov"], index=names,
                                                         columns=names),

@@ -51,6 +51,19 @@ for (a in sort(unique(dat$alloc))) {
 rq <- rma(yi, vi, weights = w, mods = ~factor(alloc), data = dat, method = "REML",
           control = ctrl)
 out$subgroups <- list(alloc = as.character(dat$alloc), groups = sg, qm = rq$QM, qm_p = rq$QMp)
+# cluster-robust inference of weighted fits: metafor's robust() (adjust = TRUE: CR1p,
+# FALSE: CR0; t tests on m - p df)
+rw <- list()
+for (adj in c(TRUE, FALSE)) {
+  r1 <- rma(yi, vi, weights = w, mods = ~ablat, data = dat, method = "REML", control = ctrl)
+  a1 <- robust(r1, cluster = dat$alloc, adjust = adj)
+  r0 <- rma(yi, vi, weights = w, data = dat, method = "REML", control = ctrl)
+  a0 <- robust(r0, cluster = 1:13, adjust = adj)
+  rw[[if (adj) "CR1p" else "CR0"]] <- list(
+    mods = list(se = num(a1$se), t = num(a1$zval), df = num(a1$dfs), p = num(a1$pval)),
+    intercept = list(se = num(a0$se), t = num(a0$zval), df = num(a0$dfs), p = num(a0$pval)))
+}
+out$robust <- rw
 # a fit whose trim-and-fill fills a study: the filled study has the weight of the one
 # it mirrors
 w3 <- 1 / (dat$vi + 0.3)
