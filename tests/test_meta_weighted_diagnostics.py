@@ -2,7 +2,8 @@
 every refit keeps the weights of the studies it uses, as metafor's leave1out, cumul,
 influence, rstudent, regtest, trimfill and permutest (reference numbers from
 tests/reference/scripts/meta_weighted_diagnostics.R); selection models refuse them, as
-metafor's selmodel; the model constructor refuses ``weights=`` (it belongs to fit)."""
+metafor's selmodel; the model constructor refuses ``weights=`` (it belongs to fit).
+Likewise a Sidik-Jonkman fit's starting value (``tau2_init``) is used by every refit."""
 import json
 from pathlib import Path
 
@@ -164,3 +165,28 @@ def test_cluster_robust_inference_of_weighted_fits(cov_type):
         mm.MetaRandom.from_formula("yi ~ 1", data=DAT, vi="vi", weights=W)
     with pytest.raises(TypeError, match="fit\\(weights=w\\)"):
         mm.MetaFixed(DAT["yi"], DAT["vi"], weights=W)
+
+
+def test_sidik_jonkman_refits_start_from_the_fits_starting_value():
+    """SJ depends on its starting value: leave-one-out, cumulative, rstudent, influence,
+    the regression test and permutation tests refit from the fit's ``tau2_init``, as
+    metafor's refits use ``control$tau2.init``."""
+    ref = REF["sj_init"]
+    res = mm.MetaRandom.from_formula("yi ~ 1", data=DAT, vi="vi").fit(method="SJ",
+                                                                        tau2_init=0.05)
+    assert res.tau2 == pytest.approx(ref["tau2"], rel=1e-10)
+    l1 = D.leave_one_out(res)
+    np.testing.assert_allclose(l1["tau2"], ref["leave1out_tau2"], rtol=1e-9)
+    np.testing.assert_allclose(l1["estimate"], ref["leave1out_estimate"], rtol=1e-9)
+    np.testing.assert_allclose(D.cumulative(res)["tau2"], ref["cumul_tau2"], rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(res.rstudent()["z"], ref["rstudent"], rtol=1e-9)
+    mods = mm.MetaRandom.from_formula("yi ~ ablat", data=DAT, vi="vi").fit(method="SJ",
+                                                                             tau2_init=0.05)
+    np.testing.assert_allclose(D.get_influence(mods).summary_frame()["tau2_deleted"],
+                               ref["tau2_deleted_mods"], rtol=1e-9)
+    assert D.egger_test(res).statistic == pytest.approx(ref["regtest_z"], rel=1e-9)
+    r9 = mm.MetaRandom.from_formula("yi ~ 1", data=DAT.iloc[4:], vi="vi").fit(
+        method="SJ", tau2_init=0.05)
+    assert D.permutation_test(r9, exact=True).pvalues.iloc[0] == pytest.approx(
+        ref["permutation9"], rel=1e-12)

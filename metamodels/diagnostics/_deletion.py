@@ -38,7 +38,8 @@ BLOCK = 512
 
 def refit_tau2(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarray,
                start: float | None = None, tol: float = 1e-10, maxiter: int = 200,
-               problem: DiagonalTau2 | None = None) -> float:
+               problem: DiagonalTau2 | None = None, tau2_init: float | None = None
+               ) -> float:
     """tau^2 of the data ``(y, v, X)`` by ``method`` (FE: 0).
 
     ML and REML: :meth:`DiagonalTau2.maximize` (the global maximiser, the full fit's
@@ -62,6 +63,8 @@ def refit_tau2(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarray,
         Iteration limit.
     problem : DiagonalTau2, optional
         The scalar kernel of ``(y, v, X)`` when already built.
+    tau2_init : float, optional
+        The starting value of the Sidik-Jonkman estimator the full fit was given.
 
     Returns
     -------
@@ -98,7 +101,7 @@ def refit_tau2(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarray,
             return est.tau2_eb(y, v, X, tol=tol, maxiter=maxiter, start=start,
                                problem=problem)[0]
         if method == "SJ":
-            return est.tau2_sj(y, v, X)[0]
+            return est.tau2_sj(y, v, X, tau2_init)[0]
     except np.linalg.LinAlgError:
         return np.nan
     raise ValueError(f"unknown method {method!r}")
@@ -276,7 +279,7 @@ def _safe_inv(a):
 
 
 def prefix_fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str,
-               start: float | None, tol: float = 1e-10
+               start: float | None, tol: float = 1e-10, tau2_init: float | None = None
                ) -> tuple[float, np.ndarray, np.ndarray, float, float, float]:
     """tau^2, coefficients, ``(X'WX)^{-1}``, generalised Q, fixed-effects Q and
     ``tr P_0`` of one (prefix) data set; ``method`` is replaced by FE when there are no
@@ -294,6 +297,8 @@ def prefix_fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str,
         Starting value of the iterative estimators.
     tol : float, default 1e-10
         Convergence tolerance.
+    tau2_init : float, optional
+        The Sidik-Jonkman starting value of the full fit.
 
     Returns
     -------
@@ -315,7 +320,8 @@ def prefix_fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str,
     if k <= p:
         tau2 = 0.0
     else:
-        tau2 = refit_tau2(method, y, v, X, start=start, tol=tol, problem=problem)
+        tau2 = refit_tau2(method, y, v, X, start=start, tol=tol, problem=problem,
+                          tau2_init=tau2_init)
     st = problem.state(tau2, reml=False)
     q0, trp0, _, _ = problem.moments(0.0) if k > p else (0.0, np.nan, 0, 0)
     return tau2, st.beta, st.cov, st.q, q0, trp0

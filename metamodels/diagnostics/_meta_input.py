@@ -58,6 +58,8 @@ class MetaInput:
         #: the studies keeps theirs (:func:`refit`).
         w = getattr(fit, "weights", None)
         self.weights = None if w is None else np.asarray(w, dtype=float)
+        #: The Sidik-Jonkman starting value of the fit (refits by SJ/SJIT use it too).
+        self.tau2_init = getattr(fit, "tau2_init", None)
 
     @property
     def k(self) -> int:
@@ -146,8 +148,9 @@ def refit(inp: MetaInput, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = N
         if method == "FE":
             return MetaFixed(y, v, X, **model_kwargs).fit(test=test, weights=weights)
         tau2 = inp.tau2 if inp.tau2_fixed else None
+        init = inp.tau2_init if method == inp.method and tau2 is None else None
         return MetaRandom(y, v, X, **model_kwargs).fit(method=method, test=test, tau2=tau2,
-                                                       weights=weights)
+                                                       weights=weights, tau2_init=init)
 
 
 def sample_sizes(inp: MetaInput, ni: ArrayLike | str | None) -> np.ndarray:

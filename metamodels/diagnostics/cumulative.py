@@ -107,6 +107,7 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
     idx = _order(order, k, index)
     fixed_tau2 = getattr(getattr(results, "_fit", None), "tau2_fixed", False)
     a = getattr(getattr(results, "_fit", None), "weights", None)   # user weights
+    tau2_init = getattr(getattr(results, "_fit", None), "tau2_init", None)   # SJ start
     rows = np.empty((k, 6))
     start = float(results.tau2)
     for j in range(1, k + 1):
@@ -119,7 +120,7 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
             tau2, beta, cov, gq = float(results.tau2), st.beta, st.cov, st.q
         else:
             tau2, beta, cov, gq, q0, trp0 = prefix_fit(y[sel], v[sel], X[sel], results.method,
-                                                       start)
+                                                       start, tau2_init=tau2_init)
         if np.isfinite(tau2) and tau2 > 0:
             start = tau2
         s2w = gq / (j - p) if (results.test == "knha" and j > p) else 1.0

@@ -115,7 +115,8 @@ def univariate_deletions(results: MetaResults) -> Deletions:
         for i in range(k):
             keep = rows != i
             tau2[i] = refit_tau2(method, y[keep], v[keep], X[keep], start=float(results.tau2),
-                                 problem=full.subset(keep))
+                                 problem=full.subset(keep),
+                                 tau2_init=getattr(results._fit, "tau2_init", None))
     beta, cov, genq, _ = deleted_states(y, v, X, tau2)
     _, _, q0, trp0 = deleted_states(y, v, X, np.zeros(k), with_trace=True)
     a = _user_weights(results)

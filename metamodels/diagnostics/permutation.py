@@ -262,7 +262,7 @@ def permutation_test(results: MetaResults, n_permutations: int = 1000,
     def refit(yy, XX):
         try:
             return _stats(fit_univariate(yy, v, XX, fit0.method, fit0.test, tau2=tau2,
-                                         weights=weights), idx)
+                                         weights=weights, tau2_init=fit0.tau2_init), idx)
         except np.linalg.LinAlgError:
             return np.full(p, np.nan), np.nan
 

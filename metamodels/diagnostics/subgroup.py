@@ -111,7 +111,7 @@ def _group_values(model, by):
     return vals
 
 
-def _fit(y, v, X, method, test, weights=None):
+def _fit(y, v, X, method, test, weights=None, tau2_init=None):
     """The fit of a subgroup (or of the subgroup regression); user weights stay with
     their studies."""
     with warnings.catch_warnings():
@@ -119,7 +119,8 @@ def _fit(y, v, X, method, test, weights=None):
         if method == "FE":
             return MetaFixed(y, v, X).fit(test=test if test != "knha" else "t",
                                           weights=weights)
-        return MetaRandom(y, v, X).fit(method=method, test=test, weights=weights)
+        return MetaRandom(y, v, X).fit(method=method, test=test, weights=weights,
+                                       tau2_init=tau2_init)
 
 
 def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
@@ -202,6 +203,7 @@ def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
         raise ValueError(f"between must be 'fixed' or 'mixed', got {between!r}")
     model, method, test, res0 = _model_and_fit_args(res_or_model)
     a = None if res0 is None else getattr(getattr(res0, "_fit", None), "weights", None)
+    init = None if res0 is None else getattr(getattr(res0, "_fit", None), "tau2_init", None)
     if model.exog.shape[1] != 1:
         raise ValueError("subgroup_analysis needs a model without moderators (the subgroup "
                          "factor is the moderator)")
@@ -220,7 +222,7 @@ def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
             raise ValueError(f"subgroup {g!r} has {kg} study; a random-effects fit needs at "
                              "least 2 per subgroup")
         res = _fit(y[sel], v[sel], np.ones((kg, 1)), method, test,
-                   None if a is None else a[sel])
+                   None if a is None else a[sel], init)
         fits[g] = res
         ci = np.asarray(res.conf_int(alpha)).reshape(-1)
         rows.append({"k": kg, "estimate": float(res.params[0]), "se": float(res.bse[0]),
@@ -240,7 +242,7 @@ def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
             (np.arange(len(levels)) == j).astype(float) for j in range(1, len(levels))])
         codes = np.array([levels.index(g) for g in groups])
         Xg = dummies[codes]
-        bfit = _fit(y, v, Xg, method, test, a)
+        bfit = _fit(y, v, Xg, method, test, a, init)
         wt = bfit.qm_test
         qb, df, pval = float(wt.statistic), int(wt.df_num), float(wt.pvalue)
     return SubgroupResult(table, fits, qb, df, pval, between, bfit)

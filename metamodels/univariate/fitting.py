@@ -57,6 +57,9 @@ class UnivariateFit:
         Whether tau^2 was fixed by the user.
     weights : ndarray, optional
         User weights of the coefficient estimator (None: ``1/(v + tau^2)``).
+    tau2_init : float, optional
+        The starting value of the Sidik-Jonkman estimators (SJ, SJIT) it was given
+        (refits of the same model use it too).
     """
 
     method: str
@@ -71,6 +74,7 @@ class UnivariateFit:
     n_iter: int
     tau2_fixed: bool
     weights: np.ndarray = None  # user weights of the coefficient estimator (None: 1/(v + tau^2))
+    tau2_init: float | None = None  # SJ/SJIT starting value (refits use it too)
 
 
 def _engine_fit(problem, reml, tol, maxiter):
@@ -293,4 +297,5 @@ def fit_general(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str = "REML
         factor = state.q / (k - p)
         cov = cov * factor
     return UnivariateFit(method, test, beta, cov, tau2_hat, se_tau2, llf, factor,
-                         bool(converged), int(n_iter), tau2 is not None, weights)
+                         bool(converged), int(n_iter), tau2 is not None, weights,
+                         tau2_init if method in ("SJ", "SJIT") else None)

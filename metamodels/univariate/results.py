@@ -344,7 +344,8 @@ class MetaResults(MarginalMeansMixin, MetaDiagnosticsMixin, MetaResidualsMixin,
         for i in range(k):
             keep = np.arange(k) != i
             f = fit_univariate(y[keep], v[keep], X[keep], self.method, self.test, tau2=tau2,
-                               weights=None if a is None else a[keep])
+                               weights=None if a is None else a[keep],
+                               tau2_init=self._fit.tau2_init)
             e = y[i] - X[i] @ f.params
             se = np.sqrt(f.knha_factor * (v[i] + f.tau2) + X[i] @ f.cov_params @ X[i])
             out[i] = e, se, e / se
@@ -691,7 +692,8 @@ class MetaRandomResults(MetaResults):
         from .fitting import fit_univariate
         ones = np.ones((m.exog.shape[0], 1))
         tau2_re = fit_univariate(m.endog, m.vi, ones, self.method, "z",
-                                 weights=self._fit.weights, tau2_init=None).tau2
+                                 weights=self._fit.weights,
+                                 tau2_init=self._fit.tau2_init).tau2
         if not tau2_re > 0:
             return np.nan
         return max(0.0, (tau2_re - self.tau2) / tau2_re)

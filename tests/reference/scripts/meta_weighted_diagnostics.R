@@ -1,6 +1,7 @@
-# Leave-one-out, cumulative, influence, rstudent, regression test, trim-and-fill and
-# exact permutation tests of rma.uni fits with user weights (weights = w), where every
-# refit must keep the weights of the studies it uses.
+# Leave-one-out, cumulative, influence, rstudent, regression test, trim-and-fill,
+# subgroups, robust() and exact permutation tests of rma.uni fits with user weights
+# (weights = w), where every refit must keep the weights of the studies it uses; and of
+# a Sidik-Jonkman fit with a starting value, which every refit must start from too.
 # Run from the repository root: Rscript tests/reference/scripts/meta_weighted_diagnostics.R
 suppressMessages({library(metafor); library(jsonlite)})
 dat <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
@@ -64,6 +65,18 @@ for (adj in c(TRUE, FALSE)) {
     intercept = list(se = num(a0$se), t = num(a0$zval), df = num(a0$dfs), p = num(a0$pval)))
 }
 out$robust <- rw
+# Sidik-Jonkman with a starting value (control = list(tau2.init = 0.05)): every refit
+# starts from it too
+sj <- rma(yi, vi, data = dat, method = "SJ", control = list(tau2.init = 0.05))
+sjm <- rma(yi, vi, mods = ~ablat, data = dat, method = "SJ", control = list(tau2.init = 0.05))
+d9 <- dat[5:13, ]
+sj9 <- rma(yi, vi, data = d9, method = "SJ", control = list(tau2.init = 0.05))
+out$sj_init <- list(
+  tau2 = sj$tau2, leave1out_tau2 = num(leave1out(sj)$tau2),
+  leave1out_estimate = num(leave1out(sj)$estimate), cumul_tau2 = num(cumul(sj)$tau2),
+  rstudent = num(rstudent(sj)$z), tau2_deleted_mods = num(influence(sjm)$inf$tau2.del),
+  regtest_z = regtest(sj)$zval,
+  permutation9 = num(permutest(sj9, exact = TRUE, progbar = FALSE)$pval))
 # a fit whose trim-and-fill fills a study: the filled study has the weight of the one
 # it mirrors
 w3 <- 1 / (dat$vi + 0.3)
