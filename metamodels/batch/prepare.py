@@ -155,12 +155,12 @@ def study_lambda(stat, alive, scheme):
     """
     if scheme != "samplesize":
         return gc_lambda(stat[alive], copy=False)
+    from scipy import special
+
     p = stat[alive]
     n = p.size
     m = max(1000, n // 20)
     if n > 4 * m:
-        from scipy import special
-
         from .methods import CHI2_1_MEDIAN
 
         k = ((n - 1) // 2, n // 2)                  # ascending chi2 = descending p
@@ -177,8 +177,6 @@ def study_lambda(stat, alive, scheme):
             lo_ok, hi_ok = LAMBDA_PLAUSIBLE
             if lo_ok <= lam <= hi_ok:
                 return lam, False
-    from scipy import special
-
     return gc_lambda(special.chdtri(1.0, p), copy=False)
 
 

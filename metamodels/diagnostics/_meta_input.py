@@ -19,7 +19,20 @@ if TYPE_CHECKING:
 
     from ..univariate.results import MetaResults
 
-__all__ = ["MetaInput", "meta_input", "refit", "sample_sizes", "check_alpha"]
+__all__ = ["MetaInput", "meta_input", "refit", "refit_options", "sample_sizes",
+           "check_alpha"]
+
+
+def refit_options(results: Any) -> tuple[np.ndarray | None, float | None]:
+    """What every refit of a MetaFixed/MetaRandom fit must repeat besides its method
+    and test: ``(weights, tau2_init)``, the user weights of the coefficient estimator
+    (``fit(weights=)``, ``weighted=False``; None for inverse-variance weights: a refit
+    to some of the studies keeps theirs) and the Sidik-Jonkman starting value (None
+    unless SJ/SJIT was given one)."""
+    fit = getattr(results, "_fit", None)
+    w = getattr(fit, "weights", None)
+    return (None if w is None else np.asarray(w, dtype=float),
+            getattr(fit, "tau2_init", None))
 
 
 class MetaInput:
@@ -53,13 +66,8 @@ class MetaInput:
         fit = getattr(results, "_fit", None)
         self.tau2_fixed = bool(getattr(fit, "tau2_fixed", False))
         self.tau2 = float(results.tau2)
-        #: User weights of the coefficient estimator (``fit(weights=)``,
-        #: ``weighted=False``), None for inverse-variance weights; a refit to some of
-        #: the studies keeps theirs (:func:`refit`).
-        w = getattr(fit, "weights", None)
-        self.weights = None if w is None else np.asarray(w, dtype=float)
-        #: The Sidik-Jonkman starting value of the fit (refits by SJ/SJIT use it too).
-        self.tau2_init = getattr(fit, "tau2_init", None)
+        #: :func:`refit_options`: the user weights and the SJ starting value.
+        self.weights, self.tau2_init = refit_options(results)
 
     @property
     def k(self) -> int:

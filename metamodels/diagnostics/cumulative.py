@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..univariate.fitting import weighted_estimate
 from ._deletion import prefix_fit
+from ._meta_input import refit_options
 from .frames import SequentialFrame
 from .leave1out import _check_alpha, _require_intercept_only, summary_columns
 
@@ -106,8 +108,7 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
     index = results._fitted_index
     idx = _order(order, k, index)
     fixed_tau2 = getattr(getattr(results, "_fit", None), "tau2_fixed", False)
-    a = getattr(getattr(results, "_fit", None), "weights", None)   # user weights
-    tau2_init = getattr(getattr(results, "_fit", None), "tau2_init", None)   # SJ start
+    a, tau2_init = refit_options(results)
     rows = np.empty((k, 6))
     start = float(results.tau2)
     for j in range(1, k + 1):
@@ -124,10 +125,8 @@ def cumulative(results: MetaResults, order: ArrayLike | pd.Series | None = None,
         if np.isfinite(tau2) and tau2 > 0:
             start = tau2
         s2w = gq / (j - p) if (results.test == "knha" and j > p) else 1.0
-        if a is not None:                 # user weights: b = sum a y / sum a (no KnHa)
-            aa = a[sel]
-            beta = [float(aa @ y[sel]) / aa.sum()]
-            cov = np.array([[float(aa * aa @ (v[sel] + tau2)) / aa.sum() ** 2]])
+        if a is not None:                 # user weights: their estimator (no KnHa)
+            beta, cov = weighted_estimate(y[sel], v[sel], X[sel], tau2, a[sel])
         rows[j - 1] = beta[0], np.sqrt(s2w * cov[0, 0]), tau2, q0, trp0, j - p
     q_df = rows[:, 5]
     df_t = q_df if results.use_t else None

@@ -15,7 +15,9 @@ import pandas as pd
 from scipy import stats
 
 from ..core.scalar import DiagonalTau2
+from ..univariate.fitting import weighted_estimate
 from ._deletion import deleted_states, deleted_tau2_ml_reml, mixed_deletion_fits, refit_tau2
+from ._meta_input import refit_options
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,20 +38,6 @@ def _arrays(results):
 def _tau2_fixed(results):
     fit = getattr(results, "_fit", None)
     return bool(getattr(fit, "tau2_fixed", False))
-
-
-def _user_weights(results):
-    """The user weights of a fit (``fit(weights=)``, ``weighted=False``), or None."""
-    w = getattr(getattr(results, "_fit", None), "weights", None)
-    return None if w is None else np.asarray(w, dtype=float)
-
-
-def weighted_gls(y, m, X, a):
-    """Coefficients and covariance of the weighted estimator ``b = (X'AX)^{-1} X'Ay``
-    of data with marginal variances ``m``: ``(X'AX)^{-1} X'AMAX (X'AX)^{-1}``."""
-    B = np.linalg.inv(X.T @ (a[:, None] * X))
-    H = B @ (X.T * a)                              # b = H y
-    return H @ y, (H * m) @ H.T
 
 
 @dataclass(frozen=True)
@@ -103,6 +91,7 @@ def univariate_deletions(results: MetaResults) -> Deletions:
     y, v, X = _arrays(results)
     k, p = X.shape
     rows_all = np.arange(k)
+    a, tau2_init = refit_options(results)
     method = results.method
     if method == "FE" or _tau2_fixed(results):
         tau2 = np.full(k, float(results.tau2))
@@ -115,15 +104,13 @@ def univariate_deletions(results: MetaResults) -> Deletions:
         for i in range(k):
             keep = rows != i
             tau2[i] = refit_tau2(method, y[keep], v[keep], X[keep], start=float(results.tau2),
-                                 problem=full.subset(keep),
-                                 tau2_init=getattr(results._fit, "tau2_init", None))
+                                 problem=full.subset(keep), tau2_init=tau2_init)
     beta, cov, genq, _ = deleted_states(y, v, X, tau2)
     _, _, q0, trp0 = deleted_states(y, v, X, np.zeros(k), with_trace=True)
-    a = _user_weights(results)
     if a is not None:               # user weights: the reduced fits keep them (no KnHa)
         for i in range(k):
             keep = rows_all != i
-            beta[i], cov[i] = weighted_gls(y[keep], v[keep] + tau2[i], X[keep], a[keep])
+            beta[i], cov[i] = weighted_estimate(y[keep], v[keep], X[keep], tau2[i], a[keep])
     df = k - 1 - p
     with np.errstate(divide="ignore", invalid="ignore"):
         s2w = genq / df if results.test == "knha" else np.ones(k)
@@ -190,7 +177,7 @@ class MetaInfluence:
         w = 1.0 / (v + float(res.tau2))
         b = np.asarray(res.params, dtype=float)
         vb = np.asarray(res.cov_params(), dtype=float)
-        a = _user_weights(res)
+        a = refit_options(res)[0]
         if a is not None:                  # H = X(X'AX)^{-1}X'A with the user weights
             w = a
             C = np.linalg.inv(X.T @ (a[:, None] * X))
@@ -219,10 +206,10 @@ class MetaInfluence:
         cooks = np.einsum("ij,jk,ik->i", dfb, np.linalg.inv(vb), dfb)
         with np.errstate(invalid="ignore"):
             cov_ratio = np.linalg.det(vb_del) / np.linalg.det(vb)
-        a = _user_weights(self.results)
+        a = refit_options(self.results)[0]
         if a is not None:
             # the covariance of the weighted estimator on all k studies at tau^2_(-i)
-            full_del = np.array([weighted_gls(y, v + t, X, a)[1] for t in d.tau2])
+            full_del = np.array([weighted_estimate(y, v, X, t, a)[1] for t in d.tau2])
         else:
             # (X'W_(-i)X)^{-1} over all k studies at tau^2_(-i): add study i back
             wi = 1.0 / (v + d.tau2)

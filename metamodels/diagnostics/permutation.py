@@ -282,11 +282,11 @@ def permutation_test(results: MetaResults, n_permutations: int = 1000,
                 parts = [_batch_sign_flips(S, y, v, fit0.method, refit) for S in chunks]
                 zs = list(np.concatenate([z for z, _ in parts]))
                 qms = list(np.concatenate([q for _, q in parts]))
-                signs = ()
-            for s in signs:
-                z, qm = refit(s * y, X)
-                zs.append(z)
-                qms.append(qm)
+            else:
+                for s in signs:
+                    z, qm = refit(s * y, X)
+                    zs.append(z)
+                    qms.append(qm)
         else:
             if do_exact:
                 _, codes = np.unique(X, axis=0, return_inverse=True)

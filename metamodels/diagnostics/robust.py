@@ -65,6 +65,7 @@ from ..inference.sandwich import (cluster_robust_pieces, inv_sqrt_psd, p_array,
 from ..mixed import MixedModel
 from ..multivariate import MetaMixed
 from ..univariate import MetaFixed, MetaRandom
+from ._meta_input import refit_options
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -511,7 +512,7 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
     if not isinstance(model, _SUPPORTED):
         raise TypeError("robust() supports MetaFixed, MetaRandom, MetaMixed and MixedModel "
                         f"fits; got a {type(model).__name__} fit")
-    user_w = getattr(getattr(results, "_fit", None), "weights", None)
+    user_w = refit_options(results)[0]
     if user_w is not None and (cov_type not in _WEIGHTED_COV_TYPES or ddf != "residual"):
         # the small-sample corrections (CR2, BR, CR3), Satterthwaite df and HTZ tests
         # here assume the working model's GLS (W = Phi^-1)
@@ -535,8 +536,7 @@ def robust(results: MetaResults | MetaMixedResults | MixedResults,
         raise ValueError("cluster-robust inference needs at least two clusters")
     names = list(getattr(results, "param_names", None) or model.exog_names)[:p]
     if user_w is not None:
-        pieces = _weighted_pieces(X, resid, np.asarray(user_w, dtype=float), codes, m,
-                                  cov_type)
+        pieces = _weighted_pieces(X, resid, user_w, codes, m, cov_type)
         df = np.full(p, float(m - p))
     else:
         rows, Phi = _working_blocks(results, codes)

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from ..univariate import MetaFixed, MetaRandom
+from ._meta_input import refit_options
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -202,8 +203,7 @@ def subgroup_analysis(res_or_model: MetaResults | MetaFixed | MetaRandom,
     if between not in ("fixed", "mixed"):
         raise ValueError(f"between must be 'fixed' or 'mixed', got {between!r}")
     model, method, test, res0 = _model_and_fit_args(res_or_model)
-    a = None if res0 is None else getattr(getattr(res0, "_fit", None), "weights", None)
-    init = None if res0 is None else getattr(getattr(res0, "_fit", None), "tau2_init", None)
+    a, init = refit_options(res0)
     if model.exog.shape[1] != 1:
         raise ValueError("subgroup_analysis needs a model without moderators (the subgroup "
                          "factor is the moderator)")

@@ -119,21 +119,28 @@ def _tau2(problem, y, v, X, method, tol, maxiter, tau2_init, weights):
     return (*kernel(y, v, X, problem=problem), True, 0)
 
 
-def _weighted_state(y, v, X, tau2, a, reml):
+def weighted_estimate(y, v, X, tau2, a):
     """Coefficients ``(X'AX)^{-1} X'A y`` with user weights ``a`` and their covariance
-    ``(X'AX)^{-1} X'A Sigma A X (X'AX)^{-1}``, ``Sigma = diag(v + tau^2)``; the
-    (restricted) log-likelihood evaluated at these coefficients."""
+    ``(X'AX)^{-1} X'A Sigma A X (X'AX)^{-1}``, ``Sigma = diag(v + tau^2)`` (the
+    estimator of ``fit(weights=)``, also of the diagnostics' refits)."""
     ax = X * a[:, None]
     bread = np.linalg.inv(X.T @ ax)
     beta = bread @ (ax.T @ y)
     meat = ax.T @ (ax * (v + tau2)[:, None])
     cov = bread @ meat @ bread
+    return beta, 0.5 * (cov + cov.T)
+
+
+def _weighted_state(y, v, X, tau2, a, reml):
+    """:func:`weighted_estimate` and the (restricted) log-likelihood evaluated at its
+    coefficients."""
+    beta, cov = weighted_estimate(y, v, X, tau2, a)
     w = 1.0 / (v + tau2)
     r = y - X @ beta
     k, p = X.shape
     logdet_xwx = float(np.linalg.slogdet(X.T @ (X * w[:, None]))[1]) if reml else 0.0
     llf = profiled_llf(k, p, float(np.log(v + tau2).sum()), logdet_xwx, float(w @ (r * r)), reml)
-    return beta, 0.5 * (cov + cov.T), llf
+    return beta, cov, llf
 
 
 def fit_univariate(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str = "REML",
